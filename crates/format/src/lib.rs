@@ -1,0 +1,52 @@
+//! The vocabulary of sitepack archive format v1, shared by every other crate.
+//!
+//! - [`ArchivePath`]: a relative path that can never escape the directory it is joined onto.
+//! - [`Sha256`] and [`Sha256Hasher`]: digests as the manifest writes them.
+//! - [`SiteId`] and [`Name`]: identifiers of sites, tabs, modules and users.
+//! - [`Manifest`]: the serde types of `manifest.json`, with [`Manifest::from_json`]
+//!   applying the versioning rules, and [`validate_manifest`] checking a manifest against
+//!   the embedded JSON Schema.
+//! - [`SiteConfig`]: `site.json`, checked by [`validate_site_config`].
+//! - [`Area`], [`classify`] and [`Scope`]: the site layout and which paths a scope selects.
+//! - [`SecretPolicy`]: which JSON values are secrets, and their redaction.
+//!
+//! ```
+//! use sitepack_format::{classify, Area, ArchivePath, Options, Scope, Selection};
+//!
+//! let path: ArchivePath = "modules/crm/contacts.jsonl".parse()?;
+//! let area = classify(&path).expect("not sitepack's own state");
+//! let scope: Scope = "user:u-7".parse()?;
+//! assert_eq!(scope.selects(&area, Options { files: true }), Selection::OwnedRecords);
+//! assert!(matches!(area, Area::Module { .. }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod digest;
+mod error;
+mod layout;
+mod manifest;
+mod name;
+mod path;
+mod schema;
+mod secrets;
+mod site;
+
+pub use digest::{Sha256, Sha256Hasher};
+pub use error::FormatError;
+pub use layout::{
+    Area, CHECKSUMS_NAME, INTERNAL_DIR, MANIFEST_NAME, ModuleItem, PAYLOAD_DIR, Selection, classify,
+};
+pub use manifest::{
+    AreaKind, Entry, FORMAT_NAME, FORMAT_VERSION, FormatVersion, Generator, Manifest, Options,
+    ParsedManifest, Redaction, Scope, SiteIdentity, Stats, Timestamp,
+};
+pub use name::{NAME_PATTERN, Name, SiteId};
+pub use path::{ArchivePath, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, PathRejection};
+pub use schema::{
+    MANIFEST_SCHEMA, SITE_SCHEMA, SchemaViolation, generated_manifest_schema,
+    generated_site_schema, validate_manifest, validate_site_config,
+};
+pub use secrets::{SecretPolicy, escape_pointer_token};
+pub use site::{DEFAULT_OWNER_FIELD, SiteConfig, SiteSecrets};

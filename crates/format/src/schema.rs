@@ -1,0 +1,304 @@
+//! The JSON Schemas of `manifest.json` and `site.json`: generated from the Rust types,
+//! committed under `schema/`, and embedded here for validation.
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use serde_json::Value;
+
+use crate::{FormatError, Manifest, SiteConfig};
+
+/// `schema/manifest.schema.json`, as committed.
+pub const MANIFEST_SCHEMA: &str = include_str!("../../../schema/manifest.schema.json");
+/// `schema/site.schema.json`, as committed.
+pub const SITE_SCHEMA: &str = include_str!("../../../schema/site.schema.json");
+
+const MANIFEST_SCHEMA_ID: &str = "https://sitepack.dev/schema/v1/manifest.schema.json";
+const SITE_SCHEMA_ID: &str = "https://sitepack.dev/schema/v1/site.schema.json";
+
+/// One place where a document breaks its schema.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaViolation {
+    /// JSON pointer to the offending value (empty for the whole document).
+    pub pointer: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for SchemaViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
+        write!(f, "at {at}: {}", self.message)
+    }
+}
+
+/// The manifest schema as the Rust types describe it (what `cargo xtask schema` writes).
+#[must_use]
+pub fn generated_manifest_schema() -> Value {
+    generated::<Manifest>(MANIFEST_SCHEMA_ID)
+}
+
+/// The `site.json` schema as the Rust types describe it.
+#[must_use]
+pub fn generated_site_schema() -> Value {
+    generated::<SiteConfig>(SITE_SCHEMA_ID)
+}
+
+fn generated<T: schemars::JsonSchema>(id: &str) -> Value {
+    let mut schema = schemars::schema_for!(T).to_value();
+    if let Value::Object(map) = &mut schema {
+        // `$schema` first, then `$id`, then the rest, as a reader expects to meet them.
+        let rest = std::mem::take(map);
+        map.insert(
+            "$schema".into(),
+            "https://json-schema.org/draft/2020-12/schema".into(),
+        );
+        map.insert("$id".into(), id.into());
+        map.extend(rest.into_iter().filter(|(k, _)| k != "$schema"));
+    }
+    schema
+}
+
+type Validator = Result<jsonschema::Validator, String>;
+
+fn compile(text: &str) -> Validator {
+    let schema: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&schema)
+        .map_err(|e| e.to_string())
+}
+
+static MANIFEST_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| compile(MANIFEST_SCHEMA));
+static SITE_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| compile(SITE_SCHEMA));
+
+fn violations(validator: &Validator, document: &Value) -> Vec<SchemaViolation> {
+    match validator {
+        Ok(validator) => validator
+            .iter_errors(document)
+            .map(|error| SchemaViolation {
+                pointer: error.instance_path().to_string(),
+                message: error.to_string(),
+            })
+            .collect(),
+        // The embedded schema is checked by this crate's tests; if it were ever broken,
+        // nothing could be called valid.
+        Err(message) => vec![SchemaViolation {
+            pointer: String::new(),
+            message: format!("the embedded schema does not compile: {message}"),
+        }],
+    }
+}
+
+/// Checks a manifest against `schema/manifest.schema.json` with `format` assertions on,
+/// returning every violation (none: valid).
+#[must_use]
+pub fn validate_manifest(manifest: &Value) -> Vec<SchemaViolation> {
+    violations(&MANIFEST_VALIDATOR, manifest)
+}
+
+/// Checks `site.json` against `schema/site.schema.json` and reads it.
+pub fn validate_site_config(document: &Value) -> Result<SiteConfig, FormatError> {
+    let found = violations(&SITE_VALIDATOR, document);
+    if !found.is_empty() {
+        return Err(FormatError::SchemaViolations {
+            document: "site.json".into(),
+            schema: "schema/site.schema.json",
+            violations: found,
+        });
+    }
+    serde_json::from_value(document.clone()).map_err(|source| FormatError::ManifestJson { source })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::manifest::tests::sample;
+
+    fn pretty(value: &Value) -> String {
+        serde_json::to_string_pretty(value).unwrap() + "\n"
+    }
+
+    /// If this fails, the Rust types changed: run `cargo xtask schema` and review the diff.
+    #[test]
+    fn committed_schemas_match_the_types() {
+        assert_eq!(
+            MANIFEST_SCHEMA,
+            pretty(&generated_manifest_schema()),
+            "run `cargo xtask schema`"
+        );
+        assert_eq!(
+            SITE_SCHEMA,
+            pretty(&generated_site_schema()),
+            "run `cargo xtask schema`"
+        );
+    }
+
+    #[test]
+    fn schemas_compile() {
+        assert!(
+            MANIFEST_VALIDATOR.is_ok(),
+            "{:?}",
+            MANIFEST_VALIDATOR.as_ref().err()
+        );
+        assert!(
+            SITE_VALIDATOR.is_ok(),
+            "{:?}",
+            SITE_VALIDATOR.as_ref().err()
+        );
+    }
+
+    #[test]
+    fn accepts_a_generated_manifest() {
+        let value = serde_json::to_value(sample()).unwrap();
+        assert_eq!(validate_manifest(&value), []);
+        let mut full = value.clone();
+        full["scope"] = json!({"kind": "full"});
+        full["label"] = Value::Null;
+        full.as_object_mut().unwrap().remove("label");
+        assert_eq!(validate_manifest(&full), []);
+    }
+
+    /// A way to break a manifest: what it breaks, how, and the pointer it is reported at.
+    type Breakage = (&'static str, fn(&mut Value), &'static str);
+
+    #[test]
+    fn rejects_broken_manifests() {
+        let good = serde_json::to_value(sample()).unwrap();
+        let cases: Vec<Breakage> = vec![
+            (
+                "missing field",
+                |m| {
+                    m.as_object_mut().unwrap().remove("site");
+                },
+                "",
+            ),
+            (
+                "missing entry field",
+                |m| {
+                    m["entries"][0].as_object_mut().unwrap().remove("sha256");
+                },
+                "/entries/0",
+            ),
+            (
+                "bad digest",
+                |m| m["entries"][0]["sha256"] = "ABC".into(),
+                "/entries/0/sha256",
+            ),
+            (
+                "uppercase digest",
+                |m| m["entries"][0]["sha256"] = "A".repeat(64).into(),
+                "/entries/0/sha256",
+            ),
+            (
+                "bad created_at",
+                |m| m["created_at"] = "2026-02-30T00:00:00Z".into(),
+                "/created_at",
+            ),
+            (
+                "created_at not a date",
+                |m| m["created_at"] = "last tuesday".into(),
+                "/created_at",
+            ),
+            (
+                "created_at with offset",
+                |m| m["created_at"] = "2026-11-22T08:30:00+02:00".into(),
+                "/created_at",
+            ),
+            (
+                "unknown scope kind",
+                |m| m["scope"] = json!({"kind": "group", "name": "x"}),
+                "/scope",
+            ),
+            (
+                "scope without name",
+                |m| m["scope"] = json!({"kind": "tab"}),
+                "/scope",
+            ),
+            ("wrong format", |m| m["format"] = "zip".into(), "/format"),
+            (
+                "bad version",
+                |m| m["format_version"] = "one".into(),
+                "/format_version",
+            ),
+            (
+                "bad site id",
+                |m| m["site"]["id"] = "Acme Shop".into(),
+                "/site/id",
+            ),
+            (
+                "bad url",
+                |m| m["site"]["url"] = "not a url".into(),
+                "/site/url",
+            ),
+            (
+                "negative size",
+                |m| m["entries"][0]["size"] = (-1).into(),
+                "/entries/0/size",
+            ),
+            (
+                "traversal path",
+                |m| m["entries"][0]["path"] = "site/../x".into(),
+                "",
+            ),
+            (
+                "entry outside site/",
+                |m| m["entries"][0]["path"] = "manifest.json".into(),
+                "/entries/0/path",
+            ),
+            (
+                "unknown area",
+                |m| m["entries"][0]["area"] = "secrets".into(),
+                "/entries/0/area",
+            ),
+        ];
+        for (what, mutate, pointer) in cases {
+            let mut manifest = good.clone();
+            mutate(&mut manifest);
+            let found = validate_manifest(&manifest);
+            assert!(!found.is_empty(), "{what}: accepted");
+            assert!(
+                found.iter().any(|v| v.pointer.starts_with(pointer)),
+                "{what}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reports_every_violation() {
+        let mut manifest = serde_json::to_value(sample()).unwrap();
+        manifest["created_at"] = "soon".into();
+        manifest["entries"][0]["sha256"] = "x".into();
+        manifest.as_object_mut().unwrap().remove("stats");
+        assert!(validate_manifest(&manifest).len() >= 3);
+    }
+
+    #[test]
+    fn site_config_is_checked() {
+        let ok = json!({"id": "acme", "name": "Acme", "url": "https://acme.example", "theme": "dark",
+                        "secrets": {"keys": ["license_key"], "pointers": ["settings/general.json#/smtp/relay"]}});
+        let config = validate_site_config(&ok).unwrap();
+        assert_eq!(config.owner_field(), "user_id");
+        for bad in [
+            json!({"name": "Acme", "url": "https://acme.example"}),
+            json!({"id": "Acme!", "name": "Acme", "url": "https://acme.example"}),
+            json!({"id": "acme", "name": "Acme", "url": "ftp://acme.example"}),
+            json!({"id": "acme", "name": "Acme", "url": "https://acme.example", "secrets": {"pointers": ["nohash"]}}),
+            json!({"id": "acme", "name": "Acme", "url": "https://acme.example", "secrets": {"kees": []}}),
+            json!(["not", "an", "object"]),
+        ] {
+            let err = validate_site_config(&bad).unwrap_err();
+            assert!(
+                matches!(err, FormatError::SchemaViolations { .. }),
+                "{bad}: {err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Restore of an archive into a site.
+//!
+//! This crate will own plan / apply / keep / revert / recover over a site directory,
+//! URL rewriting, the pre-restore snapshot and the audit log (DESIGN.md §6).
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
