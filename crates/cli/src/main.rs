@@ -1,1 +1,91 @@
-fn main() {}
+//! `sitepack`: back up, validate, preview and restore the data of one site as a single
+//! manifest-based ZIP archive. This crate only parses arguments, asks for confirmation
+//! and prints; the work is done by the library crates.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+mod progress;
+
+/// Exit status: success.
+const EXIT_OK: u8 = 0;
+/// Exit status: an error (usage, a site that cannot be backed up, I/O).
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sitepack",
+    version,
+    about = "Back up, validate, preview and restore one site as a single manifest-based ZIP archive",
+    long_about = None,
+    after_help = "Exit status: 0 success, 1 a verdict (invalid archive, refused restore), 2 an error.\nSee README.md and docs/FORMAT.md."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
+/// Options every command takes.
+#[derive(Debug, clap::Args)]
+struct GlobalArgs {
+    /// Never show progress bars (they only appear on a terminal anyway).
+    #[arg(long, global = true)]
+    no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write one archive of a site (or of one tab, module or user).
+    Create(commands::create::CreateArgs),
+    /// Count a live site per area, before exporting.
+    Stats(commands::stats::StatsArgs),
+}
+
+/// How a command ended, when it did not fail.
+pub(crate) enum Outcome {
+    /// Exit 0.
+    Success,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Create(args) => commands::create::run(args, &cli.global),
+        Command::Stats(args) => commands::stats::run(args),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::from(EXIT_OK),
+        Err(error) if is_broken_pipe(&error) => ExitCode::from(EXIT_OK),
+        Err(error) => {
+            let mut stderr = io::stderr().lock();
+            let _ = writeln!(stderr, "error: {error:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Whoever reads our printed output went away (`sitepack stats | head`): not an error.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -9,6 +9,7 @@
 //! - [`SiteConfig`]: `site.json`, checked by [`validate_site_config`].
 //! - [`Area`], [`classify`] and [`Scope`]: the site layout and which paths a scope selects.
 //! - [`SecretPolicy`]: which JSON values are secrets, and their redaction.
+//! - [`AuditEvent`] and [`append_audit_event`]: the site's audit log.
 //!
 //! ```
 //! use sitepack_format::{classify, Area, ArchivePath, Options, Scope, Selection};
@@ -23,6 +24,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod audit;
 mod digest;
 mod error;
 mod layout;
@@ -33,6 +35,7 @@ mod schema;
 mod secrets;
 mod site;
 
+pub use audit::{AUDIT_LOG_NAME, AuditEvent, append_audit_event, audit_log_path, current_actor};
 pub use digest::{Sha256, Sha256Hasher};
 pub use error::FormatError;
 pub use layout::{

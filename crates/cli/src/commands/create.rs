@@ -1,0 +1,180 @@
+//! `sitepack create SITE -o OUT [--scope S] [--no-files] [--label TEXT] [--json] …`.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sitepack_format::{Options, Scope, Timestamp};
+use sitepack_writer::{
+    CreateOptions, Overwrite, Site, Summary, create_archive_file, write_archive,
+};
+
+use crate::progress::Bar;
+use crate::{GlobalArgs, Outcome};
+
+/// Write one archive of a site, or of one tab, module or user.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Reproducible: the same site, options and --timestamp (or SOURCE_DATE_EPOCH) give a byte-identical archive."
+)]
+pub(crate) struct CreateArgs {
+    /// The site directory.
+    site: PathBuf,
+    /// Where to write the archive (`-` for standard output).
+    #[arg(short, long, value_name = "OUT.zip")]
+    output: PathBuf,
+    /// What to archive: full, tab:NAME, module:NAME or user:ID.
+    #[arg(long, default_value = "full", value_parser = parse_scope)]
+    scope: Scope,
+    /// Leave out files/** and non-JSON module files (a data-only archive).
+    #[arg(long)]
+    no_files: bool,
+    /// A label stored in the manifest.
+    #[arg(long, value_name = "TEXT")]
+    label: Option<String>,
+    /// The archive's time (RFC 3339, UTC, e.g. 2026-11-22T08:30:00Z); default: `SOURCE_DATE_EPOCH`, else now.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_timestamp)]
+    timestamp: Option<Timestamp>,
+    /// Deflate level: 0 stores everything, 9 compresses most.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
+    level: u32,
+    /// Worker threads (default: the number of cores).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    threads: Option<u32>,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Print one JSON document (the summary) on standard output.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_scope(text: &str) -> Result<Scope, String> {
+    text.parse()
+        .map_err(|e: sitepack_format::FormatError| e.to_string())
+}
+
+fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
+    text.parse()
+        .map_err(|e: sitepack_format::FormatError| e.to_string())
+}
+
+fn created_at(args: &CreateArgs) -> Result<Timestamp> {
+    if let Some(timestamp) = args.timestamp {
+        return Ok(timestamp);
+    }
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(text) if !text.is_empty() => {
+            let seconds: i64 = text.trim().parse().with_context(|| {
+                format!("SOURCE_DATE_EPOCH={text:?} is not a number of seconds since 1970")
+            })?;
+            Ok(Timestamp::from_unix_seconds(seconds)?)
+        }
+        _ => Ok(Timestamp::now()),
+    }
+}
+
+pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
+    let to_stdout = args.output.as_os_str() == "-";
+    if to_stdout && args.json {
+        bail!(
+            "--json prints on standard output, which -o - uses for the archive: use one or the other"
+        );
+    }
+    let site = Site::open(&args.site)?;
+    let mut options = CreateOptions::new(args.scope.clone());
+    options.options = Options {
+        files: !args.no_files,
+    };
+    options.label.clone_from(&args.label);
+    options.created_at = created_at(args)?;
+    options.level = args.level;
+    if let Some(threads) = args.threads {
+        options.threads = threads as usize;
+    }
+    let bar = Bar::new(!global.no_progress);
+    let result = if to_stdout {
+        let mut stdout = io::stdout().lock();
+        write_archive(
+            &site,
+            &options,
+            &mut stdout,
+            Path::new("<standard output>"),
+            &bar,
+        )
+    } else {
+        let overwrite = if args.force {
+            Overwrite::Replace
+        } else {
+            Overwrite::Refuse
+        };
+        create_archive_file(&site, &options, &args.output, overwrite, &bar)
+    };
+    bar.finish();
+    let summary = result?;
+    if let Some(warning) = &summary.audit_warning {
+        eprintln!("warning: {warning}");
+    }
+    if args.json {
+        super::print_json(&json_summary(&args.output, &summary))?;
+    } else if to_stdout {
+        print_human(&mut io::stderr().lock(), &args.output, &summary)?;
+    } else {
+        print_human(&mut io::stdout().lock(), &args.output, &summary)?;
+    }
+    Ok(Outcome::Success)
+}
+
+fn json_summary(output: &Path, summary: &Summary) -> serde_json::Value {
+    let manifest = &summary.manifest;
+    serde_json::json!({
+        "output": output.display().to_string(),
+        "archive_size": summary.archive_size,
+        "archive_sha256": summary.archive_sha256,
+        "entries": manifest.entries.len(),
+        "created_at": manifest.created_at,
+        "site": manifest.site,
+        "scope": manifest.scope,
+        "options": manifest.options,
+        "label": manifest.label,
+        "stats": manifest.stats,
+        "redactions": manifest.redactions.len(),
+    })
+}
+
+fn print_human(out: &mut dyn Write, output: &Path, summary: &Summary) -> Result<()> {
+    let manifest = &summary.manifest;
+    let stats = &manifest.stats;
+    writeln!(
+        out,
+        "wrote {} ({} bytes, {} entries, scope {})",
+        output.display(),
+        summary.archive_size,
+        manifest.entries.len(),
+        manifest.scope
+    )?;
+    writeln!(
+        out,
+        "  {} tabs, {} users, {} modules ({} collections, {} records), {} files, {} other",
+        stats.tabs,
+        stats.users,
+        stats.modules,
+        stats.collections,
+        stats.records,
+        stats.files,
+        stats.other
+    )?;
+    if stats.redactions > 0 {
+        writeln!(
+            out,
+            "  {} secret values removed (listed in the manifest's redactions)",
+            stats.redactions
+        )?;
+    }
+    writeln!(
+        out,
+        "sha256 {}  (keep this digest outside the archive to check it later)",
+        summary.archive_sha256
+    )?;
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! One module per subcommand.
+
+pub(crate) mod create;
+pub(crate) mod stats;
+
+use std::io::{self, Write};
+
+/// Prints one JSON document on standard output.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut stdout = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, value)?;
+    writeln!(stdout)?;
+    stdout.flush()?;
+    Ok(())
+}

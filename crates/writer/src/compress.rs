@@ -1,0 +1,260 @@
+//! Hashing and compression of one entry, on the same buffers: SHA-256, CRC-32 and
+//! deflate (or store, for data that does not compress).
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::write::DeflateEncoder;
+use sitepack_format::{Sha256, Sha256Hasher};
+
+use crate::zip_out::Method;
+
+/// Extensions of formats that are already compressed: deflating them costs time and
+/// saves nothing.
+const COMPRESSED_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "webp", "avif", "heic", "mp4", "m4v", "mov", "webm", "mkv", "avi",
+    "mp3", "m4a", "aac", "ogg", "opus", "flac", "zip", "gz", "tgz", "bz2", "xz", "zst", "7z",
+    "rar", "woff", "woff2", "jar", "apk", "docx", "xlsx", "pptx", "odt", "ods", "epub",
+];
+
+/// How much of an entry is deflated on trial to decide whether it compresses.
+const TRIAL_BYTES: usize = 64 * 1024;
+/// Store when deflate saves less than this fraction (in 1/100).
+const MIN_SAVING_PERCENT: u64 = 3;
+/// Streaming reads of large files use this buffer size.
+const CHUNK: usize = 1024 * 1024;
+
+/// The compressed bytes of an entry, wherever they are kept until written.
+#[derive(Debug)]
+pub(crate) enum Payload {
+    /// Small entries: in memory.
+    Memory(Vec<u8>),
+    /// Large deflated entries: in an anonymous temporary file.
+    Spilled(File),
+    /// Large stored entries: read again from the site when written, and checked
+    /// against the CRC taken on the first read.
+    Reread(PathBuf),
+}
+
+/// An entry ready to be appended.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    pub method: Method,
+    pub crc: u32,
+    pub size: u64,
+    pub compressed_size: u64,
+    pub sha256: Sha256,
+    pub payload: Payload,
+}
+
+/// Whether the name says the data is already compressed.
+pub(crate) fn is_precompressed(file_name: &str) -> bool {
+    file_name.rsplit_once('.').is_some_and(|(_, ext)| {
+        COMPRESSED_EXTENSIONS
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(ext))
+    })
+}
+
+/// Encodes an entry held in memory.
+pub(crate) fn encode_bytes(data: Vec<u8>, level: u32, precompressed: bool) -> io::Result<Encoded> {
+    let sha256 = Sha256::of(&data);
+    let crc = crc32fast::hash(&data);
+    let size = data.len() as u64;
+    let stored = |data: Vec<u8>| Encoded {
+        method: Method::Stored,
+        crc,
+        size,
+        compressed_size: size,
+        sha256,
+        payload: Payload::Memory(data),
+    };
+    if level == 0 || precompressed || data.is_empty() || !compresses(&data, level)? {
+        return Ok(stored(data));
+    }
+    let deflated = deflate(&data, level)?;
+    if !saves_enough(size, deflated.len() as u64) {
+        return Ok(stored(data));
+    }
+    Ok(Encoded {
+        method: Method::Deflated,
+        crc,
+        size,
+        compressed_size: deflated.len() as u64,
+        sha256,
+        payload: Payload::Memory(deflated),
+    })
+}
+
+/// Encodes a large file by streaming it: stored entries are read again when written,
+/// deflated ones go through an anonymous temporary file in `spill_dir`.
+pub(crate) fn encode_file(
+    native: &Path,
+    level: u32,
+    precompressed: bool,
+    spill_dir: &Path,
+) -> io::Result<Encoded> {
+    let mut file = File::open(native)?;
+    let mut buffer = vec![0u8; CHUNK];
+    let first = read_full(&mut file, &mut buffer)?;
+    let store = level == 0 || precompressed || first == 0 || !compresses(&buffer[..first], level)?;
+    let mut hasher = Sha256Hasher::new();
+    let mut crc = crc32fast::Hasher::new();
+    let mut encoder = if store {
+        None
+    } else {
+        Some(DeflateEncoder::new(
+            io::BufWriter::new(tempfile::tempfile_in(spill_dir)?),
+            Compression::new(level),
+        ))
+    };
+    let mut chunk = first;
+    while chunk > 0 {
+        let data = &buffer[..chunk];
+        hasher.update(data);
+        crc.update(data);
+        if let Some(encoder) = encoder.as_mut() {
+            encoder.write_all(data)?;
+        }
+        chunk = read_full(&mut file, &mut buffer)?;
+    }
+    let size = hasher.len();
+    let (method, compressed_size, payload) = match encoder {
+        None => (Method::Stored, size, Payload::Reread(native.to_path_buf())),
+        Some(encoder) => {
+            let mut spill = encoder
+                .finish()?
+                .into_inner()
+                .map_err(io::IntoInnerError::into_error)?;
+            let compressed = spill.stream_position()?;
+            spill.seek(SeekFrom::Start(0))?;
+            if saves_enough(size, compressed) {
+                (Method::Deflated, compressed, Payload::Spilled(spill))
+            } else {
+                (Method::Stored, size, Payload::Reread(native.to_path_buf()))
+            }
+        }
+    };
+    Ok(Encoded {
+        method,
+        crc: crc.finalize(),
+        size,
+        compressed_size,
+        sha256: hasher.finish(),
+        payload,
+    })
+}
+
+/// Fills `buffer` as far as the file allows; returns how much was read.
+pub(crate) fn read_full(file: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// A trial deflate of the first [`TRIAL_BYTES`]: does this data compress at all?
+fn compresses(data: &[u8], level: u32) -> io::Result<bool> {
+    if data.len() <= TRIAL_BYTES {
+        // Small entries are compressed whole anyway; the caller compares the result.
+        return Ok(true);
+    }
+    let sample = &data[..TRIAL_BYTES];
+    Ok(saves_enough(
+        sample.len() as u64,
+        deflate(sample, level)?.len() as u64,
+    ))
+}
+
+fn saves_enough(size: u64, compressed: u64) -> bool {
+    compressed.saturating_mul(100) <= size.saturating_mul(100 - MIN_SAVING_PERCENT)
+}
+
+fn deflate(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
+    let mut encoder = DeflateEncoder::new(
+        Vec::with_capacity(data.len() / 2 + 64),
+        Compression::new(level),
+    );
+    encoder.write_all(data)?;
+    encoder.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(len: usize) -> Vec<u8> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()[0]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn text_is_deflated_and_noise_is_stored() {
+        let text = b"{\"id\": 1, \"name\": \"a record\"}\n".repeat(5000);
+        let encoded = encode_bytes(text.clone(), 6, false).unwrap();
+        assert_eq!(encoded.method, Method::Deflated);
+        assert!(encoded.compressed_size < encoded.size / 10);
+        assert_eq!(encoded.crc, crc32fast::hash(&text));
+        let encoded = encode_bytes(noise(200_000), 6, false).unwrap();
+        assert_eq!(encoded.method, Method::Stored);
+        assert_eq!(encoded.compressed_size, 200_000);
+        let encoded = encode_bytes(text, 6, true).unwrap();
+        assert_eq!(encoded.method, Method::Stored, "precompressed by name");
+    }
+
+    #[test]
+    fn precompressed_extensions() {
+        for name in ["a.PNG", "photo.jpg", "b.tar.gz", "font.woff2", "clip.mp4"] {
+            assert!(is_precompressed(name), "{name}");
+        }
+        for name in ["a.json", "notes.txt", "png", "archive.zipx"] {
+            assert!(!is_precompressed(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn large_files_stream_to_the_same_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = b"line of text that compresses well\n".repeat(100_000);
+        let path = dir.path().join("big.txt");
+        std::fs::write(&path, &text).unwrap();
+        let streamed = encode_file(&path, 6, false, dir.path()).unwrap();
+        let in_memory = encode_bytes(text.clone(), 6, false).unwrap();
+        assert_eq!(streamed.sha256, in_memory.sha256);
+        assert_eq!(streamed.crc, in_memory.crc);
+        assert_eq!(streamed.method, Method::Deflated);
+        let Payload::Spilled(mut spill) = streamed.payload else {
+            panic!("not spilled")
+        };
+        let mut compressed = Vec::new();
+        spill.read_to_end(&mut compressed).unwrap();
+        assert_eq!(compressed.len() as u64, streamed.compressed_size);
+        let mut inflated = Vec::new();
+        flate2::read::DeflateDecoder::new(&compressed[..])
+            .read_to_end(&mut inflated)
+            .unwrap();
+        assert_eq!(inflated, text);
+
+        let path = dir.path().join("noise.bin");
+        std::fs::write(&path, noise(3 * CHUNK + 17)).unwrap();
+        let streamed = encode_file(&path, 6, false, dir.path()).unwrap();
+        assert_eq!(streamed.method, Method::Stored);
+        assert!(matches!(streamed.payload, Payload::Reread(_)));
+        assert_eq!(streamed.size, 3 * CHUNK as u64 + 17);
+    }
+}

@@ -1,0 +1,388 @@
+//! JSON documents and JSON Lines collections: checked, filtered and redacted before
+//! they are hashed.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::Value;
+use sitepack_format::{ArchivePath, Area, SecretPolicy};
+
+use crate::WriterError;
+
+/// How the writer treats a file's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ContentKind {
+    /// A `.json` file: one JSON value.
+    Document,
+    /// A module collection: JSON Lines objects with unique ids.
+    Collection,
+    /// Any other `.jsonl` file: JSON Lines values, redacted, no id rules.
+    JsonLines,
+    /// Everything else: bytes, copied as they are.
+    Bytes,
+}
+
+impl ContentKind {
+    /// Extensions are compared as the layout defines them: lowercase, exactly.
+    #[expect(
+        clippy::case_sensitive_file_extension_comparisons,
+        reason = "the layout's `.json`/`.jsonl` are lowercase by definition"
+    )]
+    pub(crate) fn of(path: &ArchivePath, area: &Area) -> Self {
+        let name = path.file_name();
+        if crate::site::is_collection(area) {
+            Self::Collection
+        } else if name.ends_with(".json") {
+            Self::Document
+        } else if name.ends_with(".jsonl") {
+            Self::JsonLines
+        } else {
+            Self::Bytes
+        }
+    }
+}
+
+/// Which records of a collection to keep.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RecordFilter<'a> {
+    All,
+    /// Only records whose `field` is the string `user`.
+    OwnedBy {
+        field: &'a str,
+        user: &'a str,
+    },
+}
+
+/// A secret value removed from an entry.
+#[derive(Debug, Clone)]
+pub(crate) struct Removed {
+    pub pointer: String,
+    /// The record id, for collections.
+    pub record: Option<Value>,
+    /// The string leaves of the removed value, to keep them out of the label.
+    pub values: Vec<String>,
+}
+
+/// An entry's bytes after checking, filtering and redaction.
+#[derive(Debug)]
+pub(crate) struct Processed {
+    pub data: Vec<u8>,
+    pub records: Option<u64>,
+    pub removed: Vec<Removed>,
+}
+
+/// Parses JSON, reporting errors with the file's line and column (never its content).
+pub(crate) fn parse_json(native: &Path, bytes: &[u8]) -> Result<Value, WriterError> {
+    parse_at(native, bytes, 0)
+}
+
+fn parse_at(native: &Path, bytes: &[u8], line_offset: usize) -> Result<Value, WriterError> {
+    serde_json::from_slice(bytes).map_err(|e| WriterError::InvalidJson {
+        path: native.to_path_buf(),
+        line: e.line() + line_offset,
+        column: e.column(),
+        message: parser_message(&e),
+    })
+}
+
+/// The parser's message without its " at line L column C" tail (we print our own).
+fn parser_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+/// Checks and redacts one JSON document.
+pub(crate) fn process_document(
+    native: &Path,
+    path: &ArchivePath,
+    area: &Area,
+    bytes: Vec<u8>,
+    policy: &SecretPolicy,
+) -> Result<Processed, WriterError> {
+    let mut value = parse_json(native, &bytes)?;
+    check_document_shape(native, path, area, &value)?;
+    let pointers = policy.redact(path, &mut value);
+    if pointers.is_empty() {
+        return Ok(Processed {
+            data: bytes,
+            records: None,
+            removed: Vec::new(),
+        });
+    }
+    let original = parse_json(native, &bytes)?;
+    let removed = pointers
+        .into_iter()
+        .map(|pointer| Removed {
+            values: string_leaves(original.pointer(&pointer)),
+            pointer,
+            record: None,
+        })
+        .collect();
+    let mut data = serde_json::to_vec_pretty(&value).map_err(|e| json_write_error(native, &e))?;
+    data.push(b'\n');
+    Ok(Processed {
+        data,
+        records: None,
+        removed,
+    })
+}
+
+fn check_document_shape(
+    native: &Path,
+    path: &ArchivePath,
+    area: &Area,
+    value: &Value,
+) -> Result<(), WriterError> {
+    let problem = match area {
+        Area::Site | Area::Tab(_) if !value.is_object() => {
+            Some("must hold a JSON object".to_owned())
+        }
+        Area::User(id) => match value.get("id") {
+            _ if !value.is_object() => Some("a user card must hold a JSON object".to_owned()),
+            Some(Value::String(card_id)) if card_id == id.as_str() => None,
+            _ => Some(format!(
+                "a user card's \"id\" must equal its file name: set \"id\": \"{id}\" or rename {path}"
+            )),
+        },
+        _ => None,
+    };
+    match problem {
+        Some(problem) => Err(WriterError::InvalidDocument {
+            path: native.to_path_buf(),
+            problem,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Checks, filters and redacts a JSON Lines file, line by line.
+pub(crate) fn process_lines(
+    native: &Path,
+    path: &ArchivePath,
+    kind: ContentKind,
+    bytes: Vec<u8>,
+    policy: &SecretPolicy,
+    filter: RecordFilter<'_>,
+) -> Result<Processed, WriterError> {
+    let with_ids = kind == ContentKind::Collection;
+    let mut first_seen: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::new();
+    let mut changed = matches!(filter, RecordFilter::OwnedBy { .. });
+    let mut records = 0u64;
+    let mut removed = Vec::new();
+    for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line_number = index + 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let mut value = parse_at(native, line, index)?;
+        let id = if with_ids {
+            let id = record_id(&value).ok_or_else(|| WriterError::MissingRecordId {
+                path: native.to_path_buf(),
+                line: line_number,
+            })?;
+            let key = id.to_string();
+            if let Some(&first_line) = first_seen.get(&key) {
+                return Err(WriterError::DuplicateRecordId {
+                    path: native.to_path_buf(),
+                    line: line_number,
+                    first_line,
+                    id: key,
+                });
+            }
+            first_seen.insert(key, line_number);
+            Some(id)
+        } else {
+            None
+        };
+        if let RecordFilter::OwnedBy { field, user } = filter
+            && value.get(field).and_then(Value::as_str) != Some(user)
+        {
+            continue;
+        }
+        records += 1;
+        let pointers = policy.redact(path, &mut value);
+        if pointers.is_empty() {
+            out.extend_from_slice(line);
+        } else {
+            changed = true;
+            let original = parse_at(native, line, index)?;
+            removed.extend(pointers.into_iter().map(|pointer| Removed {
+                values: string_leaves(original.pointer(&pointer)),
+                pointer,
+                record: id.clone(),
+            }));
+            out.extend(serde_json::to_vec(&value).map_err(|e| json_write_error(native, &e))?);
+        }
+        out.push(b'\n');
+    }
+    Ok(Processed {
+        data: if changed { out } else { bytes },
+        records: Some(records),
+        removed,
+    })
+}
+
+/// A record's `id`: a string or an integer.
+fn record_id(value: &Value) -> Option<Value> {
+    match value.get("id")? {
+        id @ Value::String(s) if !s.is_empty() => Some(id.clone()),
+        id @ Value::Number(n) if n.is_i64() || n.is_u64() => Some(id.clone()),
+        _ => None,
+    }
+}
+
+fn string_leaves(value: Option<&Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&Value> = value.into_iter().collect();
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::String(s) => out.push(s.clone()),
+            Value::Number(n) => out.push(n.to_string()),
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.values()),
+            Value::Bool(_) | Value::Null => {}
+        }
+    }
+    out
+}
+
+fn json_write_error(native: &Path, error: &serde_json::Error) -> WriterError {
+    WriterError::io(
+        "serialize",
+        native,
+        std::io::Error::other(error.to_string()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> SecretPolicy {
+        SecretPolicy::default()
+    }
+
+    fn lines(input: &str, filter: RecordFilter<'_>) -> Result<Processed, WriterError> {
+        process_lines(
+            Path::new("site/modules/m/c.jsonl"),
+            &"modules/m/c.jsonl".parse().unwrap(),
+            ContentKind::Collection,
+            input.as_bytes().to_vec(),
+            &policy(),
+            filter,
+        )
+    }
+
+    #[test]
+    fn unchanged_collections_keep_their_bytes() {
+        let input = "{\"id\":\"a\",\"user_id\":\"u1\"}\r\n\n{\"id\": 2}\n";
+        let out = lines(input, RecordFilter::All).unwrap();
+        assert_eq!(out.data, input.as_bytes());
+        assert_eq!(out.records, Some(2));
+    }
+
+    #[test]
+    fn owner_filter_keeps_only_owned_records() {
+        let input = "{\"id\":\"a\",\"user_id\":\"u1\"}\n{\"id\":\"b\",\"user_id\":\"u2\"}\n{\"id\":\"c\"}\n{\"id\":\"d\",\"user_id\":\"u1\",\"token\":\"t-123456\"}\n";
+        let out = lines(
+            input,
+            RecordFilter::OwnedBy {
+                field: "user_id",
+                user: "u1",
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out.data).unwrap(),
+            "{\"id\":\"a\",\"user_id\":\"u1\"}\n{\"id\":\"d\",\"user_id\":\"u1\"}\n"
+        );
+        assert_eq!(out.records, Some(2));
+        assert_eq!(out.removed.len(), 1);
+        assert_eq!(out.removed[0].pointer, "/token");
+        assert_eq!(out.removed[0].record, Some(Value::from("d")));
+        assert_eq!(out.removed[0].values, ["t-123456"]);
+    }
+
+    #[test]
+    fn collection_errors_name_the_line() {
+        let err = lines("{\"id\":1}\n{\"id\":2}\n{\"id\":1}\n", RecordFilter::All).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                WriterError::DuplicateRecordId {
+                    line: 3,
+                    first_line: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = lines("{\"id\":1}\n{\"name\":\"x\"}\n", RecordFilter::All).unwrap_err();
+        assert!(
+            matches!(err, WriterError::MissingRecordId { line: 2, .. }),
+            "{err}"
+        );
+        let err = lines("{\"id\":1}\n\n{\"id\":2,}\n", RecordFilter::All).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                WriterError::InvalidJson {
+                    line: 3,
+                    column: 9,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        for bad_id in [
+            "{\"id\":null}",
+            "{\"id\":1.5}",
+            "{\"id\":\"\"}",
+            "{\"id\":[1]}",
+            "[1]",
+        ] {
+            let err = lines(bad_id, RecordFilter::All).unwrap_err();
+            assert!(
+                matches!(err, WriterError::MissingRecordId { line: 1, .. }),
+                "{bad_id}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn documents_are_checked_and_redacted() {
+        let path: ArchivePath = "users/u-1.json".parse().unwrap();
+        let area = sitepack_format::classify(&path).unwrap();
+        let native = Path::new("site/users/u-1.json");
+        let ok =
+            br#"{"id": "u-1", "password_hash": "$argon2id$h", "api_token": "tok-999"}"#.to_vec();
+        let out = process_document(native, &path, &area, ok, &policy()).unwrap();
+        assert_eq!(
+            String::from_utf8(out.data).unwrap(),
+            "{\n  \"id\": \"u-1\",\n  \"password_hash\": \"$argon2id$h\"\n}\n"
+        );
+        assert_eq!(out.removed[0].values, ["tok-999"]);
+        let wrong_id = br#"{"id": "u-2"}"#.to_vec();
+        let err = process_document(native, &path, &area, wrong_id, &policy()).unwrap_err();
+        assert!(
+            err.to_string().contains("must equal its file name"),
+            "{err}"
+        );
+        let err = process_document(
+            native,
+            &path,
+            &area,
+            b"{\n  \"id\": \"u-1\"\n  \"x\": 1}".to_vec(),
+            &policy(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "site/users/u-1.json:3:3: invalid JSON (expected `,` or `}`); fix or remove the file"
+        );
+    }
+}

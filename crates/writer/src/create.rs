@@ -1,0 +1,650 @@
+//! `create`: one site (or one scope of it) into one archive.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sitepack_format::{
+    Area, AuditEvent, CHECKSUMS_NAME, Entry, FORMAT_NAME, FORMAT_VERSION, Generator, MANIFEST_NAME,
+    Manifest, ModuleItem, Options, PAYLOAD_DIR, Redaction, Scope, Selection, Sha256, Sha256Hasher,
+    Stats, Timestamp, append_audit_event, audit_log_path, current_actor,
+};
+
+use crate::compress::{self, Encoded, Payload};
+use crate::content::{self, ContentKind, Processed, RecordFilter, Removed};
+use crate::site::{Site, SiteFile, names_in};
+use crate::zip_out::{Method, ZipOut};
+use crate::{WriterError, pipeline};
+
+/// Files larger than this are streamed instead of read whole.
+const STREAM_THRESHOLD: u64 = 8 * 1024 * 1024;
+/// Bytes that prepared entries may hold in memory at once.
+const IN_FLIGHT_BUDGET: u64 = 64 * 1024 * 1024;
+/// Secret values shorter than this are too common to search a label for.
+const MIN_SECRET_LEN_IN_LABEL: usize = 4;
+
+/// What to put in an archive and how.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// Which part of the site.
+    pub scope: Scope,
+    /// `files: false` makes a data-only archive.
+    pub options: Options,
+    /// Free text stored in the manifest.
+    pub label: Option<String>,
+    /// The archive's time: `created_at` and every ZIP entry time.
+    pub created_at: Timestamp,
+    /// Deflate level, 0 (store everything) to 9.
+    pub level: u32,
+    /// Worker threads.
+    pub threads: usize,
+    /// Where large deflated entries wait until they are written (default: the system
+    /// temporary directory; [`create_archive_file`] uses the output's directory).
+    pub spill_dir: Option<PathBuf>,
+}
+
+impl CreateOptions {
+    /// A full archive with files, level 6, on all cores, made now.
+    #[must_use]
+    pub fn new(scope: Scope) -> Self {
+        Self {
+            scope,
+            options: Options { files: true },
+            label: None,
+            created_at: Timestamp::now(),
+            level: 6,
+            threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            spill_dir: None,
+        }
+    }
+}
+
+/// Receives progress while an archive is written (the library never prints).
+pub trait Progress: Sync {
+    /// Called once, before the first entry, with what will be read.
+    fn begin(&self, entries: u64, bytes: u64);
+    /// Called after each entry is appended, with its size as read from the site.
+    fn advance(&self, bytes: u64);
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn begin(&self, _: u64, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The manifest stored in the archive.
+    pub manifest: Manifest,
+    /// Size of the archive file in bytes.
+    pub archive_size: u64,
+    /// SHA-256 of the whole archive: the trusted digest to keep outside it.
+    pub archive_sha256: Sha256,
+    /// Set when the archive was written but the audit log could not be appended to.
+    pub audit_warning: Option<String>,
+}
+
+/// Whether [`create_archive_file`] may replace an existing file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Refuse when the output exists.
+    Refuse,
+    /// Replace it (atomically, once the new archive is complete).
+    Replace,
+}
+
+/// Writes the archive to `output` through a temporary file in the same directory,
+/// renamed into place only when complete and synced; on any error nothing is left.
+pub fn create_archive_file(
+    site: &Site,
+    options: &CreateOptions,
+    output: &Path,
+    overwrite: Overwrite,
+    progress: &dyn Progress,
+) -> Result<Summary, WriterError> {
+    let result = write_file(site, options, output, overwrite, progress);
+    finish_with_audit(site, options, output, result)
+}
+
+/// Writes the archive to any writer (e.g. standard output). The bytes are the same as
+/// [`create_archive_file`] writes for the same site and options.
+pub fn write_archive(
+    site: &Site,
+    options: &CreateOptions,
+    out: &mut dyn Write,
+    output_name: &Path,
+    progress: &dyn Progress,
+) -> Result<Summary, WriterError> {
+    let result = write_to(site, options, out, output_name, progress);
+    finish_with_audit(site, options, output_name, result)
+}
+
+fn write_file(
+    site: &Site,
+    options: &CreateOptions,
+    output: &Path,
+    overwrite: Overwrite,
+    progress: &dyn Progress,
+) -> Result<Summary, WriterError> {
+    let dir = match output.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir_real = dir
+        .canonicalize()
+        .map_err(|e| WriterError::io("open the output directory", &dir, e))?;
+    let site_real = site
+        .root()
+        .canonicalize()
+        .map_err(|e| WriterError::io("open", site.root(), e))?;
+    if dir_real.starts_with(&site_real) {
+        return Err(WriterError::OutputInsideSite {
+            path: output.to_path_buf(),
+            site: site.root().to_path_buf(),
+        });
+    }
+    if overwrite == Overwrite::Refuse && output.symlink_metadata().is_ok() {
+        return Err(WriterError::OutputExists {
+            path: output.to_path_buf(),
+        });
+    }
+    let temp = tempfile::Builder::new()
+        .prefix(".sitepack-")
+        .suffix(".zip.partial")
+        .tempfile_in(&dir)
+        .map_err(|e| WriterError::io("create a temporary file in", &dir, e))?;
+    let mut options = options.clone();
+    options.spill_dir.get_or_insert(dir.clone());
+    let mut out = BufWriter::with_capacity(256 * 1024, temp.as_file());
+    let summary = write_to(site, &options, &mut out, output, progress)?;
+    out.flush()
+        .map_err(|e| WriterError::io("write", output, e))?;
+    drop(out);
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| WriterError::io("write", output, e))?;
+    let persisted = match overwrite {
+        Overwrite::Refuse => temp.persist_noclobber(output),
+        Overwrite::Replace => temp.persist(output),
+    };
+    persisted.map_err(|e| {
+        if e.error.kind() == io::ErrorKind::AlreadyExists {
+            WriterError::OutputExists {
+                path: output.to_path_buf(),
+            }
+        } else {
+            WriterError::io("rename the finished archive to", output, e.error)
+        }
+    })?;
+    // Make the rename itself durable; failure here does not undo a complete archive.
+    if let Ok(dir) = File::open(&dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(summary)
+}
+
+fn finish_with_audit(
+    site: &Site,
+    options: &CreateOptions,
+    output: &Path,
+    result: Result<Summary, WriterError>,
+) -> Result<Summary, WriterError> {
+    let details = match &result {
+        Ok(summary) => serde_json::json!({
+            "scope": options.scope.to_string(),
+            "options": options.options,
+            "label": options.label,
+            "output": output.display().to_string(),
+            "archive_sha256": summary.archive_sha256,
+            "archive_size": summary.archive_size,
+            "stats": summary.manifest.stats,
+        }),
+        Err(error) => serde_json::json!({
+            "scope": options.scope.to_string(),
+            "options": options.options,
+            "output": output.display().to_string(),
+            "error": error_chain(error),
+        }),
+    };
+    let event = AuditEvent {
+        time: Timestamp::now(),
+        kind: "create".into(),
+        actor: current_actor(),
+        outcome: if result.is_ok() { "ok" } else { "failed" }.into(),
+        details,
+    };
+    let logged = append_audit_event(site.root(), &event);
+    result.map(|mut summary| {
+        if let Err(e) = logged {
+            summary.audit_warning = Some(format!(
+                "{}: cannot append to the audit log: {e}",
+                audit_log_path(site.root()).display()
+            ));
+        }
+        summary
+    })
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// One selected site file and how much of it goes in.
+struct Job {
+    file: SiteFile,
+    selection: Selection,
+    kind: ContentKind,
+}
+
+/// A job's result: the entry, encoded, with what was learned reading it.
+struct Prepared {
+    encoded: Encoded,
+    records: Option<u64>,
+    removed: Vec<Removed>,
+}
+
+fn write_to(
+    site: &Site,
+    options: &CreateOptions,
+    out: &mut dyn Write,
+    output_name: &Path,
+    progress: &dyn Progress,
+) -> Result<Summary, WriterError> {
+    let files = site.scan()?;
+    let jobs = select(&files, options)?;
+    progress.begin(jobs.len() as u64, jobs.iter().map(|j| j.file.size).sum());
+
+    let spill_dir = options.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let owner_field = site.config().owner_field();
+    let user = match &options.scope {
+        Scope::User(id) => Some(id.as_str()),
+        _ => None,
+    };
+    let mut hashing = HashingWriter {
+        inner: out,
+        hasher: Sha256Hasher::new(),
+    };
+    let mut archive = Appender {
+        zip: ZipOut::new(&mut hashing, options.created_at),
+        output_name,
+        entries: Vec::with_capacity(jobs.len()),
+        redactions: Vec::new(),
+        secret_values: BTreeSet::new(),
+    };
+    pipeline::run(
+        &jobs,
+        options.threads,
+        IN_FLIGHT_BUDGET,
+        |job| job.file.size.min(STREAM_THRESHOLD),
+        |job| {
+            let filter = match (job.selection, user) {
+                (Selection::OwnedRecords, Some(user)) => RecordFilter::OwnedBy {
+                    field: owner_field,
+                    user,
+                },
+                _ => RecordFilter::All,
+            };
+            prepare(site, job, options.level, &spill_dir, filter)
+        },
+        |index, prepared| {
+            let job = &jobs[index];
+            archive.append_payload_entry(site, job, prepared)?;
+            progress.advance(job.file.size);
+            Ok(())
+        },
+    )?;
+    archive.check_label(options.label.as_deref())?;
+
+    let manifest = Manifest {
+        format: FORMAT_NAME.to_owned(),
+        format_version: FORMAT_VERSION,
+        created_at: options.created_at,
+        generator: Generator {
+            name: "sitepack".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        label: options.label.clone(),
+        site: site.config().identity(),
+        scope: options.scope.clone(),
+        options: options.options,
+        stats: stats(&jobs, &archive.entries, archive.redactions.len()),
+        entries: std::mem::take(&mut archive.entries),
+        redactions: std::mem::take(&mut archive.redactions),
+    };
+    let mut checksums = String::new();
+    for entry in &manifest.entries {
+        for part in [&entry.sha256.to_string(), "  ", entry.path.as_str(), "\n"] {
+            checksums.push_str(part);
+        }
+    }
+    let manifest_bytes = manifest
+        .to_json()
+        .map_err(|e| WriterError::io("serialize", MANIFEST_NAME, io::Error::other(e)))?;
+    archive.append_metadata(CHECKSUMS_NAME, checksums.into_bytes(), options.level)?;
+    archive.append_metadata(MANIFEST_NAME, manifest_bytes, options.level)?;
+    archive
+        .zip
+        .finish()
+        .map_err(|e| WriterError::io("write", output_name, e))?;
+    Ok(Summary {
+        manifest,
+        archive_size: hashing.hasher.len(),
+        archive_sha256: hashing.hasher.finish(),
+        audit_warning: None,
+    })
+}
+
+/// The archive being written, with what the manifest will list.
+struct Appender<'a, 'w> {
+    zip: ZipOut<&'a mut HashingWriter<'w>>,
+    output_name: &'a Path,
+    entries: Vec<Entry>,
+    redactions: Vec<Redaction>,
+    /// Removed secret values and where they were, to keep them out of the label.
+    secret_values: BTreeSet<(String, String)>,
+}
+
+impl Appender<'_, '_> {
+    fn append_payload_entry(
+        &mut self,
+        site: &Site,
+        job: &Job,
+        prepared: Prepared,
+    ) -> Result<(), WriterError> {
+        let native = site.native_path(&job.file.path);
+        let name =
+            job.file
+                .path
+                .with_prefix(PAYLOAD_DIR)
+                .map_err(|source| WriterError::UnsafeName {
+                    path: native.clone(),
+                    source,
+                })?;
+        let encoded = prepared.encoded;
+        self.append(
+            name.as_str(),
+            encoded.method,
+            encoded.crc,
+            encoded.compressed_size,
+            encoded.size,
+        )?;
+        append_payload(
+            &mut self.zip,
+            encoded.payload,
+            encoded.crc,
+            encoded.size,
+            &native,
+            self.output_name,
+        )?;
+        for removed in prepared.removed {
+            let place = format!("{}#{}", job.file.path, removed.pointer);
+            self.secret_values
+                .extend(removed.values.into_iter().map(|v| (v, place.clone())));
+            self.redactions.push(Redaction {
+                path: name.clone(),
+                pointer: removed.pointer,
+                record: removed.record,
+            });
+        }
+        self.entries.push(Entry {
+            path: name,
+            size: encoded.size,
+            sha256: encoded.sha256,
+            area: job.file.area.kind(),
+            records: prepared.records,
+        });
+        Ok(())
+    }
+
+    /// `checksums.sha256` and `manifest.json`, after the payload.
+    fn append_metadata(
+        &mut self,
+        name: &str,
+        bytes: Vec<u8>,
+        level: u32,
+    ) -> Result<(), WriterError> {
+        let encoded = compress::encode_bytes(bytes, level, false)
+            .map_err(|e| WriterError::io("write", self.output_name, e))?;
+        self.append(
+            name,
+            encoded.method,
+            encoded.crc,
+            encoded.compressed_size,
+            encoded.size,
+        )?;
+        append_payload(
+            &mut self.zip,
+            encoded.payload,
+            encoded.crc,
+            encoded.size,
+            Path::new(name),
+            self.output_name,
+        )
+    }
+
+    fn append(
+        &mut self,
+        name: &str,
+        method: Method,
+        crc: u32,
+        compressed: u64,
+        size: u64,
+    ) -> Result<(), WriterError> {
+        self.zip
+            .start_entry(name, method, crc, compressed, size)
+            .map_err(|e| WriterError::io("write", self.output_name, e))
+    }
+
+    /// Refuses a label that contains a secret value removed from the site.
+    fn check_label(&self, label: Option<&str>) -> Result<(), WriterError> {
+        let Some(label) = label else { return Ok(()) };
+        match self.secret_values.iter().find(|(value, _)| {
+            value.len() >= MIN_SECRET_LEN_IN_LABEL && label.contains(value.as_str())
+        }) {
+            Some((_, place)) => Err(WriterError::SecretInLabel {
+                path: place.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The jobs of a scope, in path order; refuses a scope that names nothing in the site.
+fn select(files: &[SiteFile], options: &CreateOptions) -> Result<Vec<Job>, WriterError> {
+    let target = match &options.scope {
+        Scope::Full => None,
+        Scope::Tab(name) => Some(("tab", name)),
+        Scope::Module(name) => Some(("module", name)),
+        Scope::User(name) => Some(("user", name)),
+    };
+    if let Some((kind, name)) = target {
+        let available = names_in(files, kind);
+        if !available.iter().any(|n| n == name.as_str()) {
+            return Err(WriterError::UnknownScopeTarget {
+                kind,
+                name: name.to_string(),
+                available,
+            });
+        }
+    }
+    Ok(files
+        .iter()
+        .filter_map(|file| {
+            let selection = options.scope.selects(&file.area, options.options);
+            (selection != Selection::Excluded).then(|| Job {
+                kind: ContentKind::of(&file.path, &file.area),
+                file: file.clone(),
+                selection,
+            })
+        })
+        .collect())
+}
+
+fn prepare(
+    site: &Site,
+    job: &Job,
+    level: u32,
+    spill_dir: &Path,
+    filter: RecordFilter<'_>,
+) -> Result<Prepared, WriterError> {
+    let native = site.native_path(&job.file.path);
+    let precompressed = compress::is_precompressed(job.file.path.file_name());
+    if job.kind == ContentKind::Bytes && job.file.size > STREAM_THRESHOLD {
+        let encoded = compress::encode_file(&native, level, precompressed, spill_dir)
+            .map_err(|e| WriterError::io("read", &native, e))?;
+        return Ok(Prepared {
+            encoded,
+            records: None,
+            removed: Vec::new(),
+        });
+    }
+    let bytes = read_file(&native)?;
+    let processed = match job.kind {
+        ContentKind::Document => content::process_document(
+            &native,
+            &job.file.path,
+            &job.file.area,
+            bytes,
+            site.policy(),
+        )?,
+        ContentKind::Collection | ContentKind::JsonLines => content::process_lines(
+            &native,
+            &job.file.path,
+            job.kind,
+            bytes,
+            site.policy(),
+            filter,
+        )?,
+        ContentKind::Bytes => Processed {
+            data: bytes,
+            records: None,
+            removed: Vec::new(),
+        },
+    };
+    let encoded = compress::encode_bytes(processed.data, level, precompressed)
+        .map_err(|e| WriterError::io("compress", &native, e))?;
+    Ok(Prepared {
+        encoded,
+        records: processed.records,
+        removed: processed.removed,
+    })
+}
+
+fn read_file(native: &Path) -> Result<Vec<u8>, WriterError> {
+    let mut file = File::open(native).map_err(|e| WriterError::io("read", native, e))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| WriterError::io("read", native, e))?;
+    Ok(bytes)
+}
+
+fn append_payload(
+    zip: &mut ZipOut<&mut HashingWriter<'_>>,
+    payload: Payload,
+    crc: u32,
+    size: u64,
+    native: &Path,
+    output_name: &Path,
+) -> Result<(), WriterError> {
+    let write_error = |e: io::Error| WriterError::io("write", output_name, e);
+    match payload {
+        Payload::Memory(data) => zip.write_data(&data).map_err(write_error),
+        Payload::Spilled(mut file) => {
+            let mut buffer = vec![0u8; 1024 * 1024];
+            loop {
+                let n = compress::read_full(&mut file, &mut buffer)
+                    .map_err(|e| WriterError::io("read back the temporary copy of", native, e))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                zip.write_data(&buffer[..n]).map_err(write_error)?;
+            }
+        }
+        Payload::Reread(path) => {
+            let mut file = File::open(&path).map_err(|e| WriterError::io("read", &path, e))?;
+            let mut buffer = vec![0u8; 1024 * 1024];
+            let mut check = crc32fast::Hasher::new();
+            let mut copied = 0u64;
+            loop {
+                let n = compress::read_full(&mut file, &mut buffer)
+                    .map_err(|e| WriterError::io("read", &path, e))?;
+                if n == 0 {
+                    break;
+                }
+                copied += n as u64;
+                if copied > size {
+                    return Err(WriterError::FileChanged { path });
+                }
+                check.update(&buffer[..n]);
+                zip.write_data(&buffer[..n]).map_err(write_error)?;
+            }
+            if copied != size || check.finalize() != crc {
+                return Err(WriterError::FileChanged { path });
+            }
+            Ok(())
+        }
+    }
+}
+
+fn stats(jobs: &[Job], entries: &[Entry], redactions: usize) -> Stats {
+    let mut stats = Stats {
+        entries: entries.len() as u64,
+        bytes: entries.iter().map(|e| e.size).sum(),
+        redactions: redactions as u64,
+        ..Stats::default()
+    };
+    let mut modules = BTreeSet::new();
+    for (job, entry) in jobs.iter().zip(entries) {
+        match &job.file.area {
+            Area::Site => {}
+            Area::Tab(_) => stats.tabs += 1,
+            Area::User(_) => stats.users += 1,
+            Area::Module { module, item } => {
+                modules.insert(module.clone());
+                match item {
+                    ModuleItem::Collection => {
+                        stats.collections += 1;
+                        stats.records += entry.records.unwrap_or(0);
+                    }
+                    ModuleItem::Document => stats.documents += 1,
+                    ModuleItem::File => stats.module_files += 1,
+                }
+            }
+            Area::Files | Area::UserFiles(_) => stats.files += 1,
+            Area::Other => stats.other += 1,
+        }
+    }
+    stats.modules = modules.len() as u64;
+    stats
+}
+
+/// Passes bytes through while hashing them: the archive's own digest, in the same pass.
+struct HashingWriter<'a> {
+    inner: &'a mut dyn Write,
+    hasher: Sha256Hasher,
+}
+
+impl Write for HashingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}

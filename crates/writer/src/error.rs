@@ -1,0 +1,197 @@
+//! The writer's one error type. Every variant names the file and says what to do;
+//! none carries a secret value.
+
+use std::io;
+use std::path::PathBuf;
+
+use sitepack_format::FormatError;
+
+/// Why a site could not be backed up, or an archive not written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriterError {
+    /// The site directory does not exist or is not a directory.
+    #[error("{}: not a site directory (it must exist and contain site.json)", path.display())]
+    NotASite {
+        /// The directory given.
+        path: PathBuf,
+    },
+    /// `site.json` is missing.
+    #[error("{}: missing; a site directory needs a site.json with id, name and url", path.display())]
+    MissingSiteJson {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// `site.json` breaks `schema/site.schema.json`, or its secret additions are malformed.
+    #[error("{}: fix site.json", path.display())]
+    InvalidSiteJson {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: FormatError,
+    },
+    /// A `.json` file that is not JSON.
+    #[error("{}:{line}:{column}: invalid JSON ({message}); fix or remove the file", path.display())]
+    InvalidJson {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (within the file).
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser expected (never the file's content).
+        message: String,
+    },
+    /// A document whose shape the layout requires (a tab or a user card must be an
+    /// object; a card's `id` must equal its file name).
+    #[error("{}: {problem}", path.display())]
+    InvalidDocument {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        problem: String,
+    },
+    /// A JSON Lines record without a usable `id`.
+    #[error(
+        "{}:{line}: record has no \"id\" (a string or an integer); every record of a collection needs a unique id",
+        path.display()
+    )]
+    MissingRecordId {
+        /// The collection.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+    },
+    /// Two records with the same `id`.
+    #[error(
+        "{}:{line}: duplicate record id {id} (first on line {first_line}); ids must be unique within a collection",
+        path.display()
+    )]
+    DuplicateRecordId {
+        /// The collection.
+        path: PathBuf,
+        /// 1-based line of the second occurrence.
+        line: usize,
+        /// 1-based line of the first.
+        first_line: usize,
+        /// The id, as JSON.
+        id: String,
+    },
+    /// A symbolic link inside the site: never followed.
+    #[error(
+        "{}: is a symbolic link; sitepack never follows links inside a site: replace it with the file it points to, or move it out of the site",
+        path.display()
+    )]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
+    /// A FIFO, socket or device inside the site.
+    #[error("{}: is not a regular file or directory; move it out of the site", path.display())]
+    NotRegularFile {
+        /// The offending path.
+        path: PathBuf,
+    },
+    /// A file name that is not UTF-8.
+    #[error("{}: the name is not valid UTF-8; rename it", path.display())]
+    NonUtf8Name {
+        /// The offending path (lossily shown).
+        path: PathBuf,
+    },
+    /// A file name that could not safely be extracted elsewhere.
+    #[error("{}: cannot be archived", path.display())]
+    UnsafeName {
+        /// The offending path.
+        path: PathBuf,
+        /// Which rule it breaks.
+        #[source]
+        source: FormatError,
+    },
+    /// Two names that are the same file on a case-insensitive or normalizing file system.
+    #[error("{first} and {second} collide on case-insensitive file systems; rename one of them")]
+    NameCollision {
+        /// The first name (site-relative).
+        first: String,
+        /// The second name.
+        second: String,
+    },
+    /// The tab, module or user a scope names does not exist.
+    #[error("there is no {kind} `{name}` in this site; {}", available_list(.kind, .available))]
+    UnknownScopeTarget {
+        /// `tab`, `module` or `user`.
+        kind: &'static str,
+        /// The name asked for.
+        name: String,
+        /// The names that exist.
+        available: Vec<String>,
+    },
+    /// The label contains one of the site's secret values.
+    #[error("the label contains a secret value (from {path}); choose another label")]
+    SecretInLabel {
+        /// Where the secret was found (site-relative path and pointer).
+        path: String,
+    },
+    /// A file changed while it was being archived.
+    #[error("{}: changed while it was being archived; run the backup again when the site is quiet", path.display())]
+    FileChanged {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The output file exists.
+    #[error("{}: already exists; choose another name or pass --force to replace it", path.display())]
+    OutputExists {
+        /// The output path.
+        path: PathBuf,
+    },
+    /// The output would be written into the site it archives.
+    #[error(
+        "{}: is inside the site being archived ({}); write the archive outside the site",
+        path.display(),
+        site.display()
+    )]
+    OutputInsideSite {
+        /// The output path.
+        path: PathBuf,
+        /// The site directory.
+        site: PathBuf,
+    },
+    /// A read or write failed.
+    #[error("{}: cannot {action}", path.display())]
+    Io {
+        /// What was being done (`read`, `write`, `create`, …).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The audit log could not be appended to (the archive itself was written).
+    #[error("{}: cannot append to the audit log", path.display())]
+    Audit {
+        /// The audit log.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn available_list(kind: &str, available: &[String]) -> String {
+    if available.is_empty() {
+        format!("it has no {kind}s")
+    } else {
+        format!("{kind}s that exist: {}", available.join(", "))
+    }
+}
+
+impl WriterError {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
