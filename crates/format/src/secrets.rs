@@ -17,6 +17,8 @@ const SECRET_KEYS: &[&str] = &[
     "access_token",
     "refresh_token",
     "client_secret",
+    "authorization",
+    "credentials",
 ];
 /// Key endings that make a key secret.
 const SECRET_SUFFIXES: &[&str] = &[
@@ -30,6 +32,9 @@ const SECRET_SUFFIXES: &[&str] = &[
 ];
 /// Key beginnings that make a key secret.
 const SECRET_PREFIXES: &[&str] = &["secret_"];
+/// A key with this word among its `_`-separated words is secret
+/// (`aws_secret_access_key`, `stripe_secret_key`).
+const SECRET_WORD: &str = "secret";
 
 /// The secret policy of one site: the default key patterns plus the site's additions
 /// from `site.json`.
@@ -66,6 +71,7 @@ impl SecretPolicy {
         SECRET_KEYS.contains(&key.as_str())
             || SECRET_SUFFIXES.iter().any(|s| key.ends_with(s))
             || SECRET_PREFIXES.iter().any(|p| key.starts_with(p))
+            || key.split('_').any(|word| word == SECRET_WORD)
             || self.extra_keys.contains(&key)
     }
 
@@ -125,15 +131,24 @@ fn holds_secret(value: &Value) -> bool {
 }
 
 /// Lowercase `snake_case`: `clientSecret` → `client_secret`, `X-Api-Key` → `x_api_key`,
-/// `APIKey` → `apikey`.
+/// `APIKey` → `api_key`, `HTTPToken` → `http_token`.
 fn normalize_key(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
     let mut out = String::with_capacity(key.len() + 4);
-    let mut previous_lower = false;
-    for ch in key.chars() {
-        if ch.is_uppercase() && previous_lower {
+    for (i, &ch) in chars.iter().enumerate() {
+        let previous = i.checked_sub(1).map(|p| chars[p]);
+        let next = chars.get(i + 1);
+        // A word starts at an upper-case letter after a lower-case letter or digit
+        // (`apiKey`), or at the last capital of an acronym (`APIKey`).
+        let starts_word = ch.is_uppercase()
+            && previous.is_some_and(|p| {
+                p.is_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_uppercase() && next.is_some_and(|n| n.is_lowercase()))
+            });
+        if starts_word && !out.ends_with('_') {
             out.push('_');
         }
-        previous_lower = ch.is_lowercase() || ch.is_ascii_digit();
         match ch {
             '-' | ' ' | '.' => out.push('_'),
             _ => out.extend(ch.to_lowercase()),
@@ -259,6 +274,12 @@ mod tests {
             "id",
             "public_key",
             "password_policy",
+            "secretary_name",
+            "PasswordHash",
+            "token_count",
+            "api_version",
+            "credential_type",
+            "access_key_id",
         ];
         for key in not_secret {
             assert!(!policy.is_secret_key(key), "{key} should not be secret");

@@ -26,10 +26,11 @@ pub struct SiteConfig {
     pub url: String,
     /// The record field that names the owning user (default `user_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
+    #[schemars(with = "String", length(min = 1))]
     pub owner_field: Option<String>,
     /// Additions to the default secret policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "SiteSecrets")]
     pub secrets: Option<SiteSecrets>,
 }
 

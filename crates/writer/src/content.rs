@@ -205,6 +205,23 @@ pub(crate) fn process_lines(
         }
         records += 1;
         let pointers = policy.redact(path, &mut value);
+        let kept_identity = [
+            (with_ids, "id", record_id(&value).is_some()),
+            match filter {
+                RecordFilter::OwnedBy { field, .. } => (true, field, value.get(field).is_some()),
+                RecordFilter::All => (false, "", true),
+            },
+        ];
+        if let Some((_, key, _)) = kept_identity
+            .iter()
+            .find(|(applies, _, kept)| *applies && !kept)
+        {
+            return Err(WriterError::PolicyRemovesIdentity {
+                path: native.to_path_buf(),
+                line: line_number,
+                key: (*key).to_owned(),
+            });
+        }
         if pointers.is_empty() {
             out.extend_from_slice(line);
         } else {
@@ -351,6 +368,30 @@ mod tests {
                 "{bad_id}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_policy_may_not_remove_a_records_identity() {
+        let additions = sitepack_format::SiteSecrets {
+            keys: vec!["user_id".into()],
+            pointers: vec!["modules/m/c.jsonl#/id".into()],
+        };
+        let policy = SecretPolicy::new(Some(&additions)).unwrap();
+        let run = |filter| {
+            process_lines(
+                Path::new("c.jsonl"),
+                &"modules/m/c.jsonl".parse().unwrap(),
+                ContentKind::Collection,
+                b"{\"id\": 1, \"user_id\": \"u1\"}\n".to_vec(),
+                &policy,
+                filter,
+            )
+        };
+        let err = run(RecordFilter::All).unwrap_err();
+        assert!(
+            matches!(&err, WriterError::PolicyRemovesIdentity { key, line: 1, .. } if key == "id"),
+            "{err}"
+        );
     }
 
     #[test]

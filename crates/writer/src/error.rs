@@ -23,7 +23,7 @@ pub enum WriterError {
         path: PathBuf,
     },
     /// `site.json` breaks `schema/site.schema.json`, or its secret additions are malformed.
-    #[error("{}: fix site.json", path.display())]
+    #[error("{}: fix this file", path.display())]
     InvalidSiteJson {
         /// The file.
         path: PathBuf,
@@ -77,6 +77,19 @@ pub enum WriterError {
         first_line: usize,
         /// The id, as JSON.
         id: String,
+    },
+    /// The site's secret policy would remove what identifies a record.
+    #[error(
+        "{}:{line}: the secret policy of site.json removes the record's \"{key}\", which a record must keep; take that key or pointer out of site.json \"secrets\"",
+        path.display()
+    )]
+    PolicyRemovesIdentity {
+        /// The collection.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// `id` or the owner field.
+        key: String,
     },
     /// A symbolic link inside the site: never followed.
     #[error(

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use sitepack_format::{Options, Scope, Timestamp};
 use sitepack_writer::{
-    CreateOptions, Overwrite, Site, Summary, create_archive_file, write_archive,
+    CreateOptions, Overwrite, Site, Summary, WriterError, create_archive_file, write_archive,
 };
 
 use crate::progress::Bar;
@@ -111,7 +111,16 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
         create_archive_file(&site, &options, &args.output, overwrite, &bar)
     };
     bar.finish();
-    let summary = result?;
+    let summary = match result {
+        // A reader that goes away mid-archive is not the harmless broken pipe of
+        // printed output: the archive it got is incomplete, so say so and fail.
+        Err(WriterError::Io { source, .. })
+            if to_stdout && source.kind() == io::ErrorKind::BrokenPipe =>
+        {
+            bail!("<standard output>: cannot write: it was closed before the archive was complete")
+        }
+        other => other?,
+    };
     if let Some(warning) = &summary.audit_warning {
         eprintln!("warning: {warning}");
     }

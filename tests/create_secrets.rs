@@ -1,0 +1,261 @@
+//! Secrets never travel: every value the policy names is removed before hashing, listed
+//! in `redactions`, and found nowhere in the archive; password hashes stay.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::util::{TestSite, create, read_archive};
+
+/// Asserts that no `secret` occurs in any decompressed entry nor in the raw file.
+fn assert_absent(archive: &Path, secrets: &[String]) {
+    let raw = std::fs::read(archive).unwrap();
+    let entries = read_archive(archive);
+    for secret in secrets {
+        assert!(
+            secret.len() >= 6,
+            "test secrets must be distinctive: {secret:?}"
+        );
+        let needle = secret.as_bytes();
+        for (name, data) in &entries {
+            assert!(
+                !data.windows(needle.len()).any(|w| w == needle),
+                "{secret:?} leaked into {name}"
+            );
+        }
+        assert!(
+            !raw.windows(needle.len()).any(|w| w == needle),
+            "{secret:?} in the raw archive"
+        );
+    }
+}
+
+/// (path, pointer, record id as JSON text).
+fn redactions(archive: &Path) -> BTreeSet<(String, String, String)> {
+    crate::util::manifest(archive)["redactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap().to_owned(),
+                r["pointer"].as_str().unwrap().to_owned(),
+                r["record"].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_kind_of_secret_is_removed_and_listed() {
+    let site = TestSite::bare();
+    site.write(
+        "site.json",
+        r#"{"id": "vault", "name": "Vault", "url": "https://vault.example",
+            "secrets": {"keys": ["license_key"], "pointers": ["settings/general.json#/smtp/relay", "modules/crm/contacts.jsonl#/tax_id"]}}"#,
+    );
+    site.write(
+        "settings/general.json",
+        r#"{"smtp": {"host": "mail.vault.example", "relay": "relay-user:Rel4yPass!", "password": "Smtp-Pa55word"}, "license_key": "LIC-7Q2W-9E8R"}"#,
+    );
+    site.write(
+        "settings/integrations.json",
+        r#"{"stripe": {"api_key": "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "publishable_key": "pk_live_TYooMQauvdEDq54N", "webhookSecret": "whsec_MbG8Zk3d2"},
+            "oauth": [{"client_id": "cid-123456", "clientSecret": "cs-Zx81bQ77", "tokens": {"accessToken": "ya29.A0ARrdaM", "refresh_token": "1//0gRefreshTok"}}],
+            "slack": {"X-Api-Key": "xapikey-998877"},
+            "empty": {"token": "", "password": null}}"#,
+    );
+    site.write("users/u-1.json", r#"{"id": "u-1", "password_hash": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", "api_token": "utok-5566778899"}"#);
+    site.write(
+        "modules/crm/contacts.jsonl",
+        "{\"id\": \"c-1\", \"user_id\": \"u-1\", \"tax_id\": \"TAX-111-222\"}\n{\"id\": \"c-2\", \"name\": \"no secrets here\"}\n{\"id\": 3, \"nested\": {\"private_key\": \"-----BEGIN PRIVATE KEY-----MIIEvQ\"}}\n",
+    );
+    site.write(
+        "modules/crm/config.json",
+        r#"{"sync": {"secret_salt": "salt-A1B2C3D4"}}"#,
+    );
+    site.write(
+        "files/exports/settings-copy.json",
+        r#"{"signing_key": "sign-K3y-0001"}"#,
+    );
+    site.write("themes/app.jsonl", "{\"bot_token\": \"xoxb-1234-5678\"}\n");
+
+    let secrets: Vec<String> = [
+        "relay-user:Rel4yPass!",
+        "Smtp-Pa55word",
+        "LIC-7Q2W-9E8R",
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        "whsec_MbG8Zk3d2",
+        "cs-Zx81bQ77",
+        "ya29.A0ARrdaM",
+        "1//0gRefreshTok",
+        "xapikey-998877",
+        "utok-5566778899",
+        "TAX-111-222",
+        "-----BEGIN PRIVATE KEY-----MIIEvQ",
+        "salt-A1B2C3D4",
+        "sign-K3y-0001",
+        "xoxb-1234-5678",
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = site.out_dir();
+    for (name, level) in [("deflated.zip", "6"), ("stored.zip", "0")] {
+        let archive = out.join(name);
+        create(&site.root(), &archive, &["--level", level]);
+        assert_absent(&archive, &secrets);
+        let entries = read_archive(&archive);
+        let card = String::from_utf8(entries["site/users/u-1.json"].clone()).unwrap();
+        assert!(
+            card.contains("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"),
+            "password hashes stay: {card}"
+        );
+        let integrations =
+            String::from_utf8(entries["site/settings/integrations.json"].clone()).unwrap();
+        for kept in [
+            "pk_live_TYooMQauvdEDq54N",
+            "cid-123456",
+            "\"token\": \"\"",
+            "\"password\": null",
+        ] {
+            assert!(
+                integrations.contains(kept),
+                "{kept} should stay: {integrations}"
+            );
+        }
+        let s = |p: &str, q: &str, r: Value| (p.to_owned(), q.to_owned(), r.to_string());
+        let want: BTreeSet<_> = [
+            s("site/settings/general.json", "/smtp/relay", Value::Null),
+            s("site/settings/general.json", "/smtp/password", Value::Null),
+            s("site/settings/general.json", "/license_key", Value::Null),
+            s(
+                "site/settings/integrations.json",
+                "/stripe/api_key",
+                Value::Null,
+            ),
+            s(
+                "site/settings/integrations.json",
+                "/stripe/webhookSecret",
+                Value::Null,
+            ),
+            s(
+                "site/settings/integrations.json",
+                "/oauth/0/clientSecret",
+                Value::Null,
+            ),
+            s(
+                "site/settings/integrations.json",
+                "/oauth/0/tokens/accessToken",
+                Value::Null,
+            ),
+            s(
+                "site/settings/integrations.json",
+                "/oauth/0/tokens/refresh_token",
+                Value::Null,
+            ),
+            s(
+                "site/settings/integrations.json",
+                "/slack/X-Api-Key",
+                Value::Null,
+            ),
+            s("site/users/u-1.json", "/api_token", Value::Null),
+            s(
+                "site/modules/crm/contacts.jsonl",
+                "/tax_id",
+                Value::from("c-1"),
+            ),
+            s(
+                "site/modules/crm/contacts.jsonl",
+                "/nested/private_key",
+                Value::from(3),
+            ),
+            s(
+                "site/modules/crm/config.json",
+                "/sync/secret_salt",
+                Value::Null,
+            ),
+            s(
+                "site/files/exports/settings-copy.json",
+                "/signing_key",
+                Value::Null,
+            ),
+            s("site/themes/app.jsonl", "/bot_token", Value::Null),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(redactions(&archive), want);
+        let unchanged = &entries["site/modules/crm/contacts.jsonl"];
+        assert!(
+            String::from_utf8_lossy(unchanged)
+                .contains("{\"id\": \"c-2\", \"name\": \"no secrets here\"}\n"),
+            "unredacted lines keep their bytes"
+        );
+    }
+}
+
+/// The demo fixture's secrets: (file, JSON pointer); the values are read from the fixture.
+const DEMO_SECRETS: &[(&str, &str)] = &[];
+
+#[test]
+fn no_demo_secret_leaves_the_site() {
+    let site = TestSite::demo();
+    let out = site.out_dir();
+    let mut values = Vec::new();
+    for (file, pointer) in DEMO_SECRETS {
+        let text = std::fs::read_to_string(site.root().join(file)).unwrap();
+        let found = if file.ends_with(".jsonl") {
+            text.lines().find_map(|l| {
+                serde_json::from_str::<Value>(l)
+                    .ok()?
+                    .pointer(pointer)
+                    .cloned()
+            })
+        } else {
+            serde_json::from_str::<Value>(&text)
+                .unwrap()
+                .pointer(pointer)
+                .cloned()
+        };
+        let value = found.unwrap_or_else(|| panic!("{file}#{pointer} is not in the demo site"));
+        values.push(
+            value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned),
+        );
+    }
+    assert!(
+        values.len() >= 10,
+        "the demo must hold several kinds of secrets"
+    );
+    for scope in ["full", "tab:integrations", "tab:general"] {
+        let archive = out.join(format!("{}.zip", scope.replace(':', "_")));
+        create(&site.root(), &archive, &["--scope", scope]);
+        assert_absent(&archive, &values);
+    }
+    let full = out.join("full.zip");
+    let listed: BTreeSet<(String, String)> = redactions(&full)
+        .into_iter()
+        .map(|(p, q, _)| (p, q))
+        .collect();
+    for (file, pointer) in DEMO_SECRETS {
+        if !file.ends_with(".jsonl") {
+            assert!(
+                listed.contains(&(format!("site/{file}"), (*pointer).to_owned())),
+                "{file}#{pointer} not listed"
+            );
+        }
+    }
+    let entries = read_archive(&full);
+    let hashes = entries
+        .iter()
+        .filter(|(n, d)| {
+            n.starts_with("site/users/")
+                && String::from_utf8_lossy(d).contains("\"password_hash\": \"$argon2id$")
+        })
+        .count();
+    assert!(
+        hashes >= 10,
+        "password hashes are kept in user cards ({hashes})"
+    );
+}

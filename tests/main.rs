@@ -1,0 +1,17 @@
+//! End-to-end tests of the `sitepack` command: one test binary, one file per concern.
+
+// Test tables are long by design, and the layout's extensions are lowercase by definition.
+#![allow(
+    clippy::too_many_lines,
+    clippy::case_sensitive_file_extension_comparisons
+)]
+
+mod util;
+
+mod create_bad_site;
+mod create_interop;
+mod create_output;
+mod create_reproducible;
+mod create_scopes;
+mod create_secrets;
+mod stats;

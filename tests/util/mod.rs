@@ -1,0 +1,194 @@
+//! Helpers: a temporary site builder, a command runner, an archive reader.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The fixed time used where reproducible output is compared.
+pub const TIMESTAMP: &str = "2026-11-22T08:30:00Z";
+
+/// What a finished command left.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub stdout_bytes: Vec<u8>,
+}
+
+impl Run {
+    fn from_output(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            stdout_bytes: output.stdout,
+        }
+    }
+
+    /// Panics with both streams unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// The `sitepack` binary, with a clean environment for reproducibility.
+pub fn sitepack() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sitepack"));
+    command.env_remove("SOURCE_DATE_EPOCH").stdin(Stdio::null());
+    command
+}
+
+/// Runs `sitepack ARGS…`.
+pub fn run<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Run::from_output(sitepack().args(args).output().expect("run sitepack"))
+}
+
+/// Runs any command, which must exist.
+pub fn run_tool(program: &str, args: &[&str], dir: &Path) -> Run {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{program} is needed by this test (apt-get install unzip p7zip-full): {e}")
+        });
+    Run::from_output(output)
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The bundled demo site.
+pub fn demo_site() -> PathBuf {
+    repo_root().join("fixtures/sites/demo")
+}
+
+/// A site in a temporary directory.
+pub struct TestSite {
+    dir: tempfile::TempDir,
+}
+
+impl TestSite {
+    /// An empty site with only `site.json`.
+    pub fn new(id: &str) -> Self {
+        let site = Self::bare();
+        site.write(
+            "site.json",
+            format!(r#"{{"id": "{id}", "name": "Test site {id}", "url": "https://{id}.example"}}"#),
+        );
+        site
+    }
+
+    /// An empty directory.
+    pub fn bare() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("site")).unwrap();
+        Self { dir }
+    }
+
+    /// A copy of the demo site.
+    pub fn demo() -> Self {
+        let site = Self::bare();
+        copy_tree(&demo_site(), &site.root());
+        site
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("site")
+    }
+
+    /// A directory beside the site, for outputs.
+    pub fn out_dir(&self) -> PathBuf {
+        let out = self.dir.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        out
+    }
+
+    pub fn write(&self, relative: &str, content: impl AsRef<[u8]>) {
+        let path = self.root().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every entry of an archive, decompressed, read with the `zip` crate.
+pub fn read_archive(path: &Path) -> BTreeMap<String, Vec<u8>> {
+    let file = std::fs::File::open(path).unwrap();
+    let mut archive = zip::ZipArchive::new(file).unwrap();
+    let mut entries = BTreeMap::new();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).unwrap();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        let name = entry.name().expect("entry names are UTF-8").into_owned();
+        assert!(entries.insert(name, data).is_none(), "duplicate entry");
+    }
+    entries
+}
+
+pub fn manifest(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&read_archive(path)["manifest.json"]).unwrap()
+}
+
+/// `sitepack create SITE -o OUT --timestamp T ARGS…`, which must succeed.
+pub fn create(site: &Path, out: &Path, args: &[&str]) -> Run {
+    let mut command = vec![
+        "create".as_ref(),
+        site.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--timestamp".as_ref(),
+        TIMESTAMP.as_ref(),
+    ];
+    command.extend(args.iter().map(|a| std::ffi::OsStr::new(*a)));
+    run(command).expect(0)
+}
+
+/// Names in a directory (to check that nothing was left behind).
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
