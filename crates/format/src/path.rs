@@ -138,6 +138,16 @@ impl ArchivePath {
         folded.nfc().collect()
     }
 
+    /// Every leading part of this path, shortest first, ending with the path itself:
+    /// `a`, `a/b`, `a/b/c` for `a/b/c`. Each is itself a valid path.
+    pub fn prefixes(&self) -> impl Iterator<Item = ArchivePath> + '_ {
+        self.0
+            .match_indices('/')
+            .map(|(at, _)| at)
+            .chain(std::iter::once(self.0.len()))
+            .map(|end| ArchivePath(self.0[..end].to_owned()))
+    }
+
     /// This path with `prefix/` removed, when it lies below `prefix`.
     #[must_use]
     pub fn strip_prefix(&self, prefix: &str) -> Option<ArchivePath> {
@@ -467,6 +477,13 @@ mod tests {
         assert_eq!(key("files/Straße.txt"), key("files/STRASSE.txt"));
         assert_eq!(key("Ǆ"), key("ǆ"));
         assert_ne!(key("a.txt"), key("b.txt"));
+    }
+
+    #[test]
+    fn prefixes_are_the_leading_parts() {
+        let path: ArchivePath = "a/b c/d.txt".parse().unwrap();
+        let prefixes: Vec<String> = path.prefixes().map(String::from).collect();
+        assert_eq!(prefixes, ["a", "a/b c", "a/b c/d.txt"]);
     }
 
     #[test]

@@ -156,28 +156,19 @@ impl Site {
 
 fn check_collisions(files: &[SiteFile]) -> Result<(), WriterError> {
     // Directories collide too (`Docs/a` and `docs/b`), so every prefix is checked.
-    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut seen: HashMap<String, ArchivePath> = HashMap::new();
     for file in files {
-        let mut prefix = String::new();
-        for component in file.path.components() {
-            if !prefix.is_empty() {
-                prefix.push('/');
-            }
-            prefix.push_str(component);
-            let key = prefix
-                .parse::<ArchivePath>()
-                .map(|p| p.collision_key())
-                .unwrap_or_default();
-            match seen.get(&key) {
+        for prefix in file.path.prefixes() {
+            match seen.get(&prefix.collision_key()) {
                 Some(first) if *first != prefix => {
                     return Err(WriterError::NameCollision {
-                        first: first.clone(),
-                        second: prefix,
+                        first: first.to_string(),
+                        second: prefix.to_string(),
                     });
                 }
                 Some(_) => {}
                 None => {
-                    seen.insert(key, prefix.clone());
+                    seen.insert(prefix.collision_key(), prefix);
                 }
             }
         }
@@ -195,7 +186,6 @@ pub(crate) fn names_in(files: &[SiteFile], kind: &str) -> Vec<String> {
             _ => None,
         })
         .collect();
-    names.dedup();
     names.sort();
     names.dedup();
     names
