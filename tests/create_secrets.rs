@@ -194,59 +194,145 @@ fn every_kind_of_secret_is_removed_and_listed() {
     }
 }
 
-/// The demo fixture's secrets: (file, JSON pointer); the values are read from the fixture.
-const DEMO_SECRETS: &[(&str, &str)] = &[];
+/// The demo fixture's secrets (fixtures/README.md): file, record id for collections, and
+/// JSON pointer. The values are read from the fixture itself.
+const DEMO_SECRETS: &[(&str, &str, &str)] = &[
+    ("settings/general.json", "", "/smtp/password"),
+    ("settings/general.json", "", "/smtp/relay_credentials"),
+    ("settings/integrations.json", "", "/stripe/api_key"),
+    ("settings/integrations.json", "", "/stripe/webhook_secret"),
+    ("settings/integrations.json", "", "/mailchimp/apiKey"),
+    (
+        "settings/integrations.json",
+        "",
+        "/google_oauth/client_secret",
+    ),
+    (
+        "settings/integrations.json",
+        "",
+        "/google_oauth/access_token",
+    ),
+    (
+        "settings/integrations.json",
+        "",
+        "/google_oauth/refresh_token",
+    ),
+    ("settings/integrations.json", "", "/slack/token"),
+    ("settings/integrations.json", "", "/s3/secret_access_key"),
+    (
+        "settings/integrations.json",
+        "",
+        "/outbound_api/signing_key",
+    ),
+    (
+        "settings/integrations.json",
+        "",
+        "/shipping_labels/private_key",
+    ),
+    (
+        "settings/integrations.json",
+        "",
+        "/erp/endpoints/orders~1export/token",
+    ),
+    ("settings/integrations.json", "", "/license/license_key"),
+    ("settings/notifications.json", "", "/webhook/secret"),
+    (
+        "settings/notifications.json",
+        "",
+        "/partner_webhooks/0/secret",
+    ),
+    ("settings/notifications.json", "", "/sms/auth_token"),
+    ("users/u-bruno.json", "", "/api_token"),
+    (
+        "modules/orders/orders.jsonl",
+        "o-1007",
+        "/payment/card_token",
+    ),
+    (
+        "modules/orders/orders.jsonl",
+        "o-1019",
+        "/payment/card_token",
+    ),
+    ("modules/orders/config.json", "", "/tax_service/api_key"),
+];
+
+/// Keys that look like secrets but are not, and must survive.
+const DEMO_KEPT: &[(&str, &str)] = &[
+    ("settings/integrations.json", "/stripe/publishable_key"),
+    ("settings/integrations.json", "/google_oauth/client_id"),
+    ("settings/integrations.json", "/s3/access_key_id"),
+];
+
+fn demo_value(root: &Path, file: &str, record: &str, pointer: &str) -> Value {
+    let text = std::fs::read_to_string(root.join(file)).unwrap();
+    let found = if record.is_empty() {
+        serde_json::from_str::<Value>(&text)
+            .unwrap()
+            .pointer(pointer)
+            .cloned()
+    } else {
+        text.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|r| r["id"] == record)
+            .and_then(|r| r.pointer(pointer).cloned())
+    };
+    found.unwrap_or_else(|| panic!("{file} {record} {pointer} is not in the demo site"))
+}
 
 #[test]
 fn no_demo_secret_leaves_the_site() {
     let site = TestSite::demo();
     let out = site.out_dir();
-    let mut values = Vec::new();
-    for (file, pointer) in DEMO_SECRETS {
-        let text = std::fs::read_to_string(site.root().join(file)).unwrap();
-        let found = if file.ends_with(".jsonl") {
-            text.lines().find_map(|l| {
-                serde_json::from_str::<Value>(l)
-                    .ok()?
-                    .pointer(pointer)
-                    .cloned()
-            })
-        } else {
-            serde_json::from_str::<Value>(&text)
-                .unwrap()
-                .pointer(pointer)
-                .cloned()
-        };
-        let value = found.unwrap_or_else(|| panic!("{file}#{pointer} is not in the demo site"));
-        values.push(
+    let values: Vec<String> = DEMO_SECRETS
+        .iter()
+        .map(|(file, record, pointer)| {
+            let value = demo_value(&site.root(), file, record, pointer);
             value
                 .as_str()
-                .map_or_else(|| value.to_string(), str::to_owned),
-        );
-    }
-    assert!(
-        values.len() >= 10,
-        "the demo must hold several kinds of secrets"
-    );
-    for scope in ["full", "tab:integrations", "tab:general"] {
+                .map_or_else(|| value.to_string(), str::to_owned)
+        })
+        .collect();
+    for scope in [
+        "full",
+        "tab:integrations",
+        "tab:general",
+        "user:u-bruno",
+        "module:orders",
+        "user:u-farid",
+    ] {
         let archive = out.join(format!("{}.zip", scope.replace(':', "_")));
         create(&site.root(), &archive, &["--scope", scope]);
         assert_absent(&archive, &values);
     }
     let full = out.join("full.zip");
-    let listed: BTreeSet<(String, String)> = redactions(&full)
-        .into_iter()
-        .map(|(p, q, _)| (p, q))
-        .collect();
-    for (file, pointer) in DEMO_SECRETS {
-        if !file.ends_with(".jsonl") {
-            assert!(
-                listed.contains(&(format!("site/{file}"), (*pointer).to_owned())),
-                "{file}#{pointer} not listed"
-            );
-        }
+    let listed: BTreeSet<(String, String, String)> = redactions(&full);
+    for (file, record, pointer) in DEMO_SECRETS {
+        let record = if record.is_empty() {
+            Value::Null
+        } else {
+            Value::from(*record)
+        };
+        let want = (
+            format!("site/{file}"),
+            (*pointer).to_owned(),
+            record.to_string(),
+        );
+        assert!(listed.contains(&want), "{want:?} not listed");
     }
+    assert_eq!(
+        listed.len(),
+        DEMO_SECRETS.len(),
+        "nothing else is redacted: {listed:?}"
+    );
     let entries = read_archive(&full);
+    for (file, pointer) in DEMO_KEPT {
+        let archived: Value = serde_json::from_slice(&entries[&format!("site/{file}")]).unwrap();
+        assert_eq!(
+            archived.pointer(pointer),
+            Some(&demo_value(&site.root(), file, "", pointer)),
+            "{file}#{pointer}"
+        );
+    }
     let hashes = entries
         .iter()
         .filter(|(n, d)| {

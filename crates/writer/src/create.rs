@@ -281,6 +281,7 @@ fn write_to(
         zip: ZipOut::new(&mut hashing, options.created_at),
         output_name,
         entries: Vec::with_capacity(jobs.len()),
+        areas: Vec::with_capacity(jobs.len()),
         redactions: Vec::new(),
         secret_values: BTreeSet::new(),
     };
@@ -301,7 +302,12 @@ fn write_to(
         },
         |index, prepared| {
             let job = &jobs[index];
-            archive.append_payload_entry(site, job, prepared)?;
+            // A user archive leaves out collections in which the user owns nothing.
+            let owns_nothing =
+                job.selection == Selection::OwnedRecords && prepared.records == Some(0);
+            if !owns_nothing {
+                archive.append_payload_entry(site, job, prepared)?;
+            }
             progress.advance(job.file.size);
             Ok(())
         },
@@ -320,7 +326,7 @@ fn write_to(
         site: site.config().identity(),
         scope: options.scope.clone(),
         options: options.options,
-        stats: stats(&jobs, &archive.entries, archive.redactions.len()),
+        stats: stats(&archive.areas, &archive.entries, archive.redactions.len()),
         entries: std::mem::take(&mut archive.entries),
         redactions: std::mem::take(&mut archive.redactions),
     };
@@ -352,6 +358,8 @@ struct Appender<'a, 'w> {
     zip: ZipOut<&'a mut HashingWriter<'w>>,
     output_name: &'a Path,
     entries: Vec<Entry>,
+    /// The layout area of each entry, for the stats.
+    areas: Vec<Area>,
     redactions: Vec<Redaction>,
     /// Removed secret values and where they were, to keep them out of the label.
     secret_values: BTreeSet<(String, String)>,
@@ -399,6 +407,7 @@ impl Appender<'_, '_> {
                 record: removed.record,
             });
         }
+        self.areas.push(job.file.area.clone());
         self.entries.push(Entry {
             path: name,
             size: encoded.size,
@@ -599,7 +608,7 @@ fn append_payload(
     }
 }
 
-fn stats(jobs: &[Job], entries: &[Entry], redactions: usize) -> Stats {
+fn stats(areas: &[Area], entries: &[Entry], redactions: usize) -> Stats {
     let mut stats = Stats {
         entries: entries.len() as u64,
         bytes: entries.iter().map(|e| e.size).sum(),
@@ -607,8 +616,8 @@ fn stats(jobs: &[Job], entries: &[Entry], redactions: usize) -> Stats {
         ..Stats::default()
     };
     let mut modules = BTreeSet::new();
-    for (job, entry) in jobs.iter().zip(entries) {
-        match &job.file.area {
+    for (area, entry) in areas.iter().zip(entries) {
+        match area {
             Area::Site => {}
             Area::Tab(_) => stats.tabs += 1,
             Area::User(_) => stats.users += 1,
