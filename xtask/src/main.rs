@@ -1,5 +1,10 @@
 //! Developer tasks, run as `cargo xtask <task>`.
 
+mod bench;
+mod gen_site;
+mod rng;
+
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -21,6 +26,54 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Generate a deterministic, realistic site (same seed ⇒ byte-identical tree).
+    GenSite(GenSiteArgs),
+    /// Time `sitepack create` against `zip -r` on the standard bench site; print a report.
+    Bench(BenchArgs),
+    /// (internal) Run a command and print its wall time, CPU time and peak memory.
+    #[command(hide = true)]
+    MeasureChild {
+        #[arg(last = true, required = true)]
+        command: Vec<OsString>,
+    },
+}
+
+#[derive(clap::Args)]
+struct GenSiteArgs {
+    /// Directory to create (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Seed of every random choice.
+    #[arg(long, value_name = "S")]
+    seed: u64,
+    /// Small JSON documents (module documents and reports under files/data/).
+    #[arg(long, value_name = "N", default_value_t = gen_site::Spec::DEFAULT_DOCS)]
+    docs: u64,
+    /// JSON Lines records, across all module collections.
+    #[arg(long, value_name = "N", default_value_t = gen_site::Spec::DEFAULT_RECORDS)]
+    records: u64,
+    /// Media under files/, in MiB: half incompressible, a quarter text, a quarter images.
+    #[arg(long, value_name = "N", default_value_t = gen_site::Spec::DEFAULT_MEDIA_MIB)]
+    media_mb: u64,
+    /// Multiplies --docs, --records and --media-mb.
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    scale: u64,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Timed runs of each tool (the median is reported).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100))]
+    runs: u64,
+    /// Size of the bench site: K times the standard site.
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    scale: u64,
+    /// Where the site, the archives and the report go (default: target/bench).
+    #[arg(long, value_name = "DIR")]
+    work: Option<PathBuf>,
+    /// Keep the generated site (and reuse it next time) instead of removing it at the end.
+    #[arg(long)]
+    keep_site: bool,
 }
 
 fn main() -> ExitCode {
@@ -34,9 +87,40 @@ fn main() -> ExitCode {
 }
 
 fn run(xtask: &Xtask) -> Result<ExitCode> {
-    match xtask.task {
-        Task::Schema { check } => schema(check),
+    match &xtask.task {
+        Task::Schema { check } => schema(*check),
+        Task::GenSite(args) => gen_site(args),
+        Task::Bench(args) => bench::run(&bench::Settings {
+            runs: usize::try_from(args.runs)?,
+            scale: args.scale,
+            work: args
+                .work
+                .clone()
+                .unwrap_or_else(|| project_root().join("target/bench")),
+            keep_site: args.keep_site,
+        }),
+        Task::MeasureChild { command } => bench::measure_child(command),
     }
+}
+
+fn gen_site(args: &GenSiteArgs) -> Result<ExitCode> {
+    let spec = gen_site::Spec {
+        seed: args.seed,
+        docs: args.docs.saturating_mul(args.scale),
+        records: args.records.saturating_mul(args.scale),
+        media_mib: args.media_mb.saturating_mul(args.scale),
+    };
+    let start = std::time::Instant::now();
+    let totals = gen_site::generate(&args.out, &spec)?;
+    println!(
+        "{}: {} files, {} bytes in {:.1} s ({})",
+        args.out.display(),
+        totals.files,
+        totals.bytes,
+        start.elapsed().as_secs_f64(),
+        spec.describe()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn project_root() -> PathBuf {
