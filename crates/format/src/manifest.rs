@@ -442,10 +442,18 @@ impl Manifest {
 
     /// The manifest as pretty-printed JSON with a final newline (the bytes a writer stores).
     pub fn to_json(&self) -> Result<Vec<u8>, FormatError> {
-        let mut bytes = serde_json::to_vec_pretty(self)
-            .map_err(|source| FormatError::ManifestJson { source })?;
-        bytes.push(b'\n');
+        let mut bytes = Vec::new();
+        self.write_json(&mut bytes)
+            .map_err(|e| FormatError::ManifestJson {
+                source: serde_json::Error::io(e),
+            })?;
         Ok(bytes)
+    }
+
+    /// Streams the bytes of [`Manifest::to_json`] into `out`, without building them in memory.
+    pub fn write_json(&self, mut out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut out, self)?;
+        out.write_all(b"\n")
     }
 }
 

@@ -147,6 +147,73 @@ pub(crate) fn encode_file(
     })
 }
 
+/// Encodes what `write` produces, going through an anonymous temporary file in
+/// `spill_dir` (for the manifest and checksums, which grow with the site). Always
+/// deflated (unless `level` is 0): JSON and digest lists compress well.
+pub(crate) fn encode_stream(
+    level: u32,
+    spill_dir: &Path,
+    write: &dyn Fn(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<Encoded> {
+    let spill = io::BufWriter::new(tempfile::tempfile_in(spill_dir)?);
+    let mut sink = HashingSink {
+        hasher: Sha256Hasher::new(),
+        crc: crc32fast::Hasher::new(),
+        inner: if level == 0 {
+            Sink::Raw(spill)
+        } else {
+            Sink::Deflate(DeflateEncoder::new(spill, Compression::new(level)))
+        },
+    };
+    write(&mut sink)?;
+    let (method, spill) = match sink.inner {
+        Sink::Raw(spill) => (Method::Stored, spill),
+        Sink::Deflate(encoder) => (Method::Deflated, encoder.finish()?),
+    };
+    let mut spill = spill.into_inner().map_err(io::IntoInnerError::into_error)?;
+    let compressed_size = spill.stream_position()?;
+    spill.seek(SeekFrom::Start(0))?;
+    Ok(Encoded {
+        method,
+        crc: sink.crc.finalize(),
+        size: sink.hasher.len(),
+        compressed_size,
+        sha256: sink.hasher.finish(),
+        payload: Payload::Spilled(spill),
+    })
+}
+
+enum Sink {
+    Raw(io::BufWriter<File>),
+    Deflate(DeflateEncoder<io::BufWriter<File>>),
+}
+
+/// Hashes what passes through on its way to the sink.
+struct HashingSink {
+    hasher: Sha256Hasher,
+    crc: crc32fast::Hasher,
+    inner: Sink,
+}
+
+impl Write for HashingSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = match &mut self.inner {
+            Sink::Raw(out) => out.write(buf)?,
+            Sink::Deflate(out) => out.write(buf)?,
+        };
+        self.hasher.update(&buf[..n]);
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            Sink::Raw(out) => out.flush(),
+            Sink::Deflate(out) => out.flush(),
+        }
+    }
+}
+
 /// Fills `buffer` as far as the file allows; returns how much was read.
 pub(crate) fn read_full(file: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use sitepack_format::{
     Area, AuditEvent, CHECKSUMS_NAME, Entry, FORMAT_NAME, FORMAT_VERSION, Generator, MANIFEST_NAME,
-    Manifest, ModuleItem, Options, PAYLOAD_DIR, Redaction, Scope, Selection, Sha256, Sha256Hasher,
-    Stats, Timestamp, append_audit_event, audit_log_path, current_actor,
+    Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Redaction, Scope, Selection, Sha256,
+    Sha256Hasher, Stats, Timestamp, append_audit_event, audit_log_path, current_actor,
 };
 
 use crate::compress::{self, Encoded, Payload};
@@ -19,8 +19,9 @@ use crate::{WriterError, pipeline};
 
 /// Files larger than this are streamed instead of read whole.
 const STREAM_THRESHOLD: u64 = 8 * 1024 * 1024;
-/// Bytes that prepared entries may hold in memory at once.
-const IN_FLIGHT_BUDGET: u64 = 64 * 1024 * 1024;
+/// Bytes that prepared entries may hold in memory at once (waiting to be appended in
+/// order); a few entries per worker are enough to keep every core busy.
+const IN_FLIGHT_BUDGET: u64 = 32 * 1024 * 1024;
 /// Secret values shorter than this are too common to search a label for.
 const MIN_SECRET_LEN_IN_LABEL: usize = 4;
 
@@ -263,8 +264,7 @@ fn write_to(
     output_name: &Path,
     progress: &dyn Progress,
 ) -> Result<Summary, WriterError> {
-    let files = site.scan()?;
-    let jobs = select(&files, options)?;
+    let jobs = select(site.scan()?, options)?;
     progress.begin(jobs.len() as u64, jobs.iter().map(|j| j.file.size).sum());
 
     let spill_dir = options.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -281,8 +281,9 @@ fn write_to(
         zip: ZipOut::new(&mut hashing, options.created_at),
         output_name,
         entries: Vec::with_capacity(jobs.len()),
-        areas: Vec::with_capacity(jobs.len()),
         redactions: Vec::new(),
+        stats: Stats::default(),
+        modules: BTreeSet::new(),
         secret_values: BTreeSet::new(),
     };
     pipeline::run(
@@ -326,21 +327,21 @@ fn write_to(
         site: site.config().identity(),
         scope: options.scope.clone(),
         options: options.options,
-        stats: stats(&archive.areas, &archive.entries, archive.redactions.len()),
+        stats: archive.stats(),
         entries: std::mem::take(&mut archive.entries),
         redactions: std::mem::take(&mut archive.redactions),
     };
-    let mut checksums = String::new();
-    for entry in &manifest.entries {
-        for part in [&entry.sha256.to_string(), "  ", entry.path.as_str(), "\n"] {
-            checksums.push_str(part);
+    // Both grow with the number of entries: streamed to a temporary file, never
+    // held whole in memory.
+    archive.append_metadata(CHECKSUMS_NAME, options, &spill_dir, &|out| {
+        for entry in &manifest.entries {
+            writeln!(out, "{}  {}", entry.sha256, entry.path)?;
         }
-    }
-    let manifest_bytes = manifest
-        .to_json()
-        .map_err(|e| WriterError::io("serialize", MANIFEST_NAME, io::Error::other(e)))?;
-    archive.append_metadata(CHECKSUMS_NAME, checksums.into_bytes(), options.level)?;
-    archive.append_metadata(MANIFEST_NAME, manifest_bytes, options.level)?;
+        Ok(())
+    })?;
+    archive.append_metadata(MANIFEST_NAME, options, &spill_dir, &|out| {
+        manifest.write_json(out)
+    })?;
     archive
         .zip
         .finish()
@@ -358,9 +359,10 @@ struct Appender<'a, 'w> {
     zip: ZipOut<&'a mut HashingWriter<'w>>,
     output_name: &'a Path,
     entries: Vec<Entry>,
-    /// The layout area of each entry, for the stats.
-    areas: Vec<Area>,
     redactions: Vec<Redaction>,
+    /// Counted as entries are appended.
+    stats: Stats,
+    modules: BTreeSet<Name>,
     /// Removed secret values and where they were, to keep them out of the label.
     secret_values: BTreeSet<(String, String)>,
 }
@@ -407,7 +409,7 @@ impl Appender<'_, '_> {
                 record: removed.record,
             });
         }
-        self.areas.push(job.file.area.clone());
+        self.count(&job.file.area, encoded.size, prepared.records);
         self.entries.push(Entry {
             path: name,
             size: encoded.size,
@@ -422,11 +424,12 @@ impl Appender<'_, '_> {
     fn append_metadata(
         &mut self,
         name: &str,
-        bytes: Vec<u8>,
-        level: u32,
+        options: &CreateOptions,
+        spill_dir: &Path,
+        write: &dyn Fn(&mut dyn Write) -> io::Result<()>,
     ) -> Result<(), WriterError> {
-        let encoded = compress::encode_bytes(bytes, level, false)
-            .map_err(|e| WriterError::io("write", self.output_name, e))?;
+        let encoded = compress::encode_stream(options.level, spill_dir, write)
+            .map_err(|e| WriterError::io("write a temporary file in", spill_dir, e))?;
         self.append(
             name,
             encoded.method,
@@ -457,6 +460,40 @@ impl Appender<'_, '_> {
             .map_err(|e| WriterError::io("write", self.output_name, e))
     }
 
+    fn count(&mut self, area: &Area, size: u64, records: Option<u64>) {
+        let stats = &mut self.stats;
+        stats.entries += 1;
+        stats.bytes += size;
+        match area {
+            Area::Site => {}
+            Area::Tab(_) => stats.tabs += 1,
+            Area::User(_) => stats.users += 1,
+            Area::Module { module, item } => {
+                if !self.modules.contains(module) {
+                    self.modules.insert(module.clone());
+                }
+                match item {
+                    ModuleItem::Collection => {
+                        stats.collections += 1;
+                        stats.records += records.unwrap_or(0);
+                    }
+                    ModuleItem::Document => stats.documents += 1,
+                    ModuleItem::File => stats.module_files += 1,
+                }
+            }
+            Area::Files | Area::UserFiles(_) => stats.files += 1,
+            Area::Other => stats.other += 1,
+        }
+    }
+
+    fn stats(&self) -> Stats {
+        Stats {
+            modules: self.modules.len() as u64,
+            redactions: self.redactions.len() as u64,
+            ..self.stats.clone()
+        }
+    }
+
     /// Refuses a label that contains a secret value removed from the site.
     fn check_label(&self, label: Option<&str>) -> Result<(), WriterError> {
         let Some(label) = label else { return Ok(()) };
@@ -472,7 +509,7 @@ impl Appender<'_, '_> {
 }
 
 /// The jobs of a scope, in path order; refuses a scope that names nothing in the site.
-fn select(files: &[SiteFile], options: &CreateOptions) -> Result<Vec<Job>, WriterError> {
+fn select(files: Vec<SiteFile>, options: &CreateOptions) -> Result<Vec<Job>, WriterError> {
     let target = match &options.scope {
         Scope::Full => None,
         Scope::Tab(name) => Some(("tab", name)),
@@ -480,7 +517,7 @@ fn select(files: &[SiteFile], options: &CreateOptions) -> Result<Vec<Job>, Write
         Scope::User(name) => Some(("user", name)),
     };
     if let Some((kind, name)) = target {
-        let available = names_in(files, kind);
+        let available = names_in(&files, kind);
         if !available.iter().any(|n| n == name.as_str()) {
             return Err(WriterError::UnknownScopeTarget {
                 kind,
@@ -490,12 +527,12 @@ fn select(files: &[SiteFile], options: &CreateOptions) -> Result<Vec<Job>, Write
         }
     }
     Ok(files
-        .iter()
+        .into_iter()
         .filter_map(|file| {
             let selection = options.scope.selects(&file.area, options.options);
             (selection != Selection::Excluded).then(|| Job {
                 kind: ContentKind::of(&file.path, &file.area),
-                file: file.clone(),
+                file,
                 selection,
             })
         })
@@ -606,38 +643,6 @@ fn append_payload(
             Ok(())
         }
     }
-}
-
-fn stats(areas: &[Area], entries: &[Entry], redactions: usize) -> Stats {
-    let mut stats = Stats {
-        entries: entries.len() as u64,
-        bytes: entries.iter().map(|e| e.size).sum(),
-        redactions: redactions as u64,
-        ..Stats::default()
-    };
-    let mut modules = BTreeSet::new();
-    for (area, entry) in areas.iter().zip(entries) {
-        match area {
-            Area::Site => {}
-            Area::Tab(_) => stats.tabs += 1,
-            Area::User(_) => stats.users += 1,
-            Area::Module { module, item } => {
-                modules.insert(module.clone());
-                match item {
-                    ModuleItem::Collection => {
-                        stats.collections += 1;
-                        stats.records += entry.records.unwrap_or(0);
-                    }
-                    ModuleItem::Document => stats.documents += 1,
-                    ModuleItem::File => stats.module_files += 1,
-                }
-            }
-            Area::Files | Area::UserFiles(_) => stats.files += 1,
-            Area::Other => stats.other += 1,
-        }
-    }
-    stats.modules = modules.len() as u64;
-    stats
 }
 
 /// Passes bytes through while hashing them: the archive's own digest, in the same pass.

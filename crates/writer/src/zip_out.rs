@@ -24,7 +24,8 @@ impl Method {
 
 /// What the central directory needs to know about an entry already written.
 struct CentralRecord {
-    name: String,
+    /// Where the name is in [`ZipOut::names`].
+    name: std::ops::Range<usize>,
     method: Method,
     crc: u32,
     compressed: u64,
@@ -39,6 +40,8 @@ pub(crate) struct ZipOut<W: Write> {
     dos_time: u16,
     dos_date: u16,
     central: Vec<CentralRecord>,
+    /// Every entry name, one after another: one allocation instead of one per entry.
+    names: String,
 }
 
 const MAX32: u64 = 0xFFFF_FFFF;
@@ -59,6 +62,7 @@ impl<W: Write> ZipOut<W> {
             dos_time,
             dos_date,
             central: Vec::new(),
+            names: String::new(),
         }
     }
 
@@ -100,8 +104,10 @@ impl<W: Write> ZipOut<W> {
         header.extend_from_slice(&u16_len(extra.len())?.to_le_bytes());
         header.extend_from_slice(name.as_bytes());
         header.extend_from_slice(&extra);
+        let start = self.names.len();
+        self.names.push_str(name);
         self.central.push(CentralRecord {
-            name: name.to_owned(),
+            name: start..self.names.len(),
             method,
             crc,
             compressed,
@@ -120,7 +126,9 @@ impl<W: Write> ZipOut<W> {
     pub(crate) fn finish(mut self) -> io::Result<W> {
         let cd_start = self.written;
         let records = std::mem::take(&mut self.central);
+        let names = std::mem::take(&mut self.names);
         for record in &records {
+            let name = &names[record.name.clone()];
             let needs = [
                 record.size >= MAX32,
                 record.compressed >= MAX32,
@@ -146,25 +154,25 @@ impl<W: Write> ZipOut<W> {
             } else {
                 VERSION_DEFAULT
             };
-            let mut header = Vec::with_capacity(46 + record.name.len() + extra.len());
+            let mut header = Vec::with_capacity(46 + name.len() + extra.len());
             header.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
             header.extend_from_slice(&(MADE_BY_UNIX | version).to_le_bytes());
             header.extend_from_slice(&version.to_le_bytes());
-            header.extend_from_slice(&flags(&record.name).to_le_bytes());
+            header.extend_from_slice(&flags(name).to_le_bytes());
             header.extend_from_slice(&record.method.code().to_le_bytes());
             header.extend_from_slice(&self.dos_time.to_le_bytes());
             header.extend_from_slice(&self.dos_date.to_le_bytes());
             header.extend_from_slice(&record.crc.to_le_bytes());
             header.extend_from_slice(&clamp32(record.compressed, needs[1]).to_le_bytes());
             header.extend_from_slice(&clamp32(record.size, needs[0]).to_le_bytes());
-            header.extend_from_slice(&u16_len(record.name.len())?.to_le_bytes());
+            header.extend_from_slice(&u16_len(name.len())?.to_le_bytes());
             header.extend_from_slice(&u16_len(extra.len())?.to_le_bytes());
             header.extend_from_slice(&0u16.to_le_bytes()); // comment length
             header.extend_from_slice(&0u16.to_le_bytes()); // disk number
             header.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
             header.extend_from_slice(&(FILE_MODE << 16).to_le_bytes());
             header.extend_from_slice(&clamp32(record.offset, needs[2]).to_le_bytes());
-            header.extend_from_slice(record.name.as_bytes());
+            header.extend_from_slice(name.as_bytes());
             header.extend_from_slice(&extra);
             self.write_all(&header)?;
         }
