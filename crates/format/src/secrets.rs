@@ -36,6 +36,16 @@ const SECRET_PREFIXES: &[&str] = &["secret_"];
 /// (`aws_secret_access_key`, `stripe_secret_key`).
 const SECRET_WORD: &str = "secret";
 
+/// Every key that a default rule catches contains one of these, in lower case.
+const DEFAULT_RULE_WORDS: &[&str] = &[
+    "pass",
+    "secret",
+    "token",
+    "key",
+    "authorization",
+    "credentials",
+];
+
 /// The secret policy of one site: the default key patterns plus the site's additions
 /// from `site.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,6 +77,14 @@ impl SecretPolicy {
     /// `X-Api-Key` and `client_secret` are the same key).
     #[must_use]
     pub fn is_secret_key(&self, key: &str) -> bool {
+        // Fast path for the common case: every default rule needs one of these words,
+        // and most keys of a site hold none of them.
+        if self.extra_keys.is_empty() && key.is_ascii() {
+            let lower = key.to_ascii_lowercase();
+            if !DEFAULT_RULE_WORDS.iter().any(|word| lower.contains(word)) {
+                return false;
+            }
+        }
         let key = normalize_key(key);
         SECRET_KEYS.contains(&key.as_str())
             || SECRET_SUFFIXES.iter().any(|s| key.ends_with(s))

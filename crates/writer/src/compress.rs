@@ -245,21 +245,49 @@ fn saves_enough(size: u64, compressed: u64) -> bool {
     compressed.saturating_mul(100) <= size.saturating_mul(100 - MIN_SAVING_PERCENT)
 }
 
+thread_local! {
+    /// One deflate state per worker thread, reset between entries: setting one up
+    /// allocates and clears a few hundred KiB, which would otherwise be paid per entry.
+    static DEFLATE: std::cell::RefCell<Option<(u32, flate2::Compress)>> = const { std::cell::RefCell::new(None) };
+}
+
 fn deflate(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
-    let mut encoder = DeflateEncoder::new(
-        Vec::with_capacity(data.len() / 2 + 64),
-        Compression::new(level),
-    );
-    encoder.write_all(data)?;
-    encoder.finish()
+    DEFLATE.with_borrow_mut(|state| {
+        let compress = match state {
+            Some((cached, compress)) if *cached == level => {
+                compress.reset();
+                compress
+            }
+            _ => {
+                &mut state
+                    .insert((level, flate2::Compress::new(Compression::new(level), false)))
+                    .1
+            }
+        };
+        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        loop {
+            let consumed = usize::try_from(compress.total_in()).unwrap_or(usize::MAX);
+            let status = compress
+                .compress_vec(
+                    &data[consumed.min(data.len())..],
+                    &mut out,
+                    flate2::FlushCompress::Finish,
+                )
+                .map_err(io::Error::other)?;
+            if status == flate2::Status::StreamEnd {
+                return Ok(out);
+            }
+            out.reserve(out.capacity().max(64 * 1024));
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn noise(len: usize) -> Vec<u8> {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut state = 0x2545_f491_4f6c_dd1du64 ^ seed;
         (0..len)
             .map(|_| {
                 state ^= state << 13;
@@ -277,11 +305,46 @@ mod tests {
         assert_eq!(encoded.method, Method::Deflated);
         assert!(encoded.compressed_size < encoded.size / 10);
         assert_eq!(encoded.crc, crc32fast::hash(&text));
-        let encoded = encode_bytes(noise(200_000), 6, false).unwrap();
+        let encoded = encode_bytes(noise(200_000, 0), 6, false).unwrap();
         assert_eq!(encoded.method, Method::Stored);
         assert_eq!(encoded.compressed_size, 200_000);
         let encoded = encode_bytes(text, 6, true).unwrap();
         assert_eq!(encoded.method, Method::Stored, "precompressed by name");
+    }
+
+    #[test]
+    fn reused_deflate_state_gives_the_bytes_of_a_fresh_one() {
+        let inputs = [
+            b"short".to_vec(),
+            b"{\"a\": [1, 2, 3]}\n".repeat(20_000),
+            noise(300_000, 9),
+            b"short".to_vec(),
+        ];
+        for level in [1, 6, 9] {
+            // Each input on a new thread gets a new state; then all on one thread.
+            let fresh: Vec<Vec<u8>> = inputs
+                .iter()
+                .map(|input| {
+                    let input = input.clone();
+                    std::thread::spawn(move || deflate(&input, level).unwrap())
+                        .join()
+                        .unwrap()
+                })
+                .collect();
+            for (input, fresh) in inputs.iter().zip(&fresh) {
+                let reused = deflate(input, level).unwrap();
+                assert!(
+                    reused == *fresh,
+                    "level {level}, {} bytes: output differs",
+                    input.len()
+                );
+                let mut inflated = Vec::new();
+                flate2::read::DeflateDecoder::new(&reused[..])
+                    .read_to_end(&mut inflated)
+                    .unwrap();
+                assert!(inflated == *input, "level {level}: round trip");
+            }
+        }
     }
 
     #[test]
@@ -318,7 +381,7 @@ mod tests {
         assert_eq!(inflated, text);
 
         let path = dir.path().join("noise.bin");
-        std::fs::write(&path, noise(3 * CHUNK + 17)).unwrap();
+        std::fs::write(&path, noise(3 * CHUNK + 17, 0)).unwrap();
         let streamed = encode_file(&path, 6, false, dir.path()).unwrap();
         assert_eq!(streamed.method, Method::Stored);
         assert!(matches!(streamed.payload, Payload::Reread(_)));

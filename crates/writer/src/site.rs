@@ -157,8 +157,13 @@ impl Site {
 fn check_collisions(files: &[SiteFile]) -> Result<(), WriterError> {
     // Directories collide too (`Docs/a` and `docs/b`), so every prefix is checked.
     let mut seen: HashMap<String, ArchivePath> = HashMap::new();
+    let mut previous: Option<&ArchivePath> = None;
     for file in files {
-        for prefix in file.path.prefixes() {
+        // Files are sorted, so the directories shared with the previous file are
+        // already checked.
+        let shared = previous.map_or(0, |p| shared_directories(p, &file.path));
+        previous = Some(&file.path);
+        for prefix in file.path.prefixes().skip(shared) {
             match seen.get(&prefix.collision_key()) {
                 Some(first) if *first != prefix => {
                     return Err(WriterError::NameCollision {
@@ -174,6 +179,16 @@ fn check_collisions(files: &[SiteFile]) -> Result<(), WriterError> {
         }
     }
     Ok(())
+}
+
+/// How many leading directories two paths share.
+fn shared_directories(a: &ArchivePath, b: &ArchivePath) -> usize {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.components().collect(), b.components().collect());
+    a[..a.len() - 1]
+        .iter()
+        .zip(&b[..b.len() - 1])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// The names that exist in a site, for "unknown tab" messages and for `stats`.
