@@ -394,6 +394,43 @@ mod tests {
         );
     }
 
+    /// Regression: re-serializing a redacted document rewrote numbers (`1.10` → `1.1`,
+    /// big integers rounded), losing data that had nothing to do with the secret.
+    #[test]
+    fn redaction_keeps_numbers_exactly() {
+        let path: ArchivePath = "settings/billing.json".parse().unwrap();
+        let area = sitepack_format::classify(&path).unwrap();
+        let input = br#"{"price": 1.10, "big": 123456789012345678901234567890, "exp": 1e2, "neg": -0, "api_key": "k-1234"}"#;
+        let out = process_document(
+            Path::new("billing.json"),
+            &path,
+            &area,
+            input.to_vec(),
+            &policy(),
+        )
+        .unwrap();
+        let text = String::from_utf8(out.data).unwrap();
+        // Numbers keep their exact digits; only an exponent gains its sign (`1e+2`).
+        for kept in ["1.10", "123456789012345678901234567890", "1e+2", "-0"] {
+            assert!(text.contains(kept), "{kept} changed: {text}");
+        }
+        assert!(!text.contains("k-1234"));
+        let line = b"{\"id\": 1, \"amount\": 10.50, \"token\": \"t-99999\"}\n".to_vec();
+        let out = process_lines(
+            Path::new("c.jsonl"),
+            &"modules/m/c.jsonl".parse().unwrap(),
+            ContentKind::Collection,
+            line,
+            &policy(),
+            RecordFilter::All,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out.data).unwrap(),
+            "{\"id\":1,\"amount\":10.50}\n"
+        );
+    }
+
     #[test]
     fn documents_are_checked_and_redacted() {
         let path: ArchivePath = "users/u-1.json".parse().unwrap();
