@@ -14,7 +14,7 @@ use sitepack_format::{
 use crate::compress::{self, Encoded, Payload};
 use crate::content::{self, ContentKind, Processed, RecordFilter, Removed};
 use crate::site::{Site, SiteFile, names_in};
-use crate::zip_out::{Method, ZipOut};
+use crate::zip_out::ZipOut;
 use crate::{WriterError, pipeline};
 
 /// Files larger than this are streamed instead of read whole.
@@ -383,22 +383,8 @@ impl Appender<'_, '_> {
                     path: native.clone(),
                     source,
                 })?;
-        let encoded = prepared.encoded;
-        self.append(
-            name.as_str(),
-            encoded.method,
-            encoded.crc,
-            encoded.compressed_size,
-            encoded.size,
-        )?;
-        append_payload(
-            &mut self.zip,
-            encoded.payload,
-            encoded.crc,
-            encoded.size,
-            &native,
-            self.output_name,
-        )?;
+        let (digest, entry_size) = (prepared.encoded.sha256, prepared.encoded.size);
+        self.append(name.as_str(), prepared.encoded, &native)?;
         for removed in prepared.removed {
             let place = format!("{}#{}", job.file.path, removed.pointer);
             self.secret_values
@@ -409,11 +395,11 @@ impl Appender<'_, '_> {
                 record: removed.record,
             });
         }
-        self.count(&job.file.area, encoded.size, prepared.records);
+        self.count(&job.file.area, entry_size, prepared.records);
         self.entries.push(Entry {
             path: name,
-            size: encoded.size,
-            sha256: encoded.sha256,
+            size: entry_size,
+            sha256: digest,
             area: job.file.area.kind(),
             records: prepared.records,
         });
@@ -430,34 +416,28 @@ impl Appender<'_, '_> {
     ) -> Result<(), WriterError> {
         let encoded = compress::encode_stream(options.level, spill_dir, write)
             .map_err(|e| WriterError::io("write a temporary file in", spill_dir, e))?;
-        self.append(
-            name,
-            encoded.method,
-            encoded.crc,
-            encoded.compressed_size,
-            encoded.size,
-        )?;
+        self.append(name, encoded, Path::new(name))
+    }
+
+    /// Appends one entry: its local header, then its data from wherever it waits.
+    fn append(&mut self, name: &str, encoded: Encoded, source: &Path) -> Result<(), WriterError> {
+        self.zip
+            .start_entry(
+                name,
+                encoded.method,
+                encoded.crc,
+                encoded.compressed_size,
+                encoded.size,
+            )
+            .map_err(|e| WriterError::io("write", self.output_name, e))?;
         append_payload(
             &mut self.zip,
             encoded.payload,
             encoded.crc,
             encoded.size,
-            Path::new(name),
+            source,
             self.output_name,
         )
-    }
-
-    fn append(
-        &mut self,
-        name: &str,
-        method: Method,
-        crc: u32,
-        compressed: u64,
-        size: u64,
-    ) -> Result<(), WriterError> {
-        self.zip
-            .start_entry(name, method, crc, compressed, size)
-            .map_err(|e| WriterError::io("write", self.output_name, e))
     }
 
     fn count(&mut self, area: &Area, size: u64, records: Option<u64>) {
