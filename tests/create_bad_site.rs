@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::util::{TestSite, listing, run};
+use crate::util::{TestSite, listing, try_create};
 
 /// Builds a broken site, then checks `create` refuses it with `expected` in stderr.
 fn refuses(build: impl FnOnce(&TestSite), scope: &str, expected: &[&str]) {
@@ -17,14 +17,7 @@ fn refuses(build: impl FnOnce(&TestSite), scope: &str, expected: &[&str]) {
     build(&site);
     let out_dir = site.out_dir();
     let out = out_dir.join("backup.zip");
-    let result = run([
-        "create".as_ref(),
-        site.root().as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-        "--scope".as_ref(),
-        scope.as_ref(),
-    ]);
+    let result = try_create(&site.root(), &out, &["--scope", scope]);
     assert_eq!(result.code, 2, "stderr: {}", result.stderr);
     for needle in expected {
         assert!(

@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use sitepack_format::Sha256;
 
-use crate::util::{TIMESTAMP, TestSite, create, listing, read_archive, run, sitepack};
+use crate::util::{TIMESTAMP, TestSite, create, listing, read_archive, sitepack, try_create};
 
 fn small_site() -> TestSite {
     let site = TestSite::new("out-test");
@@ -19,13 +19,7 @@ fn an_existing_output_is_refused_without_force() {
     let site = small_site();
     let out = site.out_dir().join("b.zip");
     std::fs::write(&out, "precious").unwrap();
-    let result = run([
-        "create".as_ref(),
-        site.root().as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-    ])
-    .expect(2);
+    let result = try_create(&site.root(), &out, &[]).expect(2);
     assert!(
         result.stderr.contains("already exists") && result.stderr.contains("--force"),
         "{}",
@@ -46,13 +40,7 @@ fn an_output_inside_the_site_is_refused() {
         site.root().join("backup.zip"),
         site.root().join("files/backup.zip"),
     ] {
-        let result = run([
-            "create".as_ref(),
-            site.root().as_os_str(),
-            "-o".as_ref(),
-            out.as_os_str(),
-        ])
-        .expect(2);
+        let result = try_create(&site.root(), &out, &[]).expect(2);
         assert!(
             result.stderr.contains("is inside the site"),
             "{}",
@@ -66,13 +54,7 @@ fn an_output_inside_the_site_is_refused() {
 fn a_missing_output_directory_is_an_error() {
     let site = small_site();
     let out = site.out_dir().join("no/such/dir/b.zip");
-    let result = run([
-        "create".as_ref(),
-        site.root().as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-    ])
-    .expect(2);
+    let result = try_create(&site.root(), &out, &[]).expect(2);
     assert!(
         result
             .stderr
@@ -206,14 +188,7 @@ fn sitepack_state_is_never_archived_and_create_is_audited() {
 #[test]
 fn json_and_stdout_archive_do_not_mix() {
     let site = small_site();
-    let result = run([
-        "create".as_ref(),
-        site.root().as_os_str(),
-        "-o".as_ref(),
-        "-".as_ref(),
-        "--json".as_ref(),
-    ])
-    .expect(2);
+    let result = try_create(&site.root(), "-", &["--json"]).expect(2);
     assert!(result.stdout_bytes.is_empty());
     assert!(
         result.stderr.contains("use one or the other"),
@@ -230,14 +205,11 @@ fn a_secret_in_the_label_is_refused() {
         r#"{"stripe": {"api_key": "sk_live_51LabelLeak"}}"#,
     );
     let out = site.out_dir().join("b.zip");
-    let result = run([
-        "create".as_ref(),
-        site.root().as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-        "--label".as_ref(),
-        "rotate sk_live_51LabelLeak soon".as_ref(),
-    ])
+    let result = try_create(
+        &site.root(),
+        &out,
+        &["--label", "rotate sk_live_51LabelLeak soon"],
+    )
     .expect(2);
     assert!(
         result.stderr.contains("label contains a secret value"),

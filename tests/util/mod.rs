@@ -166,18 +166,23 @@ pub fn manifest(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&read_archive(path)["manifest.json"]).unwrap()
 }
 
-/// `sitepack create SITE -o OUT --timestamp T ARGS…`, which must succeed.
-pub fn create(site: &Path, out: &Path, args: &[&str]) -> Run {
+/// `sitepack create SITE -o OUT ARGS…`, whatever its outcome (`OUT` may be `-`).
+pub fn try_create(site: &Path, out: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Run {
     let mut command = vec![
         "create".as_ref(),
         site.as_os_str(),
         "-o".as_ref(),
-        out.as_os_str(),
-        "--timestamp".as_ref(),
-        TIMESTAMP.as_ref(),
+        out.as_ref(),
     ];
     command.extend(args.iter().map(|a| std::ffi::OsStr::new(*a)));
-    run(command).expect(0)
+    run(command)
+}
+
+/// `sitepack create SITE -o OUT --timestamp T ARGS…`, which must succeed.
+pub fn create(site: &Path, out: &Path, args: &[&str]) -> Run {
+    let mut with_time = vec!["--timestamp", TIMESTAMP];
+    with_time.extend_from_slice(args);
+    try_create(site, out, &with_time).expect(0)
 }
 
 /// Names in a directory (to check that nothing was left behind).
