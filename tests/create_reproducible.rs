@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::util::{TestSite, create};
+use crate::util::{TestSite, create, site_files};
 
 /// A site with every kind of entry the writer treats differently: documents, redacted
 /// documents, collections, precompressed and incompressible media, a file large enough
@@ -94,8 +94,7 @@ fn file_times_modes_and_creation_order_do_not_matter() {
 
     // The same content written in another order, with other times and modes.
     let second = TestSite::new("varied");
-    let mut files = Vec::new();
-    collect(&first.root(), &first.root(), &mut files);
+    let mut files: Vec<(String, Vec<u8>)> = site_files(&first.root()).into_iter().collect();
     files.reverse();
     for (relative, bytes) in &files {
         second.write(relative, bytes);
@@ -134,23 +133,4 @@ fn source_date_epoch_sets_the_time() {
         std::fs::read(out.join("flag.zip")).unwrap(),
         std::fs::read(out.join("env.zip")).unwrap()
     );
-}
-
-fn collect(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, Vec<u8>)>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != ".sitepack" {
-                collect(root, &entry.path(), out);
-            }
-        } else {
-            let relative = entry
-                .path()
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            out.push((relative, std::fs::read(entry.path()).unwrap()));
-        }
-    }
 }

@@ -2,39 +2,11 @@
 //! against an independent reading of the site, on the demo site and on a generated one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use serde_json::Value;
 
 use crate::create_reproducible::varied_site;
-use crate::util::{TestSite, create, read_archive};
-
-/// Every file of a site (site-relative, `/`-separated) except `.sitepack/`.
-fn site_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let relative = entry
-                .path()
-                .strip_prefix(root)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned();
-            if relative == ".sitepack" {
-                continue;
-            }
-            if entry.file_type().unwrap().is_dir() {
-                walk(root, &entry.path(), out);
-            } else {
-                out.insert(relative, std::fs::read(entry.path()).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
+use crate::util::{TestSite, create, read_archive, site_files};
 
 fn records(bytes: &[u8]) -> Vec<Value> {
     std::str::from_utf8(bytes)

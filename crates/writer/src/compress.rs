@@ -88,15 +88,16 @@ pub(crate) fn encode_bytes(data: Vec<u8>, level: u32, precompressed: bool) -> io
     })
 }
 
-/// Encodes a large file by streaming it: stored entries are read again when written,
-/// deflated ones go through an anonymous temporary file in `spill_dir`.
+/// Encodes a large file (`file`, opened from `native`) by streaming it: stored entries are
+/// read again from `native` when written, deflated ones go through an anonymous
+/// temporary file in `spill_dir`.
 pub(crate) fn encode_file(
+    mut file: File,
     native: &Path,
     level: u32,
     precompressed: bool,
     spill_dir: &Path,
 ) -> io::Result<Encoded> {
-    let mut file = File::open(native)?;
     let mut buffer = vec![0u8; CHUNK];
     let first = read_full(&mut file, &mut buffer)?;
     let store = level == 0 || precompressed || first == 0 || !compresses(&buffer[..first], level)?;
@@ -363,7 +364,8 @@ mod tests {
         let text = b"line of text that compresses well\n".repeat(100_000);
         let path = dir.path().join("big.txt");
         std::fs::write(&path, &text).unwrap();
-        let streamed = encode_file(&path, 6, false, dir.path()).unwrap();
+        let streamed =
+            encode_file(File::open(&path).unwrap(), &path, 6, false, dir.path()).unwrap();
         let in_memory = encode_bytes(text.clone(), 6, false).unwrap();
         assert_eq!(streamed.sha256, in_memory.sha256);
         assert_eq!(streamed.crc, in_memory.crc);
@@ -382,7 +384,8 @@ mod tests {
 
         let path = dir.path().join("noise.bin");
         std::fs::write(&path, noise(3 * CHUNK + 17, 0)).unwrap();
-        let streamed = encode_file(&path, 6, false, dir.path()).unwrap();
+        let streamed =
+            encode_file(File::open(&path).unwrap(), &path, 6, false, dir.path()).unwrap();
         assert_eq!(streamed.method, Method::Stored);
         assert!(matches!(streamed.payload, Payload::Reread(_)));
         assert_eq!(streamed.size, 3 * CHUNK as u64 + 17);

@@ -13,7 +13,7 @@ use sitepack_format::{
 
 use crate::compress::{self, Encoded, Payload};
 use crate::content::{self, ContentKind, Processed, RecordFilter, Removed};
-use crate::site::{Site, SiteFile, names_in};
+use crate::site::{Site, SiteFile, names_in, open_site_file};
 use crate::zip_out::ZipOut;
 use crate::{WriterError, pipeline};
 
@@ -529,8 +529,14 @@ fn prepare(
     let native = site.native_path(&job.file.path);
     let precompressed = compress::is_precompressed(job.file.path.file_name());
     if job.kind == ContentKind::Bytes && job.file.size > STREAM_THRESHOLD {
-        let encoded = compress::encode_file(&native, level, precompressed, spill_dir)
-            .map_err(|e| WriterError::io("read", &native, e))?;
+        let encoded = compress::encode_file(
+            open_site_file(&native)?,
+            &native,
+            level,
+            precompressed,
+            spill_dir,
+        )
+        .map_err(|e| WriterError::io("read", &native, e))?;
         return Ok(Prepared {
             encoded,
             records: None,
@@ -570,7 +576,7 @@ fn prepare(
 }
 
 fn read_file(native: &Path) -> Result<Vec<u8>, WriterError> {
-    let mut file = File::open(native).map_err(|e| WriterError::io("read", native, e))?;
+    let mut file = open_site_file(native)?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .map_err(|e| WriterError::io("read", native, e))?;
@@ -600,7 +606,7 @@ fn append_payload(
             }
         }
         Payload::Reread(path) => {
-            let mut file = File::open(&path).map_err(|e| WriterError::io("read", &path, e))?;
+            let mut file = open_site_file(&path)?;
             let mut buffer = vec![0u8; 1024 * 1024];
             let mut check = crc32fast::Hasher::new();
             let mut copied = 0u64;

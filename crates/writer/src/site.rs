@@ -1,7 +1,8 @@
 //! Reading a site directory: its `site.json` and the inventory of its files.
 
 use std::collections::HashMap;
-use std::fs;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use sitepack_format::{
@@ -53,7 +54,9 @@ impl Site {
         if meta.file_type().is_symlink() {
             return Err(WriterError::Symlink { path: site_json });
         }
-        let bytes = fs::read(&site_json).map_err(|e| WriterError::io("read", &site_json, e))?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut open_site_file(&site_json)?, &mut bytes)
+            .map_err(|e| WriterError::io("read", &site_json, e))?;
         let value = crate::content::parse_json(&site_json, &bytes)?;
         let config =
             validate_site_config(&value).map_err(|source| WriterError::InvalidSiteJson {
@@ -181,6 +184,24 @@ fn check_collisions(files: &[SiteFile]) -> Result<(), WriterError> {
     Ok(())
 }
 
+/// Opens a site file for reading without following a symbolic link: a file that was
+/// swapped for a link after the scan is refused, never followed.
+pub(crate) fn open_site_file(native: &Path) -> Result<File, WriterError> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(native)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32) {
+                WriterError::Symlink {
+                    path: native.to_path_buf(),
+                }
+            } else {
+                WriterError::io("read", native, e)
+            }
+        })
+}
+
 /// How many leading directories two paths share.
 fn shared_directories(a: &ArchivePath, b: &ArchivePath) -> usize {
     let (a, b): (Vec<&str>, Vec<&str>) = (a.components().collect(), b.components().collect());
@@ -215,4 +236,21 @@ pub(crate) fn is_collection(area: &Area) -> bool {
             ..
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_files_are_opened_without_following_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.txt");
+        std::fs::write(&target, "outside").unwrap();
+        let link = dir.path().join("link.txt");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(open_site_file(&target).is_ok());
+        let err = open_site_file(&link).unwrap_err();
+        assert!(matches!(err, WriterError::Symlink { .. }), "{err}");
+    }
 }

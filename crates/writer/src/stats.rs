@@ -1,7 +1,6 @@
 //! `sitepack stats`: live counts of a site per area, before exporting.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 
 use serde::Serialize;
@@ -106,7 +105,7 @@ pub fn site_stats(site: &Site) -> Result<SiteStats, WriterError> {
 }
 
 fn count_records(native: &std::path::Path) -> Result<u64, WriterError> {
-    let file = File::open(native).map_err(|e| WriterError::io("read", native, e))?;
+    let file = crate::site::open_site_file(native)?;
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let mut line = Vec::new();
     let mut count = 0;
