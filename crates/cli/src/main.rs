@@ -12,6 +12,8 @@ mod progress;
 
 /// Exit status: success.
 const EXIT_OK: u8 = 0;
+/// Exit status: a verdict (an invalid archive).
+const EXIT_INVALID: u8 = 1;
 /// Exit status: an error (usage, a site that cannot be backed up, I/O).
 const EXIT_ERROR: u8 = 2;
 
@@ -44,12 +46,20 @@ enum Command {
     Create(commands::create::CreateArgs),
     /// Count a live site per area, before exporting.
     Stats(commands::stats::StatsArgs),
+    /// Check an archive: every check, every finding (exit 1 when invalid).
+    Validate(commands::validate::ValidateArgs),
+    /// Show an archive's site, scope, contents and secrets to re-enter.
+    Preview(commands::preview::PreviewArgs),
+    /// Validate an archive, then unpack it safely into a new directory.
+    Extract(commands::extract::ExtractArgs),
 }
 
 /// How a command ended, when it did not fail.
 pub(crate) enum Outcome {
     /// Exit 0.
     Success,
+    /// Exit 1: the archive is not valid.
+    Invalid,
 }
 
 fn main() -> ExitCode {
@@ -57,9 +67,13 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Create(args) => commands::create::run(args, &cli.global),
         Command::Stats(args) => commands::stats::run(args),
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Preview(args) => commands::preview::run(args),
+        Command::Extract(args) => commands::extract::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::from(EXIT_OK),
+        Ok(Outcome::Invalid) => ExitCode::from(EXIT_INVALID),
         Err(error) if is_broken_pipe(&error) => ExitCode::from(EXIT_OK),
         Err(error) => {
             let mut stderr = io::stderr().lock();

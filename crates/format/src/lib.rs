@@ -25,6 +25,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod audit;
+mod content;
 mod digest;
 mod error;
 mod layout;
@@ -36,6 +37,7 @@ mod secrets;
 mod site;
 
 pub use audit::{AUDIT_LOG_NAME, AuditEvent, append_audit_event, audit_log_path, current_actor};
+pub use content::{ContentKind, is_blank_line, record_id};
 pub use digest::{Sha256, Sha256Hasher};
 pub use error::FormatError;
 pub use layout::{

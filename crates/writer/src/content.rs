@@ -5,42 +5,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::Value;
-use sitepack_format::{ArchivePath, Area, SecretPolicy};
+use sitepack_format::{ArchivePath, Area, ContentKind, SecretPolicy, is_blank_line, record_id};
 
 use crate::WriterError;
-
-/// How the writer treats a file's bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ContentKind {
-    /// A `.json` file: one JSON value.
-    Document,
-    /// A module collection: JSON Lines objects with unique ids.
-    Collection,
-    /// Any other `.jsonl` file: JSON Lines values, redacted, no id rules.
-    JsonLines,
-    /// Everything else: bytes, copied as they are.
-    Bytes,
-}
-
-impl ContentKind {
-    /// Extensions are compared as the layout defines them: lowercase, exactly.
-    #[expect(
-        clippy::case_sensitive_file_extension_comparisons,
-        reason = "the layout's `.json`/`.jsonl` are lowercase by definition"
-    )]
-    pub(crate) fn of(path: &ArchivePath, area: &Area) -> Self {
-        let name = path.file_name();
-        if crate::site::is_collection(area) {
-            Self::Collection
-        } else if name.ends_with(".json") {
-            Self::Document
-        } else if name.ends_with(".jsonl") {
-            Self::JsonLines
-        } else {
-            Self::Bytes
-        }
-    }
-}
 
 /// Which records of a collection to keep.
 #[derive(Debug, Clone, Copy)]
@@ -175,15 +142,17 @@ pub(crate) fn process_lines(
     let mut removed = Vec::new();
     for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let line_number = index + 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
+        if is_blank_line(line) {
             continue;
         }
         let mut value = parse_at(native, line, index)?;
         let id = if with_ids {
-            let id = record_id(&value).ok_or_else(|| WriterError::MissingRecordId {
-                path: native.to_path_buf(),
-                line: line_number,
-            })?;
+            let id = record_id(&value)
+                .cloned()
+                .ok_or_else(|| WriterError::MissingRecordId {
+                    path: native.to_path_buf(),
+                    line: line_number,
+                })?;
             let key = id.to_string();
             if let Some(&first_line) = first_seen.get(&key) {
                 return Err(WriterError::DuplicateRecordId {
@@ -241,15 +210,6 @@ pub(crate) fn process_lines(
         records: Some(records),
         removed,
     })
-}
-
-/// A record's `id`: a string or an integer.
-fn record_id(value: &Value) -> Option<Value> {
-    match value.get("id")? {
-        id @ Value::String(s) if !s.is_empty() => Some(id.clone()),
-        id @ Value::Number(n) if n.is_i64() || n.is_u64() => Some(id.clone()),
-        _ => None,
-    }
 }
 
 fn string_leaves(value: Option<&Value>) -> Vec<String> {

@@ -6,13 +6,13 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sitepack_format::{
-    Area, AuditEvent, CHECKSUMS_NAME, Entry, FORMAT_NAME, FORMAT_VERSION, Generator, MANIFEST_NAME,
-    Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Redaction, Scope, Selection, Sha256,
-    Sha256Hasher, Stats, Timestamp, append_audit_event, audit_log_path, current_actor,
+    Area, AuditEvent, CHECKSUMS_NAME, ContentKind, Entry, FORMAT_NAME, FORMAT_VERSION, Generator,
+    MANIFEST_NAME, Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Redaction, Scope, Selection,
+    Sha256, Sha256Hasher, Stats, Timestamp, append_audit_event, audit_log_path, current_actor,
 };
 
 use crate::compress::{self, Encoded, Payload};
-use crate::content::{self, ContentKind, Processed, RecordFilter, Removed};
+use crate::content::{self, Processed, RecordFilter, Removed};
 use crate::site::{Site, SiteFile, names_in, open_site_file};
 use crate::zip_out::ZipOut;
 use crate::{WriterError, pipeline};

@@ -6,8 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use sitepack_format::{
-    ArchivePath, Area, INTERNAL_DIR, ModuleItem, SecretPolicy, SiteConfig, classify,
-    validate_site_config,
+    ArchivePath, Area, INTERNAL_DIR, SecretPolicy, SiteConfig, classify, validate_site_config,
 };
 
 use crate::WriterError;
@@ -225,17 +224,6 @@ pub(crate) fn names_in(files: &[SiteFile], kind: &str) -> Vec<String> {
     names.sort();
     names.dedup();
     names
-}
-
-/// Whether an area holds a JSON Lines collection with ids.
-pub(crate) fn is_collection(area: &Area) -> bool {
-    matches!(
-        area,
-        Area::Module {
-            item: ModuleItem::Collection,
-            ..
-        }
-    )
 }
 
 #[cfg(test)]

@@ -117,7 +117,7 @@ fn count_records(native: &std::path::Path) -> Result<u64, WriterError> {
         if n == 0 {
             return Ok(count);
         }
-        if !line.iter().all(u8::is_ascii_whitespace) {
+        if !sitepack_format::is_blank_line(line.strip_suffix(b"\n").unwrap_or(&line)) {
             count += 1;
         }
     }

@@ -1,7 +1,10 @@
 //! One module per subcommand.
 
 pub(crate) mod create;
+pub(crate) mod extract;
+pub(crate) mod preview;
 pub(crate) mod stats;
+pub(crate) mod validate;
 
 use std::io::{self, Write};
 

@@ -1,0 +1,62 @@
+//! `sitepack extract ARCHIVE -o DIR`: validate fully, then write safely.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::Result;
+use sitepack_reader::{Archive, ReaderError};
+
+use crate::Outcome;
+
+/// Validate an archive, then unpack it into a new (or empty) directory.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Nothing is written unless the archive is valid; files are written into a temporary directory next to DIR and renamed into place.\nExit status: 0 extracted, 1 invalid archive (nothing written), 2 an error (DIR not empty, unreadable file)."
+)]
+pub(crate) struct ExtractArgs {
+    /// The archive file.
+    archive: PathBuf,
+    /// The directory to create (it must not exist, or be empty).
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    /// Print one JSON summary instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: &ExtractArgs) -> Result<Outcome> {
+    let archive = Archive::open(&args.archive)?;
+    match archive.extract_to(&args.output) {
+        Ok(summary) => {
+            if args.json {
+                super::print_json(&serde_json::json!({
+                    "archive": args.archive,
+                    "dir": summary.dir,
+                    "files": summary.files,
+                    "bytes": summary.bytes,
+                }))?;
+            } else {
+                let mut out = io::stdout().lock();
+                writeln!(
+                    out,
+                    "extracted {} files ({} bytes) to {}",
+                    summary.files,
+                    summary.bytes,
+                    summary.dir.display()
+                )?;
+            }
+            Ok(Outcome::Success)
+        }
+        Err(ReaderError::Invalid { report }) => {
+            let mut err = io::stderr().lock();
+            writeln!(
+                err,
+                "error: {} is not a valid archive ({} error(s)); nothing was written",
+                report.archive, report.summary.errors
+            )?;
+            super::validate::print_findings(&mut err, &report.findings)?;
+            Ok(Outcome::Invalid)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,120 @@
+//! `sitepack validate ARCHIVE`: every check, every finding, an honest exit code.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use sitepack_format::Sha256;
+use sitepack_reader::{Archive, Finding, Limits, Report};
+
+use crate::Outcome;
+
+/// Check an archive: container, names, limits, manifest, digests, content, secrets.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 valid (warnings allowed unless --strict), 1 invalid, 2 the file cannot be read or a usage error.\nThe checks and finding codes are listed in docs/FORMAT.md §13."
+)]
+pub(crate) struct ValidateArgs {
+    /// The archive file.
+    archive: PathBuf,
+    /// Print one JSON report (schema/report.schema.json) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    strict: bool,
+    /// The archive's SHA-256 as recorded outside it (a store's index, a CI variable).
+    #[arg(long, value_name = "HEX")]
+    expect_sha256: Option<Sha256>,
+    /// Most entries an archive may have.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_entries)]
+    max_entries: u64,
+    /// Most decompressed bytes in total.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_bytes)]
+    max_bytes: u64,
+    /// Largest decompressed:compressed ratio of an entry over 1 MiB.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_ratio)]
+    max_ratio: u64,
+}
+
+impl ValidateArgs {
+    /// The limits of docs/FORMAT.md §13.4.
+    fn limits(&self) -> Limits {
+        Limits {
+            max_entries: self.max_entries,
+            max_bytes: self.max_bytes,
+            max_ratio: self.max_ratio,
+        }
+    }
+}
+
+pub(crate) fn run(args: &ValidateArgs) -> Result<Outcome> {
+    let archive = Archive::open(&args.archive)?;
+    let mut report = archive
+        .validate(&args.limits())
+        .with_context(|| format!("validating {}", args.archive.display()))?;
+    if let Some(expected) = &args.expect_sha256 {
+        report = report.expect_digest(expected);
+    }
+    if args.strict {
+        report = report.strict();
+    }
+    if args.json {
+        super::print_json(&report)?;
+    } else {
+        print_report(&report)?;
+    }
+    Ok(if report.valid {
+        Outcome::Success
+    } else {
+        Outcome::Invalid
+    })
+}
+
+fn print_report(report: &Report) -> Result<()> {
+    let mut out = io::stdout().lock();
+    let verdict = if report.valid { "VALID" } else { "INVALID" };
+    writeln!(
+        out,
+        "{}: {verdict} ({} entries, {} bytes verified; {} error(s), {} warning(s))",
+        report.archive,
+        report.summary.entries,
+        report.summary.bytes,
+        report.summary.errors,
+        report.summary.warnings
+    )?;
+    writeln!(out, "sha256 {}", report.digest)?;
+    print_findings(&mut out, &report.findings)?;
+    if report.summary.truncated {
+        writeln!(
+            out,
+            "\n(only the first {} findings are shown)",
+            report.findings.len()
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Findings grouped by entry, whole-archive findings first.
+pub(crate) fn print_findings(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
+    let mut by_entry: BTreeMap<Option<&str>, Vec<&Finding>> = BTreeMap::new();
+    for finding in findings {
+        by_entry
+            .entry(finding.path.as_deref())
+            .or_default()
+            .push(finding);
+    }
+    for (path, findings) in by_entry {
+        writeln!(out, "\n{}", path.unwrap_or("(archive)"))?;
+        for finding in findings {
+            let severity = match finding.severity {
+                sitepack_reader::Severity::Error => "error",
+                sitepack_reader::Severity::Warning => "warning",
+            };
+            writeln!(out, "  {severity:<7} {}: {}", finding.code, finding.message)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! `Archive`: one open archive file, validated once and read through one verifying path.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use sitepack_format::{Entry, Manifest, Sha256};
+
+use crate::container::Record;
+use crate::entry_stream::{EntryStream, drain};
+use crate::validate::{Catalog, validate};
+use crate::{Limits, ReaderError, Report};
+
+/// An archive opened for reading. Every read goes through the same file handle, so the
+/// file validated is the file read.
+#[derive(Debug)]
+pub struct Archive {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    /// Set by the first validation that found the archive valid.
+    valid: OnceLock<Catalog>,
+}
+
+impl Archive {
+    /// Opens an archive file. Fails only when it cannot be read.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ReaderError> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|e| ReaderError::io("open", &path, e))?;
+        let metadata = file
+            .metadata()
+            .map_err(|e| ReaderError::io("read", &path, e))?;
+        if !metadata.is_file() {
+            return Err(ReaderError::NotAFile { path });
+        }
+        Ok(Self {
+            file,
+            len: metadata.len(),
+            path,
+            valid: OnceLock::new(),
+        })
+    }
+
+    /// The path it was opened with.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs every check of docs/FORMAT.md §13 and reports every finding.
+    pub fn validate(&self, limits: &Limits) -> Result<Report, ReaderError> {
+        let (report, catalog) = self.check(limits)?;
+        if report.is_valid()
+            && let Some(catalog) = catalog
+        {
+            let _ = self.valid.set(catalog);
+        }
+        Ok(report)
+    }
+
+    /// Validates, returning what was learned (the catalog) whether valid or not.
+    pub(crate) fn check(&self, limits: &Limits) -> Result<(Report, Option<Catalog>), ReaderError> {
+        validate(
+            &self.file,
+            self.len,
+            &self.path.display().to_string(),
+            limits,
+        )
+        .map_err(|e| ReaderError::io("read", &self.path, e))
+    }
+
+    /// The catalog of a valid archive, validating with the default limits if needed.
+    pub(crate) fn valid_catalog(&self) -> Result<&Catalog, ReaderError> {
+        if let Some(catalog) = self.valid.get() {
+            return Ok(catalog);
+        }
+        let report = self.validate(&Limits::default())?;
+        self.valid.get().ok_or_else(|| ReaderError::Invalid {
+            report: Box::new(report),
+        })
+    }
+
+    /// The manifest of a valid archive.
+    pub fn manifest(&self) -> Result<&Manifest, ReaderError> {
+        let catalog = self.valid_catalog()?;
+        catalog
+            .manifest
+            .as_ref()
+            .ok_or_else(|| ReaderError::NoSuchEntry {
+                name: sitepack_format::MANIFEST_NAME.to_owned(),
+            })
+    }
+
+    /// The payload entries of a valid archive, as its manifest lists them.
+    pub fn entries(&self) -> Result<&[Entry], ReaderError> {
+        Ok(&self.manifest()?.entries)
+    }
+
+    /// Reads one entry of a valid archive whole, verifying its size, CRC-32 and (for
+    /// payload entries) SHA-256 as it reads.
+    pub fn read_entry(&self, name: &str) -> Result<Vec<u8>, ReaderError> {
+        let mut bytes = Vec::new();
+        self.copy_entry(name, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Streams one entry of a valid archive into `out`, verifying as
+    /// [`read_entry`](Self::read_entry) does. Returns the number of bytes written.
+    pub fn copy_entry(&self, name: &str, out: &mut dyn Write) -> Result<u64, ReaderError> {
+        let catalog = self.valid_catalog()?;
+        let record = catalog
+            .records
+            .iter()
+            .find(|r| !r.is_directory() && r.name.as_deref() == Some(name))
+            .ok_or_else(|| ReaderError::NoSuchEntry {
+                name: name.to_owned(),
+            })?;
+        let expected = catalog
+            .manifest
+            .as_ref()
+            .and_then(|m| m.entries.iter().find(|e| e.path.as_str() == name))
+            .map(|e| e.sha256);
+        self.copy_verified(record, expected.as_ref(), out)
+    }
+
+    /// The one verifying read: everything that leaves the archive goes through here.
+    pub(crate) fn copy_verified(
+        &self,
+        record: &Record,
+        expected: Option<&Sha256>,
+        out: &mut dyn Write,
+    ) -> Result<u64, ReaderError> {
+        let changed = |what: &str| ReaderError::Changed {
+            entry: record.display.clone(),
+            what: what.to_owned(),
+        };
+        let mut stream =
+            EntryStream::new(&self.file, record).map_err(|e| changed(&e.to_string()))?;
+        let mut buffer = vec![0u8; 256 * 1024];
+        let mut written: io::Result<()> = Ok(());
+        drain(&mut stream, &mut buffer, |chunk| {
+            written = out.write_all(chunk);
+            written.is_ok()
+        })
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => changed(&e.to_string()),
+            _ => ReaderError::io("read", &self.path, e),
+        })?;
+        written.map_err(|e| ReaderError::io("write", "the output", e))?;
+        let computed = stream.finish();
+        if computed.size != record.uncompressed {
+            return Err(changed("its size differs"));
+        }
+        if computed.crc != record.crc {
+            return Err(changed("its CRC-32 differs"));
+        }
+        if expected.is_some_and(|e| e != &computed.sha256) {
+            return Err(changed("its SHA-256 differs"));
+        }
+        Ok(computed.size)
+    }
+
+    /// The records of a valid archive (for extraction).
+    pub(crate) fn file_records(&self) -> Result<Vec<(&Record, Option<&Sha256>)>, ReaderError> {
+        let catalog = self.valid_catalog()?;
+        let digests: HashMap<&str, &Sha256> = catalog
+            .manifest
+            .iter()
+            .flat_map(|m| &m.entries)
+            .map(|e| (e.path.as_str(), &e.sha256))
+            .collect();
+        Ok(catalog
+            .records
+            .iter()
+            .filter(|r| !r.is_directory())
+            .map(|r| (r, r.name.as_deref().and_then(|n| digests.get(n).copied())))
+            .collect())
+    }
+}
