@@ -15,3 +15,4 @@ mod create_reproducible;
 mod create_scopes;
 mod create_secrets;
 mod stats;
+mod validate_hostile;

@@ -1,5 +1,7 @@
 //! Helpers: a temporary site builder, a command runner, an archive reader.
 
+pub mod zipcraft;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};

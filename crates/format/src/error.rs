@@ -56,6 +56,14 @@ pub enum FormatError {
         #[source]
         source: serde_json::Error,
     },
+    /// `manifest.json` is JSON but breaks the type rules of the manifest.
+    #[error("manifest.json at {pointer}: {message}")]
+    ManifestType {
+        /// RFC 6901 pointer to the offending value.
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The `format` field is not `sitepack`.
     #[error("manifest.json says format `{found}`: this is not a sitepack archive")]
     NotSitepack {

@@ -50,7 +50,7 @@ pub use manifest::{
 pub use name::{NAME_PATTERN, Name, SiteId};
 pub use path::{ArchivePath, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, PathRejection};
 pub use schema::{
-    MANIFEST_SCHEMA, SITE_SCHEMA, SchemaViolation, generated_manifest_schema,
+    MANIFEST_SCHEMA, SITE_SCHEMA, SchemaViolation, generated_manifest_schema, generated_schema,
     generated_site_schema, validate_manifest, validate_site_config,
 };
 pub use secrets::{SecretPolicy, escape_pointer_token};

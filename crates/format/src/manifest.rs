@@ -425,10 +425,15 @@ impl Manifest {
             }
         }
         let mut unknown_fields = Vec::new();
-        let manifest: Manifest = serde_ignored::deserialize(value, |path| {
-            unknown_fields.push(path.to_string());
-        })
-        .map_err(|source| FormatError::ManifestJson { source })?;
+        let manifest: Manifest = serde_path_to_error::deserialize(
+            serde_ignored::Deserializer::new(value, &mut |path: serde_ignored::Path<'_>| {
+                unknown_fields.push(path.to_string());
+            }),
+        )
+        .map_err(|e| FormatError::ManifestType {
+            pointer: json_pointer(e.path()),
+            message: e.inner().to_string(),
+        })?;
         if manifest.format != FORMAT_NAME {
             return Err(FormatError::NotSitepack {
                 found: manifest.format,
@@ -455,6 +460,18 @@ impl Manifest {
         serde_json::to_writer_pretty(&mut out, self)?;
         out.write_all(b"\n")
     }
+}
+
+/// A serde path (`entries[0].size`) as an RFC 6901 pointer (`/entries/0/size`).
+fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(format!("/{index}")),
+            Segment::Map { key } => Some(format!("/{}", crate::escape_pointer_token(key))),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -541,6 +558,24 @@ pub(crate) mod tests {
                     .contains(&format!("made by a {relation} sitepack"))
             );
         }
+    }
+
+    #[test]
+    fn type_rule_violations_name_their_pointer() {
+        let mut value = serde_json::to_value(sample()).unwrap();
+        value["entries"][0]["size"] = serde_json::from_str("18446744073709551616").unwrap();
+        let err = Manifest::from_json(value.to_string().as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, FormatError::ManifestType { pointer, .. } if pointer == "/entries/0/size"),
+            "{err}"
+        );
+        let mut value = serde_json::to_value(sample()).unwrap();
+        value["entries"][0]["path"] = "site/con.txt".into();
+        let err = Manifest::from_json(value.to_string().as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, FormatError::ManifestType { pointer, .. } if pointer == "/entries/0/path"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -39,16 +39,19 @@ impl fmt::Display for SchemaViolation {
 /// The manifest schema as the Rust types describe it (what `cargo xtask schema` writes).
 #[must_use]
 pub fn generated_manifest_schema() -> Value {
-    generated::<Manifest>(MANIFEST_SCHEMA_ID)
+    generated_schema::<Manifest>(MANIFEST_SCHEMA_ID)
 }
 
 /// The `site.json` schema as the Rust types describe it.
 #[must_use]
 pub fn generated_site_schema() -> Value {
-    generated::<SiteConfig>(SITE_SCHEMA_ID)
+    generated_schema::<SiteConfig>(SITE_SCHEMA_ID)
 }
 
-fn generated<T: schemars::JsonSchema>(id: &str) -> Value {
+/// The JSON Schema (2020-12) of `T` with `$schema` and `$id` first: how every
+/// committed `schema/*.schema.json` is generated.
+#[must_use]
+pub fn generated_schema<T: schemars::JsonSchema>(id: &str) -> Value {
     let mut schema = schemars::schema_for!(T).to_value();
     if let Value::Object(map) = &mut schema {
         // `$schema` first, then `$id`, then the rest, as a reader expects to meet them.

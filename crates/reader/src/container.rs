@@ -188,7 +188,8 @@ fn locate_eocd(file: &File, len: u64, findings: &mut Findings) -> io::Result<Opt
             return Ok(None);
         }
         ([only], _) => {
-            if candidates.iter().any(|&at| at > *only) {
+            let comment = &tail[*only + 22..];
+            if comment.windows(4).any(|w| w == EOCD_SIG) {
                 findings.archive(
                     Code::MultipleEocd,
                     "the archive comment contains an end-of-central-directory signature, so ZIP tools may disagree about the contents; do not trust this file",
@@ -707,36 +708,36 @@ fn check_tiling(
     findings: &mut Findings,
 ) -> io::Result<()> {
     let mut spans = Vec::with_capacity(records.len());
+    // Gaps are only meaningful when every record's extent is known; a record whose
+    // local header did not check out still occupies at least its fixed header.
+    let mut complete = true;
     for record in records {
-        let Some(start) = record.data_start else {
-            continue;
+        let end = if let Some(start) = record.data_start {
+            start + record.compressed + descriptor_len(file, record, cd_start)?
+        } else {
+            complete = false;
+            record.local_offset.saturating_add(LOCAL_LEN)
         };
-        let end = start + record.compressed + descriptor_len(file, record, cd_start)?;
         spans.push((record.local_offset, end, record.display.as_str()));
     }
     spans.sort_unstable();
-    // Gaps are only meaningful when every record's extent is known.
-    let complete = spans.len() == records.len();
-    let mut covered_to = shift;
+    let mut covered_to = 0;
     let mut previous: Option<&str> = None;
     for &(start, end, name) in &spans {
-        if start < covered_to {
-            if let Some(other) = previous {
-                findings.entry(
-                    Code::OverlappingEntries,
-                    name,
-                    format!("its bytes overlap those of `{other}` (a zip bomb or a parser attack); do not trust this archive"),
-                );
-            }
+        if let Some(other) = previous.filter(|_| start < covered_to) {
+            findings.entry(
+                Code::OverlappingEntries,
+                name,
+                format!("its bytes overlap those of `{other}` (a zip bomb or a parser attack); do not trust this archive"),
+            );
         } else if start > covered_to && complete {
             if previous.is_none() && shift == 0 {
                 findings.archive(
                     Code::PrependedData,
                     format!("{start} bytes come before the first entry (a self-extracting or altered file); a sitepack archive must start with its first entry"),
                 );
-            } else {
-                report_gap(file, covered_to, start, findings)?;
             }
+            report_gap(file, covered_to, start, findings)?;
         }
         if end > covered_to {
             covered_to = end;
@@ -749,12 +750,15 @@ fn check_tiling(
     Ok(())
 }
 
+/// Reports bytes no record accounts for. Before the first entry (prepended data,
+/// already reported) only a hidden local header is worth a second finding.
 fn report_gap(file: &File, start: u64, end: u64, findings: &mut Findings) -> io::Result<()> {
-    // Look at the first bytes of the gap to say what is hidden there.
     let mut head = vec![0u8; usize::try_from((end - start).min(4)).map_err(io::Error::other)?];
     file.read_exact_at(&mut head, start)?;
     let what = if head == LOCAL_SIG {
         "a local header that the central directory does not list"
+    } else if start == 0 {
+        return Ok(());
     } else {
         "data that no entry accounts for"
     };

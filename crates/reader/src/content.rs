@@ -70,15 +70,23 @@ impl ShapeScanner {
     pub fn feed(&mut self, chunk: &[u8]) {
         if self.window.is_empty() {
             self.scan(chunk);
-        } else {
-            self.window.extend_from_slice(chunk);
-            let window = std::mem::take(&mut self.window);
-            self.scan(&window);
-            self.window = window;
-            self.window.clear();
+            let keep = chunk.len().min(SHAPE_OVERLAP);
+            self.window.extend_from_slice(&chunk[chunk.len() - keep..]);
+            return;
         }
-        let keep = chunk.len().min(SHAPE_OVERLAP);
-        self.window.extend_from_slice(&chunk[chunk.len() - keep..]);
+        // Shapes that straddle the boundary, then the chunk itself (without copying it).
+        let mut window = std::mem::take(&mut self.window);
+        window.extend_from_slice(&chunk[..chunk.len().min(SHAPE_OVERLAP)]);
+        self.scan(&window);
+        self.scan(chunk);
+        if chunk.len() >= SHAPE_OVERLAP {
+            window.clear();
+            window.extend_from_slice(&chunk[chunk.len() - SHAPE_OVERLAP..]);
+        } else {
+            let drop = window.len().saturating_sub(SHAPE_OVERLAP);
+            window.drain(..drop);
+        }
+        self.window = window;
     }
 
     fn scan(&mut self, bytes: &[u8]) {

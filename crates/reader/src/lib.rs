@@ -43,4 +43,4 @@ pub use extract::ExtractSummary;
 pub use finding::{Code, Finding, MAX_FINDINGS, Severity};
 pub use manifest::MAX_MANIFEST_BYTES;
 pub use preview::{CollectionCount, Counts, ManifestPreview, ModuleCounts, Preview};
-pub use validate::{Limits, Report, Summary};
+pub use validate::{Limits, REPORT_SCHEMA, Report, Summary, generated_report_schema};

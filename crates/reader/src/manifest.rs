@@ -91,14 +91,11 @@ pub(crate) fn check(bytes: &[u8], findings: &mut Findings) -> ManifestOutcome {
             }
             ManifestOutcome::Read(Box::new(parsed.manifest))
         }
-        Err(FormatError::ManifestJson { source }) => {
+        Err(FormatError::ManifestType { pointer, message }) => {
             findings.entry(
                 Code::ManifestSchema,
                 name,
-                format!(
-                    "{}: the manifest breaks the type rules of docs/FORMAT.md §10",
-                    without_position(&source)
-                ),
+                format!("at {pointer}: {message} (the type rules of docs/FORMAT.md §10)"),
             );
             ManifestOutcome::Invalid
         }
@@ -106,14 +103,6 @@ pub(crate) fn check(bytes: &[u8], findings: &mut Findings) -> ManifestOutcome {
             findings.entry(Code::ManifestSchema, name, e.to_string());
             ManifestOutcome::Invalid
         }
-    }
-}
-
-fn without_position(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    match text.rfind(" at line ") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
     }
 }
 

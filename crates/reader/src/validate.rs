@@ -64,6 +64,15 @@ pub struct Report {
     pub summary: Summary,
 }
 
+/// `schema/report.schema.json`, as committed.
+pub const REPORT_SCHEMA: &str = include_str!("../../../schema/report.schema.json");
+
+/// The report schema as the Rust types describe it (what `cargo xtask schema` writes).
+#[must_use]
+pub fn generated_report_schema() -> serde_json::Value {
+    sitepack_format::generated_schema::<Report>("https://sitepack.dev/schema/v1/report.schema.json")
+}
+
 /// Counts of a report.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Summary {
@@ -787,5 +796,17 @@ fn judge(
                 format!("the collection holds {counted} records but the manifest says {stated}"),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// If this fails, the report types changed: run `cargo xtask schema` and review the diff.
+    #[test]
+    fn committed_report_schema_matches_the_types() {
+        let generated = serde_json::to_string_pretty(&generated_report_schema()).unwrap() + "\n";
+        assert_eq!(REPORT_SCHEMA, generated, "run `cargo xtask schema`");
     }
 }
