@@ -134,6 +134,10 @@ impl ArchivePath {
     /// normalizing file system (`Readme.txt` and `README.TXT` share a key).
     #[must_use]
     pub fn collision_key(&self) -> String {
+        if self.0.is_ascii() {
+            // Full case folding of ASCII is lowercasing; NFD and NFC leave it alone.
+            return self.0.to_ascii_lowercase();
+        }
         let folded = caseless::default_case_fold_str(&self.0.nfd().collect::<String>());
         folded.nfc().collect()
     }
@@ -248,11 +252,19 @@ fn check(s: &str) -> Result<(), PathRejection> {
     if s.contains(':') {
         return Err(PathRejection::Colon);
     }
-    if let Some(ch) = s.chars().find(|&ch| is_control_like(ch)) {
-        return Err(PathRejection::ControlCharacter { ch });
-    }
-    if !is_nfc(s) {
-        return Err(PathRejection::NotNfc);
+    if s.is_ascii() {
+        // ASCII text is NFC, and its only category C characters are the C0 controls
+        // and DEL: the common case, checked without Unicode tables.
+        if let Some(&b) = s.as_bytes().iter().find(|b| b.is_ascii_control()) {
+            return Err(PathRejection::ControlCharacter { ch: char::from(b) });
+        }
+    } else {
+        if let Some(ch) = s.chars().find(|&ch| is_control_like(ch)) {
+            return Err(PathRejection::ControlCharacter { ch });
+        }
+        if !is_nfc(s) {
+            return Err(PathRejection::NotNfc);
+        }
     }
     for component in s.split('/') {
         check_component(component)?;

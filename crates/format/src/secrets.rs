@@ -122,10 +122,14 @@ impl SecretPolicy {
                     map.shift_remove(&key);
                     removed.push(format!("{pointer}/{}", escape_pointer_token(&key)));
                 }
+                // Only containers can hold secret keys; scalars need no pointer.
                 for (key, child) in map.iter_mut() {
+                    if !matches!(child, Value::Object(_) | Value::Array(_)) {
+                        continue;
+                    }
                     let len = pointer.len();
                     pointer.push('/');
-                    pointer.push_str(&escape_pointer_token(key));
+                    push_escaped_token(pointer, key);
                     self.redact_keys(child, pointer, removed);
                     pointer.truncate(len);
                 }
@@ -178,7 +182,23 @@ fn normalize_key(key: &str) -> String {
 /// Escapes one reference token for an RFC 6901 pointer (`~` → `~0`, `/` → `~1`).
 #[must_use]
 pub fn escape_pointer_token(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
+    let mut out = String::with_capacity(token.len());
+    push_escaped_token(&mut out, token);
+    out
+}
+
+fn push_escaped_token(out: &mut String, token: &str) {
+    if !token.contains(['~', '/']) {
+        out.push_str(token);
+        return;
+    }
+    for ch in token.chars() {
+        match ch {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            _ => out.push(ch),
+        }
+    }
 }
 
 fn parse_site_pointer(text: &str) -> Result<(ArchivePath, String), FormatError> {

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use schemars::JsonSchema;
@@ -242,12 +241,42 @@ pub(crate) fn validate(
     archive: &str,
     limits: &Limits,
 ) -> io::Result<(Report, Option<Catalog>)> {
+    // The whole-file digest runs alongside everything else.
+    std::thread::scope(|scope| {
+        let digest = scope.spawn(|| file_digest(file, len));
+        let checked = check_archive(file, len, limits);
+        let digest = digest
+            .join()
+            .map_err(|_| io::Error::other("the digest thread panicked"))??;
+        let Checked {
+            findings,
+            entries,
+            bytes,
+            catalog,
+        } = checked?;
+        Ok((report(archive, digest, findings, entries, bytes), catalog))
+    })
+}
+
+/// What the checks found, before the digest is known.
+struct Checked {
+    findings: Findings,
+    entries: u64,
+    bytes: u64,
+    catalog: Option<Catalog>,
+}
+
+fn check_archive(file: &File, len: u64, limits: &Limits) -> io::Result<Checked> {
     let mut findings = Findings::default();
     let Some(Container { records }) =
         container::read(file, len, limits.max_entries, &mut findings)?
     else {
-        let digest = file_digest(file, len)?;
-        return Ok((report(archive, digest, findings, 0, 0), None));
+        return Ok(Checked {
+            findings,
+            entries: 0,
+            bytes: 0,
+            catalog: None,
+        });
     };
     names::check(&records, &mut findings);
     let declared: u64 = records
@@ -295,7 +324,7 @@ pub(crate) fn validate(
         }
         jobs.push(context.job(index, record, manifest.as_ref(), other_version));
     }
-    let (digest, per_entry, bytes) = data_pass(file, len, jobs, limits)?;
+    let (per_entry, bytes) = data_pass(file, jobs, limits)?;
     for entry_findings in per_entry.into_iter().flatten() {
         findings.extend(entry_findings);
     }
@@ -305,9 +334,12 @@ pub(crate) fn validate(
             format!("the entries decompress to more than the limit of {} bytes; raise --max-bytes if you trust this archive", limits.max_bytes),
         );
     }
-    let entries = records.len() as u64;
-    let report = report(archive, digest, findings, entries, bytes);
-    Ok((report, Some(Catalog { records, manifest })))
+    Ok(Checked {
+        findings,
+        entries: records.len() as u64,
+        bytes,
+        catalog: Some(Catalog { records, manifest }),
+    })
 }
 
 fn report(archive: &str, digest: Sha256, findings: Findings, entries: u64, bytes: u64) -> Report {
@@ -617,65 +649,49 @@ fn file_digest(file: &File, len: u64) -> io::Result<Sha256> {
     Ok(hasher.finish())
 }
 
-/// Reads every job's entry once, on all cores; the whole-file digest runs alongside.
-/// Returns the digest, each record's findings (by record index) and the bytes read.
+/// Reads every job's entry once, on all cores. Returns each record's findings (by
+/// record index) and the bytes read.
 fn data_pass(
     file: &File,
-    len: u64,
     mut jobs: Vec<Job<'_>>,
     limits: &Limits,
-) -> io::Result<(Sha256, Vec<Option<Findings>>, u64)> {
+) -> io::Result<(Vec<Option<Findings>>, u64)> {
     let slots = jobs.iter().map(|j| j.index).max().map_or(0, |m| m + 1);
     // Largest first, so that no core is left with one big entry at the end.
     jobs.sort_by_key(|j| std::cmp::Reverse(j.record.compressed));
     let next = AtomicUsize::new(0);
-    let digest = Mutex::new(None);
-    let results: Mutex<(Vec<(usize, Findings)>, u64)> = Mutex::new((Vec::new(), 0));
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let outcome: io::Result<()> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|worker| {
-                let (jobs, next, digest, results) = (&jobs, &next, &digest, &results);
-                scope.spawn(move || -> io::Result<()> {
-                    if worker == 0 {
-                        let d = file_digest(file, len)?;
-                        *digest.lock().map_err(|_| io::Error::other("poisoned"))? = Some(d);
-                    }
-                    let mut buffer = vec![0u8; 256 * 1024];
-                    let mut local = Vec::new();
-                    let mut bytes = 0u64;
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(job) = jobs.get(i) else { break };
-                        let (findings, size) = check_entry(file, job, limits, &mut buffer)?;
-                        bytes += size;
-                        local.push((job.index, findings));
-                    }
-                    let mut shared = results.lock().map_err(|_| io::Error::other("poisoned"))?;
-                    shared.0.extend(local);
-                    shared.1 += bytes;
-                    Ok(())
-                })
+    let worker = || -> io::Result<(Vec<(usize, Findings)>, u64)> {
+        let mut buffer = vec![0u8; 256 * 1024];
+        let mut found = Vec::new();
+        let mut bytes = 0u64;
+        while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let (findings, size) = check_entry(file, job, limits, &mut buffer)?;
+            bytes += size;
+            found.push((job.index, findings));
+        }
+        Ok((found, bytes))
+    };
+    let results: Vec<io::Result<_>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a verification thread panicked")))
             })
-            .collect();
-        workers.into_iter().try_for_each(|w| {
-            w.join()
-                .unwrap_or_else(|_| Err(io::Error::other("a verification thread panicked")))
-        })
+            .collect()
     });
-    outcome?;
-    let (found, bytes) = results
-        .into_inner()
-        .map_err(|_| io::Error::other("poisoned"))?;
     let mut per_entry: Vec<Option<Findings>> = (0..slots).map(|_| None).collect();
-    for (index, findings) in found {
-        per_entry[index] = Some(findings);
+    let mut total = 0;
+    for result in results {
+        let (found, bytes) = result?;
+        total += bytes;
+        for (index, findings) in found {
+            per_entry[index] = Some(findings);
+        }
     }
-    let digest = digest
-        .into_inner()
-        .map_err(|_| io::Error::other("poisoned"))?
-        .ok_or_else(|| io::Error::other("digest not computed"))?;
-    Ok((digest, per_entry, bytes))
+    Ok((per_entry, total))
 }
 
 /// Reads one entry: sizes, CRC-32, SHA-256, ratio, content and credential shapes.
