@@ -14,5 +14,8 @@ mod create_output;
 mod create_reproducible;
 mod create_scopes;
 mod create_secrets;
+mod extract;
+mod preview;
 mod stats;
 mod validate_hostile;
+mod validate_interop;

@@ -67,9 +67,9 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Create(args) => commands::create::run(args, &cli.global),
         Command::Stats(args) => commands::stats::run(args),
-        Command::Validate(args) => commands::validate::run(args),
-        Command::Preview(args) => commands::preview::run(args),
-        Command::Extract(args) => commands::extract::run(args),
+        Command::Validate(args) => commands::validate::run(args, &cli.global),
+        Command::Preview(args) => commands::preview::run(args, &cli.global),
+        Command::Extract(args) => commands::extract::run(args, &cli.global),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::from(EXIT_OK),

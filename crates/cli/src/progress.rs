@@ -41,7 +41,10 @@ impl Bar {
 impl Progress for Bar {
     fn begin(&self, entries: u64, bytes: u64) {
         if let Some(bar) = &self.shown {
+            // A command may run several passes (verify, then write): each starts afresh.
             self.entries_total.store(entries, Ordering::Relaxed);
+            self.entries_done.store(0, Ordering::Relaxed);
+            bar.set_position(0);
             bar.set_length(bytes);
             bar.set_message(format!("0/{entries} entries"));
         }

@@ -10,6 +10,7 @@
 //! - [`Area`], [`classify`] and [`Scope`]: the site layout and which paths a scope selects.
 //! - [`SecretPolicy`]: which JSON values are secrets, and their redaction.
 //! - [`AuditEvent`] and [`append_audit_event`]: the site's audit log.
+//! - [`Progress`]: how long work reports how far it got.
 //!
 //! ```
 //! use sitepack_format::{classify, Area, ArchivePath, Options, Scope, Selection};
@@ -32,6 +33,7 @@ mod layout;
 mod manifest;
 mod name;
 mod path;
+mod progress;
 mod schema;
 mod secrets;
 mod site;
@@ -49,6 +51,7 @@ pub use manifest::{
 };
 pub use name::{NAME_PATTERN, Name, SiteId};
 pub use path::{ArchivePath, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, PathRejection};
+pub use progress::{NoProgress, Progress};
 pub use schema::{
     MANIFEST_SCHEMA, SITE_SCHEMA, SchemaViolation, generated_manifest_schema, generated_schema,
     generated_site_schema, validate_manifest, validate_site_config,

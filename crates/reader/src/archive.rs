@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use sitepack_format::{Entry, Manifest, Sha256};
+use sitepack_format::{Entry, Manifest, NoProgress, Progress, Sha256};
 
 use crate::container::Record;
 use crate::entry_stream::{EntryStream, drain};
@@ -51,7 +51,16 @@ impl Archive {
 
     /// Runs every check of docs/FORMAT.md §13 and reports every finding.
     pub fn validate(&self, limits: &Limits) -> Result<Report, ReaderError> {
-        let (report, catalog) = self.check(limits)?;
+        self.validate_with_progress(limits, &NoProgress)
+    }
+
+    /// [`validate`](Self::validate), reporting each verified entry to `progress`.
+    pub fn validate_with_progress(
+        &self,
+        limits: &Limits,
+        progress: &dyn Progress,
+    ) -> Result<Report, ReaderError> {
+        let (report, catalog) = self.check(limits, progress)?;
         if report.is_valid()
             && let Some(catalog) = catalog
         {
@@ -61,22 +70,27 @@ impl Archive {
     }
 
     /// Validates, returning what was learned (the catalog) whether valid or not.
-    pub(crate) fn check(&self, limits: &Limits) -> Result<(Report, Option<Catalog>), ReaderError> {
+    pub(crate) fn check(
+        &self,
+        limits: &Limits,
+        progress: &dyn Progress,
+    ) -> Result<(Report, Option<Catalog>), ReaderError> {
         validate(
             &self.file,
             self.len,
             &self.path.display().to_string(),
             limits,
+            progress,
         )
         .map_err(|e| ReaderError::io("read", &self.path, e))
     }
 
     /// The catalog of a valid archive, validating with the default limits if needed.
-    pub(crate) fn valid_catalog(&self) -> Result<&Catalog, ReaderError> {
+    pub(crate) fn valid_catalog(&self, progress: &dyn Progress) -> Result<&Catalog, ReaderError> {
         if let Some(catalog) = self.valid.get() {
             return Ok(catalog);
         }
-        let report = self.validate(&Limits::default())?;
+        let report = self.validate_with_progress(&Limits::default(), progress)?;
         self.valid.get().ok_or_else(|| ReaderError::Invalid {
             report: Box::new(report),
         })
@@ -84,7 +98,7 @@ impl Archive {
 
     /// The manifest of a valid archive.
     pub fn manifest(&self) -> Result<&Manifest, ReaderError> {
-        let catalog = self.valid_catalog()?;
+        let catalog = self.valid_catalog(&NoProgress)?;
         catalog
             .manifest
             .as_ref()
@@ -109,7 +123,7 @@ impl Archive {
     /// Streams one entry of a valid archive into `out`, verifying as
     /// [`read_entry`](Self::read_entry) does. Returns the number of bytes written.
     pub fn copy_entry(&self, name: &str, out: &mut dyn Write) -> Result<u64, ReaderError> {
-        let catalog = self.valid_catalog()?;
+        let catalog = self.valid_catalog(&NoProgress)?;
         let record = catalog
             .records
             .iter()
@@ -163,8 +177,11 @@ impl Archive {
     }
 
     /// The records of a valid archive (for extraction).
-    pub(crate) fn file_records(&self) -> Result<Vec<(&Record, Option<&Sha256>)>, ReaderError> {
-        let catalog = self.valid_catalog()?;
+    pub(crate) fn file_records(
+        &self,
+        progress: &dyn Progress,
+    ) -> Result<Vec<(&Record, Option<&Sha256>)>, ReaderError> {
+        let catalog = self.valid_catalog(progress)?;
         let digests: HashMap<&str, &Sha256> = catalog
             .manifest
             .iter()

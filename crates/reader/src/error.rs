@@ -11,7 +11,7 @@ use crate::Report;
 #[non_exhaustive]
 pub enum ReaderError {
     /// A file system operation failed.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}", path.display())]
     Io {
         /// What was being done (`read`, `create`, …).
         action: &'static str,

@@ -7,7 +7,7 @@ use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use sitepack_format::ArchivePath;
+use sitepack_format::{ArchivePath, NoProgress, Progress};
 
 use crate::{Archive, ReaderError};
 
@@ -29,8 +29,22 @@ impl Archive {
     /// Validates the archive and writes its entries into `dir`, which must not exist
     /// or be an empty directory. Nothing is written unless the archive is valid.
     pub fn extract_to(&self, dir: &Path) -> Result<ExtractSummary, ReaderError> {
+        self.extract_with_progress(dir, &NoProgress)
+    }
+
+    /// [`extract_to`](Self::extract_to), reporting to `progress` the verification pass
+    /// (unless the archive was validated already) and then each file written.
+    pub fn extract_with_progress(
+        &self,
+        dir: &Path,
+        progress: &dyn Progress,
+    ) -> Result<ExtractSummary, ReaderError> {
         check_target(dir)?;
-        let records = self.file_records()?;
+        let records = self.file_records(progress)?;
+        progress.begin(
+            records.len() as u64,
+            records.iter().map(|(r, _)| r.uncompressed).sum(),
+        );
         let parent = match dir.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -65,7 +79,9 @@ impl Archive {
                 .map_err(|e| ReaderError::io("create", &target, e))?;
             file.set_permissions(Permissions::from_mode(FILE_MODE))
                 .map_err(|e| ReaderError::io("set the mode of", &target, e))?;
-            summary.bytes += self.copy_verified(record, sha256, &mut file)?;
+            let written = self.copy_verified(record, sha256, &mut file)?;
+            progress.advance(written);
+            summary.bytes += written;
             summary.files += 1;
         }
         let temp_dir = fs::File::open(root).map_err(|e| ReaderError::io("open", root, e))?;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 use sitepack_format::{
-    Area, Generator, Manifest, ModuleItem, Options, PAYLOAD_DIR, Redaction, Scope, Sha256,
-    SiteIdentity, Timestamp, classify,
+    Area, Generator, Manifest, ModuleItem, NoProgress, Options, PAYLOAD_DIR, Progress, Redaction,
+    Scope, Sha256, SiteIdentity, Timestamp, classify,
 };
 
 use crate::{Archive, Finding, Limits, ReaderError};
@@ -94,7 +94,12 @@ pub struct CollectionCount {
 impl Archive {
     /// Validates the archive (default limits) and summarizes it.
     pub fn preview(&self) -> Result<Preview, ReaderError> {
-        let (report, catalog) = self.check(&Limits::default())?;
+        self.preview_with_progress(&NoProgress)
+    }
+
+    /// [`preview`](Self::preview), reporting each verified entry to `progress`.
+    pub fn preview_with_progress(&self, progress: &dyn Progress) -> Result<Preview, ReaderError> {
+        let (report, catalog) = self.check(&Limits::default(), progress)?;
         let manifest = catalog
             .as_ref()
             .and_then(|c| c.manifest.as_ref())

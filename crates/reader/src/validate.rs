@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use schemars::JsonSchema;
 use serde::Serialize;
 use sitepack_format::{
-    ArchivePath, Area, CHECKSUMS_NAME, ContentKind, MANIFEST_NAME, Manifest, PAYLOAD_DIR, Scope,
-    SecretPolicy, Selection, Sha256, Sha256Hasher, SiteConfig, classify, validate_site_config,
+    ArchivePath, Area, CHECKSUMS_NAME, ContentKind, MANIFEST_NAME, Manifest, PAYLOAD_DIR, Progress,
+    Scope, SecretPolicy, Selection, Sha256, Sha256Hasher, SiteConfig, classify,
+    validate_site_config,
 };
 
 use crate::container::{self, Container, Record};
@@ -240,11 +241,12 @@ pub(crate) fn validate(
     len: u64,
     archive: &str,
     limits: &Limits,
+    progress: &dyn Progress,
 ) -> io::Result<(Report, Option<Catalog>)> {
     // The whole-file digest runs alongside everything else.
     std::thread::scope(|scope| {
         let digest = scope.spawn(|| file_digest(file, len));
-        let checked = check_archive(file, len, limits);
+        let checked = check_archive(file, len, limits, progress);
         let digest = digest
             .join()
             .map_err(|_| io::Error::other("the digest thread panicked"))??;
@@ -266,7 +268,12 @@ struct Checked {
     catalog: Option<Catalog>,
 }
 
-fn check_archive(file: &File, len: u64, limits: &Limits) -> io::Result<Checked> {
+fn check_archive(
+    file: &File,
+    len: u64,
+    limits: &Limits,
+    progress: &dyn Progress,
+) -> io::Result<Checked> {
     let mut findings = Findings::default();
     let Some(Container { records }) =
         container::read(file, len, limits.max_entries, &mut findings)?
@@ -324,7 +331,7 @@ fn check_archive(file: &File, len: u64, limits: &Limits) -> io::Result<Checked> 
         }
         jobs.push(context.job(index, record, manifest.as_ref(), other_version));
     }
-    let (per_entry, bytes) = data_pass(file, jobs, limits)?;
+    let (per_entry, bytes) = data_pass(file, jobs, limits, progress)?;
     for entry_findings in per_entry.into_iter().flatten() {
         findings.extend(entry_findings);
     }
@@ -655,7 +662,12 @@ fn data_pass(
     file: &File,
     mut jobs: Vec<Job<'_>>,
     limits: &Limits,
+    progress: &dyn Progress,
 ) -> io::Result<(Vec<Option<Findings>>, u64)> {
+    progress.begin(
+        jobs.len() as u64,
+        jobs.iter().map(|j| j.record.uncompressed).sum(),
+    );
     let slots = jobs.iter().map(|j| j.index).max().map_or(0, |m| m + 1);
     // Largest first, so that no core is left with one big entry at the end.
     jobs.sort_by_key(|j| std::cmp::Reverse(j.record.compressed));
@@ -668,6 +680,7 @@ fn data_pass(
         while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
             let (findings, size) = check_entry(file, job, limits, &mut buffer)?;
             bytes += size;
+            progress.advance(size);
             found.push((job.index, findings));
         }
         Ok((found, bytes))

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use sitepack_format::{
     Area, AuditEvent, CHECKSUMS_NAME, ContentKind, Entry, FORMAT_NAME, FORMAT_VERSION, Generator,
-    MANIFEST_NAME, Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Redaction, Scope, Selection,
-    Sha256, Sha256Hasher, Stats, Timestamp, append_audit_event, audit_log_path, current_actor,
+    MANIFEST_NAME, Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Progress, Redaction, Scope,
+    Selection, Sha256, Sha256Hasher, Stats, Timestamp, append_audit_event, audit_log_path,
+    current_actor,
 };
 
 use crate::compress::{self, Encoded, Payload};
@@ -59,23 +60,6 @@ impl CreateOptions {
             spill_dir: None,
         }
     }
-}
-
-/// Receives progress while an archive is written (the library never prints).
-pub trait Progress: Sync {
-    /// Called once, before the first entry, with what will be read.
-    fn begin(&self, entries: u64, bytes: u64);
-    /// Called after each entry is appended, with its size as read from the site.
-    fn advance(&self, bytes: u64);
-}
-
-/// A [`Progress`] that ignores everything.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn begin(&self, _: u64, _: u64) {}
-    fn advance(&self, _: u64) {}
 }
 
 /// What was written.

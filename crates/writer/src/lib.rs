@@ -36,9 +36,8 @@ mod site;
 mod stats;
 mod zip_out;
 
-pub use create::{
-    CreateOptions, NoProgress, Overwrite, Progress, Summary, create_archive_file, write_archive,
-};
+pub use create::{CreateOptions, Overwrite, Summary, create_archive_file, write_archive};
 pub use error::WriterError;
 pub use site::{Site, SiteFile};
+pub use sitepack_format::{NoProgress, Progress};
 pub use stats::{CollectionStats, ModuleStats, SiteStats, site_stats};

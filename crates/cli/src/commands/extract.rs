@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use sitepack_reader::{Archive, ReaderError};
 
-use crate::Outcome;
+use crate::progress::Bar;
+use crate::{GlobalArgs, Outcome};
 
 /// Validate an archive, then unpack it into a new (or empty) directory.
 #[derive(Debug, clap::Args)]
@@ -24,9 +25,12 @@ pub(crate) struct ExtractArgs {
     json: bool,
 }
 
-pub(crate) fn run(args: &ExtractArgs) -> Result<Outcome> {
+pub(crate) fn run(args: &ExtractArgs, global: &GlobalArgs) -> Result<Outcome> {
     let archive = Archive::open(&args.archive)?;
-    match archive.extract_to(&args.output) {
+    let bar = Bar::new(!global.no_progress);
+    let extracted = archive.extract_with_progress(&args.output, &bar);
+    bar.finish();
+    match extracted {
         Ok(summary) => {
             if args.json {
                 super::print_json(&serde_json::json!({

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use sitepack_reader::{Archive, ManifestPreview, Preview};
 
-use crate::Outcome;
+use crate::progress::Bar;
+use crate::{GlobalArgs, Outcome};
 
 /// Show an archive's site, scope, contents and secrets to re-enter, with the verdict.
 #[derive(Debug, clap::Args)]
@@ -21,11 +22,12 @@ pub(crate) struct PreviewArgs {
     json: bool,
 }
 
-pub(crate) fn run(args: &PreviewArgs) -> Result<Outcome> {
+pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
     let archive = Archive::open(&args.archive)?;
-    let preview = archive
-        .preview()
-        .with_context(|| format!("reading {}", args.archive.display()))?;
+    let bar = Bar::new(!global.no_progress);
+    let preview = archive.preview_with_progress(&bar);
+    bar.finish();
+    let preview = preview.with_context(|| format!("reading {}", args.archive.display()))?;
     if args.json {
         super::print_json(&preview)?;
     } else {

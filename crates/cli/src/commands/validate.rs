@@ -8,7 +8,8 @@ use anyhow::{Context, Result};
 use sitepack_format::Sha256;
 use sitepack_reader::{Archive, Finding, Limits, Report};
 
-use crate::Outcome;
+use crate::progress::Bar;
+use crate::{GlobalArgs, Outcome};
 
 /// Check an archive: container, names, limits, manifest, digests, content, secrets.
 #[derive(Debug, clap::Args)]
@@ -49,11 +50,12 @@ impl ValidateArgs {
     }
 }
 
-pub(crate) fn run(args: &ValidateArgs) -> Result<Outcome> {
+pub(crate) fn run(args: &ValidateArgs, global: &GlobalArgs) -> Result<Outcome> {
     let archive = Archive::open(&args.archive)?;
-    let mut report = archive
-        .validate(&args.limits())
-        .with_context(|| format!("validating {}", args.archive.display()))?;
+    let bar = Bar::new(!global.no_progress);
+    let report = archive.validate_with_progress(&args.limits(), &bar);
+    bar.finish();
+    let mut report = report.with_context(|| format!("validating {}", args.archive.display()))?;
     if let Some(expected) = &args.expect_sha256 {
         report = report.expect_digest(expected);
     }
