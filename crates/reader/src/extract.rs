@@ -2,6 +2,7 @@
 //! temporary directory next to the target with create-new, no-follow opens, verify
 //! every byte again while writing, then rename. On any failure nothing is left.
 
+use std::collections::HashSet;
 use std::fs::{self, DirBuilder, OpenOptions, Permissions};
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -59,6 +60,7 @@ impl Archive {
             files: 0,
             bytes: 0,
         };
+        let mut created = HashSet::new();
         for (record, sha256) in records {
             let path: ArchivePath = record
                 .name
@@ -69,7 +71,7 @@ impl Archive {
                     what: "its name is not a safe path".to_owned(),
                 })?;
             let target = root.join(path.to_native());
-            create_parents(root, &path)?;
+            create_parents(root, &path, &mut created)?;
             let mut file = OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -129,12 +131,19 @@ fn check_target(dir: &Path) -> Result<(), ReaderError> {
     }
 }
 
-/// Creates the directories above `path` inside `root`, refusing anything that is not a
-/// directory this extraction made (a link, a file).
-fn create_parents(root: &Path, path: &ArchivePath) -> Result<(), ReaderError> {
+/// Creates the directories above `path` inside `root` (remembering them in `created`),
+/// refusing anything that is not a directory this extraction made (a link, a file).
+fn create_parents(
+    root: &Path,
+    path: &ArchivePath,
+    created: &mut HashSet<ArchivePath>,
+) -> Result<(), ReaderError> {
     let mut prefixes: Vec<ArchivePath> = path.prefixes().collect();
     prefixes.pop();
     for prefix in prefixes {
+        if created.contains(&prefix) {
+            continue;
+        }
         let dir = root.join(prefix.to_native());
         match DirBuilder::new().mode(DIR_MODE).create(&dir) {
             Ok(()) => fs::set_permissions(&dir, Permissions::from_mode(DIR_MODE))
@@ -152,6 +161,7 @@ fn create_parents(root: &Path, path: &ArchivePath) -> Result<(), ReaderError> {
             }
             Err(e) => return Err(ReaderError::io("create the directory", &dir, e)),
         }
+        created.insert(prefix);
     }
     Ok(())
 }

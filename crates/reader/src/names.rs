@@ -1,7 +1,7 @@
 //! Entry names and types (docs/FORMAT.md §13.1 methods and encryption, §13.3 names):
 //! every name is read from the raw central-directory bytes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sitepack_format::{ArchivePath, FormatError};
 
@@ -19,13 +19,13 @@ const DOS_REPARSE_POINT: u32 = 0x400;
 /// Checks each record's method, encryption, name and type, and the names against
 /// each other.
 pub(crate) fn check(records: &[Record], findings: &mut Findings) {
-    let mut by_bytes: HashMap<&[u8], usize> = HashMap::new();
+    let mut names: HashSet<&[u8]> = HashSet::new();
     // Collision key → the file entry (or directory) that has it.
     let mut file_keys: HashMap<String, &str> = HashMap::new();
     let mut valid: Vec<(&Record, ArchivePath)> = Vec::new();
     for record in records {
         let name = record.display.as_str();
-        if by_bytes.insert(&record.name_bytes, 0).is_some() {
+        if !names.insert(&record.name_bytes) {
             findings.entry(
                 Code::DuplicateName,
                 name,
