@@ -1,6 +1,7 @@
 //! Developer tasks, run as `cargo xtask <task>`.
 
 mod bench;
+mod fuzz;
 mod gen_site;
 mod rng;
 
@@ -28,8 +29,32 @@ enum Task {
     },
     /// Generate a deterministic, realistic site (same seed ⇒ byte-identical tree).
     GenSite(GenSiteArgs),
-    /// Time `sitepack create` against `zip -r` on the standard bench site; print a report.
+    /// Time `sitepack create` against `zip -r` and `sitepack validate` against `unzip -t`; print a report.
+    ///
+    /// Needs Info-ZIP's `zip` and `unzip` (Debian/Ubuntu: `apt-get install zip unzip`).
+    /// Builds the release `sitepack`, generates (or reuses) the bench site (`gen-site`, seed 1,
+    /// `--scale K`) in WORK, then times each tool `--runs` times, round by round:
+    ///
+    /// 1. create: `sitepack create`, `zip -r -q` and `zip -r -q -1` on the site;
+    ///
+    /// 2. validate, on the archives of the last create round: `sitepack validate` and
+    ///    `unzip -t -q` on sitepack's archive, `unzip -t -q` on `zip -r -q`'s (a second
+    ///    reference).
+    ///
+    /// Reports median wall and CPU time, peak RSS and archive size of each tool, and checks
+    /// the targets of docs/PERFORMANCE.md: create ≥ 3× faster than `zip -r -q`, archive
+    /// ≤ 1.02× zip's, peak RSS < 200 MB; validate ≥ 2× faster than `unzip -t -q` on the same
+    /// archive. The markdown report goes to standard output and WORK/report-scale-K.md; exit
+    /// status 0 when every target passes, 1 otherwise, 2 when a tool is missing.
     Bench(BenchArgs),
+    /// Fuzz the archive reader for a while (needs cargo-fuzz; works on stable Rust).
+    ///
+    /// Writes a seed corpus (small archives of the demo site) to fuzz/corpus/TARGET, then
+    /// runs `cargo fuzz run TARGET --sanitizer none -- -max_total_time=SECONDS [ARGS…]`.
+    /// Inputs that crash are saved in fuzz/artifacts/TARGET/ and listed; the exit status is
+    /// 0 when none was found, 1 when one was, 2 when cargo-fuzz is missing
+    /// (`cargo install cargo-fuzz --locked`). See fuzz/README.md.
+    Fuzz(FuzzArgs),
     /// (internal) Run a command and print its wall time, CPU time and peak memory.
     #[command(hide = true)]
     MeasureChild {
@@ -76,6 +101,19 @@ struct BenchArgs {
     keep_site: bool,
 }
 
+#[derive(clap::Args)]
+struct FuzzArgs {
+    /// How long to fuzz.
+    #[arg(long, value_name = "N", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    seconds: u64,
+    /// Which fuzz target to run.
+    #[arg(long, value_enum, default_value = "reader")]
+    target: fuzz::Target,
+    /// More libFuzzer options, e.g. `-- -jobs=2` or `-- -max_len=65536`.
+    #[arg(last = true, value_name = "LIBFUZZER_ARGS")]
+    libfuzzer_args: Vec<OsString>,
+}
+
 fn main() -> ExitCode {
     match run(&Xtask::parse()) {
         Ok(code) => code,
@@ -98,6 +136,11 @@ fn run(xtask: &Xtask) -> Result<ExitCode> {
                 .clone()
                 .unwrap_or_else(|| project_root().join("target/bench")),
             keep_site: args.keep_site,
+        }),
+        Task::Fuzz(args) => fuzz::run(&fuzz::Settings {
+            seconds: args.seconds,
+            target: args.target,
+            libfuzzer_args: args.libfuzzer_args.clone(),
         }),
         Task::MeasureChild { command } => bench::measure_child(command),
     }
@@ -139,6 +182,10 @@ fn schema(check: bool) -> Result<ExitCode> {
         (
             "schema/site.schema.json",
             sitepack_format::generated_site_schema(),
+        ),
+        (
+            "schema/report.schema.json",
+            sitepack_reader::generated_report_schema(),
         ),
     ];
     let mut stale = false;
