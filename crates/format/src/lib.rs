@@ -54,7 +54,7 @@ pub use path::{ArchivePath, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, PathRejection};
 pub use progress::{NoProgress, Progress};
 pub use schema::{
     MANIFEST_SCHEMA, SITE_SCHEMA, SchemaViolation, generated_manifest_schema, generated_schema,
-    generated_site_schema, validate_manifest, validate_site_config,
+    generated_site_schema, validate_manifest, validate_manifest_bytes, validate_site_config,
 };
 pub use secrets::{SecretPolicy, escape_pointer_token};
 pub use site::{DEFAULT_OWNER_FIELD, SiteConfig, SiteSecrets};

@@ -401,16 +401,23 @@ impl Manifest {
     /// Reads `manifest.json`, applying the versioning rules: the same major version is
     /// read (unknown fields are ignored and listed), another major version is refused.
     pub fn from_json(bytes: &[u8]) -> Result<ParsedManifest, FormatError> {
-        let value: serde_json::Value =
+        // Only the two fields that decide how to read the rest, first: a manifest with
+        // many entries is then read once, straight into the types (no JSON tree).
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<serde_json::Value>,
+            format_version: Option<serde_json::Value>,
+        }
+        let header: Header =
             serde_json::from_slice(bytes).map_err(|source| FormatError::ManifestJson { source })?;
-        if let Some(format) = value.get("format")
+        if let Some(format) = header.format
             && format.as_str() != Some(FORMAT_NAME)
         {
             return Err(FormatError::NotSitepack {
                 found: format.to_string(),
             });
         }
-        if let Some(version) = value.get("format_version").and_then(|v| v.as_str()) {
+        if let Some(version) = header.format_version.as_ref().and_then(|v| v.as_str()) {
             let version: FormatVersion = version.parse()?;
             if version.major != FORMAT_VERSION.major {
                 return Err(FormatError::UnsupportedVersion {
@@ -425,8 +432,9 @@ impl Manifest {
             }
         }
         let mut unknown_fields = Vec::new();
+        let mut json = serde_json::Deserializer::from_slice(bytes);
         let manifest: Manifest = serde_path_to_error::deserialize(
-            serde_ignored::Deserializer::new(value, &mut |path: serde_ignored::Path<'_>| {
+            serde_ignored::Deserializer::new(&mut json, &mut |path: serde_ignored::Path<'_>| {
                 unknown_fields.push(path.to_string());
             }),
         )
@@ -434,6 +442,8 @@ impl Manifest {
             pointer: json_pointer(e.path()),
             message: e.inner().to_string(),
         })?;
+        json.end()
+            .map_err(|source| FormatError::ManifestJson { source })?;
         if manifest.format != FORMAT_NAME {
             return Err(FormatError::NotSitepack {
                 found: manifest.format,

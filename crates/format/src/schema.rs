@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::LazyLock;
 
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::{FormatError, Manifest, SiteConfig};
@@ -78,14 +79,35 @@ fn compile(text: &str) -> Validator {
 }
 
 static MANIFEST_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| compile(MANIFEST_SCHEMA));
+/// The items of the manifest's long arrays, validated one at a time.
+static ENTRY_VALIDATOR: LazyLock<Validator> =
+    LazyLock::new(|| compile_definition(MANIFEST_SCHEMA, "Entry"));
+static REDACTION_VALIDATOR: LazyLock<Validator> =
+    LazyLock::new(|| compile_definition(MANIFEST_SCHEMA, "Redaction"));
+
+/// A schema for one of `text`'s `$defs`: the same definitions, referenced from the root.
+fn compile_definition(text: &str, name: &str) -> Validator {
+    let schema: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let definition = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": schema.get("$defs").cloned().unwrap_or_default(),
+        "$ref": format!("#/$defs/{name}"),
+    });
+    compile(&definition.to_string())
+}
 static SITE_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| compile(SITE_SCHEMA));
 
 fn violations(validator: &Validator, document: &Value) -> Vec<SchemaViolation> {
+    violations_at(validator, document, "")
+}
+
+/// Violations of `document`, which sits at `prefix` (a JSON pointer) in its file.
+fn violations_at(validator: &Validator, document: &Value, prefix: &str) -> Vec<SchemaViolation> {
     match validator {
         Ok(validator) => validator
             .iter_errors(document)
             .map(|error| SchemaViolation {
-                pointer: error.instance_path().to_string(),
+                pointer: format!("{prefix}{}", error.instance_path()),
                 message: error.to_string(),
             })
             .collect(),
@@ -103,6 +125,151 @@ fn violations(validator: &Validator, document: &Value) -> Vec<SchemaViolation> {
 #[must_use]
 pub fn validate_manifest(manifest: &Value) -> Vec<SchemaViolation> {
     violations(&MANIFEST_VALIDATOR, manifest)
+}
+
+/// Checks `manifest.json` bytes against `schema/manifest.schema.json`, like
+/// [`validate_manifest`], without holding the whole document as a JSON tree: the items of
+/// `entries` and `redactions` are parsed and checked one at a time. Fails only when the
+/// bytes are not JSON.
+pub fn validate_manifest_bytes(bytes: &[u8]) -> Result<Vec<SchemaViolation>, serde_json::Error> {
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        // Not an object: small, and wrong whatever it is.
+        return Ok(validate_manifest(&serde_json::from_slice(bytes)?));
+    }
+    let mut found = Vec::new();
+    let mut json = serde_json::Deserializer::from_slice(bytes);
+    let top = TopLevel { found: &mut found }.deserialize(&mut json)?;
+    json.end()?;
+    // The long arrays were checked item by item and stand here as `[]`.
+    let mut whole = violations(&MANIFEST_VALIDATOR, &top);
+    whole.append(&mut found);
+    Ok(whole)
+}
+
+/// The manifest's top level as a JSON value, with `entries` and `redactions` checked
+/// while they stream past (their violations go to `found`) and kept as `[]`.
+struct TopLevel<'a> {
+    found: &'a mut Vec<SchemaViolation>,
+}
+
+impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevel<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut top = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let validator = match key.as_str() {
+                "entries" => Some(&ENTRY_VALIDATOR),
+                "redactions" => Some(&REDACTION_VALIDATOR),
+                _ => None,
+            };
+            let value = match validator {
+                Some(validator) => map.next_value_seed(Items {
+                    validator,
+                    prefix: format!("/{key}"),
+                    found: self.found,
+                })?,
+                None => map.next_value::<Value>()?,
+            };
+            top.insert(key, value);
+        }
+        Ok(Value::Object(top))
+    }
+
+    // Anything but an object is kept whole; the schema reports it.
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+}
+
+/// An array whose items are checked one by one; anything else is kept whole.
+struct Items<'a> {
+    validator: &'static LazyLock<Validator>,
+    prefix: String,
+    found: &'a mut Vec<SchemaViolation>,
+}
+
+impl<'de> DeserializeSeed<'de> for Items<'_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Items<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut index = 0usize;
+        while let Some(item) = seq.next_element::<Value>()? {
+            let at = format!("{}/{index}", self.prefix);
+            self.found.extend(violations_at(self.validator, &item, &at));
+            index += 1;
+        }
+        Ok(Value::Array(Vec::new()))
+    }
+
+    // Not an array: something of the same type stands in, so that the top-level check
+    // reports the wrong type.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Value::Object(serde_json::Map::new()))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
 }
 
 /// Checks `site.json` against `schema/site.schema.json` and reads it.
@@ -142,6 +309,39 @@ mod tests {
             pretty(&generated_site_schema()),
             "run `cargo xtask schema`"
         );
+    }
+
+    #[test]
+    fn streamed_validation_finds_what_whole_validation_finds() {
+        let good = crate::manifest::tests::sample();
+        let mut cases = vec![serde_json::to_value(&good).unwrap()];
+        for (pointer, bad) in [
+            ("/entries/0/sha256", json!("ABC")),
+            ("/entries/0/area", json!("nowhere")),
+            ("/entries", json!({"not": "an array"})),
+            ("/redactions", json!(7)),
+            ("/created_at", json!("yesterday")),
+            ("/site/url", json!("not a uri")),
+        ] {
+            let mut value = serde_json::to_value(&good).unwrap();
+            *value.pointer_mut(pointer).unwrap() = bad;
+            cases.push(value);
+        }
+        cases.push(json!([1, 2]));
+        for (index, case) in cases.into_iter().enumerate() {
+            let mut whole = validate_manifest(&case);
+            assert_eq!(whole.is_empty(), index == 0, "{case}");
+            let mut streamed = validate_manifest_bytes(case.to_string().as_bytes()).unwrap();
+            let key = |v: &SchemaViolation| (v.pointer.clone(), v.message.clone());
+            whole.sort_by_key(key);
+            streamed.sort_by_key(key);
+            assert_eq!(
+                whole.iter().map(|v| &v.pointer).collect::<Vec<_>>(),
+                streamed.iter().map(|v| &v.pointer).collect::<Vec<_>>(),
+                "{case}"
+            );
+        }
+        assert!(validate_manifest_bytes(b"{\"a\": ").is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::Value;
 use sitepack_format::{
     Area, AreaKind, FORMAT_VERSION, FormatError, FormatVersion, Manifest, ModuleItem, PAYLOAD_DIR,
-    Stats, classify, validate_manifest,
+    Stats, classify, validate_manifest_bytes,
 };
 
 use crate::finding::{Code, Findings};
@@ -24,6 +24,12 @@ pub(crate) enum ManifestOutcome {
     OtherVersion,
     /// Unusable (findings say why).
     Invalid,
+}
+
+/// The one field read before deciding how to read the rest.
+#[derive(serde::Deserialize)]
+struct Header {
+    format_version: Option<Value>,
 }
 
 /// Parses and checks the manifest bytes.
@@ -46,11 +52,16 @@ pub(crate) fn check(bytes: &[u8], findings: &mut Findings) -> ManifestOutcome {
     if let Err(e) = check_unique_keys(bytes) {
         return invalid_json(findings, e);
     }
-    let value: Value = match serde_json::from_slice(bytes) {
-        Ok(value) => value,
+    // Only the version first; the rest is checked without a JSON tree of the whole
+    // manifest, whose size grows with the number of entries.
+    let header: Header = match serde_json::from_slice(bytes) {
+        Ok(header) => header,
+        Err(e) if e.is_data() => Header {
+            format_version: None,
+        },
         Err(e) => return invalid_json(findings, format!("it is not valid JSON ({e})")),
     };
-    if let Some(version) = value.get("format_version").and_then(Value::as_str)
+    if let Some(version) = header.format_version.as_ref().and_then(Value::as_str)
         && let Ok(version) = version.parse::<FormatVersion>()
         && version.major != FORMAT_VERSION.major
     {
@@ -69,7 +80,10 @@ pub(crate) fn check(bytes: &[u8], findings: &mut Findings) -> ManifestOutcome {
         );
         return ManifestOutcome::OtherVersion;
     }
-    let violations = validate_manifest(&value);
+    let violations = match validate_manifest_bytes(bytes) {
+        Ok(violations) => violations,
+        Err(e) => return invalid_json(findings, format!("it is not valid JSON ({e})")),
+    };
     if !violations.is_empty() {
         for violation in violations {
             findings.entry(
