@@ -28,13 +28,16 @@
 mod archive;
 mod container;
 mod content;
+mod data_pass;
 mod entry_stream;
 mod error;
 mod extract;
 mod finding;
+mod listing;
 mod manifest;
 mod names;
 mod preview;
+mod report;
 mod validate;
 
 pub use archive::Archive;
@@ -43,4 +46,4 @@ pub use extract::ExtractSummary;
 pub use finding::{Code, Finding, MAX_FINDINGS, Severity};
 pub use manifest::MAX_MANIFEST_BYTES;
 pub use preview::{CollectionCount, Counts, ManifestPreview, ModuleCounts, Preview};
-pub use validate::{Limits, REPORT_SCHEMA, Report, Summary, generated_report_schema};
+pub use report::{Limits, REPORT_SCHEMA, Report, Summary, generated_report_schema};

@@ -1,0 +1,310 @@
+//! The data pass: every entry read once, on all cores, through the one verifying read
+//! path — sizes, ratio, CRC-32, SHA-256, JSON content, secrets, credential shapes
+//! (docs/FORMAT.md §13.4, §13.7–13.9).
+
+use std::fs::File;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sitepack_format::{
+    ArchivePath, Area, ContentKind, Manifest, PAYLOAD_DIR, Progress, Scope, SecretPolicy, Sha256,
+    SiteConfig, classify,
+};
+
+use crate::Limits;
+use crate::container::Record;
+use crate::content::{ContentCheck, ContentRules, ShapeScanner};
+use crate::entry_stream::{Computed, EntryStream, drain};
+use crate::finding::{Code, Findings};
+use crate::manifest;
+use crate::report::RATIO_FLOOR;
+
+/// One entry for the data pass.
+pub(crate) struct Job<'a> {
+    index: usize,
+    record: &'a Record,
+    expected_sha256: Option<Sha256>,
+    scan_shapes: bool,
+    content: Option<ContentRules<'a>>,
+    expected_records: Option<u64>,
+}
+
+/// What every job of one validation shares: the secret policy and each record's place.
+pub(crate) struct JobContext {
+    policy: SecretPolicy,
+    owner_field: String,
+    /// Per record: its site-relative path and area, when its name is a payload path.
+    places: Vec<Option<(ArchivePath, Area)>>,
+    /// Per record: its index in the manifest's entries, when listed.
+    entries: Vec<Option<usize>>,
+}
+
+impl JobContext {
+    pub(crate) fn new(
+        records: &[Record],
+        manifest: Option<&Manifest>,
+        site: Option<&SiteConfig>,
+    ) -> Self {
+        let listed = manifest.map(manifest::listed).unwrap_or_default();
+        let entries = records
+            .iter()
+            .map(|r| r.name.as_deref().and_then(|n| listed.get(n).copied()))
+            .collect();
+        let places = records
+            .iter()
+            .map(|r| {
+                let path: ArchivePath = r.name.as_deref()?.parse().ok()?;
+                let site_path = path.strip_prefix(PAYLOAD_DIR)?;
+                let area = classify(&site_path)?;
+                Some((site_path, area))
+            })
+            .collect();
+        Self {
+            policy: site
+                .and_then(|s| SecretPolicy::new(s.secrets.as_ref()).ok())
+                .unwrap_or_default(),
+            owner_field: site
+                .map_or(
+                    sitepack_format::DEFAULT_OWNER_FIELD,
+                    SiteConfig::owner_field,
+                )
+                .to_owned(),
+            places,
+            entries,
+        }
+    }
+
+    /// The job for one readable record: what to compare it with and how to check it.
+    pub(crate) fn job<'a>(
+        &'a self,
+        index: usize,
+        record: &'a Record,
+        manifest: Option<&'a Manifest>,
+        other_version: bool,
+    ) -> Job<'a> {
+        let entry = manifest
+            .zip(self.entries[index])
+            .map(|(m, i)| &m.entries[i]);
+        let place = self.places[index].as_ref();
+        let content = match (entry, manifest, place) {
+            (Some(_), Some(manifest), Some((path, area))) => {
+                let kind = ContentKind::of(path, area);
+                kind.is_json().then(|| ContentRules {
+                    name: record.display.as_str(),
+                    path,
+                    area,
+                    kind,
+                    selection: manifest.scope.selects(area, manifest.options),
+                    policy: &self.policy,
+                    owner_field: &self.owner_field,
+                    user: match &manifest.scope {
+                        Scope::User(user) => Some(user.as_str()),
+                        _ => None,
+                    },
+                })
+            }
+            _ => None,
+        };
+        Job {
+            index,
+            record,
+            expected_sha256: entry.map(|e| e.sha256),
+            scan_shapes: place.is_some() && !other_version,
+            content,
+            expected_records: entry.and_then(|e| e.records),
+        }
+    }
+}
+
+/// Flags an entry whose declared sizes already exceed the ratio limit; it is not read.
+pub(crate) fn ratio_declared(record: &Record, limits: &Limits, findings: &mut Findings) -> bool {
+    let exceeded = record.uncompressed > RATIO_FLOOR
+        && record.uncompressed > record.compressed.saturating_mul(limits.max_ratio);
+    if exceeded {
+        ratio_finding(record, record.uncompressed, limits, findings);
+    }
+    exceeded
+}
+
+fn ratio_finding(record: &Record, size: u64, limits: &Limits, findings: &mut Findings) {
+    findings.entry(
+        Code::RatioExceeded,
+        &record.display,
+        format!(
+            "{} compressed bytes expand to more than {size} (over {}:1): a decompression bomb; raise --max-ratio only if you trust this archive",
+            record.compressed, limits.max_ratio
+        ),
+    );
+}
+
+/// Reads every job's entry once, on all cores. Returns each record's findings (by
+/// record index) and the bytes read.
+pub(crate) fn data_pass(
+    file: &File,
+    mut jobs: Vec<Job<'_>>,
+    limits: &Limits,
+    progress: &dyn Progress,
+) -> io::Result<(Vec<Option<Findings>>, u64)> {
+    progress.begin(
+        jobs.len() as u64,
+        jobs.iter().map(|j| j.record.uncompressed).sum(),
+    );
+    let slots = jobs.iter().map(|j| j.index).max().map_or(0, |m| m + 1);
+    // Largest first, so that no core is left with one big entry at the end.
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.record.compressed));
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let worker = || -> io::Result<(Vec<(usize, Findings)>, u64)> {
+        let mut buffer = vec![0u8; 256 * 1024];
+        let mut found = Vec::new();
+        let mut bytes = 0u64;
+        while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let (findings, size) = check_entry(file, job, limits, &mut buffer)?;
+            bytes += size;
+            progress.advance(size);
+            found.push((job.index, findings));
+        }
+        Ok((found, bytes))
+    };
+    let results: Vec<io::Result<_>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a verification thread panicked")))
+            })
+            .collect()
+    });
+    let mut per_entry: Vec<Option<Findings>> = (0..slots).map(|_| None).collect();
+    let mut total = 0;
+    for result in results {
+        let (found, bytes) = result?;
+        total += bytes;
+        for (index, findings) in found {
+            per_entry[index] = Some(findings);
+        }
+    }
+    Ok((per_entry, total))
+}
+
+/// Reads one entry: sizes, CRC-32, SHA-256, ratio, content and credential shapes.
+fn check_entry(
+    file: &File,
+    job: &Job<'_>,
+    limits: &Limits,
+    buffer: &mut [u8],
+) -> io::Result<(Findings, u64)> {
+    let record = job.record;
+    let name = record.display.as_str();
+    let mut findings = Findings::default();
+    let mut stream = EntryStream::new(file, record)?;
+    let mut content = job
+        .content
+        .as_ref()
+        .map(|rules| ContentCheck::new(rules.clone()));
+    let mut shapes = job.scan_shapes.then(ShapeScanner::default);
+    let ratio_cap = record
+        .compressed
+        .saturating_mul(limits.max_ratio)
+        .max(RATIO_FLOOR);
+    let mut bomb = false;
+    let mut produced = 0u64;
+    let read = drain(&mut stream, buffer, |chunk| {
+        produced += chunk.len() as u64;
+        if produced > ratio_cap {
+            bomb = true;
+            return false;
+        }
+        if let Some(content) = content.as_mut() {
+            content.feed(chunk);
+        }
+        if let Some(shapes) = shapes.as_mut() {
+            shapes.feed(chunk);
+        }
+        true
+    });
+    let computed = stream.finish();
+    match read {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            findings.entry(
+                Code::CorruptData,
+                name,
+                format!("the entry's data is damaged: {e}; copy the archive again from its source"),
+            );
+            return Ok((findings, computed.size));
+        }
+        Err(e) => return Err(e),
+        Ok(()) => {}
+    }
+    if bomb {
+        ratio_finding(record, computed.size, limits, &mut findings);
+        return Ok((findings, computed.size));
+    }
+    judge(job, &computed, content, &mut findings);
+    if let Some(shapes) = shapes {
+        shapes.report(name, &mut findings);
+    }
+    Ok((findings, computed.size))
+}
+
+/// The verdict on an entry read to its end: size, CRC-32, SHA-256, content.
+fn judge(
+    job: &Job<'_>,
+    computed: &Computed,
+    content: Option<ContentCheck<'_>>,
+    findings: &mut Findings,
+) {
+    let record = job.record;
+    let name = record.display.as_str();
+    if computed.size != record.uncompressed {
+        let how = if computed.size > record.uncompressed {
+            "more"
+        } else {
+            "fewer"
+        };
+        findings.entry(
+            Code::SizeMismatch,
+            name,
+            format!(
+                "the entry decompresses to {how} bytes than the {} its header declares; the archive is damaged or was altered",
+                record.uncompressed
+            ),
+        );
+        return;
+    }
+    if computed.crc != record.crc {
+        findings.entry(
+            Code::CrcMismatch,
+            name,
+            "the data does not match its CRC-32: the archive is damaged; copy it again from its source",
+        );
+    }
+    if let Some(expected) = &job.expected_sha256
+        && &computed.sha256 != expected
+    {
+        findings.entry(
+            Code::DigestMismatch,
+            name,
+            "the data does not match the SHA-256 the manifest lists: the entry was altered after the archive was made; do not trust it",
+        );
+    }
+    if let Some(content) = content {
+        let (content_findings, records) = content.finish();
+        findings.extend(content_findings);
+        if let (Some(counted), Some(stated)) = (records, job.expected_records)
+            && counted != stated
+        {
+            findings.entry(
+                Code::RecordCountMismatch,
+                name,
+                format!("the collection holds {counted} records but the manifest says {stated}"),
+            );
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The manifest against the archive (docs/FORMAT.md §13.5–13.8): the manifest is read,
+//! every entry is listed and present, `checksums.sha256` agrees, `site.json` names the
+//! manifest's site, and every entry lies in the declared scope.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+
+use sitepack_format::{
+    Area, CHECKSUMS_NAME, Entry, MANIFEST_NAME, Manifest, ModuleItem, PAYLOAD_DIR, Selection,
+    SiteConfig, classify, validate_site_config,
+};
+
+use crate::container::Record;
+use crate::content::credential_shapes;
+use crate::entry_stream::EntryStream;
+use crate::finding::{Code, Findings};
+use crate::manifest::{self, MAX_MANIFEST_BYTES, ManifestOutcome};
+
+/// Reads the whole of a small entry (at most `max` bytes; `None` past that).
+fn read_small(file: &File, record: &Record, max: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut stream = EntryStream::new(file, record)?;
+    let mut bytes = Vec::new();
+    match (&mut stream).take(max + 1).read_to_end(&mut bytes) {
+        Ok(_) => {}
+        Err(e)
+            if e.kind() == io::ErrorKind::InvalidData
+                || e.kind() == io::ErrorKind::UnexpectedEof =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    }
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
+}
+
+pub(crate) fn read_manifest(
+    file: &File,
+    record: Option<&Record>,
+    findings: &mut Findings,
+) -> io::Result<ManifestOutcome> {
+    let Some(record) = record else {
+        findings.archive(
+            Code::ManifestMissing,
+            "there is no manifest.json: this is not a sitepack archive, or it is damaged",
+        );
+        return Ok(ManifestOutcome::Invalid);
+    };
+    if !record.readable() {
+        return Ok(ManifestOutcome::Invalid);
+    }
+    let too_large = |findings: &mut Findings| {
+        findings.entry(
+            Code::ManifestTooLarge,
+            MANIFEST_NAME,
+            "manifest.json is larger than 64 MiB; sitepack does not read it",
+        );
+        Ok(ManifestOutcome::Invalid)
+    };
+    if record.uncompressed > MAX_MANIFEST_BYTES {
+        return too_large(findings);
+    }
+    match read_small(file, record, MAX_MANIFEST_BYTES)? {
+        Some(bytes) => Ok(manifest::check(&bytes, findings)),
+        // Corrupt data is reported by the data pass.
+        None if record.uncompressed == MAX_MANIFEST_BYTES => too_large(findings),
+        None => Ok(ManifestOutcome::Invalid),
+    }
+}
+
+/// Completeness, checksums, site identity and scope: the manifest against the entries.
+/// Returns the archive's `site.json` when it is valid.
+pub(crate) fn check_against_manifest(
+    file: &File,
+    manifest: &Manifest,
+    records: &[Record],
+    files: &HashMap<&[u8], &Record>,
+    findings: &mut Findings,
+) -> io::Result<Option<SiteConfig>> {
+    manifest::check_listing(manifest, findings);
+    let listed = manifest::listed(manifest);
+    for record in records {
+        let name = record.name.as_deref();
+        let accepted = if record.is_directory() {
+            name.is_some_and(|n| n == "site/" || n.starts_with("site/"))
+        } else {
+            name.is_some_and(|n| {
+                n == MANIFEST_NAME || n == CHECKSUMS_NAME || listed.contains_key(n)
+            })
+        };
+        if !accepted {
+            findings.entry(
+                Code::UnlistedEntry,
+                &record.display,
+                "the manifest does not list this entry, so nothing vouches for it; do not trust this archive",
+            );
+        }
+    }
+    for entry in &manifest.entries {
+        match files.get(entry.path.as_str().as_bytes()) {
+            None => findings.entry(
+                Code::MissingEntry,
+                entry.path.as_str(),
+                "the manifest lists this entry but the archive does not hold it: the archive is incomplete",
+            ),
+            Some(record) if record.uncompressed != entry.size => findings.entry(
+                Code::SizeMismatch,
+                entry.path.as_str(),
+                format!(
+                    "the manifest says {} bytes but the archive declares {}",
+                    entry.size, record.uncompressed
+                ),
+            ),
+            Some(_) => {}
+        }
+        check_entry_place(manifest, entry, findings);
+    }
+    check_checksums(
+        file,
+        manifest,
+        files.get(CHECKSUMS_NAME.as_bytes()).copied(),
+        findings,
+    )?;
+    manifest::check_stats(manifest, findings);
+    if let Some(label) = &manifest.label {
+        for shape in credential_shapes(label.as_bytes()) {
+            findings.entry(
+                Code::CredentialShape,
+                MANIFEST_NAME,
+                format!("the label contains something shaped like {shape}; if it is a real credential, rotate it"),
+            );
+        }
+    }
+    check_site(file, manifest, files, findings)
+}
+
+fn check_entry_place(manifest: &Manifest, entry: &Entry, findings: &mut Findings) {
+    let name = entry.path.as_str();
+    let Some(area) = entry
+        .path
+        .strip_prefix(PAYLOAD_DIR)
+        .as_ref()
+        .and_then(classify)
+    else {
+        findings.entry(
+            Code::OutOfScope,
+            name,
+            "sitepack's own state (site/.sitepack/) is never archived; do not restore this archive",
+        );
+        return;
+    };
+    if area.kind() != entry.area {
+        findings.entry(
+            Code::AreaMismatch,
+            name,
+            format!(
+                "the manifest says area {:?} but the path is in area {:?}",
+                entry.area,
+                area.kind()
+            ),
+        );
+    }
+    if manifest.scope.selects(&area, manifest.options) == Selection::Excluded {
+        findings.entry(
+            Code::OutOfScope,
+            name,
+            format!(
+                "the archive's scope is {} (files: {}), which does not include this entry; restoring it would change more than the scope says",
+                manifest.scope, manifest.options.files
+            ),
+        );
+    }
+    let collection = matches!(
+        area,
+        Area::Module {
+            item: ModuleItem::Collection,
+            ..
+        }
+    );
+    if collection != entry.records.is_some() {
+        let what = if collection {
+            "a collection must state its number of records"
+        } else {
+            "only collections state a number of records"
+        };
+        findings.entry(
+            Code::RecordCountMismatch,
+            name,
+            format!("{what} in the manifest"),
+        );
+    }
+}
+
+fn check_checksums(
+    file: &File,
+    manifest: &Manifest,
+    record: Option<&Record>,
+    findings: &mut Findings,
+) -> io::Result<()> {
+    let Some(record) = record else {
+        findings.archive(
+            Code::ChecksumsMissing,
+            "there is no checksums.sha256: the archive is incomplete or was not made by sitepack",
+        );
+        return Ok(());
+    };
+    if !record.readable() {
+        return Ok(());
+    }
+    let expected = manifest::checksums_text(manifest);
+    if read_small(file, record, expected.len() as u64)?.as_deref() != Some(expected.as_slice()) {
+        findings.entry(
+            Code::ChecksumsMismatch,
+            CHECKSUMS_NAME,
+            "checksums.sha256 does not match the manifest's entries, so `sha256sum -c` would check something else; the archive was altered",
+        );
+    }
+    Ok(())
+}
+
+fn check_site(
+    file: &File,
+    manifest: &Manifest,
+    files: &HashMap<&[u8], &Record>,
+    findings: &mut Findings,
+) -> io::Result<Option<SiteConfig>> {
+    let name = "site/site.json";
+    let mismatch = |findings: &mut Findings, what: String| {
+        findings.entry(
+            Code::SiteMismatch,
+            name,
+            format!("{what}; the archive does not describe one site consistently"),
+        );
+    };
+    let listed = manifest.entries.iter().any(|e| e.path.as_str() == name);
+    let Some(record) = files.get(name.as_bytes()).filter(|_| listed) else {
+        mismatch(findings, "site/site.json is not in the archive".to_owned());
+        return Ok(None);
+    };
+    if !record.readable() {
+        return Ok(None);
+    }
+    let Some(bytes) = read_small(file, record, MAX_MANIFEST_BYTES)? else {
+        return Ok(None);
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        // Reported as INVALID_JSON by the content checks.
+        return Ok(None);
+    };
+    match validate_site_config(&value) {
+        Ok(site) => {
+            if site.identity() != manifest.site {
+                mismatch(
+                    findings,
+                    format!(
+                        "site.json says site `{}` ({}, {}) but the manifest says `{}` ({}, {})",
+                        site.id,
+                        site.name,
+                        site.url,
+                        manifest.site.id,
+                        manifest.site.name,
+                        manifest.site.url
+                    ),
+                );
+            }
+            Ok(Some(site))
+        }
+        Err(e) => {
+            mismatch(findings, format!("site.json is not valid: {e}"));
+            Ok(None)
+        }
+    }
+}
