@@ -8,6 +8,7 @@
 
 mod util;
 
+mod audit;
 mod create_bad_site;
 mod create_interop;
 mod create_output;

@@ -52,6 +52,8 @@ enum Command {
     Preview(commands::preview::PreviewArgs),
     /// Validate an archive, then unpack it safely into a new directory.
     Extract(commands::extract::ExtractArgs),
+    /// List the site's audit log (create, restore, keep, revert, init, recover, auto, prune).
+    Audit(commands::audit::AuditArgs),
 }
 
 /// How a command ended, when it did not fail.
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::run(args, &cli.global),
         Command::Preview(args) => commands::preview::run(args, &cli.global),
         Command::Extract(args) => commands::extract::run(args, &cli.global),
+        Command::Audit(args) => commands::audit::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::from(EXIT_OK),

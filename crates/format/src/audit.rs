@@ -1,8 +1,13 @@
 //! The site's audit log, `.sitepack/audit.jsonl`: one JSON object per line, appended by
 //! every command that creates, restores, keeps, reverts, prunes or runs automatically.
+//!
+//! Appending is one `write` of a whole line; reading ([`read_audit_log`]) streams the file
+//! line by line and never lets one bad line (a crash that cut the last line short, a hand
+//! edit) hide the events around it.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -17,7 +22,7 @@ pub const AUDIT_LOG_NAME: &str = "audit.jsonl";
 pub struct AuditEvent {
     /// When it happened.
     pub time: Timestamp,
-    /// `create`, `restore`, `keep`, `revert`, `auto` or `prune`.
+    /// One of [`AUDIT_EVENT_TYPES`] (`create`, `restore`, …).
     #[serde(rename = "type")]
     pub kind: String,
     /// Who ran it (the login name, or `uid:N`).
@@ -26,6 +31,50 @@ pub struct AuditEvent {
     pub outcome: String,
     /// Event-specific details (scope, options, counts, digests, error).
     pub details: serde_json::Value,
+}
+
+/// Every event type sitepack writes to the audit log.
+pub const AUDIT_EVENT_TYPES: [&str; 8] = [
+    "create", "restore", "keep", "revert", "init", "recover", "auto", "prune",
+];
+
+/// Lines longer than this are reported as bad lines without being held in memory
+/// (a real event is a few kilobytes).
+pub const MAX_AUDIT_LINE_BYTES: usize = 1 << 20;
+
+/// At most this many bad lines are described; [`AuditLog::bad_line_count`] counts them all.
+pub const MAX_BAD_LINES: usize = 1000;
+
+/// Which events [`read_audit_log`] keeps. The default keeps every event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only events of this type; `None` keeps every type.
+    pub kind: Option<String>,
+    /// Only the newest `limit` of the events that pass `kind` ("newest" is last in the
+    /// log: events are appended in the order they happen).
+    pub limit: Option<usize>,
+}
+
+/// A line of the audit log that is not an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadLine {
+    /// Line number, from 1.
+    pub line: u64,
+    /// What is wrong with it. Never quotes the line's content.
+    pub problem: String,
+}
+
+/// What [`read_audit_log`] found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AuditLog {
+    /// The events kept by the filter, oldest first.
+    pub events: Vec<AuditEvent>,
+    /// How many events passed the type filter, before the limit.
+    pub matched: u64,
+    /// The first [`MAX_BAD_LINES`] lines that are not events, in order.
+    pub bad_lines: Vec<BadLine>,
+    /// How many lines are not events in all.
+    pub bad_line_count: u64,
 }
 
 /// Where the audit log of `site_root` lives.
@@ -43,6 +92,182 @@ pub fn append_audit_event(site_root: &Path, event: &AuditEvent) -> io::Result<()
     let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
     file.write_all(&line)?;
     file.sync_all()
+}
+
+/// Reads the audit log of `site_root`, keeping what `filter` selects. A site without a log
+/// has no events. The file is streamed, so memory stays bounded by the filter's limit
+/// however long the log is; only an I/O error fails the read.
+pub fn read_audit_log(site_root: &Path, filter: &AuditFilter) -> io::Result<AuditLog> {
+    let file = match File::open(audit_log_path(site_root)) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(AuditLog::default()),
+        Err(e) => return Err(e),
+    };
+    read_events(&mut BufReader::new(file), filter)
+}
+
+/// Reads audit events from any reader, as [`read_audit_log`] reads the file.
+pub fn read_audit_events<R: BufRead>(mut reader: R, filter: &AuditFilter) -> io::Result<AuditLog> {
+    read_events(&mut reader, filter)
+}
+
+fn read_events(reader: &mut dyn BufRead, filter: &AuditFilter) -> io::Result<AuditLog> {
+    let mut log = AuditLog::default();
+    let mut kept = VecDeque::new();
+    let mut buf = Vec::new();
+    let mut number = 0_u64;
+    while let Some(line) = next_line(reader, &mut buf)? {
+        number += 1;
+        let parsed = match line {
+            Line::TooLong => Err(format!(
+                "longer than {} MiB: not an event",
+                MAX_AUDIT_LINE_BYTES >> 20
+            )),
+            Line::Complete(bytes) => parse_event(bytes),
+            Line::Unterminated(bytes) => parse_event(bytes).map_err(|problem| {
+                format!("incomplete last line (a write was probably interrupted): {problem}")
+            }),
+        };
+        match parsed {
+            Ok(event) => {
+                if filter.kind.as_ref().is_some_and(|kind| *kind != event.kind) {
+                    continue;
+                }
+                log.matched += 1;
+                if let Some(limit) = filter.limit {
+                    if limit == 0 {
+                        continue;
+                    }
+                    if kept.len() == limit {
+                        kept.pop_front();
+                    }
+                }
+                kept.push_back(event);
+            }
+            Err(problem) => {
+                log.bad_line_count += 1;
+                if log.bad_lines.len() < MAX_BAD_LINES {
+                    log.bad_lines.push(BadLine {
+                        line: number,
+                        problem,
+                    });
+                }
+            }
+        }
+    }
+    log.events = kept.into();
+    Ok(log)
+}
+
+/// One line as read, without its line break.
+enum Line<'a> {
+    /// Ended by `\n`.
+    Complete(&'a [u8]),
+    /// The end of the file came first.
+    Unterminated(&'a [u8]),
+    /// Over [`MAX_AUDIT_LINE_BYTES`]; skipped up to its end.
+    TooLong,
+}
+
+fn next_line<'a>(reader: &mut dyn BufRead, buf: &'a mut Vec<u8>) -> io::Result<Option<Line<'a>>> {
+    buf.clear();
+    let limit = MAX_AUDIT_LINE_BYTES as u64 + 1;
+    let read = Read::take(&mut *reader, limit).read_until(b'\n', buf)?;
+    if read == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+        return Ok(Some(Line::Complete(buf)));
+    }
+    if buf.len() < MAX_AUDIT_LINE_BYTES + 1 {
+        return Ok(Some(Line::Unterminated(buf)));
+    }
+    skip_past_newline(reader)?;
+    Ok(Some(Line::TooLong))
+}
+
+fn skip_past_newline(reader: &mut dyn BufRead) -> io::Result<()> {
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(());
+        }
+        if let Some(end) = available.iter().position(|&b| b == b'\n') {
+            reader.consume(end + 1);
+            return Ok(());
+        }
+        let len = available.len();
+        reader.consume(len);
+    }
+}
+
+/// One event, or what is wrong with the line in words that never quote it.
+fn parse_event(bytes: &[u8]) -> Result<AuditEvent, String> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| format!("not UTF-8 text (byte {})", e.valid_up_to() + 1))?;
+    if text.trim().is_empty() {
+        return Err("empty line".to_owned());
+    }
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| json_problem(&e))?;
+    let Some(object) = value.as_object() else {
+        return Err(format!("a JSON {}, not an object", json_kind(&value)));
+    };
+    for field in ["time", "type", "actor", "outcome", "details"] {
+        match object.get(field) {
+            None => return Err(format!("not an audit event: no `{field}`")),
+            Some(serde_json::Value::String(_)) => {}
+            Some(_) if field == "details" => {}
+            Some(other) => {
+                return Err(format!(
+                    "not an audit event: `{field}` is a {}, not a string",
+                    json_kind(other)
+                ));
+            }
+        }
+    }
+    if let Some(serde_json::Value::String(time)) = object.get("time")
+        && time.parse::<Timestamp>().is_err()
+    {
+        return Err("not an audit event: `time` is not an RFC 3339 UTC timestamp".to_owned());
+    }
+    serde_json::from_value(value).map_err(|_| "not an audit event".to_owned())
+}
+
+/// `serde_json`'s syntax messages are fixed texts ("expected value", "EOF while parsing a
+/// string"): safe to repeat, unlike its data errors, which can quote values.
+fn json_problem(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let what = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(what, _)| what);
+    match error.classify() {
+        serde_json::error::Category::Eof => format!("cut-off JSON ({what})"),
+        serde_json::error::Category::Syntax => {
+            format!("not valid JSON: {what} at column {}", error.column())
+        }
+        serde_json::error::Category::Data | serde_json::error::Category::Io => {
+            "not valid JSON".to_owned()
+        }
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
 }
 
 /// Who is running sitepack: `$SUDO_USER`, `$USER` or `$LOGNAME`, else `uid:N`.
@@ -92,5 +317,227 @@ mod tests {
             .collect();
         assert_eq!(kinds, ["create", "restore"]);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn event_line(kind: &str, outcome: &str, n: u32) -> String {
+        format!(
+            r#"{{"time":"2026-11-22T08:30:{n:02}Z","type":"{kind}","actor":"ada","outcome":"{outcome}","details":{{"n":{n}}}}}"#
+        )
+    }
+
+    fn read(text: &str, filter: &AuditFilter) -> AuditLog {
+        read_audit_events(text.as_bytes(), filter).unwrap()
+    }
+
+    fn numbers(log: &AuditLog) -> Vec<u64> {
+        log.events
+            .iter()
+            .map(|e| e.details["n"].as_u64().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn events_come_back_in_log_order() {
+        let text = [
+            event_line("create", "ok", 1),
+            event_line("create", "failed", 2),
+            event_line("restore", "ok", 3),
+        ]
+        .join("\n")
+            + "\n";
+        let log = read(&text, &AuditFilter::default());
+        assert_eq!(numbers(&log), [1, 2, 3]);
+        assert_eq!(log.events[1].outcome, "failed");
+        assert_eq!(log.matched, 3);
+        assert!(log.bad_lines.is_empty());
+    }
+
+    #[test]
+    fn type_filter_and_limit_keep_the_newest_matches() {
+        /// Type filter, limit, the events kept, how many matched.
+        type Case = (Option<&'static str>, Option<usize>, &'static [u64], u64);
+        let text: String = (1..=9)
+            .map(|n| event_line(if n % 3 == 0 { "restore" } else { "create" }, "ok", n) + "\n")
+            .collect();
+        let cases: &[Case] = &[
+            (None, None, &[1, 2, 3, 4, 5, 6, 7, 8, 9], 9),
+            (Some("create"), None, &[1, 2, 4, 5, 7, 8], 6),
+            (Some("restore"), Some(2), &[6, 9], 3),
+            (None, Some(1), &[9], 9),
+            (None, Some(100), &[1, 2, 3, 4, 5, 6, 7, 8, 9], 9),
+            (Some("create"), Some(0), &[], 6),
+            (Some("prune"), Some(5), &[], 0),
+        ];
+        for &(kind, limit, expected, matched) in cases {
+            let filter = AuditFilter {
+                kind: kind.map(str::to_owned),
+                limit,
+            };
+            let log = read(&text, &filter);
+            assert_eq!(numbers(&log), expected, "{filter:?}");
+            assert_eq!(log.matched, matched, "{filter:?}");
+        }
+    }
+
+    #[test]
+    fn bad_lines_are_named_and_hide_nothing() {
+        let cases: &[(&str, &str)] = &[
+            ("{\"time\": ", "cut-off JSON"),
+            ("garbage", "not valid JSON: expected value at column 1"),
+            ("{\"a\":1}}", "not valid JSON: trailing characters"),
+            ("[1, 2]", "a JSON array, not an object"),
+            ("\"create\"", "a JSON string, not an object"),
+            ("", "empty line"),
+            ("   ", "empty line"),
+            ("{}", "no `time`"),
+            (
+                r#"{"time":"2026-11-22T08:30:00Z","type":"create","actor":"ada","outcome":"ok"}"#,
+                "no `details`",
+            ),
+            (
+                r#"{"time":"2026-11-22T08:30:00Z","type":7,"actor":"ada","outcome":"ok","details":{}}"#,
+                "`type` is a number, not a string",
+            ),
+            (
+                r#"{"time":"yesterday","type":"create","actor":"ada","outcome":"ok","details":{}}"#,
+                "`time` is not an RFC 3339 UTC timestamp",
+            ),
+        ];
+        for (bad, problem) in cases {
+            let text = format!(
+                "{}\n{bad}\n{}\n",
+                event_line("create", "ok", 1),
+                event_line("keep", "ok", 2)
+            );
+            let log = read(&text, &AuditFilter::default());
+            assert_eq!(numbers(&log), [1, 2], "{bad:?}");
+            assert_eq!(log.bad_lines.len(), 1, "{bad:?}");
+            assert_eq!(log.bad_lines[0].line, 2, "{bad:?}");
+            assert!(
+                log.bad_lines[0].problem.contains(problem),
+                "{bad:?}: {}",
+                log.bad_lines[0].problem
+            );
+        }
+    }
+
+    #[test]
+    fn problems_never_quote_the_line() {
+        let secret = "hunter2-s3cret";
+        for line in [
+            format!(
+                r#"{{"time":"{secret}","type":"create","actor":"a","outcome":"ok","details":{{}}}}"#
+            ),
+            format!(
+                r#"{{"time":"2026-11-22T08:30:00Z","type":["{secret}"],"actor":"a","outcome":"ok","details":{{}}}}"#
+            ),
+            format!(r#"{{"{secret}": tru"#),
+            secret.to_owned(),
+            format!("[\"{secret}\"]"),
+        ] {
+            let log = read(&(line.clone() + "\n"), &AuditFilter::default());
+            assert_eq!(log.bad_lines.len(), 1, "{line}");
+            assert!(
+                !log.bad_lines[0].problem.contains(secret),
+                "{:?}",
+                log.bad_lines[0]
+            );
+        }
+    }
+
+    #[test]
+    fn a_cut_off_last_line_is_reported_as_such() {
+        let whole = event_line("create", "ok", 2);
+        let text = format!(
+            "{}\n{}",
+            event_line("create", "ok", 1),
+            &whole[..whole.len() / 2]
+        );
+        let log = read(&text, &AuditFilter::default());
+        assert_eq!(numbers(&log), [1]);
+        assert_eq!(log.bad_lines.len(), 1);
+        assert_eq!(log.bad_lines[0].line, 2);
+        assert!(
+            log.bad_lines[0].problem.starts_with("incomplete last line"),
+            "{}",
+            log.bad_lines[0].problem
+        );
+
+        // A last line that only lost its line break is still a whole event.
+        let log = read(&whole, &AuditFilter::default());
+        assert_eq!(numbers(&log), [2]);
+        assert!(log.bad_lines.is_empty());
+    }
+
+    #[test]
+    fn odd_bytes_and_line_endings() {
+        let mut text = event_line("create", "ok", 1).into_bytes();
+        text.extend_from_slice(b"\r\n{\"a\": \"\xff\xfe\"}\n");
+        text.extend_from_slice(event_line("create", "ok", 2).as_bytes());
+        text.extend_from_slice(b"\r\n");
+        let log = read_audit_events(&text[..], &AuditFilter::default()).unwrap();
+        assert_eq!(numbers(&log), [1, 2]);
+        assert_eq!(log.bad_lines[0].line, 2);
+        assert_eq!(log.bad_lines[0].problem, "not UTF-8 text (byte 8)");
+    }
+
+    #[test]
+    fn an_overlong_line_is_skipped_without_losing_the_next() {
+        let mut text = event_line("create", "ok", 1);
+        text.push('\n');
+        text.push_str(&"x".repeat(MAX_AUDIT_LINE_BYTES * 2 + 17));
+        text.push('\n');
+        text.push_str(&event_line("create", "ok", 3));
+        text.push('\n');
+        // A tiny buffer makes the skip cross many refills.
+        let reader = io::BufReader::with_capacity(64, text.as_bytes());
+        let log = read_audit_events(reader, &AuditFilter::default()).unwrap();
+        assert_eq!(numbers(&log), [1, 3]);
+        assert_eq!(log.bad_lines.len(), 1);
+        assert_eq!(log.bad_lines[0].line, 2);
+        assert!(log.bad_lines[0].problem.starts_with("longer than 1 MiB"));
+
+        let exactly = "y".repeat(MAX_AUDIT_LINE_BYTES) + "\n" + &event_line("keep", "ok", 4);
+        let log = read(&exactly, &AuditFilter::default());
+        assert_eq!(numbers(&log), [4]);
+        assert!(log.bad_lines[0].problem.starts_with("not valid JSON"));
+    }
+
+    #[test]
+    fn bad_lines_are_counted_beyond_those_described() {
+        let text = "?\n".repeat(MAX_BAD_LINES + 5) + &event_line("create", "ok", 1);
+        let log = read(&text, &AuditFilter::default());
+        assert_eq!(numbers(&log), [1]);
+        assert_eq!(log.bad_lines.len(), MAX_BAD_LINES);
+        assert_eq!(log.bad_line_count, MAX_BAD_LINES as u64 + 5);
+    }
+
+    #[test]
+    fn a_site_without_a_log_has_no_events() {
+        let dir = std::env::temp_dir().join(format!("sitepack-audit-none-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let log = read_audit_log(&dir, &AuditFilter::default()).unwrap();
+        assert_eq!(log, AuditLog::default());
+
+        let event = AuditEvent {
+            time: "2026-11-22T08:30:00Z".parse().unwrap(),
+            kind: "init".into(),
+            actor: "ada".into(),
+            outcome: "ok".into(),
+            details: serde_json::json!({}),
+        };
+        append_audit_event(&dir, &event).unwrap();
+        let log = read_audit_log(&dir, &AuditFilter::default()).unwrap();
+        assert_eq!(log.events, [event]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn every_event_type_is_listed_once() {
+        let mut types = AUDIT_EVENT_TYPES.to_vec();
+        types.sort_unstable();
+        types.dedup();
+        assert_eq!(types.len(), AUDIT_EVENT_TYPES.len());
     }
 }

@@ -9,7 +9,7 @@
 //! - [`SiteConfig`]: `site.json`, checked by [`validate_site_config`].
 //! - [`Area`], [`classify`] and [`Scope`]: the site layout and which paths a scope selects.
 //! - [`SecretPolicy`]: which JSON values are secrets, and their redaction.
-//! - [`AuditEvent`] and [`append_audit_event`]: the site's audit log.
+//! - [`AuditEvent`], [`append_audit_event`] and [`read_audit_log`]: the site's audit log.
 //! - [`Progress`]: how long work reports how far it got.
 //!
 //! ```
@@ -38,7 +38,11 @@ mod schema;
 mod secrets;
 mod site;
 
-pub use audit::{AUDIT_LOG_NAME, AuditEvent, append_audit_event, audit_log_path, current_actor};
+pub use audit::{
+    AUDIT_EVENT_TYPES, AUDIT_LOG_NAME, AuditEvent, AuditFilter, AuditLog, BadLine,
+    MAX_AUDIT_LINE_BYTES, MAX_BAD_LINES, append_audit_event, audit_log_path, current_actor,
+    read_audit_events, read_audit_log,
+};
 pub use content::{ContentKind, is_blank_line, record_id};
 pub use digest::{Sha256, Sha256Hasher};
 pub use error::FormatError;

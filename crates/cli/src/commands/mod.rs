@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod audit;
 pub(crate) mod create;
 pub(crate) mod extract;
 pub(crate) mod preview;
