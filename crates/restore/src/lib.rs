@@ -4,3 +4,10 @@
 //! URL rewriting, the pre-restore snapshot and the audit log (DESIGN.md §6).
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod url_rewrite;
+
+pub use url_rewrite::{
+    RewriteCounts, RewriteError, RewriteRule, RuleSide, UrlForm, UrlProblem, UrlRewrite,
+    is_text_file,
+};
