@@ -109,7 +109,6 @@ impl ShapeScanner {
 }
 
 /// How an entry's records are judged.
-#[derive(Clone)]
 pub(crate) struct ContentRules<'a> {
     /// The archive name (`site/…`) for findings.
     pub name: &'a str,

@@ -7,7 +7,7 @@ use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sitepack_format::{
-    ArchivePath, Area, ContentKind, Manifest, PAYLOAD_DIR, Progress, Scope, SecretPolicy, Sha256,
+    ArchivePath, Area, ContentKind, Entry, Manifest, PAYLOAD_DIR, Progress, Scope, SecretPolicy,
     SiteConfig, classify,
 };
 
@@ -23,26 +23,26 @@ use crate::report::RATIO_FLOOR;
 pub(crate) struct Job<'a> {
     index: usize,
     record: &'a Record,
-    expected_sha256: Option<Sha256>,
+    /// Its manifest entry, when listed.
+    entry: Option<&'a Entry>,
     scan_shapes: bool,
-    content: Option<ContentRules<'a>>,
-    expected_records: Option<u64>,
 }
 
-/// What every job of one validation shares: the secret policy and each record's place.
-pub(crate) struct JobContext {
+/// What every job of one validation shares. Each job's own rules (its path, area and
+/// content kind) are worked out by the worker that reads it, so that nothing per entry
+/// is held for the whole pass beyond the job itself.
+pub(crate) struct JobContext<'a> {
+    manifest: Option<&'a Manifest>,
     policy: SecretPolicy,
     owner_field: String,
-    /// Per record: its site-relative path and area, when its name is a payload path.
-    places: Vec<Option<(ArchivePath, Area)>>,
     /// Per record: its index in the manifest's entries, when listed.
     entries: Vec<Option<usize>>,
 }
 
-impl JobContext {
+impl<'a> JobContext<'a> {
     pub(crate) fn new(
         records: &[Record],
-        manifest: Option<&Manifest>,
+        manifest: Option<&'a Manifest>,
         site: Option<&SiteConfig>,
     ) -> Self {
         let listed = manifest.map(manifest::listed).unwrap_or_default();
@@ -50,16 +50,8 @@ impl JobContext {
             .iter()
             .map(|r| r.name.as_deref().and_then(|n| listed.get(n).copied()))
             .collect();
-        let places = records
-            .iter()
-            .map(|r| {
-                let path: ArchivePath = r.name.as_deref()?.parse().ok()?;
-                let site_path = path.strip_prefix(PAYLOAD_DIR)?;
-                let area = classify(&site_path)?;
-                Some((site_path, area))
-            })
-            .collect();
         Self {
+            manifest,
             policy: site
                 .and_then(|s| SecretPolicy::new(s.secrets.as_ref()).ok())
                 .unwrap_or_default(),
@@ -69,51 +61,58 @@ impl JobContext {
                     SiteConfig::owner_field,
                 )
                 .to_owned(),
-            places,
             entries,
         }
     }
 
-    /// The job for one readable record: what to compare it with and how to check it.
-    pub(crate) fn job<'a>(
-        &'a self,
-        index: usize,
-        record: &'a Record,
-        manifest: Option<&'a Manifest>,
-        other_version: bool,
-    ) -> Job<'a> {
-        let entry = manifest
+    /// The job for one readable record.
+    pub(crate) fn job<'r>(&self, index: usize, record: &'r Record, other_version: bool) -> Job<'r>
+    where
+        'a: 'r,
+    {
+        let entry = self
+            .manifest
             .zip(self.entries[index])
             .map(|(m, i)| &m.entries[i]);
-        let place = self.places[index].as_ref();
-        let content = match (entry, manifest, place) {
-            (Some(_), Some(manifest), Some((path, area))) => {
-                let kind = ContentKind::of(path, area);
-                kind.is_json().then(|| ContentRules {
-                    name: record.display.as_str(),
-                    path,
-                    area,
-                    kind,
-                    selection: manifest.scope.selects(area, manifest.options),
-                    policy: &self.policy,
-                    owner_field: &self.owner_field,
-                    user: match &manifest.scope {
-                        Scope::User(user) => Some(user.as_str()),
-                        _ => None,
-                    },
-                })
-            }
-            _ => None,
-        };
         Job {
             index,
             record,
-            expected_sha256: entry.map(|e| e.sha256),
-            scan_shapes: place.is_some() && !other_version,
-            content,
-            expected_records: entry.and_then(|e| e.records),
+            entry,
+            scan_shapes: !other_version && place(record).is_some(),
         }
     }
+
+    /// How to check a listed payload entry's JSON content, if it has any.
+    fn rules<'r>(
+        &'r self,
+        record: &'r Record,
+        place: &'r (ArchivePath, Area),
+    ) -> Option<ContentRules<'r>> {
+        let manifest = self.manifest?;
+        let (path, area) = place;
+        let kind = ContentKind::of(path, area);
+        kind.is_json().then(|| ContentRules {
+            name: record.display.as_str(),
+            path,
+            area,
+            kind,
+            selection: manifest.scope.selects(area, manifest.options),
+            policy: &self.policy,
+            owner_field: &self.owner_field,
+            user: match &manifest.scope {
+                Scope::User(user) => Some(user.as_str()),
+                _ => None,
+            },
+        })
+    }
+}
+
+/// A record's site-relative path and area, when its name is a payload path.
+fn place(record: &Record) -> Option<(ArchivePath, Area)> {
+    let path: ArchivePath = record.name.as_deref()?.parse().ok()?;
+    let site_path = path.strip_prefix(PAYLOAD_DIR)?;
+    let area = classify(&site_path)?;
+    Some((site_path, area))
 }
 
 /// Flags an entry whose declared sizes already exceed the ratio limit; it is not read.
@@ -141,6 +140,7 @@ fn ratio_finding(record: &Record, size: u64, limits: &Limits, findings: &mut Fin
 /// record index) and the bytes read.
 pub(crate) fn data_pass(
     file: &File,
+    context: &JobContext<'_>,
     mut jobs: Vec<Job<'_>>,
     limits: &Limits,
     progress: &dyn Progress,
@@ -159,7 +159,7 @@ pub(crate) fn data_pass(
         let mut found = Vec::new();
         let mut bytes = 0u64;
         while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-            let (findings, size) = check_entry(file, job, limits, &mut buffer)?;
+            let (findings, size) = check_entry(file, context, job, limits, &mut buffer)?;
             bytes += size;
             progress.advance(size);
             found.push((job.index, findings));
@@ -191,6 +191,7 @@ pub(crate) fn data_pass(
 /// Reads one entry: sizes, CRC-32, SHA-256, ratio, content and credential shapes.
 fn check_entry(
     file: &File,
+    shared: &JobContext<'_>,
     job: &Job<'_>,
     limits: &Limits,
     buffer: &mut [u8],
@@ -199,10 +200,11 @@ fn check_entry(
     let name = record.display.as_str();
     let mut findings = Findings::default();
     let mut stream = EntryStream::new(file, record)?;
-    let mut content = job
-        .content
+    let place = job.entry.and_then(|_| place(record));
+    let mut content = place
         .as_ref()
-        .map(|rules| ContentCheck::new(rules.clone()));
+        .and_then(|place| shared.rules(record, place))
+        .map(ContentCheck::new);
     let mut shapes = job.scan_shapes.then(ShapeScanner::default);
     let ratio_cap = record
         .compressed
@@ -285,7 +287,7 @@ fn judge(
             "the data does not match its CRC-32: the archive is damaged; copy it again from its source",
         );
     }
-    if let Some(expected) = &job.expected_sha256
+    if let Some(expected) = job.entry.map(|e| &e.sha256)
         && &computed.sha256 != expected
     {
         findings.entry(
@@ -297,7 +299,7 @@ fn judge(
     if let Some(content) = content {
         let (content_findings, records) = content.finish();
         findings.extend(content_findings);
-        if let (Some(counted), Some(stated)) = (records, job.expected_records)
+        if let (Some(counted), Some(stated)) = (records, job.entry.and_then(|e| e.records))
             && counted != stated
         {
             findings.entry(

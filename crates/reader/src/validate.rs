@@ -117,9 +117,9 @@ fn check_archive(
         {
             continue;
         }
-        jobs.push(context.job(index, record, manifest.as_ref(), other_version));
+        jobs.push(context.job(index, record, other_version));
     }
-    let (per_entry, bytes) = data_pass(file, jobs, limits, progress)?;
+    let (per_entry, bytes) = data_pass(file, &context, jobs, limits, progress)?;
     for entry_findings in per_entry.into_iter().flatten() {
         findings.extend(entry_findings);
     }
