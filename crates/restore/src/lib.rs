@@ -5,8 +5,15 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod error;
+mod plan;
 mod url_rewrite;
 
+pub use error::{Refusal, RestoreError};
+pub use plan::{
+    Action, Change, Mode, Plan, PlanOptions, RecordChanges, RewriteChoice, RuleRewrites, SiteJson,
+    UrlRewrites, plan,
+};
 pub use url_rewrite::{
     RewriteCounts, RewriteError, RewriteRule, RuleSide, UrlForm, UrlProblem, UrlRewrite,
     is_text_file,

@@ -1,0 +1,188 @@
+//! The restore crate's one error type, and the refusals a restore can meet.
+
+use std::io;
+use std::path::PathBuf;
+
+use sitepack_format::{ArchivePath, FormatError, Name, Scope, SiteId};
+use sitepack_reader::{ReaderError, Report};
+use sitepack_writer::WriterError;
+
+use crate::RewriteError;
+
+/// Why a restore could not be planned or carried out.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// The restore is refused as asked: a verdict (the CLI exits 1), not a failure.
+    /// Nothing was changed.
+    #[error("the restore was refused; nothing was changed")]
+    Refused {
+        /// Why.
+        #[source]
+        reason: Refusal,
+    },
+    /// A file system operation on the target site failed.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done (`read`, `write`, …).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The archive could not be read (it changed after validation, or an I/O error).
+    #[error("cannot read the archive")]
+    Archive {
+        /// The reader's error, which names the archive and entry.
+        #[source]
+        source: ReaderError,
+    },
+    /// An entry of a validated archive did not parse as JSON (the archive changed
+    /// after validation): validate it again.
+    #[error("archive entry {entry} does not hold valid JSON; validate the archive again")]
+    ArchiveJson {
+        /// The entry name (`site/…`).
+        entry: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The URL rewrite rules are not usable.
+    #[error("cannot rewrite URLs")]
+    Rewrite {
+        /// What is wrong with the rules.
+        #[source]
+        source: RewriteError,
+    },
+}
+
+/// Why a restore is refused. Each message says what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The archive did not validate.
+    #[error(
+        "{} is not a valid sitepack archive ({} error(s)); run `sitepack validate` on it for the details",
+        report.archive, report.summary.errors
+    )]
+    InvalidArchive {
+        /// The full validation report.
+        report: Box<Report>,
+    },
+    /// The archive comes from another site.
+    #[error(
+        "the archive comes from site `{archive}` but the target is site `{target}`; \
+         pass --allow-other-site to restore it here anyway"
+    )]
+    OtherSite {
+        /// The archive's site id.
+        archive: SiteId,
+        /// The target's site id.
+        target: SiteId,
+    },
+    /// `--as` was given for an archive whose scope is not a user.
+    #[error("--as restores a user under a new id, but this archive's scope is {scope}")]
+    AsNeedsUserScope {
+        /// The archive's scope.
+        scope: Scope,
+    },
+    /// The user id given to `--as` is already taken in the target.
+    #[error("--as {id}: the target already has user `{id}` ({path}); choose an id it does not use")]
+    UserExists {
+        /// The id asked for.
+        id: Name,
+        /// What shows that it exists (site-relative).
+        path: ArchivePath,
+    },
+    /// `--as`: a path of the user cannot be written under the new id (too long).
+    #[error("--as {id}: {path} cannot be restored under the new id")]
+    AsPathInvalid {
+        /// The id asked for.
+        id: Name,
+        /// The archive's site-relative path.
+        path: ArchivePath,
+        /// Why the new path is not valid.
+        #[source]
+        source: FormatError,
+    },
+    /// The target directory has content but no `site.json`.
+    #[error(
+        "{}: not a site (no site.json) and not empty; restore into a site or into an empty directory",
+        path.display()
+    )]
+    NotASite {
+        /// The target directory.
+        path: PathBuf,
+    },
+    /// The target exists but is not a directory.
+    #[error("{}: not a directory; restore into a site or into an empty directory", path.display())]
+    NotADirectory {
+        /// The target.
+        path: PathBuf,
+    },
+    /// The target site cannot be read as a site (invalid `site.json`, a link, an unsafe
+    /// or colliding name, …).
+    #[error("the target site cannot be restored into as it is")]
+    UnusableTarget {
+        /// What is wrong, naming the file.
+        #[source]
+        source: WriterError,
+    },
+    /// A collection of the target that the restore must merge into does not parse.
+    #[error(
+        "{}:{line}: {problem}; fix the line, or restore in replace mode of a wider scope",
+        path.display()
+    )]
+    BadTargetRecord {
+        /// The collection.
+        path: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A record of the restored user has, in the target, the same id as a record of
+    /// another owner: restoring it would take that record away from its owner.
+    #[error(
+        "{}:{line}: record {id} belongs to {owner} in the target, but the archive has it for \
+         user `{user}`; restoring it would change another user's record. Give the target \
+         record another id, or restore the whole module instead",
+        path.display()
+    )]
+    RecordOwnedByOther {
+        /// The collection.
+        path: PathBuf,
+        /// The 1-based line of the target record.
+        line: usize,
+        /// The record id (as JSON).
+        id: String,
+        /// The target record's owner (as JSON, `none` when it has none).
+        owner: String,
+        /// The user being restored.
+        user: Name,
+    },
+}
+
+impl RestoreError {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn refused(reason: Refusal) -> Self {
+        Self::Refused { reason }
+    }
+
+    /// A reader error: an invalid archive is a refusal carrying the report.
+    pub(crate) fn from_reader(error: ReaderError) -> Self {
+        match error {
+            ReaderError::Invalid { report } => Self::refused(Refusal::InvalidArchive { report }),
+            source => Self::Archive { source },
+        }
+    }
+}
