@@ -7,6 +7,8 @@
 
 mod error;
 mod plan;
+mod target;
+mod transform;
 mod url_rewrite;
 
 pub use error::{Refusal, RestoreError};
