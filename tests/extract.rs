@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::util::{Run, TestSite, create, listing, read_archive};
+use crate::util::{Run, TestSite, create, listing, read_archive, run};
 use crate::validate_interop::{nordic_site, tool};
 
 /// `sitepack extract ARCHIVE -o DIR` under umask 022, so that the modes it leaves are
@@ -250,6 +250,17 @@ fn an_unreadable_archive_is_an_error() {
     std::fs::create_dir(parent.path().join("dir.zip")).unwrap();
     extract(&parent.path().join("dir.zip"), &dir).expect(2);
     assert_eq!(listing(parent.path()), ["dir.zip"]);
+
+    // Nor is a FIFO, which must be refused without waiting for a writer.
+    let fifo = parent.path().join("fifo.zip");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    for command in ["validate", "preview"] {
+        let result = run([command, fifo.to_str().unwrap()]).expect(2);
+        assert!(result.stderr.contains("not a file"), "{}", result.stderr);
+    }
+    extract(&fifo, &dir).expect(2);
+    assert_eq!(listing(parent.path()), ["dir.zip", "fifo.zip"]);
 }
 
 #[test]

@@ -28,6 +28,11 @@ impl Archive {
     /// Opens an archive file. Fails only when it cannot be read.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReaderError> {
         let path = path.as_ref().to_path_buf();
+        // Look before opening: opening a FIFO would block until someone writes to it.
+        let kind = std::fs::metadata(&path).map_err(|e| ReaderError::io("open", &path, e))?;
+        if !kind.is_file() {
+            return Err(ReaderError::NotAFile { path });
+        }
         let file = File::open(&path).map_err(|e| ReaderError::io("open", &path, e))?;
         let metadata = file
             .metadata()
