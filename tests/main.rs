@@ -17,6 +17,7 @@ mod create_scopes;
 mod create_secrets;
 mod extract;
 mod preview;
+mod preview_against;
 mod stats;
 mod validate_hostile;
 mod validate_interop;

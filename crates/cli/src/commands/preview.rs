@@ -4,15 +4,18 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use serde::Serialize;
 use sitepack_reader::{Archive, ManifestPreview, Preview};
+use sitepack_restore::Mode;
 
+use super::restore_plan::{PlanArgs, Planned, plan_or_refusal, print_plan};
 use crate::progress::Bar;
 use crate::{GlobalArgs, Outcome};
 
 /// Show an archive's site, scope, contents and secrets to re-enter, with the verdict.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit status: 0 valid, 1 invalid (the preview is still shown when the manifest can be read), 2 the file cannot be read."
+    after_help = "With --against SITE, also shows what restoring the archive into SITE would change, in merge and in replace mode (nothing is changed).\nExit status: 0 valid, 1 invalid (the preview is still shown when the manifest can be read) or a restore into SITE would be refused, 2 the file cannot be read."
 )]
 pub(crate) struct PreviewArgs {
     /// The archive file.
@@ -20,6 +23,28 @@ pub(crate) struct PreviewArgs {
     /// Print one JSON document instead of text.
     #[arg(long)]
     json: bool,
+    /// Also plan a restore into this site (or empty directory), in both modes.
+    #[arg(long, value_name = "SITE")]
+    against: Option<PathBuf>,
+    #[command(flatten)]
+    plan: PlanArgs,
+}
+
+/// What `--against` adds: the plan of each mode.
+#[derive(Debug, Serialize)]
+struct Against {
+    site: PathBuf,
+    merge: Planned,
+    replace: Planned,
+}
+
+/// `preview --json`: the preview, with the plans when `--against` is given.
+#[derive(Debug, Serialize)]
+struct PreviewOutput<'a> {
+    #[serde(flatten)]
+    preview: &'a Preview,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    against: Option<Against>,
 }
 
 pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
@@ -28,16 +53,48 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
     let preview = archive.preview_with_progress(&bar);
     bar.finish();
     let preview = preview.with_context(|| format!("reading {}", args.archive.display()))?;
+    let against = match &args.against {
+        Some(site) if preview.valid => Some(Against {
+            site: site.clone(),
+            merge: plan_or_refusal(site, &archive, &args.plan.options(Mode::Merge))?,
+            replace: plan_or_refusal(site, &archive, &args.plan.options(Mode::Replace))?,
+        }),
+        _ => None,
+    };
+    let refused = against
+        .as_ref()
+        .is_some_and(|a| matches!(a.merge, Planned::Refused(_)));
     if args.json {
-        super::print_json(&preview)?;
+        super::print_json(&PreviewOutput {
+            preview: &preview,
+            against,
+        })?;
     } else {
         print_preview(&preview)?;
+        if let Some(against) = &against {
+            print_against(against)?;
+        }
     }
-    Ok(if preview.valid {
+    Ok(if preview.valid && !refused {
         Outcome::Success
     } else {
         Outcome::Invalid
     })
+}
+
+fn print_against(against: &Against) -> Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "\nrestoring into {} (nothing has been changed):",
+        against.site.display()
+    )?;
+    writeln!(out, "merge (the default):")?;
+    print_plan(&mut out, &against.merge)?;
+    writeln!(out, "replace:")?;
+    print_plan(&mut out, &against.replace)?;
+    out.flush()?;
+    Ok(())
 }
 
 fn print_preview(preview: &Preview) -> Result<()> {
