@@ -244,10 +244,7 @@ fn parse_event(bytes: &[u8]) -> Result<AuditEvent, String> {
 /// `serde_json`'s syntax messages are fixed texts ("expected value", "EOF while parsing a
 /// string"): safe to repeat, unlike its data errors, which can quote values.
 fn json_problem(error: &serde_json::Error) -> String {
-    let message = error.to_string();
-    let what = message
-        .rsplit_once(" at line ")
-        .map_or(message.as_str(), |(what, _)| what);
+    let what = crate::json_error_message(error);
     match error.classify() {
         serde_json::error::Category::Eof => format!("cut-off JSON ({what})"),
         serde_json::error::Category::Syntax => {

@@ -69,6 +69,17 @@ pub fn record_id(record: &Value) -> Option<&Value> {
     }
 }
 
+/// A JSON parser error's message without its " at line L column C" tail, for messages
+/// that give the position their own way (a file's line, a record's line number).
+#[must_use]
+pub fn json_error_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

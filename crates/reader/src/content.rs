@@ -7,7 +7,8 @@ use std::sync::LazyLock;
 use regex::bytes::Regex;
 use serde_json::Value;
 use sitepack_format::{
-    ArchivePath, Area, ContentKind, SecretPolicy, Selection, is_blank_line, record_id,
+    ArchivePath, Area, ContentKind, SecretPolicy, Selection, is_blank_line, json_error_message,
+    record_id,
 };
 
 use crate::finding::{Code, Findings};
@@ -196,7 +197,7 @@ impl<'a> ContentCheck<'a> {
                         "not valid JSON at line {} column {}: {}",
                         e.line(),
                         e.column(),
-                        without_position(&e)
+                        json_error_message(&e)
                     ),
                 );
                 return;
@@ -246,7 +247,7 @@ impl<'a> ContentCheck<'a> {
                         "line {} column {} is not valid JSON: {}",
                         self.line_number,
                         e.column(),
-                        without_position(&e)
+                        json_error_message(&e)
                     ),
                 );
                 return;
@@ -303,15 +304,6 @@ impl<'a> ContentCheck<'a> {
                 format!("a secret value is present {at}; secrets must never travel in an archive: remove it from the site (or re-create the archive with sitepack, which removes it) and rotate it"),
             );
         }
-    }
-}
-
-/// `serde_json`'s message without its " at line L column C" tail (we give our own).
-fn without_position(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    match text.rfind(" at line ") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
     }
 }
 

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::Value;
-use sitepack_format::{ArchivePath, Area, ContentKind, SecretPolicy, is_blank_line, record_id};
+use sitepack_format::{
+    ArchivePath, Area, ContentKind, SecretPolicy, is_blank_line, json_error_message, record_id,
+};
 
 use crate::WriterError;
 
@@ -48,17 +50,8 @@ fn parse_at(native: &Path, bytes: &[u8], line_offset: usize) -> Result<Value, Wr
         path: native.to_path_buf(),
         line: e.line() + line_offset,
         column: e.column(),
-        message: parser_message(&e),
+        message: json_error_message(&e),
     })
-}
-
-/// The parser's message without its " at line L column C" tail (we print our own).
-fn parser_message(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    match text.rfind(" at line ") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
-    }
 }
 
 /// Checks and redacts one JSON document.
