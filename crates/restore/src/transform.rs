@@ -97,30 +97,31 @@ impl Transform {
     /// Where the archive's `source` goes in the target (`--as` moves the user's card and
     /// files).
     fn target_of(&self, source: &ArchivePath) -> Result<ArchivePath, RestoreError> {
-        match &self.rename {
-            Some(rename) => rename_user(source, &rename.from, &rename.to).map_err(|e| {
-                RestoreError::refused(Refusal::AsPathInvalid {
-                    id: rename.to.clone(),
-                    path: source.clone(),
-                    source: e,
-                })
-            }),
-            None => Ok(source.clone()),
-        }
+        self.moved(source, |rename| (&rename.from, &rename.to))
     }
 
     /// The archive path whose content `path` of the target gets.
     fn source_of(&self, path: &ArchivePath) -> Result<ArchivePath, RestoreError> {
-        match &self.rename {
-            Some(rename) => rename_user(path, &rename.to, &rename.from).map_err(|e| {
-                RestoreError::refused(Refusal::AsPathInvalid {
-                    id: rename.to.clone(),
-                    path: path.clone(),
-                    source: e,
-                })
-            }),
-            None => Ok(path.clone()),
-        }
+        self.moved(path, |rename| (&rename.to, &rename.from))
+    }
+
+    /// `path` with the `--as` rename applied in the direction `ends` picks.
+    fn moved(
+        &self,
+        path: &ArchivePath,
+        ends: impl Fn(&Rename) -> (&Name, &Name),
+    ) -> Result<ArchivePath, RestoreError> {
+        let Some(rename) = &self.rename else {
+            return Ok(path.clone());
+        };
+        let (from, to) = ends(rename);
+        rename_user(path, from, to).map_err(|e| {
+            RestoreError::refused(Refusal::AsPathInvalid {
+                id: rename.to.clone(),
+                path: path.clone(),
+                source: e,
+            })
+        })
     }
 
     /// Every path the restore may touch, sorted: the archive's entries (as restored)
