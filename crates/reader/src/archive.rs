@@ -132,7 +132,7 @@ impl Archive {
         let record = catalog
             .records
             .iter()
-            .find(|r| !r.is_directory() && r.name.as_deref() == Some(name))
+            .find(|r| !r.is_directory() && r.name() == Some(name))
             .ok_or_else(|| ReaderError::NoSuchEntry {
                 name: name.to_owned(),
             })?;
@@ -152,7 +152,7 @@ impl Archive {
         out: &mut dyn Write,
     ) -> Result<u64, ReaderError> {
         let changed = |what: &str| ReaderError::Changed {
-            entry: record.display.clone(),
+            entry: record.display().to_owned(),
             what: what.to_owned(),
         };
         let mut stream =
@@ -197,7 +197,7 @@ impl Archive {
             .records
             .iter()
             .filter(|r| !r.is_directory())
-            .map(|r| (r, r.name.as_deref().and_then(|n| digests.get(n).copied())))
+            .map(|r| (r, r.name().and_then(|n| digests.get(n).copied())))
             .collect())
     }
 }

@@ -37,11 +37,10 @@ const AES: u16 = 99;
 /// One central-directory record, with what its local header told us.
 #[derive(Debug, Clone)]
 pub(crate) struct Record {
-    pub name_bytes: Vec<u8>,
-    /// The name for messages: the UTF-8 text, or an escaped rendering of other bytes.
-    pub display: String,
-    /// The name when it is valid UTF-8.
-    pub name: Option<String>,
+    /// The name as text when it is UTF-8; otherwise its bytes, escaped, for messages.
+    text: String,
+    /// The raw name, kept only when it is not UTF-8 (otherwise it is `text`).
+    non_utf8: Option<Vec<u8>>,
     pub made_by: u16,
     pub flags: u16,
     pub method: u16,
@@ -56,8 +55,23 @@ pub(crate) struct Record {
 }
 
 impl Record {
+    /// The name exactly as stored.
+    pub fn name_bytes(&self) -> &[u8] {
+        self.non_utf8.as_deref().unwrap_or(self.text.as_bytes())
+    }
+
+    /// The name, when it is UTF-8.
+    pub fn name(&self) -> Option<&str> {
+        self.non_utf8.is_none().then_some(self.text.as_str())
+    }
+
+    /// The name for messages (escaped when it is not UTF-8).
+    pub fn display(&self) -> &str {
+        &self.text
+    }
+
     pub fn is_directory(&self) -> bool {
-        self.name_bytes.last() == Some(&b'/')
+        self.name_bytes().last() == Some(&b'/')
     }
 
     pub fn is_encrypted(&self) -> bool {
@@ -451,25 +465,28 @@ fn parse_record(cursor: &mut Cursor<'_>, shift: u64, findings: &mut Findings) ->
     if let Some((_, data)) = fields.iter().find(|(id, _)| *id == ZIP64_EXTRA) {
         apply_zip64(&mut values, data)?;
     }
-    let display = display_name(&name_bytes);
+    let (text, non_utf8) = match String::from_utf8(name_bytes) {
+        Ok(text) => (text, None),
+        Err(e) => (display_name(e.as_bytes()), Some(e.into_bytes())),
+    };
+    let name_bytes = non_utf8.as_deref().unwrap_or(text.as_bytes());
     if values.disk != 0 {
         findings.entry(
             Code::MultiDisk,
-            &display,
+            &text,
             "the entry starts on another disk of a spanned archive; join the parts into one file",
         );
     }
-    if unicode_path_differs(&fields, &name_bytes) {
+    if unicode_path_differs(&fields, name_bytes) {
         findings.entry(
             Code::UnicodePathMismatch,
-            &display,
+            &text,
             "the central record's Unicode Path field names a different file than the entry name, so ZIP tools would disagree about where it goes; do not trust this archive",
         );
     }
     Some(Record {
-        name: String::from_utf8(name_bytes.clone()).ok(),
-        display,
-        name_bytes,
+        text,
+        non_utf8,
         made_by,
         flags,
         method,
@@ -561,7 +578,7 @@ fn check_local_header(
     record: &mut Record,
     findings: &mut Findings,
 ) -> io::Result<()> {
-    let name = record.display.clone();
+    let name = record.display().to_owned();
     let mismatch = |findings: &mut Findings, what: &str| {
         findings.entry(
             Code::LocalHeaderMismatch,
@@ -595,7 +612,7 @@ fn check_local_header(
     let (flags, method, data_start) = (*flags, *method, *data_start);
     let local_name = local_name.as_slice();
     let mut problems = Vec::new();
-    if local_name != record.name_bytes.as_slice() {
+    if local_name != record.name_bytes() {
         problems.push(format!("the name (`{}`)", display_name(local_name)));
     }
     if method != record.method {
@@ -718,7 +735,7 @@ fn check_tiling(
             complete = false;
             record.local_offset.saturating_add(LOCAL_LEN)
         };
-        spans.push((record.local_offset, end, record.display.as_str()));
+        spans.push((record.local_offset, end, record.display()));
     }
     spans.sort_unstable();
     let mut covered_to = 0;

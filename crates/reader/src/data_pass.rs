@@ -48,7 +48,7 @@ impl<'a> JobContext<'a> {
         let listed = manifest.map(manifest::listed).unwrap_or_default();
         let entries = records
             .iter()
-            .map(|r| r.name.as_deref().and_then(|n| listed.get(n).copied()))
+            .map(|r| r.name().and_then(|n| listed.get(n).copied()))
             .collect();
         Self {
             manifest,
@@ -92,7 +92,7 @@ impl<'a> JobContext<'a> {
         let (path, area) = place;
         let kind = ContentKind::of(path, area);
         kind.is_json().then(|| ContentRules {
-            name: record.display.as_str(),
+            name: record.display(),
             path,
             area,
             kind,
@@ -109,7 +109,7 @@ impl<'a> JobContext<'a> {
 
 /// A record's site-relative path and area, when its name is a payload path.
 fn place(record: &Record) -> Option<(ArchivePath, Area)> {
-    let path: ArchivePath = record.name.as_deref()?.parse().ok()?;
+    let path: ArchivePath = record.name()?.parse().ok()?;
     let site_path = path.strip_prefix(PAYLOAD_DIR)?;
     let area = classify(&site_path)?;
     Some((site_path, area))
@@ -128,7 +128,7 @@ pub(crate) fn ratio_declared(record: &Record, limits: &Limits, findings: &mut Fi
 fn ratio_finding(record: &Record, size: u64, limits: &Limits, findings: &mut Findings) {
     findings.entry(
         Code::RatioExceeded,
-        &record.display,
+        record.display(),
         format!(
             "{} compressed bytes expand to more than {size} (over {}:1): a decompression bomb; raise --max-ratio only if you trust this archive",
             record.compressed, limits.max_ratio
@@ -197,7 +197,7 @@ fn check_entry(
     buffer: &mut [u8],
 ) -> io::Result<(Findings, u64)> {
     let record = job.record;
-    let name = record.display.as_str();
+    let name = record.display();
     let mut findings = Findings::default();
     let mut stream = EntryStream::new(file, record)?;
     let place = job.entry.and_then(|_| place(record));
@@ -263,7 +263,7 @@ fn judge(
     findings: &mut Findings,
 ) {
     let record = job.record;
-    let name = record.display.as_str();
+    let name = record.display();
     if computed.size != record.uncompressed {
         let how = if computed.size > record.uncompressed {
             "more"

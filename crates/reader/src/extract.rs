@@ -62,14 +62,14 @@ impl Archive {
         };
         let mut created = HashSet::new();
         for (record, sha256) in records {
-            let path: ArchivePath = record
-                .name
-                .as_deref()
-                .and_then(|n| n.parse().ok())
-                .ok_or_else(|| ReaderError::Changed {
-                    entry: record.display.clone(),
-                    what: "its name is not a safe path".to_owned(),
-                })?;
+            let path: ArchivePath =
+                record
+                    .name()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| ReaderError::Changed {
+                        entry: record.display().to_owned(),
+                        what: "its name is not a safe path".to_owned(),
+                    })?;
             let target = root.join(path.to_native());
             create_parents(root, &path, &mut created)?;
             let mut file = OpenOptions::new()

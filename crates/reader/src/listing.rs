@@ -80,7 +80,7 @@ pub(crate) fn check_against_manifest(
     manifest::check_listing(manifest, findings);
     let listed = manifest::listed(manifest);
     for record in records {
-        let name = record.name.as_deref();
+        let name = record.name();
         let accepted = if record.is_directory() {
             name.is_some_and(|n| n == "site/" || n.starts_with("site/"))
         } else {
@@ -91,7 +91,7 @@ pub(crate) fn check_against_manifest(
         if !accepted {
             findings.entry(
                 Code::UnlistedEntry,
-                &record.display,
+                record.display(),
                 "the manifest does not list this entry, so nothing vouches for it; do not trust this archive",
             );
         }

@@ -24,8 +24,8 @@ pub(crate) fn check(records: &[Record], findings: &mut Findings) {
     let mut file_keys: HashMap<String, &str> = HashMap::new();
     let mut valid: Vec<(&Record, ArchivePath)> = Vec::new();
     for record in records {
-        let name = record.display.as_str();
-        if !names.insert(&record.name_bytes) {
+        let name = record.display();
+        if !names.insert(record.name_bytes()) {
             findings.entry(
                 Code::DuplicateName,
                 name,
@@ -58,11 +58,11 @@ pub(crate) fn check(records: &[Record], findings: &mut Findings) {
         }
         for prefix in prefixes {
             if let Some(file) = file_keys.get(&prefix.collision_key())
-                && *file != record.display
+                && *file != record.display()
             {
                 findings.entry(
                     Code::FileDirConflict,
-                    &record.display,
+                    record.display(),
                     format!("`{prefix}` would have to be both a file (`{file}`) and a directory; remove one of them"),
                 );
                 break;
@@ -72,7 +72,7 @@ pub(crate) fn check(records: &[Record], findings: &mut Findings) {
 }
 
 fn check_method(record: &Record, findings: &mut Findings) {
-    let name = record.display.as_str();
+    let name = record.display();
     if record.is_encrypted() {
         findings.entry(
             Code::EncryptedEntry,
@@ -92,10 +92,10 @@ fn check_method(record: &Record, findings: &mut Findings) {
 }
 
 fn check_name(record: &Record, findings: &mut Findings) -> Option<ArchivePath> {
-    let Some(text) = record.name.as_deref() else {
+    let Some(text) = record.name() else {
         findings.entry(
             Code::NameNotUtf8,
-            &record.display,
+            record.display(),
             "the name is not valid UTF-8, so tools would decode it differently; do not trust this archive",
         );
         return None;
@@ -130,7 +130,7 @@ fn check_name(record: &Record, findings: &mut Findings) -> Option<ArchivePath> {
 }
 
 fn check_type(record: &Record, findings: &mut Findings) {
-    let name = record.display.as_str();
+    let name = record.display();
     let host = record.made_by >> 8;
     let mode = record.external_attributes >> 16;
     let unix = (host == 3 && mode != 0).then_some(mode);

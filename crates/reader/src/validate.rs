@@ -91,7 +91,7 @@ fn check_archive(
     let files: HashMap<&[u8], &Record> = records
         .iter()
         .filter(|r| !r.is_directory())
-        .map(|r| (r.name_bytes.as_slice(), r))
+        .map(|r| (r.name_bytes(), r))
         .collect();
     let outcome = read_manifest(
         file,
