@@ -16,6 +16,7 @@ mod create_reproducible;
 mod create_scopes;
 mod create_secrets;
 mod extract;
+mod init;
 mod preview;
 mod preview_against;
 mod stats;

@@ -12,7 +12,7 @@ mod progress;
 
 /// Exit status: success.
 const EXIT_OK: u8 = 0;
-/// Exit status: a verdict (an invalid archive).
+/// Exit status: a verdict (an invalid archive, a refusal).
 const EXIT_INVALID: u8 = 1;
 /// Exit status: an error (usage, a site that cannot be backed up, I/O).
 const EXIT_ERROR: u8 = 2;
@@ -54,6 +54,8 @@ enum Command {
     Extract(commands::extract::ExtractArgs),
     /// List the site's audit log (create, restore, keep, revert, init, recover, auto, prune).
     Audit(commands::audit::AuditArgs),
+    /// Create a new site from a full-scope template archive, under a new identity.
+    Init(commands::init::InitArgs),
 }
 
 /// How a command ended, when it did not fail.
@@ -62,6 +64,8 @@ pub(crate) enum Outcome {
     Success,
     /// Exit 1: the archive is not valid.
     Invalid,
+    /// Exit 1: the operation was refused (the reason is printed); nothing was changed.
+    Refused,
 }
 
 fn main() -> ExitCode {
@@ -73,10 +77,11 @@ fn main() -> ExitCode {
         Command::Preview(args) => commands::preview::run(args, &cli.global),
         Command::Extract(args) => commands::extract::run(args, &cli.global),
         Command::Audit(args) => commands::audit::run(args),
+        Command::Init(args) => commands::init::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::from(EXIT_OK),
-        Ok(Outcome::Invalid) => ExitCode::from(EXIT_INVALID),
+        Ok(Outcome::Invalid | Outcome::Refused) => ExitCode::from(EXIT_INVALID),
         Err(error) if is_broken_pipe(&error) => ExitCode::from(EXIT_OK),
         Err(error) => {
             let mut stderr = io::stderr().lock();

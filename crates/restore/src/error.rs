@@ -7,7 +7,7 @@ use sitepack_format::{ArchivePath, FormatError, Name, Scope, SiteId};
 use sitepack_reader::{ReaderError, Report};
 use sitepack_writer::WriterError;
 
-use crate::RewriteError;
+use crate::{RewriteError, UrlProblem};
 
 /// Why a restore could not be planned or carried out.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +162,41 @@ pub enum Refusal {
         owner: String,
         /// The user being restored.
         user: Name,
+    },
+    /// `init`: a template must be a full archive.
+    #[error(
+        "a template must be a full archive, but this archive's scope is {scope}; \
+         make the template with `sitepack create SITE -o TEMPLATE.zip --scope full`"
+    )]
+    TemplateNotFull {
+        /// The archive's scope.
+        scope: Scope,
+    },
+    /// `init`: the new site's directory exists and is not empty.
+    #[error(
+        "{}: exists and is not an empty directory; init creates a new site, so choose a \
+         directory that does not exist yet",
+        path.display()
+    )]
+    NewSiteExists {
+        /// The new site's directory.
+        path: PathBuf,
+    },
+    /// `init`: the new site's URL is not an absolute http(s) base URL.
+    #[error("--url {url}: not a usable site URL")]
+    InvalidSiteUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        #[source]
+        problem: UrlProblem,
+    },
+    /// `init`: the new site's `site.json` would not be valid (an empty name, …).
+    #[error("the new site's site.json would not be valid; check --id, --name and --url")]
+    InvalidNewSiteJson {
+        /// The schema violations.
+        #[source]
+        source: FormatError,
     },
 }
 

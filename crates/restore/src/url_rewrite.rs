@@ -280,6 +280,12 @@ fn is_unreserved(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
 }
 
+/// Checks that `url` is an absolute http(s) base URL, as each side of a [`RewriteRule`]
+/// must be.
+pub(crate) fn check_base_url(url: &str) -> Result<(), UrlProblem> {
+    BaseUrl::parse(url).map(|_| ())
+}
+
 /// One `FROM=TO` rule: both absolute http(s) base URLs (scheme `http` or `https`, a host,
 /// an optional port and path, no query or fragment), normalized to a lower-case scheme and
 /// host without trailing `/`.

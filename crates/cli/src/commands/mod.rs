@@ -3,6 +3,7 @@
 pub(crate) mod audit;
 pub(crate) mod create;
 pub(crate) mod extract;
+pub(crate) mod init;
 pub(crate) mod preview;
 pub(crate) mod restore_plan;
 pub(crate) mod stats;

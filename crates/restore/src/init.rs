@@ -1,0 +1,476 @@
+//! `init`: a new site made from a full-scope template archive, under a new identity.
+//!
+//! The new site is the template's restore into an empty directory (a sandbox [`plan`]),
+//! with the template's URL rewritten to the new one and `site.json` carrying the new id,
+//! name and URL. It is written into a fresh temporary directory beside the new site with
+//! create-new, no-follow opens, flushed, and renamed into place: on any failure nothing
+//! is left and the new site's directory is untouched.
+
+use std::collections::HashSet;
+use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
+use std::io::{self, ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+use sitepack_format::{
+    ArchivePath, AuditEvent, PAYLOAD_DIR, Redaction, Scope, Sha256, Sha256Hasher, SiteIdentity,
+    Timestamp, append_audit_event, audit_log_path, current_actor, validate_site_config,
+};
+use sitepack_reader::Archive;
+
+use crate::target::SITE_JSON;
+use crate::url_rewrite::check_base_url;
+use crate::{
+    Plan, PlanOptions, Refusal, RestoreError, RewriteChoice, RewriteRule, UrlRewrites, plan,
+};
+
+const FILE_MODE: u32 = 0o644;
+const DIR_MODE: u32 = 0o755;
+
+/// What [`init_from_template`] created.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitSummary {
+    /// The new site's directory.
+    pub dir: PathBuf,
+    /// The new site's identity.
+    pub site: SiteIdentity,
+    /// The template's site (as its manifest names it).
+    pub template: SiteIdentity,
+    /// Files written, `site.json` included.
+    pub files: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// URL rewrites (template URL → new URL) in the written files.
+    pub url_rewrites: UrlRewrites,
+    /// Secrets the template does not carry: enter them before the site goes live
+    /// (archive paths, `site/…`, as in the manifest's redactions).
+    pub secrets_to_enter: Vec<Redaction>,
+    /// Set when the site was created but its audit log could not be appended to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_warning: Option<String>,
+}
+
+/// Creates the site `new_site` from the full-scope template `archive`, with `identity`'s
+/// id, name and URL, and appends an `init` event to its audit log.
+///
+/// Refused ([`RestoreError::Refused`]) when the URL is not an absolute http(s) base URL,
+/// when `new_site` exists and is not an empty directory, when the archive is not valid
+/// or not of scope `full`. Nothing is left behind on any failure.
+pub fn init_from_template(
+    new_site: &Path,
+    archive: &Archive,
+    identity: &SiteIdentity,
+) -> Result<InitSummary, RestoreError> {
+    check_base_url(&identity.url).map_err(|problem| {
+        RestoreError::refused(Refusal::InvalidSiteUrl {
+            url: identity.url.clone(),
+            problem,
+        })
+    })?;
+    check_new_site(new_site)?;
+    let manifest = archive.manifest().map_err(RestoreError::from_reader)?;
+    if manifest.scope != Scope::Full {
+        return Err(RestoreError::refused(Refusal::TemplateNotFull {
+            scope: manifest.scope.clone(),
+        }));
+    }
+    let site_json = new_site_json(archive, identity)?;
+    let archive_sha256 = file_sha256(archive.path())?;
+
+    let parent = match new_site.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let temp = tempfile::Builder::new()
+        .prefix(".sitepack-init-")
+        .tempdir_in(parent)
+        .map_err(|e| RestoreError::io("create a temporary directory in", parent, e))?;
+    let root = temp.path();
+
+    let rule = RewriteRule::new(&manifest.site.url, &identity.url)
+        .map_err(|source| RestoreError::Rewrite { source })?;
+    let rewrite = if rule.from() == rule.to() {
+        RewriteChoice::Off
+    } else {
+        RewriteChoice::Rules(vec![rule])
+    };
+    let options = PlanOptions {
+        rewrite,
+        allow_other_site: true,
+        ..PlanOptions::default()
+    };
+    let plan = plan(root, archive, &options)?;
+    let (files, bytes) = write_site(root, archive, &plan, &site_json)?;
+    install(root, new_site)?;
+    // Renamed away: nothing left for the guard to remove.
+    let _ = temp.keep();
+    if let Ok(parent_dir) = File::open(parent) {
+        let _ = parent_dir.sync_all();
+    }
+
+    let event = AuditEvent {
+        time: Timestamp::now(),
+        kind: "init".into(),
+        actor: current_actor(),
+        outcome: "ok".into(),
+        details: serde_json::json!({
+            "archive": archive.path().display().to_string(),
+            "archive_sha256": archive_sha256,
+            "template_site_id": manifest.site.id,
+            "site": identity,
+            "files": files,
+            "bytes": bytes,
+            "url_rewrites": plan.url_rewrites.total,
+            "secrets_to_enter": plan.secrets_to_reenter.len(),
+        }),
+    };
+    let mut summary = InitSummary {
+        dir: new_site.to_path_buf(),
+        site: identity.clone(),
+        template: manifest.site.clone(),
+        files,
+        bytes,
+        url_rewrites: plan.url_rewrites,
+        secrets_to_enter: plan.secrets_to_reenter,
+        audit_warning: None,
+    };
+    if let Err(e) = append_audit_event(new_site, &event) {
+        summary.audit_warning = Some(format!(
+            "{}: cannot append to the audit log: {e}",
+            audit_log_path(new_site).display()
+        ));
+    }
+    Ok(summary)
+}
+
+/// Writes the plan's files (every change is an addition into the empty `root`) and the
+/// new `site.json`. Returns the files and bytes written.
+fn write_site(
+    root: &Path,
+    archive: &Archive,
+    plan: &Plan,
+    site_json: &[u8],
+) -> Result<(u64, u64), RestoreError> {
+    let (mut files, mut bytes) = (0, 0);
+    let mut created = HashSet::new();
+    for change in &plan.changes {
+        if change.path.as_str() == SITE_JSON {
+            continue;
+        }
+        let Some(content) = plan.new_content(root, archive, change)? else {
+            continue;
+        };
+        write_new_file(root, &change.path, &content, &mut created)?;
+        files += 1;
+        bytes += content.len() as u64;
+    }
+    let site_json_path: ArchivePath = SITE_JSON
+        .parse()
+        .map_err(|e| RestoreError::io("name", root.join(SITE_JSON), io::Error::other(e)))?;
+    write_new_file(root, &site_json_path, site_json, &mut created)?;
+    Ok((files + 1, bytes + site_json.len() as u64))
+}
+
+/// Flushes the finished site in `root`, gives it mode 0755 and renames it to `new_site`.
+fn install(root: &Path, new_site: &Path) -> Result<(), RestoreError> {
+    let dir = File::open(root).map_err(|e| RestoreError::io("open", root, e))?;
+    nix::unistd::syncfs(&dir).map_err(|e| RestoreError::io("flush", root, io::Error::from(e)))?;
+    fs::set_permissions(root, Permissions::from_mode(DIR_MODE))
+        .map_err(|e| RestoreError::io("set the mode of", root, e))?;
+    // rename(2) replaces an empty directory and fails on a non-empty one, so a directory
+    // filled meanwhile is never overwritten.
+    fs::rename(root, new_site).map_err(|e| match e.kind() {
+        ErrorKind::DirectoryNotEmpty | ErrorKind::AlreadyExists | ErrorKind::NotADirectory => {
+            RestoreError::refused(Refusal::NewSiteExists {
+                path: new_site.to_path_buf(),
+            })
+        }
+        _ => RestoreError::io("rename the new site to", new_site, e),
+    })
+}
+
+/// The new site must not exist, or be an empty directory (not a link to one).
+fn check_new_site(dir: &Path) -> Result<(), RestoreError> {
+    let refused = || {
+        RestoreError::refused(Refusal::NewSiteExists {
+            path: dir.to_path_buf(),
+        })
+    };
+    match fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(RestoreError::io("inspect", dir, e)),
+        Ok(meta) if meta.is_dir() => {
+            let mut entries =
+                fs::read_dir(dir).map_err(|e| RestoreError::io("read the directory", dir, e))?;
+            if entries.next().is_none() {
+                Ok(())
+            } else {
+                Err(refused())
+            }
+        }
+        Ok(_) => Err(refused()),
+    }
+}
+
+/// The template's `site.json` with `identity`'s id, name and URL; every other member is
+/// kept. Pretty-printed with a final line break.
+fn new_site_json(archive: &Archive, identity: &SiteIdentity) -> Result<Vec<u8>, RestoreError> {
+    let entry = format!("{PAYLOAD_DIR}/{SITE_JSON}");
+    let bytes = archive
+        .read_entry(&entry)
+        .map_err(RestoreError::from_reader)?;
+    let mut value: Value =
+        serde_json::from_slice(&bytes).map_err(|source| RestoreError::ArchiveJson {
+            entry: entry.clone(),
+            source,
+        })?;
+    let Some(object) = value.as_object_mut() else {
+        return Err(RestoreError::ArchiveJson {
+            entry,
+            source: serde::de::Error::custom("site.json is not a JSON object"),
+        });
+    };
+    object.insert("id".into(), Value::String(identity.id.to_string()));
+    object.insert("name".into(), Value::String(identity.name.clone()));
+    object.insert("url".into(), Value::String(identity.url.clone()));
+    validate_site_config(&value)
+        .map_err(|source| RestoreError::refused(Refusal::InvalidNewSiteJson { source }))?;
+    let mut out =
+        serde_json::to_vec_pretty(&value).map_err(|source| RestoreError::ArchiveJson {
+            entry: entry.clone(),
+            source,
+        })?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// The SHA-256 of the archive file, for the audit log.
+fn file_sha256(path: &Path) -> Result<Sha256, RestoreError> {
+    let mut file = File::open(path).map_err(|e| RestoreError::io("read", path, e))?;
+    let mut hasher = Sha256Hasher::new();
+    io::copy(&mut file, &mut hasher).map_err(|e| RestoreError::io("read", path, e))?;
+    Ok(hasher.finish())
+}
+
+/// Writes `bytes` to the new file `path` below `root` (mode 0644), creating its parent
+/// directories (mode 0755, remembered in `created`). Never follows a link, never
+/// overwrites.
+fn write_new_file(
+    root: &Path,
+    path: &ArchivePath,
+    bytes: &[u8],
+    created: &mut HashSet<ArchivePath>,
+) -> Result<(), RestoreError> {
+    let mut prefixes: Vec<ArchivePath> = path.prefixes().collect();
+    prefixes.pop();
+    for prefix in prefixes {
+        if created.contains(&prefix) {
+            continue;
+        }
+        let dir = root.join(prefix.to_native());
+        DirBuilder::new()
+            .mode(DIR_MODE)
+            .create(&dir)
+            .map_err(|e| RestoreError::io("create the directory", &dir, e))?;
+        fs::set_permissions(&dir, Permissions::from_mode(DIR_MODE))
+            .map_err(|e| RestoreError::io("set the mode of", &dir, e))?;
+        created.insert(prefix);
+    }
+    let target = root.join(path.to_native());
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(&target)
+        .map_err(|e| RestoreError::io("create", &target, e))?;
+    file.set_permissions(Permissions::from_mode(FILE_MODE))
+        .map_err(|e| RestoreError::io("set the mode of", &target, e))?;
+    file.write_all(bytes)
+        .map_err(|e| RestoreError::io("write", &target, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use sitepack_format::{Timestamp, read_audit_log};
+    use sitepack_writer::{CreateOptions, NoProgress, Overwrite, Site, create_archive_file};
+
+    use super::*;
+
+    const TEMPLATE: [(&str, &str); 4] = [
+        (
+            "site.json",
+            r#"{"id": "tpl", "name": "Template", "url": "https://tpl.example", "owner_field": "owner", "app": {"theme": "dark"}}"#,
+        ),
+        (
+            "settings/mail.json",
+            r#"{"home": "https://tpl.example/home", "smtp": {"password": "change-me"}}"#,
+        ),
+        ("users/u-1.json", r#"{"id": "u-1", "name": "Ann"}"#),
+        (
+            "modules/pages/index.html",
+            "<a href=\"https://tpl.example/x\">x</a>\n",
+        ),
+    ];
+
+    /// A temporary directory holding an archive of `TEMPLATE` in `scope`.
+    fn template(scope: &str) -> (tempfile::TempDir, Archive) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("template");
+        for (path, text) in TEMPLATE {
+            let native = root.join(path);
+            fs::create_dir_all(native.parent().unwrap()).unwrap();
+            fs::write(native, text).unwrap();
+        }
+        let out = dir.path().join("template.zip");
+        let mut options = CreateOptions::new(scope.parse().unwrap());
+        options.created_at = Timestamp::from_unix_seconds(0).unwrap();
+        let site = Site::open(&root).unwrap();
+        create_archive_file(&site, &options, &out, Overwrite::Refuse, &NoProgress).unwrap();
+        fs::remove_dir_all(&root).unwrap();
+        let archive = Archive::open(&out).unwrap();
+        (dir, archive)
+    }
+
+    fn identity(url: &str) -> SiteIdentity {
+        SiteIdentity {
+            id: "new-shop".parse().unwrap(),
+            name: "New Shop".into(),
+            url: url.into(),
+        }
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_new_site_takes_the_new_identity_and_keeps_the_rest() {
+        let (dir, archive) = template("full");
+        let new_site = dir.path().join("new");
+        let summary =
+            init_from_template(&new_site, &archive, &identity("https://new.example")).unwrap();
+        let site_json = fs::read_to_string(new_site.join("site.json")).unwrap();
+        assert!(site_json.ends_with("}\n"), "{site_json}");
+        let value: Value = serde_json::from_str(&site_json).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "id": "new-shop", "name": "New Shop", "url": "https://new.example",
+                "owner_field": "owner", "app": {"theme": "dark"}
+            })
+        );
+        assert_eq!(
+            fs::read_to_string(new_site.join("modules/pages/index.html")).unwrap(),
+            "<a href=\"https://new.example/x\">x</a>\n"
+        );
+        assert_eq!(summary.files, 4);
+        assert_eq!(summary.url_rewrites.total, 2);
+        assert_eq!(summary.template.id.as_str(), "tpl");
+        let secrets: Vec<_> = summary
+            .secrets_to_enter
+            .iter()
+            .map(|r| (r.path.as_str(), r.pointer.as_str()))
+            .collect();
+        assert_eq!(secrets, [("site/settings/mail.json", "/smtp/password")]);
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&new_site), DIR_MODE);
+        assert_eq!(mode(&new_site.join("modules/pages")), DIR_MODE);
+        assert_eq!(mode(&new_site.join("users/u-1.json")), FILE_MODE);
+
+        let log = read_audit_log(&new_site, &sitepack_format::AuditFilter::default()).unwrap();
+        assert_eq!(log.events.len(), 1);
+        assert_eq!(log.events[0].kind, "init");
+        assert_eq!(log.events[0].details["template_site_id"], "tpl");
+        assert_eq!(names(dir.path()), ["new", "template.zip"]);
+    }
+
+    #[test]
+    fn the_same_url_is_not_rewritten_and_an_empty_directory_is_used() {
+        let (dir, archive) = template("full");
+        let new_site = dir.path().join("new");
+        fs::create_dir(&new_site).unwrap();
+        let summary =
+            init_from_template(&new_site, &archive, &identity("https://TPL.example/")).unwrap();
+        assert!(summary.url_rewrites.rules.is_empty());
+        assert!(new_site.join("users/u-1.json").is_file());
+    }
+
+    /// Name, new site, template, URL, the refusal expected.
+    type Case<'a> = (
+        &'a str,
+        &'a Path,
+        &'a Archive,
+        &'a str,
+        fn(&Refusal) -> bool,
+    );
+
+    #[test]
+    fn refusals_leave_nothing_behind() {
+        let (dir, full) = template("full");
+        let (_tab_dir, tab) = template("tab:mail");
+        let occupied = dir.path().join("occupied");
+        fs::create_dir(&occupied).unwrap();
+        fs::write(occupied.join("notes.txt"), "mine").unwrap();
+        let file = dir.path().join("a-file");
+        fs::write(&file, "x").unwrap();
+        let broken_path = dir.path().join("broken.zip");
+        let mut bytes = fs::read(full.path()).unwrap();
+        let at = bytes.windows(4).position(|w| w == b"site").unwrap();
+        bytes[at] = b'S';
+        fs::write(&broken_path, bytes).unwrap();
+        let broken = Archive::open(&broken_path).unwrap();
+        let new = dir.path().join("new");
+        let before = names(dir.path());
+
+        let cases: [Case; 6] = [
+            ("occupied", &occupied, &full, "https://n.example", |r| {
+                matches!(r, Refusal::NewSiteExists { .. })
+            }),
+            ("a file", &file, &full, "https://n.example", |r| {
+                matches!(r, Refusal::NewSiteExists { .. })
+            }),
+            ("not full", &new, &tab, "https://n.example", |r| {
+                matches!(r, Refusal::TemplateNotFull { .. })
+            }),
+            ("invalid", &new, &broken, "https://n.example", |r| {
+                matches!(r, Refusal::InvalidArchive { .. })
+            }),
+            ("ftp", &new, &full, "ftp://n.example", |r| {
+                matches!(r, Refusal::InvalidSiteUrl { .. })
+            }),
+            ("query", &new, &full, "https://n.example/?a=1", |r| {
+                matches!(r, Refusal::InvalidSiteUrl { .. })
+            }),
+        ];
+        for (name, target, archive, url, expected) in cases {
+            match init_from_template(target, archive, &identity(url)) {
+                Err(RestoreError::Refused { reason }) => {
+                    assert!(expected(&reason), "{name}: {reason}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+            assert_eq!(names(dir.path()), before, "{name}");
+        }
+        assert_eq!(names(&occupied), ["notes.txt"]);
+
+        let mut empty_name = identity("https://n.example");
+        empty_name.name = String::new();
+        let reason = match init_from_template(&new, &full, &empty_name) {
+            Err(RestoreError::Refused { reason }) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            matches!(reason, Refusal::InvalidNewSiteJson { .. }),
+            "{reason}"
+        );
+        assert_eq!(names(dir.path()), before);
+    }
+}
