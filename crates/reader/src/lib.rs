@@ -38,6 +38,7 @@ mod manifest;
 mod names;
 mod preview;
 mod report;
+mod staged_dir;
 mod validate;
 
 pub use archive::Archive;
@@ -47,3 +48,4 @@ pub use finding::{Code, Finding, MAX_FINDINGS, Severity};
 pub use manifest::MAX_MANIFEST_BYTES;
 pub use preview::{CollectionCount, Counts, ManifestPreview, ModuleCounts, Preview};
 pub use report::{Limits, REPORT_SCHEMA, Report, Summary, generated_report_schema};
+pub use staged_dir::StagedDir;

@@ -6,28 +6,23 @@
 //! create-new, no-follow opens, flushed, and renamed into place: on any failure nothing
 //! is left and the new site's directory is untouched.
 
-use std::collections::HashSet;
-use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
-use std::io::{self, ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::File;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::Value;
 use sitepack_format::{
-    ArchivePath, AuditEvent, PAYLOAD_DIR, Redaction, Scope, Sha256, Sha256Hasher, SiteIdentity,
-    Timestamp, append_audit_event, audit_log_path, current_actor, validate_site_config,
+    ArchivePath, AuditEvent, PAYLOAD_DIR, Redaction, Scope, Sha256, SiteIdentity, Timestamp,
+    append_audit_event, audit_log_path, current_actor, validate_site_config,
 };
-use sitepack_reader::Archive;
+use sitepack_reader::{Archive, ReaderError, StagedDir};
 
 use crate::target::SITE_JSON;
 use crate::url_rewrite::check_base_url;
 use crate::{
     Plan, PlanOptions, Refusal, RestoreError, RewriteChoice, RewriteRule, UrlRewrites, plan,
 };
-
-const FILE_MODE: u32 = 0o644;
-const DIR_MODE: u32 = 0o755;
 
 /// What [`init_from_template`] created.
 #[derive(Debug, Clone, Serialize)]
@@ -69,7 +64,7 @@ pub fn init_from_template(
             problem,
         })
     })?;
-    check_new_site(new_site)?;
+    StagedDir::check_target(new_site).map_err(new_site_error)?;
     let manifest = archive.manifest().map_err(RestoreError::from_reader)?;
     if manifest.scope != Scope::Full {
         return Err(RestoreError::refused(Refusal::TemplateNotFull {
@@ -77,18 +72,11 @@ pub fn init_from_template(
         }));
     }
     let site_json = new_site_json(archive, identity)?;
-    let archive_sha256 = file_sha256(archive.path())?;
+    let archive_sha256 = File::open(archive.path())
+        .and_then(Sha256::of_reader)
+        .map_err(|e| RestoreError::io("read", archive.path(), e))?;
 
-    let parent = match new_site.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let temp = tempfile::Builder::new()
-        .prefix(".sitepack-init-")
-        .tempdir_in(parent)
-        .map_err(|e| RestoreError::io("create a temporary directory in", parent, e))?;
-    let root = temp.path();
-
+    let mut staged = StagedDir::new(new_site, ".sitepack-init-").map_err(new_site_error)?;
     let rule = RewriteRule::new(&manifest.site.url, &identity.url)
         .map_err(|source| RestoreError::Rewrite { source })?;
     let rewrite = if rule.from() == rule.to() {
@@ -101,14 +89,9 @@ pub fn init_from_template(
         allow_other_site: true,
         ..PlanOptions::default()
     };
-    let plan = plan(root, archive, &options)?;
-    let (files, bytes) = write_site(root, archive, &plan, &site_json)?;
-    install(root, new_site)?;
-    // Renamed away: nothing left for the guard to remove.
-    let _ = temp.keep();
-    if let Ok(parent_dir) = File::open(parent) {
-        let _ = parent_dir.sync_all();
-    }
+    let plan = plan(staged.path(), archive, &options)?;
+    let (files, bytes) = write_site(&mut staged, archive, &plan, &site_json)?;
+    staged.finish().map_err(new_site_error)?;
 
     let event = AuditEvent {
         time: Timestamp::now(),
@@ -145,72 +128,41 @@ pub fn init_from_template(
     Ok(summary)
 }
 
-/// Writes the plan's files (every change is an addition into the empty `root`) and the
-/// new `site.json`. Returns the files and bytes written.
+/// Writes the plan's files (every change is an addition into the empty staged
+/// directory) and the new `site.json`. Returns the files and bytes written.
 fn write_site(
-    root: &Path,
+    staged: &mut StagedDir,
     archive: &Archive,
     plan: &Plan,
     site_json: &[u8],
 ) -> Result<(u64, u64), RestoreError> {
+    let root = staged.path().to_path_buf();
     let (mut files, mut bytes) = (0, 0);
-    let mut created = HashSet::new();
     for change in &plan.changes {
         if change.path.as_str() == SITE_JSON {
             continue;
         }
-        let Some(content) = plan.new_content(root, archive, change)? else {
+        let Some(content) = plan.new_content(&root, archive, change)? else {
             continue;
         };
-        write_new_file(root, &change.path, &content, &mut created)?;
+        write_new_file(staged, &change.path, &content)?;
         files += 1;
         bytes += content.len() as u64;
     }
     let site_json_path: ArchivePath = SITE_JSON
         .parse()
         .map_err(|e| RestoreError::io("name", root.join(SITE_JSON), io::Error::other(e)))?;
-    write_new_file(root, &site_json_path, site_json, &mut created)?;
+    write_new_file(staged, &site_json_path, site_json)?;
     Ok((files + 1, bytes + site_json.len() as u64))
 }
 
-/// Flushes the finished site in `root`, gives it mode 0755 and renames it to `new_site`.
-fn install(root: &Path, new_site: &Path) -> Result<(), RestoreError> {
-    let dir = File::open(root).map_err(|e| RestoreError::io("open", root, e))?;
-    nix::unistd::syncfs(&dir).map_err(|e| RestoreError::io("flush", root, io::Error::from(e)))?;
-    fs::set_permissions(root, Permissions::from_mode(DIR_MODE))
-        .map_err(|e| RestoreError::io("set the mode of", root, e))?;
-    // rename(2) replaces an empty directory and fails on a non-empty one, so a directory
-    // filled meanwhile is never overwritten.
-    fs::rename(root, new_site).map_err(|e| match e.kind() {
-        ErrorKind::DirectoryNotEmpty | ErrorKind::AlreadyExists | ErrorKind::NotADirectory => {
-            RestoreError::refused(Refusal::NewSiteExists {
-                path: new_site.to_path_buf(),
-            })
+/// A staged-directory error of the new site: a target that is not empty is a refusal.
+fn new_site_error(error: ReaderError) -> RestoreError {
+    match error {
+        ReaderError::TargetNotEmpty { path } => {
+            RestoreError::refused(Refusal::NewSiteExists { path })
         }
-        _ => RestoreError::io("rename the new site to", new_site, e),
-    })
-}
-
-/// The new site must not exist, or be an empty directory (not a link to one).
-fn check_new_site(dir: &Path) -> Result<(), RestoreError> {
-    let refused = || {
-        RestoreError::refused(Refusal::NewSiteExists {
-            path: dir.to_path_buf(),
-        })
-    };
-    match fs::symlink_metadata(dir) {
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(RestoreError::io("inspect", dir, e)),
-        Ok(meta) if meta.is_dir() => {
-            let mut entries =
-                fs::read_dir(dir).map_err(|e| RestoreError::io("read the directory", dir, e))?;
-            if entries.next().is_none() {
-                Ok(())
-            } else {
-                Err(refused())
-            }
-        }
-        Ok(_) => Err(refused()),
+        other => RestoreError::from_reader(other),
     }
 }
 
@@ -246,54 +198,24 @@ fn new_site_json(archive: &Archive, identity: &SiteIdentity) -> Result<Vec<u8>, 
     Ok(out)
 }
 
-/// The SHA-256 of the archive file, for the audit log.
-fn file_sha256(path: &Path) -> Result<Sha256, RestoreError> {
-    let mut file = File::open(path).map_err(|e| RestoreError::io("read", path, e))?;
-    let mut hasher = Sha256Hasher::new();
-    io::copy(&mut file, &mut hasher).map_err(|e| RestoreError::io("read", path, e))?;
-    Ok(hasher.finish())
-}
-
-/// Writes `bytes` to the new file `path` below `root` (mode 0644), creating its parent
-/// directories (mode 0755, remembered in `created`). Never follows a link, never
-/// overwrites.
+/// Writes `bytes` to the new file `path` of the staged site.
 fn write_new_file(
-    root: &Path,
+    staged: &mut StagedDir,
     path: &ArchivePath,
     bytes: &[u8],
-    created: &mut HashSet<ArchivePath>,
 ) -> Result<(), RestoreError> {
-    let mut prefixes: Vec<ArchivePath> = path.prefixes().collect();
-    prefixes.pop();
-    for prefix in prefixes {
-        if created.contains(&prefix) {
-            continue;
-        }
-        let dir = root.join(prefix.to_native());
-        DirBuilder::new()
-            .mode(DIR_MODE)
-            .create(&dir)
-            .map_err(|e| RestoreError::io("create the directory", &dir, e))?;
-        fs::set_permissions(&dir, Permissions::from_mode(DIR_MODE))
-            .map_err(|e| RestoreError::io("set the mode of", &dir, e))?;
-        created.insert(prefix);
-    }
-    let target = root.join(path.to_native());
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(FILE_MODE)
-        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-        .open(&target)
-        .map_err(|e| RestoreError::io("create", &target, e))?;
-    file.set_permissions(Permissions::from_mode(FILE_MODE))
-        .map_err(|e| RestoreError::io("set the mode of", &target, e))?;
+    let mut file = staged
+        .create_file(path)
+        .map_err(RestoreError::from_reader)?;
     file.write_all(bytes)
-        .map_err(|e| RestoreError::io("write", &target, e))
+        .map_err(|e| RestoreError::io("write", staged.path().join(path.to_native()), e))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
     use sitepack_format::{Timestamp, read_audit_log};
     use sitepack_writer::{CreateOptions, NoProgress, Overwrite, Site, create_archive_file};
 
@@ -381,9 +303,9 @@ mod tests {
             .collect();
         assert_eq!(secrets, [("site/settings/mail.json", "/smtp/password")]);
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&new_site), DIR_MODE);
-        assert_eq!(mode(&new_site.join("modules/pages")), DIR_MODE);
-        assert_eq!(mode(&new_site.join("users/u-1.json")), FILE_MODE);
+        assert_eq!(mode(&new_site), 0o755);
+        assert_eq!(mode(&new_site.join("modules/pages")), 0o755);
+        assert_eq!(mode(&new_site.join("users/u-1.json")), 0o644);
 
         let log = read_audit_log(&new_site, &sitepack_format::AuditFilter::default()).unwrap();
         assert_eq!(log.events.len(), 1);
