@@ -19,3 +19,14 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     stdout.flush()?;
     Ok(())
 }
+
+/// A module's collections, one indented line each (`stats` and `preview` print them alike).
+pub(crate) fn print_collections<'a>(
+    out: &mut dyn Write,
+    collections: impl IntoIterator<Item = (&'a str, u64)>,
+) -> io::Result<()> {
+    for (name, records) in collections {
+        writeln!(out, "    {name:<12} {records} records")?;
+    }
+    Ok(())
+}

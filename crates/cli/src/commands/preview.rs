@@ -161,13 +161,13 @@ fn print_manifest(out: &mut dyn Write, manifest: &ManifestPreview) -> io::Result
             module.documents,
             module.files
         )?;
-        for collection in &module.collections {
-            writeln!(
-                out,
-                "    {:<12} {} records",
-                collection.name, collection.records
-            )?;
-        }
+        super::print_collections(
+            out,
+            module
+                .collections
+                .iter()
+                .map(|c| (c.name.as_str(), c.records)),
+        )?;
     }
     writeln!(
         out,

@@ -55,13 +55,13 @@ pub(crate) fn run(args: &StatsArgs) -> Result<Outcome> {
             module.files,
             module.bytes
         )?;
-        for collection in &module.collections {
-            writeln!(
-                out,
-                "    {:<12} {} records",
-                collection.name, collection.records
-            )?;
-        }
+        super::print_collections(
+            &mut out,
+            module
+                .collections
+                .iter()
+                .map(|c| (c.name.as_str(), c.records)),
+        )?;
     }
     writeln!(
         out,
