@@ -56,6 +56,14 @@ enum Command {
     Audit(commands::audit::AuditArgs),
     /// Create a new site from a full-scope template archive, under a new identity.
     Init(commands::init::InitArgs),
+    /// Restore an archive into a site under a snapshot; it stays pending review.
+    Restore(commands::restore::RestoreArgs),
+    /// Show the restore pending review (and finish an interrupted one's recovery).
+    Status(commands::review::ReviewArgs),
+    /// Accept the pending restore and drop its snapshot.
+    Keep(commands::review::ReviewArgs),
+    /// Undo the pending restore: the touched paths go back byte for byte.
+    Revert(commands::review::ReviewArgs),
 }
 
 /// How a command ended, when it did not fail.
@@ -78,6 +86,10 @@ fn main() -> ExitCode {
         Command::Extract(args) => commands::extract::run(args, &cli.global),
         Command::Audit(args) => commands::audit::run(args),
         Command::Init(args) => commands::init::run(args),
+        Command::Restore(args) => commands::restore::run(args, &cli.global),
+        Command::Status(args) => commands::review::status(args),
+        Command::Keep(args) => commands::review::keep(args),
+        Command::Revert(args) => commands::review::revert(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::from(EXIT_OK),

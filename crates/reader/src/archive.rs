@@ -112,6 +112,11 @@ impl Archive {
             })
     }
 
+    /// The SHA-256 of the whole file of a valid archive (as validated).
+    pub fn sha256(&self) -> Result<Sha256, ReaderError> {
+        Ok(self.valid_catalog(&NoProgress)?.digest)
+    }
+
     /// The payload entries of a valid archive, as its manifest lists them.
     pub fn entries(&self) -> Result<&[Entry], ReaderError> {
         Ok(&self.manifest()?.entries)
@@ -151,34 +156,7 @@ impl Archive {
         expected: Option<&Sha256>,
         out: &mut dyn Write,
     ) -> Result<u64, ReaderError> {
-        let changed = |what: &str| ReaderError::Changed {
-            entry: record.display().to_owned(),
-            what: what.to_owned(),
-        };
-        let mut stream =
-            EntryStream::new(&self.file, record).map_err(|e| changed(&e.to_string()))?;
-        let mut buffer = vec![0u8; 256 * 1024];
-        let mut written: io::Result<()> = Ok(());
-        drain(&mut stream, &mut buffer, |chunk| {
-            written = out.write_all(chunk);
-            written.is_ok()
-        })
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => changed(&e.to_string()),
-            _ => ReaderError::io("read", &self.path, e),
-        })?;
-        written.map_err(|e| ReaderError::io("write", "the output", e))?;
-        let computed = stream.finish();
-        if computed.size != record.uncompressed {
-            return Err(changed("its size differs"));
-        }
-        if computed.crc != record.crc {
-            return Err(changed("its CRC-32 differs"));
-        }
-        if expected.is_some_and(|e| e != &computed.sha256) {
-            return Err(changed("its SHA-256 differs"));
-        }
-        Ok(computed.size)
+        copy_verified(&self.file, &self.path, record, expected, out)
     }
 
     /// The records of a valid archive (for extraction).
@@ -200,4 +178,42 @@ impl Archive {
             .map(|r| (r, r.name().and_then(|n| digests.get(n).copied())))
             .collect())
     }
+}
+
+/// Streams one entry of `file` (at `path`) into `out`, checking its size, CRC-32 and,
+/// when `expected` is given, its SHA-256 as it goes.
+pub(crate) fn copy_verified(
+    file: &File,
+    path: &Path,
+    record: &Record,
+    expected: Option<&Sha256>,
+    out: &mut dyn Write,
+) -> Result<u64, ReaderError> {
+    let changed = |what: &str| ReaderError::Changed {
+        entry: record.display().to_owned(),
+        what: what.to_owned(),
+    };
+    let mut stream = EntryStream::new(file, record).map_err(|e| changed(&e.to_string()))?;
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut written: io::Result<()> = Ok(());
+    drain(&mut stream, &mut buffer, |chunk| {
+        written = out.write_all(chunk);
+        written.is_ok()
+    })
+    .map_err(|e| match e.kind() {
+        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => changed(&e.to_string()),
+        _ => ReaderError::io("read", path, e),
+    })?;
+    written.map_err(|e| ReaderError::io("write", "the output", e))?;
+    let computed = stream.finish();
+    if computed.size != record.uncompressed {
+        return Err(changed("its size differs"));
+    }
+    if computed.crc != record.crc {
+        return Err(changed("its CRC-32 differs"));
+    }
+    if expected.is_some_and(|e| e != &computed.sha256) {
+        return Err(changed("its SHA-256 differs"));
+    }
+    Ok(computed.size)
 }

@@ -52,6 +52,14 @@ pub enum ReaderError {
         /// Which check failed.
         what: String,
     },
+    /// A ZIP read without the sitepack checks ([`PlainZip`](crate::PlainZip)) is damaged.
+    #[error("{} cannot be read as a ZIP file: {problem}", path.display())]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// The first problem found.
+        problem: String,
+    },
     /// No entry of that name.
     #[error("the archive has no entry named {name}")]
     NoSuchEntry {

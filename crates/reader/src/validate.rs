@@ -21,6 +21,8 @@ use crate::{Limits, Report};
 pub(crate) struct Catalog {
     pub records: Vec<Record>,
     pub manifest: Option<Manifest>,
+    /// The SHA-256 of the whole file.
+    pub digest: Sha256,
 }
 
 /// Validates the archive in `file`; `Err` only for I/O errors reading it.
@@ -44,6 +46,11 @@ pub(crate) fn validate(
             bytes,
             catalog,
         } = checked?;
+        let catalog = catalog.map(|(records, manifest)| Catalog {
+            records,
+            manifest,
+            digest,
+        });
         Ok((report(archive, digest, findings, entries, bytes), catalog))
     })
 }
@@ -53,7 +60,8 @@ struct Checked {
     findings: Findings,
     entries: u64,
     bytes: u64,
-    catalog: Option<Catalog>,
+    /// The records and manifest of the catalog.
+    catalog: Option<(Vec<Record>, Option<Manifest>)>,
 }
 
 fn check_archive(
@@ -133,7 +141,7 @@ fn check_archive(
         findings,
         entries: records.len() as u64,
         bytes,
-        catalog: Some(Catalog { records, manifest }),
+        catalog: Some((records, manifest)),
     })
 }
 

@@ -49,6 +49,50 @@ pub enum RestoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// The pre-restore snapshot could not be written; nothing was changed.
+    #[error("cannot write the pre-restore snapshot; nothing was changed")]
+    Snapshot {
+        /// What failed, naming the file.
+        #[source]
+        source: WriterError,
+    },
+    /// The pre-restore snapshot could not be read back while undoing a restore.
+    #[error(
+        "cannot read the pre-restore snapshot {}; the restore journal is kept, so the next \
+         sitepack command on this site tries again",
+        path.display()
+    )]
+    SnapshotRead {
+        /// The snapshot.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: ReaderError,
+    },
+    /// The restore journal cannot be understood.
+    #[error(
+        "the restore journal {} cannot be read ({problem}); sitepack will not guess how to \
+         undo an unfinished restore: keep a copy of the site and of .sitepack/, then inspect it",
+        path.display()
+    )]
+    BadJournal {
+        /// The journal.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A restore failed part way, and undoing it failed too: the journal is kept, and the
+    /// next sitepack command on the site tries the undo again.
+    #[error(
+        "the restore failed ({error}), and putting the site back failed too ({undo}); the \
+         restore journal is kept, so the next sitepack command on this site tries again"
+    )]
+    UndoFailed {
+        /// Why the restore failed.
+        error: Box<RestoreError>,
+        /// Why the undo failed.
+        undo: Box<RestoreError>,
+    },
     /// The URL rewrite rules are not usable.
     #[error("cannot rewrite URLs")]
     Rewrite {
@@ -81,6 +125,42 @@ pub enum Refusal {
         archive: SiteId,
         /// The target's site id.
         target: SiteId,
+    },
+    /// Another sitepack command holds the site's lock.
+    #[error(
+        "another sitepack command is changing {} (it holds .sitepack/lock); wait for it to \
+         finish, then try again",
+        site.display()
+    )]
+    Busy {
+        /// The site.
+        site: PathBuf,
+    },
+    /// A restore is pending review.
+    #[error(
+        "restore {id} into {site} is pending review; accept it with `sitepack keep {site}` or \
+         undo it with `sitepack revert {site}`, then try again",
+        site = site.display()
+    )]
+    RestorePending {
+        /// The pending restore's id.
+        id: String,
+        /// The site.
+        site: PathBuf,
+    },
+    /// `keep` or `revert` with no restore pending.
+    #[error("no restore is pending review in {}; there is nothing to keep or revert", site.display())]
+    NothingPending {
+        /// The site.
+        site: PathBuf,
+    },
+    /// The site changed between the plan and the restore.
+    #[error(
+        "{path} changed after the restore was planned; nothing was changed, run the restore again"
+    )]
+    SiteChanged {
+        /// The site-relative path.
+        path: ArchivePath,
     },
     /// `--as` was given for an archive whose scope is not a user.
     #[error("--as restores a user under a new id, but this archive's scope is {scope}")]

@@ -1,21 +1,31 @@
 //! Restore of an archive into a site.
 //!
-//! This crate will own plan / apply / keep / revert / recover over a site directory,
-//! URL rewriting, the pre-restore snapshot and the audit log (DESIGN.md §6).
-//! It plans restores today ([`plan()`]) and creates new sites from template archives
-//! ([`init_from_template`]).
+//! Plan / apply / keep / revert / recover over a site directory (DESIGN.md §6):
+//!
+//! - [`plan()`] reads the archive and the site and lists every change, touching nothing.
+//! - [`LockedSite`] holds the site's lock (`.sitepack/lock`); taking it finishes the
+//!   recovery of an interrupted restore or revert. [`LockedSite::apply`] carries out a
+//!   plan under a pre-restore snapshot and a journal; the restore then waits for
+//!   [`LockedSite::keep`] or [`LockedSite::revert`].
+//! - [`init_from_template`] creates a new site from a template archive.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod apply;
 mod error;
+mod failpoint;
 mod init;
+mod journal;
+mod lock;
 mod plan;
 mod target;
 mod transform;
 mod url_rewrite;
 
+pub use apply::{Applied, PendingRestore, Settled};
 pub use error::{Refusal, RestoreError};
 pub use init::{InitSummary, init_from_template};
+pub use lock::{Interrupted, LockedSite, Recovered, SiteStatus, site_status};
 pub use plan::{
     Action, Change, Mode, Plan, PlanOptions, RecordChanges, RewriteChoice, RuleRewrites, SiteJson,
     UrlRewrites, plan,

@@ -11,9 +11,10 @@
 //! module's; reading the target site is the `target` module's.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sitepack_format::{
     ArchivePath, Area, AreaKind, Name, PAYLOAD_DIR, Redaction, Scope, SiteConfig, SiteIdentity,
@@ -26,7 +27,7 @@ use crate::transform::{Content, Rename, Transform};
 use crate::{Refusal, RestoreError, RewriteCounts, RewriteRule, UrlRewrite};
 
 /// How the archive's content meets the target's.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Archive documents and records replace their counterparts, new ones are added,
@@ -65,6 +66,17 @@ pub struct PlanOptions {
     pub rewrite: RewriteChoice,
 }
 
+impl Mode {
+    /// `merge` or `replace`, as the command line spells it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Merge => "merge",
+            Self::Replace => "replace",
+        }
+    }
+}
+
 impl Default for PlanOptions {
     fn default() -> Self {
         Self {
@@ -78,7 +90,7 @@ impl Default for PlanOptions {
 }
 
 /// What happens to one path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// The path does not exist in the target and is written.
@@ -196,15 +208,38 @@ impl Plan {
         archive: &Archive,
         change: &Change,
     ) -> Result<Option<Vec<u8>>, RestoreError> {
+        let mut bytes = Vec::new();
+        let exists = self.write_new_content(site_root, archive, change, &mut bytes)?;
+        Ok(exists.then_some(bytes))
+    }
+
+    /// Streams the bytes `change.path` holds after the restore into `out` (archive
+    /// entries are copied, never held whole); `false` when it does not exist afterwards.
+    /// The same computation as [`new_content`](Self::new_content).
+    pub fn write_new_content(
+        &self,
+        site_root: &Path,
+        archive: &Archive,
+        change: &Change,
+        out: &mut dyn Write,
+    ) -> Result<bool, RestoreError> {
+        let written = |result: std::io::Result<()>| {
+            result.map(|()| true).map_err(|e| {
+                RestoreError::io("write the new content of", change.path.to_native(), e)
+            })
+        };
         let computed = self.transform.compute(site_root, archive, &change.path)?;
         match computed.content {
-            Content::Delete => Ok(None),
-            Content::Keep => read_target(&site_root.join(change.path.to_native())),
+            Content::Delete => Ok(false),
+            Content::Keep => match read_target(&site_root.join(change.path.to_native()))? {
+                Some(bytes) => written(out.write_all(&bytes)),
+                None => Ok(false),
+            },
             Content::Entry(name) => archive
-                .read_entry(&name)
-                .map(Some)
+                .copy_entry(&name, out)
+                .map(|_| true)
                 .map_err(RestoreError::from_reader),
-            Content::Bytes(bytes) => Ok(Some(bytes)),
+            Content::Bytes(bytes) => written(out.write_all(&bytes)),
         }
     }
 }

@@ -567,8 +567,8 @@ fn read_file(native: &Path) -> Result<Vec<u8>, WriterError> {
     Ok(bytes)
 }
 
-fn append_payload(
-    zip: &mut ZipOut<&mut HashingWriter<'_>>,
+pub(crate) fn append_payload<W: Write>(
+    zip: &mut ZipOut<W>,
     payload: Payload,
     crc: u32,
     size: u64,

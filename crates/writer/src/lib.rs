@@ -34,6 +34,7 @@ mod error;
 mod pipeline;
 mod site;
 mod stats;
+mod verbatim;
 mod zip_out;
 
 pub use create::{CreateOptions, Overwrite, Summary, create_archive_file, write_archive};
@@ -41,3 +42,4 @@ pub use error::WriterError;
 pub use site::{Site, SiteFile};
 pub use sitepack_format::{NoProgress, Progress};
 pub use stats::{CollectionStats, ModuleStats, SiteStats, site_stats};
+pub use verbatim::{Stored, VerbatimZip};

@@ -34,6 +34,7 @@ pub(crate) struct AuditArgs {
 
 pub(crate) fn run(args: &AuditArgs) -> Result<Outcome> {
     check_site_dir(&args.site)?;
+    super::recover_first(&args.site)?;
     let filter = AuditFilter {
         kind: args.kind.clone(),
         limit: args.limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),

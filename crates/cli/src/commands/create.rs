@@ -81,6 +81,7 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
             "--json prints on standard output, which -o - uses for the archive: use one or the other"
         );
     }
+    super::recover_first(&args.site)?;
     let site = Site::open(&args.site)?;
     let mut options = CreateOptions::new(args.scope.clone());
     options.options = Options {

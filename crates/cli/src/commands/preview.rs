@@ -8,7 +8,7 @@ use serde::Serialize;
 use sitepack_reader::{Archive, ManifestPreview, Preview};
 use sitepack_restore::Mode;
 
-use super::restore_plan::{PlanArgs, Planned, plan_or_refusal, print_plan};
+use super::restore_plan::{PlanArgs, Planned, plan_or_refusal, print_planned};
 use crate::progress::Bar;
 use crate::{GlobalArgs, Outcome};
 
@@ -34,6 +34,10 @@ pub(crate) struct PreviewArgs {
 #[derive(Debug, Serialize)]
 struct Against {
     site: PathBuf,
+    /// A restore pending review in SITE: a new restore is refused until it is kept or
+    /// reverted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_restore: Option<String>,
     merge: Planned,
     replace: Planned,
 }
@@ -48,6 +52,11 @@ struct PreviewOutput<'a> {
 }
 
 pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
+    if args.against.is_none() && args.plan.any_given() {
+        anyhow::bail!(
+            "--allow-other-site, --no-files, --as, --rewrite-url and --no-rewrite plan a restore: give --against SITE too"
+        );
+    }
     let archive = Archive::open(&args.archive)?;
     let bar = Bar::new(!global.no_progress);
     let preview = archive.preview_with_progress(&bar);
@@ -55,6 +64,7 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
     let preview = preview.with_context(|| format!("reading {}", args.archive.display()))?;
     let against = match &args.against {
         Some(site) if preview.valid => Some(Against {
+            pending_restore: super::recover_first(site)?.map(|p| p.id),
             site: site.clone(),
             merge: plan_or_refusal(site, &archive, &args.plan.options(Mode::Merge))?,
             replace: plan_or_refusal(site, &archive, &args.plan.options(Mode::Replace))?,
@@ -63,7 +73,7 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
     };
     let refused = against
         .as_ref()
-        .is_some_and(|a| matches!(a.merge, Planned::Refused(_)));
+        .is_some_and(|a| a.pending_restore.is_some() || matches!(a.merge, Planned::Refused(_)));
     if args.json {
         super::print_json(&PreviewOutput {
             preview: &preview,
@@ -89,10 +99,16 @@ fn print_against(against: &Against) -> Result<()> {
         "\nrestoring into {} (nothing has been changed):",
         against.site.display()
     )?;
+    if let Some(id) = &against.pending_restore {
+        writeln!(
+            out,
+            "restore {id} is pending review there: a new restore is refused until `sitepack keep` or `sitepack revert`"
+        )?;
+    }
     writeln!(out, "merge (the default):")?;
-    print_plan(&mut out, &against.merge)?;
+    print_planned(&mut out, &against.merge)?;
     writeln!(out, "replace:")?;
-    print_plan(&mut out, &against.replace)?;
+    print_planned(&mut out, &against.replace)?;
     out.flush()?;
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! The planning options a restore takes, and how a plan is printed: shared by
-//! `preview --against` (and by `restore` once it exists).
+//! `preview --against` and `restore`.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -13,24 +13,33 @@ use sitepack_restore::{Action, Mode, Plan, PlanOptions, RestoreError, RewriteCho
 #[derive(Debug, clap::Args)]
 pub(crate) struct PlanArgs {
     /// Plan for an archive of another site (its id differs from SITE's).
-    #[arg(long, requires = "against")]
+    #[arg(long)]
     allow_other_site: bool,
     /// Leave files out: `files/**` and module files are neither written nor deleted.
-    #[arg(long, requires = "against")]
+    #[arg(long)]
     no_files: bool,
     /// Restore the archive's user as this new user id (user scope only).
-    #[arg(long = "as", value_name = "USER_ID", requires = "against")]
+    #[arg(long = "as", value_name = "USER_ID")]
     as_user: Option<Name>,
     /// Rewrite URLs from FROM to TO (repeatable); by default the archive's site URL is
     /// rewritten to SITE's when they differ.
-    #[arg(long = "rewrite-url", value_name = "FROM=TO", requires = "against")]
+    #[arg(long = "rewrite-url", value_name = "FROM=TO")]
     rewrite_url: Vec<RewriteRule>,
     /// Rewrite no URL.
-    #[arg(long, conflicts_with = "rewrite_url", requires = "against")]
+    #[arg(long, conflicts_with = "rewrite_url")]
     no_rewrite: bool,
 }
 
 impl PlanArgs {
+    /// Whether any of these options was given.
+    pub(crate) fn any_given(&self) -> bool {
+        self.allow_other_site
+            || self.no_files
+            || self.as_user.is_some()
+            || !self.rewrite_url.is_empty()
+            || self.no_rewrite
+    }
+
     pub(crate) fn options(&self, mode: Mode) -> PlanOptions {
         PlanOptions {
             mode,
@@ -74,12 +83,16 @@ pub(crate) fn plan_or_refusal(
 /// Lines of changes shown per plan; `--json` has them all.
 const SHOWN_CHANGES: usize = 40;
 
+/// A plan or its refusal, for a person.
+pub(crate) fn print_planned(out: &mut dyn Write, planned: &Planned) -> io::Result<()> {
+    match planned {
+        Planned::Refused(reason) => writeln!(out, "  refused: {reason}"),
+        Planned::Plan(plan) => print_plan(out, plan),
+    }
+}
+
 /// A plan for a person: the totals, then the changed paths.
-pub(crate) fn print_plan(out: &mut dyn Write, planned: &Planned) -> io::Result<()> {
-    let plan = match planned {
-        Planned::Refused(reason) => return writeln!(out, "  refused: {reason}"),
-        Planned::Plan(plan) => plan,
-    };
+pub(crate) fn print_plan(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
     let count = |action| plan.changes.iter().filter(|c| c.action == action).count();
     writeln!(
         out,

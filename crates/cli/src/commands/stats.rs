@@ -19,6 +19,7 @@ pub(crate) struct StatsArgs {
 }
 
 pub(crate) fn run(args: &StatsArgs) -> Result<Outcome> {
+    super::recover_first(&args.site)?;
     let site = Site::open(&args.site)?;
     let stats = site_stats(&site)?;
     if args.json {

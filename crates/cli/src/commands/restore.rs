@@ -1,0 +1,303 @@
+//! `sitepack restore ARCHIVE SITE`: validate, plan, confirm, then restore under a
+//! snapshot; the restore stays pending review until `keep` or `revert`.
+
+use std::fs;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use sitepack_format::PAYLOAD_DIR;
+use sitepack_reader::{Archive, Limits};
+use sitepack_restore::{
+    Applied, LockedSite, Mode, Plan, Recovered, Refusal, RestoreError, site_status,
+};
+
+use super::restore_plan::{PlanArgs, print_plan};
+use crate::progress::Bar;
+use crate::{GlobalArgs, Outcome};
+
+/// Restore an archive into a site (or an empty directory), pending review.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+The archive is validated first; nothing changes unless it is valid.
+Without --yes, a terminal is asked to confirm after the plan is shown; without a terminal, --yes is required.
+Before anything changes, every path the restore touches is copied into SITE/.sitepack/snapshots/. The restore then stays pending review: `sitepack keep SITE` accepts it, `sitepack revert SITE` puts the site back byte for byte. A kill at any point is undone by the next sitepack command on SITE.
+Exit status: 0 restored (or nothing to do, or --dry-run), 1 invalid archive or refused (nothing changed), 2 an error.")]
+pub(crate) struct RestoreArgs {
+    /// The archive file.
+    archive: PathBuf,
+    /// The site directory (or an empty or new directory: a sandbox).
+    site: PathBuf,
+    /// merge: archive documents and records replace their counterparts, nothing else
+    /// changes. replace: the archive's scope becomes exactly the archive's content.
+    #[arg(long, value_enum, default_value_t = ModeArg::Merge)]
+    mode: ModeArg,
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Print one JSON document on standard output.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    plan: PlanArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    Merge,
+    Replace,
+}
+
+/// `restore --json`.
+#[derive(Debug, Serialize)]
+struct RestoreOutput<'a> {
+    site: &'a Path,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovered: Option<&'a Recovered>,
+    dry_run: bool,
+    plan: &'a Plan,
+    /// The restore carried out (`None` for a dry run or an empty plan).
+    restore: Option<&'a Applied>,
+}
+
+pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
+    let confirm_on_terminal = !args.yes && !args.dry_run;
+    if confirm_on_terminal && !io::stdin().is_terminal() {
+        anyhow::bail!(
+            "restore changes {}: confirm with --yes (no terminal to ask on); see the plan first with --dry-run",
+            args.site.display()
+        );
+    }
+    let archive = Archive::open(&args.archive)?;
+    let bar = Bar::new(!global.no_progress);
+    let report = archive.validate_with_progress(&Limits::default(), &bar);
+    bar.finish();
+    let report = report.with_context(|| format!("reading {}", args.archive.display()))?;
+    if !report.is_valid() {
+        let mut err = io::stderr().lock();
+        writeln!(
+            err,
+            "error: {} is not a valid sitepack archive ({} error(s)); nothing was changed",
+            args.archive.display(),
+            report.summary.errors
+        )?;
+        super::validate::print_findings(&mut err, &report.findings)?;
+        return Ok(Outcome::Invalid);
+    }
+    let mode = match args.mode {
+        ModeArg::Merge => Mode::Merge,
+        ModeArg::Replace => Mode::Replace,
+    };
+    let options = args.plan.options(mode);
+    if args.dry_run {
+        return dry_run(args, &archive, &options);
+    }
+
+    let created = !args.site.exists();
+    let outcome = restore(args, &archive, &options, global);
+    if created && !matches!(outcome, Ok(Outcome::Success)) {
+        // Nothing was restored into the directory this command made: remove it again.
+        remove_if_only_internal(&args.site);
+    }
+    outcome
+}
+
+fn restore(
+    args: &RestoreArgs,
+    archive: &Archive,
+    options: &sitepack_restore::PlanOptions,
+    global: &GlobalArgs,
+) -> Result<Outcome> {
+    let (site, recovered) = match LockedSite::create(&args.site) {
+        Ok(locked) => locked,
+        Err(e) => return super::refusal("restore", e),
+    };
+    super::report_recovery(recovered.as_ref())?;
+    if let Some(pending) = site.pending()? {
+        return super::refusal(
+            "restore",
+            RestoreError::Refused {
+                reason: Refusal::RestorePending {
+                    id: pending.id,
+                    site: args.site.clone(),
+                },
+            },
+        );
+    }
+    let plan = match sitepack_restore::plan(&args.site, archive, options) {
+        Ok(plan) => plan,
+        Err(e) => return super::refusal("restore", e),
+    };
+    if !args.json {
+        print_heading(&args.site, &plan, false)?;
+    }
+    if plan.is_empty() {
+        if args.json {
+            print_output(args, recovered.as_ref(), &plan, None)?;
+        } else {
+            println!(
+                "nothing to restore: {} already matches the archive",
+                args.site.display()
+            );
+        }
+        return Ok(Outcome::Success);
+    }
+    if !args.yes && !confirmed(&plan)? {
+        eprintln!("restore cancelled; nothing was changed");
+        return Ok(Outcome::Refused);
+    }
+    let bar = Bar::new(!global.no_progress);
+    let applied = site.apply(archive, &plan, &bar);
+    bar.finish();
+    let applied = match applied {
+        Ok(applied) => applied,
+        Err(e) => return super::refusal("restore", e),
+    };
+    if args.json {
+        print_output(args, recovered.as_ref(), &plan, Some(&applied))?;
+    } else {
+        print_applied(&args.site, &plan, &applied)?;
+    }
+    if let Some(warning) = &applied.audit_warning {
+        eprintln!("warning: {warning}");
+    }
+    Ok(Outcome::Success)
+}
+
+/// `--dry-run`: the plan, as the restore would make it now, and nothing else.
+fn dry_run(
+    args: &RestoreArgs,
+    archive: &Archive,
+    options: &sitepack_restore::PlanOptions,
+) -> Result<Outcome> {
+    let status = match site_status(&args.site) {
+        Ok(status) => status,
+        Err(e) => return super::refusal("restore", e),
+    };
+    super::report_recovery(status.recovered.as_ref())?;
+    if let Some(pending) = status.pending {
+        return super::refusal(
+            "restore",
+            RestoreError::Refused {
+                reason: Refusal::RestorePending {
+                    id: pending.id,
+                    site: args.site.clone(),
+                },
+            },
+        );
+    }
+    let plan = match sitepack_restore::plan(&args.site, archive, options) {
+        Ok(plan) => plan,
+        Err(e) => return super::refusal("restore", e),
+    };
+    if args.json {
+        print_output(args, status.recovered.as_ref(), &plan, None)?;
+    } else {
+        print_heading(&args.site, &plan, true)?;
+    }
+    Ok(Outcome::Success)
+}
+
+fn print_output(
+    args: &RestoreArgs,
+    recovered: Option<&Recovered>,
+    plan: &Plan,
+    restore: Option<&Applied>,
+) -> Result<()> {
+    super::print_json(&RestoreOutput {
+        site: &args.site,
+        recovered,
+        dry_run: args.dry_run,
+        plan,
+        restore,
+    })
+}
+
+fn print_heading(site: &Path, plan: &Plan, dry_run: bool) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    let mode = plan.mode.as_str();
+    let target = plan.target_site.as_ref().map_or_else(
+        || "an empty directory".to_owned(),
+        |t| format!("site {}", t.id),
+    );
+    writeln!(
+        out,
+        "restore of {} ({}) into {} ({target}), {mode} mode{}:",
+        plan.archive_site.id,
+        plan.scope,
+        site.display(),
+        if dry_run {
+            " (dry run: nothing is changed)"
+        } else {
+            ""
+        }
+    )?;
+    print_plan(&mut out, plan)?;
+    out.flush()
+}
+
+/// Asks on the terminal; anything but y/yes declines.
+fn confirmed(plan: &Plan) -> io::Result<bool> {
+    let mut err = io::stderr().lock();
+    write!(
+        err,
+        "restore these {} change(s)? A snapshot is taken first; `sitepack revert` undoes it. [y/N] ",
+        plan.changes.len()
+    )?;
+    err.flush()?;
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+fn print_applied(site: &Path, plan: &Plan, applied: &Applied) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    let pending = &applied.pending;
+    writeln!(
+        out,
+        "restored: {} added, {} replaced, {} deleted (restore {})",
+        pending.added, pending.replaced, pending.deleted, pending.id
+    )?;
+    writeln!(out, "snapshot: {}", pending.snapshot.display())?;
+    if !plan.secrets_to_reenter.is_empty() {
+        writeln!(
+            out,
+            "re-enter these secrets (the site had no value for them):"
+        )?;
+        for secret in &plan.secrets_to_reenter {
+            let path = secret
+                .path
+                .strip_prefix(PAYLOAD_DIR)
+                .unwrap_or_else(|| secret.path.clone());
+            match &secret.record {
+                Some(record) => writeln!(out, "  {path} record {record} {}", secret.pointer)?,
+                None => writeln!(out, "  {path} {}", secret.pointer)?,
+            }
+        }
+    }
+    writeln!(
+        out,
+        "pending review: check the site, then `sitepack keep {site}` to accept or `sitepack revert {site}` to undo",
+        site = site.display()
+    )?;
+    out.flush()
+}
+
+/// Removes `dir` when it holds nothing but sitepack's own `.sitepack/`.
+fn remove_if_only_internal(dir: &Path) {
+    let only_internal = fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .all(|e| e.file_name() == sitepack_format::INTERNAL_DIR)
+    });
+    if only_internal {
+        let _ = fs::remove_dir_all(dir);
+    }
+}

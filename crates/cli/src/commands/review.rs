@@ -1,0 +1,148 @@
+//! `sitepack status SITE`, `sitepack keep SITE`, `sitepack revert SITE`: the restore
+//! pending review, and its two ways out.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+use sitepack_restore::{LockedSite, PendingRestore, Recovered, RestoreError, Settled, site_status};
+
+use crate::Outcome;
+
+/// The site a review command works on.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReviewArgs {
+    /// The site directory.
+    site: PathBuf,
+    /// Print one JSON document on standard output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `status --json`.
+#[derive(Debug, Serialize)]
+struct StatusOutput<'a> {
+    site: &'a PathBuf,
+    recovered: Option<&'a Recovered>,
+    pending: Option<&'a PendingRestore>,
+}
+
+/// `keep --json` and `revert --json`.
+#[derive(Debug, Serialize)]
+struct SettledOutput<'a> {
+    site: &'a PathBuf,
+    recovered: Option<&'a Recovered>,
+    #[serde(flatten)]
+    settled: &'a Settled,
+}
+
+/// `status`: finishes an interrupted restore's recovery, then shows the pending restore.
+pub(crate) fn status(args: &ReviewArgs) -> Result<Outcome> {
+    let status = match site_status(&args.site) {
+        Ok(status) => status,
+        Err(e) => return super::refusal("status", e),
+    };
+    if args.json {
+        return super::print_json(&StatusOutput {
+            site: &args.site,
+            recovered: status.recovered.as_ref(),
+            pending: status.pending.as_ref(),
+        })
+        .map(|()| Outcome::Success);
+    }
+    super::report_recovery(status.recovered.as_ref())?;
+    let mut out = io::stdout().lock();
+    match &status.pending {
+        None => writeln!(out, "{}: no restore pending review", args.site.display())?,
+        Some(pending) => {
+            writeln!(
+                out,
+                "{}: restore {} is pending review",
+                args.site.display(),
+                pending.id
+            )?;
+            print_restore(&mut out, pending)?;
+            writeln!(
+                out,
+                "accept it with `sitepack keep {site}`, or undo it with `sitepack revert {site}`",
+                site = args.site.display()
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+/// `keep`: accepts the pending restore and drops its snapshot.
+pub(crate) fn keep(args: &ReviewArgs) -> Result<Outcome> {
+    settle(args, "keep", "kept", LockedSite::keep)
+}
+
+/// `revert`: puts everything the pending restore touched back as it was.
+pub(crate) fn revert(args: &ReviewArgs) -> Result<Outcome> {
+    settle(args, "revert", "reverted", LockedSite::revert)
+}
+
+fn settle(
+    args: &ReviewArgs,
+    command: &str,
+    done: &str,
+    action: fn(&LockedSite) -> Result<Settled, RestoreError>,
+) -> Result<Outcome> {
+    let (site, recovered) = match LockedSite::acquire(&args.site) {
+        Ok(locked) => locked,
+        Err(e) => return super::refusal(command, e),
+    };
+    if !args.json {
+        super::report_recovery(recovered.as_ref())?;
+    }
+    let settled = match action(&site) {
+        Ok(settled) => settled,
+        Err(e) => return super::refusal(command, e),
+    };
+    if args.json {
+        super::print_json(&SettledOutput {
+            site: &args.site,
+            recovered: recovered.as_ref(),
+            settled: &settled,
+        })?;
+    } else {
+        let mut out = io::stdout().lock();
+        writeln!(out, "{done} restore {}", settled.restore.id)?;
+        print_restore(&mut out, &settled.restore)?;
+        if done == "reverted" {
+            writeln!(
+                out,
+                "  {} path(s) put back as they were before the restore",
+                settled.paths_restored
+            )?;
+        }
+        out.flush()?;
+    }
+    if let Some(warning) = &settled.audit_warning {
+        eprintln!("warning: {warning}");
+    }
+    Ok(Outcome::Success)
+}
+
+fn print_restore(out: &mut dyn Write, pending: &PendingRestore) -> io::Result<()> {
+    writeln!(out, "  started   {}", pending.started_at)?;
+    writeln!(
+        out,
+        "  archive   {} ({})",
+        pending.archive, pending.archive_sha256
+    )?;
+    writeln!(
+        out,
+        "  scope     {} ({} mode)",
+        pending.scope,
+        pending.mode.as_str()
+    )?;
+    writeln!(
+        out,
+        "  changes   {} added, {} replaced, {} deleted",
+        pending.added, pending.replaced, pending.deleted
+    )?;
+    writeln!(out, "  snapshot  {}", pending.snapshot.display())
+}

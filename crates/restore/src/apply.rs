@@ -1,0 +1,646 @@
+//! Carrying out a plan, and undoing it (docs/FORMAT.md §15).
+//!
+//! A restore goes through these steps; a kill at any point leaves the site wholly before
+//! or wholly after it, and the next command finishes the job ([`LockedSite::acquire`]):
+//!
+//! 1. stage: the new content of every added or replaced path is written under
+//!    `.sitepack/restore/staged/` and flushed. The site is untouched.
+//! 2. snapshot: every path the restore replaces or deletes is copied, byte for byte,
+//!    into `.sitepack/snapshots/<id>.zip`, which is flushed and renamed into place.
+//! 3. journal: `.sitepack/restore/journal.json` (state `applying`) lists every touched
+//!    path with its size, digest and mode before the restore. Until this rename, an
+//!    interruption leaves nothing to undo: the work directory is simply removed.
+//! 4. apply: deletes, then each staged file renamed over its path. Then one `syncfs`.
+//! 5. pending: the journal's state becomes `pending`: the restore is complete and waits
+//!    for `keep` (drop the snapshot) or `revert` (put back every touched path).
+//!
+//! Undoing ([`roll_back`]) is idempotent: each path whose content is not its recorded
+//! "before" is put back from the snapshot (or removed, if it did not exist), so it can
+//! be interrupted and run again any number of times.
+
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use serde::Serialize;
+use sitepack_format::{
+    ArchivePath, AuditEvent, PAYLOAD_DIR, Progress, Timestamp, append_audit_event, current_actor,
+};
+use sitepack_reader::{Archive, PlainZip};
+use sitepack_writer::VerbatimZip;
+
+use crate::failpoint;
+use crate::journal::{Before, Journal, JournalChange, Places, State, sync_dir};
+use crate::target::target_digest;
+use crate::{Action, LockedSite, Mode, Plan, Refusal, RestoreError};
+
+/// Mode of a file the restore adds.
+const NEW_FILE_MODE: u32 = 0o644;
+/// Deflate level of snapshots: fast, they are written on the way to every restore.
+const SNAPSHOT_LEVEL: u32 = 1;
+
+/// A restore waiting for `keep` or `revert`, as `status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingRestore {
+    /// The restore's id.
+    pub id: String,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// The archive restored (as given).
+    pub archive: String,
+    /// Its SHA-256.
+    pub archive_sha256: sitepack_format::Sha256,
+    /// Its scope.
+    pub scope: sitepack_format::Scope,
+    /// The mode.
+    pub mode: Mode,
+    /// Paths added, replaced and deleted.
+    pub added: u64,
+    /// Paths replaced.
+    pub replaced: u64,
+    /// Paths deleted.
+    pub deleted: u64,
+    /// The snapshot that `revert` restores from.
+    pub snapshot: std::path::PathBuf,
+}
+
+/// What [`LockedSite::apply`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    /// The restore, now pending review.
+    pub pending: PendingRestore,
+    /// Set when the audit log could not be appended to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_warning: Option<String>,
+}
+
+/// What `keep` or `revert` finished.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settled {
+    /// The restore kept or reverted.
+    pub restore: PendingRestore,
+    /// Paths put back (revert; 0 for keep).
+    pub paths_restored: u64,
+    /// Set when the audit log could not be appended to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_warning: Option<String>,
+}
+
+impl LockedSite {
+    /// The restore pending review, if any.
+    pub fn pending(&self) -> Result<Option<PendingRestore>, RestoreError> {
+        Ok(Journal::read(&self.places)?
+            .filter(|j| j.state == State::Pending)
+            .map(|j| pending_of(&self.places, &j)))
+    }
+
+    /// Carries out `plan` (made by [`plan`](crate::plan()) of this site and `archive`):
+    /// stage, snapshot, journal, apply; the restore is then pending review. Refused while
+    /// another restore is pending. Any failure before the restore is complete puts the
+    /// site back as it was. Appends a `restore` event to the audit log either way.
+    pub fn apply(
+        &self,
+        archive: &Archive,
+        plan: &Plan,
+        progress: &dyn Progress,
+    ) -> Result<Applied, RestoreError> {
+        if let Some(pending) = self.pending()? {
+            return Err(RestoreError::refused(Refusal::RestorePending {
+                id: pending.id,
+                site: self.root().to_path_buf(),
+            }));
+        }
+        let archive_sha256 = archive.sha256().map_err(RestoreError::from_reader)?;
+        let mut journal = Journal::new(
+            new_restore_id(),
+            archive.path().display().to_string(),
+            archive_sha256,
+            plan.scope.clone(),
+            plan.mode,
+        );
+        journal.summary = plan_summary(plan);
+        let result = self.carry_out(archive, plan, &mut journal, progress);
+        let mut details = serde_json::json!({
+            "restore_id": journal.id,
+            "archive": journal.archive,
+            "archive_sha256": journal.archive_sha256,
+        });
+        merge_into(&mut details, &journal.summary);
+        match &result {
+            Ok(()) => {
+                details["snapshot"] = self
+                    .places
+                    .snapshot(&journal.id)
+                    .display()
+                    .to_string()
+                    .into();
+            }
+            Err(error) => details["error"] = error_chain(error).into(),
+        }
+        let audit_warning = self.audit("restore", result.is_ok(), details);
+        result.map(|()| Applied {
+            pending: pending_of(&self.places, &journal),
+            audit_warning,
+        })
+    }
+
+    fn carry_out(
+        &self,
+        archive: &Archive,
+        plan: &Plan,
+        journal: &mut Journal,
+        progress: &dyn Progress,
+    ) -> Result<(), RestoreError> {
+        let places = &self.places;
+        // Leftovers of an earlier attempt were removed by the recovery under this lock.
+        discard_work(places)?;
+        let prepared = self.prepare(archive, plan, journal, progress);
+        if let Err(error) = prepared {
+            // The site is untouched: only the work directory and snapshot go.
+            let _ = discard_work(places);
+            return Err(error);
+        }
+        failpoint::hit("journal");
+        if let Err(error) = apply_changes(places, journal) {
+            return match roll_back(places, journal, "undo") {
+                Ok(_) => {
+                    discard_work(places)?;
+                    Err(error)
+                }
+                Err(undo) => Err(RestoreError::UndoFailed {
+                    error: Box::new(error),
+                    undo: Box::new(undo),
+                }),
+            };
+        }
+        journal.state = State::Pending;
+        journal.write(places)?;
+        failpoint::hit("pending");
+        Ok(())
+    }
+
+    /// Steps 1–3: stage, snapshot, journal. The site is not changed.
+    fn prepare(
+        &self,
+        archive: &Archive,
+        plan: &Plan,
+        journal: &mut Journal,
+        progress: &dyn Progress,
+    ) -> Result<(), RestoreError> {
+        let places = &self.places;
+        let staged_dir = places.staged_dir();
+        fs::create_dir_all(&staged_dir).map_err(|e| RestoreError::io("create", &staged_dir, e))?;
+        // Deletes first, so that a file that gives way to a directory of the same name
+        // (or the reverse) is out of the way when the new content arrives.
+        let mut order: Vec<&crate::Change> = plan.changes.iter().collect();
+        order.sort_by_key(|c| c.action != Action::Delete);
+        progress.begin(order.len() as u64 * 2, 0);
+
+        let snapshot_path = places.snapshot(&journal.id);
+        let snapshots_dir = places.snapshots_dir();
+        fs::create_dir_all(&snapshots_dir)
+            .map_err(|e| RestoreError::io("create", &snapshots_dir, e))?;
+        let partial = snapshot_path.with_extension("zip.partial");
+        let snapshot_file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&partial)
+            .map_err(|e| RestoreError::io("create", &partial, e))?;
+        let mut snapshot = VerbatimZip::new(
+            BufWriter::new(snapshot_file),
+            &partial,
+            Timestamp::now(),
+            SNAPSHOT_LEVEL,
+            &staged_dir,
+        );
+        for (index, change) in order.iter().enumerate() {
+            let native = places.site_path(&change.path);
+            let before = match change.action {
+                Action::Add => None,
+                Action::Replace | Action::Delete => {
+                    let mode = fs::symlink_metadata(&native)
+                        .map_err(|e| RestoreError::io("read the metadata of", &native, e))?
+                        .mode()
+                        & 0o7777;
+                    let name = snapshot_name(&change.path);
+                    let stored = snapshot
+                        .add_file(&name, &native)
+                        .map_err(|source| RestoreError::Snapshot { source })?;
+                    Some(Before {
+                        size: stored.size,
+                        sha256: stored.sha256,
+                        mode,
+                    })
+                }
+            };
+            progress.advance(0);
+            if change.action != Action::Delete {
+                let mode = before.map_or(NEW_FILE_MODE, |b| b.mode);
+                stage(places, archive, plan, change, index, mode)?;
+            }
+            progress.advance(0);
+            failpoint::hit_step("stage", index + 1);
+            journal.changes.push(JournalChange {
+                path: change.path.clone(),
+                action: change.action,
+                before,
+            });
+        }
+        let mut out = snapshot
+            .finish()
+            .map_err(|source| RestoreError::Snapshot { source })?;
+        out.flush()
+            .map_err(|e| RestoreError::io("write", &partial, e))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| RestoreError::io("write", &partial, e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| RestoreError::io("write", &partial, e))?;
+        fs::rename(&partial, &snapshot_path)
+            .map_err(|e| RestoreError::io("rename into place", &snapshot_path, e))?;
+        sync_dir(&snapshots_dir)?;
+        failpoint::hit("snapshot");
+        journal.created_dirs = dirs_to_create(places, &journal.changes);
+        // The staged files reach the disk before the journal says they are there.
+        syncfs(&places.root)?;
+        journal.write(places)
+    }
+
+    /// `keep`: accepts the pending restore and drops its snapshot.
+    pub fn keep(&self) -> Result<Settled, RestoreError> {
+        let journal = self.pending_journal()?;
+        // Removing the journal is the commit; the rest is cleaning up.
+        let result = fs::remove_file(self.places.journal())
+            .map_err(|e| RestoreError::io("remove", self.places.journal(), e))
+            .and_then(|()| discard_work(&self.places));
+        let restore = pending_of(&self.places, &journal);
+        let audit_warning = self.audit(
+            "keep",
+            result.is_ok(),
+            settle_details(&restore, result.as_ref().err()),
+        );
+        result.map(|()| Settled {
+            restore,
+            paths_restored: 0,
+            audit_warning,
+        })
+    }
+
+    /// `revert`: puts every path the pending restore touched back as it was before,
+    /// byte for byte, then drops the snapshot.
+    pub fn revert(&self) -> Result<Settled, RestoreError> {
+        let mut journal = self.pending_journal()?;
+        journal.state = State::Reverting;
+        let result = journal
+            .write(&self.places)
+            .and_then(|()| roll_back(&self.places, &journal, "revert"))
+            .and_then(|restored| discard_work(&self.places).map(|()| restored));
+        let restore = pending_of(&self.places, &journal);
+        let audit_warning = self.audit(
+            "revert",
+            result.is_ok(),
+            settle_details(&restore, result.as_ref().err()),
+        );
+        result.map(|paths_restored| Settled {
+            restore,
+            paths_restored,
+            audit_warning,
+        })
+    }
+
+    fn pending_journal(&self) -> Result<Journal, RestoreError> {
+        match Journal::read(&self.places)? {
+            Some(journal) if journal.state == State::Pending => Ok(journal),
+            _ => Err(RestoreError::refused(Refusal::NothingPending {
+                site: self.root().to_path_buf(),
+            })),
+        }
+    }
+
+    /// Appends an event; returns a warning when the log cannot be written.
+    fn audit(&self, kind: &str, ok: bool, details: serde_json::Value) -> Option<String> {
+        let event = AuditEvent {
+            time: Timestamp::now(),
+            kind: kind.into(),
+            actor: current_actor(),
+            outcome: if ok { "ok" } else { "failed" }.into(),
+            details,
+        };
+        append_audit_event(self.root(), &event).err().map(|e| {
+            format!(
+                "{}: cannot append to the audit log: {e}",
+                sitepack_format::audit_log_path(self.root()).display()
+            )
+        })
+    }
+}
+
+/// Writes the new content of `change` to its staged file, with `mode`, flushed later by
+/// one `syncfs`.
+fn stage(
+    places: &Places,
+    archive: &Archive,
+    plan: &Plan,
+    change: &crate::Change,
+    index: usize,
+    mode: u32,
+) -> Result<(), RestoreError> {
+    let staged = places.staged(index);
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&staged)
+        .map_err(|e| RestoreError::io("create", &staged, e))?;
+    let mut out = BufWriter::new(file);
+    let exists = plan.write_new_content(&places.root, archive, change, &mut out)?;
+    let file = out
+        .into_inner()
+        .map_err(|e| RestoreError::io("write", &staged, e.into_error()))?;
+    // The mode asked for at creation is narrowed by the umask: set it exactly.
+    file.set_permissions(Permissions::from_mode(mode))
+        .map_err(|e| RestoreError::io("set the mode of", &staged, e))?;
+    if !exists {
+        // The plan said this path gets content; the site changed since it was made.
+        return Err(RestoreError::refused(Refusal::SiteChanged {
+            path: change.path.clone(),
+        }));
+    }
+    Ok(())
+}
+
+/// Step 4: deletes, then renames of staged files over their paths.
+fn apply_changes(places: &Places, journal: &Journal) -> Result<(), RestoreError> {
+    for dir in &journal.created_dirs {
+        let native = places.site_path(dir);
+        match fs::create_dir(&native) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(RestoreError::io("create", native, e)),
+        }
+    }
+    for (index, change) in journal.changes.iter().enumerate() {
+        let native = places.site_path(&change.path);
+        match change.action {
+            Action::Delete => {
+                remove_file(&native)?;
+                remove_empty_parents(places, &change.path);
+            }
+            Action::Add | Action::Replace => {
+                let staged = places.staged(index);
+                fs::rename(&staged, &native)
+                    .map_err(|e| RestoreError::io("move the new content into", &native, e))?;
+            }
+        }
+        failpoint::hit_step("apply", index + 1);
+    }
+    syncfs(&places.root)
+}
+
+/// Puts every path of `journal` back as it was before the restore (idempotent; see the
+/// module documentation). Returns how many paths it changed. `step_name` names its kill
+/// points (`revert:N`, `recover:N`, `undo:N`).
+pub(crate) fn roll_back(
+    places: &Places,
+    journal: &Journal,
+    step_name: &str,
+) -> Result<u64, RestoreError> {
+    let snapshot_path = places.snapshot(&journal.id);
+    let mut snapshot = None;
+    let temp = places.work_dir().join("restoring.tmp");
+    let mut restored = 0;
+    for (index, change) in journal.changes.iter().enumerate() {
+        let native = places.site_path(&change.path);
+        if let Some(before) = &change.before {
+            let current = target_digest(&native)?;
+            let mode = fs::symlink_metadata(&native).map(|m| m.mode() & 0o7777);
+            if current != Some((before.size, before.sha256))
+                || mode.as_ref().ok() != Some(&before.mode)
+            {
+                if snapshot.is_none() {
+                    snapshot = Some(PlainZip::open(&snapshot_path).map_err(|source| {
+                        RestoreError::SnapshotRead {
+                            path: snapshot_path.clone(),
+                            source,
+                        }
+                    })?);
+                }
+                if let Some(snapshot) = &snapshot {
+                    put_back(snapshot, change, before, &temp, &native)?;
+                }
+                restored += 1;
+            }
+        } else if target_digest(&native)?.is_some() {
+            remove_file(&native)?;
+            restored += 1;
+        }
+        failpoint::hit_step(step_name, index + 1);
+    }
+    for dir in journal.created_dirs.iter().rev() {
+        // Only if empty: anything else in it was not ours to remove.
+        let _ = fs::remove_dir(places.site_path(dir));
+    }
+    syncfs(&places.root)?;
+    Ok(restored)
+}
+
+/// Copies a path's "before" bytes out of the snapshot (verified against the journal's
+/// digest) into a temporary file, then renames it over the path.
+fn put_back(
+    snapshot: &PlainZip,
+    change: &JournalChange,
+    before: &Before,
+    temp: &Path,
+    native: &Path,
+) -> Result<(), RestoreError> {
+    if let Some(parent) = native.parent() {
+        fs::create_dir_all(parent).map_err(|e| RestoreError::io("create", parent, e))?;
+    }
+    let _ = fs::remove_file(temp);
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(before.mode)
+        .open(temp)
+        .map_err(|e| RestoreError::io("create", temp, e))?;
+    let mut out = BufWriter::new(file);
+    snapshot
+        .copy_entry(&snapshot_name(&change.path), &before.sha256, &mut out)
+        .map_err(|source| RestoreError::SnapshotRead {
+            path: snapshot.path().to_path_buf(),
+            source,
+        })?;
+    let file = out
+        .into_inner()
+        .map_err(|e| RestoreError::io("write", temp, e.into_error()))?;
+    file.set_permissions(Permissions::from_mode(before.mode))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| RestoreError::io("write", temp, e))?;
+    if fs::symlink_metadata(native).is_ok_and(|m| m.is_dir()) {
+        // A directory the restore made where a file was: it holds only restored paths,
+        // which this same pass removes; remove it now to make room.
+        fs::remove_dir_all(native).map_err(|e| RestoreError::io("remove", native, e))?;
+    }
+    fs::rename(temp, native).map_err(|e| RestoreError::io("put back", native, e))
+}
+
+/// Removes the work directory and every snapshot: after a keep, a completed undo, or an
+/// interruption before the journal was written.
+pub(crate) fn discard_work(places: &Places) -> Result<(), RestoreError> {
+    for dir in [places.work_dir(), places.snapshots_dir()] {
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(RestoreError::io("remove", dir, e)),
+        }
+    }
+    sync_dir(&places.internal())
+}
+
+/// The directories the adds need that do not exist yet, parents first.
+fn dirs_to_create(places: &Places, changes: &[JournalChange]) -> Vec<ArchivePath> {
+    let mut dirs = std::collections::BTreeSet::new();
+    for change in changes.iter().filter(|c| c.action == Action::Add) {
+        for dir in parents(&change.path) {
+            if !dirs.contains(&dir) && !places.site_path(&dir).exists() {
+                dirs.insert(dir);
+            }
+        }
+    }
+    // Byte order puts `a` before `a/b`: parents first.
+    dirs.into_iter().collect()
+}
+
+/// Removes the directories above `path` that its deletion left empty (never the site
+/// root).
+fn remove_empty_parents(places: &Places, path: &ArchivePath) {
+    for dir in parents(path).into_iter().rev() {
+        if fs::remove_dir(places.site_path(&dir)).is_err() {
+            break;
+        }
+    }
+}
+
+/// The directories above `path`, outermost first.
+fn parents(path: &ArchivePath) -> Vec<ArchivePath> {
+    let mut dirs: Vec<ArchivePath> = path.prefixes().collect();
+    dirs.pop();
+    dirs
+}
+
+fn remove_file(native: &Path) -> Result<(), RestoreError> {
+    match fs::remove_file(native) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(RestoreError::io("remove", native, e)),
+    }
+}
+
+fn syncfs(root: &Path) -> Result<(), RestoreError> {
+    let dir = File::open(root).map_err(|e| RestoreError::io("open", root, e))?;
+    nix::unistd::syncfs(&dir).map_err(|e| RestoreError::io("flush", root, io::Error::from(e)))
+}
+
+fn snapshot_name(path: &ArchivePath) -> String {
+    format!("{PAYLOAD_DIR}/{path}")
+}
+
+/// A new restore id: the time, then the process id, which no other live process has.
+fn new_restore_id() -> String {
+    let now = Timestamp::now().as_offset_date_time();
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        std::process::id()
+    )
+}
+
+fn pending_of(places: &Places, journal: &Journal) -> PendingRestore {
+    let count = |action| {
+        journal
+            .changes
+            .iter()
+            .filter(|c| c.action == action)
+            .count() as u64
+    };
+    PendingRestore {
+        id: journal.id.clone(),
+        started_at: journal.started_at,
+        archive: journal.archive.clone(),
+        archive_sha256: journal.archive_sha256,
+        scope: journal.scope.clone(),
+        mode: journal.mode,
+        added: count(Action::Add),
+        replaced: count(Action::Replace),
+        deleted: count(Action::Delete),
+        snapshot: places.snapshot(&journal.id),
+    }
+}
+
+/// The plan as the audit log records it: options and counts, never content.
+fn plan_summary(plan: &Plan) -> serde_json::Value {
+    let count = |action| plan.changes.iter().filter(|c| c.action == action).count();
+    let mut records = crate::RecordChanges::default();
+    for change in &plan.changes {
+        if let Some(r) = change.records {
+            records.added += r.added;
+            records.changed += r.changed;
+            records.deleted += r.deleted;
+            records.unchanged += r.unchanged;
+        }
+    }
+    serde_json::json!({
+        "scope": plan.scope.to_string(),
+        "mode": plan.mode,
+        "files": plan.files,
+        "as_user": plan.as_user,
+        "site_json": plan.site_json,
+        "added": count(Action::Add),
+        "replaced": count(Action::Replace),
+        "deleted": count(Action::Delete),
+        "unchanged": plan.unchanged,
+        "records": records,
+        "url_rewrites": plan.url_rewrites.total,
+        "secrets_kept": plan.secrets_kept.len(),
+        "secrets_to_reenter": plan.secrets_to_reenter.len(),
+    })
+}
+
+/// Adds the members of the object `extra` to the object `details`.
+fn merge_into(details: &mut serde_json::Value, extra: &serde_json::Value) {
+    if let (Some(details), Some(extra)) = (details.as_object_mut(), extra.as_object()) {
+        details.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+}
+
+fn settle_details(restore: &PendingRestore, error: Option<&RestoreError>) -> serde_json::Value {
+    let mut details = serde_json::json!({
+        "restore_id": restore.id,
+        "archive": restore.archive,
+        "archive_sha256": restore.archive_sha256,
+        "scope": restore.scope.to_string(),
+        "mode": restore.mode,
+    });
+    if let Some(error) = error {
+        details["error"] = error_chain(error).into();
+    }
+    details
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,28 @@
+//! Kill points for the crash tests: with the `failpoints` feature (enabled only by the test
+//! suite's dev-dependency, never in a release build), `SITEPACK_FAILPOINT=NAME` makes the
+//! process kill itself with SIGKILL when it reaches `NAME` — a real `kill -9`, with no
+//! destructor, flush or unlock run by the process itself.
+
+/// The environment variable naming the kill point.
+#[cfg(feature = "failpoints")]
+const VARIABLE: &str = "SITEPACK_FAILPOINT";
+
+/// Kills the process when `SITEPACK_FAILPOINT` is `name`.
+#[cfg(feature = "failpoints")]
+pub(crate) fn hit(name: &str) {
+    if std::env::var(VARIABLE).is_ok_and(|wanted| wanted == name) {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Kills the process when `SITEPACK_FAILPOINT` is `name:step` (steps count from 1).
+#[cfg(feature = "failpoints")]
+pub(crate) fn hit_step(name: &str, step: usize) {
+    hit(&format!("{name}:{step}"));
+}
+
+#[cfg(not(feature = "failpoints"))]
+pub(crate) fn hit(_name: &str) {}
+
+#[cfg(not(feature = "failpoints"))]
+pub(crate) fn hit_step(_name: &str, _step: usize) {}
