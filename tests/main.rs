@@ -19,6 +19,8 @@ mod extract;
 mod init;
 mod preview;
 mod preview_against;
+mod restore;
+mod restore_crash;
 mod stats;
 mod validate_hostile;
 mod validate_interop;

@@ -115,6 +115,8 @@ impl TestSite {
     pub fn demo() -> Self {
         let site = Self::bare();
         copy_tree(&demo_site(), &site.root());
+        // The fixture's own audit log (from running the demo job on it) is not part of it.
+        let _ = std::fs::remove_dir_all(site.root().join(".sitepack"));
         site
     }
 
@@ -225,4 +227,57 @@ pub fn site_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     walk(root, root, &mut out);
     out
+}
+
+/// One node of a site tree: a directory, or a file with its mode and bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Dir { mode: u32 },
+    File { mode: u32, bytes: Vec<u8> },
+}
+
+/// Every directory and file of a site (site-relative, `/`-separated) except `.sitepack/`,
+/// with permission bits: two equal trees are byte-identical, modes and empty
+/// directories included.
+pub fn tree(root: &Path) -> BTreeMap<String, Node> {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Node>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            if relative == ".sitepack" {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let mode = meta.mode() & 0o7777;
+            if meta.is_dir() {
+                out.insert(relative, Node::Dir { mode });
+                walk(root, &path, out);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                out.insert(relative, Node::File { mode, bytes });
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// Asserts two trees are equal, naming the first paths that differ.
+#[track_caller]
+pub fn assert_same_tree(actual: &BTreeMap<String, Node>, expected: &BTreeMap<String, Node>) {
+    let differing: Vec<&String> = actual
+        .keys()
+        .chain(expected.keys())
+        .filter(|k| actual.get(*k) != expected.get(*k))
+        .take(10)
+        .collect();
+    assert!(differing.is_empty(), "the trees differ at {differing:?}");
 }

@@ -27,7 +27,7 @@ pub struct AuditEvent {
     pub kind: String,
     /// Who ran it (the login name, or `uid:N`).
     pub actor: String,
-    /// `ok` or `failed`.
+    /// `ok`, `failed`, or `refused` (a restore refused as asked; nothing was changed).
     pub outcome: String,
     /// Event-specific details (scope, options, counts, digests, error).
     pub details: serde_json::Value,

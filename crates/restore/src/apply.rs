@@ -33,7 +33,7 @@ use sitepack_writer::VerbatimZip;
 use crate::failpoint;
 use crate::journal::{Before, Journal, JournalChange, Places, State, sync_dir};
 use crate::target::target_digest;
-use crate::{Action, LockedSite, Mode, Plan, Refusal, RestoreError};
+use crate::{Action, LockedSite, Mode, Plan, PlanOptions, Refusal, RestoreError};
 
 /// Mode of a file the restore adds.
 const NEW_FILE_MODE: u32 = 0o644;
@@ -95,7 +95,32 @@ impl LockedSite {
             .map(|j| pending_of(&self.places, &j)))
     }
 
-    /// Carries out `plan` (made by [`plan`](crate::plan()) of this site and `archive`):
+    /// Plans restoring `archive` into this site, as [`plan`](crate::plan()) does, and
+    /// refuses while another restore is pending review. A refusal is recorded in the
+    /// audit log (outcome `refused`, with the reason).
+    pub fn plan(&self, archive: &Archive, options: &PlanOptions) -> Result<Plan, RestoreError> {
+        let planned = match self.pending()? {
+            Some(pending) => Err(RestoreError::refused(Refusal::RestorePending {
+                id: pending.id,
+                site: self.root().to_path_buf(),
+            })),
+            None => crate::plan(self.root(), archive, options),
+        };
+        if let Err(RestoreError::Refused { reason }) = &planned {
+            let details = serde_json::json!({
+                "archive": archive.path().display().to_string(),
+                "archive_sha256": archive.sha256().ok(),
+                "mode": options.mode,
+                "error": error_chain(reason),
+            });
+            let event = audit_event("restore", "refused", details);
+            // The refusal is the answer; a log that cannot be written does not change it.
+            let _ = append_audit_event(self.root(), &event);
+        }
+        planned
+    }
+
+    /// Carries out `plan` (made by [`plan`](Self::plan) of this site and `archive`):
     /// stage, snapshot, journal, apply; the restore is then pending review. Refused while
     /// another restore is pending. Any failure before the restore is complete puts the
     /// site back as it was. Appends a `restore` event to the audit log either way.
@@ -139,7 +164,21 @@ impl LockedSite {
             Err(error) => details["error"] = error_chain(error).into(),
         }
         let audit_warning = self.audit("restore", result.is_ok(), details);
-        result.map(|()| Applied {
+        result?;
+        // Marked complete only after its audit event: a kill between the two leaves an
+        // `applying` journal, which the next command undoes and records.
+        journal.state = State::Pending;
+        if let Err(error) = journal.write(&self.places) {
+            let error = undo(&self.places, &journal, error);
+            let details = serde_json::json!({
+                "restore_id": journal.id,
+                "error": error_chain(&error),
+            });
+            self.audit("restore", false, details);
+            return Err(error);
+        }
+        failpoint::hit("pending");
+        Ok(Applied {
             pending: pending_of(&self.places, &journal),
             audit_warning,
         })
@@ -162,22 +201,7 @@ impl LockedSite {
             return Err(error);
         }
         failpoint::hit("journal");
-        if let Err(error) = apply_changes(places, journal) {
-            return match roll_back(places, journal, "undo") {
-                Ok(_) => {
-                    discard_work(places)?;
-                    Err(error)
-                }
-                Err(undo) => Err(RestoreError::UndoFailed {
-                    error: Box::new(error),
-                    undo: Box::new(undo),
-                }),
-            };
-        }
-        journal.state = State::Pending;
-        journal.write(places)?;
-        failpoint::hit("pending");
-        Ok(())
+        apply_changes(places, journal).map_err(|error| undo(places, journal, error))
     }
 
     /// Steps 1–3: stage, snapshot, journal. The site is not changed.
@@ -263,6 +287,7 @@ impl LockedSite {
         sync_dir(&snapshots_dir)?;
         failpoint::hit("snapshot");
         journal.created_dirs = dirs_to_create(places, &journal.changes);
+        journal.parent_dirs = parents_of_deletes(places, &journal.changes)?;
         // The staged files reach the disk before the journal says they are there.
         syncfs(&places.root)?;
         journal.write(places)
@@ -321,19 +346,23 @@ impl LockedSite {
 
     /// Appends an event; returns a warning when the log cannot be written.
     fn audit(&self, kind: &str, ok: bool, details: serde_json::Value) -> Option<String> {
-        let event = AuditEvent {
-            time: Timestamp::now(),
-            kind: kind.into(),
-            actor: current_actor(),
-            outcome: if ok { "ok" } else { "failed" }.into(),
-            details,
-        };
+        let event = audit_event(kind, if ok { "ok" } else { "failed" }, details);
         append_audit_event(self.root(), &event).err().map(|e| {
             format!(
                 "{}: cannot append to the audit log: {e}",
                 sitepack_format::audit_log_path(self.root()).display()
             )
         })
+    }
+}
+
+pub(crate) fn audit_event(kind: &str, outcome: &str, details: serde_json::Value) -> AuditEvent {
+    AuditEvent {
+        time: Timestamp::now(),
+        kind: kind.into(),
+        actor: current_actor(),
+        outcome: outcome.into(),
+        details,
     }
 }
 
@@ -369,6 +398,19 @@ fn stage(
         }));
     }
     Ok(())
+}
+
+/// After `error` part way through applying: rolls back at once. Returns the error to
+/// report (with the undo's own error when that failed too: the journal then stays for
+/// the next command to retry).
+fn undo(places: &Places, journal: &Journal, error: RestoreError) -> RestoreError {
+    match roll_back(places, journal, "undo").and_then(|_| discard_work(places)) {
+        Ok(()) => error,
+        Err(undo) => RestoreError::UndoFailed {
+            error: Box::new(error),
+            undo: Box::new(undo),
+        },
+    }
 }
 
 /// Step 4: deletes, then renames of staged files over their paths.
@@ -442,6 +484,12 @@ pub(crate) fn roll_back(
         // Only if empty: anything else in it was not ours to remove.
         let _ = fs::remove_dir(places.site_path(dir));
     }
+    for (dir, mode) in &journal.parent_dirs {
+        let native = places.site_path(dir);
+        fs::create_dir_all(&native)
+            .and_then(|()| fs::set_permissions(&native, Permissions::from_mode(*mode)))
+            .map_err(|e| RestoreError::io("put back", &native, e))?;
+    }
     syncfs(&places.root)?;
     Ok(restored)
 }
@@ -511,6 +559,26 @@ fn dirs_to_create(places: &Places, changes: &[JournalChange]) -> Vec<ArchivePath
     }
     // Byte order puts `a` before `a/b`: parents first.
     dirs.into_iter().collect()
+}
+
+/// The directories above the deleted paths, parents first, with their modes.
+fn parents_of_deletes(
+    places: &Places,
+    changes: &[JournalChange],
+) -> Result<Vec<(ArchivePath, u32)>, RestoreError> {
+    let dirs: std::collections::BTreeSet<ArchivePath> = changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .flat_map(|c| parents(&c.path))
+        .collect();
+    dirs.into_iter()
+        .map(|dir| {
+            let native = places.site_path(&dir);
+            let meta = fs::symlink_metadata(&native)
+                .map_err(|e| RestoreError::io("read the metadata of", &native, e))?;
+            Ok((dir, meta.mode() & 0o7777))
+        })
+        .collect()
 }
 
 /// Removes the directories above `path` that its deletion left empty (never the site

@@ -118,6 +118,9 @@ pub(crate) struct Journal {
     pub(crate) changes: Vec<JournalChange>,
     /// Directories the restore creates, parents before children.
     pub(crate) created_dirs: Vec<ArchivePath>,
+    /// The directories above each deleted path, parents first, with their permission
+    /// bits: a delete that empties one removes it, and an undo makes it again as it was.
+    pub(crate) parent_dirs: Vec<(ArchivePath, u32)>,
     /// The restore's plan summary, as the audit log records it.
     pub(crate) summary: serde_json::Value,
 }
@@ -141,6 +144,7 @@ impl Journal {
             mode,
             changes: Vec::new(),
             created_dirs: Vec::new(),
+            parent_dirs: Vec::new(),
             summary: serde_json::Value::Null,
         }
     }

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use serde::Serialize;
-use sitepack_format::{AuditEvent, Timestamp, append_audit_event, current_actor};
+use sitepack_format::append_audit_event;
 
-use crate::apply::{PendingRestore, discard_work, roll_back};
+use crate::apply::{PendingRestore, audit_event, discard_work, roll_back};
 use crate::journal::{Journal, Places, State};
 use crate::{Refusal, RestoreError};
 
@@ -155,13 +155,11 @@ impl LockedSite {
             }
             None => return Ok(None),
         };
-        let event = AuditEvent {
-            time: Timestamp::now(),
-            kind: "recover".into(),
-            actor: current_actor(),
-            outcome: "ok".into(),
-            details: serde_json::to_value(&recovered).unwrap_or_default(),
-        };
+        let event = audit_event(
+            "recover",
+            "ok",
+            serde_json::to_value(&recovered).unwrap_or_default(),
+        );
         // The recovery itself is complete; a log that cannot be written must not undo it.
         let _ = append_audit_event(self.root(), &event);
         Ok(Some(recovered))

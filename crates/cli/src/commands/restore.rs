@@ -117,18 +117,7 @@ fn restore(
         Err(e) => return super::refusal("restore", e),
     };
     super::report_recovery(recovered.as_ref())?;
-    if let Some(pending) = site.pending()? {
-        return super::refusal(
-            "restore",
-            RestoreError::Refused {
-                reason: Refusal::RestorePending {
-                    id: pending.id,
-                    site: args.site.clone(),
-                },
-            },
-        );
-    }
-    let plan = match sitepack_restore::plan(&args.site, archive, options) {
+    let plan = match site.plan(archive, options) {
         Ok(plan) => plan,
         Err(e) => return super::refusal("restore", e),
     };
