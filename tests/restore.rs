@@ -169,6 +169,16 @@ fn edit_site(site: &TestSite) {
     );
 }
 
+/// An archive of the demo site in `scope` (the site it was made of is returned to keep it
+/// alive), and another copy of the demo site, edited by [`edit_site`].
+fn edited_site_and_archive(scope: &str) -> (TestSite, PathBuf, TestSite) {
+    let original = TestSite::demo();
+    let archive = archive_of(&original, scope);
+    let site = TestSite::demo();
+    edit_site(&site);
+    (original, archive, site)
+}
+
 /// The edited paths, and which scopes each belongs to.
 fn in_scope(scope: &str, path: &str) -> bool {
     match scope {
@@ -286,11 +296,8 @@ fn file_json(tree: &BTreeMap<String, Node>, path: &str) -> Value {
 
 #[test]
 fn a_dry_run_changes_nothing_and_plans_exactly_what_the_restore_then_does() {
-    let original = TestSite::demo();
-    let archive = archive_of(&original, "full");
-    let site = TestSite::demo();
+    let (_original, archive, site) = edited_site_and_archive("full");
     let root = site.root();
-    edit_site(&site);
     for mode in MODES {
         let before = tree(&root);
         let internal_before = crate::util::listing(&root.join(".sitepack"));
@@ -350,11 +357,8 @@ fn a_dry_run_changes_nothing_and_plans_exactly_what_the_restore_then_does() {
 
 #[test]
 fn a_restore_is_pending_until_kept_and_a_second_one_is_refused_meanwhile() {
-    let original = TestSite::demo();
-    let archive = archive_of(&original, "module:notes");
-    let site = TestSite::demo();
+    let (_original, archive, site) = edited_site_and_archive("module:notes");
     let root = site.root();
-    edit_site(&site);
     let output = restore(&archive, &root, &[]).expect(0).json();
     let id = output["restore"]["pending"]["id"]
         .as_str()
@@ -400,11 +404,8 @@ fn a_restore_is_pending_until_kept_and_a_second_one_is_refused_meanwhile() {
 
 #[test]
 fn the_snapshot_holds_the_replaced_files_byte_for_byte() {
-    let original = TestSite::demo();
-    let archive = archive_of(&original, "full");
-    let site = TestSite::demo();
+    let (_original, archive, site) = edited_site_and_archive("full");
     let root = site.root();
-    edit_site(&site);
     let before = site_files(&root);
     let output = restore(&archive, &root, &["--mode", "replace"])
         .expect(0)
@@ -468,11 +469,8 @@ impl Drop for LockHolder {
 
 #[test]
 fn a_restore_while_another_command_holds_the_lock_is_refused() {
-    let original = TestSite::demo();
-    let archive = archive_of(&original, "module:notes");
-    let site = TestSite::demo();
+    let (_original, archive, site) = edited_site_and_archive("module:notes");
     let root = site.root();
-    edit_site(&site);
     let before = tree(&root);
     {
         let _held = LockHolder::new(&root);
@@ -678,11 +676,8 @@ fn a_user_restored_as_a_new_user_takes_the_new_id_everywhere() {
 
 #[test]
 fn the_audit_log_records_each_restore_keep_and_revert_with_its_archive_and_counts() {
-    let original = TestSite::demo();
-    let archive = archive_of(&original, "module:notes");
-    let site = TestSite::demo();
+    let (_original, archive, site) = edited_site_and_archive("module:notes");
     let root = site.root();
-    edit_site(&site);
     let output = restore(&archive, &root, &["--mode", "replace"])
         .expect(0)
         .json();
@@ -724,4 +719,161 @@ fn the_audit_log_records_each_restore_keep_and_revert_with_its_archive_and_count
         last["details"]["error"].as_str().unwrap().contains("--as"),
         "{last}"
     );
+}
+
+#[test]
+fn a_restore_that_fails_part_way_is_undone_at_once_and_recorded() {
+    let (_original, archive, site) = edited_site_and_archive("full");
+    let root = site.root();
+    let before = tree(&root);
+    // The third change fails as a full disk would.
+    let failed = crate::util::Run::from_command(
+        crate::util::sitepack()
+            .env("SITEPACK_FAILPOINT", "apply:3:error")
+            .args([
+                "restore".as_ref(),
+                archive.as_os_str(),
+                root.as_os_str(),
+                "--yes".as_ref(),
+                "--mode".as_ref(),
+                "replace".as_ref(),
+            ]),
+    )
+    .expect(2);
+    assert!(
+        failed.stderr.contains("injected failure"),
+        "{}",
+        failed.stderr
+    );
+    assert_same_tree(&tree(&root), &before);
+    no_restore_state_left(&root);
+    let status = status(&root);
+    assert_eq!(status["recovered"], Value::Null);
+    assert_eq!(status["pending"], Value::Null);
+    let log = run(["audit".as_ref(), root.as_os_str(), "--json".as_ref()])
+        .expect(0)
+        .json();
+    let last = log["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["type"], "restore");
+    assert_eq!(last["outcome"], "failed");
+    assert!(
+        last["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("injected"),
+        "{last}"
+    );
+    // Nothing is pending: the next restore goes ahead.
+    restore(&archive, &root, &[]).expect(0);
+}
+
+#[test]
+fn a_damaged_snapshot_stops_the_revert_keeps_the_journal_and_a_repaired_one_finishes_it() {
+    let (_original, archive, site) = edited_site_and_archive("full");
+    let root = site.root();
+    let before = tree(&root);
+    let output = restore(&archive, &root, &["--mode", "replace"])
+        .expect(0)
+        .json();
+    let snapshot = PathBuf::from(output["restore"]["pending"]["snapshot"].as_str().unwrap());
+    let good = std::fs::read(&snapshot).unwrap();
+    let mut bad = good.clone();
+    bad.truncate(good.len() - 30);
+    std::fs::write(&snapshot, &bad).unwrap();
+
+    let failed = revert(&root).expect(2);
+    assert!(
+        failed.stderr.contains(snapshot.to_str().unwrap()),
+        "{}",
+        failed.stderr
+    );
+    assert!(failed.stderr.contains("tries again"), "{}", failed.stderr);
+    // Every later command tries again, and says why it cannot finish.
+    let again = run(["status".as_ref(), root.as_os_str()]).expect(2);
+    assert!(
+        again.stderr.contains("pre-restore snapshot"),
+        "{}",
+        again.stderr
+    );
+
+    std::fs::write(&snapshot, &good).unwrap();
+    let recovered = status(&root);
+    assert_eq!(recovered["recovered"]["interrupted"], "revert");
+    assert_same_tree(&tree(&root), &before);
+    no_restore_state_left(&root);
+}
+
+#[test]
+fn preview_against_a_site_with_a_pending_restore_says_a_restore_would_be_refused() {
+    let (_original, archive, site) = edited_site_and_archive("module:notes");
+    let root = site.root();
+    let output = restore(&archive, &root, &[]).expect(0).json();
+    let preview = run([
+        "preview".as_ref(),
+        archive.as_os_str(),
+        "--json".as_ref(),
+        "--against".as_ref(),
+        root.as_os_str(),
+    ])
+    .expect(1)
+    .json();
+    assert_eq!(
+        preview["against"]["pending_restore"],
+        output["restore"]["pending"]["id"]
+    );
+}
+
+/// `sitepack ARGS…` on a pseudo-terminal (script(1)), typing `input`.
+fn on_terminal(args: &[&std::ffi::OsStr], input: &str) -> Run {
+    let mut command = shell_quote(std::ffi::OsStr::new(env!("CARGO_BIN_EXE_sitepack")));
+    for arg in args {
+        command.push(' ');
+        command.push_str(&shell_quote(arg));
+    }
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux is needed by this test");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+    Run::from_output(child.wait_with_output().unwrap())
+}
+
+fn shell_quote(arg: &std::ffi::OsStr) -> String {
+    format!("'{}'", arg.to_str().unwrap().replace('\'', r"'\''"))
+}
+
+#[test]
+fn on_a_terminal_the_restore_asks_first_and_only_yes_goes_ahead() {
+    let (_original, archive, site) = edited_site_and_archive("module:notes");
+    let root = site.root();
+    let before = tree(&root);
+    let args = [
+        "restore".as_ref(),
+        archive.as_os_str(),
+        root.as_os_str(),
+        "--mode".as_ref(),
+        "replace".as_ref(),
+        "--no-progress".as_ref(),
+    ];
+    for answer in ["n\n", "\n", "maybe\n"] {
+        let declined = on_terminal(&args, answer);
+        assert_eq!(declined.code, 1, "{answer:?}: {}", declined.stdout);
+        assert!(declined.stdout.contains("[y/N]"), "{}", declined.stdout);
+        assert!(declined.stdout.contains("cancelled"), "{}", declined.stdout);
+        assert_same_tree(&tree(&root), &before);
+    }
+    let accepted = on_terminal(&args, "y\n");
+    assert_eq!(accepted.code, 0, "{}", accepted.stdout);
+    // The plan is shown before the question.
+    let plan_at = accepted.stdout.find("to replace").unwrap();
+    assert!(plan_at < accepted.stdout.find("[y/N]").unwrap());
+    assert!(
+        accepted.stdout.contains("pending review"),
+        "{}",
+        accepted.stdout
+    );
+    assert_eq!(status(&root)["pending"]["mode"], "replace");
 }

@@ -20,13 +20,18 @@ pub struct Run {
 }
 
 impl Run {
-    fn from_output(output: Output) -> Self {
+    pub fn from_output(output: Output) -> Self {
         Self {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             stdout_bytes: output.stdout,
         }
+    }
+
+    /// Runs `command` to the end.
+    pub fn from_command(command: &mut Command) -> Self {
+        Self::from_output(command.output().expect("run the command"))
     }
 
     /// Panics with both streams unless the exit code is `code`.
@@ -204,29 +209,13 @@ pub fn listing(dir: &Path) -> Vec<String> {
 
 /// Every file of a site (site-relative, `/`-separated) except `.sitepack/`.
 pub fn site_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let relative = entry
-                .path()
-                .strip_prefix(root)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned();
-            if relative == ".sitepack" {
-                continue;
-            }
-            if entry.file_type().unwrap().is_dir() {
-                walk(root, &entry.path(), out);
-            } else {
-                out.insert(relative, std::fs::read(entry.path()).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
+    tree(root)
+        .into_iter()
+        .filter_map(|(path, node)| match node {
+            Node::File { bytes, .. } => Some((path, bytes)),
+            Node::Dir { .. } => None,
+        })
+        .collect()
 }
 
 /// One node of a site tree: a directory, or a file with its mode and bytes.

@@ -83,6 +83,19 @@ pub fn audit_log_path(site_root: &Path) -> PathBuf {
     site_root.join(INTERNAL_DIR).join(AUDIT_LOG_NAME)
 }
 
+/// An error and its causes on one line (`a: b: c`), as audit events record errors.
+#[must_use]
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Appends `event` as one line (one `write` on an append-mode file, then `fsync`).
 pub fn append_audit_event(site_root: &Path, event: &AuditEvent) -> io::Result<()> {
     let path = audit_log_path(site_root);

@@ -28,21 +28,10 @@ impl Archive {
     /// Opens an archive file. Fails only when it cannot be read.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReaderError> {
         let path = path.as_ref().to_path_buf();
-        // Look before opening: opening a FIFO would block until someone writes to it.
-        let kind = std::fs::metadata(&path).map_err(|e| ReaderError::io("open", &path, e))?;
-        if !kind.is_file() {
-            return Err(ReaderError::NotAFile { path });
-        }
-        let file = File::open(&path).map_err(|e| ReaderError::io("open", &path, e))?;
-        let metadata = file
-            .metadata()
-            .map_err(|e| ReaderError::io("read", &path, e))?;
-        if !metadata.is_file() {
-            return Err(ReaderError::NotAFile { path });
-        }
+        let (file, len) = open_regular_file(&path)?;
         Ok(Self {
             file,
-            len: metadata.len(),
+            len,
             path,
             valid: OnceLock::new(),
         })
@@ -178,6 +167,26 @@ impl Archive {
             .map(|r| (r, r.name().and_then(|n| digests.get(n).copied())))
             .collect())
     }
+}
+
+/// Opens `path` for reading when it is a regular file; returns it and its length.
+pub(crate) fn open_regular_file(path: &Path) -> Result<(File, u64), ReaderError> {
+    let not_a_file = || ReaderError::NotAFile {
+        path: path.to_path_buf(),
+    };
+    // Look before opening: opening a FIFO would block until someone writes to it.
+    let kind = std::fs::metadata(path).map_err(|e| ReaderError::io("open", path, e))?;
+    if !kind.is_file() {
+        return Err(not_a_file());
+    }
+    let file = File::open(path).map_err(|e| ReaderError::io("open", path, e))?;
+    let metadata = file
+        .metadata()
+        .map_err(|e| ReaderError::io("read", path, e))?;
+    if !metadata.is_file() {
+        return Err(not_a_file());
+    }
+    Ok((file, metadata.len()))
 }
 
 /// Streams one entry of `file` (at `path`) into `out`, checking its size, CRC-32 and,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sitepack_format::Sha256;
 
 use crate::ReaderError;
-use crate::archive::copy_verified;
+use crate::archive::{copy_verified, open_regular_file};
 use crate::container::{self, Record};
 use crate::finding::{Findings, Severity};
 
@@ -27,15 +27,9 @@ impl PlainZip {
     /// container checks of docs/FORMAT.md §13.1 find) is refused.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReaderError> {
         let path = path.as_ref().to_path_buf();
-        let file = File::open(&path).map_err(|e| ReaderError::io("open", &path, e))?;
-        let metadata = file
-            .metadata()
-            .map_err(|e| ReaderError::io("read", &path, e))?;
-        if !metadata.is_file() {
-            return Err(ReaderError::NotAFile { path });
-        }
+        let (file, len) = open_regular_file(&path)?;
         let mut findings = Findings::default();
-        let container = container::read(&file, metadata.len(), u64::MAX, &mut findings)
+        let container = container::read(&file, len, u64::MAX, &mut findings)
             .map_err(|e| ReaderError::io("read", &path, e))?;
         let first_error = findings.kept.iter().find(|f| f.severity == Severity::Error);
         let container = match (container, first_error) {

@@ -26,6 +26,7 @@ use std::path::Path;
 use serde::Serialize;
 use sitepack_format::{
     ArchivePath, AuditEvent, PAYLOAD_DIR, Progress, Timestamp, append_audit_event, current_actor,
+    error_chain,
 };
 use sitepack_reader::{Archive, PlainZip};
 use sitepack_writer::VerbatimZip;
@@ -425,6 +426,8 @@ fn apply_changes(places: &Places, journal: &Journal) -> Result<(), RestoreError>
     }
     for (index, change) in journal.changes.iter().enumerate() {
         let native = places.site_path(&change.path);
+        failpoint::fail_step("apply", index + 1)
+            .map_err(|e| RestoreError::io("change", &native, e))?;
         match change.action {
             Action::Delete => {
                 remove_file(&native)?;
@@ -700,15 +703,4 @@ fn settle_details(restore: &PendingRestore, error: Option<&RestoreError>) -> ser
         details["error"] = error_chain(error).into();
     }
     details
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

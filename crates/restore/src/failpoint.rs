@@ -1,7 +1,8 @@
 //! Kill points for the crash tests: with the `failpoints` feature (enabled only by the test
 //! suite's dev-dependency, never in a release build), `SITEPACK_FAILPOINT=NAME` makes the
 //! process kill itself with SIGKILL when it reaches `NAME` — a real `kill -9`, with no
-//! destructor, flush or unlock run by the process itself.
+//! destructor, flush or unlock run by the process itself. `SITEPACK_FAILPOINT=NAME:error`
+//! makes the step at `NAME` fail with an I/O error instead (a full disk, say).
 
 /// The environment variable naming the kill point.
 #[cfg(feature = "failpoints")]
@@ -21,8 +22,25 @@ pub(crate) fn hit_step(name: &str, step: usize) {
     hit(&format!("{name}:{step}"));
 }
 
+/// An I/O error when `SITEPACK_FAILPOINT` is `name:step:error`.
+#[cfg(feature = "failpoints")]
+pub(crate) fn fail_step(name: &str, step: usize) -> std::io::Result<()> {
+    if std::env::var(VARIABLE).is_ok_and(|wanted| wanted == format!("{name}:{step}:error")) {
+        return Err(std::io::Error::other(
+            "injected failure (SITEPACK_FAILPOINT)",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(not(feature = "failpoints"))]
 pub(crate) fn hit(_name: &str) {}
+
+#[cfg(not(feature = "failpoints"))]
+#[allow(clippy::unnecessary_wraps)] // the same signature as with the feature
+pub(crate) fn fail_step(_name: &str, _step: usize) -> std::io::Result<()> {
+    Ok(())
+}
 
 #[cfg(not(feature = "failpoints"))]
 pub(crate) fn hit_step(_name: &str, _step: usize) {}

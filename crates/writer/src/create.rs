@@ -9,7 +9,7 @@ use sitepack_format::{
     Area, AuditEvent, CHECKSUMS_NAME, ContentKind, Entry, FORMAT_NAME, FORMAT_VERSION, Generator,
     MANIFEST_NAME, Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Progress, Redaction, Scope,
     Selection, Sha256, Sha256Hasher, Stats, Timestamp, append_audit_event, audit_log_path,
-    current_actor,
+    current_actor, error_chain,
 };
 
 use crate::compress::{self, Encoded, Payload};
@@ -216,17 +216,6 @@ fn finish_with_audit(
     })
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// One selected site file and how much of it goes in.
 struct Job {
     file: SiteFile,
@@ -405,23 +394,7 @@ impl Appender<'_, '_> {
 
     /// Appends one entry: its local header, then its data from wherever it waits.
     fn append(&mut self, name: &str, encoded: Encoded, source: &Path) -> Result<(), WriterError> {
-        self.zip
-            .start_entry(
-                name,
-                encoded.method,
-                encoded.crc,
-                encoded.compressed_size,
-                encoded.size,
-            )
-            .map_err(|e| WriterError::io("write", self.output_name, e))?;
-        append_payload(
-            &mut self.zip,
-            encoded.payload,
-            encoded.crc,
-            encoded.size,
-            source,
-            self.output_name,
-        )
+        append_entry(&mut self.zip, name, encoded, source, self.output_name)
     }
 
     fn count(&mut self, area: &Area, size: u64, records: Option<u64>) {
@@ -567,7 +540,34 @@ fn read_file(native: &Path) -> Result<Vec<u8>, WriterError> {
     Ok(bytes)
 }
 
-pub(crate) fn append_payload<W: Write>(
+/// Appends one entry to `zip` (written to `output_name`): its local header, then its data
+/// from wherever it waits (`source` names where it came from).
+pub(crate) fn append_entry<W: Write>(
+    zip: &mut ZipOut<W>,
+    name: &str,
+    encoded: Encoded,
+    source: &Path,
+    output_name: &Path,
+) -> Result<(), WriterError> {
+    zip.start_entry(
+        name,
+        encoded.method,
+        encoded.crc,
+        encoded.compressed_size,
+        encoded.size,
+    )
+    .map_err(|e| WriterError::io("write", output_name, e))?;
+    append_payload(
+        zip,
+        encoded.payload,
+        encoded.crc,
+        encoded.size,
+        source,
+        output_name,
+    )
+}
+
+fn append_payload<W: Write>(
     zip: &mut ZipOut<W>,
     payload: Payload,
     crc: u32,

@@ -9,7 +9,7 @@ use sitepack_format::{Sha256, Timestamp};
 
 use crate::WriterError;
 use crate::compress::{self, Encoded};
-use crate::create::append_payload;
+use crate::create::append_entry;
 use crate::site::open_site_file;
 use crate::zip_out::ZipOut;
 
@@ -74,23 +74,7 @@ impl<W: Write> VerbatimZip<W> {
             size: encoded.size,
             sha256: encoded.sha256,
         };
-        self.zip
-            .start_entry(
-                name,
-                encoded.method,
-                encoded.crc,
-                encoded.compressed_size,
-                encoded.size,
-            )
-            .map_err(|e| WriterError::io("write", &self.output_name, e))?;
-        append_payload(
-            &mut self.zip,
-            encoded.payload,
-            encoded.crc,
-            encoded.size,
-            source,
-            &self.output_name,
-        )?;
+        append_entry(&mut self.zip, name, encoded, source, &self.output_name)?;
         Ok(stored)
     }
 

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
-use sitepack_format::{PAYLOAD_DIR, SiteId, SiteIdentity};
+use sitepack_format::{SiteId, SiteIdentity};
 use sitepack_reader::Archive;
 use sitepack_restore::{InitSummary, Refusal, RestoreError, init_from_template};
 
@@ -94,16 +94,5 @@ fn print_summary(out: &mut dyn Write, summary: &InitSummary) -> io::Result<()> {
         return writeln!(out, "  no secrets to enter");
     }
     writeln!(out, "enter these before going live:")?;
-    for secret in &summary.secrets_to_enter {
-        // Where to enter it: the path in the new site, not in the archive.
-        let path = secret
-            .path
-            .strip_prefix(PAYLOAD_DIR)
-            .unwrap_or_else(|| secret.path.clone());
-        match &secret.record {
-            Some(record) => writeln!(out, "  {path} record {record} {}", secret.pointer)?,
-            None => writeln!(out, "  {path} {}", secret.pointer)?,
-        }
-    }
-    Ok(())
+    super::print_secrets_to_enter(out, &summary.secrets_to_enter)
 }

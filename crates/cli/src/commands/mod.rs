@@ -33,18 +33,6 @@ pub(crate) fn print_collections<'a>(
     Ok(())
 }
 
-/// An error and its causes on one line (`a: b: c`).
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// Says on standard error what the recovery of an interrupted restore did.
 pub(crate) fn report_recovery(recovered: Option<&sitepack_restore::Recovered>) -> io::Result<()> {
     if let Some(recovered) = recovered {
@@ -73,10 +61,29 @@ pub(crate) fn refusal(
         sitepack_restore::RestoreError::Refused { reason } => {
             eprintln!(
                 "error: {command} refused; nothing was changed: {}",
-                error_chain(&reason)
+                sitepack_format::error_chain(&reason)
             );
             Ok(crate::Outcome::Refused)
         }
         error => Err(error.into()),
     }
+}
+
+/// Secrets to enter in a site, one line each, at their path in the site (not in the
+/// archive) and JSON pointer, with the record id for a collection.
+pub(crate) fn print_secrets_to_enter(
+    out: &mut dyn Write,
+    secrets: &[sitepack_format::Redaction],
+) -> io::Result<()> {
+    for secret in secrets {
+        let path = secret
+            .path
+            .strip_prefix(sitepack_format::PAYLOAD_DIR)
+            .unwrap_or_else(|| secret.path.clone());
+        match &secret.record {
+            Some(record) => writeln!(out, "  {path} record {record} {}", secret.pointer)?,
+            None => writeln!(out, "  {path} {}", secret.pointer)?,
+        }
+    }
+    Ok(())
 }

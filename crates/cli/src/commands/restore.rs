@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sitepack_format::PAYLOAD_DIR;
 use sitepack_reader::{Archive, Limits};
 use sitepack_restore::{
     Applied, LockedSite, Mode, Plan, Recovered, Refusal, RestoreError, site_status,
@@ -260,16 +259,7 @@ fn print_applied(site: &Path, plan: &Plan, applied: &Applied) -> io::Result<()> 
             out,
             "re-enter these secrets (the site had no value for them):"
         )?;
-        for secret in &plan.secrets_to_reenter {
-            let path = secret
-                .path
-                .strip_prefix(PAYLOAD_DIR)
-                .unwrap_or_else(|| secret.path.clone());
-            match &secret.record {
-                Some(record) => writeln!(out, "  {path} record {record} {}", secret.pointer)?,
-                None => writeln!(out, "  {path} {}", secret.pointer)?,
-            }
-        }
+        super::print_secrets_to_enter(&mut out, &plan.secrets_to_reenter)?;
     }
     writeln!(
         out,
