@@ -9,6 +9,7 @@
 mod util;
 
 mod audit;
+mod auto;
 mod create_bad_site;
 mod create_interop;
 mod create_output;
@@ -22,5 +23,6 @@ mod preview_against;
 mod restore;
 mod restore_crash;
 mod stats;
+mod store;
 mod validate_hostile;
 mod validate_interop;

@@ -1,5 +1,6 @@
 //! Helpers: a temporary site builder, a command runner, an archive reader.
 
+pub mod s3;
 pub mod zipcraft;
 
 use std::collections::BTreeMap;

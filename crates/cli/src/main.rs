@@ -2,6 +2,9 @@
 //! manifest-based ZIP archive. This crate only parses arguments, asks for confirmation
 //! and prints; the work is done by the library crates.
 
+// The doc comments of commands and arguments are `--help` text, not Markdown.
+#![allow(clippy::doc_markdown)]
+
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -64,6 +67,13 @@ enum Command {
     Keep(commands::review::ReviewArgs),
     /// Undo the pending restore: the touched paths go back byte for byte.
     Revert(commands::review::ReviewArgs),
+    /// List the backups stored in a target (a directory or s3://bucket/prefix).
+    List(commands::stored::ListArgs),
+    /// Remove the stored backups of a site that a retention policy does not keep.
+    Prune(commands::stored::PruneArgs),
+    /// Automatic backups, as SITE/.sitepack/config.toml says.
+    #[command(subcommand)]
+    Auto(commands::stored::AutoCommand),
 }
 
 /// How a command ended, when it did not fail.
@@ -90,6 +100,9 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::review::status(args),
         Command::Keep(args) => commands::review::keep(args),
         Command::Revert(args) => commands::review::revert(args),
+        Command::List(args) => commands::stored::list(args),
+        Command::Prune(args) => commands::stored::prune_command(args),
+        Command::Auto(command) => commands::stored::auto(command, &cli.global),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::from(EXIT_OK),

@@ -29,6 +29,7 @@ mod audit;
 mod content;
 mod digest;
 mod error;
+pub mod failpoint;
 mod layout;
 mod manifest;
 mod name;

@@ -31,10 +31,10 @@ use sitepack_format::{
 use sitepack_reader::{Archive, PlainZip};
 use sitepack_writer::VerbatimZip;
 
-use crate::failpoint;
 use crate::journal::{Before, Journal, JournalChange, Places, State, sync_dir};
 use crate::target::target_digest;
 use crate::{Action, LockedSite, Mode, Plan, PlanOptions, Refusal, RestoreError};
+use sitepack_format::failpoint;
 
 /// Mode of a file the restore adds.
 const NEW_FILE_MODE: u32 = 0o644;

@@ -13,7 +13,6 @@
 
 mod apply;
 mod error;
-mod failpoint;
 mod init;
 mod journal;
 mod lock;

@@ -44,6 +44,9 @@ pub struct CreateOptions {
     /// Where large deflated entries wait until they are written (default: the system
     /// temporary directory; [`create_archive_file`] uses the output's directory).
     pub spill_dir: Option<PathBuf>,
+    /// Append a `create` event to the site's audit log (default). `false` leaves the
+    /// event to the caller, which knows more (the store records where the archive went).
+    pub audit: bool,
 }
 
 impl CreateOptions {
@@ -58,6 +61,7 @@ impl CreateOptions {
             level: 6,
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             spill_dir: None,
+            audit: true,
         }
     }
 }
@@ -180,6 +184,9 @@ fn finish_with_audit(
     output: &Path,
     result: Result<Summary, WriterError>,
 ) -> Result<Summary, WriterError> {
+    if !options.audit {
+        return result;
+    }
     let details = match &result {
         Ok(summary) => serde_json::json!({
             "scope": options.scope.to_string(),

@@ -19,10 +19,23 @@ use crate::{GlobalArgs, Outcome};
 )]
 pub(crate) struct CreateArgs {
     /// The site directory.
-    site: PathBuf,
+    pub(crate) site: PathBuf,
     /// Where to write the archive (`-` for standard output).
-    #[arg(short, long, value_name = "OUT.zip")]
-    output: PathBuf,
+    #[arg(
+        short,
+        long,
+        value_name = "OUT.zip",
+        required_unless_present = "to",
+        conflicts_with = "to"
+    )]
+    output: Option<PathBuf>,
+    /// Store a manual backup in a target instead: a directory, file://… or
+    /// s3://bucket/prefix (credentials from the AWS environment variables).
+    #[arg(long, value_name = "TARGET")]
+    pub(crate) to: Option<String>,
+    /// The S3 endpoint (e.g. http://127.0.0.1:9000); default AWS_ENDPOINT_URL, else AWS.
+    #[arg(long, value_name = "URL", requires = "to")]
+    pub(crate) endpoint: Option<String>,
     /// What to archive: full, tab:NAME, module:NAME or user:ID.
     #[arg(long, default_value = "full", value_parser = parse_scope)]
     scope: Scope,
@@ -46,7 +59,7 @@ pub(crate) struct CreateArgs {
     force: bool,
     /// Print one JSON document (the summary) on standard output.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 fn parse_scope(text: &str) -> Result<Scope, String> {
@@ -57,6 +70,21 @@ fn parse_scope(text: &str) -> Result<Scope, String> {
 fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
     text.parse()
         .map_err(|e: sitepack_format::FormatError| e.to_string())
+}
+
+/// The archive options the arguments ask for.
+pub(crate) fn create_options(args: &CreateArgs) -> Result<CreateOptions> {
+    let mut options = CreateOptions::new(args.scope.clone());
+    options.options = Options {
+        files: !args.no_files,
+    };
+    options.label.clone_from(&args.label);
+    options.created_at = created_at(args)?;
+    options.level = args.level;
+    if let Some(threads) = args.threads {
+        options.threads = threads as usize;
+    }
+    Ok(options)
 }
 
 fn created_at(args: &CreateArgs) -> Result<Timestamp> {
@@ -75,7 +103,10 @@ fn created_at(args: &CreateArgs) -> Result<Timestamp> {
 }
 
 pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
-    let to_stdout = args.output.as_os_str() == "-";
+    let Some(output) = &args.output else {
+        return super::stored::create_to(args, global);
+    };
+    let to_stdout = output.as_os_str() == "-";
     if to_stdout && args.json {
         bail!(
             "--json prints on standard output, which -o - uses for the archive: use one or the other"
@@ -83,16 +114,7 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
     }
     super::recover_first(&args.site)?;
     let site = Site::open(&args.site)?;
-    let mut options = CreateOptions::new(args.scope.clone());
-    options.options = Options {
-        files: !args.no_files,
-    };
-    options.label.clone_from(&args.label);
-    options.created_at = created_at(args)?;
-    options.level = args.level;
-    if let Some(threads) = args.threads {
-        options.threads = threads as usize;
-    }
+    let options = create_options(args)?;
     let bar = Bar::new(!global.no_progress);
     let result = if to_stdout {
         let mut stdout = io::stdout().lock();
@@ -109,7 +131,7 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
         } else {
             Overwrite::Refuse
         };
-        create_archive_file(&site, &options, &args.output, overwrite, &bar)
+        create_archive_file(&site, &options, output, overwrite, &bar)
     };
     bar.finish();
     let summary = match result {
@@ -126,11 +148,11 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
         eprintln!("warning: {warning}");
     }
     if args.json {
-        super::print_json(&json_summary(&args.output, &summary))?;
+        super::print_json(&json_summary(output, &summary))?;
     } else if to_stdout {
-        print_human(&mut io::stderr().lock(), &args.output, &summary)?;
+        print_human(&mut io::stderr().lock(), output, &summary)?;
     } else {
-        print_human(&mut io::stdout().lock(), &args.output, &summary)?;
+        print_human(&mut io::stdout().lock(), output, &summary)?;
     }
     Ok(Outcome::Success)
 }

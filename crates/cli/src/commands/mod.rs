@@ -9,6 +9,7 @@ pub(crate) mod restore;
 pub(crate) mod restore_plan;
 pub(crate) mod review;
 pub(crate) mod stats;
+pub(crate) mod stored;
 pub(crate) mod validate;
 
 use std::io::{self, Write};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sitepack_reader::{Archive, ManifestPreview, Preview};
+use sitepack_reader::{ManifestPreview, Preview};
 use sitepack_restore::Mode;
 
 use super::restore_plan::{PlanArgs, Planned, plan_or_refusal, print_planned};
@@ -18,8 +18,11 @@ use crate::{GlobalArgs, Outcome};
     after_help = "With --against SITE, also shows what restoring the archive into SITE would change, in merge and in replace mode (nothing is changed).\nExit status: 0 valid, 1 invalid (the preview is still shown when the manifest can be read) or a restore into SITE would be refused, 2 the file cannot be read."
 )]
 pub(crate) struct PreviewArgs {
-    /// The archive file.
+    /// The archive file, or a stored backup (an s3://… or file://… URL, or a name with
+    /// --from TARGET).
     archive: PathBuf,
+    #[command(flatten)]
+    source: super::stored::SourceArgs,
     /// Print one JSON document instead of text.
     #[arg(long)]
     json: bool,
@@ -57,17 +60,23 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
             "--allow-other-site, --no-files, --as, --rewrite-url and --no-rewrite plan a restore: give --against SITE too"
         );
     }
-    let archive = Archive::open(&args.archive)?;
+    let opened = super::stored::open_archive(&args.archive, &args.source)?;
+    let archive = &opened.archive;
     let bar = Bar::new(!global.no_progress);
     let preview = archive.preview_with_progress(&bar);
     bar.finish();
-    let preview = preview.with_context(|| format!("reading {}", args.archive.display()))?;
+    let mut preview = preview.with_context(|| format!("reading {}", args.archive.display()))?;
+    if opened.stored.is_some() {
+        // Name the backup, not its temporary download.
+        preview.archive = args.archive.display().to_string();
+        eprintln!("fetched {} bytes from the target", opened.fetched);
+    }
     let against = match &args.against {
         Some(site) if preview.valid => Some(Against {
             pending_restore: super::recover_first(site)?.map(|p| p.id),
             site: site.clone(),
-            merge: plan_or_refusal(site, &archive, &args.plan.options(Mode::Merge))?,
-            replace: plan_or_refusal(site, &archive, &args.plan.options(Mode::Replace))?,
+            merge: plan_or_refusal(site, archive, &args.plan.options(Mode::Merge))?,
+            replace: plan_or_refusal(site, archive, &args.plan.options(Mode::Replace))?,
         }),
         _ => None,
     };

@@ -24,8 +24,11 @@ Without --yes, a terminal is asked to confirm after the plan is shown; without a
 Before anything changes, every path the restore touches is copied into SITE/.sitepack/snapshots/. The restore then stays pending review: `sitepack keep SITE` accepts it, `sitepack revert SITE` puts the site back byte for byte. A kill at any point is undone by the next sitepack command on SITE.
 Exit status: 0 restored (or nothing to do, or --dry-run), 1 invalid archive or refused (nothing changed), 2 an error.")]
 pub(crate) struct RestoreArgs {
-    /// The archive file.
+    /// The archive file, or a stored backup (an s3://… or file://… URL, or a name with
+    /// --from TARGET).
     archive: PathBuf,
+    #[command(flatten)]
+    source: super::stored::SourceArgs,
     /// The site directory (or an empty or new directory: a sandbox).
     site: PathBuf,
     /// merge: archive documents and records replace their counterparts, nothing else
@@ -71,7 +74,8 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
             args.site.display()
         );
     }
-    let archive = Archive::open(&args.archive)?;
+    let opened = super::stored::open_archive(&args.archive, &args.source)?;
+    let archive = &opened.archive;
     let bar = Bar::new(!global.no_progress);
     let report = archive.validate_with_progress(&Limits::default(), &bar);
     bar.finish();
@@ -93,11 +97,11 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
     };
     let options = args.plan.options(mode);
     if args.dry_run {
-        return dry_run(args, &archive, &options);
+        return dry_run(args, archive, &options);
     }
 
     let created = !args.site.exists();
-    let outcome = restore(args, &archive, &options, global);
+    let outcome = restore(args, archive, &options, global);
     if created && !matches!(outcome, Ok(Outcome::Success)) {
         // Nothing was restored into the directory this command made: remove it again.
         remove_if_only_internal(&args.site);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use sitepack_format::Sha256;
-use sitepack_reader::{Archive, Finding, Limits, Report};
+use sitepack_reader::{Finding, Limits, Report};
 
 use crate::progress::Bar;
 use crate::{GlobalArgs, Outcome};
@@ -17,8 +17,11 @@ use crate::{GlobalArgs, Outcome};
     after_help = "Exit status: 0 valid (warnings allowed unless --strict), 1 invalid, 2 the file cannot be read or a usage error.\nThe checks and finding codes are listed in docs/FORMAT.md §13."
 )]
 pub(crate) struct ValidateArgs {
-    /// The archive file.
+    /// The archive file, or a stored backup (an s3://… or file://… URL, or a name with
+    /// --from TARGET).
     archive: PathBuf,
+    #[command(flatten)]
+    source: super::stored::SourceArgs,
     /// Print one JSON report (schema/report.schema.json) instead of text.
     #[arg(long)]
     json: bool,
@@ -51,11 +54,18 @@ impl ValidateArgs {
 }
 
 pub(crate) fn run(args: &ValidateArgs, global: &GlobalArgs) -> Result<Outcome> {
-    let archive = Archive::open(&args.archive)?;
+    let opened = super::stored::open_archive(&args.archive, &args.source)?;
     let bar = Bar::new(!global.no_progress);
-    let report = archive.validate_with_progress(&args.limits(), &bar);
+    let report = opened.archive.validate_with_progress(&args.limits(), &bar);
     bar.finish();
     let mut report = report.with_context(|| format!("validating {}", args.archive.display()))?;
+    if let Some(stored) = &opened.stored {
+        // The sidecar's digest is the trusted one; the report names the backup, not the
+        // temporary download.
+        report = report.expect_digest(&stored.sha256);
+        report.archive = args.archive.display().to_string();
+        eprintln!("fetched {} bytes from the target", opened.fetched);
+    }
     if let Some(expected) = &args.expect_sha256 {
         report = report.expect_digest(expected);
     }

@@ -1,4 +1,4 @@
-//! Kill points for the crash tests: with the `failpoints` feature (enabled only by the test
+//! Kill points for the crash tests of the restore and store crates: with the `failpoints` feature (enabled only by the test
 //! suite's dev-dependency, never in a release build), `SITEPACK_FAILPOINT=NAME` makes the
 //! process kill itself with SIGKILL when it reaches `NAME` — a real `kill -9`, with no
 //! destructor, flush or unlock run by the process itself. `SITEPACK_FAILPOINT=NAME:error`
@@ -10,7 +10,7 @@ const VARIABLE: &str = "SITEPACK_FAILPOINT";
 
 /// Kills the process when `SITEPACK_FAILPOINT` is `name`.
 #[cfg(feature = "failpoints")]
-pub(crate) fn hit(name: &str) {
+pub fn hit(name: &str) {
     if std::env::var(VARIABLE).is_ok_and(|wanted| wanted == name) {
         let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
     }
@@ -18,13 +18,13 @@ pub(crate) fn hit(name: &str) {
 
 /// Kills the process when `SITEPACK_FAILPOINT` is `name:step` (steps count from 1).
 #[cfg(feature = "failpoints")]
-pub(crate) fn hit_step(name: &str, step: usize) {
+pub fn hit_step(name: &str, step: usize) {
     hit(&format!("{name}:{step}"));
 }
 
 /// An I/O error when `SITEPACK_FAILPOINT` is `name:step:error`.
 #[cfg(feature = "failpoints")]
-pub(crate) fn fail_step(name: &str, step: usize) -> std::io::Result<()> {
+pub fn fail_step(name: &str, step: usize) -> std::io::Result<()> {
     if std::env::var(VARIABLE).is_ok_and(|wanted| wanted == format!("{name}:{step}:error")) {
         return Err(std::io::Error::other(
             "injected failure (SITEPACK_FAILPOINT)",
@@ -33,14 +33,31 @@ pub(crate) fn fail_step(name: &str, step: usize) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Does nothing (the `failpoints` feature is off).
 #[cfg(not(feature = "failpoints"))]
-pub(crate) fn hit(_name: &str) {}
+pub fn hit(_name: &str) {}
 
+/// Never fails (the `failpoints` feature is off).
 #[cfg(not(feature = "failpoints"))]
 #[allow(clippy::unnecessary_wraps)] // the same signature as with the feature
-pub(crate) fn fail_step(_name: &str, _step: usize) -> std::io::Result<()> {
+pub fn fail_step(_name: &str, _step: usize) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Does nothing (the `failpoints` feature is off).
 #[cfg(not(feature = "failpoints"))]
-pub(crate) fn hit_step(_name: &str, _step: usize) {}
+pub fn hit_step(_name: &str, _step: usize) {}
+
+/// The current time. With the `failpoints` feature, `SITEPACK_NOW` (RFC 3339, UTC) stands
+/// in for the clock, so that the tests of schedules can move time along.
+#[must_use]
+pub fn now() -> crate::Timestamp {
+    #[cfg(feature = "failpoints")]
+    if let Some(now) = std::env::var("SITEPACK_NOW")
+        .ok()
+        .and_then(|t| t.parse().ok())
+    {
+        return now;
+    }
+    crate::Timestamp::now()
+}

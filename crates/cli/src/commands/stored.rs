@@ -1,0 +1,451 @@
+//! Saved backups: `create --to TARGET`, `list TARGET`, `prune TARGET`, `auto run SITE`,
+//! and opening a stored backup for `validate`, `preview` and `restore`.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use sitepack_format::failpoint;
+use sitepack_reader::Archive;
+use sitepack_store::retention::{KeepWithin, RetentionPolicy};
+use sitepack_store::{
+    BackupKind, BackupRequest, BackupStore, PruneDecision, S3Settings, StoreError, StoredBackup,
+    TargetSpec, audit, auto_run, backup_site, fetch_into, find_backup, list_backups, open_store,
+    prune,
+};
+use sitepack_writer::Site;
+
+use super::create::{CreateArgs, create_options};
+use crate::progress::Bar;
+use crate::{GlobalArgs, Outcome};
+
+/// Where a stored backup is read from (`validate`, `preview`, `restore`).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct SourceArgs {
+    /// Read ARCHIVE as the name of a backup in this target (a directory, file://… or
+    /// s3://bucket/prefix), e.g. `--from s3://backups acme-shop/20261122T083000Z-full.zip`.
+    /// A full s3:// or file:// URL as ARCHIVE needs no --from.
+    #[arg(long, value_name = "TARGET")]
+    from: Option<String>,
+    /// The S3 endpoint (e.g. http://127.0.0.1:9000); default AWS_ENDPOINT_URL, else AWS.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+}
+
+/// An archive opened for reading: a local file, or a stored backup downloaded into a
+/// private temporary file and checked against its sidecar's digest.
+pub(crate) struct Opened {
+    pub(crate) archive: Archive,
+    /// The stored backup, when it came from a target.
+    pub(crate) stored: Option<StoredBackup>,
+    /// Bytes read from the target.
+    pub(crate) fetched: u64,
+    _download: Option<tempfile::TempDir>,
+}
+
+/// Opens ARCHIVE: a local path, or (with `--from`, or as an `s3://`/`file://` URL) a
+/// stored backup.
+pub(crate) fn open_archive(archive: &Path, source: &SourceArgs) -> Result<Opened> {
+    let text = archive.to_string_lossy();
+    let (target, name) = match &source.from {
+        Some(target) => (target.clone(), text.into_owned()),
+        None if text.starts_with("s3://") || text.starts_with("file://") => {
+            split_backup_url(&text)?
+        }
+        None => {
+            return Ok(Opened {
+                archive: Archive::open(archive)?,
+                stored: None,
+                fetched: 0,
+                _download: None,
+            });
+        }
+    };
+    let store = open_target(&target, source.endpoint.as_ref())?;
+    let backup = find_backup(store.as_ref(), &name)?;
+    let dir = tempfile::Builder::new()
+        .prefix("sitepack-download-")
+        .tempdir()
+        .context("creating a temporary directory for the download")?;
+    let file_name = name.rsplit('/').next().unwrap_or("backup.zip");
+    let path = dir.path().join(file_name);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    fetch_into(store.as_ref(), &backup, &mut file)?;
+    drop(file);
+    Ok(Opened {
+        archive: Archive::open(&path)?,
+        stored: Some(backup),
+        fetched: store.bytes_fetched(),
+        _download: Some(dir),
+    })
+}
+
+/// `s3://bucket/prefix/SITE/NAME.zip` → (`s3://bucket/prefix`, `SITE/NAME.zip`).
+fn split_backup_url(url: &str) -> Result<(String, String)> {
+    let mut parts = url.rsplitn(3, '/');
+    let (Some(file), Some(site), Some(target)) = (parts.next(), parts.next(), parts.next()) else {
+        anyhow::bail!("{url}: a stored backup's URL ends in /SITE-ID/NAME.zip");
+    };
+    if target.ends_with(':') || target.ends_with(":/") || site.is_empty() || file.is_empty() {
+        anyhow::bail!("{url}: a stored backup's URL ends in /SITE-ID/NAME.zip");
+    }
+    Ok((target.to_owned(), format!("{site}/{file}")))
+}
+
+fn open_target(
+    target: &str,
+    endpoint: Option<&String>,
+) -> Result<Box<dyn BackupStore>, StoreError> {
+    let spec: TargetSpec = target.parse()?;
+    open_store(
+        &spec,
+        &S3Settings {
+            endpoint: endpoint.cloned(),
+        },
+    )
+}
+
+/// `create SITE --to TARGET`: a manual backup in a target, recorded in the audit log
+/// (with the error when it fails: nothing is listed then).
+pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
+    let target = args.to.as_deref().unwrap_or_default();
+    super::recover_first(&args.site)?;
+    let site = Site::open(&args.site)?;
+    let options = create_options(args)?;
+    let mut details = serde_json::json!({
+        "scope": options.scope.to_string(),
+        "options": options.options,
+        "label": options.label,
+        "to": target,
+    });
+    let bar = Bar::new(!global.no_progress);
+    let result = open_target(target, args.endpoint.as_ref()).and_then(|store| {
+        let request = BackupRequest {
+            site: &site,
+            options,
+            kind: BackupKind::Manual,
+            verify_digest: false,
+        };
+        backup_site(&request, store.as_ref(), &bar)
+    });
+    bar.finish();
+    let warning = match &result {
+        Ok(stored) => {
+            details["name"] = stored.name.clone().into();
+            details["archive_sha256"] = stored.sha256.to_string().into();
+            details["archive_size"] = stored.size.into();
+            audit(&args.site, "create", Ok(details))
+        }
+        Err(error) => audit(&args.site, "create", Err((error, details))),
+    };
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+    let stored = result?;
+    if args.json {
+        super::print_json(&serde_json::json!({ "target": target, "backup": stored }))?;
+    } else {
+        println!(
+            "stored {} in {target} ({} bytes, scope {})",
+            stored.name, stored.size, stored.scope
+        );
+        println!(
+            "sha256 {}  (recorded beside it in {}.json)",
+            stored.sha256, stored.name
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+/// List the backups in a target.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ListArgs {
+    /// The target: a directory, file://… or s3://bucket/prefix.
+    target: String,
+    /// Only this site's backups.
+    #[arg(long, value_name = "ID")]
+    site: Option<String>,
+    /// Print one JSON document on standard output.
+    #[arg(long)]
+    json: bool,
+    /// The S3 endpoint; default AWS_ENDPOINT_URL, else AWS.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+}
+
+pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
+    let store = open_target(&args.target, args.endpoint.as_ref())?;
+    let (backups, unreadable) = list_backups(store.as_ref(), args.site.as_deref())?;
+    for problem in &unreadable {
+        eprintln!("warning: {problem}");
+    }
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "target": store.describe(),
+            "backups": backups,
+            "unreadable": unreadable.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }))?;
+        return Ok(Outcome::Success);
+    }
+    let mut out = io::stdout().lock();
+    if backups.is_empty() {
+        writeln!(out, "{}: no backups", store.describe())?;
+    }
+    for b in &backups {
+        writeln!(
+            out,
+            "{}  {:<20} {:<6} {:>12}  {:<16} {}  {}",
+            b.created_at,
+            b.scope,
+            kind_name(b.kind),
+            b.size,
+            b.label.as_deref().unwrap_or("-"),
+            &b.sha256.to_string()[..12],
+            b.name
+        )?;
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+fn kind_name(kind: BackupKind) -> &'static str {
+    match kind {
+        BackupKind::Manual => "manual",
+        BackupKind::Auto => "auto",
+    }
+}
+
+/// Remove the backups of one site that a retention policy does not keep.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Rules are restic's, all in UTC: they are OR-ed; --keep-daily N keeps the newest backup of each of the last N days that have backups (weeks are ISO weeks); --keep-within is measured back from the newest backup. The newest backup is never removed; manual backups are never removed unless --include-manual.")]
+pub(crate) struct PruneArgs {
+    /// The target: a directory, file://… or s3://bucket/prefix.
+    target: String,
+    /// The site whose backups to prune.
+    #[arg(long, value_name = "ID")]
+    site: String,
+    /// Keep the N newest backups.
+    #[arg(long, value_name = "N")]
+    keep_last: Option<u32>,
+    /// Keep the newest backup of each of the last N hours that have one.
+    #[arg(long, value_name = "N")]
+    keep_hourly: Option<u32>,
+    /// Keep the newest backup of each of the last N days that have one.
+    #[arg(long, value_name = "N")]
+    keep_daily: Option<u32>,
+    /// Keep the newest backup of each of the last N ISO weeks that have one.
+    #[arg(long, value_name = "N")]
+    keep_weekly: Option<u32>,
+    /// Keep the newest backup of each of the last N months that have one.
+    #[arg(long, value_name = "N")]
+    keep_monthly: Option<u32>,
+    /// Keep the newest backup of each of the last N years that have one.
+    #[arg(long, value_name = "N")]
+    keep_yearly: Option<u32>,
+    /// Keep every backup within this long of the newest (e.g. 2y5m7d3h).
+    #[arg(long, value_name = "DURATION")]
+    keep_within: Option<KeepWithin>,
+    /// Manual backups take part too (they are kept otherwise).
+    #[arg(long)]
+    include_manual: bool,
+    /// Show what would be kept and removed, and why; remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print one JSON document on standard output.
+    #[arg(long)]
+    json: bool,
+    /// The S3 endpoint; default AWS_ENDPOINT_URL, else AWS.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+}
+
+pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
+    let policy = RetentionPolicy {
+        keep_last: args.keep_last,
+        keep_hourly: args.keep_hourly,
+        keep_daily: args.keep_daily,
+        keep_weekly: args.keep_weekly,
+        keep_monthly: args.keep_monthly,
+        keep_yearly: args.keep_yearly,
+        keep_within: args.keep_within,
+        include_manual: args.include_manual,
+    };
+    if policy.is_empty() {
+        anyhow::bail!(
+            "give at least one --keep-* rule; prune never removes backups without a rule that says what to keep"
+        );
+    }
+    let store = open_target(&args.target, args.endpoint.as_ref())?;
+    let decisions = prune(store.as_ref(), &args.site, &policy, args.dry_run)?;
+    if args.json {
+        super::print_json(&PruneOutput {
+            target: store.describe(),
+            site: &args.site,
+            dry_run: args.dry_run,
+            decisions: &decisions,
+        })?;
+    } else {
+        print_decisions(&mut io::stdout().lock(), &decisions, args.dry_run)?;
+    }
+    Ok(Outcome::Success)
+}
+
+#[derive(Serialize)]
+struct PruneOutput<'a> {
+    target: String,
+    site: &'a str,
+    dry_run: bool,
+    decisions: &'a [PruneDecision],
+}
+
+fn print_decisions(
+    out: &mut dyn Write,
+    decisions: &[PruneDecision],
+    dry_run: bool,
+) -> io::Result<()> {
+    let (keep, remove) = if dry_run {
+        ("keep", "would remove")
+    } else {
+        ("kept", "removed")
+    };
+    for d in decisions {
+        let reasons: Vec<String> = d
+            .reasons
+            .iter()
+            .map(|r| {
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            })
+            .collect();
+        if d.keep {
+            writeln!(
+                out,
+                "{keep:<12} {}  ({})",
+                d.backup.name,
+                reasons.join(", ")
+            )?;
+        } else {
+            writeln!(out, "{remove:<12} {}", d.backup.name)?;
+        }
+    }
+    let removed = decisions.iter().filter(|d| !d.keep).count();
+    writeln!(
+        out,
+        "{} kept, {removed} {remove}",
+        decisions.len() - removed
+    )
+}
+
+/// Automatic backups.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum AutoCommand {
+    /// Create → store → verify the stored digest → prune → audit, as
+    /// SITE/.sitepack/config.toml says.
+    Run(AutoRunArgs),
+}
+
+/// `auto run SITE`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Cron: */5 * * * * sitepack auto run /srv/site --if-due --on-failure 'mail -s \"backup failed\" ops@example.com'
+With --if-due, a backup is made only when the schedule says one is due since the last successful automatic run (from the audit log): one per period, and one catch-up run after downtime.
+Exit status: 0 done (or not due), 2 the backup failed (nothing is listed; the audit log says why).")]
+pub(crate) struct AutoRunArgs {
+    /// The site directory.
+    site: PathBuf,
+    /// Only when a backup is due.
+    #[arg(long)]
+    if_due: bool,
+    /// Run this shell command when the backup fails, with SITEPACK_ERROR, SITEPACK_SITE
+    /// and SITEPACK_TARGET in its environment.
+    #[arg(long, value_name = "CMD")]
+    on_failure: Option<String>,
+    /// Print one JSON document on standard output.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome> {
+    let AutoCommand::Run(args) = command;
+    let (_lock, recovered) = sitepack_restore::LockedSite::acquire(&args.site)?;
+    super::report_recovery(recovered.as_ref())?;
+    let bar = Bar::new(!global.no_progress);
+    let result = auto_run(&args.site, failpoint::now(), args.if_due, &bar);
+    bar.finish();
+    let report = match result {
+        Ok(report) => report,
+        Err(error) => {
+            if let Some(command) = &args.on_failure {
+                notify(command, &args.site, &error);
+            }
+            return Err(error.into());
+        }
+    };
+    if report.overdue {
+        eprintln!(
+            "warning: the last successful automatic backup ({}) is older than two periods of the schedule ({}): runs were missed",
+            report
+                .last_success
+                .map_or_else(|| "never".to_owned(), |t| t.to_string()),
+            report.schedule
+        );
+    }
+    if let Some(warning) = &report.audit_warning {
+        eprintln!("warning: {warning}");
+    }
+    if args.json {
+        super::print_json(&report)?;
+        return Ok(Outcome::Success);
+    }
+    let mut out = io::stdout().lock();
+    match &report.stored {
+        None => writeln!(
+            out,
+            "not due ({}); next at {}",
+            report.schedule,
+            report
+                .next_due
+                .map_or_else(|| "never".to_owned(), |t| t.to_string())
+        )?,
+        Some(stored) => {
+            writeln!(
+                out,
+                "stored {} ({} bytes), digest verified",
+                stored.name, stored.size
+            )?;
+            if !report.retention.is_empty() {
+                print_decisions(&mut out, &report.retention, false)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+/// Runs the `--on-failure` command; its own failure is reported, never hidden.
+fn notify(command: &str, site: &Path, error: &StoreError) {
+    let target = sitepack_store::read_config(site)
+        .map(|c| c.auto.target)
+        .unwrap_or_default();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env("SITEPACK_ERROR", sitepack_format::error_chain(error))
+        .env("SITEPACK_SITE", site)
+        .env("SITEPACK_TARGET", target)
+        .status();
+    match status {
+        Ok(status) if status.success() => {}
+        Ok(status) => eprintln!("warning: --on-failure command exited with {status}"),
+        Err(e) => eprintln!("warning: cannot run the --on-failure command: {e}"),
+    }
+}

@@ -1,0 +1,364 @@
+//! Backups of a site into a target: `create --to` (manual) and `auto run` (automatic:
+//! create → store → verify the stored digest → prune → audit), with the automatic
+//! settings in `SITE/.sitepack/config.toml`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sitepack_format::{
+    AUDIT_LOG_NAME, AuditEvent, AuditFilter, INTERNAL_DIR, Options, Progress, Scope, Timestamp,
+    append_audit_event, current_actor, error_chain, read_audit_log,
+};
+use sitepack_writer::{CreateOptions, Overwrite, Site, create_archive_file};
+
+use crate::prune::{PruneDecision, prune};
+use crate::retention::RetentionPolicy;
+use crate::schedule::Schedule;
+use crate::{
+    BackupKind, NewBackup, S3Settings, StoreError, StoredBackup, TargetSpec, open_store,
+    store_backup,
+};
+
+/// The automatic-backup settings file, inside `.sitepack/`.
+pub const CONFIG_NAME: &str = "config.toml";
+
+/// `SITE/.sitepack/config.toml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Automatic backups.
+    pub auto: AutoConfig,
+}
+
+/// The `[auto]` table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoConfig {
+    /// Where backups go: a directory, `file://…` or `s3://bucket/prefix`.
+    pub target: String,
+    /// The S3 endpoint (else `AWS_ENDPOINT_URL`, else AWS).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The scope (default `full`).
+    #[serde(default = "full_scope")]
+    pub scope: Scope,
+    /// Whether files go in (default `true`).
+    #[serde(default = "yes")]
+    pub files: bool,
+    /// A label for every automatic backup.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// `hourly`, `daily` (default), `weekly`, or a 5-field cron expression; UTC.
+    #[serde(default = "daily")]
+    pub schedule: String,
+    /// `HH:MM` UTC for `daily` and `weekly` (the minute for `hourly`); default `00:00`.
+    #[serde(default)]
+    pub time: Option<String>,
+    /// The day of a `weekly` schedule (default `sun`).
+    #[serde(default)]
+    pub weekday: Option<String>,
+    /// Which backups to keep after each run (default: all).
+    #[serde(default)]
+    pub retention: RetentionPolicy,
+}
+
+fn full_scope() -> Scope {
+    Scope::Full
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn daily() -> String {
+    "daily".to_owned()
+}
+
+impl AutoConfig {
+    /// The schedule, checked.
+    pub fn schedule(&self) -> Result<Schedule, StoreError> {
+        Schedule::from_config(
+            &self.schedule,
+            self.time.as_deref(),
+            self.weekday.as_deref(),
+        )
+        .map_err(|e| StoreError::BadConfig {
+            path: PathBuf::from(CONFIG_NAME),
+            problem: e.to_string(),
+        })
+    }
+
+    /// The target, checked.
+    pub fn target(&self) -> Result<TargetSpec, StoreError> {
+        self.target.parse()
+    }
+}
+
+/// Where the config of `site_root` lives.
+#[must_use]
+pub fn config_path(site_root: &Path) -> PathBuf {
+    site_root.join(INTERNAL_DIR).join(CONFIG_NAME)
+}
+
+/// Reads and checks `SITE/.sitepack/config.toml`.
+pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
+    let path = config_path(site_root);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            StoreError::BadConfig {
+                path: path.clone(),
+                problem: "there is none: write one with an [auto] table (target, schedule, \
+                          retention; see README.md) to turn automatic backups on"
+                    .to_owned(),
+            }
+        } else {
+            StoreError::io("read", &path, e)
+        }
+    })?;
+    let config: Config = toml::from_str(&text).map_err(|e| StoreError::BadConfig {
+        path: path.clone(),
+        problem: e.to_string(),
+    })?;
+    let bad = |problem: String| StoreError::BadConfig {
+        path: path.clone(),
+        problem,
+    };
+    let auto = &config.auto;
+    Schedule::from_config(
+        &auto.schedule,
+        auto.time.as_deref(),
+        auto.weekday.as_deref(),
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    auto.target().map_err(|e| bad(e.to_string()))?;
+    Ok(config)
+}
+
+/// A site backup to store: the archive options and the target.
+pub struct BackupRequest<'a> {
+    /// The site.
+    pub site: &'a Site,
+    /// What to archive (its `created_at` names the backup).
+    pub options: CreateOptions,
+    /// Manual or automatic.
+    pub kind: BackupKind,
+    /// Read every stored byte back and check its digest before the sidecar is written.
+    pub verify_digest: bool,
+}
+
+/// Writes the archive into a private temporary directory, then stores it with its
+/// sidecar. Nothing is listed unless every step succeeded.
+pub fn backup_site(
+    request: &BackupRequest<'_>,
+    store: &dyn crate::BackupStore,
+    progress: &dyn Progress,
+) -> Result<StoredBackup, StoreError> {
+    let work = tempfile::Builder::new()
+        .prefix("sitepack-backup-")
+        .tempdir()
+        .map_err(|e| StoreError::io("create a temporary directory in", std::env::temp_dir(), e))?;
+    let archive = work.path().join("backup.zip");
+    let mut options = request.options.clone();
+    // The caller records the event, with where the archive went.
+    options.audit = false;
+    let summary = create_archive_file(
+        request.site,
+        &options,
+        &archive,
+        Overwrite::Refuse,
+        progress,
+    )
+    .map_err(|source| StoreError::Create { source })?;
+    let backup = NewBackup {
+        site: request.site.config().identity(),
+        created_at: options.created_at,
+        scope: options.scope.clone(),
+        files: options.options.files,
+        kind: request.kind,
+        label: options.label.clone(),
+        size: summary.archive_size,
+        sha256: summary.archive_sha256,
+    };
+    store_backup(store, &archive, &backup, request.verify_digest)
+}
+
+/// Appends an event to the site's audit log; a warning when it cannot be written.
+#[must_use]
+pub fn audit(
+    site_root: &Path,
+    kind: &str,
+    result: Result<serde_json::Value, (&StoreError, serde_json::Value)>,
+) -> Option<String> {
+    let (outcome, details) = match result {
+        Ok(details) => ("ok", details),
+        Err((error, mut details)) => {
+            details["error"] = error_chain(error).into();
+            ("failed", details)
+        }
+    };
+    let event = AuditEvent {
+        time: Timestamp::now(),
+        kind: kind.into(),
+        actor: current_actor(),
+        outcome: outcome.into(),
+        details,
+    };
+    append_audit_event(site_root, &event).err().map(|e| {
+        format!(
+            "{}: cannot append to the audit log: {e}",
+            site_root.join(INTERNAL_DIR).join(AUDIT_LOG_NAME).display()
+        )
+    })
+}
+
+/// What `auto run` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct AutoReport {
+    /// `false` when `--if-due` found nothing due (then nothing else happened).
+    pub ran: bool,
+    /// The schedule.
+    pub schedule: String,
+    /// The last successful automatic backup before this run.
+    pub last_success: Option<Timestamp>,
+    /// The next scheduled time after now.
+    pub next_due: Option<Timestamp>,
+    /// The last success is older than two periods (missed runs).
+    pub overdue: bool,
+    /// The backup made.
+    pub stored: Option<StoredBackup>,
+    /// What retention decided, per backup of the site in the target.
+    pub retention: Vec<PruneDecision>,
+    /// Set when the audit log could not be written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_warning: Option<String>,
+}
+
+/// `sitepack auto run SITE [--if-due]` at time `now`: with `if_due`, only when the
+/// schedule says a backup is due since the last successful automatic run (from the audit
+/// log); then create → store → verify the stored digest → prune → audit.
+pub fn auto_run(
+    site_root: &Path,
+    now: Timestamp,
+    if_due: bool,
+    progress: &dyn Progress,
+) -> Result<AutoReport, StoreError> {
+    let (config, schedule, last_success) = match read_state(site_root) {
+        Ok(state) => state,
+        Err(error) => {
+            // A cron job whose config broke must leave a trace.
+            let _ = audit(site_root, "auto", Err((&error, serde_json::json!({}))));
+            return Err(error);
+        }
+    };
+    let mut report = AutoReport {
+        ran: false,
+        schedule: schedule.to_string(),
+        last_success,
+        next_due: schedule.next_after(now),
+        // Runs were missed only if there was a run to miss after.
+        overdue: last_success.is_some() && schedule.overdue(last_success, now),
+        stored: None,
+        retention: Vec::new(),
+        audit_warning: None,
+    };
+    if if_due && !schedule.is_due(last_success, now) {
+        return Ok(report);
+    }
+    report.ran = true;
+    let target = config.target()?;
+    let mut details = serde_json::json!({
+        "target": target.to_string(),
+        "scope": config.scope.to_string(),
+        "schedule": report.schedule,
+        "overdue": report.overdue,
+    });
+    let result = run_once(site_root, &config, &target, now, progress, &mut report);
+    match &result {
+        Ok(()) => {
+            if let Some(stored) = &report.stored {
+                details["name"] = stored.name.clone().into();
+                details["archive_sha256"] = stored.sha256.to_string().into();
+                details["archive_size"] = stored.size.into();
+                details["created_at"] = stored.created_at.to_string().into();
+            }
+            details["pruned"] = report
+                .retention
+                .iter()
+                .filter(|d| !d.keep)
+                .map(|d| d.backup.name.clone())
+                .collect::<Vec<_>>()
+                .into();
+            report.audit_warning = audit(site_root, "auto", Ok(details));
+        }
+        Err(error) => {
+            report.audit_warning = audit(site_root, "auto", Err((error, details)));
+        }
+    }
+    result.map(|()| report)
+}
+
+fn run_once(
+    site_root: &Path,
+    config: &AutoConfig,
+    target: &TargetSpec,
+    now: Timestamp,
+    progress: &dyn Progress,
+    report: &mut AutoReport,
+) -> Result<(), StoreError> {
+    let site = Site::open(site_root).map_err(|source| StoreError::Create { source })?;
+    let mut options = CreateOptions::new(config.scope.clone());
+    options.options = Options {
+        files: config.files,
+    };
+    options.label.clone_from(&config.label);
+    options.created_at = now;
+    let store = open_store(
+        target,
+        &S3Settings {
+            endpoint: config.endpoint.clone(),
+        },
+    )?;
+    let request = BackupRequest {
+        site: &site,
+        options,
+        kind: BackupKind::Auto,
+        verify_digest: true,
+    };
+    report.stored = Some(backup_site(&request, store.as_ref(), progress)?);
+    if !config.retention.is_empty() {
+        report.retention = prune(
+            store.as_ref(),
+            site.config().id.as_str(),
+            &config.retention,
+            false,
+        )?;
+    }
+    Ok(())
+}
+
+/// The config, its schedule, and the last successful automatic backup.
+fn read_state(site_root: &Path) -> Result<(AutoConfig, Schedule, Option<Timestamp>), StoreError> {
+    let config = read_config(site_root)?.auto;
+    let schedule = config.schedule()?;
+    let last_success = last_auto_success(site_root)?;
+    Ok((config, schedule, last_success))
+}
+
+/// The time of the newest successful `auto` event in the site's audit log.
+fn last_auto_success(site_root: &Path) -> Result<Option<Timestamp>, StoreError> {
+    let log = read_audit_log(
+        site_root,
+        &AuditFilter {
+            kind: Some("auto".to_owned()),
+            limit: None,
+        },
+    )
+    .map_err(|e| StoreError::io("read the audit log of", site_root, e))?;
+    // The backup's own time (the schedule's clock), not when the event was written.
+    Ok(log
+        .events
+        .iter()
+        .filter(|e| e.outcome == "ok")
+        .filter_map(|e| e.details.get("created_at")?.as_str()?.parse().ok())
+        .max())
+}

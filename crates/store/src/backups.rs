@@ -1,0 +1,376 @@
+//! Saved backups in a target: `<site-id>/<yyyymmddThhmmssZ>-<scope>[-<label>].zip`, each
+//! with a sidecar `….zip.json` that records its SHA-256, size, creation time, scope, kind
+//! and label.
+//!
+//! The sidecar is written only after the archive is stored completely and its size (and,
+//! when asked, its digest) checked, so a half-uploaded archive is never listed. It is the
+//! trusted digest kept outside the archive: every later fetch checks the bytes against it.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sitepack_format::{Scope, Sha256, Sha256Hasher, SiteIdentity, Timestamp};
+
+use crate::{BackupStore, StoreError};
+
+const SIDECAR_SUFFIX: &str = ".json";
+const SIDECAR_FORMAT: &str = "sitepack-backup";
+const SIDECAR_VERSION: u32 = 1;
+
+/// How a backup came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupKind {
+    /// `sitepack create --to`.
+    Manual,
+    /// `sitepack auto run`.
+    Auto,
+}
+
+/// A stored backup, as its sidecar describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredBackup {
+    /// Always `sitepack-backup`.
+    pub format: String,
+    /// The sidecar's version (1).
+    pub version: u32,
+    /// The archive's name in the target (`<site-id>/<…>.zip`).
+    pub name: String,
+    /// The site it is a backup of.
+    pub site: SiteIdentity,
+    /// When the archive was made (its manifest's `created_at`).
+    pub created_at: Timestamp,
+    /// Its scope.
+    pub scope: Scope,
+    /// Whether files are in it.
+    pub files: bool,
+    /// Manual or automatic.
+    pub kind: BackupKind,
+    /// The label given to `create`, if any.
+    pub label: Option<String>,
+    /// The archive's size in bytes.
+    pub size: u64,
+    /// The archive's SHA-256: the trusted digest.
+    pub sha256: Sha256,
+}
+
+/// What is known of a new archive before it is stored.
+#[derive(Debug, Clone)]
+pub struct NewBackup {
+    /// The site.
+    pub site: SiteIdentity,
+    /// The manifest's `created_at`.
+    pub created_at: Timestamp,
+    /// The scope.
+    pub scope: Scope,
+    /// Whether files are in it.
+    pub files: bool,
+    /// Manual or automatic.
+    pub kind: BackupKind,
+    /// The label, if any.
+    pub label: Option<String>,
+    /// The archive's size.
+    pub size: u64,
+    /// The archive's SHA-256, as the writer computed it.
+    pub sha256: Sha256,
+}
+
+/// The name of a backup: `<site-id>/<yyyymmddThhmmssZ>-<scope>[-<label>].zip`, with the
+/// scope's `:` written `-` and the label kept to letters, digits, `.`, `_` and `-`.
+#[must_use]
+pub fn backup_name(backup: &NewBackup) -> String {
+    let t = backup.created_at.as_offset_date_time();
+    let scope = backup.scope.to_string().replace(':', "-");
+    let mut name = format!(
+        "{}/{:04}{:02}{:02}T{:02}{:02}{:02}Z-{scope}",
+        backup.site.id,
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    if let Some(label) = backup.label.as_deref().map(label_for_name)
+        && !label.is_empty()
+    {
+        name.push('-');
+        name.push_str(&label);
+    }
+    name.push_str(".zip");
+    name
+}
+
+fn label_for_name(label: &str) -> String {
+    let kept: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    kept.trim_matches(|c| c == '-' || c == '.').to_owned()
+}
+
+fn sidecar_name(name: &str) -> String {
+    format!("{name}{SIDECAR_SUFFIX}")
+}
+
+/// Stores the archive at `archive` as a new backup: the archive first, then its size is
+/// checked on the target (and with `verify_digest`, every stored byte is read back and
+/// hashed), then the sidecar. On any failure before the sidecar, the archive is deleted
+/// again and nothing is listed.
+pub fn store_backup(
+    store: &dyn BackupStore,
+    archive: &Path,
+    backup: &NewBackup,
+    verify_digest: bool,
+) -> Result<StoredBackup, StoreError> {
+    let name = backup_name(backup);
+    let sidecar = sidecar_name(&name);
+    for existing in [&name, &sidecar] {
+        match store.size(existing) {
+            Err(StoreError::NotFound { .. }) => {}
+            Ok(_) => {
+                return Err(StoreError::Exists {
+                    name: name.clone(),
+                    target: store.describe(),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let stored = StoredBackup {
+        format: SIDECAR_FORMAT.to_owned(),
+        version: SIDECAR_VERSION,
+        name: name.clone(),
+        site: backup.site.clone(),
+        created_at: backup.created_at,
+        scope: backup.scope.clone(),
+        files: backup.files,
+        kind: backup.kind,
+        label: backup.label.clone(),
+        size: backup.size,
+        sha256: backup.sha256,
+    };
+    let result = store
+        .put_file(&name, archive)
+        .and_then(|()| check_stored(store, &stored, verify_digest));
+    if let Err(error) = result {
+        // Best effort: the stored object, if any, is not a backup.
+        let _ = store.delete(&name);
+        return Err(error);
+    }
+    let json = serde_json::to_vec_pretty(&stored)
+        .map_err(|e| StoreError::io("write", &sidecar, std::io::Error::other(e)))?;
+    store.put_bytes(&sidecar, &json)?;
+    Ok(stored)
+}
+
+/// Checks the stored archive's size against the sidecar, and with `digest`, reads it all
+/// back and checks its SHA-256.
+pub fn check_stored(
+    store: &dyn BackupStore,
+    backup: &StoredBackup,
+    digest: bool,
+) -> Result<(), StoreError> {
+    let size = store.size(&backup.name)?;
+    if size != backup.size {
+        return Err(StoreError::DigestMismatch {
+            name: backup.name.clone(),
+            expected: backup.sha256.to_string(),
+            actual: format!("(size {size}, not {})", backup.size),
+            size,
+        });
+    }
+    if digest {
+        let mut temp = tempfile::tempfile()
+            .map_err(|e| StoreError::io("create a temporary file in", std::env::temp_dir(), e))?;
+        fetch_into(store, backup, &mut temp)?;
+    }
+    Ok(())
+}
+
+/// Every backup in the target (of the site `site`, when given), oldest first, and the
+/// sidecars that could not be read (named, with why).
+pub fn list_backups(
+    store: &dyn BackupStore,
+    site: Option<&str>,
+) -> Result<(Vec<StoredBackup>, Vec<StoreError>), StoreError> {
+    let prefix = site.map(|s| format!("{s}/")).unwrap_or_default();
+    let keys = store.list(&prefix)?;
+    let mut backups = Vec::new();
+    let mut unreadable = Vec::new();
+    for key in keys.iter().filter(|k| k.ends_with(".zip.json")) {
+        match read_sidecar(store, key) {
+            Ok(backup) if keys.binary_search(&backup.name).is_ok() => backups.push(backup),
+            Ok(backup) => unreadable.push(StoreError::BadSidecar {
+                name: key.clone(),
+                problem: format!("its archive {} is missing", backup.name),
+            }),
+            Err(e) => unreadable.push(e),
+        }
+    }
+    backups.sort_by(|a, b| (a.created_at, &a.name).cmp(&(b.created_at, &b.name)));
+    Ok((backups, unreadable))
+}
+
+/// The backup named `name` (`<site-id>/<…>.zip`), from its sidecar.
+pub fn find_backup(store: &dyn BackupStore, name: &str) -> Result<StoredBackup, StoreError> {
+    read_sidecar(store, &sidecar_name(name))
+}
+
+fn read_sidecar(store: &dyn BackupStore, key: &str) -> Result<StoredBackup, StoreError> {
+    let name = key.strip_suffix(SIDECAR_SUFFIX).unwrap_or(key);
+    let bytes = store.get_bytes(key).map_err(|e| match e {
+        StoreError::NotFound { target, .. } => StoreError::NotFound {
+            name: name.to_owned(),
+            target,
+        },
+        e => e,
+    })?;
+    let bad = |problem: String| StoreError::BadSidecar {
+        name: key.to_owned(),
+        problem,
+    };
+    let backup: StoredBackup = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    if backup.format != SIDECAR_FORMAT || backup.version != SIDECAR_VERSION {
+        return Err(bad(format!(
+            "format {} version {}; this sitepack reads {SIDECAR_FORMAT} version {SIDECAR_VERSION}",
+            backup.format, backup.version
+        )));
+    }
+    if backup.name != name {
+        return Err(bad(format!("it describes {}, not {name}", backup.name)));
+    }
+    Ok(backup)
+}
+
+/// Downloads the backup into `out` (from its start), checking every byte against the
+/// sidecar's size and SHA-256; `out` is left at its start.
+pub fn fetch_into(
+    store: &dyn BackupStore,
+    backup: &StoredBackup,
+    out: &mut File,
+) -> Result<(), StoreError> {
+    let fail = |e| StoreError::io("write the download of", &backup.name, e);
+    out.set_len(0).map_err(fail)?;
+    out.seek(SeekFrom::Start(0)).map_err(fail)?;
+    store.get_to_file(&backup.name, out)?;
+    // Hash what landed on disk: the bytes the reader will read.
+    out.seek(SeekFrom::Start(0)).map_err(fail)?;
+    let mut hasher = Sha256Hasher::new();
+    std::io::copy(out, &mut hasher).map_err(fail)?;
+    let size = hasher.len();
+    let actual = hasher.finish();
+    if actual != backup.sha256 || size != backup.size {
+        return Err(StoreError::DigestMismatch {
+            name: backup.name.clone(),
+            expected: backup.sha256.to_string(),
+            actual: actual.to_string(),
+            size,
+        });
+    }
+    out.seek(SeekFrom::Start(0)).map_err(fail)?;
+    Ok(())
+}
+
+/// Removes a backup: the sidecar first, so that it is no longer listed even if removing
+/// the archive then fails.
+pub fn delete_backup(store: &dyn BackupStore, backup: &StoredBackup) -> Result<(), StoreError> {
+    store.delete(&sidecar_name(&backup.name))?;
+    store.delete(&backup.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LocalStore;
+
+    fn new_backup(scope: &str, label: Option<&str>, archive: &[u8]) -> NewBackup {
+        NewBackup {
+            site: SiteIdentity {
+                id: "acme".parse().unwrap(),
+                name: "Acme".into(),
+                url: "https://acme.example".into(),
+            },
+            created_at: "2026-11-22T08:30:05Z".parse().unwrap(),
+            scope: scope.parse().unwrap(),
+            files: true,
+            kind: BackupKind::Manual,
+            label: label.map(str::to_owned),
+            size: archive.len() as u64,
+            sha256: Sha256::of(archive),
+        }
+    }
+
+    #[test]
+    fn names_follow_the_layout() {
+        assert_eq!(
+            backup_name(&new_backup("full", None, b"")),
+            "acme/20261122T083005Z-full.zip"
+        );
+        assert_eq!(
+            backup_name(&new_backup("module:notes", Some("before upgrade/2.0"), b"")),
+            "acme/20261122T083005Z-module-notes-before-upgrade-2.0.zip"
+        );
+        assert_eq!(
+            backup_name(&new_backup("user:u-7", Some("//"), b"")),
+            "acme/20261122T083005Z-user-u-7.zip"
+        );
+    }
+
+    #[test]
+    fn a_stored_backup_is_listed_fetched_checked_and_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(&dir.path().join("target"));
+        let archive = dir.path().join("a.zip");
+        std::fs::write(&archive, b"archive bytes").unwrap();
+        let backup = new_backup("full", Some("x"), b"archive bytes");
+        let stored = store_backup(&store, &archive, &backup, true).unwrap();
+        assert!(matches!(
+            store_backup(&store, &archive, &backup, true),
+            Err(StoreError::Exists { .. })
+        ));
+        let (listed, bad) = list_backups(&store, Some("acme")).unwrap();
+        assert_eq!(listed, std::slice::from_ref(&stored));
+        assert!(bad.is_empty());
+        assert_eq!(find_backup(&store, &stored.name).unwrap(), stored);
+
+        let mut out = tempfile::tempfile().unwrap();
+        fetch_into(&store, &stored, &mut out).unwrap();
+        // Changed on the target: the fetch refuses it.
+        std::fs::write(
+            dir.path().join("target").join(&stored.name),
+            b"archive byteZ",
+        )
+        .unwrap();
+        assert!(matches!(
+            fetch_into(&store, &stored, &mut out),
+            Err(StoreError::DigestMismatch { .. })
+        ));
+        delete_backup(&store, &stored).unwrap();
+        assert!(list_backups(&store, None).unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn an_archive_without_its_sidecar_is_not_listed_and_a_bad_sidecar_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        store
+            .put_bytes("acme/20261122T083005Z-full.zip", b"half")
+            .unwrap();
+        store.put_bytes("acme/x.zip.json", b"{not json").unwrap();
+        let (listed, bad) = list_backups(&store, None).unwrap();
+        assert!(listed.is_empty());
+        assert_eq!(bad.len(), 1);
+        assert!(bad[0].to_string().contains("acme/x.zip.json"), "{}", bad[0]);
+    }
+}

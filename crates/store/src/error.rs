@@ -1,0 +1,140 @@
+//! The store crate's one error type.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Why a storage operation failed. Each message names the target or object and what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The target as written is not usable.
+    #[error("storage target `{target}`: {problem}")]
+    BadTarget {
+        /// The target as given.
+        target: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A backup name that would leave the target (an empty, `.` or `..` part).
+    #[error("`{name}` is not a backup name; names look like SITE-ID/20261122T083000Z-full.zip")]
+    BadName {
+        /// The name as given.
+        name: String,
+    },
+    /// A local file operation failed.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// An object-storage request failed (credentials, bucket, network, …). The message
+    /// says what it most likely means and what the server or network said last.
+    #[error("cannot {action} {name}: {}", hint(cause))]
+    Object {
+        /// What was being done.
+        action: &'static str,
+        /// The object or bucket (`s3://…`).
+        name: String,
+        /// The client's error (not chained into the message: each of its layers repeats
+        /// the one below).
+        cause: object_store::Error,
+    },
+    /// No object of that name.
+    #[error("{target} has no backup `{name}`; `sitepack list {target}` shows what it has")]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// The target.
+        target: String,
+    },
+    /// A backup of that name exists already.
+    #[error(
+        "{target} already has a backup `{name}`; backups are named by the second they are made: try again, or give another --label"
+    )]
+    Exists {
+        /// The name.
+        name: String,
+        /// The target.
+        target: String,
+    },
+    /// `SITE/.sitepack/config.toml` is missing or wrong.
+    #[error("{}: {problem}", path.display())]
+    BadConfig {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The archive could not be made.
+    #[error("cannot make the archive")]
+    Create {
+        /// The writer's error, naming the file.
+        #[source]
+        source: sitepack_writer::WriterError,
+    },
+    /// A sidecar (`….zip.json`) does not describe a backup.
+    #[error("the sidecar {name} is not a sitepack backup description: {problem}")]
+    BadSidecar {
+        /// The sidecar's key.
+        name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The stored bytes are not the ones the sidecar vouches for.
+    #[error(
+        "backup {name} does not match its recorded digest (stored {actual}, expected {expected}, {size} bytes read): the object was changed or damaged; do not use it"
+    )]
+    DigestMismatch {
+        /// The backup.
+        name: String,
+        /// The sidecar's SHA-256.
+        expected: String,
+        /// The SHA-256 of the bytes read.
+        actual: String,
+        /// How many bytes were read.
+        size: u64,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// What an object-storage error most likely means, in words a person can act on, with
+/// the innermost cause (what the server or the network said).
+fn hint(error: &object_store::Error) -> String {
+    let mut innermost: &dyn std::error::Error = error;
+    while let Some(cause) = innermost.source() {
+        innermost = cause;
+    }
+    let said = innermost.to_string();
+    let lower = sitepack_format::error_chain(error).to_ascii_lowercase();
+    let advice = if matches!(
+        error,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+    ) || lower.contains("signaturedoesnotmatch")
+        || lower.contains("accessdenied")
+        || lower.contains("invalidaccesskeyid")
+        || lower.contains("403 forbidden")
+    {
+        "the server refused the credentials: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    } else if lower.contains("nosuchbucket") {
+        "the bucket does not exist: create it, or check the s3:// URL"
+    } else if lower.contains("connect") || lower.contains("dns") || lower.contains("timed out") {
+        "the server cannot be reached: check --endpoint (or AWS_ENDPOINT_URL) and the network"
+    } else {
+        return said;
+    };
+    format!("{advice} (the last error: {said})")
+}

@@ -1,0 +1,37 @@
+//! Saved backups: where they are kept, which to keep, and when to make them.
+//!
+//! - [`BackupStore`]: one interface to a storage target, implemented by [`LocalStore`] (a
+//!   directory) and [`S3Store`] (S3-compatible object storage, through `object_store`);
+//!   [`open_store`] opens a [`TargetSpec`] as written by the user.
+//! - [`store_backup`], [`list_backups`], [`fetch_into`], [`delete_backup`]: backups in a
+//!   target, each with a sidecar holding its trusted digest.
+//! - [`retention`]: which backups a retention policy keeps (restic's rules).
+//! - [`schedule`]: when an automatic backup is due.
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod auto;
+mod backups;
+mod error;
+mod local;
+mod prune;
+pub mod retention;
+mod s3;
+pub mod schedule;
+mod target;
+
+use sitepack_format::failpoint;
+
+pub use auto::{
+    AutoConfig, AutoReport, BackupRequest, CONFIG_NAME, Config, audit, auto_run, backup_site,
+    config_path, read_config,
+};
+pub use backups::{
+    BackupKind, NewBackup, StoredBackup, backup_name, check_stored, delete_backup, fetch_into,
+    find_backup, list_backups, store_backup,
+};
+pub use error::StoreError;
+pub use local::LocalStore;
+pub use prune::{PruneDecision, prune};
+pub use s3::S3Store;
+pub use target::{BackupStore, S3Settings, TargetSpec, open_store};

@@ -1,0 +1,196 @@
+//! Where backups are kept: a target named on the command line or in the config, and the
+//! one interface ([`BackupStore`]) its two kinds implement.
+
+use std::fmt;
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::StoreError;
+
+/// A storage target as written by the user: a directory (a path or `file://…`) or
+/// S3-compatible object storage (`s3://bucket[/prefix]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSpec {
+    /// A local directory.
+    Local(PathBuf),
+    /// A bucket, and a prefix inside it (no leading or trailing `/`; may be empty).
+    S3 {
+        /// The bucket name.
+        bucket: String,
+        /// The key prefix.
+        prefix: String,
+    },
+}
+
+impl FromStr for TargetSpec {
+    type Err = StoreError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = |problem: &str| StoreError::BadTarget {
+            target: text.to_owned(),
+            problem: problem.to_owned(),
+        };
+        if let Some(rest) = text.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad(
+                    "no bucket name: write s3://BUCKET or s3://BUCKET/PREFIX",
+                ));
+            }
+            let prefix = prefix.trim_matches('/');
+            if prefix.split('/').any(|part| part == ".." || part == ".") || prefix.contains("//") {
+                return Err(bad("the prefix has an empty, `.` or `..` part"));
+            }
+            return Ok(Self::S3 {
+                bucket: bucket.to_owned(),
+                prefix: prefix.to_owned(),
+            });
+        }
+        if let Some(path) = text.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(bad(
+                    "a file:// URL needs an absolute path: file:///srv/backups",
+                ));
+            }
+            return Ok(Self::Local(PathBuf::from(path)));
+        }
+        if text.contains("://") {
+            return Err(bad(
+                "only s3:// URLs, file:// URLs and directory paths are storage targets",
+            ));
+        }
+        if text.is_empty() {
+            return Err(bad("empty"));
+        }
+        Ok(Self::Local(PathBuf::from(text)))
+    }
+}
+
+impl fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local(path) => write!(f, "{}", path.display()),
+            Self::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            Self::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+/// Connection settings for S3-compatible storage beyond the standard AWS environment
+/// variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+/// `AWS_REGION` or `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    /// The endpoint (`--endpoint`), e.g. `http://127.0.0.1:9000` for a local server;
+    /// overrides `AWS_ENDPOINT_URL`.
+    pub endpoint: Option<String>,
+}
+
+/// One storage target: keys are `/`-separated names relative to the target.
+///
+/// Writes are whole: an object is either absent or complete under its key (a local file
+/// is written beside its name and renamed; an S3 object appears only when its upload
+/// completes, and a failed multipart upload is aborted on the server).
+pub trait BackupStore: Send + Sync {
+    /// The target, as the user would write it.
+    fn describe(&self) -> String;
+
+    /// Stores the local file `source` under `key`.
+    fn put_file(&self, key: &str, source: &Path) -> Result<(), StoreError>;
+
+    /// Stores `data` under `key`.
+    fn put_bytes(&self, key: &str, data: &[u8]) -> Result<(), StoreError>;
+
+    /// The whole object.
+    fn get_bytes(&self, key: &str) -> Result<Vec<u8>, StoreError>;
+
+    /// Copies the whole object into `out`, returning its length.
+    fn get_to_file(&self, key: &str, out: &mut File) -> Result<u64, StoreError>;
+
+    /// Bytes `range` of the object.
+    fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, StoreError>;
+
+    /// The object's size.
+    fn size(&self, key: &str) -> Result<u64, StoreError>;
+
+    /// Every key that starts with `prefix` (a `/`-ended directory-like prefix, or empty).
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Removes the object (absent is not an error).
+    fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Bytes read from the target so far (downloads and ranges).
+    fn bytes_fetched(&self) -> u64;
+}
+
+/// Opens the target `spec` (an S3 target takes `s3` settings).
+pub fn open_store(spec: &TargetSpec, s3: &S3Settings) -> Result<Box<dyn BackupStore>, StoreError> {
+    match spec {
+        TargetSpec::Local(path) => Ok(Box::new(crate::local::LocalStore::new(path))),
+        TargetSpec::S3 { bucket, prefix } => {
+            Ok(Box::new(crate::s3::S3Store::new(bucket, prefix, s3)?))
+        }
+    }
+}
+
+/// Checks a key: relative, `/`-separated, no empty, `.` or `..` part.
+pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
+    let bad = key.is_empty()
+        || key
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..");
+    if bad {
+        return Err(StoreError::BadName {
+            name: key.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_as_written() {
+        assert_eq!(
+            "s3://bucket/a/b/".parse::<TargetSpec>().unwrap(),
+            TargetSpec::S3 {
+                bucket: "bucket".into(),
+                prefix: "a/b".into()
+            }
+        );
+        assert_eq!(
+            "s3://bucket".parse::<TargetSpec>().unwrap().to_string(),
+            "s3://bucket"
+        );
+        assert_eq!(
+            "file:///srv/backups".parse::<TargetSpec>().unwrap(),
+            TargetSpec::Local("/srv/backups".into())
+        );
+        assert_eq!(
+            "backups".parse::<TargetSpec>().unwrap(),
+            TargetSpec::Local("backups".into())
+        );
+        for bad in [
+            "s3://",
+            "s3:///x",
+            "s3://b/../x",
+            "file://rel",
+            "gs://b",
+            "",
+        ] {
+            assert!(bad.parse::<TargetSpec>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_stay_inside_the_target() {
+        assert!(check_key("acme/2026.zip").is_ok());
+        for bad in ["", "/abs", "a//b", "../x", "a/./b", "a/"] {
+            assert!(check_key(bad).is_err(), "{bad}");
+        }
+    }
+}
