@@ -143,19 +143,33 @@ fn a_stored_backup_that_was_changed_is_refused() {
     bytes[at] ^= 1;
     std::fs::write(&archive, &bytes).unwrap();
     let url = format!("file://{}", archive.display());
-    for command in [
-        vec!["validate", url.as_str()],
-        vec!["preview", url.as_str()],
-    ] {
-        let refused = run(&command).expect(2);
-        assert!(
-            refused
-                .stderr
-                .contains("does not match its recorded digest"),
-            "{}",
-            refused.stderr
-        );
-    }
+    let refused = run(["validate", url.as_str()]).expect(2);
+    assert!(
+        refused
+            .stderr
+            .contains("does not match its recorded digest"),
+        "{}",
+        refused.stderr
+    );
+    // A preview reads the metadata only, and says so; `--against` (a restore plan) needs
+    // the whole archive, which is downloaded and refused.
+    let preview = run(["preview", url.as_str(), "--json"]).expect(0).json();
+    assert_eq!(preview["data_checked"], false);
+    let against = site.out_dir().join("sandbox");
+    let refused = run([
+        "preview",
+        url.as_str(),
+        "--against",
+        against.to_str().unwrap(),
+    ])
+    .expect(2);
+    assert!(
+        refused
+            .stderr
+            .contains("does not match its recorded digest"),
+        "{}",
+        refused.stderr
+    );
     // The same bytes as a plain file are checked by validate itself (and fail there too).
     run(["validate".as_ref(), archive.as_os_str()]).expect(1);
 }
@@ -374,4 +388,119 @@ fn prune_in_s3_keeps_what_the_rules_say_and_a_dry_run_removes_nothing() {
 
     let no_rule = prune(&[]).expect(2);
     assert!(no_rule.stderr.contains("--keep"), "{}", no_rule.stderr);
+}
+
+/// The first number in "fetched N of M bytes" on standard error.
+fn fetched(stderr: &str) -> u64 {
+    let at = stderr.find("fetched ").expect("says how much it fetched") + "fetched ".len();
+    stderr[at..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn preview_and_validate_no_data_of_an_s3_object_fetch_only_its_metadata() {
+    let server = S3Server::start();
+    let site = TestSite::demo();
+    let mut noise = Vec::with_capacity(12_000_000);
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    while noise.len() < 12_000_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    site.write("files/video.bin", &noise);
+    let target = format!("s3://{BUCKET}/ranges");
+    let stored = create_to(server.sitepack(), &site.root(), &target, &[])
+        .expect(0)
+        .json();
+    let name = stored["backup"]["name"].as_str().unwrap();
+    let archive_size = stored["backup"]["size"].as_u64().unwrap();
+    let url = format!("{target}/{name}");
+
+    let mut preview = server.sitepack();
+    preview.args(["preview", &url, "--json"]);
+    let preview = Run::from_command(&mut preview).expect(0);
+    let shown = preview.json();
+    assert_eq!(shown["data_checked"], false);
+    assert_eq!(shown["manifest"]["site"]["id"], "acme-shop");
+    assert!(shown["manifest"]["counts"]["file_bytes"].as_u64().unwrap() > 12_000_000);
+    assert!(fetched(&preview.stderr) < 512 * 1024, "{}", preview.stderr);
+    assert!(archive_size > 12_000_000);
+
+    let mut metadata = server.sitepack();
+    metadata.args(["validate", &url, "--no-data", "--json"]);
+    let metadata = Run::from_command(&mut metadata).expect(0);
+    let report = metadata.json();
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["data_checked"], false);
+    assert_eq!(report["digest"], stored["backup"]["sha256"]);
+    assert!(
+        fetched(&metadata.stderr) < 512 * 1024,
+        "{}",
+        metadata.stderr
+    );
+
+    // A changed byte in the big file's data: --no-data does not read it, a full validate
+    // (which downloads and checks the sidecar's digest) refuses the object.
+    let object = server.data_dir().join(BUCKET).join("ranges").join(name);
+    let mut bytes = std::fs::read(&object).unwrap();
+    bytes[5_000_000] ^= 1;
+    std::fs::write(&object, &bytes).unwrap();
+    let mut metadata = server.sitepack();
+    metadata.args(["validate", &url, "--no-data"]);
+    Run::from_command(&mut metadata).expect(0);
+    let mut full = server.sitepack();
+    full.args(["validate", &url]);
+    let full = Run::from_command(&mut full).expect(2);
+    assert!(full.stderr.contains("recorded digest"), "{}", full.stderr);
+
+    // A changed name in the central directory is metadata: --no-data finds it.
+    let at = bytes
+        .windows(b"manifest.json".len())
+        .rposition(|w| w == b"manifest.json")
+        .unwrap();
+    bytes[at] = b'M';
+    std::fs::write(&object, &bytes).unwrap();
+    let mut metadata = server.sitepack();
+    metadata.args(["validate", &url, "--no-data", "--json"]);
+    let broken = Run::from_command(&mut metadata).expect(1).json();
+    assert_eq!(broken["valid"], false);
+}
+
+#[test]
+fn validate_no_data_of_a_local_archive_checks_the_metadata_only() {
+    let site = TestSite::demo();
+    let archive = site.out_dir().join("a.zip");
+    crate::util::create(&site.root(), &archive, &[]);
+    let report = run([
+        "validate".as_ref(),
+        archive.as_os_str(),
+        "--no-data".as_ref(),
+        "--json".as_ref(),
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(report["data_checked"], false);
+    assert_eq!(report["valid"], true);
+    let human = run([
+        "validate".as_ref(),
+        archive.as_os_str(),
+        "--no-data".as_ref(),
+    ])
+    .expect(0);
+    assert!(
+        human.stdout.contains("entry data not read"),
+        "{}",
+        human.stdout
+    );
+    let full = run(["validate".as_ref(), archive.as_os_str(), "--json".as_ref()])
+        .expect(0)
+        .json();
+    assert_eq!(full["data_checked"], true);
+    assert_eq!(full["digest"], report["digest"]);
 }

@@ -10,7 +10,8 @@ use sitepack_format::{Entry, Manifest, NoProgress, Progress, Sha256};
 
 use crate::container::Record;
 use crate::entry_stream::{EntryStream, drain};
-use crate::validate::{Catalog, validate};
+use crate::source::ReadAt;
+use crate::validate::{Catalog, Depth, file_digest, validate, validate_metadata};
 use crate::{Limits, ReaderError, Report};
 
 /// An archive opened for reading. Every read goes through the same file handle, so the
@@ -75,8 +76,21 @@ impl Archive {
             &self.path.display().to_string(),
             limits,
             progress,
+            Depth::Full,
         )
         .map_err(|e| ReaderError::io("read", &self.path, e))
+    }
+
+    /// The checks of docs/FORMAT.md §13 that need no entry data: the end records, the
+    /// central directory, the manifest, `checksums.sha256` and `site.json` against the
+    /// listing (`validate --no-data`). The whole-file digest is still computed; no other
+    /// entry is decompressed. The report says `data_checked: false`.
+    pub fn validate_metadata(&self, limits: &Limits) -> Result<Report, ReaderError> {
+        let digest = file_digest(&self.file, self.len)
+            .map_err(|e| ReaderError::io("read", &self.path, e))?;
+        let name = self.path.display().to_string();
+        validate_metadata(&self.file, self.len, &name, limits, digest)
+            .map_err(|e| ReaderError::io("read", &self.path, e))
     }
 
     /// The catalog of a valid archive, validating with the default limits if needed.
@@ -192,7 +206,7 @@ pub(crate) fn open_regular_file(path: &Path) -> Result<(File, u64), ReaderError>
 /// Streams one entry of `file` (at `path`) into `out`, checking its size, CRC-32 and,
 /// when `expected` is given, its SHA-256 as it goes.
 pub(crate) fn copy_verified(
-    file: &File,
+    file: &dyn ReadAt,
     path: &Path,
     record: &Record,
     expected: Option<&Sha256>,

@@ -2,11 +2,10 @@
 //! central directory, local headers and how the records tile the file
 //! (docs/FORMAT.md §13.1–13.2). No ZIP library is trusted with any of it.
 
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 
 use crate::finding::{Code, Findings};
+use crate::source::ReadAt;
 
 const EOCD_SIG: &[u8; 4] = b"PK\x05\x06";
 const EOCD_LEN: u64 = 22;
@@ -109,9 +108,21 @@ struct Eocd {
 /// Reads the container, adding container and consistency findings. `None` when the
 /// central directory cannot be located or parsed (only container findings then).
 pub(crate) fn read(
-    file: &File,
+    file: &dyn ReadAt,
     len: u64,
     max_entries: u64,
+    findings: &mut Findings,
+) -> io::Result<Option<Container>> {
+    read_some(file, len, max_entries, None, findings)
+}
+
+/// [`read`], checking the local headers of only the entries named in `only` (and not the
+/// tiling of the whole file), when given: the metadata-only check reads nothing else.
+pub(crate) fn read_some(
+    file: &dyn ReadAt,
+    len: u64,
+    max_entries: u64,
+    only: Option<&[&str]>,
     findings: &mut Findings,
 ) -> io::Result<Option<Container>> {
     let Some(eocd) = locate_eocd(file, len, findings)? else {
@@ -166,13 +177,18 @@ pub(crate) fn read(
         return Ok(None);
     };
     for record in &mut records {
-        check_local_header(file, len, cd_start, record, findings)?;
+        let wanted = only.is_none_or(|names| record.name().is_some_and(|n| names.contains(&n)));
+        if wanted {
+            check_local_header(file, len, cd_start, record, findings)?;
+        }
     }
-    check_tiling(file, &records, shift, cd_start, findings)?;
+    if only.is_none() {
+        check_tiling(file, &records, shift, cd_start, findings)?;
+    }
     Ok(Some(Container { records }))
 }
 
-fn locate_eocd(file: &File, len: u64, findings: &mut Findings) -> io::Result<Option<Eocd>> {
+fn locate_eocd(file: &dyn ReadAt, len: u64, findings: &mut Findings) -> io::Result<Option<Eocd>> {
     let not_a_zip = |findings: &mut Findings| {
         findings.archive(
             Code::NotAZip,
@@ -257,7 +273,7 @@ fn locate_eocd(file: &File, len: u64, findings: &mut Findings) -> io::Result<Opt
 
 /// Applies the ZIP64 end record when a locator precedes the EOCD. `false` when they
 /// are inconsistent (reported).
-fn read_zip64_end(file: &File, eocd: &mut Eocd, findings: &mut Findings) -> io::Result<bool> {
+fn read_zip64_end(file: &dyn ReadAt, eocd: &mut Eocd, findings: &mut Findings) -> io::Result<bool> {
     let Some(locator_at) = eocd.position.checked_sub(ZIP64_LOCATOR_LEN) else {
         return Ok(true);
     };
@@ -515,7 +531,7 @@ struct LocalHeader {
 
 /// Reads the local header at `offset`; `Ok(Err(why))` when there is none to read.
 fn read_local_header(
-    file: &File,
+    file: &dyn ReadAt,
     offset: u64,
     cd_start: u64,
 ) -> io::Result<Result<LocalHeader, &'static str>> {
@@ -572,7 +588,7 @@ fn read_local_header(
 }
 
 fn check_local_header(
-    file: &File,
+    file: &dyn ReadAt,
     len: u64,
     cd_start: u64,
     record: &mut Record,
@@ -667,7 +683,7 @@ fn check_local_header(
 /// A data descriptor after `data_end`: `(crc, compressed, uncompressed, length)`.
 /// The signature is optional; sizes are 8 bytes when the entry uses ZIP64.
 fn read_descriptor(
-    file: &File,
+    file: &dyn ReadAt,
     data_end: u64,
     cd_start: u64,
     zip64: bool,
@@ -693,7 +709,7 @@ fn read_descriptor(
 }
 
 /// The descriptor length of a record whose local header checked out (0 without bit 3).
-fn descriptor_len(file: &File, record: &Record, cd_start: u64) -> io::Result<u64> {
+fn descriptor_len(file: &dyn ReadAt, record: &Record, cd_start: u64) -> io::Result<u64> {
     let Some(start) = record.data_start else {
         return Ok(0);
     };
@@ -718,7 +734,7 @@ fn descriptor_len(file: &File, record: &Record, cd_start: u64) -> io::Result<u64
 /// Checks that the local records tile the bytes before the central directory exactly:
 /// no overlap, nothing hidden between them, nothing before the first.
 fn check_tiling(
-    file: &File,
+    file: &dyn ReadAt,
     records: &[Record],
     shift: u64,
     cd_start: u64,
@@ -769,7 +785,7 @@ fn check_tiling(
 
 /// Reports bytes no record accounts for. Before the first entry (prepended data,
 /// already reported) only a hidden local header is worth a second finding.
-fn report_gap(file: &File, start: u64, end: u64, findings: &mut Findings) -> io::Result<()> {
+fn report_gap(file: &dyn ReadAt, start: u64, end: u64, findings: &mut Findings) -> io::Result<()> {
     let mut head = vec![0u8; usize::try_from((end - start).min(4)).map_err(io::Error::other)?];
     file.read_exact_at(&mut head, start)?;
     let what = if head == LOCAL_SIG {

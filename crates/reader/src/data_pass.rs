@@ -2,7 +2,6 @@
 //! path — sizes, ratio, CRC-32, SHA-256, JSON content, secrets, credential shapes
 //! (docs/FORMAT.md §13.4, §13.7–13.9).
 
-use std::fs::File;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -18,6 +17,7 @@ use crate::entry_stream::{Computed, EntryStream, drain};
 use crate::finding::{Code, Findings};
 use crate::manifest;
 use crate::report::RATIO_FLOOR;
+use crate::source::ReadAt;
 
 /// One entry for the data pass.
 pub(crate) struct Job<'a> {
@@ -139,7 +139,7 @@ fn ratio_finding(record: &Record, size: u64, limits: &Limits, findings: &mut Fin
 /// Reads every job's entry once, on all cores. Returns each record's findings (by
 /// record index) and the bytes read.
 pub(crate) fn data_pass(
-    file: &File,
+    file: &dyn ReadAt,
     context: &JobContext<'_>,
     mut jobs: Vec<Job<'_>>,
     limits: &Limits,
@@ -190,7 +190,7 @@ pub(crate) fn data_pass(
 
 /// Reads one entry: sizes, CRC-32, SHA-256, ratio, content and credential shapes.
 fn check_entry(
-    file: &File,
+    file: &dyn ReadAt,
     shared: &JobContext<'_>,
     job: &Job<'_>,
     limits: &Limits,

@@ -1,14 +1,13 @@
 //! The one read path for entry data: decompresses at most the declared size + 1 byte,
 //! computing CRC-32 and SHA-256 over exactly the bytes extraction writes.
 
-use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
 
 use flate2::{Decompress, FlushDecompress, Status};
 use sitepack_format::{Sha256, Sha256Hasher};
 
 use crate::container::{DEFLATED, Record};
+use crate::source::ReadAt;
 
 const CHUNK: usize = 64 * 1024;
 
@@ -25,7 +24,7 @@ pub(crate) struct Computed {
 /// deflate stream; it ends after the declared size + 1 byte at most, so an understated
 /// size shows as one byte too many rather than as a flood.
 pub(crate) struct EntryStream<'a> {
-    file: &'a File,
+    file: &'a dyn ReadAt,
     /// Next compressed byte to read, and where the compressed data ends.
     position: u64,
     end: u64,
@@ -42,7 +41,7 @@ pub(crate) struct EntryStream<'a> {
 
 impl<'a> EntryStream<'a> {
     /// A stream over a record whose local header checked out.
-    pub fn new(file: &'a File, record: &Record) -> io::Result<Self> {
+    pub fn new(file: &'a dyn ReadAt, record: &Record) -> io::Result<Self> {
         let start = record.data_start.ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidData, "no readable local header")
         })?;

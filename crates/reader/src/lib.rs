@@ -39,6 +39,7 @@ mod names;
 mod plain_zip;
 mod preview;
 mod report;
+mod source;
 mod staged_dir;
 mod validate;
 
@@ -50,4 +51,6 @@ pub use manifest::MAX_MANIFEST_BYTES;
 pub use plain_zip::PlainZip;
 pub use preview::{CollectionCount, Counts, ManifestPreview, ModuleCounts, Preview};
 pub use report::{Limits, REPORT_SCHEMA, Report, Summary, generated_report_schema};
+pub use source::ReadAt;
 pub use staged_dir::StagedDir;
+pub use validate::{preview_metadata, validate_metadata};

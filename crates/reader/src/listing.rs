@@ -3,7 +3,6 @@
 //! manifest's site, and every entry lies in the declared scope.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{self, Read};
 
 use sitepack_format::{
@@ -16,9 +15,10 @@ use crate::content::credential_shapes;
 use crate::entry_stream::EntryStream;
 use crate::finding::{Code, Findings};
 use crate::manifest::{self, MAX_MANIFEST_BYTES, ManifestOutcome};
+use crate::source::ReadAt;
 
 /// Reads the whole of a small entry (at most `max` bytes; `None` past that).
-fn read_small(file: &File, record: &Record, max: u64) -> io::Result<Option<Vec<u8>>> {
+fn read_small(file: &dyn ReadAt, record: &Record, max: u64) -> io::Result<Option<Vec<u8>>> {
     let mut stream = EntryStream::new(file, record)?;
     let mut bytes = Vec::new();
     match (&mut stream).take(max + 1).read_to_end(&mut bytes) {
@@ -35,7 +35,7 @@ fn read_small(file: &File, record: &Record, max: u64) -> io::Result<Option<Vec<u
 }
 
 pub(crate) fn read_manifest(
-    file: &File,
+    file: &dyn ReadAt,
     record: Option<&Record>,
     findings: &mut Findings,
 ) -> io::Result<ManifestOutcome> {
@@ -71,7 +71,7 @@ pub(crate) fn read_manifest(
 /// Completeness, checksums, site identity and scope: the manifest against the entries.
 /// Returns the archive's `site.json` when it is valid.
 pub(crate) fn check_against_manifest(
-    file: &File,
+    file: &dyn ReadAt,
     manifest: &Manifest,
     records: &[Record],
     files: &HashMap<&[u8], &Record>,
@@ -192,7 +192,7 @@ fn check_entry_place(manifest: &Manifest, entry: &Entry, findings: &mut Findings
 }
 
 fn check_checksums(
-    file: &File,
+    file: &dyn ReadAt,
     manifest: &Manifest,
     record: Option<&Record>,
     findings: &mut Findings,
@@ -219,7 +219,7 @@ fn check_checksums(
 }
 
 fn check_site(
-    file: &File,
+    file: &dyn ReadAt,
     manifest: &Manifest,
     files: &HashMap<&[u8], &Record>,
     findings: &mut Findings,

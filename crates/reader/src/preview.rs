@@ -9,7 +9,8 @@ use sitepack_format::{
     Scope, Sha256, SiteIdentity, Timestamp, classify,
 };
 
-use crate::{Archive, Finding, Limits, ReaderError};
+use crate::validate::Catalog;
+use crate::{Archive, Finding, Limits, ReaderError, Report};
 
 /// An archive's identity, contents and verdict.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -20,6 +21,9 @@ pub struct Preview {
     pub digest: Sha256,
     /// The validation verdict.
     pub valid: bool,
+    /// Whether every entry's data was checked (`false`: only the metadata was read, e.g.
+    /// a stored backup previewed by byte ranges; `sitepack validate` checks the rest).
+    pub data_checked: bool,
     /// The validation findings.
     pub findings: Vec<Finding>,
     /// What the manifest says, when it could be read.
@@ -100,17 +104,21 @@ impl Archive {
     /// [`preview`](Self::preview), reporting each verified entry to `progress`.
     pub fn preview_with_progress(&self, progress: &dyn Progress) -> Result<Preview, ReaderError> {
         let (report, catalog) = self.check(&Limits::default(), progress)?;
-        let manifest = catalog
-            .as_ref()
-            .and_then(|c| c.manifest.as_ref())
-            .map(summarize);
-        Ok(Preview {
+        Ok(Preview::new(report, catalog.as_ref()))
+    }
+}
+
+impl Preview {
+    pub(crate) fn new(report: Report, catalog: Option<&Catalog>) -> Self {
+        let manifest = catalog.and_then(|c| c.manifest.as_ref()).map(summarize);
+        Self {
             archive: report.archive,
             digest: report.digest,
             valid: report.valid,
+            data_checked: report.data_checked,
             findings: report.findings,
             manifest,
-        })
+        }
     }
 }
 

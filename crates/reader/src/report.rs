@@ -41,8 +41,13 @@ pub struct Report {
     pub valid: bool,
     /// The archive as the caller named it.
     pub archive: String,
-    /// SHA-256 of the whole archive file.
+    /// SHA-256 of the whole archive file (for a metadata-only check, the digest recorded
+    /// outside the archive, e.g. a store's sidecar; not recomputed).
     pub digest: Sha256,
+    /// Whether every entry's data was read and checked; `false` for a metadata-only
+    /// check (`validate --no-data`), which reads the end records, the central directory,
+    /// `manifest.json`, `checksums.sha256` and `site/site.json` only.
+    pub data_checked: bool,
     /// The findings, at most 1,000 (see `summary.truncated`).
     pub findings: Vec<Finding>,
     /// Counts.
@@ -133,6 +138,7 @@ pub(crate) fn report(
         valid: findings.errors == 0,
         archive: archive.to_owned(),
         digest,
+        data_checked: true,
         summary: Summary {
             entries,
             bytes,

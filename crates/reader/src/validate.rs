@@ -1,11 +1,9 @@
 //! `validate`: every check of docs/FORMAT.md §13, in one run over an open archive file.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 
-use sitepack_format::{MANIFEST_NAME, Manifest, Progress, Sha256, Sha256Hasher};
+use sitepack_format::{CHECKSUMS_NAME, MANIFEST_NAME, Manifest, Progress, Sha256, Sha256Hasher};
 
 use crate::container::{self, Container, Record};
 use crate::data_pass::{JobContext, data_pass, ratio_declared};
@@ -13,7 +11,9 @@ use crate::finding::{Code, Findings};
 use crate::listing::{check_against_manifest, read_manifest};
 use crate::manifest::ManifestOutcome;
 use crate::names;
+use crate::preview::Preview;
 use crate::report::report;
+use crate::source::ReadAt;
 use crate::{Limits, Report};
 
 /// What validation learned that reading and extraction reuse.
@@ -25,18 +25,39 @@ pub(crate) struct Catalog {
     pub digest: Sha256,
 }
 
+/// How much of an archive a validation reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Depth {
+    /// Everything (docs/FORMAT.md §13).
+    Full,
+    /// The end records, the central directory, and `manifest.json`, `checksums.sha256` and
+    /// `site/site.json` with their local headers: no other entry's data, no whole-file
+    /// digest (`digest` is the one recorded outside the archive).
+    Metadata {
+        /// The digest recorded outside the archive, reported as the archive's.
+        digest: Sha256,
+    },
+}
+
+/// The entries a metadata-only check reads.
+const METADATA_ENTRIES: [&str; 3] = [MANIFEST_NAME, CHECKSUMS_NAME, "site/site.json"];
+
 /// Validates the archive in `file`; `Err` only for I/O errors reading it.
 pub(crate) fn validate(
-    file: &File,
+    file: &dyn ReadAt,
     len: u64,
     archive: &str,
     limits: &Limits,
     progress: &dyn Progress,
+    depth: Depth,
 ) -> io::Result<(Report, Option<Catalog>)> {
     // The whole-file digest runs alongside everything else.
     std::thread::scope(|scope| {
-        let digest = scope.spawn(|| file_digest(file, len));
-        let checked = check_archive(file, len, limits, progress);
+        let digest = scope.spawn(|| match depth {
+            Depth::Full => file_digest(file, len),
+            Depth::Metadata { digest } => Ok(digest),
+        });
+        let checked = check_archive(file, len, limits, progress, depth);
         let digest = digest
             .join()
             .map_err(|_| io::Error::other("the digest thread panicked"))??;
@@ -51,7 +72,9 @@ pub(crate) fn validate(
             manifest,
             digest,
         });
-        Ok((report(archive, digest, findings, entries, bytes), catalog))
+        let mut report = report(archive, digest, findings, entries, bytes);
+        report.data_checked = depth == Depth::Full;
+        Ok((report, catalog))
     })
 }
 
@@ -65,14 +88,19 @@ struct Checked {
 }
 
 fn check_archive(
-    file: &File,
+    file: &dyn ReadAt,
     len: u64,
     limits: &Limits,
     progress: &dyn Progress,
+    depth: Depth,
 ) -> io::Result<Checked> {
     let mut findings = Findings::default();
+    let only = match depth {
+        Depth::Full => None,
+        Depth::Metadata { .. } => Some(&METADATA_ENTRIES[..]),
+    };
     let Some(Container { records }) =
-        container::read(file, len, limits.max_entries, &mut findings)?
+        container::read_some(file, len, limits.max_entries, only, &mut findings)?
     else {
         return Ok(Checked {
             findings,
@@ -115,6 +143,14 @@ fn check_archive(
         Some(manifest) => check_against_manifest(file, manifest, &records, &files, &mut findings)?,
         None => None,
     };
+    if only.is_some() {
+        return Ok(Checked {
+            findings,
+            entries: records.len() as u64,
+            bytes: declared,
+            catalog: Some((records, manifest)),
+        });
+    }
     let context = JobContext::new(&records, manifest.as_ref(), site.as_ref());
     let mut jobs = Vec::new();
     for (index, record) in records.iter().enumerate() {
@@ -145,8 +181,46 @@ fn check_archive(
     })
 }
 
+/// A metadata-only validation ([`Depth::Metadata`]) of an archive read from `source`,
+/// whose digest `digest` was recorded outside it.
+pub fn validate_metadata(
+    source: &dyn ReadAt,
+    len: u64,
+    archive: &str,
+    limits: &Limits,
+    digest: Sha256,
+) -> io::Result<Report> {
+    validate(
+        source,
+        len,
+        archive,
+        limits,
+        &sitepack_format::NoProgress,
+        Depth::Metadata { digest },
+    )
+    .map(|(report, _)| report)
+}
+
+/// A metadata-only preview of an archive read from `source` (see [`validate_metadata`]).
+pub fn preview_metadata(
+    source: &dyn ReadAt,
+    len: u64,
+    archive: &str,
+    digest: Sha256,
+) -> io::Result<Preview> {
+    let (report, catalog) = validate(
+        source,
+        len,
+        archive,
+        &Limits::default(),
+        &sitepack_format::NoProgress,
+        Depth::Metadata { digest },
+    )?;
+    Ok(Preview::new(report, catalog.as_ref()))
+}
+
 /// The whole-file digest, read sequentially.
-fn file_digest(file: &File, len: u64) -> io::Result<Sha256> {
+pub(crate) fn file_digest(file: &dyn ReadAt, len: u64) -> io::Result<Sha256> {
     let mut hasher = Sha256Hasher::new();
     let mut buffer = vec![0u8; 1 << 20];
     let mut at = 0;

@@ -15,6 +15,7 @@ mod backups;
 mod error;
 mod local;
 mod prune;
+mod ranges;
 pub mod retention;
 mod s3;
 pub mod schedule;
@@ -33,5 +34,6 @@ pub use backups::{
 pub use error::StoreError;
 pub use local::LocalStore;
 pub use prune::{PruneDecision, prune};
+pub use ranges::{preview_stored, validate_stored_metadata};
 pub use s3::S3Store;
 pub use target::{BackupStore, S3Settings, TargetSpec, open_store};

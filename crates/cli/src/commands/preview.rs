@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use sitepack_reader::{ManifestPreview, Preview};
 use sitepack_restore::Mode;
+use sitepack_store::preview_stored;
 
 use super::restore_plan::{PlanArgs, Planned, plan_or_refusal, print_planned};
 use crate::progress::Bar;
@@ -60,16 +61,27 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
             "--allow-other-site, --no-files, --as, --rewrite-url and --no-rewrite plan a restore: give --against SITE too"
         );
     }
-    let opened = super::stored::open_archive(&args.archive, &args.source)?;
+    let located = super::stored::locate(&args.archive, &args.source)?;
+    if let (Some(located), None) = (&located, &args.against) {
+        // Only the metadata is needed: read by byte ranges, nothing else is fetched.
+        let name = args.archive.display().to_string();
+        let preview = preview_stored(located.store.as_ref(), &located.backup, &name)?;
+        super::stored::report_fetched(located);
+        return show(args, &preview, None);
+    }
+    let opened = match &located {
+        Some(located) => super::stored::download(located)?,
+        None => super::stored::open_archive(&args.archive, &args.source)?,
+    };
     let archive = &opened.archive;
     let bar = Bar::new(!global.no_progress);
     let preview = archive.preview_with_progress(&bar);
     bar.finish();
     let mut preview = preview.with_context(|| format!("reading {}", args.archive.display()))?;
-    if opened.stored.is_some() {
+    if let Some(located) = &located {
         // Name the backup, not its temporary download.
         preview.archive = args.archive.display().to_string();
-        eprintln!("fetched {} bytes from the target", opened.fetched);
+        super::stored::report_fetched(located);
     }
     let against = match &args.against {
         Some(site) if preview.valid => Some(Against {
@@ -80,16 +92,18 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
         }),
         _ => None,
     };
+    show(args, &preview, against)
+}
+
+/// Prints the preview (and the plans); exit 1 when invalid or a restore would be refused.
+fn show(args: &PreviewArgs, preview: &Preview, against: Option<Against>) -> Result<Outcome> {
     let refused = against
         .as_ref()
         .is_some_and(|a| a.pending_restore.is_some() || matches!(a.merge, Planned::Refused(_)));
     if args.json {
-        super::print_json(&PreviewOutput {
-            preview: &preview,
-            against,
-        })?;
+        super::print_json(&PreviewOutput { preview, against })?;
     } else {
-        print_preview(&preview)?;
+        print_preview(preview)?;
         if let Some(against) = &against {
             print_against(against)?;
         }
@@ -136,7 +150,13 @@ fn print_preview(preview: &Preview) -> Result<()> {
         .iter()
         .filter(|f| f.severity == sitepack_reader::Severity::Error)
         .count();
-    if preview.valid {
+    if preview.valid && !preview.data_checked {
+        writeln!(
+            out,
+            "\nverdict   metadata VALID ({} warning(s)); entry data not read: `sitepack validate` checks it",
+            preview.findings.len()
+        )?;
+    } else if preview.valid {
         writeln!(
             out,
             "\nverdict   VALID ({} warning(s))",

@@ -37,38 +37,51 @@ pub(crate) struct SourceArgs {
 /// private temporary file and checked against its sidecar's digest.
 pub(crate) struct Opened {
     pub(crate) archive: Archive,
-    /// The stored backup, when it came from a target.
-    pub(crate) stored: Option<StoredBackup>,
-    /// Bytes read from the target.
-    pub(crate) fetched: u64,
+    /// The temporary directory of a download, removed when dropped.
     _download: Option<tempfile::TempDir>,
 }
 
-/// Opens ARCHIVE: a local path, or (with `--from`, or as an `s3://`/`file://` URL) a
-/// stored backup.
-pub(crate) fn open_archive(archive: &Path, source: &SourceArgs) -> Result<Opened> {
+/// A stored backup named on the command line, found in its target.
+pub(crate) struct Located {
+    pub(crate) store: Box<dyn BackupStore>,
+    pub(crate) backup: StoredBackup,
+}
+
+/// Finds ARCHIVE in its target when it names a stored backup (with `--from`, or as an
+/// `s3://` or `file://` URL); `None` for a local path.
+pub(crate) fn locate(archive: &Path, source: &SourceArgs) -> Result<Option<Located>> {
     let text = archive.to_string_lossy();
     let (target, name) = match &source.from {
         Some(target) => (target.clone(), text.into_owned()),
         None if text.starts_with("s3://") || text.starts_with("file://") => {
             split_backup_url(&text)?
         }
-        None => {
-            return Ok(Opened {
-                archive: Archive::open(archive)?,
-                stored: None,
-                fetched: 0,
-                _download: None,
-            });
-        }
+        None => return Ok(None),
     };
     let store = open_target(&target, source.endpoint.as_ref())?;
     let backup = find_backup(store.as_ref(), &name)?;
+    Ok(Some(Located { store, backup }))
+}
+
+/// Opens ARCHIVE: a local path, or a stored backup (downloaded and checked).
+pub(crate) fn open_archive(archive: &Path, source: &SourceArgs) -> Result<Opened> {
+    match locate(archive, source)? {
+        Some(located) => download(&located),
+        None => Ok(Opened {
+            archive: Archive::open(archive)?,
+            _download: None,
+        }),
+    }
+}
+
+/// Downloads a stored backup into a private temporary file, checked against its sidecar.
+pub(crate) fn download(located: &Located) -> Result<Opened> {
+    let Located { store, backup } = located;
     let dir = tempfile::Builder::new()
         .prefix("sitepack-download-")
         .tempdir()
         .context("creating a temporary directory for the download")?;
-    let file_name = name.rsplit('/').next().unwrap_or("backup.zip");
+    let file_name = backup.name.rsplit('/').next().unwrap_or("backup.zip");
     let path = dir.path().join(file_name);
     let mut file = std::fs::OpenOptions::new()
         .read(true)
@@ -76,14 +89,23 @@ pub(crate) fn open_archive(archive: &Path, source: &SourceArgs) -> Result<Opened
         .create_new(true)
         .open(&path)
         .with_context(|| format!("creating {}", path.display()))?;
-    fetch_into(store.as_ref(), &backup, &mut file)?;
+    fetch_into(store.as_ref(), backup, &mut file)?;
     drop(file);
     Ok(Opened {
         archive: Archive::open(&path)?,
-        stored: Some(backup),
-        fetched: store.bytes_fetched(),
         _download: Some(dir),
     })
+}
+
+/// Says on standard error how much of a stored backup was read.
+pub(crate) fn report_fetched(located: &Located) {
+    eprintln!(
+        "fetched {} of {} bytes of {} from {}",
+        located.store.bytes_fetched(),
+        located.backup.size,
+        located.backup.name,
+        located.store.describe()
+    );
 }
 
 /// `s3://bucket/prefix/SITE/NAME.zip` → (`s3://bucket/prefix`, `SITE/NAME.zip`).

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use sitepack_format::Sha256;
 use sitepack_reader::{Finding, Limits, Report};
+use sitepack_store::validate_stored_metadata;
 
 use crate::progress::Bar;
 use crate::{GlobalArgs, Outcome};
@@ -28,6 +29,11 @@ pub(crate) struct ValidateArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     strict: bool,
+    /// Check only what needs no entry data: the end records, the central directory, the
+    /// manifest, checksums.sha256 and site.json. A stored backup is then read by byte
+    /// ranges (only those parts are fetched).
+    #[arg(long)]
+    no_data: bool,
     /// The archive's SHA-256 as recorded outside it (a store's index, a CI variable).
     #[arg(long, value_name = "HEX")]
     expect_sha256: Option<Sha256>,
@@ -54,18 +60,8 @@ impl ValidateArgs {
 }
 
 pub(crate) fn run(args: &ValidateArgs, global: &GlobalArgs) -> Result<Outcome> {
-    let opened = super::stored::open_archive(&args.archive, &args.source)?;
-    let bar = Bar::new(!global.no_progress);
-    let report = opened.archive.validate_with_progress(&args.limits(), &bar);
-    bar.finish();
-    let mut report = report.with_context(|| format!("validating {}", args.archive.display()))?;
-    if let Some(stored) = &opened.stored {
-        // The sidecar's digest is the trusted one; the report names the backup, not the
-        // temporary download.
-        report = report.expect_digest(&stored.sha256);
-        report.archive = args.archive.display().to_string();
-        eprintln!("fetched {} bytes from the target", opened.fetched);
-    }
+    let mut report =
+        check(args, global).with_context(|| format!("validating {}", args.archive.display()))?;
     if let Some(expected) = &args.expect_sha256 {
         report = report.expect_digest(expected);
     }
@@ -84,12 +80,54 @@ pub(crate) fn run(args: &ValidateArgs, global: &GlobalArgs) -> Result<Outcome> {
     })
 }
 
+/// The report: of a local file, or of a stored backup (by byte ranges with `--no-data`,
+/// else downloaded and checked against its sidecar's digest).
+fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Report> {
+    let name = args.archive.display().to_string();
+    let located = super::stored::locate(&args.archive, &args.source)?;
+    if let (Some(located), true) = (&located, args.no_data) {
+        let report = validate_stored_metadata(
+            located.store.as_ref(),
+            &located.backup,
+            &name,
+            &args.limits(),
+        )?;
+        super::stored::report_fetched(located);
+        return Ok(report);
+    }
+    let opened = match &located {
+        Some(located) => super::stored::download(located)?,
+        None => super::stored::open_archive(&args.archive, &args.source)?,
+    };
+    let mut report = if args.no_data {
+        opened.archive.validate_metadata(&args.limits())?
+    } else {
+        let bar = Bar::new(!global.no_progress);
+        let report = opened.archive.validate_with_progress(&args.limits(), &bar);
+        bar.finish();
+        report?
+    };
+    if let Some(located) = &located {
+        // The sidecar's digest is the trusted one; the report names the backup, not the
+        // temporary download.
+        report = report.expect_digest(&located.backup.sha256);
+        report.archive = name;
+        super::stored::report_fetched(located);
+    }
+    Ok(report)
+}
+
 fn print_report(report: &Report) -> Result<()> {
     let mut out = io::stdout().lock();
     let verdict = if report.valid { "VALID" } else { "INVALID" };
+    let depth = if report.data_checked {
+        "bytes verified"
+    } else {
+        "bytes declared; metadata only, entry data not read"
+    };
     writeln!(
         out,
-        "{}: {verdict} ({} entries, {} bytes verified; {} error(s), {} warning(s))",
+        "{}: {verdict} ({} entries, {} {depth}; {} error(s), {} warning(s))",
         report.archive,
         report.summary.entries,
         report.summary.bytes,
