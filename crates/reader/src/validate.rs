@@ -181,8 +181,11 @@ fn check_archive(
     })
 }
 
-/// A metadata-only validation ([`Depth::Metadata`]) of an archive read from `source`,
-/// whose digest `digest` was recorded outside it.
+/// A metadata-only validation of an archive read from `source`, whose digest `digest` was
+/// recorded outside it: the end records, the central directory, `manifest.json`,
+/// `checksums.sha256` and `site/site.json` (with their local headers) are read and
+/// checked; no other entry's data and no whole-file digest. The report says
+/// `data_checked: false`.
 pub fn validate_metadata(
     source: &dyn ReadAt,
     len: u64,
