@@ -218,6 +218,16 @@ fn a_backup_stored_in_s3_is_listed_validated_previewed_and_restored() {
     let mut restore = server.sitepack();
     restore.args(["restore", &url, restored.to_str().unwrap(), "--yes"]);
     Run::from_command(&mut restore).expect(0);
+    // The restore records the backup by its URL, with the digest the sidecar vouches for.
+    let restored_event = audit_events(&restored)
+        .into_iter()
+        .rfind(|e| e["type"] == "restore")
+        .unwrap();
+    assert_eq!(restored_event["details"]["archive"], url.as_str());
+    assert_eq!(
+        restored_event["details"]["archive_sha256"],
+        stored["backup"]["sha256"]
+    );
     let original = tree(&site.root());
     let restored_tree = tree(&restored);
     // Everything but the redacted documents comes back byte for byte.

@@ -20,6 +20,8 @@ use crate::{Limits, ReaderError, Report};
 pub struct Archive {
     file: File,
     path: PathBuf,
+    /// What reports and records call it (default: the path).
+    name: String,
     len: u64,
     /// Set by the first validation that found the archive valid.
     valid: OnceLock<Catalog>,
@@ -33,6 +35,7 @@ impl Archive {
         Ok(Self {
             file,
             len,
+            name: path.display().to_string(),
             path,
             valid: OnceLock::new(),
         })
@@ -42,6 +45,20 @@ impl Archive {
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What reports and records call the archive: its path, unless [`named`](Self::named)
+    /// gave another name (e.g. the URL of a stored backup read from a temporary copy).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The same archive, called `name` in reports and records.
+    #[must_use]
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
     }
 
     /// Runs every check of docs/FORMAT.md §13 and reports every finding.
@@ -73,7 +90,7 @@ impl Archive {
         validate(
             &self.file,
             self.len,
-            &self.path.display().to_string(),
+            &self.name,
             limits,
             progress,
             Depth::Full,
@@ -88,8 +105,7 @@ impl Archive {
     pub fn validate_metadata(&self, limits: &Limits) -> Result<Report, ReaderError> {
         let digest = file_digest(&self.file, self.len)
             .map_err(|e| ReaderError::io("read", &self.path, e))?;
-        let name = self.path.display().to_string();
-        validate_metadata(&self.file, self.len, &name, limits, digest)
+        validate_metadata(&self.file, self.len, &self.name, limits, digest)
             .map_err(|e| ReaderError::io("read", &self.path, e))
     }
 

@@ -109,7 +109,7 @@ impl LockedSite {
         };
         if let Err(RestoreError::Refused { reason }) = &planned {
             let details = serde_json::json!({
-                "archive": archive.path().display().to_string(),
+                "archive": archive.name(),
                 "archive_sha256": archive.sha256().ok(),
                 "mode": options.mode,
                 "error": error_chain(reason),
@@ -140,7 +140,7 @@ impl LockedSite {
         let archive_sha256 = archive.sha256().map_err(RestoreError::from_reader)?;
         let mut journal = Journal::new(
             new_restore_id(),
-            archive.path().display().to_string(),
+            archive.name().to_owned(),
             archive_sha256,
             plan.scope.clone(),
             plan.mode,

@@ -99,7 +99,7 @@ pub fn init_from_template(
         actor: current_actor(),
         outcome: "ok".into(),
         details: serde_json::json!({
-            "archive": archive.path().display().to_string(),
+            "archive": archive.name(),
             "archive_sha256": archive_sha256,
             "template_site_id": manifest.site.id,
             "site": identity,

@@ -77,10 +77,8 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
     let bar = Bar::new(!global.no_progress);
     let preview = archive.preview_with_progress(&bar);
     bar.finish();
-    let mut preview = preview.with_context(|| format!("reading {}", args.archive.display()))?;
+    let preview = preview.with_context(|| format!("reading {}", args.archive.display()))?;
     if let Some(located) = &located {
-        // Name the backup, not its temporary download.
-        preview.archive = args.archive.display().to_string();
         super::stored::report_fetched(located);
     }
     let against = match &args.against {

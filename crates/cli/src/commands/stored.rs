@@ -45,6 +45,8 @@ pub(crate) struct Opened {
 pub(crate) struct Located {
     pub(crate) store: Box<dyn BackupStore>,
     pub(crate) backup: StoredBackup,
+    /// ARCHIVE as the user wrote it: what reports and records call it.
+    pub(crate) given: String,
 }
 
 /// Finds ARCHIVE in its target when it names a stored backup (with `--from`, or as an
@@ -60,7 +62,11 @@ pub(crate) fn locate(archive: &Path, source: &SourceArgs) -> Result<Option<Locat
     };
     let store = open_target(&target, source.endpoint.as_ref())?;
     let backup = find_backup(store.as_ref(), &name)?;
-    Ok(Some(Located { store, backup }))
+    Ok(Some(Located {
+        store,
+        backup,
+        given: archive.display().to_string(),
+    }))
 }
 
 /// Opens ARCHIVE: a local path, or a stored backup (downloaded and checked).
@@ -74,9 +80,14 @@ pub(crate) fn open_archive(archive: &Path, source: &SourceArgs) -> Result<Opened
     }
 }
 
-/// Downloads a stored backup into a private temporary file, checked against its sidecar.
+/// Downloads a stored backup into a private temporary file, checked against its sidecar;
+/// reports and records call it by its URL.
 pub(crate) fn download(located: &Located) -> Result<Opened> {
-    let Located { store, backup } = located;
+    let Located {
+        store,
+        backup,
+        given,
+    } = located;
     let dir = tempfile::Builder::new()
         .prefix("sitepack-download-")
         .tempdir()
@@ -92,7 +103,7 @@ pub(crate) fn download(located: &Located) -> Result<Opened> {
     fetch_into(store.as_ref(), backup, &mut file)?;
     drop(file);
     Ok(Opened {
-        archive: Archive::open(&path)?,
+        archive: Archive::open(&path)?.named(given.clone()),
         _download: Some(dir),
     })
 }

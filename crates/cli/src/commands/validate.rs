@@ -111,7 +111,6 @@ fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Report> {
         // The sidecar's digest is the trusted one; the report names the backup, not the
         // temporary download.
         report = report.expect_digest(&located.backup.sha256);
-        report.archive = name;
         super::stored::report_fetched(located);
     }
     Ok(report)
