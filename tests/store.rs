@@ -37,6 +37,20 @@ fn audit_events(site: &Path) -> Vec<Value> {
         .clone()
 }
 
+/// `len` bytes that do not compress (xorshift).
+fn incompressible(len: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(len + 8);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while bytes.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
 /// Every regular file below `dir`.
 fn files_below(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
@@ -296,14 +310,7 @@ fn an_interrupted_upload_is_aborted_on_the_server_and_nothing_is_listed() {
     let server = S3Server::start();
     let site = TestSite::demo();
     // 20 MB that do not compress: a multipart upload of three parts.
-    let mut noise = Vec::with_capacity(20_000_000);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    while noise.len() < 20_000_000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        noise.extend_from_slice(&x.to_le_bytes());
-    }
+    let noise = incompressible(20_000_000);
     site.write("files/video.bin", &noise);
     let target = format!("s3://{BUCKET}/big");
     let mut interrupted = server.sitepack();
@@ -387,7 +394,20 @@ fn prune_in_s3_keeps_what_the_rules_say_and_a_dry_run_removes_nothing() {
     );
     assert_eq!(listed(server.sitepack(), &target).len(), 4);
 
-    prune(&["--keep-daily", "2", "--include-manual"]).expect(0);
+    let site_dir = site.root();
+    prune(&[
+        "--keep-daily",
+        "2",
+        "--include-manual",
+        "--site-dir",
+        site_dir.to_str().unwrap(),
+    ])
+    .expect(0);
+    let event = audit_events(&site.root()).pop().unwrap();
+    assert_eq!(event["type"], "prune");
+    assert_eq!(event["outcome"], "ok");
+    assert_eq!(event["details"]["kept"], 2);
+    assert_eq!(event["details"]["removed"].as_array().unwrap().len(), 2);
     let left: Vec<String> = listed(server.sitepack(), &target)
         .iter()
         .map(|b| b["created_at"].as_str().unwrap().to_owned())
@@ -415,14 +435,7 @@ fn fetched(stderr: &str) -> u64 {
 fn preview_and_validate_no_data_of_an_s3_object_fetch_only_its_metadata() {
     let server = S3Server::start();
     let site = TestSite::demo();
-    let mut noise = Vec::with_capacity(12_000_000);
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    while noise.len() < 12_000_000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        noise.extend_from_slice(&x.to_le_bytes());
-    }
+    let noise = incompressible(12_000_000);
     site.write("files/video.bin", &noise);
     let target = format!("s3://{BUCKET}/ranges");
     let stored = create_to(server.sitepack(), &site.root(), &target, &[])

@@ -148,6 +148,21 @@ impl Timestamp {
         self.0.unix_timestamp()
     }
 
+    /// The time written compactly for names: `yyyymmddThhmmssZ`.
+    #[must_use]
+    pub fn compact(&self) -> String {
+        let t = self.0;
+        format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    }
+
     /// The time as a `time` value, in UTC.
     #[must_use]
     pub fn as_offset_date_time(&self) -> OffsetDateTime {

@@ -620,17 +620,7 @@ fn snapshot_name(path: &ArchivePath) -> String {
 
 /// A new restore id: the time, then the process id, which no other live process has.
 fn new_restore_id() -> String {
-    let now = Timestamp::now().as_offset_date_time();
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        std::process::id()
-    )
+    format!("{}-{}", Timestamp::now().compact(), std::process::id())
 }
 
 fn pending_of(places: &Places, journal: &Journal) -> PendingRestore {

@@ -82,18 +82,8 @@ pub struct NewBackup {
 /// scope's `:` written `-` and the label kept to letters, digits, `.`, `_` and `-`.
 #[must_use]
 pub fn backup_name(backup: &NewBackup) -> String {
-    let t = backup.created_at.as_offset_date_time();
     let scope = backup.scope.to_string().replace(':', "-");
-    let mut name = format!(
-        "{}/{:04}{:02}{:02}T{:02}{:02}{:02}Z-{scope}",
-        backup.site.id,
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    let mut name = format!("{}/{}-{scope}", backup.site.id, backup.created_at.compact());
     if let Some(label) = backup.label.as_deref().map(label_for_name)
         && !label.is_empty()
     {

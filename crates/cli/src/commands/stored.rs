@@ -297,6 +297,10 @@ pub(crate) struct PruneArgs {
     /// The S3 endpoint; default AWS_ENDPOINT_URL, else AWS.
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
+    /// Also record the prune in this site directory's audit log (a prune run where the
+    /// site is, e.g. by its own cron job).
+    #[arg(long, value_name = "SITE")]
+    site_dir: Option<PathBuf>,
 }
 
 pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
@@ -316,7 +320,33 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
         );
     }
     let store = open_target(&args.target, args.endpoint.as_ref())?;
-    let decisions = prune(store.as_ref(), &args.site, &policy, args.dry_run)?;
+    let result = prune(store.as_ref(), &args.site, &policy, args.dry_run);
+    if let Some(site_dir) = &args.site_dir {
+        let details = serde_json::json!({
+            "target": store.describe(),
+            "site": args.site,
+            "policy": policy,
+            "dry_run": args.dry_run,
+        });
+        let event = match &result {
+            Ok(decisions) => {
+                let mut details = details;
+                details["removed"] = decisions
+                    .iter()
+                    .filter(|d| !d.keep)
+                    .map(|d| d.backup.name.clone())
+                    .collect::<Vec<_>>()
+                    .into();
+                details["kept"] = decisions.iter().filter(|d| d.keep).count().into();
+                Ok(details)
+            }
+            Err(error) => Err((error, details)),
+        };
+        if let Some(warning) = audit(site_dir, "prune", event) {
+            eprintln!("warning: {warning}");
+        }
+    }
+    let decisions = result?;
     if args.json {
         super::print_json(&PruneOutput {
             target: store.describe(),
