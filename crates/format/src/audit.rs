@@ -96,6 +96,31 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Appends an event of `kind` with `outcome` and `details`, stamped now and with the
+/// current actor. Returns a warning naming the log when it cannot be written: the
+/// operation the event records stands either way.
+#[must_use]
+pub fn record_audit_event(
+    site_root: &Path,
+    kind: &str,
+    outcome: &str,
+    details: serde_json::Value,
+) -> Option<String> {
+    let event = AuditEvent {
+        time: Timestamp::now(),
+        kind: kind.into(),
+        actor: current_actor(),
+        outcome: outcome.into(),
+        details,
+    };
+    append_audit_event(site_root, &event).err().map(|e| {
+        format!(
+            "{}: cannot append to the audit log: {e}",
+            audit_log_path(site_root).display()
+        )
+    })
+}
+
 /// Appends `event` as one line (one `write` on an append-mode file, then `fsync`).
 pub fn append_audit_event(site_root: &Path, event: &AuditEvent) -> io::Result<()> {
     let path = audit_log_path(site_root);

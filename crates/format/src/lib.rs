@@ -42,7 +42,7 @@ mod site;
 pub use audit::{
     AUDIT_EVENT_TYPES, AUDIT_LOG_NAME, AuditEvent, AuditFilter, AuditLog, BadLine,
     MAX_AUDIT_LINE_BYTES, MAX_BAD_LINES, append_audit_event, audit_log_path, current_actor,
-    error_chain, read_audit_events, read_audit_log,
+    error_chain, read_audit_events, read_audit_log, record_audit_event,
 };
 pub use content::{ContentKind, is_blank_line, json_error_message, record_id};
 pub use digest::{Sha256, Sha256Hasher};

@@ -25,8 +25,7 @@ use std::path::Path;
 
 use serde::Serialize;
 use sitepack_format::{
-    ArchivePath, AuditEvent, PAYLOAD_DIR, Progress, Timestamp, append_audit_event, current_actor,
-    error_chain,
+    ArchivePath, PAYLOAD_DIR, Progress, Timestamp, error_chain, record_audit_event,
 };
 use sitepack_reader::{Archive, PlainZip};
 use sitepack_writer::VerbatimZip;
@@ -114,9 +113,8 @@ impl LockedSite {
                 "mode": options.mode,
                 "error": error_chain(reason),
             });
-            let event = audit_event("restore", "refused", details);
             // The refusal is the answer; a log that cannot be written does not change it.
-            let _ = append_audit_event(self.root(), &event);
+            let _ = record_audit_event(self.root(), "restore", "refused", details);
         }
         planned
     }
@@ -347,23 +345,7 @@ impl LockedSite {
 
     /// Appends an event; returns a warning when the log cannot be written.
     fn audit(&self, kind: &str, ok: bool, details: serde_json::Value) -> Option<String> {
-        let event = audit_event(kind, if ok { "ok" } else { "failed" }, details);
-        append_audit_event(self.root(), &event).err().map(|e| {
-            format!(
-                "{}: cannot append to the audit log: {e}",
-                sitepack_format::audit_log_path(self.root()).display()
-            )
-        })
-    }
-}
-
-pub(crate) fn audit_event(kind: &str, outcome: &str, details: serde_json::Value) -> AuditEvent {
-    AuditEvent {
-        time: Timestamp::now(),
-        kind: kind.into(),
-        actor: current_actor(),
-        outcome: outcome.into(),
-        details,
+        record_audit_event(self.root(), kind, if ok { "ok" } else { "failed" }, details)
     }
 }
 

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 use sitepack_format::{
-    ArchivePath, AuditEvent, PAYLOAD_DIR, Redaction, Scope, Sha256, SiteIdentity, Timestamp,
-    append_audit_event, audit_log_path, current_actor, validate_site_config,
+    ArchivePath, PAYLOAD_DIR, Redaction, Scope, Sha256, SiteIdentity, record_audit_event,
+    validate_site_config,
 };
 use sitepack_reader::{Archive, ReaderError, StagedDir};
 
@@ -93,12 +93,7 @@ pub fn init_from_template(
     let (files, bytes) = write_site(&mut staged, archive, &plan, &site_json)?;
     staged.finish().map_err(new_site_error)?;
 
-    let event = AuditEvent {
-        time: Timestamp::now(),
-        kind: "init".into(),
-        actor: current_actor(),
-        outcome: "ok".into(),
-        details: serde_json::json!({
+    let details = serde_json::json!({
             "archive": archive.name(),
             "archive_sha256": archive_sha256,
             "template_site_id": manifest.site.id,
@@ -106,10 +101,10 @@ pub fn init_from_template(
             "files": files,
             "bytes": bytes,
             "url_rewrites": plan.url_rewrites.total,
-            "secrets_to_enter": plan.secrets_to_reenter.len(),
-        }),
-    };
-    let mut summary = InitSummary {
+        "secrets_to_enter": plan.secrets_to_reenter.len(),
+    });
+    let audit_warning = record_audit_event(new_site, "init", "ok", details);
+    Ok(InitSummary {
         dir: new_site.to_path_buf(),
         site: identity.clone(),
         template: manifest.site.clone(),
@@ -117,15 +112,8 @@ pub fn init_from_template(
         bytes,
         url_rewrites: plan.url_rewrites,
         secrets_to_enter: plan.secrets_to_reenter,
-        audit_warning: None,
-    };
-    if let Err(e) = append_audit_event(new_site, &event) {
-        summary.audit_warning = Some(format!(
-            "{}: cannot append to the audit log: {e}",
-            audit_log_path(new_site).display()
-        ));
-    }
-    Ok(summary)
+        audit_warning,
+    })
 }
 
 /// Writes the plan's files (every change is an addition into the empty staged

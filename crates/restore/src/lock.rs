@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use serde::Serialize;
-use sitepack_format::append_audit_event;
+use sitepack_format::record_audit_event;
 
-use crate::apply::{PendingRestore, audit_event, discard_work, roll_back};
+use crate::apply::{PendingRestore, discard_work, roll_back};
 use crate::journal::{Journal, Places, State};
 use crate::{Refusal, RestoreError};
 
@@ -155,13 +155,13 @@ impl LockedSite {
             }
             None => return Ok(None),
         };
-        let event = audit_event(
+        // The recovery itself is complete; a log that cannot be written must not undo it.
+        let _ = record_audit_event(
+            self.root(),
             "recover",
             "ok",
             serde_json::to_value(&recovered).unwrap_or_default(),
         );
-        // The recovery itself is complete; a log that cannot be written must not undo it.
-        let _ = append_audit_event(self.root(), &event);
         Ok(Some(recovered))
     }
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sitepack_format::{
-    AUDIT_LOG_NAME, AuditEvent, AuditFilter, INTERNAL_DIR, Options, Progress, Scope, Timestamp,
-    append_audit_event, current_actor, error_chain, read_audit_log,
+    AuditFilter, INTERNAL_DIR, Options, Progress, Scope, Timestamp, error_chain, read_audit_log,
+    record_audit_event,
 };
 use sitepack_writer::{CreateOptions, Overwrite, Site, create_archive_file};
 
@@ -196,19 +196,7 @@ pub fn audit(
             ("failed", details)
         }
     };
-    let event = AuditEvent {
-        time: Timestamp::now(),
-        kind: kind.into(),
-        actor: current_actor(),
-        outcome: outcome.into(),
-        details,
-    };
-    append_audit_event(site_root, &event).err().map(|e| {
-        format!(
-            "{}: cannot append to the audit log: {e}",
-            site_root.join(INTERNAL_DIR).join(AUDIT_LOG_NAME).display()
-        )
-    })
+    record_audit_event(site_root, kind, outcome, details)
 }
 
 /// What `auto run` did.

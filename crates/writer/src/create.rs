@@ -6,10 +6,9 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sitepack_format::{
-    Area, AuditEvent, CHECKSUMS_NAME, ContentKind, Entry, FORMAT_NAME, FORMAT_VERSION, Generator,
+    Area, CHECKSUMS_NAME, ContentKind, Entry, FORMAT_NAME, FORMAT_VERSION, Generator,
     MANIFEST_NAME, Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Progress, Redaction, Scope,
-    Selection, Sha256, Sha256Hasher, Stats, Timestamp, append_audit_event, audit_log_path,
-    current_actor, error_chain,
+    Selection, Sha256, Sha256Hasher, Stats, Timestamp, error_chain, record_audit_event,
 };
 
 use crate::compress::{self, Encoded, Payload};
@@ -204,21 +203,10 @@ fn finish_with_audit(
             "error": error_chain(error),
         }),
     };
-    let event = AuditEvent {
-        time: Timestamp::now(),
-        kind: "create".into(),
-        actor: current_actor(),
-        outcome: if result.is_ok() { "ok" } else { "failed" }.into(),
-        details,
-    };
-    let logged = append_audit_event(site.root(), &event);
+    let outcome = if result.is_ok() { "ok" } else { "failed" };
+    let warning = record_audit_event(site.root(), "create", outcome, details);
     result.map(|mut summary| {
-        if let Err(e) = logged {
-            summary.audit_warning = Some(format!(
-                "{}: cannot append to the audit log: {e}",
-                audit_log_path(site.root()).display()
-            ));
-        }
+        summary.audit_warning = warning;
         summary
     })
 }
