@@ -6,13 +6,13 @@
 //! edit) hide the events around it.
 
 use std::collections::VecDeque;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{INTERNAL_DIR, Timestamp};
+use crate::{Beneath, INTERNAL_DIR, Timestamp};
 
 /// File name of the audit log inside `.sitepack/`.
 pub const AUDIT_LOG_NAME: &str = "audit.jsonl";
@@ -123,11 +123,12 @@ pub fn record_audit_event(
 
 /// Appends `event` as one line (one `write` on an append-mode file, then `fsync`).
 pub fn append_audit_event(site_root: &Path, event: &AuditEvent) -> io::Result<()> {
-    let path = audit_log_path(site_root);
-    fs::create_dir_all(site_root.join(INTERNAL_DIR))?;
     let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
     line.push(b'\n');
-    let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+    // Through handles that never follow a link: a link at `.sitepack` or at the log is
+    // refused, so an event is never appended to a file outside the site.
+    let internal = Beneath::open(site_root)?.create_dirs(INTERNAL_DIR)?;
+    let mut file = internal.append_file(AUDIT_LOG_NAME, 0o600)?;
     file.write_all(&line)?;
     file.sync_all()
 }
@@ -136,9 +137,11 @@ pub fn append_audit_event(site_root: &Path, event: &AuditEvent) -> io::Result<()
 /// has no events. The file is streamed, so memory stays bounded by the filter's limit
 /// however long the log is; only an I/O error fails the read.
 pub fn read_audit_log(site_root: &Path, filter: &AuditFilter) -> io::Result<AuditLog> {
-    let file = match File::open(audit_log_path(site_root)) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(AuditLog::default()),
+    let opened = Beneath::open(site_root)
+        .and_then(|site| site.open_existing(&format!("{INTERNAL_DIR}/{AUDIT_LOG_NAME}")));
+    let file = match opened {
+        Ok(Some(file)) => file,
+        Ok(None) => return Ok(AuditLog::default()),
         Err(e) => return Err(e),
     };
     read_events(&mut BufReader::new(file), filter)

@@ -26,6 +26,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod audit;
+mod beneath;
 mod content;
 mod digest;
 mod error;
@@ -38,12 +39,14 @@ mod progress;
 mod schema;
 mod secrets;
 mod site;
+mod site_lock;
 
 pub use audit::{
     AUDIT_EVENT_TYPES, AUDIT_LOG_NAME, AuditEvent, AuditFilter, AuditLog, BadLine,
     MAX_AUDIT_LINE_BYTES, MAX_BAD_LINES, append_audit_event, audit_log_path, current_actor,
     error_chain, read_audit_events, read_audit_log, record_audit_event,
 };
+pub use beneath::{Beneath, LinkRefused, NodeKind, NodeStat};
 pub use content::{ContentKind, is_blank_line, json_error_message, record_id};
 pub use digest::{Sha256, Sha256Hasher};
 pub use error::FormatError;
@@ -63,3 +66,4 @@ pub use schema::{
 };
 pub use secrets::{SecretPolicy, escape_pointer_token};
 pub use site::{DEFAULT_OWNER_FIELD, SiteConfig, SiteSecrets};
+pub use site_lock::{AUTO_LOCK_NAME, LockKind, SITE_LOCK_NAME, SiteLock};

@@ -27,7 +27,17 @@ impl PlainZip {
     /// container checks of docs/FORMAT.md §13.1 find) is refused.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReaderError> {
         let path = path.as_ref().to_path_buf();
-        let (file, len) = open_regular_file(&path)?;
+        let (file, _) = open_regular_file(&path)?;
+        Self::from_file(file, path)
+    }
+
+    /// Reads the central directory of `file`, opened by the caller (at `path`, named in
+    /// messages); as [`open`](Self::open) otherwise.
+    pub fn from_file(file: File, path: PathBuf) -> Result<Self, ReaderError> {
+        let len = file
+            .metadata()
+            .map_err(|e| ReaderError::io("read", &path, e))?
+            .len();
         let mut findings = Findings::default();
         let container = container::read(&file, len, u64::MAX, &mut findings)
             .map_err(|e| ReaderError::io("read", &path, e))?;

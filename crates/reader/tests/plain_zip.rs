@@ -24,7 +24,9 @@ fn write_zip(
     for (name, data) in files {
         let source = dir.join(format!("source-{}", digests.len()));
         fs::write(&source, data).unwrap();
-        let stored = zip.add_file(name, &source).unwrap();
+        let stored = zip
+            .add_file(name, std::fs::File::open(&source).unwrap(), &source)
+            .unwrap();
         assert_eq!(stored.size, data.len() as u64);
         assert_eq!(stored.sha256, Sha256::of(data));
         digests.push(stored.sha256);

@@ -18,25 +18,27 @@
 //! "before" is put back from the snapshot (or removed, if it did not exist), so it can
 //! be interrupted and run again any number of times.
 
-use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::fs::Permissions;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use serde::Serialize;
 use sitepack_format::{
-    ArchivePath, PAYLOAD_DIR, Progress, Timestamp, error_chain, record_audit_event,
+    ArchivePath, Beneath, NodeKind, PAYLOAD_DIR, Progress, Timestamp, error_chain,
+    record_audit_event,
 };
 use sitepack_reader::{Archive, PlainZip};
 use sitepack_writer::VerbatimZip;
 
-use crate::journal::{Before, Journal, JournalChange, Places, State, sync_dir};
-use crate::target::target_digest;
+use crate::journal::{Before, Journal, JournalChange, Places, State};
+use crate::target::{digest_of, open_existing};
 use crate::{Action, LockedSite, Mode, Plan, PlanOptions, Refusal, RestoreError};
 use sitepack_format::failpoint;
 
 /// Mode of a file the restore adds.
 const NEW_FILE_MODE: u32 = 0o644;
+/// The temporary file a revert writes a path's old bytes to, in the work directory.
+const RESTORING_NAME: &str = "restoring.tmp";
 /// Deflate level of snapshots: fast, they are written on the way to every restore.
 const SNAPSHOT_LEVEL: u32 = 1;
 
@@ -155,7 +157,7 @@ impl LockedSite {
             Ok(()) => {
                 details["snapshot"] = self
                     .places
-                    .snapshot(&journal.id)
+                    .internal_path(&Places::snapshot(&journal.id))
                     .display()
                     .to_string()
                     .into();
@@ -212,44 +214,55 @@ impl LockedSite {
         progress: &dyn Progress,
     ) -> Result<(), RestoreError> {
         let places = &self.places;
-        let staged_dir = places.staged_dir();
-        fs::create_dir_all(&staged_dir).map_err(|e| RestoreError::io("create", &staged_dir, e))?;
+        let internal_io = |action: &'static str, relative: &str| {
+            let path = places.internal_path(relative);
+            move |e| RestoreError::io(action, path, e)
+        };
+        let staged_dir = Places::staged_dir();
+        let staged = places
+            .internal
+            .create_dirs(&staged_dir)
+            .map_err(internal_io("create", &staged_dir))?;
         // Deletes first, so that a file that gives way to a directory of the same name
         // (or the reverse) is out of the way when the new content arrives.
         let mut order: Vec<&crate::Change> = plan.changes.iter().collect();
         order.sort_by_key(|c| c.action != Action::Delete);
         progress.begin(order.len() as u64 * 2, 0);
 
-        let snapshot_path = places.snapshot(&journal.id);
-        let snapshots_dir = places.snapshots_dir();
-        fs::create_dir_all(&snapshots_dir)
-            .map_err(|e| RestoreError::io("create", &snapshots_dir, e))?;
-        let partial = snapshot_path.with_extension("zip.partial");
-        let snapshot_file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&partial)
+        let snapshots = places
+            .internal
+            .create_dirs(Places::snapshots_dir())
+            .map_err(internal_io("create", Places::snapshots_dir()))?;
+        let snapshot_name_in_dir = format!("{}.zip", journal.id);
+        let partial_name = format!("{snapshot_name_in_dir}.partial");
+        let partial = places.internal_path(&format!("{}/{partial_name}", Places::snapshots_dir()));
+        let snapshot_file = snapshots
+            .create_new_file(&partial_name, 0o600)
             .map_err(|e| RestoreError::io("create", &partial, e))?;
         let mut snapshot = VerbatimZip::new(
             BufWriter::new(snapshot_file),
             &partial,
             Timestamp::now(),
             SNAPSHOT_LEVEL,
-            &staged_dir,
+            staged.path(),
         );
         for (index, change) in order.iter().enumerate() {
             let native = places.site_path(&change.path);
             let before = match change.action {
                 Action::Add => None,
                 Action::Replace | Action::Delete => {
-                    let mode = fs::symlink_metadata(&native)
+                    let file = places
+                        .site
+                        .open_file(change.path.as_str())
+                        .map_err(|e| RestoreError::io("read", &native, e))?;
+                    let mode = file
+                        .metadata()
                         .map_err(|e| RestoreError::io("read the metadata of", &native, e))?
                         .mode()
                         & 0o7777;
                     let name = snapshot_name(&change.path);
                     let stored = snapshot
-                        .add_file(&name, &native)
+                        .add_file(&name, file, &native)
                         .map_err(|source| RestoreError::Snapshot { source })?;
                     Some(Before {
                         size: stored.size,
@@ -261,7 +274,7 @@ impl LockedSite {
             progress.advance(0);
             if change.action != Action::Delete {
                 let mode = before.map_or(NEW_FILE_MODE, |b| b.mode);
-                stage(places, archive, plan, change, index, mode)?;
+                stage(places, &staged, archive, plan, change, index, mode)?;
             }
             progress.advance(0);
             failpoint::hit_step("stage", index + 1);
@@ -281,14 +294,18 @@ impl LockedSite {
             .map_err(|e| RestoreError::io("write", &partial, e.into_error()))?;
         file.sync_all()
             .map_err(|e| RestoreError::io("write", &partial, e))?;
-        fs::rename(&partial, &snapshot_path)
-            .map_err(|e| RestoreError::io("rename into place", &snapshot_path, e))?;
-        sync_dir(&snapshots_dir)?;
+        let snapshot_path = Places::snapshot(&journal.id);
+        snapshots
+            .rename(&partial_name, &snapshots, &snapshot_name_in_dir)
+            .map_err(internal_io("rename into place", &snapshot_path))?;
+        snapshots
+            .sync()
+            .map_err(internal_io("flush", Places::snapshots_dir()))?;
         failpoint::hit("snapshot");
-        journal.created_dirs = dirs_to_create(places, &journal.changes);
+        journal.created_dirs = dirs_to_create(places, &journal.changes)?;
         journal.parent_dirs = parents_of_deletes(places, &journal.changes)?;
         // The staged files reach the disk before the journal says they are there.
-        syncfs(&places.root)?;
+        syncfs(places)?;
         journal.write(places)
     }
 
@@ -296,8 +313,12 @@ impl LockedSite {
     pub fn keep(&self) -> Result<Settled, RestoreError> {
         let journal = self.pending_journal()?;
         // Removing the journal is the commit; the rest is cleaning up.
-        let result = fs::remove_file(self.places.journal())
-            .map_err(|e| RestoreError::io("remove", self.places.journal(), e))
+        let journal_name = Places::journal();
+        let result = self
+            .places
+            .internal
+            .remove_file(&journal_name)
+            .map_err(|e| RestoreError::io("remove", self.places.internal_path(&journal_name), e))
             .and_then(|()| discard_work(&self.places));
         let restore = pending_of(&self.places, &journal);
         let audit_warning = self.audit(
@@ -353,18 +374,17 @@ impl LockedSite {
 /// one `syncfs`.
 fn stage(
     places: &Places,
+    staged_dir: &Beneath,
     archive: &Archive,
     plan: &Plan,
     change: &crate::Change,
     index: usize,
     mode: u32,
 ) -> Result<(), RestoreError> {
-    let staged = places.staged(index);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&staged)
+    let name = staged_name(index);
+    let staged = staged_dir.display_path(&name);
+    let file = staged_dir
+        .create_new_file(&name, mode)
         .map_err(|e| RestoreError::io("create", &staged, e))?;
     let mut out = BufWriter::new(file);
     let exists = plan.write_new_content(&places.root, archive, change, &mut out)?;
@@ -399,12 +419,10 @@ fn undo(places: &Places, journal: &Journal, error: RestoreError) -> RestoreError
 /// Step 4: deletes, then renames of staged files over their paths.
 fn apply_changes(places: &Places, journal: &Journal) -> Result<(), RestoreError> {
     for dir in &journal.created_dirs {
-        let native = places.site_path(dir);
-        match fs::create_dir(&native) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(RestoreError::io("create", native, e)),
-        }
+        places
+            .site
+            .create_dirs(dir.as_str())
+            .map_err(|e| RestoreError::io("create", places.site_path(dir), e))?;
     }
     for (index, change) in journal.changes.iter().enumerate() {
         let native = places.site_path(&change.path);
@@ -412,18 +430,19 @@ fn apply_changes(places: &Places, journal: &Journal) -> Result<(), RestoreError>
             .map_err(|e| RestoreError::io("change", &native, e))?;
         match change.action {
             Action::Delete => {
-                remove_file(&native)?;
+                remove_site_file(places, &change.path)?;
                 remove_empty_parents(places, &change.path);
             }
             Action::Add | Action::Replace => {
-                let staged = places.staged(index);
-                fs::rename(&staged, &native)
+                places
+                    .internal
+                    .rename(&Places::staged(index), &places.site, change.path.as_str())
                     .map_err(|e| RestoreError::io("move the new content into", &native, e))?;
             }
         }
         failpoint::hit_step("apply", index + 1);
     }
-    syncfs(&places.root)
+    syncfs(places)
 }
 
 /// Puts every path of `journal` back as it was before the restore (idempotent; see the
@@ -434,70 +453,88 @@ pub(crate) fn roll_back(
     journal: &Journal,
     step_name: &str,
 ) -> Result<u64, RestoreError> {
-    let snapshot_path = places.snapshot(&journal.id);
     let mut snapshot = None;
-    let temp = places.work_dir().join("restoring.tmp");
     let mut restored = 0;
     for (index, change) in journal.changes.iter().enumerate() {
         let native = places.site_path(&change.path);
+        let current = match open_existing(&places.site, &change.path)? {
+            Some(file) => {
+                let mode = file
+                    .metadata()
+                    .map_err(|e| RestoreError::io("read the metadata of", &native, e))?
+                    .mode()
+                    & 0o7777;
+                let (size, sha256) = digest_of(file, &native)?;
+                Some((size, sha256, mode))
+            }
+            None => None,
+        };
         if let Some(before) = &change.before {
-            let current = target_digest(&native)?;
-            let mode = fs::symlink_metadata(&native).map(|m| m.mode() & 0o7777);
-            if current != Some((before.size, before.sha256))
-                || mode.as_ref().ok() != Some(&before.mode)
-            {
+            if current != Some((before.size, before.sha256, before.mode)) {
                 if snapshot.is_none() {
-                    snapshot = Some(PlainZip::open(&snapshot_path).map_err(|source| {
-                        RestoreError::SnapshotRead {
-                            path: snapshot_path.clone(),
-                            source,
-                        }
-                    })?);
+                    snapshot = Some(open_snapshot(places, &journal.id)?);
                 }
                 if let Some(snapshot) = &snapshot {
-                    put_back(snapshot, change, before, &temp, &native)?;
+                    put_back(places, snapshot, change, before)?;
                 }
                 restored += 1;
             }
-        } else if target_digest(&native)?.is_some() {
-            remove_file(&native)?;
+        } else if current.is_some() {
+            remove_site_file(places, &change.path)?;
             restored += 1;
         }
         failpoint::hit_step(step_name, index + 1);
     }
     for dir in journal.created_dirs.iter().rev() {
         // Only if empty: anything else in it was not ours to remove.
-        let _ = fs::remove_dir(places.site_path(dir));
+        let _ = places.site.remove_dir(dir.as_str());
     }
     for (dir, mode) in &journal.parent_dirs {
-        let native = places.site_path(dir);
-        fs::create_dir_all(&native)
-            .and_then(|()| fs::set_permissions(&native, Permissions::from_mode(*mode)))
-            .map_err(|e| RestoreError::io("put back", &native, e))?;
+        places
+            .site
+            .create_dirs(dir.as_str())
+            .and_then(|made| made.set_mode(*mode))
+            .map_err(|e| RestoreError::io("put back", places.site_path(dir), e))?;
     }
-    syncfs(&places.root)?;
+    syncfs(places)?;
     Ok(restored)
+}
+
+fn open_snapshot(places: &Places, id: &str) -> Result<PlainZip, RestoreError> {
+    let relative = Places::snapshot(id);
+    let path = places.internal_path(&relative);
+    let file = places
+        .internal
+        .open_file(&relative)
+        .map_err(|e| RestoreError::io("open", &path, e))?;
+    PlainZip::from_file(file, path.clone())
+        .map_err(|source| RestoreError::SnapshotRead { path, source })
 }
 
 /// Copies a path's "before" bytes out of the snapshot (verified against the journal's
 /// digest) into a temporary file, then renames it over the path.
 fn put_back(
+    places: &Places,
     snapshot: &PlainZip,
     change: &JournalChange,
     before: &Before,
-    temp: &Path,
-    native: &Path,
 ) -> Result<(), RestoreError> {
-    if let Some(parent) = native.parent() {
-        fs::create_dir_all(parent).map_err(|e| RestoreError::io("create", parent, e))?;
-    }
-    let _ = fs::remove_file(temp);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(before.mode)
-        .open(temp)
-        .map_err(|e| RestoreError::io("create", temp, e))?;
+    let native = places.site_path(&change.path);
+    let temp = format!("{}/{RESTORING_NAME}", Places::work_dir());
+    let temp_path = places.internal_path(&temp);
+    places
+        .site
+        .create_parent(change.path.as_str())
+        .map_err(|e| RestoreError::io("create the directory of", &native, e))?;
+    places
+        .internal
+        .create_dirs(Places::work_dir())
+        .and_then(|_| places.internal.remove_file(&temp))
+        .map_err(|e| RestoreError::io("remove", &temp_path, e))?;
+    let file = places
+        .internal
+        .create_new_file(&temp, before.mode)
+        .map_err(|e| RestoreError::io("create", &temp_path, e))?;
     let mut out = BufWriter::new(file);
     snapshot
         .copy_entry(&snapshot_name(&change.path), &before.sha256, &mut out)
@@ -507,43 +544,66 @@ fn put_back(
         })?;
     let file = out
         .into_inner()
-        .map_err(|e| RestoreError::io("write", temp, e.into_error()))?;
+        .map_err(|e| RestoreError::io("write", &temp_path, e.into_error()))?;
     file.set_permissions(Permissions::from_mode(before.mode))
         .and_then(|()| file.sync_all())
-        .map_err(|e| RestoreError::io("write", temp, e))?;
-    if fs::symlink_metadata(native).is_ok_and(|m| m.is_dir()) {
+        .map_err(|e| RestoreError::io("write", &temp_path, e))?;
+    let in_the_way = places
+        .site
+        .stat(change.path.as_str())
+        .map_err(|e| RestoreError::io("read the metadata of", &native, e))?;
+    if in_the_way.is_some_and(|stat| stat.kind == NodeKind::Dir) {
         // A directory the restore made where a file was: it holds only restored paths,
         // which this same pass removes; remove it now to make room.
-        fs::remove_dir_all(native).map_err(|e| RestoreError::io("remove", native, e))?;
+        places
+            .site
+            .remove_all(change.path.as_str())
+            .map_err(|e| RestoreError::io("remove", &native, e))?;
     }
-    fs::rename(temp, native).map_err(|e| RestoreError::io("put back", native, e))
+    places
+        .internal
+        .rename(&temp, &places.site, change.path.as_str())
+        .map_err(|e| RestoreError::io("put back", &native, e))
 }
 
 /// Removes the work directory and every snapshot: after a keep, a completed undo, or an
 /// interruption before the journal was written.
 pub(crate) fn discard_work(places: &Places) -> Result<(), RestoreError> {
-    for dir in [places.work_dir(), places.snapshots_dir()] {
-        match fs::remove_dir_all(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(RestoreError::io("remove", dir, e)),
-        }
+    for dir in [Places::work_dir(), Places::snapshots_dir()] {
+        places
+            .internal
+            .remove_all(dir)
+            .map_err(|e| RestoreError::io("remove", places.internal_path(dir), e))?;
     }
-    sync_dir(&places.internal())
+    places
+        .internal
+        .sync()
+        .map_err(|e| RestoreError::io("flush", places.internal.path(), e))
 }
 
-/// The directories the adds need that do not exist yet, parents first.
-fn dirs_to_create(places: &Places, changes: &[JournalChange]) -> Vec<ArchivePath> {
+/// The directories the adds need that are not directories yet (missing, or a file that
+/// this restore deletes first), parents first.
+fn dirs_to_create(
+    places: &Places,
+    changes: &[JournalChange],
+) -> Result<Vec<ArchivePath>, RestoreError> {
     let mut dirs = std::collections::BTreeSet::new();
     for change in changes.iter().filter(|c| c.action == Action::Add) {
         for dir in parents(&change.path) {
-            if !dirs.contains(&dir) && !places.site_path(&dir).exists() {
+            if dirs.contains(&dir) {
+                continue;
+            }
+            let stat = places
+                .site
+                .stat(dir.as_str())
+                .map_err(|e| RestoreError::io("read the metadata of", places.site_path(&dir), e))?;
+            if !stat.is_some_and(|stat| stat.kind == NodeKind::Dir) {
                 dirs.insert(dir);
             }
         }
     }
     // Byte order puts `a` before `a/b`: parents first.
-    dirs.into_iter().collect()
+    Ok(dirs.into_iter().collect())
 }
 
 /// The directories above the deleted paths, parents first, with their modes.
@@ -559,9 +619,13 @@ fn parents_of_deletes(
     dirs.into_iter()
         .map(|dir| {
             let native = places.site_path(&dir);
-            let meta = fs::symlink_metadata(&native)
-                .map_err(|e| RestoreError::io("read the metadata of", &native, e))?;
-            Ok((dir, meta.mode() & 0o7777))
+            let mode = places
+                .site
+                .dir(dir.as_str())
+                .and_then(|opened| opened.own_stat())
+                .map_err(|e| RestoreError::io("read the metadata of", &native, e))?
+                .mode;
+            Ok((dir, mode))
         })
         .collect()
 }
@@ -570,7 +634,7 @@ fn parents_of_deletes(
 /// root).
 fn remove_empty_parents(places: &Places, path: &ArchivePath) {
     for dir in parents(path).into_iter().rev() {
-        if fs::remove_dir(places.site_path(&dir)).is_err() {
+        if places.site.remove_dir(dir.as_str()).is_err() {
             break;
         }
     }
@@ -583,17 +647,23 @@ fn parents(path: &ArchivePath) -> Vec<ArchivePath> {
     dirs
 }
 
-fn remove_file(native: &Path) -> Result<(), RestoreError> {
-    match fs::remove_file(native) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(RestoreError::io("remove", native, e)),
-    }
+fn remove_site_file(places: &Places, path: &ArchivePath) -> Result<(), RestoreError> {
+    places
+        .site
+        .remove_file(path.as_str())
+        .map_err(|e| RestoreError::io("remove", places.site_path(path), e))
 }
 
-fn syncfs(root: &Path) -> Result<(), RestoreError> {
-    let dir = File::open(root).map_err(|e| RestoreError::io("open", root, e))?;
-    nix::unistd::syncfs(&dir).map_err(|e| RestoreError::io("flush", root, io::Error::from(e)))
+fn syncfs(places: &Places) -> Result<(), RestoreError> {
+    places
+        .site
+        .sync_fs()
+        .map_err(|e| RestoreError::io("flush", &places.root, e))
+}
+
+/// A staged file's name in the staged directory.
+fn staged_name(index: usize) -> String {
+    format!("{index:08}")
 }
 
 fn snapshot_name(path: &ArchivePath) -> String {
@@ -623,7 +693,7 @@ fn pending_of(places: &Places, journal: &Journal) -> PendingRestore {
         added: count(Action::Add),
         replaced: count(Action::Replace),
         deleted: count(Action::Delete),
-        snapshot: places.snapshot(&journal.id),
+        snapshot: places.internal_path(&Places::snapshot(&journal.id)),
     }
 }
 

@@ -5,12 +5,11 @@
 //! either the old or the new version. It exists from the moment before the first change
 //! to the site until the restore is kept or undone.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sitepack_format::{ArchivePath, INTERNAL_DIR, Scope, Sha256, Timestamp};
+use sitepack_format::{ArchivePath, Beneath, INTERNAL_DIR, Scope, Sha256, Timestamp};
 
 use crate::{Action, Mode, RestoreError};
 
@@ -25,48 +24,66 @@ const STAGED_DIR: &str = "staged";
 /// by this number instead of misreading it.
 const JOURNAL_VERSION: u32 = 1;
 
-/// Where a site keeps a restore's state.
-#[derive(Debug, Clone)]
+/// Where a site keeps a restore's state: handles on the site's root and on its
+/// `.sitepack/`, both opened once, never through a link (so a directory swapped for a
+/// link while sitepack works is refused, never followed). Paths below them are
+/// `/`-separated names relative to the handle.
+#[derive(Debug)]
 pub(crate) struct Places {
+    /// The site directory, as given (for messages and the audit log).
     pub(crate) root: PathBuf,
+    /// The site directory.
+    pub(crate) site: Beneath,
+    /// Its `.sitepack/`.
+    pub(crate) internal: Beneath,
 }
 
 impl Places {
-    pub(crate) fn new(root: &Path) -> Self {
-        Self {
+    /// Opens the site directory `root` and its `.sitepack/` (created when missing; a link
+    /// there is refused).
+    pub(crate) fn open(root: &Path) -> Result<Self, RestoreError> {
+        let site = Beneath::open(root).map_err(|e| RestoreError::io("open", root, e))?;
+        let internal = site
+            .create_dirs(INTERNAL_DIR)
+            .map_err(|e| RestoreError::io("open", root.join(INTERNAL_DIR), e))?;
+        Ok(Self {
             root: root.to_path_buf(),
-        }
+            site,
+            internal,
+        })
     }
 
-    pub(crate) fn internal(&self) -> PathBuf {
-        self.root.join(INTERNAL_DIR)
+    /// The work directory, relative to `.sitepack/`.
+    pub(crate) fn work_dir() -> &'static str {
+        RESTORE_DIR
     }
 
-    pub(crate) fn work_dir(&self) -> PathBuf {
-        self.internal().join(RESTORE_DIR)
+    pub(crate) fn journal() -> String {
+        format!("{RESTORE_DIR}/{JOURNAL_NAME}")
     }
 
-    pub(crate) fn journal(&self) -> PathBuf {
-        self.work_dir().join(JOURNAL_NAME)
+    pub(crate) fn staged_dir() -> String {
+        format!("{RESTORE_DIR}/{STAGED_DIR}")
     }
 
-    pub(crate) fn staged_dir(&self) -> PathBuf {
-        self.work_dir().join(STAGED_DIR)
+    pub(crate) fn staged(index: usize) -> String {
+        format!("{RESTORE_DIR}/{STAGED_DIR}/{index:08}")
     }
 
-    pub(crate) fn staged(&self, index: usize) -> PathBuf {
-        self.staged_dir().join(format!("{index:08}"))
+    pub(crate) fn snapshots_dir() -> &'static str {
+        SNAPSHOTS_DIR
     }
 
-    pub(crate) fn snapshots_dir(&self) -> PathBuf {
-        self.internal().join(SNAPSHOTS_DIR)
+    pub(crate) fn snapshot(id: &str) -> String {
+        format!("{SNAPSHOTS_DIR}/{id}.zip")
     }
 
-    pub(crate) fn snapshot(&self, id: &str) -> PathBuf {
-        self.snapshots_dir().join(format!("{id}.zip"))
+    /// The native path of `relative` below `.sitepack/` (for messages).
+    pub(crate) fn internal_path(&self, relative: &str) -> PathBuf {
+        self.internal.display_path(relative)
     }
 
-    /// The native path of a site-relative path.
+    /// The native path of a site path (for messages).
     pub(crate) fn site_path(&self, path: &ArchivePath) -> PathBuf {
         self.root.join(path.to_native())
     }
@@ -151,10 +168,13 @@ impl Journal {
 
     /// Reads the journal; `None` when there is none.
     pub(crate) fn read(places: &Places) -> Result<Option<Self>, RestoreError> {
-        let path = places.journal();
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        let path = places.internal_path(&Places::journal());
+        let mut bytes = Vec::new();
+        match places.internal.open_existing(&Places::journal()) {
+            Ok(Some(mut file)) => file
+                .read_to_end(&mut bytes)
+                .map_err(|e| RestoreError::io("read", &path, e))?,
+            Ok(None) => return Ok(None),
             Err(e) => return Err(RestoreError::io("read", path, e)),
         };
         let journal: Self =
@@ -177,22 +197,33 @@ impl Journal {
     /// Writes the journal: a new file, flushed, renamed over the old one, and the rename
     /// flushed.
     pub(crate) fn write(&self, places: &Places) -> Result<(), RestoreError> {
-        let path = places.journal();
-        let temp = path.with_extension("json.new");
+        let journal = Places::journal();
+        let temp = format!("{journal}.new");
+        let temp_path = places.internal_path(&temp);
         let bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| RestoreError::io("write", &temp, io::Error::other(e)))?;
-        let mut file = File::create(&temp).map_err(|e| RestoreError::io("create", &temp, e))?;
+            .map_err(|e| RestoreError::io("write", &temp_path, io::Error::other(e)))?;
+        let work = places
+            .internal
+            .create_dirs(Places::work_dir())
+            .map_err(|e| RestoreError::io("create", places.internal_path(Places::work_dir()), e))?;
+        places
+            .internal
+            .remove_file(&temp)
+            .map_err(|e| RestoreError::io("remove", &temp_path, e))?;
+        let mut file = places
+            .internal
+            .create_new_file(&temp, 0o600)
+            .map_err(|e| RestoreError::io("create", &temp_path, e))?;
         file.write_all(&bytes)
             .and_then(|()| file.sync_all())
-            .map_err(|e| RestoreError::io("write", &temp, e))?;
-        fs::rename(&temp, &path).map_err(|e| RestoreError::io("rename into place", &path, e))?;
-        sync_dir(&places.work_dir())
+            .map_err(|e| RestoreError::io("write", &temp_path, e))?;
+        places
+            .internal
+            .rename(&temp, &places.internal, &journal)
+            .map_err(|e| {
+                RestoreError::io("rename into place", places.internal_path(&journal), e)
+            })?;
+        work.sync()
+            .map_err(|e| RestoreError::io("flush", places.internal_path(Places::work_dir()), e))
     }
-}
-
-/// Flushes a directory's entries (a rename or a new file in it) to disk.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), RestoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| RestoreError::io("flush", dir, e))
 }

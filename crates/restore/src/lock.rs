@@ -5,26 +5,24 @@
 //! [`LockedSite`] lives. The kernel releases it when the process dies however it dies, so
 //! a journal found under a lock just taken belongs to a process that is gone.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
 use serde::Serialize;
-use sitepack_format::record_audit_event;
+use sitepack_format::{
+    Beneath, INTERNAL_DIR, LockKind, SITE_LOCK_NAME, SiteLock, record_audit_event,
+};
 
 use crate::apply::{PendingRestore, discard_work, roll_back};
 use crate::journal::{Journal, Places, State};
 use crate::{Refusal, RestoreError};
 
-const LOCK_NAME: &str = "lock";
-
 /// A site held under its lock: only one mutating sitepack command at a time.
 #[derive(Debug)]
 pub struct LockedSite {
     pub(crate) places: Places,
-    _lock: Flock<File>,
+    _lock: SiteLock,
 }
 
 /// What an interrupted restore or revert was, and what recovery did about it.
@@ -86,25 +84,15 @@ impl LockedSite {
             }
             Err(e) => return Err(RestoreError::io("open the site directory", root, e)),
         }
-        let places = Places::new(root);
-        let internal = places.internal();
-        fs::create_dir_all(&internal).map_err(|e| RestoreError::io("create", &internal, e))?;
-        let lock = open_lock(&internal.join(LOCK_NAME))?;
-        let lock = match Flock::lock(lock, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => lock,
-            Err((_, Errno::EWOULDBLOCK)) => {
-                return Err(RestoreError::refused(Refusal::Busy {
+        let places = Places::open(root)?;
+        let lock_error = |e| RestoreError::io("lock", places.internal_path(SITE_LOCK_NAME), e);
+        let lock = SiteLock::try_lock(&places.internal, SITE_LOCK_NAME, LockKind::Exclusive)
+            .map_err(lock_error)?
+            .ok_or_else(|| {
+                RestoreError::refused(Refusal::Busy {
                     site: root.to_path_buf(),
-                }));
-            }
-            Err((_, errno)) => {
-                return Err(RestoreError::io(
-                    "lock",
-                    internal.join(LOCK_NAME),
-                    io::Error::from(errno),
-                ));
-            }
-        };
+                })
+            })?;
         let site = Self {
             places,
             _lock: lock,
@@ -145,7 +133,7 @@ impl LockedSite {
                     paths_restored,
                 }
             }
-            None if self.places.work_dir().exists() || has_snapshots(&self.places)? => {
+            None if has_work(&self.places.internal)? => {
                 discard_work(&self.places)?;
                 Recovered {
                     restore_id: None,
@@ -179,8 +167,18 @@ pub struct SiteStatus {
 /// recovers from an interrupted restore when there is something to recover, and says
 /// which restore is pending. Creates nothing in a site that has never been restored into.
 pub fn site_status(root: &Path) -> Result<SiteStatus, RestoreError> {
-    let places = Places::new(root);
-    if !places.work_dir().exists() && !has_snapshots(&places)? {
+    let internal = Beneath::open(root)
+        .and_then(|site| site.dir(INTERNAL_DIR))
+        .map(Some)
+        .or_else(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|e| RestoreError::io("open", root.join(INTERNAL_DIR), e))?;
+    if !internal.as_ref().map_or(Ok(false), has_work)? {
         return Ok(SiteStatus {
             recovered: None,
             pending: None,
@@ -193,22 +191,23 @@ pub fn site_status(root: &Path) -> Result<SiteStatus, RestoreError> {
     })
 }
 
-fn open_lock(path: &PathBuf) -> Result<File, RestoreError> {
-    OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|e| RestoreError::io("open the lock file", path, e))
-}
-
-/// Whether `.sitepack/snapshots/` holds anything (a pending restore's snapshot, or one
-/// left by an interruption).
-fn has_snapshots(places: &Places) -> Result<bool, RestoreError> {
-    let dir = places.snapshots_dir();
-    match fs::read_dir(&dir) {
-        Ok(mut entries) => Ok(entries.next().is_some()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(RestoreError::io("read", dir, e)),
+/// Whether `.sitepack/` holds a restore's work directory, or anything in
+/// `.sitepack/snapshots/` (a pending restore's snapshot, or one left by an interruption).
+fn has_work(internal: &Beneath) -> Result<bool, RestoreError> {
+    let found = |relative: &str| {
+        internal
+            .stat(relative)
+            .map_err(|e| RestoreError::io("read", internal.display_path(relative), e))
+    };
+    if found(Places::work_dir())?.is_some() {
+        return Ok(true);
     }
+    if found(Places::snapshots_dir())?.is_none() {
+        return Ok(false);
+    }
+    let snapshots = internal
+        .dir(Places::snapshots_dir())
+        .and_then(|dir| dir.entries())
+        .map_err(|e| RestoreError::io("read", internal.display_path(Places::snapshots_dir()), e))?;
+    Ok(!snapshots.is_empty())
 }

@@ -22,7 +22,7 @@ use sitepack_format::{
 };
 use sitepack_reader::Archive;
 
-use crate::target::{SITE_JSON, Target, read_target};
+use crate::target::{SITE_JSON, Target, TargetPath};
 use crate::transform::{Content, Rename, Transform};
 use crate::{Refusal, RestoreError, RewriteCounts, RewriteRule, UrlRewrite};
 
@@ -231,7 +231,12 @@ impl Plan {
         let computed = self.transform.compute(site_root, archive, &change.path)?;
         match computed.content {
             Content::Delete => Ok(false),
-            Content::Keep => match read_target(&site_root.join(change.path.to_native()))? {
+            Content::Keep => match (TargetPath {
+                root: site_root,
+                path: &change.path,
+            })
+            .read()?
+            {
                 Some(bytes) => written(out.write_all(&bytes)),
                 None => Ok(false),
             },

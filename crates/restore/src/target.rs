@@ -1,12 +1,11 @@
 //! Reading the target site: what the target directory is (a site or a sandbox) and its
 //! files' bytes, existence and digests, never following a symbolic link.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use sitepack_format::{INTERNAL_DIR, Sha256, SiteConfig};
+use sitepack_format::{ArchivePath, Beneath, INTERNAL_DIR, Sha256, SiteConfig};
 use sitepack_writer::{Site, SiteFile, WriterError};
 
 use crate::{Refusal, RestoreError};
@@ -86,61 +85,79 @@ fn unusable_target(error: WriterError) -> RestoreError {
     }
 }
 
-/// Opens a target file without following a symbolic link.
-fn open_target(native: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-        .open(native)
+/// A path of the target site, read without following a link anywhere below the site's
+/// root: a directory swapped for a link is refused, never followed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TargetPath<'a> {
+    pub(crate) root: &'a Path,
+    pub(crate) path: &'a ArchivePath,
 }
 
-/// The target file opened for reading; `None` when it does not exist.
-fn open_existing(native: &Path) -> Result<Option<File>, RestoreError> {
-    match open_target(native) {
-        Ok(file) => Ok(Some(file)),
-        Err(e) if is_absent(&e) => Ok(None),
-        Err(e) => Err(RestoreError::io("read", native, e)),
+impl TargetPath<'_> {
+    /// The native path (for messages).
+    pub(crate) fn native(&self) -> PathBuf {
+        self.root.join(self.path.to_native())
+    }
+
+    /// The file opened for reading; `None` when it (or the site) does not exist.
+    fn open(&self) -> Result<Option<File>, RestoreError> {
+        let root = match Beneath::open(self.root) {
+            Ok(root) => root,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(RestoreError::io("open", self.root, e)),
+        };
+        open_existing(&root, self.path)
+    }
+
+    pub(crate) fn exists(&self) -> Result<bool, RestoreError> {
+        let root = match Beneath::open(self.root) {
+            Ok(root) => root,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(RestoreError::io("open", self.root, e)),
+        };
+        root.stat(self.path.as_str())
+            .map(|stat| stat.is_some())
+            .map_err(|e| RestoreError::io("read the metadata of", self.native(), e))
+    }
+
+    /// The file's bytes; `None` when it does not exist.
+    pub(crate) fn read(&self) -> Result<Option<Vec<u8>>, RestoreError> {
+        let Some(mut file) = self.open()? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| RestoreError::io("read", self.native(), e))?;
+        Ok(Some(bytes))
+    }
+
+    /// The file's size and digest, streamed; `None` when it does not exist.
+    pub(crate) fn digest(&self) -> Result<Option<(u64, Sha256)>, RestoreError> {
+        match self.open()? {
+            Some(file) => digest_of(file, &self.native()).map(Some),
+            None => Ok(None),
+        }
     }
 }
 
-fn is_absent(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
+/// The site file `path` below `root`, opened for reading; `None` when it does not exist.
+pub(crate) fn open_existing(
+    root: &Beneath,
+    path: &ArchivePath,
+) -> Result<Option<File>, RestoreError> {
+    root.open_existing(path.as_str())
+        .map_err(|e| RestoreError::io("read", root.display_path(path.as_str()), e))
 }
 
-pub(crate) fn exists(native: &Path) -> Result<bool, RestoreError> {
-    match fs::symlink_metadata(native) {
-        Ok(_) => Ok(true),
-        Err(e) if is_absent(&e) => Ok(false),
-        Err(e) => Err(RestoreError::io("read the metadata of", native, e)),
-    }
-}
-
-/// The target file's bytes; `None` when it does not exist.
-pub(crate) fn read_target(native: &Path) -> Result<Option<Vec<u8>>, RestoreError> {
-    let Some(mut file) = open_existing(native)? else {
-        return Ok(None);
-    };
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| RestoreError::io("read", native, e))?;
-    Ok(Some(bytes))
-}
-
-/// The target file's size and digest, streamed; `None` when it does not exist.
-pub(crate) fn target_digest(native: &Path) -> Result<Option<(u64, Sha256)>, RestoreError> {
-    let Some(file) = open_existing(native)? else {
-        return Ok(None);
-    };
+/// The size and digest of `file` (at `native`), streamed.
+pub(crate) fn digest_of(file: File, native: &Path) -> Result<(u64, Sha256), RestoreError> {
     let mut counted = CountingReader {
         inner: file,
         count: 0,
     };
     let sha256 =
         Sha256::of_reader(&mut counted).map_err(|e| RestoreError::io("read", native, e))?;
-    Ok(Some((counted.count, sha256)))
+    Ok((counted.count, sha256))
 }
 
 struct CountingReader<R> {

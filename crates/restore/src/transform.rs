@@ -30,7 +30,7 @@ use sitepack_format::{
 };
 use sitepack_reader::Archive;
 
-use crate::target::{SITE_JSON, Target, exists, read_target, target_digest};
+use crate::target::{SITE_JSON, Target, TargetPath};
 use crate::{Mode, RecordChanges, Refusal, RestoreError, RewriteCounts, UrlRewrite, is_text_file};
 
 /// `--as`: the archive's user and the id it is restored under.
@@ -168,7 +168,7 @@ impl Transform {
         archive: &Archive,
         path: &ArchivePath,
     ) -> Result<Computed, RestoreError> {
-        let native = root.join(path.to_native());
+        let at = TargetPath { root, path };
         let Some(area) = classify(path) else {
             return Ok(Computed::new(Content::Keep, false));
         };
@@ -179,7 +179,7 @@ impl Transform {
             }
             let mut computed = Computed::new(
                 Content::Entry(format!("{PAYLOAD_DIR}/{SITE_JSON}")),
-                exists(&native)?,
+                at.exists()?,
             );
             computed.reenter = self
                 .redactions_of(path)
@@ -190,7 +190,7 @@ impl Transform {
         }
         let selection = self.scope.selects(&area, Options { files: self.files });
         if selection == Selection::Excluded {
-            return Ok(Computed::new(Content::Keep, exists(&native)?));
+            return Ok(Computed::new(Content::Keep, at.exists()?));
         }
         let source = self.source_of(path)?;
         let has_entry = self.entries.contains_key(&source);
@@ -198,7 +198,7 @@ impl Transform {
         if kind == ContentKind::Collection
             && (has_entry || (selection == Selection::OwnedRecords && self.mode == Mode::Replace))
         {
-            return self.collection(&native, path, &source, selection, archive);
+            return self.collection(&at, path, &source, selection, archive);
         }
         if !has_entry {
             let content = if self.mode == Mode::Replace && selection == Selection::Whole {
@@ -206,17 +206,17 @@ impl Transform {
             } else {
                 Content::Keep
             };
-            return Ok(Computed::new(content, exists(&native)?));
+            return Ok(Computed::new(content, at.exists()?));
         }
         if kind == ContentKind::Document {
-            return self.document(&native, path, &source, &area, archive);
+            return self.document(&at, path, &source, &area, archive);
         }
-        self.bytes(&native, path, &source, &area, archive)
+        self.bytes(&at, path, &source, &area, archive)
     }
 
     fn document(
         &self,
-        native: &Path,
+        at: &TargetPath<'_>,
         path: &ArchivePath,
         source: &ArchivePath,
         area: &Area,
@@ -231,7 +231,7 @@ impl Transform {
                 entry: name.clone(),
                 source,
             })?;
-        let target_bytes = read_target(native)?;
+        let target_bytes = at.read()?;
         let target_value = target_bytes
             .as_deref()
             .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok());
@@ -280,7 +280,7 @@ impl Transform {
     /// Any other entry: the archive's bytes, URL-rewritten in module text files.
     fn bytes(
         &self,
-        native: &Path,
+        at: &TargetPath<'_>,
         path: &ArchivePath,
         source: &ArchivePath,
         area: &Area,
@@ -306,7 +306,7 @@ impl Transform {
             let (rewritten, counts) = rewrite.rewrite_bytes(&bytes);
             if counts.total() > 0 {
                 let rewritten = rewritten.into_owned();
-                let target = read_target(native)?;
+                let target = at.read()?;
                 let content = if target.as_deref() == Some(rewritten.as_slice()) {
                     Content::Keep
                 } else {
@@ -320,7 +320,7 @@ impl Transform {
         }
         // Byte for byte: compared by size and digest, without reading the entry.
         let expected = self.entries.get(source).copied();
-        let target = target_digest(native)?;
+        let target = at.digest()?;
         let content = if target.is_some() && target == expected {
             Content::Keep
         } else {
@@ -334,7 +334,7 @@ impl Transform {
     /// A module collection: the archive's records merged into (or replacing) the target's.
     fn collection(
         &self,
-        native: &Path,
+        at: &TargetPath<'_>,
         path: &ArchivePath,
         source: &ArchivePath,
         selection: Selection,
@@ -353,7 +353,7 @@ impl Transform {
                 entry: name.clone(),
                 source: serde::de::Error::custom(format!("line {line}: {problem}")),
             })?;
-        let target_bytes = read_target(native)?;
+        let target_bytes = at.read()?;
         let replace_whole = self.mode == Mode::Replace && selection == Selection::Whole;
         let target_lines = match target_bytes.as_deref().map(parse_lines) {
             Some(Ok(lines)) => lines,
@@ -362,7 +362,7 @@ impl Transform {
             Some(Err(_)) if replace_whole => Vec::new(),
             Some(Err((line, problem))) => {
                 return Err(RestoreError::refused(Refusal::BadTargetRecord {
-                    path: native.to_path_buf(),
+                    path: at.native(),
                     line,
                     problem,
                 }));
@@ -397,7 +397,7 @@ impl Transform {
         let pieces = if target_bytes.is_none() || replace_whole {
             archive_layout(&sides, incoming, &mut tally)
         } else {
-            self.target_layout(native, selection, &sides, incoming, &mut tally)?
+            self.target_layout(at, selection, &sides, incoming, &mut tally)?
         };
         let new_bytes = pieces.join(&b'\n');
         computed.records = Some(tally.records);
@@ -492,7 +492,7 @@ impl Transform {
     /// are deleted.
     fn target_layout<'a>(
         &self,
-        native: &Path,
+        at: &TargetPath<'_>,
         selection: Selection,
         sides: &Sides<'a>,
         mut incoming: Vec<Option<Incoming<'a>>>,
@@ -519,7 +519,7 @@ impl Transform {
             {
                 if archived.is_some() {
                     return Err(RestoreError::refused(Refusal::RecordOwnedByOther {
-                        path: native.to_path_buf(),
+                        path: at.native(),
                         line: number,
                         id: key.clone(),
                         owner: value

@@ -103,7 +103,14 @@ pub fn config_path(site_root: &Path) -> PathBuf {
 /// Reads and checks `SITE/.sitepack/config.toml`.
 pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
     let path = config_path(site_root);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    // Never through a link: `.sitepack/` and the config are the site's own.
+    let text = sitepack_format::Beneath::open(site_root)
+        .and_then(|site| site.open_file(&format!("{INTERNAL_DIR}/{CONFIG_NAME}")))
+        .and_then(|mut file| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut file, &mut text).map(|_| text)
+        });
+    let text = text.map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             StoreError::BadConfig {
                 path: path.clone(),

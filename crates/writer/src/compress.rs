@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
@@ -33,9 +33,10 @@ pub(crate) enum Payload {
     Memory(Vec<u8>),
     /// Large deflated entries: in an anonymous temporary file.
     Spilled(File),
-    /// Large stored entries: read again from the site when written, and checked
-    /// against the CRC taken on the first read.
-    Reread(PathBuf),
+    /// Large stored entries: the site file, read again from its start when written
+    /// (through the handle it was opened with), and checked against the CRC taken on
+    /// the first read.
+    Reread(File),
 }
 
 /// An entry ready to be appended.
@@ -93,7 +94,6 @@ pub(crate) fn encode_bytes(data: Vec<u8>, level: u32, precompressed: bool) -> io
 /// temporary file in `spill_dir`.
 pub(crate) fn encode_file(
     mut file: File,
-    native: &Path,
     level: u32,
     precompressed: bool,
     spill_dir: &Path,
@@ -122,8 +122,12 @@ pub(crate) fn encode_file(
         chunk = read_full(&mut file, &mut buffer)?;
     }
     let size = hasher.len();
+    let mut reread = || -> io::Result<Payload> {
+        file.seek(SeekFrom::Start(0))?;
+        Ok(Payload::Reread(file.try_clone()?))
+    };
     let (method, compressed_size, payload) = match encoder {
-        None => (Method::Stored, size, Payload::Reread(native.to_path_buf())),
+        None => (Method::Stored, size, reread()?),
         Some(encoder) => {
             let mut spill = encoder
                 .finish()?
@@ -134,7 +138,7 @@ pub(crate) fn encode_file(
             if saves_enough(size, compressed) {
                 (Method::Deflated, compressed, Payload::Spilled(spill))
             } else {
-                (Method::Stored, size, Payload::Reread(native.to_path_buf()))
+                (Method::Stored, size, reread()?)
             }
         }
     };
@@ -364,8 +368,7 @@ mod tests {
         let text = b"line of text that compresses well\n".repeat(100_000);
         let path = dir.path().join("big.txt");
         std::fs::write(&path, &text).unwrap();
-        let streamed =
-            encode_file(File::open(&path).unwrap(), &path, 6, false, dir.path()).unwrap();
+        let streamed = encode_file(File::open(&path).unwrap(), 6, false, dir.path()).unwrap();
         let in_memory = encode_bytes(text.clone(), 6, false).unwrap();
         assert_eq!(streamed.sha256, in_memory.sha256);
         assert_eq!(streamed.crc, in_memory.crc);
@@ -384,8 +387,7 @@ mod tests {
 
         let path = dir.path().join("noise.bin");
         std::fs::write(&path, noise(3 * CHUNK + 17, 0)).unwrap();
-        let streamed =
-            encode_file(File::open(&path).unwrap(), &path, 6, false, dir.path()).unwrap();
+        let streamed = encode_file(File::open(&path).unwrap(), 6, false, dir.path()).unwrap();
         assert_eq!(streamed.method, Method::Stored);
         assert!(matches!(streamed.payload, Payload::Reread(_)));
         assert_eq!(streamed.size, 3 * CHUNK as u64 + 17);

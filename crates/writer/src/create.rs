@@ -13,7 +13,7 @@ use sitepack_format::{
 
 use crate::compress::{self, Encoded, Payload};
 use crate::content::{self, Processed, RecordFilter, Removed};
-use crate::site::{Site, SiteFile, names_in, open_site_file};
+use crate::site::{Site, SiteFile, names_in};
 use crate::zip_out::ZipOut;
 use crate::{WriterError, pipeline};
 
@@ -232,6 +232,8 @@ fn write_to(
     output_name: &Path,
     progress: &dyn Progress,
 ) -> Result<Summary, WriterError> {
+    // Held until the archive is written: no restore changes the site meanwhile.
+    let _lock = site.lock_shared()?;
     let jobs = select(site.scan()?, options)?;
     progress.begin(jobs.len() as u64, jobs.iter().map(|j| j.file.size).sum());
 
@@ -482,8 +484,7 @@ fn prepare(
     let precompressed = compress::is_precompressed(job.file.path.file_name());
     if job.kind == ContentKind::Bytes && job.file.size > STREAM_THRESHOLD {
         let encoded = compress::encode_file(
-            open_site_file(&native)?,
-            &native,
+            site.open_file(&job.file.path)?,
             level,
             precompressed,
             spill_dir,
@@ -495,7 +496,7 @@ fn prepare(
             removed: Vec::new(),
         });
     }
-    let bytes = read_file(&native)?;
+    let bytes = read_file(site, &job.file.path)?;
     let processed = match job.kind {
         ContentKind::Document => content::process_document(
             &native,
@@ -527,11 +528,11 @@ fn prepare(
     })
 }
 
-fn read_file(native: &Path) -> Result<Vec<u8>, WriterError> {
-    let mut file = open_site_file(native)?;
+fn read_file(site: &Site, path: &sitepack_format::ArchivePath) -> Result<Vec<u8>, WriterError> {
+    let mut file = site.open_file(path)?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
-        .map_err(|e| WriterError::io("read", native, e))?;
+        .map_err(|e| WriterError::io("read", site.native_path(path), e))?;
     Ok(bytes)
 }
 
@@ -584,8 +585,8 @@ fn append_payload<W: Write>(
                 zip.write_data(&buffer[..n]).map_err(write_error)?;
             }
         }
-        Payload::Reread(path) => {
-            let mut file = open_site_file(&path)?;
+        Payload::Reread(mut file) => {
+            let path = native.to_path_buf();
             let mut buffer = vec![0u8; 1024 * 1024];
             let mut check = crc32fast::Hasher::new();
             let mut copied = 0u64;

@@ -169,6 +169,17 @@ pub enum WriterError {
         /// The site directory.
         site: PathBuf,
     },
+    /// A restore, revert or recovery is changing the site: a backup now would hold a
+    /// state the site was never in.
+    #[error(
+        "{}: a restore, revert or recovery is changing this site right now (it holds \
+         .sitepack/lock); back it up when that has finished",
+        site.display()
+    )]
+    SiteBusy {
+        /// The site directory.
+        site: PathBuf,
+    },
     /// A read or write failed.
     #[error("{}: cannot {action}", path.display())]
     Io {

@@ -1,20 +1,27 @@
 //! Reading a site directory: its `site.json` and the inventory of its files.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sitepack_format::{
-    ArchivePath, Area, INTERNAL_DIR, SecretPolicy, SiteConfig, classify, validate_site_config,
+    ArchivePath, Area, Beneath, INTERNAL_DIR, LinkRefused, LockKind, NodeKind, SITE_LOCK_NAME,
+    SecretPolicy, SiteConfig, SiteLock, classify, validate_site_config,
 };
 
 use crate::WriterError;
+
+const SITE_JSON: &str = "site.json";
 
 /// An open site directory: where it is, what `site.json` says, and its secret policy.
 #[derive(Debug, Clone)]
 pub struct Site {
     root: PathBuf,
+    /// The site directory, opened once: every file below it is reached through this
+    /// handle, one component at a time, never through a link.
+    dir: Arc<Beneath>,
     config: SiteConfig,
     policy: SecretPolicy,
 }
@@ -37,24 +44,23 @@ impl Site {
     }
 
     fn open_inner(root: &Path) -> Result<Self, WriterError> {
+        let not_a_site = || WriterError::NotASite {
+            path: root.to_path_buf(),
+        };
         if !root.is_dir() {
-            return Err(WriterError::NotASite {
-                path: root.to_path_buf(),
-            });
+            return Err(not_a_site());
         }
-        let site_json = root.join("site.json");
-        let meta = match fs::symlink_metadata(&site_json) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let dir = Beneath::open(root).map_err(|_| not_a_site())?;
+        let site_json = root.join(SITE_JSON);
+        let mut file = match dir.open_file(SITE_JSON) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(WriterError::MissingSiteJson { path: site_json });
             }
-            Err(e) => return Err(WriterError::io("read", site_json, e)),
+            Err(e) => return Err(open_error(&site_json, e)),
         };
-        if meta.file_type().is_symlink() {
-            return Err(WriterError::Symlink { path: site_json });
-        }
         let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut open_site_file(&site_json)?, &mut bytes)
+        file.read_to_end(&mut bytes)
             .map_err(|e| WriterError::io("read", &site_json, e))?;
         let value = crate::content::parse_json(&site_json, &bytes)?;
         let config =
@@ -70,6 +76,7 @@ impl Site {
         })?;
         Ok(Self {
             root: root.to_path_buf(),
+            dir: Arc::new(dir),
             config,
             policy,
         })
@@ -100,14 +107,15 @@ impl Site {
     /// collide by case or Unicode normalization. Nothing is skipped silently.
     pub fn scan(&self) -> Result<Vec<SiteFile>, WriterError> {
         let mut files = Vec::new();
-        let mut pending = vec![(self.root.clone(), String::new())];
+        let mut pending = vec![(self.dir.try_clone(), String::new())];
         while let Some((dir, prefix)) = pending.pop() {
-            let entries =
-                fs::read_dir(&dir).map_err(|e| WriterError::io("read the directory", &dir, e))?;
-            for entry in entries {
-                let entry = entry.map_err(|e| WriterError::io("read the directory", &dir, e))?;
-                let native = entry.path();
-                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            let dir = dir.map_err(|e| open_error(&self.root.join(&prefix), e))?;
+            let entries = dir
+                .entries()
+                .map_err(|e| WriterError::io("read the directory", dir.path(), e))?;
+            for (name, kind) in entries {
+                let native = dir.path().join(&name);
+                let Some(name) = name.to_str().map(str::to_owned) else {
                     return Err(WriterError::NonUtf8Name { path: native });
                 };
                 let relative = if prefix.is_empty() {
@@ -123,30 +131,62 @@ impl Site {
                         path: native.clone(),
                         source,
                     })?;
-                let file_type = entry
-                    .file_type()
-                    .map_err(|e| WriterError::io("read the metadata of", &native, e))?;
-                if file_type.is_symlink() {
-                    return Err(WriterError::Symlink { path: native });
-                } else if file_type.is_dir() {
-                    pending.push((native, relative));
-                } else if file_type.is_file() {
-                    let size = entry
-                        .metadata()
-                        .map_err(|e| WriterError::io("read the metadata of", &native, e))?
-                        .len();
-                    // `classify` is `None` only below `.sitepack/`, skipped above.
-                    if let Some(area) = classify(&path) {
-                        files.push(SiteFile { path, area, size });
+                match kind {
+                    NodeKind::Link => return Err(WriterError::Symlink { path: native }),
+                    NodeKind::Dir => pending.push((dir.dir(path.file_name()), relative)),
+                    NodeKind::File => {
+                        let size = dir
+                            .stat(path.file_name())
+                            .map_err(|e| open_error(&native, e))?
+                            .map_or(0, |stat| stat.size);
+                        // `classify` is `None` only below `.sitepack/`, skipped above.
+                        if let Some(area) = classify(&path) {
+                            files.push(SiteFile { path, area, size });
+                        }
                     }
-                } else {
-                    return Err(WriterError::NotRegularFile { path: native });
+                    NodeKind::Special => return Err(WriterError::NotRegularFile { path: native }),
                 }
             }
         }
         files.sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
         check_collisions(&files)?;
         Ok(files)
+    }
+
+    /// Opens the site file `path` for reading through the site's directory handle: a
+    /// file or directory swapped for a link after the scan is refused, never followed.
+    pub fn open_file(&self, path: &ArchivePath) -> Result<File, WriterError> {
+        self.dir
+            .open_file(path.as_str())
+            .map_err(|e| open_error(&self.native_path(path), e))
+    }
+
+    /// Takes the site lock shared (see [`SiteLock`]): held while the site is read, so that
+    /// a restore cannot change it meanwhile; refused while a restore holds it. A reader
+    /// that may not write into the site (a read-only backup user, a read-only mount)
+    /// takes the existing lock file read-only; where there is none it has nothing to take
+    /// (`None`), and no restore of the site has ever taken one either.
+    pub(crate) fn lock_shared(&self) -> Result<Option<SiteLock>, WriterError> {
+        let lock_path = format!("{INTERNAL_DIR}/{SITE_LOCK_NAME}");
+        let native = self.root.join(&lock_path);
+        let lock = match self
+            .dir
+            .create_dirs(INTERNAL_DIR)
+            .and_then(|dir| SiteLock::try_lock(&dir, SITE_LOCK_NAME, LockKind::Shared))
+        {
+            Err(e) if is_not_writable(&e) => match self.dir.open_existing(&lock_path) {
+                Ok(Some(file)) => SiteLock::try_lock_file(file, LockKind::Shared),
+                Ok(None) => return Ok(None),
+                Err(e) => Err(e),
+            },
+            other => other,
+        };
+        match lock.map_err(|e| open_error(&native, e))? {
+            Some(lock) => Ok(Some(lock)),
+            None => Err(WriterError::SiteBusy {
+                site: self.root.clone(),
+            }),
+        }
     }
 
     /// The native path of a site file.
@@ -183,22 +223,22 @@ fn check_collisions(files: &[SiteFile]) -> Result<(), WriterError> {
     Ok(())
 }
 
-/// Opens a site file for reading without following a symbolic link: a file that was
-/// swapped for a link after the scan is refused, never followed.
-pub(crate) fn open_site_file(native: &Path) -> Result<File, WriterError> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-        .open(native)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32) {
-                WriterError::Symlink {
-                    path: native.to_path_buf(),
-                }
-            } else {
-                WriterError::io("read", native, e)
-            }
-        })
+fn is_not_writable(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+/// An error opening a site file: a refused link is [`WriterError::Symlink`].
+fn open_error(native: &Path, error: io::Error) -> WriterError {
+    if LinkRefused::is(&error) {
+        WriterError::Symlink {
+            path: native.to_path_buf(),
+        }
+    } else {
+        WriterError::io("read", native, error)
+    }
 }
 
 /// How many leading directories two paths share.
@@ -233,12 +273,30 @@ mod tests {
     #[test]
     fn site_files_are_opened_without_following_links() {
         let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("target.txt");
-        std::fs::write(&target, "outside").unwrap();
-        let link = dir.path().join("link.txt");
-        std::os::unix::fs::symlink(&target, &link).unwrap();
-        assert!(open_site_file(&target).is_ok());
-        let err = open_site_file(&link).unwrap_err();
+        let root = dir.path().join("site");
+        std::fs::create_dir_all(root.join("files/docs")).unwrap();
+        std::fs::write(
+            root.join(SITE_JSON),
+            r#"{"id":"s","name":"S","url":"https://s.example"}"#,
+        )
+        .unwrap();
+        std::fs::write(root.join("files/docs/a.txt"), "inside").unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("a.txt"), "outside").unwrap();
+        std::os::unix::fs::symlink(outside.join("a.txt"), root.join("files/link.txt")).unwrap();
+        let site = Site::open(&root).unwrap();
+        let path = |p: &str| p.parse::<ArchivePath>().unwrap();
+        assert!(site.open_file(&path("files/docs/a.txt")).is_ok());
+        let err = site.open_file(&path("files/link.txt")).unwrap_err();
         assert!(matches!(err, WriterError::Symlink { .. }), "{err}");
+        // A directory swapped for a link after the site was opened is refused too.
+        std::fs::rename(root.join("files/docs"), root.join("moved")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("files/docs")).unwrap();
+        let err = site.open_file(&path("files/docs/a.txt")).unwrap_err();
+        assert!(
+            matches!(err, WriterError::Symlink { ref path } if path.ends_with("files/docs/a.txt")),
+            "{err}"
+        );
     }
 }

@@ -79,10 +79,9 @@ pub fn site_stats(site: &Site) -> Result<SiteStats, WriterError> {
                 entry.bytes += file.size;
                 match item {
                     ModuleItem::Collection => {
-                        let native = site.native_path(&file.path);
                         entry.collections.push(CollectionStats {
                             name: file.path.file_name().trim_end_matches(".jsonl").to_owned(),
-                            records: count_records(&native)?,
+                            records: count_records(site, &file.path)?,
                         });
                     }
                     ModuleItem::Document => entry.documents += 1,
@@ -104,8 +103,9 @@ pub fn site_stats(site: &Site) -> Result<SiteStats, WriterError> {
     Ok(stats)
 }
 
-fn count_records(native: &std::path::Path) -> Result<u64, WriterError> {
-    let file = crate::site::open_site_file(native)?;
+fn count_records(site: &Site, path: &sitepack_format::ArchivePath) -> Result<u64, WriterError> {
+    let native = site.native_path(path);
+    let file = site.open_file(path)?;
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let mut line = Vec::new();
     let mut count = 0;
@@ -113,7 +113,7 @@ fn count_records(native: &std::path::Path) -> Result<u64, WriterError> {
         line.clear();
         let n = reader
             .read_until(b'\n', &mut line)
-            .map_err(|e| WriterError::io("read", native, e))?;
+            .map_err(|e| WriterError::io("read", &native, e))?;
         if n == 0 {
             return Ok(count);
         }

@@ -2,6 +2,7 @@
 //! their content. The restore crate keeps the pre-restore snapshot of a site in one
 //! (docs/FORMAT.md §15), so that a revert puts back exactly the bytes that were there.
 
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,6 @@ use sitepack_format::{Sha256, Timestamp};
 use crate::WriterError;
 use crate::compress::{self, Encoded};
 use crate::create::append_entry;
-use crate::site::open_site_file;
 use crate::zip_out::ZipOut;
 
 /// Writes files into a ZIP one after another, as they are: each is read once to hash and
@@ -43,12 +43,16 @@ impl<W: Write> VerbatimZip<W> {
         }
     }
 
-    /// Appends the file `source` (opened without following a link) as entry `name`.
-    pub fn add_file(&mut self, name: &str, source: &Path) -> Result<Stored, WriterError> {
-        let file = open_site_file(source)?;
+    /// Appends `file` (opened by the caller without following a link; `source` names it
+    /// in errors) as entry `name`.
+    pub fn add_file(
+        &mut self,
+        name: &str,
+        file: File,
+        source: &Path,
+    ) -> Result<Stored, WriterError> {
         let encoded = compress::encode_file(
             file,
-            source,
             self.level,
             compress::is_precompressed(name),
             &self.spill_dir,

@@ -437,10 +437,27 @@ pub(crate) struct AutoRunArgs {
     json: bool,
 }
 
+/// One automatic run at a time: `.sitepack/auto.lock`, held for the whole run. (The
+/// backup itself takes the site lock shared, like every `create`.)
+fn auto_lock(site: &Path) -> Result<sitepack_format::SiteLock> {
+    use sitepack_format::{AUTO_LOCK_NAME, Beneath, INTERNAL_DIR, LockKind, SiteLock};
+    let internal = Beneath::open(site)
+        .and_then(|root| root.create_dirs(INTERNAL_DIR))
+        .with_context(|| format!("{}: cannot open the site", site.display()))?;
+    SiteLock::try_lock(&internal, AUTO_LOCK_NAME, LockKind::Exclusive)
+        .with_context(|| format!("{}: cannot lock", internal.display_path(AUTO_LOCK_NAME).display()))?
+        .with_context(|| {
+            format!(
+                "another `sitepack auto run` of {} is running (it holds .sitepack/{AUTO_LOCK_NAME}); this run does nothing",
+                site.display()
+            )
+        })
+}
+
 pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome> {
     let AutoCommand::Run(args) = command;
-    let (_lock, recovered) = sitepack_restore::LockedSite::acquire(&args.site)?;
-    super::report_recovery(recovered.as_ref())?;
+    let _auto_lock = auto_lock(&args.site)?;
+    super::recover_first(&args.site)?;
     let bar = Bar::new(!global.no_progress);
     let result = auto_run(&args.site, failpoint::now(), args.if_due, &bar);
     bar.finish();
