@@ -272,6 +272,25 @@ fn remove_u_mia(site: &TestSite) {
     }
 }
 
+/// [`edit_everywhere`], then a file stands where the archive has a directory
+/// (`files/media`, which `files/media/banner.png` and `files/media/products/p1.png`
+/// need).
+fn file_for_a_directory(site: &TestSite) {
+    edit_everywhere(site);
+    site.write("files/media", "a file where a directory was\n");
+}
+
+/// [`edit_everywhere`], then a directory stands where the archive has a file
+/// (`files/docs/guide.txt/`).
+fn directory_for_a_file(site: &TestSite) {
+    edit_everywhere(site);
+    std::fs::remove_file(site.root().join("files/docs/guide.txt")).unwrap();
+    site.write(
+        "files/docs/guide.txt/inner.txt",
+        "a directory where a file was\n",
+    );
+}
+
 /// A site without any settings: a tab restore must make `settings/`.
 fn remove_settings(site: &TestSite) {
     std::fs::remove_dir_all(site.root().join("settings")).unwrap();
@@ -823,6 +842,36 @@ fn other_site_replace_with_rewrite_rules() {
         ],
         other_site: true,
         edit: edit_everywhere,
+        actions: REPLACE_ACTIONS,
+    });
+}
+
+// A replace restore deletes what stands in the way of the archive's paths ("deletes
+// first, so that a file that gives way to a directory of the same name (or the reverse)
+// is out of the way", apply.rs).
+
+#[test]
+fn full_replace_where_a_file_stands_for_a_directory() {
+    kill_everywhere(Case {
+        name: "full_replace_where_a_file_stands_for_a_directory",
+        scope: "full",
+        mode: "replace",
+        options: &[],
+        other_site: false,
+        edit: file_for_a_directory,
+        actions: REPLACE_ACTIONS,
+    });
+}
+
+#[test]
+fn full_replace_where_a_directory_stands_for_a_file() {
+    kill_everywhere(Case {
+        name: "full_replace_where_a_directory_stands_for_a_file",
+        scope: "full",
+        mode: "replace",
+        options: &[],
+        other_site: false,
+        edit: directory_for_a_file,
         actions: REPLACE_ACTIONS,
     });
 }
