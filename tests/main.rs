@@ -23,6 +23,7 @@ mod preview_against;
 mod restore;
 mod restore_crash;
 mod restore_crash_matrix;
+mod roundtrip_property;
 mod stats;
 mod store;
 mod validate_hostile;
