@@ -22,6 +22,8 @@ mod preview;
 mod preview_against;
 mod restore;
 mod restore_crash;
+mod restore_crash_matrix;
+mod roundtrip_property;
 mod stats;
 mod store;
 mod validate_hostile;
