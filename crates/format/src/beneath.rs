@@ -142,10 +142,14 @@ impl Beneath {
         self.open_with(relative, OFlag::O_RDONLY, 0)
     }
 
-    /// Opens the file `relative` for reading; `None` when it (or a directory above it)
-    /// does not exist. A link anywhere on the way is still an error.
+    /// Opens the file `relative` for reading; `None` when there is no file there
+    /// (nothing, a directory, or a file where a directory above it should be). A link
+    /// anywhere on the way is still an error.
     pub fn open_existing(&self, relative: &str) -> io::Result<Option<File>> {
-        absent_as_none(self.open_file(relative))
+        match self.open_file(relative) {
+            Err(e) if e.kind() == io::ErrorKind::IsADirectory => Ok(None),
+            other => absent_as_none(other),
+        }
     }
 
     /// Creates the new file `relative` (never an existing one) with `mode` (narrowed by
@@ -331,8 +335,15 @@ impl Beneath {
         )
         .map_err(|e| refusal(e, &path))?;
         let file = File::from(fd);
+        let metadata = file.metadata()?;
+        if metadata.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("{}: a directory, not a file", path.display()),
+            ));
+        }
         // A FIFO or device would block or misbehave: only regular files are sitepack's.
-        if !file.metadata()?.is_file() {
+        if !metadata.is_file() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("{}: not a regular file", path.display()),
@@ -491,6 +502,12 @@ mod tests {
         root.remove_all("x").unwrap();
         assert!(root.stat("x").unwrap().is_none());
         assert!(root.stat("a/b/f.txt/deeper").unwrap().is_none());
+        // A directory is not a file.
+        assert!(root.open_existing("a/b").unwrap().is_none());
+        assert_eq!(
+            root.open_file("a/b").unwrap_err().kind(),
+            io::ErrorKind::IsADirectory
+        );
     }
 
     #[test]

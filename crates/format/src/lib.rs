@@ -40,6 +40,7 @@ mod schema;
 mod secrets;
 mod site;
 mod site_lock;
+mod tree;
 
 pub use audit::{
     AUDIT_EVENT_TYPES, AUDIT_LOG_NAME, AuditEvent, AuditFilter, AuditLog, BadLine,
@@ -67,3 +68,4 @@ pub use schema::{
 pub use secrets::{SecretPolicy, escape_pointer_token};
 pub use site::{DEFAULT_OWNER_FIELD, SiteConfig, SiteSecrets};
 pub use site_lock::{AUTO_LOCK_NAME, LockKind, SITE_LOCK_NAME, SiteLock};
+pub use tree::{TreeConflict, first_tree_conflict};

@@ -18,6 +18,7 @@
 //! "before" is put back from the snapshot (or removed, if it did not exist), so it can
 //! be interrupted and run again any number of times.
 
+use std::collections::BTreeSet;
 use std::fs::Permissions;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -416,30 +417,45 @@ fn undo(places: &Places, journal: &Journal, error: RestoreError) -> RestoreError
     }
 }
 
-/// Step 4: deletes, then renames of staged files over their paths.
+/// Step 4: deletes (with the directories they leave empty, unless new content goes
+/// there), then the directories the new content needs (where a deleted file may have
+/// stood), then renames of staged files over their paths.
 fn apply_changes(places: &Places, journal: &Journal) -> Result<(), RestoreError> {
+    let needed: BTreeSet<ArchivePath> = journal
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Delete)
+        .flat_map(|c| parents(&c.path))
+        .collect();
+    let step = |index: usize, change: &JournalChange| {
+        failpoint::fail_step("apply", index + 1)
+            .map_err(|e| RestoreError::io("change", places.site_path(&change.path), e))
+    };
+    let changes = journal.changes.iter().enumerate();
+    for (index, change) in changes.clone().filter(|(_, c)| c.action == Action::Delete) {
+        step(index, change)?;
+        remove_site_file(places, &change.path)?;
+        remove_empty_parents(places, &change.path, &needed);
+        failpoint::hit_step("apply", index + 1);
+    }
     for dir in &journal.created_dirs {
         places
             .site
             .create_dirs(dir.as_str())
             .map_err(|e| RestoreError::io("create", places.site_path(dir), e))?;
     }
-    for (index, change) in journal.changes.iter().enumerate() {
-        let native = places.site_path(&change.path);
-        failpoint::fail_step("apply", index + 1)
-            .map_err(|e| RestoreError::io("change", &native, e))?;
-        match change.action {
-            Action::Delete => {
-                remove_site_file(places, &change.path)?;
-                remove_empty_parents(places, &change.path);
-            }
-            Action::Add | Action::Replace => {
-                places
-                    .internal
-                    .rename(&Places::staged(index), &places.site, change.path.as_str())
-                    .map_err(|e| RestoreError::io("move the new content into", &native, e))?;
-            }
-        }
+    for (index, change) in changes.filter(|(_, c)| c.action != Action::Delete) {
+        step(index, change)?;
+        places
+            .internal
+            .rename(&Places::staged(index), &places.site, change.path.as_str())
+            .map_err(|e| {
+                RestoreError::io(
+                    "move the new content into",
+                    places.site_path(&change.path),
+                    e,
+                )
+            })?;
         failpoint::hit_step("apply", index + 1);
     }
     syncfs(places)
@@ -455,7 +471,9 @@ pub(crate) fn roll_back(
 ) -> Result<u64, RestoreError> {
     let mut snapshot = None;
     let mut restored = 0;
-    for (index, change) in journal.changes.iter().enumerate() {
+    // Last change first: new content goes before the old is put back, so that a
+    // directory the restore put where a file was (or the reverse) is empty by then.
+    for (step, change) in journal.changes.iter().rev().enumerate() {
         let native = places.site_path(&change.path);
         let current = match open_existing(&places.site, &change.path)? {
             Some(file) => {
@@ -483,7 +501,7 @@ pub(crate) fn roll_back(
             remove_site_file(places, &change.path)?;
             restored += 1;
         }
-        failpoint::hit_step(step_name, index + 1);
+        failpoint::hit_step(step_name, step + 1);
     }
     for dir in journal.created_dirs.iter().rev() {
         // Only if empty: anything else in it was not ours to remove.
@@ -587,7 +605,7 @@ fn dirs_to_create(
     places: &Places,
     changes: &[JournalChange],
 ) -> Result<Vec<ArchivePath>, RestoreError> {
-    let mut dirs = std::collections::BTreeSet::new();
+    let mut dirs = BTreeSet::new();
     for change in changes.iter().filter(|c| c.action == Action::Add) {
         for dir in parents(&change.path) {
             if dirs.contains(&dir) {
@@ -611,7 +629,7 @@ fn parents_of_deletes(
     places: &Places,
     changes: &[JournalChange],
 ) -> Result<Vec<(ArchivePath, u32)>, RestoreError> {
-    let dirs: std::collections::BTreeSet<ArchivePath> = changes
+    let dirs: BTreeSet<ArchivePath> = changes
         .iter()
         .filter(|c| c.action == Action::Delete)
         .flat_map(|c| parents(&c.path))
@@ -631,10 +649,10 @@ fn parents_of_deletes(
 }
 
 /// Removes the directories above `path` that its deletion left empty (never the site
-/// root).
-fn remove_empty_parents(places: &Places, path: &ArchivePath) {
+/// root, nor a directory in `needed` by new content).
+fn remove_empty_parents(places: &Places, path: &ArchivePath, needed: &BTreeSet<ArchivePath>) {
     for dir in parents(path).into_iter().rev() {
-        if places.site.remove_dir(dir.as_str()).is_err() {
+        if needed.contains(&dir) || places.site.remove_dir(dir.as_str()).is_err() {
             break;
         }
     }

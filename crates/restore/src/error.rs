@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use sitepack_format::{ArchivePath, FormatError, Name, Scope, SiteId};
+use sitepack_format::{ArchivePath, FormatError, Name, Scope, SiteId, TreeConflict};
 use sitepack_reader::{ReaderError, Report};
 use sitepack_writer::WriterError;
 
@@ -154,6 +154,16 @@ pub enum Refusal {
         /// The site.
         site: PathBuf,
     },
+    /// The restore would leave two names that cannot stand side by side: the site could
+    /// not be backed up afterwards (or the restore could not be applied at all).
+    #[error(
+        "restoring would leave {} — {}; rename one of them in the site first (or restore in replace mode where the archive's scope covers the site's path)",
+        conflict_pair(.conflict), conflict_why(.conflict)
+    )]
+    TreeConflict {
+        /// The two paths.
+        conflict: TreeConflict,
+    },
     /// The site changed between the plan and the restore.
     #[error(
         "{path} changed after the restore was planned; nothing was changed, run the restore again"
@@ -299,5 +309,23 @@ impl RestoreError {
             ReaderError::Invalid { report } => Self::refused(Refusal::InvalidArchive { report }),
             source => Self::Archive { source },
         }
+    }
+}
+
+fn conflict_pair(conflict: &TreeConflict) -> String {
+    match conflict {
+        TreeConflict::Collision { first, second } => format!("{first} and {second}"),
+        TreeConflict::FileAndDirectory { file, below } => {
+            format!("a file {file} and a path below it, {below}")
+        }
+    }
+}
+
+fn conflict_why(conflict: &TreeConflict) -> &'static str {
+    match conflict {
+        TreeConflict::Collision { .. } => {
+            "names that differ only by case or Unicode form, which collide on case-insensitive file systems and which sitepack refuses to back up"
+        }
+        TreeConflict::FileAndDirectory { .. } => "one name cannot be a file and a directory",
     }
 }

@@ -55,7 +55,7 @@ impl Recovered {
         let id = self.restore_id.as_deref().unwrap_or("(no journal yet)");
         match self.interrupted {
             Interrupted::RestoreBeforeChanges => format!(
-                "an interrupted restore {id} had not changed the site yet; its unfinished work was removed"
+                "leftover restore work {id} without a journal was removed (a restore cut off before it changed the site, or a keep cut off after it accepted the restore); the site itself was not changed"
             ),
             Interrupted::Restore => format!(
                 "an interrupted restore {id} was undone: {} path(s) are back as they were before it",

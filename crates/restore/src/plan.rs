@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sitepack_format::{
     ArchivePath, Area, AreaKind, Name, PAYLOAD_DIR, Redaction, Scope, SiteConfig, SiteIdentity,
-    classify, validate_site_config,
+    classify, first_tree_conflict, validate_site_config,
 };
 use sitepack_reader::Archive;
 
@@ -347,7 +347,32 @@ pub fn plan(
     if let Some(rewrite) = &transform.rewrite {
         plan.url_rewrites = UrlRewrites::new(rewrite, &rewrites);
     }
+    check_result_tree(&target, &plan.changes)?;
     Ok(plan)
+}
+
+/// Refuses a plan whose result could not be applied (a file where a directory must go,
+/// or the reverse, that the plan does not delete) or could not be backed up afterwards
+/// (two names that differ only by case or Unicode form).
+fn check_result_tree(target: &Target, changes: &[Change]) -> Result<(), RestoreError> {
+    let deleted: std::collections::HashSet<&ArchivePath> = changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| &c.path)
+        .collect();
+    let kept = target
+        .files()
+        .iter()
+        .map(|f| &f.path)
+        .filter(|path| !deleted.contains(path));
+    let written = changes
+        .iter()
+        .filter(|c| c.action != Action::Delete)
+        .map(|c| &c.path);
+    match first_tree_conflict(kept.chain(written)) {
+        Some(conflict) => Err(RestoreError::refused(Refusal::TreeConflict { conflict })),
+        None => Ok(()),
+    }
 }
 
 /// `--as`: refused outside a user scope and for an id the target uses.

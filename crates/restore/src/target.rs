@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use sitepack_format::{ArchivePath, Beneath, INTERNAL_DIR, Sha256, SiteConfig};
+use sitepack_format::{ArchivePath, Beneath, INTERNAL_DIR, NodeKind, Sha256, SiteConfig};
 use sitepack_writer::{Site, SiteFile, WriterError};
 
 use crate::{Refusal, RestoreError};
@@ -115,8 +115,10 @@ impl TargetPath<'_> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(RestoreError::io("open", self.root, e)),
         };
+        // A directory where the file would go is no file: the plan deletes what is in
+        // it (or refuses the restore as a conflict).
         root.stat(self.path.as_str())
-            .map(|stat| stat.is_some())
+            .map(|stat| stat.is_some_and(|stat| stat.kind != NodeKind::Dir))
             .map_err(|e| RestoreError::io("read the metadata of", self.native(), e))
     }
 

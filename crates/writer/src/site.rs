@@ -1,6 +1,5 @@
 //! Reading a site directory: its `site.json` and the inventory of its files.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -8,7 +7,8 @@ use std::sync::Arc;
 
 use sitepack_format::{
     ArchivePath, Area, Beneath, INTERNAL_DIR, LinkRefused, LockKind, NodeKind, SITE_LOCK_NAME,
-    SecretPolicy, SiteConfig, SiteLock, classify, validate_site_config,
+    SecretPolicy, SiteConfig, SiteLock, TreeConflict, classify, first_tree_conflict,
+    validate_site_config,
 };
 
 use crate::WriterError;
@@ -197,30 +197,19 @@ impl Site {
 }
 
 fn check_collisions(files: &[SiteFile]) -> Result<(), WriterError> {
-    // Directories collide too (`Docs/a` and `docs/b`), so every prefix is checked.
-    let mut seen: HashMap<String, ArchivePath> = HashMap::new();
-    let mut previous: Option<&ArchivePath> = None;
-    for file in files {
-        // Files are sorted, so the directories shared with the previous file are
-        // already checked.
-        let shared = previous.map_or(0, |p| shared_directories(p, &file.path));
-        previous = Some(&file.path);
-        for prefix in file.path.prefixes().skip(shared) {
-            match seen.get(&prefix.collision_key()) {
-                Some(first) if *first != prefix => {
-                    return Err(WriterError::NameCollision {
-                        first: first.to_string(),
-                        second: prefix.to_string(),
-                    });
-                }
-                Some(_) => {}
-                None => {
-                    seen.insert(prefix.collision_key(), prefix);
-                }
-            }
-        }
+    // A scanned tree cannot hold a file and a directory of one name; names that differ
+    // only by case or normalization it can.
+    match first_tree_conflict(files.iter().map(|f| &f.path)) {
+        None => Ok(()),
+        Some(TreeConflict::Collision { first, second }) => Err(WriterError::NameCollision {
+            first: first.to_string(),
+            second: second.to_string(),
+        }),
+        Some(TreeConflict::FileAndDirectory { file, below }) => Err(WriterError::NameCollision {
+            first: file.to_string(),
+            second: below.to_string(),
+        }),
     }
-    Ok(())
 }
 
 fn is_not_writable(error: &io::Error) -> bool {
@@ -239,16 +228,6 @@ fn open_error(native: &Path, error: io::Error) -> WriterError {
     } else {
         WriterError::io("read", native, error)
     }
-}
-
-/// How many leading directories two paths share.
-fn shared_directories(a: &ArchivePath, b: &ArchivePath) -> usize {
-    let (a, b): (Vec<&str>, Vec<&str>) = (a.components().collect(), b.components().collect());
-    a[..a.len() - 1]
-        .iter()
-        .zip(&b[..b.len() - 1])
-        .take_while(|(x, y)| x == y)
-        .count()
 }
 
 /// The names that exist in a site, for "unknown tab" messages and for `stats`.
