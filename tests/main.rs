@@ -14,6 +14,7 @@ mod create_bad_site;
 mod create_interop;
 mod create_output;
 mod create_reproducible;
+mod create_restorable;
 mod create_scopes;
 mod create_secrets;
 mod extract;

@@ -32,6 +32,7 @@ mod digest;
 mod error;
 pub mod failpoint;
 mod layout;
+mod limits;
 mod manifest;
 mod name;
 mod path;
@@ -54,6 +55,7 @@ pub use error::FormatError;
 pub use layout::{
     Area, CHECKSUMS_NAME, INTERNAL_DIR, MANIFEST_NAME, ModuleItem, PAYLOAD_DIR, Selection, classify,
 };
+pub use limits::{Limits, RATIO_FLOOR};
 pub use manifest::{
     AreaKind, Entry, FORMAT_NAME, FORMAT_VERSION, FormatVersion, Generator, Manifest, Options,
     ParsedManifest, Redaction, Scope, SiteIdentity, Stats, Timestamp,

@@ -16,7 +16,6 @@ use crate::content::{ContentCheck, ContentRules, ShapeScanner};
 use crate::entry_stream::{Computed, EntryStream, drain};
 use crate::finding::{Code, Findings};
 use crate::manifest;
-use crate::report::RATIO_FLOOR;
 use crate::source::ReadAt;
 
 /// One entry for the data pass.
@@ -117,8 +116,7 @@ fn place(record: &Record) -> Option<(ArchivePath, Area)> {
 
 /// Flags an entry whose declared sizes already exceed the ratio limit; it is not read.
 pub(crate) fn ratio_declared(record: &Record, limits: &Limits, findings: &mut Findings) -> bool {
-    let exceeded = record.uncompressed > RATIO_FLOOR
-        && record.uncompressed > record.compressed.saturating_mul(limits.max_ratio);
+    let exceeded = limits.ratio_exceeded(record.uncompressed, record.compressed);
     if exceeded {
         ratio_finding(record, record.uncompressed, limits, findings);
     }
@@ -209,7 +207,7 @@ fn check_entry(
     let ratio_cap = record
         .compressed
         .saturating_mul(limits.max_ratio)
-        .max(RATIO_FLOOR);
+        .max(sitepack_format::RATIO_FLOOR);
     let mut bomb = false;
     let mut produced = 0u64;
     let read = drain(&mut stream, buffer, |chunk| {

@@ -2,33 +2,10 @@
 
 use schemars::JsonSchema;
 use serde::Serialize;
+pub use sitepack_format::Limits;
 use sitepack_format::Sha256;
 
 use crate::finding::{Code, Finding, Findings};
-
-/// How much an archive may hold before it is refused unread (docs/FORMAT.md §13.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Most central-directory records.
-    pub max_entries: u64,
-    /// Most decompressed bytes in total.
-    pub max_bytes: u64,
-    /// Largest decompressed/compressed ratio of an entry over 1 MiB.
-    pub max_ratio: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_entries: 1_000_000,
-            max_bytes: 64 << 30,
-            max_ratio: 1000,
-        }
-    }
-}
-
-/// Entries smaller than this are never ratio bombs, however well they compress.
-pub(crate) const RATIO_FLOOR: u64 = 1 << 20;
 
 /// The verdict on one archive: `schema/report.schema.json`.
 #[derive(Debug, Clone, Serialize, JsonSchema)]

@@ -176,6 +176,7 @@ pub fn backup_site(
         progress,
     )
     .map_err(|source| StoreError::Create { source })?;
+    check_before_storing(&archive)?;
     let backup = NewBackup {
         site: request.site.config().identity(),
         created_at: options.created_at,
@@ -187,6 +188,35 @@ pub fn backup_site(
         sha256: summary.archive_sha256,
     };
     store_backup(store, &archive, &backup, request.verify_digest)
+}
+
+/// A backup is called good only once it validates as `restore` will validate it (every
+/// check, default limits): an archive sitepack itself would refuse is never stored.
+fn check_before_storing(archive: &Path) -> Result<(), StoreError> {
+    let read_back = |source| StoreError::ReadBack { source };
+    let report = sitepack_reader::Archive::open(archive)
+        .map_err(read_back)?
+        .validate(&sitepack_format::Limits::default())
+        .map_err(read_back)?;
+    if report.is_valid() {
+        return Ok(());
+    }
+    let first = report
+        .findings
+        .iter()
+        .find(|f| f.severity == sitepack_reader::Severity::Error)
+        .map_or_else(String::new, |f| {
+            format!(
+                "{} {}: {}",
+                f.code,
+                f.path.as_deref().unwrap_or("-"),
+                f.message
+            )
+        });
+    Err(StoreError::InvalidBackup {
+        errors: report.summary.errors,
+        first,
+    })
 }
 
 /// Appends an event to the site's audit log; a warning when it cannot be written.
@@ -356,4 +386,32 @@ fn last_auto_success(site_root: &Path) -> Result<Option<Timestamp>, StoreError> 
         .filter(|e| e.outcome == "ok")
         .filter_map(|e| e.details.get("created_at")?.as_str()?.parse().ok())
         .max())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_archive_that_does_not_validate_is_never_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        // A plain ZIP (no manifest): what no sitepack reader accepts.
+        let path = dir.path().join("plain.zip");
+        let mut zip = sitepack_writer::VerbatimZip::new(
+            std::fs::File::create(&path).unwrap(),
+            &path,
+            sitepack_format::Timestamp::now(),
+            6,
+            dir.path(),
+        );
+        zip.add_bytes("site/site.json", b"{}".to_vec()).unwrap();
+        zip.finish().unwrap();
+        let error = check_before_storing(&path).unwrap_err();
+        assert!(
+            matches!(&error, StoreError::InvalidBackup { errors, first } if *errors > 0 && first.contains("MANIFEST_MISSING")),
+            "{error}"
+        );
+        let error = check_before_storing(&dir.path().join("missing.zip")).unwrap_err();
+        assert!(matches!(error, StoreError::ReadBack { .. }), "{error}");
+    }
 }

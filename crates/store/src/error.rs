@@ -77,6 +77,23 @@ pub enum StoreError {
         #[source]
         source: sitepack_writer::WriterError,
     },
+    /// The archive just written does not validate: nothing was stored.
+    #[error(
+        "the new archive does not validate ({errors} error(s), first: {first}); nothing was stored — this is a sitepack bug, please report it with `sitepack validate` of a local `sitepack create` of the site"
+    )]
+    InvalidBackup {
+        /// How many error findings.
+        errors: u64,
+        /// The first error finding, as `CODE entry: message`.
+        first: String,
+    },
+    /// The archive just written could not be read back.
+    #[error("cannot read back the new archive")]
+    ReadBack {
+        /// The reader's error.
+        #[source]
+        source: sitepack_reader::ReaderError,
+    },
     /// A sidecar (`….zip.json`) does not describe a backup.
     #[error("the sidecar {name} is not a sitepack backup description: {problem}")]
     BadSidecar {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
-use sitepack_format::{Sha256, Sha256Hasher};
+use sitepack_format::{Limits, Sha256, Sha256Hasher};
 
 use crate::zip_out::Method;
 
@@ -76,7 +76,7 @@ pub(crate) fn encode_bytes(data: Vec<u8>, level: u32, precompressed: bool) -> io
         return Ok(stored(data));
     }
     let deflated = deflate(&data, level)?;
-    if !saves_enough(size, deflated.len() as u64) {
+    if !worth_deflating(size, deflated.len() as u64) {
         return Ok(stored(data));
     }
     Ok(Encoded {
@@ -135,7 +135,7 @@ pub(crate) fn encode_file(
                 .map_err(io::IntoInnerError::into_error)?;
             let compressed = spill.stream_position()?;
             spill.seek(SeekFrom::Start(0))?;
-            if saves_enough(size, compressed) {
+            if worth_deflating(size, compressed) {
                 (Method::Deflated, compressed, Payload::Spilled(spill))
             } else {
                 (Method::Stored, size, reread()?)
@@ -244,6 +244,13 @@ fn compresses(data: &[u8], level: u32) -> io::Result<bool> {
         sample.len() as u64,
         deflate(sample, level)?.len() as u64,
     ))
+}
+
+/// Deflate when it saves enough, and never past the readers' ratio limit: a reader with
+/// default limits would refuse such an entry as a decompression bomb, so it is stored
+/// (a writer never writes what its reader refuses).
+fn worth_deflating(size: u64, compressed: u64) -> bool {
+    saves_enough(size, compressed) && !Limits::default().ratio_exceeded(size, compressed)
 }
 
 fn saves_enough(size: u64, compressed: u64) -> bool {
@@ -391,5 +398,29 @@ mod tests {
         assert_eq!(streamed.method, Method::Stored);
         assert!(matches!(streamed.payload, Payload::Reread(_)));
         assert_eq!(streamed.size, 3 * CHUNK as u64 + 17);
+    }
+
+    #[test]
+    fn data_that_would_exceed_the_readers_ratio_limit_is_stored() {
+        // Deflate reaches about 1030:1 on runs of one byte: past the 1000:1 limit.
+        for size in [
+            usize::try_from(sitepack_format::RATIO_FLOOR).unwrap() + 1,
+            10 << 20,
+        ] {
+            let zeros = vec![0u8; size];
+            let encoded = encode_bytes(zeros.clone(), 9, false).unwrap();
+            assert_eq!(encoded.method, Method::Stored, "{size}");
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("zeros");
+            std::fs::write(&path, &zeros).unwrap();
+            let streamed = encode_file(File::open(&path).unwrap(), 9, false, dir.path()).unwrap();
+            assert_eq!(streamed.method, Method::Stored, "{size}");
+        }
+        // Under the floor, or under the ratio, deflating goes on.
+        let small = encode_bytes(vec![0u8; 1 << 20], 6, false).unwrap();
+        assert_eq!(small.method, Method::Deflated);
+        let text = "the quick brown fox jumps over the lazy dog\n".repeat(100_000);
+        let text = encode_bytes(text.into_bytes(), 6, false).unwrap();
+        assert_eq!(text.method, Method::Deflated);
     }
 }

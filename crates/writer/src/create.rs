@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sitepack_format::{
-    Area, CHECKSUMS_NAME, ContentKind, Entry, FORMAT_NAME, FORMAT_VERSION, Generator,
+    Area, CHECKSUMS_NAME, ContentKind, Entry, FORMAT_NAME, FORMAT_VERSION, Generator, Limits,
     MANIFEST_NAME, Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Progress, Redaction, Scope,
     Selection, Sha256, Sha256Hasher, Stats, Timestamp, error_chain, record_audit_event,
 };
@@ -46,6 +46,11 @@ pub struct CreateOptions {
     /// Append a `create` event to the site's audit log (default). `false` leaves the
     /// event to the caller, which knows more (the store records where the archive went).
     pub audit: bool,
+    /// The readers' limits the archive must fit (default: theirs by default), so that it
+    /// validates and restores without raising a limit; a site that does not fit is
+    /// refused (entries, decompressed bytes). Entries are never deflated past the
+    /// default ratio limit.
+    pub limits: Limits,
 }
 
 impl CreateOptions {
@@ -61,6 +66,7 @@ impl CreateOptions {
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             spill_dir: None,
             audit: true,
+            limits: Limits::default(),
         }
     }
 }
@@ -234,7 +240,11 @@ fn write_to(
 ) -> Result<Summary, WriterError> {
     // Held until the archive is written: no restore changes the site meanwhile.
     let _lock = site.lock_shared()?;
+    // A writer never writes what a reader with default limits refuses.
+    let limits = options.limits;
     let jobs = select(site.scan()?, options)?;
+    // The payload, the manifest and checksums.sha256.
+    check_limit(site, "entries", jobs.len() as u64 + 2, limits.max_entries)?;
     progress.begin(jobs.len() as u64, jobs.iter().map(|j| j.file.size).sum());
 
     let spill_dir = options.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -253,6 +263,7 @@ fn write_to(
         entries: Vec::with_capacity(jobs.len()),
         redactions: Vec::new(),
         stats: Stats::default(),
+        total_bytes: 0,
         modules: BTreeSet::new(),
         secret_values: BTreeSet::new(),
     };
@@ -312,6 +323,12 @@ fn write_to(
     archive.append_metadata(MANIFEST_NAME, options, &spill_dir, &|out| {
         manifest.write_json(out)
     })?;
+    check_limit(
+        site,
+        "decompressed bytes",
+        archive.total_bytes,
+        limits.max_bytes,
+    )?;
     archive
         .zip
         .finish()
@@ -324,6 +341,23 @@ fn write_to(
     })
 }
 
+fn check_limit(
+    site: &Site,
+    what: &'static str,
+    actual: u64,
+    limit: u64,
+) -> Result<(), WriterError> {
+    if actual > limit {
+        return Err(WriterError::OverLimit {
+            site: site.root().to_path_buf(),
+            what,
+            limit,
+            actual,
+        });
+    }
+    Ok(())
+}
+
 /// The archive being written, with what the manifest will list.
 struct Appender<'a, 'w> {
     zip: ZipOut<&'a mut HashingWriter<'w>>,
@@ -332,6 +366,8 @@ struct Appender<'a, 'w> {
     redactions: Vec<Redaction>,
     /// Counted as entries are appended.
     stats: Stats,
+    /// Decompressed bytes of every entry appended (the reader's `TOO_LARGE` measure).
+    total_bytes: u64,
     modules: BTreeSet<Name>,
     /// Removed secret values and where they were, to keep them out of the label.
     secret_values: BTreeSet<(String, String)>,
@@ -391,6 +427,7 @@ impl Appender<'_, '_> {
 
     /// Appends one entry: its local header, then its data from wherever it waits.
     fn append(&mut self, name: &str, encoded: Encoded, source: &Path) -> Result<(), WriterError> {
+        self.total_bytes += encoded.size;
         append_entry(&mut self.zip, name, encoded, source, self.output_name)
     }
 

@@ -180,6 +180,22 @@ pub enum WriterError {
         /// The site directory.
         site: PathBuf,
     },
+    /// The archive would exceed a limit that readers enforce by default (docs/FORMAT.md
+    /// §13.4): it could not be validated or restored without raising the limit.
+    #[error(
+        "{}: the archive would hold {actual} {what}, over the {limit} that readers accept by default (docs/FORMAT.md §13.4); back the site up in parts (--scope, --no-files)",
+        site.display()
+    )]
+    OverLimit {
+        /// The site directory.
+        site: PathBuf,
+        /// `entries` or `decompressed bytes`.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+        /// What the archive would hold.
+        actual: u64,
+    },
     /// A read or write failed.
     #[error("{}: cannot {action}", path.display())]
     Io {

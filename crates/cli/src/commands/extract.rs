@@ -23,12 +23,21 @@ pub(crate) struct ExtractArgs {
     /// Print one JSON summary instead of text.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    limits: super::validate::LimitArgs,
 }
 
 pub(crate) fn run(args: &ExtractArgs, global: &GlobalArgs) -> Result<Outcome> {
     let archive = Archive::open(&args.archive)?;
     let bar = Bar::new(!global.no_progress);
-    let extracted = archive.extract_with_progress(&args.output, &bar);
+    // Validated with the limits given; extraction then uses that verdict.
+    let extracted = match archive.validate_with_progress(&args.limits.limits(), &bar) {
+        Ok(report) if !report.is_valid() => Err(ReaderError::Invalid {
+            report: Box::new(report),
+        }),
+        Ok(_) => archive.extract_with_progress(&args.output, &bar),
+        Err(e) => Err(e),
+    };
     bar.finish();
     match extracted {
         Ok(summary) => {

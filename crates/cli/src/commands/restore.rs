@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sitepack_reader::{Archive, Limits};
+use sitepack_reader::Archive;
 use sitepack_restore::{
     Applied, LockedSite, Mode, Plan, Recovered, Refusal, RestoreError, site_status,
 };
@@ -46,6 +46,8 @@ pub(crate) struct RestoreArgs {
     json: bool,
     #[command(flatten)]
     plan: PlanArgs,
+    #[command(flatten)]
+    limits: super::validate::LimitArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -77,7 +79,7 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
     let opened = super::stored::open_archive(&args.archive, &args.source)?;
     let archive = &opened.archive;
     let bar = Bar::new(!global.no_progress);
-    let report = archive.validate_with_progress(&Limits::default(), &bar);
+    let report = archive.validate_with_progress(&args.limits.limits(), &bar);
     bar.finish();
     let report = report.with_context(|| format!("reading {}", args.archive.display()))?;
     if !report.is_valid() {

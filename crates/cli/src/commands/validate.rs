@@ -37,6 +37,17 @@ pub(crate) struct ValidateArgs {
     /// The archive's SHA-256 as recorded outside it (a store's index, a CI variable).
     #[arg(long, value_name = "HEX")]
     expect_sha256: Option<Sha256>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// The limits of docs/FORMAT.md §13.4, as `validate`, `extract` and `restore` take them.
+#[derive(Debug, clap::Args)]
+#[expect(
+    clippy::struct_field_names,
+    reason = "the fields are the flags, --max-entries, --max-bytes, --max-ratio"
+)]
+pub(crate) struct LimitArgs {
     /// Most entries an archive may have.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_entries)]
     max_entries: u64,
@@ -48,9 +59,8 @@ pub(crate) struct ValidateArgs {
     max_ratio: u64,
 }
 
-impl ValidateArgs {
-    /// The limits of docs/FORMAT.md §13.4.
-    fn limits(&self) -> Limits {
+impl LimitArgs {
+    pub(crate) fn limits(&self) -> Limits {
         Limits {
             max_entries: self.max_entries,
             max_bytes: self.max_bytes,
@@ -90,7 +100,7 @@ fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Report> {
             located.store.as_ref(),
             &located.backup,
             &name,
-            &args.limits(),
+            &args.limits.limits(),
         )?;
         super::stored::report_fetched(located);
         return Ok(report);
@@ -100,10 +110,12 @@ fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Report> {
         None => super::stored::open_archive(&args.archive, &args.source)?,
     };
     let mut report = if args.no_data {
-        opened.archive.validate_metadata(&args.limits())?
+        opened.archive.validate_metadata(&args.limits.limits())?
     } else {
         let bar = Bar::new(!global.no_progress);
-        let report = opened.archive.validate_with_progress(&args.limits(), &bar);
+        let report = opened
+            .archive
+            .validate_with_progress(&args.limits.limits(), &bar);
         bar.finish();
         report?
     };
