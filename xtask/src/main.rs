@@ -55,6 +55,20 @@ enum Task {
     /// 0 when none was found, 1 when one was, 2 when cargo-fuzz is missing
     /// (`cargo install cargo-fuzz --locked`). See fuzz/README.md.
     Fuzz(FuzzArgs),
+    /// Run the create → validate → restore round-trip property test (`tests/roundtrip_property.rs`)
+    /// on many more random sites than the test suite does (release build).
+    ///
+    /// Every archive `create` writes must validate and restore into an empty directory as
+    /// the same tree. Exit status 0 when every case held, 1 when one failed (the minimal
+    /// failing site is printed).
+    Roundtrip {
+        /// Random sites to try.
+        #[arg(long, value_name = "N", default_value_t = 500)]
+        cases: u64,
+        /// Seed of the random sites (default: a new one each run, printed on failure).
+        #[arg(long, value_name = "N")]
+        seed: Option<String>,
+    },
     /// (internal) Run a command and print its wall time, CPU time and peak memory.
     #[command(hide = true)]
     MeasureChild {
@@ -142,8 +156,36 @@ fn run(xtask: &Xtask) -> Result<ExitCode> {
             target: args.target,
             libfuzzer_args: args.libfuzzer_args.clone(),
         }),
+        Task::Roundtrip { cases, seed } => roundtrip(*cases, seed.as_deref()),
         Task::MeasureChild { command } => bench::measure_child(command),
     }
+}
+
+fn roundtrip(cases: u64, seed: Option<&str>) -> Result<ExitCode> {
+    let mut command =
+        std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
+    command
+        .current_dir(project_root())
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "sitepack-cli",
+            "--test",
+            "e2e",
+            "--",
+        ])
+        .args(["roundtrip_property", "--nocapture"])
+        .env("PROPTEST_CASES", cases.to_string());
+    if let Some(seed) = seed {
+        command.env("PROPTEST_RNG_SEED", seed);
+    }
+    let status = command.status().context("run cargo test")?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn gen_site(args: &GenSiteArgs) -> Result<ExitCode> {
