@@ -354,13 +354,15 @@ fn a_recovery_killed_once_is_finished_by_a_restore() {
     let root = scenario.root();
     let before = tree(&root);
     kill_at("apply:3", &scenario.restore_args());
+    // The undo goes last change first: its first step is the last change, which the
+    // killed restore never reached, so the killed recovery put nothing back yet.
     kill_at("recover:1", &args(&["stats"], &root));
-    // The restore finishes the recovery first, then restores.
+    // The restore finishes the recovery first (the three changes applied), then restores.
     let mut restore = scenario.restore_args();
     restore.push("--json".into());
     let output = run(&restore).expect(0).json();
     assert_eq!(output["recovered"]["interrupted"], "restore", "{output}");
-    assert_eq!(output["recovered"]["paths_restored"], 2, "{output}");
+    assert_eq!(output["recovered"]["paths_restored"], 3, "{output}");
     run(args(&["revert"], &root)).expect(0);
     assert_settled(&root, &before);
 }

@@ -382,7 +382,7 @@ fn stage(
     index: usize,
     mode: u32,
 ) -> Result<(), RestoreError> {
-    let name = staged_name(index);
+    let name = Places::staged_name(index);
     let staged = staged_dir.display_path(&name);
     let file = staged_dir
         .create_new_file(&name, mode)
@@ -677,11 +677,6 @@ fn syncfs(places: &Places) -> Result<(), RestoreError> {
         .site
         .sync_fs()
         .map_err(|e| RestoreError::io("flush", &places.root, e))
-}
-
-/// A staged file's name in the staged directory.
-fn staged_name(index: usize) -> String {
-    format!("{index:08}")
 }
 
 fn snapshot_name(path: &ArchivePath) -> String {

@@ -66,8 +66,14 @@ impl Places {
         format!("{RESTORE_DIR}/{STAGED_DIR}")
     }
 
+    /// A staged file's name in the staged directory.
+    pub(crate) fn staged_name(index: usize) -> String {
+        format!("{index:08}")
+    }
+
+    /// A staged file, relative to `.sitepack/`.
     pub(crate) fn staged(index: usize) -> String {
-        format!("{RESTORE_DIR}/{STAGED_DIR}/{index:08}")
+        format!("{}/{}", Self::staged_dir(), Self::staged_name(index))
     }
 
     pub(crate) fn snapshots_dir() -> &'static str {

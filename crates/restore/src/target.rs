@@ -99,24 +99,30 @@ impl TargetPath<'_> {
         self.root.join(self.path.to_native())
     }
 
-    /// The file opened for reading; `None` when it (or the site) does not exist.
-    fn open(&self) -> Result<Option<File>, RestoreError> {
-        let root = match Beneath::open(self.root) {
-            Ok(root) => root,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(RestoreError::io("open", self.root, e)),
-        };
-        open_existing(&root, self.path)
+    /// The site directory; `None` when it does not exist (a new sandbox).
+    fn root(&self) -> Result<Option<Beneath>, RestoreError> {
+        match Beneath::open(self.root) {
+            Ok(root) => Ok(Some(root)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(RestoreError::io("open", self.root, e)),
+        }
     }
 
+    /// The file opened for reading; `None` when it (or the site) does not exist.
+    fn open(&self) -> Result<Option<File>, RestoreError> {
+        match self.root()? {
+            Some(root) => open_existing(&root, self.path),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether a file (or anything but a directory) is at the path. A directory where
+    /// the file would go is no file: the plan deletes what is in it (or refuses the
+    /// restore as a conflict).
     pub(crate) fn exists(&self) -> Result<bool, RestoreError> {
-        let root = match Beneath::open(self.root) {
-            Ok(root) => root,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(RestoreError::io("open", self.root, e)),
+        let Some(root) = self.root()? else {
+            return Ok(false);
         };
-        // A directory where the file would go is no file: the plan deletes what is in
-        // it (or refuses the restore as a conflict).
         root.stat(self.path.as_str())
             .map(|stat| stat.is_some_and(|stat| stat.kind != NodeKind::Dir))
             .map_err(|e| RestoreError::io("read the metadata of", self.native(), e))
