@@ -76,7 +76,7 @@ fn every_kind_of_secret_is_removed_and_listed() {
         r#"{"sync": {"secret_salt": "salt-A1B2C3D4"}}"#,
     );
     site.write(
-        "files/exports/settings-copy.json",
+        "exports/settings-copy.json",
         r#"{"signing_key": "sign-K3y-0001"}"#,
     );
     site.write("themes/app.jsonl", "{\"bot_token\": \"xoxb-1234-5678\"}\n");
@@ -176,7 +176,7 @@ fn every_kind_of_secret_is_removed_and_listed() {
                 Value::Null,
             ),
             s(
-                "site/files/exports/settings-copy.json",
+                "site/exports/settings-copy.json",
                 "/signing_key",
                 Value::Null,
             ),

@@ -5,21 +5,24 @@ use serde_json::Value;
 
 use crate::{ArchivePath, Area, ModuleItem};
 
-/// How an entry's bytes are read.
+/// How an entry's bytes are read (docs/FORMAT.md §6.1): the one rule the writer, the
+/// reader and restore all apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentKind {
-    /// A `.json` file: one JSON value.
+    /// A `.json` file outside `files/`: one JSON value.
     Document,
     /// A module collection: JSON Lines objects with unique ids.
     Collection,
-    /// Any other `.jsonl` file: one JSON value per non-blank line, no id rules.
+    /// Any other `.jsonl` file outside `files/`: one JSON value per non-blank line, no
+    /// id rules, no `records`.
     JsonLines,
     /// Everything else: bytes.
     Bytes,
 }
 
 impl ContentKind {
-    /// The kind of the site-relative `path` in `area`.
+    /// The kind of the site-relative `path` in `area`. Uploads (`files/**`) are bytes
+    /// whatever their name: they are what a user uploaded, not the site's JSON.
     #[must_use]
     #[expect(
         clippy::case_sensitive_file_extension_comparisons,
@@ -27,7 +30,9 @@ impl ContentKind {
     )]
     pub fn of(path: &ArchivePath, area: &Area) -> Self {
         let name = path.file_name();
-        if matches!(
+        if matches!(area, Area::Files | Area::UserFiles(_)) {
+            Self::Bytes
+        } else if matches!(
             area,
             Area::Module {
                 item: ModuleItem::Collection,
@@ -48,6 +53,12 @@ impl ContentKind {
     #[must_use]
     pub fn is_json(self) -> bool {
         self != Self::Bytes
+    }
+
+    /// Whether the manifest states the entry's number of records (collections only).
+    #[must_use]
+    pub fn has_records(self) -> bool {
+        self == Self::Collection
     }
 }
 
@@ -83,6 +94,43 @@ pub fn json_error_message(error: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify;
+
+    #[test]
+    fn content_kind_follows_the_area_then_the_name() {
+        let table = [
+            ("site.json", ContentKind::Document),
+            ("settings/shop.json", ContentKind::Document),
+            ("settings/notes.txt", ContentKind::Bytes),
+            ("users/u-9.json", ContentKind::Document),
+            ("modules/crm/leads.jsonl", ContentKind::Collection),
+            ("modules/crm/setup.json", ContentKind::Document),
+            ("modules/crm/Big.jsonl", ContentKind::JsonLines),
+            ("modules/crm/sub/extra.json", ContentKind::Document),
+            ("modules/crm/logo.svg", ContentKind::Bytes),
+            ("themes/app.jsonl", ContentKind::JsonLines),
+            ("themes/app.json", ContentKind::Document),
+            ("themes/app.JSON", ContentKind::Bytes),
+            // Uploads are bytes, whatever their name.
+            ("files/exports/dump.json", ContentKind::Bytes),
+            ("files/exports/log.jsonl", ContentKind::Bytes),
+            ("files/users/u-9/history.jsonl", ContentKind::Bytes),
+            ("files/users/u-9/prefs.json", ContentKind::Bytes),
+            ("files/users/Bad Name/x.json", ContentKind::Bytes),
+        ];
+        for (path, want) in table {
+            let path: ArchivePath = path.parse().unwrap();
+            let area = classify(&path).unwrap();
+            let kind = ContentKind::of(&path, &area);
+            assert_eq!(kind, want, "{path}");
+            assert_eq!(kind.is_json(), want != ContentKind::Bytes, "{path}");
+            assert_eq!(
+                kind.has_records(),
+                want == ContentKind::Collection,
+                "{path}"
+            );
+        }
+    }
 
     #[test]
     fn blank_lines_are_json_whitespace_only() {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 
 use sitepack_format::{
-    Area, CHECKSUMS_NAME, Entry, MANIFEST_NAME, Manifest, ModuleItem, PAYLOAD_DIR, Selection,
+    CHECKSUMS_NAME, ContentKind, Entry, MANIFEST_NAME, Manifest, PAYLOAD_DIR, Selection,
     SiteConfig, classify, validate_site_config,
 };
 
@@ -136,11 +136,9 @@ pub(crate) fn check_against_manifest(
 
 fn check_entry_place(manifest: &Manifest, entry: &Entry, findings: &mut Findings) {
     let name = entry.path.as_str();
-    let Some(area) = entry
-        .path
-        .strip_prefix(PAYLOAD_DIR)
-        .as_ref()
-        .and_then(classify)
+    let site_path = entry.path.strip_prefix(PAYLOAD_DIR);
+    let Some((site_path, area)) =
+        site_path.and_then(|site_path| classify(&site_path).map(|area| (site_path, area)))
     else {
         findings.entry(
             Code::OutOfScope,
@@ -170,13 +168,7 @@ fn check_entry_place(manifest: &Manifest, entry: &Entry, findings: &mut Findings
             ),
         );
     }
-    let collection = matches!(
-        area,
-        Area::Module {
-            item: ModuleItem::Collection,
-            ..
-        }
-    );
+    let collection = ContentKind::of(&site_path, &area).has_records();
     if collection != entry.records.is_some() {
         let what = if collection {
             "a collection must state its number of records"

@@ -200,7 +200,8 @@ pub(crate) fn process_lines(
     }
     Ok(Processed {
         data: if changed { out } else { bytes },
-        records: Some(records),
+        // Only collections count records (FORMAT.md §8); other JSON Lines carry none.
+        records: kind.has_records().then_some(records),
         removed,
     })
 }
