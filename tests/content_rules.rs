@@ -99,3 +99,50 @@ fn a_user_archive_keeps_the_users_json_named_uploads_as_bytes() {
         refused.stderr
     );
 }
+
+/// Regression: `{"k": "secret", "k": null}` kept only the last `k`, so the secret
+/// travelled byte for byte past the policy and `validate` said valid.
+#[test]
+fn duplicate_keys_make_create_refuse_naming_file_line_and_pointer() {
+    let value = "Vq-dup-secret-93";
+    let cases = [
+        (
+            "settings/mailer.json",
+            format!(
+                "{{\n  \"relay\": {{\"user\": \"m\",\n    \"passphrase\": \"{value}\", \"passphrase\": null}}\n}}\n"
+            ),
+            "settings/mailer.json:3:",
+            "/relay/passphrase",
+        ),
+        (
+            "modules/crm/contacts.jsonl",
+            format!(
+                "{{\"id\": \"c-x1\"}}\n\n{{\"id\": \"c-x2\", \"api\": [{{\"secret\": \"{value}\", \"secret\": \"\"}}]}}\n"
+            ),
+            "modules/crm/contacts.jsonl:3:",
+            "/api/0/secret",
+        ),
+        (
+            "themes/default/audit.jsonl",
+            format!("{{\"seq\": 1, \"seq\": 2, \"v\": \"{value}\"}}\n"),
+            "themes/default/audit.jsonl:1:",
+            "/seq",
+        ),
+    ];
+    for (path, text, place, pointer) in cases {
+        let site = TestSite::demo();
+        site.write(path, &text);
+        let out = site.out_dir().join("dup.zip");
+        let refused = try_create(&site.root(), &out, &[]);
+        assert_eq!(refused.code, 2, "{path}: {}", refused.stderr);
+        for needle in [place, pointer, "duplicate key"] {
+            assert!(
+                refused.stderr.contains(needle),
+                "{path}: no {needle:?} in {}",
+                refused.stderr
+            );
+        }
+        assert!(!refused.stderr.contains(value), "{}", refused.stderr);
+        assert!(!out.exists());
+    }
+}

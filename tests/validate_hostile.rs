@@ -2205,6 +2205,35 @@ fn bad_content_is_refused() {
                 "{\"id\": 9223372036854775808}\n",
                 "INVALID_JSONL",
             ),
+            // Regression: the second of two equal keys hid the first one's secret.
+            case(
+                "duplicate key in a tab",
+                "settings/general.json",
+                "{\"mail\": {\"pass\": \"Kz-dup-77\", \"pass\": null}}\n",
+                "INVALID_JSON",
+            )
+            .saying("/mail/pass"),
+            case(
+                "duplicate key in a record",
+                contacts,
+                "{\"id\": \"c-1\"}\n{\"id\": \"c-2\", \"id\": \"c-3\"}\n",
+                "INVALID_JSONL",
+            )
+            .saying("duplicate key /id at line 2"),
+            case(
+                "duplicate key in other JSON Lines",
+                "themes/log.jsonl",
+                "{\"x\": [{\"auth\": 1, \"auth\": 2}]}\n",
+                "INVALID_JSON",
+            )
+            .saying("/x/0/auth"),
+            case(
+                "duplicate key in site.json",
+                "site.json",
+                r#"{"id": "hostile", "name": "Test site hostile", "url": "https://hostile.example", "url": "https://hostile.example"}"#,
+                "INVALID_JSON",
+            )
+            .saying("/url"),
             case(
                 "duplicate record id",
                 contacts,

@@ -44,7 +44,7 @@ pub use audit::{
     MAX_AUDIT_LINE_BYTES, MAX_BAD_LINES, append_audit_event, audit_log_path, current_actor,
     error_chain, read_audit_events, read_audit_log, record_audit_event,
 };
-pub use content::{ContentKind, is_blank_line, json_error_message, record_id};
+pub use content::{ContentKind, is_blank_line, json_error_message, parse_site_json, record_id};
 pub use digest::{Sha256, Sha256Hasher};
 pub use error::FormatError;
 pub use layout::{

@@ -187,7 +187,7 @@ pub fn escape_pointer_token(token: &str) -> String {
     out
 }
 
-fn push_escaped_token(out: &mut String, token: &str) {
+pub(crate) fn push_escaped_token(out: &mut String, token: &str) {
     if !token.contains(['~', '/']) {
         out.push_str(token);
         return;

@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use regex::bytes::Regex;
 use serde_json::Value;
 use sitepack_format::{
-    ArchivePath, Area, ContentKind, SecretPolicy, Selection, is_blank_line, json_error_message,
-    record_id,
+    ArchivePath, Area, ContentKind, FormatError, SecretPolicy, Selection, is_blank_line,
+    parse_site_json, record_id,
 };
 
 use crate::finding::{Code, Findings};
@@ -188,18 +188,10 @@ impl<'a> ContentCheck<'a> {
     }
 
     fn document(&mut self, bytes: &[u8]) {
-        let mut value = match serde_json::from_slice::<Value>(bytes) {
+        let mut value = match parse_site_json(bytes) {
             Ok(value) => value,
             Err(e) => {
-                self.add(
-                    Code::InvalidJson,
-                    format!(
-                        "not valid JSON at line {} column {}: {}",
-                        e.line(),
-                        e.column(),
-                        json_error_message(&e)
-                    ),
-                );
+                self.add(Code::InvalidJson, not_json_message(&e, None));
                 return;
             }
         };
@@ -233,7 +225,7 @@ impl<'a> ContentCheck<'a> {
             return;
         }
         let collection = self.rules.kind == ContentKind::Collection;
-        let mut value = match serde_json::from_slice::<Value>(line) {
+        let mut value = match parse_site_json(line) {
             Ok(value) => value,
             Err(e) => {
                 let code = if collection {
@@ -241,15 +233,7 @@ impl<'a> ContentCheck<'a> {
                 } else {
                     Code::InvalidJson
                 };
-                self.add(
-                    code,
-                    format!(
-                        "line {} column {} is not valid JSON: {}",
-                        self.line_number,
-                        e.column(),
-                        json_error_message(&e)
-                    ),
-                );
+                self.add(code, not_json_message(&e, Some(self.line_number)));
                 return;
             }
         };
@@ -304,6 +288,30 @@ impl<'a> ContentCheck<'a> {
                 format!("a secret value is present {at}; secrets must never travel in an archive: remove it from the site (or re-create the archive with sitepack, which removes it) and rotate it"),
             );
         }
+    }
+}
+
+/// Why a document (or line `line` of JSON Lines) is not acceptable JSON; never its text.
+fn not_json_message(error: &FormatError, line: Option<usize>) -> String {
+    let at = |l: usize, column: usize| match line {
+        Some(line) => format!("line {line} column {column}"),
+        None => format!("line {l} column {column}"),
+    };
+    match error {
+        FormatError::DuplicateKey {
+            pointer,
+            line: l,
+            column,
+        } => format!(
+            "duplicate key {pointer} at {}: a key may appear only once in an object (a reader keeps one of them, so the other escapes every check); remove one of them",
+            at(*l, *column)
+        ),
+        FormatError::JsonSyntax {
+            line: l,
+            column,
+            message,
+        } => format!("not valid JSON at {}: {message}", at(*l, *column)),
+        other => other.to_string(),
     }
 }
 

@@ -235,7 +235,7 @@ fn check_site(
     let Some(bytes) = read_small(file, record, MAX_MANIFEST_BYTES)? else {
         return Ok(None);
     };
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+    let Ok(value) = sitepack_format::parse_site_json(&bytes) else {
         // Reported as INVALID_JSON by the content checks.
         return Ok(None);
     };

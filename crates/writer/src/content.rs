@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde_json::Value;
 use sitepack_format::{
-    ArchivePath, Area, ContentKind, SecretPolicy, is_blank_line, json_error_message, record_id,
+    ArchivePath, Area, ContentKind, FormatError, SecretPolicy, is_blank_line, parse_site_json,
+    record_id,
 };
 
 use crate::WriterError;
@@ -40,17 +41,38 @@ pub(crate) struct Processed {
     pub removed: Vec<Removed>,
 }
 
-/// Parses JSON, reporting errors with the file's line and column (never its content).
+/// Parses JSON (duplicate keys refused), reporting errors with the file's line and
+/// column (never its content).
 pub(crate) fn parse_json(native: &Path, bytes: &[u8]) -> Result<Value, WriterError> {
     parse_at(native, bytes, 0)
 }
 
 fn parse_at(native: &Path, bytes: &[u8], line_offset: usize) -> Result<Value, WriterError> {
-    serde_json::from_slice(bytes).map_err(|e| WriterError::InvalidJson {
-        path: native.to_path_buf(),
-        line: e.line() + line_offset,
-        column: e.column(),
-        message: json_error_message(&e),
+    parse_site_json(bytes).map_err(|e| match e {
+        FormatError::DuplicateKey {
+            pointer,
+            line,
+            column,
+        } => WriterError::DuplicateKey {
+            path: native.to_path_buf(),
+            line: line + line_offset,
+            column,
+            pointer,
+        },
+        FormatError::JsonSyntax {
+            line,
+            column,
+            message,
+        } => WriterError::InvalidJson {
+            path: native.to_path_buf(),
+            line: line + line_offset,
+            column,
+            message,
+        },
+        other => WriterError::InvalidDocument {
+            path: native.to_path_buf(),
+            problem: other.to_string(),
+        },
     })
 }
 
@@ -320,6 +342,44 @@ mod tests {
             assert!(
                 matches!(err, WriterError::MissingRecordId { line: 1, .. }),
                 "{bad_id}: {err}"
+            );
+        }
+    }
+
+    /// Regression: `serde_json` kept the last of two equal keys, so the first one's secret
+    /// travelled unseen.
+    #[test]
+    fn duplicate_keys_are_refused_in_documents_collections_and_json_lines() {
+        let doc: ArchivePath = "settings/mail.json".parse().unwrap();
+        let area = sitepack_format::classify(&doc).unwrap();
+        let err = process_document(
+            Path::new("site/settings/mail.json"),
+            &doc,
+            &area,
+            b"{\"relay\": {\"pwd\": \"Xq-42-leak\",\n \"pwd\": null}}".to_vec(),
+            &policy(),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(&err, WriterError::DuplicateKey { pointer, line: 2, .. } if pointer == "/relay/pwd"),
+            "{text}"
+        );
+        assert!(text.starts_with("site/settings/mail.json:2:"), "{text}");
+        assert!(!text.contains("Xq-42-leak"), "{text}");
+        for kind in [ContentKind::Collection, ContentKind::JsonLines] {
+            let err = process_lines(
+                Path::new("c.jsonl"),
+                &"modules/m/c.jsonl".parse().unwrap(),
+                kind,
+                b"{\"id\": 1}\n\n{\"id\": 2, \"n\": [{\"t\": 1, \"t\": 2}]}\n".to_vec(),
+                &policy(),
+                RecordFilter::All,
+            )
+            .unwrap_err();
+            assert!(
+                matches!(&err, WriterError::DuplicateKey { pointer, line: 3, .. } if pointer == "/n/0/t"),
+                "{err}"
             );
         }
     }

@@ -43,6 +43,21 @@ pub enum WriterError {
         /// What the parser expected (never the file's content).
         message: String,
     },
+    /// An object with the same key twice: one of them would escape the secret policy.
+    #[error(
+        "{}:{line}:{column}: duplicate key {pointer} (JSON pointer); a key may appear only once in an object: remove one of them",
+        path.display()
+    )]
+    DuplicateKey {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (within the file) of the second occurrence.
+        line: usize,
+        /// 1-based column just after it.
+        column: usize,
+        /// RFC 6901 pointer of the repeated key (a key name, never a value).
+        pointer: String,
+    },
     /// A document whose shape the layout requires (a tab or a user card must be an
     /// object; a card's `id` must equal its file name).
     #[error("{}: {problem}", path.display())]
