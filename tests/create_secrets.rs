@@ -62,7 +62,7 @@ fn every_kind_of_secret_is_removed_and_listed() {
     site.write(
         "settings/integrations.json",
         r#"{"stripe": {"api_key": "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "publishable_key": "pk_live_TYooMQauvdEDq54N", "webhookSecret": "whsec_MbG8Zk3d2"},
-            "oauth": [{"client_id": "cid-123456", "clientSecret": "cs-Zx81bQ77", "tokens": {"accessToken": "ya29.A0ARrdaM", "refresh_token": "1//0gRefreshTok"}}],
+            "oauth": [{"client_id": "cid-123456", "clientSecret": "cs-Zx81bQ77", "grants": {"accessToken": "ya29.A0ARrdaM", "refresh_token": "1//0gRefreshTok"}}],
             "slack": {"X-Api-Key": "xapikey-998877"},
             "empty": {"token": "", "password": null}}"#,
     );
@@ -146,12 +146,12 @@ fn every_kind_of_secret_is_removed_and_listed() {
             ),
             s(
                 "site/settings/integrations.json",
-                "/oauth/0/tokens/accessToken",
+                "/oauth/0/grants/accessToken",
                 Value::Null,
             ),
             s(
                 "site/settings/integrations.json",
-                "/oauth/0/tokens/refresh_token",
+                "/oauth/0/grants/refresh_token",
                 Value::Null,
             ),
             s(
@@ -344,4 +344,91 @@ fn no_demo_secret_leaves_the_site() {
         hashes >= 10,
         "password hashes are kept in user cards ({hashes})"
     );
+}
+
+/// Regression (issue "Broken promises I", D9): key names the README promises to remove
+/// but the policy let through, name/value header pairs, and passwords inside URLs.
+#[test]
+fn secret_names_in_any_spelling_pairs_and_url_passwords_are_removed() {
+    let site = TestSite::demo();
+    site.write(
+        "settings/vault.json",
+        r#"{
+  "gpgPassphrase": "v-phrase-7731",
+  "sftp": {"Pass": "v-pass-7732", "pwd": "v-pwd-7733", "hostKeyPem": "not a secret name"},
+  "ssl": {"sslKey": "v-ssl-7734", "certificate": "kept-cert-7735"},
+  "mail_api_keys": ["v-key-7736", "v-key-7737"],
+  "session_tokens": {"a": "v-tok-7738"},
+  "Ｓｅｃｒｅｔ＿Ｗｏｒｄ": "v-fw-7739",
+  "Passphrase\t": "v-tab-7740",
+  "outbound": [
+    {"header": "x-auth-token", "value": "v-hdr-7741"},
+    {"header": "Accept", "value": "kept-hdr-7742"}
+  ],
+  "warehouse_db": "mysql://wms:v-url-7743@db.internal:3306/wms",
+  "docs_link": "https://docs.example/login?next=a:b@c"
+}"#,
+    );
+    site.write(
+        "modules/crm/contacts.jsonl",
+        "{\"id\": \"c-77\", \"user_id\": \"u-ada\", \"portal\": {\"privKey\": \"v-rec-7744\", \"crmPasswords\": [\"v-rec-7745\"]}}\n",
+    );
+    let archive = site.out_dir().join("vault.zip");
+    create(&site.root(), &archive, &[]);
+    let gone: Vec<String> = [
+        "v-phrase-7731",
+        "v-pass-7732",
+        "v-pwd-7733",
+        "v-ssl-7734",
+        "v-key-7736",
+        "v-key-7737",
+        "v-tok-7738",
+        "v-fw-7739",
+        "v-tab-7740",
+        "v-hdr-7741",
+        "v-url-7743",
+        "v-rec-7744",
+        "v-rec-7745",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_absent(&archive, &gone);
+    let entries = read_archive(&archive);
+    let vault = String::from_utf8(entries["site/settings/vault.json"].clone()).unwrap();
+    for kept in [
+        "kept-cert-7735",
+        "kept-hdr-7742",
+        "not a secret name",
+        "next=a:b@c",
+    ] {
+        assert!(vault.contains(kept), "{kept} should stay: {vault}");
+    }
+    let listed = redactions(&archive);
+    for pointer in [
+        "/gpgPassphrase",
+        "/sftp/Pass",
+        "/sftp/pwd",
+        "/ssl/sslKey",
+        "/mail_api_keys",
+        "/session_tokens",
+        "/Ｓｅｃｒｅｔ＿Ｗｏｒｄ",
+        "/Passphrase\t",
+        "/outbound/0/value",
+        "/warehouse_db",
+    ] {
+        let want = (
+            "site/settings/vault.json".to_owned(),
+            pointer.to_owned(),
+            "null".to_owned(),
+        );
+        assert!(listed.contains(&want), "{pointer} not listed: {listed:?}");
+    }
+    for pointer in ["/portal/privKey", "/portal/crmPasswords"] {
+        let want = (
+            "site/modules/crm/contacts.jsonl".to_owned(),
+            pointer.to_owned(),
+            "\"c-77\"".to_owned(),
+        );
+        assert!(listed.contains(&want), "{pointer} not listed: {listed:?}");
+    }
 }

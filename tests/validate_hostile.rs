@@ -2308,6 +2308,39 @@ fn secrets_present_are_refused_without_repeating_them() {
                 ),
                 "site/themes/config.json",
             ),
+            // Regression: names and places the policy once let through (D9).
+            case(
+                "full-width password in a tab",
+                Payload::baseline().with(
+                    "settings/general.json",
+                    format!("{{\"ｐａｓｓｗｏｒｄ\": \"{SECRET}\"}}\n"),
+                ),
+                "site/settings/general.json",
+            ),
+            case(
+                "plural apiKeys in a record",
+                Payload::baseline().with(
+                    "modules/crm/contacts.jsonl",
+                    format!("{{\"id\":\"c-1\",\"apiKeys\":[\"{SECRET}\"]}}\n"),
+                ),
+                "site/modules/crm/contacts.jsonl",
+            ),
+            case(
+                "a header given as name and value",
+                Payload::baseline().with(
+                    "themes/hooks.json",
+                    format!("{{\"headers\": [{{\"name\": \"Proxy-Authorization\", \"value\": \"{SECRET}\"}}]}}\n"),
+                ),
+                "site/themes/hooks.json",
+            ),
+            case(
+                "a URL with a password",
+                Payload::baseline().with(
+                    "settings/general.json",
+                    format!("{{\"cache\": \"redis://cache:{SECRET}@10.0.0.7:6379/0\"}}\n"),
+                ),
+                "site/settings/general.json",
+            ),
             case(
                 "a key the site declares secret",
                 Payload::baseline().with("site.json", site_keys).with(
@@ -2333,7 +2366,7 @@ fn secrets_present_are_refused_without_repeating_them() {
 #[test]
 fn credential_shapes_are_warnings_without_repeating_them() {
     const SHAPES: &[&str] = &[
-        "AKIAIOSFODNN7EXAMPLE",
+        "AKIAZ7Q2W4E6R8T0Y3U5",
         "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
         "ghp_0123456789abcdefghijABCDEFGHIJ012345",
         "xoxb-1234567890-abcdefghij",
