@@ -432,3 +432,141 @@ fn secret_names_in_any_spelling_pairs_and_url_passwords_are_removed() {
         assert!(listed.contains(&want), "{pointer} not listed: {listed:?}");
     }
 }
+
+/// Regression (D9): credential shapes in files the policy cannot redact (`.env`, `.yaml`,
+/// `.ini`, uploads) or left in JSON under harmless keys travelled with no word from
+/// `create`. Now `create` refuses each, naming the file, the line or JSON pointer and
+/// the shape, never the value.
+#[test]
+fn create_refuses_secret_credential_shapes_in_any_file_without_repeating_them() {
+    let pem_body = "MIIEowIBAAKCAQEAw3pLhE9Zk";
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "modules/notes/deploy.env",
+            format!("HOST=shop\nTLS_PEM=\"-----BEGIN RSA PRIVATE KEY-----\n{pem_body}\"\n"),
+            "modules/notes/deploy.env:2",
+            "a PEM private key",
+        ),
+        (
+            "modules/orders/payments.yaml",
+            "gateway:\n  mode: live\n  key: sk_live_Zq81mXk2Lp0Rt7Yw\n".to_owned(),
+            "modules/orders/payments.yaml:3",
+            "a Stripe live secret key",
+        ),
+        (
+            "themes/default/boto.ini",
+            "[default]\naws_secret_access_key = Tq7vX2mK9pL4wR8sZ1yB6nC3dF5gH0jQ2aE4uI7o\n"
+                .to_owned(),
+            "themes/default/boto.ini:2",
+            "an AWS secret access key",
+        ),
+        (
+            "files/users/u-zoe/chat-export.txt",
+            "zoe: use ghp_Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78 for CI\n".to_owned(),
+            "files/users/u-zoe/chat-export.txt:1",
+            "a GitHub token",
+        ),
+        (
+            "settings/chatops.json",
+            r#"{"bots": [{"label": "ci", "note": "xoxp-4242424242-abcdefghij"}]}"#.to_owned(),
+            "settings/chatops.json#/bots/0/note",
+            "a Slack token",
+        ),
+        (
+            "modules/crm/contacts.jsonl",
+            "{\"id\": \"c-k1\", \"user_id\": \"u-ada\", \"memo\": \"rk_live_Pp09Oo98Ii87Uu76\"}\n"
+                .to_owned(),
+            "modules/crm/contacts.jsonl:1#/memo",
+            "a Stripe live secret key",
+        ),
+    ];
+    for (path, text, place, shape) in cases {
+        let site = TestSite::demo();
+        site.write(path, &text);
+        let out = site.out_dir().join("refused.zip");
+        let refused = crate::util::try_create(&site.root(), &out, &[]);
+        assert_eq!(refused.code, 2, "{path}: {}", refused.stderr);
+        for needle in [place, shape, "secrets.allow"] {
+            assert!(
+                refused.stderr.contains(needle),
+                "{path}: no {needle:?} in {}",
+                refused.stderr
+            );
+        }
+        for secret_part in [
+            pem_body,
+            "Zq81mXk2Lp0Rt7Yw",
+            "Tq7vX2mK9pL4",
+            "Ab12Cd34Ef56",
+            "4242424242",
+            "Pp09Oo98",
+        ] {
+            assert!(!refused.stderr.contains(secret_part), "{}", refused.stderr);
+        }
+        assert!(!out.exists(), "{path}");
+    }
+}
+
+/// Values and files a site lists in `secrets.allow` travel, and `validate --strict` then
+/// passes on the archive, as it does on the demo's own backup (AWS's documented example
+/// key id is built in).
+#[test]
+fn allowed_credentials_travel_and_validate_strictly() {
+    let demo = TestSite::demo();
+    let archive = demo.out_dir().join("demo.zip");
+    create(&demo.root(), &archive, &[]);
+    crate::util::run([
+        "validate".as_ref(),
+        archive.as_os_str(),
+        "--strict".as_ref(),
+    ])
+    .expect(0);
+
+    let site = TestSite::demo();
+    let mut config: Value =
+        serde_json::from_slice(&std::fs::read(site.root().join("site.json")).unwrap()).unwrap();
+    config["secrets"]["allow"] = serde_json::json!([
+        {"value": "sk_live_TestFixture0042"},
+        {"path": "modules/notes/fixtures/**"}
+    ]);
+    site.write("site.json", serde_json::to_vec_pretty(&config).unwrap());
+    site.write(
+        "themes/default/sample.env",
+        "STRIPE=sk_live_TestFixture0042\n",
+    );
+    site.write(
+        "modules/notes/fixtures/tls/test.key",
+        "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIFAKE\n-----END EC PRIVATE KEY-----\n",
+    );
+    site.write(
+        "themes/default/boto.cfg",
+        "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+    );
+    let allowed = site.out_dir().join("allowed.zip");
+    create(&site.root(), &allowed, &[]);
+    let entries = read_archive(&allowed);
+    assert!(entries.contains_key("site/modules/notes/fixtures/tls/test.key"));
+    let report = crate::util::run([
+        "validate".as_ref(),
+        allowed.as_os_str(),
+        "--strict".as_ref(),
+        "--json".as_ref(),
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(report["findings"], serde_json::json!([]), "{report}");
+
+    // The same value elsewhere in another shape's place is still refused: an allowed
+    // value is that value only.
+    site.write(
+        "themes/default/other.env",
+        "STRIPE=sk_live_TestFixture0043\n",
+    );
+    let refused = crate::util::try_create(&site.root(), site.out_dir().join("x.zip"), &[]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("themes/default/other.env:1"),
+        "{}",
+        refused.stderr
+    );
+}

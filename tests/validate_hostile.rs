@@ -2412,6 +2412,73 @@ fn credential_shapes_are_warnings_without_repeating_them() {
     });
 }
 
+/// Regression (D9): a credential shape in JSON was reported without its place, and AWS's
+/// documented example key id made `validate --strict` fail with no way to accept it.
+#[test]
+fn credential_shapes_in_json_name_their_pointer_and_allowed_ones_are_quiet() {
+    let contacts = "modules/crm/contacts.jsonl";
+    let warn = |name: &str, path: &str, data: &str, saying: &'static str| {
+        Case::new(name, listed(path, data), "CREDENTIAL_SHAPE")
+            .at(&format!("site/{path}"))
+            .saying(saying)
+    };
+    each(
+        vec![
+            warn(
+                "in a tab",
+                "settings/general.json",
+                "{\"ops\": {\"deploy\": \"ghp_Zz09Yy98Xx87Ww76Vv65Uu54Tt43Ss32Rr21\"}}\n",
+                "at /ops/deploy contains something shaped like a GitHub token",
+            ),
+            warn(
+                "in a record",
+                contacts,
+                "{\"id\": \"c-1\", \"memo\": [\"xoxb-9876543210-zyxwvutsrq\"]}\n",
+                "record \"c-1\" at /memo/0",
+            ),
+            warn(
+                "in other JSON Lines",
+                "themes/log.jsonl",
+                "{}\n{\"k\": \"-----BEGIN DSA PRIVATE KEY-----\"}\n",
+                "line 2 at /k",
+            ),
+            warn(
+                "on a line of a module file",
+                "modules/crm/app.env",
+                "A=1\nB=sk_live_Mm12Nn34Bb56Vv78\n",
+                "line 2 contains",
+            ),
+        ],
+        warned,
+    );
+    let site_allowing = r#"{"id": "hostile", "name": "Test site hostile", "url": "https://hostile.example", "secrets": {"allow": [{"value": "sk_live_Mm12Nn34Bb56Vv78"}, {"path": "files/keys/*.pem"}]}}"#;
+    each(
+        vec![
+            Case::clean(
+                "AWS's documented example key id",
+                listed("files/notes.txt", "id AKIAIOSFODNN7EXAMPLE\n"),
+            ),
+            Case::clean(
+                "a value the site allows",
+                Payload::baseline()
+                    .with("site.json", site_allowing)
+                    .with("modules/crm/app.env", "B=sk_live_Mm12Nn34Bb56Vv78\n")
+                    .zip()
+                    .to_bytes(),
+            ),
+            Case::clean(
+                "a file the site allows",
+                Payload::baseline()
+                    .with("site.json", site_allowing)
+                    .with("files/keys/test.pem", "-----BEGIN PRIVATE KEY-----\n")
+                    .zip()
+                    .to_bytes(),
+            ),
+        ],
+        accepted,
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Encryption and methods (§13.1)
 

@@ -6,7 +6,10 @@ use regex::Regex;
 use serde_json::{Map, Value};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::{ArchivePath, FormatError, SiteSecrets};
+use crate::{
+    AllowedCredential, ArchivePath, CredentialMatch, DOCUMENTED_EXAMPLE_CREDENTIALS, FormatError,
+    SiteSecrets, find_credentials,
+};
 
 /// Word sequences that make a key secret when its words end with them
 /// (`smtp_password`, `stripe_api_key`, `proxy_authorization`).
@@ -72,6 +75,10 @@ pub struct SecretPolicy {
     /// The site's `secrets.keys`, normalized to words.
     extra_keys: Vec<Vec<String>>,
     pointers: Vec<(ArchivePath, String)>,
+    /// `secrets.allow` values.
+    allowed_values: Vec<String>,
+    /// `secrets.allow` path globs.
+    allowed_paths: Vec<String>,
 }
 
 impl SecretPolicy {
@@ -86,10 +93,109 @@ impl SecretPolicy {
             .iter()
             .map(|text| parse_site_pointer(text))
             .collect::<Result<_, _>>()?;
+        let mut allowed_values = Vec::new();
+        let mut allowed_paths = Vec::new();
+        for item in &additions.allow {
+            match item {
+                AllowedCredential::Value(value) => allowed_values.push(value.clone()),
+                AllowedCredential::Path(glob) => allowed_paths.push(glob.clone()),
+            }
+        }
         Ok(Self {
             extra_keys,
             pointers,
+            allowed_values,
+            allowed_paths,
         })
+    }
+
+    /// Whether a credential shape matching `credential` may travel in the entry at the
+    /// site-relative `path`: a documented example value, a `secrets.allow` value, or a
+    /// file a `secrets.allow` path glob matches.
+    #[must_use]
+    pub fn allows_credential(&self, path: &ArchivePath, credential: &[u8]) -> bool {
+        self.allows_credential_value(credential)
+            || self
+                .allowed_paths
+                .iter()
+                .any(|glob| glob_matches(glob, path.as_str()))
+    }
+
+    /// Whether `credential` is a documented example value or a `secrets.allow` value
+    /// (for text outside any file, such as an archive's label).
+    #[must_use]
+    pub fn allows_credential_value(&self, credential: &[u8]) -> bool {
+        DOCUMENTED_EXAMPLE_CREDENTIALS
+            .iter()
+            .copied()
+            .chain(self.allowed_values.iter().map(String::as_str))
+            .any(|allowed| allowed.as_bytes() == credential)
+    }
+
+    /// The credential shapes in `bytes` of the entry at `path` that are not allowed.
+    #[must_use]
+    pub fn credentials_in(&self, path: &ArchivePath, bytes: &[u8]) -> Vec<CredentialMatch> {
+        let mut found = find_credentials(bytes);
+        found.retain(|f| !self.allows_credential(path, &f.value));
+        found
+    }
+
+    /// The credential shapes in the keys and strings of `value` (a document, or one
+    /// record or line of the entry at `path`) that are not allowed, with the pointer of
+    /// the string or member that holds each.
+    #[must_use]
+    pub fn credentials_in_value(
+        &self,
+        path: &ArchivePath,
+        value: &Value,
+    ) -> Vec<(String, CredentialMatch)> {
+        let mut found = Vec::new();
+        self.collect_credentials(path, value, &mut String::new(), &mut found);
+        found
+    }
+
+    /// Depth-first, in document order (`serde_json` bounds the depth at 128).
+    fn collect_credentials(
+        &self,
+        path: &ArchivePath,
+        value: &Value,
+        pointer: &mut String,
+        found: &mut Vec<(String, CredentialMatch)>,
+    ) {
+        let mut add = |pointer: &str, text: &str| {
+            found.extend(
+                self.credentials_in(path, text.as_bytes())
+                    .into_iter()
+                    .map(|m| (pointer.to_owned(), m)),
+            );
+        };
+        match value {
+            Value::String(text) => add(pointer, text),
+            Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    let len = pointer.len();
+                    pointer.push('/');
+                    pointer.push_str(&index.to_string());
+                    self.collect_credentials(path, item, pointer, found);
+                    pointer.truncate(len);
+                }
+            }
+            Value::Object(map) => {
+                for (key, item) in map {
+                    let len = pointer.len();
+                    pointer.push('/');
+                    push_escaped_token(pointer, key);
+                    found.extend(
+                        self.credentials_in(path, key.as_bytes())
+                            .into_iter()
+                            .map(|m| (pointer.clone(), m)),
+                    );
+                    self.collect_credentials(path, item, pointer, found);
+                    pointer.truncate(len);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
     }
 
     /// Whether values under `key` are secret (docs/FORMAT.md §11.1): the key's words
@@ -282,6 +388,37 @@ fn is_default_secret(words: &[String]) -> bool {
     };
     SECRET_PHRASES.iter().any(|phrase| ends_with(phrase))
         || (core.len() >= 2 && QUALIFIED_SECRET_WORDS.iter().any(|w| ends_with(&[w])))
+}
+
+/// Whether the site-relative `path` matches `glob`: `**` as a whole component matches
+/// any number of components (none too), `*` any characters and `?` one character
+/// within a component; everything else matches itself.
+fn glob_matches(glob: &str, path: &str) -> bool {
+    let globs: Vec<&str> = glob.split('/').collect();
+    let parts: Vec<&str> = path.split('/').collect();
+    components_match(&globs, &parts)
+}
+
+fn components_match(globs: &[&str], parts: &[&str]) -> bool {
+    match globs.split_first() {
+        None => parts.is_empty(),
+        Some((&"**", rest)) => (0..=parts.len()).any(|skip| components_match(rest, &parts[skip..])),
+        Some((glob, rest)) => parts.split_first().is_some_and(|(part, parts)| {
+            let glob: Vec<char> = glob.chars().collect();
+            let part: Vec<char> = part.chars().collect();
+            component_matches(&glob, &part) && components_match(rest, parts)
+        }),
+    }
+}
+
+fn component_matches(glob: &[char], text: &[char]) -> bool {
+    match glob.split_first() {
+        None => text.is_empty(),
+        Some(('*', rest)) => (0..=text.len()).any(|skip| component_matches(rest, &text[skip..])),
+        Some((&ch, rest)) => text.split_first().is_some_and(|(&first, text)| {
+            (ch == '?' || ch == first) && component_matches(rest, text)
+        }),
+    }
 }
 
 /// Escapes one reference token for an RFC 6901 pointer (`~` → `~0`, `/` → `~1`).
@@ -563,6 +700,103 @@ mod tests {
     }
 
     #[test]
+    fn path_globs_match_components() {
+        let table: &[(&str, &str, bool)] = &[
+            ("files/keys/**", "files/keys/a.pem", true),
+            ("files/keys/**", "files/keys/x/y/a.pem", true),
+            ("files/keys/**", "files/keys", true),
+            ("files/keys/**", "files/keysx/a.pem", false),
+            ("**/test-*.pem", "modules/m/test-1.pem", true),
+            ("**/test-*.pem", "test-.pem", true),
+            ("**/test-*.pem", "modules/m/test-1.pem.bak", false),
+            ("modules/*/fixture?.env", "modules/crm/fixture1.env", true),
+            ("modules/*/fixture?.env", "modules/crm/fixture12.env", false),
+            ("modules/*/fixture?.env", "modules/a/b/fixture1.env", false),
+            ("modules/*/fixture?.env", "modules/crm/fixture.env", false),
+            ("themes/app.env", "themes/app.env", true),
+            ("themes/app.env", "themes/app.envx", false),
+            ("themes/app.env", "themes", false),
+            ("*", "a", true),
+            ("*", "a/b", false),
+            ("a/**/b", "a/b", true),
+            ("a/**/b", "a/x/y/b", true),
+            ("a/**/b", "a/x/y/c", false),
+            ("ä?", "äé", true),
+        ];
+        for &(glob, path, want) in table {
+            assert_eq!(glob_matches(glob, path), want, "{glob} vs {path}");
+        }
+    }
+
+    #[test]
+    fn allowed_credentials_are_documented_examples_site_values_and_paths() {
+        let key = "files/ops/deploy.env";
+        let real = b"ghp_0123456789abcdefghijABCDEFGHIJ012345";
+        let default = SecretPolicy::default();
+        assert!(default.allows_credential(&path(key), b"AKIAIOSFODNN7EXAMPLE"));
+        assert!(default.allows_credential(&path(key), b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"));
+        assert!(!default.allows_credential(&path(key), real));
+        assert!(!default.allows_credential(&path(key), b"AKIAIOSFODNN7EXAMPLF"));
+        let site = SecretPolicy::new(Some(&SiteSecrets {
+            allow: vec![
+                AllowedCredential::Value("xoxb-0000000000-test".into()),
+                AllowedCredential::Path("files/fixtures/**".into()),
+            ],
+            ..SiteSecrets::default()
+        }))
+        .unwrap();
+        assert!(site.allows_credential(&path(key), b"xoxb-0000000000-test"));
+        assert!(!site.allows_credential(&path(key), real));
+        assert!(site.allows_credential(&path("files/fixtures/k.txt"), real));
+        assert!(site.allows_credential(&path(key), b"AKIAIOSFODNN7EXAMPLE"));
+
+        let text = format!(
+            "a: {} b: xoxb-0000000000-test",
+            String::from_utf8_lossy(real)
+        );
+        let found = site.credentials_in(&path(key), text.as_bytes());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].shape, "a GitHub token");
+        assert!(
+            site.credentials_in(&path("files/fixtures/x"), text.as_bytes())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn credentials_in_values_name_their_pointer() {
+        let policy = SecretPolicy::default();
+        let doc = json!({
+            "a": ["ok", {"b~/": "key: -----BEGIN EC PRIVATE KEY-----"}],
+            "sk_live_0123456789abc": 1,
+            "n": 5, "t": true, "z": null,
+            "example": "AKIAIOSFODNN7EXAMPLE",
+            "id": "AKIAZ7Q2W4E6R8T0Y3U5"
+        });
+        let found: Vec<(String, &str)> = policy
+            .credentials_in_value(&path("themes/x.json"), &doc)
+            .into_iter()
+            .map(|(pointer, m)| (pointer, m.shape))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("/a/1/b~0~1".to_owned(), "a PEM private key"),
+                (
+                    "/sk_live_0123456789abc".to_owned(),
+                    "a Stripe live secret key"
+                ),
+                ("/id".to_owned(), "an AWS access key id"),
+            ]
+        );
+        let root = json!("xoxs-0123456789-x");
+        assert_eq!(
+            policy.credentials_in_value(&path("t.jsonl"), &root)[0].0,
+            ""
+        );
+    }
+
+    #[test]
     fn site_json_keeps_its_own_secrets_member() {
         let policy = SecretPolicy::default();
         let mut site = json!({"id": "s", "secrets": {"keys": ["pin"], "allow": [{"value": "v"}]}, "smtp_password": "sj-9"});
@@ -612,6 +846,7 @@ mod tests {
     fn site_additions_add_keys_and_pointers() {
         let additions = SiteSecrets {
             keys: vec!["License-Key".into()],
+            allow: vec![],
             pointers: vec![
                 "settings/general.json#/smtp/relay".into(),
                 "settings/general.json#/hosts/1".into(),
@@ -662,6 +897,7 @@ mod tests {
         ] {
             let additions = SiteSecrets {
                 keys: vec![],
+                allow: vec![],
                 pointers: vec![bad.into()],
             };
             let err = SecretPolicy::new(Some(&additions)).unwrap_err();

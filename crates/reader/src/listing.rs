@@ -6,12 +6,11 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 
 use sitepack_format::{
-    CHECKSUMS_NAME, ContentKind, Entry, MANIFEST_NAME, Manifest, PAYLOAD_DIR, Selection,
-    SiteConfig, classify, validate_site_config,
+    CHECKSUMS_NAME, ContentKind, Entry, MANIFEST_NAME, Manifest, PAYLOAD_DIR, SecretPolicy,
+    Selection, SiteConfig, classify, find_credentials, validate_site_config,
 };
 
 use crate::container::Record;
-use crate::content::credential_shapes;
 use crate::entry_stream::EntryStream;
 use crate::finding::{Code, Findings};
 use crate::manifest::{self, MAX_MANIFEST_BYTES, ManifestOutcome};
@@ -122,16 +121,29 @@ pub(crate) fn check_against_manifest(
         findings,
     )?;
     manifest::check_stats(manifest, findings);
+    let site = check_site(file, manifest, files, findings)?;
     if let Some(label) = &manifest.label {
-        for shape in credential_shapes(label.as_bytes()) {
+        let policy = site
+            .as_ref()
+            .and_then(|s| SecretPolicy::new(s.secrets.as_ref()).ok())
+            .unwrap_or_default();
+        let mut reported: Vec<&str> = Vec::new();
+        for found in find_credentials(label.as_bytes()) {
+            if reported.contains(&found.shape) || policy.allows_credential_value(&found.value) {
+                continue;
+            }
+            reported.push(found.shape);
             findings.entry(
                 Code::CredentialShape,
                 MANIFEST_NAME,
-                format!("the label contains something shaped like {shape}; if it is a real credential, rotate it"),
+                format!(
+                    "the label contains something shaped like {}; if it is a real credential, rotate it",
+                    found.shape
+                ),
             );
         }
     }
-    check_site(file, manifest, files, findings)
+    Ok(site)
 }
 
 fn check_entry_place(manifest: &Manifest, entry: &Entry, findings: &mut Findings) {

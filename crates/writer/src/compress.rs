@@ -92,7 +92,7 @@ pub(crate) fn encode_bytes(data: Vec<u8>, level: u32, precompressed: bool) -> io
 /// read again from `native` when written, deflated ones go through an anonymous
 /// temporary file in `spill_dir`.
 pub(crate) fn encode_file(
-    mut file: File,
+    mut file: impl Read,
     native: &Path,
     level: u32,
     precompressed: bool,

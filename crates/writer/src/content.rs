@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde_json::Value;
 use sitepack_format::{
-    ArchivePath, Area, ContentKind, FormatError, SecretPolicy, is_blank_line, parse_site_json,
-    record_id,
+    ArchivePath, Area, ContentKind, CredentialMatch, FormatError, SecretPolicy, is_blank_line,
+    parse_site_json, record_id,
 };
 
 use crate::WriterError;
@@ -87,6 +87,7 @@ pub(crate) fn process_document(
     let mut value = parse_json(native, &bytes)?;
     check_document_shape(native, path, area, &value)?;
     let pointers = policy.redact(path, &mut value);
+    refuse_credentials(native, path, &value, None, policy)?;
     if pointers.is_empty() {
         return Ok(Processed {
             data: bytes,
@@ -196,6 +197,7 @@ pub(crate) fn process_lines(
                 RecordFilter::All => (false, "", true),
             },
         ];
+        refuse_credentials(native, path, &value, Some(line_number), policy)?;
         if let Some((_, key, _)) = kept_identity
             .iter()
             .find(|(applies, _, kept)| *applies && !kept)
@@ -226,6 +228,44 @@ pub(crate) fn process_lines(
         records: kind.has_records().then_some(records),
         removed,
     })
+}
+
+/// Refuses a JSON value (a document, or the record on `line`) that still holds a secret
+/// credential shape after redaction.
+fn refuse_credentials(
+    native: &Path,
+    path: &ArchivePath,
+    value: &Value,
+    line: Option<usize>,
+    policy: &SecretPolicy,
+) -> Result<(), WriterError> {
+    let found = policy.credentials_in_value(path, value);
+    match found.into_iter().find(|(_, m)| m.secret) {
+        Some((pointer, m)) => Err(WriterError::CredentialShape {
+            path: native.to_path_buf(),
+            place: match line {
+                Some(line) => format!(":{line}#{pointer}"),
+                None => format!("#{pointer}"),
+            },
+            shape: m.shape,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Refuses the first secret credential shape in `found` (from bytes), naming its line.
+pub(crate) fn refuse_credentials_in_bytes(
+    native: &Path,
+    found: impl IntoIterator<Item = (usize, CredentialMatch)>,
+) -> Result<(), WriterError> {
+    match found.into_iter().find(|(_, m)| m.secret) {
+        Some((line, m)) => Err(WriterError::CredentialShape {
+            path: native.to_path_buf(),
+            place: format!(":{line}"),
+            shape: m.shape,
+        }),
+        None => Ok(()),
+    }
 }
 
 fn string_leaves(value: Option<&Value>) -> Vec<String> {
@@ -388,6 +428,7 @@ mod tests {
     fn a_policy_may_not_remove_a_records_identity() {
         let additions = sitepack_format::SiteSecrets {
             keys: vec!["user_id".into()],
+            allow: vec![],
             pointers: vec!["modules/m/c.jsonl#/id".into()],
         };
         let policy = SecretPolicy::new(Some(&additions)).unwrap();
