@@ -652,7 +652,8 @@ mod tests {
                 {"name": "Accept", "value": "text/html"},
                 {"header": "X-Api-Key", "Value": "xk-pair-2"},
                 {"key": "db_password", "value": "", "note": "empty stays"},
-                {"Name": "proxy-authorization", "value": {"basic": "pair-3"}}
+                {"Name": "proxy-authorization", "value": {"basic": "pair-3"}},
+                {"title": "token", "value": "kept-title-pair"}
             ],
             "db": "postgres://app:pg-pass-4@db.example:5432/shop",
             "mirror": "https://mirror.example/x?user=a:b@c",
@@ -799,10 +800,11 @@ mod tests {
     #[test]
     fn site_json_keeps_its_own_secrets_member() {
         let policy = SecretPolicy::default();
-        let mut site = json!({"id": "s", "secrets": {"keys": ["pin"], "allow": [{"value": "v"}]}, "smtp_password": "sj-9"});
+        let own = json!({"keys": ["pin"], "allow": [{"value": "amqp://q:allowed-1@mq"}]});
+        let mut site = json!({"id": "s", "secrets": own.clone(), "smtp_password": "sj-9"});
         let removed = policy.redact(&path("site.json"), &mut site);
         assert_eq!(removed, ["/smtp_password"]);
-        assert!(site.get("secrets").is_some());
+        assert_eq!(site["secrets"], own, "neither removed nor visited");
         // Elsewhere a `secrets` member is secret.
         let mut other = json!({"secrets": {"a": "b"}});
         assert_eq!(
@@ -878,6 +880,14 @@ mod tests {
             policy.redact(&path("modules/crm/contacts.jsonl"), &mut record),
             ["/ssn"]
         );
+        // A pointer at a value that holds no secret (`null`, `""`) removes nothing.
+        let mut empty = json!({"smtp": {"relay": null}, "hosts": ["a", ""]});
+        assert!(
+            policy
+                .redact(&path("settings/general.json"), &mut empty)
+                .is_empty()
+        );
+        assert_eq!(empty, json!({"smtp": {"relay": null}, "hosts": ["a", ""]}));
         // A pointer that names nothing removes nothing.
         let mut missing = json!({"id": "c-2"});
         assert!(
