@@ -87,11 +87,12 @@ fn invalid_json_names_line_and_column() {
             "fix or remove the file",
         ],
     );
-    // Any `.json` anywhere is a JSON document, so a broken one is never archived unchecked.
+    // Any `.json` outside `files/` (uploads, which are bytes) is a JSON document, so a
+    // broken one is never archived unchecked.
     refuses(
-        |s| s.write("files/export/data.json", "[1, 2"),
+        |s| s.write("export/data.json", "[1, 2"),
         "full",
-        &["files/export/data.json:1:5: invalid JSON"],
+        &["export/data.json:1:5: invalid JSON"],
     );
 }
 

@@ -62,7 +62,7 @@ fn every_kind_of_secret_is_removed_and_listed() {
     site.write(
         "settings/integrations.json",
         r#"{"stripe": {"api_key": "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "publishable_key": "pk_live_TYooMQauvdEDq54N", "webhookSecret": "whsec_MbG8Zk3d2"},
-            "oauth": [{"client_id": "cid-123456", "clientSecret": "cs-Zx81bQ77", "tokens": {"accessToken": "ya29.A0ARrdaM", "refresh_token": "1//0gRefreshTok"}}],
+            "oauth": [{"client_id": "cid-123456", "clientSecret": "cs-Zx81bQ77", "grants": {"accessToken": "ya29.A0ARrdaM", "refresh_token": "1//0gRefreshTok"}}],
             "slack": {"X-Api-Key": "xapikey-998877"},
             "empty": {"token": "", "password": null}}"#,
     );
@@ -76,7 +76,7 @@ fn every_kind_of_secret_is_removed_and_listed() {
         r#"{"sync": {"secret_salt": "salt-A1B2C3D4"}}"#,
     );
     site.write(
-        "files/exports/settings-copy.json",
+        "exports/settings-copy.json",
         r#"{"signing_key": "sign-K3y-0001"}"#,
     );
     site.write("themes/app.jsonl", "{\"bot_token\": \"xoxb-1234-5678\"}\n");
@@ -146,12 +146,12 @@ fn every_kind_of_secret_is_removed_and_listed() {
             ),
             s(
                 "site/settings/integrations.json",
-                "/oauth/0/tokens/accessToken",
+                "/oauth/0/grants/accessToken",
                 Value::Null,
             ),
             s(
                 "site/settings/integrations.json",
-                "/oauth/0/tokens/refresh_token",
+                "/oauth/0/grants/refresh_token",
                 Value::Null,
             ),
             s(
@@ -176,7 +176,7 @@ fn every_kind_of_secret_is_removed_and_listed() {
                 Value::Null,
             ),
             s(
-                "site/files/exports/settings-copy.json",
+                "site/exports/settings-copy.json",
                 "/signing_key",
                 Value::Null,
             ),
@@ -343,5 +343,230 @@ fn no_demo_secret_leaves_the_site() {
     assert!(
         hashes >= 10,
         "password hashes are kept in user cards ({hashes})"
+    );
+}
+
+/// Regression (issue "Broken promises I", D9): key names the README promises to remove
+/// but the policy let through, name/value header pairs, and passwords inside URLs.
+#[test]
+fn secret_names_in_any_spelling_pairs_and_url_passwords_are_removed() {
+    let site = TestSite::demo();
+    site.write(
+        "settings/vault.json",
+        r#"{
+  "gpgPassphrase": "v-phrase-7731",
+  "sftp": {"Pass": "v-pass-7732", "pwd": "v-pwd-7733", "hostKeyPem": "not a secret name"},
+  "ssl": {"sslKey": "v-ssl-7734", "certificate": "kept-cert-7735"},
+  "mail_api_keys": ["v-key-7736", "v-key-7737"],
+  "session_tokens": {"a": "v-tok-7738"},
+  "Ｓｅｃｒｅｔ＿Ｗｏｒｄ": "v-fw-7739",
+  "Passphrase\t": "v-tab-7740",
+  "outbound": [
+    {"header": "x-auth-token", "value": "v-hdr-7741"},
+    {"header": "Accept", "value": "kept-hdr-7742"}
+  ],
+  "warehouse_db": "mysql://wms:v-url-7743@db.internal:3306/wms",
+  "docs_link": "https://docs.example/login?next=a:b@c"
+}"#,
+    );
+    site.write(
+        "modules/crm/contacts.jsonl",
+        "{\"id\": \"c-77\", \"user_id\": \"u-ada\", \"portal\": {\"privKey\": \"v-rec-7744\", \"crmPasswords\": [\"v-rec-7745\"]}}\n",
+    );
+    let archive = site.out_dir().join("vault.zip");
+    create(&site.root(), &archive, &[]);
+    let gone: Vec<String> = [
+        "v-phrase-7731",
+        "v-pass-7732",
+        "v-pwd-7733",
+        "v-ssl-7734",
+        "v-key-7736",
+        "v-key-7737",
+        "v-tok-7738",
+        "v-fw-7739",
+        "v-tab-7740",
+        "v-hdr-7741",
+        "v-url-7743",
+        "v-rec-7744",
+        "v-rec-7745",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_absent(&archive, &gone);
+    let entries = read_archive(&archive);
+    let vault = String::from_utf8(entries["site/settings/vault.json"].clone()).unwrap();
+    for kept in [
+        "kept-cert-7735",
+        "kept-hdr-7742",
+        "not a secret name",
+        "next=a:b@c",
+    ] {
+        assert!(vault.contains(kept), "{kept} should stay: {vault}");
+    }
+    let listed = redactions(&archive);
+    for pointer in [
+        "/gpgPassphrase",
+        "/sftp/Pass",
+        "/sftp/pwd",
+        "/ssl/sslKey",
+        "/mail_api_keys",
+        "/session_tokens",
+        "/Ｓｅｃｒｅｔ＿Ｗｏｒｄ",
+        "/Passphrase\t",
+        "/outbound/0/value",
+        "/warehouse_db",
+    ] {
+        let want = (
+            "site/settings/vault.json".to_owned(),
+            pointer.to_owned(),
+            "null".to_owned(),
+        );
+        assert!(listed.contains(&want), "{pointer} not listed: {listed:?}");
+    }
+    for pointer in ["/portal/privKey", "/portal/crmPasswords"] {
+        let want = (
+            "site/modules/crm/contacts.jsonl".to_owned(),
+            pointer.to_owned(),
+            "\"c-77\"".to_owned(),
+        );
+        assert!(listed.contains(&want), "{pointer} not listed: {listed:?}");
+    }
+}
+
+/// Regression (D9): credential shapes in files the policy cannot redact (`.env`, `.yaml`,
+/// `.ini`, uploads) or left in JSON under harmless keys travelled with no word from
+/// `create`. Now `create` refuses each, naming the file, the line or JSON pointer and
+/// the shape, never the value.
+#[test]
+fn create_refuses_secret_credential_shapes_in_any_file_without_repeating_them() {
+    let pem_body = "MIIEowIBAAKCAQEAw3pLhE9Zk";
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "modules/notes/deploy.env",
+            format!("HOST=shop\nTLS_PEM=\"-----BEGIN RSA PRIVATE KEY-----\n{pem_body}\"\n"),
+            "modules/notes/deploy.env:2",
+            "a PEM private key",
+        ),
+        (
+            "modules/orders/payments.yaml",
+            "gateway:\n  mode: live\n  key: sk_live_Zq81mXk2Lp0Rt7Yw\n".to_owned(),
+            "modules/orders/payments.yaml:3",
+            "a Stripe live secret key",
+        ),
+        (
+            "themes/default/boto.ini",
+            "[default]\naws_secret_access_key = Tq7vX2mK9pL4wR8sZ1yB6nC3dF5gH0jQ2aE4uI7o\n"
+                .to_owned(),
+            "themes/default/boto.ini:2",
+            "an AWS secret access key",
+        ),
+        (
+            "files/users/u-zoe/chat-export.txt",
+            "zoe: use ghp_Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78 for CI\n".to_owned(),
+            "files/users/u-zoe/chat-export.txt:1",
+            "a GitHub token",
+        ),
+        (
+            "settings/chatops.json",
+            r#"{"bots": [{"label": "ci", "note": "xoxp-4242424242-abcdefghij"}]}"#.to_owned(),
+            "settings/chatops.json#/bots/0/note",
+            "a Slack token",
+        ),
+        (
+            "modules/crm/contacts.jsonl",
+            "{\"id\": \"c-k1\", \"user_id\": \"u-ada\", \"memo\": \"rk_live_Pp09Oo98Ii87Uu76\"}\n"
+                .to_owned(),
+            "modules/crm/contacts.jsonl:1#/memo",
+            "a Stripe live secret key",
+        ),
+    ];
+    for (path, text, place, shape) in cases {
+        let site = TestSite::demo();
+        site.write(path, &text);
+        let out = site.out_dir().join("refused.zip");
+        let refused = crate::util::try_create(&site.root(), &out, &[]);
+        assert_eq!(refused.code, 2, "{path}: {}", refused.stderr);
+        for needle in [place, shape, "secrets.allow"] {
+            assert!(
+                refused.stderr.contains(needle),
+                "{path}: no {needle:?} in {}",
+                refused.stderr
+            );
+        }
+        for secret_part in [
+            pem_body,
+            "Zq81mXk2Lp0Rt7Yw",
+            "Tq7vX2mK9pL4",
+            "Ab12Cd34Ef56",
+            "4242424242",
+            "Pp09Oo98",
+        ] {
+            assert!(!refused.stderr.contains(secret_part), "{}", refused.stderr);
+        }
+        assert!(!out.exists(), "{path}");
+    }
+}
+
+/// Values and files a site lists in `secrets.allow` travel, and `validate --strict` then
+/// passes on the archive, as it does on the demo's own backup (AWS's documented example
+/// key id is built in).
+#[test]
+fn allowed_credentials_travel_and_validate_strictly() {
+    let demo = TestSite::demo();
+    let archive = demo.out_dir().join("demo.zip");
+    create(&demo.root(), &archive, &[]);
+    crate::util::run([
+        "validate".as_ref(),
+        archive.as_os_str(),
+        "--strict".as_ref(),
+    ])
+    .expect(0);
+
+    let site = TestSite::demo();
+    let mut config: Value =
+        serde_json::from_slice(&std::fs::read(site.root().join("site.json")).unwrap()).unwrap();
+    config["secrets"]["allow"] = serde_json::json!([
+        {"value": "sk_live_TestFixture0042"},
+        {"path": "modules/notes/fixtures/**"}
+    ]);
+    site.write("site.json", serde_json::to_vec_pretty(&config).unwrap());
+    site.write(
+        "themes/default/sample.env",
+        "STRIPE=sk_live_TestFixture0042\n",
+    );
+    site.write(
+        "modules/notes/fixtures/tls/test.key",
+        "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIFAKE\n-----END EC PRIVATE KEY-----\n",
+    );
+    site.write(
+        "themes/default/boto.cfg",
+        "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+    );
+    let allowed = site.out_dir().join("allowed.zip");
+    create(&site.root(), &allowed, &[]);
+    let entries = read_archive(&allowed);
+    assert!(entries.contains_key("site/modules/notes/fixtures/tls/test.key"));
+    let report = crate::util::run([
+        "validate".as_ref(),
+        allowed.as_os_str(),
+        "--strict".as_ref(),
+        "--json".as_ref(),
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(report["findings"], serde_json::json!([]), "{report}");
+
+    // The same value elsewhere in another shape's place is still refused: an allowed
+    // value is that value only.
+    site.write(
+        "themes/default/other.env",
+        "STRIPE=sk_live_TestFixture0043\n",
+    );
+    let refused = crate::util::try_create(&site.root(), site.out_dir().join("x.zip"), &[]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("themes/default/other.env:1"),
+        "{}",
+        refused.stderr
     );
 }

@@ -2205,6 +2205,35 @@ fn bad_content_is_refused() {
                 "{\"id\": 9223372036854775808}\n",
                 "INVALID_JSONL",
             ),
+            // Regression: the second of two equal keys hid the first one's secret.
+            case(
+                "duplicate key in a tab",
+                "settings/general.json",
+                "{\"mail\": {\"pass\": \"Kz-dup-77\", \"pass\": null}}\n",
+                "INVALID_JSON",
+            )
+            .saying("/mail/pass"),
+            case(
+                "duplicate key in a record",
+                contacts,
+                "{\"id\": \"c-1\"}\n{\"id\": \"c-2\", \"id\": \"c-3\"}\n",
+                "INVALID_JSONL",
+            )
+            .saying("duplicate key /id at line 2"),
+            case(
+                "duplicate key in other JSON Lines",
+                "themes/log.jsonl",
+                "{\"x\": [{\"auth\": 1, \"auth\": 2}]}\n",
+                "INVALID_JSON",
+            )
+            .saying("/x/0/auth"),
+            case(
+                "duplicate key in site.json",
+                "site.json",
+                r#"{"id": "hostile", "name": "Test site hostile", "url": "https://hostile.example", "url": "https://hostile.example"}"#,
+                "INVALID_JSON",
+            )
+            .saying("/url"),
             case(
                 "duplicate record id",
                 contacts,
@@ -2279,6 +2308,39 @@ fn secrets_present_are_refused_without_repeating_them() {
                 ),
                 "site/themes/config.json",
             ),
+            // Regression: names and places the policy once let through (D9).
+            case(
+                "full-width password in a tab",
+                Payload::baseline().with(
+                    "settings/general.json",
+                    format!("{{\"ｐａｓｓｗｏｒｄ\": \"{SECRET}\"}}\n"),
+                ),
+                "site/settings/general.json",
+            ),
+            case(
+                "plural apiKeys in a record",
+                Payload::baseline().with(
+                    "modules/crm/contacts.jsonl",
+                    format!("{{\"id\":\"c-1\",\"apiKeys\":[\"{SECRET}\"]}}\n"),
+                ),
+                "site/modules/crm/contacts.jsonl",
+            ),
+            case(
+                "a header given as name and value",
+                Payload::baseline().with(
+                    "themes/hooks.json",
+                    format!("{{\"headers\": [{{\"name\": \"Proxy-Authorization\", \"value\": \"{SECRET}\"}}]}}\n"),
+                ),
+                "site/themes/hooks.json",
+            ),
+            case(
+                "a URL with a password",
+                Payload::baseline().with(
+                    "settings/general.json",
+                    format!("{{\"cache\": \"redis://cache:{SECRET}@10.0.0.7:6379/0\"}}\n"),
+                ),
+                "site/settings/general.json",
+            ),
             case(
                 "a key the site declares secret",
                 Payload::baseline().with("site.json", site_keys).with(
@@ -2304,7 +2366,7 @@ fn secrets_present_are_refused_without_repeating_them() {
 #[test]
 fn credential_shapes_are_warnings_without_repeating_them() {
     const SHAPES: &[&str] = &[
-        "AKIAIOSFODNN7EXAMPLE",
+        "AKIAZ7Q2W4E6R8T0Y3U5",
         "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
         "ghp_0123456789abcdefghijABCDEFGHIJ012345",
         "xoxb-1234567890-abcdefghij",
@@ -2348,6 +2410,73 @@ fn credential_shapes_are_warnings_without_repeating_them() {
         .expect(0);
         assert!(out.join("manifest.json").is_file());
     });
+}
+
+/// Regression (D9): a credential shape in JSON was reported without its place, and AWS's
+/// documented example key id made `validate --strict` fail with no way to accept it.
+#[test]
+fn credential_shapes_in_json_name_their_pointer_and_allowed_ones_are_quiet() {
+    let contacts = "modules/crm/contacts.jsonl";
+    let warn = |name: &str, path: &str, data: &str, saying: &'static str| {
+        Case::new(name, listed(path, data), "CREDENTIAL_SHAPE")
+            .at(&format!("site/{path}"))
+            .saying(saying)
+    };
+    each(
+        vec![
+            warn(
+                "in a tab",
+                "settings/general.json",
+                "{\"ops\": {\"deploy\": \"ghp_Zz09Yy98Xx87Ww76Vv65Uu54Tt43Ss32Rr21\"}}\n",
+                "at /ops/deploy contains something shaped like a GitHub token",
+            ),
+            warn(
+                "in a record",
+                contacts,
+                "{\"id\": \"c-1\", \"memo\": [\"xoxb-9876543210-zyxwvutsrq\"]}\n",
+                "record \"c-1\" at /memo/0",
+            ),
+            warn(
+                "in other JSON Lines",
+                "themes/log.jsonl",
+                "{}\n{\"k\": \"-----BEGIN DSA PRIVATE KEY-----\"}\n",
+                "line 2 at /k",
+            ),
+            warn(
+                "on a line of a module file",
+                "modules/crm/app.env",
+                "A=1\nB=sk_live_Mm12Nn34Bb56Vv78\n",
+                "line 2 contains",
+            ),
+        ],
+        warned,
+    );
+    let site_allowing = r#"{"id": "hostile", "name": "Test site hostile", "url": "https://hostile.example", "secrets": {"allow": [{"value": "sk_live_Mm12Nn34Bb56Vv78"}, {"path": "files/keys/*.pem"}]}}"#;
+    each(
+        vec![
+            Case::clean(
+                "AWS's documented example key id",
+                listed("files/notes.txt", "id AKIAIOSFODNN7EXAMPLE\n"),
+            ),
+            Case::clean(
+                "a value the site allows",
+                Payload::baseline()
+                    .with("site.json", site_allowing)
+                    .with("modules/crm/app.env", "B=sk_live_Mm12Nn34Bb56Vv78\n")
+                    .zip()
+                    .to_bytes(),
+            ),
+            Case::clean(
+                "a file the site allows",
+                Payload::baseline()
+                    .with("site.json", site_allowing)
+                    .with("files/keys/test.pem", "-----BEGIN PRIVATE KEY-----\n")
+                    .zip()
+                    .to_bytes(),
+            ),
+        ],
+        accepted,
+    );
 }
 
 // ---------------------------------------------------------------------------------------

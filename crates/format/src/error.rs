@@ -92,6 +92,28 @@ pub enum FormatError {
         /// Every violation found.
         violations: Vec<SchemaViolation>,
     },
+    /// Text that is not one JSON value.
+    #[error("line {line} column {column}: invalid JSON ({message})")]
+    JsonSyntax {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser expected (never the text itself).
+        message: String,
+    },
+    /// An object with the same key twice.
+    #[error(
+        "line {line} column {column}: duplicate key {pointer}; a key may appear only once in an object"
+    )]
+    DuplicateKey {
+        /// RFC 6901 pointer of the repeated key.
+        pointer: String,
+        /// 1-based line of its second occurrence.
+        line: usize,
+        /// 1-based column just after it.
+        column: usize,
+    },
     /// An entry of `secrets.pointers` in `site.json` that is not `PATH#/json/pointer`.
     #[error(
         "secret pointer `{pointer}` in site.json is not of the form `settings/x.json#/json/pointer`: {reason}"

@@ -60,21 +60,6 @@ impl Area {
             Self::Other => AreaKind::Other,
         }
     }
-
-    /// Whether the entry holds JSON (a document) or JSON Lines (a collection).
-    #[must_use]
-    pub fn is_json(&self) -> bool {
-        matches!(
-            self,
-            Self::Site
-                | Self::Tab(_)
-                | Self::User(_)
-                | Self::Module {
-                    item: ModuleItem::Collection | ModuleItem::Document,
-                    ..
-                }
-        )
-    }
 }
 
 /// Places a site-relative path in the layout; `None` for sitepack's own state

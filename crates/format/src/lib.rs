@@ -9,6 +9,7 @@
 //! - [`SiteConfig`]: `site.json`, checked by [`validate_site_config`].
 //! - [`Area`], [`classify`] and [`Scope`]: the site layout and which paths a scope selects.
 //! - [`SecretPolicy`]: which JSON values are secrets, and their redaction.
+//! - [`find_credentials`] and [`CredentialScanner`]: well-known credential shapes in any bytes.
 //! - [`AuditEvent`], [`append_audit_event`] and [`read_audit_log`]: the site's audit log.
 //! - [`Progress`]: how long work reports how far it got.
 //!
@@ -28,6 +29,7 @@
 mod audit;
 mod beneath;
 mod content;
+mod credentials;
 mod digest;
 mod error;
 pub mod failpoint;
@@ -49,7 +51,11 @@ pub use audit::{
     error_chain, read_audit_events, read_audit_log, record_audit_event,
 };
 pub use beneath::{Beneath, LinkRefused, NodeKind, NodeStat};
-pub use content::{ContentKind, is_blank_line, json_error_message, record_id};
+pub use content::{ContentKind, is_blank_line, json_error_message, parse_site_json, record_id};
+pub use credentials::{
+    CredentialInStream, CredentialMatch, CredentialScanner, DOCUMENTED_EXAMPLE_CREDENTIALS,
+    find_credentials,
+};
 pub use digest::{Sha256, Sha256Hasher};
 pub use error::FormatError;
 pub use layout::{
@@ -68,6 +74,6 @@ pub use schema::{
     generated_site_schema, validate_manifest, validate_manifest_bytes, validate_site_config,
 };
 pub use secrets::{SecretPolicy, escape_pointer_token};
-pub use site::{DEFAULT_OWNER_FIELD, SiteConfig, SiteSecrets};
+pub use site::{AllowedCredential, DEFAULT_OWNER_FIELD, SiteConfig, SiteSecrets};
 pub use site_lock::{AUTO_LOCK_NAME, LockKind, SITE_LOCK_NAME, SiteLock};
 pub use tree::{TreeConflict, first_tree_conflict};

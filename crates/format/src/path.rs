@@ -499,6 +499,61 @@ mod tests {
     }
 
     #[test]
+    fn rejections_say_what_is_wrong() {
+        let table: &[(&str, &str)] = &[
+            ("", "the name is empty"),
+            ("a//b", "empty component"),
+            ("a/../b", "`.` or `..` component"),
+            ("/a", "it is absolute"),
+            ("a\\b", "backslash"),
+            ("C:x", "contains `:`"),
+            ("a\u{7}b", "control or format character U+0007"),
+            ("e\u{301}", "not in Unicode NFC form"),
+            (
+                "lpt1.txt",
+                "`lpt1.txt` is a reserved device name on Windows",
+            ),
+            ("a./b", "`a.` ends in a dot or a space"),
+        ];
+        for (input, message) in table {
+            let reason = check(input).unwrap_err().to_string();
+            assert!(reason.contains(message), "{input:?}: {reason}");
+        }
+        let long = "x".repeat(256);
+        assert_eq!(
+            check(&long).unwrap_err().to_string(),
+            "a component is 256 bytes long (at most 255)"
+        );
+        let too_long = format!("{0}/{0}/{0}/{0}/{0}", "y".repeat(205));
+        assert_eq!(
+            check(&too_long).unwrap_err().to_string(),
+            "it is 1029 bytes long (at most 1024)"
+        );
+    }
+
+    #[test]
+    fn a_path_of_exactly_the_maximum_length_is_accepted() {
+        let longest = format!("{0}/{0}/{0}/{0}/{1}", "z".repeat(200), "w".repeat(220));
+        assert_eq!(longest.len(), MAX_PATH_BYTES);
+        assert!(longest.parse::<ArchivePath>().is_ok());
+        assert!(format!("{longest}w").parse::<ArchivePath>().is_err());
+    }
+
+    #[test]
+    fn paths_print_strip_and_borrow_as_their_text() {
+        let path: ArchivePath = "site/settings/a b.json".parse().unwrap();
+        assert_eq!(path.to_string(), "site/settings/a b.json");
+        assert_eq!(AsRef::<str>::as_ref(&path), "site/settings/a b.json");
+        assert_eq!(
+            path.strip_prefix("site").map(String::from).as_deref(),
+            Some("settings/a b.json")
+        );
+        assert_eq!(path.strip_prefix("sit"), None);
+        assert_eq!(path.strip_prefix("site/settings/a b.json"), None);
+        assert_eq!(path.strip_prefix("files"), None);
+    }
+
+    #[test]
     fn serde_rejects_bad_paths() {
         assert!(serde_json::from_str::<ArchivePath>("\"../x\"").is_err());
         let ok: ArchivePath = serde_json::from_str("\"a/b\"").unwrap();

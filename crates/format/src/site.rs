@@ -35,7 +35,7 @@ pub struct SiteConfig {
 }
 
 /// `site.json` `secrets`: keys and pointers that are secret on this site besides the
-/// default patterns.
+/// default patterns, and the credential shapes it allows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteSecrets {
@@ -47,6 +47,22 @@ pub struct SiteSecrets {
     #[serde(default)]
     #[schemars(with = "Vec<SecretPointerSchema>")]
     pub pointers: Vec<String>,
+    /// Credential shapes this site accepts in its backups (docs/FORMAT.md §11.4): a
+    /// published example or test value, or every file a path glob matches.
+    #[serde(default)]
+    pub allow: Vec<AllowedCredential>,
+}
+
+/// One item of `secrets.allow`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AllowedCredential {
+    /// A credential (the part a shape names, e.g. the 40 characters of an AWS secret
+    /// access key) that may travel wherever it is.
+    Value(#[schemars(length(min = 1))] String),
+    /// Site-relative files (`*` and `?` within one component, `**` for any number of
+    /// components) in which any credential shape may travel.
+    Path(#[schemars(length(min = 1))] String),
 }
 
 /// `PATH#/json/pointer`.

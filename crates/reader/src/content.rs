@@ -2,13 +2,11 @@
 //! JSON shape, collection records and ids, scope of records, secrets, credential shapes.
 
 use std::collections::HashSet;
-use std::sync::LazyLock;
 
-use regex::bytes::Regex;
 use serde_json::Value;
 use sitepack_format::{
-    ArchivePath, Area, ContentKind, SecretPolicy, Selection, is_blank_line, json_error_message,
-    record_id,
+    ArchivePath, Area, ContentKind, CredentialScanner, FormatError, SecretPolicy, Selection,
+    is_blank_line, parse_site_json, record_id,
 };
 
 use crate::finding::{Code, Findings};
@@ -16,98 +14,51 @@ use crate::finding::{Code, Findings};
 /// Findings about one entry beyond this many are dropped (the first ones say enough).
 const MAX_PER_ENTRY: usize = 20;
 
-/// Well-known credential shapes (docs/FORMAT.md §13.9), ASCII-only so the scan stays a
-/// fast DFA over arbitrary bytes.
-const SHAPES: &[(&str, &str)] = &[
-    ("a Stripe live secret key", r"sk_live_[0-9A-Za-z]{10,}"),
-    ("an AWS access key id", r"(?-u:\b)AKIA[0-9A-Z]{16}(?-u:\b)"),
-    (
-        "a PEM private key",
-        r"-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----",
-    ),
-    ("a Slack bot token", r"xoxb-[0-9A-Za-z-]{10,}"),
-    ("a GitHub personal access token", r"ghp_[0-9A-Za-z]{36}"),
-];
+/// Streams an entry's bytes past the credential scan (docs/FORMAT.md §13.9).
+pub(crate) struct ShapeScanner<'a> {
+    scanner: CredentialScanner,
+    policy: &'a SecretPolicy,
+    path: &'a ArchivePath,
+}
 
-/// Bytes of one chunk kept in front of the next, so that a shape split across chunks is
-/// still seen (longer than any shape's shortest match).
-const SHAPE_OVERLAP: usize = 256;
-
-static ANY_SHAPE: LazyLock<Regex> = LazyLock::new(|| {
-    let alternation: Vec<String> = SHAPES.iter().map(|(_, p)| format!("(?:{p})")).collect();
-    #[expect(clippy::expect_used, reason = "constant patterns, covered by tests")]
-    Regex::new(&alternation.join("|")).expect("credential patterns compile")
-});
-
-static EACH_SHAPE: LazyLock<Vec<Regex>> = LazyLock::new(|| {
-    #[expect(clippy::expect_used, reason = "constant patterns, covered by tests")]
-    SHAPES
-        .iter()
-        .map(|(_, p)| Regex::new(&format!("^(?:{p})")).expect("credential pattern compiles"))
-        .collect()
-});
-
-/// The names of the credential shapes found in `bytes`.
-pub(crate) fn credential_shapes(bytes: &[u8]) -> Vec<&'static str> {
-    let mut found = Vec::new();
-    for m in ANY_SHAPE.find_iter(bytes) {
-        for ((name, _), each) in SHAPES.iter().zip(EACH_SHAPE.iter()) {
-            if each.is_match(&bytes[m.start()..]) && !found.contains(name) {
-                found.push(*name);
-            }
+impl<'a> ShapeScanner<'a> {
+    pub fn new(policy: &'a SecretPolicy, path: &'a ArchivePath) -> Self {
+        Self {
+            scanner: CredentialScanner::default(),
+            policy,
+            path,
         }
     }
-    found
-}
 
-/// Streams an entry's bytes past the credential scan.
-#[derive(Default)]
-pub(crate) struct ShapeScanner {
-    window: Vec<u8>,
-    found: Vec<&'static str>,
-}
-
-impl ShapeScanner {
     pub fn feed(&mut self, chunk: &[u8]) {
-        if self.window.is_empty() {
-            self.scan(chunk);
-            let keep = chunk.len().min(SHAPE_OVERLAP);
-            self.window.extend_from_slice(&chunk[chunk.len() - keep..]);
-            return;
-        }
-        // Shapes that straddle the boundary, then the chunk itself (without copying it).
-        let mut window = std::mem::take(&mut self.window);
-        window.extend_from_slice(&chunk[..chunk.len().min(SHAPE_OVERLAP)]);
-        self.scan(&window);
-        self.scan(chunk);
-        if chunk.len() >= SHAPE_OVERLAP {
-            window.clear();
-            window.extend_from_slice(&chunk[chunk.len() - SHAPE_OVERLAP..]);
-        } else {
-            let drop = window.len().saturating_sub(SHAPE_OVERLAP);
-            window.drain(..drop);
-        }
-        self.window = window;
+        self.scanner.feed(chunk);
     }
 
-    fn scan(&mut self, bytes: &[u8]) {
-        for name in credential_shapes(bytes) {
-            if !self.found.contains(&name) {
-                self.found.push(name);
+    /// One warning per shape, at the first line it is on.
+    pub fn report(self, name: &str, findings: &mut Findings) {
+        let mut reported: Vec<&str> = Vec::new();
+        for found in self.scanner.finish() {
+            let shape = found.found.shape;
+            if reported.contains(&shape)
+                || self.policy.allows_credential(self.path, &found.found.value)
+            {
+                continue;
             }
-        }
-    }
-
-    pub fn report(self, path: &str, findings: &mut Findings) {
-        for name in self.found {
+            reported.push(shape);
             findings.entry(
                 Code::CredentialShape,
-                path,
-                format!("contains something shaped like {name}; if it is a real credential, remove it from the site, rotate it, and make a new archive"),
+                name,
+                format!(
+                    "line {} contains something shaped like {shape}; {SHAPE_ADVICE}",
+                    found.line
+                ),
             );
         }
     }
 }
+
+/// What to do about a credential shape.
+pub(crate) const SHAPE_ADVICE: &str = "if it is a real credential, remove it from the site, rotate it, and make a new archive; if it is a published example or test value, list it in site.json secrets.allow";
 
 /// How an entry's records are judged.
 pub(crate) struct ContentRules<'a> {
@@ -134,6 +85,8 @@ pub(crate) struct ContentCheck<'a> {
     ids: HashSet<String>,
     findings: Findings,
     reported: usize,
+    /// Some JSON could not be parsed, so its credential shapes are left to the byte scan.
+    unparsed: bool,
 }
 
 impl<'a> ContentCheck<'a> {
@@ -146,6 +99,7 @@ impl<'a> ContentCheck<'a> {
             ids: HashSet::new(),
             findings: Findings::default(),
             reported: 0,
+            unparsed: false,
         }
     }
 
@@ -168,6 +122,11 @@ impl<'a> ContentCheck<'a> {
         self.pending.extend_from_slice(rest);
     }
 
+    /// Whether every value was parsed (and its credential shapes reported by pointer).
+    pub fn parsed_all(&self) -> bool {
+        !self.unparsed
+    }
+
     /// The findings and, for a collection, its number of records.
     pub fn finish(mut self) -> (Findings, Option<u64>) {
         let pending = std::mem::take(&mut self.pending);
@@ -188,18 +147,11 @@ impl<'a> ContentCheck<'a> {
     }
 
     fn document(&mut self, bytes: &[u8]) {
-        let mut value = match serde_json::from_slice::<Value>(bytes) {
+        let mut value = match parse_site_json(bytes) {
             Ok(value) => value,
             Err(e) => {
-                self.add(
-                    Code::InvalidJson,
-                    format!(
-                        "not valid JSON at line {} column {}: {}",
-                        e.line(),
-                        e.column(),
-                        json_error_message(&e)
-                    ),
-                );
+                self.unparsed = true;
+                self.add(Code::InvalidJson, not_json_message(&e, None));
                 return;
             }
         };
@@ -233,23 +185,16 @@ impl<'a> ContentCheck<'a> {
             return;
         }
         let collection = self.rules.kind == ContentKind::Collection;
-        let mut value = match serde_json::from_slice::<Value>(line) {
+        let mut value = match parse_site_json(line) {
             Ok(value) => value,
             Err(e) => {
+                self.unparsed = true;
                 let code = if collection {
                     Code::InvalidJsonl
                 } else {
                     Code::InvalidJson
                 };
-                self.add(
-                    code,
-                    format!(
-                        "line {} column {} is not valid JSON: {}",
-                        self.line_number,
-                        e.column(),
-                        json_error_message(&e)
-                    ),
-                );
+                self.add(code, not_json_message(&e, Some(self.line_number)));
                 return;
             }
         };
@@ -294,39 +239,60 @@ impl<'a> ContentCheck<'a> {
 
     fn secrets(&mut self, value: &mut Value, record: Option<&Value>) {
         let pointers = self.rules.policy.redact(self.rules.path, value);
-        for pointer in pointers {
-            let at = match record {
-                Some(id) => format!("record {id} at {pointer}"),
-                None => format!("at {pointer}"),
-            };
+        let line = self.line_number;
+        let place = |pointer: &str| match (record, self.rules.kind) {
+            (Some(id), _) => format!("record {id} at {pointer}"),
+            (None, ContentKind::JsonLines) => format!("line {line} at {pointer}"),
+            (None, _) => format!("at {pointer}"),
+        };
+        // What is left after redaction: the removed values are reported above.
+        let shapes = self
+            .rules
+            .policy
+            .credentials_in_value(self.rules.path, value);
+        let shapes: Vec<String> = shapes
+            .into_iter()
+            .map(|(pointer, found)| {
+                format!(
+                    "{} contains something shaped like {}; {SHAPE_ADVICE}",
+                    place(&pointer),
+                    found.shape
+                )
+            })
+            .collect();
+        let pointers: Vec<String> = pointers.iter().map(|p| place(p)).collect();
+        for at in pointers {
             self.add(
                 Code::SecretPresent,
                 format!("a secret value is present {at}; secrets must never travel in an archive: remove it from the site (or re-create the archive with sitepack, which removes it) and rotate it"),
             );
         }
+        for message in shapes {
+            self.add(Code::CredentialShape, message);
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credential_shapes_are_found_across_chunk_boundaries() {
-        let key = b"xx AKIAABCDEFGHIJKLMNOP yy";
-        assert_eq!(credential_shapes(key), vec!["an AWS access key id"]);
-        assert!(credential_shapes(b"xAKIAABCDEFGHIJKLMNOP").is_empty());
-        let pem = b"-----BEGIN OPENSSH PRIVATE KEY-----";
-        assert_eq!(credential_shapes(pem), vec!["a PEM private key"]);
-        let mut scanner = ShapeScanner::default();
-        let text = b"token: sk_live_0123456789abcdef and ghp_0123456789abcdefghijklmnopqrstuvwxyz";
-        for chunk in text.chunks(5) {
-            scanner.feed(chunk);
-        }
-        assert_eq!(
-            scanner.found,
-            vec!["a Stripe live secret key", "a GitHub personal access token"]
-        );
-        assert!(credential_shapes(b"sk_test_0123456789abcdef xoxp-123").is_empty());
+/// Why a document (or line `line` of JSON Lines) is not acceptable JSON; never its text.
+fn not_json_message(error: &FormatError, line: Option<usize>) -> String {
+    let at = |l: usize, column: usize| match line {
+        Some(line) => format!("line {line} column {column}"),
+        None => format!("line {l} column {column}"),
+    };
+    match error {
+        FormatError::DuplicateKey {
+            pointer,
+            line: l,
+            column,
+        } => format!(
+            "duplicate key {pointer} at {}: a key may appear only once in an object (a reader keeps one of them, so the other escapes every check); remove one of them",
+            at(*l, *column)
+        ),
+        FormatError::JsonSyntax {
+            line: l,
+            column,
+            message,
+        } => format!("not valid JSON at {}: {message}", at(*l, *column)),
+        other => other.to_string(),
     }
 }

@@ -198,12 +198,16 @@ fn check_entry(
     let name = record.display();
     let mut findings = Findings::default();
     let mut stream = EntryStream::new(file, record)?;
-    let place = job.entry.and_then(|_| place(record));
-    let mut content = place
+    let site_place = place(record);
+    let mut content = site_place
         .as_ref()
+        .filter(|_| job.entry.is_some())
         .and_then(|place| shared.rules(record, place))
         .map(ContentCheck::new);
-    let mut shapes = job.scan_shapes.then(ShapeScanner::default);
+    let mut shapes = site_place
+        .as_ref()
+        .filter(|_| job.scan_shapes)
+        .map(|(path, _)| ShapeScanner::new(&shared.policy, path));
     let ratio_cap = record
         .compressed
         .saturating_mul(limits.max_ratio)
@@ -246,8 +250,10 @@ fn check_entry(
         ratio_finding(record, computed.size, limits, &mut findings);
         return Ok((findings, computed.size));
     }
+    // Parsed JSON reports its credential shapes by pointer; the byte scan covers the rest.
+    let shapes_by_pointer = content.as_ref().is_some_and(ContentCheck::parsed_all);
     judge(job, &computed, content, &mut findings);
-    if let Some(shapes) = shapes {
+    if let Some(shapes) = shapes.filter(|_| !shapes_by_pointer) {
         shapes.report(name, &mut findings);
     }
     Ok((findings, computed.size))

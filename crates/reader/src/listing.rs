@@ -6,12 +6,11 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 
 use sitepack_format::{
-    Area, CHECKSUMS_NAME, Entry, MANIFEST_NAME, Manifest, ModuleItem, PAYLOAD_DIR, Selection,
-    SiteConfig, classify, validate_site_config,
+    CHECKSUMS_NAME, ContentKind, Entry, MANIFEST_NAME, Manifest, PAYLOAD_DIR, SecretPolicy,
+    Selection, SiteConfig, classify, find_credentials, validate_site_config,
 };
 
 use crate::container::Record;
-use crate::content::credential_shapes;
 use crate::entry_stream::EntryStream;
 use crate::finding::{Code, Findings};
 use crate::manifest::{self, MAX_MANIFEST_BYTES, ManifestOutcome};
@@ -122,25 +121,36 @@ pub(crate) fn check_against_manifest(
         findings,
     )?;
     manifest::check_stats(manifest, findings);
+    let site = check_site(file, manifest, files, findings)?;
     if let Some(label) = &manifest.label {
-        for shape in credential_shapes(label.as_bytes()) {
+        let policy = site
+            .as_ref()
+            .and_then(|s| SecretPolicy::new(s.secrets.as_ref()).ok())
+            .unwrap_or_default();
+        let mut reported: Vec<&str> = Vec::new();
+        for found in find_credentials(label.as_bytes()) {
+            if reported.contains(&found.shape) || policy.allows_credential_value(&found.value) {
+                continue;
+            }
+            reported.push(found.shape);
             findings.entry(
                 Code::CredentialShape,
                 MANIFEST_NAME,
-                format!("the label contains something shaped like {shape}; if it is a real credential, rotate it"),
+                format!(
+                    "the label contains something shaped like {}; if it is a real credential, rotate it",
+                    found.shape
+                ),
             );
         }
     }
-    check_site(file, manifest, files, findings)
+    Ok(site)
 }
 
 fn check_entry_place(manifest: &Manifest, entry: &Entry, findings: &mut Findings) {
     let name = entry.path.as_str();
-    let Some(area) = entry
-        .path
-        .strip_prefix(PAYLOAD_DIR)
-        .as_ref()
-        .and_then(classify)
+    let site_path = entry.path.strip_prefix(PAYLOAD_DIR);
+    let Some((site_path, area)) =
+        site_path.and_then(|site_path| classify(&site_path).map(|area| (site_path, area)))
     else {
         findings.entry(
             Code::OutOfScope,
@@ -170,13 +180,7 @@ fn check_entry_place(manifest: &Manifest, entry: &Entry, findings: &mut Findings
             ),
         );
     }
-    let collection = matches!(
-        area,
-        Area::Module {
-            item: ModuleItem::Collection,
-            ..
-        }
-    );
+    let collection = ContentKind::of(&site_path, &area).has_records();
     if collection != entry.records.is_some() {
         let what = if collection {
             "a collection must state its number of records"
@@ -243,7 +247,7 @@ fn check_site(
     let Some(bytes) = read_small(file, record, MAX_MANIFEST_BYTES)? else {
         return Ok(None);
     };
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+    let Ok(value) = sitepack_format::parse_site_json(&bytes) else {
         // Reported as INVALID_JSON by the content checks.
         return Ok(None);
     };

@@ -89,14 +89,15 @@ pub(crate) fn encode_bytes(data: Vec<u8>, level: u32, precompressed: bool) -> io
     })
 }
 
-/// Encodes a large file (`file`, opened from `native`) by streaming it: stored entries are
-/// read again from `native` when written, deflated ones go through an anonymous
-/// temporary file in `spill_dir`.
+/// Encodes a large file by streaming it, showing each chunk to `observe` (the credential
+/// scan): stored entries are read again through `file` when written, deflated ones go
+/// through an anonymous temporary file in `spill_dir`.
 pub(crate) fn encode_file(
     mut file: File,
     level: u32,
     precompressed: bool,
     spill_dir: &Path,
+    observe: &mut dyn FnMut(&[u8]),
 ) -> io::Result<Encoded> {
     let mut buffer = vec![0u8; CHUNK];
     let first = read_full(&mut file, &mut buffer)?;
@@ -114,6 +115,7 @@ pub(crate) fn encode_file(
     let mut chunk = first;
     while chunk > 0 {
         let data = &buffer[..chunk];
+        observe(data);
         hasher.update(data);
         crc.update(data);
         if let Some(encoder) = encoder.as_mut() {
@@ -375,7 +377,14 @@ mod tests {
         let text = b"line of text that compresses well\n".repeat(100_000);
         let path = dir.path().join("big.txt");
         std::fs::write(&path, &text).unwrap();
-        let streamed = encode_file(File::open(&path).unwrap(), 6, false, dir.path()).unwrap();
+        let streamed = encode_file(
+            File::open(&path).unwrap(),
+            6,
+            false,
+            dir.path(),
+            &mut |_| {},
+        )
+        .unwrap();
         let in_memory = encode_bytes(text.clone(), 6, false).unwrap();
         assert_eq!(streamed.sha256, in_memory.sha256);
         assert_eq!(streamed.crc, in_memory.crc);
@@ -394,7 +403,14 @@ mod tests {
 
         let path = dir.path().join("noise.bin");
         std::fs::write(&path, noise(3 * CHUNK + 17, 0)).unwrap();
-        let streamed = encode_file(File::open(&path).unwrap(), 6, false, dir.path()).unwrap();
+        let streamed = encode_file(
+            File::open(&path).unwrap(),
+            6,
+            false,
+            dir.path(),
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(streamed.method, Method::Stored);
         assert!(matches!(streamed.payload, Payload::Reread(_)));
         assert_eq!(streamed.size, 3 * CHUNK as u64 + 17);
@@ -413,7 +429,14 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("zeros");
             std::fs::write(&path, &zeros).unwrap();
-            let streamed = encode_file(File::open(&path).unwrap(), 9, false, dir.path()).unwrap();
+            let streamed = encode_file(
+                File::open(&path).unwrap(),
+                9,
+                false,
+                dir.path(),
+                &mut |_| {},
+            )
+            .unwrap();
             assert_eq!(streamed.method, Method::Stored, "{size}");
         }
         // Under the floor, or under the ratio, deflating goes on.

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde_json::Value;
 use sitepack_format::{
-    ArchivePath, Area, ContentKind, SecretPolicy, is_blank_line, json_error_message, record_id,
+    ArchivePath, Area, ContentKind, CredentialMatch, FormatError, SecretPolicy, is_blank_line,
+    parse_site_json, record_id,
 };
 
 use crate::WriterError;
@@ -40,17 +41,38 @@ pub(crate) struct Processed {
     pub removed: Vec<Removed>,
 }
 
-/// Parses JSON, reporting errors with the file's line and column (never its content).
+/// Parses JSON (duplicate keys refused), reporting errors with the file's line and
+/// column (never its content).
 pub(crate) fn parse_json(native: &Path, bytes: &[u8]) -> Result<Value, WriterError> {
     parse_at(native, bytes, 0)
 }
 
 fn parse_at(native: &Path, bytes: &[u8], line_offset: usize) -> Result<Value, WriterError> {
-    serde_json::from_slice(bytes).map_err(|e| WriterError::InvalidJson {
-        path: native.to_path_buf(),
-        line: e.line() + line_offset,
-        column: e.column(),
-        message: json_error_message(&e),
+    parse_site_json(bytes).map_err(|e| match e {
+        FormatError::DuplicateKey {
+            pointer,
+            line,
+            column,
+        } => WriterError::DuplicateKey {
+            path: native.to_path_buf(),
+            line: line + line_offset,
+            column,
+            pointer,
+        },
+        FormatError::JsonSyntax {
+            line,
+            column,
+            message,
+        } => WriterError::InvalidJson {
+            path: native.to_path_buf(),
+            line: line + line_offset,
+            column,
+            message,
+        },
+        other => WriterError::InvalidDocument {
+            path: native.to_path_buf(),
+            problem: other.to_string(),
+        },
     })
 }
 
@@ -65,6 +87,7 @@ pub(crate) fn process_document(
     let mut value = parse_json(native, &bytes)?;
     check_document_shape(native, path, area, &value)?;
     let pointers = policy.redact(path, &mut value);
+    refuse_credentials(native, path, &value, None, policy)?;
     if pointers.is_empty() {
         return Ok(Processed {
             data: bytes,
@@ -174,6 +197,7 @@ pub(crate) fn process_lines(
                 RecordFilter::All => (false, "", true),
             },
         ];
+        refuse_credentials(native, path, &value, Some(line_number), policy)?;
         if let Some((_, key, _)) = kept_identity
             .iter()
             .find(|(applies, _, kept)| *applies && !kept)
@@ -200,9 +224,48 @@ pub(crate) fn process_lines(
     }
     Ok(Processed {
         data: if changed { out } else { bytes },
-        records: Some(records),
+        // Only collections count records (FORMAT.md §8); other JSON Lines carry none.
+        records: kind.has_records().then_some(records),
         removed,
     })
+}
+
+/// Refuses a JSON value (a document, or the record on `line`) that still holds a secret
+/// credential shape after redaction.
+fn refuse_credentials(
+    native: &Path,
+    path: &ArchivePath,
+    value: &Value,
+    line: Option<usize>,
+    policy: &SecretPolicy,
+) -> Result<(), WriterError> {
+    let found = policy.credentials_in_value(path, value);
+    match found.into_iter().find(|(_, m)| m.secret) {
+        Some((pointer, m)) => Err(WriterError::CredentialShape {
+            path: native.to_path_buf(),
+            place: match line {
+                Some(line) => format!(":{line}#{pointer}"),
+                None => format!("#{pointer}"),
+            },
+            shape: m.shape,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Refuses the first secret credential shape in `found` (from bytes), naming its line.
+pub(crate) fn refuse_credentials_in_bytes(
+    native: &Path,
+    found: impl IntoIterator<Item = (usize, CredentialMatch)>,
+) -> Result<(), WriterError> {
+    match found.into_iter().find(|(_, m)| m.secret) {
+        Some((line, m)) => Err(WriterError::CredentialShape {
+            path: native.to_path_buf(),
+            place: format!(":{line}"),
+            shape: m.shape,
+        }),
+        None => Ok(()),
+    }
 }
 
 fn string_leaves(value: Option<&Value>) -> Vec<String> {
@@ -323,10 +386,49 @@ mod tests {
         }
     }
 
+    /// Regression: `serde_json` kept the last of two equal keys, so the first one's secret
+    /// travelled unseen.
+    #[test]
+    fn duplicate_keys_are_refused_in_documents_collections_and_json_lines() {
+        let doc: ArchivePath = "settings/mail.json".parse().unwrap();
+        let area = sitepack_format::classify(&doc).unwrap();
+        let err = process_document(
+            Path::new("site/settings/mail.json"),
+            &doc,
+            &area,
+            b"{\"relay\": {\"pwd\": \"Xq-42-leak\",\n \"pwd\": null}}".to_vec(),
+            &policy(),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(&err, WriterError::DuplicateKey { pointer, line: 2, .. } if pointer == "/relay/pwd"),
+            "{text}"
+        );
+        assert!(text.starts_with("site/settings/mail.json:2:"), "{text}");
+        assert!(!text.contains("Xq-42-leak"), "{text}");
+        for kind in [ContentKind::Collection, ContentKind::JsonLines] {
+            let err = process_lines(
+                Path::new("c.jsonl"),
+                &"modules/m/c.jsonl".parse().unwrap(),
+                kind,
+                b"{\"id\": 1}\n\n{\"id\": 2, \"n\": [{\"t\": 1, \"t\": 2}]}\n".to_vec(),
+                &policy(),
+                RecordFilter::All,
+            )
+            .unwrap_err();
+            assert!(
+                matches!(&err, WriterError::DuplicateKey { pointer, line: 3, .. } if pointer == "/n/0/t"),
+                "{err}"
+            );
+        }
+    }
+
     #[test]
     fn a_policy_may_not_remove_a_records_identity() {
         let additions = sitepack_format::SiteSecrets {
             keys: vec!["user_id".into()],
+            allow: vec![],
             pointers: vec!["modules/m/c.jsonl#/id".into()],
         };
         let policy = SecretPolicy::new(Some(&additions)).unwrap();

@@ -6,9 +6,10 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sitepack_format::{
-    Area, CHECKSUMS_NAME, ContentKind, Entry, FORMAT_NAME, FORMAT_VERSION, Generator, Limits,
-    MANIFEST_NAME, Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Progress, Redaction, Scope,
-    Selection, Sha256, Sha256Hasher, Stats, Timestamp, error_chain, record_audit_event,
+    Area, CHECKSUMS_NAME, ContentKind, CredentialScanner, Entry, FORMAT_NAME, FORMAT_VERSION,
+    Generator, Limits, MANIFEST_NAME, Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Progress,
+    Redaction, Scope, Selection, Sha256, Sha256Hasher, Stats, Timestamp, error_chain,
+    record_audit_event,
 };
 
 use crate::compress::{self, Encoded, Payload};
@@ -520,13 +521,16 @@ fn prepare(
     let native = site.native_path(&job.file.path);
     let precompressed = compress::is_precompressed(job.file.path.file_name());
     if job.kind == ContentKind::Bytes && job.file.size > STREAM_THRESHOLD {
+        let mut scanner = CredentialScanner::default();
         let encoded = compress::encode_file(
             site.open_file(&job.file.path)?,
             level,
             precompressed,
             spill_dir,
+            &mut |chunk| scanner.feed(chunk),
         )
         .map_err(|e| WriterError::io("read", &native, e))?;
+        refuse_credentials(site, job, &native, scanner)?;
         return Ok(Prepared {
             encoded,
             records: None,
@@ -550,11 +554,16 @@ fn prepare(
             site.policy(),
             filter,
         )?,
-        ContentKind::Bytes => Processed {
-            data: bytes,
-            records: None,
-            removed: Vec::new(),
-        },
+        ContentKind::Bytes => {
+            let mut scanner = CredentialScanner::default();
+            scanner.feed(&bytes);
+            refuse_credentials(site, job, &native, scanner)?;
+            Processed {
+                data: bytes,
+                records: None,
+                removed: Vec::new(),
+            }
+        }
     };
     let encoded = compress::encode_bytes(processed.data, level, precompressed)
         .map_err(|e| WriterError::io("compress", &native, e))?;
@@ -563,6 +572,25 @@ fn prepare(
         records: processed.records,
         removed: processed.removed,
     })
+}
+
+/// Refuses a bytes file in which `scanner` found a secret credential shape the site
+/// does not allow.
+fn refuse_credentials(
+    site: &Site,
+    job: &Job,
+    native: &Path,
+    scanner: CredentialScanner,
+) -> Result<(), WriterError> {
+    let policy = site.policy();
+    content::refuse_credentials_in_bytes(
+        native,
+        scanner
+            .finish()
+            .into_iter()
+            .filter(|f| !policy.allows_credential(&job.file.path, &f.found.value))
+            .map(|f| (f.line, f.found)),
+    )
 }
 
 fn read_file(site: &Site, path: &sitepack_format::ArchivePath) -> Result<Vec<u8>, WriterError> {

@@ -43,6 +43,35 @@ pub enum WriterError {
         /// What the parser expected (never the file's content).
         message: String,
     },
+    /// An object with the same key twice: one of them would escape the secret policy.
+    #[error(
+        "{}:{line}:{column}: duplicate key {pointer} (JSON pointer); a key may appear only once in an object: remove one of them",
+        path.display()
+    )]
+    DuplicateKey {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (within the file) of the second occurrence.
+        line: usize,
+        /// 1-based column just after it.
+        column: usize,
+        /// RFC 6901 pointer of the repeated key (a key name, never a value).
+        pointer: String,
+    },
+    /// A credential shape that is itself a secret (a PEM private key, a live Stripe key,
+    /// …) where the secret policy does not remove it.
+    #[error(
+        "{}{place}: holds {shape}; a credential must never travel in a backup: remove it from the site and rotate it, or, if it is a published example or test value, list it (or the file) in site.json secrets.allow (docs/FORMAT.md §11.4)",
+        path.display()
+    )]
+    CredentialShape {
+        /// The file.
+        path: PathBuf,
+        /// Where in it: `:LINE`, `#/json/pointer` or `:LINE#/json/pointer`.
+        place: String,
+        /// What it is (`a PEM private key`), never the match.
+        shape: &'static str,
+    },
     /// A document whose shape the layout requires (a tab or a user card must be an
     /// object; a card's `id` must equal its file name).
     #[error("{}: {problem}", path.display())]

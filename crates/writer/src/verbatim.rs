@@ -56,6 +56,7 @@ impl<W: Write> VerbatimZip<W> {
             self.level,
             compress::is_precompressed(name),
             &self.spill_dir,
+            &mut |_| {},
         )
         .map_err(|e| WriterError::io("read", source, e))?;
         self.append(name, encoded, source)

@@ -1,0 +1,280 @@
+//! Well-known credential shapes (docs/FORMAT.md §13.9): found in any archived bytes, by
+//! the writer (which refuses the secret ones) and the reader (which warns about all).
+
+use std::sync::LazyLock;
+
+use regex::bytes::Regex;
+
+/// One credential shape.
+struct Shape {
+    /// What it is, for messages (`a PEM private key`).
+    name: &'static str,
+    /// A byte regular expression, ASCII only; group `v` is the credential itself (what
+    /// an allowed value is compared with), else the whole match.
+    pattern: &'static str,
+    /// The match is itself a secret: `create` refuses it. Otherwise (an identifier that
+    /// is not secret by itself) readers only warn.
+    secret: bool,
+}
+
+const SHAPES: &[Shape] = &[
+    Shape {
+        name: "a PEM private key",
+        pattern: r"-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----",
+        secret: true,
+    },
+    Shape {
+        name: "a Stripe live secret key",
+        pattern: r"(?P<v>[sr]k_live_[0-9A-Za-z]{10,})",
+        secret: true,
+    },
+    Shape {
+        name: "an AWS secret access key",
+        pattern: r#"(?i:aws_?secret_?(?:access_?)?key)["']?[ \t]*[:=][ \t]*["']?(?P<v>[A-Za-z0-9/+]{40})"#,
+        secret: true,
+    },
+    Shape {
+        name: "a GitHub token",
+        pattern: r"(?P<v>gh[pousr]_[0-9A-Za-z]{36}|github_pat_[0-9A-Za-z_]{22,})",
+        secret: true,
+    },
+    Shape {
+        name: "a Slack token",
+        pattern: r"(?P<v>xox[abprs]-[0-9A-Za-z-]{10,})",
+        secret: true,
+    },
+    Shape {
+        name: "an AWS access key id",
+        pattern: r"(?-u:\b)(?P<v>AKIA[0-9A-Z]{16})(?-u:\b)",
+        secret: false,
+    },
+];
+
+/// Values published as examples in vendors' documentation: never credentials.
+pub const DOCUMENTED_EXAMPLE_CREDENTIALS: &[&str] = &[
+    "AKIAIOSFODNN7EXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+];
+
+/// Bytes of one chunk kept in front of the next, so that a shape split across chunks is
+/// still seen (longer than any shape's longest practical match).
+const OVERLAP: usize = 256;
+
+static ANY_SHAPE: LazyLock<Regex> = LazyLock::new(|| {
+    let alternation: Vec<String> = SHAPES
+        .iter()
+        .map(|s| format!("(?:{})", s.pattern.replace("?P<v>", "")))
+        .collect();
+    #[expect(clippy::expect_used, reason = "constant patterns, covered by tests")]
+    Regex::new(&alternation.join("|")).expect("credential patterns compile")
+});
+
+static EACH_SHAPE: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    #[expect(clippy::expect_used, reason = "constant patterns, covered by tests")]
+    SHAPES
+        .iter()
+        .map(|s| Regex::new(&format!("^(?:{})", s.pattern)).expect("credential pattern compiles"))
+        .collect()
+});
+
+/// A credential shape found in some bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialMatch {
+    /// What it is (`a PEM private key`): safe to print, unlike the match.
+    pub shape: &'static str,
+    /// Whether the match is itself a secret (`create` refuses it).
+    pub secret: bool,
+    /// Byte offset of the match in what was searched.
+    pub offset: usize,
+    /// The credential (to compare with allowed values); never to be printed.
+    pub value: Vec<u8>,
+}
+
+/// Every credential shape in `bytes`, in order of offset.
+#[must_use]
+pub fn find_credentials(bytes: &[u8]) -> Vec<CredentialMatch> {
+    let mut found = Vec::new();
+    for candidate in ANY_SHAPE.find_iter(bytes) {
+        let rest = &bytes[candidate.start()..];
+        for (shape, each) in SHAPES.iter().zip(EACH_SHAPE.iter()) {
+            if let Some(captures) = each.captures(rest) {
+                let value = captures.name("v").unwrap_or_else(|| {
+                    captures
+                        .get(0)
+                        .unwrap_or_else(|| unreachable!("group 0 always matches"))
+                });
+                found.push(CredentialMatch {
+                    shape: shape.name,
+                    secret: shape.secret,
+                    offset: candidate.start(),
+                    value: value.as_bytes().to_vec(),
+                });
+            }
+        }
+    }
+    found
+}
+
+/// A credential shape found in a stream, with its 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialInStream {
+    /// The match.
+    pub found: CredentialMatch,
+    /// 1-based line (counting `\n`) where it starts.
+    pub line: usize,
+}
+
+/// Streams bytes past [`find_credentials`], a chunk at a time, finding shapes that
+/// straddle chunk boundaries too.
+#[derive(Debug, Default)]
+pub struct CredentialScanner {
+    /// The last bytes seen, scanned again in front of the next chunk.
+    tail: Vec<u8>,
+    /// Offset (in the whole stream) of `tail`'s first byte.
+    tail_offset: usize,
+    /// `\n` before `tail`.
+    lines_before_tail: usize,
+    /// Where the next new match must start (matches before it were already reported).
+    reported_up_to: usize,
+    found: Vec<CredentialInStream>,
+}
+
+impl CredentialScanner {
+    /// Scans the next chunk.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let mut window = std::mem::take(&mut self.tail);
+        window.extend_from_slice(chunk);
+        for found in find_credentials(&window) {
+            let offset = self.tail_offset + found.offset;
+            if offset < self.reported_up_to {
+                continue;
+            }
+            let line = self.lines_before_tail + 1 + count_newlines(&window[..found.offset]);
+            self.found.push(CredentialInStream {
+                found: CredentialMatch { offset, ..found },
+                line,
+            });
+        }
+        // The end of a match that runs to the window's end may still grow: only matches
+        // starting before the kept tail are final.
+        let keep = window.len().min(OVERLAP);
+        let dropped = window.len() - keep;
+        self.lines_before_tail += count_newlines(&window[..dropped]);
+        self.tail_offset += dropped;
+        self.reported_up_to = self.reported_up_to.max(self.tail_offset);
+        self.found.retain(|f| f.found.offset < self.reported_up_to);
+        window.drain(..dropped);
+        self.tail = window;
+    }
+
+    /// Everything found, in order of offset.
+    #[must_use]
+    pub fn finish(mut self) -> Vec<CredentialInStream> {
+        let tail = std::mem::take(&mut self.tail);
+        let (offset, lines) = (self.tail_offset, self.lines_before_tail);
+        for found in find_credentials(&tail) {
+            let at = offset + found.offset;
+            if at >= self.reported_up_to {
+                let line = lines + 1 + count_newlines(&tail[..found.offset]);
+                self.found.push(CredentialInStream {
+                    found: CredentialMatch {
+                        offset: at,
+                        ..found
+                    },
+                    line,
+                });
+            }
+        }
+        self.found
+    }
+}
+
+#[expect(
+    clippy::naive_bytecount,
+    reason = "once per chunk or match: not worth a dependency"
+)]
+fn count_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shapes(bytes: &[u8]) -> Vec<&'static str> {
+        find_credentials(bytes)
+            .into_iter()
+            .map(|f| f.shape)
+            .collect()
+    }
+
+    #[test]
+    fn each_shape_and_what_it_is_not() {
+        let aws_secret = "aws_secret_access_key = abcdEFGHijklMNOPqrstUVWXyz0123456789/+AB";
+        let table: &[(&str, &[&str])] = &[
+            ("xx AKIAABCDEFGHIJKLMNOP yy", &["an AWS access key id"]),
+            ("xAKIAABCDEFGHIJKLMNOP", &[]),
+            ("AKIAABCDEFGHIJKLMNOPQ", &[]),
+            (
+                "-----BEGIN OPENSSH PRIVATE KEY-----",
+                &["a PEM private key"],
+            ),
+            ("-----BEGIN PRIVATE KEY-----", &["a PEM private key"]),
+            ("-----BEGIN PUBLIC KEY-----", &[]),
+            ("sk_live_0123456789", &["a Stripe live secret key"]),
+            ("rk_live_0123456789abc", &["a Stripe live secret key"]),
+            ("sk_live_012345678", &[]),
+            ("sk_test_0123456789abcdef", &[]),
+            (aws_secret, &["an AWS secret access key"]),
+            (
+                "AWS_SECRET_ACCESS_KEY=\"abcdEFGHijklMNOPqrstUVWXyz0123456789/+AB\"",
+                &["an AWS secret access key"],
+            ),
+            ("aws_secret_key: abcdEFGH", &[]),
+            (
+                "ghp_0123456789abcdefghijABCDEFGHIJ012345",
+                &["a GitHub token"],
+            ),
+            ("github_pat_0123456789abcdefghij_AB", &["a GitHub token"]),
+            ("ghp_0123456789", &[]),
+            ("xoxb-1234567890-abc", &["a Slack token"]),
+            ("xoxp-123", &[]),
+        ];
+        for (text, want) in table {
+            assert_eq!(shapes(text.as_bytes()), *want, "{text}");
+        }
+        let found = find_credentials(aws_secret.as_bytes());
+        assert_eq!(found[0].value, b"abcdEFGHijklMNOPqrstUVWXyz0123456789/+AB");
+        assert!(found[0].secret);
+        assert!(!find_credentials(b"AKIAABCDEFGHIJKLMNOP")[0].secret);
+        assert_eq!(find_credentials(b"ab sk_live_0123456789")[0].offset, 3);
+    }
+
+    #[test]
+    fn the_scanner_finds_shapes_across_chunks_once_with_their_line() {
+        let mut text = b"one\ntwo ".to_vec();
+        text.extend_from_slice(&[b'x'; 300]);
+        text.extend_from_slice(b"\nthree sk_live_0123456789abcdef\n");
+        text.extend_from_slice(&[b'\n'; 600]);
+        text.extend_from_slice(b"ghp_0123456789abcdefghijABCDEFGHIJ012345 end");
+        for size in [1, 5, 64, 255, 256, 257, 1000, text.len()] {
+            let mut scanner = CredentialScanner::default();
+            for chunk in text.chunks(size) {
+                scanner.feed(chunk);
+            }
+            let found: Vec<(&str, usize, usize, usize)> = scanner
+                .finish()
+                .into_iter()
+                .map(|f| (f.found.shape, f.line, f.found.offset, f.found.value.len()))
+                .collect();
+            assert_eq!(
+                found,
+                [
+                    ("a Stripe live secret key", 3, 315, 24),
+                    ("a GitHub token", 604, 940, 40),
+                ],
+                "chunks of {size}"
+            );
+        }
+    }
+}
