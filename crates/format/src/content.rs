@@ -75,8 +75,9 @@ pub fn parse_site_json(bytes: &[u8]) -> Result<Value, FormatError> {
     serde_json::from_slice(bytes).map_err(|e| syntax_error(&e))
 }
 
-/// Checks that `bytes` hold one JSON value without duplicate keys, without building it.
-fn check_json(bytes: &[u8]) -> Result<(), FormatError> {
+/// Checks that `bytes` hold one JSON value without duplicate keys, without building it
+/// (for the manifest, whose tree grows with the site).
+pub fn check_json(bytes: &[u8]) -> Result<(), FormatError> {
     let mut state = WalkState::default();
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let walked = Walk { state: &mut state }

@@ -51,7 +51,9 @@ pub use audit::{
     error_chain, read_audit_events, read_audit_log, record_audit_event,
 };
 pub use beneath::{Beneath, LinkRefused, NodeKind, NodeStat};
-pub use content::{ContentKind, is_blank_line, json_error_message, parse_site_json, record_id};
+pub use content::{
+    ContentKind, check_json, is_blank_line, json_error_message, parse_site_json, record_id,
+};
 pub use credentials::{
     CredentialInStream, CredentialMatch, CredentialScanner, DOCUMENTED_EXAMPLE_CREDENTIALS,
     find_credentials,

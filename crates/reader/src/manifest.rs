@@ -2,9 +2,7 @@
 //! checked against the schema and the type rules, and compared with the entries.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use sitepack_format::{
     Area, AreaKind, FORMAT_VERSION, FormatError, FormatVersion, Manifest, ModuleItem, PAYLOAD_DIR,
@@ -49,8 +47,8 @@ pub(crate) fn check(bytes: &[u8], findings: &mut Findings) -> ManifestOutcome {
     if let Err(e) = std::str::from_utf8(bytes) {
         return invalid_json(findings, format!("it is not UTF-8 ({e})"));
     }
-    if let Err(e) = check_unique_keys(bytes) {
-        return invalid_json(findings, e);
+    if let Err(e) = sitepack_format::check_json(bytes) {
+        return invalid_json(findings, e.to_string());
     }
     // Only the version first; the rest is checked without a JSON tree of the whole
     // manifest, whose size grows with the number of entries.
@@ -215,79 +213,4 @@ pub(crate) fn listed(manifest: &Manifest) -> HashMap<&str, usize> {
         .enumerate()
         .map(|(i, e)| (e.path.as_str(), i))
         .collect()
-}
-
-/// Fails with a message naming the first key that appears twice in one object.
-fn check_unique_keys(bytes: &[u8]) -> Result<(), String> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    UniqueKeys
-        .deserialize(&mut deserializer)
-        .and_then(|()| deserializer.end())
-        .map_err(|e| e.to_string())
-}
-
-/// Walks any JSON value, failing on a repeated key (`serde_json` would keep the last).
-#[derive(Clone, Copy)]
-struct UniqueKeys;
-
-impl<'de> DeserializeSeed<'de> for UniqueKeys {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for UniqueKeys {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(self)?.is_some() {}
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut keys = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if !keys.insert(key.clone()) {
-                return Err(de::Error::custom(format!(
-                    "the key \"{key}\" appears twice in one object"
-                )));
-            }
-            map.next_value_seed(self)?;
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repeated_keys_are_found_at_any_depth() {
-        assert!(check_unique_keys(br#"{"a":1,"b":{"c":[{"d":1,"e":2}]}}"#).is_ok());
-        let err = check_unique_keys(br#"{"a":1,"b":{"c":[{"d":1,"d":2}]}}"#).unwrap_err();
-        assert!(err.contains("\"d\" appears twice"), "{err}");
-        assert!(check_unique_keys(br#"{"a":1} x"#).is_err());
-    }
 }
