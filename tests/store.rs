@@ -527,3 +527,166 @@ fn validate_no_data_of_a_local_archive_checks_the_metadata_only() {
     assert_eq!(full["data_checked"], true);
     assert_eq!(full["digest"], report["digest"]);
 }
+
+/// The creation times of the backups listed in `target` (through `command`), oldest first.
+fn listed_times(command: std::process::Command, target: &str) -> Vec<String> {
+    listed(command, target)
+        .iter()
+        .map(|b| {
+            format!(
+                "{} {}",
+                b["created_at"].as_str().unwrap(),
+                b["name"].as_str().unwrap().split('/').next().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn prune_applies_retention_to_each_scope_of_a_site_on_its_own() {
+    let site = TestSite::demo();
+    let target = site.out_dir().join("backups");
+    let target_text = target.to_str().unwrap();
+    for (time, scope) in [
+        ("2026-11-01T10:00:00Z", "full"),
+        ("2026-11-02T10:00:00Z", "full"),
+        ("2026-11-03T10:00:00Z", "full"),
+        ("2026-11-04T10:00:00Z", "user:u-ada"),
+    ] {
+        create_to(
+            crate::util::sitepack(),
+            &site.root(),
+            target_text,
+            &["--timestamp", time, "--scope", scope],
+        )
+        .expect(0);
+    }
+    let prune = |args: &[&str]| {
+        run([
+            &[
+                "prune",
+                target_text,
+                "--site",
+                "acme-shop",
+                "--keep-last",
+                "1",
+            ],
+            &["--include-manual", "--json"][..],
+            args,
+        ]
+        .concat())
+    };
+    let dry = prune(&["--dry-run"]).expect(0).json();
+    assert_eq!(dry["group_by"], "site,scope");
+    let groups: Vec<(&str, bool)> = dry["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["group"].as_str().unwrap(), d["keep"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("acme-shop full", false),
+            ("acme-shop full", false),
+            ("acme-shop full", true),
+            ("acme-shop user:u-ada", true),
+        ]
+    );
+    prune(&[]).expect(0);
+    assert_eq!(
+        listed_times(crate::util::sitepack(), target_text),
+        [
+            "2026-11-03T10:00:00Z acme-shop",
+            "2026-11-04T10:00:00Z acme-shop"
+        ],
+        "the newest full backup stays beside the user export"
+    );
+    // The old behaviour, asked for by name: one group for the whole site.
+    prune(&["--group-by", "site"]).expect(0);
+    assert_eq!(
+        listed_times(crate::util::sitepack(), target_text),
+        ["2026-11-04T10:00:00Z acme-shop"]
+    );
+    let human = run([
+        "prune",
+        target_text,
+        "--site",
+        "acme-shop",
+        "--keep-last",
+        "1",
+        "--dry-run",
+    ])
+    .expect(0);
+    assert!(
+        human.stdout.starts_with("acme-shop user:u-ada:\n"),
+        "{}",
+        human.stdout
+    );
+    let bad = prune(&["--group-by", "host,paths"]).expect(2);
+    assert!(bad.stderr.contains("--group-by"), "{}", bad.stderr);
+}
+
+/// Makes a `sitepack` command for a target (with the server's settings, or none).
+type Commander = fn(&S3Server) -> std::process::Command;
+
+#[test]
+fn an_empty_or_invalid_site_id_is_refused_on_every_target_and_nothing_is_removed() {
+    let server = S3Server::start();
+    let shop = TestSite::demo();
+    let other = TestSite::demo();
+    let json = std::fs::read_to_string(other.root().join("site.json")).unwrap();
+    other.write("site.json", json.replace("acme-shop", "other-shop"));
+    let local = shop.out_dir().join("backups");
+    let s3 = format!("s3://{BUCKET}/many");
+    let targets: [(String, Commander); 2] = [
+        (local.to_str().unwrap().to_owned(), |_| {
+            crate::util::sitepack()
+        }),
+        (s3, S3Server::sitepack),
+    ];
+    for (target, command) in &targets {
+        for site in [&shop, &other] {
+            for time in ["2026-11-01T10:00:00Z", "2026-11-02T10:00:00Z"] {
+                create_to(
+                    command(&server),
+                    &site.root(),
+                    target,
+                    &["--timestamp", time],
+                )
+                .expect(0);
+            }
+        }
+        let before = listed_times(command(&server), target);
+        assert_eq!(before.len(), 4, "{before:?}");
+        for bad in ["", "Acme-Shop", "../acme-shop", "acme-shop/x", " acme-shop"] {
+            let mut prune = command(&server);
+            prune.args(["prune", target, "--site", bad, "--keep-last", "1"]);
+            prune.arg("--include-manual");
+            let refused = Run::from_command(&mut prune).expect(2);
+            assert!(
+                refused.stderr.contains("--site"),
+                "{bad:?}: {}",
+                refused.stderr
+            );
+            let mut list = command(&server);
+            list.args(["list", target, "--site", bad]);
+            Run::from_command(&mut list).expect(2);
+            assert_eq!(listed_times(command(&server), target), before, "{bad:?}");
+        }
+        // A good id prunes that site alone.
+        let mut prune = command(&server);
+        prune.args(["prune", target, "--site", "other-shop", "--keep-last", "1"]);
+        prune.arg("--include-manual");
+        Run::from_command(&mut prune).expect(0);
+        assert_eq!(
+            listed_times(command(&server), target),
+            [
+                "2026-11-01T10:00:00Z acme-shop",
+                "2026-11-02T10:00:00Z acme-shop",
+                "2026-11-02T10:00:00Z other-shop",
+            ],
+            "{target}"
+        );
+    }
+}

@@ -11,7 +11,7 @@ use sitepack_format::{
 };
 use sitepack_writer::{CreateOptions, Overwrite, Site, create_archive_file};
 
-use crate::prune::{PruneDecision, prune};
+use crate::prune::{GroupBy, PruneDecision, prune};
 use crate::retention::RetentionPolicy;
 use crate::schedule::Schedule;
 use crate::{
@@ -353,8 +353,9 @@ fn run_once(
     if !config.retention.is_empty() {
         report.retention = prune(
             store.as_ref(),
-            site.config().id.as_str(),
+            &site.config().id,
             &config.retention,
+            GroupBy::default(),
             false,
         )?;
     }

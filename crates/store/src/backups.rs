@@ -11,7 +11,7 @@ use std::io::{Seek, SeekFrom};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sitepack_format::{Scope, Sha256, Sha256Hasher, SiteIdentity, Timestamp};
+use sitepack_format::{Scope, Sha256, Sha256Hasher, SiteId, SiteIdentity, Timestamp};
 
 use crate::{BackupStore, StoreError};
 
@@ -192,7 +192,7 @@ pub fn check_stored(
 /// sidecars that could not be read (named, with why).
 pub fn list_backups(
     store: &dyn BackupStore,
-    site: Option<&str>,
+    site: Option<&SiteId>,
 ) -> Result<(Vec<StoredBackup>, Vec<StoreError>), StoreError> {
     let prefix = site.map(|s| format!("{s}/")).unwrap_or_default();
     let keys = store.list(&prefix)?;
@@ -239,6 +239,13 @@ fn read_sidecar(store: &dyn BackupStore, key: &str) -> Result<StoredBackup, Stor
     }
     if backup.name != name {
         return Err(bad(format!("it describes {}, not {name}", backup.name)));
+    }
+    // A backup is filed under its site: retention never mixes sites.
+    if name.split('/').next() != Some(backup.site.id.as_str()) {
+        return Err(bad(format!(
+            "it describes a backup of site {}, filed under another site",
+            backup.site.id
+        )));
     }
     Ok(backup)
 }
@@ -329,7 +336,7 @@ mod tests {
             store_backup(&store, &archive, &backup, true),
             Err(StoreError::Exists { .. })
         ));
-        let (listed, bad) = list_backups(&store, Some("acme")).unwrap();
+        let (listed, bad) = list_backups(&store, Some(&"acme".parse().unwrap())).unwrap();
         assert_eq!(listed, std::slice::from_ref(&stored));
         assert!(bad.is_empty());
         assert_eq!(find_backup(&store, &stored.name).unwrap(), stored);

@@ -33,7 +33,7 @@ pub use backups::{
 };
 pub use error::StoreError;
 pub use local::LocalStore;
-pub use prune::{PruneDecision, prune};
+pub use prune::{GroupBy, ParseGroupByError, PruneDecision, prune};
 pub use ranges::{preview_stored, validate_stored_metadata};
 pub use s3::S3Store;
 pub use target::{BackupStore, S3Settings, TargetSpec, open_store};

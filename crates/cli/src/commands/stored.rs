@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sitepack_format::failpoint;
+use sitepack_format::{SiteId, failpoint};
 use sitepack_reader::Archive;
 use sitepack_store::retention::{KeepWithin, RetentionPolicy};
 use sitepack_store::{
-    BackupKind, BackupRequest, BackupStore, PruneDecision, S3Settings, StoreError, StoredBackup,
-    TargetSpec, audit, auto_run, backup_site, fetch_into, find_backup, list_backups, open_store,
-    prune,
+    BackupKind, BackupRequest, BackupStore, GroupBy, PruneDecision, S3Settings, StoreError,
+    StoredBackup, TargetSpec, audit, auto_run, backup_site, fetch_into, find_backup, list_backups,
+    open_store, prune,
 };
 use sitepack_writer::Site;
 
@@ -203,7 +203,7 @@ pub(crate) struct ListArgs {
     target: String,
     /// Only this site's backups.
     #[arg(long, value_name = "ID")]
-    site: Option<String>,
+    site: Option<SiteId>,
     /// Print one JSON document on standard output.
     #[arg(long)]
     json: bool,
@@ -214,7 +214,7 @@ pub(crate) struct ListArgs {
 
 pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
     let store = open_target(&args.target, args.endpoint.as_ref())?;
-    let (backups, unreadable) = list_backups(store.as_ref(), args.site.as_deref())?;
+    let (backups, unreadable) = list_backups(store.as_ref(), args.site.as_ref())?;
     for problem in &unreadable {
         eprintln!("warning: {problem}");
     }
@@ -257,13 +257,17 @@ fn kind_name(kind: BackupKind) -> &'static str {
 /// Remove the backups of one site that a retention policy does not keep.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Rules are restic's, all in UTC: they are OR-ed; --keep-daily N keeps the newest backup of each of the last N days that have backups (weeks are ISO weeks); --keep-within is measured back from the newest backup. The newest backup is never removed; manual backups are never removed unless --include-manual.")]
+Rules are restic's, all in UTC, applied to each group (by default a site and scope) on its own: they are OR-ed; --keep-daily N keeps the newest backup of each of the last N days that have backups (weeks are ISO weeks); --keep-within is measured back from the newest backup. The newest backup of each group is never removed; manual backups are never removed unless --include-manual.")]
 pub(crate) struct PruneArgs {
     /// The target: a directory, file://… or s3://bucket/prefix.
     target: String,
-    /// The site whose backups to prune.
+    /// The site whose backups to prune (a site id: never empty).
     #[arg(long, value_name = "ID")]
-    site: String,
+    site: SiteId,
+    /// What each group of the site's backups is: rules apply to each group on its own
+    /// (its newest backup, its keep slots). A comma list of site, scope, label.
+    #[arg(long, value_name = "LIST", default_value = "site,scope")]
+    group_by: GroupBy,
     /// Keep the N newest backups.
     #[arg(long, value_name = "N")]
     keep_last: Option<u32>,
@@ -320,11 +324,18 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
         );
     }
     let store = open_target(&args.target, args.endpoint.as_ref())?;
-    let result = prune(store.as_ref(), &args.site, &policy, args.dry_run);
+    let result = prune(
+        store.as_ref(),
+        &args.site,
+        &policy,
+        args.group_by,
+        args.dry_run,
+    );
     if let Some(site_dir) = &args.site_dir {
         let details = serde_json::json!({
             "target": store.describe(),
             "site": args.site,
+            "group_by": args.group_by,
             "policy": policy,
             "dry_run": args.dry_run,
         });
@@ -351,6 +362,7 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
         super::print_json(&PruneOutput {
             target: store.describe(),
             site: &args.site,
+            group_by: args.group_by,
             dry_run: args.dry_run,
             decisions: &decisions,
         })?;
@@ -363,7 +375,8 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
 #[derive(Serialize)]
 struct PruneOutput<'a> {
     target: String,
-    site: &'a str,
+    site: &'a SiteId,
+    group_by: GroupBy,
     dry_run: bool,
     decisions: &'a [PruneDecision],
 }
@@ -378,7 +391,12 @@ fn print_decisions(
     } else {
         ("kept", "removed")
     };
+    let mut group = None;
     for d in decisions {
+        if group != Some(&d.group) {
+            writeln!(out, "{}:", d.group)?;
+            group = Some(&d.group);
+        }
         let reasons: Vec<String> = d
             .reasons
             .iter()
@@ -392,12 +410,12 @@ fn print_decisions(
         if d.keep {
             writeln!(
                 out,
-                "{keep:<12} {}  ({})",
+                "  {keep:<12} {}  ({})",
                 d.backup.name,
                 reasons.join(", ")
             )?;
         } else {
-            writeln!(out, "{remove:<12} {}", d.backup.name)?;
+            writeln!(out, "  {remove:<12} {}", d.backup.name)?;
         }
     }
     let removed = decisions.iter().filter(|d| !d.keep).count();
