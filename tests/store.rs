@@ -690,3 +690,62 @@ fn an_empty_or_invalid_site_id_is_refused_on_every_target_and_nothing_is_removed
         );
     }
 }
+
+#[test]
+fn keep_within_measures_from_the_newest_backup_not_in_the_future_and_warns() {
+    let site = TestSite::demo();
+    let target = site.out_dir().join("backups");
+    let target_text = target.to_str().unwrap();
+    let times = [
+        "2026-11-01T10:00:00Z",
+        "2026-11-18T10:00:00Z",
+        "2026-11-21T10:00:00Z",
+        // Made on a machine whose clock was a year ahead.
+        "2027-11-22T10:00:00Z",
+    ];
+    for time in times {
+        create_to(
+            crate::util::sitepack(),
+            &site.root(),
+            target_text,
+            &["--timestamp", time],
+        )
+        .expect(0);
+    }
+    let pruned = Run::from_command(
+        crate::util::sitepack()
+            .args(["prune", target_text, "--site", "acme-shop"])
+            .args(["--keep-within", "7d", "--include-manual", "--json"])
+            .env("SITEPACK_NOW", "2026-11-22T12:00:00Z"),
+    )
+    .expect(0);
+    let kept: Vec<(String, bool, bool)> = pruned.json()["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["backup"]["created_at"].as_str().unwrap().to_owned(),
+                d["keep"].as_bool().unwrap(),
+                d["future_dated"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("2026-11-01T10:00:00Z".to_owned(), false, false),
+            ("2026-11-18T10:00:00Z".to_owned(), true, false),
+            ("2026-11-21T10:00:00Z".to_owned(), true, false),
+            ("2027-11-22T10:00:00Z".to_owned(), true, true),
+        ]
+    );
+    assert!(
+        pruned.stderr.contains(
+            "acme-shop/20271122T100000Z-full.zip is dated 2027-11-22T10:00:00Z, in the future"
+        ),
+        "{}",
+        pruned.stderr
+    );
+    assert_eq!(listed(crate::util::sitepack(), target_text).len(), 3);
+}

@@ -357,6 +357,7 @@ fn run_once(
             &config.retention,
             GroupBy::default(),
             false,
+            now,
         )?;
     }
     Ok(())

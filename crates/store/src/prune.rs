@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::Serialize;
-use sitepack_format::SiteId;
+use sitepack_format::{SiteId, Timestamp};
 
 use crate::retention::{Candidate, KeepReason, RetentionPolicy, decide};
 use crate::{BackupKind, BackupStore, StoreError, StoredBackup, delete_backup, list_backups};
@@ -118,9 +118,13 @@ pub struct PruneDecision {
     pub keep: bool,
     /// The rules that keep it (empty when it goes).
     pub reasons: Vec<KeepReason>,
+    /// Dated after the prune's clock (a wrong clock where it was made): such a backup
+    /// counts as the newest of its group, but `keep_within` is measured from the newest
+    /// backup that is not in the future.
+    pub future_dated: bool,
 }
 
-/// Applies `policy` to each group of the backups of site `site` in `store`; removes
+/// Applies `policy` at time `now` to each group of the backups of site `site` in `store`; removes
 /// what it does not keep unless `dry_run`. Decisions come group by group, oldest first
 /// within a group. A backup whose removal fails stops the prune with that error (those
 /// removed before it stay removed; the rest are untouched).
@@ -130,6 +134,7 @@ pub fn prune(
     policy: &RetentionPolicy,
     group_by: GroupBy,
     dry_run: bool,
+    now: Timestamp,
 ) -> Result<Vec<PruneDecision>, StoreError> {
     let (backups, _unreadable) = list_backups(store, Some(site))?;
     let mut groups: BTreeMap<String, Vec<StoredBackup>> = BTreeMap::new();
@@ -151,14 +156,18 @@ pub fn prune(
                 manual: b.kind == BackupKind::Manual,
             })
             .collect();
-        decisions.extend(decide(&candidates, policy).into_iter().zip(backups).map(
-            |(decision, backup)| PruneDecision {
-                group: group.clone(),
-                backup,
-                keep: decision.keep,
-                reasons: decision.reasons,
-            },
-        ));
+        decisions.extend(
+            decide(&candidates, policy, now)
+                .into_iter()
+                .zip(backups)
+                .map(|(decision, backup)| PruneDecision {
+                    group: group.clone(),
+                    future_dated: backup.created_at > now,
+                    backup,
+                    keep: decision.keep,
+                    reasons: decision.reasons,
+                }),
+        );
     }
     if !dry_run {
         for decision in decisions.iter().filter(|d| !d.keep) {
@@ -274,7 +283,8 @@ mod tests {
         for (group_by, left) in table {
             let (_dir, store) = target_with(ROWS);
             let group_by: GroupBy = group_by.parse().unwrap();
-            let decisions = prune(&store, &acme, &policy, group_by, false).unwrap();
+            let now = "2026-12-01T00:00:00Z".parse().unwrap();
+            let decisions = prune(&store, &acme, &policy, group_by, false, now).unwrap();
             assert!(decisions.iter().all(|d| d.backup.site.id == acme));
             let (after, _) = list_backups(&store, Some(&acme)).unwrap();
             let after: Vec<String> = after.iter().map(|b| b.created_at.to_string()).collect();

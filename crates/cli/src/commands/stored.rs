@@ -330,6 +330,7 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
         &policy,
         args.group_by,
         args.dry_run,
+        failpoint::now(),
     );
     if let Some(site_dir) = &args.site_dir {
         let details = serde_json::json!({
@@ -358,6 +359,7 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
         }
     }
     let decisions = result?;
+    warn_future_dated(&decisions);
     if args.json {
         super::print_json(&PruneOutput {
             target: store.describe(),
@@ -370,6 +372,17 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
         print_decisions(&mut io::stdout().lock(), &decisions, args.dry_run)?;
     }
     Ok(Outcome::Success)
+}
+
+/// Names each backup dated after the clock: its machine's clock was wrong, and it
+/// stays the newest of its group until the clock passes it.
+fn warn_future_dated(decisions: &[PruneDecision]) {
+    for d in decisions.iter().filter(|d| d.future_dated) {
+        eprintln!(
+            "warning: {} is dated {}, in the future (a wrong clock where it was made?); it counts as the newest of {}, and --keep-within is measured from the newest backup that is not in the future",
+            d.backup.name, d.backup.created_at, d.group
+        );
+    }
 }
 
 #[derive(Serialize)]
@@ -500,6 +513,7 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
     if let Some(warning) = &report.audit_warning {
         eprintln!("warning: {warning}");
     }
+    warn_future_dated(&report.retention);
     if args.json {
         super::print_json(&report)?;
         return Ok(Outcome::Success);
