@@ -253,6 +253,10 @@ pub struct AutoReport {
     pub stored: Option<StoredBackup>,
     /// What retention decided, per backup of the site in the target.
     pub retention: Vec<PruneDecision>,
+    /// Why retention failed after the backup was stored and verified (the backup still
+    /// counts: the run is recorded as a success, with this error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_error: Option<String>,
     /// Set when the audit log could not be written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_warning: Option<String>,
@@ -284,6 +288,7 @@ pub fn auto_run(
         overdue: last_success.is_some() && schedule.overdue(last_success, now),
         stored: None,
         retention: Vec::new(),
+        retention_error: None,
         audit_warning: None,
     };
     if if_due && !schedule.is_due(last_success, now) {
@@ -313,6 +318,9 @@ pub fn auto_run(
                 .map(|d| d.backup.name.clone())
                 .collect::<Vec<_>>()
                 .into();
+            if let Some(error) = &report.retention_error {
+                details["retention_error"] = error.clone().into();
+            }
             report.audit_warning = audit(site_root, "auto", Ok(details));
         }
         Err(error) => {
@@ -350,15 +358,21 @@ fn run_once(
         verify_digest: true,
     };
     report.stored = Some(backup_site(&request, store.as_ref(), progress)?);
+    // The backup is stored and verified: whatever retention does, the run succeeded,
+    // or every `--if-due` check would make another backup into a target that is
+    // already not being pruned.
     if !config.retention.is_empty() {
-        report.retention = prune(
+        match prune(
             store.as_ref(),
             &site.config().id,
             &config.retention,
             GroupBy::default(),
             false,
             now,
-        )?;
+        ) {
+            Ok(decisions) => report.retention = decisions,
+            Err(error) => report.retention_error = Some(error_chain(&error)),
+        }
     }
     Ok(())
 }

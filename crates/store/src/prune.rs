@@ -170,7 +170,9 @@ pub fn prune(
         );
     }
     if !dry_run {
-        for decision in decisions.iter().filter(|d| !d.keep) {
+        for (step, decision) in decisions.iter().filter(|d| !d.keep).enumerate() {
+            crate::failpoint::fail_step("delete", step + 1)
+                .map_err(|e| StoreError::io("remove", &decision.backup.name, e))?;
             delete_backup(store, &decision.backup)?;
         }
     }

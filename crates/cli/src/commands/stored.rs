@@ -452,7 +452,7 @@ pub(crate) enum AutoCommand {
 #[command(after_help = "\
 Cron: */5 * * * * sitepack auto run /srv/site --if-due --on-failure 'mail -s \"backup failed\" ops@example.com'
 With --if-due, a backup is made only when the schedule says one is due since the last successful automatic run (from the audit log): one per period, and one catch-up run after downtime.
-Exit status: 0 done (or not due), 2 the backup failed (nothing is listed; the audit log says why).")]
+Exit status: 0 done (or not due), 2 the backup failed (nothing is listed; the audit log says why), or it was stored and verified but retention failed (the run counts as a success; the audit event has retention_error).")]
 pub(crate) struct AutoRunArgs {
     /// The site directory.
     site: PathBuf,
@@ -496,11 +496,14 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
         Ok(report) => report,
         Err(error) => {
             if let Some(command) = &args.on_failure {
-                notify(command, &args.site, &error);
+                notify(command, &args.site, &sitepack_format::error_chain(&error));
             }
             return Err(error.into());
         }
     };
+    if let (Some(error), Some(command)) = (&report.retention_error, &args.on_failure) {
+        notify(command, &args.site, &format!("retention failed: {error}"));
+    }
     if report.overdue {
         eprintln!(
             "warning: the last successful automatic backup ({}) is older than two periods of the schedule ({}): runs were missed",
@@ -516,7 +519,7 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
     warn_future_dated(&report.retention);
     if args.json {
         super::print_json(&report)?;
-        return Ok(Outcome::Success);
+        return retention_outcome(&report);
     }
     let mut out = io::stdout().lock();
     match &report.stored {
@@ -540,18 +543,29 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
         }
     }
     out.flush()?;
+    retention_outcome(&report)
+}
+
+/// A run whose backup was stored but whose retention failed exits 2, naming both.
+fn retention_outcome(report: &sitepack_store::AutoReport) -> Result<Outcome> {
+    if let (Some(stored), Some(error)) = (&report.stored, &report.retention_error) {
+        anyhow::bail!(
+            "{} was stored and verified (recorded as this run's success), but retention then failed: {error}",
+            stored.name
+        );
+    }
     Ok(Outcome::Success)
 }
 
 /// Runs the `--on-failure` command; its own failure is reported, never hidden.
-fn notify(command: &str, site: &Path, error: &StoreError) {
+fn notify(command: &str, site: &Path, error: &str) {
     let target = sitepack_store::read_config(site)
         .map(|c| c.auto.target)
         .unwrap_or_default();
     let status = std::process::Command::new("sh")
         .arg("-c")
         .arg(command)
-        .env("SITEPACK_ERROR", sitepack_format::error_chain(error))
+        .env("SITEPACK_ERROR", error)
         .env("SITEPACK_SITE", site)
         .env("SITEPACK_TARGET", target)
         .status();
