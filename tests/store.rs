@@ -749,3 +749,115 @@ fn keep_within_measures_from_the_newest_backup_not_in_the_future_and_warns() {
     );
     assert_eq!(listed(crate::util::sitepack(), target_text).len(), 3);
 }
+
+#[test]
+fn of_two_concurrent_creates_of_one_name_exactly_one_wins_locally_and_in_s3() {
+    let server = S3Server::start();
+    let site = TestSite::demo();
+    let local = site.out_dir().join("backups");
+    let targets: [(String, Commander); 2] = [
+        (local.to_str().unwrap().to_owned(), |_| {
+            crate::util::sitepack()
+        }),
+        (format!("s3://{BUCKET}/race"), S3Server::sitepack),
+    ];
+    for (target, command) in &targets {
+        for round in 0..4 {
+            let time = format!("2026-11-22T08:3{round}:00Z");
+            // The same name, different bytes (compression levels).
+            let children: Vec<std::process::Child> = ["1", "9"]
+                .iter()
+                .map(|level| {
+                    let mut create = command(&server);
+                    create
+                        .arg("create")
+                        .arg(site.root())
+                        .args(["--to", target, "--timestamp", &time, "--level", level])
+                        .stdout(std::process::Stdio::piped())
+                        .stderr(std::process::Stdio::piped());
+                    create.spawn().unwrap()
+                })
+                .collect();
+            let runs: Vec<Run> = children
+                .into_iter()
+                .map(|child| Run::from_output(child.wait_with_output().unwrap()))
+                .collect();
+            let codes: Vec<i32> = runs.iter().map(|r| r.code).collect();
+            if target.starts_with("s3://") {
+                // s3s-fs checks `If-None-Match` and then writes, not atomically (S3
+                // itself is atomic): never two winners there, but both may lose.
+                assert!(
+                    [[0, 2], [2, 0], [2, 2]].contains(&[codes[0], codes[1]]),
+                    "{target} round {round}: {runs:#?}"
+                );
+                continue;
+            }
+            assert!(
+                codes == [0, 2] || codes == [2, 0],
+                "{target} round {round}: {runs:#?}"
+            );
+            let loser = runs.iter().find(|r| r.code == 2).unwrap();
+            assert!(
+                loser.stderr.contains("already has a backup"),
+                "{target} round {round}: {}",
+                loser.stderr
+            );
+        }
+        // Every listed sidecar vouches for the bytes stored.
+        let backups = listed(command(&server), target);
+        if target.starts_with('/') {
+            assert_eq!(backups.len(), 4, "{target}");
+        }
+        for backup in backups {
+            let name = backup["name"].as_str().unwrap();
+            let mut validate = command(&server);
+            validate.args(["validate", "--from", target, name]);
+            Run::from_command(&mut validate).expect(0);
+        }
+    }
+    let events = audit_events(&site.root());
+    let successes = events
+        .iter()
+        .filter(|e| e["type"] == "create" && e["outcome"] == "ok")
+        .count();
+    assert!((4..=8).contains(&successes), "{events:#?}");
+}
+
+#[test]
+fn a_sidecar_that_cannot_be_written_leaves_nothing_behind_locally_and_in_s3() {
+    let server = S3Server::start();
+    let site = TestSite::demo();
+    let local = site.out_dir().join("backups");
+    let targets: [(String, Commander); 2] = [
+        (local.to_str().unwrap().to_owned(), |_| {
+            crate::util::sitepack()
+        }),
+        (format!("s3://{BUCKET}/full"), S3Server::sitepack),
+    ];
+    for (target, command) in &targets {
+        let mut full = command(&server);
+        full.env("SITEPACK_FAILPOINT", "sidecar:1:error");
+        let failed = create_to(full, &site.root(), target, &["--timestamp", TIMESTAMP]).expect(2);
+        assert!(
+            failed.stderr.contains("injected failure"),
+            "{}",
+            failed.stderr
+        );
+        assert!(listed(command(&server), target).is_empty());
+        // The same command works once the target has room again.
+        create_to(
+            command(&server),
+            &site.root(),
+            target,
+            &["--timestamp", TIMESTAMP],
+        )
+        .expect(0);
+        assert_eq!(listed(command(&server), target).len(), 1);
+    }
+    assert_eq!(
+        files_below(&local).len(),
+        2,
+        "the archive and its sidecar only"
+    );
+    assert_eq!(files_below(&server.data_dir().join(BUCKET)).len(), 2);
+}

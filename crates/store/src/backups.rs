@@ -150,17 +150,38 @@ pub fn store_backup(
         size: backup.size,
         sha256: backup.sha256,
     };
-    let result = store
-        .put_file(&name, archive)
-        .and_then(|()| check_stored(store, &stored, verify_digest));
+    match store.put_file(&name, archive) {
+        Ok(()) => {}
+        // Another writer stored that name first: it is theirs, leave it.
+        Err(StoreError::Exists { .. }) => {
+            return Err(StoreError::Exists {
+                name,
+                target: store.describe(),
+            });
+        }
+        Err(error) => {
+            // Best effort: what this upload left (a claim, a partial object) is not a
+            // backup.
+            let _ = store.delete(&name);
+            return Err(error);
+        }
+    }
+    let result = check_stored(store, &stored, verify_digest).and_then(|()| {
+        let json = serde_json::to_vec_pretty(&stored)
+            .map_err(|e| StoreError::io("write", &sidecar, std::io::Error::other(e)))?;
+        // A kill here leaves a complete archive without a sidecar: an orphan, which
+        // `list --all` shows and `prune` removes after the grace period.
+        crate::failpoint::hit("sidecar");
+        crate::failpoint::fail_step("sidecar", 1)
+            .map_err(|e| StoreError::io("write", &sidecar, e))?;
+        store.put_bytes(&sidecar, &json)
+    });
     if let Err(error) = result {
-        // Best effort: the stored object, if any, is not a backup.
+        // The archive is ours and unlisted without its sidecar: never leave it behind
+        // (a full target would otherwise keep it, unlisted, forever).
         let _ = store.delete(&name);
         return Err(error);
     }
-    let json = serde_json::to_vec_pretty(&stored)
-        .map_err(|e| StoreError::io("write", &sidecar, std::io::Error::other(e)))?;
-    store.put_bytes(&sidecar, &json)?;
     Ok(stored)
 }
 

@@ -49,8 +49,18 @@ impl LocalStore {
         write(temp.as_file_mut())
             .and_then(|()| temp.as_file().sync_all())
             .map_err(|e| StoreError::io("write", &path, e))?;
-        temp.persist(&path)
-            .map_err(|e| StoreError::io("rename into place", &path, e.error))?;
+        // Never over another object: of two writers of one name, exactly one wins
+        // (link(2), which fails when the name exists).
+        temp.persist_noclobber(&path).map_err(|e| {
+            if e.error.kind() == io::ErrorKind::AlreadyExists {
+                StoreError::Exists {
+                    name: key.to_owned(),
+                    target: self.describe(),
+                }
+            } else {
+                StoreError::io("rename into place", &path, e.error)
+            }
+        })?;
         File::open(&dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| StoreError::io("flush", &dir, e))

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
 
 use crate::target::check_key;
 use crate::{BackupStore, S3Settings, StoreError, failpoint};
@@ -100,6 +100,10 @@ impl S3Store {
                 name: key.to_owned(),
                 target: self.describe(),
             },
+            object_store::Error::AlreadyExists { .. } => StoreError::Exists {
+                name: key.to_owned(),
+                target: self.describe(),
+            },
             cause => StoreError::Object {
                 action,
                 name: self.url(key),
@@ -108,9 +112,57 @@ impl S3Store {
         }
     }
 
+    /// A single PUT that only creates: `If-None-Match: *`, which S3 (and s3s) refuse
+    /// with 412 when the key exists, so of two writers exactly one wins.
+    fn put_new(
+        &self,
+        key: &str,
+        path: &ObjectPath,
+        data: Vec<u8>,
+    ) -> Result<Option<String>, StoreError> {
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        self.runtime
+            .block_on(self.store.put_opts(path, PutPayload::from(data), options))
+            .map(|put| put.e_tag)
+            .map_err(|e| self.error("upload", key, e))
+    }
+
+    /// A server whose `If-None-Match` is not atomic (s3s-fs checks, then writes) may let
+    /// two writers both succeed: the object under `key` must still be the one this
+    /// writer stored (its `ETag`), or this writer lost and says so.
+    fn still_ours(
+        &self,
+        key: &str,
+        path: &ObjectPath,
+        e_tag: Option<String>,
+    ) -> Result<(), StoreError> {
+        let Some(e_tag) = e_tag else {
+            return Ok(());
+        };
+        let stored = self
+            .runtime
+            .block_on(self.store.head(path))
+            .map_err(|e| self.error("look up", key, e))?;
+        if stored.e_tag.is_some_and(|stored| stored != e_tag) {
+            return Err(StoreError::Exists {
+                name: key.to_owned(),
+                target: self.describe(),
+            });
+        }
+        Ok(())
+    }
+
     /// Uploads `source` in parts; a failure aborts the upload on the server, so no part
-    /// is left behind and no object appears.
-    fn put_multipart(&self, key: &str, path: &ObjectPath, source: &Path) -> Result<(), StoreError> {
+    /// is left behind and no object appears. (The caller has claimed the key.)
+    fn put_multipart(
+        &self,
+        key: &str,
+        path: &ObjectPath,
+        source: &Path,
+    ) -> Result<Option<String>, StoreError> {
         let mut input = File::open(source).map_err(|e| StoreError::io("open", source, e))?;
         self.runtime.block_on(async {
             let mut upload = self
@@ -118,7 +170,7 @@ impl S3Store {
                 .put_multipart(path)
                 .await
                 .map_err(|e| self.error("start uploading", key, e))?;
-            let sent: Result<(), StoreError> = async {
+            let sent: Result<Option<String>, StoreError> = async {
                 let mut part = 0;
                 loop {
                     let mut buffer = vec![0; PART_SIZE];
@@ -139,7 +191,7 @@ impl S3Store {
                 upload
                     .complete()
                     .await
-                    .map(|_| ())
+                    .map(|put| put.e_tag)
                     .map_err(|e| self.error("finish uploading", key, e))
             }
             .await;
@@ -167,22 +219,22 @@ impl BackupStore for S3Store {
             .map_err(|e| StoreError::io("open", source, e))?
             .len();
         if size > PART_SIZE as u64 {
-            return self.put_multipart(key, &path, source);
+            // object_store cannot complete a multipart upload only-if-absent: the
+            // caller checked the name is free, and the ETag check below catches a
+            // writer that got there meanwhile.
+            let e_tag = self.put_multipart(key, &path, source)?;
+            return self.still_ours(key, &path, e_tag);
         }
         let data = std::fs::read(source).map_err(|e| StoreError::io("read", source, e))?;
         failpoint::fail_step("upload", 1).map_err(|e| StoreError::io("upload", source, e))?;
-        self.runtime
-            .block_on(self.store.put(&path, PutPayload::from(data)))
-            .map(|_| ())
-            .map_err(|e| self.error("upload", key, e))
+        let e_tag = self.put_new(key, &path, data)?;
+        self.still_ours(key, &path, e_tag)
     }
 
     fn put_bytes(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
         let path = self.object(key)?;
-        self.runtime
-            .block_on(self.store.put(&path, PutPayload::from(data.to_vec())))
-            .map(|_| ())
-            .map_err(|e| self.error("upload", key, e))
+        let e_tag = self.put_new(key, &path, data.to_vec())?;
+        self.still_ours(key, &path, e_tag)
     }
 
     fn get_bytes(&self, key: &str) -> Result<Vec<u8>, StoreError> {

@@ -97,10 +97,11 @@ pub trait BackupStore: Send + Sync {
     /// The target, as the user would write it.
     fn describe(&self) -> String;
 
-    /// Stores the local file `source` under `key`.
+    /// Stores the local file `source` under `key`, only if `key` is free: of two writers
+    /// of one key, exactly one succeeds and the other gets [`StoreError::Exists`].
     fn put_file(&self, key: &str, source: &Path) -> Result<(), StoreError>;
 
-    /// Stores `data` under `key`.
+    /// Stores `data` under `key`, only if `key` is free (as [`put_file`](Self::put_file)).
     fn put_bytes(&self, key: &str, data: &[u8]) -> Result<(), StoreError>;
 
     /// The whole object.
