@@ -861,3 +861,51 @@ fn a_sidecar_that_cannot_be_written_leaves_nothing_behind_locally_and_in_s3() {
     );
     assert_eq!(files_below(&server.data_dir().join(BUCKET)).len(), 2);
 }
+
+#[test]
+fn list_has_a_header_and_aligned_columns_and_a_read_counts_only_archive_bytes() {
+    let site = TestSite::demo();
+    let target = site.out_dir().join("backups");
+    let target_text = target.to_str().unwrap();
+    for (scope, label) in [
+        ("full", "x"),
+        (
+            "user:u-ada",
+            "a-rather-long-label-that-is-wider-than-sixteen",
+        ),
+    ] {
+        create_to(
+            crate::util::sitepack(),
+            &site.root(),
+            target_text,
+            &["--scope", scope, "--label", label],
+        )
+        .expect(0);
+    }
+    let human = run(["list", target_text]).expect(0);
+    let lines: Vec<&str> = human.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", human.stdout);
+    assert!(lines[0].starts_with("CREATED "), "{}", human.stdout);
+    // Every column starts where its header does.
+    for column in ["SCOPE", "KIND", "LABEL", "SHA256", "NAME"] {
+        let at = lines[0].find(column).unwrap();
+        for line in &lines[1..] {
+            assert_ne!(line.as_bytes()[at], b' ', "{column}:\n{}", human.stdout);
+            assert_eq!(line.as_bytes()[at - 1], b' ', "{column}:\n{}", human.stdout);
+        }
+    }
+    let backup = &listed(crate::util::sitepack(), target_text)[0];
+    let archive_size = backup["size"].as_u64().unwrap();
+    let url = format!(
+        "file://{}",
+        target.join(backup["name"].as_str().unwrap()).display()
+    );
+    let validated = run(["validate", url.as_str()]).expect(0);
+    assert!(
+        validated
+            .stderr
+            .contains(&format!("fetched {archive_size} of {archive_size} bytes")),
+        "{}",
+        validated.stderr
+    );
+}

@@ -100,7 +100,6 @@ impl BackupStore for LocalStore {
         self.open(key)?
             .read_to_end(&mut data)
             .map_err(|e| StoreError::io("read", self.root.join(key), e))?;
-        self.fetched.fetch_add(data.len() as u64, Ordering::Relaxed);
         Ok(data)
     }
 

@@ -243,8 +243,6 @@ impl BackupStore for S3Store {
             .runtime
             .block_on(async { self.store.get(&path).await?.bytes().await })
             .map_err(|e| self.error("download", key, e))?;
-        self.fetched
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         Ok(bytes.to_vec())
     }
 

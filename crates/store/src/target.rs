@@ -104,7 +104,7 @@ pub trait BackupStore: Send + Sync {
     /// Stores `data` under `key`, only if `key` is free (as [`put_file`](Self::put_file)).
     fn put_bytes(&self, key: &str, data: &[u8]) -> Result<(), StoreError>;
 
-    /// The whole object.
+    /// The whole object (a sidecar: not counted in [`bytes_fetched`](Self::bytes_fetched)).
     fn get_bytes(&self, key: &str) -> Result<Vec<u8>, StoreError>;
 
     /// Copies the whole object into `out`, returning its length.
@@ -122,7 +122,8 @@ pub trait BackupStore: Send + Sync {
     /// Removes the object (absent is not an error).
     fn delete(&self, key: &str) -> Result<(), StoreError>;
 
-    /// Bytes read from the target so far (downloads and ranges).
+    /// Bytes of archives read from the target so far (downloads and ranges; sidecars
+    /// read with [`get_bytes`](Self::get_bytes) are not counted).
     fn bytes_fetched(&self) -> u64;
 }
 

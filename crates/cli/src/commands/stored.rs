@@ -229,22 +229,70 @@ pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
     let mut out = io::stdout().lock();
     if backups.is_empty() {
         writeln!(out, "{}: no backups", store.describe())?;
-    }
-    for b in &backups {
-        writeln!(
-            out,
-            "{}  {:<20} {:<6} {:>12}  {:<16} {}  {}",
-            b.created_at,
-            b.scope,
-            kind_name(b.kind),
-            b.size,
-            b.label.as_deref().unwrap_or("-"),
-            &b.sha256.to_string()[..12],
-            b.name
+    } else {
+        let rows: Vec<[String; 7]> = backups
+            .iter()
+            .map(|b| {
+                [
+                    b.created_at.to_string(),
+                    b.scope.to_string(),
+                    kind_name(b.kind).to_owned(),
+                    b.size.to_string(),
+                    b.label.clone().unwrap_or_else(|| "-".to_owned()),
+                    b.sha256.to_string()[..12].to_owned(),
+                    b.name.clone(),
+                ]
+            })
+            .collect();
+        print_table(
+            &mut out,
+            [
+                "CREATED", "SCOPE", "KIND", "SIZE", "LABEL", "SHA256", "NAME",
+            ],
+            &rows,
         )?;
     }
     out.flush()?;
     Ok(Outcome::Success)
+}
+
+/// A header and rows in columns as wide as their widest cell (SIZE right-aligned), so
+/// long scopes and labels never shift the columns after them.
+fn print_table<const N: usize>(
+    out: &mut dyn Write,
+    header: [&str; N],
+    rows: &[[String; N]],
+) -> io::Result<()> {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |out: &mut dyn Write, cells: [&str; N]| -> io::Result<()> {
+        let mut text = String::new();
+        for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            let pad = " ".repeat(width - cell.chars().count());
+            if index > 0 {
+                text.push_str("  ");
+            }
+            if header[index] == "SIZE" {
+                text.push_str(&pad);
+                text.push_str(cell);
+            } else {
+                text.push_str(cell);
+                if index + 1 < N {
+                    text.push_str(&pad);
+                }
+            }
+        }
+        writeln!(out, "{text}")
+    };
+    line(out, header)?;
+    for row in rows {
+        line(out, std::array::from_fn(|i| row[i].as_str()))?;
+    }
+    Ok(())
 }
 
 fn kind_name(kind: BackupKind) -> &'static str {
