@@ -909,3 +909,236 @@ fn list_has_a_header_and_aligned_columns_and_a_read_counts_only_archive_bytes() 
         validated.stderr
     );
 }
+
+/// The `sitepack-backup-*` work directories in `tmp`.
+fn work_dirs(tmp: &Path) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("sitepack-backup-"))
+        .collect();
+    found.sort();
+    found
+}
+
+/// `list TARGET --all --json`'s orphans, as (kind, key, age in seconds).
+fn orphans(mut command: std::process::Command, target: &str) -> Vec<(String, String, u64)> {
+    command.args(["list", target, "--all", "--json"]);
+    Run::from_command(&mut command).expect(0).json()["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["kind"].as_str().unwrap().to_owned(),
+                o["key"].as_str().unwrap().to_owned(),
+                o["age_seconds"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_killed_before_its_sidecar_leaves_an_orphan_that_list_all_shows_and_prune_removes() {
+    let server = S3Server::start();
+    let site = TestSite::demo();
+    let local = site.out_dir().join("backups");
+    let targets: [(String, Commander); 2] = [
+        (local.to_str().unwrap().to_owned(), |_| {
+            crate::util::sitepack()
+        }),
+        (format!("s3://{BUCKET}/orphans"), S3Server::sitepack),
+    ];
+    let tmp = site.out_dir().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // A run that is still going: it holds the lock in its work directory.
+    let running = tmp.join("sitepack-backup-running");
+    std::fs::create_dir(&running).unwrap();
+    let lock = std::fs::File::create(running.join("lock")).unwrap();
+    let _held =
+        sitepack_format::SiteLock::try_lock_file(lock, sitepack_format::LockKind::Exclusive)
+            .unwrap()
+            .unwrap();
+    let name = "acme-shop/20261122T083000Z-full.zip";
+    let later = sitepack_format::Timestamp::from_unix_seconds(
+        sitepack_format::Timestamp::now().unix_seconds() + 25 * 3600,
+    )
+    .unwrap()
+    .to_string();
+    for (target, command) in &targets {
+        let with_tmp = || {
+            let mut c = command(&server);
+            c.env("TMPDIR", &tmp);
+            c
+        };
+        let mut killed = with_tmp();
+        killed.env("SITEPACK_FAILPOINT", "sidecar");
+        let killed = create_to(killed, &site.root(), target, &["--timestamp", TIMESTAMP]);
+        assert_eq!(killed.code, -1, "killed by SIGKILL: {killed:?}");
+        // Its work directory is left behind, beside the running one.
+        assert_eq!(work_dirs(&tmp).len(), 2, "{:?}", work_dirs(&tmp));
+
+        // Never listed as a backup; `list` says there is an orphan, `list --all` shows it.
+        let mut list = command(&server);
+        list.args(["list", target]);
+        let list = Run::from_command(&mut list).expect(0);
+        assert!(list.stdout.contains("no backups"), "{}", list.stdout);
+        assert!(list.stderr.contains("1 orphan(s)"), "{}", list.stderr);
+        assert!(list.stderr.contains("--all"), "{}", list.stderr);
+        let found = orphans(command(&server), target);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "archive_without_sidecar");
+        assert_eq!(found[0].1, name);
+        assert!(found[0].2 < 3600, "{found:?}");
+        let mut human = command(&server);
+        human.args(["list", target, "--all"]);
+        let human = Run::from_command(&mut human).expect(0);
+        assert!(
+            human.stdout.contains("archive without sidecar") && human.stdout.contains(name),
+            "{}",
+            human.stdout
+        );
+
+        // The name is held: said so, and what to do.
+        let held = create_to(
+            with_tmp(),
+            &site.root(),
+            target,
+            &["--timestamp", TIMESTAMP],
+        )
+        .expect(2);
+        for said in [
+            "already has a backup",
+            "without its sidecar",
+            "--all",
+            "prune",
+        ] {
+            assert!(held.stderr.contains(said), "{said}: {}", held.stderr);
+        }
+
+        // Within the grace period (24h by default) prune keeps it: maybe an upload that
+        // is still running.
+        let prune = |now: Option<&str>, args: &[&str]| {
+            let mut prune = command(&server);
+            prune
+                .args(["prune", target, "--site", "acme-shop", "--keep-last", "1"])
+                .args(["--json"])
+                .args(args);
+            if let Some(now) = now {
+                prune.env("SITEPACK_NOW", now);
+            }
+            Run::from_command(&mut prune).expect(0).json()
+        };
+        let kept = prune(None, &[]);
+        assert_eq!(kept["orphans"][0]["key"], name);
+        assert_eq!(kept["orphans"][0]["remove"], false);
+        assert_eq!(orphans(command(&server), target).len(), 1);
+        // A day later, a dry run shows it would go, and removes nothing.
+        let dry = prune(Some(&later), &["--dry-run"]);
+        assert_eq!(dry["orphans"][0]["remove"], true, "{dry}");
+        assert_eq!(orphans(command(&server), target).len(), 1);
+        let removed = prune(Some(&later), &[]);
+        assert_eq!(removed["orphans"][0]["remove"], true, "{removed}");
+        assert!(orphans(command(&server), target).is_empty());
+
+        // The name is free again; the next run also removes the killed run's work
+        // directory, never the running one.
+        create_to(
+            with_tmp(),
+            &site.root(),
+            target,
+            &["--timestamp", TIMESTAMP],
+        )
+        .expect(0);
+        assert_eq!(work_dirs(&tmp), ["sitepack-backup-running"]);
+        assert!(running.join("lock").exists());
+
+        // A sidecar whose archive is gone is an orphan too; --orphan-grace 0 removes it.
+        let archive = if target.starts_with("s3://") {
+            server.data_dir().join(BUCKET).join("orphans").join(name)
+        } else {
+            local.join(name)
+        };
+        std::fs::remove_file(&archive).unwrap();
+        let found = orphans(command(&server), target);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "sidecar_without_archive");
+        assert_eq!(found[0].1, format!("{name}.json"));
+        let held = create_to(
+            command(&server),
+            &site.root(),
+            target,
+            &["--timestamp", TIMESTAMP],
+        )
+        .expect(2);
+        assert!(
+            held.stderr.contains("without its archive"),
+            "{}",
+            held.stderr
+        );
+        prune(None, &["--orphan-grace", "0"]);
+        assert!(orphans(command(&server), target).is_empty());
+        assert!(listed(command(&server), target).is_empty());
+    }
+    assert!(files_below(&local).is_empty());
+    assert!(files_below(&server.data_dir().join(BUCKET)).is_empty());
+}
+
+#[test]
+fn odd_names_in_a_directory_target_are_named_and_skipped_by_list_and_prune() {
+    use std::os::unix::ffi::OsStrExt;
+    let site = TestSite::demo();
+    let target = site.out_dir().join("backups");
+    let target_text = target.to_str().unwrap();
+    for time in ["2026-11-01T10:00:00Z", "2026-11-02T10:00:00Z"] {
+        create_to(
+            crate::util::sitepack(),
+            &site.root(),
+            target_text,
+            &["--timestamp", time],
+        )
+        .expect(0);
+    }
+    let site_dir = target.join("acme-shop");
+    // Foreign names: a control character, a file and a directory that are not UTF-8.
+    std::fs::write(site_dir.join("20261103T100000Z-full\n.zip.json"), b"{}").unwrap();
+    std::fs::write(
+        site_dir.join(std::ffi::OsStr::from_bytes(b"caf\xe9.zip")),
+        b"x",
+    )
+    .unwrap();
+    let odd_dir = target.join(std::ffi::OsStr::from_bytes(b"\xff"));
+    std::fs::create_dir(&odd_dir).unwrap();
+    std::fs::write(odd_dir.join("x.zip"), b"x").unwrap();
+    let named = [
+        r#""acme-shop/20261103T100000Z-full\n.zip.json""#,
+        r#""acme-shop/caf\xE9.zip""#,
+    ];
+
+    let list = run(["list", target_text]).expect(0);
+    assert_eq!(list.stdout.lines().count(), 3, "{}", list.stdout);
+    for name in named.iter().chain([&r#""\xFF""#]) {
+        assert!(list.stderr.contains(name), "{name}: {}", list.stderr);
+    }
+    assert!(list.stderr.contains("skipped"), "{}", list.stderr);
+    let json = run(["list", target_text, "--json"]).expect(0).json();
+    assert_eq!(json["backups"].as_array().unwrap().len(), 2);
+    assert_eq!(json["unreadable"].as_array().unwrap().len(), 3, "{json}");
+
+    let pruned = run([
+        "prune",
+        target_text,
+        "--site",
+        "acme-shop",
+        "--keep-last",
+        "1",
+        "--include-manual",
+    ])
+    .expect(0);
+    for name in named {
+        assert!(pruned.stderr.contains(name), "{name}: {}", pruned.stderr);
+    }
+    assert_eq!(listed(crate::util::sitepack(), target_text).len(), 1);
+    // The odd names are left alone.
+    assert_eq!(files_below(&target).len(), 2 + 3);
+}

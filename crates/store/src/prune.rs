@@ -2,12 +2,13 @@
 //! group (the site and the scope, by default), as restic applies it per host and paths.
 
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use serde::Serialize;
 use sitepack_format::{SiteId, Timestamp};
 
+use crate::backups::Orphan;
 use crate::retention::{Candidate, KeepReason, RetentionPolicy, decide};
 use crate::{BackupKind, BackupStore, StoreError, StoredBackup, delete_backup, list_backups};
 
@@ -124,21 +125,149 @@ pub struct PruneDecision {
     pub future_dated: bool,
 }
 
-/// Applies `policy` at time `now` to each group of the backups of site `site` in `store`; removes
-/// what it does not keep unless `dry_run`. Decisions come group by group, oldest first
-/// within a group. A backup whose removal fails stops the prune with that error (those
-/// removed before it stay removed; the rest are untouched).
+/// How old an orphan (half a backup) must be before `prune` removes it: long enough
+/// that no running upload is taken for one. Written `24h`, `90m`, `2d`, `1d12h`, `30s`
+/// or `0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrphanGrace {
+    seconds: u64,
+}
+
+impl OrphanGrace {
+    /// The grace period in seconds.
+    #[must_use]
+    pub fn seconds(&self) -> u64 {
+        self.seconds
+    }
+}
+
+impl Default for OrphanGrace {
+    /// 24 hours.
+    fn default() -> Self {
+        Self { seconds: 24 * 3600 }
+    }
+}
+
+/// `--orphan-grace` is not a duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid --orphan-grace {text:?}: expected a duration such as 24h, 90m, 2d, 1d12h, 30s or 0"
+)]
+pub struct ParseOrphanGraceError {
+    /// The text given.
+    pub text: String,
+}
+
+impl FromStr for OrphanGrace {
+    type Err = ParseOrphanGraceError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || ParseOrphanGraceError {
+            text: text.to_owned(),
+        };
+        if text == "0" {
+            return Ok(Self { seconds: 0 });
+        }
+        let mut seconds: u64 = 0;
+        let mut number = String::new();
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let unit = match c {
+                'd' => 86_400,
+                'h' => 3_600,
+                'm' => 60,
+                's' => 1,
+                _ => return Err(bad()),
+            };
+            let n: u64 = number.parse().map_err(|_| bad())?;
+            number.clear();
+            seconds = n
+                .checked_mul(unit)
+                .and_then(|s| seconds.checked_add(s))
+                .ok_or_else(bad)?;
+        }
+        if !number.is_empty() || text.is_empty() {
+            return Err(bad());
+        }
+        Ok(Self { seconds })
+    }
+}
+
+impl fmt::Display for OrphanGrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", format_age(self.seconds))
+    }
+}
+
+impl Serialize for OrphanGrace {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A duration in seconds, as `1d2h3m4s` (largest units first, zero units left out;
+/// `0s` for none).
+#[must_use]
+pub fn format_age(seconds: u64) -> String {
+    let mut text = String::new();
+    let mut left = seconds;
+    for (unit, size) in [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)] {
+        if left >= size {
+            let _ = write!(text, "{}{unit}", left / size);
+            left %= size;
+        }
+    }
+    if text.is_empty() {
+        text.push_str("0s");
+    }
+    text
+}
+
+/// What `prune` decided for one orphan of the site.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrphanDecision {
+    /// The orphan.
+    #[serde(flatten)]
+    pub orphan: Orphan,
+    /// Its age at the prune's clock, in seconds (`None`: the target gave no time, and it
+    /// is kept).
+    pub age_seconds: Option<u64>,
+    /// Removed (or, in a dry run, would be removed): older than the grace period.
+    pub remove: bool,
+}
+
+/// What `prune` did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct PruneReport {
+    /// What retention decided, group by group, oldest first within a group.
+    pub decisions: Vec<PruneDecision>,
+    /// The site's orphans, and which were (or would be) removed.
+    pub orphans: Vec<OrphanDecision>,
+    /// What the listing skipped, each named with why.
+    pub problems: Vec<StoreError>,
+}
+
+/// Applies `policy` at time `now` to each group of the backups of site `site` in
+/// `store`, and removes what it does not keep, and the site's orphans older than `grace`,
+/// unless `dry_run`. Decisions come group by group, oldest first within a group. A
+/// removal that fails stops the prune with that error (what was removed before it stays
+/// removed; the rest is untouched).
 pub fn prune(
     store: &dyn BackupStore,
     site: &SiteId,
     policy: &RetentionPolicy,
     group_by: GroupBy,
+    grace: OrphanGrace,
     dry_run: bool,
     now: Timestamp,
-) -> Result<Vec<PruneDecision>, StoreError> {
-    let (backups, _unreadable) = list_backups(store, Some(site))?;
+) -> Result<PruneReport, StoreError> {
+    let listing = list_backups(store, Some(site))?;
     let mut groups: BTreeMap<String, Vec<StoredBackup>> = BTreeMap::new();
-    for backup in backups {
+    for backup in listing.backups {
         // Never another site's backup, whatever the listing returned.
         if backup.site.id == *site {
             groups
@@ -169,14 +298,44 @@ pub fn prune(
                 }),
         );
     }
+    let orphans: Vec<OrphanDecision> = listing
+        .orphans
+        .into_iter()
+        .map(|orphan| {
+            let age_seconds = orphan.age_at(now);
+            OrphanDecision {
+                remove: age_seconds.is_some_and(|age| age >= grace.seconds),
+                age_seconds,
+                orphan,
+            }
+        })
+        .collect();
     if !dry_run {
         for (step, decision) in decisions.iter().filter(|d| !d.keep).enumerate() {
             crate::failpoint::fail_step("delete", step + 1)
                 .map_err(|e| StoreError::io("remove", &decision.backup.name, e))?;
             delete_backup(store, &decision.backup)?;
         }
+        for decision in orphans.iter().filter(|d| d.remove) {
+            remove_orphan(store, &decision.orphan)?;
+        }
     }
-    Ok(decisions)
+    Ok(PruneReport {
+        decisions,
+        orphans,
+        problems: listing.problems,
+    })
+}
+
+/// Removes an orphan, unless its other half has appeared since the listing (an upload
+/// that finished after all: then it is a backup, and stays).
+fn remove_orphan(store: &dyn BackupStore, orphan: &Orphan) -> Result<(), StoreError> {
+    match store.size(&orphan.other_half()) {
+        Ok(_) => return Ok(()),
+        Err(StoreError::NotFound { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    store.delete(&orphan.key)
 }
 
 #[cfg(test)]
@@ -286,13 +445,14 @@ mod tests {
             let (_dir, store) = target_with(ROWS);
             let group_by: GroupBy = group_by.parse().unwrap();
             let now = "2026-12-01T00:00:00Z".parse().unwrap();
-            let decisions = prune(&store, &acme, &policy, group_by, false, now).unwrap();
-            assert!(decisions.iter().all(|d| d.backup.site.id == acme));
-            let (after, _) = list_backups(&store, Some(&acme)).unwrap();
+            let grace = OrphanGrace::default();
+            let report = prune(&store, &acme, &policy, group_by, grace, false, now).unwrap();
+            assert!(report.decisions.iter().all(|d| d.backup.site.id == acme));
+            let after = list_backups(&store, Some(&acme)).unwrap().backups;
             let after: Vec<String> = after.iter().map(|b| b.created_at.to_string()).collect();
             assert_eq!(after, left, "--group-by {group_by}");
             // The other site is untouched.
-            assert_eq!(list_backups(&store, Some(&other)).unwrap().0.len(), 2);
+            assert_eq!(list_backups(&store, Some(&other)).unwrap().backups.len(), 2);
         }
     }
 

@@ -15,7 +15,9 @@ use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
 
-use crate::target::check_key;
+use sitepack_format::Timestamp;
+
+use crate::target::{ListedObject, Listing, check_key, usable_key};
 use crate::{BackupStore, S3Settings, StoreError, failpoint};
 
 /// Parts of a multipart upload (S3 needs at least 5 MiB for all but the last).
@@ -290,7 +292,7 @@ impl BackupStore for S3Store {
             .map_err(|e| self.error("look up", key, e))
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+    fn list(&self, prefix: &str) -> Result<Listing, StoreError> {
         let full = match (self.prefix.is_empty(), prefix.trim_end_matches('/')) {
             (true, "") => None,
             (true, p) => Some(ObjectPath::from(p)),
@@ -306,12 +308,23 @@ impl BackupStore for S3Store {
         } else {
             format!("{}/", self.prefix)
         };
-        let mut keys: Vec<String> = metas
-            .into_iter()
-            .filter_map(|m| m.location.as_ref().strip_prefix(&strip).map(str::to_owned))
-            .collect();
-        keys.sort();
-        Ok(keys)
+        let mut listing = Listing::default();
+        for meta in metas {
+            let Some(key) = meta.location.as_ref().strip_prefix(&strip) else {
+                continue;
+            };
+            if !usable_key(key) {
+                listing.skipped.push(format!("{key:?}"));
+                continue;
+            }
+            listing.objects.push(ListedObject {
+                key: key.to_owned(),
+                size: meta.size,
+                modified: Timestamp::from_unix_seconds(meta.last_modified.timestamp()).ok(),
+            });
+        }
+        listing.objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(listing)
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {

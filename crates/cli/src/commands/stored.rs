@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sitepack_format::{SiteId, failpoint};
+use sitepack_format::{SiteId, Timestamp, failpoint};
 use sitepack_reader::Archive;
 use sitepack_store::retention::{KeepWithin, RetentionPolicy};
 use sitepack_store::{
-    BackupKind, BackupRequest, BackupStore, GroupBy, PruneDecision, S3Settings, StoreError,
-    StoredBackup, TargetSpec, audit, auto_run, backup_site, fetch_into, find_backup, list_backups,
-    open_store, prune,
+    BackupKind, BackupRequest, BackupStore, GroupBy, Orphan, OrphanDecision, OrphanGrace,
+    OrphanKind, PruneDecision, S3Settings, StoreError, StoredBackup, TargetSpec, audit, auto_run,
+    backup_site, fetch_into, find_backup, format_age, list_backups, open_store, prune,
 };
 use sitepack_writer::Site;
 
@@ -204,6 +204,10 @@ pub(crate) struct ListArgs {
     /// Only this site's backups.
     #[arg(long, value_name = "ID")]
     site: Option<SiteId>,
+    /// Also show the orphans: archives without their sidecar and sidecars without their
+    /// archive (left by interrupted runs), with their age.
+    #[arg(long)]
+    all: bool,
     /// Print one JSON document on standard output.
     #[arg(long)]
     json: bool,
@@ -214,16 +218,39 @@ pub(crate) struct ListArgs {
 
 pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
     let store = open_target(&args.target, args.endpoint.as_ref())?;
-    let (backups, unreadable) = list_backups(store.as_ref(), args.site.as_ref())?;
-    for problem in &unreadable {
+    let listing = list_backups(store.as_ref(), args.site.as_ref())?;
+    let backups = &listing.backups;
+    for problem in &listing.problems {
         eprintln!("warning: {problem}");
     }
+    let now = failpoint::now();
+    if !args.all && !listing.orphans.is_empty() {
+        eprintln!(
+            "note: {} has {} orphan(s), half backups left by interrupted runs (never listed; prune removes them once older than --orphan-grace, 24h by default): `sitepack list {} --all` shows them",
+            store.describe(),
+            listing.orphans.len(),
+            args.target
+        );
+    }
     if args.json {
-        super::print_json(&serde_json::json!({
+        let mut document = serde_json::json!({
             "target": store.describe(),
             "backups": backups,
-            "unreadable": unreadable.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        }))?;
+            "unreadable": listing.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
+        if args.all {
+            document["orphans"] = listing
+                .orphans
+                .iter()
+                .map(|o| {
+                    let mut value = serde_json::to_value(o).unwrap_or_default();
+                    value["age_seconds"] = o.age_at(now).into();
+                    value
+                })
+                .collect::<Vec<_>>()
+                .into();
+        }
+        super::print_json(&document)?;
         return Ok(Outcome::Success);
     }
     let mut out = io::stdout().lock();
@@ -252,8 +279,42 @@ pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
             &rows,
         )?;
     }
+    if args.all {
+        print_orphans(&mut out, &listing.orphans, now)?;
+    }
     out.flush()?;
     Ok(Outcome::Success)
+}
+
+/// The orphans, under a header (`list --all`).
+fn print_orphans(out: &mut dyn Write, orphans: &[Orphan], now: Timestamp) -> io::Result<()> {
+    if orphans.is_empty() {
+        return writeln!(out, "no orphans");
+    }
+    writeln!(
+        out,
+        "\norphans (half backups, never listed above; prune removes them once older than --orphan-grace):"
+    )?;
+    let rows: Vec<[String; 4]> = orphans
+        .iter()
+        .map(|o| {
+            [
+                o.age_at(now)
+                    .map_or_else(|| "unknown".to_owned(), format_age),
+                orphan_kind_name(o.kind).to_owned(),
+                o.size.to_string(),
+                o.key.clone(),
+            ]
+        })
+        .collect();
+    print_table(out, ["AGE", "ORPHAN", "SIZE", "NAME"], &rows)
+}
+
+fn orphan_kind_name(kind: OrphanKind) -> &'static str {
+    match kind {
+        OrphanKind::ArchiveWithoutSidecar => "archive without sidecar",
+        OrphanKind::SidecarWithoutArchive => "sidecar without archive",
+    }
 }
 
 /// A header and rows in columns as wide as their widest cell (SIZE right-aligned), so
@@ -340,6 +401,11 @@ pub(crate) struct PruneArgs {
     /// Manual backups take part too (they are kept otherwise).
     #[arg(long)]
     include_manual: bool,
+    /// Remove the site's orphans (an archive without its sidecar, a sidecar without its
+    /// archive: left by interrupted runs) once they are older than this (e.g. 24h, 2d,
+    /// 90m, 0); a younger one may be an upload still running.
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    orphan_grace: OrphanGrace,
     /// Show what would be kept and removed, and why; remove nothing.
     #[arg(long)]
     dry_run: bool,
@@ -377,6 +443,7 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
         &args.site,
         &policy,
         args.group_by,
+        args.orphan_grace,
         args.dry_run,
         failpoint::now(),
     );
@@ -386,10 +453,12 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
             "site": args.site,
             "group_by": args.group_by,
             "policy": policy,
+            "orphan_grace": args.orphan_grace,
             "dry_run": args.dry_run,
         });
         let event = match &result {
-            Ok(decisions) => {
+            Ok(report) => {
+                let decisions = &report.decisions;
                 let mut details = details;
                 details["removed"] = decisions
                     .iter()
@@ -398,6 +467,13 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
                     .collect::<Vec<_>>()
                     .into();
                 details["kept"] = decisions.iter().filter(|d| d.keep).count().into();
+                details["orphans_removed"] = report
+                    .orphans
+                    .iter()
+                    .filter(|d| d.remove)
+                    .map(|d| d.orphan.key.clone())
+                    .collect::<Vec<_>>()
+                    .into();
                 Ok(details)
             }
             Err(error) => Err((error, details)),
@@ -406,18 +482,25 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
             eprintln!("warning: {warning}");
         }
     }
-    let decisions = result?;
-    warn_future_dated(&decisions);
+    let report = result?;
+    for problem in &report.problems {
+        eprintln!("warning: {problem}");
+    }
+    warn_future_dated(&report.decisions);
     if args.json {
         super::print_json(&PruneOutput {
             target: store.describe(),
             site: &args.site,
             group_by: args.group_by,
+            orphan_grace: args.orphan_grace,
             dry_run: args.dry_run,
-            decisions: &decisions,
+            decisions: &report.decisions,
+            orphans: &report.orphans,
         })?;
     } else {
-        print_decisions(&mut io::stdout().lock(), &decisions, args.dry_run)?;
+        let mut out = io::stdout().lock();
+        print_decisions(&mut out, &report.decisions, args.dry_run)?;
+        print_orphan_decisions(&mut out, &report.orphans, args.orphan_grace, args.dry_run)?;
     }
     Ok(Outcome::Success)
 }
@@ -438,8 +521,42 @@ struct PruneOutput<'a> {
     target: String,
     site: &'a SiteId,
     group_by: GroupBy,
+    orphan_grace: OrphanGrace,
     dry_run: bool,
     decisions: &'a [PruneDecision],
+    orphans: &'a [OrphanDecision],
+}
+
+/// The orphans a prune (or an automatic run's retention) found: removed, or kept until
+/// they are older than the grace period.
+fn print_orphan_decisions(
+    out: &mut dyn Write,
+    orphans: &[OrphanDecision],
+    grace: OrphanGrace,
+    dry_run: bool,
+) -> io::Result<()> {
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "orphans (half backups left by interrupted runs):")?;
+    let remove = if dry_run { "would remove" } else { "removed" };
+    for d in orphans {
+        let age = d.age_seconds.map_or_else(
+            || "unknown age".to_owned(),
+            |a| format!("age {}", format_age(a)),
+        );
+        let kind = orphan_kind_name(d.orphan.kind);
+        if d.remove {
+            writeln!(out, "  {remove:<12} {}  ({kind}, {age})", d.orphan.key)?;
+        } else {
+            writeln!(
+                out,
+                "  {:<12} {}  ({kind}, {age}: within --orphan-grace {grace}, maybe an upload still running)",
+                "keep", d.orphan.key
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn print_decisions(
@@ -564,6 +681,9 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
     if let Some(warning) = &report.audit_warning {
         eprintln!("warning: {warning}");
     }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
     warn_future_dated(&report.retention);
     if args.json {
         super::print_json(&report)?;
@@ -588,6 +708,7 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
             if !report.retention.is_empty() {
                 print_decisions(&mut out, &report.retention, false)?;
             }
+            print_orphan_decisions(&mut out, &report.orphans, OrphanGrace::default(), false)?;
         }
     }
     out.flush()?;
