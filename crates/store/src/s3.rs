@@ -2,6 +2,7 @@
 //! Every call runs to completion on a small Tokio runtime owned by the store, so the rest
 //! of sitepack stays synchronous.
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::Range;
@@ -11,9 +12,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, AwsAuthorizer, AwsCredentialProvider};
+use object_store::client::{HttpConnector, HttpRequest, HttpRequestBody, ReqwestConnector};
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
+use object_store::{
+    ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
+};
 
 use sitepack_format::Timestamp;
 
@@ -27,6 +31,8 @@ const PART_SIZE: usize = 8 * 1024 * 1024;
 #[derive(Debug)]
 pub struct S3Store {
     store: Arc<dyn ObjectStore>,
+    /// For a listing `object_store` cannot parse (see [`RawLister`]).
+    raw: RawLister,
     runtime: tokio::runtime::Runtime,
     bucket: String,
     prefix: String,
@@ -59,6 +65,7 @@ impl S3Store {
             retry_timeout: Duration::from_secs(15),
             ..RetryConfig::default()
         };
+        let (region, bucket_endpoint) = raw_endpoint(&builder, bucket);
         let store = builder
             .with_retry(retry)
             .build()
@@ -67,12 +74,19 @@ impl S3Store {
                 name: format!("s3://{bucket}"),
                 cause,
             })?;
+        let raw = RawLister {
+            credentials: Arc::clone(store.credentials()),
+            allow_http: bucket_endpoint.starts_with("http://"),
+            region,
+            bucket_endpoint,
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| StoreError::io("start the network runtime for", bucket, e))?;
         Ok(Self {
             store: Arc::new(store),
+            raw,
             runtime,
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
@@ -299,18 +313,40 @@ impl BackupStore for S3Store {
             (false, "") => Some(ObjectPath::from(self.prefix.as_str())),
             (false, p) => Some(ObjectPath::from(format!("{}/{p}", self.prefix))),
         };
-        let metas: Vec<object_store::ObjectMeta> = self
+        let listed: Result<Vec<object_store::ObjectMeta>, _> = self
             .runtime
-            .block_on(self.store.list(full.as_ref()).try_collect())
-            .map_err(|e| self.error("list", prefix, e))?;
+            .block_on(self.store.list(full.as_ref()).try_collect());
+        let objects: Vec<RawObject> = match listed {
+            Ok(metas) => metas
+                .into_iter()
+                .map(|meta| RawObject {
+                    key: meta.location.to_string(),
+                    size: meta.size,
+                    modified: Timestamp::from_unix_seconds(meta.last_modified.timestamp()).ok(),
+                })
+                .collect(),
+            // One key object_store cannot parse fails the whole page: list again with
+            // plain requests, which name it instead.
+            Err(object_store::Error::InvalidPath { .. }) => {
+                let prefix = full.map(|p| format!("{p}/")).unwrap_or_default();
+                self.runtime
+                    .block_on(self.raw.list(&prefix))
+                    .map_err(|cause| StoreError::Object {
+                        action: "list",
+                        name: self.url(&prefix),
+                        cause,
+                    })?
+            }
+            Err(e) => return Err(self.error("list", prefix, e)),
+        };
         let strip = if self.prefix.is_empty() {
             String::new()
         } else {
             format!("{}/", self.prefix)
         };
         let mut listing = Listing::default();
-        for meta in metas {
-            let Some(key) = meta.location.as_ref().strip_prefix(&strip) else {
+        for object in objects {
+            let Some(key) = object.key.strip_prefix(&strip) else {
                 continue;
             };
             if !usable_key(key) {
@@ -319,11 +355,12 @@ impl BackupStore for S3Store {
             }
             listing.objects.push(ListedObject {
                 key: key.to_owned(),
-                size: meta.size,
-                modified: Timestamp::from_unix_seconds(meta.last_modified.timestamp()).ok(),
+                size: object.size,
+                modified: object.modified,
             });
         }
         listing.objects.sort_by(|a, b| a.key.cmp(&b.key));
+        listing.skipped.sort();
         Ok(listing)
     }
 
@@ -349,4 +386,149 @@ fn read_full(input: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize>
         }
     }
     Ok(filled)
+}
+
+/// An object as a listing gives it: its full key, size and `Last-Modified`.
+struct RawObject {
+    key: String,
+    size: u64,
+    modified: Option<Timestamp>,
+}
+
+/// Lists a bucket with plain `ListObjectsV2` requests, signed by `object_store`'s own
+/// AWS signer: `object_store` 0.14 parses every key of a listing page as a path and fails
+/// the whole page on one it refuses (a control character, an empty part), so one
+/// foreign object would hide every backup. Used only after such a failure.
+#[derive(Debug)]
+struct RawLister {
+    credentials: AwsCredentialProvider,
+    region: String,
+    /// `https://s3.REGION.amazonaws.com/BUCKET`, `http://127.0.0.1:9000/BUCKET`, …
+    bucket_endpoint: String,
+    allow_http: bool,
+}
+
+impl RawLister {
+    /// Every object whose key starts with `prefix`, page by page.
+    async fn list(&self, prefix: &str) -> object_store::Result<Vec<RawObject>> {
+        let fail = |e: Box<dyn std::error::Error + Send + Sync>| object_store::Error::Generic {
+            store: "S3",
+            source: e,
+        };
+        let client = ReqwestConnector::default()
+            .connect(&ClientOptions::new().with_allow_http(self.allow_http))?;
+        let mut objects = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut url = format!("{}?list-type=2", self.bucket_endpoint);
+            if !prefix.is_empty() {
+                url.push_str("&prefix=");
+                url.push_str(&query_encode(prefix));
+            }
+            if let Some(token) = &token {
+                url.push_str("&continuation-token=");
+                url.push_str(&query_encode(token));
+            }
+            let mut request = HttpRequest::new(HttpRequestBody::empty());
+            *request.uri_mut() = url.parse().map_err(|e| fail(Box::new(e)))?;
+            let credential = self.credentials.get_credential().await?;
+            AwsAuthorizer::new(&credential, "s3", &self.region)
+                .try_authorize(&mut request, None)?;
+            let response = client
+                .execute(request)
+                .await
+                .map_err(|e| fail(Box::new(e)))?;
+            let status = response.status();
+            let body = response
+                .into_body()
+                .bytes()
+                .await
+                .map_err(|e| fail(Box::new(e)))?;
+            let text = String::from_utf8_lossy(&body);
+            if !status.is_success() {
+                return Err(fail(format!("{status}: {text}").into()));
+            }
+            let page: ListPage = quick_xml::de::from_str(&text).map_err(|e| fail(Box::new(e)))?;
+            objects.extend(page.contents.into_iter().map(|c| {
+                RawObject {
+                    key: c.key,
+                    size: c.size,
+                    modified: c
+                        .last_modified
+                        .parse::<Timestamp>()
+                        .ok()
+                        .or_else(|| format!("{}Z", c.last_modified.get(..19)?).parse().ok()),
+                }
+            }));
+            match page.next_continuation_token {
+                Some(next) if page.is_truncated => token = Some(next),
+                _ => return Ok(objects),
+            }
+        }
+    }
+}
+
+/// The region and the bucket's URL, as `object_store` builds them from `builder`.
+fn raw_endpoint(builder: &AmazonS3Builder, bucket: &str) -> (String, String) {
+    let region = builder
+        .get_config_value(&AmazonS3ConfigKey::Region)
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let virtual_hosted = builder
+        .get_config_value(&AmazonS3ConfigKey::VirtualHostedStyleRequest)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let bucket_endpoint = match (
+        builder.get_config_value(&AmazonS3ConfigKey::Endpoint),
+        virtual_hosted,
+    ) {
+        (Some(endpoint), true) => endpoint,
+        (Some(endpoint), false) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+        (None, true) => format!("https://{bucket}.s3.{region}.amazonaws.com"),
+        (None, false) => format!("https://s3.{region}.amazonaws.com/{bucket}"),
+    };
+    (region, bucket_endpoint)
+}
+
+/// One page of a `ListObjectsV2` answer.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListPage {
+    #[serde(default)]
+    contents: Vec<ListContents>,
+    #[serde(default)]
+    is_truncated: bool,
+    #[serde(default)]
+    next_continuation_token: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListContents {
+    key: String,
+    size: u64,
+    last_modified: String,
+}
+
+/// `text` for a query string: every byte but the unreserved ones percent-encoded (as
+/// AWS `SigV4` canonicalizes it).
+fn query_encode(text: &str) -> String {
+    let mut encoded = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            let _ = write!(encoded, "%{byte:02X}");
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_value_keeps_only_unreserved_bytes() {
+        assert_eq!(query_encode("acme-shop/a_b.c~"), "acme-shop%2Fa_b.c~");
+        assert_eq!(query_encode("x y\n+=é"), "x%20y%0A%2B%3D%C3%A9");
+    }
 }
