@@ -537,3 +537,56 @@ fn without_if_due_auto_run_always_backs_up() {
     }
     assert_eq!(auto_events(&site).len(), 3);
 }
+
+#[test]
+fn a_retention_failure_after_a_stored_backup_still_records_the_success() {
+    let (site, target) = auto_site("schedule = \"hourly\"\n[auto.retention]\nkeep_last = 1\n");
+    run_if_due(&site, "2026-11-22T08:00:00Z");
+    let notified = site.out_dir().join("notified");
+    // The removal of the 08:00 backup is refused (a delete denied by the target).
+    let failed = Run::from_command(
+        sitepack()
+            .args(["auto".as_ref(), "run".as_ref(), site.root().as_os_str()])
+            .args([
+                "--if-due",
+                "--json",
+                "--on-failure",
+                &notify_into(&notified),
+            ])
+            .env("SITEPACK_NOW", "2026-11-22T09:00:00Z")
+            .env("SITEPACK_FAILPOINT", "delete:1:error"),
+    )
+    .expect(2);
+    assert!(
+        failed.stderr.contains(&format!(
+            "{} was stored and verified",
+            backup_name("2026-11-22T09:00:00Z", "")
+        )),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("injected failure"),
+        "{}",
+        failed.stderr
+    );
+    let report = failed.json();
+    assert_auto_backup(&report["stored"], &target, "2026-11-22T09:00:00Z", "");
+    assert!(report["retention_error"].is_string(), "{report}");
+    let written = std::fs::read_to_string(&notified).expect("the --on-failure command ran");
+    assert!(written.starts_with("retention failed: "), "{written}");
+
+    let event = auto_events(&site).pop().unwrap();
+    assert_eq!(event["outcome"], "ok", "{event}");
+    assert!(event["details"]["retention_error"].is_string(), "{event}");
+    // The success counts: the next checks of the hour make no other backup, and the
+    // next hour's run prunes what was left.
+    let (report, _) = run_if_due(&site, "2026-11-22T09:10:00Z");
+    assert_eq!(report["ran"], false, "{report}");
+    let (report, _) = run_if_due(&site, "2026-11-22T10:00:00Z");
+    assert_eq!(report["ran"], true, "{report}");
+    assert_eq!(
+        names(&list(&target)),
+        [backup_name("2026-11-22T10:00:00Z", "")]
+    );
+}

@@ -11,7 +11,7 @@ use sitepack_format::{
 };
 use sitepack_writer::{CreateOptions, Overwrite, Site, create_archive_file};
 
-use crate::prune::{PruneDecision, prune};
+use crate::prune::{GroupBy, OrphanDecision, OrphanGrace, PruneDecision, prune};
 use crate::retention::RetentionPolicy;
 use crate::schedule::Schedule;
 use crate::{
@@ -154,16 +154,15 @@ pub struct BackupRequest<'a> {
 }
 
 /// Writes the archive into a private temporary directory, then stores it with its
-/// sidecar. Nothing is listed unless every step succeeded.
+/// sidecar. Nothing is listed unless every step succeeded. The temporary directories
+/// killed runs left behind are removed first (never one whose run is still going).
 pub fn backup_site(
     request: &BackupRequest<'_>,
     store: &dyn crate::BackupStore,
     progress: &dyn Progress,
 ) -> Result<StoredBackup, StoreError> {
-    let work = tempfile::Builder::new()
-        .prefix("sitepack-backup-")
-        .tempdir()
-        .map_err(|e| StoreError::io("create a temporary directory in", std::env::temp_dir(), e))?;
+    // Locked while it lives; also removes what killed runs left there.
+    let work = crate::workdir::WorkDir::new(&std::env::temp_dir())?;
     let archive = work.path().join("backup.zip");
     let mut options = request.options.clone();
     // The caller records the event, with where the archive went.
@@ -253,6 +252,17 @@ pub struct AutoReport {
     pub stored: Option<StoredBackup>,
     /// What retention decided, per backup of the site in the target.
     pub retention: Vec<PruneDecision>,
+    /// The site's orphans (half backups) retention found; those older than the default
+    /// grace period (24h) were removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub orphans: Vec<OrphanDecision>,
+    /// What retention's listing skipped (odd names in the target), each named with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Why retention failed after the backup was stored and verified (the backup still
+    /// counts: the run is recorded as a success, with this error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_error: Option<String>,
     /// Set when the audit log could not be written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_warning: Option<String>,
@@ -284,6 +294,9 @@ pub fn auto_run(
         overdue: last_success.is_some() && schedule.overdue(last_success, now),
         stored: None,
         retention: Vec::new(),
+        orphans: Vec::new(),
+        warnings: Vec::new(),
+        retention_error: None,
         audit_warning: None,
     };
     if if_due && !schedule.is_due(last_success, now) {
@@ -313,6 +326,18 @@ pub fn auto_run(
                 .map(|d| d.backup.name.clone())
                 .collect::<Vec<_>>()
                 .into();
+            let orphans_removed: Vec<&str> = report
+                .orphans
+                .iter()
+                .filter(|d| d.remove)
+                .map(|d| d.orphan.key.as_str())
+                .collect();
+            if !orphans_removed.is_empty() {
+                details["orphans_removed"] = orphans_removed.into();
+            }
+            if let Some(error) = &report.retention_error {
+                details["retention_error"] = error.clone().into();
+            }
             report.audit_warning = audit(site_root, "auto", Ok(details));
         }
         Err(error) => {
@@ -350,13 +375,26 @@ fn run_once(
         verify_digest: true,
     };
     report.stored = Some(backup_site(&request, store.as_ref(), progress)?);
+    // The backup is stored and verified: whatever retention does, the run succeeded,
+    // or every `--if-due` check would make another backup into a target that is
+    // already not being pruned.
     if !config.retention.is_empty() {
-        report.retention = prune(
+        match prune(
             store.as_ref(),
-            site.config().id.as_str(),
+            &site.config().id,
             &config.retention,
+            GroupBy::default(),
+            OrphanGrace::default(),
             false,
-        )?;
+            now,
+        ) {
+            Ok(pruned) => {
+                report.retention = pruned.decisions;
+                report.orphans = pruned.orphans;
+                report.warnings = pruned.problems.iter().map(ToString::to_string).collect();
+            }
+            Err(error) => report.retention_error = Some(error_chain(&error)),
+        }
     }
     Ok(())
 }

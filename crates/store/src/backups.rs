@@ -11,7 +11,7 @@ use std::io::{Seek, SeekFrom};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sitepack_format::{Scope, Sha256, Sha256Hasher, SiteIdentity, Timestamp};
+use sitepack_format::{Scope, Sha256, Sha256Hasher, SiteId, SiteIdentity, Timestamp};
 
 use crate::{BackupStore, StoreError};
 
@@ -125,17 +125,32 @@ pub fn store_backup(
 ) -> Result<StoredBackup, StoreError> {
     let name = backup_name(backup);
     let sidecar = sidecar_name(&name);
-    for existing in [&name, &sidecar] {
-        match store.size(existing) {
-            Err(StoreError::NotFound { .. }) => {}
-            Ok(_) => {
-                return Err(StoreError::Exists {
-                    name: name.clone(),
-                    target: store.describe(),
-                });
-            }
-            Err(e) => return Err(e),
-        }
+    let exists = |key: &str| match store.size(key) {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    };
+    let held = match (exists(&name)?, exists(&sidecar)?) {
+        (false, false) => None,
+        (true, true) => Some(StoreError::Exists {
+            name: name.clone(),
+            target: store.describe(),
+        }),
+        (true, false) => Some(StoreError::HeldByOrphan {
+            name: name.clone(),
+            target: store.describe(),
+            present: "the archive".to_owned(),
+            missing: "sidecar",
+        }),
+        (false, true) => Some(StoreError::HeldByOrphan {
+            name: name.clone(),
+            target: store.describe(),
+            present: format!("the sidecar {sidecar}"),
+            missing: "archive",
+        }),
+    };
+    if let Some(error) = held {
+        return Err(error);
     }
     let stored = StoredBackup {
         format: SIDECAR_FORMAT.to_owned(),
@@ -150,17 +165,38 @@ pub fn store_backup(
         size: backup.size,
         sha256: backup.sha256,
     };
-    let result = store
-        .put_file(&name, archive)
-        .and_then(|()| check_stored(store, &stored, verify_digest));
+    match store.put_file(&name, archive) {
+        Ok(()) => {}
+        // Another writer stored that name first: it is theirs, leave it.
+        Err(StoreError::Exists { .. }) => {
+            return Err(StoreError::Exists {
+                name,
+                target: store.describe(),
+            });
+        }
+        Err(error) => {
+            // Best effort: what this upload left (a claim, a partial object) is not a
+            // backup.
+            let _ = store.delete(&name);
+            return Err(error);
+        }
+    }
+    let result = check_stored(store, &stored, verify_digest).and_then(|()| {
+        let json = serde_json::to_vec_pretty(&stored)
+            .map_err(|e| StoreError::io("write", &sidecar, std::io::Error::other(e)))?;
+        // A kill here leaves a complete archive without a sidecar: an orphan, which
+        // `list --all` shows and `prune` removes after the grace period.
+        crate::failpoint::hit("sidecar");
+        crate::failpoint::fail_step("sidecar", 1)
+            .map_err(|e| StoreError::io("write", &sidecar, e))?;
+        store.put_bytes(&sidecar, &json)
+    });
     if let Err(error) = result {
-        // Best effort: the stored object, if any, is not a backup.
+        // The archive is ours and unlisted without its sidecar: never leave it behind
+        // (a full target would otherwise keep it, unlisted, forever).
         let _ = store.delete(&name);
         return Err(error);
     }
-    let json = serde_json::to_vec_pretty(&stored)
-        .map_err(|e| StoreError::io("write", &sidecar, std::io::Error::other(e)))?;
-    store.put_bytes(&sidecar, &json)?;
     Ok(stored)
 }
 
@@ -188,28 +224,144 @@ pub fn check_stored(
     Ok(())
 }
 
-/// Every backup in the target (of the site `site`, when given), oldest first, and the
-/// sidecars that could not be read (named, with why).
-pub fn list_backups(
-    store: &dyn BackupStore,
-    site: Option<&str>,
-) -> Result<(Vec<StoredBackup>, Vec<StoreError>), StoreError> {
-    let prefix = site.map(|s| format!("{s}/")).unwrap_or_default();
-    let keys = store.list(&prefix)?;
-    let mut backups = Vec::new();
-    let mut unreadable = Vec::new();
-    for key in keys.iter().filter(|k| k.ends_with(".zip.json")) {
-        match read_sidecar(store, key) {
-            Ok(backup) if keys.binary_search(&backup.name).is_ok() => backups.push(backup),
-            Ok(backup) => unreadable.push(StoreError::BadSidecar {
-                name: key.clone(),
-                problem: format!("its archive {} is missing", backup.name),
-            }),
-            Err(e) => unreadable.push(e),
+/// What [`list_backups`] found in a target.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct BackupListing {
+    /// The backups (each with its sidecar), oldest first.
+    pub backups: Vec<StoredBackup>,
+    /// Archives without their sidecar and sidecars without their archive (by key).
+    pub orphans: Vec<Orphan>,
+    /// What was skipped, each named with why: a sidecar that cannot be read, a name
+    /// that is not UTF-8 or has a control character.
+    pub problems: Vec<StoreError>,
+}
+
+/// Half of a backup: what a run killed between the archive and its sidecar leaves (or
+/// a removal killed between the sidecar and the archive). Never listed as a backup;
+/// `prune` removes it once it is older than the grace period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Orphan {
+    /// The object's key (`<site-id>/<…>.zip` or `<site-id>/<…>.zip.json`).
+    pub key: String,
+    /// Which half it is.
+    pub kind: OrphanKind,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last written, when the target says.
+    pub modified: Option<Timestamp>,
+}
+
+/// Which half of a backup an [`Orphan`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrphanKind {
+    /// An archive whose sidecar was never written (or was removed).
+    ArchiveWithoutSidecar,
+    /// A sidecar whose archive is gone.
+    SidecarWithoutArchive,
+}
+
+impl Orphan {
+    /// Its age at `now`, in seconds (0 when it is dated after `now`); `None` when the
+    /// target gave no time.
+    #[must_use]
+    pub fn age_at(&self, now: Timestamp) -> Option<u64> {
+        let modified = self.modified?;
+        Some(u64::try_from(now.unix_seconds() - modified.unix_seconds()).unwrap_or(0))
+    }
+
+    /// The key of the other half (the one that is missing).
+    #[must_use]
+    pub fn other_half(&self) -> String {
+        match self.kind {
+            OrphanKind::ArchiveWithoutSidecar => sidecar_name(&self.key),
+            OrphanKind::SidecarWithoutArchive => self
+                .key
+                .strip_suffix(SIDECAR_SUFFIX)
+                .unwrap_or(&self.key)
+                .to_owned(),
         }
     }
-    backups.sort_by(|a, b| (a.created_at, &a.name).cmp(&(b.created_at, &b.name)));
-    Ok((backups, unreadable))
+}
+
+// The layout's extensions are lowercase by definition.
+#[allow(clippy::case_sensitive_file_extension_comparisons)]
+/// Whether `name` has the shape of a backup's name: `<site-id>/<yyyymmddThhmmssZ>-….zip`
+/// (so that only what sitepack itself could have written is ever taken for an orphan).
+fn is_backup_name(name: &str) -> bool {
+    let Some((site, file)) = name.split_once('/') else {
+        return false;
+    };
+    let stamp = file.as_bytes();
+    site.parse::<SiteId>().is_ok()
+        && !file.contains('/')
+        && file.ends_with(".zip")
+        && stamp.len() > 21
+        && stamp[..8].iter().all(u8::is_ascii_digit)
+        && stamp[8] == b'T'
+        && stamp[9..15].iter().all(u8::is_ascii_digit)
+        && stamp[15..17] == *b"Z-"
+}
+
+#[allow(clippy::case_sensitive_file_extension_comparisons)] // lowercase by definition
+/// Every backup in the target (of the site `site`, when given), oldest first; the
+/// orphans (half backups); and what was skipped, each named with why.
+pub fn list_backups(
+    store: &dyn BackupStore,
+    site: Option<&SiteId>,
+) -> Result<BackupListing, StoreError> {
+    let prefix = site.map(|s| format!("{s}/")).unwrap_or_default();
+    let listing = store.list(&prefix)?;
+    let exists = |key: &str| {
+        listing
+            .objects
+            .binary_search_by(|o| o.key.as_str().cmp(key))
+            .is_ok()
+    };
+    let mut found = BackupListing::default();
+    for skipped in listing.skipped.iter().cloned() {
+        found.problems.push(StoreError::Skipped {
+            key: skipped,
+            target: store.describe(),
+        });
+    }
+    for object in &listing.objects {
+        let key = &object.key;
+        let orphan = |kind| Orphan {
+            key: key.clone(),
+            kind,
+            size: object.size,
+            modified: object.modified,
+        };
+        if let Some(name) = key.strip_suffix(SIDECAR_SUFFIX)
+            && name.ends_with(".zip")
+        {
+            if exists(name) {
+                match read_sidecar(store, key) {
+                    Ok(backup) => found.backups.push(backup),
+                    Err(e) => found.problems.push(e),
+                }
+            } else if is_backup_name(name) {
+                found
+                    .orphans
+                    .push(orphan(OrphanKind::SidecarWithoutArchive));
+            } else {
+                found.problems.push(StoreError::BadSidecar {
+                    name: key.clone(),
+                    problem: format!("its archive {name} is missing"),
+                });
+            }
+        } else if is_backup_name(key) && !exists(&sidecar_name(key)) {
+            found
+                .orphans
+                .push(orphan(OrphanKind::ArchiveWithoutSidecar));
+        }
+    }
+    found
+        .backups
+        .sort_by(|a, b| (a.created_at, &a.name).cmp(&(b.created_at, &b.name)));
+    Ok(found)
 }
 
 /// The backup named `name` (`<site-id>/<…>.zip`), from its sidecar.
@@ -239,6 +391,13 @@ fn read_sidecar(store: &dyn BackupStore, key: &str) -> Result<StoredBackup, Stor
     }
     if backup.name != name {
         return Err(bad(format!("it describes {}, not {name}", backup.name)));
+    }
+    // A backup is filed under its site: retention never mixes sites.
+    if name.split('/').next() != Some(backup.site.id.as_str()) {
+        return Err(bad(format!(
+            "it describes a backup of site {}, filed under another site",
+            backup.site.id
+        )));
     }
     Ok(backup)
 }
@@ -329,9 +488,9 @@ mod tests {
             store_backup(&store, &archive, &backup, true),
             Err(StoreError::Exists { .. })
         ));
-        let (listed, bad) = list_backups(&store, Some("acme")).unwrap();
-        assert_eq!(listed, std::slice::from_ref(&stored));
-        assert!(bad.is_empty());
+        let found = list_backups(&store, Some(&"acme".parse().unwrap())).unwrap();
+        assert_eq!(found.backups, std::slice::from_ref(&stored));
+        assert!(found.problems.is_empty() && found.orphans.is_empty());
         assert_eq!(find_backup(&store, &stored.name).unwrap(), stored);
 
         let mut out = tempfile::tempfile().unwrap();
@@ -347,7 +506,7 @@ mod tests {
             Err(StoreError::DigestMismatch { .. })
         ));
         delete_backup(&store, &stored).unwrap();
-        assert!(list_backups(&store, None).unwrap().0.is_empty());
+        assert!(list_backups(&store, None).unwrap().backups.is_empty());
     }
 
     #[test]
@@ -358,9 +517,10 @@ mod tests {
             .put_bytes("acme/20261122T083005Z-full.zip", b"half")
             .unwrap();
         store.put_bytes("acme/x.zip.json", b"{not json").unwrap();
-        let (listed, bad) = list_backups(&store, None).unwrap();
-        assert!(listed.is_empty());
-        assert_eq!(bad.len(), 1);
-        assert!(bad[0].to_string().contains("acme/x.zip.json"), "{}", bad[0]);
+        let found = list_backups(&store, None).unwrap();
+        assert!(found.backups.is_empty());
+        assert_eq!(found.problems.len(), 1);
+        let bad = &found.problems[0];
+        assert!(bad.to_string().contains("acme/x.zip.json"), "{bad}");
     }
 }

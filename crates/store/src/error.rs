@@ -62,6 +62,32 @@ pub enum StoreError {
         /// The target.
         target: String,
     },
+    /// The name of a new backup is held by half a backup (an orphan): an archive
+    /// without its sidecar, or a sidecar without its archive.
+    #[error(
+        "{target} already has a backup `{name}`, but without its {missing}: either another sitepack is storing it right now, or a run was interrupted and left {present} behind (an orphan; `sitepack list {target} --all` shows it with its age, and `sitepack prune` removes it once it is older than --orphan-grace, 24h by default); try again in a second, or give another --label"
+    )]
+    HeldByOrphan {
+        /// The name.
+        name: String,
+        /// The target.
+        target: String,
+        /// The half that is there (`the archive`, `the sidecar NAME.json`).
+        present: String,
+        /// The half that is not (`sidecar`, `archive`).
+        missing: &'static str,
+    },
+    /// A name in the target that no sitepack backup has (not UTF-8, a control character,
+    /// an empty part): skipped by `list` and `prune`.
+    #[error(
+        "{target}: skipped {key}: not a sitepack backup name (it is not UTF-8, or has a control character or an empty part); rename or remove it if it is not meant to be there"
+    )]
+    Skipped {
+        /// The name, escaped (`"caf\xE9.zip"`).
+        key: String,
+        /// The target.
+        target: String,
+    },
     /// `SITE/.sitepack/config.toml` is missing or wrong.
     #[error("{}: {problem}", path.display())]
     BadConfig {

@@ -20,6 +20,7 @@ pub mod retention;
 mod s3;
 pub mod schedule;
 mod target;
+mod workdir;
 
 use sitepack_format::failpoint;
 
@@ -28,12 +29,15 @@ pub use auto::{
     config_path, read_config,
 };
 pub use backups::{
-    BackupKind, NewBackup, StoredBackup, backup_name, check_stored, delete_backup, fetch_into,
-    find_backup, list_backups, store_backup,
+    BackupKind, BackupListing, NewBackup, Orphan, OrphanKind, StoredBackup, backup_name,
+    check_stored, delete_backup, fetch_into, find_backup, list_backups, store_backup,
 };
 pub use error::StoreError;
 pub use local::LocalStore;
-pub use prune::{PruneDecision, prune};
+pub use prune::{
+    GroupBy, OrphanDecision, OrphanGrace, ParseGroupByError, ParseOrphanGraceError, PruneDecision,
+    PruneReport, format_age, prune,
+};
 pub use ranges::{preview_stored, validate_stored_metadata};
 pub use s3::S3Store;
-pub use target::{BackupStore, S3Settings, TargetSpec, open_store};
+pub use target::{BackupStore, ListedObject, Listing, S3Settings, TargetSpec, open_store};

@@ -7,7 +7,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::target::check_key;
+use sitepack_format::Timestamp;
+
+use crate::target::{ListedObject, Listing, check_key, usable_key};
 use crate::{BackupStore, StoreError};
 
 /// A directory of backups.
@@ -49,8 +51,18 @@ impl LocalStore {
         write(temp.as_file_mut())
             .and_then(|()| temp.as_file().sync_all())
             .map_err(|e| StoreError::io("write", &path, e))?;
-        temp.persist(&path)
-            .map_err(|e| StoreError::io("rename into place", &path, e.error))?;
+        // Never over another object: of two writers of one name, exactly one wins
+        // (link(2), which fails when the name exists).
+        temp.persist_noclobber(&path).map_err(|e| {
+            if e.error.kind() == io::ErrorKind::AlreadyExists {
+                StoreError::Exists {
+                    name: key.to_owned(),
+                    target: self.describe(),
+                }
+            } else {
+                StoreError::io("rename into place", &path, e.error)
+            }
+        })?;
         File::open(&dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| StoreError::io("flush", &dir, e))
@@ -90,7 +102,6 @@ impl BackupStore for LocalStore {
         self.open(key)?
             .read_to_end(&mut data)
             .map_err(|e| StoreError::io("read", self.root.join(key), e))?;
-        self.fetched.fetch_add(data.len() as u64, Ordering::Relaxed);
         Ok(data)
     }
 
@@ -124,16 +135,17 @@ impl BackupStore for LocalStore {
             .map_err(|e| StoreError::io("read", self.root.join(key), e))
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut keys = Vec::new();
+    fn list(&self, prefix: &str) -> Result<Listing, StoreError> {
+        let mut listing = Listing::default();
         let start = if prefix.is_empty() {
             self.root.clone()
         } else {
             self.path(prefix.trim_end_matches('/'))?
         };
-        walk(&self.root, &start, &mut keys)?;
-        keys.sort();
-        Ok(keys)
+        walk(&self.root, &start, &mut listing)?;
+        listing.objects.sort_by(|a, b| a.key.cmp(&b.key));
+        listing.skipped.sort();
+        Ok(listing)
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -151,8 +163,10 @@ impl BackupStore for LocalStore {
 }
 
 /// Every regular file below `dir`, as keys relative to `root`; temporary files of
-/// unfinished writes are left out.
-fn walk(root: &Path, dir: &Path, keys: &mut Vec<String>) -> Result<(), StoreError> {
+/// unfinished writes are left out, and a name that is not UTF-8 or has a control
+/// character is skipped (a directory with one, with all it holds) and named.
+#[allow(clippy::unnecessary_debug_formatting)] // odd names are printed escaped
+fn walk(root: &Path, dir: &Path, listing: &mut Listing) -> Result<(), StoreError> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -161,25 +175,37 @@ fn walk(root: &Path, dir: &Path, keys: &mut Vec<String>) -> Result<(), StoreErro
     for entry in entries {
         let entry = entry.map_err(|e| StoreError::io("read", dir, e))?;
         let path = entry.path();
-        let kind = entry
-            .file_type()
+        let relative = path.strip_prefix(root).unwrap_or(&path);
+        let key = relative
+            .to_str()
+            .map(|p| p.replace(std::path::MAIN_SEPARATOR, "/"));
+        let Some(key) = key.filter(|k| usable_key(k)) else {
+            // Escaped on purpose (`"caf\xE9.zip"`): never raw bytes on a terminal.
+            listing.skipped.push(format!("{:?}", relative.as_os_str()));
+            continue;
+        };
+        let metadata = entry
+            .metadata()
             .map_err(|e| StoreError::io("read", &path, e))?;
-        if kind.is_dir() {
-            walk(root, &path, keys)?;
-        } else if kind.is_file() {
+        if metadata.is_dir() {
+            walk(root, &path, listing)?;
+        } else if metadata.is_file() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             if name.starts_with(".sitepack-") && name.ends_with(".partial") {
                 continue;
             }
-            if let Some(key) = path
-                .strip_prefix(root)
+            let modified = metadata
+                .modified()
                 .ok()
-                .and_then(|p| p.to_str())
-                .map(|p| p.replace(std::path::MAIN_SEPARATOR, "/"))
-            {
-                keys.push(key);
-            }
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .and_then(|d| i64::try_from(d.as_secs()).ok())
+                .and_then(|s| Timestamp::from_unix_seconds(s).ok());
+            listing.objects.push(ListedObject {
+                key,
+                size: metadata.len(),
+                modified,
+            });
         }
     }
     Ok(())

@@ -20,11 +20,17 @@
 //!   2020; month; year) differs from the period of the last backup kept by that same rule,
 //!   until that rule has kept `n` backups. In other words: the newest backup of each of the
 //!   `n` most recent periods that have backups. Periods without backups do not count.
+//!   When fewer than `n` periods have backups, the oldest considered backup is kept too
+//!   (reasons [`KeepReason::OldestHourly`] … [`KeepReason::OldestYearly`], restic's
+//!   "oldest daily snapshot"), unless that rule keeps it already.
 //! - `keep_within = d`: every considered backup whose time is strictly after `newest - d`,
-//!   where `newest` is the time of the newest considered backup. See [`KeepWithin`] for how
+//!   where `newest` is the time of the newest considered backup that is not dated after
+//!   `now` (as restic does); backups dated after `now` are within, and when every
+//!   considered backup is in the future, all are within. See [`KeepWithin`] for how
 //!   `newest - d` is computed with calendar years and months.
 //! - The newest backup of all, made by hand or not, is never removed (reason
-//!   [`KeepReason::Newest`]).
+//!   [`KeepReason::Newest`]); when it is dated after `now`, the newest backup that is
+//!   not is never removed either (reason `Newest` too).
 //! - A backup made by hand (`manual: true`) is never removed unless `include_manual` is set.
 //!   Without it, such a backup is kept with reason [`KeepReason::Manual`] and takes no part
 //!   in the other rules: it is not a considered backup, uses no `keep_*` slot, and is not the
@@ -42,7 +48,10 @@
 //!   over into the next month (2026-03-03). See [`KeepWithin`].
 //! - `keep_within` accepts each unit at most once, in the order `y`, `m`, `d`, `h`, with
 //!   numbers from 1 and no leading zeros, so that it prints back as written.
-//! - Counts cannot be -1 ("unlimited"); restic's tags rules do not exist.
+//! - Counts cannot be -1 ("unlimited"); restic's tags rules and `--keep-within-daily`
+//!   and the like do not exist.
+//! - restic has no rule that keeps the newest snapshot or snapshots made by hand: the
+//!   `Newest` and `Manual` reasons are sitepack's own.
 
 use std::fmt;
 use std::str::FromStr;
@@ -279,7 +288,7 @@ pub struct Candidate {
 }
 
 /// A rule that keeps a backup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeepReason {
     /// The newest backup of all, which is never removed.
@@ -298,6 +307,17 @@ pub enum KeepReason {
     Monthly,
     /// The newest backup of one of the `keep_yearly` most recent years.
     Yearly,
+    /// The oldest backup, kept because `keep_hourly` found fewer hours than it may keep
+    /// (restic's "oldest hourly snapshot").
+    OldestHourly,
+    /// The oldest backup, kept because `keep_daily` found fewer days than it may keep.
+    OldestDaily,
+    /// The oldest backup, kept because `keep_weekly` found fewer weeks than it may keep.
+    OldestWeekly,
+    /// The oldest backup, kept because `keep_monthly` found fewer months than it may keep.
+    OldestMonthly,
+    /// The oldest backup, kept because `keep_yearly` found fewer years than it may keep.
+    OldestYearly,
     /// Made within `keep_within` of the newest backup.
     Within,
 }
@@ -348,13 +368,24 @@ impl Period {
             Self::Year => KeepReason::Yearly,
         }
     }
+
+    fn oldest_reason(self) -> KeepReason {
+        match self {
+            Self::Hour => KeepReason::OldestHourly,
+            Self::Day => KeepReason::OldestDaily,
+            Self::Week => KeepReason::OldestWeekly,
+            Self::Month => KeepReason::OldestMonthly,
+            Self::Year => KeepReason::OldestYearly,
+        }
+    }
 }
 
-/// Decides which of `backups` `policy` keeps: one [`Decision`] per backup, in input order.
+/// Decides which of `backups` `policy` keeps at time `now`: one [`Decision`] per backup,
+/// in input order. `now` tells which backups are dated in the future.
 ///
 /// The rules are described in the [module documentation](self).
 #[must_use]
-pub fn decide(backups: &[Candidate], policy: &RetentionPolicy) -> Vec<Decision> {
+pub fn decide(backups: &[Candidate], policy: &RetentionPolicy, now: Timestamp) -> Vec<Decision> {
     let mut reasons = vec![Vec::new(); backups.len()];
 
     // Newest first; of two backups with the same time, the later in the input is newer.
@@ -363,6 +394,13 @@ pub fn decide(backups: &[Candidate], policy: &RetentionPolicy) -> Vec<Decision> 
 
     if let Some(&newest) = newest_first.first() {
         reasons[newest].push(KeepReason::Newest);
+    }
+    // A backup dated in the future (a wrong clock) never takes the place of the newest
+    // real one.
+    if let Some(&newest_real) = newest_first.iter().find(|&&i| backups[i].created_at <= now)
+        && newest_first.first() != Some(&newest_real)
+    {
+        reasons[newest_real].push(KeepReason::Newest);
     }
     let considered: Vec<usize> = newest_first
         .iter()
@@ -378,14 +416,17 @@ pub fn decide(backups: &[Candidate], policy: &RetentionPolicy) -> Vec<Decision> 
 
     let empty = policy.is_empty();
     if !empty {
-        apply_rules(backups, &considered, policy, &mut reasons);
+        apply_rules(backups, &considered, policy, now, &mut reasons);
     }
 
     reasons
         .into_iter()
-        .map(|reasons| Decision {
-            keep: empty || !reasons.is_empty(),
-            reasons,
+        .map(|mut reasons| {
+            reasons.sort_unstable();
+            Decision {
+                keep: empty || !reasons.is_empty(),
+                reasons,
+            }
         })
         .collect()
 }
@@ -395,6 +436,7 @@ fn apply_rules(
     backups: &[Candidate],
     considered: &[usize],
     policy: &RetentionPolicy,
+    now: Timestamp,
     reasons: &mut [Vec<KeepReason>],
 ) {
     let last = usize::try_from(policy.keep_last.unwrap_or(0)).unwrap_or(usize::MAX);
@@ -423,10 +465,21 @@ fn apply_rules(
                 remaining -= 1;
             }
         }
+        // Slots left over: the oldest backup is kept too, so that the history reaches
+        // as far back as it can.
+        if remaining > 0
+            && let Some(&oldest) = considered.last()
+            && !reasons[oldest].contains(&period.reason())
+        {
+            reasons[oldest].push(period.oldest_reason());
+        }
     }
 
-    if let (Some(within), Some(&newest)) = (policy.keep_within, considered.first()) {
-        let cutoff = within.cutoff(backups[newest].created_at);
+    // Measured from the newest backup that is not dated in the future; future-dated
+    // backups are within.
+    if let Some(within) = policy.keep_within {
+        let newest_real = considered.iter().find(|&&i| backups[i].created_at <= now);
+        let cutoff = newest_real.and_then(|&i| within.cutoff(backups[i].created_at));
         for &i in considered {
             if cutoff.is_none_or(|cutoff| backups[i].created_at.unix_seconds() > cutoff) {
                 reasons[i].push(KeepReason::Within);
@@ -441,12 +494,19 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::KeepReason::{Daily, Hourly, Last, Manual, Monthly, Newest, Weekly, Within, Yearly};
+    use super::KeepReason::{
+        Daily, Hourly, Last, Manual, Monthly, Newest, OldestDaily, OldestHourly, OldestWeekly,
+        OldestYearly, Weekly, Within, Yearly,
+    };
     use super::*;
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()
     }
+
+    /// A clock later than every backup of the cases that are not about the future.
+    static NOW: std::sync::LazyLock<Timestamp> =
+        std::sync::LazyLock::new(|| at("2100-01-01T00:00:00Z"));
 
     fn within(text: &str) -> KeepWithin {
         text.parse().unwrap()
@@ -484,6 +544,11 @@ mod tests {
     /// Checks every case in input order, reversed, and rotated (the rows of a case have
     /// distinct times, so the order must not matter).
     fn check(cases: &[Case]) {
+        check_at(cases, *NOW);
+    }
+
+    /// [`check`] with the clock at `now`.
+    fn check_at(cases: &[Case], now: Timestamp) {
         for case in cases {
             let n = case.rows.len();
             let orders: Vec<Vec<usize>> = vec![
@@ -500,7 +565,7 @@ mod tests {
                         manual: case.rows[i].manual,
                     })
                     .collect();
-                let decisions = decide(&input, &case.policy);
+                let decisions = decide(&input, &case.policy, now);
                 assert_eq!(decisions.len(), n, "{}", case.name);
                 for (&i, decision) in order.iter().zip(&decisions) {
                     let row = &case.rows[i];
@@ -855,7 +920,7 @@ mod tests {
             keep_within: Some(huge),
             ..RetentionPolicy::default()
         };
-        assert!(decide(&backups, &policy).iter().all(|d| d.keep));
+        assert!(decide(&backups, &policy, *NOW).iter().all(|d| d.keep));
     }
 
     #[test]
@@ -953,6 +1018,131 @@ mod tests {
     }
 
     #[test]
+    fn keep_within_is_measured_from_the_newest_backup_not_in_the_future() {
+        let now = at("2026-11-22T12:00:00Z");
+        check_at(
+            &[
+                Case {
+                    name: "one backup a year ahead",
+                    policy: RetentionPolicy {
+                        keep_within: Some(within("7d")),
+                        ..RetentionPolicy::default()
+                    },
+                    rows: vec![
+                        auto("2026-11-01T00:00:00Z", &[]),
+                        auto("2026-11-16T00:00:00Z", &[Within]),
+                        auto("2026-11-22T00:00:00Z", &[Newest, Within]),
+                        auto("2027-11-22T00:00:00Z", &[Newest, Within]),
+                    ],
+                },
+                Case {
+                    name: "the clock itself is not the measure",
+                    policy: RetentionPolicy {
+                        keep_within: Some(within("1d")),
+                        ..RetentionPolicy::default()
+                    },
+                    rows: vec![
+                        auto("2026-10-01T00:00:00Z", &[Within]),
+                        auto("2026-10-01T12:00:00Z", &[Newest, Within]),
+                        auto("2026-11-22T12:00:01Z", &[Newest, Within]),
+                    ],
+                },
+                Case {
+                    name: "every backup in the future",
+                    policy: RetentionPolicy {
+                        keep_within: Some(within("1h")),
+                        keep_last: Some(1),
+                        ..RetentionPolicy::default()
+                    },
+                    rows: vec![
+                        auto("2030-01-01T00:00:00Z", &[Within]),
+                        auto("2031-01-01T00:00:00Z", &[Newest, Last, Within]),
+                    ],
+                },
+                Case {
+                    name: "a manual future backup with manual backups left out",
+                    policy: RetentionPolicy {
+                        keep_within: Some(within("2d")),
+                        ..RetentionPolicy::default()
+                    },
+                    rows: vec![
+                        auto("2026-11-01T00:00:00Z", &[]),
+                        auto("2026-11-20T00:00:00Z", &[Within]),
+                        auto("2026-11-21T00:00:00Z", &[Newest, Within]),
+                        by_hand("2027-01-01T00:00:00Z", &[Newest, Manual]),
+                    ],
+                },
+            ],
+            now,
+        );
+    }
+
+    #[test]
+    fn period_rules_keep_the_oldest_backup_when_slots_are_left() {
+        check(&[
+            Case {
+                name: "two days for seven slots",
+                policy: RetentionPolicy {
+                    keep_daily: Some(7),
+                    ..RetentionPolicy::default()
+                },
+                rows: vec![
+                    auto("2026-01-01T09:00:00Z", &[OldestDaily]),
+                    auto("2026-01-01T18:00:00Z", &[Daily]),
+                    auto("2026-01-02T08:00:00Z", &[]),
+                    auto("2026-01-02T20:00:00Z", &[Newest, Daily]),
+                ],
+            },
+            Case {
+                name: "the oldest is its day's newest already",
+                policy: RetentionPolicy {
+                    keep_daily: Some(7),
+                    ..RetentionPolicy::default()
+                },
+                rows: vec![
+                    auto("2026-01-01T09:00:00Z", &[Daily]),
+                    auto("2026-01-02T08:00:00Z", &[]),
+                    auto("2026-01-02T20:00:00Z", &[Newest, Daily]),
+                ],
+            },
+            Case {
+                name: "no slot left",
+                policy: RetentionPolicy {
+                    keep_daily: Some(2),
+                    ..RetentionPolicy::default()
+                },
+                rows: vec![
+                    auto("2026-01-01T09:00:00Z", &[]),
+                    auto("2026-01-01T18:00:00Z", &[Daily]),
+                    auto("2026-01-02T20:00:00Z", &[Newest, Daily]),
+                ],
+            },
+            Case {
+                name: "every period rule, and only the considered backups",
+                policy: RetentionPolicy {
+                    keep_hourly: Some(5),
+                    keep_weekly: Some(3),
+                    keep_monthly: Some(1),
+                    keep_yearly: Some(2),
+                    ..RetentionPolicy::default()
+                },
+                rows: vec![
+                    by_hand("2025-12-31T07:00:00Z", &[Manual]),
+                    auto(
+                        "2026-01-01T09:00:00Z",
+                        &[OldestHourly, OldestWeekly, OldestYearly],
+                    ),
+                    auto("2026-01-01T09:30:00Z", &[Hourly]),
+                    auto(
+                        "2026-01-01T10:00:00Z",
+                        &[Newest, Hourly, Weekly, Monthly, Yearly],
+                    ),
+                ],
+            },
+        ]);
+    }
+
+    #[test]
     fn the_newest_backup_is_always_kept() {
         check(&[Case {
             name: "newest not kept by any keep rule",
@@ -993,7 +1183,7 @@ mod tests {
                     manual: true,
                 },
             ];
-            let decisions = decide(&backups, &policy);
+            let decisions = decide(&backups, &policy, *NOW);
             assert!(decisions.iter().all(|d| d.keep));
             assert_eq!(decisions[1].reasons, [Newest]);
             let manual: &[KeepReason] = if policy.include_manual {
@@ -1018,7 +1208,7 @@ mod tests {
             }
             .is_empty()
         );
-        assert!(decide(&[], &RetentionPolicy::default()).is_empty());
+        assert!(decide(&[], &RetentionPolicy::default(), *NOW).is_empty());
     }
 
     #[test]
@@ -1042,12 +1232,15 @@ mod tests {
             keep_daily: Some(5),
             ..RetentionPolicy::default()
         };
-        let reasons: Vec<_> = decide(&backups, &policy)
+        let reasons: Vec<_> = decide(&backups, &policy, *NOW)
             .into_iter()
             .map(|d| d.reasons)
             .collect();
         assert_eq!(reasons, [vec![], vec![Newest, Daily], vec![Daily]]);
-        assert_eq!(decide(&backups, &policy), decide(&backups, &policy));
+        assert_eq!(
+            decide(&backups, &policy, *NOW),
+            decide(&backups, &policy, *NOW)
+        );
     }
 
     #[test]
@@ -1252,7 +1445,7 @@ mod tests {
             backups in any_candidates(),
             policy in any_policy(),
         ) {
-            let decisions = decide(&backups, &policy);
+            let decisions = decide(&backups, &policy, *NOW);
             prop_assert_eq!(decisions.len(), backups.len());
 
             // The newest is kept, with reason Newest.
@@ -1292,11 +1485,22 @@ mod tests {
                     let by_rule: Vec<usize> = (0..backups.len())
                         .filter(|&i| decisions[i].reasons.contains(&period.reason()))
                         .collect();
-                    prop_assert_eq!(
-                        by_rule,
-                        reference_kept(&backups, &policy, period, count.unwrap_or(0)),
-                        "{:?}", period
-                    );
+                    let reference = reference_kept(&backups, &policy, period, count.unwrap_or(0));
+                    let slots_left = reference.len() < count.unwrap_or(0) as usize;
+                    prop_assert_eq!(by_rule, reference, "{:?}", period);
+                    // The oldest considered backup, when slots are left and the rule
+                    // did not keep it already.
+                    let oldest = (0..backups.len())
+                        .filter(|&i| !backups[i].manual || policy.include_manual)
+                        .min_by_key(|&i| (backups[i].created_at, i));
+                    let by_oldest: Vec<usize> = (0..backups.len())
+                        .filter(|&i| decisions[i].reasons.contains(&period.oldest_reason()))
+                        .collect();
+                    let expected: Vec<usize> = oldest
+                        .filter(|&i| slots_left && !decisions[i].reasons.contains(&period.reason()))
+                        .into_iter()
+                        .collect();
+                    prop_assert_eq!(by_oldest, expected, "oldest {:?}", period);
                 }
             }
         }
@@ -1316,9 +1520,9 @@ mod tests {
                 }),
             policy in any_policy(),
         ) {
-            let decisions = decide(&backups, &policy);
+            let decisions = decide(&backups, &policy, *NOW);
             let permuted: Vec<Candidate> = shuffled.iter().map(|&i| backups[i]).collect();
-            let permuted_decisions = decide(&permuted, &policy);
+            let permuted_decisions = decide(&permuted, &policy, *NOW);
             for (&i, decision) in shuffled.iter().zip(&permuted_decisions) {
                 prop_assert_eq!(decision, &decisions[i]);
             }

@@ -7,6 +7,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use sitepack_format::Timestamp;
+
 use crate::StoreError;
 
 /// A storage target as written by the user: a directory (a path or `file://…`) or
@@ -97,13 +99,14 @@ pub trait BackupStore: Send + Sync {
     /// The target, as the user would write it.
     fn describe(&self) -> String;
 
-    /// Stores the local file `source` under `key`.
+    /// Stores the local file `source` under `key`, only if `key` is free: of two writers
+    /// of one key, exactly one succeeds and the other gets [`StoreError::Exists`].
     fn put_file(&self, key: &str, source: &Path) -> Result<(), StoreError>;
 
-    /// Stores `data` under `key`.
+    /// Stores `data` under `key`, only if `key` is free (as [`put_file`](Self::put_file)).
     fn put_bytes(&self, key: &str, data: &[u8]) -> Result<(), StoreError>;
 
-    /// The whole object.
+    /// The whole object (a sidecar: not counted in [`bytes_fetched`](Self::bytes_fetched)).
     fn get_bytes(&self, key: &str) -> Result<Vec<u8>, StoreError>;
 
     /// Copies the whole object into `out`, returning its length.
@@ -115,14 +118,44 @@ pub trait BackupStore: Send + Sync {
     /// The object's size.
     fn size(&self, key: &str) -> Result<u64, StoreError>;
 
-    /// Every key that starts with `prefix` (a `/`-ended directory-like prefix, or empty).
-    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// Every object whose key starts with `prefix` (a `/`-ended directory-like prefix, or
+    /// empty), sorted by key; a name sitepack cannot use (not UTF-8, a control character,
+    /// an empty part) is skipped and named in [`Listing::skipped`], never fatal.
+    fn list(&self, prefix: &str) -> Result<Listing, StoreError>;
 
     /// Removes the object (absent is not an error).
     fn delete(&self, key: &str) -> Result<(), StoreError>;
 
-    /// Bytes read from the target so far (downloads and ranges).
+    /// Bytes of archives read from the target so far (downloads and ranges; sidecars
+    /// read with [`get_bytes`](Self::get_bytes) are not counted).
     fn bytes_fetched(&self) -> u64;
+}
+
+/// An object found by [`BackupStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    /// Its key, relative to the target.
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last written (a file's modification time, an object's
+    /// `Last-Modified`), when known.
+    pub modified: Option<Timestamp>,
+}
+
+/// What [`BackupStore::list`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// The objects, sorted by key.
+    pub objects: Vec<ListedObject>,
+    /// The names that were skipped, escaped for printing (`"caf\xE9.zip"`), each a
+    /// name no sitepack backup has.
+    pub skipped: Vec<String>,
+}
+
+/// Whether a key is one sitepack can use: [`check_key`], and no control character.
+pub(crate) fn usable_key(key: &str) -> bool {
+    check_key(key).is_ok() && !key.chars().any(char::is_control)
 }
 
 /// Opens the target `spec` (an S3 target takes `s3` settings).

@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sitepack_format::failpoint;
+use sitepack_format::{SiteId, Timestamp, failpoint};
 use sitepack_reader::Archive;
 use sitepack_store::retention::{KeepWithin, RetentionPolicy};
 use sitepack_store::{
-    BackupKind, BackupRequest, BackupStore, PruneDecision, S3Settings, StoreError, StoredBackup,
-    TargetSpec, audit, auto_run, backup_site, fetch_into, find_backup, list_backups, open_store,
-    prune,
+    BackupKind, BackupRequest, BackupStore, GroupBy, Orphan, OrphanDecision, OrphanGrace,
+    OrphanKind, PruneDecision, S3Settings, StoreError, StoredBackup, TargetSpec, audit, auto_run,
+    backup_site, fetch_into, find_backup, format_age, list_backups, open_store, prune,
 };
 use sitepack_writer::Site;
 
@@ -203,7 +203,11 @@ pub(crate) struct ListArgs {
     target: String,
     /// Only this site's backups.
     #[arg(long, value_name = "ID")]
-    site: Option<String>,
+    site: Option<SiteId>,
+    /// Also show the orphans: archives without their sidecar and sidecars without their
+    /// archive (left by interrupted runs), with their age.
+    #[arg(long)]
+    all: bool,
     /// Print one JSON document on standard output.
     #[arg(long)]
     json: bool,
@@ -214,37 +218,142 @@ pub(crate) struct ListArgs {
 
 pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
     let store = open_target(&args.target, args.endpoint.as_ref())?;
-    let (backups, unreadable) = list_backups(store.as_ref(), args.site.as_deref())?;
-    for problem in &unreadable {
+    let listing = list_backups(store.as_ref(), args.site.as_ref())?;
+    let backups = &listing.backups;
+    for problem in &listing.problems {
         eprintln!("warning: {problem}");
     }
+    let now = failpoint::now();
+    if !args.all && !listing.orphans.is_empty() {
+        eprintln!(
+            "note: {} has {} orphan(s), half backups left by interrupted runs (never listed; prune removes them once older than --orphan-grace, 24h by default): `sitepack list {} --all` shows them",
+            store.describe(),
+            listing.orphans.len(),
+            args.target
+        );
+    }
     if args.json {
-        super::print_json(&serde_json::json!({
+        let mut document = serde_json::json!({
             "target": store.describe(),
             "backups": backups,
-            "unreadable": unreadable.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        }))?;
+            "unreadable": listing.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
+        if args.all {
+            document["orphans"] = listing
+                .orphans
+                .iter()
+                .map(|o| {
+                    let mut value = serde_json::to_value(o).unwrap_or_default();
+                    value["age_seconds"] = o.age_at(now).into();
+                    value
+                })
+                .collect::<Vec<_>>()
+                .into();
+        }
+        super::print_json(&document)?;
         return Ok(Outcome::Success);
     }
     let mut out = io::stdout().lock();
     if backups.is_empty() {
         writeln!(out, "{}: no backups", store.describe())?;
-    }
-    for b in &backups {
-        writeln!(
-            out,
-            "{}  {:<20} {:<6} {:>12}  {:<16} {}  {}",
-            b.created_at,
-            b.scope,
-            kind_name(b.kind),
-            b.size,
-            b.label.as_deref().unwrap_or("-"),
-            &b.sha256.to_string()[..12],
-            b.name
+    } else {
+        let rows: Vec<[String; 7]> = backups
+            .iter()
+            .map(|b| {
+                [
+                    b.created_at.to_string(),
+                    b.scope.to_string(),
+                    kind_name(b.kind).to_owned(),
+                    b.size.to_string(),
+                    b.label.clone().unwrap_or_else(|| "-".to_owned()),
+                    b.sha256.to_string()[..12].to_owned(),
+                    b.name.clone(),
+                ]
+            })
+            .collect();
+        print_table(
+            &mut out,
+            [
+                "CREATED", "SCOPE", "KIND", "SIZE", "LABEL", "SHA256", "NAME",
+            ],
+            &rows,
         )?;
+    }
+    if args.all {
+        print_orphans(&mut out, &listing.orphans, now)?;
     }
     out.flush()?;
     Ok(Outcome::Success)
+}
+
+/// The orphans, under a header (`list --all`).
+fn print_orphans(out: &mut dyn Write, orphans: &[Orphan], now: Timestamp) -> io::Result<()> {
+    if orphans.is_empty() {
+        return writeln!(out, "no orphans");
+    }
+    writeln!(
+        out,
+        "\norphans (half backups, never listed above; prune removes them once older than --orphan-grace):"
+    )?;
+    let rows: Vec<[String; 4]> = orphans
+        .iter()
+        .map(|o| {
+            [
+                o.age_at(now)
+                    .map_or_else(|| "unknown".to_owned(), format_age),
+                orphan_kind_name(o.kind).to_owned(),
+                o.size.to_string(),
+                o.key.clone(),
+            ]
+        })
+        .collect();
+    print_table(out, ["AGE", "ORPHAN", "SIZE", "NAME"], &rows)
+}
+
+fn orphan_kind_name(kind: OrphanKind) -> &'static str {
+    match kind {
+        OrphanKind::ArchiveWithoutSidecar => "archive without sidecar",
+        OrphanKind::SidecarWithoutArchive => "sidecar without archive",
+    }
+}
+
+/// A header and rows in columns as wide as their widest cell (SIZE right-aligned), so
+/// long scopes and labels never shift the columns after them.
+fn print_table<const N: usize>(
+    out: &mut dyn Write,
+    header: [&str; N],
+    rows: &[[String; N]],
+) -> io::Result<()> {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |out: &mut dyn Write, cells: [&str; N]| -> io::Result<()> {
+        let mut text = String::new();
+        for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            let pad = " ".repeat(width - cell.chars().count());
+            if index > 0 {
+                text.push_str("  ");
+            }
+            if header[index] == "SIZE" {
+                text.push_str(&pad);
+                text.push_str(cell);
+            } else {
+                text.push_str(cell);
+                if index + 1 < N {
+                    text.push_str(&pad);
+                }
+            }
+        }
+        writeln!(out, "{text}")
+    };
+    line(out, header)?;
+    for row in rows {
+        line(out, std::array::from_fn(|i| row[i].as_str()))?;
+    }
+    Ok(())
 }
 
 fn kind_name(kind: BackupKind) -> &'static str {
@@ -257,13 +366,17 @@ fn kind_name(kind: BackupKind) -> &'static str {
 /// Remove the backups of one site that a retention policy does not keep.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Rules are restic's, all in UTC: they are OR-ed; --keep-daily N keeps the newest backup of each of the last N days that have backups (weeks are ISO weeks); --keep-within is measured back from the newest backup. The newest backup is never removed; manual backups are never removed unless --include-manual.")]
+Rules are restic's, all in UTC, applied to each group (by default a site and scope) on its own: they are OR-ed; --keep-daily N keeps the newest backup of each of the last N days that have backups (weeks are ISO weeks); --keep-within is measured back from the newest backup. The newest backup of each group is never removed; manual backups are never removed unless --include-manual.")]
 pub(crate) struct PruneArgs {
     /// The target: a directory, file://… or s3://bucket/prefix.
     target: String,
-    /// The site whose backups to prune.
+    /// The site whose backups to prune (a site id: never empty).
     #[arg(long, value_name = "ID")]
-    site: String,
+    site: SiteId,
+    /// What each group of the site's backups is: rules apply to each group on its own
+    /// (its newest backup, its keep slots). A comma list of site, scope, label.
+    #[arg(long, value_name = "LIST", default_value = "site,scope")]
+    group_by: GroupBy,
     /// Keep the N newest backups.
     #[arg(long, value_name = "N")]
     keep_last: Option<u32>,
@@ -288,6 +401,11 @@ pub(crate) struct PruneArgs {
     /// Manual backups take part too (they are kept otherwise).
     #[arg(long)]
     include_manual: bool,
+    /// Remove the site's orphans (an archive without its sidecar, a sidecar without its
+    /// archive: left by interrupted runs) once they are older than this (e.g. 24h, 2d,
+    /// 90m, 0); a younger one may be an upload still running.
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    orphan_grace: OrphanGrace,
     /// Show what would be kept and removed, and why; remove nothing.
     #[arg(long)]
     dry_run: bool,
@@ -320,16 +438,27 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
         );
     }
     let store = open_target(&args.target, args.endpoint.as_ref())?;
-    let result = prune(store.as_ref(), &args.site, &policy, args.dry_run);
+    let result = prune(
+        store.as_ref(),
+        &args.site,
+        &policy,
+        args.group_by,
+        args.orphan_grace,
+        args.dry_run,
+        failpoint::now(),
+    );
     if let Some(site_dir) = &args.site_dir {
         let details = serde_json::json!({
             "target": store.describe(),
             "site": args.site,
+            "group_by": args.group_by,
             "policy": policy,
+            "orphan_grace": args.orphan_grace,
             "dry_run": args.dry_run,
         });
         let event = match &result {
-            Ok(decisions) => {
+            Ok(report) => {
+                let decisions = &report.decisions;
                 let mut details = details;
                 details["removed"] = decisions
                     .iter()
@@ -338,6 +467,13 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
                     .collect::<Vec<_>>()
                     .into();
                 details["kept"] = decisions.iter().filter(|d| d.keep).count().into();
+                details["orphans_removed"] = report
+                    .orphans
+                    .iter()
+                    .filter(|d| d.remove)
+                    .map(|d| d.orphan.key.clone())
+                    .collect::<Vec<_>>()
+                    .into();
                 Ok(details)
             }
             Err(error) => Err((error, details)),
@@ -346,26 +482,81 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
             eprintln!("warning: {warning}");
         }
     }
-    let decisions = result?;
+    let report = result?;
+    for problem in &report.problems {
+        eprintln!("warning: {problem}");
+    }
+    warn_future_dated(&report.decisions);
     if args.json {
         super::print_json(&PruneOutput {
             target: store.describe(),
             site: &args.site,
+            group_by: args.group_by,
+            orphan_grace: args.orphan_grace,
             dry_run: args.dry_run,
-            decisions: &decisions,
+            decisions: &report.decisions,
+            orphans: &report.orphans,
         })?;
     } else {
-        print_decisions(&mut io::stdout().lock(), &decisions, args.dry_run)?;
+        let mut out = io::stdout().lock();
+        print_decisions(&mut out, &report.decisions, args.dry_run)?;
+        print_orphan_decisions(&mut out, &report.orphans, args.orphan_grace, args.dry_run)?;
     }
     Ok(Outcome::Success)
+}
+
+/// Names each backup dated after the clock: its machine's clock was wrong, and it
+/// stays the newest of its group until the clock passes it.
+fn warn_future_dated(decisions: &[PruneDecision]) {
+    for d in decisions.iter().filter(|d| d.future_dated) {
+        eprintln!(
+            "warning: {} is dated {}, in the future (a wrong clock where it was made?); it counts as the newest of {}, and --keep-within is measured from the newest backup that is not in the future",
+            d.backup.name, d.backup.created_at, d.group
+        );
+    }
 }
 
 #[derive(Serialize)]
 struct PruneOutput<'a> {
     target: String,
-    site: &'a str,
+    site: &'a SiteId,
+    group_by: GroupBy,
+    orphan_grace: OrphanGrace,
     dry_run: bool,
     decisions: &'a [PruneDecision],
+    orphans: &'a [OrphanDecision],
+}
+
+/// The orphans a prune (or an automatic run's retention) found: removed, or kept until
+/// they are older than the grace period.
+fn print_orphan_decisions(
+    out: &mut dyn Write,
+    orphans: &[OrphanDecision],
+    grace: OrphanGrace,
+    dry_run: bool,
+) -> io::Result<()> {
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "orphans (half backups left by interrupted runs):")?;
+    let remove = if dry_run { "would remove" } else { "removed" };
+    for d in orphans {
+        let age = d.age_seconds.map_or_else(
+            || "unknown age".to_owned(),
+            |a| format!("age {}", format_age(a)),
+        );
+        let kind = orphan_kind_name(d.orphan.kind);
+        if d.remove {
+            writeln!(out, "  {remove:<12} {}  ({kind}, {age})", d.orphan.key)?;
+        } else {
+            writeln!(
+                out,
+                "  {:<12} {}  ({kind}, {age}: within --orphan-grace {grace}, maybe an upload still running)",
+                "keep", d.orphan.key
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn print_decisions(
@@ -378,7 +569,12 @@ fn print_decisions(
     } else {
         ("kept", "removed")
     };
+    let mut group = None;
     for d in decisions {
+        if group != Some(&d.group) {
+            writeln!(out, "{}:", d.group)?;
+            group = Some(&d.group);
+        }
         let reasons: Vec<String> = d
             .reasons
             .iter()
@@ -392,12 +588,12 @@ fn print_decisions(
         if d.keep {
             writeln!(
                 out,
-                "{keep:<12} {}  ({})",
+                "  {keep:<12} {}  ({})",
                 d.backup.name,
                 reasons.join(", ")
             )?;
         } else {
-            writeln!(out, "{remove:<12} {}", d.backup.name)?;
+            writeln!(out, "  {remove:<12} {}", d.backup.name)?;
         }
     }
     let removed = decisions.iter().filter(|d| !d.keep).count();
@@ -421,7 +617,7 @@ pub(crate) enum AutoCommand {
 #[command(after_help = "\
 Cron: */5 * * * * sitepack auto run /srv/site --if-due --on-failure 'mail -s \"backup failed\" ops@example.com'
 With --if-due, a backup is made only when the schedule says one is due since the last successful automatic run (from the audit log): one per period, and one catch-up run after downtime.
-Exit status: 0 done (or not due), 2 the backup failed (nothing is listed; the audit log says why).")]
+Exit status: 0 done (or not due), 2 the backup failed (nothing is listed; the audit log says why), or it was stored and verified but retention failed (the run counts as a success; the audit event has retention_error).")]
 pub(crate) struct AutoRunArgs {
     /// The site directory.
     site: PathBuf,
@@ -465,11 +661,14 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
         Ok(report) => report,
         Err(error) => {
             if let Some(command) = &args.on_failure {
-                notify(command, &args.site, &error);
+                notify(command, &args.site, &sitepack_format::error_chain(&error));
             }
             return Err(error.into());
         }
     };
+    if let (Some(error), Some(command)) = (&report.retention_error, &args.on_failure) {
+        notify(command, &args.site, &format!("retention failed: {error}"));
+    }
     if report.overdue {
         eprintln!(
             "warning: the last successful automatic backup ({}) is older than two periods of the schedule ({}): runs were missed",
@@ -482,9 +681,13 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
     if let Some(warning) = &report.audit_warning {
         eprintln!("warning: {warning}");
     }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    warn_future_dated(&report.retention);
     if args.json {
         super::print_json(&report)?;
-        return Ok(Outcome::Success);
+        return retention_outcome(&report);
     }
     let mut out = io::stdout().lock();
     match &report.stored {
@@ -505,21 +708,33 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
             if !report.retention.is_empty() {
                 print_decisions(&mut out, &report.retention, false)?;
             }
+            print_orphan_decisions(&mut out, &report.orphans, OrphanGrace::default(), false)?;
         }
     }
     out.flush()?;
+    retention_outcome(&report)
+}
+
+/// A run whose backup was stored but whose retention failed exits 2, naming both.
+fn retention_outcome(report: &sitepack_store::AutoReport) -> Result<Outcome> {
+    if let (Some(stored), Some(error)) = (&report.stored, &report.retention_error) {
+        anyhow::bail!(
+            "{} was stored and verified (recorded as this run's success), but retention then failed: {error}",
+            stored.name
+        );
+    }
     Ok(Outcome::Success)
 }
 
 /// Runs the `--on-failure` command; its own failure is reported, never hidden.
-fn notify(command: &str, site: &Path, error: &StoreError) {
+fn notify(command: &str, site: &Path, error: &str) {
     let target = sitepack_store::read_config(site)
         .map(|c| c.auto.target)
         .unwrap_or_default();
     let status = std::process::Command::new("sh")
         .arg("-c")
         .arg(command)
-        .env("SITEPACK_ERROR", sitepack_format::error_chain(error))
+        .env("SITEPACK_ERROR", error)
         .env("SITEPACK_SITE", site)
         .env("SITEPACK_TARGET", target)
         .status();
