@@ -39,8 +39,9 @@ pub struct AutoConfig {
     /// The S3 endpoint (else `AWS_ENDPOINT_URL`, else AWS).
     #[serde(default)]
     pub endpoint: Option<String>,
-    /// The scope (default `full`).
-    #[serde(default = "full_scope")]
+    /// The scope, written as `--scope` takes it: `full` (default), `tab:NAME`,
+    /// `module:NAME` or `user:ID`.
+    #[serde(default = "full_scope", with = "scope_as_text")]
     pub scope: Scope,
     /// Whether files go in (default `true`).
     #[serde(default = "yes")]
@@ -64,6 +65,31 @@ pub struct AutoConfig {
 
 fn full_scope() -> Scope {
     Scope::Full
+}
+
+/// A scope in `config.toml` is the text `--scope` takes (`full`, `module:notes`), not the
+/// manifest's tagged object.
+mod scope_as_text {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use sitepack_format::Scope;
+
+    pub(super) fn serialize<S: Serializer>(
+        scope: &Scope,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(scope)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Scope, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(|e: sitepack_format::FormatError| {
+            D::Error::custom(format!(
+                "scope {text:?}: {e} (write it as --scope takes it: full, tab:NAME, module:NAME or user:ID)"
+            ))
+        })
+    }
 }
 
 fn yes() -> bool {
@@ -391,6 +417,62 @@ fn last_auto_success(site_root: &Path) -> Result<Option<Timestamp>, StoreError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `config.toml` example of README.md, as written there.
+    fn readme_config_example() -> String {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .unwrap();
+        let section = &readme[readme.find("SITE/.sitepack/config.toml`:").unwrap()..];
+        let block = &section[section.find("```toml\n").unwrap() + "```toml\n".len()..];
+        let block = &block[..block.find("```").unwrap()];
+        // The block is indented as part of a list item.
+        block
+            .lines()
+            .map(|line| line.strip_prefix("  ").unwrap_or(line))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn site_with_config(text: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(INTERNAL_DIR)).unwrap();
+        std::fs::write(config_path(dir.path()), text).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_readme_config_example_is_read_as_written() {
+        let example = readme_config_example();
+        assert!(example.contains("scope = \"full\""), "{example}");
+        let site = site_with_config(&example);
+        let config = read_config(site.path()).unwrap_or_else(|e| panic!("{e}\n{example}"));
+        assert_eq!(config.auto.scope, Scope::Full);
+        assert_eq!(config.auto.target, "s3://backups/shop");
+        assert_eq!(
+            config.auto.schedule().unwrap().to_string(),
+            "daily at 02:30 UTC"
+        );
+        assert_eq!(config.auto.retention.keep_daily, Some(7));
+    }
+
+    #[test]
+    fn a_config_scope_takes_the_same_text_as_the_scope_option() {
+        for scope in ["full", "tab:general", "module:notes", "user:u-ada"] {
+            let site = site_with_config(&format!(
+                "[auto]\ntarget = \"/backups\"\nscope = \"{scope}\"\n"
+            ));
+            let config = read_config(site.path()).unwrap_or_else(|e| panic!("{scope}: {e}"));
+            assert_eq!(config.auto.scope, scope.parse::<Scope>().unwrap());
+            assert_eq!(config.auto.scope.to_string(), scope);
+        }
+        let site = site_with_config("[auto]\ntarget = \"/backups\"\nscope = \"everything\"\n");
+        let error = read_config(site.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("everything") && error.contains("module:NAME"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn an_archive_that_does_not_validate_is_never_stored() {
