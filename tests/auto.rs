@@ -537,3 +537,131 @@ fn without_if_due_auto_run_always_backs_up() {
     }
     assert_eq!(auto_events(&site).len(), 3);
 }
+
+/// `auto run --if-due` at each of `times` with `env` set; the names in the target after.
+fn run_ticks(site: &TestSite, target: &Path, times: &[&str], env: &[(&str, &str)]) -> Vec<String> {
+    for time in times {
+        let mut command = sitepack();
+        command
+            .args(["auto".as_ref(), "run".as_ref(), site.root().as_os_str()])
+            .arg("--if-due")
+            .env("SITEPACK_NOW", time);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Run::from_command(&mut command).expect(0);
+    }
+    names(&list(target))
+}
+
+#[test]
+fn an_audit_log_that_cannot_be_written_still_gives_one_backup_per_period() {
+    let (site, target) = auto_site("schedule = \"hourly\"\n");
+    // The site's disk is full: no event can be appended.
+    let full_disk = [("SITEPACK_FAILPOINT", "audit-append:1:error")];
+    let warned = Run::from_command(
+        sitepack()
+            .args(["auto".as_ref(), "run".as_ref(), site.root().as_os_str()])
+            .arg("--if-due")
+            .env("SITEPACK_NOW", "2026-11-22T08:03:00Z")
+            .envs(full_disk),
+    )
+    .expect(0);
+    assert!(
+        warned.stderr.contains("cannot append to the audit log"),
+        "{}",
+        warned.stderr
+    );
+    let ticks = [
+        "2026-11-22T08:10:00Z",
+        "2026-11-22T08:17:00Z",
+        "2026-11-22T08:59:00Z",
+    ];
+    assert_eq!(
+        run_ticks(&site, &target, &ticks, &full_disk),
+        [backup_name("2026-11-22T08:03:00Z", "")],
+        "one backup in the 08:00 period"
+    );
+    assert_eq!(
+        run_ticks(&site, &target, &["2026-11-22T09:01:00Z"], &full_disk),
+        [
+            backup_name("2026-11-22T08:03:00Z", ""),
+            backup_name("2026-11-22T09:01:00Z", "")
+        ]
+    );
+}
+
+#[test]
+fn an_audit_log_whose_last_line_was_cut_short_gives_no_second_backup_and_loses_no_event() {
+    let (site, target) = auto_site("schedule = \"hourly\"\n");
+    run_ticks(&site, &target, &["2026-11-22T08:03:00Z"], &[]);
+    // A crash cut the last event short.
+    let log = site.root().join(".sitepack/audit.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(&log, &text[..text.len() - 20]).unwrap();
+
+    let ticks = ["2026-11-22T08:10:00Z", "2026-11-22T08:50:00Z"];
+    assert_eq!(
+        run_ticks(&site, &target, &ticks, &[]),
+        [backup_name("2026-11-22T08:03:00Z", "")]
+    );
+    run_ticks(&site, &target, &["2026-11-22T09:05:00Z"], &[]);
+    let events = auto_events(&site);
+    assert_eq!(
+        events.len(),
+        1,
+        "the torn line is skipped, the next event kept: {events:#?}"
+    );
+    assert_eq!(
+        events[0]["details"]["name"],
+        backup_name("2026-11-22T09:05:00Z", "")
+    );
+}
+
+#[test]
+fn a_cron_schedule_that_never_fires_is_refused() {
+    for schedule in ["0 0 30 2 *", "0 12 31 4,6,9,11 *"] {
+        let (site, target) = auto_site(&format!("schedule = \"{schedule}\"\n"));
+        let notified = site.out_dir().join("notified");
+        let failed = auto_run(
+            &site,
+            "2026-11-22T08:03:00Z",
+            &["--if-due", "--on-failure", &notify_into(&notified)],
+        )
+        .expect(2);
+        assert!(failed.stderr.contains("never fires"), "{}", failed.stderr);
+        assert!(failed.stderr.contains(schedule), "{}", failed.stderr);
+        assert!(notified.exists(), "the --on-failure command ran");
+        assert!(!target.exists());
+    }
+}
+
+#[test]
+fn a_backup_dated_in_the_future_is_a_clock_problem_and_backups_go_on_by_the_current_clock() {
+    let (site, target) = auto_site("schedule = \"hourly\"\n");
+    // One run with the clock a year ahead.
+    let future = "2027-11-22T08:03:00Z";
+    run_ticks(&site, &target, &[future], &[]);
+
+    let (report, stderr) = run_if_due(&site, "2026-11-22T09:05:00Z");
+    assert_eq!(report["ran"], true, "due by the current clock: {report}");
+    assert_eq!(report["backup_in_future"], future, "{report}");
+    assert!(
+        stderr.contains(future) && stderr.contains("clock"),
+        "{stderr}"
+    );
+    let (report, stderr) = run_if_due(&site, "2026-11-22T09:40:00Z");
+    assert_eq!(report["ran"], false, "{report}");
+    assert_eq!(report["last_success"], "2026-11-22T09:05:00Z", "{report}");
+    assert!(stderr.contains("clock"), "still said: {stderr}");
+    let (report, _) = run_if_due(&site, "2026-11-22T10:00:00Z");
+    assert_eq!(report["ran"], true, "{report}");
+    assert_eq!(
+        names(&list(&target)),
+        [
+            backup_name("2026-11-22T09:05:00Z", ""),
+            backup_name("2026-11-22T10:00:00Z", ""),
+            backup_name(future, ""),
+        ]
+    );
+}

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sitepack_format::{
-    AuditFilter, INTERNAL_DIR, Options, Progress, Scope, Timestamp, error_chain, read_audit_log,
-    record_audit_event,
+    INTERNAL_DIR, Options, Progress, Scope, Timestamp, error_chain, record_audit_event,
 };
 use sitepack_writer::{CreateOptions, Overwrite, Site, create_archive_file};
 
@@ -15,8 +14,8 @@ use crate::prune::{PruneDecision, prune};
 use crate::retention::RetentionPolicy;
 use crate::schedule::Schedule;
 use crate::{
-    BackupKind, NewBackup, S3Settings, StoreError, StoredBackup, TargetSpec, open_store,
-    store_backup,
+    BackupKind, NewBackup, S3Settings, StoreError, StoredBackup, TargetSpec, list_backups,
+    open_store, store_backup,
 };
 
 /// The automatic-backup settings file, inside `.sitepack/`.
@@ -269,12 +268,16 @@ pub struct AutoReport {
     pub ran: bool,
     /// The schedule.
     pub schedule: String,
-    /// The last successful automatic backup before this run.
+    /// The newest automatic backup of the site in the target, made at or before now.
     pub last_success: Option<Timestamp>,
     /// The next scheduled time after now.
     pub next_due: Option<Timestamp>,
     /// The last success is older than two periods (missed runs).
     pub overdue: bool,
+    /// The newest automatic backup in the target that is dated after now: the clock was
+    /// (or is) wrong. It is left out when deciding what is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_in_future: Option<Timestamp>,
     /// The backup made.
     pub stored: Option<StoredBackup>,
     /// What retention decided, per backup of the site in the target.
@@ -285,22 +288,34 @@ pub struct AutoReport {
 }
 
 /// `sitepack auto run SITE [--if-due]` at time `now`: with `if_due`, only when the
-/// schedule says a backup is due since the last successful automatic run (from the audit
-/// log); then create → store → verify the stored digest → prune → audit.
+/// schedule says a backup is due since the newest automatic backup of the site that the
+/// target holds (its listing is what exists, whatever the audit log could record); then
+/// create → store → verify the stored digest → prune → audit. Every failure, before or
+/// during the run, is recorded as a failed `auto` event.
 pub fn auto_run(
     site_root: &Path,
     now: Timestamp,
     if_due: bool,
     progress: &dyn Progress,
 ) -> Result<AutoReport, StoreError> {
-    let (config, schedule, last_success) = match read_state(site_root) {
+    let state = match read_state(site_root, now) {
         Ok(state) => state,
         Err(error) => {
-            // A cron job whose config broke must leave a trace.
-            let _ = audit(site_root, "auto", Err((&error, serde_json::json!({}))));
+            // A cron job whose config broke, or whose target cannot be listed, must
+            // leave a trace.
+            let _ = audit(site_root, "auto", Err((&error, known_details(site_root))));
             return Err(error);
         }
     };
+    let AutoState {
+        config,
+        schedule,
+        target,
+        store,
+        site,
+        last_success,
+        backup_in_future,
+    } = state;
     let mut report = AutoReport {
         ran: false,
         schedule: schedule.to_string(),
@@ -308,6 +323,7 @@ pub fn auto_run(
         next_due: schedule.next_after(now),
         // Runs were missed only if there was a run to miss after.
         overdue: last_success.is_some() && schedule.overdue(last_success, now),
+        backup_in_future,
         stored: None,
         retention: Vec::new(),
         audit_warning: None,
@@ -316,14 +332,16 @@ pub fn auto_run(
         return Ok(report);
     }
     report.ran = true;
-    let target = config.target()?;
     let mut details = serde_json::json!({
         "target": target.to_string(),
         "scope": config.scope.to_string(),
         "schedule": report.schedule,
         "overdue": report.overdue,
     });
-    let result = run_once(site_root, &config, &target, now, progress, &mut report);
+    if let Some(future) = backup_in_future {
+        details["backup_in_future"] = future.to_string().into();
+    }
+    let result = run_once(&site, &config, store.as_ref(), now, progress, &mut report);
     match &result {
         Ok(()) => {
             if let Some(stored) = &report.stored {
@@ -349,69 +367,90 @@ pub fn auto_run(
 }
 
 fn run_once(
-    site_root: &Path,
+    site: &Site,
     config: &AutoConfig,
-    target: &TargetSpec,
+    store: &dyn crate::BackupStore,
     now: Timestamp,
     progress: &dyn Progress,
     report: &mut AutoReport,
 ) -> Result<(), StoreError> {
-    let site = Site::open(site_root).map_err(|source| StoreError::Create { source })?;
     let mut options = CreateOptions::new(config.scope.clone());
     options.options = Options {
         files: config.files,
     };
     options.label.clone_from(&config.label);
     options.created_at = now;
-    let store = open_store(
-        target,
-        &S3Settings {
-            endpoint: config.endpoint.clone(),
-        },
-    )?;
     let request = BackupRequest {
-        site: &site,
+        site,
         options,
         kind: BackupKind::Auto,
         verify_digest: true,
     };
-    report.stored = Some(backup_site(&request, store.as_ref(), progress)?);
+    report.stored = Some(backup_site(&request, store, progress)?);
     if !config.retention.is_empty() {
-        report.retention = prune(
-            store.as_ref(),
-            site.config().id.as_str(),
-            &config.retention,
-            false,
-        )?;
+        report.retention = prune(store, site.config().id.as_str(), &config.retention, false)?;
     }
     Ok(())
 }
 
-/// The config, its schedule, and the last successful automatic backup.
-fn read_state(site_root: &Path) -> Result<(AutoConfig, Schedule, Option<Timestamp>), StoreError> {
-    let config = read_config(site_root)?.auto;
-    let schedule = config.schedule()?;
-    let last_success = last_auto_success(site_root)?;
-    Ok((config, schedule, last_success))
-}
-
-/// The time of the newest successful `auto` event in the site's audit log.
-fn last_auto_success(site_root: &Path) -> Result<Option<Timestamp>, StoreError> {
-    let log = read_audit_log(
-        site_root,
-        &AuditFilter {
-            kind: Some("auto".to_owned()),
-            limit: None,
+/// The details of a run that failed before it started: what the config says, when it
+/// can be read.
+fn known_details(site_root: &Path) -> serde_json::Value {
+    read_config(site_root).map_or_else(
+        |_| serde_json::json!({}),
+        |config| {
+            serde_json::json!({
+                "target": config.auto.target,
+                "scope": config.auto.scope.to_string(),
+                "schedule": config.auto.schedule().map(|s| s.to_string()).unwrap_or_default(),
+            })
         },
     )
-    .map_err(|e| StoreError::io("read the audit log of", site_root, e))?;
-    // The backup's own time (the schedule's clock), not when the event was written.
-    Ok(log
-        .events
+}
+
+/// What an automatic run starts from.
+struct AutoState {
+    config: AutoConfig,
+    schedule: Schedule,
+    target: TargetSpec,
+    store: Box<dyn crate::BackupStore>,
+    site: Site,
+    /// The newest automatic backup of the site in the target, at or before now.
+    last_success: Option<Timestamp>,
+    /// The newest one dated after now (a clock that was, or is, wrong).
+    backup_in_future: Option<Timestamp>,
+}
+
+/// The config, its schedule, the target, the site, and the automatic backups the target
+/// holds: the ground truth of what exists (an audit log that could not be written, or
+/// whose last line was cut short, cannot make a backup due twice).
+fn read_state(site_root: &Path, now: Timestamp) -> Result<AutoState, StoreError> {
+    let config = read_config(site_root)?.auto;
+    let schedule = config.schedule()?;
+    let target = config.target()?;
+    let site = Site::open(site_root).map_err(|source| StoreError::Create { source })?;
+    let store = open_store(
+        &target,
+        &S3Settings {
+            endpoint: config.endpoint.clone(),
+        },
+    )?;
+    // A sidecar that cannot be read is `list`'s to report; it is no backup to count on.
+    let (backups, _unreadable) = list_backups(store.as_ref(), Some(site.config().id.as_str()))?;
+    let auto_times = backups
         .iter()
-        .filter(|e| e.outcome == "ok")
-        .filter_map(|e| e.details.get("created_at")?.as_str()?.parse().ok())
-        .max())
+        .filter(|b| b.kind == BackupKind::Auto)
+        .map(|b| b.created_at);
+    let (past, future): (Vec<Timestamp>, Vec<Timestamp>) = auto_times.partition(|t| *t <= now);
+    Ok(AutoState {
+        config,
+        schedule,
+        target,
+        store,
+        site,
+        last_success: past.into_iter().max(),
+        backup_in_future: future.into_iter().max(),
+    })
 }
 
 #[cfg(test)]

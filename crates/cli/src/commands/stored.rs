@@ -420,7 +420,7 @@ pub(crate) enum AutoCommand {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Cron: */5 * * * * sitepack auto run /srv/site --if-due --on-failure 'mail -s \"backup failed\" ops@example.com'
-With --if-due, a backup is made only when the schedule says one is due since the last successful automatic run (from the audit log): one per period, and one catch-up run after downtime.
+With --if-due, a backup is made only when the schedule says one is due since the newest automatic backup of the site in the target (its listing, not the audit log, says what exists): one per period, and one catch-up run after downtime. A backup dated after the current time (a clock that was wrong) is named in a warning and left out.
 Exit status: 0 done (or not due), 2 the backup failed (nothing is listed; the audit log says why).")]
 pub(crate) struct AutoRunArgs {
     /// The site directory.
@@ -459,7 +459,8 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
     let _auto_lock = auto_lock(&args.site)?;
     super::recover_first(&args.site)?;
     let bar = Bar::new(!global.no_progress);
-    let result = auto_run(&args.site, failpoint::now(), args.if_due, &bar);
+    let report_time = failpoint::now();
+    let result = auto_run(&args.site, report_time, args.if_due, &bar);
     bar.finish();
     let report = match result {
         Ok(report) => report,
@@ -477,6 +478,11 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
                 .last_success
                 .map_or_else(|| "never".to_owned(), |t| t.to_string()),
             report.schedule
+        );
+    }
+    if let Some(future) = report.backup_in_future {
+        eprintln!(
+            "warning: the target holds an automatic backup dated {future}, after the current time {report_time}: the clock was (or is) wrong; what is due is decided by the current clock, without it",
         );
     }
     if let Some(warning) = &report.audit_warning {
