@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use sitepack_format::Timestamp;
 
-use crate::util::{Run, TestSite, listing, manifest, run, sitepack};
+use crate::util::{LockHolder, Run, TestSite, create, listing, manifest, run, sitepack};
 
 /// The demo site's id: every backup name starts with it.
 const SITE_ID: &str = "acme-shop";
@@ -664,4 +664,83 @@ fn a_backup_dated_in_the_future_is_a_clock_problem_and_backups_go_on_by_the_curr
             backup_name(future, ""),
         ]
     );
+}
+
+/// `auto run --if-due --on-failure …` that must fail (exit 2): stderr, and what the hook
+/// was told (`ERROR|SITE|TARGET`).
+fn failed_run(site: &Path, notified: &Path) -> (String, String) {
+    let failed = Run::from_command(
+        sitepack()
+            .args(["auto".as_ref(), "run".as_ref(), site.as_os_str()])
+            .args(["--if-due", "--on-failure", &notify_into(notified)])
+            .env("SITEPACK_NOW", "2026-11-22T08:03:00Z"),
+    )
+    .expect(2);
+    let told = std::fs::read_to_string(notified).expect("the --on-failure command ran");
+    (failed.stderr, told)
+}
+
+#[test]
+fn every_failure_of_auto_run_runs_the_failure_command_and_is_audited() {
+    // A missing site directory (a typo in the cron line): no site to audit in.
+    let scratch = TestSite::bare();
+    let missing = scratch.out_dir().join("no-such-site");
+    let (stderr, told) = failed_run(&missing, &scratch.out_dir().join("notified"));
+    assert!(stderr.contains("no-such-site"), "{stderr}");
+    assert!(!stderr.contains("restore"), "{stderr}");
+    assert!(told.contains("no-such-site"), "{told}");
+    assert!(!missing.exists(), "nothing made at a mistyped path");
+
+    // Another automatic run holds .sitepack/auto.lock.
+    let (site, target) = auto_site("schedule = \"hourly\"\n");
+    let notified = site.out_dir().join("notified-auto-lock");
+    {
+        let _running = LockHolder::hold(&site.root(), "auto.lock");
+        let (stderr, told) = failed_run(&site.root(), &notified);
+        assert!(stderr.contains("auto.lock"), "{stderr}");
+        assert!(told.contains("auto.lock"), "{told}");
+    }
+    let events = auto_events(&site);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["outcome"], "failed");
+    assert_eq!(events[0]["details"]["target"], target.display().to_string());
+    assert!(
+        events[0]["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("auto.lock")
+    );
+
+    // A restore pending review while another command holds the site lock: refused by the
+    // lock, and said as it is (no "restore was refused").
+    let archive = site.out_dir().join("shop.zip");
+    create(&site.root(), &archive, &[]);
+    site.write("robots.txt", "changed since the backup");
+    run([
+        "restore".as_ref(),
+        archive.as_os_str(),
+        site.root().as_os_str(),
+        "--yes".as_ref(),
+        "--mode".as_ref(),
+        "replace".as_ref(),
+    ])
+    .expect(0);
+    let notified = site.out_dir().join("notified-site-lock");
+    {
+        let _restoring = LockHolder::new(&site.root());
+        let (stderr, told) = failed_run(&site.root(), &notified);
+        assert!(stderr.contains("holds .sitepack/lock"), "{stderr}");
+        assert!(!stderr.contains("restore was refused"), "{stderr}");
+        assert!(told.contains("holds .sitepack/lock"), "{told}");
+    }
+    let events = auto_events(&site);
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events[1]["outcome"], "failed");
+    assert!(
+        events[1]["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("holds .sitepack/lock")
+    );
+    assert_eq!(list(&target), Vec::<Value>::new(), "nothing was stored");
 }

@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 use crate::extract::corrupted_archive;
 use crate::util::{
-    Node, Run, TestSite, assert_same_tree, create, read_archive, run, site_files, tree,
+    LockHolder, Node, Run, TestSite, assert_same_tree, create, read_archive, run, site_files, tree,
 };
 
 /// `sitepack restore ARCHIVE SITE --yes --json ARGS…`.
@@ -425,46 +425,6 @@ fn the_snapshot_holds_the_replaced_files_byte_for_byte() {
     assert_eq!(listed.code, 0, "{}", listed.stdout);
     let mode = std::fs::metadata(&snapshot).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-}
-
-/// Holds `.sitepack/lock` of `site` with flock(1) until dropped (then killed and waited
-/// for).
-struct LockHolder(Child);
-
-impl LockHolder {
-    fn new(site: &Path) -> Self {
-        let lock = site.join(".sitepack/lock");
-        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
-        // --no-fork: the process killed on drop is the one holding the lock.
-        #[allow(clippy::zombie_processes)] // waited for in Drop
-        let child = Command::new("flock")
-            .arg("--no-fork")
-            .arg(&lock)
-            .args(["sleep", "60"])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("flock(1) from util-linux is needed by this test");
-        // Wait until it holds the lock.
-        for _ in 0..500 {
-            let free = Command::new("flock")
-                .args(["-n".as_ref(), lock.as_os_str(), "true".as_ref()])
-                .status()
-                .unwrap()
-                .success();
-            if !free {
-                return Self(child);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        panic!("flock never took the lock");
-    }
-}
-
-impl Drop for LockHolder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

@@ -298,12 +298,21 @@ pub fn auto_run(
     if_due: bool,
     progress: &dyn Progress,
 ) -> Result<AutoReport, StoreError> {
+    // One automatic run at a time. (The backup itself takes the site lock shared, like
+    // every `create`.)
+    let _auto_lock = match lock_auto_run(site_root) {
+        Ok(lock) => lock,
+        Err(error) => {
+            let _ = audit_auto_failure(site_root, &error);
+            return Err(error);
+        }
+    };
     let state = match read_state(site_root, now) {
         Ok(state) => state,
         Err(error) => {
             // A cron job whose config broke, or whose target cannot be listed, must
             // leave a trace.
-            let _ = audit(site_root, "auto", Err((&error, known_details(site_root))));
+            let _ = audit_auto_failure(site_root, &error);
             return Err(error);
         }
     };
@@ -391,6 +400,29 @@ fn run_once(
         report.retention = prune(store, site.config().id.as_str(), &config.retention, false)?;
     }
     Ok(())
+}
+
+/// `.sitepack/auto.lock`, held exclusively for the whole run.
+fn lock_auto_run(site_root: &Path) -> Result<sitepack_format::SiteLock, StoreError> {
+    use sitepack_format::{AUTO_LOCK_NAME, Beneath, LockKind, SiteLock};
+    let internal = Beneath::open(site_root)
+        .and_then(|root| root.create_dirs(INTERNAL_DIR))
+        .map_err(|e| StoreError::io("open the site directory", site_root, e))?;
+    SiteLock::try_lock(&internal, AUTO_LOCK_NAME, LockKind::Exclusive)
+        .map_err(|e| StoreError::io("lock", internal.display_path(AUTO_LOCK_NAME), e))?
+        .ok_or_else(|| StoreError::AutoRunning {
+            site: site_root.to_path_buf(),
+        })
+}
+
+/// Records an automatic run that failed before it could start (the site being restored
+/// right now, say) as a failed `auto` event, with what the config says. A warning when
+/// the audit log cannot be written (or there is no site to hold one).
+#[must_use]
+pub fn audit_auto_failure(site_root: &Path, error: &dyn std::error::Error) -> Option<String> {
+    let mut details = known_details(site_root);
+    details["error"] = error_chain(error).into();
+    record_audit_event(site_root, "auto", "failed", details)
 }
 
 /// The details of a run that failed before it started: what the config says, when it

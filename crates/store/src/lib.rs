@@ -24,8 +24,8 @@ mod target;
 use sitepack_format::failpoint;
 
 pub use auto::{
-    AutoConfig, AutoReport, BackupRequest, CONFIG_NAME, Config, audit, auto_run, backup_site,
-    config_path, read_config,
+    AutoConfig, AutoReport, BackupRequest, CONFIG_NAME, Config, audit, audit_auto_failure,
+    auto_run, backup_site, config_path, read_config,
 };
 pub use backups::{
     BackupKind, NewBackup, StoredBackup, backup_name, check_stored, delete_backup, fetch_into,

@@ -421,7 +421,7 @@ pub(crate) enum AutoCommand {
 #[command(after_help = "\
 Cron: */5 * * * * sitepack auto run /srv/site --if-due --on-failure 'mail -s \"backup failed\" ops@example.com'
 With --if-due, a backup is made only when the schedule says one is due since the newest automatic backup of the site in the target (its listing, not the audit log, says what exists): one per period, and one catch-up run after downtime. A backup dated after the current time (a clock that was wrong) is named in a warning and left out.
-Exit status: 0 done (or not due), 2 the backup failed (nothing is listed; the audit log says why).")]
+Exit status: 0 done (or not due), 2 the backup failed (nothing is listed; the audit log says why). Every failure — a missing site, another auto run holding .sitepack/auto.lock, a restore holding .sitepack/lock, a bad config, an unreachable target — exits 2, is recorded as a failed `auto` event (where the site exists) and runs --on-failure.")]
 pub(crate) struct AutoRunArgs {
     /// The site directory.
     site: PathBuf,
@@ -437,38 +437,20 @@ pub(crate) struct AutoRunArgs {
     json: bool,
 }
 
-/// One automatic run at a time: `.sitepack/auto.lock`, held for the whole run. (The
-/// backup itself takes the site lock shared, like every `create`.)
-fn auto_lock(site: &Path) -> Result<sitepack_format::SiteLock> {
-    use sitepack_format::{AUTO_LOCK_NAME, Beneath, INTERNAL_DIR, LockKind, SiteLock};
-    let internal = Beneath::open(site)
-        .and_then(|root| root.create_dirs(INTERNAL_DIR))
-        .with_context(|| format!("{}: cannot open the site", site.display()))?;
-    SiteLock::try_lock(&internal, AUTO_LOCK_NAME, LockKind::Exclusive)
-        .with_context(|| format!("{}: cannot lock", internal.display_path(AUTO_LOCK_NAME).display()))?
-        .with_context(|| {
-            format!(
-                "another `sitepack auto run` of {} is running (it holds .sitepack/{AUTO_LOCK_NAME}); this run does nothing",
-                site.display()
-            )
-        })
-}
-
 pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome> {
     let AutoCommand::Run(args) = command;
-    let _auto_lock = auto_lock(&args.site)?;
-    super::recover_first(&args.site)?;
-    let bar = Bar::new(!global.no_progress);
     let report_time = failpoint::now();
-    let result = auto_run(&args.site, report_time, args.if_due, &bar);
-    bar.finish();
-    let report = match result {
+    let report = match run_auto(args, global, report_time) {
         Ok(report) => report,
         Err(error) => {
+            // Every failure, whatever step it came from, runs the hook.
             if let Some(command) = &args.on_failure {
                 notify(command, &args.site, &error);
             }
-            return Err(error.into());
+            return Err(anyhow::anyhow!(
+                "auto run of {} failed: {error}",
+                args.site.display()
+            ));
         }
     };
     if report.overdue {
@@ -517,15 +499,44 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
     Ok(Outcome::Success)
 }
 
+/// The automatic run, after finishing an interrupted restore's recovery. A failure before
+/// the run (the site being restored right now) is recorded like one of the run.
+fn run_auto(
+    args: &AutoRunArgs,
+    global: &GlobalArgs,
+    now: sitepack_format::Timestamp,
+) -> Result<sitepack_store::AutoReport, String> {
+    match sitepack_restore::site_status(&args.site) {
+        Ok(status) => {
+            let _ = super::report_recovery(status.recovered.as_ref());
+        }
+        Err(error) => {
+            // Not "the restore was refused": this is no restore. Say why, plainly.
+            let error: Box<dyn std::error::Error> = match error {
+                sitepack_restore::RestoreError::Refused { reason } => Box::new(reason),
+                error => Box::new(error),
+            };
+            if let Some(warning) = sitepack_store::audit_auto_failure(&args.site, error.as_ref()) {
+                eprintln!("warning: {warning}");
+            }
+            return Err(sitepack_format::error_chain(error.as_ref()));
+        }
+    }
+    let bar = Bar::new(!global.no_progress);
+    let result = auto_run(&args.site, now, args.if_due, &bar);
+    bar.finish();
+    result.map_err(|error| sitepack_format::error_chain(&error))
+}
+
 /// Runs the `--on-failure` command; its own failure is reported, never hidden.
-fn notify(command: &str, site: &Path, error: &StoreError) {
+fn notify(command: &str, site: &Path, error: &str) {
     let target = sitepack_store::read_config(site)
         .map(|c| c.auto.target)
         .unwrap_or_default();
     let status = std::process::Command::new("sh")
         .arg("-c")
         .arg(command)
-        .env("SITEPACK_ERROR", sitepack_format::error_chain(error))
+        .env("SITEPACK_ERROR", error)
         .env("SITEPACK_SITE", site)
         .env("SITEPACK_TARGET", target)
         .status();
