@@ -29,5 +29,6 @@ mod roundtrip_property;
 mod site_links;
 mod stats;
 mod store;
+mod typos;
 mod validate_hostile;
 mod validate_interop;

@@ -21,6 +21,12 @@ pub enum RestoreError {
         #[source]
         reason: Refusal,
     },
+    /// The site directory named does not exist (a typo is not an empty site).
+    #[error("{}: no such site directory; give the directory that holds site.json", site.display())]
+    NoSuchSite {
+        /// The path given.
+        site: PathBuf,
+    },
     /// A file system operation on the target site failed.
     #[error("cannot {action} {}", path.display())]
     Io {

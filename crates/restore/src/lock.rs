@@ -167,6 +167,11 @@ pub struct SiteStatus {
 /// recovers from an interrupted restore when there is something to recover, and says
 /// which restore is pending. Creates nothing in a site that has never been restored into.
 pub fn site_status(root: &Path) -> Result<SiteStatus, RestoreError> {
+    if !root.exists() {
+        return Err(RestoreError::NoSuchSite {
+            site: root.to_path_buf(),
+        });
+    }
     let internal = Beneath::open(root)
         .and_then(|site| site.dir(INTERNAL_DIR))
         .map(Some)

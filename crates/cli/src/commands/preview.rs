@@ -83,7 +83,12 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
     }
     let against = match &args.against {
         Some(site) if preview.valid => Some(Against {
-            pending_restore: super::recover_first(site)?.map(|p| p.id),
+            // A directory that does not exist yet is one a restore would make.
+            pending_restore: if site.exists() {
+                super::recover_first(site)?.map(|p| p.id)
+            } else {
+                None
+            },
             site: site.clone(),
             merge: plan_or_refusal(site, archive, &args.plan.options(Mode::Merge))?,
             replace: plan_or_refusal(site, archive, &args.plan.options(Mode::Replace))?,
@@ -115,9 +120,14 @@ fn show(args: &PreviewArgs, preview: &Preview, against: Option<Against>) -> Resu
 
 fn print_against(against: &Against) -> Result<()> {
     let mut out = io::stdout().lock();
+    let new_dir = if against.site.exists() {
+        ""
+    } else {
+        ", a new directory the restore would make"
+    };
     writeln!(
         out,
-        "\nrestoring into {} (nothing has been changed):",
+        "\nrestoring into {}{new_dir} (nothing has been changed):",
         against.site.display()
     )?;
     if let Some(id) = &against.pending_restore {

@@ -29,7 +29,8 @@ pub(crate) struct RestoreArgs {
     archive: PathBuf,
     #[command(flatten)]
     source: super::stored::SourceArgs,
-    /// The site directory (or an empty or new directory: a sandbox).
+    /// The site directory (or an empty or new directory: a sandbox; a new one is made,
+    /// and the plan says so).
     site: PathBuf,
     /// merge: archive documents and records replace their counterparts, nothing else
     /// changes. replace: the archive's scope becomes exactly the archive's content.
@@ -103,7 +104,7 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
     }
 
     let created = !args.site.exists();
-    let outcome = restore(args, archive, &options, global);
+    let outcome = restore(args, archive, &options, global, created);
     if created && !matches!(outcome, Ok(Outcome::Success)) {
         // Nothing was restored into the directory this command made: remove it again.
         remove_if_only_internal(&args.site);
@@ -116,6 +117,7 @@ fn restore(
     archive: &Archive,
     options: &sitepack_restore::PlanOptions,
     global: &GlobalArgs,
+    new_dir: bool,
 ) -> Result<Outcome> {
     let (site, recovered) = match LockedSite::create(&args.site) {
         Ok(locked) => locked,
@@ -127,7 +129,7 @@ fn restore(
         Err(e) => return super::refusal("restore", e),
     };
     if !args.json {
-        print_heading(&args.site, &plan, false)?;
+        print_heading(&args.site, &plan, false, new_dir)?;
     }
     if plan.is_empty() {
         if args.json {
@@ -168,8 +170,14 @@ fn dry_run(
     archive: &Archive,
     options: &sitepack_restore::PlanOptions,
 ) -> Result<Outcome> {
+    // A directory that does not exist yet is one the restore would make.
+    let new_dir = !args.site.exists();
     let status = match site_status(&args.site) {
         Ok(status) => status,
+        Err(RestoreError::NoSuchSite { .. }) if new_dir => sitepack_restore::SiteStatus {
+            recovered: None,
+            pending: None,
+        },
         Err(e) => return super::refusal("restore", e),
     };
     super::report_recovery(status.recovered.as_ref())?;
@@ -191,7 +199,7 @@ fn dry_run(
     if args.json {
         print_output(args, status.recovered.as_ref(), &plan, None)?;
     } else {
-        print_heading(&args.site, &plan, true)?;
+        print_heading(&args.site, &plan, true, new_dir)?;
     }
     Ok(Outcome::Success)
 }
@@ -211,13 +219,14 @@ fn print_output(
     })
 }
 
-fn print_heading(site: &Path, plan: &Plan, dry_run: bool) -> io::Result<()> {
+fn print_heading(site: &Path, plan: &Plan, dry_run: bool, new_dir: bool) -> io::Result<()> {
     let mut out = io::stdout().lock();
     let mode = plan.mode.as_str();
-    let target = plan.target_site.as_ref().map_or_else(
-        || "an empty directory".to_owned(),
-        |t| format!("site {}", t.id),
-    );
+    let target = match &plan.target_site {
+        Some(t) => format!("site {}", t.id),
+        None if new_dir => "a new directory, made by this restore".to_owned(),
+        None => "an empty directory".to_owned(),
+    };
     writeln!(
         out,
         "restore of {} ({}) into {} ({target}), {mode} mode{}:",

@@ -60,7 +60,7 @@ pub(crate) fn locate(archive: &Path, source: &SourceArgs) -> Result<Option<Locat
         }
         None => return Ok(None),
     };
-    let store = open_target(&target, source.endpoint.as_ref())?;
+    let store = open_existing_target(&target, source.endpoint.as_ref())?;
     let backup = find_backup(store.as_ref(), &name)?;
     Ok(Some(Located {
         store,
@@ -129,6 +129,16 @@ fn split_backup_url(url: &str) -> Result<(String, String)> {
         anyhow::bail!("{url}: a stored backup's URL ends in /SITE-ID/NAME.zip");
     }
     Ok((target.to_owned(), format!("{site}/{file}")))
+}
+
+/// A target to read backups from: a local one must be an existing directory.
+fn open_existing_target(
+    target: &str,
+    endpoint: Option<&String>,
+) -> Result<Box<dyn BackupStore>, StoreError> {
+    let spec: TargetSpec = target.parse()?;
+    spec.require_existing()?;
+    open_target(target, endpoint)
 }
 
 fn open_target(
@@ -213,7 +223,7 @@ pub(crate) struct ListArgs {
 }
 
 pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
-    let store = open_target(&args.target, args.endpoint.as_ref())?;
+    let store = open_existing_target(&args.target, args.endpoint.as_ref())?;
     let (backups, unreadable) = list_backups(store.as_ref(), args.site.as_deref())?;
     for problem in &unreadable {
         eprintln!("warning: {problem}");
@@ -319,7 +329,7 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
             "give at least one --keep-* rule; prune never removes backups without a rule that says what to keep"
         );
     }
-    let store = open_target(&args.target, args.endpoint.as_ref())?;
+    let store = open_existing_target(&args.target, args.endpoint.as_ref())?;
     let result = prune(store.as_ref(), &args.site, &policy, args.dry_run);
     if let Some(site_dir) = &args.site_dir {
         let details = serde_json::json!({
