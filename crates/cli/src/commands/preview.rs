@@ -73,6 +73,9 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
         Some(located) => super::stored::download(located)?,
         None => super::stored::open_archive(&args.archive, &args.source)?,
     };
+    if let Some(refused) = super::stored::refuse_mismatch(&opened, "nothing to preview") {
+        return Ok(refused);
+    }
     let archive = &opened.archive;
     let bar = Bar::new(!global.no_progress);
     let preview = archive.preview_with_progress(&bar);

@@ -78,6 +78,9 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
         );
     }
     let opened = super::stored::open_archive(&args.archive, &args.source)?;
+    if let Some(refused) = super::stored::refuse_mismatch(&opened, "nothing was changed") {
+        return Ok(refused);
+    }
     let archive = &opened.archive;
     let bar = Bar::new(!global.no_progress);
     let report = archive.validate_with_progress(&args.limits.limits(), &bar);

@@ -37,6 +37,9 @@ pub(crate) struct SourceArgs {
 /// private temporary file and checked against its sidecar's digest.
 pub(crate) struct Opened {
     pub(crate) archive: Archive,
+    /// The downloaded bytes are not the ones the sidecar vouches for: a verdict (exit 1),
+    /// like any other digest mismatch; the bytes are still there to be reported on.
+    pub(crate) digest_mismatch: Option<StoreError>,
     /// The temporary directory of a download, removed when dropped.
     _download: Option<tempfile::TempDir>,
 }
@@ -58,7 +61,10 @@ pub(crate) fn locate(archive: &Path, source: &SourceArgs) -> Result<Option<Locat
         None if text.starts_with("s3://") || text.starts_with("file://") => {
             split_backup_url(&text)?
         }
-        None => return Ok(None),
+        None => match in_local_target(archive) {
+            Some(found) => found,
+            None => return Ok(None),
+        },
     };
     let store = open_existing_target(&target, source.endpoint.as_ref())?;
     let backup = find_backup(store.as_ref(), &name)?;
@@ -69,12 +75,44 @@ pub(crate) fn locate(archive: &Path, source: &SourceArgs) -> Result<Option<Locat
     }))
 }
 
+/// A path inside a local target (`TARGET/SITE-ID/NAME.zip` with its sidecar
+/// `NAME.zip.json` beside it) is that stored backup: its sidecar holds the trusted digest.
+/// `None` for any other path, or when what is beside it is no sidecar (said on stderr).
+fn in_local_target(archive: &Path) -> Option<(String, String)> {
+    let file = archive.file_name()?.to_str()?;
+    let sidecar = archive.with_file_name(format!("{file}.json"));
+    if !sidecar.is_file() {
+        return None;
+    }
+    let site_dir = archive.parent()?;
+    let site = site_dir.file_name()?.to_str()?;
+    let target = match site_dir.parent() {
+        Some(target) if !target.as_os_str().is_empty() => target.display().to_string(),
+        _ => ".".to_owned(),
+    };
+    let name = format!("{site}/{file}");
+    let store = sitepack_store::LocalStore::new(Path::new(&target));
+    match find_backup(&store, &name) {
+        Ok(_) => Some((target, name)),
+        Err(error) => {
+            eprintln!(
+                "warning: {} is beside {}, but it is not its backup description ({}); checking the file alone",
+                sidecar.display(),
+                archive.display(),
+                sitepack_format::error_chain(&error)
+            );
+            None
+        }
+    }
+}
+
 /// Opens ARCHIVE: a local path, or a stored backup (downloaded and checked).
 pub(crate) fn open_archive(archive: &Path, source: &SourceArgs) -> Result<Opened> {
     match locate(archive, source)? {
         Some(located) => download(&located),
         None => Ok(Opened {
             archive: Archive::open(archive)?,
+            digest_mismatch: None,
             _download: None,
         }),
     }
@@ -100,12 +138,28 @@ pub(crate) fn download(located: &Located) -> Result<Opened> {
         .create_new(true)
         .open(&path)
         .with_context(|| format!("creating {}", path.display()))?;
-    fetch_into(store.as_ref(), backup, &mut file)?;
+    let digest_mismatch = match fetch_into(store.as_ref(), backup, &mut file) {
+        Ok(()) => None,
+        Err(mismatch @ StoreError::DigestMismatch { .. }) => Some(mismatch),
+        Err(error) => return Err(error.into()),
+    };
     drop(file);
     Ok(Opened {
         archive: Archive::open(&path)?.named(given.clone()),
+        digest_mismatch,
         _download: Some(dir),
     })
+}
+
+/// Says why a downloaded backup cannot be used, when its digest does not match: the
+/// outcome (exit 1) of a command that would have used it.
+pub(crate) fn refuse_mismatch(opened: &Opened, nothing: &str) -> Option<Outcome> {
+    let mismatch = opened.digest_mismatch.as_ref()?;
+    eprintln!(
+        "error: {}; {nothing}",
+        sitepack_format::error_chain(mismatch)
+    );
+    Some(Outcome::Invalid)
 }
 
 /// Says on standard error how much of a stored backup was read.

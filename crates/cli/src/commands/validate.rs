@@ -121,7 +121,10 @@ fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Report> {
     };
     if let Some(located) = &located {
         // The sidecar's digest is the trusted one; the report names the backup, not the
-        // temporary download.
+        // temporary download. A mismatch is a finding (exit 1), like --expect-sha256's.
+        if let Some(mismatch) = &opened.digest_mismatch {
+            eprintln!("error: {}", sitepack_format::error_chain(mismatch));
+        }
         report = report.expect_digest(&located.backup.sha256);
         super::stored::report_fetched(located);
     }
