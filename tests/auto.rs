@@ -51,6 +51,10 @@ fn run_if_due(site: &TestSite, now: &str) -> (Value, String) {
 
 /// `sitepack list TARGET --json`: the backups, oldest first.
 fn list(target: &Path) -> Vec<Value> {
+    // A target no backup was ever stored in was never made (and `list` says so, exit 2).
+    if !target.exists() {
+        return Vec::new();
+    }
     let listed = run(["list".as_ref(), target.as_os_str(), "--json".as_ref()])
         .expect(0)
         .json();

@@ -112,6 +112,21 @@ pub enum RestoreError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {
+    /// No `--yes`, and no terminal to ask on.
+    #[error(
+        "restore changes {}: confirm with --yes (no terminal to ask on); see the plan first with --dry-run",
+        site.display()
+    )]
+    NotConfirmed {
+        /// The site.
+        site: PathBuf,
+    },
+    /// The person asked answered no.
+    #[error("the restore into {} was cancelled at the prompt (the answer was not y)", site.display())]
+    Declined {
+        /// The site.
+        site: PathBuf,
+    },
     /// The archive did not validate.
     #[error(
         "{} is not a valid sitepack archive ({} error(s)); run `sitepack validate` on it for the details",

@@ -57,6 +57,13 @@ enum ModeArg {
     Replace,
 }
 
+fn mode_of(mode: ModeArg) -> Mode {
+    match mode {
+        ModeArg::Merge => Mode::Merge,
+        ModeArg::Replace => Mode::Replace,
+    }
+}
+
 /// `restore --json`.
 #[derive(Debug, Serialize)]
 struct RestoreOutput<'a> {
@@ -72,10 +79,20 @@ struct RestoreOutput<'a> {
 pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
     let confirm_on_terminal = !args.yes && !args.dry_run;
     if confirm_on_terminal && !io::stdin().is_terminal() {
-        anyhow::bail!(
-            "restore changes {}: confirm with --yes (no terminal to ask on); see the plan first with --dry-run",
-            args.site.display()
+        let reason = Refusal::NotConfirmed {
+            site: args.site.clone(),
+        };
+        let warning = sitepack_restore::record_refused_restore(
+            &args.site,
+            &args.archive.display().to_string(),
+            None,
+            mode_of(args.mode),
+            &reason,
         );
+        if let Some(warning) = warning {
+            eprintln!("warning: {warning}");
+        }
+        return super::refusal("restore", RestoreError::Refused { reason });
     }
     let opened = super::stored::open_archive(&args.archive, &args.source)?;
     if let Some(refused) = super::stored::refuse_mismatch(&opened, "nothing was changed") {
@@ -97,11 +114,7 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
         super::validate::print_findings(&mut err, &report.findings)?;
         return Ok(Outcome::Invalid);
     }
-    let mode = match args.mode {
-        ModeArg::Merge => Mode::Merge,
-        ModeArg::Replace => Mode::Replace,
-    };
-    let options = args.plan.options(mode);
+    let options = args.plan.options(mode_of(args.mode));
     if args.dry_run {
         return dry_run(args, archive, &options);
     }
@@ -124,7 +137,21 @@ fn restore(
 ) -> Result<Outcome> {
     let (site, recovered) = match LockedSite::create(&args.site) {
         Ok(locked) => locked,
-        Err(e) => return super::refusal("restore", e),
+        Err(e) => {
+            // Refused by the lock (another command is changing the site): recorded too.
+            if let RestoreError::Refused { reason } = &e
+                && let Some(warning) = sitepack_restore::record_refused_restore(
+                    &args.site,
+                    archive.name(),
+                    archive.sha256().ok(),
+                    options.mode,
+                    reason,
+                )
+            {
+                eprintln!("warning: {warning}");
+            }
+            return super::refusal("restore", e);
+        }
     };
     super::report_recovery(recovered.as_ref())?;
     let plan = match site.plan(archive, options) {
@@ -146,8 +173,20 @@ fn restore(
         return Ok(Outcome::Success);
     }
     if !args.yes && !confirmed(&plan)? {
-        eprintln!("restore cancelled; nothing was changed");
-        return Ok(Outcome::Refused);
+        let reason = Refusal::Declined {
+            site: args.site.clone(),
+        };
+        let warning = sitepack_restore::record_refused_restore(
+            &args.site,
+            archive.name(),
+            archive.sha256().ok(),
+            plan.mode,
+            &reason,
+        );
+        if let Some(warning) = warning {
+            eprintln!("warning: {warning}");
+        }
+        return super::refusal("restore", RestoreError::Refused { reason });
     }
     let bar = Bar::new(!global.no_progress);
     let applied = site.apply(archive, &plan, &bar);

@@ -90,16 +90,29 @@ fn settle(
     done: &str,
     action: fn(&LockedSite) -> Result<Settled, RestoreError>,
 ) -> Result<Outcome> {
+    // Every refusal is recorded in the audit log, then said (exit 1).
+    let refused = |error: RestoreError| {
+        if let RestoreError::Refused { reason } = &error
+            && let Some(warning) =
+                sitepack_restore::record_refusal(&args.site, command, serde_json::json!({}), reason)
+        {
+            eprintln!("warning: {warning}");
+        }
+        super::refusal(command, error)
+    };
     let (site, recovered) = match LockedSite::acquire(&args.site) {
         Ok(locked) => locked,
-        Err(e) => return super::refusal(command, e),
+        Err(e) => return refused(e),
     };
     if !args.json {
         super::report_recovery(recovered.as_ref())?;
     }
     let settled = match action(&site) {
         Ok(settled) => settled,
-        Err(e) => return super::refusal(command, e),
+        Err(e) => {
+            drop(site);
+            return refused(e);
+        }
     };
     if args.json {
         super::print_json(&SettledOutput {
