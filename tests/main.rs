@@ -19,6 +19,7 @@ mod create_scopes;
 mod create_secrets;
 mod extract;
 mod init;
+mod output;
 mod preview;
 mod preview_against;
 mod restore;

@@ -26,7 +26,7 @@ const EXIT_ERROR: u8 = 2;
     version,
     about = "Back up, validate, preview and restore one site as a single manifest-based ZIP archive",
     long_about = None,
-    after_help = "Exit status: 0 success, 1 a verdict (invalid archive, refused restore), 2 an error.\nSee README.md and docs/FORMAT.md."
+    after_help = "Exit status: 0 success, 1 a verdict (invalid archive, digest mismatch, a refusal), 2 an error.\nWith --json, a command that fails or is refused prints {\"error\": {\"kind\": \"error\"|\"refused\", \"message\": …, \"exit_code\": 2|1}} on standard output.\nA closed standard output (`sitepack stats --json | head -1`) ends the command quietly.\nSee README.md and docs/FORMAT.md."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -41,6 +41,22 @@ struct GlobalArgs {
     /// Never show progress bars (they only appear on a terminal anyway).
     #[arg(long, global = true)]
     no_progress: bool,
+    /// Print nothing on success but what --json asks for (or the archive of `-o -`):
+    /// errors and warnings still go to standard error; no progress bars.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+/// `--quiet`: set once, before any command runs.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Where a command prints for people: standard output, or nothing with `--quiet`.
+pub(crate) fn human_output() -> Box<dyn Write> {
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        Box::new(io::sink())
+    } else {
+        Box::new(io::stdout().lock())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,12 +98,37 @@ pub(crate) enum Outcome {
     Success,
     /// Exit 1: the archive is not valid.
     Invalid,
-    /// Exit 1: the operation was refused (the reason is printed); nothing was changed.
-    Refused,
+    /// Exit 1: the operation was refused, for this reason (printed by `main`); nothing was
+    /// changed.
+    Refused(String),
+}
+
+impl Command {
+    /// Whether the command was asked for one JSON document on standard output.
+    fn json(&self) -> bool {
+        match self {
+            Self::Create(args) => args.json_on_stdout(),
+            Self::Stats(args) => args.json,
+            Self::Validate(args) => args.json,
+            Self::Preview(args) => args.json,
+            Self::Extract(args) => args.json,
+            Self::Audit(args) => args.json,
+            Self::Init(args) => args.json,
+            Self::Restore(args) => args.json,
+            Self::Status(args) | Self::Keep(args) | Self::Revert(args) => args.json,
+            Self::List(args) => args.json,
+            Self::Prune(args) => args.json,
+            Self::Auto(commands::stored::AutoCommand::Run(args)) => args.json,
+        }
+    }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if cli.global.quiet {
+        QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+        cli.global.no_progress = true;
+    }
     let result = match &cli.command {
         Command::Create(args) => commands::create::run(args, &cli.global),
         Command::Stats(args) => commands::stats::run(args),
@@ -104,16 +145,28 @@ fn main() -> ExitCode {
         Command::Prune(args) => commands::stored::prune_command(args),
         Command::Auto(command) => commands::stored::auto(command, &cli.global),
     };
+    let json = cli.command.json();
     match result {
         Ok(Outcome::Success) => ExitCode::from(EXIT_OK),
-        Ok(Outcome::Invalid | Outcome::Refused) => ExitCode::from(EXIT_INVALID),
+        Ok(Outcome::Invalid) => ExitCode::from(EXIT_INVALID),
+        Ok(Outcome::Refused(message)) => fail("refused", &message, EXIT_INVALID, json),
         Err(error) if is_broken_pipe(&error) => ExitCode::from(EXIT_OK),
-        Err(error) => {
-            let mut stderr = io::stderr().lock();
-            let _ = writeln!(stderr, "error: {error:#}");
-            ExitCode::from(EXIT_ERROR)
-        }
+        Err(error) => fail("error", &format!("{error:#}"), EXIT_ERROR, json),
     }
+}
+
+/// Says why the command failed on standard error, and with `--json` also as one JSON
+/// document on standard output: `{"error": {"kind", "message", "exit_code"}}`.
+fn fail(kind: &str, message: &str, code: u8, json: bool) -> ExitCode {
+    let _ = writeln!(io::stderr().lock(), "error: {message}");
+    if json {
+        let document = serde_json::json!({
+            "error": { "kind": kind, "message": message, "exit_code": code }
+        });
+        // A reader that went away needs no document.
+        let _ = commands::print_json(&document);
+    }
+    ExitCode::from(code)
 }
 
 /// Whoever reads our printed output went away (`sitepack stats | head`): not an error.
@@ -122,6 +175,10 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<io::Error>()
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(io::ErrorKind::BrokenPipe)
     })
 }
 

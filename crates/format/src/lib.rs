@@ -53,7 +53,8 @@ pub use content::{ContentKind, is_blank_line, json_error_message, record_id};
 pub use digest::{Sha256, Sha256Hasher};
 pub use error::FormatError;
 pub use layout::{
-    Area, CHECKSUMS_NAME, INTERNAL_DIR, MANIFEST_NAME, ModuleItem, PAYLOAD_DIR, Selection, classify,
+    Area, CHECKSUMS_NAME, INTERNAL_DIR, MANIFEST_NAME, METADATA_ENTRIES, ModuleItem, PAYLOAD_DIR,
+    Selection, classify,
 };
 pub use limits::{Limits, RATIO_FLOOR};
 pub use manifest::{

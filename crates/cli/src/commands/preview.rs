@@ -26,7 +26,7 @@ pub(crate) struct PreviewArgs {
     source: super::stored::SourceArgs,
     /// Print one JSON document instead of text.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Also plan a restore into this site (or empty directory), in both modes.
     #[arg(long, value_name = "SITE")]
     against: Option<PathBuf>,
@@ -122,7 +122,7 @@ fn show(args: &PreviewArgs, preview: &Preview, against: Option<Against>) -> Resu
 }
 
 fn print_against(against: &Against) -> Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     let new_dir = if against.site.exists() {
         ""
     } else {
@@ -148,7 +148,7 @@ fn print_against(against: &Against) -> Result<()> {
 }
 
 fn print_preview(preview: &Preview) -> Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     writeln!(out, "archive   {}", preview.archive)?;
     writeln!(out, "sha256    {}", preview.digest)?;
     if let Some(manifest) = &preview.manifest {
@@ -203,7 +203,15 @@ fn print_manifest(out: &mut dyn Write, manifest: &ManifestPreview) -> io::Result
     };
     writeln!(out, "scope     {} ({files})", manifest.scope)?;
     let counts = &manifest.counts;
-    writeln!(out, "entries   {} ({} bytes)", counts.entries, counts.bytes)?;
+    writeln!(
+        out,
+        "entries   {} ZIP entries: {} site files ({} bytes), {} and {}",
+        counts.entries + sitepack_format::METADATA_ENTRIES as u64,
+        counts.entries,
+        counts.bytes,
+        sitepack_format::MANIFEST_NAME,
+        sitepack_format::CHECKSUMS_NAME
+    )?;
     writeln!(out, "tabs      {}", counts.tabs)?;
     writeln!(out, "users     {}", counts.users)?;
     writeln!(out, "modules   {}", counts.modules.len())?;

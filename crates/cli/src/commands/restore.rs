@@ -44,7 +44,7 @@ pub(crate) struct RestoreArgs {
     yes: bool,
     /// Print one JSON document on standard output.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
     plan: PlanArgs,
     #[command(flatten)]
@@ -165,10 +165,11 @@ fn restore(
         if args.json {
             print_output(args, recovered.as_ref(), &plan, None)?;
         } else {
-            println!(
+            writeln!(
+                crate::human_output(),
                 "nothing to restore: {} already matches the archive",
                 args.site.display()
-            );
+            )?;
         }
         return Ok(Outcome::Success);
     }
@@ -262,7 +263,7 @@ fn print_output(
 }
 
 fn print_heading(site: &Path, plan: &Plan, dry_run: bool, new_dir: bool) -> io::Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     let mode = plan.mode.as_str();
     let target = match &plan.target_site {
         Some(t) => format!("site {}", t.id),
@@ -303,7 +304,7 @@ fn confirmed(plan: &Plan) -> io::Result<bool> {
 }
 
 fn print_applied(site: &Path, plan: &Plan, applied: &Applied) -> io::Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     let pending = &applied.pending;
     writeln!(
         out,

@@ -17,7 +17,7 @@ pub(crate) struct ReviewArgs {
     site: PathBuf,
     /// Print one JSON document on standard output.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// `status --json`.
@@ -52,7 +52,7 @@ pub(crate) fn status(args: &ReviewArgs) -> Result<Outcome> {
         .map(|()| Outcome::Success);
     }
     super::report_recovery(status.recovered.as_ref())?;
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     match &status.pending {
         None => writeln!(out, "{}: no restore pending review", args.site.display())?,
         Some(pending) => {
@@ -121,7 +121,7 @@ fn settle(
             settled: &settled,
         })?;
     } else {
-        let mut out = io::stdout().lock();
+        let mut out = crate::human_output();
         writeln!(out, "{done} restore {}", settled.restore.id)?;
         print_restore(&mut out, &settled.restore)?;
         if done == "reverted" {

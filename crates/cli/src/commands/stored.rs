@@ -248,14 +248,18 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
     if args.json {
         super::print_json(&serde_json::json!({ "target": target, "backup": stored }))?;
     } else {
-        println!(
+        let mut out = crate::human_output();
+        writeln!(
+            out,
             "stored {} in {target} ({} bytes, scope {})",
             stored.name, stored.size, stored.scope
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "sha256 {}  (recorded beside it in {}.json)",
             stored.sha256, stored.name
-        );
+        )?;
+        out.flush()?;
     }
     Ok(Outcome::Success)
 }
@@ -270,7 +274,7 @@ pub(crate) struct ListArgs {
     site: Option<String>,
     /// Print one JSON document on standard output.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// The S3 endpoint; default AWS_ENDPOINT_URL, else AWS.
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
@@ -290,7 +294,7 @@ pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
         }))?;
         return Ok(Outcome::Success);
     }
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     if backups.is_empty() {
         writeln!(out, "{}: no backups", store.describe())?;
     }
@@ -357,7 +361,7 @@ pub(crate) struct PruneArgs {
     dry_run: bool,
     /// Print one JSON document on standard output.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// The S3 endpoint; default AWS_ENDPOINT_URL, else AWS.
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
@@ -419,7 +423,7 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
             decisions: &decisions,
         })?;
     } else {
-        print_decisions(&mut io::stdout().lock(), &decisions, args.dry_run)?;
+        print_decisions(&mut crate::human_output(), &decisions, args.dry_run)?;
     }
     Ok(Outcome::Success)
 }
@@ -498,7 +502,7 @@ pub(crate) struct AutoRunArgs {
     on_failure: Option<String>,
     /// Print one JSON document on standard output.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome> {
@@ -538,7 +542,7 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
         super::print_json(&report)?;
         return Ok(Outcome::Success);
     }
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     match &report.stored {
         None => writeln!(
             out,
