@@ -424,7 +424,17 @@ fn a_failed_run_exits_2_lists_nothing_is_audited_and_runs_the_failure_command() 
         ],
     )
     .expect(2);
-    assert!(failed.stdout.is_empty(), "{}", failed.stdout);
+    // With --json, standard output holds the error document (and nothing else).
+    let document = failed.json();
+    assert_eq!(document["error"]["kind"], "error", "{document}");
+    assert_eq!(document["error"]["exit_code"], 2, "{document}");
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(SITE_ID),
+        "{document}"
+    );
     assert!(failed.stderr.contains(SITE_ID), "{}", failed.stderr);
 
     assert_eq!(list(&target), Vec::<Value>::new());
