@@ -19,6 +19,7 @@ mod create_scopes;
 mod create_secrets;
 mod extract;
 mod init;
+mod interrupt;
 mod output;
 mod preview;
 mod preview_against;

@@ -26,7 +26,7 @@ const EXIT_ERROR: u8 = 2;
     version,
     about = "Back up, validate, preview and restore one site as a single manifest-based ZIP archive",
     long_about = None,
-    after_help = "Exit status: 0 success, 1 a verdict (invalid archive, digest mismatch, a refusal), 2 an error.\nWith --json, a command that fails or is refused prints {\"error\": {\"kind\": \"error\"|\"refused\", \"message\": …, \"exit_code\": 2|1}} on standard output.\nA closed standard output (`sitepack stats --json | head -1`) ends the command quietly.\nSee README.md and docs/FORMAT.md."
+    after_help = "Exit status: 0 success, 1 a verdict (invalid archive, digest mismatch, a refusal), 2 an error, 130 interrupted (SIGINT/SIGTERM; temporaries removed).\nWith --json, a command that fails or is refused prints {\"error\": {\"kind\": \"error\"|\"refused\", \"message\": …, \"exit_code\": 2|1}} on standard output.\nA closed standard output (`sitepack stats --json | head -1`) ends the command quietly.\nSee README.md and docs/FORMAT.md."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -125,6 +125,7 @@ impl Command {
 
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
+    handle_interrupts();
     if cli.global.quiet {
         QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
         cli.global.no_progress = true;
@@ -152,6 +153,34 @@ fn main() -> ExitCode {
         Ok(Outcome::Refused(message)) => fail("refused", &message, EXIT_INVALID, json),
         Err(error) if is_broken_pipe(&error) => ExitCode::from(EXIT_OK),
         Err(error) => fail("error", &format!("{error:#}"), EXIT_ERROR, json),
+    }
+}
+
+/// Exit status of a command ended by SIGINT or SIGTERM (128 + 2, as shells report ^C).
+const EXIT_INTERRUPTED: i32 = 130;
+
+/// On SIGINT or SIGTERM: remove the temporaries being written, record the operation cut
+/// short as failed, say "interrupted", exit 130. (A restore cut short is undone by the
+/// next command on the site, as after a kill.)
+fn handle_interrupts() {
+    let installed = ctrlc::set_handler(|| {
+        let done = sitepack_format::interrupt::clean_up("interrupted (SIGINT or SIGTERM)");
+        let mut stderr = io::stderr().lock();
+        let _ = writeln!(
+            stderr,
+            "interrupted; {} temporary file(s) removed",
+            done.removed.len()
+        );
+        for warning in &done.audit_warnings {
+            let _ = writeln!(stderr, "warning: {warning}");
+        }
+        std::process::exit(EXIT_INTERRUPTED);
+    });
+    if let Err(error) = installed {
+        let _ = writeln!(
+            io::stderr().lock(),
+            "warning: cannot handle interrupts ({error}); one would leave temporaries behind"
+        );
     }
 }
 

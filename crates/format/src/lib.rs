@@ -31,6 +31,7 @@ mod content;
 mod digest;
 mod error;
 pub mod failpoint;
+pub mod interrupt;
 mod layout;
 mod limits;
 mod manifest;

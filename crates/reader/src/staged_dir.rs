@@ -22,6 +22,8 @@ const DIR_MODE: u32 = 0o755;
 #[derive(Debug)]
 pub struct StagedDir {
     temp: TempDir,
+    /// An interrupt removes the temporary directory too.
+    _interruptible: sitepack_format::interrupt::Registered,
     target: PathBuf,
     parent: PathBuf,
     /// Directories made so far (each is made once).
@@ -62,6 +64,7 @@ impl StagedDir {
             .tempdir_in(&parent)
             .map_err(|e| ReaderError::io("create a temporary directory in", &parent, e))?;
         Ok(Self {
+            _interruptible: sitepack_format::interrupt::temporary(temp.path()),
             temp,
             target: target.to_path_buf(),
             parent,

@@ -189,6 +189,7 @@ pub fn backup_site(
         .prefix("sitepack-backup-")
         .tempdir()
         .map_err(|e| StoreError::io("create a temporary directory in", std::env::temp_dir(), e))?;
+    let _interruptible = sitepack_format::interrupt::temporary(work.path());
     let archive = work.path().join("backup.zip");
     let mut options = request.options.clone();
     // The caller records the event, with where the archive went.

@@ -40,8 +40,8 @@ pub(crate) struct Opened {
     /// The downloaded bytes are not the ones the sidecar vouches for: a verdict (exit 1),
     /// like any other digest mismatch; the bytes are still there to be reported on.
     pub(crate) digest_mismatch: Option<StoreError>,
-    /// The temporary directory of a download, removed when dropped.
-    _download: Option<tempfile::TempDir>,
+    /// The temporary directory of a download, removed when dropped (or by an interrupt).
+    _download: Option<(tempfile::TempDir, sitepack_format::interrupt::Registered)>,
 }
 
 /// A stored backup named on the command line, found in its target.
@@ -130,6 +130,7 @@ pub(crate) fn download(located: &Located) -> Result<Opened> {
         .prefix("sitepack-download-")
         .tempdir()
         .context("creating a temporary directory for the download")?;
+    let interruptible = sitepack_format::interrupt::temporary(dir.path());
     let file_name = backup.name.rsplit('/').next().unwrap_or("backup.zip");
     let path = dir.path().join(file_name);
     let mut file = std::fs::OpenOptions::new()
@@ -147,7 +148,7 @@ pub(crate) fn download(located: &Located) -> Result<Opened> {
     Ok(Opened {
         archive: Archive::open(&path)?.named(given.clone()),
         digest_mismatch,
-        _download: Some(dir),
+        _download: Some((dir, interruptible)),
     })
 }
 
