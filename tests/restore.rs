@@ -941,3 +941,47 @@ fn every_refusal_exits_1_and_is_recorded_in_the_audit_log() {
         "{events:#?}"
     );
 }
+
+#[test]
+fn status_and_revert_name_the_edits_made_since_the_restore_and_revert_needs_force() {
+    let (_original, archive, site) = edited_site_and_archive("module:notes");
+    let root = site.root();
+    let before = tree(&root);
+    restore(&archive, &root, &["--mode", "replace"]).expect(0);
+    let touched = ["modules/notes/notes.jsonl", "modules/notes/extra.txt"];
+    let pending = run(["status".as_ref(), root.as_os_str(), "--json".as_ref()])
+        .expect(0)
+        .json();
+    assert_eq!(
+        pending["pending"]["changed_since_restore"],
+        serde_json::json!([]),
+        "{pending}"
+    );
+    // Someone works on the restored site: edits a restored file, brings back a deleted one.
+    let mut notes = std::fs::read(root.join(touched[0])).unwrap();
+    notes.extend_from_slice(b"{\"id\":\"n-after\",\"user_id\":\"u-ada\"}\n");
+    std::fs::write(root.join(touched[0]), &notes).unwrap();
+    site.write(touched[1], "written again after the restore");
+    let edited = tree(&root);
+
+    let status = run(["status".as_ref(), root.as_os_str()]).expect(0);
+    for path in touched {
+        assert!(status.stdout.contains(path), "{}", status.stdout);
+    }
+    assert!(
+        status.stdout.contains("changed since the restore"),
+        "{}",
+        status.stdout
+    );
+
+    let refused = run(["revert".as_ref(), root.as_os_str()]).expect(1);
+    for path in touched {
+        assert!(refused.stderr.contains(path), "{}", refused.stderr);
+    }
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_same_tree(&tree(&root), &edited);
+
+    // --force throws the edits away: the site is as before the restore.
+    run(["revert".as_ref(), root.as_os_str(), "--force".as_ref()]).expect(0);
+    assert_same_tree(&tree(&root), &before);
+}

@@ -82,7 +82,7 @@ enum Command {
     /// Accept the pending restore and drop its snapshot.
     Keep(commands::review::ReviewArgs),
     /// Undo the pending restore: the touched paths go back byte for byte.
-    Revert(commands::review::ReviewArgs),
+    Revert(commands::review::RevertArgs),
     /// List the backups stored in a target (a directory or s3://bucket/prefix).
     List(commands::stored::ListArgs),
     /// Remove the stored backups of a site that a retention policy does not keep.
@@ -115,7 +115,8 @@ impl Command {
             Self::Audit(args) => args.json,
             Self::Init(args) => args.json,
             Self::Restore(args) => args.json,
-            Self::Status(args) | Self::Keep(args) | Self::Revert(args) => args.json,
+            Self::Status(args) | Self::Keep(args) => args.json,
+            Self::Revert(args) => args.review.json,
             Self::List(args) => args.json,
             Self::Prune(args) => args.json,
             Self::Auto(commands::stored::AutoCommand::Run(args)) => args.json,

@@ -169,6 +169,18 @@ pub enum Refusal {
         /// The site.
         site: PathBuf,
     },
+    /// `revert` would throw away edits made since the restore.
+    #[error(
+        "{} path(s) the restore touched changed since it: {}; reverting would throw those edits away: copy them elsewhere first, or revert with --force",
+        paths.len(),
+        paths.iter().take(10).map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    ChangedSinceRestore {
+        /// The site.
+        site: PathBuf,
+        /// The paths.
+        paths: Vec<ArchivePath>,
+    },
     /// `keep` or `revert` with no restore pending.
     #[error("no restore is pending review in {}; there is nothing to keep or revert", site.display())]
     NothingPending {

@@ -254,7 +254,7 @@ pub fn site_status(root: &Path) -> Result<SiteStatus, RestoreError> {
     let (site, recovered) = LockedSite::acquire(root)?;
     Ok(SiteStatus {
         recovered,
-        pending: site.pending()?,
+        pending: site.pending_with_edits()?,
     })
 }
 

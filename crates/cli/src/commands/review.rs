@@ -1,7 +1,7 @@
 //! `sitepack status SITE`, `sitepack keep SITE`, `sitepack revert SITE`: the restore
 //! pending review, and its two ways out.
 
-use std::io::{self, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -18,6 +18,19 @@ pub(crate) struct ReviewArgs {
     /// Print one JSON document on standard output.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `revert SITE [--force]`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Paths the restore touched that changed since it (see `sitepack status`) would lose those edits: a terminal is asked first; without one, --force is needed."
+)]
+pub(crate) struct RevertArgs {
+    #[command(flatten)]
+    pub(crate) review: ReviewArgs,
+    /// Revert even when paths the restore touched changed since (those edits are lost).
+    #[arg(long)]
+    force: bool,
 }
 
 /// `status --json`.
@@ -63,6 +76,7 @@ pub(crate) fn status(args: &ReviewArgs) -> Result<Outcome> {
                 pending.id
             )?;
             print_restore(&mut out, pending)?;
+            print_edits(&mut out, pending)?;
             writeln!(
                 out,
                 "accept it with `sitepack keep {site}`, or undo it with `sitepack revert {site}`",
@@ -79,9 +93,65 @@ pub(crate) fn keep(args: &ReviewArgs) -> Result<Outcome> {
     settle(args, "keep", "kept", LockedSite::keep)
 }
 
-/// `revert`: puts everything the pending restore touched back as it was.
-pub(crate) fn revert(args: &ReviewArgs) -> Result<Outcome> {
-    settle(args, "revert", "reverted", LockedSite::revert)
+/// `revert`: puts everything the pending restore touched back as it was; edits made
+/// since to those paths are named and need a "y" on a terminal, or --force.
+pub(crate) fn revert(args: &RevertArgs) -> Result<Outcome> {
+    if args.force {
+        return settle(
+            &args.review,
+            "revert",
+            "reverted",
+            LockedSite::revert_discarding_edits,
+        );
+    }
+    if io::stdin().is_terminal() {
+        let paths = match site_status(&args.review.site) {
+            Ok(status) => status
+                .pending
+                .map(|p| p.changed_since_restore)
+                .unwrap_or_default(),
+            Err(e) => return super::refusal("revert", e),
+        };
+        if !paths.is_empty() {
+            let mut err = io::stderr().lock();
+            writeln!(
+                err,
+                "these paths changed since the restore; reverting throws the edits away:"
+            )?;
+            for path in &paths {
+                writeln!(err, "  {path}")?;
+            }
+            write!(err, "revert anyway? [y/N] ")?;
+            err.flush()?;
+            let mut answer = String::new();
+            io::stdin().lock().read_line(&mut answer)?;
+            if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+                return settle(
+                    &args.review,
+                    "revert",
+                    "reverted",
+                    LockedSite::revert_discarding_edits,
+                );
+            }
+        }
+    }
+    settle(&args.review, "revert", "reverted", LockedSite::revert)
+}
+
+/// The paths changed since the restore, which a revert would throw away.
+fn print_edits(out: &mut dyn Write, pending: &PendingRestore) -> io::Result<()> {
+    if pending.changed_since_restore.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "  changed since the restore ({}; `revert` would throw these edits away):",
+        pending.changed_since_restore.len()
+    )?;
+    for path in &pending.changed_since_restore {
+        writeln!(out, "    {path}")?;
+    }
+    Ok(())
 }
 
 fn settle(
