@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use sitepack_format::Timestamp;
 
-use crate::util::{Run, TestSite, listing, manifest, run, sitepack};
+use crate::util::{LockHolder, Run, TestSite, create, listing, manifest, run, sitepack};
 
 /// The demo site's id: every backup name starts with it.
 const SITE_ID: &str = "acme-shop";
@@ -51,6 +51,10 @@ fn run_if_due(site: &TestSite, now: &str) -> (Value, String) {
 
 /// `sitepack list TARGET --json`: the backups, oldest first.
 fn list(target: &Path) -> Vec<Value> {
+    // A target no backup was ever stored in was never made (and `list` says so, exit 2).
+    if !target.exists() {
+        return Vec::new();
+    }
     let listed = run(["list".as_ref(), target.as_os_str(), "--json".as_ref()])
         .expect(0)
         .json();
@@ -420,7 +424,17 @@ fn a_failed_run_exits_2_lists_nothing_is_audited_and_runs_the_failure_command() 
         ],
     )
     .expect(2);
-    assert!(failed.stdout.is_empty(), "{}", failed.stdout);
+    // With --json, standard output holds the error document (and nothing else).
+    let document = failed.json();
+    assert_eq!(document["error"]["kind"], "error", "{document}");
+    assert_eq!(document["error"]["exit_code"], 2, "{document}");
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(SITE_ID),
+        "{document}"
+    );
     assert!(failed.stderr.contains(SITE_ID), "{}", failed.stderr);
 
     assert_eq!(list(&target), Vec::<Value>::new());
@@ -589,4 +603,211 @@ fn a_retention_failure_after_a_stored_backup_still_records_the_success() {
         names(&list(&target)),
         [backup_name("2026-11-22T10:00:00Z", "")]
     );
+}
+
+/// `auto run --if-due` at each of `times` with `env` set; the names in the target after.
+fn run_ticks(site: &TestSite, target: &Path, times: &[&str], env: &[(&str, &str)]) -> Vec<String> {
+    for time in times {
+        let mut command = sitepack();
+        command
+            .args(["auto".as_ref(), "run".as_ref(), site.root().as_os_str()])
+            .arg("--if-due")
+            .env("SITEPACK_NOW", time);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Run::from_command(&mut command).expect(0);
+    }
+    names(&list(target))
+}
+
+#[test]
+fn an_audit_log_that_cannot_be_written_still_gives_one_backup_per_period() {
+    let (site, target) = auto_site("schedule = \"hourly\"\n");
+    // The site's disk is full: no event can be appended.
+    let full_disk = [("SITEPACK_FAILPOINT", "audit-append:1:error")];
+    let warned = Run::from_command(
+        sitepack()
+            .args(["auto".as_ref(), "run".as_ref(), site.root().as_os_str()])
+            .arg("--if-due")
+            .env("SITEPACK_NOW", "2026-11-22T08:03:00Z")
+            .envs(full_disk),
+    )
+    .expect(0);
+    assert!(
+        warned.stderr.contains("cannot append to the audit log"),
+        "{}",
+        warned.stderr
+    );
+    let ticks = [
+        "2026-11-22T08:10:00Z",
+        "2026-11-22T08:17:00Z",
+        "2026-11-22T08:59:00Z",
+    ];
+    assert_eq!(
+        run_ticks(&site, &target, &ticks, &full_disk),
+        [backup_name("2026-11-22T08:03:00Z", "")],
+        "one backup in the 08:00 period"
+    );
+    assert_eq!(
+        run_ticks(&site, &target, &["2026-11-22T09:01:00Z"], &full_disk),
+        [
+            backup_name("2026-11-22T08:03:00Z", ""),
+            backup_name("2026-11-22T09:01:00Z", "")
+        ]
+    );
+}
+
+#[test]
+fn an_audit_log_whose_last_line_was_cut_short_gives_no_second_backup_and_loses_no_event() {
+    let (site, target) = auto_site("schedule = \"hourly\"\n");
+    run_ticks(&site, &target, &["2026-11-22T08:03:00Z"], &[]);
+    // A crash cut the last event short.
+    let log = site.root().join(".sitepack/audit.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(&log, &text[..text.len() - 20]).unwrap();
+
+    let ticks = ["2026-11-22T08:10:00Z", "2026-11-22T08:50:00Z"];
+    assert_eq!(
+        run_ticks(&site, &target, &ticks, &[]),
+        [backup_name("2026-11-22T08:03:00Z", "")]
+    );
+    run_ticks(&site, &target, &["2026-11-22T09:05:00Z"], &[]);
+    let events = auto_events(&site);
+    assert_eq!(
+        events.len(),
+        1,
+        "the torn line is skipped, the next event kept: {events:#?}"
+    );
+    assert_eq!(
+        events[0]["details"]["name"],
+        backup_name("2026-11-22T09:05:00Z", "")
+    );
+}
+
+#[test]
+fn a_cron_schedule_that_never_fires_is_refused() {
+    for schedule in ["0 0 30 2 *", "0 12 31 4,6,9,11 *"] {
+        let (site, target) = auto_site(&format!("schedule = \"{schedule}\"\n"));
+        let notified = site.out_dir().join("notified");
+        let failed = auto_run(
+            &site,
+            "2026-11-22T08:03:00Z",
+            &["--if-due", "--on-failure", &notify_into(&notified)],
+        )
+        .expect(2);
+        assert!(failed.stderr.contains("never fires"), "{}", failed.stderr);
+        assert!(failed.stderr.contains(schedule), "{}", failed.stderr);
+        assert!(notified.exists(), "the --on-failure command ran");
+        assert!(!target.exists());
+    }
+}
+
+#[test]
+fn a_backup_dated_in_the_future_is_a_clock_problem_and_backups_go_on_by_the_current_clock() {
+    let (site, target) = auto_site("schedule = \"hourly\"\n");
+    // One run with the clock a year ahead.
+    let future = "2027-11-22T08:03:00Z";
+    run_ticks(&site, &target, &[future], &[]);
+
+    let (report, stderr) = run_if_due(&site, "2026-11-22T09:05:00Z");
+    assert_eq!(report["ran"], true, "due by the current clock: {report}");
+    assert_eq!(report["backup_in_future"], future, "{report}");
+    assert!(
+        stderr.contains(future) && stderr.contains("clock"),
+        "{stderr}"
+    );
+    let (report, stderr) = run_if_due(&site, "2026-11-22T09:40:00Z");
+    assert_eq!(report["ran"], false, "{report}");
+    assert_eq!(report["last_success"], "2026-11-22T09:05:00Z", "{report}");
+    assert!(stderr.contains("clock"), "still said: {stderr}");
+    let (report, _) = run_if_due(&site, "2026-11-22T10:00:00Z");
+    assert_eq!(report["ran"], true, "{report}");
+    assert_eq!(
+        names(&list(&target)),
+        [
+            backup_name("2026-11-22T09:05:00Z", ""),
+            backup_name("2026-11-22T10:00:00Z", ""),
+            backup_name(future, ""),
+        ]
+    );
+}
+
+/// `auto run --if-due --on-failure …` that must fail (exit 2): stderr, and what the hook
+/// was told (`ERROR|SITE|TARGET`).
+fn failed_run(site: &Path, notified: &Path) -> (String, String) {
+    let failed = Run::from_command(
+        sitepack()
+            .args(["auto".as_ref(), "run".as_ref(), site.as_os_str()])
+            .args(["--if-due", "--on-failure", &notify_into(notified)])
+            .env("SITEPACK_NOW", "2026-11-22T08:03:00Z"),
+    )
+    .expect(2);
+    let told = std::fs::read_to_string(notified).expect("the --on-failure command ran");
+    (failed.stderr, told)
+}
+
+#[test]
+fn every_failure_of_auto_run_runs_the_failure_command_and_is_audited() {
+    // A missing site directory (a typo in the cron line): no site to audit in.
+    let scratch = TestSite::bare();
+    let missing = scratch.out_dir().join("no-such-site");
+    let (stderr, told) = failed_run(&missing, &scratch.out_dir().join("notified"));
+    assert!(stderr.contains("no-such-site"), "{stderr}");
+    assert!(!stderr.contains("restore"), "{stderr}");
+    assert!(told.contains("no-such-site"), "{told}");
+    assert!(!missing.exists(), "nothing made at a mistyped path");
+
+    // Another automatic run holds .sitepack/auto.lock.
+    let (site, target) = auto_site("schedule = \"hourly\"\n");
+    let notified = site.out_dir().join("notified-auto-lock");
+    {
+        let _running = LockHolder::hold(&site.root(), "auto.lock");
+        let (stderr, told) = failed_run(&site.root(), &notified);
+        assert!(stderr.contains("auto.lock"), "{stderr}");
+        assert!(told.contains("auto.lock"), "{told}");
+    }
+    let events = auto_events(&site);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["outcome"], "failed");
+    assert_eq!(events[0]["details"]["target"], target.display().to_string());
+    assert!(
+        events[0]["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("auto.lock")
+    );
+
+    // A restore pending review while another command holds the site lock: refused by the
+    // lock, and said as it is (no "restore was refused").
+    let archive = site.out_dir().join("shop.zip");
+    create(&site.root(), &archive, &[]);
+    site.write("robots.txt", "changed since the backup");
+    run([
+        "restore".as_ref(),
+        archive.as_os_str(),
+        site.root().as_os_str(),
+        "--yes".as_ref(),
+        "--mode".as_ref(),
+        "replace".as_ref(),
+    ])
+    .expect(0);
+    let notified = site.out_dir().join("notified-site-lock");
+    {
+        let _restoring = LockHolder::new(&site.root());
+        let (stderr, told) = failed_run(&site.root(), &notified);
+        assert!(stderr.contains("holds .sitepack/lock"), "{stderr}");
+        assert!(!stderr.contains("restore was refused"), "{stderr}");
+        assert!(told.contains("holds .sitepack/lock"), "{told}");
+    }
+    let events = auto_events(&site);
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events[1]["outcome"], "failed");
+    assert!(
+        events[1]["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("holds .sitepack/lock")
+    );
+    assert_eq!(list(&target), Vec::<Value>::new(), "nothing was stored");
 }

@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 use crate::extract::corrupted_archive;
 use crate::util::{
-    Node, Run, TestSite, assert_same_tree, create, read_archive, run, site_files, tree,
+    LockHolder, Node, Run, TestSite, assert_same_tree, create, read_archive, run, site_files, tree,
 };
 
 /// `sitepack restore ARCHIVE SITE --yes --json ARGS…`.
@@ -397,8 +397,9 @@ fn a_restore_is_pending_until_kept_and_a_second_one_is_refused_meanwhile() {
             .into_iter()
             .filter(|t| t != "create")
             .collect::<Vec<_>>(),
-        // The second, refused restore is recorded too.
-        ["restore", "restore", "keep", "restore"]
+        // The second, refused restore is recorded too, and so are the refused keep and
+        // revert (nothing pending).
+        ["restore", "restore", "keep", "keep", "revert", "restore"]
     );
 }
 
@@ -425,46 +426,6 @@ fn the_snapshot_holds_the_replaced_files_byte_for_byte() {
     assert_eq!(listed.code, 0, "{}", listed.stdout);
     let mode = std::fs::metadata(&snapshot).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-}
-
-/// Holds `.sitepack/lock` of `site` with flock(1) until dropped (then killed and waited
-/// for).
-struct LockHolder(Child);
-
-impl LockHolder {
-    fn new(site: &Path) -> Self {
-        let lock = site.join(".sitepack/lock");
-        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
-        // --no-fork: the process killed on drop is the one holding the lock.
-        #[allow(clippy::zombie_processes)] // waited for in Drop
-        let child = Command::new("flock")
-            .arg("--no-fork")
-            .arg(&lock)
-            .args(["sleep", "60"])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("flock(1) from util-linux is needed by this test");
-        // Wait until it holds the lock.
-        for _ in 0..500 {
-            let free = Command::new("flock")
-                .args(["-n".as_ref(), lock.as_os_str(), "true".as_ref()])
-                .status()
-                .unwrap()
-                .success();
-            if !free {
-                return Self(child);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        panic!("flock never took the lock");
-    }
-}
-
-impl Drop for LockHolder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -503,15 +464,78 @@ fn without_yes_and_without_a_terminal_nothing_is_changed() {
     let site = TestSite::demo();
     edit_site(&site);
     let before = tree(&site.root());
+    // A refusal (exit 1, as every refused restore), recorded in the audit log.
     let refused = run([
         "restore".as_ref(),
         archive.as_os_str(),
         site.root().as_os_str(),
     ])
-    .expect(2);
+    .expect(1);
     assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
     assert_same_tree(&tree(&site.root()), &before);
-    assert!(!site.root().join(".sitepack").exists());
+    assert_eq!(
+        crate::util::listing(&site.root().join(".sitepack")),
+        ["audit.jsonl"],
+        "nothing but the event is written"
+    );
+    let event = last_event(&site.root());
+    assert_eq!(event["type"], "restore", "{event}");
+    assert_eq!(event["outcome"], "refused", "{event}");
+    assert_eq!(event["details"]["archive"], archive.display().to_string());
+    assert!(
+        event["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("--yes"),
+        "{event}"
+    );
+}
+
+/// The newest event of the site's audit log.
+fn last_event(root: &Path) -> Value {
+    let audit = run(["audit".as_ref(), root.as_os_str(), "--json".as_ref()])
+        .expect(0)
+        .json();
+    audit["events"].as_array().unwrap().last().unwrap().clone()
+}
+
+#[test]
+fn a_restore_declined_at_the_prompt_is_a_refusal_and_is_audited() {
+    let original = TestSite::demo();
+    let archive = archive_of(&original, "full");
+    let site = TestSite::demo();
+    edit_site(&site);
+    let before = tree(&site.root());
+    // A terminal (script(1) gives one) that answers "n".
+    let command = format!(
+        "'{}' restore '{}' '{}' --no-progress",
+        env!("CARGO_BIN_EXE_sitepack"),
+        archive.display(),
+        site.root().display()
+    );
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = script.spawn().expect("script(1) from util-linux");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"n\n").unwrap();
+    let declined = Run::from_output(child.wait_with_output().unwrap());
+    assert_eq!(declined.code, 1, "{}{}", declined.stdout, declined.stderr);
+    assert!(declined.stdout.contains("cancelled"), "{}", declined.stdout);
+    assert_same_tree(&tree(&site.root()), &before);
+    let event = last_event(&site.root());
+    assert_eq!(event["type"], "restore", "{event}");
+    assert_eq!(event["outcome"], "refused", "{event}");
+    assert!(event["details"]["archive_sha256"].is_string(), "{event}");
+    assert!(
+        event["details"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled"),
+        "{event}"
+    );
 }
 
 #[test]
@@ -876,4 +900,88 @@ fn on_a_terminal_the_restore_asks_first_and_only_yes_goes_ahead() {
         accepted.stdout
     );
     assert_eq!(status(&root)["pending"]["mode"], "replace");
+}
+
+#[test]
+fn every_refusal_exits_1_and_is_recorded_in_the_audit_log() {
+    let (_original, archive, site) = edited_site_and_archive("module:notes");
+    let root = site.root();
+    let refused_events = || -> Vec<(String, String)> {
+        let audit = run(["audit".as_ref(), root.as_os_str(), "--json".as_ref()])
+            .expect(0)
+            .json();
+        audit["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["outcome"] == "refused")
+            .map(|e| {
+                (
+                    e["type"].as_str().unwrap().to_owned(),
+                    e["details"]["error"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    // Nothing pending: keep and revert are refused.
+    for command in ["keep", "revert"] {
+        run([command.as_ref(), root.as_os_str()]).expect(1);
+    }
+    {
+        // Another command holds the site lock.
+        let _held = LockHolder::new(&root);
+        restore(&archive, &root, &[]).expect(1);
+    }
+    let events = refused_events();
+    let kinds: Vec<&str> = events.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["keep", "revert", "restore"], "{events:#?}");
+    assert!(events[0].1.contains("no restore is pending"), "{events:#?}");
+    assert!(
+        events[2].1.contains("another sitepack command"),
+        "{events:#?}"
+    );
+}
+
+#[test]
+fn status_and_revert_name_the_edits_made_since_the_restore_and_revert_needs_force() {
+    let (_original, archive, site) = edited_site_and_archive("module:notes");
+    let root = site.root();
+    let before = tree(&root);
+    restore(&archive, &root, &["--mode", "replace"]).expect(0);
+    let touched = ["modules/notes/notes.jsonl", "modules/notes/extra.txt"];
+    let pending = run(["status".as_ref(), root.as_os_str(), "--json".as_ref()])
+        .expect(0)
+        .json();
+    assert_eq!(
+        pending["pending"]["changed_since_restore"],
+        serde_json::json!([]),
+        "{pending}"
+    );
+    // Someone works on the restored site: edits a restored file, brings back a deleted one.
+    let mut notes = std::fs::read(root.join(touched[0])).unwrap();
+    notes.extend_from_slice(b"{\"id\":\"n-after\",\"user_id\":\"u-ada\"}\n");
+    std::fs::write(root.join(touched[0]), &notes).unwrap();
+    site.write(touched[1], "written again after the restore");
+    let edited = tree(&root);
+
+    let status = run(["status".as_ref(), root.as_os_str()]).expect(0);
+    for path in touched {
+        assert!(status.stdout.contains(path), "{}", status.stdout);
+    }
+    assert!(
+        status.stdout.contains("changed since the restore"),
+        "{}",
+        status.stdout
+    );
+
+    let refused = run(["revert".as_ref(), root.as_os_str()]).expect(1);
+    for path in touched {
+        assert!(refused.stderr.contains(path), "{}", refused.stderr);
+    }
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_same_tree(&tree(&root), &edited);
+
+    // --force throws the edits away: the site is as before the restore.
+    run(["revert".as_ref(), root.as_os_str(), "--force".as_ref()]).expect(0);
+    assert_same_tree(&tree(&root), &before);
 }

@@ -420,3 +420,46 @@ fn no_restore_step_comes_after_the_last_counted_change() {
         .unwrap();
     assert_eq!(status.code(), Some(0), "{status}");
 }
+
+/// The newest `recover` event of the site.
+fn last_recover_event(root: &Path) -> Value {
+    let audit = run(args(&["audit", "--json", "--type", "recover"], root))
+        .expect(0)
+        .json();
+    audit["events"].as_array().unwrap().last().unwrap().clone()
+}
+
+#[test]
+fn a_recover_event_says_which_restore_it_undid() {
+    let scenario = Scenario::new();
+    let root = scenario.root();
+    let digest = run([
+        "validate".as_ref(),
+        scenario.archive.as_os_str(),
+        "--json".as_ref(),
+    ])
+    .expect(0)
+    .json()["digest"]
+        .clone();
+    // Killed while changing the site: the journal names the restore and its archive.
+    kill_at("apply:1", &scenario.restore_args());
+    run(args(&["status"], &root)).expect(0);
+    let event = last_recover_event(&root);
+    let details = &event["details"];
+    assert!(details["restore_id"].is_string(), "{event}");
+    assert_eq!(
+        details["archive"],
+        scenario.archive.display().to_string(),
+        "{event}"
+    );
+    assert_eq!(details["archive_sha256"], digest, "{event}");
+    assert_eq!(details["mode"], "replace", "{event}");
+    assert!(details["started_at"].is_string(), "{event}");
+
+    // Killed after its snapshot, before its journal: the snapshot's name is its id.
+    kill_at("snapshot", &scenario.restore_args());
+    run(args(&["status"], &root)).expect(0);
+    let event = last_recover_event(&root);
+    assert_eq!(event["details"]["interrupted"], "restore_before_changes");
+    assert!(event["details"]["restore_id"].is_string(), "{event}");
+}

@@ -157,7 +157,8 @@ fn a_stored_backup_that_was_changed_is_refused() {
     bytes[at] ^= 1;
     std::fs::write(&archive, &bytes).unwrap();
     let url = format!("file://{}", archive.display());
-    let refused = run(["validate", url.as_str()]).expect(2);
+    // A digest mismatch is a verdict (exit 1), as with --expect-sha256.
+    let refused = run(["validate", url.as_str()]).expect(1);
     assert!(
         refused
             .stderr
@@ -176,7 +177,7 @@ fn a_stored_backup_that_was_changed_is_refused() {
         "--against",
         against.to_str().unwrap(),
     ])
-    .expect(2);
+    .expect(1);
     assert!(
         refused
             .stderr
@@ -186,6 +187,70 @@ fn a_stored_backup_that_was_changed_is_refused() {
     );
     // The same bytes as a plain file are checked by validate itself (and fail there too).
     run(["validate".as_ref(), archive.as_os_str()]).expect(1);
+}
+
+#[test]
+fn a_wrong_sidecar_digest_is_a_mismatch_exit_1_however_the_backup_is_named() {
+    let site = TestSite::demo();
+    let target = site.out_dir().join("backups");
+    let stored = create_to(
+        crate::util::sitepack(),
+        &site.root(),
+        target.to_str().unwrap(),
+        &[],
+    )
+    .expect(0)
+    .json();
+    let name = stored["backup"]["name"].as_str().unwrap();
+    let archive = target.join(name);
+    // The archive is intact; the digest recorded beside it is not its digest.
+    let sidecar = target.join(format!("{name}.json"));
+    let recorded = stored["backup"]["sha256"].as_str().unwrap();
+    let wrong = "0".repeat(64);
+    let text = std::fs::read_to_string(&sidecar).unwrap();
+    std::fs::write(&sidecar, text.replace(recorded, &wrong)).unwrap();
+
+    let url = format!("file://{}", archive.display());
+    let target_text = target.to_str().unwrap();
+    let mismatches: [Vec<&str>; 4] = [
+        vec!["validate", archive.to_str().unwrap()],
+        vec!["validate", url.as_str()],
+        vec!["validate", "--from", target_text, name],
+        vec![
+            "validate",
+            archive.to_str().unwrap(),
+            "--expect-sha256",
+            wrong.as_str(),
+        ],
+    ];
+    for command in mismatches {
+        let report = run(command.iter().chain(&["--json"])).expect(1).json();
+        assert_eq!(report["valid"], false, "{command:?}: {report}");
+        assert!(
+            report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["code"] == "ARCHIVE_DIGEST_MISMATCH"),
+            "{command:?}: {report}"
+        );
+    }
+    let sandbox = site.out_dir().join("sandbox");
+    for archive_arg in [archive.to_str().unwrap(), url.as_str()] {
+        let refused = run(["restore", archive_arg, sandbox.to_str().unwrap(), "--yes"]).expect(1);
+        assert!(
+            refused
+                .stderr
+                .contains("does not match its recorded digest"),
+            "{}",
+            refused.stderr
+        );
+        assert!(!sandbox.exists(), "nothing was restored");
+    }
+    // A file with no sidecar beside it is checked by itself.
+    let copy = site.out_dir().join("copy.zip");
+    std::fs::copy(&archive, &copy).unwrap();
+    run(["validate".as_ref(), copy.as_os_str()]).expect(0);
 }
 
 #[test]
@@ -479,7 +544,7 @@ fn preview_and_validate_no_data_of_an_s3_object_fetch_only_its_metadata() {
     Run::from_command(&mut metadata).expect(0);
     let mut full = server.sitepack();
     full.args(["validate", &url]);
-    let full = Run::from_command(&mut full).expect(2);
+    let full = Run::from_command(&mut full).expect(1);
     assert!(full.stderr.contains("recorded digest"), "{}", full.stderr);
 
     // A changed name in the central directory is metadata: --no-data finds it.

@@ -6,7 +6,7 @@ pub mod zipcraft;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The fixed time used where reproducible output is compared.
 pub const TIMESTAMP: &str = "2026-11-22T08:30:00Z";
@@ -270,4 +270,49 @@ pub fn assert_same_tree(actual: &BTreeMap<String, Node>, expected: &BTreeMap<Str
         .take(10)
         .collect();
     assert!(differing.is_empty(), "the trees differ at {differing:?}");
+}
+
+/// Holds a lock file in `.sitepack/` of `site` with flock(1) until dropped (then killed and waited
+/// for).
+pub struct LockHolder(Child);
+
+impl LockHolder {
+    pub fn new(site: &Path) -> Self {
+        Self::hold(site, "lock")
+    }
+
+    /// Holds `.sitepack/NAME` (`lock`, `auto.lock`).
+    pub fn hold(site: &Path, name: &str) -> Self {
+        let lock = site.join(".sitepack").join(name);
+        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+        // --no-fork: the process killed on drop is the one holding the lock.
+        #[allow(clippy::zombie_processes)] // waited for in Drop
+        let child = Command::new("flock")
+            .arg("--no-fork")
+            .arg(&lock)
+            .args(["sleep", "60"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("flock(1) from util-linux is needed by this test");
+        // Wait until it holds the lock.
+        for _ in 0..500 {
+            let free = Command::new("flock")
+                .args(["-n".as_ref(), lock.as_os_str(), "true".as_ref()])
+                .status()
+                .unwrap()
+                .success();
+            if !free {
+                return Self(child);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("flock never took the lock");
+    }
+}
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -26,7 +26,7 @@ const EXIT_ERROR: u8 = 2;
     version,
     about = "Back up, validate, preview and restore one site as a single manifest-based ZIP archive",
     long_about = None,
-    after_help = "Exit status: 0 success, 1 a verdict (invalid archive, refused restore), 2 an error.\nSee README.md and docs/FORMAT.md."
+    after_help = "Exit status: 0 success, 1 a verdict (invalid archive, digest mismatch, a refusal), 2 an error, 130 interrupted (SIGINT/SIGTERM; temporaries removed).\nWith --json, a command that fails or is refused prints {\"error\": {\"kind\": \"error\"|\"refused\", \"message\": …, \"exit_code\": 2|1}} on standard output.\nA closed standard output (`sitepack stats --json | head -1`) ends the command quietly.\nSee README.md and docs/FORMAT.md."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -41,6 +41,22 @@ struct GlobalArgs {
     /// Never show progress bars (they only appear on a terminal anyway).
     #[arg(long, global = true)]
     no_progress: bool,
+    /// Print nothing on success but what --json asks for (or the archive of `-o -`):
+    /// errors and warnings still go to standard error; no progress bars.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+/// `--quiet`: set once, before any command runs.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Where a command prints for people: standard output, or nothing with `--quiet`.
+pub(crate) fn human_output() -> Box<dyn Write> {
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        Box::new(io::sink())
+    } else {
+        Box::new(io::stdout().lock())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,7 +82,7 @@ enum Command {
     /// Accept the pending restore and drop its snapshot.
     Keep(commands::review::ReviewArgs),
     /// Undo the pending restore: the touched paths go back byte for byte.
-    Revert(commands::review::ReviewArgs),
+    Revert(commands::review::RevertArgs),
     /// List the backups stored in a target (a directory or s3://bucket/prefix).
     List(commands::stored::ListArgs),
     /// Remove the stored backups of a site that a retention policy does not keep.
@@ -82,12 +98,39 @@ pub(crate) enum Outcome {
     Success,
     /// Exit 1: the archive is not valid.
     Invalid,
-    /// Exit 1: the operation was refused (the reason is printed); nothing was changed.
-    Refused,
+    /// Exit 1: the operation was refused, for this reason (printed by `main`); nothing was
+    /// changed.
+    Refused(String),
+}
+
+impl Command {
+    /// Whether the command was asked for one JSON document on standard output.
+    fn json(&self) -> bool {
+        match self {
+            Self::Create(args) => args.json_on_stdout(),
+            Self::Stats(args) => args.json,
+            Self::Validate(args) => args.json,
+            Self::Preview(args) => args.json,
+            Self::Extract(args) => args.json,
+            Self::Audit(args) => args.json,
+            Self::Init(args) => args.json,
+            Self::Restore(args) => args.json,
+            Self::Status(args) | Self::Keep(args) => args.json,
+            Self::Revert(args) => args.review.json,
+            Self::List(args) => args.json,
+            Self::Prune(args) => args.json,
+            Self::Auto(commands::stored::AutoCommand::Run(args)) => args.json,
+        }
+    }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    handle_interrupts();
+    if cli.global.quiet {
+        QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+        cli.global.no_progress = true;
+    }
     let result = match &cli.command {
         Command::Create(args) => commands::create::run(args, &cli.global),
         Command::Stats(args) => commands::stats::run(args),
@@ -104,16 +147,56 @@ fn main() -> ExitCode {
         Command::Prune(args) => commands::stored::prune_command(args),
         Command::Auto(command) => commands::stored::auto(command, &cli.global),
     };
+    let json = cli.command.json();
     match result {
         Ok(Outcome::Success) => ExitCode::from(EXIT_OK),
-        Ok(Outcome::Invalid | Outcome::Refused) => ExitCode::from(EXIT_INVALID),
+        Ok(Outcome::Invalid) => ExitCode::from(EXIT_INVALID),
+        Ok(Outcome::Refused(message)) => fail("refused", &message, EXIT_INVALID, json),
         Err(error) if is_broken_pipe(&error) => ExitCode::from(EXIT_OK),
-        Err(error) => {
-            let mut stderr = io::stderr().lock();
-            let _ = writeln!(stderr, "error: {error:#}");
-            ExitCode::from(EXIT_ERROR)
-        }
+        Err(error) => fail("error", &format!("{error:#}"), EXIT_ERROR, json),
     }
+}
+
+/// Exit status of a command ended by SIGINT or SIGTERM (128 + 2, as shells report ^C).
+const EXIT_INTERRUPTED: i32 = 130;
+
+/// On SIGINT or SIGTERM: remove the temporaries being written, record the operation cut
+/// short as failed, say "interrupted", exit 130. (A restore cut short is undone by the
+/// next command on the site, as after a kill.)
+fn handle_interrupts() {
+    let installed = ctrlc::set_handler(|| {
+        let done = sitepack_format::interrupt::clean_up("interrupted (SIGINT or SIGTERM)");
+        let mut stderr = io::stderr().lock();
+        let _ = writeln!(
+            stderr,
+            "interrupted; {} temporary file(s) removed",
+            done.removed.len()
+        );
+        for warning in &done.audit_warnings {
+            let _ = writeln!(stderr, "warning: {warning}");
+        }
+        std::process::exit(EXIT_INTERRUPTED);
+    });
+    if let Err(error) = installed {
+        let _ = writeln!(
+            io::stderr().lock(),
+            "warning: cannot handle interrupts ({error}); one would leave temporaries behind"
+        );
+    }
+}
+
+/// Says why the command failed on standard error, and with `--json` also as one JSON
+/// document on standard output: `{"error": {"kind", "message", "exit_code"}}`.
+fn fail(kind: &str, message: &str, code: u8, json: bool) -> ExitCode {
+    let _ = writeln!(io::stderr().lock(), "error: {message}");
+    if json {
+        let document = serde_json::json!({
+            "error": { "kind": kind, "message": message, "exit_code": code }
+        });
+        // A reader that went away needs no document.
+        let _ = commands::print_json(&document);
+    }
+    ExitCode::from(code)
 }
 
 /// Whoever reads our printed output went away (`sitepack stats | head`): not an error.
@@ -122,6 +205,10 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<io::Error>()
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(io::ErrorKind::BrokenPipe)
     })
 }
 

@@ -121,16 +121,35 @@ pub fn record_audit_event(
     })
 }
 
-/// Appends `event` as one line (one `write` on an append-mode file, then `fsync`).
+/// Appends `event` as one line (one `write` on an append-mode file, then `fsync`). A log
+/// whose last line was cut short (a crash, a full disk) gets a line break first, so the
+/// torn line stays one bad line and never swallows this event.
 pub fn append_audit_event(site_root: &Path, event: &AuditEvent) -> io::Result<()> {
     let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
     line.push(b'\n');
     // Through handles that never follow a link: a link at `.sitepack` or at the log is
     // refused, so an event is never appended to a file outside the site.
     let internal = Beneath::open(site_root)?.create_dirs(INTERNAL_DIR)?;
-    let mut file = internal.append_file(AUDIT_LOG_NAME, 0o600)?;
+    let mut file = internal.append_readable_file(AUDIT_LOG_NAME, 0o600)?;
+    if !ends_with_line_break(&file)? {
+        line.insert(0, b'\n');
+    }
+    // A full disk, for the tests of what a log that cannot be written does.
+    crate::failpoint::fail_step("audit-append", 1)?;
     file.write_all(&line)?;
     file.sync_all()
+}
+
+/// Whether `file` is empty or ends in `\n`.
+fn ends_with_line_break(file: &fs::File) -> io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    let mut last = [0_u8];
+    file.read_exact_at(&mut last, len - 1)?;
+    Ok(last[0] == b'\n')
 }
 
 /// Reads the audit log of `site_root`, keeping what `filter` selects. A site without a log
@@ -355,6 +374,30 @@ mod tests {
             .collect();
         assert_eq!(kinds, ["create", "restore"]);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_event_after_a_torn_last_line_starts_a_line_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let event = |n: u32| AuditEvent {
+            time: "2026-11-22T08:30:00Z".parse().unwrap(),
+            kind: "auto".into(),
+            actor: "ada".into(),
+            outcome: "ok".into(),
+            details: serde_json::json!({ "n": n }),
+        };
+        append_audit_event(dir.path(), &event(1)).unwrap();
+        // A crash (or a full disk) cut the last event short.
+        let path = audit_log_path(dir.path());
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, &text[..text.len() - 10]).unwrap();
+        append_audit_event(dir.path(), &event(2)).unwrap();
+        append_audit_event(dir.path(), &event(3)).unwrap();
+        let log = read_audit_log(dir.path(), &AuditFilter::default()).unwrap();
+        assert_eq!(numbers(&log), [2, 3]);
+        assert_eq!(log.bad_line_count, 1);
+        assert_eq!(log.bad_lines[0].line, 1);
+        assert!(fs::read_to_string(&path).unwrap().ends_with("}\n"));
     }
 
     fn event_line(kind: &str, outcome: &str, n: u32) -> String {

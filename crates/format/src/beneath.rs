@@ -171,6 +171,16 @@ impl Beneath {
         )
     }
 
+    /// Opens `relative` for appending and reading (to look at what it ends with),
+    /// creating it with `mode` when missing.
+    pub fn append_readable_file(&self, relative: &str, mode: u32) -> io::Result<File> {
+        self.open_with(
+            relative,
+            OFlag::O_RDWR | OFlag::O_APPEND | OFlag::O_CREAT,
+            mode,
+        )
+    }
+
     /// Opens `relative` for reading and writing, creating it with `mode` when missing.
     pub fn open_or_create(&self, relative: &str, mode: u32) -> io::Result<File> {
         self.open_with(relative, OFlag::O_RDWR | OFlag::O_CREAT, mode)

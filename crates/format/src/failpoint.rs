@@ -33,6 +33,19 @@ pub fn fail_step(name: &str, step: usize) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Waits (up to a minute) when `SITEPACK_FAILPOINT` is `name:pause`, so that a test can
+/// signal the process there.
+#[cfg(feature = "failpoints")]
+pub fn pause(name: &str) {
+    if std::env::var(VARIABLE).is_ok_and(|wanted| wanted == format!("{name}:pause")) {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
+
+/// Does nothing (the `failpoints` feature is off).
+#[cfg(not(feature = "failpoints"))]
+pub fn pause(_name: &str) {}
+
 /// Does nothing (the `failpoints` feature is off).
 #[cfg(not(feature = "failpoints"))]
 pub fn hit(_name: &str) {}

@@ -6,6 +6,11 @@ use crate::{ArchivePath, AreaKind, Name, Options, Scope};
 pub const MANIFEST_NAME: &str = "manifest.json";
 /// Name of the `sha256sum -c` file at the archive root.
 pub const CHECKSUMS_NAME: &str = "checksums.sha256";
+
+/// How many ZIP entries an archive holds besides its site files (the manifest's
+/// entries): [`MANIFEST_NAME`] and [`CHECKSUMS_NAME`]. A reader's entry count (of ZIP
+/// entries) is the manifest's entry count plus this.
+pub const METADATA_ENTRIES: usize = 2;
 /// Directory that holds the payload inside an archive.
 pub const PAYLOAD_DIR: &str = "site";
 /// sitepack's own state inside a site directory; never archived.

@@ -33,6 +33,7 @@ mod credentials;
 mod digest;
 mod error;
 pub mod failpoint;
+pub mod interrupt;
 mod layout;
 mod limits;
 mod manifest;
@@ -61,7 +62,8 @@ pub use credentials::{
 pub use digest::{Sha256, Sha256Hasher};
 pub use error::FormatError;
 pub use layout::{
-    Area, CHECKSUMS_NAME, INTERNAL_DIR, MANIFEST_NAME, ModuleItem, PAYLOAD_DIR, Selection, classify,
+    Area, CHECKSUMS_NAME, INTERNAL_DIR, MANIFEST_NAME, METADATA_ENTRIES, ModuleItem, PAYLOAD_DIR,
+    Selection, classify,
 };
 pub use limits::{Limits, RATIO_FLOOR};
 pub use manifest::{

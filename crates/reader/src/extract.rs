@@ -40,6 +40,7 @@ impl Archive {
             records.iter().map(|(r, _)| r.uncompressed).sum(),
         );
         let mut staged = StagedDir::new(dir, ".sitepack-extract-")?;
+        sitepack_format::failpoint::pause("extract-staged");
         let mut summary = ExtractSummary {
             dir: dir.to_path_buf(),
             files: 0,

@@ -22,6 +22,8 @@ const DIR_MODE: u32 = 0o755;
 #[derive(Debug)]
 pub struct StagedDir {
     temp: TempDir,
+    /// An interrupt removes the temporary directory too.
+    _interruptible: sitepack_format::interrupt::Registered,
     target: PathBuf,
     parent: PathBuf,
     /// Directories made so far (each is made once).
@@ -62,6 +64,7 @@ impl StagedDir {
             .tempdir_in(&parent)
             .map_err(|e| ReaderError::io("create a temporary directory in", &parent, e))?;
         Ok(Self {
+            _interruptible: sitepack_format::interrupt::temporary(temp.path()),
             temp,
             target: target.to_path_buf(),
             parent,
@@ -100,7 +103,13 @@ impl StagedDir {
         let dir = File::open(root).map_err(|e| ReaderError::io("open", root, e))?;
         nix::unistd::syncfs(&dir)
             .map_err(|e| ReaderError::io("flush", root, std::io::Error::from(e)))?;
-        fs::set_permissions(root, Permissions::from_mode(DIR_MODE))
+        // An existing empty directory is replaced, but keeps its mode (a 0700 one stays
+        // private); a new one gets 0755.
+        let mode = match fs::symlink_metadata(&self.target) {
+            Ok(meta) if meta.is_dir() => meta.permissions().mode() & 0o7777,
+            _ => DIR_MODE,
+        };
+        fs::set_permissions(root, Permissions::from_mode(mode))
             .map_err(|e| ReaderError::io("set the mode of", root, e))?;
         fs::rename(root, &self.target).map_err(|e| match e.kind() {
             ErrorKind::DirectoryNotEmpty | ErrorKind::AlreadyExists | ErrorKind::NotADirectory => {

@@ -66,6 +66,9 @@ pub struct PendingRestore {
     pub deleted: u64,
     /// The snapshot that `revert` restores from.
     pub snapshot: std::path::PathBuf,
+    /// Paths the restore touched that changed since (`status` looks; a `revert` would
+    /// throw those edits away). Empty where not looked for.
+    pub changed_since_restore: Vec<ArchivePath>,
 }
 
 /// What [`LockedSite::apply`] did.
@@ -92,6 +95,18 @@ pub struct Settled {
 
 impl LockedSite {
     /// The restore pending review, if any.
+    /// The restore pending review, if any, with the paths it touched that changed since.
+    pub fn pending_with_edits(&self) -> Result<Option<PendingRestore>, RestoreError> {
+        let Some(journal) = Journal::read(&self.places)?.filter(|j| j.state == State::Pending)
+        else {
+            return Ok(None);
+        };
+        let mut pending = pending_of(&self.places, &journal);
+        pending.changed_since_restore = changed_since_restore(&self.places, &journal)?;
+        Ok(Some(pending))
+    }
+
+    /// The restore pending review, if any (without looking for edits made since).
     pub fn pending(&self) -> Result<Option<PendingRestore>, RestoreError> {
         Ok(Journal::read(&self.places)?
             .filter(|j| j.state == State::Pending)
@@ -273,9 +288,10 @@ impl LockedSite {
                 }
             };
             progress.advance(0);
+            let mut after = None;
             if change.action != Action::Delete {
                 let mode = before.map_or(NEW_FILE_MODE, |b| b.mode);
-                stage(places, &staged, archive, plan, change, index, mode)?;
+                after = Some(stage(places, &staged, archive, plan, change, index, mode)?);
             }
             progress.advance(0);
             failpoint::hit_step("stage", index + 1);
@@ -283,6 +299,7 @@ impl LockedSite {
                 path: change.path.clone(),
                 action: change.action,
                 before,
+                after,
             });
         }
         let mut out = snapshot
@@ -336,7 +353,27 @@ impl LockedSite {
 
     /// `revert`: puts every path the pending restore touched back as it was before,
     /// byte for byte, then drops the snapshot.
+    ///
+    /// Refused ([`Refusal::ChangedSinceRestore`]) when paths it touched changed since the
+    /// restore, as those edits would be thrown away:
+    /// [`revert_discarding_edits`](Self::revert_discarding_edits) does it anyway.
     pub fn revert(&self) -> Result<Settled, RestoreError> {
+        let journal = self.pending_journal()?;
+        // A path that cannot be read as a file (a link swapped in, say) is the revert's
+        // own to refuse, as it always did: only edits seen for sure stop it here.
+        let paths = changed_since_restore(&self.places, &journal).unwrap_or_default();
+        if !paths.is_empty() {
+            return Err(RestoreError::refused(Refusal::ChangedSinceRestore {
+                site: self.root().to_path_buf(),
+                paths,
+            }));
+        }
+        self.revert_discarding_edits()
+    }
+
+    /// [`revert`](Self::revert), throwing away any edit made since the restore to the
+    /// paths it touched.
+    pub fn revert_discarding_edits(&self) -> Result<Settled, RestoreError> {
         let mut journal = self.pending_journal()?;
         journal.state = State::Reverting;
         let result = journal
@@ -372,7 +409,7 @@ impl LockedSite {
 }
 
 /// Writes the new content of `change` to its staged file, with `mode`, flushed later by
-/// one `syncfs`.
+/// one `syncfs`. Returns what it wrote (size, SHA-256, mode).
 fn stage(
     places: &Places,
     staged_dir: &Beneath,
@@ -381,7 +418,7 @@ fn stage(
     change: &crate::Change,
     index: usize,
     mode: u32,
-) -> Result<(), RestoreError> {
+) -> Result<Before, RestoreError> {
     let name = Places::staged_name(index);
     let staged = staged_dir.display_path(&name);
     let file = staged_dir
@@ -401,7 +438,57 @@ fn stage(
             path: change.path.clone(),
         }));
     }
-    Ok(())
+    let written = staged_dir
+        .open_file(&name)
+        .and_then(|file| file_state(file, mode))
+        .map_err(|e| RestoreError::io("read", &staged, e))?;
+    Ok(written)
+}
+
+/// The size and SHA-256 of `file`'s content, with `mode`.
+fn file_state(mut file: std::fs::File, mode: u32) -> std::io::Result<Before> {
+    let mut hasher = sitepack_format::Sha256Hasher::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(Before {
+        size: hasher.len(),
+        sha256: hasher.finish(),
+        mode,
+    })
+}
+
+/// The paths the pending restore touched that changed since: a file it wrote whose
+/// content or mode differs (or that is gone), a path it deleted that exists again. A
+/// link found on the way is an error, as everywhere in the site.
+pub(crate) fn changed_since_restore(
+    places: &Places,
+    journal: &Journal,
+) -> Result<Vec<ArchivePath>, RestoreError> {
+    let mut changed = Vec::new();
+    for change in &journal.changes {
+        let native = places.site_path(&change.path);
+        let now = places
+            .site
+            .open_existing(change.path.as_str())
+            .and_then(|file| {
+                file.map(|file| {
+                    let mode = file.metadata()?.mode() & 0o7777;
+                    file_state(file, mode)
+                })
+                .transpose()
+            })
+            .map_err(|e| RestoreError::io("read", &native, e))?;
+        let differs = match (change.action, change.after, now) {
+            (Action::Delete, _, now) => now.is_some(),
+            (_, Some(after), Some(now)) => after != now,
+            (_, Some(_), None) => true,
+            // A journal from before `after` was recorded: nothing to compare with.
+            (_, None, _) => false,
+        };
+        if differs {
+            changed.push(change.path.clone());
+        }
+    }
+    Ok(changed)
 }
 
 /// After `error` part way through applying: rolls back at once. Returns the error to
@@ -707,6 +794,7 @@ fn pending_of(places: &Places, journal: &Journal) -> PendingRestore {
         replaced: count(Action::Replace),
         deleted: count(Action::Delete),
         snapshot: places.internal_path(&Places::snapshot(&journal.id)),
+        changed_since_restore: Vec::new(),
     }
 }
 

@@ -21,6 +21,12 @@ pub enum RestoreError {
         #[source]
         reason: Refusal,
     },
+    /// The site directory named does not exist (a typo is not an empty site).
+    #[error("{}: no such site directory; give the directory that holds site.json", site.display())]
+    NoSuchSite {
+        /// The path given.
+        site: PathBuf,
+    },
     /// A file system operation on the target site failed.
     #[error("cannot {action} {}", path.display())]
     Io {
@@ -106,6 +112,21 @@ pub enum RestoreError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {
+    /// No `--yes`, and no terminal to ask on.
+    #[error(
+        "restore changes {}: confirm with --yes (no terminal to ask on); see the plan first with --dry-run",
+        site.display()
+    )]
+    NotConfirmed {
+        /// The site.
+        site: PathBuf,
+    },
+    /// The person asked answered no.
+    #[error("the restore into {} was cancelled at the prompt (the answer was not y)", site.display())]
+    Declined {
+        /// The site.
+        site: PathBuf,
+    },
     /// The archive did not validate.
     #[error(
         "{} is not a valid sitepack archive ({} error(s)); run `sitepack validate` on it for the details",
@@ -147,6 +168,18 @@ pub enum Refusal {
         id: String,
         /// The site.
         site: PathBuf,
+    },
+    /// `revert` would throw away edits made since the restore.
+    #[error(
+        "{} path(s) the restore touched changed since it: {}; reverting would throw those edits away: copy them elsewhere first, or revert with --force",
+        paths.len(),
+        paths.iter().take(10).map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    ChangedSinceRestore {
+        /// The site.
+        site: PathBuf,
+        /// The paths.
+        paths: Vec<ArchivePath>,
     },
     /// `keep` or `revert` with no restore pending.
     #[error("no restore is pending review in {}; there is nothing to keep or revert", site.display())]

@@ -124,6 +124,11 @@ pub(crate) struct JournalChange {
     /// `None`: it did not exist (an add); otherwise it is in the snapshot as
     /// `site/<path>`.
     pub(crate) before: Option<Before>,
+    /// What the restore put there (`None` for a delete, and in journals written before
+    /// this was recorded): what `status` and `revert` compare the site with, to find
+    /// edits made since the restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) after: Option<Before>,
 }
 
 /// The journal of one restore.

@@ -24,7 +24,10 @@ mod url_rewrite;
 pub use apply::{Applied, PendingRestore, Settled};
 pub use error::{Refusal, RestoreError};
 pub use init::{InitSummary, init_from_template};
-pub use lock::{Interrupted, LockedSite, Recovered, SiteStatus, site_status};
+pub use lock::{
+    Interrupted, LockedSite, Recovered, SiteStatus, record_refusal, record_refused_restore,
+    site_status,
+};
 pub use plan::{
     Action, Change, Mode, Plan, PlanOptions, RecordChanges, RewriteChoice, RuleRewrites, SiteJson,
     UrlRewrites, plan,

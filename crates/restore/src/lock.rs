@@ -118,9 +118,18 @@ impl LockedSite {
     /// log: the site ends up as it was before the restore.
     fn recover(&self) -> Result<Option<Recovered>, RestoreError> {
         let journal = Journal::read(&self.places)?;
+        // Which restore was undone, for the audit event: its archive and when it began.
+        let mut undone = serde_json::json!({});
         let recovered = match journal {
             Some(journal) if journal.state == State::Pending => return Ok(None),
             Some(journal) => {
+                undone = serde_json::json!({
+                    "archive": journal.archive,
+                    "archive_sha256": journal.archive_sha256,
+                    "started_at": journal.started_at,
+                    "scope": journal.scope.to_string(),
+                    "mode": journal.mode,
+                });
                 let interrupted = match journal.state {
                     State::Reverting => Interrupted::Revert,
                     _ => Interrupted::Restore,
@@ -134,6 +143,11 @@ impl LockedSite {
                 }
             }
             None if has_work(&self.places.internal)? => {
+                // Cut off before its journal: its snapshot, if written, is named by its
+                // id, which the audit event records.
+                if let Some(id) = leftover_restore_id(&self.places) {
+                    undone = serde_json::json!({ "restore_id": id });
+                }
                 discard_work(&self.places)?;
                 Recovered {
                     restore_id: None,
@@ -144,14 +158,62 @@ impl LockedSite {
             None => return Ok(None),
         };
         // The recovery itself is complete; a log that cannot be written must not undo it.
-        let _ = record_audit_event(
-            self.root(),
-            "recover",
-            "ok",
-            serde_json::to_value(&recovered).unwrap_or_default(),
-        );
+        let mut details = serde_json::to_value(&recovered).unwrap_or_default();
+        if let (Some(details), Some(undone)) = (details.as_object_mut(), undone.as_object()) {
+            details.extend(undone.clone());
+        }
+        let _ = record_audit_event(self.root(), "recover", "ok", details);
         Ok(Some(recovered))
     }
+}
+
+/// Records a restore refused before it was planned (no confirmation) or after (the answer
+/// was no) as a `refused` `restore` event, with the archive and why. Nothing is recorded
+/// for a directory that does not exist: a refusal makes no site. A warning when the log
+/// cannot be written.
+#[must_use]
+pub fn record_refused_restore(
+    site_root: &Path,
+    archive: &str,
+    archive_sha256: Option<sitepack_format::Sha256>,
+    mode: crate::Mode,
+    reason: &crate::Refusal,
+) -> Option<String> {
+    let details = serde_json::json!({
+        "archive": archive,
+        "archive_sha256": archive_sha256,
+        "mode": mode,
+    });
+    record_refusal(site_root, "restore", details, reason)
+}
+
+/// Records a refused `kind` (`restore`, `keep`, `revert`) as a `refused` event with
+/// `details` and why, when `site_root` is a directory (a refusal makes no site). A
+/// warning when the log cannot be written.
+#[must_use]
+pub fn record_refusal(
+    site_root: &Path,
+    kind: &str,
+    mut details: serde_json::Value,
+    reason: &crate::Refusal,
+) -> Option<String> {
+    if !site_root.is_dir() {
+        return None;
+    }
+    details["error"] = sitepack_format::error_chain(reason).into();
+    record_audit_event(site_root, kind, "refused", details)
+}
+
+/// The id of the restore whose work was left without a journal: the name of its snapshot
+/// (`.sitepack/snapshots/<id>.zip`), when there is exactly one.
+fn leftover_restore_id(places: &Places) -> Option<String> {
+    let snapshots = places.internal.dir(Places::snapshots_dir()).ok()?;
+    let names = snapshots.entries().ok()?;
+    let mut ids = names
+        .iter()
+        .filter_map(|(name, _)| name.to_str()?.strip_suffix(".zip").map(str::to_owned));
+    let id = ids.next()?;
+    ids.next().is_none().then_some(id)
 }
 
 /// What `status` shows: a recovery it just finished, and the restore pending review.
@@ -167,6 +229,11 @@ pub struct SiteStatus {
 /// recovers from an interrupted restore when there is something to recover, and says
 /// which restore is pending. Creates nothing in a site that has never been restored into.
 pub fn site_status(root: &Path) -> Result<SiteStatus, RestoreError> {
+    if !root.exists() {
+        return Err(RestoreError::NoSuchSite {
+            site: root.to_path_buf(),
+        });
+    }
     let internal = Beneath::open(root)
         .and_then(|site| site.dir(INTERNAL_DIR))
         .map(Some)
@@ -187,7 +254,7 @@ pub fn site_status(root: &Path) -> Result<SiteStatus, RestoreError> {
     let (site, recovered) = LockedSite::acquire(root)?;
     Ok(SiteStatus {
         recovered,
-        pending: site.pending()?,
+        pending: site.pending_with_edits()?,
     })
 }
 

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sitepack_format::{
-    AuditFilter, INTERNAL_DIR, Options, Progress, Scope, Timestamp, error_chain, read_audit_log,
-    record_audit_event,
+    INTERNAL_DIR, Options, Progress, Scope, Timestamp, error_chain, record_audit_event,
 };
 use sitepack_writer::{CreateOptions, Overwrite, Site, create_archive_file};
 
@@ -15,8 +14,8 @@ use crate::prune::{GroupBy, OrphanDecision, OrphanGrace, PruneDecision, prune};
 use crate::retention::RetentionPolicy;
 use crate::schedule::Schedule;
 use crate::{
-    BackupKind, NewBackup, S3Settings, StoreError, StoredBackup, TargetSpec, open_store,
-    store_backup,
+    BackupKind, NewBackup, S3Settings, StoreError, StoredBackup, TargetSpec, list_backups,
+    open_store, store_backup,
 };
 
 /// The automatic-backup settings file, inside `.sitepack/`.
@@ -39,8 +38,9 @@ pub struct AutoConfig {
     /// The S3 endpoint (else `AWS_ENDPOINT_URL`, else AWS).
     #[serde(default)]
     pub endpoint: Option<String>,
-    /// The scope (default `full`).
-    #[serde(default = "full_scope")]
+    /// The scope, written as `--scope` takes it: `full` (default), `tab:NAME`,
+    /// `module:NAME` or `user:ID`.
+    #[serde(default = "full_scope", with = "scope_as_text")]
     pub scope: Scope,
     /// Whether files go in (default `true`).
     #[serde(default = "yes")]
@@ -64,6 +64,31 @@ pub struct AutoConfig {
 
 fn full_scope() -> Scope {
     Scope::Full
+}
+
+/// A scope in `config.toml` is the text `--scope` takes (`full`, `module:notes`), not the
+/// manifest's tagged object.
+mod scope_as_text {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use sitepack_format::Scope;
+
+    pub(super) fn serialize<S: Serializer>(
+        scope: &Scope,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(scope)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Scope, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(|e: sitepack_format::FormatError| {
+            D::Error::custom(format!(
+                "scope {text:?}: {e} (write it as --scope takes it: full, tab:NAME, module:NAME or user:ID)"
+            ))
+        })
+    }
 }
 
 fn yes() -> bool {
@@ -163,6 +188,7 @@ pub fn backup_site(
 ) -> Result<StoredBackup, StoreError> {
     // Locked while it lives; also removes what killed runs left there.
     let work = crate::workdir::WorkDir::new(&std::env::temp_dir())?;
+    let _interruptible = sitepack_format::interrupt::temporary(work.path());
     let archive = work.path().join("backup.zip");
     let mut options = request.options.clone();
     // The caller records the event, with where the archive went.
@@ -242,12 +268,16 @@ pub struct AutoReport {
     pub ran: bool,
     /// The schedule.
     pub schedule: String,
-    /// The last successful automatic backup before this run.
+    /// The newest automatic backup of the site in the target, made at or before now.
     pub last_success: Option<Timestamp>,
     /// The next scheduled time after now.
     pub next_due: Option<Timestamp>,
     /// The last success is older than two periods (missed runs).
     pub overdue: bool,
+    /// The newest automatic backup in the target that is dated after now: the clock was
+    /// (or is) wrong. It is left out when deciding what is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_in_future: Option<Timestamp>,
     /// The backup made.
     pub stored: Option<StoredBackup>,
     /// What retention decided, per backup of the site in the target.
@@ -269,22 +299,43 @@ pub struct AutoReport {
 }
 
 /// `sitepack auto run SITE [--if-due]` at time `now`: with `if_due`, only when the
-/// schedule says a backup is due since the last successful automatic run (from the audit
-/// log); then create → store → verify the stored digest → prune → audit.
+/// schedule says a backup is due since the newest automatic backup of the site that the
+/// target holds (its listing is what exists, whatever the audit log could record); then
+/// create → store → verify the stored digest → prune → audit. Every failure, before or
+/// during the run, is recorded as a failed `auto` event.
 pub fn auto_run(
     site_root: &Path,
     now: Timestamp,
     if_due: bool,
     progress: &dyn Progress,
 ) -> Result<AutoReport, StoreError> {
-    let (config, schedule, last_success) = match read_state(site_root) {
-        Ok(state) => state,
+    // One automatic run at a time. (The backup itself takes the site lock shared, like
+    // every `create`.)
+    let _auto_lock = match lock_auto_run(site_root) {
+        Ok(lock) => lock,
         Err(error) => {
-            // A cron job whose config broke must leave a trace.
-            let _ = audit(site_root, "auto", Err((&error, serde_json::json!({}))));
+            let _ = audit_auto_failure(site_root, &error);
             return Err(error);
         }
     };
+    let state = match read_state(site_root, now) {
+        Ok(state) => state,
+        Err(error) => {
+            // A cron job whose config broke, or whose target cannot be listed, must
+            // leave a trace.
+            let _ = audit_auto_failure(site_root, &error);
+            return Err(error);
+        }
+    };
+    let AutoState {
+        config,
+        schedule,
+        target,
+        store,
+        site,
+        last_success,
+        backup_in_future,
+    } = state;
     let mut report = AutoReport {
         ran: false,
         schedule: schedule.to_string(),
@@ -292,6 +343,7 @@ pub fn auto_run(
         next_due: schedule.next_after(now),
         // Runs were missed only if there was a run to miss after.
         overdue: last_success.is_some() && schedule.overdue(last_success, now),
+        backup_in_future,
         stored: None,
         retention: Vec::new(),
         orphans: Vec::new(),
@@ -303,14 +355,16 @@ pub fn auto_run(
         return Ok(report);
     }
     report.ran = true;
-    let target = config.target()?;
     let mut details = serde_json::json!({
         "target": target.to_string(),
         "scope": config.scope.to_string(),
         "schedule": report.schedule,
         "overdue": report.overdue,
     });
-    let result = run_once(site_root, &config, &target, now, progress, &mut report);
+    if let Some(future) = backup_in_future {
+        details["backup_in_future"] = future.to_string().into();
+    }
+    let result = run_once(&site, &config, store.as_ref(), now, progress, &mut report);
     match &result {
         Ok(()) => {
             if let Some(stored) = &report.stored {
@@ -348,39 +402,32 @@ pub fn auto_run(
 }
 
 fn run_once(
-    site_root: &Path,
+    site: &Site,
     config: &AutoConfig,
-    target: &TargetSpec,
+    store: &dyn crate::BackupStore,
     now: Timestamp,
     progress: &dyn Progress,
     report: &mut AutoReport,
 ) -> Result<(), StoreError> {
-    let site = Site::open(site_root).map_err(|source| StoreError::Create { source })?;
     let mut options = CreateOptions::new(config.scope.clone());
     options.options = Options {
         files: config.files,
     };
     options.label.clone_from(&config.label);
     options.created_at = now;
-    let store = open_store(
-        target,
-        &S3Settings {
-            endpoint: config.endpoint.clone(),
-        },
-    )?;
     let request = BackupRequest {
-        site: &site,
+        site,
         options,
         kind: BackupKind::Auto,
         verify_digest: true,
     };
-    report.stored = Some(backup_site(&request, store.as_ref(), progress)?);
+    report.stored = Some(backup_site(&request, store, progress)?);
     // The backup is stored and verified: whatever retention does, the run succeeded,
     // or every `--if-due` check would make another backup into a target that is
     // already not being pruned.
     if !config.retention.is_empty() {
         match prune(
-            store.as_ref(),
+            store,
             &site.config().id,
             &config.retention,
             GroupBy::default(),
@@ -399,36 +446,149 @@ fn run_once(
     Ok(())
 }
 
-/// The config, its schedule, and the last successful automatic backup.
-fn read_state(site_root: &Path) -> Result<(AutoConfig, Schedule, Option<Timestamp>), StoreError> {
-    let config = read_config(site_root)?.auto;
-    let schedule = config.schedule()?;
-    let last_success = last_auto_success(site_root)?;
-    Ok((config, schedule, last_success))
+/// `.sitepack/auto.lock`, held exclusively for the whole run.
+fn lock_auto_run(site_root: &Path) -> Result<sitepack_format::SiteLock, StoreError> {
+    use sitepack_format::{AUTO_LOCK_NAME, Beneath, LockKind, SiteLock};
+    let internal = Beneath::open(site_root)
+        .and_then(|root| root.create_dirs(INTERNAL_DIR))
+        .map_err(|e| StoreError::io("open the site directory", site_root, e))?;
+    SiteLock::try_lock(&internal, AUTO_LOCK_NAME, LockKind::Exclusive)
+        .map_err(|e| StoreError::io("lock", internal.display_path(AUTO_LOCK_NAME), e))?
+        .ok_or_else(|| StoreError::AutoRunning {
+            site: site_root.to_path_buf(),
+        })
 }
 
-/// The time of the newest successful `auto` event in the site's audit log.
-fn last_auto_success(site_root: &Path) -> Result<Option<Timestamp>, StoreError> {
-    let log = read_audit_log(
-        site_root,
-        &AuditFilter {
-            kind: Some("auto".to_owned()),
-            limit: None,
+/// Records an automatic run that failed before it could start (the site being restored
+/// right now, say) as a failed `auto` event, with what the config says. A warning when
+/// the audit log cannot be written (or there is no site to hold one).
+#[must_use]
+pub fn audit_auto_failure(site_root: &Path, error: &dyn std::error::Error) -> Option<String> {
+    let mut details = known_details(site_root);
+    details["error"] = error_chain(error).into();
+    record_audit_event(site_root, "auto", "failed", details)
+}
+
+/// The details of a run that failed before it started: what the config says, when it
+/// can be read.
+fn known_details(site_root: &Path) -> serde_json::Value {
+    read_config(site_root).map_or_else(
+        |_| serde_json::json!({}),
+        |config| {
+            serde_json::json!({
+                "target": config.auto.target,
+                "scope": config.auto.scope.to_string(),
+                "schedule": config.auto.schedule().map(|s| s.to_string()).unwrap_or_default(),
+            })
         },
     )
-    .map_err(|e| StoreError::io("read the audit log of", site_root, e))?;
-    // The backup's own time (the schedule's clock), not when the event was written.
-    Ok(log
-        .events
+}
+
+/// What an automatic run starts from.
+struct AutoState {
+    config: AutoConfig,
+    schedule: Schedule,
+    target: TargetSpec,
+    store: Box<dyn crate::BackupStore>,
+    site: Site,
+    /// The newest automatic backup of the site in the target, at or before now.
+    last_success: Option<Timestamp>,
+    /// The newest one dated after now (a clock that was, or is, wrong).
+    backup_in_future: Option<Timestamp>,
+}
+
+/// The config, its schedule, the target, the site, and the automatic backups the target
+/// holds: the ground truth of what exists (an audit log that could not be written, or
+/// whose last line was cut short, cannot make a backup due twice).
+fn read_state(site_root: &Path, now: Timestamp) -> Result<AutoState, StoreError> {
+    let config = read_config(site_root)?.auto;
+    let schedule = config.schedule()?;
+    let target = config.target()?;
+    let site = Site::open(site_root).map_err(|source| StoreError::Create { source })?;
+    let store = open_store(
+        &target,
+        &S3Settings {
+            endpoint: config.endpoint.clone(),
+        },
+    )?;
+    // A sidecar that cannot be read is `list`'s to report; it is no backup to count on.
+    let listing = list_backups(store.as_ref(), Some(&site.config().id))?;
+    let auto_times = listing
+        .backups
         .iter()
-        .filter(|e| e.outcome == "ok")
-        .filter_map(|e| e.details.get("created_at")?.as_str()?.parse().ok())
-        .max())
+        .filter(|b| b.kind == BackupKind::Auto)
+        .map(|b| b.created_at);
+    let (past, future): (Vec<Timestamp>, Vec<Timestamp>) = auto_times.partition(|t| *t <= now);
+    Ok(AutoState {
+        config,
+        schedule,
+        target,
+        store,
+        site,
+        last_success: past.into_iter().max(),
+        backup_in_future: future.into_iter().max(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `config.toml` example of README.md, as written there.
+    fn readme_config_example() -> String {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .unwrap();
+        let section = &readme[readme.find("SITE/.sitepack/config.toml`:").unwrap()..];
+        let block = &section[section.find("```toml\n").unwrap() + "```toml\n".len()..];
+        let block = &block[..block.find("```").unwrap()];
+        // The block is indented as part of a list item.
+        block
+            .lines()
+            .map(|line| line.strip_prefix("  ").unwrap_or(line))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn site_with_config(text: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(INTERNAL_DIR)).unwrap();
+        std::fs::write(config_path(dir.path()), text).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_readme_config_example_is_read_as_written() {
+        let example = readme_config_example();
+        assert!(example.contains("scope = \"full\""), "{example}");
+        let site = site_with_config(&example);
+        let config = read_config(site.path()).unwrap_or_else(|e| panic!("{e}\n{example}"));
+        assert_eq!(config.auto.scope, Scope::Full);
+        assert_eq!(config.auto.target, "s3://backups/shop");
+        assert_eq!(
+            config.auto.schedule().unwrap().to_string(),
+            "daily at 02:30 UTC"
+        );
+        assert_eq!(config.auto.retention.keep_daily, Some(7));
+    }
+
+    #[test]
+    fn a_config_scope_takes_the_same_text_as_the_scope_option() {
+        for scope in ["full", "tab:general", "module:notes", "user:u-ada"] {
+            let site = site_with_config(&format!(
+                "[auto]\ntarget = \"/backups\"\nscope = \"{scope}\"\n"
+            ));
+            let config = read_config(site.path()).unwrap_or_else(|e| panic!("{scope}: {e}"));
+            assert_eq!(config.auto.scope, scope.parse::<Scope>().unwrap());
+            assert_eq!(config.auto.scope.to_string(), scope);
+        }
+        let site = site_with_config("[auto]\ntarget = \"/backups\"\nscope = \"everything\"\n");
+        let error = read_config(site.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("everything") && error.contains("module:NAME"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn an_archive_that_does_not_validate_is_never_stored() {

@@ -88,6 +88,21 @@ pub enum StoreError {
         /// The target.
         target: String,
     },
+    /// Another `sitepack auto run` of the site holds `.sitepack/auto.lock`.
+    #[error(
+        "another `sitepack auto run` of {} is running (it holds .sitepack/auto.lock); this run does nothing",
+        site.display()
+    )]
+    AutoRunning {
+        /// The site.
+        site: PathBuf,
+    },
+    /// A local target directory that does not exist, named where backups are read.
+    #[error("{}: no such directory; give the directory backups are stored in", path.display())]
+    NoTargetDir {
+        /// The directory.
+        path: PathBuf,
+    },
     /// `SITE/.sitepack/config.toml` is missing or wrong.
     #[error("{}: {problem}", path.display())]
     BadConfig {

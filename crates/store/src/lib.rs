@@ -25,8 +25,8 @@ mod workdir;
 use sitepack_format::failpoint;
 
 pub use auto::{
-    AutoConfig, AutoReport, BackupRequest, CONFIG_NAME, Config, audit, auto_run, backup_site,
-    config_path, read_config,
+    AutoConfig, AutoReport, BackupRequest, CONFIG_NAME, Config, audit, audit_auto_failure,
+    auto_run, backup_site, config_path, read_config,
 };
 pub use backups::{
     BackupKind, BackupListing, NewBackup, Orphan, OrphanKind, StoredBackup, backup_name,

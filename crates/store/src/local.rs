@@ -48,6 +48,7 @@ impl LocalStore {
             .suffix(".partial")
             .tempfile_in(&dir)
             .map_err(|e| StoreError::io("create a temporary file in", &dir, e))?;
+        let _interruptible = sitepack_format::interrupt::temporary(temp.path());
         write(temp.as_file_mut())
             .and_then(|()| temp.as_file().sync_all())
             .map_err(|e| StoreError::io("write", &path, e))?;

@@ -191,6 +191,16 @@ pub enum ScheduleError {
         /// The text given.
         weekday: String,
     },
+    /// A cron expression that matches no instant at all (`0 0 30 2 *`: there is no
+    /// February 30): it would never back up.
+    #[error(
+        "cron expression {expr:?} never fires: no date matches its day-of-month, month and \
+         day-of-week together (e.g. February 30); automatic backups would never be made"
+    )]
+    NeverFires {
+        /// The expression.
+        expr: String,
+    },
     /// An option was given that the schedule does not use.
     #[error("`{option}` cannot be used with schedule {schedule:?}: {hint}")]
     OptionNotAllowed {
@@ -207,7 +217,8 @@ impl Schedule {
     /// Builds a schedule from the configuration values.
     ///
     /// `schedule` is `hourly`, `daily`, `weekly` (case-insensitive) or a 5-field cron
-    /// expression (see [`CronExpr`]). `time` is `HH:MM` in UTC, also accepted as `H:MM`
+    /// expression (see [`CronExpr`]) that matches some instant (`0 0 30 2 *` never does
+    /// and is refused). `time` is `HH:MM` in UTC, also accepted as `H:MM`
     /// (`7:05`) but never with a one-digit minute (`7:5` is rejected: 07:05 or 07:50?);
     /// it defaults to `00:00`. For `hourly` only its minute is used (`00:15` means a
     /// quarter past every hour) and the default is minute 0. `weekday` is only for
@@ -260,7 +271,17 @@ impl Schedule {
                 } else if weekday.is_some() {
                     Err(not_allowed("weekday", hint))
                 } else {
-                    Ok(Self::Cron(schedule.parse()?))
+                    let cron = Self::Cron(schedule.parse()?);
+                    // Every expression that can match does within 40 years of any time.
+                    let reference = Timestamp::from_unix_seconds(946_684_800) // 2000-01-01
+                        .ok()
+                        .and_then(|t| cron.next_after(t));
+                    match reference {
+                        Some(_) => Ok(cron),
+                        None => Err(ScheduleError::NeverFires {
+                            expr: schedule.trim().to_owned(),
+                        }),
+                    }
                 }
             }
         }
@@ -722,8 +743,28 @@ mod tests {
         Schedule::from_config(schedule, time, weekday).unwrap()
     }
 
+    /// A cron schedule built directly, so that the evaluator can be tested on
+    /// expressions that [`Schedule::from_config`] refuses (those that never fire).
     fn cron(expr: &str) -> Schedule {
-        schedule(expr, None, None)
+        Schedule::Cron(expr.parse().unwrap())
+    }
+
+    #[test]
+    fn a_cron_expression_that_never_fires_is_refused() {
+        for expr in ["0 0 30 2 *", "0 0 31 4,6,9,11 *", "15 3 31 2,4 *"] {
+            let error = Schedule::from_config(expr, None, None).unwrap_err();
+            assert_eq!(
+                error,
+                ScheduleError::NeverFires {
+                    expr: expr.to_owned()
+                }
+            );
+            assert!(error.to_string().contains("never fires"), "{error}");
+        }
+        // Rare is not never: February 29, and February 29 on a Monday (every 28 years or so).
+        for expr in ["0 0 29 2 *", "0 0 29 2 mon", "0 0 30 2 mon"] {
+            assert!(Schedule::from_config(expr, None, None).is_ok(), "{expr}");
+        }
     }
 
     fn fields(expr: &str) -> Fields {

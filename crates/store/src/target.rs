@@ -26,6 +26,20 @@ pub enum TargetSpec {
     },
 }
 
+impl TargetSpec {
+    /// For reading backups (`list`, `prune`, `--from`): a local target must be an
+    /// existing directory, so that a typo is not taken for an empty target. (Object
+    /// storage says so itself when a bucket is missing.)
+    pub fn require_existing(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Local(path) if !path.is_dir() => {
+                Err(StoreError::NoTargetDir { path: path.clone() })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl FromStr for TargetSpec {
     type Err = StoreError;
 

@@ -103,6 +103,7 @@ pub fn create_archive_file(
     overwrite: Overwrite,
     progress: &dyn Progress,
 ) -> Result<Summary, WriterError> {
+    let _interruptible = interruptible(site, options, output);
     let result = write_file(site, options, output, overwrite, progress);
     finish_with_audit(site, options, output, result)
 }
@@ -116,6 +117,7 @@ pub fn write_archive(
     output_name: &Path,
     progress: &dyn Progress,
 ) -> Result<Summary, WriterError> {
+    let _interruptible = interruptible(site, options, output_name);
     let result = write_to(site, options, out, output_name, progress);
     finish_with_audit(site, options, output_name, result)
 }
@@ -154,6 +156,9 @@ fn write_file(
         .suffix(".zip.partial")
         .tempfile_in(&dir)
         .map_err(|e| WriterError::io("create a temporary file in", &dir, e))?;
+    // An interrupt removes it (the command's signal handler calls `interrupt::clean_up`).
+    let _temporary = sitepack_format::interrupt::temporary(temp.path());
+    sitepack_format::failpoint::pause("create-partial");
     let mut options = options.clone();
     options.spill_dir.get_or_insert(dir.clone());
     let mut out = BufWriter::with_capacity(256 * 1024, temp.as_file());
@@ -182,6 +187,26 @@ fn write_file(
         let _ = dir.sync_all();
     }
     Ok(summary)
+}
+
+/// While the archive is written, an interrupt records the `create` as failed (when this
+/// create records its event at all).
+fn interruptible(
+    site: &Site,
+    options: &CreateOptions,
+    output: &Path,
+) -> Option<sitepack_format::interrupt::Registered> {
+    options.audit.then(|| {
+        sitepack_format::interrupt::operation(
+            site.root(),
+            "create",
+            serde_json::json!({
+                "scope": options.scope.to_string(),
+                "options": options.options,
+                "output": output.display().to_string(),
+            }),
+        )
+    })
 }
 
 fn finish_with_audit(

@@ -29,7 +29,7 @@ pub(crate) struct AuditArgs {
     limit: Option<u64>,
     /// Print one JSON document: the site, the events, how many matched, the bad lines.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 pub(crate) fn run(args: &AuditArgs) -> Result<Outcome> {
@@ -53,7 +53,7 @@ pub(crate) fn run(args: &AuditArgs) -> Result<Outcome> {
         }))?;
         return Ok(Outcome::Success);
     }
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     if log.events.is_empty() {
         match &args.kind {
             Some(kind) => writeln!(out, "no {kind} events")?,

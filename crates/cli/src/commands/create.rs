@@ -62,6 +62,14 @@ pub(crate) struct CreateArgs {
     pub(crate) json: bool,
 }
 
+impl CreateArgs {
+    /// Whether standard output is for the JSON summary: not when `-o -` writes the
+    /// archive there (the two never mix, not even for an error document).
+    pub(crate) fn json_on_stdout(&self) -> bool {
+        self.json && self.output.as_ref().is_none_or(|o| o.as_os_str() != "-")
+    }
+}
+
 fn parse_scope(text: &str) -> Result<Scope, String> {
     text.parse()
         .map_err(|e: sitepack_format::FormatError| e.to_string())
@@ -152,7 +160,7 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
     } else if to_stdout {
         print_human(&mut io::stderr().lock(), output, &summary)?;
     } else {
-        print_human(&mut io::stdout().lock(), output, &summary)?;
+        print_human(&mut crate::human_output(), output, &summary)?;
     }
     Ok(Outcome::Success)
 }
@@ -163,7 +171,9 @@ fn json_summary(output: &Path, summary: &Summary) -> serde_json::Value {
         "output": output.display().to_string(),
         "archive_size": summary.archive_size,
         "archive_sha256": summary.archive_sha256,
+        // The manifest's entries (site files); `zip_entries` is what `validate` counts.
         "entries": manifest.entries.len(),
+        "zip_entries": manifest.entries.len() + sitepack_format::METADATA_ENTRIES,
         "created_at": manifest.created_at,
         "site": manifest.site,
         "scope": manifest.scope,
@@ -179,10 +189,13 @@ fn print_human(out: &mut dyn Write, output: &Path, summary: &Summary) -> Result<
     let stats = &manifest.stats;
     writeln!(
         out,
-        "wrote {} ({} bytes, {} entries, scope {})",
+        "wrote {} ({} bytes, {} ZIP entries: {} site files, {} and {}; scope {})",
         output.display(),
         summary.archive_size,
+        manifest.entries.len() + sitepack_format::METADATA_ENTRIES,
         manifest.entries.len(),
+        sitepack_format::MANIFEST_NAME,
+        sitepack_format::CHECKSUMS_NAME,
         manifest.scope
     )?;
     writeln!(

@@ -22,7 +22,7 @@ pub(crate) struct ExtractArgs {
     output: PathBuf,
     /// Print one JSON summary instead of text.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
     limits: super::validate::LimitArgs,
 }
@@ -49,7 +49,7 @@ pub(crate) fn run(args: &ExtractArgs, global: &GlobalArgs) -> Result<Outcome> {
                     "bytes": summary.bytes,
                 }))?;
             } else {
-                let mut out = io::stdout().lock();
+                let mut out = crate::human_output();
                 writeln!(
                     out,
                     "extracted {} files ({} bytes) to {}",

@@ -32,7 +32,7 @@ pub(crate) struct InitArgs {
     url: String,
     /// Print one JSON document (the summary) on standard output.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 fn parse_site_id(text: &str) -> Result<SiteId, String> {
@@ -52,7 +52,7 @@ pub(crate) fn run(args: &InitArgs) -> Result<Outcome> {
             if args.json {
                 super::print_json(&summary)?;
             } else {
-                print_summary(&mut io::stdout().lock(), &summary)?;
+                print_summary(&mut crate::human_output(), &summary)?;
             }
             if let Some(warning) = &summary.audit_warning {
                 writeln!(io::stderr().lock(), "warning: {warning}")?;
@@ -67,9 +67,10 @@ pub(crate) fn run(args: &InitArgs) -> Result<Outcome> {
             };
             // With its causes (what is wrong with a URL, which schema rule failed).
             let reason = anyhow::Error::new(reason);
-            writeln!(err, "error: init refused; nothing was written: {reason:#}")?;
             super::validate::print_findings(&mut err, &findings)?;
-            Ok(Outcome::Refused)
+            Ok(Outcome::Refused(format!(
+                "init refused; nothing was written: {reason:#}"
+            )))
         }
         Err(e) => Err(e.into()),
     }

@@ -14,11 +14,13 @@ pub(crate) mod validate;
 
 use std::io::{self, Write};
 
-/// Prints one JSON document on standard output.
+/// Prints one JSON document on standard output. (Serialized first, so that a closed
+/// pipe is an I/O error like any other print's, not a serializer's.)
 pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
     let mut stdout = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut stdout, value)?;
-    writeln!(stdout)?;
+    stdout.write_all(&text)?;
     stdout.flush()?;
     Ok(())
 }
@@ -53,19 +55,16 @@ pub(crate) fn recover_first(
     Ok(status.pending)
 }
 
-/// A refusal is an answer: printed, exit 1. Any other error propagates (exit 2).
+/// A refusal is an answer: said (by `main`), exit 1. Any other error propagates (exit 2).
 pub(crate) fn refusal(
     command: &str,
     error: sitepack_restore::RestoreError,
 ) -> anyhow::Result<crate::Outcome> {
     match error {
-        sitepack_restore::RestoreError::Refused { reason } => {
-            eprintln!(
-                "error: {command} refused; nothing was changed: {}",
-                sitepack_format::error_chain(&reason)
-            );
-            Ok(crate::Outcome::Refused)
-        }
+        sitepack_restore::RestoreError::Refused { reason } => Ok(crate::Outcome::Refused(format!(
+            "{command} refused; nothing was changed: {}",
+            sitepack_format::error_chain(&reason)
+        ))),
         error => Err(error.into()),
     }
 }

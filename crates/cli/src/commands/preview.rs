@@ -26,7 +26,7 @@ pub(crate) struct PreviewArgs {
     source: super::stored::SourceArgs,
     /// Print one JSON document instead of text.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Also plan a restore into this site (or empty directory), in both modes.
     #[arg(long, value_name = "SITE")]
     against: Option<PathBuf>,
@@ -73,6 +73,9 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
         Some(located) => super::stored::download(located)?,
         None => super::stored::open_archive(&args.archive, &args.source)?,
     };
+    if let Some(refused) = super::stored::refuse_mismatch(&opened, "nothing to preview") {
+        return Ok(refused);
+    }
     let archive = &opened.archive;
     let bar = Bar::new(!global.no_progress);
     let preview = archive.preview_with_progress(&bar);
@@ -83,7 +86,12 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
     }
     let against = match &args.against {
         Some(site) if preview.valid => Some(Against {
-            pending_restore: super::recover_first(site)?.map(|p| p.id),
+            // A directory that does not exist yet is one a restore would make.
+            pending_restore: if site.exists() {
+                super::recover_first(site)?.map(|p| p.id)
+            } else {
+                None
+            },
             site: site.clone(),
             merge: plan_or_refusal(site, archive, &args.plan.options(Mode::Merge))?,
             replace: plan_or_refusal(site, archive, &args.plan.options(Mode::Replace))?,
@@ -114,10 +122,15 @@ fn show(args: &PreviewArgs, preview: &Preview, against: Option<Against>) -> Resu
 }
 
 fn print_against(against: &Against) -> Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
+    let new_dir = if against.site.exists() {
+        ""
+    } else {
+        ", a new directory the restore would make"
+    };
     writeln!(
         out,
-        "\nrestoring into {} (nothing has been changed):",
+        "\nrestoring into {}{new_dir} (nothing has been changed):",
         against.site.display()
     )?;
     if let Some(id) = &against.pending_restore {
@@ -135,7 +148,7 @@ fn print_against(against: &Against) -> Result<()> {
 }
 
 fn print_preview(preview: &Preview) -> Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     writeln!(out, "archive   {}", preview.archive)?;
     writeln!(out, "sha256    {}", preview.digest)?;
     if let Some(manifest) = &preview.manifest {
@@ -190,7 +203,15 @@ fn print_manifest(out: &mut dyn Write, manifest: &ManifestPreview) -> io::Result
     };
     writeln!(out, "scope     {} ({files})", manifest.scope)?;
     let counts = &manifest.counts;
-    writeln!(out, "entries   {} ({} bytes)", counts.entries, counts.bytes)?;
+    writeln!(
+        out,
+        "entries   {} ZIP entries: {} site files ({} bytes), {} and {}",
+        counts.entries + sitepack_format::METADATA_ENTRIES as u64,
+        counts.entries,
+        counts.bytes,
+        sitepack_format::MANIFEST_NAME,
+        sitepack_format::CHECKSUMS_NAME
+    )?;
     writeln!(out, "tabs      {}", counts.tabs)?;
     writeln!(out, "users     {}", counts.users)?;
     writeln!(out, "modules   {}", counts.modules.len())?;

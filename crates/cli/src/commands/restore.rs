@@ -29,7 +29,8 @@ pub(crate) struct RestoreArgs {
     archive: PathBuf,
     #[command(flatten)]
     source: super::stored::SourceArgs,
-    /// The site directory (or an empty or new directory: a sandbox).
+    /// The site directory (or an empty or new directory: a sandbox; a new one is made,
+    /// and the plan says so).
     site: PathBuf,
     /// merge: archive documents and records replace their counterparts, nothing else
     /// changes. replace: the archive's scope becomes exactly the archive's content.
@@ -43,7 +44,7 @@ pub(crate) struct RestoreArgs {
     yes: bool,
     /// Print one JSON document on standard output.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
     plan: PlanArgs,
     #[command(flatten)]
@@ -54,6 +55,13 @@ pub(crate) struct RestoreArgs {
 enum ModeArg {
     Merge,
     Replace,
+}
+
+fn mode_of(mode: ModeArg) -> Mode {
+    match mode {
+        ModeArg::Merge => Mode::Merge,
+        ModeArg::Replace => Mode::Replace,
+    }
 }
 
 /// `restore --json`.
@@ -71,12 +79,25 @@ struct RestoreOutput<'a> {
 pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
     let confirm_on_terminal = !args.yes && !args.dry_run;
     if confirm_on_terminal && !io::stdin().is_terminal() {
-        anyhow::bail!(
-            "restore changes {}: confirm with --yes (no terminal to ask on); see the plan first with --dry-run",
-            args.site.display()
+        let reason = Refusal::NotConfirmed {
+            site: args.site.clone(),
+        };
+        let warning = sitepack_restore::record_refused_restore(
+            &args.site,
+            &args.archive.display().to_string(),
+            None,
+            mode_of(args.mode),
+            &reason,
         );
+        if let Some(warning) = warning {
+            eprintln!("warning: {warning}");
+        }
+        return super::refusal("restore", RestoreError::Refused { reason });
     }
     let opened = super::stored::open_archive(&args.archive, &args.source)?;
+    if let Some(refused) = super::stored::refuse_mismatch(&opened, "nothing was changed") {
+        return Ok(refused);
+    }
     let archive = &opened.archive;
     let bar = Bar::new(!global.no_progress);
     let report = archive.validate_with_progress(&args.limits.limits(), &bar);
@@ -93,17 +114,13 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
         super::validate::print_findings(&mut err, &report.findings)?;
         return Ok(Outcome::Invalid);
     }
-    let mode = match args.mode {
-        ModeArg::Merge => Mode::Merge,
-        ModeArg::Replace => Mode::Replace,
-    };
-    let options = args.plan.options(mode);
+    let options = args.plan.options(mode_of(args.mode));
     if args.dry_run {
         return dry_run(args, archive, &options);
     }
 
     let created = !args.site.exists();
-    let outcome = restore(args, archive, &options, global);
+    let outcome = restore(args, archive, &options, global, created);
     if created && !matches!(outcome, Ok(Outcome::Success)) {
         // Nothing was restored into the directory this command made: remove it again.
         remove_if_only_internal(&args.site);
@@ -116,10 +133,25 @@ fn restore(
     archive: &Archive,
     options: &sitepack_restore::PlanOptions,
     global: &GlobalArgs,
+    new_dir: bool,
 ) -> Result<Outcome> {
     let (site, recovered) = match LockedSite::create(&args.site) {
         Ok(locked) => locked,
-        Err(e) => return super::refusal("restore", e),
+        Err(e) => {
+            // Refused by the lock (another command is changing the site): recorded too.
+            if let RestoreError::Refused { reason } = &e
+                && let Some(warning) = sitepack_restore::record_refused_restore(
+                    &args.site,
+                    archive.name(),
+                    archive.sha256().ok(),
+                    options.mode,
+                    reason,
+                )
+            {
+                eprintln!("warning: {warning}");
+            }
+            return super::refusal("restore", e);
+        }
     };
     super::report_recovery(recovered.as_ref())?;
     let plan = match site.plan(archive, options) {
@@ -127,22 +159,35 @@ fn restore(
         Err(e) => return super::refusal("restore", e),
     };
     if !args.json {
-        print_heading(&args.site, &plan, false)?;
+        print_heading(&args.site, &plan, false, new_dir)?;
     }
     if plan.is_empty() {
         if args.json {
             print_output(args, recovered.as_ref(), &plan, None)?;
         } else {
-            println!(
+            writeln!(
+                crate::human_output(),
                 "nothing to restore: {} already matches the archive",
                 args.site.display()
-            );
+            )?;
         }
         return Ok(Outcome::Success);
     }
     if !args.yes && !confirmed(&plan)? {
-        eprintln!("restore cancelled; nothing was changed");
-        return Ok(Outcome::Refused);
+        let reason = Refusal::Declined {
+            site: args.site.clone(),
+        };
+        let warning = sitepack_restore::record_refused_restore(
+            &args.site,
+            archive.name(),
+            archive.sha256().ok(),
+            plan.mode,
+            &reason,
+        );
+        if let Some(warning) = warning {
+            eprintln!("warning: {warning}");
+        }
+        return super::refusal("restore", RestoreError::Refused { reason });
     }
     let bar = Bar::new(!global.no_progress);
     let applied = site.apply(archive, &plan, &bar);
@@ -168,8 +213,14 @@ fn dry_run(
     archive: &Archive,
     options: &sitepack_restore::PlanOptions,
 ) -> Result<Outcome> {
+    // A directory that does not exist yet is one the restore would make.
+    let new_dir = !args.site.exists();
     let status = match site_status(&args.site) {
         Ok(status) => status,
+        Err(RestoreError::NoSuchSite { .. }) if new_dir => sitepack_restore::SiteStatus {
+            recovered: None,
+            pending: None,
+        },
         Err(e) => return super::refusal("restore", e),
     };
     super::report_recovery(status.recovered.as_ref())?;
@@ -191,7 +242,7 @@ fn dry_run(
     if args.json {
         print_output(args, status.recovered.as_ref(), &plan, None)?;
     } else {
-        print_heading(&args.site, &plan, true)?;
+        print_heading(&args.site, &plan, true, new_dir)?;
     }
     Ok(Outcome::Success)
 }
@@ -211,13 +262,14 @@ fn print_output(
     })
 }
 
-fn print_heading(site: &Path, plan: &Plan, dry_run: bool) -> io::Result<()> {
-    let mut out = io::stdout().lock();
+fn print_heading(site: &Path, plan: &Plan, dry_run: bool, new_dir: bool) -> io::Result<()> {
+    let mut out = crate::human_output();
     let mode = plan.mode.as_str();
-    let target = plan.target_site.as_ref().map_or_else(
-        || "an empty directory".to_owned(),
-        |t| format!("site {}", t.id),
-    );
+    let target = match &plan.target_site {
+        Some(t) => format!("site {}", t.id),
+        None if new_dir => "a new directory, made by this restore".to_owned(),
+        None => "an empty directory".to_owned(),
+    };
     writeln!(
         out,
         "restore of {} ({}) into {} ({target}), {mode} mode{}:",
@@ -252,7 +304,7 @@ fn confirmed(plan: &Plan) -> io::Result<bool> {
 }
 
 fn print_applied(site: &Path, plan: &Plan, applied: &Applied) -> io::Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     let pending = &applied.pending;
     writeln!(
         out,

@@ -1,7 +1,7 @@
 //! `sitepack status SITE`, `sitepack keep SITE`, `sitepack revert SITE`: the restore
 //! pending review, and its two ways out.
 
-use std::io::{self, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -17,7 +17,20 @@ pub(crate) struct ReviewArgs {
     site: PathBuf,
     /// Print one JSON document on standard output.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
+}
+
+/// `revert SITE [--force]`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Paths the restore touched that changed since it (see `sitepack status`) would lose those edits: a terminal is asked first; without one, --force is needed."
+)]
+pub(crate) struct RevertArgs {
+    #[command(flatten)]
+    pub(crate) review: ReviewArgs,
+    /// Revert even when paths the restore touched changed since (those edits are lost).
+    #[arg(long)]
+    force: bool,
 }
 
 /// `status --json`.
@@ -52,7 +65,7 @@ pub(crate) fn status(args: &ReviewArgs) -> Result<Outcome> {
         .map(|()| Outcome::Success);
     }
     super::report_recovery(status.recovered.as_ref())?;
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     match &status.pending {
         None => writeln!(out, "{}: no restore pending review", args.site.display())?,
         Some(pending) => {
@@ -63,6 +76,7 @@ pub(crate) fn status(args: &ReviewArgs) -> Result<Outcome> {
                 pending.id
             )?;
             print_restore(&mut out, pending)?;
+            print_edits(&mut out, pending)?;
             writeln!(
                 out,
                 "accept it with `sitepack keep {site}`, or undo it with `sitepack revert {site}`",
@@ -79,9 +93,65 @@ pub(crate) fn keep(args: &ReviewArgs) -> Result<Outcome> {
     settle(args, "keep", "kept", LockedSite::keep)
 }
 
-/// `revert`: puts everything the pending restore touched back as it was.
-pub(crate) fn revert(args: &ReviewArgs) -> Result<Outcome> {
-    settle(args, "revert", "reverted", LockedSite::revert)
+/// `revert`: puts everything the pending restore touched back as it was; edits made
+/// since to those paths are named and need a "y" on a terminal, or --force.
+pub(crate) fn revert(args: &RevertArgs) -> Result<Outcome> {
+    if args.force {
+        return settle(
+            &args.review,
+            "revert",
+            "reverted",
+            LockedSite::revert_discarding_edits,
+        );
+    }
+    if io::stdin().is_terminal() {
+        let paths = match site_status(&args.review.site) {
+            Ok(status) => status
+                .pending
+                .map(|p| p.changed_since_restore)
+                .unwrap_or_default(),
+            Err(e) => return super::refusal("revert", e),
+        };
+        if !paths.is_empty() {
+            let mut err = io::stderr().lock();
+            writeln!(
+                err,
+                "these paths changed since the restore; reverting throws the edits away:"
+            )?;
+            for path in &paths {
+                writeln!(err, "  {path}")?;
+            }
+            write!(err, "revert anyway? [y/N] ")?;
+            err.flush()?;
+            let mut answer = String::new();
+            io::stdin().lock().read_line(&mut answer)?;
+            if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+                return settle(
+                    &args.review,
+                    "revert",
+                    "reverted",
+                    LockedSite::revert_discarding_edits,
+                );
+            }
+        }
+    }
+    settle(&args.review, "revert", "reverted", LockedSite::revert)
+}
+
+/// The paths changed since the restore, which a revert would throw away.
+fn print_edits(out: &mut dyn Write, pending: &PendingRestore) -> io::Result<()> {
+    if pending.changed_since_restore.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "  changed since the restore ({}; `revert` would throw these edits away):",
+        pending.changed_since_restore.len()
+    )?;
+    for path in &pending.changed_since_restore {
+        writeln!(out, "    {path}")?;
+    }
+    Ok(())
 }
 
 fn settle(
@@ -90,16 +160,29 @@ fn settle(
     done: &str,
     action: fn(&LockedSite) -> Result<Settled, RestoreError>,
 ) -> Result<Outcome> {
+    // Every refusal is recorded in the audit log, then said (exit 1).
+    let refused = |error: RestoreError| {
+        if let RestoreError::Refused { reason } = &error
+            && let Some(warning) =
+                sitepack_restore::record_refusal(&args.site, command, serde_json::json!({}), reason)
+        {
+            eprintln!("warning: {warning}");
+        }
+        super::refusal(command, error)
+    };
     let (site, recovered) = match LockedSite::acquire(&args.site) {
         Ok(locked) => locked,
-        Err(e) => return super::refusal(command, e),
+        Err(e) => return refused(e),
     };
     if !args.json {
         super::report_recovery(recovered.as_ref())?;
     }
     let settled = match action(&site) {
         Ok(settled) => settled,
-        Err(e) => return super::refusal(command, e),
+        Err(e) => {
+            drop(site);
+            return refused(e);
+        }
     };
     if args.json {
         super::print_json(&SettledOutput {
@@ -108,7 +191,7 @@ fn settle(
             settled: &settled,
         })?;
     } else {
-        let mut out = io::stdout().lock();
+        let mut out = crate::human_output();
         writeln!(out, "{done} restore {}", settled.restore.id)?;
         print_restore(&mut out, &settled.restore)?;
         if done == "reverted" {

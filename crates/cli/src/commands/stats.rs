@@ -1,6 +1,6 @@
 //! `sitepack stats SITE [--json]`.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -15,7 +15,7 @@ pub(crate) struct StatsArgs {
     site: PathBuf,
     /// Print one JSON document instead of text.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 pub(crate) fn run(args: &StatsArgs) -> Result<Outcome> {
@@ -29,7 +29,7 @@ pub(crate) fn run(args: &StatsArgs) -> Result<Outcome> {
         }))?;
         return Ok(Outcome::Success);
     }
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     let identity = site.config().identity();
     writeln!(
         out,

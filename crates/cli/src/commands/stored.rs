@@ -37,8 +37,11 @@ pub(crate) struct SourceArgs {
 /// private temporary file and checked against its sidecar's digest.
 pub(crate) struct Opened {
     pub(crate) archive: Archive,
-    /// The temporary directory of a download, removed when dropped.
-    _download: Option<tempfile::TempDir>,
+    /// The downloaded bytes are not the ones the sidecar vouches for: a verdict (exit 1),
+    /// like any other digest mismatch; the bytes are still there to be reported on.
+    pub(crate) digest_mismatch: Option<StoreError>,
+    /// The temporary directory of a download, removed when dropped (or by an interrupt).
+    _download: Option<(tempfile::TempDir, sitepack_format::interrupt::Registered)>,
 }
 
 /// A stored backup named on the command line, found in its target.
@@ -58,9 +61,12 @@ pub(crate) fn locate(archive: &Path, source: &SourceArgs) -> Result<Option<Locat
         None if text.starts_with("s3://") || text.starts_with("file://") => {
             split_backup_url(&text)?
         }
-        None => return Ok(None),
+        None => match in_local_target(archive) {
+            Some(found) => found,
+            None => return Ok(None),
+        },
     };
-    let store = open_target(&target, source.endpoint.as_ref())?;
+    let store = open_existing_target(&target, source.endpoint.as_ref())?;
     let backup = find_backup(store.as_ref(), &name)?;
     Ok(Some(Located {
         store,
@@ -69,12 +75,44 @@ pub(crate) fn locate(archive: &Path, source: &SourceArgs) -> Result<Option<Locat
     }))
 }
 
+/// A path inside a local target (`TARGET/SITE-ID/NAME.zip` with its sidecar
+/// `NAME.zip.json` beside it) is that stored backup: its sidecar holds the trusted digest.
+/// `None` for any other path, or when what is beside it is no sidecar (said on stderr).
+fn in_local_target(archive: &Path) -> Option<(String, String)> {
+    let file = archive.file_name()?.to_str()?;
+    let sidecar = archive.with_file_name(format!("{file}.json"));
+    if !sidecar.is_file() {
+        return None;
+    }
+    let site_dir = archive.parent()?;
+    let site = site_dir.file_name()?.to_str()?;
+    let target = match site_dir.parent() {
+        Some(target) if !target.as_os_str().is_empty() => target.display().to_string(),
+        _ => ".".to_owned(),
+    };
+    let name = format!("{site}/{file}");
+    let store = sitepack_store::LocalStore::new(Path::new(&target));
+    match find_backup(&store, &name) {
+        Ok(_) => Some((target, name)),
+        Err(error) => {
+            eprintln!(
+                "warning: {} is beside {}, but it is not its backup description ({}); checking the file alone",
+                sidecar.display(),
+                archive.display(),
+                sitepack_format::error_chain(&error)
+            );
+            None
+        }
+    }
+}
+
 /// Opens ARCHIVE: a local path, or a stored backup (downloaded and checked).
 pub(crate) fn open_archive(archive: &Path, source: &SourceArgs) -> Result<Opened> {
     match locate(archive, source)? {
         Some(located) => download(&located),
         None => Ok(Opened {
             archive: Archive::open(archive)?,
+            digest_mismatch: None,
             _download: None,
         }),
     }
@@ -92,6 +130,7 @@ pub(crate) fn download(located: &Located) -> Result<Opened> {
         .prefix("sitepack-download-")
         .tempdir()
         .context("creating a temporary directory for the download")?;
+    let interruptible = sitepack_format::interrupt::temporary(dir.path());
     let file_name = backup.name.rsplit('/').next().unwrap_or("backup.zip");
     let path = dir.path().join(file_name);
     let mut file = std::fs::OpenOptions::new()
@@ -100,12 +139,28 @@ pub(crate) fn download(located: &Located) -> Result<Opened> {
         .create_new(true)
         .open(&path)
         .with_context(|| format!("creating {}", path.display()))?;
-    fetch_into(store.as_ref(), backup, &mut file)?;
+    let digest_mismatch = match fetch_into(store.as_ref(), backup, &mut file) {
+        Ok(()) => None,
+        Err(mismatch @ StoreError::DigestMismatch { .. }) => Some(mismatch),
+        Err(error) => return Err(error.into()),
+    };
     drop(file);
     Ok(Opened {
         archive: Archive::open(&path)?.named(given.clone()),
-        _download: Some(dir),
+        digest_mismatch,
+        _download: Some((dir, interruptible)),
     })
+}
+
+/// Says why a downloaded backup cannot be used, when its digest does not match: the
+/// outcome (exit 1) of a command that would have used it.
+pub(crate) fn refuse_mismatch(opened: &Opened, nothing: &str) -> Option<Outcome> {
+    let mismatch = opened.digest_mismatch.as_ref()?;
+    eprintln!(
+        "error: {}; {nothing}",
+        sitepack_format::error_chain(mismatch)
+    );
+    Some(Outcome::Invalid)
 }
 
 /// Says on standard error how much of a stored backup was read.
@@ -129,6 +184,16 @@ fn split_backup_url(url: &str) -> Result<(String, String)> {
         anyhow::bail!("{url}: a stored backup's URL ends in /SITE-ID/NAME.zip");
     }
     Ok((target.to_owned(), format!("{site}/{file}")))
+}
+
+/// A target to read backups from: a local one must be an existing directory.
+fn open_existing_target(
+    target: &str,
+    endpoint: Option<&String>,
+) -> Result<Box<dyn BackupStore>, StoreError> {
+    let spec: TargetSpec = target.parse()?;
+    spec.require_existing()?;
+    open_target(target, endpoint)
 }
 
 fn open_target(
@@ -184,14 +249,18 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
     if args.json {
         super::print_json(&serde_json::json!({ "target": target, "backup": stored }))?;
     } else {
-        println!(
+        let mut out = crate::human_output();
+        writeln!(
+            out,
             "stored {} in {target} ({} bytes, scope {})",
             stored.name, stored.size, stored.scope
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "sha256 {}  (recorded beside it in {}.json)",
             stored.sha256, stored.name
-        );
+        )?;
+        out.flush()?;
     }
     Ok(Outcome::Success)
 }
@@ -210,14 +279,14 @@ pub(crate) struct ListArgs {
     all: bool,
     /// Print one JSON document on standard output.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// The S3 endpoint; default AWS_ENDPOINT_URL, else AWS.
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
 }
 
 pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
-    let store = open_target(&args.target, args.endpoint.as_ref())?;
+    let store = open_existing_target(&args.target, args.endpoint.as_ref())?;
     let listing = list_backups(store.as_ref(), args.site.as_ref())?;
     let backups = &listing.backups;
     for problem in &listing.problems {
@@ -253,7 +322,7 @@ pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
         super::print_json(&document)?;
         return Ok(Outcome::Success);
     }
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     if backups.is_empty() {
         writeln!(out, "{}: no backups", store.describe())?;
     } else {
@@ -411,7 +480,7 @@ pub(crate) struct PruneArgs {
     dry_run: bool,
     /// Print one JSON document on standard output.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// The S3 endpoint; default AWS_ENDPOINT_URL, else AWS.
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
@@ -437,7 +506,7 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
             "give at least one --keep-* rule; prune never removes backups without a rule that says what to keep"
         );
     }
-    let store = open_target(&args.target, args.endpoint.as_ref())?;
+    let store = open_existing_target(&args.target, args.endpoint.as_ref())?;
     let result = prune(
         store.as_ref(),
         &args.site,
@@ -498,7 +567,7 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
             orphans: &report.orphans,
         })?;
     } else {
-        let mut out = io::stdout().lock();
+        let mut out = crate::human_output();
         print_decisions(&mut out, &report.decisions, args.dry_run)?;
         print_orphan_decisions(&mut out, &report.orphans, args.orphan_grace, args.dry_run)?;
     }
@@ -616,8 +685,8 @@ pub(crate) enum AutoCommand {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Cron: */5 * * * * sitepack auto run /srv/site --if-due --on-failure 'mail -s \"backup failed\" ops@example.com'
-With --if-due, a backup is made only when the schedule says one is due since the last successful automatic run (from the audit log): one per period, and one catch-up run after downtime.
-Exit status: 0 done (or not due), 2 the backup failed (nothing is listed; the audit log says why), or it was stored and verified but retention failed (the run counts as a success; the audit event has retention_error).")]
+With --if-due, a backup is made only when the schedule says one is due since the newest automatic backup of the site in the target (its listing, not the audit log, says what exists): one per period, and one catch-up run after downtime. A backup dated after the current time (a clock that was wrong) is named in a warning and left out.
+Exit status: 0 done (or not due), 2 the backup failed (nothing is listed; the audit log says why), or it was stored and verified but retention failed (the run counts as a success; the audit event has retention_error). Every failure — a missing site, another auto run holding .sitepack/auto.lock, a restore holding .sitepack/lock, a bad config, an unreachable target, a failed retention — exits 2 and runs --on-failure; a failed run is recorded as a failed `auto` event (where the site exists).")]
 pub(crate) struct AutoRunArgs {
     /// The site directory.
     site: PathBuf,
@@ -630,40 +699,23 @@ pub(crate) struct AutoRunArgs {
     on_failure: Option<String>,
     /// Print one JSON document on standard output.
     #[arg(long)]
-    json: bool,
-}
-
-/// One automatic run at a time: `.sitepack/auto.lock`, held for the whole run. (The
-/// backup itself takes the site lock shared, like every `create`.)
-fn auto_lock(site: &Path) -> Result<sitepack_format::SiteLock> {
-    use sitepack_format::{AUTO_LOCK_NAME, Beneath, INTERNAL_DIR, LockKind, SiteLock};
-    let internal = Beneath::open(site)
-        .and_then(|root| root.create_dirs(INTERNAL_DIR))
-        .with_context(|| format!("{}: cannot open the site", site.display()))?;
-    SiteLock::try_lock(&internal, AUTO_LOCK_NAME, LockKind::Exclusive)
-        .with_context(|| format!("{}: cannot lock", internal.display_path(AUTO_LOCK_NAME).display()))?
-        .with_context(|| {
-            format!(
-                "another `sitepack auto run` of {} is running (it holds .sitepack/{AUTO_LOCK_NAME}); this run does nothing",
-                site.display()
-            )
-        })
+    pub(crate) json: bool,
 }
 
 pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome> {
     let AutoCommand::Run(args) = command;
-    let _auto_lock = auto_lock(&args.site)?;
-    super::recover_first(&args.site)?;
-    let bar = Bar::new(!global.no_progress);
-    let result = auto_run(&args.site, failpoint::now(), args.if_due, &bar);
-    bar.finish();
-    let report = match result {
+    let report_time = failpoint::now();
+    let report = match run_auto(args, global, report_time) {
         Ok(report) => report,
         Err(error) => {
+            // Every failure, whatever step it came from, runs the hook.
             if let Some(command) = &args.on_failure {
-                notify(command, &args.site, &sitepack_format::error_chain(&error));
+                notify(command, &args.site, &error);
             }
-            return Err(error.into());
+            return Err(anyhow::anyhow!(
+                "auto run of {} failed: {error}",
+                args.site.display()
+            ));
         }
     };
     if let (Some(error), Some(command)) = (&report.retention_error, &args.on_failure) {
@@ -678,6 +730,11 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
             report.schedule
         );
     }
+    if let Some(future) = report.backup_in_future {
+        eprintln!(
+            "warning: the target holds an automatic backup dated {future}, after the current time {report_time}: the clock was (or is) wrong; what is due is decided by the current clock, without it",
+        );
+    }
     if let Some(warning) = &report.audit_warning {
         eprintln!("warning: {warning}");
     }
@@ -689,7 +746,7 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
         super::print_json(&report)?;
         return retention_outcome(&report);
     }
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     match &report.stored {
         None => writeln!(
             out,
@@ -724,6 +781,35 @@ fn retention_outcome(report: &sitepack_store::AutoReport) -> Result<Outcome> {
         );
     }
     Ok(Outcome::Success)
+}
+
+/// The automatic run, after finishing an interrupted restore's recovery. A failure before
+/// the run (the site being restored right now) is recorded like one of the run.
+fn run_auto(
+    args: &AutoRunArgs,
+    global: &GlobalArgs,
+    now: sitepack_format::Timestamp,
+) -> Result<sitepack_store::AutoReport, String> {
+    match sitepack_restore::site_status(&args.site) {
+        Ok(status) => {
+            let _ = super::report_recovery(status.recovered.as_ref());
+        }
+        Err(error) => {
+            // Not "the restore was refused": this is no restore. Say why, plainly.
+            let error: Box<dyn std::error::Error> = match error {
+                sitepack_restore::RestoreError::Refused { reason } => Box::new(reason),
+                error => Box::new(error),
+            };
+            if let Some(warning) = sitepack_store::audit_auto_failure(&args.site, error.as_ref()) {
+                eprintln!("warning: {warning}");
+            }
+            return Err(sitepack_format::error_chain(error.as_ref()));
+        }
+    }
+    let bar = Bar::new(!global.no_progress);
+    let result = auto_run(&args.site, now, args.if_due, &bar);
+    bar.finish();
+    result.map_err(|error| sitepack_format::error_chain(&error))
 }
 
 /// Runs the `--on-failure` command; its own failure is reported, never hidden.

@@ -25,7 +25,7 @@ pub(crate) struct ValidateArgs {
     source: super::stored::SourceArgs,
     /// Print one JSON report (schema/report.schema.json) instead of text.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Treat warnings as errors.
     #[arg(long)]
     strict: bool,
@@ -121,7 +121,10 @@ fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Report> {
     };
     if let Some(located) = &located {
         // The sidecar's digest is the trusted one; the report names the backup, not the
-        // temporary download.
+        // temporary download. A mismatch is a finding (exit 1), like --expect-sha256's.
+        if let Some(mismatch) = &opened.digest_mismatch {
+            eprintln!("error: {}", sitepack_format::error_chain(mismatch));
+        }
         report = report.expect_digest(&located.backup.sha256);
         super::stored::report_fetched(located);
     }
@@ -129,7 +132,7 @@ fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Report> {
 }
 
 fn print_report(report: &Report) -> Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = crate::human_output();
     let verdict = if report.valid { "VALID" } else { "INVALID" };
     let depth = if report.data_checked {
         "bytes verified"
@@ -138,7 +141,7 @@ fn print_report(report: &Report) -> Result<()> {
     };
     writeln!(
         out,
-        "{}: {verdict} ({} entries, {} {depth}; {} error(s), {} warning(s))",
+        "{}: {verdict} ({} ZIP entries, {} {depth}; {} error(s), {} warning(s))",
         report.archive,
         report.summary.entries,
         report.summary.bytes,

@@ -1,0 +1,178 @@
+//! What every command's output promises: a closed pipe ends it quietly, `--json` gives a
+//! JSON document for failures too, `--quiet` prints nothing on success, and `create` and
+//! `validate` count the same ZIP entries.
+
+use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+
+use crate::util::{Run, TestSite, create, run, sitepack};
+
+/// Runs `sitepack ARGS…` with a standard output whose reader is already gone.
+fn into_closed_pipe(args: &[&OsStr]) -> Run {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = sitepack()
+        .args(args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    Run::from_output(output)
+}
+
+#[test]
+fn a_closed_standard_output_ends_every_command_quietly() {
+    let site = TestSite::demo();
+    let archive = site.out_dir().join("shop.zip");
+    create(&site.root(), &archive, &[]);
+    let root = site.root();
+    let target = site.out_dir().join("backups");
+    run([
+        "create".as_ref(),
+        root.as_os_str(),
+        "--to".as_ref(),
+        target.as_os_str(),
+    ])
+    .expect(0);
+    let commands: Vec<Vec<&OsStr>> = vec![
+        vec!["stats".as_ref(), root.as_os_str(), "--json".as_ref()],
+        vec!["stats".as_ref(), root.as_os_str()],
+        vec!["validate".as_ref(), archive.as_os_str()],
+        vec!["validate".as_ref(), archive.as_os_str(), "--json".as_ref()],
+        vec!["preview".as_ref(), archive.as_os_str()],
+        vec!["audit".as_ref(), root.as_os_str()],
+        vec!["status".as_ref(), root.as_os_str()],
+        vec!["list".as_ref(), target.as_os_str()],
+        vec!["list".as_ref(), target.as_os_str(), "--json".as_ref()],
+    ];
+    for command in commands {
+        let ended = into_closed_pipe(&command);
+        assert_eq!(ended.code, 0, "{command:?}: {}", ended.stderr);
+        assert_eq!(ended.stderr, "", "{command:?}");
+    }
+}
+
+#[test]
+fn with_json_a_failure_or_a_refusal_is_a_json_document_too() {
+    let site = TestSite::demo();
+    let missing = site.out_dir().join("nonexist");
+    let failed = run(["stats".as_ref(), missing.as_os_str(), "--json".as_ref()]).expect(2);
+    let document = failed.json();
+    assert_eq!(document["error"]["kind"], "error", "{document}");
+    assert_eq!(document["error"]["exit_code"], 2, "{document}");
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nonexist"),
+        "{document}"
+    );
+    assert!(failed.stderr.contains("nonexist"), "{}", failed.stderr);
+
+    let refused = run(["keep".as_ref(), site.root().as_os_str(), "--json".as_ref()]).expect(1);
+    let document = refused.json();
+    assert_eq!(document["error"]["kind"], "refused", "{document}");
+    assert_eq!(document["error"]["exit_code"], 1, "{document}");
+    assert!(
+        document["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no restore is pending"),
+        "{document}"
+    );
+}
+
+#[test]
+fn quiet_prints_nothing_on_success_but_what_json_asks_for() {
+    let site = TestSite::demo();
+    let archive = site.out_dir().join("shop.zip");
+    for quiet in ["-q", "--quiet"] {
+        let created = run([
+            "create".as_ref(),
+            site.root().as_os_str(),
+            "-o".as_ref(),
+            archive.as_os_str(),
+            "--force".as_ref(),
+            quiet.as_ref(),
+        ])
+        .expect(0);
+        assert_eq!(created.stdout, "", "{quiet}");
+        assert!(archive.exists());
+        let validated = run([quiet.as_ref(), "validate".as_ref(), archive.as_os_str()]).expect(0);
+        assert_eq!(validated.stdout, "", "{quiet}");
+    }
+    let json = run([
+        "stats".as_ref(),
+        site.root().as_os_str(),
+        "--json".as_ref(),
+        "-q".as_ref(),
+    ])
+    .expect(0);
+    assert!(json.json()["stats"].is_object(), "{}", json.stdout);
+    // Errors still say why.
+    let missing = site.out_dir().join("nonexist");
+    let failed = run(["-q".as_ref(), "stats".as_ref(), missing.as_os_str()]).expect(2);
+    assert!(failed.stderr.contains("nonexist"), "{}", failed.stderr);
+}
+
+#[test]
+fn create_and_validate_count_the_same_zip_entries() {
+    let site = TestSite::demo();
+    let archive = site.out_dir().join("shop.zip");
+    let created = create(&site.root(), &archive, &[]);
+    let validated = run(["validate".as_ref(), archive.as_os_str()]).expect(0);
+    let report = run(["validate".as_ref(), archive.as_os_str(), "--json".as_ref()])
+        .expect(0)
+        .json();
+    let zip_entries = report["summary"]["entries"].as_u64().unwrap();
+    let said = format!("{zip_entries} ZIP entries");
+    assert!(created.stdout.contains(&said), "{}", created.stdout);
+    assert!(validated.stdout.contains(&said), "{}", validated.stdout);
+    let summary = run([
+        "create".as_ref(),
+        site.root().as_os_str(),
+        "-o".as_ref(),
+        archive.as_os_str(),
+        "--force".as_ref(),
+        "--json".as_ref(),
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(summary["zip_entries"], zip_entries, "{summary}");
+}
+
+#[test]
+fn extract_into_an_existing_empty_directory_keeps_its_mode() {
+    let site = TestSite::demo();
+    let archive = site.out_dir().join("shop.zip");
+    create(&site.root(), &archive, &[]);
+    for mode in [0o700, 0o750] {
+        let dir = site.out_dir().join(format!("private-{mode:o}"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        run([
+            "extract".as_ref(),
+            archive.as_os_str(),
+            "-o".as_ref(),
+            dir.as_os_str(),
+        ])
+        .expect(0);
+        let after = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(after, mode, "{}", dir.display());
+        assert!(dir.join("manifest.json").exists());
+    }
+    // A new directory is 0755, as before.
+    let new = site.out_dir().join("new");
+    run([
+        "extract".as_ref(),
+        archive.as_os_str(),
+        "-o".as_ref(),
+        new.as_os_str(),
+    ])
+    .expect(0);
+    assert_eq!(
+        std::fs::metadata(&new).unwrap().permissions().mode() & 0o7777,
+        0o755
+    );
+}
