@@ -26,7 +26,7 @@ const EXIT_ERROR: u8 = 2;
     version,
     about = "Back up, validate, preview and restore one site as a single manifest-based ZIP archive",
     long_about = None,
-    after_help = "Exit status: 0 success, 1 a verdict (invalid archive, digest mismatch, a refusal), 2 an error, 130 interrupted (SIGINT/SIGTERM; temporaries removed).\nWith --json, a command that fails or is refused prints {\"error\": {\"kind\": \"error\"|\"refused\", \"message\": …, \"exit_code\": 2|1}} on standard output.\nA closed standard output (`sitepack stats --json | head -1`) ends the command quietly.\nSee README.md and docs/FORMAT.md."
+    after_help = "Exit status: 0 success, 1 a verdict (invalid archive, digest mismatch, a refusal), 2 an error, 130 interrupted (SIGINT/SIGTERM; temporaries removed).\nWith --json, a command that fails or is refused prints {\"error\": {\"kind\": \"error\"|\"refused\", \"message\": …, \"exit_code\": 2|1}} on standard output.\nA closed standard output (`sitepack stats --json | head -1`) ends the command quietly.\nSee docs/COMMANDS.md and docs/FORMAT.md."
 )]
 struct Cli {
     #[command(subcommand)]

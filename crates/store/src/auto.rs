@@ -140,7 +140,7 @@ pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
             StoreError::BadConfig {
                 path: path.clone(),
                 problem: "there is none: write one with an [auto] table (target, schedule, \
-                          retention; see README.md) to turn automatic backups on"
+                          retention; see docs/COMMANDS.md) to turn automatic backups on"
                     .to_owned(),
             }
         } else {
@@ -534,11 +534,13 @@ fn read_state(site_root: &Path, now: Timestamp) -> Result<AutoState, StoreError>
 mod tests {
     use super::*;
 
-    /// The `config.toml` example of README.md, as written there.
+    /// The `config.toml` example of docs/COMMANDS.md, as written there.
     fn readme_config_example() -> String {
-        let readme =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
-                .unwrap();
+        let readme = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/COMMANDS.md"
+        ))
+        .unwrap();
         let section = &readme[readme.find("SITE/.sitepack/config.toml`:").unwrap()..];
         let block = &section[section.find("```toml\n").unwrap() + "```toml\n".len()..];
         let block = &block[..block.find("```").unwrap()];
