@@ -101,6 +101,10 @@ pub(crate) enum Outcome {
     /// Exit 1: the operation was refused, for this reason (printed by `main`); nothing was
     /// changed.
     Refused(String),
+    /// Exit 2: a step failed after the command printed its own report (which, with
+    /// `--json`, is the one JSON document and says what failed); `main` prints the message
+    /// on standard error only.
+    FailedAfterReport(String),
 }
 
 impl Command {
@@ -152,6 +156,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::from(EXIT_OK),
         Ok(Outcome::Invalid) => ExitCode::from(EXIT_INVALID),
         Ok(Outcome::Refused(message)) => fail("refused", &message, EXIT_INVALID, json),
+        Ok(Outcome::FailedAfterReport(message)) => fail("error", &message, EXIT_ERROR, false),
         Err(error) if is_broken_pipe(&error) => ExitCode::from(EXIT_OK),
         Err(error) => fail("error", &format!("{error:#}"), EXIT_ERROR, json),
     }

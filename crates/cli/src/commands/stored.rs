@@ -744,7 +744,7 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
     warn_future_dated(&report.retention);
     if args.json {
         super::print_json(&report)?;
-        return retention_outcome(&report);
+        return Ok(retention_outcome(&report));
     }
     let mut out = crate::human_output();
     match &report.stored {
@@ -769,18 +769,18 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
         }
     }
     out.flush()?;
-    retention_outcome(&report)
+    Ok(retention_outcome(&report))
 }
 
 /// A run whose backup was stored but whose retention failed exits 2, naming both.
-fn retention_outcome(report: &sitepack_store::AutoReport) -> Result<Outcome> {
+fn retention_outcome(report: &sitepack_store::AutoReport) -> Outcome {
     if let (Some(stored), Some(error)) = (&report.stored, &report.retention_error) {
-        anyhow::bail!(
+        return Outcome::FailedAfterReport(format!(
             "{} was stored and verified (recorded as this run's success), but retention then failed: {error}",
             stored.name
-        );
+        ));
     }
-    Ok(Outcome::Success)
+    Outcome::Success
 }
 
 /// The automatic run, after finishing an interrupted restore's recovery. A failure before
