@@ -166,3 +166,31 @@ fn a_conflict_outside_the_archives_scope_is_refused_even_in_replace_mode() {
     );
     assert_eq!(tree(&root), before);
 }
+
+/// Regression: a directory holding no file where the archive has a file passed the plan
+/// (the site's tree has only files) and failed half way through the restore.
+#[test]
+fn an_empty_directory_where_the_archive_has_a_file_is_refused_by_the_plan() {
+    let source = TestSite::new("north-library");
+    source.write("files/rules/loans.txt", FROM_ARCHIVE);
+    let archive = source.out_dir().join("backup.zip");
+    create(&source.root(), &archive, &[]);
+    let target = TestSite::new("north-library");
+    std::fs::create_dir_all(target.root().join("files/rules/loans.txt/drafts")).unwrap();
+    let root = target.root();
+    let before = tree(&root);
+    for mode in ["merge", "replace"] {
+        for extra in [&["--dry-run"][..], &[][..]] {
+            let args = [&["--mode", mode][..], extra].concat();
+            let refused = restore(&archive, &root, &args).expect(1);
+            assert!(
+                refused
+                    .stderr
+                    .contains("files/rules/loans.txt is a directory"),
+                "{mode} {extra:?}: {}",
+                refused.stderr
+            );
+        }
+        assert_eq!(tree(&root), before, "{mode}: the site changed");
+    }
+}

@@ -197,6 +197,14 @@ pub enum Refusal {
         /// The two paths.
         conflict: TreeConflict,
     },
+    /// An (empty) directory of the site stands where the archive has a file.
+    #[error(
+        "{path} is a directory in the site (holding no file) where the archive has a file; remove the directory, then restore again"
+    )]
+    DirectoryInTheWay {
+        /// The site-relative path.
+        path: ArchivePath,
+    },
     /// The site changed between the plan and the restore.
     #[error(
         "{path} changed after the restore was planned; nothing was changed, run the restore again"

@@ -17,8 +17,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sitepack_format::{
-    ArchivePath, Area, AreaKind, Name, PAYLOAD_DIR, Redaction, Scope, SiteConfig, SiteIdentity,
-    classify, first_tree_conflict, validate_site_config,
+    ArchivePath, Area, AreaKind, Beneath, Name, NodeKind, PAYLOAD_DIR, Redaction, Scope,
+    SiteConfig, SiteIdentity, classify, first_tree_conflict, validate_site_config,
 };
 use sitepack_reader::Archive;
 
@@ -348,7 +348,38 @@ pub fn plan(
         plan.url_rewrites = UrlRewrites::new(rewrite, &rewrites);
     }
     check_result_tree(&target, &plan.changes)?;
+    check_no_directory_in_the_way(site_root, &plan.changes)?;
     Ok(plan)
+}
+
+/// Refuses a plan that adds a file where the site has a directory the plan does not
+/// empty (one holding no file: the tree check sees only files): the directory would make
+/// the move fail, and removing it is not the plan's to decide.
+fn check_no_directory_in_the_way(site_root: &Path, changes: &[Change]) -> Result<(), RestoreError> {
+    let root = match Beneath::open(site_root) {
+        Ok(root) => root,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(RestoreError::io("open", site_root, e)),
+    };
+    for change in changes.iter().filter(|c| c.action == Action::Add) {
+        let stat = root.stat(change.path.as_str()).map_err(|e| {
+            RestoreError::io(
+                "read the metadata of",
+                site_root.join(change.path.to_native()),
+                e,
+            )
+        })?;
+        // A directory whose files the plan deletes (replace mode) goes with them.
+        let emptied = changes.iter().any(|c| {
+            c.action == Action::Delete && c.path.strip_prefix(change.path.as_str()).is_some()
+        });
+        if !emptied && stat.is_some_and(|stat| stat.kind == NodeKind::Dir) {
+            return Err(RestoreError::refused(Refusal::DirectoryInTheWay {
+                path: change.path.clone(),
+            }));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a plan whose result could not be applied (a file where a directory must go,
