@@ -32,6 +32,7 @@ mod roundtrip_property;
 mod site_links;
 mod stats;
 mod store;
+mod target_rules;
 mod typos;
 mod validate_hostile;
 mod validate_interop;

@@ -176,3 +176,53 @@ fn extract_into_an_existing_empty_directory_keeps_its_mode() {
         0o755
     );
 }
+
+/// Regression: arguments the parser refuses printed nothing on standard output, even
+/// with `--json`.
+#[test]
+fn with_json_a_usage_error_is_a_json_document_too() {
+    for args in [
+        &[
+            "prune",
+            "some-target",
+            "--site",
+            "BAD ID",
+            "--keep-last",
+            "1",
+            "--json",
+        ][..],
+        &[
+            "create",
+            "some-site",
+            "-o",
+            "x.zip",
+            "--scope",
+            "bogus",
+            "--json",
+        ],
+        &["validate", "x.zip", "--max-ratio", "abc", "--json"],
+        &["restore", "--json"],
+    ] {
+        let failed = run(args).expect(2);
+        let document = failed.json();
+        assert_eq!(document["error"]["kind"], "usage", "{args:?}: {document}");
+        assert_eq!(document["error"]["exit_code"], 2, "{args:?}: {document}");
+        assert!(
+            !failed.stderr.is_empty(),
+            "{args:?}: the message is on stderr too"
+        );
+    }
+    // Without --json, standard output stays empty; --help still prints help and exits 0.
+    assert!(
+        run(["validate", "x.zip", "--max-ratio", "abc"])
+            .expect(2)
+            .stdout
+            .is_empty()
+    );
+    assert!(
+        run(["validate", "--help"])
+            .expect(0)
+            .stdout
+            .contains("--max-ratio")
+    );
+}

@@ -266,11 +266,17 @@ fn create_waits_for_no_restore_and_runs_beside_other_backups() {
             .unwrap();
         let refused = crate::util::try_create(&root, &out, &[]).expect(2);
         assert!(
-            refused.stderr.contains("changing this site right now"),
+            refused.stderr.contains("changing this site right now")
+                && !refused.stderr.contains("restore was refused"),
             "{}",
             refused.stderr
         );
         assert!(!out.exists());
+        // The refused backup is recorded, as every create is.
+        let log = std::fs::read_to_string(root.join(".sitepack/audit.jsonl")).unwrap();
+        let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+        assert_eq!(last["type"], "create", "{last}");
+        assert_eq!(last["outcome"], "failed", "{last}");
     }
     let _other_backup = SiteLock::try_lock(&internal, SITE_LOCK_NAME, LockKind::Shared)
         .unwrap()

@@ -129,7 +129,10 @@ impl Command {
 }
 
 fn main() -> ExitCode {
-    let mut cli = Cli::parse();
+    let mut cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
     handle_interrupts();
     if cli.global.quiet {
         QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -202,6 +205,31 @@ fn fail(kind: &str, message: &str, code: u8, json: bool) -> ExitCode {
         let _ = commands::print_json(&document);
     }
     ExitCode::from(code)
+}
+
+/// Arguments clap refuses: its message on standard error (help and version on standard
+/// output, exit 0), and with `--json` among the arguments also the JSON error document,
+/// so a script that asked for JSON always gets one document.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = error.print();
+        return ExitCode::from(EXIT_OK);
+    }
+    let _ = error.print();
+    if std::env::args_os().any(|arg| arg == "--json") {
+        let rendered = error.render().to_string();
+        let first = rendered.lines().next().unwrap_or_default();
+        let message = first.strip_prefix("error: ").unwrap_or(first);
+        let document = serde_json::json!({
+            "error": { "kind": "usage", "message": message, "exit_code": EXIT_ERROR }
+        });
+        let _ = commands::print_json(&document);
+    }
+    ExitCode::from(EXIT_ERROR)
 }
 
 /// Whoever reads our printed output went away (`sitepack stats | head`): not an error.

@@ -13,9 +13,10 @@ use crate::{RewriteError, UrlProblem};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RestoreError {
-    /// The restore is refused as asked: a verdict (the CLI exits 1), not a failure.
+    /// The restore (or keep, revert, recovery) is refused as asked: a verdict (the CLI
+    /// exits 1), not a failure.
     /// Nothing was changed.
-    #[error("the restore was refused; nothing was changed")]
+    #[error("refused; nothing was changed")]
     Refused {
         /// Why.
         #[source]

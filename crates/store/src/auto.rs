@@ -113,9 +113,19 @@ impl AutoConfig {
         })
     }
 
-    /// The target, checked.
+    /// The target, checked. A relative directory is refused: it would depend on the
+    /// directory `auto run` happens to run in (under cron, the home directory).
     pub fn target(&self) -> Result<TargetSpec, StoreError> {
-        self.target.parse()
+        let target: TargetSpec = self.target.parse()?;
+        if let TargetSpec::Local(path) = &target
+            && path.is_relative()
+        {
+            return Err(StoreError::BadTarget {
+                target: self.target.clone(),
+                problem: "a relative directory would depend on where `auto run` runs (under cron, the home directory); write an absolute path or a file:// URL".to_owned(),
+            });
+        }
+        Ok(target)
     }
 }
 
@@ -504,6 +514,7 @@ fn read_state(site_root: &Path, now: Timestamp) -> Result<AutoState, StoreError>
     let config = read_config(site_root)?.auto;
     let schedule = config.schedule()?;
     let target = config.target()?;
+    target.check_outside_site(site_root)?;
     let site = Site::open(site_root).map_err(|source| StoreError::Create { source })?;
     let store = open_store(
         &target,

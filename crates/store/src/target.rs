@@ -40,6 +40,46 @@ impl TargetSpec {
     }
 }
 
+impl TargetSpec {
+    /// For storing backups of the site at `site_root`: a local target inside the site is
+    /// refused — every full backup would hold the ones before it, and a replace restore
+    /// would delete them. The target may not exist yet (its nearest existing ancestor is
+    /// resolved, links included).
+    pub fn check_outside_site(&self, site_root: &Path) -> Result<(), StoreError> {
+        let Self::Local(path) = self else {
+            return Ok(());
+        };
+        let site = site_root
+            .canonicalize()
+            .map_err(|e| StoreError::io("open", site_root, e))?;
+        let absolute = std::path::absolute(path).map_err(|e| StoreError::io("open", path, e))?;
+        let mut existing = absolute.as_path();
+        let mut rest = Vec::new();
+        let resolved = loop {
+            match existing.canonicalize() {
+                Ok(real) => break rest.iter().rev().fold(real, |p: PathBuf, c| p.join(c)),
+                Err(_) => match (existing.parent(), existing.file_name()) {
+                    (Some(parent), Some(name)) => {
+                        rest.push(name.to_owned());
+                        existing = parent;
+                    }
+                    _ => break absolute.clone(),
+                },
+            }
+        };
+        if resolved.starts_with(&site) {
+            return Err(StoreError::BadTarget {
+                target: path.display().to_string(),
+                problem: format!(
+                    "it is inside the site being backed up ({}): every backup would hold the ones before it; store backups outside the site",
+                    site_root.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 impl FromStr for TargetSpec {
     type Err = StoreError;
 

@@ -120,7 +120,7 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
             "--json prints on standard output, which -o - uses for the archive: use one or the other"
         );
     }
-    super::recover_first(&args.site)?;
+    super::recover_first_for_backup(&args.site)?;
     let site = Site::open(&args.site)?;
     let options = create_options(args)?;
     let bar = Bar::new(!global.no_progress);

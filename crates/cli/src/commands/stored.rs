@@ -213,7 +213,9 @@ fn open_target(
 /// (with the error when it fails: nothing is listed then).
 pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
     let target = args.to.as_deref().unwrap_or_default();
-    super::recover_first(&args.site)?;
+    let spec: TargetSpec = target.parse()?;
+    let new_directory = matches!(&spec, TargetSpec::Local(path) if !path.exists());
+    super::recover_first_for_backup(&args.site)?;
     let site = Site::open(&args.site)?;
     let options = create_options(args)?;
     let mut details = serde_json::json!({
@@ -223,15 +225,18 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
         "to": target,
     });
     let bar = Bar::new(!global.no_progress);
-    let result = open_target(target, args.endpoint.as_ref()).and_then(|store| {
-        let request = BackupRequest {
-            site: &site,
-            options,
-            kind: BackupKind::Manual,
-            verify_digest: false,
-        };
-        backup_site(&request, store.as_ref(), &bar)
-    });
+    let result = spec
+        .check_outside_site(&args.site)
+        .and_then(|()| open_target(target, args.endpoint.as_ref()))
+        .and_then(|store| {
+            let request = BackupRequest {
+                site: &site,
+                options,
+                kind: BackupKind::Manual,
+                verify_digest: false,
+            };
+            backup_site(&request, store.as_ref(), &bar)
+        });
     bar.finish();
     let warning = match &result {
         Ok(stored) => {
@@ -246,6 +251,9 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
         eprintln!("warning: {warning}");
     }
     let stored = result?;
+    if new_directory {
+        eprintln!("note: {target} did not exist: it was created as a new target directory");
+    }
     if args.json {
         super::print_json(&serde_json::json!({ "target": target, "backup": stored }))?;
     } else {
