@@ -312,3 +312,38 @@ fn bad_scope_syntax_is_a_usage_error() {
     refuses(|_| {}, "group:admins", &["not a scope"]);
     refuses(|_| {}, "tab:../x", &["not a valid name"]);
 }
+
+/// Regression: `create` named one problem per run (a link, then a record without an
+/// id, then bad JSON: three runs). Every problem of the site is named in one run.
+#[test]
+fn every_problem_of_the_site_is_named_in_one_run() {
+    let site = TestSite::new("tide-tables");
+    site.write("settings/general.json", r#"{"title": "Tide Tables"}"#);
+    site.write("settings/broken.json", "{\"title\": ");
+    site.write(
+        "modules/ports/harbours.jsonl",
+        "{\"id\":\"h-1\"}\n{\"name\":\"no id\"}\n",
+    );
+    site.write("modules/ports/dup.json", r#"{"depth": 1, "depth": 2}"#);
+    site.write("users/u-kai.json", r#"{"id": "u-someone-else"}"#);
+    site.write("files/charts/a.txt", "fine\n");
+    std::os::unix::fs::symlink("/etc/hostname", site.root().join("files/charts/link.txt")).unwrap();
+    let out = site.out_dir().join("tides.zip");
+    let refused = crate::util::try_create(&site.root(), &out, &[]).expect(2);
+    for named in [
+        "5 problems",
+        "settings/broken.json",
+        "modules/ports/harbours.jsonl",
+        "modules/ports/dup.json",
+        "users/u-kai.json",
+        "files/charts/link.txt",
+    ] {
+        assert!(
+            refused.stderr.contains(named),
+            "{named} is not named:\n{}",
+            refused.stderr
+        );
+    }
+    assert!(!out.exists());
+    assert_eq!(crate::util::listing(&site.out_dir()), Vec::<String>::new());
+}

@@ -268,7 +268,10 @@ fn write_to(
     let _lock = site.lock_shared()?;
     // A writer never writes what a reader with default limits refuses.
     let limits = options.limits;
-    let jobs = select(site.scan()?, options)?;
+    // A site's problems are all collected (names, kinds, then content), so that one
+    // run names them all; the archive is not finished when there are any.
+    let (files, mut problems) = site.scan_all()?;
+    let jobs = select(files, options)?;
     // The payload, the manifest and checksums.sha256.
     check_limit(site, "entries", jobs.len() as u64 + 2, limits.max_entries)?;
     progress.begin(jobs.len() as u64, jobs.iter().map(|j| j.file.size).sum());
@@ -299,17 +302,18 @@ fn write_to(
         IN_FLIGHT_BUDGET,
         |job| job.file.size.min(STREAM_THRESHOLD),
         |job| {
-            let filter = match (job.selection, user) {
-                (Selection::OwnedRecords, Some(user)) => RecordFilter::OwnedBy {
-                    field: owner_field,
-                    user,
-                },
-                _ => RecordFilter::All,
-            };
-            prepare(site, job, options.level, &spill_dir, filter)
+            let filter = record_filter(job, user, owner_field);
+            match prepare(site, job, options.level, &spill_dir, filter) {
+                Err(problem) if problem.is_site_problem() => Ok(Err(problem)),
+                other => other.map(Ok),
+            }
         },
         |index, prepared| {
             let job = &jobs[index];
+            let Some(prepared) = keep_or_collect(prepared, &mut problems) else {
+                progress.advance(job.file.size);
+                return Ok(());
+            };
             // A user archive leaves out collections in which the user owns nothing.
             let owns_nothing =
                 job.selection == Selection::OwnedRecords && prepared.records == Some(0);
@@ -320,6 +324,10 @@ fn write_to(
             Ok(())
         },
     )?;
+    problems.sort_by_key(ToString::to_string);
+    if let Some(error) = WriterError::from_problems(problems) {
+        return Err(error);
+    }
     archive.check_label(options.label.as_deref())?;
 
     let manifest = Manifest {
@@ -382,6 +390,33 @@ fn check_limit(
         });
     }
     Ok(())
+}
+
+/// Which records of `job` go in: those `user` owns in a filtered collection, else all.
+fn record_filter<'a>(job: &Job, user: Option<&'a str>, owner_field: &'a str) -> RecordFilter<'a> {
+    match (job.selection, user) {
+        (Selection::OwnedRecords, Some(user)) => RecordFilter::OwnedBy {
+            field: owner_field,
+            user,
+        },
+        _ => RecordFilter::All,
+    }
+}
+
+/// A prepared entry to append, or `None` when it is a site problem (collected) or there
+/// are problems already (the archive will not be finished: not worth writing).
+fn keep_or_collect(
+    prepared: Result<Prepared, WriterError>,
+    problems: &mut Vec<WriterError>,
+) -> Option<Prepared> {
+    match prepared {
+        Ok(prepared) if problems.is_empty() => Some(prepared),
+        Ok(_) => None,
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    }
 }
 
 /// The archive being written, with what the manifest will list.

@@ -225,6 +225,17 @@ pub enum WriterError {
         /// What the archive would hold.
         actual: u64,
     },
+    /// Several problems of the site, each naming its file: all that one run found, so
+    /// that they can be fixed together.
+    #[error(
+        "the site cannot be backed up as it is: {} problems (fix them all, then back up again):{}",
+        problems.len(),
+        problem_list(problems)
+    )]
+    SiteProblems {
+        /// The problems, in path order.
+        problems: Vec<WriterError>,
+    },
     /// A read or write failed.
     #[error("{}: cannot {action}", path.display())]
     Io {
@@ -247,6 +258,14 @@ pub enum WriterError {
     },
 }
 
+fn problem_list(problems: &[WriterError]) -> String {
+    problems.iter().fold(String::new(), |mut list, problem| {
+        list.push_str("\n  - ");
+        list.push_str(&sitepack_format::error_chain(problem));
+        list
+    })
+}
+
 fn available_list(kind: &str, available: &[String]) -> String {
     if available.is_empty() {
         format!("it has no {kind}s")
@@ -256,6 +275,37 @@ fn available_list(kind: &str, available: &[String]) -> String {
 }
 
 impl WriterError {
+    /// Whether this is a problem of one site file (its content, name or kind) that does
+    /// not stop the run from looking at the other files: such problems are collected
+    /// and reported together ([`WriterError::SiteProblems`]).
+    #[must_use]
+    pub fn is_site_problem(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidJson { .. }
+                | Self::DuplicateKey { .. }
+                | Self::CredentialShape { .. }
+                | Self::InvalidDocument { .. }
+                | Self::MissingRecordId { .. }
+                | Self::DuplicateRecordId { .. }
+                | Self::PolicyRemovesIdentity { .. }
+                | Self::Symlink { .. }
+                | Self::NotRegularFile { .. }
+                | Self::NonUtf8Name { .. }
+                | Self::UnsafeName { .. }
+                | Self::NameCollision { .. }
+        )
+    }
+
+    /// One error for the problems found: the problem itself when there is one.
+    pub(crate) fn from_problems(mut problems: Vec<Self>) -> Option<Self> {
+        match problems.len() {
+            0 => None,
+            1 => problems.pop(),
+            _ => Some(Self::SiteProblems { problems }),
+        }
+    }
+
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Self::Io {
             action,

@@ -106,7 +106,20 @@ impl Site {
     /// devices, names that are not UTF-8 or not a safe [`ArchivePath`], and names that
     /// collide by case or Unicode normalization. Nothing is skipped silently.
     pub fn scan(&self) -> Result<Vec<SiteFile>, WriterError> {
+        let (files, problems) = self.scan_all()?;
+        match WriterError::from_problems(problems) {
+            Some(error) => Err(error),
+            None => Ok(files),
+        }
+    }
+
+    /// [`scan`](Self::scan), returning the problems found beside the files that can be
+    /// read (for `create`, which adds the problems of their content). Only an I/O
+    /// failure is an error here.
+    pub(crate) fn scan_all(&self) -> Result<(Vec<SiteFile>, Vec<WriterError>), WriterError> {
         let mut files = Vec::new();
+        // Every problem is collected, so that one run names them all.
+        let mut problems = Vec::new();
         let mut pending = vec![(self.dir.try_clone(), String::new())];
         while let Some((dir, prefix)) = pending.pop() {
             let dir = dir.map_err(|e| open_error(&self.root.join(&prefix), e))?;
@@ -116,7 +129,8 @@ impl Site {
             for (name, kind) in entries {
                 let native = dir.path().join(&name);
                 let Some(name) = name.to_str().map(str::to_owned) else {
-                    return Err(WriterError::NonUtf8Name { path: native });
+                    problems.push(WriterError::NonUtf8Name { path: native });
+                    continue;
                 };
                 let relative = if prefix.is_empty() {
                     name
@@ -126,13 +140,18 @@ impl Site {
                 if relative == INTERNAL_DIR {
                     continue;
                 }
-                let path: ArchivePath =
-                    relative.parse().map_err(|source| WriterError::UnsafeName {
-                        path: native.clone(),
-                        source,
-                    })?;
+                let path: ArchivePath = match relative.parse() {
+                    Ok(path) => path,
+                    Err(source) => {
+                        problems.push(WriterError::UnsafeName {
+                            path: native,
+                            source,
+                        });
+                        continue;
+                    }
+                };
                 match kind {
-                    NodeKind::Link => return Err(WriterError::Symlink { path: native }),
+                    NodeKind::Link => problems.push(WriterError::Symlink { path: native }),
                     NodeKind::Dir => pending.push((dir.dir(path.file_name()), relative)),
                     NodeKind::File => {
                         let size = dir
@@ -144,13 +163,17 @@ impl Site {
                             files.push(SiteFile { path, area, size });
                         }
                     }
-                    NodeKind::Special => return Err(WriterError::NotRegularFile { path: native }),
+                    NodeKind::Special => {
+                        problems.push(WriterError::NotRegularFile { path: native })
+                    }
                 }
             }
         }
         files.sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
-        check_collisions(&files)?;
-        Ok(files)
+        if let Err(collision) = check_collisions(&files) {
+            problems.push(collision);
+        }
+        Ok((files, problems))
     }
 
     /// Opens the site file `path` for reading through the site's directory handle: a
