@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::{
     AllowedCredential, ArchivePath, CredentialMatch, DOCUMENTED_EXAMPLE_CREDENTIALS, FormatError,
@@ -206,8 +207,13 @@ impl SecretPolicy {
     pub fn is_secret_key(&self, key: &str) -> bool {
         // Fast path for the common case: every default rule needs one of these words,
         // and most keys of a site hold none of them.
+        // Separators are dropped first, since words are also matched joined (`pass_word`).
         if self.extra_keys.is_empty() && key.is_ascii() {
-            let lower = key.to_ascii_lowercase();
+            let lower: String = key
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
             if !DEFAULT_RULE_WORDS.iter().any(|word| lower.contains(word)) {
                 return false;
             }
@@ -331,7 +337,14 @@ fn is_url_with_password(value: &Value) -> bool {
 /// where camelCase starts a word (`apiKey`, `APIKey`, `S3Key`), in lower case, the last
 /// word made singular (`apiKeys` → `api`, `key`).
 fn key_words(key: &str) -> Vec<String> {
-    let chars: Vec<char> = key.nfkc().collect();
+    // Invisible characters (`pa\u{AD}ssword`) are dropped, not separators; NFKC can
+    // produce some (U+FFA0 → U+1160), so they are dropped after it too.
+    let chars: Vec<char> = key
+        .chars()
+        .filter(|&c| !is_ignorable(c))
+        .nfkc()
+        .filter(|&c| !is_ignorable(c))
+        .collect();
     let mut words = Vec::new();
     let mut word = String::new();
     for (i, &ch) in chars.iter().enumerate() {
@@ -365,6 +378,26 @@ fn key_words(key: &str) -> Vec<String> {
     words
 }
 
+/// Characters a key's words ignore: format characters (general category `Cf`: soft
+/// hyphen, zero-width space and joiners, bidirectional controls, tags…) and the other
+/// default-ignorable ones (combining grapheme joiner, variation selectors, Hangul fillers).
+fn is_ignorable(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
+        || matches!(
+            c,
+            '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FFA0}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
 /// `keys` → `key`, `credentials` → `credential`; `pass`, `tls` and `ids` stay.
 fn make_singular(word: &mut String) {
     if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") {
@@ -374,8 +407,20 @@ fn make_singular(word: &mut String) {
 
 /// The default rules on a key's words.
 fn is_default_secret(words: &[String]) -> bool {
-    if words.iter().any(|w| w == SECRET_WORD) {
-        return true;
+    // `secret` as a word, or spelled as several (`sEcReT` → `s ec re t`, `Se_Crets`).
+    for start in 0..words.len() {
+        let mut joined = String::new();
+        for (end, word) in words.iter().enumerate().skip(start) {
+            joined.push_str(word);
+            if joined == SECRET_WORD
+                || (end + 1 == words.len() && joined.strip_suffix('s') == Some(SECRET_WORD))
+            {
+                return true;
+            }
+            if joined.len() > SECRET_WORD.len() {
+                break;
+            }
+        }
     }
     let mut core = words;
     while let [rest @ .., last] = core
@@ -388,7 +433,36 @@ fn is_default_secret(words: &[String]) -> bool {
     };
     SECRET_PHRASES.iter().any(|phrase| ends_with(phrase))
         || (core.len() >= 2 && QUALIFIED_SECRET_WORDS.iter().any(|w| ends_with(&[w])))
+        || ends_with_joined_phrase(core)
 }
+
+/// Whether some trailing words of `core`, joined without separators and made singular,
+/// spell a secret phrase joined the same way: `passPhrase` (`pass phrase`),
+/// `keystorePassWord`, `PassWd`, `pass_word` — one-word secret names split by camelCase or
+/// a separator. A suffix of a single word is never matched (`bypass`, `compass` stay),
+/// and nothing may follow the phrase (`passwordHash` stays).
+fn ends_with_joined_phrase(core: &[String]) -> bool {
+    let mut joined = String::new();
+    for word in core.iter().rev() {
+        joined.insert_str(0, word);
+        let mut singular = joined.clone();
+        make_singular(&mut singular);
+        if SECRET_PHRASES
+            .iter()
+            .any(|phrase| phrase.concat() == joined || phrase.concat() == singular)
+        {
+            return true;
+        }
+        // Longer than a plural of the longest phrase: more words cannot help.
+        if joined.len() > LONGEST_JOINED_PHRASE + 1 {
+            return false;
+        }
+    }
+    false
+}
+
+/// Bytes of the longest secret phrase joined (`authorization`, `encryptionkey`).
+const LONGEST_JOINED_PHRASE: usize = 13;
 
 /// Whether the site-relative `path` matches `glob`: `**` as a whole component matches
 /// any number of components (none too), `*` any characters and `?` one character
@@ -566,6 +640,30 @@ mod tests {
             "encryption_key_hex",
             "PROXY_AUTHORIZATION",
             "client_secrets",
+            // One-word secret names split by camelCase, a separator or an invisible
+            // character (issue "secret names that travel", item 1).
+            "passPhrase",
+            "keystorePassWord",
+            "passCode",
+            "PassWd",
+            "sEcReT",
+            "pass_word",
+            "pass-phrase",
+            "pa\u{AD}ssword",
+            "pass\u{200B}word",
+            "to\u{2060}ken",
+            "Pass_Words",
+            "PassWds",
+            "smtpPassWord",
+            "db.pass.wd",
+            "tok_en",
+            "api_Key",
+            "Author_ization",
+            "Se_Crets",
+            "s_ecret_ary",
+            "webhookSeCret",
+            "gpgPassPhraseB64",
+            "pass\u{FE0F}word",
         ];
         for key in secret {
             assert!(policy.is_secret_key(key), "{key} should be secret");
@@ -613,10 +711,30 @@ mod tests {
             "_",
             "passwordless_login",
             "authorization_url",
+            // Joined words must spell the whole phrase, end the key, and span words.
+            "passWordHash",
+            "pass_word_policy",
+            "PassWordMinLength",
+            "sec_retary",
+            "secre_tary",
+            "se\u{AD}cretary",
+            "by_pass_enabled",
+            "com_passion",
+            "pass_port",
+            "pass_enger",
+            "tok_en_expiry_days",
+            "token_expiry_days",
+            "PassCodeLength",
         ];
         for key in not_secret {
             assert!(!policy.is_secret_key(key), "{key} should not be secret");
         }
+    }
+
+    #[test]
+    fn the_longest_joined_phrase_bounds_them_all() {
+        let longest = SECRET_PHRASES.iter().map(|p| p.concat().len()).max();
+        assert_eq!(longest, Some(LONGEST_JOINED_PHRASE));
     }
 
     #[test]
@@ -636,6 +754,10 @@ mod tests {
             ("ids", &["ids"]),
             ("pwds", &["pwd"]),
             ("Straße", &["straße"]),
+            ("pa\u{AD}ssword", &["password"]),
+            ("pass\u{200B}Word", &["pass", "word"]),
+            ("\u{FEFF}token\u{200D}", &["token"]),
+            ("sEcReT", &["s", "ec", "re", "t"]),
             ("", &[]),
         ];
         for (key, words) in table {
