@@ -507,6 +507,69 @@ fn create_refuses_secret_credential_shapes_in_any_file_without_repeating_them() 
     }
 }
 
+/// Regression: a credential in a file's name, in the label (as a shape or a URL with a
+/// password) or in a JSON member's name travelled, or the refusal printed it. Now
+/// `create` refuses each (exit 2) and masks the credential (`…`) wherever it names it.
+#[test]
+fn create_refuses_credentials_in_names_and_labels_without_printing_them() {
+    let secrets = [
+        "ABCDEFGHIJ0123456789",
+        "LABELSECRET123",
+        "LABELPW",
+        "KEYNAMESECRET99",
+    ];
+    let check = |site: &TestSite, args: &[&str], needles: &[&str]| {
+        let out = site.out_dir().join("refused.zip");
+        let refused = crate::util::try_create(&site.root(), &out, args);
+        assert_eq!(refused.code, 2, "{args:?}: {}", refused.stderr);
+        for needle in needles {
+            assert!(
+                refused.stderr.contains(needle),
+                "{args:?}: no {needle:?} in {}",
+                refused.stderr
+            );
+        }
+        for secret in secrets {
+            assert!(!refused.stderr.contains(secret), "{}", refused.stderr);
+            assert!(!refused.stdout.contains(secret), "{}", refused.stdout);
+        }
+        assert!(!out.exists());
+    };
+
+    let site = TestSite::demo();
+    site.write("files/sk_live_ABCDEFGHIJ0123456789.txt", "hello\n");
+    check(
+        &site,
+        &[],
+        &[
+            "files: the name of a file",
+            "a Stripe live secret key",
+            "files/….txt",
+            "secrets.allow",
+        ],
+    );
+    check(&site, &["--json"], &["a Stripe live secret key"]);
+
+    let site = TestSite::demo();
+    check(
+        &site,
+        &["--label", "x sk_live_LABELSECRET123"],
+        &["the label holds a Stripe live secret key"],
+    );
+    check(
+        &site,
+        &["--label", "postgres://u:LABELPW@h"],
+        &["the label holds a URL with a password"],
+    );
+
+    site.write("settings/x.json", r#"{"sk_live_KEYNAMESECRET99": 1}"#);
+    check(
+        &site,
+        &[],
+        &["settings/x.json#/…", "a Stripe live secret key"],
+    );
+}
+
 /// Values and files a site lists in `secrets.allow` travel, and `validate --strict` then
 /// passes on the archive, as it does on the demo's own backup (AWS's documented example
 /// key id is built in).

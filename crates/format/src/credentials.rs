@@ -115,6 +115,46 @@ pub fn find_credentials(bytes: &[u8]) -> Vec<CredentialMatch> {
     found
 }
 
+/// What a masked credential is replaced with in messages.
+pub const CREDENTIAL_MASK: &str = "…";
+
+/// `text` with the credential of every secret credential shape in it (the shape's group
+/// `v`, else the whole match) replaced by [`CREDENTIAL_MASK`]: for file names, JSON
+/// pointers and messages that name where a credential is without repeating it.
+#[must_use]
+pub fn mask_credentials(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for candidate in ANY_SHAPE.find_iter(bytes) {
+        let rest = &bytes[candidate.start()..];
+        for (shape, each) in SHAPES.iter().zip(EACH_SHAPE.iter()) {
+            if !shape.secret {
+                continue;
+            }
+            if let Some(captures) = each.captures(rest)
+                && let Some(v) = captures.name("v").or_else(|| captures.get(0))
+            {
+                ranges.push((candidate.start() + v.start(), candidate.start() + v.end()));
+            }
+        }
+    }
+    ranges.sort_unstable();
+    let mut masked = String::with_capacity(text.len());
+    let mut done = 0;
+    for (start, end) in ranges {
+        // Patterns are ASCII, so every range starts and ends on a character boundary.
+        if end <= done {
+            continue;
+        }
+        let start = start.max(done);
+        masked.push_str(&text[done..start]);
+        masked.push_str(CREDENTIAL_MASK);
+        done = end;
+    }
+    masked.push_str(&text[done..]);
+    masked
+}
+
 /// A credential shape found in a stream, with its 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialInStream {
@@ -248,6 +288,32 @@ mod tests {
         assert!(found[0].secret);
         assert!(!find_credentials(b"AKIAABCDEFGHIJKLMNOP")[0].secret);
         assert_eq!(find_credentials(b"ab sk_live_0123456789")[0].offset, 3);
+    }
+
+    #[test]
+    fn masking_hides_every_secret_credential_and_keeps_the_rest() {
+        let table: &[(&str, &str)] = &[
+            ("files/sk_live_ABCDEFGHIJ0123456789.txt", "files/….txt"),
+            ("/sk_live_KEYNAMESECRET99", "/…"),
+            (
+                "a ghp_0123456789abcdefghijABCDEFGHIJ012345 b xoxb-1234567890-abc c",
+                "a … b … c",
+            ),
+            (
+                "aws_secret_access_key=abcdEFGHijklMNOPqrstUVWXyz0123456789/+AB!",
+                "aws_secret_access_key=…!",
+            ),
+            ("k -----BEGIN PRIVATE KEY----- x", "k … x"),
+            ("ünï sk_live_0123456789 ö", "ünï … ö"),
+            (
+                "AKIAABCDEFGHIJKLMNOP sk_test_0123456789",
+                "AKIAABCDEFGHIJKLMNOP sk_test_0123456789",
+            ),
+            ("", ""),
+        ];
+        for (text, want) in table {
+            assert_eq!(mask_credentials(text), *want, "{text}");
+        }
     }
 
     #[test]

@@ -327,6 +327,13 @@ fn holds_secret(value: &Value) -> bool {
     !matches!(value, Value::Null) && value.as_str() != Some("")
 }
 
+/// Whether `text` contains a URL whose userinfo holds a password
+/// (`scheme://user:password@`): secret wherever it is (docs/FORMAT.md §11.1).
+#[must_use]
+pub fn contains_url_with_password(text: &str) -> bool {
+    URL_WITH_PASSWORD.is_match(text)
+}
+
 fn is_url_with_password(value: &Value) -> bool {
     value
         .as_str()

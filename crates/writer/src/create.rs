@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use sitepack_format::{
     Area, CHECKSUMS_NAME, ContentKind, CredentialScanner, Entry, FORMAT_NAME, FORMAT_VERSION,
     Generator, Limits, MANIFEST_NAME, Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Progress,
-    Redaction, Scope, Selection, Sha256, Sha256Hasher, Stats, Timestamp, error_chain,
-    record_audit_event,
+    Redaction, Scope, SecretPolicy, Selection, Sha256, Sha256Hasher, Stats, Timestamp,
+    contains_url_with_password, error_chain, find_credentials, record_audit_event,
 };
 
 use crate::compress::{self, Encoded, Payload};
@@ -269,6 +269,9 @@ fn write_to(
     // A writer never writes what a reader with default limits refuses.
     let limits = options.limits;
     let jobs = select(site.scan()?, options)?;
+    // Before anything is read or written: names and the label travel as they are.
+    check_names(site, &jobs)?;
+    check_label_shapes(site.policy(), options.label.as_deref())?;
     // The payload, the manifest and checksums.sha256.
     check_limit(site, "entries", jobs.len() as u64 + 2, limits.max_entries)?;
     progress.begin(jobs.len() as u64, jobs.iter().map(|j| j.file.size).sum());
@@ -503,6 +506,46 @@ impl Appender<'_, '_> {
             None => Ok(()),
         }
     }
+}
+
+/// Refuses a file whose site-relative path (its name, or a directory's on the way)
+/// holds a secret credential shape the site does not allow (docs/FORMAT.md §11.4).
+fn check_names(site: &Site, jobs: &[Job]) -> Result<(), WriterError> {
+    let policy = site.policy();
+    for job in jobs {
+        let path = &job.file.path;
+        if let Some(found) = policy
+            .credentials_in(path, path.as_str().as_bytes())
+            .into_iter()
+            .find(|f| f.secret)
+        {
+            let native = site.native_path(path);
+            return Err(WriterError::CredentialInName {
+                dir: native.parent().unwrap_or(&native).to_path_buf(),
+                path: path.as_str().to_owned(),
+                shape: found.shape,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a label that holds a secret credential shape the site does not allow, or a
+/// URL with a password (docs/FORMAT.md §11.3).
+fn check_label_shapes(policy: &SecretPolicy, label: Option<&str>) -> Result<(), WriterError> {
+    let Some(label) = label else { return Ok(()) };
+    if let Some(found) = find_credentials(label.as_bytes())
+        .into_iter()
+        .find(|f| f.secret && !policy.allows_credential_value(&f.value))
+    {
+        return Err(WriterError::CredentialInLabel { what: found.shape });
+    }
+    if contains_url_with_password(label) {
+        return Err(WriterError::CredentialInLabel {
+            what: "a URL with a password",
+        });
+    }
+    Ok(())
 }
 
 /// The jobs of a scope, in path order; refuses a scope that names nothing in the site.
