@@ -570,6 +570,49 @@ fn create_refuses_credentials_in_names_and_labels_without_printing_them() {
     );
 }
 
+/// Regression: `"allow": [{"value": "-----BEGIN PRIVATE KEY-----"}]` allowed every PKCS#8
+/// private key, since a PEM match was compared by its header line. Now a PEM key is
+/// compared as its whole block, and an allowed value that is a header alone makes
+/// site.json invalid.
+#[test]
+fn an_allowed_pem_key_is_that_whole_key_only() {
+    let key_a =
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+    let key_b = key_a.replace("MIIEvQ", "MIIEvB");
+    let allowing = |value: &str| {
+        let site = TestSite::demo();
+        let mut config: Value =
+            serde_json::from_slice(&std::fs::read(site.root().join("site.json")).unwrap()).unwrap();
+        config["secrets"]["allow"] = serde_json::json!([{"value": value}]);
+        site.write("site.json", serde_json::to_vec_pretty(&config).unwrap());
+        site
+    };
+
+    let site = allowing("-----BEGIN PRIVATE KEY-----");
+    site.write("themes/default/tls.key", format!("{key_b}\n"));
+    let refused = crate::util::try_create(&site.root(), site.out_dir().join("x.zip"), &[]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("secrets.allow item 0"),
+        "{}",
+        refused.stderr
+    );
+
+    let site = allowing(key_a);
+    site.write("themes/default/tls.key", format!("{key_a}\n"));
+    create(&site.root(), &site.out_dir().join("allowed.zip"), &[]);
+    site.write("themes/default/other.key", format!("{key_b}\n"));
+    let refused = crate::util::try_create(&site.root(), site.out_dir().join("x.zip"), &[]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("themes/default/other.key:1")
+            && refused.stderr.contains("a PEM private key"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("MIIEv"), "{}", refused.stderr);
+}
+
 /// Values and files a site lists in `secrets.allow` travel, and `validate --strict` then
 /// passes on the archive, as it does on the demo's own backup (AWS's documented example
 /// key id is built in).

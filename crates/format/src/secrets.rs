@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
+use crate::credentials::allowed_value_problem;
 use crate::{
     AllowedCredential, ArchivePath, CredentialMatch, DOCUMENTED_EXAMPLE_CREDENTIALS, FormatError,
     SiteSecrets, find_credentials,
@@ -96,9 +97,14 @@ impl SecretPolicy {
             .collect::<Result<_, _>>()?;
         let mut allowed_values = Vec::new();
         let mut allowed_paths = Vec::new();
-        for item in &additions.allow {
+        for (index, item) in additions.allow.iter().enumerate() {
             match item {
-                AllowedCredential::Value(value) => allowed_values.push(value.clone()),
+                AllowedCredential::Value(value) => {
+                    if let Some(reason) = allowed_value_problem(value) {
+                        return Err(FormatError::InvalidAllowedValue { index, reason });
+                    }
+                    allowed_values.push(value.clone());
+                }
                 AllowedCredential::Path(glob) => allowed_paths.push(glob.clone()),
             }
         }
@@ -891,6 +897,58 @@ mod tests {
             site.credentials_in(&path("files/fixtures/x"), text.as_bytes())
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn an_allowed_value_allows_that_value_only() {
+        let key = path("files/ops/deploy.env");
+        let pem_a = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\n-----END PRIVATE KEY-----";
+        let pem_b = pem_a.replace("MIIE", "XXXX");
+        let aws = "abcdEFGHijklMNOPqrstUVWXyz0123456789/+AB";
+        let github = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+        let policy = |values: &[&str]| {
+            SecretPolicy::new(Some(&SiteSecrets {
+                allow: values
+                    .iter()
+                    .map(|v| AllowedCredential::Value((*v).to_owned()))
+                    .collect(),
+                ..SiteSecrets::default()
+            }))
+        };
+        let site = policy(&[pem_a, aws, github]).unwrap();
+        let shapes = |text: &str| -> Vec<&str> {
+            site.credentials_in(&key, text.as_bytes())
+                .into_iter()
+                .map(|m| m.shape)
+                .collect()
+        };
+        assert!(shapes(&format!("{pem_a}\n")).is_empty());
+        assert_eq!(shapes(&pem_b), ["a PEM private key"]);
+        assert_eq!(
+            shapes("-----BEGIN PRIVATE KEY-----\nMIIE"),
+            ["a PEM private key"]
+        );
+        assert!(shapes(&format!("aws_secret_access_key={aws}\n")).is_empty());
+        assert_eq!(
+            shapes(&format!("aws_secret_access_key={aws}MORE")),
+            ["an AWS secret access key"]
+        );
+        assert!(shapes(&format!("{github} ")).is_empty());
+        assert_eq!(shapes(&format!("{github}MORE")), ["a GitHub token"]);
+
+        // An allowed header alone would allow every key with it: site.json is refused.
+        for bad in [
+            "-----BEGIN PRIVATE KEY-----",
+            "-----BEGIN EC PRIVATE KEY-----\nMHc",
+        ] {
+            let err = policy(&["sk_live_TestFixture0042", bad]).unwrap_err();
+            assert!(
+                matches!(err, FormatError::InvalidAllowedValue { index: 1, .. }),
+                "{err}"
+            );
+            assert!(!err.to_string().contains(bad), "{err}");
+            assert!(!err.to_string().contains("PRIVATE KEY-----"), "{err}");
+        }
     }
 
     #[test]
