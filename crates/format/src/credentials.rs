@@ -71,9 +71,9 @@ pub const DOCUMENTED_EXAMPLE_CREDENTIALS: &[&str] = &[
 pub const MAX_PEM_BLOCK: usize = 16 * 1024;
 
 /// Bytes of one chunk kept in front of the next, so that a shape split across chunks is
-/// still seen whole (a match is final only when this many bytes follow its start: as
-/// long as the longest PEM block, longer than any other shape's practical match).
-const OVERLAP: usize = MAX_PEM_BLOCK;
+/// still seen (longer than any shape's longest practical match). A PEM header whose
+/// block has not ended yet is kept too, up to [`MAX_PEM_BLOCK`] bytes.
+const OVERLAP: usize = 256;
 
 static ANY_SHAPE: LazyLock<Regex> = LazyLock::new(|| {
     let alternation: Vec<String> = SHAPES
@@ -142,12 +142,15 @@ fn scan(bytes: &[u8]) -> Vec<(&'static Shape, usize, Range<usize>)> {
     found
 }
 
+/// What starts a PEM footer.
+const PEM_END: &[u8] = b"-----END ";
+
 /// Where the PEM block whose header is `block[..header_end]` ends: just after the first
 /// `-----END ` line if it names the header's label (`-----END RSA PRIVATE KEY-----`) and
 /// ends within [`MAX_PEM_BLOCK`] bytes of the block's start.
 fn pem_block_end(block: &[u8], header_end: usize) -> Option<usize> {
     const BEGIN: &[u8] = b"-----BEGIN ";
-    const END: &[u8] = b"-----END ";
+    const END: &[u8] = PEM_END;
     let label = block.get(BEGIN.len()..header_end)?;
     let within = &block[..block.len().min(MAX_PEM_BLOCK)];
     let footer = header_end
@@ -243,21 +246,32 @@ impl CredentialScanner {
     pub fn feed(&mut self, chunk: &[u8]) {
         let mut window = std::mem::take(&mut self.tail);
         window.extend_from_slice(chunk);
-        for found in find_credentials(&window) {
-            let offset = self.tail_offset + found.offset;
+        // The end of a match that runs to the window's end may still grow: only matches
+        // starting before the kept tail are final. A PEM header without its footer yet
+        // may still become a whole block, if it started less than a block ago.
+        let mut dropped = window.len() - window.len().min(OVERLAP);
+        for (shape, start, value) in scan(&window) {
+            let header_only = !window[value.clone()]
+                .windows(PEM_END.len())
+                .any(|w| w == PEM_END);
+            if shape.pem && header_only && window.len() - start < MAX_PEM_BLOCK {
+                dropped = dropped.min(start);
+            }
+            let offset = self.tail_offset + start;
             if offset < self.reported_up_to {
                 continue;
             }
-            let line = self.lines_before_tail + 1 + count_newlines(&window[..found.offset]);
+            let line = self.lines_before_tail + 1 + count_newlines(&window[..start]);
             self.found.push(CredentialInStream {
-                found: CredentialMatch { offset, ..found },
+                found: CredentialMatch {
+                    shape: shape.name,
+                    secret: shape.secret,
+                    offset,
+                    value: window[value].to_vec(),
+                },
                 line,
             });
         }
-        // The end of a match that runs to the window's end may still grow: only matches
-        // starting before the kept tail are final.
-        let keep = window.len().min(OVERLAP);
-        let dropped = window.len() - keep;
         self.lines_before_tail += count_newlines(&window[..dropped]);
         self.tail_offset += dropped;
         self.reported_up_to = self.reported_up_to.max(self.tail_offset);
@@ -438,6 +452,36 @@ mod tests {
         ];
         for (text, want) in table {
             assert_eq!(mask_credentials(text), *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_scanner_reports_a_pem_header_without_its_block_once() {
+        let header = "-----BEGIN EC PRIVATE KEY-----";
+        let mut text = format!("{header}\n{}\n", "A".repeat(MAX_PEM_BLOCK + 100));
+        text.push_str("sk_live_0123456789abcdef\n-----END EC PRIVATE KEY-----\n");
+        for size in [257, 4096, 20_000, text.len()] {
+            let mut scanner = CredentialScanner::default();
+            for chunk in text.as_bytes().chunks(size) {
+                scanner.feed(chunk);
+            }
+            let found: Vec<(&str, usize, usize)> = scanner
+                .finish()
+                .into_iter()
+                .map(|f| (f.found.shape, f.found.offset, f.found.value.len()))
+                .collect();
+            assert_eq!(
+                found,
+                [
+                    ("a PEM private key", 0, header.len()),
+                    (
+                        "a Stripe live secret key",
+                        header.len() + MAX_PEM_BLOCK + 102,
+                        24
+                    ),
+                ],
+                "chunks of {size}"
+            );
         }
     }
 
