@@ -568,6 +568,22 @@ fn create_refuses_credentials_in_names_and_labels_without_printing_them() {
         &[],
         &["settings/x.json#/…", "a Stripe live secret key"],
     );
+    // A removed member's name travels in the manifest's redactions: refused too.
+    site.write(
+        "settings/x.json",
+        r#"{"sk_live_KEYNAMESECRET99_token": "t"}"#,
+    );
+    check(
+        &site,
+        &[],
+        &["settings/x.json#/…_token", "a Stripe live secret key"],
+    );
+    site.write("settings/x.json", "{}");
+    site.write(
+        "modules/crm/contacts.jsonl",
+        "{\"id\": \"c-k9\", \"user_id\": \"u-ada\", \"sk_live_KEYNAMESECRET99_pwd\": \"p\"}\n",
+    );
+    check(&site, &[], &["modules/crm/contacts.jsonl:1#/…_pwd"]);
 }
 
 /// Regression: `"allow": [{"value": "-----BEGIN PRIVATE KEY-----"}]` allowed every PKCS#8

@@ -2418,7 +2418,20 @@ fn credential_shapes_are_warnings_without_repeating_them() {
 #[test]
 fn credentials_in_entry_and_member_names_are_reported_masked() {
     const SECRETS: &[&str] = &["ABCDEFGHIJ0123456789", "KEYNAMESECRET99"];
+    let payload = Payload::baseline().with("settings/x.json", "{}\n");
+    let mut manifest = payload.manifest();
+    manifest["redactions"] = serde_json::json!([
+        {"path": "site/settings/x.json", "pointer": "/sk_live_KEYNAMESECRET99_token"}
+    ]);
+    manifest["stats"]["redactions"] = 1.into();
     let cases = vec![
+        Case::new(
+            "redaction pointer",
+            payload.zip_with(&manifest).to_bytes(),
+            "CREDENTIAL_SHAPE",
+        )
+        .at("manifest.json")
+        .saying("/…_token"),
         Case::new(
             "file name",
             listed("files/sk_live_ABCDEFGHIJ0123456789.txt", "hello\n"),

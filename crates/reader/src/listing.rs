@@ -123,8 +123,18 @@ pub(crate) fn check_against_manifest(
     )?;
     manifest::check_stats(manifest, findings);
     let site = check_site(file, manifest, files, findings)?;
+    check_credentials_outside_contents(manifest, site.as_ref(), findings);
+    Ok(site)
+}
+
+/// Credential shapes in what travels besides the payload's contents: entry names, the
+/// manifest's redaction pointers and the label (docs/FORMAT.md §13.9, check 51).
+fn check_credentials_outside_contents(
+    manifest: &Manifest,
+    site: Option<&SiteConfig>,
+    findings: &mut Findings,
+) {
     let policy = site
-        .as_ref()
         .and_then(|s| SecretPolicy::new(s.secrets.as_ref()).ok())
         .unwrap_or_default();
     // A name travels as it is: one that holds a credential is a credential in the archive.
@@ -149,6 +159,30 @@ pub(crate) fn check_against_manifest(
             );
         }
     }
+    // The manifest's redaction pointers name removed members, whose names can be
+    // credentials.
+    let mut reported: Vec<&str> = Vec::new();
+    for redaction in &manifest.redactions {
+        let site_path = redaction
+            .path
+            .strip_prefix(PAYLOAD_DIR)
+            .unwrap_or_else(|| redaction.path.clone());
+        for found in find_credentials(redaction.pointer.as_bytes()) {
+            if reported.contains(&found.shape) || policy.allows_credential(&site_path, &found.value)
+            {
+                continue;
+            }
+            reported.push(found.shape);
+            findings.entry(
+                Code::CredentialShape,
+                MANIFEST_NAME,
+                format!(
+                    "the redaction pointer {} contains something shaped like {}; {SHAPE_ADVICE}",
+                    redaction.pointer, found.shape
+                ),
+            );
+        }
+    }
     if let Some(label) = &manifest.label {
         let mut reported: Vec<&str> = Vec::new();
         for found in find_credentials(label.as_bytes()) {
@@ -166,7 +200,6 @@ pub(crate) fn check_against_manifest(
             );
         }
     }
-    Ok(site)
 }
 
 fn check_entry_place(manifest: &Manifest, entry: &Entry, findings: &mut Findings) {
