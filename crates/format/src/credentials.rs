@@ -170,16 +170,10 @@ fn pem_block_end(block: &[u8], header_end: usize) -> Option<usize> {
 /// footer, as written), or allowing it would allow every key with that header.
 pub(crate) fn allowed_value_problem(value: &str) -> Option<&'static str> {
     let bytes = value.as_bytes();
-    let (shape, start, credential) = scan(bytes).into_iter().find(|(shape, ..)| shape.pem)?;
-    let header_end = SHAPES
-        .iter()
-        .zip(EACH_SHAPE.iter())
-        .find(|(candidate, _)| std::ptr::eq(*candidate, shape))
-        .and_then(|(_, pattern)| pattern.find(&bytes[start..]))
-        .map(|header| start + header.end());
-    let whole_block = start == 0
-        && credential == (0..bytes.len())
-        && header_end.is_some_and(|end| end < bytes.len());
+    let (_, _, credential) = scan(bytes).into_iter().find(|(shape, ..)| shape.pem)?;
+    // A PEM credential reaches a footer only when it is a whole block.
+    let whole_block =
+        credential == (0..bytes.len()) && bytes.windows(PEM_END.len()).any(|w| w == PEM_END);
     (!whole_block).then_some(
         "it holds a PEM private key header but is not one whole PEM block (its -----BEGIN line through its -----END line, exactly as written, nothing before or after); allowing a header alone would allow every key of that kind",
     )

@@ -269,9 +269,8 @@ fn write_to(
     // A writer never writes what a reader with default limits refuses.
     let limits = options.limits;
     let jobs = select(site.scan()?, options)?;
-    // Before anything is read or written: names and the label travel as they are.
+    // Before anything is read or written: names travel as they are.
     check_names(site, &jobs)?;
-    check_label_shapes(site.policy(), options.label.as_deref())?;
     // The payload, the manifest and checksums.sha256.
     check_limit(site, "entries", jobs.len() as u64 + 2, limits.max_entries)?;
     progress.begin(jobs.len() as u64, jobs.iter().map(|j| j.file.size).sum());
@@ -323,7 +322,10 @@ fn write_to(
             Ok(())
         },
     )?;
+    // A removed value in the label is named by where it came from; any other secret
+    // credential shape or URL with a password by what it is.
     archive.check_label(options.label.as_deref())?;
+    check_label_shapes(site.policy(), options.label.as_deref())?;
 
     let manifest = Manifest {
         format: FORMAT_NAME.to_owned(),
