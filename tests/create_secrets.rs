@@ -507,6 +507,128 @@ fn create_refuses_secret_credential_shapes_in_any_file_without_repeating_them() 
     }
 }
 
+/// Regression: a credential in a file's name, in the label (as a shape or a URL with a
+/// password) or in a JSON member's name travelled, or the refusal printed it. Now
+/// `create` refuses each (exit 2) and masks the credential (`…`) wherever it names it.
+#[test]
+fn create_refuses_credentials_in_names_and_labels_without_printing_them() {
+    let secrets = [
+        "ABCDEFGHIJ0123456789",
+        "LABELSECRET123",
+        "LABELPW",
+        "KEYNAMESECRET99",
+    ];
+    let check = |site: &TestSite, args: &[&str], needles: &[&str]| {
+        let out = site.out_dir().join("refused.zip");
+        let refused = crate::util::try_create(&site.root(), &out, args);
+        assert_eq!(refused.code, 2, "{args:?}: {}", refused.stderr);
+        for needle in needles {
+            assert!(
+                refused.stderr.contains(needle),
+                "{args:?}: no {needle:?} in {}",
+                refused.stderr
+            );
+        }
+        for secret in secrets {
+            assert!(!refused.stderr.contains(secret), "{}", refused.stderr);
+            assert!(!refused.stdout.contains(secret), "{}", refused.stdout);
+        }
+        assert!(!out.exists());
+    };
+
+    let site = TestSite::demo();
+    site.write("files/sk_live_ABCDEFGHIJ0123456789.txt", "hello\n");
+    check(
+        &site,
+        &[],
+        &[
+            "files: the name of a file",
+            "a Stripe live secret key",
+            "files/….txt",
+            "secrets.allow",
+        ],
+    );
+    check(&site, &["--json"], &["a Stripe live secret key"]);
+
+    let site = TestSite::demo();
+    check(
+        &site,
+        &["--label", "x sk_live_LABELSECRET123"],
+        &["the label holds a Stripe live secret key"],
+    );
+    check(
+        &site,
+        &["--label", "postgres://u:LABELPW@h"],
+        &["the label holds a URL with a password"],
+    );
+
+    site.write("settings/x.json", r#"{"sk_live_KEYNAMESECRET99": 1}"#);
+    check(
+        &site,
+        &[],
+        &["settings/x.json#/…", "a Stripe live secret key"],
+    );
+    // A removed member's name travels in the manifest's redactions: refused too.
+    site.write(
+        "settings/x.json",
+        r#"{"sk_live_KEYNAMESECRET99_token": "t"}"#,
+    );
+    check(
+        &site,
+        &[],
+        &["settings/x.json#/…_token", "a Stripe live secret key"],
+    );
+    site.write("settings/x.json", "{}");
+    site.write(
+        "modules/crm/contacts.jsonl",
+        "{\"id\": \"c-k9\", \"user_id\": \"u-ada\", \"sk_live_KEYNAMESECRET99_pwd\": \"p\"}\n",
+    );
+    check(&site, &[], &["modules/crm/contacts.jsonl:1#/…_pwd"]);
+}
+
+/// Regression: `"allow": [{"value": "-----BEGIN PRIVATE KEY-----"}]` allowed every PKCS#8
+/// private key, since a PEM match was compared by its header line. Now a PEM key is
+/// compared as its whole block, and an allowed value that is a header alone makes
+/// site.json invalid.
+#[test]
+fn an_allowed_pem_key_is_that_whole_key_only() {
+    let key_a =
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+    let key_b = key_a.replace("MIIEvQ", "MIIEvB");
+    let allowing = |value: &str| {
+        let site = TestSite::demo();
+        let mut config: Value =
+            serde_json::from_slice(&std::fs::read(site.root().join("site.json")).unwrap()).unwrap();
+        config["secrets"]["allow"] = serde_json::json!([{"value": value}]);
+        site.write("site.json", serde_json::to_vec_pretty(&config).unwrap());
+        site
+    };
+
+    let site = allowing("-----BEGIN PRIVATE KEY-----");
+    site.write("themes/default/tls.key", format!("{key_b}\n"));
+    let refused = crate::util::try_create(&site.root(), site.out_dir().join("x.zip"), &[]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("secrets.allow item 0"),
+        "{}",
+        refused.stderr
+    );
+
+    let site = allowing(key_a);
+    site.write("themes/default/tls.key", format!("{key_a}\n"));
+    create(&site.root(), &site.out_dir().join("allowed.zip"), &[]);
+    site.write("themes/default/other.key", format!("{key_b}\n"));
+    let refused = crate::util::try_create(&site.root(), site.out_dir().join("x.zip"), &[]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("themes/default/other.key:1")
+            && refused.stderr.contains("a PEM private key"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("MIIEv"), "{}", refused.stderr);
+}
+
 /// Values and files a site lists in `secrets.allow` travel, and `validate --strict` then
 /// passes on the archive, as it does on the demo's own backup (AWS's documented example
 /// key id is built in).

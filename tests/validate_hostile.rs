@@ -2412,6 +2412,57 @@ fn credential_shapes_are_warnings_without_repeating_them() {
     });
 }
 
+/// Regression: a credential in an entry's name (or in a JSON member's name) was not
+/// reported, and any finding about the entry printed the name with the credential. Now
+/// the name is a `CREDENTIAL_SHAPE` warning and every finding masks the credential (`…`).
+#[test]
+fn credentials_in_entry_and_member_names_are_reported_masked() {
+    const SECRETS: &[&str] = &["ABCDEFGHIJ0123456789", "KEYNAMESECRET99"];
+    let payload = Payload::baseline().with("settings/x.json", "{}\n");
+    let mut manifest = payload.manifest();
+    manifest["redactions"] = serde_json::json!([
+        {"path": "site/settings/x.json", "pointer": "/sk_live_KEYNAMESECRET99_token"}
+    ]);
+    manifest["stats"]["redactions"] = 1.into();
+    let cases = vec![
+        Case::new(
+            "redaction pointer",
+            payload.zip_with(&manifest).to_bytes(),
+            "CREDENTIAL_SHAPE",
+        )
+        .at("manifest.json")
+        .saying("/…_token"),
+        Case::new(
+            "file name",
+            listed("files/sk_live_ABCDEFGHIJ0123456789.txt", "hello\n"),
+            "CREDENTIAL_SHAPE",
+        )
+        .at("site/files/….txt")
+        .saying("name"),
+        Case::new(
+            "member name",
+            listed("settings/x.json", r#"{"sk_live_KEYNAMESECRET99": 1}"#),
+            "CREDENTIAL_SHAPE",
+        )
+        .at("site/settings/x.json"),
+    ];
+    each(cases, |case| {
+        warned(case);
+        let sandbox = Sandbox::holding(&case.bytes);
+        for args in [&[][..], &["--strict"][..]] {
+            let report = validate(&sandbox.archive(), args);
+            for secret in SECRETS {
+                assert!(
+                    !report.stdout.contains(secret),
+                    "{}: the report repeats it: {}",
+                    case.name,
+                    report.stdout
+                );
+            }
+        }
+    });
+}
+
 /// Regression (D9): a credential shape in JSON was reported without its place, and AWS's
 /// documented example key id made `validate --strict` fail with no way to accept it.
 #[test]

@@ -195,7 +195,9 @@ fn handle_interrupts() {
 
 /// Says why the command failed on standard error, and with `--json` also as one JSON
 /// document on standard output: `{"error": {"kind", "message", "exit_code"}}`.
+/// Every credential shape in the message is masked: a file or member name can hold one.
 fn fail(kind: &str, message: &str, code: u8, json: bool) -> ExitCode {
+    let message = &sitepack_format::mask_credentials(message);
     let _ = writeln!(io::stderr().lock(), "error: {message}");
     if json {
         let document = serde_json::json!({

@@ -124,6 +124,15 @@ pub enum FormatError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A `secrets.allow` value that would allow more than itself (printed by its
+    /// position only: it may be a credential).
+    #[error("site.json secrets.allow item {index} (counting from 0): {reason}")]
+    InvalidAllowedValue {
+        /// Its index in `secrets.allow`.
+        index: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 fn summarize(violations: &[SchemaViolation]) -> String {

@@ -56,8 +56,8 @@ pub use content::{
     ContentKind, check_json, is_blank_line, json_error_message, parse_site_json, record_id,
 };
 pub use credentials::{
-    CredentialInStream, CredentialMatch, CredentialScanner, DOCUMENTED_EXAMPLE_CREDENTIALS,
-    find_credentials,
+    CREDENTIAL_MASK, CredentialInStream, CredentialMatch, CredentialScanner,
+    DOCUMENTED_EXAMPLE_CREDENTIALS, find_credentials, mask_credentials,
 };
 pub use digest::{Sha256, Sha256Hasher};
 pub use error::FormatError;
@@ -77,7 +77,7 @@ pub use schema::{
     MANIFEST_SCHEMA, SITE_SCHEMA, SchemaViolation, generated_manifest_schema, generated_schema,
     generated_site_schema, validate_manifest, validate_manifest_bytes, validate_site_config,
 };
-pub use secrets::{SecretPolicy, escape_pointer_token};
+pub use secrets::{SecretPolicy, contains_url_with_password, escape_pointer_token};
 pub use site::{AllowedCredential, DEFAULT_OWNER_FIELD, SiteConfig, SiteSecrets};
 pub use site_lock::{AUTO_LOCK_NAME, LockKind, SITE_LOCK_NAME, SiteLock};
 pub use tree::{TreeConflict, first_tree_conflict};

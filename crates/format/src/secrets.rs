@@ -5,7 +5,9 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
+use crate::credentials::allowed_value_problem;
 use crate::{
     AllowedCredential, ArchivePath, CredentialMatch, DOCUMENTED_EXAMPLE_CREDENTIALS, FormatError,
     SiteSecrets, find_credentials,
@@ -95,9 +97,14 @@ impl SecretPolicy {
             .collect::<Result<_, _>>()?;
         let mut allowed_values = Vec::new();
         let mut allowed_paths = Vec::new();
-        for item in &additions.allow {
+        for (index, item) in additions.allow.iter().enumerate() {
             match item {
-                AllowedCredential::Value(value) => allowed_values.push(value.clone()),
+                AllowedCredential::Value(value) => {
+                    if let Some(reason) = allowed_value_problem(value) {
+                        return Err(FormatError::InvalidAllowedValue { index, reason });
+                    }
+                    allowed_values.push(value.clone());
+                }
                 AllowedCredential::Path(glob) => allowed_paths.push(glob.clone()),
             }
         }
@@ -206,8 +213,13 @@ impl SecretPolicy {
     pub fn is_secret_key(&self, key: &str) -> bool {
         // Fast path for the common case: every default rule needs one of these words,
         // and most keys of a site hold none of them.
+        // Separators are dropped first, since words are also matched joined (`pass_word`).
         if self.extra_keys.is_empty() && key.is_ascii() {
-            let lower = key.to_ascii_lowercase();
+            let lower: String = key
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
             if !DEFAULT_RULE_WORDS.iter().any(|word| lower.contains(word)) {
                 return false;
             }
@@ -321,6 +333,13 @@ fn holds_secret(value: &Value) -> bool {
     !matches!(value, Value::Null) && value.as_str() != Some("")
 }
 
+/// Whether `text` contains a URL whose userinfo holds a password
+/// (`scheme://user:password@`): secret wherever it is (docs/FORMAT.md §11.1).
+#[must_use]
+pub fn contains_url_with_password(text: &str) -> bool {
+    URL_WITH_PASSWORD.is_match(text)
+}
+
 fn is_url_with_password(value: &Value) -> bool {
     value
         .as_str()
@@ -331,7 +350,14 @@ fn is_url_with_password(value: &Value) -> bool {
 /// where camelCase starts a word (`apiKey`, `APIKey`, `S3Key`), in lower case, the last
 /// word made singular (`apiKeys` → `api`, `key`).
 fn key_words(key: &str) -> Vec<String> {
-    let chars: Vec<char> = key.nfkc().collect();
+    // Invisible characters (`pa\u{AD}ssword`) are dropped, not separators; NFKC can
+    // produce some (U+FFA0 → U+1160), so they are dropped after it too.
+    let chars: Vec<char> = key
+        .chars()
+        .filter(|&c| !is_ignorable(c))
+        .nfkc()
+        .filter(|&c| !is_ignorable(c))
+        .collect();
     let mut words = Vec::new();
     let mut word = String::new();
     for (i, &ch) in chars.iter().enumerate() {
@@ -365,6 +391,26 @@ fn key_words(key: &str) -> Vec<String> {
     words
 }
 
+/// Characters a key's words ignore: format characters (general category `Cf`: soft
+/// hyphen, zero-width space and joiners, bidirectional controls, tags…) and the other
+/// default-ignorable ones (combining grapheme joiner, variation selectors, Hangul fillers).
+fn is_ignorable(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
+        || matches!(
+            c,
+            '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FFA0}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
 /// `keys` → `key`, `credentials` → `credential`; `pass`, `tls` and `ids` stay.
 fn make_singular(word: &mut String) {
     if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") {
@@ -374,8 +420,20 @@ fn make_singular(word: &mut String) {
 
 /// The default rules on a key's words.
 fn is_default_secret(words: &[String]) -> bool {
-    if words.iter().any(|w| w == SECRET_WORD) {
-        return true;
+    // `secret` as a word, or spelled as several (`sEcReT` → `s ec re t`, `Se_Crets`).
+    for start in 0..words.len() {
+        let mut joined = String::new();
+        for (end, word) in words.iter().enumerate().skip(start) {
+            joined.push_str(word);
+            if joined == SECRET_WORD
+                || (end + 1 == words.len() && joined.strip_suffix('s') == Some(SECRET_WORD))
+            {
+                return true;
+            }
+            if joined.len() > SECRET_WORD.len() {
+                break;
+            }
+        }
     }
     let mut core = words;
     while let [rest @ .., last] = core
@@ -388,7 +446,36 @@ fn is_default_secret(words: &[String]) -> bool {
     };
     SECRET_PHRASES.iter().any(|phrase| ends_with(phrase))
         || (core.len() >= 2 && QUALIFIED_SECRET_WORDS.iter().any(|w| ends_with(&[w])))
+        || ends_with_joined_phrase(core)
 }
+
+/// Whether some trailing words of `core`, joined without separators and made singular,
+/// spell a secret phrase joined the same way: `passPhrase` (`pass phrase`),
+/// `keystorePassWord`, `PassWd`, `pass_word` — one-word secret names split by camelCase or
+/// a separator. A suffix of a single word is never matched (`bypass`, `compass` stay),
+/// and nothing may follow the phrase (`passwordHash` stays).
+fn ends_with_joined_phrase(core: &[String]) -> bool {
+    let mut joined = String::new();
+    for word in core.iter().rev() {
+        joined.insert_str(0, word);
+        let mut singular = joined.clone();
+        make_singular(&mut singular);
+        if SECRET_PHRASES
+            .iter()
+            .any(|phrase| phrase.concat() == joined || phrase.concat() == singular)
+        {
+            return true;
+        }
+        // Longer than a plural of the longest phrase: more words cannot help.
+        if joined.len() > LONGEST_JOINED_PHRASE + 1 {
+            return false;
+        }
+    }
+    false
+}
+
+/// Bytes of the longest secret phrase joined (`authorization`, `encryptionkey`).
+const LONGEST_JOINED_PHRASE: usize = 13;
 
 /// Whether the site-relative `path` matches `glob`: `**` as a whole component matches
 /// any number of components (none too), `*` any characters and `?` one character
@@ -566,6 +653,30 @@ mod tests {
             "encryption_key_hex",
             "PROXY_AUTHORIZATION",
             "client_secrets",
+            // One-word secret names split by camelCase, a separator or an invisible
+            // character (issue "secret names that travel", item 1).
+            "passPhrase",
+            "keystorePassWord",
+            "passCode",
+            "PassWd",
+            "sEcReT",
+            "pass_word",
+            "pass-phrase",
+            "pa\u{AD}ssword",
+            "pass\u{200B}word",
+            "to\u{2060}ken",
+            "Pass_Words",
+            "PassWds",
+            "smtpPassWord",
+            "db.pass.wd",
+            "tok_en",
+            "api_Key",
+            "Author_ization",
+            "Se_Crets",
+            "s_ecret_ary",
+            "webhookSeCret",
+            "gpgPassPhraseB64",
+            "pass\u{FE0F}word",
         ];
         for key in secret {
             assert!(policy.is_secret_key(key), "{key} should be secret");
@@ -613,10 +724,30 @@ mod tests {
             "_",
             "passwordless_login",
             "authorization_url",
+            // Joined words must spell the whole phrase, end the key, and span words.
+            "passWordHash",
+            "pass_word_policy",
+            "PassWordMinLength",
+            "sec_retary",
+            "secre_tary",
+            "se\u{AD}cretary",
+            "by_pass_enabled",
+            "com_passion",
+            "pass_port",
+            "pass_enger",
+            "tok_en_expiry_days",
+            "token_expiry_days",
+            "PassCodeLength",
         ];
         for key in not_secret {
             assert!(!policy.is_secret_key(key), "{key} should not be secret");
         }
+    }
+
+    #[test]
+    fn the_longest_joined_phrase_bounds_them_all() {
+        let longest = SECRET_PHRASES.iter().map(|p| p.concat().len()).max();
+        assert_eq!(longest, Some(LONGEST_JOINED_PHRASE));
     }
 
     #[test]
@@ -636,6 +767,10 @@ mod tests {
             ("ids", &["ids"]),
             ("pwds", &["pwd"]),
             ("Straße", &["straße"]),
+            ("pa\u{AD}ssword", &["password"]),
+            ("pass\u{200B}Word", &["pass", "word"]),
+            ("\u{FEFF}token\u{200D}", &["token"]),
+            ("sEcReT", &["s", "ec", "re", "t"]),
             ("", &[]),
         ];
         for (key, words) in table {
@@ -762,6 +897,58 @@ mod tests {
             site.credentials_in(&path("files/fixtures/x"), text.as_bytes())
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn an_allowed_value_allows_that_value_only() {
+        let key = path("files/ops/deploy.env");
+        let pem_a = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\n-----END PRIVATE KEY-----";
+        let pem_b = pem_a.replace("MIIE", "XXXX");
+        let aws = "abcdEFGHijklMNOPqrstUVWXyz0123456789/+AB";
+        let github = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+        let policy = |values: &[&str]| {
+            SecretPolicy::new(Some(&SiteSecrets {
+                allow: values
+                    .iter()
+                    .map(|v| AllowedCredential::Value((*v).to_owned()))
+                    .collect(),
+                ..SiteSecrets::default()
+            }))
+        };
+        let site = policy(&[pem_a, aws, github]).unwrap();
+        let shapes = |text: &str| -> Vec<&str> {
+            site.credentials_in(&key, text.as_bytes())
+                .into_iter()
+                .map(|m| m.shape)
+                .collect()
+        };
+        assert!(shapes(&format!("{pem_a}\n")).is_empty());
+        assert_eq!(shapes(&pem_b), ["a PEM private key"]);
+        assert_eq!(
+            shapes("-----BEGIN PRIVATE KEY-----\nMIIE"),
+            ["a PEM private key"]
+        );
+        assert!(shapes(&format!("aws_secret_access_key={aws}\n")).is_empty());
+        assert_eq!(
+            shapes(&format!("aws_secret_access_key={aws}MORE")),
+            ["an AWS secret access key"]
+        );
+        assert!(shapes(&format!("{github} ")).is_empty());
+        assert_eq!(shapes(&format!("{github}MORE")), ["a GitHub token"]);
+
+        // An allowed header alone would allow every key with it: site.json is refused.
+        for bad in [
+            "-----BEGIN PRIVATE KEY-----",
+            "-----BEGIN EC PRIVATE KEY-----\nMHc",
+        ] {
+            let err = policy(&["sk_live_TestFixture0042", bad]).unwrap_err();
+            assert!(
+                matches!(err, FormatError::InvalidAllowedValue { index: 1, .. }),
+                "{err}"
+            );
+            assert!(!err.to_string().contains(bad), "{err}");
+            assert!(!err.to_string().contains("PRIVATE KEY-----"), "{err}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::fmt;
 
 use schemars::JsonSchema;
 use serde::Serialize;
+use sitepack_format::mask_credentials;
 
 /// How bad a finding is: an error makes the archive invalid; a warning does not
 /// (unless the caller is strict).
@@ -197,6 +198,8 @@ pub(crate) struct Findings {
 pub const MAX_FINDINGS: usize = 1000;
 
 impl Findings {
+    /// The entry name and the message are kept with every secret credential shape in
+    /// them masked (an entry or member name can hold one): a finding never repeats one.
     pub fn add(&mut self, code: Code, path: Option<&str>, message: impl Into<String>) {
         let severity = code.severity();
         match severity {
@@ -207,8 +210,8 @@ impl Findings {
             self.kept.push(Finding {
                 code,
                 severity,
-                path: path.map(str::to_owned),
-                message: message.into(),
+                path: path.map(mask_credentials),
+                message: mask_credentials(&message.into()),
             });
         }
     }

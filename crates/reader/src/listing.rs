@@ -11,6 +11,7 @@ use sitepack_format::{
 };
 
 use crate::container::Record;
+use crate::content::SHAPE_ADVICE;
 use crate::entry_stream::EntryStream;
 use crate::finding::{Code, Findings};
 use crate::manifest::{self, MAX_MANIFEST_BYTES, ManifestOutcome};
@@ -122,11 +123,67 @@ pub(crate) fn check_against_manifest(
     )?;
     manifest::check_stats(manifest, findings);
     let site = check_site(file, manifest, files, findings)?;
+    check_credentials_outside_contents(manifest, site.as_ref(), findings);
+    Ok(site)
+}
+
+/// Credential shapes in what travels besides the payload's contents: entry names, the
+/// manifest's redaction pointers and the label (docs/FORMAT.md §13.9, check 51).
+fn check_credentials_outside_contents(
+    manifest: &Manifest,
+    site: Option<&SiteConfig>,
+    findings: &mut Findings,
+) {
+    let policy = site
+        .and_then(|s| SecretPolicy::new(s.secrets.as_ref()).ok())
+        .unwrap_or_default();
+    // A name travels as it is: one that holds a credential is a credential in the archive.
+    for entry in &manifest.entries {
+        let Some(site_path) = entry.path.strip_prefix(PAYLOAD_DIR) else {
+            continue;
+        };
+        let mut reported: Vec<&str> = Vec::new();
+        for found in find_credentials(site_path.as_str().as_bytes()) {
+            if reported.contains(&found.shape) || policy.allows_credential(&site_path, &found.value)
+            {
+                continue;
+            }
+            reported.push(found.shape);
+            findings.entry(
+                Code::CredentialShape,
+                entry.path.as_str(),
+                format!(
+                    "the entry's name contains something shaped like {}; {SHAPE_ADVICE}",
+                    found.shape
+                ),
+            );
+        }
+    }
+    // The manifest's redaction pointers name removed members, whose names can be
+    // credentials.
+    let mut reported: Vec<&str> = Vec::new();
+    for redaction in &manifest.redactions {
+        let site_path = redaction
+            .path
+            .strip_prefix(PAYLOAD_DIR)
+            .unwrap_or_else(|| redaction.path.clone());
+        for found in find_credentials(redaction.pointer.as_bytes()) {
+            if reported.contains(&found.shape) || policy.allows_credential(&site_path, &found.value)
+            {
+                continue;
+            }
+            reported.push(found.shape);
+            findings.entry(
+                Code::CredentialShape,
+                MANIFEST_NAME,
+                format!(
+                    "the redaction pointer {} contains something shaped like {}; {SHAPE_ADVICE}",
+                    redaction.pointer, found.shape
+                ),
+            );
+        }
+    }
     if let Some(label) = &manifest.label {
-        let policy = site
-            .as_ref()
-            .and_then(|s| SecretPolicy::new(s.secrets.as_ref()).ok())
-            .unwrap_or_default();
         let mut reported: Vec<&str> = Vec::new();
         for found in find_credentials(label.as_bytes()) {
             if reported.contains(&found.shape) || policy.allows_credential_value(&found.value) {
@@ -143,7 +200,6 @@ pub(crate) fn check_against_manifest(
             );
         }
     }
-    Ok(site)
 }
 
 fn check_entry_place(manifest: &Manifest, entry: &Entry, findings: &mut Findings) {

@@ -88,6 +88,7 @@ pub(crate) fn process_document(
     check_document_shape(native, path, area, &value)?;
     let pointers = policy.redact(path, &mut value);
     refuse_credentials(native, path, &value, None, policy)?;
+    refuse_credentials_in_pointers(native, path, &pointers, None, policy)?;
     if pointers.is_empty() {
         return Ok(Processed {
             data: bytes,
@@ -198,6 +199,7 @@ pub(crate) fn process_lines(
             },
         ];
         refuse_credentials(native, path, &value, Some(line_number), policy)?;
+        refuse_credentials_in_pointers(native, path, &pointers, Some(line_number), policy)?;
         if let Some((_, key, _)) = kept_identity
             .iter()
             .find(|(applies, _, kept)| *applies && !kept)
@@ -251,6 +253,34 @@ fn refuse_credentials(
         }),
         None => Ok(()),
     }
+}
+
+/// Refuses redaction pointers (which the manifest lists) that hold a secret credential
+/// shape: a removed member's name can be one (`{"sk_live_…_token": "…"}`).
+fn refuse_credentials_in_pointers(
+    native: &Path,
+    path: &ArchivePath,
+    pointers: &[String],
+    line: Option<usize>,
+    policy: &SecretPolicy,
+) -> Result<(), WriterError> {
+    for pointer in pointers {
+        if let Some(m) = policy
+            .credentials_in(path, pointer.as_bytes())
+            .into_iter()
+            .find(|m| m.secret)
+        {
+            return Err(WriterError::CredentialShape {
+                path: native.to_path_buf(),
+                place: match line {
+                    Some(line) => format!(":{line}#{pointer}"),
+                    None => format!("#{pointer}"),
+                },
+                shape: m.shape,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Refuses the first secret credential shape in `found` (from bytes), naming its line.

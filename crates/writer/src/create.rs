@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use sitepack_format::{
     Area, CHECKSUMS_NAME, ContentKind, CredentialScanner, Entry, FORMAT_NAME, FORMAT_VERSION,
     Generator, Limits, MANIFEST_NAME, Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Progress,
-    Redaction, Scope, Selection, Sha256, Sha256Hasher, Stats, Timestamp, error_chain,
-    record_audit_event,
+    Redaction, Scope, SecretPolicy, Selection, Sha256, Sha256Hasher, Stats, Timestamp,
+    contains_url_with_password, error_chain, find_credentials, record_audit_event,
 };
 
 use crate::compress::{self, Encoded, Payload};
@@ -268,10 +268,11 @@ fn write_to(
     let _lock = site.lock_shared()?;
     // A writer never writes what a reader with default limits refuses.
     let limits = options.limits;
-    // A site's problems are all collected (names, kinds, then content), so that one
-    // run names them all; the archive is not finished when there are any.
+    // A site's problems are all collected (names, kinds, credentials in names, then
+    // content), so that one run names them all; no archive is finished when there are any.
     let (files, mut problems) = site.scan_all()?;
     let jobs = select(files, options)?;
+    problems.extend(credentials_in_names(site, &jobs));
     // The payload, the manifest and checksums.sha256.
     check_limit(site, "entries", jobs.len() as u64 + 2, limits.max_entries)?;
     progress.begin(jobs.len() as u64, jobs.iter().map(|j| j.file.size).sum());
@@ -328,7 +329,7 @@ fn write_to(
     if let Some(error) = WriterError::from_problems(problems) {
         return Err(error);
     }
-    archive.check_label(options.label.as_deref())?;
+    archive.check_label(options.label.as_deref(), site.policy())?;
 
     let manifest = Manifest {
         format: FORMAT_NAME.to_owned(),
@@ -526,8 +527,9 @@ impl Appender<'_, '_> {
         }
     }
 
-    /// Refuses a label that contains a secret value removed from the site.
-    fn check_label(&self, label: Option<&str>) -> Result<(), WriterError> {
+    /// Refuses a label that contains a secret value removed from the site (named by where
+    /// it came from), then one that holds a credential or a URL with a password.
+    fn check_label(&self, label: Option<&str>, policy: &SecretPolicy) -> Result<(), WriterError> {
         let Some(label) = label else { return Ok(()) };
         match self.secret_values.iter().find(|(value, _)| {
             value.len() >= MIN_SECRET_LEN_IN_LABEL && label.contains(value.as_str())
@@ -535,9 +537,48 @@ impl Appender<'_, '_> {
             Some((_, place)) => Err(WriterError::SecretInLabel {
                 path: place.clone(),
             }),
-            None => Ok(()),
+            None => check_label_shapes(policy, Some(label)),
         }
     }
+}
+
+/// Refuses a file whose site-relative path (its name, or a directory's on the way)
+/// holds a secret credential shape the site does not allow (docs/FORMAT.md §11.4).
+fn credentials_in_names(site: &Site, jobs: &[Job]) -> Vec<WriterError> {
+    let policy = site.policy();
+    jobs.iter()
+        .filter_map(|job| {
+            let path = &job.file.path;
+            let found = policy
+                .credentials_in(path, path.as_str().as_bytes())
+                .into_iter()
+                .find(|f| f.secret)?;
+            let native = site.native_path(path);
+            Some(WriterError::CredentialInName {
+                dir: native.parent().unwrap_or(&native).to_path_buf(),
+                path: path.as_str().to_owned(),
+                shape: found.shape,
+            })
+        })
+        .collect()
+}
+
+/// Refuses a label that holds a secret credential shape the site does not allow, or a
+/// URL with a password (docs/FORMAT.md §11.3).
+fn check_label_shapes(policy: &SecretPolicy, label: Option<&str>) -> Result<(), WriterError> {
+    let Some(label) = label else { return Ok(()) };
+    if let Some(found) = find_credentials(label.as_bytes())
+        .into_iter()
+        .find(|f| f.secret && !policy.allows_credential_value(&f.value))
+    {
+        return Err(WriterError::CredentialInLabel { what: found.shape });
+    }
+    if contains_url_with_password(label) {
+        return Err(WriterError::CredentialInLabel {
+            what: "a URL with a password",
+        });
+    }
+    Ok(())
 }
 
 /// The jobs of a scope, in path order; refuses a scope that names nothing in the site.

@@ -4,7 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use sitepack_format::FormatError;
+use sitepack_format::{FormatError, mask_credentials};
 
 /// Why a site could not be backed up, or an archive not written.
 #[derive(Debug, thiserror::Error)]
@@ -60,9 +60,11 @@ pub enum WriterError {
     },
     /// A credential shape that is itself a secret (a PEM private key, a live Stripe key,
     /// …) where the secret policy does not remove it.
+    /// The path and place are printed with every credential in them masked
+    /// (a JSON member's name can be one: `{"sk_live_…": 1}`).
     #[error(
-        "{}{place}: holds {shape}; a credential must never travel in a backup: remove it from the site and rotate it, or, if it is a published example or test value, list it (or the file) in site.json secrets.allow (docs/FORMAT.md §11.4)",
-        path.display()
+        "{}: holds {shape}; a credential must never travel in a backup: remove it from the site and rotate it, or, if it is a published example or test value, list it (or the file) in site.json secrets.allow (docs/FORMAT.md §11.4)",
+        mask_credentials(&format!("{}{place}", path.display()))
     )]
     CredentialShape {
         /// The file.
@@ -168,8 +170,34 @@ pub enum WriterError {
         /// The names that exist.
         available: Vec<String>,
     },
+    /// A file's name (or a directory's on its path) holds a secret credential shape.
+    #[error(
+        "{}: the name of a file in this directory holds {shape} (the file {}); a credential must never travel in a backup, not even in a file name: rename the file and rotate the credential, or, if it is a published example or test value, list it (or the file) in site.json secrets.allow (docs/FORMAT.md §11.4)",
+        mask_credentials(&dir.display().to_string()),
+        mask_credentials(path)
+    )]
+    CredentialInName {
+        /// The directory that holds the file.
+        dir: PathBuf,
+        /// The file's site-relative path (printed masked).
+        path: String,
+        /// What it is (`a Stripe live secret key`), never the match.
+        shape: &'static str,
+    },
+    /// The label holds a secret credential shape or a URL with a password.
+    #[error(
+        "the label holds {what}; a label travels in the archive's manifest and a secret must never travel: choose another label"
+    )]
+    CredentialInLabel {
+        /// What it holds (`a Stripe live secret key`, `a URL with a password`), never
+        /// the match.
+        what: &'static str,
+    },
     /// The label contains one of the site's secret values.
-    #[error("the label contains a secret value (from {path}); choose another label")]
+    #[error(
+        "the label contains a secret value (from {}); choose another label",
+        mask_credentials(path)
+    )]
     SecretInLabel {
         /// Where the secret was found (site-relative path and pointer).
         path: String,
@@ -285,6 +313,7 @@ impl WriterError {
             Self::InvalidJson { .. }
                 | Self::DuplicateKey { .. }
                 | Self::CredentialShape { .. }
+                | Self::CredentialInName { .. }
                 | Self::InvalidDocument { .. }
                 | Self::MissingRecordId { .. }
                 | Self::DuplicateRecordId { .. }

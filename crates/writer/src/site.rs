@@ -164,7 +164,7 @@ impl Site {
                         }
                     }
                     NodeKind::Special => {
-                        problems.push(WriterError::NotRegularFile { path: native })
+                        problems.push(WriterError::NotRegularFile { path: native });
                     }
                 }
             }
