@@ -10,13 +10,18 @@
 //! 3. journal: `.sitepack/restore/journal.json` (state `applying`) lists every touched
 //!    path with its size, digest and mode before the restore. Until this rename, an
 //!    interruption leaves nothing to undo: the work directory is simply removed.
-//! 4. apply: deletes, then each staged file renamed over its path. Then one `syncfs`.
+//! 4. apply: deletes (and the directories they empty, unless new content goes there),
+//!    then the directories the new content needs, then each staged file renamed over its
+//!    path. Then one `syncfs`.
+//!
+//! Every path below the site and its `.sitepack/` is reached through [`Beneath`] handles
+//! that never follow a link: a directory swapped for one is refused, never followed.
 //! 5. pending: the journal's state becomes `pending`: the restore is complete and waits
 //!    for `keep` (drop the snapshot) or `revert` (put back every touched path).
 //!
-//! Undoing ([`roll_back`]) is idempotent: each path whose content is not its recorded
-//! "before" is put back from the snapshot (or removed, if it did not exist), so it can
-//! be interrupted and run again any number of times.
+//! Undoing ([`roll_back`]) is idempotent and goes last change first: each path whose
+//! content is not its recorded "before" is put back from the snapshot (or removed, if it
+//! did not exist), so it can be interrupted and run again any number of times.
 
 use std::collections::BTreeSet;
 use std::fs::Permissions;
