@@ -1,4 +1,4 @@
-//! Every scope, with and without files, holds exactly what DESIGN.md §2 says — checked
+//! Every scope, with and without files, holds exactly what docs/FORMAT.md §7 says — checked
 //! against an independent reading of the site, on the demo site and on a generated one.
 
 use std::collections::{BTreeMap, BTreeSet};

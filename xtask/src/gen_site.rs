@@ -1,4 +1,4 @@
-//! `cargo xtask gen-site`: a deterministic, realistic site in the layout of DESIGN.md §1,
+//! `cargo xtask gen-site`: a deterministic, realistic site in the layout of docs/FORMAT.md §6,
 //! for benchmarks and for checking that memory does not grow with the size of a site.
 //!
 //! The same spec gives a byte-identical tree: every byte comes from [`Rng`] streams

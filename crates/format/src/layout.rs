@@ -1,4 +1,4 @@
-//! The site layout (DESIGN.md §1) and the scopes that select from it (§2).
+//! The site layout (docs/FORMAT.md §6) and the scopes that select from it (§7).
 
 use crate::{ArchivePath, AreaKind, Name, Options, Scope};
 

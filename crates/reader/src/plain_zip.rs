@@ -1,6 +1,6 @@
 //! A ZIP read without the sitepack checks: the container is parsed and every read is
 //! verified as [`Archive`](crate::Archive)'s are, but there is no manifest. The restore
-//! crate reads its pre-restore snapshots (docs/FORMAT.md §15) through it.
+//! crate reads its pre-restore snapshots (docs/SITE-STATE.md) through it.
 
 use std::collections::HashMap;
 use std::fs::File;

@@ -1,6 +1,6 @@
 //! A plain ZIP of files copied byte for byte: no manifest, no secret policy, no checks of
 //! their content. The restore crate keeps the pre-restore snapshot of a site in one
-//! (docs/FORMAT.md §15), so that a revert puts back exactly the bytes that were there.
+//! (docs/SITE-STATE.md), so that a revert puts back exactly the bytes that were there.
 
 use std::fs::File;
 use std::io::Write;
