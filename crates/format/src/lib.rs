@@ -8,6 +8,8 @@
 //!   the embedded JSON Schema.
 //! - [`SiteConfig`]: `site.json`, checked by [`validate_site_config`].
 //! - [`Area`], [`classify`] and [`Scope`]: the site layout and which paths a scope selects.
+//! - [`ContentKind`], [`check_document`] and [`JsonLinesCheck`]: the JSON content rules,
+//!   whose breaches are [`ContentProblem`]s.
 //! - [`SecretPolicy`]: which JSON values are secrets, and their redaction.
 //! - [`find_credentials`] and [`CredentialScanner`]: well-known credential shapes in any bytes.
 //! - [`AuditEvent`], [`append_audit_event`] and [`read_audit_log`]: the site's audit log.
@@ -53,7 +55,8 @@ pub use audit::{
 };
 pub use beneath::{Beneath, LinkRefused, NodeKind, NodeStat};
 pub use content::{
-    ContentKind, check_json, is_blank_line, json_error_message, parse_site_json, record_id,
+    ContentKind, ContentProblem, JsonLinesCheck, check_document, check_json, is_blank_line,
+    json_error_message, parse_document, parse_site_json, record_id,
 };
 pub use credentials::{
     CREDENTIAL_MASK, CredentialInStream, CredentialMatch, CredentialScanner,
