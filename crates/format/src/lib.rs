@@ -14,6 +14,7 @@
 //! - [`find_credentials`] and [`CredentialScanner`]: well-known credential shapes in any bytes.
 //! - [`AuditEvent`], [`append_audit_event`] and [`read_audit_log`]: the site's audit log.
 //! - [`Progress`]: how long work reports how far it got.
+//! - [`zip_records`]: the ZIP record signatures, flag bits and methods.
 //!
 //! ```
 //! use sitepack_format::{classify, Area, ArchivePath, Options, Scope, Selection};
@@ -47,6 +48,7 @@ mod secrets;
 mod site;
 mod site_lock;
 mod tree;
+pub mod zip_records;
 
 pub use audit::{
     AUDIT_EVENT_TYPES, AUDIT_LOG_NAME, AuditEvent, AuditFilter, AuditLog, BadLine,
