@@ -2219,7 +2219,7 @@ fn bad_content_is_refused() {
                 "{\"id\": \"c-1\"}\n{\"id\": \"c-2\", \"id\": \"c-3\"}\n",
                 "INVALID_JSONL",
             )
-            .saying("duplicate key /id at line 2"),
+            .saying("line 2 column 18: duplicate key /id"),
             case(
                 "duplicate key in other JSON Lines",
                 "themes/log.jsonl",

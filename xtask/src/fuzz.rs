@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, Result, bail};
+use sitepack_format::zip_records;
 
 /// The archive time of every generated seed, so that the corpus is the same on every run.
 const TIMESTAMP: &str = "2026-01-01T00:00:00Z";
@@ -140,8 +141,8 @@ fn write_reader_seeds(root: &Path, corpus: &Path) -> Result<()> {
         }
     }
     // End of central directory with no entries: the smallest archive a reader must parse.
-    let mut empty = b"PK\x05\x06".to_vec();
-    empty.resize(22, 0);
+    let mut empty = zip_records::END_OF_CENTRAL_DIRECTORY.to_vec();
+    empty.resize(zip_records::END_OF_CENTRAL_DIRECTORY_LEN, 0);
     fs::write(corpus.join("empty.zip"), empty)?;
     Ok(())
 }

@@ -1,14 +1,17 @@
 //! The JSON content rules of docs/FORMAT.md §8, shared by the writer (which refuses a
-//! site that breaks them) and the reader (which reports an archive that does).
+//! site that breaks them), the reader (which reports an archive that does) and restore
+//! (which merges into a target's collections): [`ContentProblem`] says which rule is
+//! broken, [`check_document`] and [`JsonLinesCheck`] apply them.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::secrets::push_escaped_token;
-use crate::{ArchivePath, Area, FormatError, ModuleItem};
+use crate::{ArchivePath, Area, FormatError, ModuleItem, Name};
 
 /// How an entry's bytes are read (docs/FORMAT.md §6.1): the one rule the writer, the
 /// reader and restore all apply.
@@ -64,6 +67,214 @@ impl ContentKind {
     #[must_use]
     pub fn has_records(self) -> bool {
         self == Self::Collection
+    }
+}
+
+/// How a JSON entry breaks the content rules (docs/FORMAT.md §8). The message names the
+/// rule and never quotes the content; [`line`](Self::line) and [`column`](Self::column)
+/// say where, for the caller to print beside its own name of the file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ContentProblem {
+    /// Not one JSON value (RFC 8259).
+    #[error("invalid JSON ({message})")]
+    InvalidJson {
+        /// 1-based line of the entry.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser expected (never the text itself).
+        message: String,
+    },
+    /// An object with the same key twice.
+    #[error(
+        "duplicate key {pointer} (JSON pointer); a key may appear only once in an object (a parser keeps one of them, so the other escapes every check): remove one of them"
+    )]
+    DuplicateKey {
+        /// RFC 6901 pointer of the repeated key (a key name, never a value).
+        pointer: String,
+        /// 1-based line of the entry where it repeats.
+        line: usize,
+        /// 1-based column just after it.
+        column: usize,
+    },
+    /// `site.json`, a tab or a user card that is not a JSON object.
+    #[error("must hold a JSON object")]
+    NotAnObject,
+    /// A user card whose `id` is not its file stem.
+    #[error(
+        "a user card's \"id\" must equal its file name: set \"id\": \"{expected}\" or rename the file"
+    )]
+    CardIdMismatch {
+        /// The file stem, which the `id` must be.
+        expected: Name,
+    },
+    /// A non-blank collection line that is not a JSON object.
+    #[error(
+        "record is not a JSON object; every non-blank line of a collection holds one record, an object with a unique \"id\""
+    )]
+    RecordNotAnObject {
+        /// 1-based line.
+        line: usize,
+    },
+    /// A record without an `id` that is a non-empty string or an integer in the `i64`
+    /// range.
+    #[error(
+        "record has no \"id\" (a non-empty string or an integer); every record of a collection needs a unique id"
+    )]
+    MissingRecordId {
+        /// 1-based line.
+        line: usize,
+    },
+    /// A second record with an id already seen.
+    #[error(
+        "duplicate record id {id} (first on line {first_line}); ids must be unique within a collection"
+    )]
+    DuplicateRecordId {
+        /// The id.
+        id: Value,
+        /// 1-based line of the second record.
+        line: usize,
+        /// 1-based line of the first.
+        first_line: usize,
+    },
+}
+
+impl ContentProblem {
+    /// The 1-based line of the entry the problem is on; `None` for a whole document.
+    #[must_use]
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Self::InvalidJson { line, .. }
+            | Self::DuplicateKey { line, .. }
+            | Self::RecordNotAnObject { line }
+            | Self::MissingRecordId { line }
+            | Self::DuplicateRecordId { line, .. } => Some(*line),
+            Self::NotAnObject | Self::CardIdMismatch { .. } => None,
+        }
+    }
+
+    /// The 1-based column, for JSON that does not parse.
+    #[must_use]
+    pub fn column(&self) -> Option<usize> {
+        match self {
+            Self::InvalidJson { column, .. } | Self::DuplicateKey { column, .. } => Some(*column),
+            _ => None,
+        }
+    }
+
+    /// The problem of JSON that [`parse_site_json`] refused, on line `line` of the entry
+    /// when it is one line of JSON Lines.
+    fn of_json(error: FormatError, line: Option<usize>) -> Self {
+        match error {
+            FormatError::DuplicateKey {
+                pointer,
+                line: in_value,
+                column,
+            } => Self::DuplicateKey {
+                pointer,
+                line: line.unwrap_or(in_value),
+                column,
+            },
+            FormatError::JsonSyntax {
+                line: in_value,
+                column,
+                message,
+            } => Self::InvalidJson {
+                line: line.unwrap_or(in_value),
+                column,
+                message,
+            },
+            // `parse_site_json` fails with one of the two above; anything else is still
+            // JSON it did not accept.
+            other => Self::InvalidJson {
+                line: line.unwrap_or(1),
+                column: 1,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Parses a JSON document (one value, no duplicate keys), before [`check_document`].
+pub fn parse_document(bytes: &[u8]) -> Result<Value, ContentProblem> {
+    parse_site_json(bytes).map_err(|e| ContentProblem::of_json(e, None))
+}
+
+/// Checks a parsed document against the rules of its `area`: `site.json`, tabs and user
+/// cards are objects, and a user card's `id` is its file stem.
+pub fn check_document(area: &Area, value: &Value) -> Result<(), ContentProblem> {
+    match area {
+        Area::Site | Area::Tab(_) | Area::User(_) if !value.is_object() => {
+            Err(ContentProblem::NotAnObject)
+        }
+        Area::User(id) if value.get("id").and_then(Value::as_str) != Some(id.as_str()) => {
+            Err(ContentProblem::CardIdMismatch {
+                expected: id.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks a JSON Lines entry one line at a time, as its bytes arrive: each line through
+/// [`parse`](Self::parse), and each value of a collection through
+/// [`check_record`](Self::check_record).
+#[derive(Debug, Default)]
+pub struct JsonLinesCheck {
+    /// The number of the line last parsed.
+    line: usize,
+    /// Each record id seen (as JSON text) and the line it was first on.
+    first_lines: HashMap<String, usize>,
+}
+
+impl JsonLinesCheck {
+    /// A check at the start of an entry.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next line's value (its bytes without the `\n`); `None` for a blank line,
+    /// which is no record.
+    pub fn parse(&mut self, line: &[u8]) -> Result<Option<Value>, ContentProblem> {
+        self.line += 1;
+        if is_blank_line(line) {
+            return Ok(None);
+        }
+        parse_site_json(line)
+            .map(Some)
+            .map_err(|e| ContentProblem::of_json(e, Some(self.line)))
+    }
+
+    /// The 1-based number of the line last given to [`parse`](Self::parse).
+    #[must_use]
+    pub fn line_number(&self) -> usize {
+        self.line
+    }
+
+    /// Checks the value of the line just parsed as a collection record: an object with
+    /// a valid `id` that no earlier record has. Gives the id; a repeated id is an error
+    /// that carries it (the record is otherwise whole).
+    pub fn check_record(&mut self, record: &Value) -> Result<Value, ContentProblem> {
+        let line = self.line;
+        if !record.is_object() {
+            return Err(ContentProblem::RecordNotAnObject { line });
+        }
+        let id = record_id(record)
+            .cloned()
+            .ok_or(ContentProblem::MissingRecordId { line })?;
+        match self.first_lines.entry(id.to_string()) {
+            Entry::Occupied(first) => Err(ContentProblem::DuplicateRecordId {
+                id,
+                line,
+                first_line: *first.get(),
+            }),
+            Entry::Vacant(slot) => {
+                slot.insert(line);
+                Ok(id)
+            }
+        }
     }
 }
 
@@ -297,6 +508,153 @@ mod tests {
                 other => panic!("{bad}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn documents_of_the_site_tabs_and_users_are_objects_and_a_cards_id_is_its_name() {
+        let u1: Name = "u-1".parse().unwrap();
+        let mismatch = Err(ContentProblem::CardIdMismatch {
+            expected: u1.clone(),
+        });
+        let table = [
+            ("site.json", "{}", Ok(())),
+            ("site.json", "[]", Err(ContentProblem::NotAnObject)),
+            ("settings/shop.json", r#"{"a": 1}"#, Ok(())),
+            ("settings/shop.json", "1", Err(ContentProblem::NotAnObject)),
+            ("users/u-1.json", r#"{"id": "u-1"}"#, Ok(())),
+            (
+                "users/u-1.json",
+                r#"["u-1"]"#,
+                Err(ContentProblem::NotAnObject),
+            ),
+            ("users/u-1.json", r#"{"id": "u-2"}"#, mismatch.clone()),
+            ("users/u-1.json", r#"{"name": "u-1"}"#, mismatch.clone()),
+            ("users/u-1.json", r#"{"id": ["u-1"]}"#, mismatch),
+            // Other documents may hold any value.
+            ("modules/crm/setup.json", "[1]", Ok(())),
+            ("themes/app.json", "null", Ok(())),
+        ];
+        for (path, text, want) in table {
+            let path: ArchivePath = path.parse().unwrap();
+            let area = classify(&path).unwrap();
+            let value = parse_document(text.as_bytes()).unwrap();
+            assert_eq!(check_document(&area, &value), want, "{path}: {text}");
+        }
+        let card = check_document(&Area::User(u1), &serde_json::json!({"id": "u-9"}));
+        let message = card.unwrap_err().to_string();
+        assert!(message.contains(r#"set "id": "u-1""#), "{message}");
+    }
+
+    #[test]
+    fn documents_that_do_not_parse_say_where() {
+        assert_eq!(
+            parse_document(b"{\n  \"a\": 1\n  \"b\": 2}"),
+            Err(ContentProblem::InvalidJson {
+                line: 3,
+                column: 3,
+                message: "expected `,` or `}`".to_owned(),
+            })
+        );
+        let duplicate = parse_document(b"{\"k\": \"Secret-1\",\n \"k\": null}").unwrap_err();
+        assert_eq!(
+            duplicate,
+            ContentProblem::DuplicateKey {
+                pointer: "/k".to_owned(),
+                line: 2,
+                column: 4,
+            }
+        );
+        assert_eq!((duplicate.line(), duplicate.column()), (Some(2), Some(4)));
+        assert!(!duplicate.to_string().contains("Secret-1"), "{duplicate}");
+        assert_eq!(
+            (
+                ContentProblem::NotAnObject.line(),
+                ContentProblem::NotAnObject.column()
+            ),
+            (None, None)
+        );
+    }
+
+    /// Feeds `text` line by line; each line's id (collections) or value, or its problem.
+    fn check_lines(text: &str, collection: bool) -> Vec<Result<Option<Value>, ContentProblem>> {
+        let mut check = JsonLinesCheck::new();
+        text.split('\n')
+            .map(|line| {
+                let value = check.parse(line.as_bytes())?;
+                match value {
+                    Some(value) if collection => check.check_record(&value).map(Some),
+                    other => Ok(other),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn collection_lines_are_records_with_unique_ids_numbered_by_file_line() {
+        let lines = check_lines(
+            "{\"id\": \"a\"}\r\n\n{\"id\": 1}\n{\"id\": \"1\"}\n{\"id\": 1, \"x\": 2}\n \t\n{\"id\": \"a\"}",
+            true,
+        );
+        assert_eq!(
+            lines,
+            [
+                Ok(Some(Value::from("a"))),
+                Ok(None),
+                Ok(Some(Value::from(1))),
+                // A string and an integer are never the same id.
+                Ok(Some(Value::from("1"))),
+                Err(ContentProblem::DuplicateRecordId {
+                    id: Value::from(1),
+                    line: 5,
+                    first_line: 3,
+                }),
+                Ok(None),
+                Err(ContentProblem::DuplicateRecordId {
+                    id: Value::from("a"),
+                    line: 7,
+                    first_line: 1,
+                }),
+            ]
+        );
+        let lines = check_lines(
+            "[1]\n\"x\"\n{\"x\": 1}\n{\"id\": \"\"}\n{\"id\": 1.5}\n{\"id\": 2,}",
+            true,
+        );
+        assert_eq!(
+            lines,
+            [
+                Err(ContentProblem::RecordNotAnObject { line: 1 }),
+                Err(ContentProblem::RecordNotAnObject { line: 2 }),
+                Err(ContentProblem::MissingRecordId { line: 3 }),
+                Err(ContentProblem::MissingRecordId { line: 4 }),
+                Err(ContentProblem::MissingRecordId { line: 5 }),
+                Err(ContentProblem::InvalidJson {
+                    line: 6,
+                    column: 10,
+                    message: "trailing comma".to_owned(),
+                }),
+            ]
+        );
+        let line = lines[0].as_ref().unwrap_err().line();
+        assert_eq!(line, Some(1));
+    }
+
+    #[test]
+    fn json_lines_values_have_no_id_rules_but_no_duplicate_keys() {
+        let lines = check_lines("[1]\n\n\"x\"\n{\"t\": 1, \"t\": 2}", false);
+        assert_eq!(
+            lines,
+            [
+                Ok(Some(serde_json::json!([1]))),
+                Ok(None),
+                Ok(Some(Value::from("x"))),
+                Err(ContentProblem::DuplicateKey {
+                    pointer: "/t".to_owned(),
+                    line: 4,
+                    column: 12,
+                }),
+            ]
+        );
     }
 
     #[test]

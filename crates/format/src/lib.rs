@@ -8,10 +8,13 @@
 //!   the embedded JSON Schema.
 //! - [`SiteConfig`]: `site.json`, checked by [`validate_site_config`].
 //! - [`Area`], [`classify`] and [`Scope`]: the site layout and which paths a scope selects.
+//! - [`ContentKind`], [`check_document`] and [`JsonLinesCheck`]: the JSON content rules,
+//!   whose breaches are [`ContentProblem`]s.
 //! - [`SecretPolicy`]: which JSON values are secrets, and their redaction.
 //! - [`find_credentials`] and [`CredentialScanner`]: well-known credential shapes in any bytes.
 //! - [`AuditEvent`], [`append_audit_event`] and [`read_audit_log`]: the site's audit log.
 //! - [`Progress`]: how long work reports how far it got.
+//! - [`zip_records`]: the ZIP record signatures, flag bits and methods.
 //!
 //! ```
 //! use sitepack_format::{classify, Area, ArchivePath, Options, Scope, Selection};
@@ -45,6 +48,7 @@ mod secrets;
 mod site;
 mod site_lock;
 mod tree;
+pub mod zip_records;
 
 pub use audit::{
     AUDIT_EVENT_TYPES, AUDIT_LOG_NAME, AuditEvent, AuditFilter, AuditLog, BadLine,
@@ -53,7 +57,8 @@ pub use audit::{
 };
 pub use beneath::{Beneath, LinkRefused, NodeKind, NodeStat};
 pub use content::{
-    ContentKind, check_json, is_blank_line, json_error_message, parse_site_json, record_id,
+    ContentKind, ContentProblem, JsonLinesCheck, check_document, check_json, is_blank_line,
+    json_error_message, parse_document, parse_site_json, record_id,
 };
 pub use credentials::{
     CREDENTIAL_MASK, CredentialInStream, CredentialMatch, CredentialScanner,

@@ -4,34 +4,17 @@
 
 use std::io;
 
+use sitepack_format::zip_records::{
+    CENTRAL_HEADER, CENTRAL_HEADER_LEN, DATA_DESCRIPTOR, END_OF_CENTRAL_DIRECTORY,
+    END_OF_CENTRAL_DIRECTORY_LEN, FLAG_DATA_DESCRIPTOR, FLAG_ENCRYPTED, FLAG_MASKED_HEADER,
+    FLAG_STRONG_ENCRYPTION, LOCAL_HEADER, LOCAL_HEADER_LEN, MAX_COMMENT_LEN, METHOD_AES,
+    METHOD_DEFLATED, METHOD_STORED, UNICODE_PATH_EXTRA_FIELD, ZIP64_END_OF_CENTRAL_DIRECTORY,
+    ZIP64_END_OF_CENTRAL_DIRECTORY_LEN, ZIP64_EXTRA_FIELD, ZIP64_LOCATOR, ZIP64_LOCATOR_LEN,
+    ZIP64_MARKER_16, ZIP64_MARKER_32,
+};
+
 use crate::finding::{Code, Findings};
 use crate::source::ReadAt;
-
-const EOCD_SIG: &[u8; 4] = b"PK\x05\x06";
-const EOCD_LEN: u64 = 22;
-const MAX_COMMENT: u64 = 65_535;
-const ZIP64_LOCATOR_SIG: &[u8; 4] = b"PK\x06\x07";
-const ZIP64_LOCATOR_LEN: u64 = 20;
-const ZIP64_EOCD_SIG: &[u8; 4] = b"PK\x06\x06";
-const CENTRAL_SIG: &[u8; 4] = b"PK\x01\x02";
-const CENTRAL_LEN: usize = 46;
-pub(crate) const LOCAL_SIG: &[u8; 4] = b"PK\x03\x04";
-const LOCAL_LEN: u64 = 30;
-const DESCRIPTOR_SIG: &[u8; 4] = b"PK\x07\x08";
-const ZIP64_EXTRA: u16 = 0x0001;
-const UNICODE_PATH_EXTRA: u16 = 0x7075;
-
-/// General-purpose flag bits.
-pub(crate) const FLAG_ENCRYPTED: u16 = 1;
-pub(crate) const FLAG_DESCRIPTOR: u16 = 1 << 3;
-pub(crate) const FLAG_STRONG_ENCRYPTION: u16 = 1 << 6;
-pub(crate) const FLAG_UTF8: u16 = 1 << 11;
-pub(crate) const FLAG_MASKED_HEADER: u16 = 1 << 13;
-
-/// Compression methods.
-pub(crate) const STORED: u16 = 0;
-pub(crate) const DEFLATED: u16 = 8;
-const AES: u16 = 99;
 
 /// One central-directory record, with what its local header told us.
 #[derive(Debug, Clone)]
@@ -75,13 +58,13 @@ impl Record {
 
     pub fn is_encrypted(&self) -> bool {
         self.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION | FLAG_MASKED_HEADER) != 0
-            || self.method == AES
+            || self.method == METHOD_AES
     }
 
     /// Whether its data can be read: a supported method and a sound local header.
     pub fn readable(&self) -> bool {
         !self.is_encrypted()
-            && matches!(self.method, STORED | DEFLATED)
+            && matches!(self.method, METHOD_STORED | METHOD_DEFLATED)
             && self.data_start.is_some()
     }
 }
@@ -195,22 +178,22 @@ fn locate_eocd(file: &dyn ReadAt, len: u64, findings: &mut Findings) -> io::Resu
             "no end-of-central-directory record: this is not a ZIP archive, or it is truncated; copy it again from its source",
         );
     };
-    if len < EOCD_LEN {
+    if len < END_OF_CENTRAL_DIRECTORY_LEN as u64 {
         not_a_zip(findings);
         return Ok(None);
     }
-    let tail_len = len.min(EOCD_LEN + MAX_COMMENT);
+    let tail_len = len.min((END_OF_CENTRAL_DIRECTORY_LEN + MAX_COMMENT_LEN) as u64);
     let tail_start = len - tail_len;
     let mut tail = vec![0; usize::try_from(tail_len).map_err(io::Error::other)?];
     file.read_exact_at(&mut tail, tail_start)?;
-    let candidates: Vec<usize> = (0..=tail.len() - 22)
-        .filter(|&at| &tail[at..at + 4] == EOCD_SIG)
+    let candidates: Vec<usize> = (0..=tail.len() - END_OF_CENTRAL_DIRECTORY_LEN)
+        .filter(|&at| &tail[at..at + 4] == END_OF_CENTRAL_DIRECTORY)
         .collect();
     let comment_len = |at: usize| usize::from(u16::from_le_bytes([tail[at + 20], tail[at + 21]]));
     let exact: Vec<usize> = candidates
         .iter()
         .copied()
-        .filter(|&at| at + 22 + comment_len(at) == tail.len())
+        .filter(|&at| at + END_OF_CENTRAL_DIRECTORY_LEN + comment_len(at) == tail.len())
         .collect();
     let position = match (exact.as_slice(), candidates.last()) {
         (_, None) => {
@@ -218,8 +201,8 @@ fn locate_eocd(file: &dyn ReadAt, len: u64, findings: &mut Findings) -> io::Resu
             return Ok(None);
         }
         ([only], _) => {
-            let comment = &tail[*only + 22..];
-            if comment.windows(4).any(|w| w == EOCD_SIG) {
+            let comment = &tail[*only + END_OF_CENTRAL_DIRECTORY_LEN..];
+            if comment.windows(4).any(|w| w == END_OF_CENTRAL_DIRECTORY) {
                 findings.archive(
                     Code::MultipleEocd,
                     "the archive comment contains an end-of-central-directory signature, so ZIP tools may disagree about the contents; do not trust this file",
@@ -274,12 +257,12 @@ fn locate_eocd(file: &dyn ReadAt, len: u64, findings: &mut Findings) -> io::Resu
 /// Applies the ZIP64 end record when a locator precedes the EOCD. `false` when they
 /// are inconsistent (reported).
 fn read_zip64_end(file: &dyn ReadAt, eocd: &mut Eocd, findings: &mut Findings) -> io::Result<bool> {
-    let Some(locator_at) = eocd.position.checked_sub(ZIP64_LOCATOR_LEN) else {
+    let Some(locator_at) = eocd.position.checked_sub(ZIP64_LOCATOR_LEN as u64) else {
         return Ok(true);
     };
-    let mut locator = [0u8; 20];
+    let mut locator = [0u8; ZIP64_LOCATOR_LEN];
     file.read_exact_at(&mut locator, locator_at)?;
-    if &locator[..4] != ZIP64_LOCATOR_SIG {
+    if &locator[..4] != ZIP64_LOCATOR {
         return Ok(true);
     }
     let record_at = u64::from_le_bytes(le8(&locator[8..16]));
@@ -297,13 +280,17 @@ fn read_zip64_end(file: &dyn ReadAt, eocd: &mut Eocd, findings: &mut Findings) -
         );
         Ok(false)
     };
-    let mut record = [0u8; 56];
-    if record_at.checked_add(56).is_none_or(|end| end > locator_at) {
+    let mut record = [0u8; ZIP64_END_OF_CENTRAL_DIRECTORY_LEN];
+    if record_at
+        .checked_add(ZIP64_END_OF_CENTRAL_DIRECTORY_LEN as u64)
+        .is_none_or(|end| end > locator_at)
+    {
         return bad(findings);
     }
     file.read_exact_at(&mut record, record_at)?;
     let record_size = u64::from_le_bytes(le8(&record[4..12]));
-    if &record[..4] != ZIP64_EOCD_SIG || record_at.checked_add(12 + record_size) != Some(locator_at)
+    if &record[..4] != ZIP64_END_OF_CENTRAL_DIRECTORY
+        || record_at.checked_add(12 + record_size) != Some(locator_at)
     {
         return bad(findings);
     }
@@ -379,16 +366,16 @@ struct Zip64Values {
 
 fn apply_zip64(values: &mut Zip64Values, data: &[u8]) -> Option<()> {
     let mut cursor = Cursor { bytes: data, at: 0 };
-    if values.uncompressed == 0xFFFF_FFFF {
+    if values.uncompressed == u64::from(ZIP64_MARKER_32) {
         values.uncompressed = cursor.u64()?;
     }
-    if values.compressed == 0xFFFF_FFFF {
+    if values.compressed == u64::from(ZIP64_MARKER_32) {
         values.compressed = cursor.u64()?;
     }
-    if values.offset == 0xFFFF_FFFF {
+    if values.offset == u64::from(ZIP64_MARKER_32) {
         values.offset = cursor.u64()?;
     }
-    if values.disk == 0xFFFF {
+    if values.disk == u32::from(ZIP64_MARKER_16) {
         values.disk = cursor.u32()?;
     }
     Some(())
@@ -398,7 +385,7 @@ fn apply_zip64(values: &mut Zip64Values, data: &[u8]) -> Option<()> {
 fn unicode_path_differs(fields: &[(u16, &[u8])], name: &[u8]) -> bool {
     fields
         .iter()
-        .filter(|(id, _)| *id == UNICODE_PATH_EXTRA)
+        .filter(|(id, _)| *id == UNICODE_PATH_EXTRA_FIELD)
         .any(|(_, data)| data.get(5..) != Some(name))
 }
 
@@ -450,7 +437,8 @@ fn parse_central(
 }
 
 fn parse_record(cursor: &mut Cursor<'_>, shift: u64, findings: &mut Findings) -> Option<Record> {
-    if cursor.take(4)? != CENTRAL_SIG || cursor.bytes.len() - cursor.at < CENTRAL_LEN - 4 {
+    if cursor.take(4)? != CENTRAL_HEADER || cursor.bytes.len() - cursor.at < CENTRAL_HEADER_LEN - 4
+    {
         return None;
     }
     let made_by = cursor.u16()?;
@@ -478,7 +466,7 @@ fn parse_record(cursor: &mut Cursor<'_>, shift: u64, findings: &mut Findings) ->
         offset: u64::from(offset),
         disk: u32::from(disk),
     };
-    if let Some((_, data)) = fields.iter().find(|(id, _)| *id == ZIP64_EXTRA) {
+    if let Some((_, data)) = fields.iter().find(|(id, _)| *id == ZIP64_EXTRA_FIELD) {
         apply_zip64(&mut values, data)?;
     }
     let (text, non_utf8) = match String::from_utf8(name_bytes) {
@@ -535,29 +523,28 @@ fn read_local_header(
     offset: u64,
     cd_start: u64,
 ) -> io::Result<Result<LocalHeader, &'static str>> {
-    const FIXED: usize = 30;
     if offset
-        .checked_add(LOCAL_LEN)
+        .checked_add(LOCAL_HEADER_LEN as u64)
         .is_none_or(|end| end > cd_start)
     {
         return Ok(Err("its local header offset points outside the entry area"));
     }
-    let mut fixed = [0u8; FIXED];
+    let mut fixed = [0u8; LOCAL_HEADER_LEN];
     file.read_exact_at(&mut fixed, offset)?;
     let u16_at = |o: usize| u16::from_le_bytes([fixed[o], fixed[o + 1]]);
     let u32_at = |o: usize| u32::from_le_bytes(le4(&fixed[o..]));
-    if &fixed[..4] != LOCAL_SIG {
+    if &fixed[..4] != LOCAL_HEADER {
         return Ok(Err(
             "no local header where the central directory says the entry starts",
         ));
     }
     let (name_len, extra_len) = (usize::from(u16_at(26)), usize::from(u16_at(28)));
-    let data_start = offset + LOCAL_LEN + (name_len + extra_len) as u64;
+    let data_start = offset + (LOCAL_HEADER_LEN + name_len + extra_len) as u64;
     if data_start > cd_start {
         return Ok(Err("its local header runs into the central directory"));
     }
     let mut variable = vec![0u8; name_len + extra_len];
-    file.read_exact_at(&mut variable, offset + LOCAL_LEN)?;
+    file.read_exact_at(&mut variable, offset + LOCAL_HEADER_LEN as u64)?;
     let (name, extra) = variable.split_at(name_len);
     let Some(fields) = extra_fields(extra) else {
         return Ok(Err("its local extra field does not parse"));
@@ -568,7 +555,7 @@ fn read_local_header(
         offset: 0,
         disk: 0,
     };
-    let zip64 = fields.iter().find(|(id, _)| *id == ZIP64_EXTRA);
+    let zip64 = fields.iter().find(|(id, _)| *id == ZIP64_EXTRA_FIELD);
     if let Some((_, data)) = zip64
         && apply_zip64(&mut values, data).is_none()
     {
@@ -646,7 +633,7 @@ fn check_local_header(
         );
         return Ok(());
     };
-    let observed = if flags & FLAG_DESCRIPTOR == 0 {
+    let observed = if flags & FLAG_DATA_DESCRIPTOR == 0 {
         Some((local.crc, local.compressed, local.uncompressed, 0))
     } else {
         let descriptor = read_descriptor(file, data_end, cd_start, local.zip64)?;
@@ -691,7 +678,7 @@ fn read_descriptor(
     let available = cd_start - data_end;
     let mut bytes = vec![0u8; usize::try_from(available.min(24)).map_err(io::Error::other)?];
     file.read_exact_at(&mut bytes, data_end)?;
-    let signed = bytes.starts_with(DESCRIPTOR_SIG);
+    let signed = bytes.starts_with(DATA_DESCRIPTOR);
     let mut cursor = Cursor {
         bytes: &bytes,
         at: if signed { 4 } else { 0 },
@@ -713,10 +700,11 @@ fn descriptor_len(file: &dyn ReadAt, record: &Record, cd_start: u64) -> io::Resu
     let Some(start) = record.data_start else {
         return Ok(0);
     };
-    if record.flags & FLAG_DESCRIPTOR == 0 {
+    if record.flags & FLAG_DATA_DESCRIPTOR == 0 {
         return Ok(0);
     }
-    let zip64 = record.compressed >= 0xFFFF_FFFF || record.uncompressed >= 0xFFFF_FFFF;
+    let marker = u64::from(ZIP64_MARKER_32);
+    let zip64 = record.compressed >= marker || record.uncompressed >= marker;
     let data_end = start + record.compressed;
     let first = read_descriptor(file, data_end, cd_start, zip64)?;
     // A 32-bit descriptor that does not match may be a ZIP64 one (or the reverse).
@@ -749,7 +737,7 @@ fn check_tiling(
             start + record.compressed + descriptor_len(file, record, cd_start)?
         } else {
             complete = false;
-            record.local_offset.saturating_add(LOCAL_LEN)
+            record.local_offset.saturating_add(LOCAL_HEADER_LEN as u64)
         };
         spans.push((record.local_offset, end, record.display()));
     }
@@ -788,7 +776,7 @@ fn check_tiling(
 fn report_gap(file: &dyn ReadAt, start: u64, end: u64, findings: &mut Findings) -> io::Result<()> {
     let mut head = vec![0u8; usize::try_from((end - start).min(4)).map_err(io::Error::other)?];
     file.read_exact_at(&mut head, start)?;
-    let what = if head == LOCAL_SIG {
+    let what = if head == LOCAL_HEADER {
         "a local header that the central directory does not list"
     } else if start == 0 {
         return Ok(());

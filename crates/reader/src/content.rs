@@ -1,12 +1,10 @@
 //! Content checks (docs/FORMAT.md §13.8–13.9) on an entry's bytes as they stream past:
 //! JSON shape, collection records and ids, scope of records, secrets, credential shapes.
 
-use std::collections::HashSet;
-
 use serde_json::Value;
 use sitepack_format::{
-    ArchivePath, Area, ContentKind, CredentialScanner, FormatError, SecretPolicy, Selection,
-    is_blank_line, parse_site_json, record_id,
+    ArchivePath, Area, ContentKind, ContentProblem, CredentialScanner, JsonLinesCheck,
+    SecretPolicy, Selection, check_document, parse_document,
 };
 
 use crate::finding::{Code, Findings};
@@ -80,9 +78,9 @@ pub(crate) struct ContentCheck<'a> {
     rules: ContentRules<'a>,
     /// A document's bytes, or a JSON Lines entry's unfinished line.
     pending: Vec<u8>,
-    line_number: usize,
+    /// Where a JSON Lines entry is, and its record ids.
+    lines: JsonLinesCheck,
     records: u64,
-    ids: HashSet<String>,
     findings: Findings,
     reported: usize,
     /// Some JSON could not be parsed, so its credential shapes are left to the byte scan.
@@ -94,9 +92,8 @@ impl<'a> ContentCheck<'a> {
         Self {
             rules,
             pending: Vec::new(),
-            line_number: 0,
+            lines: JsonLinesCheck::new(),
             records: 0,
-            ids: HashSet::new(),
             findings: Findings::default(),
             reported: 0,
             unparsed: false,
@@ -146,55 +143,48 @@ impl<'a> ContentCheck<'a> {
         }
     }
 
+    /// Reports a broken content rule, saying where it is (never the entry's text).
+    fn problem(&mut self, code: Code, problem: &ContentProblem) {
+        let message = match (problem.line(), problem.column()) {
+            (Some(line), Some(column)) => format!("line {line} column {column}: {problem}"),
+            (Some(line), None) => format!("line {line}: {problem}"),
+            (None, _) => problem.to_string(),
+        };
+        self.add(code, message);
+    }
+
     fn document(&mut self, bytes: &[u8]) {
-        let mut value = match parse_site_json(bytes) {
+        let mut value = match parse_document(bytes) {
             Ok(value) => value,
-            Err(e) => {
+            Err(problem) => {
                 self.unparsed = true;
-                self.add(Code::InvalidJson, not_json_message(&e, None));
+                self.problem(Code::InvalidJson, &problem);
                 return;
             }
         };
-        match self.rules.area {
-            Area::Site | Area::Tab(_) if !value.is_object() => {
-                self.add(Code::InvalidJson, "must hold a JSON object".to_owned());
-            }
-            Area::User(id) => {
-                if value.is_object() {
-                    if value.get("id").and_then(Value::as_str) != Some(id.as_str()) {
-                        self.add(
-                            Code::UserIdMismatch,
-                            format!("a user card's \"id\" must equal its file name (`{id}`)"),
-                        );
-                    }
-                } else {
-                    self.add(
-                        Code::InvalidJson,
-                        "a user card must hold a JSON object".to_owned(),
-                    );
-                }
-            }
-            _ => {}
+        if let Err(problem) = check_document(self.rules.area, &value) {
+            let code = match problem {
+                ContentProblem::CardIdMismatch { .. } => Code::UserIdMismatch,
+                _ => Code::InvalidJson,
+            };
+            self.problem(code, &problem);
         }
         self.secrets(&mut value, None);
     }
 
     fn line(&mut self, line: &[u8]) {
-        self.line_number += 1;
-        if is_blank_line(line) {
-            return;
-        }
         let collection = self.rules.kind == ContentKind::Collection;
-        let mut value = match parse_site_json(line) {
-            Ok(value) => value,
-            Err(e) => {
+        let mut value = match self.lines.parse(line) {
+            Ok(Some(value)) => value,
+            Ok(None) => return,
+            Err(problem) => {
                 self.unparsed = true;
                 let code = if collection {
                     Code::InvalidJsonl
                 } else {
                     Code::InvalidJson
                 };
-                self.add(code, not_json_message(&e, Some(self.line_number)));
+                self.problem(code, &problem);
                 return;
             }
         };
@@ -203,25 +193,19 @@ impl<'a> ContentCheck<'a> {
             return;
         }
         self.records += 1;
-        let Some(id) = record_id(&value).cloned() else {
-            self.add(
-                Code::InvalidJsonl,
-                format!(
-                    "line {} is not a record: a collection line must be a JSON object with an \"id\" that is a non-empty string or an integer",
-                    self.line_number
-                ),
-            );
-            return;
+        let id = match self.lines.check_record(&value) {
+            Ok(id) => id,
+            Err(problem) => {
+                let ContentProblem::DuplicateRecordId { id, .. } = &problem else {
+                    self.problem(Code::InvalidJsonl, &problem);
+                    return;
+                };
+                // The record is whole: its scope and secrets are still checked.
+                let id = id.clone();
+                self.problem(Code::DuplicateRecordId, &problem);
+                id
+            }
         };
-        if !self.ids.insert(id.to_string()) {
-            self.add(
-                Code::DuplicateRecordId,
-                format!(
-                    "line {}: record id {id} appears more than once",
-                    self.line_number
-                ),
-            );
-        }
         if self.rules.selection == Selection::OwnedRecords
             && let Some(user) = self.rules.user
             && value.get(self.rules.owner_field).and_then(Value::as_str) != Some(user)
@@ -230,7 +214,8 @@ impl<'a> ContentCheck<'a> {
                 Code::OutOfScope,
                 format!(
                     "record {id} (line {}) does not belong to user `{user}` (field \"{}\"), but the archive's scope is that user",
-                    self.line_number, self.rules.owner_field
+                    self.lines.line_number(),
+                    self.rules.owner_field
                 ),
             );
         }
@@ -239,7 +224,7 @@ impl<'a> ContentCheck<'a> {
 
     fn secrets(&mut self, value: &mut Value, record: Option<&Value>) {
         let pointers = self.rules.policy.redact(self.rules.path, value);
-        let line = self.line_number;
+        let line = self.lines.line_number();
         let place = |pointer: &str| match (record, self.rules.kind) {
             (Some(id), _) => format!("record {id} at {pointer}"),
             (None, ContentKind::JsonLines) => format!("line {line} at {pointer}"),
@@ -270,29 +255,5 @@ impl<'a> ContentCheck<'a> {
         for message in shapes {
             self.add(Code::CredentialShape, message);
         }
-    }
-}
-
-/// Why a document (or line `line` of JSON Lines) is not acceptable JSON; never its text.
-fn not_json_message(error: &FormatError, line: Option<usize>) -> String {
-    let at = |l: usize, column: usize| match line {
-        Some(line) => format!("line {line} column {column}"),
-        None => format!("line {l} column {column}"),
-    };
-    match error {
-        FormatError::DuplicateKey {
-            pointer,
-            line: l,
-            column,
-        } => format!(
-            "duplicate key {pointer} at {}: a key may appear only once in an object (a reader keeps one of them, so the other escapes every check); remove one of them",
-            at(*l, *column)
-        ),
-        FormatError::JsonSyntax {
-            line: l,
-            column,
-            message,
-        } => format!("not valid JSON at {}: {message}", at(*l, *column)),
-        other => other.to_string(),
     }
 }

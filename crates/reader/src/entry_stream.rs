@@ -4,9 +4,10 @@
 use std::io::{self, Read};
 
 use flate2::{Decompress, FlushDecompress, Status};
+use sitepack_format::zip_records::METHOD_DEFLATED;
 use sitepack_format::{Sha256, Sha256Hasher};
 
-use crate::container::{DEFLATED, Record};
+use crate::container::Record;
 use crate::source::ReadAt;
 
 const CHUNK: usize = 64 * 1024;
@@ -45,7 +46,7 @@ impl<'a> EntryStream<'a> {
         let start = record.data_start.ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidData, "no readable local header")
         })?;
-        let deflated = record.method == DEFLATED;
+        let deflated = record.method == METHOD_DEFLATED;
         let input_len = if deflated {
             usize::try_from(record.compressed.min(CHUNK as u64)).unwrap_or(CHUNK)
         } else {

@@ -3,9 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use sitepack_format::zip_records::{FLAG_UTF8, HOST_UNIX, METHOD_DEFLATED, METHOD_STORED};
 use sitepack_format::{ArchivePath, FormatError};
 
-use crate::container::{DEFLATED, FLAG_UTF8, Record, STORED};
+use crate::container::Record;
 use crate::finding::{Code, Findings};
 
 const S_IFMT: u32 = 0o170_000;
@@ -79,7 +80,7 @@ fn check_method(record: &Record, findings: &mut Findings) {
             name,
             "the entry is encrypted; sitepack archives are never encrypted, so this one was altered",
         );
-    } else if !matches!(record.method, STORED | DEFLATED) {
+    } else if !matches!(record.method, METHOD_STORED | METHOD_DEFLATED) {
         findings.entry(
             Code::UnsupportedMethod,
             name,
@@ -133,7 +134,7 @@ fn check_type(record: &Record, findings: &mut Findings) {
     let name = record.display();
     let host = record.made_by >> 8;
     let mode = record.external_attributes >> 16;
-    let unix = (host == 3 && mode != 0).then_some(mode);
+    let unix = (host == HOST_UNIX && mode != 0).then_some(mode);
     let dos = matches!(host, 0 | 10 | 14).then_some(record.external_attributes & 0xFF_FF);
     let kind = unix.map(|m| m & S_IFMT);
     let special = |findings: &mut Findings, what: &str| {

@@ -10,18 +10,18 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use sitepack_format::Sha256;
+use sitepack_format::{Sha256, zip_records};
 use sitepack_reader::{Archive, Limits};
 use sitepack_writer::{CreateOptions, NoProgress, Site, write_archive};
 
 /// The signatures of every ZIP record a reader looks for.
 const SIGNATURES: [&[u8; 4]; 6] = [
-    b"PK\x01\x02", // central directory header
-    b"PK\x03\x04", // local file header
-    b"PK\x05\x06", // end of central directory
-    b"PK\x06\x06", // ZIP64 end of central directory
-    b"PK\x06\x07", // ZIP64 end of central directory locator
-    b"PK\x07\x08", // data descriptor
+    zip_records::CENTRAL_HEADER,
+    zip_records::LOCAL_HEADER,
+    zip_records::END_OF_CENTRAL_DIRECTORY,
+    zip_records::ZIP64_END_OF_CENTRAL_DIRECTORY,
+    zip_records::ZIP64_LOCATOR,
+    zip_records::DATA_DESCRIPTOR,
 ];
 
 /// A small valid archive written by `sitepack-writer`: documents (one redacted), a

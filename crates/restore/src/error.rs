@@ -3,7 +3,9 @@
 use std::io;
 use std::path::PathBuf;
 
-use sitepack_format::{ArchivePath, FormatError, Name, Scope, SiteId, TreeConflict};
+use sitepack_format::{
+    ArchivePath, ContentProblem, FormatError, Name, Scope, SiteId, TreeConflict,
+};
 use sitepack_reader::{ReaderError, Report};
 use sitepack_writer::WriterError;
 
@@ -262,18 +264,18 @@ pub enum Refusal {
         #[source]
         source: WriterError,
     },
-    /// A collection of the target that the restore must merge into does not parse.
+    /// A collection of the target that the restore must merge into breaks the content
+    /// rules (a line that is not a record with a unique id).
     #[error(
-        "{}:{line}: {problem}; fix the line, or restore in replace mode of a wider scope",
-        path.display()
+        "{}:{}: {problem}; fix the line, or restore in replace mode of a wider scope",
+        path.display(),
+        problem.line().unwrap_or_default()
     )]
     BadTargetRecord {
         /// The collection.
         path: PathBuf,
-        /// The 1-based line.
-        line: usize,
-        /// What is wrong with it.
-        problem: String,
+        /// Which rule the line breaks, and its 1-based number.
+        problem: ContentProblem,
     },
     /// A record of the restored user has, in the target, the same id as a record of
     /// another owner: restoring it would take that record away from its owner.

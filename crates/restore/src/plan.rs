@@ -504,7 +504,7 @@ mod tests {
     use std::fs;
     use std::path::PathBuf;
 
-    use sitepack_format::INTERNAL_DIR;
+    use sitepack_format::{ContentProblem, INTERNAL_DIR};
     use sitepack_writer::{CreateOptions, NoProgress, Overwrite, Site, create_archive_file};
 
     use super::*;
@@ -1207,22 +1207,44 @@ mod tests {
 
     #[test]
     fn a_broken_target_collection_is_refused_for_a_merge_but_replaced_whole() {
+        type Expected = fn(&ContentProblem) -> bool;
         let fixture = Fixture::new("module:notes", |_| {});
-        let root = fixture.target(|files| {
-            files.insert(
-                "modules/notes/notes.jsonl",
-                b"{\"id\":\"n1\"}\nnot json\n".to_vec(),
+        // The target's collection follows the content rules the writer applies.
+        let broken: [(&[u8], Expected); 4] = [
+            (b"{\"id\":\"n1\"}\nnot json\n", |p| {
+                matches!(p, ContentProblem::InvalidJson { line: 2, .. })
+            }),
+            (b"{\"id\":\"n1\"}\n{\"id\":\"n2\",\"id\":\"n3\"}\n", |p| {
+                matches!(p, ContentProblem::DuplicateKey { line: 2, .. })
+            }),
+            (b"\n[1]\n", |p| {
+                matches!(p, ContentProblem::RecordNotAnObject { line: 2 })
+            }),
+            (b"{\"id\":\"n1\"}\n{\"id\":\"n1\"}\n", |p| {
+                matches!(
+                    p,
+                    ContentProblem::DuplicateRecordId {
+                        line: 2,
+                        first_line: 1,
+                        ..
+                    }
+                )
+            }),
+        ];
+        for (bytes, expected) in broken {
+            let root = fixture.target(|files| {
+                files.insert("modules/notes/notes.jsonl", bytes.to_vec());
+            });
+            let reason = refusal(fixture.plan(&root, &PlanOptions::default()));
+            assert!(
+                matches!(&reason, Refusal::BadTargetRecord { problem, .. } if expected(problem)),
+                "{reason}"
             );
-        });
-        let reason = refusal(fixture.plan(&root, &PlanOptions::default()));
-        assert!(
-            matches!(&reason, Refusal::BadTargetRecord { line: 2, .. }),
-            "{reason}"
-        );
-        let plan = fixture.plan(&root, &replace()).unwrap();
-        assert_eq!(
-            summary(&plan),
-            [("modules/notes/notes.jsonl".to_owned(), Action::Replace)]
-        );
+            let plan = fixture.plan(&root, &replace()).unwrap();
+            assert_eq!(
+                summary(&plan),
+                [("modules/notes/notes.jsonl".to_owned(), Action::Replace)]
+            );
+        }
     }
 }

@@ -25,8 +25,8 @@ use std::path::Path;
 
 use serde_json::Value;
 use sitepack_format::{
-    ArchivePath, Area, ContentKind, ModuleItem, Name, Options, PAYLOAD_DIR, Redaction, Scope,
-    Selection, Sha256, classify, is_blank_line, record_id,
+    ArchivePath, Area, ContentKind, ContentProblem, JsonLinesCheck, ModuleItem, Name, Options,
+    PAYLOAD_DIR, Redaction, Scope, Selection, Sha256, classify,
 };
 use sitepack_reader::Archive;
 
@@ -349,9 +349,12 @@ impl Transform {
             Vec::new()
         };
         let archive_lines =
-            parse_lines(&archive_bytes).map_err(|(line, problem)| RestoreError::ArchiveJson {
+            parse_lines(&archive_bytes).map_err(|problem| RestoreError::ArchiveJson {
                 entry: name.clone(),
-                source: serde::de::Error::custom(format!("line {line}: {problem}")),
+                source: serde::de::Error::custom(match problem.line() {
+                    Some(line) => format!("line {line}: {problem}"),
+                    None => problem.to_string(),
+                }),
             })?;
         let target_bytes = at.read()?;
         let replace_whole = self.mode == Mode::Replace && selection == Selection::Whole;
@@ -360,10 +363,9 @@ impl Transform {
             // Replaced whole, the target's records are only compared with: a collection
             // that does not parse can be restored over (it has no secrets to keep).
             Some(Err(_)) if replace_whole => Vec::new(),
-            Some(Err((line, problem))) => {
+            Some(Err(problem)) => {
                 return Err(RestoreError::refused(Refusal::BadTargetRecord {
                     path: at.native(),
-                    line,
                     problem,
                 }));
             }
@@ -630,38 +632,19 @@ struct Line<'a> {
     record: Option<(String, Value)>,
 }
 
-/// Splits a collection into lines; `(line number, problem)` for a line that is not a
-/// record with a unique id.
-fn parse_lines(bytes: &[u8]) -> Result<Vec<Line<'_>>, (usize, String)> {
-    let mut seen = HashSet::new();
+/// Splits a collection into lines; the first line that breaks the content rules (not a
+/// record with a unique id) is an error.
+fn parse_lines(bytes: &[u8]) -> Result<Vec<Line<'_>>, ContentProblem> {
+    let mut check = JsonLinesCheck::new();
     let mut lines = Vec::new();
-    for (number, line) in (1..).zip(bytes.split(|&b| b == b'\n')) {
-        if is_blank_line(line) {
-            lines.push(Line {
-                bytes: line,
-                record: None,
-            });
-            continue;
-        }
-        let value: Value = serde_json::from_slice(line)
-            .map_err(|e| (number, format!("not a JSON value ({e})")))?;
-        if !value.is_object() {
-            return Err((number, "not a JSON object".to_owned()));
-        }
-        let key = record_id(&value)
-            .ok_or_else(|| {
-                (
-                    number,
-                    "the record has no \"id\" (a non-empty string or an integer)".to_owned(),
-                )
-            })?
-            .to_string();
-        if !seen.insert(key.clone()) {
-            return Err((number, format!("the id {key} appears more than once")));
-        }
+    for line in bytes.split(|&b| b == b'\n') {
+        let record = match check.parse(line)? {
+            Some(value) => Some((check.check_record(&value)?.to_string(), value)),
+            None => None,
+        };
         lines.push(Line {
             bytes: line,
-            record: Some((key, value)),
+            record,
         });
     }
     Ok(lines)

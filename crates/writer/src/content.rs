@@ -1,13 +1,12 @@
 //! JSON documents and JSON Lines collections: checked, filtered and redacted before
 //! they are hashed.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::Value;
 use sitepack_format::{
-    ArchivePath, Area, ContentKind, CredentialMatch, FormatError, SecretPolicy, is_blank_line,
-    parse_site_json, record_id,
+    ArchivePath, Area, ContentKind, ContentProblem, CredentialMatch, JsonLinesCheck, SecretPolicy,
+    check_document, parse_document, record_id,
 };
 
 use crate::WriterError;
@@ -41,39 +40,17 @@ pub(crate) struct Processed {
     pub removed: Vec<Removed>,
 }
 
-/// Parses JSON (duplicate keys refused), reporting errors with the file's line and
-/// column (never its content).
+/// Parses a JSON document (duplicate keys refused), reporting errors with the file's
+/// line and column (never its content).
 pub(crate) fn parse_json(native: &Path, bytes: &[u8]) -> Result<Value, WriterError> {
-    parse_at(native, bytes, 0)
+    parse_document(bytes).map_err(|problem| invalid(native, problem))
 }
 
-fn parse_at(native: &Path, bytes: &[u8], line_offset: usize) -> Result<Value, WriterError> {
-    parse_site_json(bytes).map_err(|e| match e {
-        FormatError::DuplicateKey {
-            pointer,
-            line,
-            column,
-        } => WriterError::DuplicateKey {
-            path: native.to_path_buf(),
-            line: line + line_offset,
-            column,
-            pointer,
-        },
-        FormatError::JsonSyntax {
-            line,
-            column,
-            message,
-        } => WriterError::InvalidJson {
-            path: native.to_path_buf(),
-            line: line + line_offset,
-            column,
-            message,
-        },
-        other => WriterError::InvalidDocument {
-            path: native.to_path_buf(),
-            problem: other.to_string(),
-        },
-    })
+fn invalid(native: &Path, problem: ContentProblem) -> WriterError {
+    WriterError::InvalidContent {
+        path: native.to_path_buf(),
+        problem,
+    }
 }
 
 /// Checks and redacts one JSON document.
@@ -85,7 +62,7 @@ pub(crate) fn process_document(
     policy: &SecretPolicy,
 ) -> Result<Processed, WriterError> {
     let mut value = parse_json(native, &bytes)?;
-    check_document_shape(native, path, area, &value)?;
+    check_document(area, &value).map_err(|problem| invalid(native, problem))?;
     let pointers = policy.redact(path, &mut value);
     refuse_credentials(native, path, &value, None, policy)?;
     refuse_credentials_in_pointers(native, path, &pointers, None, policy)?;
@@ -114,34 +91,6 @@ pub(crate) fn process_document(
     })
 }
 
-fn check_document_shape(
-    native: &Path,
-    path: &ArchivePath,
-    area: &Area,
-    value: &Value,
-) -> Result<(), WriterError> {
-    let problem = match area {
-        Area::Site | Area::Tab(_) if !value.is_object() => {
-            Some("must hold a JSON object".to_owned())
-        }
-        Area::User(id) => match value.get("id") {
-            _ if !value.is_object() => Some("a user card must hold a JSON object".to_owned()),
-            Some(Value::String(card_id)) if card_id == id.as_str() => None,
-            _ => Some(format!(
-                "a user card's \"id\" must equal its file name: set \"id\": \"{id}\" or rename {path}"
-            )),
-        },
-        _ => None,
-    };
-    match problem {
-        Some(problem) => Err(WriterError::InvalidDocument {
-            path: native.to_path_buf(),
-            problem,
-        }),
-        None => Ok(()),
-    }
-}
-
 /// Checks, filters and redacts a JSON Lines file, line by line.
 pub(crate) fn process_lines(
     native: &Path,
@@ -152,35 +101,18 @@ pub(crate) fn process_lines(
     filter: RecordFilter<'_>,
 ) -> Result<Processed, WriterError> {
     let with_ids = kind == ContentKind::Collection;
-    let mut first_seen: HashMap<String, usize> = HashMap::new();
+    let mut check = JsonLinesCheck::new();
     let mut out = Vec::new();
     let mut changed = matches!(filter, RecordFilter::OwnedBy { .. });
     let mut records = 0u64;
     let mut removed = Vec::new();
-    for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line_number = index + 1;
-        if is_blank_line(line) {
+    for line in bytes.split(|&b| b == b'\n') {
+        let Some(mut value) = check.parse(line).map_err(|p| invalid(native, p))? else {
             continue;
-        }
-        let mut value = parse_at(native, line, index)?;
+        };
+        let line_number = check.line_number();
         let id = if with_ids {
-            let id = record_id(&value)
-                .cloned()
-                .ok_or_else(|| WriterError::MissingRecordId {
-                    path: native.to_path_buf(),
-                    line: line_number,
-                })?;
-            let key = id.to_string();
-            if let Some(&first_line) = first_seen.get(&key) {
-                return Err(WriterError::DuplicateRecordId {
-                    path: native.to_path_buf(),
-                    line: line_number,
-                    first_line,
-                    id: key,
-                });
-            }
-            first_seen.insert(key, line_number);
-            Some(id)
+            Some(check.check_record(&value).map_err(|p| invalid(native, p))?)
         } else {
             None
         };
@@ -214,7 +146,7 @@ pub(crate) fn process_lines(
             out.extend_from_slice(line);
         } else {
             changed = true;
-            let original = parse_at(native, line, index)?;
+            let original = parse_json(native, line)?;
             removed.extend(pointers.into_iter().map(|pointer| Removed {
                 values: string_leaves(original.pointer(&pointer)),
                 pointer,
@@ -370,13 +302,21 @@ mod tests {
         assert_eq!(out.removed[0].values, ["t-123456"]);
     }
 
+    /// The content problem `err` reports for the collection.
+    fn problem(err: &WriterError) -> &ContentProblem {
+        match err {
+            WriterError::InvalidContent { problem, .. } => problem,
+            other => panic!("not a content problem: {other}"),
+        }
+    }
+
     #[test]
     fn collection_errors_name_the_line() {
         let err = lines("{\"id\":1}\n{\"id\":2}\n{\"id\":1}\n", RecordFilter::All).unwrap_err();
         assert!(
             matches!(
-                err,
-                WriterError::DuplicateRecordId {
+                problem(&err),
+                ContentProblem::DuplicateRecordId {
                     line: 3,
                     first_line: 1,
                     ..
@@ -384,16 +324,27 @@ mod tests {
             ),
             "{err}"
         );
-        let err = lines("{\"id\":1}\n{\"name\":\"x\"}\n", RecordFilter::All).unwrap_err();
         assert!(
-            matches!(err, WriterError::MissingRecordId { line: 2, .. }),
+            err.to_string()
+                .starts_with("site/modules/m/c.jsonl:3: duplicate record id 1 (first on line 1)"),
+            "{err}"
+        );
+        let err = lines("{\"id\":1}\n{\"name\":\"x\"}\n", RecordFilter::All).unwrap_err();
+        assert_eq!(
+            problem(&err),
+            &ContentProblem::MissingRecordId { line: 2 },
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("site/modules/m/c.jsonl:2: record has no \"id\""),
             "{err}"
         );
         let err = lines("{\"id\":1}\n\n{\"id\":2,}\n", RecordFilter::All).unwrap_err();
         assert!(
             matches!(
-                err,
-                WriterError::InvalidJson {
+                problem(&err),
+                ContentProblem::InvalidJson {
                     line: 3,
                     column: 9,
                     ..
@@ -406,14 +357,20 @@ mod tests {
             "{\"id\":1.5}",
             "{\"id\":\"\"}",
             "{\"id\":[1]}",
-            "[1]",
         ] {
             let err = lines(bad_id, RecordFilter::All).unwrap_err();
-            assert!(
-                matches!(err, WriterError::MissingRecordId { line: 1, .. }),
+            assert_eq!(
+                problem(&err),
+                &ContentProblem::MissingRecordId { line: 1 },
                 "{bad_id}: {err}"
             );
         }
+        let err = lines("[1]", RecordFilter::All).unwrap_err();
+        assert_eq!(
+            problem(&err),
+            &ContentProblem::RecordNotAnObject { line: 1 },
+            "{err}"
+        );
     }
 
     /// Regression: `serde_json` kept the last of two equal keys, so the first one's secret
@@ -432,7 +389,7 @@ mod tests {
         .unwrap_err();
         let text = err.to_string();
         assert!(
-            matches!(&err, WriterError::DuplicateKey { pointer, line: 2, .. } if pointer == "/relay/pwd"),
+            matches!(problem(&err), ContentProblem::DuplicateKey { pointer, line: 2, .. } if pointer == "/relay/pwd"),
             "{text}"
         );
         assert!(text.starts_with("site/settings/mail.json:2:"), "{text}");
@@ -448,7 +405,7 @@ mod tests {
             )
             .unwrap_err();
             assert!(
-                matches!(&err, WriterError::DuplicateKey { pointer, line: 3, .. } if pointer == "/n/0/t"),
+                matches!(problem(&err), ContentProblem::DuplicateKey { pointer, line: 3, .. } if pointer == "/n/0/t"),
                 "{err}"
             );
         }

@@ -4,7 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use sitepack_format::{FormatError, mask_credentials};
+use sitepack_format::{ContentProblem, FormatError, mask_credentials};
 
 /// Why a site could not be backed up, or an archive not written.
 #[derive(Debug, thiserror::Error)]
@@ -31,32 +31,14 @@ pub enum WriterError {
         #[source]
         source: FormatError,
     },
-    /// A `.json` file that is not JSON.
-    #[error("{}:{line}:{column}: invalid JSON ({message}); fix or remove the file", path.display())]
-    InvalidJson {
+    /// A JSON file that breaks the content rules (docs/FORMAT.md §8): not JSON, a
+    /// duplicate key, a document of the wrong shape, a record without a unique id.
+    #[error("{}{}: {problem}{}", path.display(), place(problem), advice(problem))]
+    InvalidContent {
         /// The file.
         path: PathBuf,
-        /// 1-based line (within the file).
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What the parser expected (never the file's content).
-        message: String,
-    },
-    /// An object with the same key twice: one of them would escape the secret policy.
-    #[error(
-        "{}:{line}:{column}: duplicate key {pointer} (JSON pointer); a key may appear only once in an object: remove one of them",
-        path.display()
-    )]
-    DuplicateKey {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line (within the file) of the second occurrence.
-        line: usize,
-        /// 1-based column just after it.
-        column: usize,
-        /// RFC 6901 pointer of the repeated key (a key name, never a value).
-        pointer: String,
+        /// Which rule it breaks, and where.
+        problem: ContentProblem,
     },
     /// A credential shape that is itself a secret (a PEM private key, a live Stripe key,
     /// …) where the secret policy does not remove it.
@@ -73,41 +55,6 @@ pub enum WriterError {
         place: String,
         /// What it is (`a PEM private key`), never the match.
         shape: &'static str,
-    },
-    /// A document whose shape the layout requires (a tab or a user card must be an
-    /// object; a card's `id` must equal its file name).
-    #[error("{}: {problem}", path.display())]
-    InvalidDocument {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong and what to do.
-        problem: String,
-    },
-    /// A JSON Lines record without a usable `id`.
-    #[error(
-        "{}:{line}: record has no \"id\" (a string or an integer); every record of a collection needs a unique id",
-        path.display()
-    )]
-    MissingRecordId {
-        /// The collection.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-    },
-    /// Two records with the same `id`.
-    #[error(
-        "{}:{line}: duplicate record id {id} (first on line {first_line}); ids must be unique within a collection",
-        path.display()
-    )]
-    DuplicateRecordId {
-        /// The collection.
-        path: PathBuf,
-        /// 1-based line of the second occurrence.
-        line: usize,
-        /// 1-based line of the first.
-        first_line: usize,
-        /// The id, as JSON.
-        id: String,
     },
     /// The site's secret policy would remove what identifies a record.
     #[error(
@@ -294,6 +241,23 @@ fn problem_list(problems: &[WriterError]) -> String {
     })
 }
 
+/// Where in a file a content problem is: `:LINE:COLUMN`, `:LINE` or nothing.
+fn place(problem: &ContentProblem) -> String {
+    match (problem.line(), problem.column()) {
+        (Some(line), Some(column)) => format!(":{line}:{column}"),
+        (Some(line), None) => format!(":{line}"),
+        (None, _) => String::new(),
+    }
+}
+
+/// What to do about a file that is not JSON (the other problems say it themselves).
+fn advice(problem: &ContentProblem) -> &'static str {
+    match problem {
+        ContentProblem::InvalidJson { .. } => "; fix or remove the file",
+        _ => "",
+    }
+}
+
 fn available_list(kind: &str, available: &[String]) -> String {
     if available.is_empty() {
         format!("it has no {kind}s")
@@ -310,13 +274,9 @@ impl WriterError {
     pub fn is_site_problem(&self) -> bool {
         matches!(
             self,
-            Self::InvalidJson { .. }
-                | Self::DuplicateKey { .. }
+            Self::InvalidContent { .. }
                 | Self::CredentialShape { .. }
                 | Self::CredentialInName { .. }
-                | Self::InvalidDocument { .. }
-                | Self::MissingRecordId { .. }
-                | Self::DuplicateRecordId { .. }
                 | Self::PolicyRemovesIdentity { .. }
                 | Self::Symlink { .. }
                 | Self::NotRegularFile { .. }

@@ -5,6 +5,12 @@
 use std::io::{self, Write};
 
 use sitepack_format::Timestamp;
+use sitepack_format::zip_records::{
+    CENTRAL_HEADER, CENTRAL_HEADER_LEN, END_OF_CENTRAL_DIRECTORY, FLAG_UTF8, HOST_UNIX,
+    LOCAL_HEADER, LOCAL_HEADER_LEN, METHOD_DEFLATED, METHOD_STORED, VERSION_DEFAULT, VERSION_ZIP64,
+    ZIP64_END_OF_CENTRAL_DIRECTORY, ZIP64_END_OF_CENTRAL_DIRECTORY_LEN, ZIP64_EXTRA_FIELD,
+    ZIP64_LOCATOR, ZIP64_MARKER_16, ZIP64_MARKER_32,
+};
 
 /// Compression method of an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,8 +22,8 @@ pub(crate) enum Method {
 impl Method {
     fn code(self) -> u16 {
         match self {
-            Self::Stored => 0,
-            Self::Deflated => 8,
+            Self::Stored => METHOD_STORED,
+            Self::Deflated => METHOD_DEFLATED,
         }
     }
 }
@@ -44,14 +50,12 @@ pub(crate) struct ZipOut<W: Write> {
     names: String,
 }
 
-const MAX32: u64 = 0xFFFF_FFFF;
-const VERSION_DEFAULT: u16 = 20;
-const VERSION_ZIP64: u16 = 45;
+/// Sizes and offsets from this value on go in ZIP64 fields.
+const MAX32: u64 = ZIP64_MARKER_32 as u64;
 /// "Made by" Unix, so that the external attributes carry a Unix mode.
-const MADE_BY_UNIX: u16 = 3 << 8;
+const MADE_BY_UNIX: u16 = HOST_UNIX << 8;
 /// Regular file, rw-r--r--.
 const FILE_MODE: u32 = 0o100_644;
-const FLAG_UTF8: u16 = 1 << 11;
 
 impl<W: Write> ZipOut<W> {
     pub(crate) fn new(out: W, time: Timestamp) -> Self {
@@ -78,13 +82,13 @@ impl<W: Write> ZipOut<W> {
         let zip64 = size >= MAX32 || compressed >= MAX32;
         let mut extra = Vec::new();
         if zip64 {
-            extra.extend_from_slice(&1u16.to_le_bytes());
+            extra.extend_from_slice(&ZIP64_EXTRA_FIELD.to_le_bytes());
             extra.extend_from_slice(&16u16.to_le_bytes());
             extra.extend_from_slice(&size.to_le_bytes());
             extra.extend_from_slice(&compressed.to_le_bytes());
         }
-        let mut header = Vec::with_capacity(30 + name.len() + extra.len());
-        header.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        let mut header = Vec::with_capacity(LOCAL_HEADER_LEN + name.len() + extra.len());
+        header.extend_from_slice(LOCAL_HEADER);
         header.extend_from_slice(
             &(if zip64 {
                 VERSION_ZIP64
@@ -143,7 +147,7 @@ impl<W: Write> ZipOut<W> {
                     .zip(needs)
                     .filter_map(|(&v, needed)| needed.then_some(v))
                     .collect();
-                extra.extend_from_slice(&1u16.to_le_bytes());
+                extra.extend_from_slice(&ZIP64_EXTRA_FIELD.to_le_bytes());
                 extra.extend_from_slice(&u16_len(fields.len() * 8)?.to_le_bytes());
                 for field in fields {
                     extra.extend_from_slice(&field.to_le_bytes());
@@ -154,8 +158,8 @@ impl<W: Write> ZipOut<W> {
             } else {
                 VERSION_DEFAULT
             };
-            let mut header = Vec::with_capacity(46 + name.len() + extra.len());
-            header.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+            let mut header = Vec::with_capacity(CENTRAL_HEADER_LEN + name.len() + extra.len());
+            header.extend_from_slice(CENTRAL_HEADER);
             header.extend_from_slice(&(MADE_BY_UNIX | version).to_le_bytes());
             header.extend_from_slice(&version.to_le_bytes());
             header.extend_from_slice(&flags(name).to_le_bytes());
@@ -179,11 +183,12 @@ impl<W: Write> ZipOut<W> {
         let cd_end = self.written;
         let cd_size = cd_end - cd_start;
         let count = records.len() as u64;
-        let zip64 = count >= 0xFFFF || cd_size >= MAX32 || cd_start >= MAX32;
+        let zip64 = count >= u64::from(ZIP64_MARKER_16) || cd_size >= MAX32 || cd_start >= MAX32;
         let mut tail = Vec::new();
         if zip64 {
-            tail.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
-            tail.extend_from_slice(&44u64.to_le_bytes());
+            tail.extend_from_slice(ZIP64_END_OF_CENTRAL_DIRECTORY);
+            // The record's size counts the bytes after the signature and itself.
+            tail.extend_from_slice(&(ZIP64_END_OF_CENTRAL_DIRECTORY_LEN as u64 - 12).to_le_bytes());
             tail.extend_from_slice(&(MADE_BY_UNIX | VERSION_ZIP64).to_le_bytes());
             tail.extend_from_slice(&VERSION_ZIP64.to_le_bytes());
             tail.extend_from_slice(&0u32.to_le_bytes()); // this disk
@@ -192,7 +197,7 @@ impl<W: Write> ZipOut<W> {
             tail.extend_from_slice(&count.to_le_bytes());
             tail.extend_from_slice(&cd_size.to_le_bytes());
             tail.extend_from_slice(&cd_start.to_le_bytes());
-            tail.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+            tail.extend_from_slice(ZIP64_LOCATOR);
             tail.extend_from_slice(&0u32.to_le_bytes());
             tail.extend_from_slice(&cd_end.to_le_bytes());
             tail.extend_from_slice(&1u32.to_le_bytes());
@@ -200,8 +205,8 @@ impl<W: Write> ZipOut<W> {
         let count16 = u16::try_from(count)
             .ok()
             .filter(|_| !zip64)
-            .unwrap_or(0xFFFF);
-        tail.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+            .unwrap_or(ZIP64_MARKER_16);
+        tail.extend_from_slice(END_OF_CENTRAL_DIRECTORY);
         tail.extend_from_slice(&0u16.to_le_bytes());
         tail.extend_from_slice(&0u16.to_le_bytes());
         tail.extend_from_slice(&count16.to_le_bytes());
@@ -227,9 +232,9 @@ fn flags(name: &str) -> u16 {
 
 fn clamp32(value: u64, in_zip64_extra: bool) -> u32 {
     if in_zip64_extra {
-        u32::MAX
+        ZIP64_MARKER_32
     } else {
-        u32::try_from(value).unwrap_or(u32::MAX)
+        u32::try_from(value).unwrap_or(ZIP64_MARKER_32)
     }
 }
 
@@ -281,6 +286,6 @@ mod tests {
             .finish()
             .unwrap();
         assert_eq!(out.len(), 22);
-        assert_eq!(&out[..4], b"PK\x05\x06");
+        assert_eq!(&out[..4], END_OF_CENTRAL_DIRECTORY);
     }
 }
