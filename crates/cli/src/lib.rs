@@ -1,6 +1,9 @@
 //! `sitepack`: back up, validate, preview and restore the data of one site as a single
 //! manifest-based ZIP archive. This crate only parses arguments, asks for confirmation
 //! and prints; the work is done by the library crates.
+//!
+//! The binary is [`run`]; [`command`] gives the clap definition to what documents it
+//! (`cargo xtask man`, `sitepack completions`).
 
 // The doc comments of commands and arguments are `--help` text, not Markdown.
 #![allow(clippy::doc_markdown)]
@@ -8,9 +11,10 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod commands;
+mod completions;
 mod progress;
 
 /// Exit status: success.
@@ -90,6 +94,12 @@ enum Command {
     /// Automatic backups, as SITE/.sitepack/config.toml says.
     #[command(subcommand)]
     Auto(commands::stored::AutoCommand),
+    /// Print the completion script of a shell (bash, zsh, fish, elvish, powershell).
+    ///
+    /// Written to standard output, e.g. `sitepack completions bash >
+    /// ~/.local/share/bash-completion/completions/sitepack`, or for zsh into a file named
+    /// `_sitepack` on `$fpath`.
+    Completions(completions::CompletionsArgs),
 }
 
 /// How a command ended, when it did not fail.
@@ -124,11 +134,20 @@ impl Command {
             Self::List(args) => args.json,
             Self::Prune(args) => args.json,
             Self::Auto(commands::stored::AutoCommand::Run(args)) => args.json,
+            Self::Completions(_) => false,
         }
     }
 }
 
-fn main() -> ExitCode {
+/// The clap definition of `sitepack`: every command, argument and help text.
+#[must_use]
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Runs `sitepack` with the process's arguments; the binary's `main`.
+#[must_use]
+pub fn run() -> ExitCode {
     let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return usage_error(&error),
@@ -153,6 +172,7 @@ fn main() -> ExitCode {
         Command::List(args) => commands::stored::list(args),
         Command::Prune(args) => commands::stored::prune_command(args),
         Command::Auto(command) => commands::stored::auto(command, &cli.global),
+        Command::Completions(args) => completions::run(args),
     };
     let json = cli.command.json();
     match result {
@@ -249,12 +269,8 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
-    use super::Cli;
-
     #[test]
     fn cli_definition_is_consistent() {
-        Cli::command().debug_assert();
+        super::command().debug_assert();
     }
 }
