@@ -10,6 +10,7 @@ mod util;
 
 mod audit;
 mod auto;
+mod completions;
 mod content_rules;
 mod create_bad_site;
 mod create_interop;

@@ -69,6 +69,13 @@ enum Task {
         #[arg(long, value_name = "N")]
         seed: Option<String>,
     },
+    /// Write the man pages of `sitepack` from its clap definition: sitepack.1 and one
+    /// page per subcommand (sitepack-create.1, sitepack-auto-run.1, …).
+    Man {
+        /// Where the pages go (default: target/man).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// (internal) Run a command and print its wall time, CPU time and peak memory.
     #[command(hide = true)]
     MeasureChild {
@@ -157,6 +164,14 @@ fn run(xtask: &Xtask) -> Result<ExitCode> {
             libfuzzer_args: args.libfuzzer_args.clone(),
         }),
         Task::Roundtrip { cases, seed } => roundtrip(*cases, seed.as_deref()),
+        Task::Man { out } => {
+            let out = out
+                .clone()
+                .unwrap_or_else(|| project_root().join("target/man"));
+            man(&out)?;
+            println!("{}: man pages written", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Task::MeasureChild { command } => bench::measure_child(command),
     }
 }
@@ -186,6 +201,13 @@ fn roundtrip(cases: u64, seed: Option<&str>) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Writes `sitepack.1` and a page per subcommand into `out` (created if missing).
+fn man(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    clap_mangen::generate_to(sitepack_cli::command(), out)
+        .with_context(|| format!("writing the man pages to {}", out.display()))
 }
 
 fn gen_site(args: &GenSiteArgs) -> Result<ExitCode> {
@@ -250,4 +272,30 @@ fn schema(check: bool) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_man_page_names_every_subcommand_and_each_has_its_own() {
+        let out = tempfile::tempdir().unwrap();
+        super::man(out.path()).unwrap();
+        let page = std::fs::read_to_string(out.path().join("sitepack.1")).unwrap();
+        assert!(page.contains(".TH sitepack 1"), "{page}");
+        let command = sitepack_cli::command();
+        let names: Vec<&str> = command
+            .get_subcommands()
+            .map(clap::Command::get_name)
+            .collect();
+        assert!(names.contains(&"create") && names.contains(&"completions"));
+        for name in names {
+            assert!(page.contains(name), "sitepack.1 does not name `{name}`");
+            assert!(
+                out.path().join(format!("sitepack-{name}.1")).is_file(),
+                "no page for `{name}`"
+            );
+        }
+        // Nested subcommands get theirs too.
+        assert!(out.path().join("sitepack-auto-run.1").is_file());
+    }
 }

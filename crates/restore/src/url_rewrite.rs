@@ -179,6 +179,14 @@ pub enum RewriteError {
 }
 
 /// An absolute http(s) base URL, normalized: lower-case scheme and host, no trailing `/`.
+///
+/// Parsed here rather than with the `url` crate: a WHATWG parser repairs what a rule must
+/// refuse, and rewrites what the matcher must find as written. It accepts `https:/x` and
+/// `https:///x` (host `x`), an empty port, port 0, IPv6 hosts and host names such as
+/// `-x.example`, `x_y.example` or `x..example`; it turns `\` into `/`, percent-encodes
+/// a space or `"`, converts an internationalized host to punycode, resolves `..` in the
+/// path and drops a default port (`:443`), so the text it gives back is not the text
+/// the rule names. Checking for each of these would be this parser again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct BaseUrl {
     /// `scheme://host[:port][path]`.

@@ -8,6 +8,11 @@
 //! period however often the check runs, and a single catch-up backup (not one per missed
 //! period) after the machine was down.
 //!
+//! The search for instants is the `croner` crate's. This module keeps the cron parser:
+//! it accepts exactly the classic syntax (croner also takes `L`, `W`, `#`, `?`, seconds
+//! and `@daily`), names the field and item in its errors, and keeps the classic rule for
+//! `*/n` day fields, which croner would read as restricted (see [`CronExpr`]).
+//!
 //! ```
 //! use sitepack_format::Timestamp;
 //! use sitepack_store::schedule::Schedule;
@@ -23,17 +28,14 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
+use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
 use serde::{Serialize, Serializer};
 use sitepack_format::Timestamp;
-use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, Weekday};
-
-/// How far [`Schedule::latest_at_or_before`] looks back and [`Schedule::next_after`]
-/// looks ahead, in days (50 years).
-///
-/// Every expression that can match at all matches within 40 years (the longest gap is
-/// a February 29 that must also be one given weekday, across a non-leap century year);
-/// expressions that can never match, such as `0 0 30 2 *`, give `None` after this.
-pub const SEARCH_DAYS: i64 = 50 * 366;
+use time::Weekday;
+#[cfg(test)]
+use time::{Duration, OffsetDateTime};
 
 /// When automatic backups are made. All times are UTC.
 ///
@@ -272,7 +274,8 @@ impl Schedule {
                     Err(not_allowed("weekday", hint))
                 } else {
                     let cron = Self::Cron(schedule.parse()?);
-                    // Every expression that can match does within 40 years of any time.
+                    // Every expression that can match does within 40 years of any time
+                    // (croner looks up to the year 5000).
                     let reference = Timestamp::from_unix_seconds(946_684_800) // 2000-01-01
                         .ok()
                         .and_then(|t| cron.next_after(t));
@@ -288,25 +291,26 @@ impl Schedule {
     }
 
     /// The most recent scheduled instant at or before `now`; an instant exactly at `now`
-    /// counts. `None` when there is none within [`SEARCH_DAYS`] (e.g. `0 0 30 2 *`).
+    /// counts. `None` when there is none (e.g. `0 0 30 2 *`: croner searches back to
+    /// the year 1).
     #[must_use]
     pub fn latest_at_or_before(&self, now: Timestamp) -> Option<Timestamp> {
-        to_timestamp(
-            self.fields()
-                .latest_at_or_before(now.as_offset_date_time())?,
-        )
+        let found = self
+            .fields()
+            .to_croner()?
+            .find_previous_occurrence(&to_chrono(now)?, true);
+        from_chrono(&found.ok()?)
     }
 
     /// The first scheduled instant strictly after `t`, for display. `None` when there is
-    /// none within [`SEARCH_DAYS`].
+    /// none (croner searches up to the year 5000).
     #[must_use]
     pub fn next_after(&self, t: Timestamp) -> Option<Timestamp> {
-        let start = t
-            .as_offset_date_time()
-            .replace_second(0)
-            .ok()?
-            .checked_add(Duration::MINUTE)?;
-        to_timestamp(self.fields().earliest_at_or_after(start)?)
+        let found = self
+            .fields()
+            .to_croner()?
+            .find_next_occurrence(&to_chrono(t)?, false);
+        from_chrono(&found.ok()?)
     }
 
     /// Whether a backup is due at `now`: there never was a successful one, or the most
@@ -330,7 +334,7 @@ impl Schedule {
     /// or before `now` (so neither that run nor the most recent one succeeded). With one
     /// missed run (the latest instant is after `last_success` but the one before is not)
     /// it is false: that is merely due. Without any success it is true as soon as two
-    /// scheduled instants have passed (within [`SEARCH_DAYS`]), false before.
+    /// scheduled instants have passed, false before.
     #[must_use]
     pub fn overdue(&self, last_success: Option<Timestamp>, now: Timestamp) -> bool {
         let Some(second_latest) = self
@@ -402,8 +406,12 @@ impl Serialize for Schedule {
     }
 }
 
-fn to_timestamp(t: OffsetDateTime) -> Option<Timestamp> {
-    Timestamp::from_unix_seconds(t.unix_timestamp()).ok()
+fn to_chrono(t: Timestamp) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.unix_seconds(), 0)
+}
+
+fn from_chrono(t: &DateTime<Utc>) -> Option<Timestamp> {
+    Timestamp::from_unix_seconds(t.timestamp()).ok()
 }
 
 /// `HH:MM` or `H:MM`, 00:00 to 23:59.
@@ -579,29 +587,6 @@ fn contains(set: u64, n: u8) -> bool {
     set & bit(n) != 0
 }
 
-/// The largest member of `set` that is at most `n`.
-fn highest_at_or_below(set: u64, n: u8) -> Option<u8> {
-    let masked = set & bits(0, n.min(63));
-    if masked == 0 {
-        None
-    } else {
-        u8::try_from(masked.ilog2()).ok()
-    }
-}
-
-/// The smallest member of `set` that is at least `n`.
-fn lowest_at_or_above(set: u64, n: u8) -> Option<u8> {
-    if n > 63 {
-        return None;
-    }
-    let masked = set & bits(n, 63);
-    if masked == 0 {
-        None
-    } else {
-        u8::try_from(masked.trailing_zeros()).ok()
-    }
-}
-
 /// Which minutes, hours, days and months match, as bit sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Fields {
@@ -622,112 +607,56 @@ struct Fields {
 }
 
 impl Fields {
-    fn month_matches(&self, date: Date) -> bool {
-        contains(self.months, u8::from(date.month()))
+    /// The same instants as a `croner` schedule, or `None` when a field is empty (a
+    /// [`Schedule`] built directly with an out-of-range value).
+    ///
+    /// Each field is handed over as the plain list of its values, so croner never reads
+    /// our syntax (nor its own extensions such as `L` or `#`). The day rule is chosen
+    /// here: croner treats only a bare `*` as unrestricted, while the classic rule counts
+    /// any field starting with `*` (`*/2`), so such a field selects croner's AND mode.
+    fn to_croner(self) -> Option<Cron> {
+        let list = |set: u64| -> Option<String> {
+            let values: Vec<String> = (0..64)
+                .filter(|&n| contains(set, n))
+                .map(|n| n.to_string())
+                .collect();
+            (!values.is_empty()).then(|| values.join(","))
+        };
+        let pattern = [
+            self.minutes,
+            self.hours,
+            self.days_of_month,
+            self.months,
+            self.days_of_week,
+        ]
+        .map(list)
+        .into_iter()
+        .collect::<Option<Vec<String>>>()?
+        .join(" ");
+        CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            .dom_and_dow(self.day_of_month_star || self.day_of_week_star)
+            .build()
+            .parse(&pattern)
+            .ok()
     }
 
-    fn day_matches(&self, date: Date) -> bool {
-        let day_of_month = contains(self.days_of_month, date.day());
-        let day_of_week = contains(self.days_of_week, date.weekday().number_days_from_sunday());
-        if self.day_of_month_star || self.day_of_week_star {
+    /// The plain definition of a match, which the tests hold croner's search to.
+    #[cfg(test)]
+    fn matches(&self, t: OffsetDateTime) -> bool {
+        let day_of_month = contains(self.days_of_month, t.day());
+        let day_of_week = contains(self.days_of_week, t.weekday().number_days_from_sunday());
+        let day = if self.day_of_month_star || self.day_of_week_star {
             day_of_month && day_of_week
         } else {
             day_of_month || day_of_week
-        }
-    }
-
-    #[cfg(test)]
-    fn matches(&self, t: OffsetDateTime) -> bool {
-        self.month_matches(t.date())
-            && self.day_matches(t.date())
+        };
+        contains(self.months, u8::from(t.month()))
+            && day
             && contains(self.hours, t.hour())
             && contains(self.minutes, t.minute())
     }
-
-    /// The latest matching time of a matching day at or before `hour:minute`.
-    fn latest_in_day(&self, (hour, minute): (u8, u8)) -> Option<(u8, u8)> {
-        if contains(self.hours, hour)
-            && let Some(minute) = highest_at_or_below(self.minutes, minute)
-        {
-            return Some((hour, minute));
-        }
-        let hour = highest_at_or_below(self.hours, hour.checked_sub(1)?)?;
-        Some((hour, highest_at_or_below(self.minutes, 59)?))
-    }
-
-    /// The earliest matching time of a matching day at or after `hour:minute`.
-    fn earliest_in_day(&self, (hour, minute): (u8, u8)) -> Option<(u8, u8)> {
-        if contains(self.hours, hour)
-            && let Some(minute) = lowest_at_or_above(self.minutes, minute)
-        {
-            return Some((hour, minute));
-        }
-        let hour = lowest_at_or_above(self.hours, hour + 1)?;
-        Some((hour, lowest_at_or_above(self.minutes, 0)?))
-    }
-
-    /// Walks back day by day (a whole month at a time where the month cannot match);
-    /// within a day the bit sets give the answer directly.
-    fn latest_at_or_before(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
-        let limit = now
-            .date()
-            .checked_sub(Duration::days(SEARCH_DAYS))
-            .unwrap_or(Date::MIN);
-        let mut date = now.date();
-        let mut up_to = (now.hour(), now.minute());
-        while date >= limit {
-            if self.month_matches(date) {
-                if self.day_matches(date)
-                    && let Some((hour, minute)) = self.latest_in_day(up_to)
-                {
-                    return at(date, hour, minute);
-                }
-                date = date.previous_day()?;
-            } else {
-                // The last day of the previous month.
-                date = date.replace_day(1).ok()?.previous_day()?;
-            }
-            up_to = (23, 59);
-        }
-        None
-    }
-
-    /// The forward twin of [`Fields::latest_at_or_before`].
-    fn earliest_at_or_after(&self, start: OffsetDateTime) -> Option<OffsetDateTime> {
-        let limit = start
-            .date()
-            .checked_add(Duration::days(SEARCH_DAYS))
-            .unwrap_or(Date::MAX);
-        let mut date = start.date();
-        let mut from = (start.hour(), start.minute());
-        while date <= limit {
-            if self.month_matches(date) {
-                if self.day_matches(date)
-                    && let Some((hour, minute)) = self.earliest_in_day(from)
-                {
-                    return at(date, hour, minute);
-                }
-                date = date.next_day()?;
-            } else {
-                date = first_of_next_month(date)?;
-            }
-            from = (0, 0);
-        }
-        None
-    }
-}
-
-fn at(date: Date, hour: u8, minute: u8) -> Option<OffsetDateTime> {
-    let time = Time::from_hms(hour, minute, 0).ok()?;
-    Some(PrimitiveDateTime::new(date, time).assume_utc())
-}
-
-fn first_of_next_month(date: Date) -> Option<Date> {
-    let (year, month) = match date.month() {
-        Month::December => (date.year().checked_add(1)?, Month::January),
-        month => (date.year(), month.next()),
-    };
-    Date::from_calendar_date(year, month, 1).ok()
 }
 
 #[cfg(test)]
@@ -1554,7 +1483,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
 
-        /// The day-skipping search agrees with a minute-by-minute walk.
+        /// croner's search agrees with a minute-by-minute walk.
         #[test]
         fn search_agrees_with_brute_force(
             index in 0..EXPRESSIONS.len(),
