@@ -15,6 +15,12 @@ pub enum StoreError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A stored backup's URL that does not end in `/SITE-ID/NAME.zip` after its target.
+    #[error("{url}: a stored backup's URL ends in /SITE-ID/NAME.zip")]
+    BadBackupUrl {
+        /// The URL as given.
+        url: String,
+    },
     /// A backup name that would leave the target (an empty, `.` or `..` part).
     #[error("`{name}` is not a backup name; names look like SITE-ID/20261122T083000Z-full.zip")]
     BadName {
@@ -128,6 +134,9 @@ pub enum StoreError {
         /// The first error finding, as `CODE entry: message`.
         first: String,
     },
+    /// An archive to read (a file, or a stored backup just downloaded) cannot be opened.
+    #[error(transparent)]
+    Archive(sitepack_reader::ReaderError),
     /// The archive just written could not be read back.
     #[error("cannot read back the new archive")]
     ReadBack {
