@@ -109,13 +109,42 @@ pub enum StoreError {
         /// The directory.
         path: PathBuf,
     },
-    /// `SITE/.sitepack/config.toml` is missing or wrong.
-    #[error("{}: {problem}", path.display())]
-    BadConfig {
+    /// `SITE/.sitepack/config.toml` does not exist.
+    #[error(
+        "{}: there is none: write one with an [auto] table (target, schedule, retention; see docs/COMMANDS.md) to turn automatic backups on",
+        path.display()
+    )]
+    NoConfig {
         /// The config file.
         path: PathBuf,
-        /// What is wrong.
-        problem: String,
+    },
+    /// `config.toml` is not TOML, or not the settings sitepack reads (an unknown key, a
+    /// value of the wrong type, a scope or retention rule that is not one).
+    #[error("{}", path.display())]
+    ConfigSyntax {
+        /// The config file.
+        path: PathBuf,
+        /// TOML's error, with its line and column.
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// The schedule of `config.toml` (`schedule`, `time`, `weekday`) is not one.
+    #[error("{}", path.display())]
+    ConfigSchedule {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong with the schedule.
+        #[source]
+        source: crate::schedule::ScheduleError,
+    },
+    /// The target of `config.toml` is not one automatic backups can use.
+    #[error("{}", path.display())]
+    ConfigTarget {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong with the target ([`StoreError::BadTarget`]).
+        #[source]
+        source: Box<StoreError>,
     },
     /// The archive could not be made.
     #[error("cannot make the archive")]

@@ -10,6 +10,8 @@
 //!   downloaded and checked against its sidecar).
 //! - [`retention`]: which backups a retention policy keeps (restic's rules).
 //! - [`schedule`]: when an automatic backup is due.
+//! - [`auto_run`]: an automatic backup as `SITE/.sitepack/config.toml` says, read once by
+//!   [`read_config`] into typed settings ([`Config`]).
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 

@@ -714,7 +714,7 @@ fn run_auto(
 /// Runs the `--on-failure` command; its own failure is reported, never hidden.
 fn notify(command: &str, site: &Path, error: &str) {
     let target = sitepack_store::read_config(site)
-        .map(|c| c.auto.target)
+        .map(|c| c.auto.target.to_string())
         .unwrap_or_default();
     let status = std::process::Command::new("sh")
         .arg("-c")
