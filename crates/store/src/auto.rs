@@ -454,7 +454,7 @@ fn run_once(
             Ok(pruned) => {
                 report.retention = pruned.decisions;
                 report.orphans = pruned.orphans;
-                report.warnings = pruned.problems.iter().map(ToString::to_string).collect();
+                report.warnings = pruned.problems.iter().map(|p| error_chain(p)).collect();
             }
             Err(error) => report.retention_error = Some(error_chain(&error)),
         }

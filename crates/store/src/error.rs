@@ -173,7 +173,16 @@ pub enum StoreError {
         #[source]
         source: sitepack_reader::ReaderError,
     },
-    /// A sidecar (`….zip.json`) does not describe a backup.
+    /// A sidecar (`….zip.json`) is not a backup description's JSON.
+    #[error("the sidecar {name} is not a sitepack backup description")]
+    UnreadableSidecar {
+        /// The sidecar's key.
+        name: String,
+        /// Why its JSON cannot be read as one.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A sidecar (`….zip.json`) does not describe its backup.
     #[error("the sidecar {name} is not a sitepack backup description: {problem}")]
     BadSidecar {
         /// The sidecar's key.

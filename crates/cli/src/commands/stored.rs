@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde::Serialize;
-use sitepack_format::{SiteId, Timestamp, failpoint};
+use sitepack_format::{SiteId, Timestamp, error_chain, failpoint};
 use sitepack_store::retention::{KeepWithin, RetentionPolicy};
 use sitepack_store::{
     BackupKind, BackupRequest, BackupStore, GroupBy, Location, Opened, Orphan, OrphanDecision,
@@ -59,10 +59,7 @@ pub(crate) fn locate(archive: &Path, source: &SourceArgs) -> Result<Location> {
 /// outcome (exit 1) of a command that would have used it.
 pub(crate) fn refuse_mismatch(opened: &Opened, nothing: &str) -> Option<Outcome> {
     let mismatch = opened.digest_mismatch.as_ref()?;
-    eprintln!(
-        "error: {}; {nothing}",
-        sitepack_format::error_chain(mismatch)
-    );
+    eprintln!("error: {}; {nothing}", error_chain(mismatch));
     Some(Outcome::Invalid)
 }
 
@@ -189,7 +186,7 @@ pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
     let listing = list_backups(store.as_ref(), args.site.as_ref())?;
     let backups = &listing.backups;
     for problem in &listing.problems {
-        eprintln!("warning: {problem}");
+        eprintln!("warning: {}", error_chain(problem));
     }
     let now = failpoint::now();
     if !args.all && !listing.orphans.is_empty() {
@@ -204,7 +201,7 @@ pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
         let mut document = serde_json::json!({
             "target": store.describe(),
             "backups": backups,
-            "unreadable": listing.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "unreadable": listing.problems.iter().map(|p| error_chain(p)).collect::<Vec<_>>(),
         });
         if args.all {
             document["orphans"] = listing
@@ -452,7 +449,7 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
     }
     let report = result?;
     for problem in &report.problems {
-        eprintln!("warning: {problem}");
+        eprintln!("warning: {}", error_chain(problem));
     }
     warn_future_dated(&report.decisions);
     if args.json {
