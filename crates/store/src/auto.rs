@@ -21,45 +21,65 @@ use crate::{
 /// The automatic-backup settings file, inside `.sitepack/`.
 pub const CONFIG_NAME: &str = "config.toml";
 
-/// `SITE/.sitepack/config.toml`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+/// `SITE/.sitepack/config.toml`, read and checked once by [`read_config`].
+#[derive(Debug, Clone)]
 pub struct Config {
-    /// Automatic backups.
+    /// Automatic backups (the `[auto]` table).
     pub auto: AutoConfig,
 }
 
-/// The `[auto]` table.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+/// The `[auto]` table, as settings: every value parsed and checked.
+#[derive(Debug, Clone)]
 pub struct AutoConfig {
-    /// Where backups go: a directory, `file://…` or `s3://bucket/prefix`.
-    pub target: String,
-    /// The S3 endpoint (else `AWS_ENDPOINT_URL`, else AWS).
-    #[serde(default)]
-    pub endpoint: Option<String>,
-    /// The scope, written as `--scope` takes it: `full` (default), `tab:NAME`,
+    /// Where backups go: `target`, a directory (absolute), `file://…` or
+    /// `s3://bucket/prefix`.
+    pub target: TargetSpec,
+    /// How to reach S3-compatible storage: `endpoint` (else `AWS_ENDPOINT_URL`, else AWS).
+    pub s3: S3Settings,
+    /// `scope`, written as `--scope` takes it: `full` (default), `tab:NAME`,
     /// `module:NAME` or `user:ID`.
-    #[serde(default = "full_scope", with = "scope_as_text")]
     pub scope: Scope,
-    /// Whether files go in (default `true`).
-    #[serde(default = "yes")]
+    /// `files`: whether files go in (default `true`).
     pub files: bool,
-    /// A label for every automatic backup.
-    #[serde(default)]
+    /// `label`: a label for every automatic backup.
     pub label: Option<String>,
-    /// `hourly`, `daily` (default), `weekly`, or a 5-field cron expression; UTC.
+    /// When a backup is due: `schedule` (`hourly`, `daily` (default), `weekly`, or a
+    /// 5-field cron expression; UTC), with `time` and `weekday`.
+    pub schedule: Schedule,
+    /// `[auto.retention]`: which backups to keep after each run (default: all).
+    pub retention: RetentionPolicy,
+}
+
+/// `config.toml` as written: the text of each setting, before it is checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    auto: AutoTable,
+}
+
+/// The `[auto]` table as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AutoTable {
+    target: String,
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default = "full_scope", with = "scope_as_text")]
+    scope: Scope,
+    #[serde(default = "yes")]
+    files: bool,
+    #[serde(default)]
+    label: Option<String>,
     #[serde(default = "daily")]
-    pub schedule: String,
+    schedule: String,
     /// `HH:MM` UTC for `daily` and `weekly` (the minute for `hourly`); default `00:00`.
     #[serde(default)]
-    pub time: Option<String>,
+    time: Option<String>,
     /// The day of a `weekly` schedule (default `sun`).
     #[serde(default)]
-    pub weekday: Option<String>,
-    /// Which backups to keep after each run (default: all).
+    weekday: Option<String>,
     #[serde(default)]
-    pub retention: RetentionPolicy,
+    retention: RetentionPolicy,
 }
 
 fn full_scope() -> Scope {
@@ -69,15 +89,8 @@ fn full_scope() -> Scope {
 /// A scope in `config.toml` is the text `--scope` takes (`full`, `module:notes`), not the
 /// manifest's tagged object.
 mod scope_as_text {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use serde::{Deserialize, Deserializer, de::Error};
     use sitepack_format::Scope;
-
-    pub(super) fn serialize<S: Serializer>(
-        scope: &Scope,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(scope)
-    }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
@@ -99,34 +112,19 @@ fn daily() -> String {
     "daily".to_owned()
 }
 
-impl AutoConfig {
-    /// The schedule, checked.
-    pub fn schedule(&self) -> Result<Schedule, StoreError> {
-        Schedule::from_config(
-            &self.schedule,
-            self.time.as_deref(),
-            self.weekday.as_deref(),
-        )
-        .map_err(|e| StoreError::BadConfig {
-            path: PathBuf::from(CONFIG_NAME),
-            problem: e.to_string(),
-        })
+/// The target of the config. A relative directory is refused: it would depend on the
+/// directory `auto run` happens to run in (under cron, the home directory).
+fn config_target(text: &str) -> Result<TargetSpec, StoreError> {
+    let target: TargetSpec = text.parse()?;
+    if let TargetSpec::Local(path) = &target
+        && path.is_relative()
+    {
+        return Err(StoreError::BadTarget {
+            target: text.to_owned(),
+            problem: "a relative directory would depend on where `auto run` runs (under cron, the home directory); write an absolute path or a file:// URL".to_owned(),
+        });
     }
-
-    /// The target, checked. A relative directory is refused: it would depend on the
-    /// directory `auto run` happens to run in (under cron, the home directory).
-    pub fn target(&self) -> Result<TargetSpec, StoreError> {
-        let target: TargetSpec = self.target.parse()?;
-        if let TargetSpec::Local(path) = &target
-            && path.is_relative()
-        {
-            return Err(StoreError::BadTarget {
-                target: self.target.clone(),
-                problem: "a relative directory would depend on where `auto run` runs (under cron, the home directory); write an absolute path or a file:// URL".to_owned(),
-            });
-        }
-        Ok(target)
-    }
+    Ok(target)
 }
 
 /// Where the config of `site_root` lives.
@@ -135,7 +133,8 @@ pub fn config_path(site_root: &Path) -> PathBuf {
     site_root.join(INTERNAL_DIR).join(CONFIG_NAME)
 }
 
-/// Reads and checks `SITE/.sitepack/config.toml`.
+/// Reads `SITE/.sitepack/config.toml` and checks every setting: each error names the file
+/// and keeps its cause (TOML's, with its line and column; the schedule's; the target's).
 pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
     let path = config_path(site_root);
     // Never through a link: `.sitepack/` and the config are the site's own.
@@ -147,33 +146,42 @@ pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
         });
     let text = text.map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            StoreError::BadConfig {
-                path: path.clone(),
-                problem: "there is none: write one with an [auto] table (target, schedule, \
-                          retention; see docs/COMMANDS.md) to turn automatic backups on"
-                    .to_owned(),
-            }
+            StoreError::NoConfig { path: path.clone() }
         } else {
             StoreError::io("read", &path, e)
         }
     })?;
-    let config: Config = toml::from_str(&text).map_err(|e| StoreError::BadConfig {
+    let file: ConfigFile = toml::from_str(&text).map_err(|source| StoreError::ConfigSyntax {
         path: path.clone(),
-        problem: e.to_string(),
+        source: Box::new(source),
     })?;
-    let bad = |problem: String| StoreError::BadConfig {
-        path: path.clone(),
-        problem,
-    };
-    let auto = &config.auto;
-    Schedule::from_config(
+    let auto = file.auto;
+    let schedule = Schedule::from_config(
         &auto.schedule,
         auto.time.as_deref(),
         auto.weekday.as_deref(),
     )
-    .map_err(|e| bad(e.to_string()))?;
-    auto.target().map_err(|e| bad(e.to_string()))?;
-    Ok(config)
+    .map_err(|source| StoreError::ConfigSchedule {
+        path: path.clone(),
+        source,
+    })?;
+    let target = config_target(&auto.target).map_err(|source| StoreError::ConfigTarget {
+        path,
+        source: Box::new(source),
+    })?;
+    Ok(Config {
+        auto: AutoConfig {
+            target,
+            s3: S3Settings {
+                endpoint: auto.endpoint,
+            },
+            scope: auto.scope,
+            files: auto.files,
+            label: auto.label,
+            schedule,
+            retention: auto.retention,
+        },
+    })
 }
 
 /// A site backup to store: the archive options and the target.
@@ -339,8 +347,6 @@ pub fn auto_run(
     };
     let AutoState {
         config,
-        schedule,
-        target,
         store,
         site,
         last_success,
@@ -348,11 +354,11 @@ pub fn auto_run(
     } = state;
     let mut report = AutoReport {
         ran: false,
-        schedule: schedule.to_string(),
+        schedule: config.schedule.to_string(),
         last_success,
-        next_due: schedule.next_after(now),
+        next_due: config.schedule.next_after(now),
         // Runs were missed only if there was a run to miss after.
-        overdue: last_success.is_some() && schedule.overdue(last_success, now),
+        overdue: last_success.is_some() && config.schedule.overdue(last_success, now),
         backup_in_future,
         stored: None,
         retention: Vec::new(),
@@ -361,12 +367,12 @@ pub fn auto_run(
         retention_error: None,
         audit_warning: None,
     };
-    if if_due && !schedule.is_due(last_success, now) {
+    if if_due && !config.schedule.is_due(last_success, now) {
         return Ok(report);
     }
     report.ran = true;
     let mut details = serde_json::json!({
-        "target": target.to_string(),
+        "target": config.target.to_string(),
         "scope": config.scope.to_string(),
         "schedule": report.schedule,
         "overdue": report.overdue,
@@ -448,7 +454,7 @@ fn run_once(
             Ok(pruned) => {
                 report.retention = pruned.decisions;
                 report.orphans = pruned.orphans;
-                report.warnings = pruned.problems.iter().map(ToString::to_string).collect();
+                report.warnings = pruned.problems.iter().map(|p| error_chain(p)).collect();
             }
             Err(error) => report.retention_error = Some(error_chain(&error)),
         }
@@ -486,9 +492,9 @@ fn known_details(site_root: &Path) -> serde_json::Value {
         |_| serde_json::json!({}),
         |config| {
             serde_json::json!({
-                "target": config.auto.target,
+                "target": config.auto.target.to_string(),
                 "scope": config.auto.scope.to_string(),
-                "schedule": config.auto.schedule().map(|s| s.to_string()).unwrap_or_default(),
+                "schedule": config.auto.schedule.to_string(),
             })
         },
     )
@@ -497,8 +503,6 @@ fn known_details(site_root: &Path) -> serde_json::Value {
 /// What an automatic run starts from.
 struct AutoState {
     config: AutoConfig,
-    schedule: Schedule,
-    target: TargetSpec,
     store: Box<dyn crate::BackupStore>,
     site: Site,
     /// The newest automatic backup of the site in the target, at or before now.
@@ -507,21 +511,14 @@ struct AutoState {
     backup_in_future: Option<Timestamp>,
 }
 
-/// The config, its schedule, the target, the site, and the automatic backups the target
+/// The config, the site, the target, and the automatic backups the target
 /// holds: the ground truth of what exists (an audit log that could not be written, or
 /// whose last line was cut short, cannot make a backup due twice).
 fn read_state(site_root: &Path, now: Timestamp) -> Result<AutoState, StoreError> {
     let config = read_config(site_root)?.auto;
-    let schedule = config.schedule()?;
-    let target = config.target()?;
-    target.check_outside_site(site_root)?;
+    config.target.check_outside_site(site_root)?;
     let site = Site::open(site_root).map_err(|source| StoreError::Create { source })?;
-    let store = open_store(
-        &target,
-        &S3Settings {
-            endpoint: config.endpoint.clone(),
-        },
-    )?;
+    let store = open_store(&config.target, &config.s3)?;
     // A sidecar that cannot be read is `list`'s to report; it is no backup to count on.
     let listing = list_backups(store.as_ref(), Some(&site.config().id))?;
     let auto_times = listing
@@ -532,8 +529,6 @@ fn read_state(site_root: &Path, now: Timestamp) -> Result<AutoState, StoreError>
     let (past, future): (Vec<Timestamp>, Vec<Timestamp>) = auto_times.partition(|t| *t <= now);
     Ok(AutoState {
         config,
-        schedule,
-        target,
         store,
         site,
         last_success: past.into_iter().max(),
@@ -577,11 +572,14 @@ mod tests {
         let site = site_with_config(&example);
         let config = read_config(site.path()).unwrap_or_else(|e| panic!("{e}\n{example}"));
         assert_eq!(config.auto.scope, Scope::Full);
-        assert_eq!(config.auto.target, "s3://backups/shop");
         assert_eq!(
-            config.auto.schedule().unwrap().to_string(),
-            "daily at 02:30 UTC"
+            config.auto.target,
+            TargetSpec::S3 {
+                bucket: "backups".into(),
+                prefix: "shop".into()
+            }
         );
+        assert_eq!(config.auto.schedule.to_string(), "daily at 02:30 UTC");
         assert_eq!(config.auto.retention.keep_daily, Some(7));
     }
 
@@ -596,9 +594,69 @@ mod tests {
             assert_eq!(config.auto.scope.to_string(), scope);
         }
         let site = site_with_config("[auto]\ntarget = \"/backups\"\nscope = \"everything\"\n");
-        let error = read_config(site.path()).unwrap_err().to_string();
+        let error = error_chain(&read_config(site.path()).unwrap_err());
         assert!(
             error.contains("everything") && error.contains("module:NAME"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_bad_config_is_named_with_its_cause_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = read_config(dir.path()).unwrap_err();
+        assert!(
+            matches!(&error, StoreError::NoConfig { path } if *path == config_path(dir.path())),
+            "{error}"
+        );
+        assert!(error.to_string().contains("[auto] table"), "{error}");
+
+        // TOML's error, with where it is.
+        let text = "[auto]\ntarget = \"/backups\"\nkeep_forever = 3\n";
+        let site = site_with_config(text);
+        let error = read_config(site.path()).unwrap_err();
+        let StoreError::ConfigSyntax { path, source } = &error else {
+            panic!("{error}");
+        };
+        assert_eq!(*path, config_path(site.path()));
+        assert_eq!(source.span().map(|at| &text[at]), Some("keep_forever"));
+        let chain = error_chain(&error);
+        assert!(
+            chain.starts_with(&format!("{}: TOML parse error at line 3", path.display()))
+                && chain.contains("keep_forever"),
+            "{chain}"
+        );
+
+        // The schedule's own error.
+        let site = site_with_config("[auto]\ntarget = \"/backups\"\nschedule = \"fortnightly\"\n");
+        let error = read_config(site.path()).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                StoreError::ConfigSchedule {
+                    source: crate::schedule::ScheduleError::UnknownSchedule { schedule },
+                    ..
+                } if schedule == "fortnightly"
+            ),
+            "{error}"
+        );
+        assert!(
+            error_chain(&error).contains(": unknown schedule \"fortnightly\""),
+            "{error}"
+        );
+
+        // The target's: a relative directory depends on where cron runs.
+        let site = site_with_config("[auto]\ntarget = \"backups\"\n");
+        let error = read_config(site.path()).unwrap_err();
+        let StoreError::ConfigTarget { source, .. } = &error else {
+            panic!("{error}");
+        };
+        assert!(
+            matches!(source.as_ref(), StoreError::BadTarget { target, .. } if target == "backups"),
+            "{source}"
+        );
+        assert!(
+            error_chain(&error).contains("relative directory"),
             "{error}"
         );
     }

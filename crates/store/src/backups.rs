@@ -382,7 +382,11 @@ fn read_sidecar(store: &dyn BackupStore, key: &str) -> Result<StoredBackup, Stor
         name: key.to_owned(),
         problem,
     };
-    let backup: StoredBackup = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    let backup: StoredBackup =
+        serde_json::from_slice(&bytes).map_err(|source| StoreError::UnreadableSidecar {
+            name: key.to_owned(),
+            source,
+        })?;
     if backup.format != SIDECAR_FORMAT || backup.version != SIDECAR_VERSION {
         return Err(bad(format!(
             "format {} version {}; this sitepack reads {SIDECAR_FORMAT} version {SIDECAR_VERSION}",
@@ -522,5 +526,29 @@ mod tests {
         assert_eq!(found.problems.len(), 1);
         let bad = &found.problems[0];
         assert!(bad.to_string().contains("acme/x.zip.json"), "{bad}");
+    }
+
+    #[test]
+    fn a_sidecar_that_is_not_json_is_named_with_the_json_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        store.put_bytes("acme/x.zip", b"archive").unwrap();
+        store.put_bytes("acme/x.zip.json", b"{not json").unwrap();
+        let found = list_backups(&store, None).unwrap();
+        assert!(found.backups.is_empty());
+        let [bad] = &found.problems[..] else {
+            panic!("{:?}", found.problems);
+        };
+        assert!(
+            matches!(bad, StoreError::UnreadableSidecar { name, source } if name == "acme/x.zip.json" && source.is_syntax()),
+            "{bad}"
+        );
+        let chain = sitepack_format::error_chain(bad);
+        assert!(
+            chain.starts_with(
+                "the sidecar acme/x.zip.json is not a sitepack backup description: key must be a string at line 1"
+            ),
+            "{chain}"
+        );
     }
 }

@@ -15,6 +15,12 @@ pub enum StoreError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A stored backup's URL that does not end in `/SITE-ID/NAME.zip` after its target.
+    #[error("{url}: a stored backup's URL ends in /SITE-ID/NAME.zip")]
+    BadBackupUrl {
+        /// The URL as given.
+        url: String,
+    },
     /// A backup name that would leave the target (an empty, `.` or `..` part).
     #[error("`{name}` is not a backup name; names look like SITE-ID/20261122T083000Z-full.zip")]
     BadName {
@@ -103,13 +109,42 @@ pub enum StoreError {
         /// The directory.
         path: PathBuf,
     },
-    /// `SITE/.sitepack/config.toml` is missing or wrong.
-    #[error("{}: {problem}", path.display())]
-    BadConfig {
+    /// `SITE/.sitepack/config.toml` does not exist.
+    #[error(
+        "{}: there is none: write one with an [auto] table (target, schedule, retention; see docs/COMMANDS.md) to turn automatic backups on",
+        path.display()
+    )]
+    NoConfig {
         /// The config file.
         path: PathBuf,
-        /// What is wrong.
-        problem: String,
+    },
+    /// `config.toml` is not TOML, or not the settings sitepack reads (an unknown key, a
+    /// value of the wrong type, a scope or retention rule that is not one).
+    #[error("{}", path.display())]
+    ConfigSyntax {
+        /// The config file.
+        path: PathBuf,
+        /// TOML's error, with its line and column.
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// The schedule of `config.toml` (`schedule`, `time`, `weekday`) is not one.
+    #[error("{}", path.display())]
+    ConfigSchedule {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong with the schedule.
+        #[source]
+        source: crate::schedule::ScheduleError,
+    },
+    /// The target of `config.toml` is not one automatic backups can use.
+    #[error("{}", path.display())]
+    ConfigTarget {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong with the target ([`StoreError::BadTarget`]).
+        #[source]
+        source: Box<StoreError>,
     },
     /// The archive could not be made.
     #[error("cannot make the archive")]
@@ -128,6 +163,9 @@ pub enum StoreError {
         /// The first error finding, as `CODE entry: message`.
         first: String,
     },
+    /// An archive to read (a file, or a stored backup just downloaded) cannot be opened.
+    #[error(transparent)]
+    Archive(sitepack_reader::ReaderError),
     /// The archive just written could not be read back.
     #[error("cannot read back the new archive")]
     ReadBack {
@@ -135,7 +173,16 @@ pub enum StoreError {
         #[source]
         source: sitepack_reader::ReaderError,
     },
-    /// A sidecar (`….zip.json`) does not describe a backup.
+    /// A sidecar (`….zip.json`) is not a backup description's JSON.
+    #[error("the sidecar {name} is not a sitepack backup description")]
+    UnreadableSidecar {
+        /// The sidecar's key.
+        name: String,
+        /// Why its JSON cannot be read as one.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A sidecar (`….zip.json`) does not describe its backup.
     #[error("the sidecar {name} is not a sitepack backup description: {problem}")]
     BadSidecar {
         /// The sidecar's key.

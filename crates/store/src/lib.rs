@@ -5,8 +5,13 @@
 //!   [`open_store`] opens a [`TargetSpec`] as written by the user.
 //! - [`store_backup`], [`list_backups`], [`fetch_into`], [`delete_backup`]: backups in a
 //!   target, each with a sidecar holding its trusted digest.
+//! - [`locate`]: what an archive argument names — a stored backup ([`BackupRef`]: a URL,
+//!   or a name in a target) or a file — opened by [`Location::open`] (a stored backup is
+//!   downloaded and checked against its sidecar).
 //! - [`retention`]: which backups a retention policy keeps (restic's rules).
 //! - [`schedule`]: when an automatic backup is due.
+//! - [`auto_run`]: an automatic backup as `SITE/.sitepack/config.toml` says, read once by
+//!   [`read_config`] into typed settings ([`Config`]).
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -16,6 +21,7 @@ mod error;
 mod local;
 mod prune;
 mod ranges;
+mod reference;
 pub mod retention;
 mod s3;
 pub mod schedule;
@@ -39,5 +45,8 @@ pub use prune::{
     PruneReport, format_age, prune,
 };
 pub use ranges::{preview_stored, validate_stored_metadata};
+pub use reference::{
+    BackupRef, Located, Location, NotItsSidecar, Opened, locate, open_existing_store,
+};
 pub use s3::S3Store;
 pub use target::{BackupStore, ListedObject, Listing, S3Settings, TargetSpec, open_store};

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use sitepack_reader::{ManifestPreview, Preview};
 use sitepack_restore::Mode;
-use sitepack_store::preview_stored;
+use sitepack_store::{Location, preview_stored};
 
 use super::restore_plan::{PlanArgs, Planned, plan_or_refusal, print_planned};
 use crate::progress::Bar;
@@ -61,18 +61,15 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
             "--allow-other-site, --no-files, --as, --rewrite-url and --no-rewrite plan a restore: give --against SITE too"
         );
     }
-    let located = super::stored::locate(&args.archive, &args.source)?;
-    if let (Some(located), None) = (&located, &args.against) {
+    let location = super::stored::locate(&args.archive, &args.source)?;
+    if let (Location::Stored(located), None) = (&location, &args.against) {
         // Only the metadata is needed: read by byte ranges, nothing else is fetched.
         let name = args.archive.display().to_string();
         let preview = preview_stored(located.store.as_ref(), &located.backup, &name)?;
-        super::stored::report_fetched(located);
+        super::stored::report_fetched(&location);
         return show(args, &preview, None);
     }
-    let opened = match &located {
-        Some(located) => super::stored::download(located)?,
-        None => super::stored::open_archive(&args.archive, &args.source)?,
-    };
+    let opened = location.open()?;
     if let Some(refused) = super::stored::refuse_mismatch(&opened, "nothing to preview") {
         return Ok(refused);
     }
@@ -81,9 +78,7 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
     let preview = archive.preview_with_progress(&bar);
     bar.finish();
     let preview = preview.with_context(|| format!("reading {}", args.archive.display()))?;
-    if let Some(located) = &located {
-        super::stored::report_fetched(located);
-    }
+    super::stored::report_fetched(&location);
     let against = match &args.against {
         Some(site) if preview.valid => Some(Against {
             // A directory that does not exist yet is one a restore would make.

@@ -94,7 +94,7 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
         }
         return super::refusal("restore", RestoreError::Refused { reason });
     }
-    let opened = super::stored::open_archive(&args.archive, &args.source)?;
+    let opened = super::stored::locate(&args.archive, &args.source)?.open()?;
     if let Some(refused) = super::stored::refuse_mismatch(&opened, "nothing was changed") {
         return Ok(refused);
     }

@@ -4,15 +4,14 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
-use sitepack_format::{SiteId, Timestamp, failpoint};
-use sitepack_reader::Archive;
+use sitepack_format::{SiteId, Timestamp, error_chain, failpoint};
 use sitepack_store::retention::{KeepWithin, RetentionPolicy};
 use sitepack_store::{
-    BackupKind, BackupRequest, BackupStore, GroupBy, Orphan, OrphanDecision, OrphanGrace,
-    OrphanKind, PruneDecision, S3Settings, StoreError, StoredBackup, TargetSpec, audit, auto_run,
-    backup_site, fetch_into, find_backup, format_age, list_backups, open_store, prune,
+    BackupKind, BackupRequest, BackupStore, GroupBy, Location, Opened, Orphan, OrphanDecision,
+    OrphanGrace, OrphanKind, PruneDecision, S3Settings, StoreError, TargetSpec, audit, auto_run,
+    backup_site, format_age, list_backups, open_existing_store, open_store, prune,
 };
 use sitepack_writer::Site;
 
@@ -33,176 +32,58 @@ pub(crate) struct SourceArgs {
     endpoint: Option<String>,
 }
 
-/// An archive opened for reading: a local file, or a stored backup downloaded into a
-/// private temporary file and checked against its sidecar's digest.
-pub(crate) struct Opened {
-    pub(crate) archive: Archive,
-    /// The downloaded bytes are not the ones the sidecar vouches for: a verdict (exit 1),
-    /// like any other digest mismatch; the bytes are still there to be reported on.
-    pub(crate) digest_mismatch: Option<StoreError>,
-    /// The temporary directory of a download, removed when dropped (or by an interrupt).
-    _download: Option<(tempfile::TempDir, sitepack_format::interrupt::Registered)>,
-}
-
-/// A stored backup named on the command line, found in its target.
-pub(crate) struct Located {
-    pub(crate) store: Box<dyn BackupStore>,
-    pub(crate) backup: StoredBackup,
-    /// ARCHIVE as the user wrote it: what reports and records call it.
-    pub(crate) given: String,
-}
-
-/// Finds ARCHIVE in its target when it names a stored backup (with `--from`, or as an
-/// `s3://` or `file://` URL); `None` for a local path.
-pub(crate) fn locate(archive: &Path, source: &SourceArgs) -> Result<Option<Located>> {
-    let text = archive.to_string_lossy();
-    let (target, name) = match &source.from {
-        Some(target) => (target.clone(), text.into_owned()),
-        None if text.starts_with("s3://") || text.starts_with("file://") => {
-            split_backup_url(&text)?
-        }
-        None => match in_local_target(archive) {
-            Some(found) => found,
-            None => return Ok(None),
-        },
-    };
-    let store = open_existing_target(&target, source.endpoint.as_ref())?;
-    let backup = find_backup(store.as_ref(), &name)?;
-    Ok(Some(Located {
-        store,
-        backup,
-        given: archive.display().to_string(),
-    }))
-}
-
-/// A path inside a local target (`TARGET/SITE-ID/NAME.zip` with its sidecar
-/// `NAME.zip.json` beside it) is that stored backup: its sidecar holds the trusted digest.
-/// `None` for any other path, or when what is beside it is no sidecar (said on stderr).
-fn in_local_target(archive: &Path) -> Option<(String, String)> {
-    let file = archive.file_name()?.to_str()?;
-    let sidecar = archive.with_file_name(format!("{file}.json"));
-    if !sidecar.is_file() {
-        return None;
-    }
-    let site_dir = archive.parent()?;
-    let site = site_dir.file_name()?.to_str()?;
-    let target = match site_dir.parent() {
-        Some(target) if !target.as_os_str().is_empty() => target.display().to_string(),
-        _ => ".".to_owned(),
-    };
-    let name = format!("{site}/{file}");
-    let store = sitepack_store::LocalStore::new(Path::new(&target));
-    match find_backup(&store, &name) {
-        Ok(_) => Some((target, name)),
-        Err(error) => {
-            eprintln!(
-                "warning: {} is beside {}, but it is not its backup description ({}); checking the file alone",
-                sidecar.display(),
-                archive.display(),
-                sitepack_format::error_chain(&error)
-            );
-            None
+impl SourceArgs {
+    fn s3(&self) -> S3Settings {
+        S3Settings {
+            endpoint: self.endpoint.clone(),
         }
     }
 }
 
-/// Opens ARCHIVE: a local path, or a stored backup (downloaded and checked).
-pub(crate) fn open_archive(archive: &Path, source: &SourceArgs) -> Result<Opened> {
-    match locate(archive, source)? {
-        Some(located) => download(&located),
-        None => Ok(Opened {
-            archive: Archive::open(archive)?,
-            digest_mismatch: None,
-            _download: None,
-        }),
+/// What ARCHIVE names: a stored backup (with `--from`, as an `s3://` or `file://` URL, or
+/// as a path inside a local target) or a file. A file beside it named like its sidecar
+/// that does not describe it is said on stderr.
+pub(crate) fn locate(archive: &Path, source: &SourceArgs) -> Result<Location> {
+    let location = sitepack_store::locate(archive, source.from.as_deref(), &source.s3())?;
+    if let Location::File {
+        not_its_sidecar: Some(warning),
+        ..
+    } = &location
+    {
+        eprintln!("warning: {warning}");
     }
-}
-
-/// Downloads a stored backup into a private temporary file, checked against its sidecar;
-/// reports and records call it by its URL.
-pub(crate) fn download(located: &Located) -> Result<Opened> {
-    let Located {
-        store,
-        backup,
-        given,
-    } = located;
-    let dir = tempfile::Builder::new()
-        .prefix("sitepack-download-")
-        .tempdir()
-        .context("creating a temporary directory for the download")?;
-    let interruptible = sitepack_format::interrupt::temporary(dir.path());
-    let file_name = backup.name.rsplit('/').next().unwrap_or("backup.zip");
-    let path = dir.path().join(file_name);
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    let digest_mismatch = match fetch_into(store.as_ref(), backup, &mut file) {
-        Ok(()) => None,
-        Err(mismatch @ StoreError::DigestMismatch { .. }) => Some(mismatch),
-        Err(error) => return Err(error.into()),
-    };
-    drop(file);
-    Ok(Opened {
-        archive: Archive::open(&path)?.named(given.clone()),
-        digest_mismatch,
-        _download: Some((dir, interruptible)),
-    })
+    Ok(location)
 }
 
 /// Says why a downloaded backup cannot be used, when its digest does not match: the
 /// outcome (exit 1) of a command that would have used it.
 pub(crate) fn refuse_mismatch(opened: &Opened, nothing: &str) -> Option<Outcome> {
     let mismatch = opened.digest_mismatch.as_ref()?;
-    eprintln!(
-        "error: {}; {nothing}",
-        sitepack_format::error_chain(mismatch)
-    );
+    eprintln!("error: {}; {nothing}", error_chain(mismatch));
     Some(Outcome::Invalid)
 }
 
 /// Says on standard error how much of a stored backup was read.
-pub(crate) fn report_fetched(located: &Located) {
-    eprintln!(
-        "fetched {} of {} bytes of {} from {}",
-        located.store.bytes_fetched(),
-        located.backup.size,
-        located.backup.name,
-        located.store.describe()
-    );
-}
-
-/// `s3://bucket/prefix/SITE/NAME.zip` → (`s3://bucket/prefix`, `SITE/NAME.zip`).
-fn split_backup_url(url: &str) -> Result<(String, String)> {
-    let mut parts = url.rsplitn(3, '/');
-    let (Some(file), Some(site), Some(target)) = (parts.next(), parts.next(), parts.next()) else {
-        anyhow::bail!("{url}: a stored backup's URL ends in /SITE-ID/NAME.zip");
-    };
-    if target.ends_with(':') || target.ends_with(":/") || site.is_empty() || file.is_empty() {
-        anyhow::bail!("{url}: a stored backup's URL ends in /SITE-ID/NAME.zip");
+pub(crate) fn report_fetched(location: &Location) {
+    if let Location::Stored(located) = location {
+        eprintln!(
+            "fetched {} of {} bytes of {} from {}",
+            located.store.bytes_fetched(),
+            located.backup.size,
+            located.backup.name,
+            located.store.describe()
+        );
     }
-    Ok((target.to_owned(), format!("{site}/{file}")))
 }
 
-/// A target to read backups from: a local one must be an existing directory.
+/// A target to read backups from (`list`, `prune`): a local one must be an existing
+/// directory.
 fn open_existing_target(
     target: &str,
     endpoint: Option<&String>,
 ) -> Result<Box<dyn BackupStore>, StoreError> {
-    let spec: TargetSpec = target.parse()?;
-    spec.require_existing()?;
-    open_target(target, endpoint)
-}
-
-fn open_target(
-    target: &str,
-    endpoint: Option<&String>,
-) -> Result<Box<dyn BackupStore>, StoreError> {
-    let spec: TargetSpec = target.parse()?;
-    open_store(
-        &spec,
+    open_existing_store(
+        &target.parse()?,
         &S3Settings {
             endpoint: endpoint.cloned(),
         },
@@ -227,7 +108,14 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
     let bar = Bar::new(!global.no_progress);
     let result = spec
         .check_outside_site(&args.site)
-        .and_then(|()| open_target(target, args.endpoint.as_ref()))
+        .and_then(|()| {
+            open_store(
+                &spec,
+                &S3Settings {
+                    endpoint: args.endpoint.clone(),
+                },
+            )
+        })
         .and_then(|store| {
             let request = BackupRequest {
                 site: &site,
@@ -298,7 +186,7 @@ pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
     let listing = list_backups(store.as_ref(), args.site.as_ref())?;
     let backups = &listing.backups;
     for problem in &listing.problems {
-        eprintln!("warning: {problem}");
+        eprintln!("warning: {}", error_chain(problem));
     }
     let now = failpoint::now();
     if !args.all && !listing.orphans.is_empty() {
@@ -313,7 +201,7 @@ pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
         let mut document = serde_json::json!({
             "target": store.describe(),
             "backups": backups,
-            "unreadable": listing.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "unreadable": listing.problems.iter().map(|p| error_chain(p)).collect::<Vec<_>>(),
         });
         if args.all {
             document["orphans"] = listing
@@ -561,7 +449,7 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
     }
     let report = result?;
     for problem in &report.problems {
-        eprintln!("warning: {problem}");
+        eprintln!("warning: {}", error_chain(problem));
     }
     warn_future_dated(&report.decisions);
     if args.json {
@@ -823,7 +711,7 @@ fn run_auto(
 /// Runs the `--on-failure` command; its own failure is reported, never hidden.
 fn notify(command: &str, site: &Path, error: &str) {
     let target = sitepack_store::read_config(site)
-        .map(|c| c.auto.target)
+        .map(|c| c.auto.target.to_string())
         .unwrap_or_default();
     let status = std::process::Command::new("sh")
         .arg("-c")

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use sitepack_format::Sha256;
 use sitepack_reader::{Finding, Limits, Report};
-use sitepack_store::validate_stored_metadata;
+use sitepack_store::{Location, validate_stored_metadata};
 
 use crate::progress::Bar;
 use crate::{GlobalArgs, Outcome};
@@ -94,21 +94,18 @@ pub(crate) fn run(args: &ValidateArgs, global: &GlobalArgs) -> Result<Outcome> {
 /// else downloaded and checked against its sidecar's digest).
 fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Report> {
     let name = args.archive.display().to_string();
-    let located = super::stored::locate(&args.archive, &args.source)?;
-    if let (Some(located), true) = (&located, args.no_data) {
+    let location = super::stored::locate(&args.archive, &args.source)?;
+    if let (Location::Stored(located), true) = (&location, args.no_data) {
         let report = validate_stored_metadata(
             located.store.as_ref(),
             &located.backup,
             &name,
             &args.limits.limits(),
         )?;
-        super::stored::report_fetched(located);
+        super::stored::report_fetched(&location);
         return Ok(report);
     }
-    let opened = match &located {
-        Some(located) => super::stored::download(located)?,
-        None => super::stored::open_archive(&args.archive, &args.source)?,
-    };
+    let opened = location.open()?;
     let mut report = if args.no_data {
         opened.archive.validate_metadata(&args.limits.limits())?
     } else {
@@ -119,14 +116,14 @@ fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Report> {
         bar.finish();
         report?
     };
-    if let Some(located) = &located {
+    if let Location::Stored(located) = &location {
         // The sidecar's digest is the trusted one; the report names the backup, not the
         // temporary download. A mismatch is a finding (exit 1), like --expect-sha256's.
         if let Some(mismatch) = &opened.digest_mismatch {
             eprintln!("error: {}", sitepack_format::error_chain(mismatch));
         }
         report = report.expect_digest(&located.backup.sha256);
-        super::stored::report_fetched(located);
+        super::stored::report_fetched(&location);
     }
     Ok(report)
 }
