@@ -68,15 +68,20 @@ where
     Run::from_output(sitepack().args(args).output().expect("run sitepack"))
 }
 
-/// Runs any command, which must exist.
+/// Runs any command, which must exist (`cargo xtask test` installs the ones tests use).
 pub fn run_tool(program: &str, args: &[&str], dir: &Path) -> Run {
+    let package = match program {
+        "7z" => "p7zip-full",
+        "sha256sum" => "coreutils",
+        other => other,
+    };
     let output = Command::new(program)
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| {
-            panic!("{program} is needed by this test (apt-get install unzip p7zip-full): {e}")
+            panic!("{program} is needed by this test (apt-get install {package}): {e}")
         });
     Run::from_output(output)
 }
