@@ -207,11 +207,8 @@ struct Case {
 impl Case {
     fn new(name: impl Into<String>, bytes: Vec<u8>, code: Code) -> Self {
         Self {
-            name: name.into(),
-            bytes,
             code: Some(code),
-            at: At::Anywhere,
-            saying: None,
+            ..Self::clean(name, bytes)
         }
     }
 
@@ -225,8 +222,11 @@ impl Case {
     /// An archive with nothing to find.
     fn clean(name: impl Into<String>, bytes: Vec<u8>) -> Self {
         Self {
+            name: name.into(),
+            bytes,
             code: None,
-            ..Self::new(name, bytes, Code::NotAZip)
+            at: At::Anywhere,
+            saying: None,
         }
     }
 
