@@ -860,7 +860,7 @@ fn on_terminal(args: &[&std::ffi::OsStr], input: &str) -> Run {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("script(1) from util-linux is needed by this test");
+        .expect("script(1) from bsdutils is needed by this test");
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
     Run::from_output(child.wait_with_output().unwrap())
 }

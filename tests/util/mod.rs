@@ -1,15 +1,14 @@
-//! Helpers: a temporary site builder, a command runner, an archive reader.
+//! Helpers: a command runner, an archive reader, an S3 server; the temporary site builder
+//! and the ZIP crafter come from `sitepack-test-support`.
 
 pub mod s3;
-pub mod zipcraft;
+
+pub use sitepack_test_support::{TIMESTAMP, TestSite, copy_tree, demo_site, repo_root, zipcraft};
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-
-/// The fixed time used where reproducible output is compared.
-pub const TIMESTAMP: &str = "2026-11-22T08:30:00Z";
 
 /// What a finished command left.
 #[derive(Debug)]
@@ -68,93 +67,22 @@ where
     Run::from_output(sitepack().args(args).output().expect("run sitepack"))
 }
 
-/// Runs any command, which must exist.
+/// Runs any command, which must exist (`cargo xtask test` installs the ones tests use).
 pub fn run_tool(program: &str, args: &[&str], dir: &Path) -> Run {
+    let package = match program {
+        "7z" => "p7zip-full",
+        "sha256sum" => "coreutils",
+        other => other,
+    };
     let output = Command::new(program)
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| {
-            panic!("{program} is needed by this test (apt-get install unzip p7zip-full): {e}")
+            panic!("{program} is needed by this test (apt-get install {package}): {e}")
         });
     Run::from_output(output)
-}
-
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// The bundled demo site.
-pub fn demo_site() -> PathBuf {
-    repo_root().join("fixtures/sites/demo")
-}
-
-/// A site in a temporary directory.
-pub struct TestSite {
-    dir: tempfile::TempDir,
-}
-
-impl TestSite {
-    /// An empty site with only `site.json`.
-    pub fn new(id: &str) -> Self {
-        let site = Self::bare();
-        site.write(
-            "site.json",
-            format!(r#"{{"id": "{id}", "name": "Test site {id}", "url": "https://{id}.example"}}"#),
-        );
-        site
-    }
-
-    /// An empty directory.
-    pub fn bare() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("site")).unwrap();
-        Self { dir }
-    }
-
-    /// A copy of the demo site.
-    pub fn demo() -> Self {
-        let site = Self::bare();
-        copy_tree(&demo_site(), &site.root());
-        // The fixture's own audit log (from running the demo job on it) is not part of it.
-        let _ = std::fs::remove_dir_all(site.root().join(".sitepack"));
-        site
-    }
-
-    pub fn root(&self) -> PathBuf {
-        self.dir.path().join("site")
-    }
-
-    /// A directory beside the site, for outputs.
-    pub fn out_dir(&self) -> PathBuf {
-        let out = self.dir.path().join("out");
-        std::fs::create_dir_all(&out).unwrap();
-        out
-    }
-
-    pub fn write(&self, relative: &str, content: impl AsRef<[u8]>) {
-        let path = self.root().join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, content).unwrap();
-    }
-}
-
-pub fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Every entry of an archive, decompressed, read with the `zip` crate.

@@ -1,18 +1,25 @@
-//! A real S3-compatible server on loopback for the storage tests: `s3s-fs` (installed by
-//! `.ci/run`: `cargo install s3s-fs@0.14.1 --features binary --locked`), which checks
-//! request signatures. Each test gets its own server, data directory and bucket.
+//! A real S3-compatible server on loopback for the storage tests, run inside the test
+//! process: `s3s-fs`'s file-system backend behind `s3s`'s service, which checks request
+//! signatures, served by hyper on a tokio runtime in a background thread. Each test gets
+//! its own server, port, data directory and bucket; dropping the server stops it.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::thread::JoinHandle;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use tokio::sync::oneshot;
 
 pub const ACCESS_KEY: &str = "sitepack-test-key";
 pub const SECRET_KEY: &str = "sitepack-test-secret-0123456789";
 pub const BUCKET: &str = "backups";
 
 pub struct S3Server {
-    child: Child,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
     dir: tempfile::TempDir,
     pub endpoint: String,
 }
@@ -22,32 +29,22 @@ impl S3Server {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join(BUCKET)).unwrap();
-        let port = free_port();
-        let child = Command::new(binary())
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "s3s-fs is needed by the S3 tests (cargo install s3s-fs@0.14.1 --features binary --locked; .ci/run installs it): {e}"
-                )
-            });
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "s3s-fs did not start listening on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let service = {
+            let mut builder = S3ServiceBuilder::new(s3s_fs::FileSystem::new(dir.path()).unwrap());
+            builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+            builder.build()
+        };
+        // Bound before the thread starts: the server accepts as soon as this returns.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel();
+        let thread = std::thread::spawn(move || serve(listener, service, stopped));
         Self {
-            child,
+            stop: Some(stop),
+            thread: Some(thread),
             dir,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint,
         }
     }
 
@@ -74,27 +71,39 @@ impl S3Server {
 
 impl Drop for S3Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
-/// `s3s-fs` on the PATH, else in cargo's bin directory.
-fn binary() -> PathBuf {
-    let in_cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .map(|home| home.join("bin/s3s-fs"));
-    match in_cargo_home {
-        Some(path) if path.exists() => path,
-        _ => PathBuf::from("s3s-fs"),
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Accepts connections until `stopped` fires; the runtime's end then drops every open
+/// connection.
+fn serve(listener: std::net::TcpListener, service: S3Service, mut stopped: oneshot::Receiver<()>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let http = ConnBuilder::new(TokioExecutor::new());
+        loop {
+            let socket = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((socket, _)) => socket,
+                    Err(_) => continue,
+                },
+                _ = &mut stopped => break,
+            };
+            let connection = http
+                .serve_connection(TokioIo::new(socket), service.clone())
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+        }
+    });
 }

@@ -4,6 +4,7 @@ mod bench;
 mod fuzz;
 mod gen_site;
 mod rng;
+mod test;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,21 @@ enum Task {
         /// Where the pages go (default: target/man).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+    },
+    /// Install the Debian packages the tests use, then run `cargo test --workspace [ARGS…]`.
+    ///
+    /// The tests run `unzip`, `zip`, 7-Zip (`p7zip-full`) and `python3` as independent ZIP
+    /// readers and writers, and `setpriv`, `flock` (util-linux) and `script` (bsdutils).
+    /// Missing packages are installed with `apt-get` (root only; otherwise the error says
+    /// what to install, exit 2). Exit status 0 when the tests pass, 1 when one fails.
+    Test {
+        /// More arguments for `cargo test`, e.g. `-- hostile` or `-- --nocapture`.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        cargo_test_args: Vec<OsString>,
     },
     /// (internal) Run a command and print its wall time, CPU time and peak memory.
     #[command(hide = true)]
@@ -172,6 +188,7 @@ fn run(xtask: &Xtask) -> Result<ExitCode> {
             println!("{}: man pages written", out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Task::Test { cargo_test_args } => test::run(cargo_test_args),
         Task::MeasureChild { command } => bench::measure_child(command),
     }
 }

@@ -586,6 +586,12 @@ pub struct Payload {
     label: Option<String>,
 }
 
+impl Default for Payload {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Payload {
     /// A full archive holding only `site.json`.
     pub fn new() -> Self {
@@ -664,7 +670,7 @@ impl Payload {
         let mut manifest = json!({
             "format": "sitepack",
             "format_version": "1.0",
-            "created_at": super::TIMESTAMP,
+            "created_at": crate::TIMESTAMP,
             "generator": {"name": "sitepack", "version": env!("CARGO_PKG_VERSION")},
         });
         if let Some(label) = &self.label {

@@ -1,0 +1,17 @@
+//! Test helpers shared by sitepack's test suites (never published):
+//!
+//! - [`zipcraft`]: a raw ZIP writer for hostile archives, every field under the test's
+//!   control, with the sitepack payload ([`zipcraft::Payload`]) a correct writer derives;
+//! - [`TestSite`]: a site in a temporary directory, empty or a copy of the demo site.
+//!
+//! Helpers panic on any failure: they exist to set up tests, and their results are used
+//! by the tests' own assertions.
+#![allow(clippy::missing_panics_doc, clippy::must_use_candidate)]
+
+mod site;
+pub mod zipcraft;
+
+pub use site::{TestSite, copy_tree, demo_site, repo_root};
+
+/// The fixed time used where reproducible output is compared.
+pub const TIMESTAMP: &str = "2026-11-22T08:30:00Z";
