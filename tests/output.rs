@@ -12,13 +12,7 @@ use crate::util::{Run, TestSite, create, run, sitepack};
 fn into_closed_pipe(args: &[&OsStr]) -> Run {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let output = sitepack()
-        .args(args)
-        .stdout(writer)
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    Run::from_output(output)
+    Run::from_command(sitepack().args(args).stdout(writer).stderr(Stdio::piped()))
 }
 
 #[test]

@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use crate::extract::corrupted_archive;
 use crate::util::{
-    LockHolder, Node, Run, TestSite, assert_same_tree, create, read_archive, run, site_files, tree,
+    LockHolder, Node, Run, TestSite, assert_same_tree, create, on_terminal, read_archive, run,
+    site_files, tree,
 };
 
 /// `sitepack restore ARCHIVE SITE --yes --json ARGS…`.
@@ -845,28 +846,6 @@ fn preview_against_a_site_with_a_pending_restore_says_a_restore_would_be_refused
         preview["against"]["pending_restore"],
         output["restore"]["pending"]["id"]
     );
-}
-
-/// `sitepack ARGS…` on a pseudo-terminal (script(1)), typing `input`.
-fn on_terminal(args: &[&std::ffi::OsStr], input: &str) -> Run {
-    let mut command = shell_quote(std::ffi::OsStr::new(env!("CARGO_BIN_EXE_sitepack")));
-    for arg in args {
-        command.push(' ');
-        command.push_str(&shell_quote(arg));
-    }
-    let mut child = Command::new("script")
-        .args(["-q", "-e", "-c", &command, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script(1) from util-linux is needed by this test");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
-    Run::from_output(child.wait_with_output().unwrap())
-}
-
-fn shell_quote(arg: &std::ffi::OsStr) -> String {
-    format!("'{}'", arg.to_str().unwrap().replace('\'', r"'\''"))
 }
 
 #[test]
