@@ -1591,6 +1591,74 @@ fn max_entries_and_max_bytes_set_the_limits() {
     assert_invalid(&too_large, &at("--max-bytes", bytes - 1));
 }
 
+/// Without flags the limits are those docs/COMMANDS.md gives: 1,000,000 entries and
+/// 64 GiB in all. Each is reached through what the archive declares (its ZIP64 end
+/// record's count, an entry's size), so nothing that large has to exist.
+#[test]
+fn default_limits_are_a_million_entries_and_64_gib() {
+    let declaring_entries = |count: u64| {
+        let mut zip = baseline();
+        zip.zip64_end = true;
+        let mut bytes = zip.to_bytes();
+        let signature = 0x0606_4b50_u32.to_le_bytes();
+        let at = bytes
+            .windows(4)
+            .rposition(|w| w == signature)
+            .expect("a ZIP64 end record");
+        // Entries on this disk, then in total (APPNOTE 4.3.14).
+        bytes[at + 24..at + 32].copy_from_slice(&count.to_le_bytes());
+        bytes[at + 32..at + 40].copy_from_slice(&count.to_le_bytes());
+        bytes
+    };
+    // The limit is on the total: one entry declares what makes the total `total`.
+    let declaring_bytes = |total: u64| {
+        let mut zip = baseline();
+        let name = "site/files/readme.txt";
+        let others: u64 = zip
+            .entries
+            .iter()
+            .filter(|e| e.name != name.as_bytes())
+            .map(|e| e.data.len() as u64)
+            .sum();
+        let entry = zip.entry_mut(name);
+        entry.zip64 = true;
+        entry.central.uncompressed_size = Some(total - others);
+        zip.to_bytes()
+    };
+    for (name, bytes, code, over) in [
+        (
+            "1,000,000 entries",
+            declaring_entries(1_000_000),
+            "TOO_MANY_ENTRIES",
+            false,
+        ),
+        (
+            "1,000,001 entries",
+            declaring_entries(1_000_001),
+            "TOO_MANY_ENTRIES",
+            true,
+        ),
+        ("64 GiB", declaring_bytes(64 << 30), "TOO_LARGE", false),
+        (
+            "64 GiB + 1",
+            declaring_bytes((64 << 30) + 1),
+            "TOO_LARGE",
+            true,
+        ),
+    ] {
+        let sandbox = Sandbox::holding(&bytes);
+        let report = validate(&sandbox.archive(), &[]);
+        // Either way the archive is invalid (its count or size is a lie); only the limit's
+        // finding tells the two apart.
+        assert_eq!(report.code, 1, "{name}: {report}");
+        assert_eq!(
+            !report.with_code(code).is_empty(),
+            over,
+            "{name}: {code} expected only over the limit; {report}"
+        );
+    }
+}
+
 #[test]
 fn expected_digest_is_checked() {
     let bytes = baseline().to_bytes();
@@ -2359,6 +2427,27 @@ fn secrets_present_are_refused_without_repeating_them() {
                 "{}: the report repeats the secret",
                 case.name
             );
+            // Nor do the human reports, nor extract's refusal, on either stream.
+            let archive = sandbox.archive();
+            let out = sandbox.out();
+            let commands: [&[&OsStr]; 3] = [
+                &["validate".as_ref(), archive.as_os_str()],
+                &["preview".as_ref(), archive.as_os_str()],
+                &["extract".as_ref(), archive.as_os_str(), "-o".as_ref(), out.as_os_str()],
+            ];
+            for args in commands {
+                let said = run(args).expect(1);
+                assert!(
+                    said.stdout.contains("SECRET_PRESENT") || said.stderr.contains("SECRET_PRESENT"),
+                    "{}: {args:?} does not name the finding: {said:?}",
+                    case.name
+                );
+                assert!(
+                    !said.stdout.contains(SECRET) && !said.stderr.contains(SECRET),
+                    "{}: {args:?} repeats the secret: {said:?}",
+                    case.name
+                );
+            }
         },
     );
 }
