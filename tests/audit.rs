@@ -42,7 +42,7 @@ fn a_successful_and_a_failed_create_are_listed_in_order() {
     let lines = event_lines(&listed);
     assert_eq!(lines.len(), 2, "{}", listed.stdout);
     let sha = summary["archive_sha256"].as_str().unwrap();
-    assert!(lines[0].contains("  create   ok      "), "{}", lines[0]);
+    assert!(lines[0].contains("  create   ok       "), "{}", lines[0]);
     assert!(lines[0].contains("scope full"), "{}", lines[0]);
     assert!(
         lines[0].contains(&good.display().to_string()),
@@ -55,7 +55,7 @@ fn a_successful_and_a_failed_create_are_listed_in_order() {
         lines[0]
     );
     assert!(lines[0].contains("2 entries"), "{}", lines[0]);
-    assert!(lines[1].contains("  create   failed  "), "{}", lines[1]);
+    assert!(lines[1].contains("  create   failed   "), "{}", lines[1]);
     assert!(
         lines[1].contains(&missing.display().to_string()),
         "{}",
@@ -142,7 +142,7 @@ fn type_and_limit_select_the_newest_matching_events() {
     let human = audit(&site, &["--type", "restore", "--limit", "2"]).expect(0);
     assert_eq!(
         human.stdout,
-        "2026-11-22T08:30:04Z  restore  failed  ada\n2026-11-22T08:30:06Z  restore  ok      ada\n"
+        "2026-11-22T08:30:04Z  restore  failed   ada\n2026-11-22T08:30:06Z  restore  ok       ada\n"
     );
 }
 

@@ -685,6 +685,87 @@ fn an_audit_log_whose_last_line_was_cut_short_gives_no_second_backup_and_loses_n
     );
 }
 
+/// Checks `--if-due` at each of `checks` (in order): it backs up at the first check, then
+/// at the first check at or after each of `fires` (computed by the test) since the last
+/// backup, and names the next firing as `next_due`. Returns the times it backed up.
+fn assert_runs_when_fired(
+    site: &TestSite,
+    target: &Path,
+    checks: &[i64],
+    fires: &[i64],
+) -> Vec<String> {
+    let mut last: Option<i64> = None;
+    let mut runs = Vec::new();
+    for &now in checks {
+        let (report, _) = run_if_due(site, &at(now));
+        let due = last.is_none_or(|last| fires.iter().any(|&f| last < f && f <= now));
+        assert_eq!(report["ran"], due, "at {}: {report}", at(now));
+        let next = fires
+            .iter()
+            .find(|&&f| f > now)
+            .expect("the test's fires go far enough");
+        assert_eq!(report["next_due"], at(*next), "at {}: {report}", at(now));
+        if due {
+            assert_auto_backup(&report["stored"], target, &at(now), "");
+            runs.push(at(now));
+            last = Some(now);
+        }
+    }
+    assert_eq!(
+        names(&list(target)),
+        runs.iter().map(|t| backup_name(t, "")).collect::<Vec<_>>()
+    );
+    runs
+}
+
+#[test]
+fn weekly_checks_every_five_hours_back_up_once_a_week_on_its_day_and_time() {
+    let (site, target) = auto_site("schedule = \"weekly\"\nweekday = \"wed\"\ntime = \"02:30\"\n");
+    // Wednesdays at 02:30 UTC: 2026-11-25, 2026-12-02, 2026-12-09, 2026-12-16.
+    let fires: Vec<i64> = (0..4)
+        .map(|week| seconds("2026-11-25T02:30:00Z") + week * 7 * DAY)
+        .collect();
+    let checks = clock("2026-11-22T08:03:00Z", "2026-12-10T12:00:00Z", 5 * HOUR);
+    let runs = assert_runs_when_fired(&site, &target, &checks, &fires);
+    assert_eq!(
+        runs,
+        [
+            "2026-11-22T08:03:00Z",
+            "2026-11-25T06:03:00Z",
+            "2026-12-02T03:03:00Z",
+            "2026-12-09T05:03:00Z",
+        ]
+    );
+}
+
+#[test]
+fn a_cron_schedule_backs_up_once_after_each_time_it_fires() {
+    // At minute 30 of every sixth hour, Monday to Friday.
+    let (site, target) = auto_site("schedule = \"30 */6 * * 1-5\"\n");
+    // 2026-11-27 is a Friday: its four times, none on the weekend, then Monday's.
+    let friday = seconds("2026-11-27T00:30:00Z");
+    let monday = seconds("2026-11-30T00:30:00Z");
+    let fires: Vec<i64> = (0..4)
+        .map(|i| friday + i * 6 * HOUR)
+        .chain((0..4).map(|i| monday + i * 6 * HOUR))
+        .collect();
+    let checks = clock("2026-11-26T23:50:00Z", "2026-11-30T13:00:00Z", 50 * MINUTE);
+    let runs = assert_runs_when_fired(&site, &target, &checks, &fires);
+    assert_eq!(
+        runs,
+        [
+            "2026-11-26T23:50:00Z",
+            "2026-11-27T00:40:00Z",
+            "2026-11-27T06:30:00Z",
+            "2026-11-27T13:10:00Z",
+            "2026-11-27T19:00:00Z",
+            "2026-11-30T01:10:00Z",
+            "2026-11-30T07:00:00Z",
+            "2026-11-30T12:50:00Z",
+        ]
+    );
+}
+
 #[test]
 fn a_cron_schedule_that_never_fires_is_refused() {
     for schedule in ["0 0 30 2 *", "0 12 31 4,6,9,11 *"] {

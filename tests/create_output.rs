@@ -33,6 +33,34 @@ fn an_existing_output_is_refused_without_force() {
     assert_eq!(listing(&site.out_dir()), ["b.zip"]);
 }
 
+/// The archive holds the site's data: it is created 0600 whatever the umask, and a
+/// replaced output is 0600 too.
+#[test]
+fn the_archive_is_private_mode_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = small_site();
+    let out = site.out_dir().join("b.zip");
+    let with_umask_000 = |extra: &[&str]| {
+        let status = std::process::Command::new("sh")
+            .args(["-c", "umask 000 && exec \"$0\" \"$@\""])
+            .arg(env!("CARGO_BIN_EXE_sitepack"))
+            .arg("create")
+            .arg(site.root())
+            .arg("-o")
+            .arg(&out)
+            .args(extra)
+            .current_dir(site.out_dir())
+            .stdin(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o7777
+    };
+    assert_eq!(with_umask_000(&[]), 0o600);
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(with_umask_000(&["--force"]), 0o600);
+}
+
 #[test]
 fn an_output_inside_the_site_is_refused() {
     let site = small_site();

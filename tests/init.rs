@@ -228,7 +228,13 @@ fn a_url_that_is_not_http_is_refused() {
         "ftp://my-shop.example".as_ref(),
     ])
     .expect(1);
-    assert!(refused.stderr.contains("http://"), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("does not start with http:// or https://"),
+        "{}",
+        refused.stderr
+    );
     assert!(listing(parent.path()).is_empty());
 }
 

@@ -20,6 +20,7 @@ mod create_restorable;
 mod create_scopes;
 mod create_secrets;
 mod extract;
+mod human_output;
 mod init;
 mod interrupt;
 mod output;

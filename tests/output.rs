@@ -1,24 +1,18 @@
 //! What every command's output promises: a closed pipe ends it quietly, `--json` gives a
-//! JSON document for failures too, `--quiet` prints nothing on success, and `create` and
-//! `validate` count the same ZIP entries.
+//! JSON document for failures too, `--quiet` prints nothing on success, `create` and
+//! `validate` count the same ZIP entries, and progress bars are drawn only on a terminal.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
-use crate::util::{Run, TestSite, create, run, sitepack};
+use crate::util::{Run, TestSite, create, on_terminal, run, sitepack};
 
 /// Runs `sitepack ARGS…` with a standard output whose reader is already gone.
 fn into_closed_pipe(args: &[&OsStr]) -> Run {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let output = sitepack()
-        .args(args)
-        .stdout(writer)
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    Run::from_output(output)
+    Run::from_command(sitepack().args(args).stdout(writer).stderr(Stdio::piped()))
 }
 
 #[test]
@@ -225,4 +219,66 @@ fn with_json_a_usage_error_is_a_json_document_too() {
             .stdout
             .contains("--max-ratio")
     );
+}
+
+/// Progress bars appear only on a terminal, and `--no-progress` turns them off there.
+#[test]
+fn progress_bars_only_on_a_terminal() {
+    let site = TestSite::new("progress");
+    // Enough entries that the bar is drawn before the archive is done.
+    for i in 0..200 {
+        site.write(
+            &format!("files/f{i:03}.txt"),
+            format!("file {i}\n").repeat(4096),
+        );
+    }
+    let out = site.out_dir();
+    // The bar's message: "N/M entries" (no summary line has a slash in its count).
+    let bar = regex::Regex::new(r"\d+/\d+ entries").unwrap();
+    let root = site.root();
+    let archives = [
+        out.join("tty.zip"),
+        out.join("off.zip"),
+        out.join("pipe.zip"),
+    ];
+    let create = |archive: &std::path::Path, extra: &[&'static str]| -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "create".into(),
+            root.clone().into(),
+            "-o".into(),
+            archive.into(),
+        ];
+        args.extend(extra.iter().map(OsString::from));
+        args
+    };
+
+    let shown = on_terminal(&borrowed(&create(&archives[0], &[])), "");
+    assert_eq!(shown.code, 0, "{}", shown.stdout);
+    assert!(
+        bar.is_match(&shown.stdout),
+        "no bar on a terminal: {:?}",
+        shown.stdout
+    );
+    assert!(shown.stdout.contains("sha256 "), "{:?}", shown.stdout);
+
+    let off = on_terminal(&borrowed(&create(&archives[1], &["--no-progress"])), "");
+    assert_eq!(off.code, 0, "{}", off.stdout);
+    assert!(
+        !bar.is_match(&off.stdout),
+        "--no-progress: {:?}",
+        off.stdout
+    );
+    assert!(off.stdout.contains("sha256 "), "{:?}", off.stdout);
+
+    let piped = run(create(&archives[2], &[])).expect(0);
+    assert!(
+        !bar.is_match(&piped.stderr),
+        "a bar in a pipe: {:?}",
+        piped.stderr
+    );
+    assert!(!bar.is_match(&piped.stdout), "{:?}", piped.stdout);
+}
+
+fn borrowed(args: &[OsString]) -> Vec<&OsStr> {
+    args.iter().map(OsString::as_os_str).collect()
 }

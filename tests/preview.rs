@@ -273,7 +273,15 @@ fn invalid_archive_preview_still_shows_the_site() {
     assert_eq!(preview["manifest"]["scope"], json!({"kind": "full"}));
 
     let result = run(["preview".as_ref(), archive.as_os_str()]).expect(1);
-    assert!(result.stdout.contains("damaged"), "{}", result.stdout);
+    // The site's line (the archive's own name, damaged.zip, is not enough).
+    assert!(
+        result
+            .stdout
+            .lines()
+            .any(|l| l == "site      damaged (Test site damaged, https://damaged.example)"),
+        "{}",
+        result.stdout
+    );
     let both = format!("{}{}", result.stdout, result.stderr);
     assert!(both.contains("CRC_MISMATCH"), "{both}");
 }

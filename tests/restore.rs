@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use crate::extract::corrupted_archive;
 use crate::util::{
-    LockHolder, Node, Run, TestSite, assert_same_tree, create, read_archive, run, site_files, tree,
+    LockHolder, Node, Run, TestSite, assert_same_tree, create, on_terminal, read_archive, run,
+    site_files, tree,
 };
 
 /// `sitepack restore ARCHIVE SITE --yes --json ARGS…`.
@@ -651,6 +652,73 @@ fn a_restore_from_another_site_needs_the_flag_and_rewrites_its_urls_in_every_for
     assert_eq!(general["home"], "https://old.example/home");
 }
 
+/// `--rewrite-url FROM=TO` rewrites what it names, in every form, even when the site's
+/// URL is the archive's (so nothing would be rewritten without it); other hosts and
+/// binary files stay as they are.
+#[test]
+fn rewrite_url_rewrites_the_urls_it_names_in_every_form() {
+    // The content carries a CDN's URL; the site itself is at https://old.example.
+    let source = site_with_urls("old-shop", "https://cdn.old.example");
+    let site_json = r#"{"id": "old-shop", "name": "Old", "url": "https://old.example"}"#;
+    source.write("site.json", site_json);
+    let archive = archive_of(&source, "full");
+    let target = TestSite::new("old-shop");
+    target.write("site.json", site_json);
+    let root = target.root();
+
+    let plain = restore(&archive, &root, &[]).expect(0).json();
+    assert_eq!(plain["plan"]["url_rewrites"]["total"], 0, "{plain:#}");
+    let general = json_at(&root, "settings/general.json");
+    assert_eq!(general["home"], "https://cdn.old.example/home");
+    revert(&root).expect(0);
+
+    let rewrite = [
+        "--rewrite-url",
+        "https://cdn.old.example=https://cdn.new.example",
+    ];
+    let planned = run([
+        &["preview", archive.to_str().unwrap(), "--json", "--against"][..],
+        &[root.to_str().unwrap()],
+        &rewrite,
+    ]
+    .concat())
+    .expect(0)
+    .json();
+    let output = restore(&archive, &root, &rewrite).expect(0).json();
+    let total = output["plan"]["url_rewrites"]["total"].as_u64().unwrap();
+    assert!(total >= 7, "{output:#}");
+    assert_eq!(
+        planned["against"]["merge"]["plan"]["url_rewrites"]["total"], total,
+        "the preview announces the same rewrites: {planned:#}"
+    );
+    let general = json_at(&root, "settings/general.json");
+    assert_eq!(general["home"], "https://cdn.new.example/home");
+    assert_eq!(
+        general["embedded_json"],
+        r#"{"link":"https:\/\/cdn.new.example\/cart"}"#
+    );
+    assert_eq!(general["cdn"], "//cdn.new.example/img/logo.png");
+    assert_eq!(
+        general["tracking"],
+        "https://t.example/?u=https%3A%2F%2Fcdn.new.example%2Fthanks"
+    );
+    assert_eq!(
+        general["similar_host"],
+        "https://cdn.old.example.evil.example/x"
+    );
+    let page = std::fs::read_to_string(root.join("modules/pages/page.html")).unwrap();
+    assert_eq!(
+        page,
+        r#"<a href="https://cdn.new.example/a">a</a><img src="//cdn.new.example/b.png"><script>var u="https:\/\/cdn.new.example\/c";</script>"#
+    );
+    assert_eq!(
+        std::fs::read(root.join("modules/pages/logo.png")).unwrap(),
+        std::fs::read(source.root().join("modules/pages/logo.png")).unwrap()
+    );
+    // The site keeps its own identity and URL.
+    assert_eq!(json_at(&root, "site.json")["url"], "https://old.example");
+}
+
 #[test]
 fn a_user_restored_as_a_new_user_takes_the_new_id_everywhere() {
     let original = TestSite::demo();
@@ -845,28 +913,6 @@ fn preview_against_a_site_with_a_pending_restore_says_a_restore_would_be_refused
         preview["against"]["pending_restore"],
         output["restore"]["pending"]["id"]
     );
-}
-
-/// `sitepack ARGS…` on a pseudo-terminal (script(1)), typing `input`.
-fn on_terminal(args: &[&std::ffi::OsStr], input: &str) -> Run {
-    let mut command = shell_quote(std::ffi::OsStr::new(env!("CARGO_BIN_EXE_sitepack")));
-    for arg in args {
-        command.push(' ');
-        command.push_str(&shell_quote(arg));
-    }
-    let mut child = Command::new("script")
-        .args(["-q", "-e", "-c", &command, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script(1) from bsdutils is needed by this test");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
-    Run::from_output(child.wait_with_output().unwrap())
-}
-
-fn shell_quote(arg: &std::ffi::OsStr) -> String {
-    format!("'{}'", arg.to_str().unwrap().replace('\'', r"'\''"))
 }
 
 #[test]

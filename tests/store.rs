@@ -285,7 +285,14 @@ fn a_backup_stored_in_s3_is_listed_validated_previewed_and_restored() {
     validate.args(["validate", &url, "--json"]);
     let report = Run::from_command(&mut validate).expect(0);
     assert_eq!(report.json()["digest"], stored["backup"]["sha256"]);
-    assert!(report.stderr.contains("fetched"), "{}", report.stderr);
+    // The whole archive is downloaded to be checked against its sidecar.
+    assert!(
+        report
+            .stderr
+            .contains(&format!("fetched {stored_size} of {stored_size} bytes")),
+        "{}",
+        report.stderr
+    );
 
     let mut preview = server.sitepack();
     preview.args(["preview", "--from", &target, &name, "--json"]);
@@ -754,6 +761,115 @@ fn an_empty_or_invalid_site_id_is_refused_on_every_target_and_nothing_is_removed
             "{target}"
         );
     }
+}
+
+/// `--keep-weekly` keeps the newest backup of each ISO week (2026-12-31 and 2027-01-02 are
+/// both in week 53 of 2026), `--keep-monthly` the newest of each month (2026-12-31, not
+/// 2027-01-02), and the two together keep what either keeps.
+#[test]
+fn keep_weekly_and_keep_monthly_keep_the_newest_backup_of_each_iso_week_and_month() {
+    let site = TestSite::demo();
+    let target = site.out_dir().join("backups");
+    let target_text = target.to_str().unwrap();
+    let times = [
+        "2026-11-30T10:00:00Z", // W49
+        "2026-12-03T10:00:00Z", // W49
+        "2026-12-09T10:00:00Z", // W50
+        "2026-12-20T10:00:00Z", // W51 (a Sunday)
+        "2026-12-21T10:00:00Z", // W52 (a Monday)
+        "2026-12-31T10:00:00Z", // W53
+        "2027-01-02T10:00:00Z", // W53
+        "2027-01-05T10:00:00Z", // 2027-W01
+    ];
+    for time in times {
+        create_to(
+            crate::util::sitepack(),
+            &site.root(),
+            target_text,
+            &["--timestamp", time],
+        )
+        .expect(0);
+    }
+    let decide = |rules: &[&str]| -> Vec<(String, Vec<String>)> {
+        let pruned = Run::from_command(
+            crate::util::sitepack()
+                .args(["prune", target_text, "--site", "acme-shop"])
+                .args(rules)
+                .args(["--include-manual", "--dry-run", "--json"])
+                .env("SITEPACK_NOW", "2027-01-06T00:00:00Z"),
+        )
+        .expect(0)
+        .json();
+        pruned["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["keep"] == true)
+            .map(|d| {
+                let reasons = d["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_owned())
+                    .filter(|r| r != "newest")
+                    .collect();
+                (
+                    d["backup"]["created_at"].as_str().unwrap().to_owned(),
+                    reasons,
+                )
+            })
+            .collect()
+    };
+    let kept = |list: &[(&str, &[&str])]| -> Vec<(String, Vec<String>)> {
+        list.iter()
+            .map(|(time, reasons)| {
+                (
+                    (*time).to_owned(),
+                    reasons.iter().map(|r| (*r).to_owned()).collect(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        decide(&["--keep-weekly", "3"]),
+        kept(&[
+            ("2026-12-21T10:00:00Z", &["weekly"]),
+            ("2027-01-02T10:00:00Z", &["weekly"]),
+            ("2027-01-05T10:00:00Z", &["weekly"]),
+        ])
+    );
+    assert_eq!(
+        decide(&["--keep-monthly", "3"]),
+        kept(&[
+            ("2026-11-30T10:00:00Z", &["monthly"]),
+            ("2026-12-31T10:00:00Z", &["monthly"]),
+            ("2027-01-05T10:00:00Z", &["monthly"]),
+        ])
+    );
+    assert_eq!(
+        decide(&["--keep-weekly", "2", "--keep-monthly", "2"]),
+        kept(&[
+            ("2026-12-31T10:00:00Z", &["monthly"]),
+            ("2027-01-02T10:00:00Z", &["weekly"]),
+            ("2027-01-05T10:00:00Z", &["weekly", "monthly"]),
+        ])
+    );
+    // Applied: what the dry run said goes is gone.
+    Run::from_command(
+        crate::util::sitepack()
+            .args(["prune", target_text, "--site", "acme-shop"])
+            .args(["--keep-weekly", "3", "--include-manual"])
+            .env("SITEPACK_NOW", "2027-01-06T00:00:00Z"),
+    )
+    .expect(0);
+    assert_eq!(
+        listed_times(crate::util::sitepack(), target_text),
+        [
+            "2026-12-21T10:00:00Z acme-shop",
+            "2027-01-02T10:00:00Z acme-shop",
+            "2027-01-05T10:00:00Z acme-shop",
+        ]
+    );
 }
 
 #[test]

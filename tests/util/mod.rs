@@ -29,9 +29,15 @@ impl Run {
         }
     }
 
-    /// Runs `command` to the end.
+    /// Runs `command` to the end; one made by [`sitepack`] must have written nothing in
+    /// its working directory.
+    #[track_caller]
     pub fn from_command(command: &mut Command) -> Self {
-        Self::from_output(command.output().expect("run the command"))
+        let run = Self::from_output(command.output().expect("run the command"));
+        if let Some(cwd) = command.get_current_dir() {
+            assert_nothing_written(cwd, &run);
+        }
+        run
     }
 
     /// Panics with both streams unless the exit code is `code`.
@@ -51,20 +57,96 @@ impl Run {
     }
 }
 
-/// The `sitepack` binary, with a clean environment for reproducibility.
+/// The `sitepack` binary, with a clean environment for reproducibility, working in a fresh
+/// empty directory of its own, so that a stray write to a relative path is seen
+/// ([`Run::from_command`] checks it; tests pass absolute paths).
 pub fn sitepack() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sitepack"));
-    command.env_remove("SOURCE_DATE_EPOCH").stdin(Stdio::null());
+    command
+        .env_remove("SOURCE_DATE_EPOCH")
+        .stdin(Stdio::null())
+        .current_dir(empty_working_dir());
     command
 }
 
+/// Where the working directories of [`sitepack`] commands are made (cargo's scratch
+/// directory for tests, which `cargo clean` removes).
+fn working_dirs() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("sitepack-cwd")
+}
+
+fn empty_working_dir() -> PathBuf {
+    static CLEARED: std::sync::Once = std::sync::Once::new();
+    let parent = working_dirs();
+    std::fs::create_dir_all(&parent).unwrap();
+    // The directories of commands whose test did not check them (spawned, or run with
+    // `status()`) are left behind: an earlier run's empty ones go now. A non-empty one
+    // stays, to be seen.
+    CLEARED.call_once(|| {
+        for entry in std::fs::read_dir(&parent).unwrap() {
+            let _ = std::fs::remove_dir(entry.unwrap().path());
+        }
+    });
+    tempfile::tempdir_in(parent).unwrap().keep()
+}
+
+/// Panics if a [`sitepack`] command wrote into its working directory `cwd`, which is
+/// removed otherwise (a working directory set by the test itself is left alone).
+#[track_caller]
+fn assert_nothing_written(cwd: &Path, run: &Run) {
+    if cwd.parent() != Some(working_dirs().as_path()) {
+        return;
+    }
+    let written = listing(cwd);
+    assert!(
+        written.is_empty(),
+        "sitepack wrote {written:?} into its working directory {}\n--- stderr\n{}",
+        cwd.display(),
+        run.stderr
+    );
+    match std::fs::remove_dir(cwd) {
+        // Another test process sharing the target directory cleared it while it was empty.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        removed => removed.unwrap(),
+    }
+}
+
 /// Runs `sitepack ARGS…`.
+#[track_caller]
 pub fn run<I, S>(args: I) -> Run
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Run::from_output(sitepack().args(args).output().expect("run sitepack"))
+    Run::from_command(sitepack().args(args))
+}
+
+/// `sitepack ARGS…` on a pseudo-terminal (script(1)), typing `input`: both its streams
+/// come back as standard output.
+#[track_caller]
+pub fn on_terminal(args: &[&std::ffi::OsStr], input: &str) -> Run {
+    let mut command = shell_quote(std::ffi::OsStr::new(env!("CARGO_BIN_EXE_sitepack")));
+    for arg in args {
+        command.push(' ');
+        command.push_str(&shell_quote(arg));
+    }
+    let cwd = empty_working_dir();
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .current_dir(&cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux is needed by this test");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+    let run = Run::from_output(child.wait_with_output().unwrap());
+    assert_nothing_written(&cwd, &run);
+    run
+}
+
+fn shell_quote(arg: &std::ffi::OsStr) -> String {
+    format!("'{}'", arg.to_str().unwrap().replace('\'', r"'\''"))
 }
 
 /// Runs any command, which must exist (`cargo xtask test` installs the ones tests use).

@@ -107,8 +107,9 @@ fn warn_bad_lines(log_path: &Path, log: &AuditLog) -> Result<()> {
 /// `TIME  TYPE  OUTCOME  ACTOR  summary`, the summary made of the detail keys that are
 /// present, whatever the event type.
 fn event_line(event: &AuditEvent) -> String {
+    // Columns as wide as the widest type (`restore`, `recover`) and outcome (`refused`).
     let mut line = format!(
-        "{}  {:<7}  {:<6}  {}",
+        "{}  {:<7}  {:<7}  {}",
         event.time,
         printable(&event.kind),
         printable(&event.outcome),
