@@ -7,7 +7,7 @@ pub use sitepack_test_support::{TIMESTAMP, TestSite, copy_tree, demo_site, repo_
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 /// What a finished command left.
