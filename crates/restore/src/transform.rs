@@ -3,7 +3,7 @@
 //! rewrite. [`crate::plan()`] and [`crate::Plan::new_content`] both use [`Transform`],
 //! so a plan and the restore that carries it out cannot disagree.
 //!
-//! Content rules (DESIGN.md §6, the restore issue):
+//! What a restore writes, per kind of path (docs/COMMANDS.md, `restore`):
 //! - **Documents** (`*.json`): the archive's value, with the target's secrets put back at
 //!   the redacted pointers and URLs rewritten in string values; written pretty (two-space,
 //!   final newline) when anything differs from the archive's bytes, else those bytes.
