@@ -192,15 +192,15 @@ mod tests {
                     "stats": {"entries": 12, "bytes": 99},
                     "label": "weekly"
                 }),
-                "2026-11-22T08:30:00Z  create   ok      ada  scope full, /b/site.zip, sha256 0123456789ab…, 12 entries",
+                "2026-11-22T08:30:00Z  create   ok       ada  scope full, /b/site.zip, sha256 0123456789ab…, 12 entries",
             ),
             (
                 serde_json::json!({"scope": "tab:x", "error": "disk full\u{1b}[31m"}),
-                "2026-11-22T08:30:00Z  create   ok      ada  scope tab:x, error: disk full\\u{1b}[31m",
+                "2026-11-22T08:30:00Z  create   ok       ada  scope tab:x, error: disk full\\u{1b}[31m",
             ),
             (
                 serde_json::json!(["not", "an", "object"]),
-                "2026-11-22T08:30:00Z  create   ok      ada",
+                "2026-11-22T08:30:00Z  create   ok       ada",
             ),
         ];
         for (details, expected) in cases {
