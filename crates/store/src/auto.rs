@@ -516,6 +516,29 @@ fn known_details(site_root: &Path) -> AutoDetails {
     )
 }
 
+/// Runs `auto run --on-failure`'s `command` with `sh -c`, with `SITEPACK_ERROR` (`error`),
+/// `SITEPACK_SITE` and `SITEPACK_TARGET` (the config's target, when it can be read) in its
+/// environment. A warning when it cannot be run or does not succeed: its own failure
+/// is reported, never hidden.
+#[must_use]
+pub fn run_failure_command(command: &str, site_root: &Path, error: &str) -> Option<String> {
+    let target = read_config(site_root)
+        .map(|config| config.auto.target)
+        .unwrap_or_default();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env("SITEPACK_ERROR", error)
+        .env("SITEPACK_SITE", site_root)
+        .env("SITEPACK_TARGET", target)
+        .status();
+    match status {
+        Ok(status) if status.success() => None,
+        Ok(status) => Some(format!("--on-failure command exited with {status}")),
+        Err(e) => Some(format!("cannot run the --on-failure command: {e}")),
+    }
+}
+
 /// What an automatic run starts from.
 struct AutoState {
     config: AutoConfig,

@@ -26,7 +26,7 @@ use sitepack_format::failpoint;
 
 pub use auto::{
     AutoConfig, AutoReport, BackupRequest, CONFIG_NAME, Config, audit_auto_failure, auto_run,
-    backup_site, config_path, read_config, record_stored_backup,
+    backup_site, config_path, read_config, record_stored_backup, run_failure_command,
 };
 pub use backups::{
     BackupKind, BackupListing, NewBackup, Orphan, OrphanKind, StoredBackup, backup_name,

@@ -784,21 +784,9 @@ fn run_auto(
     result.map_err(|error| sitepack_format::error_chain(&error))
 }
 
-/// Runs the `--on-failure` command; its own failure is reported, never hidden.
+/// Runs the `--on-failure` command; its own failure is said, never hidden.
 fn notify(command: &str, site: &Path, error: &str) {
-    let target = sitepack_store::read_config(site)
-        .map(|c| c.auto.target)
-        .unwrap_or_default();
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .env("SITEPACK_ERROR", error)
-        .env("SITEPACK_SITE", site)
-        .env("SITEPACK_TARGET", target)
-        .status();
-    match status {
-        Ok(status) if status.success() => {}
-        Ok(status) => eprintln!("warning: --on-failure command exited with {status}"),
-        Err(e) => eprintln!("warning: cannot run the --on-failure command: {e}"),
+    if let Some(warning) = sitepack_store::run_failure_command(command, site, error) {
+        eprintln!("warning: {warning}");
     }
 }
