@@ -25,7 +25,8 @@ pub use apply::{Applied, PendingRestore, Settled};
 pub use error::{Refusal, RestoreError};
 pub use init::{InitSummary, init_from_template};
 pub use lock::{
-    LockedSite, Recovered, SiteStatus, record_refusal, record_refused_restore, site_status,
+    LockedSite, Recovered, SiteStatus, record_refusal, record_refused_restore,
+    recover_before_backup, site_status,
 };
 pub use plan::{Action, Change, Plan, PlanOptions, RewriteChoice, RuleRewrites, UrlRewrites, plan};
 pub use sitepack_site::{Interrupted, RecordChanges, RestoreMode, SiteJson};

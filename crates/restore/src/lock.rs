@@ -257,6 +257,20 @@ pub fn site_status(root: &Path) -> Result<SiteStatus, RestoreError> {
     })
 }
 
+/// What a backup does first: finishes the recovery of an interrupted restore, as
+/// [`site_status`] does. A site that a restore, revert or recovery is changing right now
+/// is no error here: the backup's shared lock ([`sitepack_site::BackupLock`]) refuses it,
+/// and the refused backup is recorded.
+pub fn recover_before_backup(root: &Path) -> Result<Option<Recovered>, RestoreError> {
+    match site_status(root) {
+        Ok(status) => Ok(status.recovered),
+        Err(RestoreError::Refused {
+            reason: Refusal::Busy { .. },
+        }) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// Whether `.sitepack/` holds a restore's work directory, or anything in
 /// `.sitepack/snapshots/` (a pending restore's snapshot, or one left by an interruption).
 fn has_work(internal: &Beneath) -> Result<bool, RestoreError> {
