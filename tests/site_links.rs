@@ -7,7 +7,8 @@
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use sitepack_format::{Beneath, INTERNAL_DIR, LockKind, SITE_LOCK_NAME, SiteLock};
+use sitepack_format::{Beneath, INTERNAL_DIR};
+use sitepack_site::{LockKind, SITE_LOCK_NAME, SiteLock};
 
 use crate::util::{TestSite, create, listing, run, site_files, tree};
 

@@ -1136,10 +1136,9 @@ fn a_run_killed_before_its_sidecar_leaves_an_orphan_that_list_all_shows_and_prun
     let running = tmp.join("sitepack-backup-running");
     std::fs::create_dir(&running).unwrap();
     let lock = std::fs::File::create(running.join("lock")).unwrap();
-    let _held =
-        sitepack_format::SiteLock::try_lock_file(lock, sitepack_format::LockKind::Exclusive)
-            .unwrap()
-            .unwrap();
+    let _held = sitepack_site::SiteLock::try_lock_file(lock, sitepack_site::LockKind::Exclusive)
+        .unwrap()
+        .unwrap();
     let name = "acme-shop/20261122T083000Z-full.zip";
     let later = sitepack_format::Timestamp::from_unix_seconds(
         sitepack_format::Timestamp::now().unix_seconds() + 25 * 3600,

@@ -268,6 +268,10 @@ fn schema(check: bool) -> Result<ExitCode> {
             "schema/report.schema.json",
             sitepack_reader::generated_report_schema(),
         ),
+        (
+            "schema/audit-event.schema.json",
+            sitepack_site::generated_audit_event_schema(),
+        ),
     ];
     let mut stale = false;
     for (relative, value) in schemas {

@@ -144,3 +144,17 @@ fn summarize(violations: &[SchemaViolation]) -> String {
         format!("{} (and {more} more)", shown.join("; "))
     }
 }
+
+/// An error and its causes on one line (`a: b: c`), as messages and audit events
+/// record errors.
+#[must_use]
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,6 +1,7 @@
 //! What an interrupt (SIGINT, SIGTERM) must not leave behind: the temporary files and
 //! directories written beside an output (`.sitepack-….zip.partial`,
-//! `.sitepack-extract-…`), and the audit event of the operation it cut short.
+//! `.sitepack-extract-…`), and the record of the operation it cut short (its audit
+//! event, which the site crate registers here as a closure).
 //!
 //! Libraries register each while it exists (the returned [`Registered`] unregisters it
 //! when dropped); the command's signal handler calls [`clean_up`], says so and exits.
@@ -9,18 +10,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use crate::record_audit_event;
-
-struct Operation {
-    site_root: PathBuf,
-    kind: String,
-    details: serde_json::Value,
-}
+/// What an interrupt records about an operation it cuts short, given why; a warning
+/// when that record cannot be written.
+type Ending = Box<dyn FnOnce(&str) -> Option<String> + Send>;
 
 struct Registry {
     next: u64,
     temporaries: Vec<(u64, PathBuf)>,
-    operations: Vec<(u64, Operation)>,
+    operations: Vec<(u64, Ending)>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
@@ -55,20 +52,14 @@ pub fn temporary(path: &Path) -> Registered {
     Registered(id)
 }
 
-/// Registers an operation on a site that records its own audit event when it ends; an
-/// interrupt records it as `failed` instead, with `details` and why.
-pub fn operation(site_root: &Path, kind: &str, details: serde_json::Value) -> Registered {
+/// Registers an operation that records its own ending (its audit event) when it ends;
+/// an interrupt calls `on_interrupt` with why instead, which returns a warning when its
+/// record cannot be written.
+pub fn operation(on_interrupt: impl FnOnce(&str) -> Option<String> + Send + 'static) -> Registered {
     let mut registry = registry();
     registry.next += 1;
     let id = registry.next;
-    registry.operations.push((
-        id,
-        Operation {
-            site_root: site_root.to_path_buf(),
-            kind: kind.to_owned(),
-            details,
-        },
-    ));
+    registry.operations.push((id, Box::new(on_interrupt)));
     Registered(id)
 }
 
@@ -77,12 +68,12 @@ pub fn operation(site_root: &Path, kind: &str, details: serde_json::Value) -> Re
 pub struct CleanedUp {
     /// The temporaries removed.
     pub removed: Vec<PathBuf>,
-    /// Audit events that could not be written.
+    /// The records of interrupted operations that could not be written.
     pub audit_warnings: Vec<String>,
 }
 
-/// Removes every registered temporary and records every registered operation as
-/// `failed` with `reason` (e.g. "interrupted by a signal"). Meant for a signal handler
+/// Removes every registered temporary and ends every registered operation with `reason`
+/// (e.g. "interrupted by a signal"): each records itself as failed. Meant for a signal handler
 /// that exits right after.
 #[must_use]
 pub fn clean_up(reason: &str) -> CleanedUp {
@@ -98,12 +89,8 @@ pub fn clean_up(reason: &str) -> CleanedUp {
             done.removed.push(path);
         }
     }
-    for (_, operation) in registry.operations.drain(..) {
-        let mut details = operation.details;
-        details["error"] = reason.into();
-        if let Some(warning) =
-            record_audit_event(&operation.site_root, &operation.kind, "failed", details)
-        {
+    for (_, on_interrupt) in registry.operations.drain(..) {
+        if let Some(warning) = on_interrupt(reason) {
             done.audit_warnings.push(warning);
         }
     }

@@ -12,7 +12,6 @@
 //!   whose breaches are [`ContentProblem`]s.
 //! - [`SecretPolicy`]: which JSON values are secrets, and their redaction.
 //! - [`find_credentials`] and [`CredentialScanner`]: well-known credential shapes in any bytes.
-//! - [`AuditEvent`], [`append_audit_event`] and [`read_audit_log`]: the site's audit log.
 //! - [`Progress`]: how long work reports how far it got.
 //! - [`zip_records`]: the ZIP record signatures, flag bits and methods.
 //!
@@ -29,7 +28,6 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-mod audit;
 mod beneath;
 mod content;
 mod credentials;
@@ -46,15 +44,9 @@ mod progress;
 mod schema;
 mod secrets;
 mod site;
-mod site_lock;
 mod tree;
 pub mod zip_records;
 
-pub use audit::{
-    AUDIT_EVENT_TYPES, AUDIT_LOG_NAME, AuditEvent, AuditFilter, AuditLog, BadLine,
-    MAX_AUDIT_LINE_BYTES, MAX_BAD_LINES, append_audit_event, audit_log_path, current_actor,
-    error_chain, read_audit_events, read_audit_log, record_audit_event,
-};
 pub use beneath::{Beneath, LinkRefused, NodeKind, NodeStat};
 pub use content::{
     ContentKind, ContentProblem, JsonLinesCheck, check_document, check_json, is_blank_line,
@@ -65,7 +57,7 @@ pub use credentials::{
     DOCUMENTED_EXAMPLE_CREDENTIALS, find_credentials, mask_credentials,
 };
 pub use digest::{Sha256, Sha256Hasher};
-pub use error::FormatError;
+pub use error::{FormatError, error_chain};
 pub use layout::{
     Area, CHECKSUMS_NAME, INTERNAL_DIR, MANIFEST_NAME, METADATA_ENTRIES, ModuleItem, PAYLOAD_DIR,
     Selection, classify,
@@ -84,5 +76,4 @@ pub use schema::{
 };
 pub use secrets::{SecretPolicy, contains_url_with_password, escape_pointer_token};
 pub use site::{AllowedCredential, DEFAULT_OWNER_FIELD, SiteConfig, SiteSecrets};
-pub use site_lock::{AUTO_LOCK_NAME, LockKind, SITE_LOCK_NAME, SiteLock};
 pub use tree::{TreeConflict, first_tree_conflict};

@@ -31,14 +31,14 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use serde::Serialize;
 use sitepack_format::{
     ArchivePath, Beneath, NodeKind, PAYLOAD_DIR, Progress, Timestamp, error_chain,
-    record_audit_event,
 };
 use sitepack_reader::{Archive, PlainZip};
+use sitepack_site::{Details, Outcome, RestoreDetails, SettleDetails, record_audit_event};
 use sitepack_writer::VerbatimZip;
 
 use crate::journal::{Before, Journal, JournalChange, Places, State};
 use crate::target::{digest_of, open_existing};
-use crate::{Action, LockedSite, Mode, Plan, PlanOptions, Refusal, RestoreError};
+use crate::{Action, LockedSite, Plan, PlanOptions, Refusal, RestoreError, RestoreMode};
 use sitepack_format::failpoint;
 
 /// Mode of a file the restore adds.
@@ -62,7 +62,7 @@ pub struct PendingRestore {
     /// Its scope.
     pub scope: sitepack_format::Scope,
     /// The mode.
-    pub mode: Mode,
+    pub mode: RestoreMode,
     /// Paths added, replaced and deleted.
     pub added: u64,
     /// Paths replaced.
@@ -130,14 +130,15 @@ impl LockedSite {
             None => crate::plan(self.root(), archive, options),
         };
         if let Err(RestoreError::Refused { reason }) = &planned {
-            let details = serde_json::json!({
-                "archive": archive.name(),
-                "archive_sha256": archive.sha256().ok(),
-                "mode": options.mode,
-                "error": error_chain(reason),
-            });
+            let details = RestoreDetails {
+                archive: Some(archive.name().to_owned()),
+                archive_sha256: archive.sha256().ok(),
+                mode: Some(options.mode),
+                error: Some(error_chain(reason)),
+                ..RestoreDetails::default()
+            };
             // The refusal is the answer; a log that cannot be written does not change it.
-            let _ = record_audit_event(self.root(), "restore", "refused", details);
+            let _ = record_audit_event(self.root(), Outcome::Refused, Details::Restore(details));
         }
         planned
     }
@@ -166,37 +167,36 @@ impl LockedSite {
             plan.scope.clone(),
             plan.mode,
         );
-        journal.summary = plan_summary(plan);
+        let summary = plan_summary(plan);
+        // Serializing a struct of strings and numbers cannot fail.
+        journal.summary = serde_json::to_value(&summary).unwrap_or_default();
         let result = self.carry_out(archive, plan, &mut journal, progress);
-        let mut details = serde_json::json!({
-            "restore_id": journal.id,
-            "archive": journal.archive,
-            "archive_sha256": journal.archive_sha256,
-        });
-        merge_into(&mut details, &journal.summary);
+        let mut details = RestoreDetails {
+            restore_id: Some(journal.id.clone()),
+            archive: Some(journal.archive.clone()),
+            archive_sha256: Some(journal.archive_sha256),
+            ..summary
+        };
         match &result {
             Ok(()) => {
-                details["snapshot"] = self
-                    .places
-                    .internal_path(&Places::snapshot(&journal.id))
-                    .display()
-                    .to_string()
-                    .into();
+                let snapshot = self.places.internal_path(&Places::snapshot(&journal.id));
+                details.snapshot = Some(snapshot.display().to_string());
             }
-            Err(error) => details["error"] = error_chain(error).into(),
+            Err(error) => details.error = Some(error_chain(error)),
         }
-        let audit_warning = self.audit("restore", result.is_ok(), details);
+        let audit_warning = self.audit(result.is_ok(), Details::Restore(details));
         result?;
         // Marked complete only after its audit event: a kill between the two leaves an
         // `applying` journal, which the next command undoes and records.
         journal.state = State::Pending;
         if let Err(error) = journal.write(&self.places) {
             let error = undo(&self.places, &journal, error);
-            let details = serde_json::json!({
-                "restore_id": journal.id,
-                "error": error_chain(&error),
-            });
-            self.audit("restore", false, details);
+            let details = RestoreDetails {
+                restore_id: Some(journal.id.clone()),
+                error: Some(error_chain(&error)),
+                ..RestoreDetails::default()
+            };
+            self.audit(false, Details::Restore(details));
             return Err(error);
         }
         failpoint::hit("pending");
@@ -345,9 +345,8 @@ impl LockedSite {
             .and_then(|()| discard_work(&self.places));
         let restore = pending_of(&self.places, &journal);
         let audit_warning = self.audit(
-            "keep",
             result.is_ok(),
-            settle_details(&restore, result.as_ref().err()),
+            Details::Keep(settle_details(&restore, result.as_ref().err())),
         );
         result.map(|()| Settled {
             restore,
@@ -387,9 +386,8 @@ impl LockedSite {
             .and_then(|restored| discard_work(&self.places).map(|()| restored));
         let restore = pending_of(&self.places, &journal);
         let audit_warning = self.audit(
-            "revert",
             result.is_ok(),
-            settle_details(&restore, result.as_ref().err()),
+            Details::Revert(settle_details(&restore, result.as_ref().err())),
         );
         result.map(|paths_restored| Settled {
             restore,
@@ -408,8 +406,9 @@ impl LockedSite {
     }
 
     /// Appends an event; returns a warning when the log cannot be written.
-    fn audit(&self, kind: &str, ok: bool, details: serde_json::Value) -> Option<String> {
-        record_audit_event(self.root(), kind, if ok { "ok" } else { "failed" }, details)
+    fn audit(&self, ok: bool, details: Details) -> Option<String> {
+        let outcome = if ok { Outcome::Ok } else { Outcome::Failed };
+        record_audit_event(self.root(), outcome, details)
     }
 }
 
@@ -803,9 +802,10 @@ fn pending_of(places: &Places, journal: &Journal) -> PendingRestore {
     }
 }
 
-/// The plan as the audit log records it: options and counts, never content.
-fn plan_summary(plan: &Plan) -> serde_json::Value {
-    let count = |action| plan.changes.iter().filter(|c| c.action == action).count();
+/// The plan as the audit log (and the journal) records it: options and counts, never
+/// content.
+fn plan_summary(plan: &Plan) -> RestoreDetails {
+    let count = |action| Some(plan.changes.iter().filter(|c| c.action == action).count() as u64);
     let mut records = crate::RecordChanges::default();
     for change in &plan.changes {
         if let Some(r) = change.records {
@@ -815,40 +815,32 @@ fn plan_summary(plan: &Plan) -> serde_json::Value {
             records.unchanged += r.unchanged;
         }
     }
-    serde_json::json!({
-        "scope": plan.scope.to_string(),
-        "mode": plan.mode,
-        "files": plan.files,
-        "as_user": plan.as_user,
-        "site_json": plan.site_json,
-        "added": count(Action::Add),
-        "replaced": count(Action::Replace),
-        "deleted": count(Action::Delete),
-        "unchanged": plan.unchanged,
-        "records": records,
-        "url_rewrites": plan.url_rewrites.total,
-        "secrets_kept": plan.secrets_kept.len(),
-        "secrets_to_reenter": plan.secrets_to_reenter.len(),
-    })
-}
-
-/// Adds the members of the object `extra` to the object `details`.
-fn merge_into(details: &mut serde_json::Value, extra: &serde_json::Value) {
-    if let (Some(details), Some(extra)) = (details.as_object_mut(), extra.as_object()) {
-        details.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    RestoreDetails {
+        scope: Some(plan.scope.to_string()),
+        mode: Some(plan.mode),
+        files: Some(plan.files),
+        as_user: plan.as_user.clone(),
+        site_json: Some(plan.site_json),
+        added: count(Action::Add),
+        replaced: count(Action::Replace),
+        deleted: count(Action::Delete),
+        unchanged: Some(plan.unchanged),
+        records: Some(records),
+        url_rewrites: Some(plan.url_rewrites.total),
+        secrets_kept: Some(plan.secrets_kept.len() as u64),
+        secrets_to_reenter: Some(plan.secrets_to_reenter.len() as u64),
+        ..RestoreDetails::default()
     }
 }
 
-fn settle_details(restore: &PendingRestore, error: Option<&RestoreError>) -> serde_json::Value {
-    let mut details = serde_json::json!({
-        "restore_id": restore.id,
-        "archive": restore.archive,
-        "archive_sha256": restore.archive_sha256,
-        "scope": restore.scope.to_string(),
-        "mode": restore.mode,
-    });
-    if let Some(error) = error {
-        details["error"] = error_chain(error).into();
+fn settle_details(restore: &PendingRestore, error: Option<&RestoreError>) -> SettleDetails {
+    SettleDetails {
+        restore_id: Some(restore.id.clone()),
+        archive: Some(restore.archive.clone()),
+        archive_sha256: Some(restore.archive_sha256),
+        scope: Some(restore.scope.to_string()),
+        mode: Some(restore.mode),
+        error: error.map(|error| error_chain(error)),
+        ..SettleDetails::default()
     }
-    details
 }

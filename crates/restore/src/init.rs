@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 use sitepack_format::{
-    ArchivePath, PAYLOAD_DIR, Redaction, Scope, Sha256, SiteIdentity, record_audit_event,
-    validate_site_config,
+    ArchivePath, PAYLOAD_DIR, Redaction, Scope, Sha256, SiteIdentity, validate_site_config,
 };
 use sitepack_reader::{Archive, ReaderError, StagedDir};
+use sitepack_site::{Details, InitDetails, Outcome, record_audit_event};
 
 use crate::target::SITE_JSON;
 use crate::url_rewrite::check_base_url;
@@ -93,17 +93,18 @@ pub fn init_from_template(
     let (files, bytes) = write_site(&mut staged, archive, &plan, &site_json)?;
     staged.finish().map_err(new_site_error)?;
 
-    let details = serde_json::json!({
-            "archive": archive.name(),
-            "archive_sha256": archive_sha256,
-            "template_site_id": manifest.site.id,
-            "site": identity,
-            "files": files,
-            "bytes": bytes,
-            "url_rewrites": plan.url_rewrites.total,
-        "secrets_to_enter": plan.secrets_to_reenter.len(),
-    });
-    let audit_warning = record_audit_event(new_site, "init", "ok", details);
+    let details = InitDetails {
+        archive: Some(archive.name().to_owned()),
+        archive_sha256: Some(archive_sha256),
+        template_site_id: Some(manifest.site.id.to_string()),
+        site: Some(identity.clone()),
+        files: Some(files),
+        bytes: Some(bytes),
+        url_rewrites: Some(plan.url_rewrites.total),
+        secrets_to_enter: Some(plan.secrets_to_reenter.len() as u64),
+        ..InitDetails::default()
+    };
+    let audit_warning = record_audit_event(new_site, Outcome::Ok, Details::Init(details));
     Ok(InitSummary {
         dir: new_site.to_path_buf(),
         site: identity.clone(),
@@ -204,7 +205,8 @@ mod tests {
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
-    use sitepack_format::{Timestamp, read_audit_log};
+    use sitepack_format::Timestamp;
+    use sitepack_site::read_audit_log;
     use sitepack_writer::{CreateOptions, NoProgress, Overwrite, Site, create_archive_file};
 
     use super::*;
@@ -295,10 +297,12 @@ mod tests {
         assert_eq!(mode(&new_site.join("modules/pages")), 0o755);
         assert_eq!(mode(&new_site.join("users/u-1.json")), 0o644);
 
-        let log = read_audit_log(&new_site, &sitepack_format::AuditFilter::default()).unwrap();
+        let log = read_audit_log(&new_site, &sitepack_site::AuditFilter::default()).unwrap();
         assert_eq!(log.events.len(), 1);
-        assert_eq!(log.events[0].kind, "init");
-        assert_eq!(log.events[0].details["template_site_id"], "tpl");
+        let sitepack_site::Details::Init(details) = &log.events[0].details else {
+            panic!("{:?}", log.events[0]);
+        };
+        assert_eq!(details.template_site_id.as_deref(), Some("tpl"));
         assert_eq!(names(dir.path()), ["new", "template.zip"]);
     }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sitepack_format::{ArchivePath, Beneath, INTERNAL_DIR, Scope, Sha256, Timestamp};
 
-use crate::{Action, Mode, RestoreError};
+use crate::{Action, RestoreError, RestoreMode};
 
 /// The work directory of the current restore, inside `.sitepack/`.
 const RESTORE_DIR: &str = "restore";
@@ -141,7 +141,7 @@ pub(crate) struct Journal {
     pub(crate) archive: String,
     pub(crate) archive_sha256: Sha256,
     pub(crate) scope: Scope,
-    pub(crate) mode: Mode,
+    pub(crate) mode: RestoreMode,
     /// Every touched path, in the order they are changed (deletes first).
     pub(crate) changes: Vec<JournalChange>,
     /// Directories the restore creates, parents before children.
@@ -159,7 +159,7 @@ impl Journal {
         archive: String,
         archive_sha256: Sha256,
         scope: Scope,
-        mode: Mode,
+        mode: RestoreMode,
     ) -> Self {
         Self {
             version: JOURNAL_VERSION,

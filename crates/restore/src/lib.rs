@@ -25,13 +25,13 @@ pub use apply::{Applied, PendingRestore, Settled};
 pub use error::{Refusal, RestoreError};
 pub use init::{InitSummary, init_from_template};
 pub use lock::{
-    Interrupted, LockedSite, Recovered, SiteStatus, record_refusal, record_refused_restore,
-    site_status,
+    LockedSite, Recovered, SiteStatus, record_refusal, record_refused_restore,
+    recover_before_backup, site_status,
 };
-pub use plan::{
-    Action, Change, Mode, Plan, PlanOptions, RecordChanges, RewriteChoice, RuleRewrites, SiteJson,
-    UrlRewrites, plan,
-};
+pub use plan::{Action, Change, Plan, PlanOptions, RewriteChoice, RuleRewrites, UrlRewrites, plan};
+pub use sitepack_site::{Interrupted, RecordChanges, RestoreMode, SiteJson};
+// transform.rs (being moved by the content-rules change) still names it `Mode`.
+use sitepack_site::RestoreMode as Mode;
 pub use url_rewrite::{
     RewriteCounts, RewriteError, RewriteRule, RuleSide, UrlForm, UrlProblem, UrlRewrite,
     is_text_file,

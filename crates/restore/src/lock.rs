@@ -10,8 +10,10 @@ use std::io;
 use std::path::Path;
 
 use serde::Serialize;
-use sitepack_format::{
-    Beneath, INTERNAL_DIR, LockKind, SITE_LOCK_NAME, SiteLock, record_audit_event,
+use sitepack_format::{Beneath, INTERNAL_DIR, error_chain};
+use sitepack_site::{
+    Details, Interrupted, LockKind, Operation, Outcome, RecoverDetails, RestoreDetails,
+    SITE_LOCK_NAME, SiteLock, record_audit_event,
 };
 
 use crate::apply::{PendingRestore, discard_work, roll_back};
@@ -34,18 +36,6 @@ pub struct Recovered {
     pub interrupted: Interrupted,
     /// Paths put back as they were before the restore.
     pub paths_restored: u64,
-}
-
-/// What was interrupted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Interrupted {
-    /// A restore, before it changed the site: its unfinished work was discarded.
-    RestoreBeforeChanges,
-    /// A restore, while it changed the site: the site was put back as it was before.
-    Restore,
-    /// A revert: it was completed.
-    Revert,
 }
 
 impl Recovered {
@@ -119,17 +109,18 @@ impl LockedSite {
     fn recover(&self) -> Result<Option<Recovered>, RestoreError> {
         let journal = Journal::read(&self.places)?;
         // Which restore was undone, for the audit event: its archive and when it began.
-        let mut undone = serde_json::json!({});
+        let mut undone = RecoverDetails::default();
         let recovered = match journal {
             Some(journal) if journal.state == State::Pending => return Ok(None),
             Some(journal) => {
-                undone = serde_json::json!({
-                    "archive": journal.archive,
-                    "archive_sha256": journal.archive_sha256,
-                    "started_at": journal.started_at,
-                    "scope": journal.scope.to_string(),
-                    "mode": journal.mode,
-                });
+                undone = RecoverDetails {
+                    archive: Some(journal.archive.clone()),
+                    archive_sha256: Some(journal.archive_sha256),
+                    started_at: Some(journal.started_at),
+                    scope: Some(journal.scope.to_string()),
+                    mode: Some(journal.mode),
+                    ..RecoverDetails::default()
+                };
                 let interrupted = match journal.state {
                     State::Reverting => Interrupted::Revert,
                     _ => Interrupted::Restore,
@@ -145,9 +136,7 @@ impl LockedSite {
             None if has_work(&self.places.internal)? => {
                 // Cut off before its journal: its snapshot, if written, is named by its
                 // id, which the audit event records.
-                if let Some(id) = leftover_restore_id(&self.places) {
-                    undone = serde_json::json!({ "restore_id": id });
-                }
+                undone.restore_id = leftover_restore_id(&self.places);
                 discard_work(&self.places)?;
                 Recovered {
                     restore_id: None,
@@ -157,12 +146,14 @@ impl LockedSite {
             }
             None => return Ok(None),
         };
+        let details = RecoverDetails {
+            restore_id: recovered.restore_id.clone().or(undone.restore_id),
+            interrupted: Some(recovered.interrupted),
+            paths_restored: Some(recovered.paths_restored),
+            ..undone
+        };
         // The recovery itself is complete; a log that cannot be written must not undo it.
-        let mut details = serde_json::to_value(&recovered).unwrap_or_default();
-        if let (Some(details), Some(undone)) = (details.as_object_mut(), undone.as_object()) {
-            details.extend(undone.clone());
-        }
-        let _ = record_audit_event(self.root(), "recover", "ok", details);
+        let _ = record_audit_event(self.root(), Outcome::Ok, Details::Recover(details));
         Ok(Some(recovered))
     }
 }
@@ -176,32 +167,40 @@ pub fn record_refused_restore(
     site_root: &Path,
     archive: &str,
     archive_sha256: Option<sitepack_format::Sha256>,
-    mode: crate::Mode,
+    mode: crate::RestoreMode,
     reason: &crate::Refusal,
 ) -> Option<String> {
-    let details = serde_json::json!({
-        "archive": archive,
-        "archive_sha256": archive_sha256,
-        "mode": mode,
-    });
-    record_refusal(site_root, "restore", details, reason)
+    let details = RestoreDetails {
+        archive: Some(archive.to_owned()),
+        archive_sha256,
+        mode: Some(mode),
+        ..RestoreDetails::default()
+    };
+    record_refused(site_root, Details::Restore(details), reason)
 }
 
-/// Records a refused `kind` (`restore`, `keep`, `revert`) as a `refused` event with
-/// `details` and why, when `site_root` is a directory (a refusal makes no site). A
-/// warning when the log cannot be written.
+/// Records a refused `operation` (`keep`, `revert`) as a `refused` event with why,
+/// when `site_root` is a directory (a refusal makes no site). A warning when the log
+/// cannot be written.
 #[must_use]
 pub fn record_refusal(
     site_root: &Path,
-    kind: &str,
-    mut details: serde_json::Value,
+    operation: Operation,
+    reason: &crate::Refusal,
+) -> Option<String> {
+    record_refused(site_root, Details::empty(operation), reason)
+}
+
+fn record_refused(
+    site_root: &Path,
+    mut details: Details,
     reason: &crate::Refusal,
 ) -> Option<String> {
     if !site_root.is_dir() {
         return None;
     }
-    details["error"] = sitepack_format::error_chain(reason).into();
-    record_audit_event(site_root, kind, "refused", details)
+    details.set_error(error_chain(reason));
+    record_audit_event(site_root, Outcome::Refused, details)
 }
 
 /// The id of the restore whose work was left without a journal: the name of its snapshot
@@ -256,6 +255,20 @@ pub fn site_status(root: &Path) -> Result<SiteStatus, RestoreError> {
         recovered,
         pending: site.pending_with_edits()?,
     })
+}
+
+/// What a backup does first: finishes the recovery of an interrupted restore, as
+/// [`site_status`] does. A site that a restore, revert or recovery is changing right now
+/// is no error here: the backup's shared lock ([`sitepack_site::BackupLock`]) refuses it,
+/// and the refused backup is recorded.
+pub fn recover_before_backup(root: &Path) -> Result<Option<Recovered>, RestoreError> {
+    match site_status(root) {
+        Ok(status) => Ok(status.recovered),
+        Err(RestoreError::Refused {
+            reason: Refusal::Busy { .. },
+        }) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// Whether `.sitepack/` holds a restore's work directory, or anything in

@@ -21,22 +21,11 @@ use sitepack_format::{
     SiteConfig, SiteIdentity, classify, first_tree_conflict, validate_site_config,
 };
 use sitepack_reader::Archive;
+use sitepack_site::{RecordChanges, RestoreMode, SiteJson};
 
 use crate::target::{SITE_JSON, Target, TargetPath};
 use crate::transform::{Content, Rename, Transform};
 use crate::{Refusal, RestoreError, RewriteCounts, RewriteRule, UrlRewrite};
-
-/// How the archive's content meets the target's.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Archive documents and records replace their counterparts, new ones are added,
-    /// nothing else changes.
-    #[default]
-    Merge,
-    /// The restored scope becomes exactly the archive's content.
-    Replace,
-}
 
 /// Which URLs to rewrite.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,7 +43,7 @@ pub enum RewriteChoice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanOptions {
     /// Merge (default) or replace.
-    pub mode: Mode,
+    pub mode: RestoreMode,
     /// Restore an archive of another site (`--allow-other-site`).
     pub allow_other_site: bool,
     /// Restore `files/**` and module files (`false`: `--no-files`, they are neither
@@ -66,21 +55,10 @@ pub struct PlanOptions {
     pub rewrite: RewriteChoice,
 }
 
-impl Mode {
-    /// `merge` or `replace`, as the command line spells it.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Merge => "merge",
-            Self::Replace => "replace",
-        }
-    }
-}
-
 impl Default for PlanOptions {
     fn default() -> Self {
         Self {
-            mode: Mode::Merge,
+            mode: RestoreMode::Merge,
             allow_other_site: false,
             files: true,
             as_user: None,
@@ -101,19 +79,6 @@ pub enum Action {
     Delete,
 }
 
-/// Record counts of one collection.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct RecordChanges {
-    /// Archive records whose id the target does not have.
-    pub added: u64,
-    /// Archive records that replace a different target record of the same id.
-    pub changed: u64,
-    /// Target records removed (replace mode).
-    pub deleted: u64,
-    /// Archive records equal to the target record of the same id.
-    pub unchanged: u64,
-}
-
 /// One changed path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
@@ -128,16 +93,6 @@ pub struct Change {
     pub records: Option<RecordChanges>,
     /// URL rewrites in the new content.
     pub url_rewrites: u64,
-}
-
-/// What happens to the target's `site.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SiteJson {
-    /// The target keeps its own.
-    Kept,
-    /// The target had none (a sandbox) and takes the archive's.
-    TakenFromArchive,
 }
 
 /// The URL rewrites of a restore.
@@ -170,7 +125,7 @@ pub struct Plan {
     /// The archive's scope.
     pub scope: Scope,
     /// The mode.
-    pub mode: Mode,
+    pub mode: RestoreMode,
     /// Whether files (`files/**`, module files) take part.
     pub files: bool,
     /// The new id of the restored user (`--as`).
@@ -635,7 +590,7 @@ mod tests {
 
     fn replace() -> PlanOptions {
         PlanOptions {
-            mode: Mode::Replace,
+            mode: RestoreMode::Replace,
             ..PlanOptions::default()
         }
     }

@@ -5,8 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sitepack_format::{
-    INTERNAL_DIR, Options, Progress, Scope, Timestamp, error_chain, record_audit_event,
+use sitepack_format::{INTERNAL_DIR, Options, Progress, Scope, Timestamp, error_chain};
+use sitepack_site::{
+    AUTO_LOCK_NAME, AutoDetails, BackupLock, CreateDetails, Details, LockKind, Outcome, SiteLock,
+    record_audit_event,
 };
 use sitepack_writer::{CreateOptions, Overwrite, Site, create_archive_file};
 
@@ -208,17 +210,18 @@ pub fn backup_site(
     let work = crate::workdir::WorkDir::new(&std::env::temp_dir())?;
     let _interruptible = sitepack_format::interrupt::temporary(work.path());
     let archive = work.path().join("backup.zip");
-    let mut options = request.options.clone();
-    // The caller records the event, with where the archive went.
-    options.audit = false;
-    let summary = create_archive_file(
-        request.site,
-        &options,
-        &archive,
-        Overwrite::Refuse,
-        progress,
-    )
-    .map_err(|source| StoreError::Create { source })?;
+    let options = &request.options;
+    let summary = BackupLock::take(request.site.root())
+        .and_then(|_lock| {
+            Ok(create_archive_file(
+                request.site,
+                options,
+                &archive,
+                Overwrite::Refuse,
+                progress,
+            )?)
+        })
+        .map_err(|source| StoreError::Create { source })?;
     check_before_storing(&archive)?;
     let backup = NewBackup {
         site: request.site.config().identity(),
@@ -262,21 +265,36 @@ fn check_before_storing(archive: &Path) -> Result<(), StoreError> {
     })
 }
 
-/// Appends an event to the site's audit log; a warning when it cannot be written.
+/// Records a manual backup into `target` (`create --to`) as a `create` event, with where
+/// it went, or why it failed (nothing is listed then). A warning when the audit log
+/// cannot be written.
 #[must_use]
-pub fn audit(
+pub fn record_stored_backup(
     site_root: &Path,
-    kind: &str,
-    result: Result<serde_json::Value, (&StoreError, serde_json::Value)>,
+    target: &str,
+    options: &CreateOptions,
+    result: Result<&StoredBackup, &StoreError>,
 ) -> Option<String> {
-    let (outcome, details) = match result {
-        Ok(details) => ("ok", details),
-        Err((error, mut details)) => {
-            details["error"] = error_chain(error).into();
-            ("failed", details)
+    let mut details = CreateDetails {
+        scope: Some(options.scope.to_string()),
+        options: Some(options.options),
+        label: options.label.clone(),
+        to: Some(target.to_owned()),
+        ..CreateDetails::default()
+    };
+    let outcome = match result {
+        Ok(stored) => {
+            details.name = Some(stored.name.clone());
+            details.archive_sha256 = Some(stored.sha256);
+            details.archive_size = Some(stored.size);
+            Outcome::Ok
+        }
+        Err(error) => {
+            details.error = Some(error_chain(error));
+            Outcome::Failed
         }
     };
-    record_audit_event(site_root, kind, outcome, details)
+    record_audit_event(site_root, outcome, Details::Create(details))
 }
 
 /// What `auto run` did.
@@ -371,49 +389,47 @@ pub fn auto_run(
         return Ok(report);
     }
     report.ran = true;
-    let mut details = serde_json::json!({
-        "target": config.target.to_string(),
-        "scope": config.scope.to_string(),
-        "schedule": report.schedule,
-        "overdue": report.overdue,
-    });
-    if let Some(future) = backup_in_future {
-        details["backup_in_future"] = future.to_string().into();
-    }
+    let mut details = AutoDetails {
+        target: Some(config.target.to_string()),
+        scope: Some(config.scope.to_string()),
+        schedule: Some(report.schedule.clone()),
+        overdue: Some(report.overdue),
+        backup_in_future,
+        ..AutoDetails::default()
+    };
     let result = run_once(&site, &config, store.as_ref(), now, progress, &mut report);
-    match &result {
+    let outcome = match &result {
         Ok(()) => {
             if let Some(stored) = &report.stored {
-                details["name"] = stored.name.clone().into();
-                details["archive_sha256"] = stored.sha256.to_string().into();
-                details["archive_size"] = stored.size.into();
-                details["created_at"] = stored.created_at.to_string().into();
+                details.name = Some(stored.name.clone());
+                details.archive_sha256 = Some(stored.sha256);
+                details.archive_size = Some(stored.size);
+                details.created_at = Some(stored.created_at);
             }
-            details["pruned"] = report
-                .retention
-                .iter()
-                .filter(|d| !d.keep)
-                .map(|d| d.backup.name.clone())
-                .collect::<Vec<_>>()
-                .into();
-            let orphans_removed: Vec<&str> = report
+            details.pruned = Some(
+                report
+                    .retention
+                    .iter()
+                    .filter(|d| !d.keep)
+                    .map(|d| d.backup.name.clone())
+                    .collect(),
+            );
+            let orphans_removed: Vec<String> = report
                 .orphans
                 .iter()
                 .filter(|d| d.remove)
-                .map(|d| d.orphan.key.as_str())
+                .map(|d| d.orphan.key.clone())
                 .collect();
-            if !orphans_removed.is_empty() {
-                details["orphans_removed"] = orphans_removed.into();
-            }
-            if let Some(error) = &report.retention_error {
-                details["retention_error"] = error.clone().into();
-            }
-            report.audit_warning = audit(site_root, "auto", Ok(details));
+            details.orphans_removed = (!orphans_removed.is_empty()).then_some(orphans_removed);
+            details.retention_error.clone_from(&report.retention_error);
+            Outcome::Ok
         }
         Err(error) => {
-            report.audit_warning = audit(site_root, "auto", Err((error, details)));
+            details.error = Some(error_chain(error));
+            Outcome::Failed
         }
-    }
+    };
+    report.audit_warning = record_audit_event(site_root, outcome, Details::Auto(details));
     result.map(|()| report)
 }
 
@@ -463,9 +479,8 @@ fn run_once(
 }
 
 /// `.sitepack/auto.lock`, held exclusively for the whole run.
-fn lock_auto_run(site_root: &Path) -> Result<sitepack_format::SiteLock, StoreError> {
-    use sitepack_format::{AUTO_LOCK_NAME, Beneath, LockKind, SiteLock};
-    let internal = Beneath::open(site_root)
+fn lock_auto_run(site_root: &Path) -> Result<SiteLock, StoreError> {
+    let internal = sitepack_format::Beneath::open(site_root)
         .and_then(|root| root.create_dirs(INTERNAL_DIR))
         .map_err(|e| StoreError::io("open the site directory", site_root, e))?;
     SiteLock::try_lock(&internal, AUTO_LOCK_NAME, LockKind::Exclusive)
@@ -480,24 +495,48 @@ fn lock_auto_run(site_root: &Path) -> Result<sitepack_format::SiteLock, StoreErr
 /// the audit log cannot be written (or there is no site to hold one).
 #[must_use]
 pub fn audit_auto_failure(site_root: &Path, error: &dyn std::error::Error) -> Option<String> {
-    let mut details = known_details(site_root);
-    details["error"] = error_chain(error).into();
-    record_audit_event(site_root, "auto", "failed", details)
+    let details = AutoDetails {
+        error: Some(error_chain(error)),
+        ..known_details(site_root)
+    };
+    record_audit_event(site_root, Outcome::Failed, Details::Auto(details))
 }
 
 /// The details of a run that failed before it started: what the config says, when it
 /// can be read.
-fn known_details(site_root: &Path) -> serde_json::Value {
+fn known_details(site_root: &Path) -> AutoDetails {
     read_config(site_root).map_or_else(
-        |_| serde_json::json!({}),
-        |config| {
-            serde_json::json!({
-                "target": config.auto.target.to_string(),
-                "scope": config.auto.scope.to_string(),
-                "schedule": config.auto.schedule.to_string(),
-            })
+        |_| AutoDetails::default(),
+        |config| AutoDetails {
+            schedule: Some(config.auto.schedule.to_string()),
+            scope: Some(config.auto.scope.to_string()),
+            target: Some(config.auto.target.to_string()),
+            ..AutoDetails::default()
         },
     )
+}
+
+/// Runs `auto run --on-failure`'s `command` with `sh -c`, with `SITEPACK_ERROR` (`error`),
+/// `SITEPACK_SITE` and `SITEPACK_TARGET` (the config's target, when it can be read) in its
+/// environment. A warning when it cannot be run or does not succeed: its own failure
+/// is reported, never hidden.
+#[must_use]
+pub fn run_failure_command(command: &str, site_root: &Path, error: &str) -> Option<String> {
+    let target = read_config(site_root)
+        .map(|config| config.auto.target)
+        .unwrap_or_default();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env("SITEPACK_ERROR", error)
+        .env("SITEPACK_SITE", site_root)
+        .env("SITEPACK_TARGET", target)
+        .status();
+    match status {
+        Ok(status) if status.success() => None,
+        Ok(status) => Some(format!("--on-failure command exited with {status}")),
+        Err(e) => Some(format!("cannot run the --on-failure command: {e}")),
+    }
 }
 
 /// What an automatic run starts from.
@@ -517,7 +556,9 @@ struct AutoState {
 fn read_state(site_root: &Path, now: Timestamp) -> Result<AutoState, StoreError> {
     let config = read_config(site_root)?.auto;
     config.target.check_outside_site(site_root)?;
-    let site = Site::open(site_root).map_err(|source| StoreError::Create { source })?;
+    let site = Site::open(site_root).map_err(|source| StoreError::Create {
+        source: source.into(),
+    })?;
     let store = open_store(&config.target, &config.s3)?;
     // A sidecar that cannot be read is `list`'s to report; it is no backup to count on.
     let listing = list_backups(store.as_ref(), Some(&site.config().id))?;

@@ -149,9 +149,9 @@ pub enum StoreError {
     /// The archive could not be made.
     #[error("cannot make the archive")]
     Create {
-        /// The writer's error, naming the file.
+        /// The writer's error (naming the file), or the site lock's.
         #[source]
-        source: sitepack_writer::WriterError,
+        source: sitepack_site::SiteError,
     },
     /// The archive just written does not validate: nothing was stored.
     #[error(

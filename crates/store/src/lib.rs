@@ -31,8 +31,8 @@ mod workdir;
 use sitepack_format::failpoint;
 
 pub use auto::{
-    AutoConfig, AutoReport, BackupRequest, CONFIG_NAME, Config, audit, audit_auto_failure,
-    auto_run, backup_site, config_path, read_config,
+    AutoConfig, AutoReport, BackupRequest, CONFIG_NAME, Config, audit_auto_failure, auto_run,
+    backup_site, config_path, read_config, record_stored_backup, run_failure_command,
 };
 pub use backups::{
     BackupKind, BackupListing, NewBackup, Orphan, OrphanKind, StoredBackup, backup_name,
@@ -42,7 +42,7 @@ pub use error::StoreError;
 pub use local::LocalStore;
 pub use prune::{
     GroupBy, OrphanDecision, OrphanGrace, ParseGroupByError, ParseOrphanGraceError, PruneDecision,
-    PruneReport, format_age, prune,
+    PruneReport, PruneRun, format_age, prune, record_prune,
 };
 pub use ranges::{preview_stored, validate_stored_metadata};
 pub use reference::{

@@ -6,7 +6,8 @@ use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use serde::Serialize;
-use sitepack_format::{SiteId, Timestamp};
+use sitepack_format::{SiteId, Timestamp, error_chain};
+use sitepack_site::{Details, Outcome, PruneDetails, record_audit_event};
 
 use crate::backups::Orphan;
 use crate::retention::{Candidate, KeepReason, RetentionPolicy, decide};
@@ -249,6 +250,72 @@ pub struct PruneReport {
     pub orphans: Vec<OrphanDecision>,
     /// What the listing skipped, each named with why.
     pub problems: Vec<StoreError>,
+}
+
+/// A prune as asked, for its audit event ([`record_prune`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PruneRun<'a> {
+    /// The target, described.
+    pub target: &'a str,
+    /// The site whose backups were pruned.
+    pub site: &'a SiteId,
+    /// The retention rules.
+    pub policy: &'a RetentionPolicy,
+    /// How backups were grouped.
+    pub group_by: GroupBy,
+    /// How old an orphan must be to be removed.
+    pub grace: OrphanGrace,
+    /// Whether nothing was removed on purpose.
+    pub dry_run: bool,
+}
+
+/// Records `run` in the audit log of the site directory `site_root` (`prune
+/// --site-dir`, a prune run where the site is) as a `prune` event, with what it removed
+/// or why it failed. A warning when the log cannot be written.
+#[must_use]
+pub fn record_prune(
+    site_root: &std::path::Path,
+    run: &PruneRun<'_>,
+    result: Result<&PruneReport, &StoreError>,
+) -> Option<String> {
+    let mut details = PruneDetails {
+        target: Some(run.target.to_owned()),
+        site: Some(run.site.to_string()),
+        group_by: Some(run.group_by.to_string()),
+        policy: serde_json::to_value(run.policy)
+            .ok()
+            .and_then(|policy| policy.as_object().cloned()),
+        orphan_grace: Some(run.grace.to_string()),
+        dry_run: Some(run.dry_run),
+        ..PruneDetails::default()
+    };
+    let outcome = match result {
+        Ok(report) => {
+            let decisions = &report.decisions;
+            details.removed = Some(
+                decisions
+                    .iter()
+                    .filter(|d| !d.keep)
+                    .map(|d| d.backup.name.clone())
+                    .collect(),
+            );
+            details.kept = Some(decisions.iter().filter(|d| d.keep).count() as u64);
+            details.orphans_removed = Some(
+                report
+                    .orphans
+                    .iter()
+                    .filter(|d| d.remove)
+                    .map(|d| d.orphan.key.clone())
+                    .collect(),
+            );
+            Outcome::Ok
+        }
+        Err(error) => {
+            details.error = Some(error_chain(error));
+            Outcome::Failed
+        }
+    };
+    record_audit_event(site_root, outcome, Details::Prune(details))
 }
 
 /// Applies `policy` at time `now` to each group of the backups of site `site` in

@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use sitepack_format::{LockKind, SiteLock};
+use sitepack_site::{LockKind, SiteLock};
 use tempfile::TempDir;
 
 use crate::StoreError;

@@ -9,7 +9,7 @@ use sitepack_format::{
     Area, CHECKSUMS_NAME, ContentKind, CredentialScanner, Entry, FORMAT_NAME, FORMAT_VERSION,
     Generator, Limits, MANIFEST_NAME, Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Progress,
     Redaction, Scope, SecretPolicy, Selection, Sha256, Sha256Hasher, Stats, Timestamp,
-    contains_url_with_password, error_chain, find_credentials, record_audit_event,
+    contains_url_with_password, find_credentials,
 };
 
 use crate::compress::{self, Encoded, Payload};
@@ -44,9 +44,6 @@ pub struct CreateOptions {
     /// Where large deflated entries wait until they are written (default: the system
     /// temporary directory; [`create_archive_file`] uses the output's directory).
     pub spill_dir: Option<PathBuf>,
-    /// Append a `create` event to the site's audit log (default). `false` leaves the
-    /// event to the caller, which knows more (the store records where the archive went).
-    pub audit: bool,
     /// The readers' limits the archive must fit (default: theirs by default), so that it
     /// validates and restores without raising a limit; a site that does not fit is
     /// refused (entries, decompressed bytes). Entries are never deflated past the
@@ -66,7 +63,6 @@ impl CreateOptions {
             level: 6,
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             spill_dir: None,
-            audit: true,
             limits: Limits::default(),
         }
     }
@@ -81,8 +77,6 @@ pub struct Summary {
     pub archive_size: u64,
     /// SHA-256 of the whole archive: the trusted digest to keep outside it.
     pub archive_sha256: Sha256,
-    /// Set when the archive was written but the audit log could not be appended to.
-    pub audit_warning: Option<String>,
 }
 
 /// Whether [`create_archive_file`] may replace an existing file.
@@ -103,9 +97,7 @@ pub fn create_archive_file(
     overwrite: Overwrite,
     progress: &dyn Progress,
 ) -> Result<Summary, WriterError> {
-    let _interruptible = interruptible(site, options, output);
-    let result = write_file(site, options, output, overwrite, progress);
-    finish_with_audit(site, options, output, result)
+    write_file(site, options, output, overwrite, progress)
 }
 
 /// Writes the archive to any writer (e.g. standard output). The bytes are the same as
@@ -117,9 +109,7 @@ pub fn write_archive(
     output_name: &Path,
     progress: &dyn Progress,
 ) -> Result<Summary, WriterError> {
-    let _interruptible = interruptible(site, options, output_name);
-    let result = write_to(site, options, out, output_name, progress);
-    finish_with_audit(site, options, output_name, result)
+    write_to(site, options, out, output_name, progress)
 }
 
 fn write_file(
@@ -189,60 +179,6 @@ fn write_file(
     Ok(summary)
 }
 
-/// While the archive is written, an interrupt records the `create` as failed (when this
-/// create records its event at all).
-fn interruptible(
-    site: &Site,
-    options: &CreateOptions,
-    output: &Path,
-) -> Option<sitepack_format::interrupt::Registered> {
-    options.audit.then(|| {
-        sitepack_format::interrupt::operation(
-            site.root(),
-            "create",
-            serde_json::json!({
-                "scope": options.scope.to_string(),
-                "options": options.options,
-                "output": output.display().to_string(),
-            }),
-        )
-    })
-}
-
-fn finish_with_audit(
-    site: &Site,
-    options: &CreateOptions,
-    output: &Path,
-    result: Result<Summary, WriterError>,
-) -> Result<Summary, WriterError> {
-    if !options.audit {
-        return result;
-    }
-    let details = match &result {
-        Ok(summary) => serde_json::json!({
-            "scope": options.scope.to_string(),
-            "options": options.options,
-            "label": options.label,
-            "output": output.display().to_string(),
-            "archive_sha256": summary.archive_sha256,
-            "archive_size": summary.archive_size,
-            "stats": summary.manifest.stats,
-        }),
-        Err(error) => serde_json::json!({
-            "scope": options.scope.to_string(),
-            "options": options.options,
-            "output": output.display().to_string(),
-            "error": error_chain(error),
-        }),
-    };
-    let outcome = if result.is_ok() { "ok" } else { "failed" };
-    let warning = record_audit_event(site.root(), "create", outcome, details);
-    result.map(|mut summary| {
-        summary.audit_warning = warning;
-        summary
-    })
-}
-
 /// One selected site file and how much of it goes in.
 struct Job {
     file: SiteFile,
@@ -264,8 +200,6 @@ fn write_to(
     output_name: &Path,
     progress: &dyn Progress,
 ) -> Result<Summary, WriterError> {
-    // Held until the archive is written: no restore changes the site meanwhile.
-    let _lock = site.lock_shared()?;
     // A writer never writes what a reader with default limits refuses.
     let limits = options.limits;
     // A site's problems are all collected (names, kinds, credentials in names, then
@@ -372,7 +306,6 @@ fn write_to(
         manifest,
         archive_size: hashing.hasher.len(),
         archive_sha256: hashing.hasher.finish(),
-        audit_warning: None,
     })
 }
 

@@ -173,17 +173,6 @@ pub enum WriterError {
         /// The site directory.
         site: PathBuf,
     },
-    /// A restore, revert or recovery is changing the site: a backup now would hold a
-    /// state the site was never in.
-    #[error(
-        "{}: a restore, revert or recovery is changing this site right now (it holds \
-         .sitepack/lock); back it up when that has finished",
-        site.display()
-    )]
-    SiteBusy {
-        /// The site directory.
-        site: PathBuf,
-    },
     /// The archive would exceed a limit that readers enforce by default (docs/FORMAT.md
     /// §13.4): it could not be validated or restored without raising the limit.
     #[error(
@@ -217,15 +206,6 @@ pub enum WriterError {
         /// What was being done (`read`, `write`, `create`, …).
         action: &'static str,
         /// The file or directory.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-    /// The audit log could not be appended to (the archive itself was written).
-    #[error("{}: cannot append to the audit log", path.display())]
-    Audit {
-        /// The audit log.
         path: PathBuf,
         /// The cause.
         #[source]

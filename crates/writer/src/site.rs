@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sitepack_format::{
-    ArchivePath, Area, Beneath, INTERNAL_DIR, LinkRefused, LockKind, NodeKind, SITE_LOCK_NAME,
-    SecretPolicy, SiteConfig, SiteLock, TreeConflict, classify, first_tree_conflict,
-    validate_site_config,
+    ArchivePath, Area, Beneath, INTERNAL_DIR, LinkRefused, NodeKind, SecretPolicy, SiteConfig,
+    TreeConflict, classify, first_tree_conflict, validate_site_config,
 };
 
 use crate::WriterError;
@@ -184,34 +183,6 @@ impl Site {
             .map_err(|e| open_error(&self.native_path(path), e))
     }
 
-    /// Takes the site lock shared (see [`SiteLock`]): held while the site is read, so that
-    /// a restore cannot change it meanwhile; refused while a restore holds it. A reader
-    /// that may not write into the site (a read-only backup user, a read-only mount)
-    /// takes the existing lock file read-only; where there is none it has nothing to take
-    /// (`None`), and no restore of the site has ever taken one either.
-    pub(crate) fn lock_shared(&self) -> Result<Option<SiteLock>, WriterError> {
-        let lock_path = format!("{INTERNAL_DIR}/{SITE_LOCK_NAME}");
-        let native = self.root.join(&lock_path);
-        let lock = match self
-            .dir
-            .create_dirs(INTERNAL_DIR)
-            .and_then(|dir| SiteLock::try_lock(&dir, SITE_LOCK_NAME, LockKind::Shared))
-        {
-            Err(e) if is_not_writable(&e) => match self.dir.open_existing(&lock_path) {
-                Ok(Some(file)) => SiteLock::try_lock_file(file, LockKind::Shared),
-                Ok(None) => return Ok(None),
-                Err(e) => Err(e),
-            },
-            other => other,
-        };
-        match lock.map_err(|e| open_error(&native, e))? {
-            Some(lock) => Ok(Some(lock)),
-            None => Err(WriterError::SiteBusy {
-                site: self.root.clone(),
-            }),
-        }
-    }
-
     /// The native path of a site file.
     #[must_use]
     pub fn native_path(&self, path: &ArchivePath) -> PathBuf {
@@ -233,13 +204,6 @@ fn check_collisions(files: &[SiteFile]) -> Result<(), WriterError> {
             second: below.to_string(),
         }),
     }
-}
-
-fn is_not_writable(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
-    )
 }
 
 /// An error opening a site file: a refused link is [`WriterError::Symlink`].

@@ -5,10 +5,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::builder::PossibleValuesParser;
-use sitepack_format::{
-    AUDIT_EVENT_TYPES, AuditEvent, AuditFilter, AuditLog, audit_log_path, read_audit_log,
-};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use sitepack_site::{AuditEvent, AuditFilter, AuditLog, Operation, audit_log_path, read_audit_log};
 
 use crate::Outcome;
 
@@ -22,8 +20,13 @@ pub(crate) struct AuditArgs {
     /// The site directory.
     site: PathBuf,
     /// Only events of this type.
-    #[arg(long = "type", value_name = "OP", value_parser = PossibleValuesParser::new(AUDIT_EVENT_TYPES))]
-    kind: Option<String>,
+    #[arg(
+        long = "type",
+        value_name = "OP",
+        value_parser = PossibleValuesParser::new(Operation::ALL.map(Operation::as_str))
+            .try_map(|text| text.parse::<Operation>())
+    )]
+    kind: Option<Operation>,
     /// Only the newest N events (after --type), still printed oldest first.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     limit: Option<u64>,
@@ -36,7 +39,7 @@ pub(crate) fn run(args: &AuditArgs) -> Result<Outcome> {
     check_site_dir(&args.site)?;
     super::recover_first(&args.site)?;
     let filter = AuditFilter {
-        kind: args.kind.clone(),
+        operation: args.kind,
         limit: args.limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
     let log_path = audit_log_path(&args.site);
@@ -111,11 +114,15 @@ fn event_line(event: &AuditEvent) -> String {
     let mut line = format!(
         "{}  {:<7}  {:<7}  {}",
         event.time,
-        printable(&event.kind),
-        printable(&event.outcome),
+        event.operation().as_str(),
+        event.outcome.as_str(),
         printable(&event.actor)
     );
-    let summary = summary(&event.details);
+    // The summary reads the details as written, whichever operation they belong to.
+    let details = serde_json::to_value(event)
+        .map(|mut line| line["details"].take())
+        .unwrap_or_default();
+    let summary = summary(&details);
     if !summary.is_empty() {
         let _ = write!(line, "  {}", summary.join(", "));
     }
@@ -171,14 +178,15 @@ fn printable(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn event(details: serde_json::Value) -> AuditEvent {
-        AuditEvent {
-            time: "2026-11-22T08:30:00Z".parse().unwrap(),
-            kind: "create".into(),
-            actor: "ada".into(),
-            outcome: "ok".into(),
-            details,
-        }
+    fn event(details: &serde_json::Value) -> AuditEvent {
+        serde_json::from_value(serde_json::json!({
+            "time": "2026-11-22T08:30:00Z",
+            "type": "create",
+            "actor": "ada",
+            "outcome": "ok",
+            "details": details,
+        }))
+        .unwrap()
     }
 
     #[test]
@@ -199,12 +207,12 @@ mod tests {
                 "2026-11-22T08:30:00Z  create   ok       ada  scope tab:x, error: disk full\\u{1b}[31m",
             ),
             (
-                serde_json::json!(["not", "an", "object"]),
+                serde_json::json!({}),
                 "2026-11-22T08:30:00Z  create   ok       ada",
             ),
         ];
         for (details, expected) in cases {
-            assert_eq!(event_line(&event(details)), expected);
+            assert_eq!(event_line(&event(&details)), expected);
         }
     }
 }

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use sitepack_format::{Options, Scope, Timestamp};
-use sitepack_writer::{
-    CreateOptions, Overwrite, Site, Summary, WriterError, create_archive_file, write_archive,
-};
+use sitepack_site::{ArchiveOutput, SiteError, create_backup};
+use sitepack_writer::{CreateOptions, Overwrite, Site, Summary, WriterError};
 
 use crate::progress::Bar;
 use crate::{GlobalArgs, Outcome};
@@ -126,41 +125,44 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
     let bar = Bar::new(!global.no_progress);
     let result = if to_stdout {
         let mut stdout = io::stdout().lock();
-        write_archive(
-            &site,
-            &options,
-            &mut stdout,
-            Path::new("<standard output>"),
-            &bar,
-        )
+        let output = ArchiveOutput::Stream {
+            out: &mut stdout,
+            name: Path::new("<standard output>"),
+        };
+        create_backup(&site, &options, output, &bar)
     } else {
         let overwrite = if args.force {
             Overwrite::Replace
         } else {
             Overwrite::Refuse
         };
-        create_archive_file(&site, &options, output, overwrite, &bar)
+        let output = ArchiveOutput::File {
+            path: output,
+            overwrite,
+        };
+        create_backup(&site, &options, output, &bar)
     };
     bar.finish();
-    let summary = match result {
+    let backup = match result {
         // A reader that goes away mid-archive is not the harmless broken pipe of
         // printed output: the archive it got is incomplete, so say so and fail.
-        Err(WriterError::Io { source, .. })
+        Err(SiteError::Writer(WriterError::Io { source, .. }))
             if to_stdout && source.kind() == io::ErrorKind::BrokenPipe =>
         {
             bail!("<standard output>: cannot write: it was closed before the archive was complete")
         }
         other => other?,
     };
-    if let Some(warning) = &summary.audit_warning {
+    if let Some(warning) = &backup.audit_warning {
         eprintln!("warning: {warning}");
     }
+    let summary = &backup.summary;
     if args.json {
-        super::print_json(&json_summary(output, &summary))?;
+        super::print_json(&json_summary(output, summary))?;
     } else if to_stdout {
-        print_human(&mut io::stderr().lock(), output, &summary)?;
+        print_human(&mut io::stderr().lock(), output, summary)?;
     } else {
-        print_human(&mut crate::human_output(), output, &summary)?;
+        print_human(&mut crate::human_output(), output, summary)?;
     }
     Ok(Outcome::Success)
 }

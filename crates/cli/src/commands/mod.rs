@@ -55,23 +55,12 @@ pub(crate) fn recover_first(
     Ok(status.pending)
 }
 
-/// [`recover_first`] for `create`: a site that a restore, revert or recovery is changing
-/// right now is left to the writer, whose shared lock refuses it (exit 2) and records the
-/// refused backup in the audit log.
+/// [`recover_first`] for `create` (and says so): a site that a restore, revert or
+/// recovery is changing right now is left to the backup's lock, which refuses it.
 pub(crate) fn recover_first_for_backup(site: &std::path::Path) -> anyhow::Result<()> {
-    match recover_first(site) {
-        Err(error)
-            if matches!(
-                error.downcast_ref::<sitepack_restore::RestoreError>(),
-                Some(sitepack_restore::RestoreError::Refused {
-                    reason: sitepack_restore::Refusal::Busy { .. }
-                })
-            ) =>
-        {
-            Ok(())
-        }
-        other => other.map(drop),
-    }
+    let recovered = sitepack_restore::recover_before_backup(site)?;
+    report_recovery(recovered.as_ref())?;
+    Ok(())
 }
 
 /// A refusal is an answer: said (by `main`), exit 1. Any other error propagates (exit 2).

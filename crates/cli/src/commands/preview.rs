@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sitepack_reader::{ManifestPreview, Preview};
-use sitepack_restore::Mode;
+use sitepack_restore::RestoreMode;
 use sitepack_store::{Location, preview_stored};
 
 use super::restore_plan::{PlanArgs, Planned, plan_or_refusal, print_planned};
@@ -88,8 +88,8 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
                 None
             },
             site: site.clone(),
-            merge: plan_or_refusal(site, archive, &args.plan.options(Mode::Merge))?,
-            replace: plan_or_refusal(site, archive, &args.plan.options(Mode::Replace))?,
+            merge: plan_or_refusal(site, archive, &args.plan.options(RestoreMode::Merge))?,
+            replace: plan_or_refusal(site, archive, &args.plan.options(RestoreMode::Replace))?,
         }),
         _ => None,
     };

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use sitepack_reader::Archive;
 use sitepack_restore::{
-    Applied, LockedSite, Mode, Plan, Recovered, Refusal, RestoreError, site_status,
+    Applied, LockedSite, Plan, Recovered, Refusal, RestoreError, RestoreMode, site_status,
 };
 
 use super::restore_plan::{PlanArgs, print_plan};
@@ -57,10 +57,10 @@ enum ModeArg {
     Replace,
 }
 
-fn mode_of(mode: ModeArg) -> Mode {
+fn mode_of(mode: ModeArg) -> RestoreMode {
     match mode {
-        ModeArg::Merge => Mode::Merge,
-        ModeArg::Replace => Mode::Replace,
+        ModeArg::Merge => RestoreMode::Merge,
+        ModeArg::Replace => RestoreMode::Replace,
     }
 }
 

@@ -7,7 +7,9 @@ use std::path::Path;
 use serde::Serialize;
 use sitepack_format::Name;
 use sitepack_reader::Archive;
-use sitepack_restore::{Action, Mode, Plan, PlanOptions, RestoreError, RewriteChoice, RewriteRule};
+use sitepack_restore::{
+    Action, Plan, PlanOptions, RestoreError, RestoreMode, RewriteChoice, RewriteRule,
+};
 
 /// How the archive is to meet the site.
 #[derive(Debug, clap::Args)]
@@ -40,7 +42,7 @@ impl PlanArgs {
             || self.no_rewrite
     }
 
-    pub(crate) fn options(&self, mode: Mode) -> PlanOptions {
+    pub(crate) fn options(&self, mode: RestoreMode) -> PlanOptions {
         PlanOptions {
             mode,
             allow_other_site: self.allow_other_site,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Serialize;
 use sitepack_restore::{LockedSite, PendingRestore, Recovered, RestoreError, Settled, site_status};
+use sitepack_site::Operation;
 
 use crate::Outcome;
 
@@ -90,7 +91,7 @@ pub(crate) fn status(args: &ReviewArgs) -> Result<Outcome> {
 
 /// `keep`: accepts the pending restore and drops its snapshot.
 pub(crate) fn keep(args: &ReviewArgs) -> Result<Outcome> {
-    settle(args, "keep", "kept", LockedSite::keep)
+    settle(args, Operation::Keep, "kept", LockedSite::keep)
 }
 
 /// `revert`: puts everything the pending restore touched back as it was; edits made
@@ -99,7 +100,7 @@ pub(crate) fn revert(args: &RevertArgs) -> Result<Outcome> {
     if args.force {
         return settle(
             &args.review,
-            "revert",
+            Operation::Revert,
             "reverted",
             LockedSite::revert_discarding_edits,
         );
@@ -128,14 +129,19 @@ pub(crate) fn revert(args: &RevertArgs) -> Result<Outcome> {
             if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
                 return settle(
                     &args.review,
-                    "revert",
+                    Operation::Revert,
                     "reverted",
                     LockedSite::revert_discarding_edits,
                 );
             }
         }
     }
-    settle(&args.review, "revert", "reverted", LockedSite::revert)
+    settle(
+        &args.review,
+        Operation::Revert,
+        "reverted",
+        LockedSite::revert,
+    )
 }
 
 /// The paths changed since the restore, which a revert would throw away.
@@ -156,19 +162,18 @@ fn print_edits(out: &mut dyn Write, pending: &PendingRestore) -> io::Result<()> 
 
 fn settle(
     args: &ReviewArgs,
-    command: &str,
+    operation: Operation,
     done: &str,
     action: fn(&LockedSite) -> Result<Settled, RestoreError>,
 ) -> Result<Outcome> {
     // Every refusal is recorded in the audit log, then said (exit 1).
     let refused = |error: RestoreError| {
         if let RestoreError::Refused { reason } = &error
-            && let Some(warning) =
-                sitepack_restore::record_refusal(&args.site, command, serde_json::json!({}), reason)
+            && let Some(warning) = sitepack_restore::record_refusal(&args.site, operation, reason)
         {
             eprintln!("warning: {warning}");
         }
-        super::refusal(command, error)
+        super::refusal(operation.as_str(), error)
     };
     let (site, recovered) = match LockedSite::acquire(&args.site) {
         Ok(locked) => locked,

@@ -10,8 +10,9 @@ use sitepack_format::{SiteId, Timestamp, error_chain, failpoint};
 use sitepack_store::retention::{KeepWithin, RetentionPolicy};
 use sitepack_store::{
     BackupKind, BackupRequest, BackupStore, GroupBy, Location, Opened, Orphan, OrphanDecision,
-    OrphanGrace, OrphanKind, PruneDecision, S3Settings, StoreError, TargetSpec, audit, auto_run,
-    backup_site, format_age, list_backups, open_existing_store, open_store, prune,
+    OrphanGrace, OrphanKind, PruneDecision, PruneRun, S3Settings, StoreError, TargetSpec,
+    auto_run, backup_site, format_age, list_backups, open_existing_store, open_store, prune,
+    record_prune, record_stored_backup,
 };
 use sitepack_writer::Site;
 
@@ -99,12 +100,6 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
     super::recover_first_for_backup(&args.site)?;
     let site = Site::open(&args.site)?;
     let options = create_options(args)?;
-    let mut details = serde_json::json!({
-        "scope": options.scope.to_string(),
-        "options": options.options,
-        "label": options.label,
-        "to": target,
-    });
     let bar = Bar::new(!global.no_progress);
     let result = spec
         .check_outside_site(&args.site)
@@ -119,23 +114,14 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
         .and_then(|store| {
             let request = BackupRequest {
                 site: &site,
-                options,
+                options: options.clone(),
                 kind: BackupKind::Manual,
                 verify_digest: false,
             };
             backup_site(&request, store.as_ref(), &bar)
         });
     bar.finish();
-    let warning = match &result {
-        Ok(stored) => {
-            details["name"] = stored.name.clone().into();
-            details["archive_sha256"] = stored.sha256.to_string().into();
-            details["archive_size"] = stored.size.into();
-            audit(&args.site, "create", Ok(details))
-        }
-        Err(error) => audit(&args.site, "create", Err((error, details))),
-    };
-    if let Some(warning) = warning {
+    if let Some(warning) = record_stored_backup(&args.site, target, &options, result.as_ref()) {
         eprintln!("warning: {warning}");
     }
     let stored = result?;
@@ -413,37 +399,15 @@ pub(crate) fn prune_command(args: &PruneArgs) -> Result<Outcome> {
         failpoint::now(),
     );
     if let Some(site_dir) = &args.site_dir {
-        let details = serde_json::json!({
-            "target": store.describe(),
-            "site": args.site,
-            "group_by": args.group_by,
-            "policy": policy,
-            "orphan_grace": args.orphan_grace,
-            "dry_run": args.dry_run,
-        });
-        let event = match &result {
-            Ok(report) => {
-                let decisions = &report.decisions;
-                let mut details = details;
-                details["removed"] = decisions
-                    .iter()
-                    .filter(|d| !d.keep)
-                    .map(|d| d.backup.name.clone())
-                    .collect::<Vec<_>>()
-                    .into();
-                details["kept"] = decisions.iter().filter(|d| d.keep).count().into();
-                details["orphans_removed"] = report
-                    .orphans
-                    .iter()
-                    .filter(|d| d.remove)
-                    .map(|d| d.orphan.key.clone())
-                    .collect::<Vec<_>>()
-                    .into();
-                Ok(details)
-            }
-            Err(error) => Err((error, details)),
+        let run = PruneRun {
+            target: &store.describe(),
+            site: &args.site,
+            policy: &policy,
+            group_by: args.group_by,
+            grace: args.orphan_grace,
+            dry_run: args.dry_run,
         };
-        if let Some(warning) = audit(site_dir, "prune", event) {
+        if let Some(warning) = record_prune(site_dir, &run, result.as_ref()) {
             eprintln!("warning: {warning}");
         }
     }
@@ -708,21 +672,9 @@ fn run_auto(
     result.map_err(|error| sitepack_format::error_chain(&error))
 }
 
-/// Runs the `--on-failure` command; its own failure is reported, never hidden.
+/// Runs the `--on-failure` command; its own failure is said, never hidden.
 fn notify(command: &str, site: &Path, error: &str) {
-    let target = sitepack_store::read_config(site)
-        .map(|c| c.auto.target.to_string())
-        .unwrap_or_default();
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .env("SITEPACK_ERROR", error)
-        .env("SITEPACK_SITE", site)
-        .env("SITEPACK_TARGET", target)
-        .status();
-    match status {
-        Ok(status) if status.success() => {}
-        Ok(status) => eprintln!("warning: --on-failure command exited with {status}"),
-        Err(e) => eprintln!("warning: cannot run the --on-failure command: {e}"),
+    if let Some(warning) = sitepack_store::run_failure_command(command, site, error) {
+        eprintln!("warning: {warning}");
     }
 }

@@ -10,33 +10,13 @@ use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use sitepack_format::{Beneath, INTERNAL_DIR, Timestamp};
 
-use crate::{Beneath, INTERNAL_DIR, Timestamp};
+use crate::{AuditEvent, Details, Operation, Outcome};
 
 /// File name of the audit log inside `.sitepack/`.
 pub const AUDIT_LOG_NAME: &str = "audit.jsonl";
-
-/// One line of the audit log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditEvent {
-    /// When it happened.
-    pub time: Timestamp,
-    /// One of [`AUDIT_EVENT_TYPES`] (`create`, `restore`, …).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Who ran it (the login name, or `uid:N`).
-    pub actor: String,
-    /// `ok`, `failed`, or `refused` (a restore refused as asked; nothing was changed).
-    pub outcome: String,
-    /// Event-specific details (scope, options, counts, digests, error).
-    pub details: serde_json::Value,
-}
-
-/// Every event type sitepack writes to the audit log.
-pub const AUDIT_EVENT_TYPES: [&str; 8] = [
-    "create", "restore", "keep", "revert", "init", "recover", "auto", "prune",
-];
 
 /// Lines longer than this are reported as bad lines without being held in memory
 /// (a real event is a few kilobytes).
@@ -48,9 +28,9 @@ pub const MAX_BAD_LINES: usize = 1000;
 /// Which events [`read_audit_log`] keeps. The default keeps every event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
-    /// Only events of this type; `None` keeps every type.
-    pub kind: Option<String>,
-    /// Only the newest `limit` of the events that pass `kind` ("newest" is last in the
+    /// Only events of this operation; `None` keeps every one.
+    pub operation: Option<Operation>,
+    /// Only the newest `limit` of the events that pass `operation` ("newest" is last in the
     /// log: events are appended in the order they happen).
     pub limit: Option<usize>,
 }
@@ -69,7 +49,7 @@ pub struct BadLine {
 pub struct AuditLog {
     /// The events kept by the filter, oldest first.
     pub events: Vec<AuditEvent>,
-    /// How many events passed the type filter, before the limit.
+    /// How many events passed the operation filter, before the limit.
     pub matched: u64,
     /// The first [`MAX_BAD_LINES`] lines that are not events, in order.
     pub bad_lines: Vec<BadLine>,
@@ -83,34 +63,15 @@ pub fn audit_log_path(site_root: &Path) -> PathBuf {
     site_root.join(INTERNAL_DIR).join(AUDIT_LOG_NAME)
 }
 
-/// An error and its causes on one line (`a: b: c`), as audit events record errors.
+/// Appends an event with `outcome` and `details` (which name the operation), stamped
+/// now and with the current actor. Returns a warning naming the log when it cannot be
+/// written: the operation the event records stands either way.
 #[must_use]
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// Appends an event of `kind` with `outcome` and `details`, stamped now and with the
-/// current actor. Returns a warning naming the log when it cannot be written: the
-/// operation the event records stands either way.
-#[must_use]
-pub fn record_audit_event(
-    site_root: &Path,
-    kind: &str,
-    outcome: &str,
-    details: serde_json::Value,
-) -> Option<String> {
+pub fn record_audit_event(site_root: &Path, outcome: Outcome, details: Details) -> Option<String> {
     let event = AuditEvent {
         time: Timestamp::now(),
-        kind: kind.into(),
         actor: current_actor(),
-        outcome: outcome.into(),
+        outcome,
         details,
     };
     append_audit_event(site_root, &event).err().map(|e| {
@@ -135,7 +96,7 @@ pub fn append_audit_event(site_root: &Path, event: &AuditEvent) -> io::Result<()
         line.insert(0, b'\n');
     }
     // A full disk, for the tests of what a log that cannot be written does.
-    crate::failpoint::fail_step("audit-append", 1)?;
+    sitepack_format::failpoint::fail_step("audit-append", 1)?;
     file.write_all(&line)?;
     file.sync_all()
 }
@@ -190,7 +151,10 @@ fn read_events(reader: &mut dyn BufRead, filter: &AuditFilter) -> io::Result<Aud
         };
         match parsed {
             Ok(event) => {
-                if filter.kind.as_ref().is_some_and(|kind| *kind != event.kind) {
+                if filter
+                    .operation
+                    .is_some_and(|operation| operation != event.operation())
+                {
                     continue;
                 }
                 log.matched += 1;
@@ -293,18 +257,25 @@ fn parse_event(bytes: &[u8]) -> Result<AuditEvent, String> {
             }
         }
     }
-    if let Some(serde_json::Value::String(time)) = object.get("time")
-        && time.parse::<Timestamp>().is_err()
-    {
+    let text_of = |field| object.get(field).and_then(serde_json::Value::as_str);
+    if text_of("time").is_some_and(|time| time.parse::<Timestamp>().is_err()) {
         return Err("not an audit event: `time` is not an RFC 3339 UTC timestamp".to_owned());
     }
-    serde_json::from_value(value).map_err(|_| "not an audit event".to_owned())
+    let Some(operation) = text_of("type").and_then(|text| text.parse::<Operation>().ok()) else {
+        return Err("not an audit event: `type` names no operation sitepack records".to_owned());
+    };
+    if serde_json::from_value::<Outcome>(object["outcome"].clone()).is_err() {
+        return Err("not an audit event: `outcome` is not ok, failed or refused".to_owned());
+    }
+    // The messages of a data error can quote values: only the operation is named.
+    serde_json::from_value(value)
+        .map_err(|_| format!("not an audit event: `details` do not fit a {operation} event"))
 }
 
 /// `serde_json`'s syntax messages are fixed texts ("expected value", "EOF while parsing a
 /// string"): safe to repeat, unlike its data errors, which can quote values.
 fn json_problem(error: &serde_json::Error) -> String {
-    let what = crate::json_error_message(error);
+    let what = sitepack_format::json_error_message(error);
     match error.classify() {
         serde_json::error::Category::Eof => format!("cut-off JSON ({what})"),
         serde_json::error::Category::Syntax => {
@@ -351,40 +322,60 @@ fn process_uid() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{CreateDetails, InitDetails, RestoreDetails};
+
+    /// Details of `operation` that hold only `{"n": n}`, a key the types do not name.
+    fn numbered(operation: Operation, n: u64) -> Details {
+        let line = format!(r#"{{"type":"{operation}","details":{{"n":{n}}}}}"#);
+        serde_json::from_str(&line).unwrap()
+    }
 
     #[test]
     fn events_append_one_line_each() {
         let dir = std::env::temp_dir().join(format!("sitepack-audit-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        for kind in ["create", "restore"] {
+        let scope = Some("full".to_owned());
+        let details = [
+            Details::Create(CreateDetails {
+                scope: scope.clone(),
+                ..CreateDetails::default()
+            }),
+            Details::Restore(RestoreDetails {
+                scope,
+                ..RestoreDetails::default()
+            }),
+        ];
+        for details in details {
             let event = AuditEvent {
                 time: "2026-11-22T08:30:00Z".parse().unwrap(),
-                kind: kind.into(),
                 actor: "ada".into(),
-                outcome: "ok".into(),
-                details: serde_json::json!({"scope": "full"}),
+                outcome: Outcome::Ok,
+                details,
             };
             append_audit_event(&dir, &event).unwrap();
         }
         let text = fs::read_to_string(audit_log_path(&dir)).unwrap();
-        let kinds: Vec<String> = text
+        let kinds: Vec<Operation> = text
             .lines()
-            .map(|l| serde_json::from_str::<AuditEvent>(l).unwrap().kind)
+            .map(|l| serde_json::from_str::<AuditEvent>(l).unwrap().operation())
             .collect();
-        assert_eq!(kinds, ["create", "restore"]);
+        assert_eq!(kinds, [Operation::Create, Operation::Restore]);
+        assert_eq!(
+            text.lines().next().unwrap(),
+            r#"{"time":"2026-11-22T08:30:00Z","type":"create","actor":"ada","outcome":"ok","details":{"scope":"full"}}"#
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn an_event_after_a_torn_last_line_starts_a_line_of_its_own() {
         let dir = tempfile::tempdir().unwrap();
-        let event = |n: u32| AuditEvent {
+        let event = |n| AuditEvent {
             time: "2026-11-22T08:30:00Z".parse().unwrap(),
-            kind: "auto".into(),
             actor: "ada".into(),
-            outcome: "ok".into(),
-            details: serde_json::json!({ "n": n }),
+            outcome: Outcome::Ok,
+            details: numbered(Operation::Auto, n),
         };
         append_audit_event(dir.path(), &event(1)).unwrap();
         // A crash (or a full disk) cut the last event short.
@@ -413,7 +404,7 @@ mod tests {
     fn numbers(log: &AuditLog) -> Vec<u64> {
         log.events
             .iter()
-            .map(|e| e.details["n"].as_u64().unwrap())
+            .map(|e| e.details.other()["n"].as_u64().unwrap())
             .collect()
     }
 
@@ -428,7 +419,7 @@ mod tests {
             + "\n";
         let log = read(&text, &AuditFilter::default());
         assert_eq!(numbers(&log), [1, 2, 3]);
-        assert_eq!(log.events[1].outcome, "failed");
+        assert_eq!(log.events[1].outcome, Outcome::Failed);
         assert_eq!(log.matched, 3);
         assert!(log.bad_lines.is_empty());
     }
@@ -451,7 +442,7 @@ mod tests {
         ];
         for &(kind, limit, expected, matched) in cases {
             let filter = AuditFilter {
-                kind: kind.map(str::to_owned),
+                operation: kind.map(|kind| kind.parse().unwrap()),
                 limit,
             };
             let log = read(&text, &filter);
@@ -482,6 +473,22 @@ mod tests {
             (
                 r#"{"time":"yesterday","type":"create","actor":"ada","outcome":"ok","details":{}}"#,
                 "`time` is not an RFC 3339 UTC timestamp",
+            ),
+            (
+                r#"{"time":"2026-11-22T08:30:00Z","type":"delete","actor":"ada","outcome":"ok","details":{}}"#,
+                "`type` names no operation sitepack records",
+            ),
+            (
+                r#"{"time":"2026-11-22T08:30:00Z","type":"create","actor":"ada","outcome":"maybe","details":{}}"#,
+                "`outcome` is not ok, failed or refused",
+            ),
+            (
+                r#"{"time":"2026-11-22T08:30:00Z","type":"create","actor":"ada","outcome":"ok","details":{"archive_size":"big"}}"#,
+                "`details` do not fit a create event",
+            ),
+            (
+                r#"{"time":"2026-11-22T08:30:00Z","type":"auto","actor":"ada","outcome":"ok","details":[1]}"#,
+                "`details` do not fit a auto event",
             ),
         ];
         for (bad, problem) in cases {
@@ -603,10 +610,9 @@ mod tests {
 
         let event = AuditEvent {
             time: "2026-11-22T08:30:00Z".parse().unwrap(),
-            kind: "init".into(),
             actor: "ada".into(),
-            outcome: "ok".into(),
-            details: serde_json::json!({}),
+            outcome: Outcome::Ok,
+            details: Details::Init(InitDetails::default()),
         };
         append_audit_event(&dir, &event).unwrap();
         let log = read_audit_log(&dir, &AuditFilter::default()).unwrap();
@@ -615,10 +621,31 @@ mod tests {
     }
 
     #[test]
-    fn every_event_type_is_listed_once() {
-        let mut types = AUDIT_EVENT_TYPES.to_vec();
-        types.sort_unstable();
-        types.dedup();
-        assert_eq!(types.len(), AUDIT_EVENT_TYPES.len());
+    fn every_operation_is_listed_once_by_the_name_serde_writes() {
+        let mut names: Vec<&str> = Operation::ALL.iter().map(|o| o.as_str()).collect();
+        for operation in Operation::ALL {
+            assert_eq!(
+                serde_json::to_value(operation).unwrap(),
+                operation.as_str(),
+                "{operation:?}"
+            );
+            assert_eq!(operation.as_str().parse::<Operation>(), Ok(operation));
+            assert_eq!(numbered(operation, 1).operation(), operation);
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Operation::ALL.len());
+    }
+
+    #[test]
+    fn details_keep_their_keys_and_numbers_as_written() {
+        let line = r#"{"time":"2026-11-22T08:30:00Z","type":"auto","actor":"ada","outcome":"ok","details":{"target":"/b","archive_size":12345678901234,"pruned":["a"],"n":1.50,"extra":{"k":null}}}"#;
+        let event: AuditEvent = serde_json::from_str(line).unwrap();
+        let Details::Auto(details) = &event.details else {
+            panic!("{event:?}")
+        };
+        assert_eq!(details.archive_size, Some(12_345_678_901_234));
+        assert_eq!(details.pruned.as_deref(), Some(&["a".to_owned()][..]));
+        assert_eq!(serde_json::to_string(&event).unwrap(), line);
     }
 }

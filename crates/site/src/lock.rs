@@ -13,7 +13,7 @@ use std::io;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::Beneath;
+use sitepack_format::Beneath;
 
 /// The site lock's file name in `.sitepack/`.
 pub const SITE_LOCK_NAME: &str = "lock";
@@ -90,7 +90,7 @@ mod tests {
         std::os::unix::fs::symlink(&elsewhere, temp.path().join(SITE_LOCK_NAME)).unwrap();
         let internal = Beneath::open(temp.path()).unwrap();
         let error = SiteLock::try_lock(&internal, SITE_LOCK_NAME, LockKind::Shared).unwrap_err();
-        assert!(crate::LinkRefused::is(&error), "{error}");
+        assert!(sitepack_format::LinkRefused::is(&error), "{error}");
         assert!(!elsewhere.exists());
     }
 }
