@@ -22,7 +22,8 @@ struct Xtask {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Rewrite schema/*.schema.json from the Rust types (or, with --check, fail when they differ).
+    /// Rewrite the JSON Schemas (crates/*/schema/, linked from schema/) from the Rust types
+    /// (or, with --check, fail when they differ).
     Schema {
         /// Compare only; exit 1 when a committed schema is out of date.
         #[arg(long)]
@@ -257,19 +258,19 @@ fn schema(check: bool) -> Result<ExitCode> {
     let root = project_root();
     let schemas = [
         (
-            "schema/manifest.schema.json",
+            "crates/format/schema/manifest.schema.json",
             sitepack_format::generated_manifest_schema(),
         ),
         (
-            "schema/site.schema.json",
+            "crates/format/schema/site.schema.json",
             sitepack_format::generated_site_schema(),
         ),
         (
-            "schema/report.schema.json",
+            "crates/reader/schema/report.schema.json",
             sitepack_reader::generated_report_schema(),
         ),
         (
-            "schema/audit-event.schema.json",
+            "crates/site/schema/audit-event.schema.json",
             sitepack_site::generated_audit_event_schema(),
         ),
     ];

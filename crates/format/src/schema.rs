@@ -1,5 +1,6 @@
 //! The JSON Schemas of `manifest.json` and `site.json`: generated from the Rust types,
-//! committed under `schema/`, and embedded here for validation.
+//! committed inside the crate (`crates/format/schema/`, linked from the top-level `schema/`
+//! directory), and embedded here for validation.
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -10,9 +11,9 @@ use serde_json::Value;
 use crate::{FormatError, Manifest, SiteConfig};
 
 /// `schema/manifest.schema.json`, as committed.
-pub const MANIFEST_SCHEMA: &str = include_str!("../../../schema/manifest.schema.json");
+pub const MANIFEST_SCHEMA: &str = include_str!("../schema/manifest.schema.json");
 /// `schema/site.schema.json`, as committed.
-pub const SITE_SCHEMA: &str = include_str!("../../../schema/site.schema.json");
+pub const SITE_SCHEMA: &str = include_str!("../schema/site.schema.json");
 
 const MANIFEST_SCHEMA_ID: &str = "https://sitepack.dev/schema/v1/manifest.schema.json";
 const SITE_SCHEMA_ID: &str = "https://sitepack.dev/schema/v1/site.schema.json";

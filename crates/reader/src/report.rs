@@ -32,7 +32,7 @@ pub struct Report {
 }
 
 /// `schema/report.schema.json`, as committed.
-pub const REPORT_SCHEMA: &str = include_str!("../../../schema/report.schema.json");
+pub const REPORT_SCHEMA: &str = include_str!("../schema/report.schema.json");
 
 /// The report schema as the Rust types describe it (what `cargo xtask schema` writes).
 #[must_use]

@@ -4,7 +4,7 @@
 use crate::AuditEvent;
 
 /// `schema/audit-event.schema.json`, as committed.
-pub const AUDIT_EVENT_SCHEMA: &str = include_str!("../../../schema/audit-event.schema.json");
+pub const AUDIT_EVENT_SCHEMA: &str = include_str!("../schema/audit-event.schema.json");
 
 const AUDIT_EVENT_SCHEMA_ID: &str = "https://sitepack.dev/schema/v1/audit-event.schema.json";
 
