@@ -406,7 +406,12 @@ fn human_reports_and_extract_never_repeat_a_secret() {
         let commands: [&[&OsStr]; 3] = [
             &["validate".as_ref(), archive.as_os_str()],
             &["preview".as_ref(), archive.as_os_str()],
-            &["extract".as_ref(), archive.as_os_str(), "-o".as_ref(), out.as_os_str()],
+            &[
+                "extract".as_ref(),
+                archive.as_os_str(),
+                "-o".as_ref(),
+                out.as_os_str(),
+            ],
         ];
         for args in commands {
             let said = run(args).expect(1);

@@ -197,7 +197,7 @@ mod tests {
                     "scope": "full",
                     "output": "/b/site.zip",
                     "archive_sha256": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-                    "stats": {"entries": 12, "bytes": 99},
+                    "stats": {"entries": 12, "bytes": 99, "tabs": 1, "users": 2, "modules": 1, "collections": 1, "records": 3, "documents": 0, "module_files": 0, "files": 4, "other": 3, "redactions": 0},
                     "label": "weekly"
                 }),
                 "2026-11-22T08:30:00Z  create   ok       ada  scope full, /b/site.zip, sha256 0123456789ab…, 12 entries",

@@ -10,9 +10,9 @@ use sitepack_format::{SiteId, Timestamp, error_chain, failpoint};
 use sitepack_store::retention::{KeepWithin, RetentionPolicy};
 use sitepack_store::{
     BackupKind, BackupRequest, BackupStore, GroupBy, Location, Opened, Orphan, OrphanDecision,
-    OrphanGrace, OrphanKind, PruneDecision, PruneRun, S3Settings, StoreError, TargetSpec,
-    auto_run, backup_site, format_age, list_backups, open_existing_store, open_store, prune,
-    record_prune, record_stored_backup,
+    OrphanGrace, OrphanKind, PruneDecision, PruneRun, S3Settings, StoreError, TargetSpec, auto_run,
+    backup_site, format_age, list_backups, open_existing_store, open_store, prune, record_prune,
+    record_stored_backup,
 };
 use sitepack_writer::Site;
 
