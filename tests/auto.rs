@@ -892,3 +892,46 @@ fn every_failure_of_auto_run_runs_the_failure_command_and_is_audited() {
     );
     assert_eq!(list(&target), Vec::<Value>::new(), "nothing was stored");
 }
+
+/// An S3 endpoint the client could not use (a forgotten scheme) fails the run like any
+/// other failure — exit 2, a failed `auto` event, the failure command run — and names the
+/// endpoint; `create --to` and `list` with such an `--endpoint` exit 2 the same way.
+#[test]
+fn a_malformed_s3_endpoint_is_a_failure_not_a_crash() {
+    let site = TestSite::demo();
+    site.write(
+        ".sitepack/config.toml",
+        "[auto]\ntarget = 's3://backups/pre'\nendpoint = '127.0.0.1:9555'\nschedule = 'hourly'\n",
+    );
+    let notified = site.out_dir().join("notified");
+    let failed = auto_run(
+        &site,
+        "2026-11-22T08:03:00Z",
+        &["--on-failure", &notify_into(&notified)],
+    )
+    .expect(2);
+    assert!(
+        failed.stderr.contains("the S3 endpoint `127.0.0.1:9555`"),
+        "{}",
+        failed.stderr
+    );
+    assert!(!failed.stderr.contains("panicked"), "{}", failed.stderr);
+    let events = auto_events(&site);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["outcome"], "failed", "{events:#?}");
+    let said = std::fs::read_to_string(&notified).expect("the failure command ran");
+    assert!(said.contains("127.0.0.1:9555"), "{said}");
+
+    let root = site.root().display().to_string();
+    for args in [
+        vec!["create", root.as_str(), "--to", "s3://backups/pre"],
+        vec!["list", "s3://backups/pre"],
+    ] {
+        let failed = run(args.into_iter().chain(["--endpoint", "notaurl"])).expect(2);
+        assert!(
+            failed.stderr.contains("the S3 endpoint `notaurl`"),
+            "{}",
+            failed.stderr
+        );
+    }
+}

@@ -15,6 +15,16 @@ pub enum StoreError {
         /// What is wrong with it.
         problem: String,
     },
+    /// The S3 endpoint is no `http://` or `https://` URL with a host.
+    #[error(
+        "the S3 endpoint `{endpoint}` (from {source_name}) is not an http:// or https:// URL with a host, e.g. http://127.0.0.1:9000"
+    )]
+    BadEndpoint {
+        /// The endpoint as given, without any user info.
+        endpoint: String,
+        /// Where it came from.
+        source_name: &'static str,
+    },
     /// A stored backup's URL that does not end in `/SITE-ID/NAME.zip` after its target.
     #[error("{url}: a stored backup's URL ends in /SITE-ID/NAME.zip")]
     BadBackupUrl {

@@ -44,11 +44,7 @@ impl S3Store {
     /// standard AWS environment variables and `settings`.
     pub fn new(bucket: &str, prefix: &str, settings: &S3Settings) -> Result<Self, StoreError> {
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-        let endpoint = settings
-            .endpoint
-            .clone()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-        if let Some(endpoint) = endpoint {
+        if let Some(endpoint) = settings.checked_endpoint()? {
             builder = builder
                 .with_allow_http(endpoint.starts_with("http://"))
                 .with_endpoint(endpoint);

@@ -90,9 +90,24 @@ impl FromStr for TargetSpec {
         };
         if let Some(rest) = text.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if let Some((_, host)) = bucket.rsplit_once('@') {
+                // Never repeated: what precedes the `@` is a key, maybe a secret one.
+                return Err(StoreError::BadTarget {
+                    target: format!("s3://…@{host}/{prefix}"),
+                    problem: "an s3:// URL holds no credentials (user:secret@): give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_owned(),
+                });
+            }
             if bucket.is_empty() {
                 return Err(bad(
                     "no bucket name: write s3://BUCKET or s3://BUCKET/PREFIX",
+                ));
+            }
+            if !bucket
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            {
+                return Err(bad(
+                    "a bucket name holds only letters, digits, `.`, `-` and `_`",
                 ));
             }
             let prefix = prefix.trim_matches('/');
@@ -142,6 +157,50 @@ pub struct S3Settings {
     /// The endpoint (`--endpoint`), e.g. `http://127.0.0.1:9000` for a local server;
     /// overrides `AWS_ENDPOINT_URL`.
     pub endpoint: Option<String>,
+}
+
+impl S3Settings {
+    /// The endpoint to use (`endpoint`, else `AWS_ENDPOINT_URL`), checked: an `http://` or
+    /// `https://` URL with a host and nothing after its path, so that a typo is an error
+    /// naming it rather than a failure deep in the S3 client. User info in it is never
+    /// repeated.
+    pub fn checked_endpoint(&self) -> Result<Option<String>, StoreError> {
+        let (endpoint, source) = match &self.endpoint {
+            Some(endpoint) => (endpoint.clone(), "--endpoint (or config.toml's endpoint)"),
+            None => match std::env::var("AWS_ENDPOINT_URL") {
+                Ok(endpoint) => (endpoint, "AWS_ENDPOINT_URL"),
+                Err(_) => return Ok(None),
+            },
+        };
+        let bad = |shown: String| StoreError::BadEndpoint {
+            endpoint: shown,
+            source_name: source,
+        };
+        let parsed = url::Url::parse(&endpoint).map_err(|_| {
+            bad(if endpoint.contains('@') {
+                "(not shown: it holds an `@`)".to_owned()
+            } else {
+                endpoint.clone()
+            })
+        })?;
+        let shown = || {
+            let mut shown = parsed.clone();
+            let _ = shown.set_username("");
+            let _ = shown.set_password(None);
+            shown.to_string()
+        };
+        let usable = matches!(parsed.scheme(), "http" | "https")
+            && parsed.host_str().is_some_and(|host| !host.is_empty())
+            && parsed.query().is_none()
+            && parsed.fragment().is_none()
+            // The client does not parse this URL as `url` does: no `\\` or spaces in it.
+            && !endpoint.contains(['\\', ' '])
+            && endpoint.contains("://");
+        if !usable {
+            return Err(bad(shown()));
+        }
+        Ok(Some(endpoint))
+    }
 }
 
 /// One storage target: keys are `/`-separated names relative to the target.
@@ -268,9 +327,65 @@ mod tests {
             "file://rel",
             "gs://b",
             "",
+            "s3://my bucket/x",
+            "s3://b?x=1/p",
         ] {
             assert!(bad.parse::<TargetSpec>().is_err(), "{bad}");
         }
+    }
+
+    /// Credentials written into an s3:// URL are refused without being repeated.
+    #[test]
+    fn credentials_in_an_s3_url_are_refused_unrepeated() {
+        for url in [
+            "s3://AKIDEXAMPLE:wJalrSecretValue@bucket/prefix",
+            "s3://wJalrSecretValue@bucket",
+        ] {
+            let error = url.parse::<TargetSpec>().unwrap_err();
+            let said = sitepack_format::error_chain(&error);
+            assert!(!said.contains("wJalrSecretValue"), "{said}");
+            assert!(said.contains("AWS_ACCESS_KEY_ID"), "{said}");
+            assert!(said.contains("@bucket"), "{said}");
+        }
+    }
+
+    /// An endpoint the S3 client could not use is an error naming it (never a panic in
+    /// the client), without its user info; a usable one is passed on as written.
+    #[test]
+    fn endpoints_are_checked_before_use() {
+        let settings = |endpoint: &str| S3Settings {
+            endpoint: Some(endpoint.to_owned()),
+        };
+        for good in [
+            "http://127.0.0.1:9000",
+            "https://s3.example.com",
+            "http://localhost:9000/",
+        ] {
+            assert_eq!(
+                settings(good).checked_endpoint().unwrap().as_deref(),
+                Some(good)
+            );
+        }
+        for bad in [
+            "127.0.0.1:9555",
+            "notaurl",
+            "",
+            "http:/host",
+            "http://",
+            "ftp://host",
+            "http://host:9000/?x=1",
+            "http://ho st:9000",
+        ] {
+            let error = settings(bad).checked_endpoint().unwrap_err();
+            assert!(
+                matches!(error, StoreError::BadEndpoint { .. }),
+                "{bad}: {error}"
+            );
+        }
+        let error = settings("http://key:Secr3tValue@")
+            .checked_endpoint()
+            .unwrap_err();
+        assert!(!error.to_string().contains("Secr3tValue"), "{error}");
     }
 
     #[test]
