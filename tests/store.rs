@@ -189,6 +189,50 @@ fn a_stored_backup_that_was_changed_is_refused() {
     run(["validate".as_ref(), archive.as_os_str()]).expect(1);
 }
 
+/// An object swapped for another of a different length: the metadata-only reads
+/// (`preview`, `validate --no-data`), which cannot recompute the digest, see that its
+/// size is not the sidecar's and refuse it (exit 1) instead of showing the sidecar's
+/// digest as its own.
+#[test]
+fn a_stored_backup_swapped_for_one_of_another_size_is_refused_by_metadata_reads() {
+    let site = TestSite::demo();
+    let target = site.out_dir().join("backups");
+    let store = |label: &str| {
+        let stored = create_to(
+            crate::util::sitepack(),
+            &site.root(),
+            target.to_str().unwrap(),
+            &["--label", label],
+        )
+        .expect(0)
+        .json();
+        stored["backup"]["name"].as_str().unwrap().to_owned()
+    };
+    let first = store("first");
+    let second = store("second-with-a-longer-label");
+    let first_archive = target.join(&first);
+    let mut other = std::fs::read(target.join(&second)).unwrap();
+    other.extend_from_slice(b"trailing bytes");
+    assert_ne!(
+        other.len() as u64,
+        std::fs::metadata(&first_archive).unwrap().len()
+    );
+    std::fs::write(&first_archive, &other).unwrap();
+    let url = format!("file://{}", first_archive.display());
+    for args in [
+        vec!["preview", url.as_str()],
+        vec!["validate", url.as_str(), "--no-data"],
+    ] {
+        let refused = run(args.clone()).expect(1);
+        assert!(
+            refused.stderr.contains("but its sidecar records"),
+            "{args:?}: {}",
+            refused.stderr
+        );
+        assert!(refused.stdout.is_empty(), "{args:?}: {}", refused.stdout);
+    }
+}
+
 #[test]
 fn a_wrong_sidecar_digest_is_a_mismatch_exit_1_however_the_backup_is_named() {
     let site = TestSite::demo();

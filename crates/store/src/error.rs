@@ -214,6 +214,31 @@ pub enum StoreError {
         /// How many bytes were read.
         size: u64,
     },
+    /// The stored object is not as long as its sidecar records: found before any of it is
+    /// read by ranges (a metadata-only check, a preview), which cannot recompute the digest.
+    #[error(
+        "backup {name} is {actual} bytes, but its sidecar records {recorded}: the object was changed or damaged; do not use it"
+    )]
+    SizeMismatch {
+        /// The backup.
+        name: String,
+        /// The size its sidecar records.
+        recorded: u64,
+        /// The object's size in the target.
+        actual: u64,
+    },
+}
+
+impl StoreError {
+    /// The stored bytes are not the ones the sidecar vouches for: a verdict on the backup
+    /// (exit 1), not a failure to read it.
+    #[must_use]
+    pub fn is_mismatch(&self) -> bool {
+        matches!(
+            self,
+            Self::DigestMismatch { .. } | Self::SizeMismatch { .. }
+        )
+    }
 }
 
 impl StoreError {

@@ -61,10 +61,18 @@ fn reader<'a>(
     store: &'a dyn BackupStore,
     backup: &'a StoredBackup,
 ) -> Result<ObjectReader<'a>, StoreError> {
+    let len = store.size(&backup.name)?;
+    if len != backup.size {
+        return Err(StoreError::SizeMismatch {
+            name: backup.name.clone(),
+            recorded: backup.size,
+            actual: len,
+        });
+    }
     Ok(ObjectReader {
         store,
         name: &backup.name,
-        len: store.size(&backup.name)?,
+        len,
         fetched: Mutex::new(Vec::new()),
     })
 }
@@ -77,7 +85,8 @@ fn read_error(backup: &StoredBackup, e: io::Error) -> StoreError {
 }
 
 /// The checks that need no entry data, on a stored backup, reading only the ranges they
-/// need; the digest is the sidecar's (not recomputed). `archive` names it in the report.
+/// need; the digest is the sidecar's (not recomputed), and the object must be as long as
+/// the sidecar records. `archive` names it in the report.
 pub fn validate_stored_metadata(
     store: &dyn BackupStore,
     backup: &StoredBackup,

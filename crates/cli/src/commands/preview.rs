@@ -65,7 +65,15 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
     if let (Location::Stored(located), None) = (&location, &args.against) {
         // Only the metadata is needed: read by byte ranges, nothing else is fetched.
         let name = args.archive.display().to_string();
-        let preview = preview_stored(located.store.as_ref(), &located.backup, &name)?;
+        let preview = match preview_stored(located.store.as_ref(), &located.backup, &name) {
+            Err(mismatch) if mismatch.is_mismatch() => {
+                return Ok(super::stored::refuse_stored(
+                    &mismatch,
+                    "nothing to preview",
+                ));
+            }
+            preview => preview?,
+        };
         super::stored::report_fetched(&location);
         return show(args, &preview, None);
     }

@@ -59,9 +59,13 @@ pub(crate) fn locate(archive: &Path, source: &SourceArgs) -> Result<Location> {
 /// Says why a downloaded backup cannot be used, when its digest does not match: the
 /// outcome (exit 1) of a command that would have used it.
 pub(crate) fn refuse_mismatch(opened: &Opened, nothing: &str) -> Option<Outcome> {
-    let mismatch = opened.digest_mismatch.as_ref()?;
+    Some(refuse_stored(opened.digest_mismatch.as_ref()?, nothing))
+}
+
+/// Says why a stored backup is not the one its sidecar vouches for: exit 1.
+pub(crate) fn refuse_stored(mismatch: &StoreError, nothing: &str) -> Outcome {
     eprintln!("error: {}; {nothing}", error_chain(mismatch));
-    Some(Outcome::Invalid)
+    Outcome::Invalid
 }
 
 /// Says on standard error how much of a stored backup was read.

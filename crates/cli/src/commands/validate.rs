@@ -70,8 +70,12 @@ impl LimitArgs {
 }
 
 pub(crate) fn run(args: &ValidateArgs, global: &GlobalArgs) -> Result<Outcome> {
-    let mut report =
+    let checked =
         check(args, global).with_context(|| format!("validating {}", args.archive.display()))?;
+    let mut report = match checked {
+        Ok(report) => report,
+        Err(refused) => return Ok(refused),
+    };
     if let Some(expected) = &args.expect_sha256 {
         report = report.expect_digest(expected);
     }
@@ -91,19 +95,28 @@ pub(crate) fn run(args: &ValidateArgs, global: &GlobalArgs) -> Result<Outcome> {
 }
 
 /// The report: of a local file, or of a stored backup (by byte ranges with `--no-data`,
-/// else downloaded and checked against its sidecar's digest).
-fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Report> {
+/// else downloaded and checked against its sidecar's digest). A stored backup whose size is
+/// not its sidecar's, found before anything is read by ranges, is refused instead (exit 1).
+fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Result<Report, Outcome>> {
     let name = args.archive.display().to_string();
     let location = super::stored::locate(&args.archive, &args.source)?;
     if let (Location::Stored(located), true) = (&location, args.no_data) {
-        let report = validate_stored_metadata(
+        let report = match validate_stored_metadata(
             located.store.as_ref(),
             &located.backup,
             &name,
             &args.limits.limits(),
-        )?;
+        ) {
+            Err(mismatch) if mismatch.is_mismatch() => {
+                return Ok(Err(super::stored::refuse_stored(
+                    &mismatch,
+                    "nothing was checked",
+                )));
+            }
+            report => report?,
+        };
         super::stored::report_fetched(&location);
-        return Ok(report);
+        return Ok(Ok(report));
     }
     let opened = location.open()?;
     let mut report = if args.no_data {
@@ -125,7 +138,7 @@ fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Report> {
         report = report.expect_digest(&located.backup.sha256);
         super::stored::report_fetched(&location);
     }
-    Ok(report)
+    Ok(Ok(report))
 }
 
 fn print_report(report: &Report) -> Result<()> {
