@@ -523,7 +523,7 @@ fn known_details(site_root: &Path) -> AutoDetails {
 #[must_use]
 pub fn run_failure_command(command: &str, site_root: &Path, error: &str) -> Option<String> {
     let target = read_config(site_root)
-        .map(|config| config.auto.target)
+        .map(|config| config.auto.target.to_string())
         .unwrap_or_default();
     let status = std::process::Command::new("sh")
         .arg("-c")

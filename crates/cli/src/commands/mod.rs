@@ -66,9 +66,9 @@ pub(crate) fn recover_first_for_backup(site: &std::path::Path) -> anyhow::Result
 /// A refusal is an answer: said (by `main`), exit 1. Any other error propagates (exit 2).
 pub(crate) fn refusal(
     command: &str,
-    error: sitepack_restore::RestoreError,
+    error: impl Into<sitepack_restore::RestoreError>,
 ) -> anyhow::Result<crate::Outcome> {
-    match error {
+    match error.into() {
         sitepack_restore::RestoreError::Refused { reason } => Ok(crate::Outcome::Refused(format!(
             "{command} refused; nothing was changed: {}",
             sitepack_format::error_chain(&reason)

@@ -11,6 +11,7 @@ use sitepack_reader::Archive;
 use sitepack_restore::{
     Applied, LockedSite, Plan, Recovered, Refusal, RestoreError, RestoreMode, site_status,
 };
+use sitepack_site::SiteError;
 
 use super::restore_plan::{PlanArgs, print_plan};
 use crate::progress::Bar;
@@ -138,6 +139,7 @@ fn restore(
     let (site, recovered) = match LockedSite::create(&args.site) {
         Ok(locked) => locked,
         Err(e) => {
+            let e = RestoreError::from(e);
             // Refused by the lock (another command is changing the site): recorded too.
             if let RestoreError::Refused { reason } = &e
                 && let Some(warning) = sitepack_restore::record_refused_restore(
@@ -154,7 +156,7 @@ fn restore(
         }
     };
     super::report_recovery(recovered.as_ref())?;
-    let plan = match site.plan(archive, options) {
+    let plan = match sitepack_restore::plan_into(&site, archive, options) {
         Ok(plan) => plan,
         Err(e) => return super::refusal("restore", e),
     };
@@ -190,7 +192,7 @@ fn restore(
         return super::refusal("restore", RestoreError::Refused { reason });
     }
     let bar = Bar::new(!global.no_progress);
-    let applied = site.apply(archive, &plan, &bar);
+    let applied = sitepack_restore::apply(&site, archive, &plan, &bar);
     bar.finish();
     let applied = match applied {
         Ok(applied) => applied,
@@ -217,7 +219,7 @@ fn dry_run(
     let new_dir = !args.site.exists();
     let status = match site_status(&args.site) {
         Ok(status) => status,
-        Err(RestoreError::NoSuchSite { .. }) if new_dir => sitepack_restore::SiteStatus {
+        Err(SiteError::NoSuchSite { .. }) if new_dir => sitepack_restore::SiteStatus {
             recovered: None,
             pending: None,
         },

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use serde::Serialize;
-use sitepack_restore::{LockedSite, PendingRestore, Recovered, RestoreError, Settled, site_status};
-use sitepack_site::Operation;
+use sitepack_restore::{LockedSite, PendingRestore, Recovered, Settled, site_status};
+use sitepack_site::{Operation, SiteError};
 
 use crate::Outcome;
 
@@ -164,11 +164,11 @@ fn settle(
     args: &ReviewArgs,
     operation: Operation,
     done: &str,
-    action: fn(&LockedSite) -> Result<Settled, RestoreError>,
+    action: fn(&LockedSite) -> Result<Settled, SiteError>,
 ) -> Result<Outcome> {
     // Every refusal is recorded in the audit log, then said (exit 1).
-    let refused = |error: RestoreError| {
-        if let RestoreError::Refused { reason } = &error
+    let refused = |error: SiteError| {
+        if let SiteError::Refused { reason } = &error
             && let Some(warning) = sitepack_restore::record_refusal(&args.site, operation, reason)
         {
             eprintln!("warning: {warning}");

@@ -10,9 +10,9 @@ use sitepack_format::{SiteId, Timestamp, error_chain, failpoint};
 use sitepack_store::retention::{KeepWithin, RetentionPolicy};
 use sitepack_store::{
     BackupKind, BackupRequest, BackupStore, GroupBy, Location, Opened, Orphan, OrphanDecision,
-    OrphanGrace, OrphanKind, PruneDecision, PruneRun, S3Settings, StoreError, TargetSpec,
-    auto_run, backup_site, format_age, list_backups, open_existing_store, open_store, prune,
-    record_prune, record_stored_backup,
+    OrphanGrace, OrphanKind, PruneDecision, PruneRun, S3Settings, StoreError, TargetSpec, auto_run,
+    backup_site, format_age, list_backups, open_existing_store, open_store, prune, record_prune,
+    record_stored_backup,
 };
 use sitepack_writer::Site;
 
@@ -657,8 +657,8 @@ fn run_auto(
         Err(error) => {
             // Not "the restore was refused": this is no restore. Say why, plainly.
             let error: Box<dyn std::error::Error> = match error {
-                sitepack_restore::RestoreError::Refused { reason } => Box::new(reason),
-                error => Box::new(error),
+                sitepack_site::SiteError::Refused { reason } => Box::new(reason),
+                error => Box::new(sitepack_restore::RestoreError::from(error)),
             };
             if let Some(warning) = sitepack_store::audit_auto_failure(&args.site, error.as_ref()) {
                 eprintln!("warning: {warning}");

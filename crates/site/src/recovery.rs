@@ -11,14 +11,13 @@ use std::path::Path;
 
 use serde::Serialize;
 use sitepack_format::{Beneath, INTERNAL_DIR, error_chain};
-use sitepack_site::{
-    Details, Interrupted, LockKind, Operation, Outcome, RecoverDetails, RestoreDetails,
-    SITE_LOCK_NAME, SiteLock, record_audit_event,
-};
 
-use crate::apply::{PendingRestore, discard_work, roll_back};
 use crate::journal::{Journal, Places, State};
-use crate::{Refusal, RestoreError};
+use crate::undo::{PendingRestore, discard_work, roll_back};
+use crate::{
+    Details, Interrupted, LockKind, Operation, Outcome, RecoverDetails, RestoreDetails,
+    SITE_LOCK_NAME, SiteError, SiteLock, SiteRefusal, record_audit_event,
+};
 
 /// A site held under its lock: only one mutating sitepack command at a time.
 #[derive(Debug)]
@@ -64,22 +63,22 @@ impl LockedSite {
     /// needed), then recovers from an interrupted restore or revert.
     ///
     /// Refused when `root` is not a directory or another sitepack command holds the lock.
-    pub fn acquire(root: &Path) -> Result<(Self, Option<Recovered>), RestoreError> {
+    pub fn acquire(root: &Path) -> Result<(Self, Option<Recovered>), SiteError> {
         match fs::metadata(root) {
             Ok(meta) if meta.is_dir() => {}
             Ok(_) => {
-                return Err(RestoreError::refused(Refusal::NotADirectory {
+                return Err(SiteError::refused(SiteRefusal::NotADirectory {
                     path: root.to_path_buf(),
                 }));
             }
-            Err(e) => return Err(RestoreError::io("open the site directory", root, e)),
+            Err(e) => return Err(SiteError::io("open the site directory", root, e)),
         }
         let places = Places::open(root)?;
-        let lock_error = |e| RestoreError::io("lock", places.internal_path(SITE_LOCK_NAME), e);
+        let lock_error = |e| SiteError::io("lock", places.internal_path(SITE_LOCK_NAME), e);
         let lock = SiteLock::try_lock(&places.internal, SITE_LOCK_NAME, LockKind::Exclusive)
             .map_err(lock_error)?
             .ok_or_else(|| {
-                RestoreError::refused(Refusal::Busy {
+                SiteError::refused(SiteRefusal::Busy {
                     site: root.to_path_buf(),
                 })
             })?;
@@ -93,8 +92,8 @@ impl LockedSite {
 
     /// Takes the lock of `root`, creating the directory when it does not exist yet (a
     /// restore into a new sandbox).
-    pub fn create(root: &Path) -> Result<(Self, Option<Recovered>), RestoreError> {
-        fs::create_dir_all(root).map_err(|e| RestoreError::io("create", root, e))?;
+    pub fn create(root: &Path) -> Result<(Self, Option<Recovered>), SiteError> {
+        fs::create_dir_all(root).map_err(|e| SiteError::io("create", root, e))?;
         Self::acquire(root)
     }
 
@@ -104,9 +103,16 @@ impl LockedSite {
         &self.places.root
     }
 
+    /// Where the site keeps a restore's state: for the restore that writes it under
+    /// this lock.
+    #[must_use]
+    pub fn places(&self) -> &Places {
+        &self.places
+    }
+
     /// Finishes what an interrupted restore or revert left, and records it in the audit
     /// log: the site ends up as it was before the restore.
-    fn recover(&self) -> Result<Option<Recovered>, RestoreError> {
+    fn recover(&self) -> Result<Option<Recovered>, SiteError> {
         let journal = Journal::read(&self.places)?;
         // Which restore was undone, for the audit event: its archive and when it began.
         let mut undone = RecoverDetails::default();
@@ -168,7 +174,7 @@ pub fn record_refused_restore(
     archive: &str,
     archive_sha256: Option<sitepack_format::Sha256>,
     mode: crate::RestoreMode,
-    reason: &crate::Refusal,
+    reason: &dyn std::error::Error,
 ) -> Option<String> {
     let details = RestoreDetails {
         archive: Some(archive.to_owned()),
@@ -186,7 +192,7 @@ pub fn record_refused_restore(
 pub fn record_refusal(
     site_root: &Path,
     operation: Operation,
-    reason: &crate::Refusal,
+    reason: &dyn std::error::Error,
 ) -> Option<String> {
     record_refused(site_root, Details::empty(operation), reason)
 }
@@ -194,7 +200,7 @@ pub fn record_refusal(
 fn record_refused(
     site_root: &Path,
     mut details: Details,
-    reason: &crate::Refusal,
+    reason: &dyn std::error::Error,
 ) -> Option<String> {
     if !site_root.is_dir() {
         return None;
@@ -227,9 +233,9 @@ pub struct SiteStatus {
 /// For commands that only read a site (`create`, `status`, `preview --against`, …):
 /// recovers from an interrupted restore when there is something to recover, and says
 /// which restore is pending. Creates nothing in a site that has never been restored into.
-pub fn site_status(root: &Path) -> Result<SiteStatus, RestoreError> {
+pub fn site_status(root: &Path) -> Result<SiteStatus, SiteError> {
     if !root.exists() {
-        return Err(RestoreError::NoSuchSite {
+        return Err(SiteError::NoSuchSite {
             site: root.to_path_buf(),
         });
     }
@@ -243,7 +249,7 @@ pub fn site_status(root: &Path) -> Result<SiteStatus, RestoreError> {
                 Err(e)
             }
         })
-        .map_err(|e| RestoreError::io("open", root.join(INTERNAL_DIR), e))?;
+        .map_err(|e| SiteError::io("open", root.join(INTERNAL_DIR), e))?;
     if !internal.as_ref().map_or(Ok(false), has_work)? {
         return Ok(SiteStatus {
             recovered: None,
@@ -259,13 +265,13 @@ pub fn site_status(root: &Path) -> Result<SiteStatus, RestoreError> {
 
 /// What a backup does first: finishes the recovery of an interrupted restore, as
 /// [`site_status`] does. A site that a restore, revert or recovery is changing right now
-/// is no error here: the backup's shared lock ([`sitepack_site::BackupLock`]) refuses it,
+/// is no error here: the backup's shared lock ([`BackupLock`](crate::BackupLock)) refuses it,
 /// and the refused backup is recorded.
-pub fn recover_before_backup(root: &Path) -> Result<Option<Recovered>, RestoreError> {
+pub fn recover_before_backup(root: &Path) -> Result<Option<Recovered>, SiteError> {
     match site_status(root) {
         Ok(status) => Ok(status.recovered),
-        Err(RestoreError::Refused {
-            reason: Refusal::Busy { .. },
+        Err(SiteError::Refused {
+            reason: SiteRefusal::Busy { .. },
         }) => Ok(None),
         Err(error) => Err(error),
     }
@@ -273,11 +279,11 @@ pub fn recover_before_backup(root: &Path) -> Result<Option<Recovered>, RestoreEr
 
 /// Whether `.sitepack/` holds a restore's work directory, or anything in
 /// `.sitepack/snapshots/` (a pending restore's snapshot, or one left by an interruption).
-fn has_work(internal: &Beneath) -> Result<bool, RestoreError> {
+fn has_work(internal: &Beneath) -> Result<bool, SiteError> {
     let found = |relative: &str| {
         internal
             .stat(relative)
-            .map_err(|e| RestoreError::io("read", internal.display_path(relative), e))
+            .map_err(|e| SiteError::io("read", internal.display_path(relative), e))
     };
     if found(Places::work_dir())?.is_some() {
         return Ok(true);
@@ -288,6 +294,6 @@ fn has_work(internal: &Beneath) -> Result<bool, RestoreError> {
     let snapshots = internal
         .dir(Places::snapshots_dir())
         .and_then(|dir| dir.entries())
-        .map_err(|e| RestoreError::io("read", internal.display_path(Places::snapshots_dir()), e))?;
+        .map_err(|e| SiteError::io("read", internal.display_path(Places::snapshots_dir()), e))?;
     Ok(!snapshots.is_empty())
 }
