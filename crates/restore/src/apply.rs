@@ -1,7 +1,7 @@
 //! Carrying out a plan under the site's lock (docs/FORMAT.md §15).
 //!
 //! A restore goes through these steps; a kill at any point leaves the site wholly before
-//! or wholly after it, and the next command finishes the job ([`LockedSite::acquire`]):
+//! or wholly after it, and the next command finishes the job ([`SiteState::open`](sitepack_site::SiteState::open)):
 //!
 //! 1. stage: the new content of every added or replaced path is written under
 //!    `.sitepack/restore/staged/` and flushed. The site is untouched.
@@ -44,7 +44,7 @@ const NEW_FILE_MODE: u32 = 0o644;
 /// Deflate level of snapshots: fast, they are written on the way to every restore.
 const SNAPSHOT_LEVEL: u32 = 1;
 
-/// What [`LockedSite::apply`] did.
+/// What [`apply`] did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Applied {
     /// The restore, now pending review.

@@ -6,8 +6,10 @@
 //!   [`Outcome`] and its [`Details`] (`schema/audit-event.schema.json`).
 //! - [`create_backup`]: the writer run under the site lock ([`BackupLock`]), recorded as
 //!   a `create` event.
-//! - [`LockedSite`]: the site under its exclusive lock, for the commands that change it;
-//!   taking it finishes the recovery of an interrupted restore or revert ([`Recovered`]).
+//! - [`SiteState::open`]: a site opened for an operation ([`access::Read`],
+//!   [`access::Backup`], [`access::Change`], [`access::Create`]): an interrupted restore
+//!   or revert is recovered first ([`Recovered`]), then the lock the operation needs is
+//!   taken; `Change` and `Create` hold the site under its exclusive lock ([`LockedSite`]).
 //!   It holds the restore's state: the [`Journal`] (`.sitepack/restore/journal.json`) and
 //!   the pre-restore snapshots (`.sitepack/snapshots/`), which the restore crate writes as
 //!   it applies a plan; the restore pending review ([`PendingRestore`]) and its two ways
@@ -59,9 +61,12 @@ pub use event::{
 };
 pub use journal::{Action, Before, Journal, JournalChange, Places, State};
 pub use lock::{AUTO_LOCK_NAME, LockKind, SITE_LOCK_NAME, SiteLock};
-pub use recovery::{
-    LockedSite, Recovered, SiteStatus, record_refusal, record_refused_restore,
-    recover_before_backup, site_status,
-};
+pub use recovery::{LockedSite, Recovered, SiteState, record_refusal, record_refused_restore};
+
+/// What an operation needs of a site, for [`SiteState::open`]: `SiteState::open(root,
+/// access::Read)`.
+pub mod access {
+    pub use crate::recovery::{Access, Backup, Change, Create, Read};
+}
 pub use schema::{AUDIT_EVENT_SCHEMA, generated_audit_event_schema};
 pub use undo::{PendingRestore, Settled, discard_work, roll_back};

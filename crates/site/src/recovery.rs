@@ -63,7 +63,7 @@ impl LockedSite {
     /// needed), then recovers from an interrupted restore or revert.
     ///
     /// Refused when `root` is not a directory or another sitepack command holds the lock.
-    pub fn acquire(root: &Path) -> Result<(Self, Option<Recovered>), SiteError> {
+    fn acquire(root: &Path) -> Result<(Self, Option<Recovered>), SiteError> {
         match fs::metadata(root) {
             Ok(meta) if meta.is_dir() => {}
             Ok(_) => {
@@ -88,13 +88,6 @@ impl LockedSite {
         };
         let recovered = site.recover()?;
         Ok((site, recovered))
-    }
-
-    /// Takes the lock of `root`, creating the directory when it does not exist yet (a
-    /// restore into a new sandbox).
-    pub fn create(root: &Path) -> Result<(Self, Option<Recovered>), SiteError> {
-        fs::create_dir_all(root).map_err(|e| SiteError::io("create", root, e))?;
-        Self::acquire(root)
     }
 
     /// The site directory.
@@ -221,59 +214,144 @@ fn leftover_restore_id(places: &Places) -> Option<String> {
     ids.next().is_none().then_some(id)
 }
 
-/// What `status` shows: a recovery it just finished, and the restore pending review.
+/// A site opened for an operation ([`SiteState::open`]): what was recovered on the way,
+/// the restore pending review, and what the operation holds while it runs (`H`: the site
+/// under its exclusive lock for [`Change`] and [`Create`], nothing otherwise).
 #[derive(Debug, Clone, Serialize)]
-pub struct SiteStatus {
-    /// What was recovered on the way, if anything was interrupted.
+pub struct SiteState<H = ()> {
+    /// What was recovered on the way, if a restore or revert was interrupted.
     pub recovered: Option<Recovered>,
-    /// The restore waiting for `keep` or `revert`.
+    /// The restore waiting for `keep` or `revert` (for [`Read`], with the paths it touched
+    /// that changed since).
     pub pending: Option<PendingRestore>,
+    /// What the operation holds.
+    #[serde(skip)]
+    pub held: H,
 }
 
-/// For commands that only read a site (`create`, `status`, `preview --against`, …):
-/// recovers from an interrupted restore when there is something to recover, and says
-/// which restore is pending. Creates nothing in a site that has never been restored into.
-pub fn site_status(root: &Path) -> Result<SiteStatus, SiteError> {
-    if !root.exists() {
-        return Err(SiteError::NoSuchSite {
-            site: root.to_path_buf(),
-        });
+impl<H> SiteState<H> {
+    /// Opens the site `root` for an operation: finishes the recovery of an interrupted
+    /// restore or revert first (recorded in the audit log), then takes the lock the
+    /// operation needs ([`Read`], [`Backup`], [`Change`], [`Create`] say which).
+    ///
+    /// Refused ([`SiteRefusal::Busy`]) when another sitepack command is changing the
+    /// site right now (for [`Backup`], only when there is something to recover);
+    /// [`SiteError::NoSuchSite`] when `root` does not exist (but for [`Create`]).
+    pub fn open<A: Access<Held = H>>(root: &Path, access: A) -> Result<Self, SiteError> {
+        access.open(root)
     }
-    let internal = Beneath::open(root)
-        .and_then(|site| site.dir(INTERNAL_DIR))
-        .map(Some)
-        .or_else(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                Ok(None)
-            } else {
-                Err(e)
-            }
+}
+
+/// What an operation needs of a site: see [`SiteState::open`].
+pub trait Access: sealed::Sealed {
+    /// What the operation holds while it runs.
+    type Held;
+    /// Opens `root` for the operation.
+    #[doc(hidden)]
+    fn open(self, root: &Path) -> Result<SiteState<Self::Held>, SiteError>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Read {}
+    impl Sealed for super::Backup {}
+    impl Sealed for super::Change {}
+    impl Sealed for super::Create {}
+}
+
+/// Reading a site (`status`, `preview --against`, `stats`, `audit`): the lock is taken
+/// only when there is something to recover, and nothing is created in a site that has
+/// never been restored into.
+#[derive(Debug, Clone, Copy)]
+pub struct Read;
+
+/// Backing up a site: as [`Read`], but a site that a restore, revert or recovery is
+/// changing right now is no error here: the backup's shared lock
+/// ([`BackupLock`](crate::BackupLock)) refuses it, and the refused backup is recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Backup;
+
+/// Changing an existing site (`keep`, `revert`): the site under its exclusive lock.
+#[derive(Debug, Clone, Copy)]
+pub struct Change;
+
+/// Restoring into a site: as [`Change`], creating the directory first when it does not
+/// exist yet (a restore into a new sandbox).
+#[derive(Debug, Clone, Copy)]
+pub struct Create;
+
+impl Access for Read {
+    type Held = ();
+
+    fn open(self, root: &Path) -> Result<SiteState, SiteError> {
+        if !root.exists() {
+            return Err(SiteError::NoSuchSite {
+                site: root.to_path_buf(),
+            });
+        }
+        let internal = Beneath::open(root)
+            .and_then(|site| site.dir(INTERNAL_DIR))
+            .map(Some)
+            .or_else(|e| {
+                if e.kind() == io::ErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(|e| SiteError::io("open", root.join(INTERNAL_DIR), e))?;
+        if !internal.as_ref().map_or(Ok(false), has_work)? {
+            return Ok(SiteState {
+                recovered: None,
+                pending: None,
+                held: (),
+            });
+        }
+        let (site, recovered) = LockedSite::acquire(root)?;
+        Ok(SiteState {
+            recovered,
+            pending: site.pending_with_edits()?,
+            held: (),
         })
-        .map_err(|e| SiteError::io("open", root.join(INTERNAL_DIR), e))?;
-    if !internal.as_ref().map_or(Ok(false), has_work)? {
-        return Ok(SiteStatus {
-            recovered: None,
-            pending: None,
-        });
     }
-    let (site, recovered) = LockedSite::acquire(root)?;
-    Ok(SiteStatus {
-        recovered,
-        pending: site.pending_with_edits()?,
-    })
 }
 
-/// What a backup does first: finishes the recovery of an interrupted restore, as
-/// [`site_status`] does. A site that a restore, revert or recovery is changing right now
-/// is no error here: the backup's shared lock ([`BackupLock`](crate::BackupLock)) refuses it,
-/// and the refused backup is recorded.
-pub fn recover_before_backup(root: &Path) -> Result<Option<Recovered>, SiteError> {
-    match site_status(root) {
-        Ok(status) => Ok(status.recovered),
-        Err(SiteError::Refused {
-            reason: SiteRefusal::Busy { .. },
-        }) => Ok(None),
-        Err(error) => Err(error),
+impl Access for Backup {
+    type Held = ();
+
+    fn open(self, root: &Path) -> Result<SiteState, SiteError> {
+        match Read.open(root) {
+            Err(SiteError::Refused {
+                reason: SiteRefusal::Busy { .. },
+            }) => Ok(SiteState {
+                recovered: None,
+                pending: None,
+                held: (),
+            }),
+            opened => opened,
+        }
+    }
+}
+
+impl Access for Change {
+    type Held = LockedSite;
+
+    fn open(self, root: &Path) -> Result<SiteState<LockedSite>, SiteError> {
+        let (site, recovered) = LockedSite::acquire(root)?;
+        Ok(SiteState {
+            recovered,
+            pending: site.pending()?,
+            held: site,
+        })
+    }
+}
+
+impl Access for Create {
+    type Held = LockedSite;
+
+    fn open(self, root: &Path) -> Result<SiteState<LockedSite>, SiteError> {
+        fs::create_dir_all(root).map_err(|e| SiteError::io("create", root, e))?;
+        Change.open(root)
     }
 }
 
