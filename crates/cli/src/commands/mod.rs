@@ -50,7 +50,9 @@ pub(crate) fn report_recovery(recovered: Option<&sitepack_site::Recovered>) -> i
 pub(crate) fn recover_first(
     site: &std::path::Path,
 ) -> anyhow::Result<Option<sitepack_site::PendingRestore>> {
-    let opened = sitepack_site::SiteState::open(site, sitepack_site::access::Read)?;
+    // Said as the restore crate says its own errors, as it always was.
+    let opened = sitepack_site::SiteState::open(site, sitepack_site::access::Read)
+        .map_err(sitepack_restore::RestoreError::from)?;
     report_recovery(opened.recovered.as_ref())?;
     Ok(opened.pending)
 }
@@ -58,7 +60,9 @@ pub(crate) fn recover_first(
 /// [`recover_first`] for `create` (and says so): a site that a restore, revert or
 /// recovery is changing right now is left to the backup's lock, which refuses it.
 pub(crate) fn recover_first_for_backup(site: &std::path::Path) -> anyhow::Result<()> {
-    let opened = sitepack_site::SiteState::open(site, sitepack_site::access::Backup)?;
+    // Said as the restore crate says its own errors, as it always was.
+    let opened = sitepack_site::SiteState::open(site, sitepack_site::access::Backup)
+        .map_err(sitepack_restore::RestoreError::from)?;
     report_recovery(opened.recovered.as_ref())?;
     Ok(())
 }
