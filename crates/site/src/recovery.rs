@@ -1,5 +1,6 @@
-//! The site lock (`.sitepack/lock`) and what every command does first: finish the
-//! recovery of a restore or revert that was interrupted.
+//! Opening a site for an operation ([`SiteState::open`]): what every command does first
+//! is finish the recovery of a restore or revert that was interrupted, then take the site
+//! lock (`.sitepack/lock`) the operation needs.
 //!
 //! The lock is an advisory `flock` on `.sitepack/lock`, held for as long as the
 //! [`LockedSite`] lives. The kernel releases it when the process dies however it dies, so
