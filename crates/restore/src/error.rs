@@ -7,6 +7,7 @@ use sitepack_format::{
     ArchivePath, ContentProblem, FormatError, Name, Scope, SiteId, TreeConflict,
 };
 use sitepack_reader::{ReaderError, Report};
+use sitepack_site::{SiteError, SiteRefusal};
 use sitepack_writer::WriterError;
 
 use crate::{RewriteError, UrlProblem};
@@ -23,12 +24,6 @@ pub enum RestoreError {
         /// Why.
         #[source]
         reason: Refusal,
-    },
-    /// The site directory named does not exist (a typo is not an empty site).
-    #[error("{}: no such site directory; give the directory that holds site.json", site.display())]
-    NoSuchSite {
-        /// The path given.
-        site: PathBuf,
     },
     /// A file system operation on the target site failed.
     #[error("cannot {action} {}", path.display())]
@@ -65,31 +60,6 @@ pub enum RestoreError {
         #[source]
         source: WriterError,
     },
-    /// The pre-restore snapshot could not be read back while undoing a restore.
-    #[error(
-        "cannot read the pre-restore snapshot {}; the restore journal is kept, so the next \
-         sitepack command on this site tries again",
-        path.display()
-    )]
-    SnapshotRead {
-        /// The snapshot.
-        path: PathBuf,
-        /// What is wrong with it.
-        #[source]
-        source: ReaderError,
-    },
-    /// The restore journal cannot be understood.
-    #[error(
-        "the restore journal {} cannot be read ({problem}); sitepack will not guess how to \
-         undo an unfinished restore: keep a copy of the site and of .sitepack/, then inspect it",
-        path.display()
-    )]
-    BadJournal {
-        /// The journal.
-        path: PathBuf,
-        /// What is wrong with it.
-        problem: String,
-    },
     /// A restore failed part way, and undoing it failed too: the journal is kept, and the
     /// next sitepack command on the site tries the undo again.
     #[error(
@@ -102,6 +72,10 @@ pub enum RestoreError {
         /// Why the undo failed.
         undo: Box<RestoreError>,
     },
+    /// The site's state (its lock, the journal of an earlier restore, its snapshot)
+    /// could not be used.
+    #[error(transparent)]
+    Site(SiteError),
     /// The URL rewrite rules are not usable.
     #[error("cannot rewrite URLs")]
     Rewrite {
@@ -150,16 +124,6 @@ pub enum Refusal {
         /// The target's site id.
         target: SiteId,
     },
-    /// Another sitepack command holds the site's lock.
-    #[error(
-        "another sitepack command is changing {} (it holds .sitepack/lock); wait for it to \
-         finish, then try again",
-        site.display()
-    )]
-    Busy {
-        /// The site.
-        site: PathBuf,
-    },
     /// A restore is pending review.
     #[error(
         "restore {id} into {site} is pending review; accept it with `sitepack keep {site}` or \
@@ -169,24 +133,6 @@ pub enum Refusal {
     RestorePending {
         /// The pending restore's id.
         id: String,
-        /// The site.
-        site: PathBuf,
-    },
-    /// `revert` would throw away edits made since the restore.
-    #[error(
-        "{} path(s) the restore touched changed since it: {}; reverting would throw those edits away: copy them elsewhere first, or revert with --force",
-        paths.len(),
-        paths.iter().take(10).map(ToString::to_string).collect::<Vec<_>>().join(", ")
-    )]
-    ChangedSinceRestore {
-        /// The site.
-        site: PathBuf,
-        /// The paths.
-        paths: Vec<ArchivePath>,
-    },
-    /// `keep` or `revert` with no restore pending.
-    #[error("no restore is pending review in {}; there is nothing to keep or revert", site.display())]
-    NothingPending {
         /// The site.
         site: PathBuf,
     },
@@ -250,12 +196,6 @@ pub enum Refusal {
         /// The target directory.
         path: PathBuf,
     },
-    /// The target exists but is not a directory.
-    #[error("{}: not a directory; restore into a site or into an empty directory", path.display())]
-    NotADirectory {
-        /// The target.
-        path: PathBuf,
-    },
     /// The target site cannot be read as a site (invalid `site.json`, a link, an unsafe
     /// or colliding name, …).
     #[error("the target site cannot be restored into as it is")]
@@ -297,6 +237,9 @@ pub enum Refusal {
         /// The user being restored.
         user: Name,
     },
+    /// Refused by the site's state (its lock, the restore pending review).
+    #[error(transparent)]
+    Site(#[from] SiteRefusal),
     /// `init`: a template must be a full archive.
     #[error(
         "a template must be a full archive, but this archive's scope is {scope}; \
@@ -332,6 +275,25 @@ pub enum Refusal {
         #[source]
         source: FormatError,
     },
+}
+
+impl From<SiteError> for RestoreError {
+    /// A refusal stays a refusal, and an I/O error reads as the restore's own.
+    fn from(error: SiteError) -> Self {
+        match error {
+            SiteError::Refused { reason } => Self::refused(Refusal::Site(reason)),
+            SiteError::Io {
+                action,
+                path,
+                source,
+            } => Self::Io {
+                action,
+                path,
+                source,
+            },
+            error => Self::Site(error),
+        }
+    }
 }
 
 impl RestoreError {

@@ -14,14 +14,14 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use sitepack_format::{
     ArchivePath, Area, AreaKind, Beneath, Name, NodeKind, PAYLOAD_DIR, Redaction, Scope,
     SiteConfig, SiteIdentity, classify, first_tree_conflict, validate_site_config,
 };
 use sitepack_reader::Archive;
-use sitepack_site::{RecordChanges, RestoreMode, SiteJson};
+use sitepack_site::{Action, RecordChanges, RestoreMode, SiteJson};
 
 use crate::target::{SITE_JSON, Target, TargetPath};
 use crate::transform::{Content, Rename, Transform};
@@ -65,18 +65,6 @@ impl Default for PlanOptions {
             rewrite: RewriteChoice::Auto,
         }
     }
-}
-
-/// What happens to one path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// The path does not exist in the target and is written.
-    Add,
-    /// The path exists in the target and gets new content.
-    Replace,
-    /// The path exists in the target and is deleted.
-    Delete,
 }
 
 /// One changed path.

@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use sitepack_format::{ArchivePath, Beneath, INTERNAL_DIR, NodeKind, Sha256, SiteConfig};
+use sitepack_site::SiteRefusal;
 use sitepack_writer::{Site, SiteFile, WriterError};
 
 use crate::{Refusal, RestoreError};
@@ -30,9 +31,11 @@ impl Target {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self::Sandbox),
             Err(e) => return Err(RestoreError::io("read", root, e)),
             Ok(meta) if !meta.is_dir() => {
-                return Err(RestoreError::refused(Refusal::NotADirectory {
-                    path: root.to_path_buf(),
-                }));
+                return Err(RestoreError::refused(Refusal::Site(
+                    SiteRefusal::NotADirectory {
+                        path: root.to_path_buf(),
+                    },
+                )));
             }
             Ok(_) => {}
         }

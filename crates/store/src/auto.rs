@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sitepack_format::{INTERNAL_DIR, Options, Progress, Scope, Timestamp, error_chain};
 use sitepack_site::{
-    AUTO_LOCK_NAME, AutoDetails, BackupLock, CreateDetails, Details, LockKind, Outcome, SiteLock,
-    record_audit_event,
+    AUTO_LOCK_NAME, AutoDetails, BackupLock, CreateDetails, Details, LockKind, Outcome, Recovered,
+    SiteError, SiteLock, SiteState, access, record_audit_event,
 };
 use sitepack_writer::{CreateOptions, Overwrite, Site, create_archive_file};
 
@@ -332,14 +332,111 @@ pub struct AutoReport {
     /// Set when the audit log could not be written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_warning: Option<String>,
+    /// What was recovered before the run (an interrupted restore or revert), said on
+    /// standard error rather than in the report.
+    #[serde(skip)]
+    pub recovered: Option<Recovered>,
+    /// Set when the failure command, run for a retention that failed, did not succeed.
+    #[serde(skip)]
+    pub failure_command_warning: Option<String>,
 }
 
-/// `sitepack auto run SITE [--if-due]` at time `now`: with `if_due`, only when the
-/// schedule says a backup is due since the newest automatic backup of the site that the
-/// target holds (its listing is what exists, whatever the audit log could record); then
-/// create → store → verify the stored digest → prune → audit. Every failure, before or
-/// during the run, is recorded as a failed `auto` event.
+/// How to run [`auto_run`].
+#[derive(Debug, Clone, Copy)]
+pub struct AutoRunOptions<'a> {
+    /// The time of the run.
+    pub now: Timestamp,
+    /// Back up only when the schedule says a backup is due (`--if-due`).
+    pub if_due: bool,
+    /// A shell command run on every failure (`--on-failure`), with `SITEPACK_ERROR`,
+    /// `SITEPACK_SITE` and `SITEPACK_TARGET` in its environment.
+    pub on_failure: Option<&'a str>,
+}
+
+/// Why an automatic run failed, with what happened on the way (all said by the caller
+/// before the error).
+#[derive(Debug, Clone)]
+pub struct AutoFailure {
+    /// The error, with its causes.
+    pub error: String,
+    /// What was recovered before the run failed.
+    pub recovered: Option<Recovered>,
+    /// Warnings: the audit log could not be written, the failure command did not succeed.
+    pub warnings: Vec<String>,
+}
+
+/// `sitepack auto run SITE [--if-due]` at `options.now`: finishes the recovery of an
+/// interrupted restore first (a site being changed right now fails the run), then, with
+/// `if_due`, backs up only when the schedule says a backup is due since the newest
+/// automatic backup of the site that the target holds (its listing is what exists,
+/// whatever the audit log could record): create → store → verify the stored digest →
+/// prune → audit. Every failure, before or during the run, is recorded as a failed `auto`
+/// event and runs `options.on_failure`, and so does a retention that failed after the
+/// backup was stored.
 pub fn auto_run(
+    site_root: &Path,
+    options: &AutoRunOptions<'_>,
+    progress: &dyn Progress,
+) -> Result<AutoReport, AutoFailure> {
+    let mut warnings = Vec::new();
+    let recovered = match SiteState::open(site_root, access::Read) {
+        Ok(opened) => opened.recovered,
+        Err(error) => {
+            // Not "the restore was refused": this is no restore. Say why, plainly.
+            let error: &dyn std::error::Error = match &error {
+                SiteError::Refused { reason } => reason,
+                error => error,
+            };
+            warnings.extend(audit_auto_failure(site_root, error));
+            return Err(failed(
+                site_root,
+                options,
+                error_chain(error),
+                None,
+                warnings,
+            ));
+        }
+    };
+    match run_auto_backup(site_root, options.now, options.if_due, progress) {
+        Ok(mut report) => {
+            report.recovered = recovered;
+            if let (Some(error), Some(command)) = (&report.retention_error, options.on_failure) {
+                report.failure_command_warning =
+                    run_failure_command(command, site_root, &format!("retention failed: {error}"));
+            }
+            Ok(report)
+        }
+        Err(error) => Err(failed(
+            site_root,
+            options,
+            error_chain(&error),
+            recovered,
+            warnings,
+        )),
+    }
+}
+
+/// A failed run: the failure command runs, and its own failure is one more warning.
+fn failed(
+    site_root: &Path,
+    options: &AutoRunOptions<'_>,
+    error: String,
+    recovered: Option<Recovered>,
+    mut warnings: Vec<String>,
+) -> AutoFailure {
+    if let Some(command) = options.on_failure {
+        warnings.extend(run_failure_command(command, site_root, &error));
+    }
+    AutoFailure {
+        error,
+        recovered,
+        warnings,
+    }
+}
+
+/// The run of [`auto_run`] after the recovery. Every failure is recorded as a failed
+/// `auto` event.
+fn run_auto_backup(
     site_root: &Path,
     now: Timestamp,
     if_due: bool,
@@ -384,6 +481,8 @@ pub fn auto_run(
         warnings: Vec::new(),
         retention_error: None,
         audit_warning: None,
+        recovered: None,
+        failure_command_warning: None,
     };
     if if_due && !config.schedule.is_due(last_success, now) {
         return Ok(report);
@@ -494,7 +593,7 @@ fn lock_auto_run(site_root: &Path) -> Result<SiteLock, StoreError> {
 /// right now, say) as a failed `auto` event, with what the config says. A warning when
 /// the audit log cannot be written (or there is no site to hold one).
 #[must_use]
-pub fn audit_auto_failure(site_root: &Path, error: &dyn std::error::Error) -> Option<String> {
+fn audit_auto_failure(site_root: &Path, error: &dyn std::error::Error) -> Option<String> {
     let details = AutoDetails {
         error: Some(error_chain(error)),
         ..known_details(site_root)
@@ -520,8 +619,7 @@ fn known_details(site_root: &Path) -> AutoDetails {
 /// `SITEPACK_SITE` and `SITEPACK_TARGET` (the config's target, when it can be read) in its
 /// environment. A warning when it cannot be run or does not succeed: its own failure
 /// is reported, never hidden.
-#[must_use]
-pub fn run_failure_command(command: &str, site_root: &Path, error: &str) -> Option<String> {
+fn run_failure_command(command: &str, site_root: &Path, error: &str) -> Option<String> {
     let target = read_config(site_root)
         .map(|config| config.auto.target.to_string())
         .unwrap_or_default();

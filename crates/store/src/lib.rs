@@ -11,7 +11,9 @@
 //! - [`retention`]: which backups a retention policy keeps (restic's rules).
 //! - [`schedule`]: when an automatic backup is due.
 //! - [`auto_run`]: an automatic backup as `SITE/.sitepack/config.toml` says, read once by
-//!   [`read_config`] into typed settings ([`Config`]).
+//!   [`read_config`] into typed settings ([`Config`]); an interrupted restore is recovered
+//!   first, and every failure is audited and runs the `--on-failure` command
+//!   ([`AutoRunOptions`]).
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -31,8 +33,8 @@ mod workdir;
 use sitepack_format::failpoint;
 
 pub use auto::{
-    AutoConfig, AutoReport, BackupRequest, CONFIG_NAME, Config, audit_auto_failure, auto_run,
-    backup_site, config_path, read_config, record_stored_backup, run_failure_command,
+    AutoConfig, AutoFailure, AutoReport, AutoRunOptions, BackupRequest, CONFIG_NAME, Config,
+    auto_run, backup_site, config_path, read_config, record_stored_backup,
 };
 pub use backups::{
     BackupKind, BackupListing, NewBackup, Orphan, OrphanKind, StoredBackup, backup_name,

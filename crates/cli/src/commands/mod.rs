@@ -37,7 +37,7 @@ pub(crate) fn print_collections<'a>(
 }
 
 /// Says on standard error what the recovery of an interrupted restore did.
-pub(crate) fn report_recovery(recovered: Option<&sitepack_restore::Recovered>) -> io::Result<()> {
+pub(crate) fn report_recovery(recovered: Option<&sitepack_site::Recovered>) -> io::Result<()> {
     if let Some(recovered) = recovered {
         writeln!(io::stderr().lock(), "recovered: {}", recovered.describe())?;
     }
@@ -49,26 +49,30 @@ pub(crate) fn report_recovery(recovered: Option<&sitepack_restore::Recovered>) -
 /// Returns the restore pending review, if any.
 pub(crate) fn recover_first(
     site: &std::path::Path,
-) -> anyhow::Result<Option<sitepack_restore::PendingRestore>> {
-    let status = sitepack_restore::site_status(site)?;
-    report_recovery(status.recovered.as_ref())?;
-    Ok(status.pending)
+) -> anyhow::Result<Option<sitepack_site::PendingRestore>> {
+    // Said as the restore crate says its own errors, as it always was.
+    let opened = sitepack_site::SiteState::open(site, sitepack_site::access::Read)
+        .map_err(sitepack_restore::RestoreError::from)?;
+    report_recovery(opened.recovered.as_ref())?;
+    Ok(opened.pending)
 }
 
 /// [`recover_first`] for `create` (and says so): a site that a restore, revert or
 /// recovery is changing right now is left to the backup's lock, which refuses it.
 pub(crate) fn recover_first_for_backup(site: &std::path::Path) -> anyhow::Result<()> {
-    let recovered = sitepack_restore::recover_before_backup(site)?;
-    report_recovery(recovered.as_ref())?;
+    // Said as the restore crate says its own errors, as it always was.
+    let opened = sitepack_site::SiteState::open(site, sitepack_site::access::Backup)
+        .map_err(sitepack_restore::RestoreError::from)?;
+    report_recovery(opened.recovered.as_ref())?;
     Ok(())
 }
 
 /// A refusal is an answer: said (by `main`), exit 1. Any other error propagates (exit 2).
 pub(crate) fn refusal(
     command: &str,
-    error: sitepack_restore::RestoreError,
+    error: impl Into<sitepack_restore::RestoreError>,
 ) -> anyhow::Result<crate::Outcome> {
-    match error {
+    match error.into() {
         sitepack_restore::RestoreError::Refused { reason } => Ok(crate::Outcome::Refused(format!(
             "{command} refused; nothing was changed: {}",
             sitepack_format::error_chain(&reason)

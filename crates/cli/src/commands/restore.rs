@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sitepack_reader::Archive;
-use sitepack_restore::{
-    Applied, LockedSite, Plan, Recovered, Refusal, RestoreError, RestoreMode, site_status,
-};
+use sitepack_restore::{Applied, Plan, Refusal, RestoreError, RestoreMode};
+use sitepack_site::access::{Create, Read};
+use sitepack_site::{Recovered, SiteError, SiteState};
 
 use super::restore_plan::{PlanArgs, print_plan};
 use crate::progress::Bar;
@@ -82,7 +82,7 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
         let reason = Refusal::NotConfirmed {
             site: args.site.clone(),
         };
-        let warning = sitepack_restore::record_refused_restore(
+        let warning = sitepack_site::record_refused_restore(
             &args.site,
             &args.archive.display().to_string(),
             None,
@@ -135,12 +135,17 @@ fn restore(
     global: &GlobalArgs,
     new_dir: bool,
 ) -> Result<Outcome> {
-    let (site, recovered) = match LockedSite::create(&args.site) {
-        Ok(locked) => locked,
+    let SiteState {
+        recovered,
+        held: site,
+        ..
+    } = match SiteState::open(&args.site, Create) {
+        Ok(opened) => opened,
         Err(e) => {
+            let e = RestoreError::from(e);
             // Refused by the lock (another command is changing the site): recorded too.
             if let RestoreError::Refused { reason } = &e
-                && let Some(warning) = sitepack_restore::record_refused_restore(
+                && let Some(warning) = sitepack_site::record_refused_restore(
                     &args.site,
                     archive.name(),
                     archive.sha256().ok(),
@@ -154,7 +159,7 @@ fn restore(
         }
     };
     super::report_recovery(recovered.as_ref())?;
-    let plan = match site.plan(archive, options) {
+    let plan = match sitepack_restore::plan_into(&site, archive, options) {
         Ok(plan) => plan,
         Err(e) => return super::refusal("restore", e),
     };
@@ -177,7 +182,7 @@ fn restore(
         let reason = Refusal::Declined {
             site: args.site.clone(),
         };
-        let warning = sitepack_restore::record_refused_restore(
+        let warning = sitepack_site::record_refused_restore(
             &args.site,
             archive.name(),
             archive.sha256().ok(),
@@ -190,7 +195,7 @@ fn restore(
         return super::refusal("restore", RestoreError::Refused { reason });
     }
     let bar = Bar::new(!global.no_progress);
-    let applied = site.apply(archive, &plan, &bar);
+    let applied = sitepack_restore::apply(&site, archive, &plan, &bar);
     bar.finish();
     let applied = match applied {
         Ok(applied) => applied,
@@ -215,11 +220,12 @@ fn dry_run(
 ) -> Result<Outcome> {
     // A directory that does not exist yet is one the restore would make.
     let new_dir = !args.site.exists();
-    let status = match site_status(&args.site) {
+    let status = match SiteState::open(&args.site, Read) {
         Ok(status) => status,
-        Err(RestoreError::NoSuchSite { .. }) if new_dir => sitepack_restore::SiteStatus {
+        Err(SiteError::NoSuchSite { .. }) if new_dir => SiteState {
             recovered: None,
             pending: None,
+            held: (),
         },
         Err(e) => return super::refusal("restore", e),
     };

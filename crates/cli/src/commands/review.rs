@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use serde::Serialize;
-use sitepack_restore::{LockedSite, PendingRestore, Recovered, RestoreError, Settled, site_status};
-use sitepack_site::Operation;
+use sitepack_site::access::{Change, Read};
+use sitepack_site::{
+    LockedSite, Operation, PendingRestore, Recovered, Settled, SiteError, SiteState,
+};
 
 use crate::Outcome;
 
@@ -53,7 +55,7 @@ struct SettledOutput<'a> {
 
 /// `status`: finishes an interrupted restore's recovery, then shows the pending restore.
 pub(crate) fn status(args: &ReviewArgs) -> Result<Outcome> {
-    let status = match site_status(&args.site) {
+    let status = match SiteState::open(&args.site, Read) {
         Ok(status) => status,
         Err(e) => return super::refusal("status", e),
     };
@@ -106,7 +108,7 @@ pub(crate) fn revert(args: &RevertArgs) -> Result<Outcome> {
         );
     }
     if io::stdin().is_terminal() {
-        let paths = match site_status(&args.review.site) {
+        let paths = match SiteState::open(&args.review.site, Read) {
             Ok(status) => status
                 .pending
                 .map(|p| p.changed_since_restore)
@@ -164,19 +166,23 @@ fn settle(
     args: &ReviewArgs,
     operation: Operation,
     done: &str,
-    action: fn(&LockedSite) -> Result<Settled, RestoreError>,
+    action: fn(&LockedSite) -> Result<Settled, SiteError>,
 ) -> Result<Outcome> {
     // Every refusal is recorded in the audit log, then said (exit 1).
-    let refused = |error: RestoreError| {
-        if let RestoreError::Refused { reason } = &error
-            && let Some(warning) = sitepack_restore::record_refusal(&args.site, operation, reason)
+    let refused = |error: SiteError| {
+        if let SiteError::Refused { reason } = &error
+            && let Some(warning) = sitepack_site::record_refusal(&args.site, operation, reason)
         {
             eprintln!("warning: {warning}");
         }
         super::refusal(operation.as_str(), error)
     };
-    let (site, recovered) = match LockedSite::acquire(&args.site) {
-        Ok(locked) => locked,
+    let SiteState {
+        recovered,
+        held: site,
+        ..
+    } = match SiteState::open(&args.site, Change) {
+        Ok(opened) => opened,
         Err(e) => return refused(e),
     };
     if !args.json {

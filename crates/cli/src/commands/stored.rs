@@ -9,10 +9,10 @@ use serde::Serialize;
 use sitepack_format::{SiteId, Timestamp, error_chain, failpoint};
 use sitepack_store::retention::{KeepWithin, RetentionPolicy};
 use sitepack_store::{
-    BackupKind, BackupRequest, BackupStore, GroupBy, Location, Opened, Orphan, OrphanDecision,
-    OrphanGrace, OrphanKind, PruneDecision, PruneRun, S3Settings, StoreError, TargetSpec, auto_run,
-    backup_site, format_age, list_backups, open_existing_store, open_store, prune, record_prune,
-    record_stored_backup,
+    AutoRunOptions, BackupKind, BackupRequest, BackupStore, GroupBy, Location, Opened, Orphan,
+    OrphanDecision, OrphanGrace, OrphanKind, PruneDecision, PruneRun, S3Settings, StoreError,
+    TargetSpec, auto_run, backup_site, format_age, list_backups, open_existing_store, open_store,
+    prune, record_prune, record_stored_backup,
 };
 use sitepack_writer::Site;
 
@@ -569,21 +569,30 @@ pub(crate) struct AutoRunArgs {
 pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome> {
     let AutoCommand::Run(args) = command;
     let report_time = failpoint::now();
-    let report = match run_auto(args, global, report_time) {
+    let options = AutoRunOptions {
+        now: report_time,
+        if_due: args.if_due,
+        on_failure: args.on_failure.as_deref(),
+    };
+    let bar = Bar::new(!global.no_progress);
+    let report = auto_run(&args.site, &options, &bar);
+    bar.finish();
+    let report = match report {
         Ok(report) => report,
-        Err(error) => {
-            // Every failure, whatever step it came from, runs the hook.
-            if let Some(command) = &args.on_failure {
-                notify(command, &args.site, &error);
+        Err(failure) => {
+            let _ = super::report_recovery(failure.recovered.as_ref());
+            for warning in &failure.warnings {
+                eprintln!("warning: {warning}");
             }
             return Err(anyhow::anyhow!(
-                "auto run of {} failed: {error}",
-                args.site.display()
+                "auto run of {} failed: {}",
+                args.site.display(),
+                failure.error
             ));
         }
     };
-    if let (Some(error), Some(command)) = (&report.retention_error, &args.on_failure) {
-        notify(command, &args.site, &format!("retention failed: {error}"));
+    if let Some(warning) = &report.failure_command_warning {
+        eprintln!("warning: {warning}");
     }
     if report.overdue {
         eprintln!(
@@ -645,40 +654,4 @@ fn retention_outcome(report: &sitepack_store::AutoReport) -> Outcome {
         ));
     }
     Outcome::Success
-}
-
-/// The automatic run, after finishing an interrupted restore's recovery. A failure before
-/// the run (the site being restored right now) is recorded like one of the run.
-fn run_auto(
-    args: &AutoRunArgs,
-    global: &GlobalArgs,
-    now: sitepack_format::Timestamp,
-) -> Result<sitepack_store::AutoReport, String> {
-    match sitepack_restore::site_status(&args.site) {
-        Ok(status) => {
-            let _ = super::report_recovery(status.recovered.as_ref());
-        }
-        Err(error) => {
-            // Not "the restore was refused": this is no restore. Say why, plainly.
-            let error: Box<dyn std::error::Error> = match error {
-                sitepack_restore::RestoreError::Refused { reason } => Box::new(reason),
-                error => Box::new(error),
-            };
-            if let Some(warning) = sitepack_store::audit_auto_failure(&args.site, error.as_ref()) {
-                eprintln!("warning: {warning}");
-            }
-            return Err(sitepack_format::error_chain(error.as_ref()));
-        }
-    }
-    let bar = Bar::new(!global.no_progress);
-    let result = auto_run(&args.site, now, args.if_due, &bar);
-    bar.finish();
-    result.map_err(|error| sitepack_format::error_chain(&error))
-}
-
-/// Runs the `--on-failure` command; its own failure is said, never hidden.
-fn notify(command: &str, site: &Path, error: &str) {
-    if let Some(warning) = sitepack_store::run_failure_command(command, site, error) {
-        eprintln!("warning: {warning}");
-    }
 }

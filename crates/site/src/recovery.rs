@@ -1,5 +1,6 @@
-//! The site lock (`.sitepack/lock`) and what every command does first: finish the
-//! recovery of a restore or revert that was interrupted.
+//! Opening a site for an operation ([`SiteState::open`]): what every command does first
+//! is finish the recovery of a restore or revert that was interrupted, then take the site
+//! lock (`.sitepack/lock`) the operation needs.
 //!
 //! The lock is an advisory `flock` on `.sitepack/lock`, held for as long as the
 //! [`LockedSite`] lives. The kernel releases it when the process dies however it dies, so
@@ -11,14 +12,13 @@ use std::path::Path;
 
 use serde::Serialize;
 use sitepack_format::{Beneath, INTERNAL_DIR, error_chain};
-use sitepack_site::{
-    Details, Interrupted, LockKind, Operation, Outcome, RecoverDetails, RestoreDetails,
-    SITE_LOCK_NAME, SiteLock, record_audit_event,
-};
 
-use crate::apply::{PendingRestore, discard_work, roll_back};
 use crate::journal::{Journal, Places, State};
-use crate::{Refusal, RestoreError};
+use crate::undo::{PendingRestore, discard_work, roll_back};
+use crate::{
+    Details, Interrupted, LockKind, Operation, Outcome, RecoverDetails, RestoreDetails,
+    SITE_LOCK_NAME, SiteError, SiteLock, SiteRefusal, record_audit_event,
+};
 
 /// A site held under its lock: only one mutating sitepack command at a time.
 #[derive(Debug)]
@@ -64,22 +64,22 @@ impl LockedSite {
     /// needed), then recovers from an interrupted restore or revert.
     ///
     /// Refused when `root` is not a directory or another sitepack command holds the lock.
-    pub fn acquire(root: &Path) -> Result<(Self, Option<Recovered>), RestoreError> {
+    fn acquire(root: &Path) -> Result<(Self, Option<Recovered>), SiteError> {
         match fs::metadata(root) {
             Ok(meta) if meta.is_dir() => {}
             Ok(_) => {
-                return Err(RestoreError::refused(Refusal::NotADirectory {
+                return Err(SiteError::refused(SiteRefusal::NotADirectory {
                     path: root.to_path_buf(),
                 }));
             }
-            Err(e) => return Err(RestoreError::io("open the site directory", root, e)),
+            Err(e) => return Err(SiteError::io("open the site directory", root, e)),
         }
         let places = Places::open(root)?;
-        let lock_error = |e| RestoreError::io("lock", places.internal_path(SITE_LOCK_NAME), e);
+        let lock_error = |e| SiteError::io("lock", places.internal_path(SITE_LOCK_NAME), e);
         let lock = SiteLock::try_lock(&places.internal, SITE_LOCK_NAME, LockKind::Exclusive)
             .map_err(lock_error)?
             .ok_or_else(|| {
-                RestoreError::refused(Refusal::Busy {
+                SiteError::refused(SiteRefusal::Busy {
                     site: root.to_path_buf(),
                 })
             })?;
@@ -91,22 +91,22 @@ impl LockedSite {
         Ok((site, recovered))
     }
 
-    /// Takes the lock of `root`, creating the directory when it does not exist yet (a
-    /// restore into a new sandbox).
-    pub fn create(root: &Path) -> Result<(Self, Option<Recovered>), RestoreError> {
-        fs::create_dir_all(root).map_err(|e| RestoreError::io("create", root, e))?;
-        Self::acquire(root)
-    }
-
     /// The site directory.
     #[must_use]
     pub fn root(&self) -> &Path {
         &self.places.root
     }
 
+    /// Where the site keeps a restore's state: for the restore that writes it under
+    /// this lock.
+    #[must_use]
+    pub fn places(&self) -> &Places {
+        &self.places
+    }
+
     /// Finishes what an interrupted restore or revert left, and records it in the audit
     /// log: the site ends up as it was before the restore.
-    fn recover(&self) -> Result<Option<Recovered>, RestoreError> {
+    fn recover(&self) -> Result<Option<Recovered>, SiteError> {
         let journal = Journal::read(&self.places)?;
         // Which restore was undone, for the audit event: its archive and when it began.
         let mut undone = RecoverDetails::default();
@@ -168,7 +168,7 @@ pub fn record_refused_restore(
     archive: &str,
     archive_sha256: Option<sitepack_format::Sha256>,
     mode: crate::RestoreMode,
-    reason: &crate::Refusal,
+    reason: &dyn std::error::Error,
 ) -> Option<String> {
     let details = RestoreDetails {
         archive: Some(archive.to_owned()),
@@ -186,7 +186,7 @@ pub fn record_refused_restore(
 pub fn record_refusal(
     site_root: &Path,
     operation: Operation,
-    reason: &crate::Refusal,
+    reason: &dyn std::error::Error,
 ) -> Option<String> {
     record_refused(site_root, Details::empty(operation), reason)
 }
@@ -194,7 +194,7 @@ pub fn record_refusal(
 fn record_refused(
     site_root: &Path,
     mut details: Details,
-    reason: &crate::Refusal,
+    reason: &dyn std::error::Error,
 ) -> Option<String> {
     if !site_root.is_dir() {
         return None;
@@ -215,69 +215,154 @@ fn leftover_restore_id(places: &Places) -> Option<String> {
     ids.next().is_none().then_some(id)
 }
 
-/// What `status` shows: a recovery it just finished, and the restore pending review.
+/// A site opened for an operation ([`SiteState::open`]): what was recovered on the way,
+/// the restore pending review, and what the operation holds while it runs (`H`: the site
+/// under its exclusive lock for [`Change`] and [`Create`], nothing otherwise).
 #[derive(Debug, Clone, Serialize)]
-pub struct SiteStatus {
-    /// What was recovered on the way, if anything was interrupted.
+pub struct SiteState<H = ()> {
+    /// What was recovered on the way, if a restore or revert was interrupted.
     pub recovered: Option<Recovered>,
-    /// The restore waiting for `keep` or `revert`.
+    /// The restore waiting for `keep` or `revert` (for [`Read`], with the paths it touched
+    /// that changed since).
     pub pending: Option<PendingRestore>,
+    /// What the operation holds.
+    #[serde(skip)]
+    pub held: H,
 }
 
-/// For commands that only read a site (`create`, `status`, `preview --against`, …):
-/// recovers from an interrupted restore when there is something to recover, and says
-/// which restore is pending. Creates nothing in a site that has never been restored into.
-pub fn site_status(root: &Path) -> Result<SiteStatus, RestoreError> {
-    if !root.exists() {
-        return Err(RestoreError::NoSuchSite {
-            site: root.to_path_buf(),
-        });
+impl<H> SiteState<H> {
+    /// Opens the site `root` for an operation: finishes the recovery of an interrupted
+    /// restore or revert first (recorded in the audit log), then takes the lock the
+    /// operation needs ([`Read`], [`Backup`], [`Change`], [`Create`] say which).
+    ///
+    /// Refused ([`SiteRefusal::Busy`]) when another sitepack command is changing the
+    /// site right now (for [`Backup`], only when there is something to recover);
+    /// [`SiteError::NoSuchSite`] when `root` does not exist (but for [`Create`]).
+    pub fn open<A: Access<Held = H>>(root: &Path, access: A) -> Result<Self, SiteError> {
+        access.open(root)
     }
-    let internal = Beneath::open(root)
-        .and_then(|site| site.dir(INTERNAL_DIR))
-        .map(Some)
-        .or_else(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                Ok(None)
-            } else {
-                Err(e)
-            }
+}
+
+/// What an operation needs of a site: see [`SiteState::open`].
+pub trait Access: sealed::Sealed {
+    /// What the operation holds while it runs.
+    type Held;
+    /// Opens `root` for the operation.
+    #[doc(hidden)]
+    fn open(self, root: &Path) -> Result<SiteState<Self::Held>, SiteError>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Read {}
+    impl Sealed for super::Backup {}
+    impl Sealed for super::Change {}
+    impl Sealed for super::Create {}
+}
+
+/// Reading a site (`status`, `preview --against`, `stats`, `audit`): the lock is taken
+/// only when there is something to recover, and nothing is created in a site that has
+/// never been restored into.
+#[derive(Debug, Clone, Copy)]
+pub struct Read;
+
+/// Backing up a site: as [`Read`], but a site that a restore, revert or recovery is
+/// changing right now is no error here: the backup's shared lock
+/// ([`BackupLock`](crate::BackupLock)) refuses it, and the refused backup is recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Backup;
+
+/// Changing an existing site (`keep`, `revert`): the site under its exclusive lock.
+#[derive(Debug, Clone, Copy)]
+pub struct Change;
+
+/// Restoring into a site: as [`Change`], creating the directory first when it does not
+/// exist yet (a restore into a new sandbox).
+#[derive(Debug, Clone, Copy)]
+pub struct Create;
+
+impl Access for Read {
+    type Held = ();
+
+    fn open(self, root: &Path) -> Result<SiteState, SiteError> {
+        if !root.exists() {
+            return Err(SiteError::NoSuchSite {
+                site: root.to_path_buf(),
+            });
+        }
+        let internal = Beneath::open(root)
+            .and_then(|site| site.dir(INTERNAL_DIR))
+            .map(Some)
+            .or_else(|e| {
+                if e.kind() == io::ErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(|e| SiteError::io("open", root.join(INTERNAL_DIR), e))?;
+        if !internal.as_ref().map_or(Ok(false), has_work)? {
+            return Ok(SiteState {
+                recovered: None,
+                pending: None,
+                held: (),
+            });
+        }
+        let (site, recovered) = LockedSite::acquire(root)?;
+        Ok(SiteState {
+            recovered,
+            pending: site.pending_with_edits()?,
+            held: (),
         })
-        .map_err(|e| RestoreError::io("open", root.join(INTERNAL_DIR), e))?;
-    if !internal.as_ref().map_or(Ok(false), has_work)? {
-        return Ok(SiteStatus {
-            recovered: None,
-            pending: None,
-        });
     }
-    let (site, recovered) = LockedSite::acquire(root)?;
-    Ok(SiteStatus {
-        recovered,
-        pending: site.pending_with_edits()?,
-    })
 }
 
-/// What a backup does first: finishes the recovery of an interrupted restore, as
-/// [`site_status`] does. A site that a restore, revert or recovery is changing right now
-/// is no error here: the backup's shared lock ([`sitepack_site::BackupLock`]) refuses it,
-/// and the refused backup is recorded.
-pub fn recover_before_backup(root: &Path) -> Result<Option<Recovered>, RestoreError> {
-    match site_status(root) {
-        Ok(status) => Ok(status.recovered),
-        Err(RestoreError::Refused {
-            reason: Refusal::Busy { .. },
-        }) => Ok(None),
-        Err(error) => Err(error),
+impl Access for Backup {
+    type Held = ();
+
+    fn open(self, root: &Path) -> Result<SiteState, SiteError> {
+        match Read.open(root) {
+            Err(SiteError::Refused {
+                reason: SiteRefusal::Busy { .. },
+            }) => Ok(SiteState {
+                recovered: None,
+                pending: None,
+                held: (),
+            }),
+            opened => opened,
+        }
+    }
+}
+
+impl Access for Change {
+    type Held = LockedSite;
+
+    fn open(self, root: &Path) -> Result<SiteState<LockedSite>, SiteError> {
+        let (site, recovered) = LockedSite::acquire(root)?;
+        Ok(SiteState {
+            recovered,
+            pending: site.pending()?,
+            held: site,
+        })
+    }
+}
+
+impl Access for Create {
+    type Held = LockedSite;
+
+    fn open(self, root: &Path) -> Result<SiteState<LockedSite>, SiteError> {
+        fs::create_dir_all(root).map_err(|e| SiteError::io("create", root, e))?;
+        Change.open(root)
     }
 }
 
 /// Whether `.sitepack/` holds a restore's work directory, or anything in
 /// `.sitepack/snapshots/` (a pending restore's snapshot, or one left by an interruption).
-fn has_work(internal: &Beneath) -> Result<bool, RestoreError> {
+fn has_work(internal: &Beneath) -> Result<bool, SiteError> {
     let found = |relative: &str| {
         internal
             .stat(relative)
-            .map_err(|e| RestoreError::io("read", internal.display_path(relative), e))
+            .map_err(|e| SiteError::io("read", internal.display_path(relative), e))
     };
     if found(Places::work_dir())?.is_some() {
         return Ok(true);
@@ -288,6 +373,6 @@ fn has_work(internal: &Beneath) -> Result<bool, RestoreError> {
     let snapshots = internal
         .dir(Places::snapshots_dir())
         .and_then(|dir| dir.entries())
-        .map_err(|e| RestoreError::io("read", internal.display_path(Places::snapshots_dir()), e))?;
+        .map_err(|e| SiteError::io("read", internal.display_path(Places::snapshots_dir()), e))?;
     Ok(!snapshots.is_empty())
 }
