@@ -1,4 +1,4 @@
-//! Carrying out a plan under the site's lock (docs/FORMAT.md §15).
+//! Carrying out a plan under the site's lock (docs/SITE-STATE.md).
 //!
 //! A restore goes through these steps; a kill at any point leaves the site wholly before
 //! or wholly after it, and the next command finishes the job ([`SiteState::open`](sitepack_site::SiteState::open)):

@@ -1,6 +1,7 @@
 //! Restore of an archive into a site.
 //!
-//! Plan / apply / keep / revert / recover over a site directory (DESIGN.md §6):
+//! Plan and apply over a site directory (docs/COMMANDS.md, `restore`; the state it keeps:
+//! docs/SITE-STATE.md):
 //!
 //! - [`plan()`] reads the archive and the site and lists every change, touching nothing.
 //! - [`plan_into`] and [`apply`] plan and carry out a restore into a site held under its

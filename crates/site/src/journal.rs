@@ -1,5 +1,5 @@
 //! The restore journal, `.sitepack/restore/journal.json`: what a restore changes, what
-//! each touched path held before, and how far the restore has got (docs/FORMAT.md §15).
+//! each touched path held before, and how far the restore has got (docs/SITE-STATE.md).
 //!
 //! It is written whole and renamed into place (never edited in place), so it is always
 //! either the old or the new version. It exists from the moment before the first change

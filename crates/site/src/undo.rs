@@ -1,5 +1,5 @@
 //! A restore pending review, and its two ways out (`keep`, `revert`); the roll back
-//! that `revert` and the recovery of an interrupted restore share (docs/FORMAT.md §15).
+//! that `revert` and the recovery of an interrupted restore share (docs/SITE-STATE.md).
 //!
 //! Undoing ([`roll_back`]) is idempotent and goes last change first: each path whose
 //! content is not its recorded "before" is put back from the snapshot (or removed, if it
