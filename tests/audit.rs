@@ -291,3 +291,20 @@ fn bad_options_are_usage_errors() {
         help.stdout
     );
 }
+
+/// Something other than a file where the log should be is an error naming it (exit 2),
+/// never "no events".
+#[test]
+fn a_directory_in_place_of_the_log_is_an_error() {
+    let site = TestSite::new("dirlog");
+    std::fs::create_dir_all(site.root().join(".sitepack/audit.jsonl")).unwrap();
+    for args in [&[][..], &["--json"][..]] {
+        let result = audit(&site, args).expect(2);
+        assert!(
+            result.stderr.contains("audit.jsonl"),
+            "{args:?}: {}",
+            result.stderr
+        );
+        assert!(!result.stdout.contains("no events"), "{}", result.stdout);
+    }
+}

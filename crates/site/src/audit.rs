@@ -118,10 +118,18 @@ fn ends_with_line_break(file: &fs::File) -> io::Result<bool> {
 /// however long the log is; only an I/O error fails the read.
 pub fn read_audit_log(site_root: &Path, filter: &AuditFilter) -> io::Result<AuditLog> {
     let opened = Beneath::open(site_root)
-        .and_then(|site| site.open_existing(&format!("{INTERNAL_DIR}/{AUDIT_LOG_NAME}")));
+        .and_then(|site| site.open_file(&format!("{INTERNAL_DIR}/{AUDIT_LOG_NAME}")));
     let file = match opened {
-        Ok(Some(file)) => file,
-        Ok(None) => return Ok(AuditLog::default()),
+        Ok(file) => file,
+        // No log yet (or no `.sitepack/` at all): no events. Anything else in its place —
+        // a directory, say — is an error, never an empty log.
+        Err(e) if matches!(
+            e.kind(),
+            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+        ) =>
+        {
+            return Ok(AuditLog::default());
+        }
         Err(e) => return Err(e),
     };
     read_events(&mut BufReader::new(file), filter)
