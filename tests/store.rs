@@ -347,7 +347,14 @@ fn a_backup_stored_in_s3_is_listed_validated_previewed_and_restored() {
     let restored = site.out_dir().join("from-s3");
     let mut restore = server.sitepack();
     restore.args(["restore", &url, restored.to_str().unwrap(), "--yes"]);
-    Run::from_command(&mut restore).expect(0);
+    let restoring = Run::from_command(&mut restore).expect(0);
+    // Like validate and preview, a restore says how much it fetched: the whole archive.
+    assert_eq!(
+        fetched(&restoring.stderr),
+        stored_size,
+        "{}",
+        restoring.stderr
+    );
     // The restore records the backup by its URL, with the digest the sidecar vouches for.
     let restored_event = audit_events(&restored)
         .into_iter()

@@ -123,10 +123,11 @@ pub fn read_audit_log(site_root: &Path, filter: &AuditFilter) -> io::Result<Audi
         Ok(file) => file,
         // No log yet (or no `.sitepack/` at all): no events. Anything else in its place —
         // a directory, say — is an error, never an empty log.
-        Err(e) if matches!(
-            e.kind(),
-            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-        ) =>
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
         {
             return Ok(AuditLog::default());
         }

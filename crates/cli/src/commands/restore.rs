@@ -94,7 +94,9 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
         }
         return super::refusal("restore", RestoreError::Refused { reason });
     }
-    let opened = super::stored::locate(&args.archive, &args.source)?.open()?;
+    let location = super::stored::locate(&args.archive, &args.source)?;
+    let opened = location.open()?;
+    super::stored::report_fetched(&location);
     if let Some(refused) = super::stored::refuse_mismatch(&opened, "nothing was changed") {
         return Ok(refused);
     }
