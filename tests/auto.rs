@@ -839,6 +839,19 @@ fn every_failure_of_auto_run_runs_the_failure_command_and_is_audited() {
     assert!(told.contains("no-such-site"), "{told}");
     assert!(!missing.exists(), "nothing made at a mistyped path");
 
+    // A directory that is no site (no site.json): nothing is written into it, and the
+    // error says what is missing, as `create` does.
+    let not_a_site = scratch.out_dir().join("not-a-site");
+    std::fs::create_dir(&not_a_site).unwrap();
+    let (stderr, told) = failed_run(&not_a_site, &scratch.out_dir().join("notified-2"));
+    assert!(stderr.contains("site.json"), "{stderr}");
+    assert!(told.contains("site.json"), "{told}");
+    assert_eq!(
+        listing(&not_a_site),
+        Vec::<String>::new(),
+        "nothing written"
+    );
+
     // Another automatic run holds .sitepack/auto.lock.
     let (site, target) = auto_site("schedule = \"hourly\"\n");
     let notified = site.out_dir().join("notified-auto-lock");

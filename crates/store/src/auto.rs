@@ -442,6 +442,15 @@ fn run_auto_backup(
     if_due: bool,
     progress: &dyn Progress,
 ) -> Result<AutoReport, StoreError> {
+    // A directory that is no site (no `site.json`) gets nothing written into it: no lock,
+    // no audit log. The error is the one `create` gives.
+    if !site_root.join("site.json").exists()
+        && let Err(source) = Site::open(site_root)
+    {
+        return Err(StoreError::Create {
+            source: source.into(),
+        });
+    }
     // One automatic run at a time. (The backup itself takes the site lock shared, like
     // every `create`.)
     let _auto_lock = match lock_auto_run(site_root) {
