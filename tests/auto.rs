@@ -948,3 +948,35 @@ fn a_malformed_s3_endpoint_is_a_failure_not_a_crash() {
         );
     }
 }
+
+/// A restore cut off while it was applying is undone before the run, and the run says so
+/// on standard error, as every command that recovers a site does.
+#[test]
+fn a_run_after_an_interrupted_restore_says_it_recovered_it() {
+    let (site, _target) = auto_site("schedule = \"hourly\"\n");
+    let archive = site.out_dir().join("shop.zip");
+    create(&site.root(), &archive, &[]);
+    site.write("robots.txt", "changed since the backup");
+    run([
+        "restore".as_ref(),
+        archive.as_os_str(),
+        site.root().as_os_str(),
+        "--yes".as_ref(),
+        "--mode".as_ref(),
+        "replace".as_ref(),
+    ])
+    .expect(0);
+    // As a kill in the middle of the apply step leaves it.
+    let journal = site.root().join(".sitepack/restore/journal.json");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.contains("\"pending\""), "{text}");
+    std::fs::write(&journal, text.replace("\"pending\"", "\"applying\"")).unwrap();
+
+    let ran = auto_run(&site, "2026-11-22T08:03:00Z", &[]).expect(0);
+    assert!(ran.stderr.contains("recovered: "), "{}", ran.stderr);
+    assert_eq!(
+        std::fs::read_to_string(site.root().join("robots.txt")).unwrap(),
+        "changed since the backup",
+        "the restore was undone"
+    );
+}

@@ -230,6 +230,47 @@ fn a_stored_backup_swapped_for_one_of_another_size_is_refused_by_metadata_reads(
             refused.stderr
         );
         assert!(refused.stdout.is_empty(), "{args:?}: {}", refused.stdout);
+        // With --json, the refusal is the JSON error document.
+        let document = run(args.iter().copied().chain(["--json"])).expect(1).json();
+        assert_eq!(document["error"]["kind"], "refused", "{document}");
+        assert_eq!(document["error"]["exit_code"], 1, "{document}");
+    }
+}
+
+/// A key written into an s3:// URL is refused without being repeated — on standard error,
+/// in the JSON error document, in the audit log — and the refused `create --to` is
+/// recorded like any failed one.
+#[test]
+fn a_key_in_a_storage_url_is_never_repeated_and_the_refusal_is_recorded() {
+    const SECRET: &str = "wJalrXUtnFEMIK7MDENGbPxRfiCYzzSecret";
+    let site = TestSite::demo();
+    let url = format!("s3://AKIDEXAMPLE:{SECRET}@bucket/prefix");
+    let created = create_to(crate::util::sitepack(), &site.root(), &url, &[]).expect(2);
+    assert!(!created.stderr.contains(SECRET), "{}", created.stderr);
+    assert!(!created.stdout.contains(SECRET), "{}", created.stdout);
+    assert!(
+        created.stderr.contains("AWS_ACCESS_KEY_ID"),
+        "{}",
+        created.stderr
+    );
+    let events = audit_events(&site.root());
+    let last = events.last().expect("the refused create is recorded");
+    assert_eq!(last["type"], "create", "{last}");
+    assert_eq!(last["outcome"], "failed", "{last}");
+    let log = std::fs::read_to_string(site.root().join(".sitepack/audit.jsonl")).unwrap();
+    assert!(!log.contains(SECRET), "{log}");
+
+    let stored = format!("{url}/acme-shop/20261122T083000Z-full.zip");
+    for args in [
+        vec!["validate", stored.as_str()],
+        vec!["validate", stored.as_str(), "--no-data", "--json"],
+        vec!["preview", stored.as_str(), "--json"],
+    ] {
+        let refused = run(args.clone()).expect(2);
+        assert!(
+            !refused.stderr.contains(SECRET) && !refused.stdout.contains(SECRET),
+            "{args:?}: {refused:?}"
+        );
     }
 }
 

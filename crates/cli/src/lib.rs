@@ -217,7 +217,7 @@ fn handle_interrupts() {
 /// document on standard output: `{"error": {"kind", "message", "exit_code"}}`.
 /// Every credential shape in the message is masked: a file or member name can hold one.
 fn fail(kind: &str, message: &str, code: u8, json: bool) -> ExitCode {
-    let message = &sitepack_format::mask_credentials(message);
+    let message = &sitepack_format::mask_url_user_info(&sitepack_format::mask_credentials(message));
     let _ = writeln!(io::stderr().lock(), "error: {message}");
     if json {
         let document = serde_json::json!({

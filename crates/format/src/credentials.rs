@@ -211,6 +211,29 @@ pub fn mask_credentials(text: &str) -> String {
     masked
 }
 
+/// `text` with the user info of every `scheme://user[:secret]@host` in it replaced by
+/// `…`: a storage URL or endpoint written with a key in it is never repeated.
+#[must_use]
+pub fn mask_url_user_info(text: &str) -> String {
+    let mut masked = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        masked.push_str(head);
+        let authority_end = tail
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '`')
+            .unwrap_or(tail.len());
+        if let Some(user_end) = tail[..authority_end].rfind('@') {
+            masked.push_str(CREDENTIAL_MASK);
+            rest = &tail[user_end..];
+        } else {
+            rest = tail;
+        }
+    }
+    masked.push_str(rest);
+    masked
+}
+
 /// A credential shape found in a stream, with its 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialInStream {
@@ -509,6 +532,26 @@ mod tests {
                 ],
                 "chunks of {size}"
             );
+        }
+    }
+
+    #[test]
+    fn user_info_in_urls_is_masked() {
+        let cases = [
+            ("s3://AKID:Secr3t@bkt/p/x.zip", "s3://…@bkt/p/x.zip"),
+            (
+                "validating s3://user:HUNTER2@bkt/p: bad",
+                "validating s3://…@bkt/p: bad",
+            ),
+            (
+                "`file://u:pw@localhost/x` and http://k@h:9/ too",
+                "`file://…@localhost/x` and http://…@h:9/ too",
+            ),
+            ("s3://bkt/p/a@b.zip", "s3://bkt/p/a@b.zip"),
+            ("no url here", "no url here"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(mask_url_user_info(text), expected, "{text}");
         }
     }
 }

@@ -54,7 +54,7 @@ pub use content::{
 };
 pub use credentials::{
     CREDENTIAL_MASK, CredentialInStream, CredentialMatch, CredentialScanner,
-    DOCUMENTED_EXAMPLE_CREDENTIALS, find_credentials, mask_credentials,
+    DOCUMENTED_EXAMPLE_CREDENTIALS, find_credentials, mask_credentials, mask_url_user_info,
 };
 pub use digest::{Sha256, Sha256Hasher};
 pub use error::{FormatError, error_chain};

@@ -85,17 +85,16 @@ impl FromStr for TargetSpec {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let bad = |problem: &str| StoreError::BadTarget {
-            target: text.to_owned(),
+            target: sitepack_format::mask_url_user_info(text),
             problem: problem.to_owned(),
         };
         if let Some(rest) = text.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            if let Some((_, host)) = bucket.rsplit_once('@') {
+            if bucket.contains('@') {
                 // Never repeated: what precedes the `@` is a key, maybe a secret one.
-                return Err(StoreError::BadTarget {
-                    target: format!("s3://…@{host}/{prefix}"),
-                    problem: "an s3:// URL holds no credentials (user:secret@): give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_owned(),
-                });
+                return Err(bad(
+                    "an s3:// URL holds no credentials (user:secret@): give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                ));
             }
             if bucket.is_empty() {
                 return Err(bad(

@@ -62,10 +62,10 @@ pub(crate) fn refuse_mismatch(opened: &Opened, nothing: &str) -> Option<Outcome>
     Some(refuse_stored(opened.digest_mismatch.as_ref()?, nothing))
 }
 
-/// Says why a stored backup is not the one its sidecar vouches for: exit 1.
+/// Why a stored backup is not the one its sidecar vouches for: a refusal (exit 1, and
+/// with `--json` the error document).
 pub(crate) fn refuse_stored(mismatch: &StoreError, nothing: &str) -> Outcome {
-    eprintln!("error: {}; {nothing}", error_chain(mismatch));
-    Outcome::Invalid
+    Outcome::Refused(format!("{}; {nothing}", error_chain(mismatch)))
 }
 
 /// Says on standard error how much of a stored backup was read.
@@ -98,16 +98,18 @@ fn open_existing_target(
 /// `create SITE --to TARGET`: a manual backup in a target, recorded in the audit log
 /// (with the error when it fails: nothing is listed then).
 pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
-    let target = args.to.as_deref().unwrap_or_default();
-    let spec: TargetSpec = target.parse()?;
-    let new_directory = matches!(&spec, TargetSpec::Local(path) if !path.exists());
+    // The target as shown and recorded: a key written into it is never repeated.
+    let target = &sitepack_format::mask_url_user_info(args.to.as_deref().unwrap_or_default());
+    let parsed = args.to.as_deref().unwrap_or_default().parse::<TargetSpec>();
+    let new_directory = matches!(&parsed, Ok(TargetSpec::Local(path)) if !path.exists());
     super::recover_first_for_backup(&args.site)?;
     let site = Site::open(&args.site)?;
     let options = create_options(args)?;
     let bar = Bar::new(!global.no_progress);
-    let result = spec
-        .check_outside_site(&args.site)
-        .and_then(|()| {
+    // A target refused as written is a failed create like any other: recorded.
+    let result = parsed
+        .and_then(|spec| spec.check_outside_site(&args.site).map(|()| spec))
+        .and_then(|spec| {
             open_store(
                 &spec,
                 &S3Settings {
@@ -591,6 +593,7 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
             ));
         }
     };
+    super::report_recovery(report.recovered.as_ref())?;
     if let Some(warning) = &report.failure_command_warning {
         eprintln!("warning: {warning}");
     }

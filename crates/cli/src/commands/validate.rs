@@ -70,8 +70,12 @@ impl LimitArgs {
 }
 
 pub(crate) fn run(args: &ValidateArgs, global: &GlobalArgs) -> Result<Outcome> {
-    let checked =
-        check(args, global).with_context(|| format!("validating {}", args.archive.display()))?;
+    let checked = check(args, global).with_context(|| {
+        format!(
+            "validating {}",
+            sitepack_format::mask_url_user_info(&args.archive.display().to_string())
+        )
+    })?;
     let mut report = match checked {
         Ok(report) => report,
         Err(refused) => return Ok(refused),
