@@ -44,19 +44,7 @@ impl Sandbox {
 
     /// Every path below the sandbox, without following links.
     fn tree(&self) -> Vec<String> {
-        fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
-            for name in listing(dir) {
-                let path = dir.join(&name);
-                let relative = format!("{prefix}{name}");
-                out.push(relative.clone());
-                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                    walk(&path, &format!("{relative}/"), out);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(self.root(), "", &mut out);
-        out
+        sitepack_test_support::tree(self.root())
     }
 
     /// `sitepack validate in/archive.zip --json ARGS…`.

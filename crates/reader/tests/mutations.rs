@@ -12,6 +12,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use sitepack_format::{Sha256, zip_records};
 use sitepack_reader::{Archive, Limits};
+use sitepack_test_support::listing;
 use sitepack_writer::{CreateOptions, NoProgress, Site, write_archive};
 
 /// The signatures of every ZIP record a reader looks for.
@@ -195,16 +196,6 @@ fn apply(bytes: &mut Vec<u8>, mutation: &Mutation) {
             put(bytes, at(to, len), &piece, *overwrite);
         }
     }
-}
-
-/// Names in a directory, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Fails unless everything below `dir` is a plain file or directory, and the files that

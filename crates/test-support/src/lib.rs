@@ -2,15 +2,18 @@
 //!
 //! - [`zipcraft`]: a raw ZIP writer for hostile archives, every field under the test's
 //!   control, with the sitepack payload ([`zipcraft::Payload`]) a correct writer derives;
-//! - [`TestSite`]: a site in a temporary directory, empty or a copy of the demo site.
+//! - [`TestSite`]: a site in a temporary directory, empty or a copy of the demo site;
+//! - [`listing`] and [`tree`]: what is below a directory, to check nothing was left.
 //!
 //! Helpers panic on any failure: they exist to set up tests, and their results are used
 //! by the tests' own assertions.
 #![allow(clippy::missing_panics_doc, clippy::must_use_candidate)]
 
+mod files;
 mod site;
 pub mod zipcraft;
 
+pub use files::{listing, tree};
 pub use site::{TestSite, copy_tree, demo_site, repo_root};
 
 /// The fixed time used where reproducible output is compared.

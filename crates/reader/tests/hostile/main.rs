@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sitepack_format::Sha256;
 use sitepack_reader::{Archive, Code, Finding, Limits, Report, Severity};
+use sitepack_test_support::listing;
 use sitepack_test_support::zipcraft::{Entry, Payload, Zip};
 
 // ---------------------------------------------------------------------------------------
@@ -77,19 +78,7 @@ impl Sandbox {
 
     /// Every path below the sandbox, without following links.
     fn tree(&self) -> Vec<String> {
-        fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
-            for name in listing(dir) {
-                let path = dir.join(&name);
-                let relative = format!("{prefix}{name}");
-                out.push(relative.clone());
-                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                    walk(&path, &format!("{relative}/"), out);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(self.root(), "", &mut out);
-        out
+        sitepack_test_support::tree(self.root())
     }
 
     /// Extracts the archive to `dest/out`.
@@ -98,16 +87,6 @@ impl Sandbox {
             .extract_to(&self.out())
             .map(|_| ())
     }
-}
-
-/// Names in a directory, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// What `validate` can be asked besides the defaults (the command's options).
