@@ -37,8 +37,8 @@ pub enum FormatError {
         /// The rejected text.
         value: String,
     },
-    /// Not `full`, `tab:NAME`, `module:NAME` or `user:ID`.
-    #[error("`{scope}` is not a scope: use full, tab:NAME, module:NAME or user:ID")]
+    /// Not `full`, `tab:NAME`, `module:NAME`, `user:ID` or `table:NAME`.
+    #[error("`{scope}` is not a scope: use full, tab:NAME, module:NAME, user:ID or table:NAME")]
     InvalidScope {
         /// The rejected text.
         scope: String,

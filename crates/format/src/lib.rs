@@ -31,6 +31,7 @@
 mod beneath;
 mod content;
 mod credentials;
+pub mod database;
 mod digest;
 mod error;
 pub mod failpoint;

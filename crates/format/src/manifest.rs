@@ -269,6 +269,8 @@ pub enum Scope {
     Module(Name),
     /// One user: card, owned records, own files.
     User(Name),
+    /// One table of a database site and the reference rows it needs (format 1.1).
+    Table(Name),
 }
 
 impl fmt::Display for Scope {
@@ -278,6 +280,7 @@ impl fmt::Display for Scope {
             Self::Tab(name) => write!(f, "tab:{name}"),
             Self::Module(name) => write!(f, "module:{name}"),
             Self::User(id) => write!(f, "user:{id}"),
+            Self::Table(name) => write!(f, "table:{name}"),
         }
     }
 }
@@ -285,7 +288,7 @@ impl fmt::Display for Scope {
 impl FromStr for Scope {
     type Err = FormatError;
 
-    /// `full`, `tab:NAME`, `module:NAME` or `user:ID`.
+    /// `full`, `tab:NAME`, `module:NAME`, `user:ID` or `table:NAME`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || FormatError::InvalidScope {
             scope: s.escape_debug().to_string(),
@@ -299,6 +302,7 @@ impl FromStr for Scope {
             "tab" => Ok(Self::Tab(name)),
             "module" => Ok(Self::Module(name)),
             "user" => Ok(Self::User(name)),
+            "table" => Ok(Self::Table(name)),
             _ => Err(bad()),
         }
     }

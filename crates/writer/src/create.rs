@@ -521,6 +521,7 @@ fn select(files: Vec<SiteFile>, options: &CreateOptions) -> Result<Vec<Job>, Wri
         Scope::Tab(name) => Some(("tab", name)),
         Scope::Module(name) => Some(("module", name)),
         Scope::User(name) => Some(("user", name)),
+        Scope::Table(name) => Some(("table", name)),
     };
     if let Some((kind, name)) = target {
         let available = names_in(&files, kind);

@@ -1,0 +1,88 @@
+//! The interface every database engine implements.
+
+use serde_json::Value;
+use sitepack_format::database::{Column, ColumnType, EngineKind, ForeignKey};
+
+use crate::DbError;
+use crate::sql::RowQuery;
+
+/// A table as the engine's catalog describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableInfo {
+    /// The table's name (unqualified; PostgreSQL tables come from the descriptor's schema).
+    pub name: String,
+    /// The columns in the table's order.
+    pub columns: Vec<ColumnInfo>,
+    /// The primary key's columns, in key order (empty when there is none).
+    pub primary_key: Vec<String>,
+    /// Unique constraints other than the primary key.
+    pub unique: Vec<Vec<String>>,
+    /// Foreign keys declared on this table.
+    pub foreign_keys: Vec<ForeignKey>,
+}
+
+/// A column as the engine's catalog describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnInfo {
+    /// The column's name.
+    pub name: String,
+    /// The declared type, as the catalog spells it.
+    pub declared: String,
+    /// How its values are written, or `None` for a type sitepack does not know (refused
+    /// when the table travels; a table that stays behind may hold any type).
+    pub column_type: Option<ColumnType>,
+    /// Whether it may hold NULL.
+    pub nullable: bool,
+    /// Whether it has a default value.
+    pub has_default: bool,
+}
+
+impl ColumnInfo {
+    /// The column as `schema.json` describes it, once its type is known.
+    #[must_use]
+    pub fn to_column(&self, column_type: ColumnType) -> Column {
+        Column {
+            name: self.name.clone(),
+            column_type,
+            declared: self.declared.clone(),
+            nullable: self.nullable,
+            has_default: self.has_default,
+        }
+    }
+}
+
+/// A connection to one database, able to read one consistent snapshot of it.
+///
+/// Call order: [`Engine::begin_snapshot`], then any number of [`Engine::reflect`],
+/// [`Engine::hold_tables`], [`Engine::count`] and [`Engine::for_each_row`], then
+/// [`Engine::end_snapshot`]. Everything read between the two sees the same committed
+/// state of the database, whatever other connections commit meanwhile.
+pub trait Engine {
+    /// Which engine this is.
+    fn kind(&self) -> EngineKind;
+    /// The server's (or library's) version, e.g. `15.19` or `3.46.0`.
+    fn version(&self) -> String;
+    /// Starts the read-only snapshot (PostgreSQL: `REPEATABLE READ READ ONLY`; SQLite:
+    /// one read transaction).
+    fn begin_snapshot(&mut self) -> Result<(), DbError>;
+    /// The tables of the database (of the descriptor's schema on PostgreSQL), by name.
+    fn reflect(&mut self) -> Result<Vec<TableInfo>, DbError>;
+    /// Keeps `tables` from changing shape until the snapshot ends (PostgreSQL: `ACCESS
+    /// SHARE` locks, so that an `ALTER TABLE` waits; SQLite: nothing to do, the read
+    /// transaction already holds them). A table that cannot be held in time is an error
+    /// naming it.
+    fn hold_tables(&mut self, tables: &[&str]) -> Result<(), DbError>;
+    /// How many rows `query` selects.
+    fn count(&mut self, query: &RowQuery) -> Result<u64, DbError>;
+    /// Streams the rows `query` selects, in its order, each as the values of `columns`
+    /// (in that order) encoded as format 1.1 says for each column's type. Rows are never
+    /// all held in memory.
+    fn for_each_row(
+        &mut self,
+        query: &RowQuery,
+        columns: &[Column],
+        row: &mut dyn FnMut(Vec<Value>) -> Result<(), DbError>,
+    ) -> Result<(), DbError>;
+    /// Ends the snapshot (nothing was written, so this only releases it).
+    fn end_snapshot(&mut self) -> Result<(), DbError>;
+}
