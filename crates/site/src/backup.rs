@@ -5,7 +5,7 @@ use std::path::Path;
 
 use sitepack_format::{Beneath, INTERNAL_DIR, Progress, error_chain, interrupt};
 use sitepack_writer::{
-    CreateOptions, Overwrite, Site, Summary, create_archive_file, write_archive,
+    CreateOptions, Overwrite, Site, Summary, WriterError, create_archive_file, write_archive,
 };
 
 use crate::{
@@ -101,14 +101,49 @@ pub fn create_backup(
     output: ArchiveOutput<'_>,
     progress: &dyn Progress,
 ) -> Result<Backup, SiteError> {
+    let name = output.name().to_path_buf();
+    record_backup(site.state_root(), options, &name, || {
+        Ok(write_backup(site, options, output, progress)?)
+    })
+}
+
+/// Writes the archive of `site` to `output` (no lock taken, nothing recorded: for
+/// [`record_backup`]'s callers, which hold the lock already).
+pub fn write_backup(
+    site: &Site,
+    options: &CreateOptions,
+    output: ArchiveOutput<'_>,
+    progress: &dyn Progress,
+) -> Result<Summary, WriterError> {
+    match output {
+        ArchiveOutput::File { path, overwrite } => {
+            create_archive_file(site, options, path, overwrite, progress)
+        }
+        ArchiveOutput::Stream { out, name } => write_archive(site, options, out, name, progress),
+    }
+}
+
+/// Runs `write` (which makes the archive of the site whose state is under `state_root`,
+/// to `output`) under the site's lock ([`BackupLock`]), and records a `create` event
+/// either way (an interrupt records it as failed). A database site's backup reads the
+/// database inside `write`, so that the lock covers it too.
+pub fn record_backup<E>(
+    state_root: &Path,
+    options: &CreateOptions,
+    output: &Path,
+    write: impl FnOnce() -> Result<Summary, E>,
+) -> Result<Backup, E>
+where
+    E: From<SiteError> + std::error::Error,
+{
     let started = CreateDetails {
         scope: Some(options.scope.to_string()),
         options: Some(options.options),
-        output: Some(output.name().display().to_string()),
+        output: Some(output.display().to_string()),
         ..CreateDetails::default()
     };
     let _interruptible = {
-        let root = site.root().to_path_buf();
+        let root = state_root.to_path_buf();
         let started = started.clone();
         interrupt::operation(move |reason| {
             let details = CreateDetails {
@@ -118,17 +153,9 @@ pub fn create_backup(
             record_audit_event(&root, Outcome::Failed, Details::Create(details))
         })
     };
-    let result = BackupLock::take(site.root()).and_then(|_lock| {
-        let written = match output {
-            ArchiveOutput::File { path, overwrite } => {
-                create_archive_file(site, options, path, overwrite, progress)
-            }
-            ArchiveOutput::Stream { out, name } => {
-                write_archive(site, options, out, name, progress)
-            }
-        };
-        Ok(written?)
-    });
+    let result = BackupLock::take(state_root)
+        .map_err(E::from)
+        .and_then(|_lock| write());
     let (outcome, details) = match &result {
         Ok(summary) => (
             Outcome::Ok,
@@ -148,7 +175,7 @@ pub fn create_backup(
             },
         ),
     };
-    let audit_warning = record_audit_event(site.root(), outcome, Details::Create(details));
+    let audit_warning = record_audit_event(state_root, outcome, Details::Create(details));
     result.map(|summary| Backup {
         summary,
         audit_warning,

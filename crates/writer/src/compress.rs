@@ -155,14 +155,16 @@ pub(crate) fn encode_file(
 }
 
 /// Encodes what `write` produces, going through an anonymous temporary file in
-/// `spill_dir` (for the manifest and checksums, which grow with the site). Always
-/// deflated (unless `level` is 0): JSON and digest lists compress well.
-pub(crate) fn encode_stream(
+/// `spill_dir` (the manifest and checksums, which grow with the site; large JSON Lines
+/// as they are checked). Always deflated (unless `level` is 0): JSON and digest lists
+/// compress well. `io_error` says a failure of the temporary file.
+pub(crate) fn encode_stream<T, E>(
     level: u32,
     spill_dir: &Path,
-    write: &dyn Fn(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<Encoded> {
-    let spill = io::BufWriter::new(tempfile::tempfile_in(spill_dir)?);
+    write: impl FnOnce(&mut dyn Write) -> Result<T, E>,
+    io_error: impl Fn(io::Error) -> E,
+) -> Result<(Encoded, T), E> {
+    let spill = io::BufWriter::new(tempfile::tempfile_in(spill_dir).map_err(&io_error)?);
     let mut sink = HashingSink {
         hasher: Sha256Hasher::new(),
         crc: crc32fast::Hasher::new(),
@@ -172,22 +174,25 @@ pub(crate) fn encode_stream(
             Sink::Deflate(DeflateEncoder::new(spill, Compression::new(level)))
         },
     };
-    write(&mut sink)?;
-    let (method, spill) = match sink.inner {
-        Sink::Raw(spill) => (Method::Stored, spill),
-        Sink::Deflate(encoder) => (Method::Deflated, encoder.finish()?),
+    let written = write(&mut sink)?;
+    let finish = || -> io::Result<Encoded> {
+        let (method, spill) = match sink.inner {
+            Sink::Raw(spill) => (Method::Stored, spill),
+            Sink::Deflate(encoder) => (Method::Deflated, encoder.finish()?),
+        };
+        let mut spill = spill.into_inner().map_err(io::IntoInnerError::into_error)?;
+        let compressed_size = spill.stream_position()?;
+        spill.seek(SeekFrom::Start(0))?;
+        Ok(Encoded {
+            method,
+            crc: sink.crc.finalize(),
+            size: sink.hasher.len(),
+            compressed_size,
+            sha256: sink.hasher.finish(),
+            payload: Payload::Spilled(spill),
+        })
     };
-    let mut spill = spill.into_inner().map_err(io::IntoInnerError::into_error)?;
-    let compressed_size = spill.stream_position()?;
-    spill.seek(SeekFrom::Start(0))?;
-    Ok(Encoded {
-        method,
-        crc: sink.crc.finalize(),
-        size: sink.hasher.len(),
-        compressed_size,
-        sha256: sink.hasher.finish(),
-        payload: Payload::Spilled(spill),
-    })
+    Ok((finish().map_err(io_error)?, written))
 }
 
 enum Sink {
@@ -251,7 +256,7 @@ fn compresses(data: &[u8], level: u32) -> io::Result<bool> {
 /// Deflate when it saves enough, and never past the readers' ratio limit: a reader with
 /// default limits would refuse such an entry as a decompression bomb, so it is stored
 /// (a writer never writes what its reader refuses).
-fn worth_deflating(size: u64, compressed: u64) -> bool {
+pub(crate) fn worth_deflating(size: u64, compressed: u64) -> bool {
     saves_enough(size, compressed) && !Limits::default().ratio_exceeded(size, compressed)
 }
 

@@ -1,6 +1,7 @@
 //! JSON documents and JSON Lines collections: checked, filtered and redacted before
 //! they are hashed.
 
+use std::io::{BufRead, Write};
 use std::path::Path;
 
 use serde_json::Value;
@@ -99,15 +100,78 @@ pub(crate) fn process_lines(
     bytes: Vec<u8>,
     policy: &SecretPolicy,
     filter: RecordFilter<'_>,
+    count_records: bool,
 ) -> Result<Processed, WriterError> {
+    let mut out = Vec::new();
+    let lines = process_lines_into(
+        native,
+        path,
+        kind,
+        &bytes[..],
+        &mut out,
+        policy,
+        filter,
+        count_records,
+    )?;
+    Ok(Processed {
+        data: if lines.changed { out } else { bytes },
+        records: lines.records,
+        removed: lines.removed,
+    })
+}
+
+/// What [`process_lines_into`] found.
+#[derive(Debug)]
+pub(crate) struct Lines {
+    /// Records kept, when the entry counts them.
+    pub records: Option<u64>,
+    pub removed: Vec<Removed>,
+    /// A record was filtered out or rewritten: the entry is what was written, not the
+    /// source file.
+    pub changed: bool,
+    /// The source holds blank lines or lacks a final `\n`: what was written (blank
+    /// lines dropped, every record ending in `\n`) differs from it even when unchanged.
+    pub reshaped: bool,
+}
+
+/// Checks, filters and redacts JSON Lines read from `input` line by line, writing every
+/// kept record (blank lines dropped, each followed by `\n`) to `out`: a collection of any
+/// size goes through in constant memory. A caller that finds nothing `changed` keeps the
+/// source bytes instead (they differ from `out` only when `reshaped`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn process_lines_into(
+    native: &Path,
+    path: &ArchivePath,
+    kind: ContentKind,
+    mut input: impl BufRead,
+    out: &mut dyn Write,
+    policy: &SecretPolicy,
+    filter: RecordFilter<'_>,
+    count_records: bool,
+) -> Result<Lines, WriterError> {
     let with_ids = kind == ContentKind::Collection;
     let mut check = JsonLinesCheck::new();
-    let mut out = Vec::new();
     let mut changed = matches!(filter, RecordFilter::OwnedBy { .. });
+    let mut reshaped = false;
     let mut records = 0u64;
     let mut removed = Vec::new();
-    for line in bytes.split(|&b| b == b'\n') {
-        let Some(mut value) = check.parse(line).map_err(|p| invalid(native, p))? else {
+    let mut line = Vec::new();
+    let write_error = |e: std::io::Error| WriterError::io("write a temporary file for", native, e);
+    loop {
+        line.clear();
+        let read = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| WriterError::io("read", native, e))?;
+        if read == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        } else {
+            reshaped = true;
+        }
+        let Some(mut value) = check.parse(&line).map_err(|p| invalid(native, p))? else {
+            reshaped = true;
             continue;
         };
         let line_number = check.line_number();
@@ -143,24 +207,26 @@ pub(crate) fn process_lines(
             });
         }
         if pointers.is_empty() {
-            out.extend_from_slice(line);
+            out.write_all(&line).map_err(write_error)?;
         } else {
             changed = true;
-            let original = parse_json(native, line)?;
+            let original = parse_json(native, &line)?;
             removed.extend(pointers.into_iter().map(|pointer| Removed {
                 values: string_leaves(original.pointer(&pointer)),
                 pointer,
                 record: id.clone(),
             }));
-            out.extend(serde_json::to_vec(&value).map_err(|e| json_write_error(native, &e))?);
+            serde_json::to_writer(&mut *out, &value).map_err(|e| json_write_error(native, &e))?;
         }
-        out.push(b'\n');
+        out.write_all(b"\n").map_err(write_error)?;
     }
-    Ok(Processed {
-        data: if changed { out } else { bytes },
-        // Only collections count records (FORMAT.md §8); other JSON Lines carry none.
-        records: kind.has_records().then_some(records),
+    Ok(Lines {
+        // Collections count records (FORMAT.md §8), and so do a database archive's
+        // tables; other JSON Lines carry none.
+        records: (kind.has_records() || count_records).then_some(records),
         removed,
+        changed,
+        reshaped,
     })
 }
 
@@ -269,6 +335,7 @@ mod tests {
             input.as_bytes().to_vec(),
             &policy(),
             filter,
+            false,
         )
     }
 
@@ -402,6 +469,7 @@ mod tests {
                 b"{\"id\": 1}\n\n{\"id\": 2, \"n\": [{\"t\": 1, \"t\": 2}]}\n".to_vec(),
                 &policy(),
                 RecordFilter::All,
+                false,
             )
             .unwrap_err();
             assert!(
@@ -427,6 +495,7 @@ mod tests {
                 b"{\"id\": 1, \"user_id\": \"u1\"}\n".to_vec(),
                 &policy,
                 filter,
+                false,
             )
         };
         let err = run(RecordFilter::All).unwrap_err();
@@ -465,6 +534,7 @@ mod tests {
             line,
             &policy(),
             RecordFilter::All,
+            false,
         )
         .unwrap();
         assert_eq!(

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use sitepack_format::database::{DATABASE_FORMAT_VERSION, DB_DIR};
 use sitepack_format::{
     Area, CHECKSUMS_NAME, ContentKind, CredentialScanner, Entry, FORMAT_NAME, FORMAT_VERSION,
     Generator, Limits, MANIFEST_NAME, Manifest, ModuleItem, Name, Options, PAYLOAD_DIR, Progress,
@@ -205,7 +206,11 @@ fn write_to(
     // A site's problems are all collected (names, kinds, credentials in names, then
     // content), so that one run names them all; no archive is finished when there are any.
     let (files, mut problems) = site.scan_all()?;
-    let jobs = select(files, options)?;
+    let jobs = if site.is_database() {
+        select_database(files, options)
+    } else {
+        select(files, options)?
+    };
     problems.extend(credentials_in_names(site, &jobs));
     // The payload, the manifest and checksums.sha256.
     check_limit(site, "entries", jobs.len() as u64 + 2, limits.max_entries)?;
@@ -213,9 +218,10 @@ fn write_to(
 
     let spill_dir = options.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
     let owner_field = site.config().owner_field();
-    let user = match &options.scope {
-        Scope::User(id) => Some(id.as_str()),
-        _ => None,
+    let user = if let Scope::User(id) = &options.scope {
+        Some(id.as_str())
+    } else {
+        None
     };
     let mut hashing = HashingWriter {
         inner: out,
@@ -265,22 +271,7 @@ fn write_to(
     }
     archive.check_label(options.label.as_deref(), site.policy())?;
 
-    let manifest = Manifest {
-        format: FORMAT_NAME.to_owned(),
-        format_version: FORMAT_VERSION,
-        created_at: options.created_at,
-        generator: Generator {
-            name: "sitepack".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        label: options.label.clone(),
-        site: site.config().identity(),
-        scope: options.scope.clone(),
-        options: options.options,
-        stats: archive.stats(),
-        entries: std::mem::take(&mut archive.entries),
-        redactions: std::mem::take(&mut archive.redactions),
-    };
+    let manifest = archive.manifest(site, options);
     // Both grow with the number of entries: streamed to a temporary file, never
     // held whole in memory.
     archive.append_metadata(CHECKSUMS_NAME, options, &spill_dir, &|out| {
@@ -415,8 +406,12 @@ impl Appender<'_, '_> {
         spill_dir: &Path,
         write: &dyn Fn(&mut dyn Write) -> io::Result<()>,
     ) -> Result<(), WriterError> {
-        let encoded = compress::encode_stream(options.level, spill_dir, write)
-            .map_err(|e| WriterError::io("write a temporary file in", spill_dir, e))?;
+        let (encoded, ()) = compress::encode_stream(
+            options.level,
+            spill_dir,
+            |out| write(out).map_err(|e| WriterError::io("write", Path::new(name), e)),
+            |e| WriterError::io("write a temporary file in", spill_dir, e),
+        )?;
         self.append(name, encoded, Path::new(name))
     }
 
@@ -449,6 +444,31 @@ impl Appender<'_, '_> {
             }
             Area::Files | Area::UserFiles(_) => stats.files += 1,
             Area::Other => stats.other += 1,
+        }
+    }
+
+    /// The manifest of what was appended. A database site's archive is format 1.1 (its
+    /// tables, their row counts).
+    fn manifest(&mut self, site: &Site, options: &CreateOptions) -> Manifest {
+        Manifest {
+            format: FORMAT_NAME.to_owned(),
+            format_version: if site.is_database() {
+                DATABASE_FORMAT_VERSION
+            } else {
+                FORMAT_VERSION
+            },
+            created_at: options.created_at,
+            generator: Generator {
+                name: "sitepack".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            label: options.label.clone(),
+            site: site.config().identity(),
+            scope: options.scope.clone(),
+            options: options.options,
+            stats: self.stats(),
+            entries: std::mem::take(&mut self.entries),
+            redactions: std::mem::take(&mut self.redactions),
         }
     }
 
@@ -546,6 +566,30 @@ fn select(files: Vec<SiteFile>, options: &CreateOptions) -> Result<Vec<Job>, Wri
         .collect())
 }
 
+/// The jobs of a database site's staged export, in path order: its selection is made
+/// already (the staged tables are the scope's), except for the uploads, of which a user
+/// archive takes the user's own files and a table archive none.
+fn select_database(files: Vec<SiteFile>, options: &CreateOptions) -> Vec<Job> {
+    files
+        .into_iter()
+        .filter_map(|file| {
+            let uploaded = matches!(file.area, Area::Files | Area::UserFiles(_));
+            let taken = !uploaded
+                || options.options.files
+                    && match (&options.scope, &file.area) {
+                        (Scope::Full, _) => true,
+                        (Scope::User(user), Area::UserFiles(id)) => user == id,
+                        _ => false,
+                    };
+            taken.then(|| Job {
+                kind: ContentKind::of(&file.path, &file.area),
+                file,
+                selection: Selection::Whole,
+            })
+        })
+        .collect()
+}
+
 fn prepare(
     site: &Site,
     job: &Job,
@@ -572,6 +616,19 @@ fn prepare(
             removed: Vec::new(),
         });
     }
+    // A database archive's tables carry their row counts (format 1.1).
+    let count_records = site.is_database()
+        && job.kind == ContentKind::JsonLines
+        && job
+            .file
+            .path
+            .as_str()
+            .strip_prefix(DB_DIR)
+            .is_some_and(|rest| rest.starts_with('/'));
+    let lines = matches!(job.kind, ContentKind::Collection | ContentKind::JsonLines);
+    if lines && job.file.size > STREAM_THRESHOLD {
+        return prepare_large_lines(site, job, level, spill_dir, filter, count_records);
+    }
     let bytes = read_file(site, &job.file.path)?;
     let processed = match job.kind {
         ContentKind::Document => content::process_document(
@@ -588,6 +645,7 @@ fn prepare(
             bytes,
             site.policy(),
             filter,
+            count_records,
         )?,
         ContentKind::Bytes => {
             let mut scanner = CredentialScanner::default();
@@ -606,6 +664,61 @@ fn prepare(
         encoded,
         records: processed.records,
         removed: processed.removed,
+    })
+}
+
+/// A large JSON Lines file, checked, filtered and redacted line by line on its way to the
+/// compressor: memory stays flat however many records it holds. When nothing was
+/// filtered or rewritten, the entry is the file's own bytes, as for a small one.
+fn prepare_large_lines(
+    site: &Site,
+    job: &Job,
+    level: u32,
+    spill_dir: &Path,
+    filter: RecordFilter<'_>,
+    count_records: bool,
+) -> Result<Prepared, WriterError> {
+    let native = site.native_path(&job.file.path);
+    let encode = |level: u32| {
+        let input = io::BufReader::with_capacity(256 * 1024, site.open_file(&job.file.path)?);
+        compress::encode_stream(
+            level,
+            spill_dir,
+            |out| {
+                content::process_lines_into(
+                    &native,
+                    &job.file.path,
+                    job.kind,
+                    input,
+                    out,
+                    site.policy(),
+                    filter,
+                    count_records,
+                )
+            },
+            |e| WriterError::io("write a temporary file in", spill_dir, e),
+        )
+    };
+    let (mut encoded, lines) = encode(level)?;
+    let deflated_well =
+        level == 0 || compress::worth_deflating(encoded.size, encoded.compressed_size);
+    if !lines.changed && (lines.reshaped || !deflated_well) {
+        // Checked already: the file's own bytes go in, stored or deflated as any file.
+        encoded = compress::encode_file(
+            site.open_file(&job.file.path)?,
+            level,
+            false,
+            spill_dir,
+            &mut |_| {},
+        )
+        .map_err(|e| WriterError::io("read", &native, e))?;
+    } else if !deflated_well {
+        encoded = encode(0)?.0;
+    }
+    Ok(Prepared {
+        encoded,
+        records: lines.records,
+        removed: lines.removed,
     })
 }
 

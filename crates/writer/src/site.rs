@@ -15,6 +15,10 @@ use crate::WriterError;
 const SITE_JSON: &str = "site.json";
 
 /// An open site directory: where it is, what `site.json` says, and its secret policy.
+///
+/// A database site is opened as its staged export ([`Site::open_database`]): a directory
+/// holding `site.json` and `db/`, with the tenant's uploads read from their own directory
+/// as `files/`, and its state (lock, audit log) kept elsewhere.
 #[derive(Debug, Clone)]
 pub struct Site {
     root: PathBuf,
@@ -23,7 +27,23 @@ pub struct Site {
     dir: Arc<Beneath>,
     config: SiteConfig,
     policy: SecretPolicy,
+    /// Where `.sitepack/` (lock, audit log) is: the site directory itself, except for a
+    /// database site.
+    state_root: PathBuf,
+    /// A database site's uploads, archived as `files/`.
+    uploads: Option<Uploads>,
+    database: bool,
 }
+
+/// A database site's uploads directory.
+#[derive(Debug, Clone)]
+struct Uploads {
+    root: PathBuf,
+    dir: Arc<Beneath>,
+}
+
+/// The site-relative directory under which a database site's uploads are archived.
+const FILES_DIR: &str = "files";
 
 /// One regular file of a site, placed in the layout.
 #[derive(Debug, Clone)]
@@ -40,6 +60,29 @@ impl Site {
     /// Opens `root`, reading and checking `site.json` against `schema/site.schema.json`.
     pub fn open(root: impl AsRef<Path>) -> Result<Self, WriterError> {
         Self::open_inner(root.as_ref())
+    }
+
+    /// Opens a database site's staged export `staged` (its `site.json` and `db/`), with
+    /// its uploads read from `uploads` (archived as `files/`) and its state under
+    /// `state_root`. Its archives are format 1.1: the tables carry their row counts, and
+    /// the scope's selection is already made (everything staged is taken, and of the
+    /// uploads what the scope holds).
+    pub fn open_database(
+        staged: &Path,
+        uploads: Option<&Path>,
+        state_root: &Path,
+    ) -> Result<Self, WriterError> {
+        let mut site = Self::open_inner(staged)?;
+        if let Some(root) = uploads {
+            let dir = Beneath::open(root).map_err(|e| open_error(root, e))?;
+            site.uploads = Some(Uploads {
+                root: root.to_path_buf(),
+                dir: Arc::new(dir),
+            });
+        }
+        site.state_root = state_root.to_path_buf();
+        site.database = true;
+        Ok(site)
     }
 
     fn open_inner(root: &Path) -> Result<Self, WriterError> {
@@ -78,13 +121,28 @@ impl Site {
             dir: Arc::new(dir),
             config,
             policy,
+            state_root: root.to_path_buf(),
+            uploads: None,
+            database: false,
         })
     }
 
-    /// The site directory.
+    /// The site directory (a database site's staged export).
     #[must_use]
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The directory whose `.sitepack/` holds the site's lock and audit log.
+    #[must_use]
+    pub fn state_root(&self) -> &Path {
+        &self.state_root
+    }
+
+    /// Whether this is a database site's staged export ([`Site::open_database`]).
+    #[must_use]
+    pub fn is_database(&self) -> bool {
+        self.database
     }
 
     /// What `site.json` says.
@@ -120,8 +178,11 @@ impl Site {
         // Every problem is collected, so that one run names them all.
         let mut problems = Vec::new();
         let mut pending = vec![(self.dir.try_clone(), String::new())];
+        if let Some(uploads) = &self.uploads {
+            pending.push((uploads.dir.try_clone(), FILES_DIR.to_owned()));
+        }
         while let Some((dir, prefix)) = pending.pop() {
-            let dir = dir.map_err(|e| open_error(&self.root.join(&prefix), e))?;
+            let dir = dir.map_err(|e| open_error(&self.native_dir(&prefix), e))?;
             let entries = dir
                 .entries()
                 .map_err(|e| WriterError::io("read the directory", dir.path(), e))?;
@@ -178,15 +239,34 @@ impl Site {
     /// Opens the site file `path` for reading through the site's directory handle: a
     /// file or directory swapped for a link after the scan is refused, never followed.
     pub fn open_file(&self, path: &ArchivePath) -> Result<File, WriterError> {
-        self.dir
-            .open_file(path.as_str())
-            .map_err(|e| open_error(&self.native_path(path), e))
+        let opened = match (&self.uploads, self.upload_path(path.as_str())) {
+            (Some(uploads), Some(relative)) => uploads.dir.open_file(relative),
+            _ => self.dir.open_file(path.as_str()),
+        };
+        opened.map_err(|e| open_error(&self.native_path(path), e))
     }
 
-    /// The native path of a site file.
+    /// The native path of a site file (a database site's upload: in its uploads
+    /// directory).
     #[must_use]
     pub fn native_path(&self, path: &ArchivePath) -> PathBuf {
-        self.root.join(path.to_native())
+        self.native_dir(path.as_str())
+    }
+
+    fn native_dir(&self, relative: &str) -> PathBuf {
+        match (&self.uploads, self.upload_path(relative)) {
+            (Some(uploads), Some(rest)) => uploads.root.join(rest),
+            _ => self.root.join(relative),
+        }
+    }
+
+    /// `relative` below the uploads directory, when it is an upload of a database site.
+    fn upload_path<'p>(&self, relative: &'p str) -> Option<&'p str> {
+        self.uploads.as_ref()?;
+        if relative == FILES_DIR {
+            return Some(".");
+        }
+        relative.strip_prefix(FILES_DIR)?.strip_prefix('/')
     }
 }
 
