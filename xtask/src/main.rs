@@ -1,6 +1,7 @@
 //! Developer tasks, run as `cargo xtask <task>`.
 
 mod bench;
+mod demo_db;
 mod fuzz;
 mod gen_site;
 mod rng;
@@ -31,6 +32,9 @@ enum Task {
     },
     /// Generate a deterministic, realistic site (same seed ⇒ byte-identical tree).
     GenSite(GenSiteArgs),
+    /// Build the demo database site's SQLite file, fixtures/db-demo/fleet.db, from
+    /// fixtures/db-demo/fleet.sql (replacing it).
+    DemoDb,
     /// Time `sitepack create` against `zip -r` and `sitepack validate` against `unzip -t`; print a report.
     ///
     /// Needs Info-ZIP's `zip` and `unzip` (Debian/Ubuntu: `apt-get install zip unzip`).
@@ -166,6 +170,10 @@ fn run(xtask: &Xtask) -> Result<ExitCode> {
     match &xtask.task {
         Task::Schema { check } => schema(*check),
         Task::GenSite(args) => gen_site(args),
+        Task::DemoDb => demo_db::build(&project_root().join(demo_db::DEMO_DIR)).map(|path| {
+            println!("wrote {}", path.display());
+            ExitCode::SUCCESS
+        }),
         Task::Bench(args) => bench::run(&bench::Settings {
             runs: usize::try_from(args.runs)?,
             scale: args.scale,

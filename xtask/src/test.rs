@@ -1,9 +1,12 @@
 //! `cargo xtask test`: install the Debian packages whose programs the tests run as
-//! independent peers (other ZIP readers and writers, util-linux tools), then run
-//! `cargo test --workspace`.
+//! independent peers (other ZIP readers and writers, util-linux tools), make sure the
+//! PostgreSQL server the database tests use is up (starting a stopped local cluster),
+//! then run `cargo test --workspace`.
 
 use std::ffi::OsString;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -24,6 +27,7 @@ pub(crate) fn run(cargo_test_args: &[OsString]) -> Result<ExitCode> {
     if !missing.is_empty() {
         install(&missing)?;
     }
+    ensure_postgres()?;
     let status = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()))
         .current_dir(super::project_root())
         .args(["test", "--workspace"])
@@ -89,4 +93,68 @@ fn apt_get(args: &[&str]) -> Result<()> {
         bail!("apt-get {} failed ({status})", args.join(" "));
     }
     Ok(())
+}
+
+/// Where the database tests find PostgreSQL (the same default as the tests).
+pub(crate) const POSTGRES_URL_VARIABLE: &str = "SITEPACK_TEST_POSTGRES_URL";
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Makes sure the PostgreSQL server of the database tests answers: a stopped local
+/// cluster is started (`pg_ctlcluster`); a machine without one gets an error saying how
+/// to get one. The tests never skip for want of it.
+pub(crate) fn ensure_postgres() -> Result<()> {
+    let url = std::env::var(POSTGRES_URL_VARIABLE).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
+    let address = server_address(&url)?;
+    if answers(&address) {
+        return Ok(());
+    }
+    let clusters: Vec<String> = std::fs::read_dir("/etc/postgresql")
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for version in &clusters {
+        println!("starting PostgreSQL {version} (cluster main)");
+        let _ = Command::new("pg_ctlcluster")
+            .args(["--skip-systemctl-redirect", version, "main", "start"])
+            .status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if answers(&address) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    bail!(
+        "the database tests need a PostgreSQL server at {address} ({POSTGRES_URL_VARIABLE}, \
+         default {DEFAULT_POSTGRES_URL}) and none answers. Start the local one with \
+         `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, install \
+         one (`apt-get install postgresql`, then allow trust authentication for the user \
+         postgres on 127.0.0.1), or set {POSTGRES_URL_VARIABLE} to a server where the user may \
+         create databases"
+    )
+}
+
+/// `host:port` of a `postgres://` URL.
+fn server_address(url: &str) -> Result<String> {
+    let rest = url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .with_context(|| format!("{POSTGRES_URL_VARIABLE}: not a postgres:// URL"))?;
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    Ok(if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    })
+}
+
+fn answers(address: &str) -> bool {
+    address.to_socket_addrs().is_ok_and(|mut addrs| {
+        addrs.any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
+    })
 }
