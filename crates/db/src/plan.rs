@@ -255,6 +255,10 @@ fn bound_as(column: Option<&ColumnInfo>, value: &TenantValue) -> Option<Param> {
 
 /// The rows a scope selects: the condition per travelling table.
 type Selection = BTreeMap<String, Condition>;
+/// The tables the descriptor keeps back, and why.
+type Blocked<'a> = BTreeMap<&'a str, SkipReason>;
+/// The role of every table the tenant rule reaches.
+type Roles<'a> = BTreeMap<&'a str, TableRole>;
 
 struct Planner<'a> {
     tables: BTreeMap<&'a str, &'a TableInfo>,
@@ -371,9 +375,7 @@ pub fn plan(
 
 /// The tables the descriptor keeps back, and the role of every table the tenant rule
 /// reaches.
-fn assign_roles<'a>(
-    planner: &Planner<'a>,
-) -> Result<(BTreeMap<&'a str, SkipReason>, BTreeMap<&'a str, TableRole>), DbError> {
+fn assign_roles<'a>(planner: &Planner<'a>) -> Result<(Blocked<'a>, Roles<'a>), DbError> {
     let mut blocked: BTreeMap<&str, SkipReason> = BTreeMap::new();
     for name in &planner.descriptor.exclude {
         planner.check_named("exclude", name)?;
