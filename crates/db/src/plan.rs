@@ -795,6 +795,14 @@ fn leak_check(
 fn check_file_names(tables: &[PlannedTable]) -> Result<(), DbError> {
     let mut paths = Vec::with_capacity(tables.len());
     for table in tables {
+        if table.info.name.contains('/') {
+            return Err(DbError::Plan {
+                problem: format!(
+                    "table \"{}\" cannot travel: its name holds a slash, and its rows would be a file in a directory of db/; exclude it in the site descriptor or rename it",
+                    table.info.name.escape_debug()
+                ),
+            });
+        }
         let path: ArchivePath = table_path(&table.info.name).parse().map_err(|e| DbError::Plan {
             problem: format!(
                 "table \"{}\" cannot travel: its rows would be {e}; exclude it in the site descriptor or rename it",

@@ -437,7 +437,7 @@ fn encode(value: ValueRef<'_>, column_type: ColumnType) -> Result<Value, String>
     }
     let mismatch = || {
         format!(
-            "holds {} in a {} column; store the value as the column's type, or change the column's declared type",
+            "holds {} where the column's type is {}; store the value as the column's type, or change the column's declared type",
             storage_class(value),
             column_type
         )
