@@ -175,7 +175,7 @@ struct DatabaseSection {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged, expecting = "a string or an integer")]
+#[serde(untagged, expecting = "expected the tenant as a string or an integer")]
 enum TenantSetting {
     Integer(i64),
     Text(String),
@@ -199,6 +199,15 @@ impl Descriptor {
     /// it are resolved against its directory). `PGPASSWORD` and `password_file` are read
     /// here when the URL holds no password.
     pub fn parse(path: &Path, text: &str) -> Result<Self, DbError> {
+        Self::parse_in(path, text, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Descriptor::parse`] with the environment variables `env` gives.
+    fn parse_in(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, DbError> {
         let problem = |problem: String| DbError::Descriptor {
             path: path.to_path_buf(),
             problem,
@@ -243,6 +252,7 @@ impl Descriptor {
                     &db.url,
                     db.schema.unwrap_or_else(|| DEFAULT_SCHEMA.to_owned()),
                     password_file.as_deref(),
+                    env,
                 )
                 .map_err(problem)?,
             )
@@ -369,6 +379,7 @@ fn postgres_target(
     url: &str,
     schema: String,
     password_file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<PostgresTarget, String> {
     let shown = mask_password(url);
     let parsed = url::Url::parse(url).map_err(|e| format!("[database] url {shown}: {e}"))?;
@@ -403,8 +414,8 @@ fn postgres_target(
     }
     let password = match parsed.password() {
         Some(p) => Some(decode(p)),
-        None => match std::env::var("PGPASSWORD") {
-            Ok(p) if !p.is_empty() => Some(p),
+        None => match env("PGPASSWORD") {
+            Some(p) if !p.is_empty() => Some(p),
             _ => match password_file {
                 Some(file) => Some(read_password_file(file)?),
                 None => None,
@@ -437,4 +448,88 @@ fn read_password_file(file: &Path) -> Result<String, String> {
         ));
     }
     Ok(password.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = r#"
+[site]
+id = "acme"
+name = "Acme"
+url = "https://acme.example"
+[database]
+url = "postgres://app@localhost/acme"
+tenant_column = "org_id"
+tenant = 1
+password_file = "db.pw"
+"#;
+
+    fn password(
+        text: &str,
+        dir: &Path,
+        pgpassword: Option<&str>,
+    ) -> Result<Option<String>, String> {
+        let env = |name: &str| {
+            (name == "PGPASSWORD")
+                .then(|| pgpassword.map(str::to_owned))
+                .flatten()
+        };
+        let d =
+            Descriptor::parse_in(&dir.join("site.toml"), text, &env).map_err(|e| e.to_string())?;
+        match d.database {
+            Database::Postgres(target) => Ok(target.password().map(str::to_owned)),
+            Database::Sqlite { .. } => Err("sqlite".into()),
+        }
+    }
+
+    #[test]
+    fn the_password_comes_from_the_url_then_pgpassword_then_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("db.pw"), "from-file\r\n").unwrap();
+        let with_url = TEXT.replace("app@", "app:from-url@");
+        assert_eq!(
+            password(&with_url, dir.path(), Some("from-env")),
+            Ok(Some("from-url".into()))
+        );
+        assert_eq!(
+            password(TEXT, dir.path(), Some("from-env")),
+            Ok(Some("from-env".into()))
+        );
+        assert_eq!(
+            password(TEXT, dir.path(), Some("")),
+            Ok(Some("from-file".into()))
+        );
+        assert_eq!(
+            password(TEXT, dir.path(), None),
+            Ok(Some("from-file".into()))
+        );
+        let without_file = TEXT.replace("password_file = \"db.pw\"\n", "");
+        assert_eq!(password(&without_file, dir.path(), None), Ok(None));
+        // A missing or empty file is an error naming it.
+        std::fs::write(dir.path().join("db.pw"), "\n").unwrap();
+        let message = password(TEXT, dir.path(), None).unwrap_err();
+        assert!(message.contains("db.pw is empty"), "{message}");
+        std::fs::remove_file(dir.path().join("db.pw")).unwrap();
+        let message = password(TEXT, dir.path(), None).unwrap_err();
+        assert!(
+            message.contains("password_file") && message.contains("cannot read it"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn display_urls_mask_the_password_only() {
+        assert_eq!(
+            mask_password("postgres://u:p@h:1/d"),
+            "postgres://u:…@h:1/d"
+        );
+        assert_eq!(mask_password("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(
+            mask_password("postgres://:p@h/d?x=a@b"),
+            "postgres://:…@h/d?x=a@b"
+        );
+        assert_eq!(mask_password("sqlite:a:b@c"), "sqlite:a:b@c");
+    }
 }
