@@ -51,7 +51,9 @@ fn pairs_committed_during_an_export_are_whole_or_absent() {
         let (stop, committed) = (stop.clone(), committed.clone());
         let connection = fleet.connection();
         std::thread::spawn(move || {
-            connection.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+            connection
+                .busy_timeout(std::time::Duration::from_secs(10))
+                .unwrap();
             let mut pair = 20_000u64;
             while !stop.load(Ordering::Relaxed) && pair < 1_000_000 {
                 pair += 1;
