@@ -70,7 +70,7 @@ fn pairs_committed_during_an_export_are_whole_or_absent() {
         })
     };
 
-    let mut seen = BTreeSet::new();
+    let mut sizes = BTreeSet::new();
     for _ in 0..6 {
         let (staging, summary) = fleet.export(&Scope::Full).unwrap();
         let a = pairs(staging.path(), "ledger_a");
@@ -79,11 +79,11 @@ fn pairs_committed_during_an_export_are_whole_or_absent() {
         assert_eq!(a, b);
         let rows: Vec<u64> = summary.schema.tables.iter().map(|t| t.rows).collect();
         assert_eq!(rows, [a.len() as u64, b.len() as u64]);
-        seen.insert(a.len());
+        sizes.insert(a.len());
     }
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     // The writer really committed while the exports ran.
     assert!(committed.load(Ordering::Relaxed) > 20_000);
-    assert!(seen.len() > 1, "every export saw the same rows: {seen:?}");
+    assert!(sizes.len() > 1, "every export saw the same rows: {sizes:?}");
 }
