@@ -43,6 +43,27 @@ pub enum Scope {
     User(String),
 }
 
+impl TryFrom<&sitepack_format::Scope> for Scope {
+    type Error = DbError;
+
+    /// `full`, `table:NAME` and `user:ID` apply to a database site; `tab:` and `module:`
+    /// are the scopes of a directory site.
+    fn try_from(scope: &sitepack_format::Scope) -> Result<Self, DbError> {
+        match scope {
+            sitepack_format::Scope::Full => Ok(Self::Full),
+            sitepack_format::Scope::Table(name) => Ok(Self::Table(name.to_string())),
+            sitepack_format::Scope::User(id) => Ok(Self::User(id.to_string())),
+            other @ (sitepack_format::Scope::Tab(_) | sitepack_format::Scope::Module(_)) => {
+                Err(DbError::Plan {
+                    problem: format!(
+                        "scope {other} does not apply to a database site: use full, table:NAME or user:ID"
+                    ),
+                })
+            }
+        }
+    }
+}
+
 /// The tables and rows of one archive.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -823,5 +844,126 @@ fn check_file_names(tables: &[PlannedTable]) -> Result<(), DbError> {
                 "table file {file} and {below} cannot both exist: exclude one of the tables in the site descriptor"
             ),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn column(name: &str, scalar: ScalarType) -> ColumnInfo {
+        ColumnInfo {
+            name: name.into(),
+            declared: scalar.as_str().into(),
+            column_type: Some(ColumnType {
+                scalar,
+                array: false,
+            }),
+            nullable: false,
+            has_default: false,
+        }
+    }
+
+    fn table(name: &str, columns: Vec<ColumnInfo>, foreign_keys: Vec<ForeignKey>) -> TableInfo {
+        TableInfo {
+            name: name.into(),
+            primary_key: vec![columns[0].name.clone()],
+            columns,
+            unique: Vec::new(),
+            foreign_keys,
+        }
+    }
+
+    fn fk(columns: &[&str], table: &str, references: &[&str]) -> ForeignKey {
+        ForeignKey {
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            table: table.into(),
+            references: references.iter().map(|c| (*c).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn postgres_queries_qualify_every_table_and_number_their_parameters() {
+        let descriptor = Descriptor::parse(
+            Path::new("/sites/acme.toml"),
+            "[site]\nid = \"acme\"\nname = \"Acme\"\nurl = \"https://acme.example\"\n[database]\nurl = \"postgres://app:pw@db/acme\"\ntenant_column = \"org_id\"\ntenant = \"7\"\nschema = \"app\"\n",
+        )
+        .unwrap();
+        let tables = vec![
+            table(
+                "vehicles",
+                vec![
+                    column("id", ScalarType::Integer),
+                    column("org_id", ScalarType::Integer),
+                    column("model", ScalarType::Text),
+                ],
+                vec![fk(&["model"], "models", &["code"])],
+            ),
+            table(
+                "logs",
+                vec![
+                    column("id", ScalarType::Integer),
+                    column("vehicle_id", ScalarType::Integer),
+                ],
+                vec![fk(&["vehicle_id"], "vehicles", &["id"])],
+            ),
+            table("models", vec![column("code", ScalarType::Text)], Vec::new()),
+        ];
+        let style = SqlStyle {
+            dialect: Dialect::Postgres,
+            schema: Some("app"),
+        };
+        let plan = plan(&tables, &descriptor, &Scope::Full, style).unwrap();
+        let query = |name: &str| {
+            plan.tables
+                .iter()
+                .find(|t| t.info.name == name)
+                .map(|t| t.query.clone())
+                .unwrap()
+        };
+        let vehicles = query("vehicles");
+        assert_eq!(vehicles.filter.as_deref(), Some("\"org_id\" = $1"));
+        // The tenant "7" is bound as the integer column's type.
+        assert_eq!(vehicles.params, [Param::Integer(7)]);
+        let logs = query("logs");
+        assert_eq!(
+            logs.filter.as_deref(),
+            Some(
+                "(\"vehicle_id\" IN (SELECT \"id\" FROM \"app\".\"vehicles\" WHERE \"org_id\" = $1))"
+            )
+        );
+        assert_eq!(
+            query("models").filter.as_deref(),
+            Some(
+                "(\"code\" IN (SELECT \"model\" FROM \"app\".\"vehicles\" WHERE \"org_id\" = $1))"
+            )
+        );
+        assert_eq!(logs.order_by, ["id"]);
+        let check = &plan.leak_checks[0];
+        assert_eq!(
+            (check.table.as_str(), check.parent.as_str()),
+            ("logs", "vehicles")
+        );
+        assert_eq!(
+            check.query.filter.as_deref(),
+            Some(
+                "((\"vehicle_id\" IN (SELECT \"id\" FROM \"app\".\"vehicles\" WHERE \"org_id\" = $1))) AND (\"vehicle_id\" IN (SELECT \"id\" FROM \"app\".\"vehicles\" WHERE (\"org_id\" = $2) IS NOT TRUE))"
+            )
+        );
+        assert_eq!(check.query.params, [Param::Integer(7), Param::Integer(7)]);
+    }
+
+    #[test]
+    fn directory_scopes_do_not_apply() {
+        let scope: sitepack_format::Scope = "tab:general".parse().unwrap();
+        let message = Scope::try_from(&scope).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "scope tab:general does not apply to a database site: use full, table:NAME or user:ID"
+        );
+        let scope: sitepack_format::Scope = "user:7".parse().unwrap();
+        assert_eq!(Scope::try_from(&scope).unwrap(), Scope::User("7".into()));
     }
 }
