@@ -230,6 +230,12 @@ impl Descriptor {
                 )));
             }
         }
+        if !url::Url::parse(&site.url).is_ok_and(|u| u.has_host()) {
+            return Err(problem(format!(
+                "[site] url {:?} is not a URL such as https://example.com",
+                mask_password(&site.url)
+            )));
+        }
         let display_url = mask_password(&db.url);
         let database = if let Some(rest) = db.url.strip_prefix("sqlite:") {
             for (key, set) in [

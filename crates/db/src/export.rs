@@ -90,8 +90,8 @@ fn checked_plan(
 ) -> Result<Plan, DbError> {
     let tables = engine.reflect()?;
     let plan = plan(&tables, descriptor, scope, style(engine, descriptor))?;
-    let names: Vec<&str> = plan.tables.iter().map(|t| t.info.name.as_str()).collect();
-    engine.hold_tables(&names)?;
+    let read: Vec<&str> = plan.read.iter().map(String::as_str).collect();
+    engine.hold_tables(&read)?;
     let mut known = false;
     for query in &plan.tenant_rows {
         if engine.count(query)? > 0 {

@@ -71,6 +71,10 @@ pub struct Plan {
     pub tables: Vec<PlannedTable>,
     /// The database's other tables, by name, and why they stay behind.
     pub skipped: Vec<SkippedTable>,
+    /// Every table the plan's queries read: the travelling ones and the tables their
+    /// conditions go through (a linked table's parents, also outside a scope), by name.
+    /// They are the tables to hold for the snapshot.
+    pub read: Vec<String>,
     /// The foreign keys to check for rows of another tenant before anything is written.
     pub leak_checks: Vec<LeakCheck>,
     /// The rows of every tenant table of the full plan (whatever the scope): a tenant with
@@ -388,6 +392,7 @@ pub fn plan(
         .collect();
     Ok(Plan {
         tables: travelling,
+        read: roles.keys().map(|&name| name.to_owned()).collect(),
         skipped,
         leak_checks,
         tenant_rows,
@@ -953,6 +958,13 @@ mod tests {
             )
         );
         assert_eq!(check.query.params, [Param::Integer(7), Param::Integer(7)]);
+
+        // A scope reads through the parents of the tables it keeps: they are held too.
+        let scoped =
+            super::plan(&tables, &descriptor, &Scope::Table("logs".into()), style).unwrap();
+        let travelling: Vec<&str> = scoped.tables.iter().map(|t| t.info.name.as_str()).collect();
+        assert_eq!(travelling, ["logs"]);
+        assert_eq!(scoped.read, ["logs", "models", "vehicles"]);
     }
 
     #[test]

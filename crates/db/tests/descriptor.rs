@@ -132,6 +132,11 @@ fn a_typo_is_an_error_naming_the_key_and_line() {
     );
     let message = parse(&FULL.replace("id = \"northwind\"", "id = \"North Wind\"")).unwrap_err();
     assert!(message.contains("line 3"), "{message}");
+    let message = parse(&FULL.replace("https://northwind.example", "northwind")).unwrap_err();
+    assert!(
+        message.contains("[site] url \"northwind\" is not a URL"),
+        "{message}"
+    );
     let message = parse(&FULL.replace("sqlite:data/fleet.db", "mysql://db/fleet")).unwrap_err();
     assert!(
         message.contains("is neither sqlite:PATH nor postgres://"),

@@ -520,6 +520,9 @@ fn a_file_that_is_not_a_database_is_named() {
     let fleet = Fleet::new();
     std::fs::write(fleet.db_path(), vec![b'x'; 4096]).unwrap();
     let message = fleet.export(&Scope::Full).unwrap_err().to_string();
-    assert!(message.starts_with("cannot connect to sqlite:"), "{message}");
+    assert!(
+        message.starts_with("cannot connect to sqlite:"),
+        "{message}"
+    );
     assert!(message.contains("a SQLite database?"), "{message}");
 }
