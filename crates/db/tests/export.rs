@@ -491,6 +491,17 @@ fn tenant_stats_count_the_same_rows() {
         3
     )));
     assert_eq!(stats.skipped.len(), 3);
+    // The snapshot ended: the same connection exports next, in a snapshot of its own.
+    let staging = tempfile::tempdir().unwrap();
+    let summary = sitepack_db::export(
+        engine.as_mut(),
+        &descriptor,
+        &Scope::Full,
+        staging.path(),
+        &sitepack_format::NoProgress,
+    )
+    .unwrap();
+    assert_eq!(summary.rows, stats.total);
 }
 
 #[test]
@@ -525,4 +536,34 @@ fn a_file_that_is_not_a_database_is_named() {
         "{message}"
     );
     assert!(message.contains("a SQLite database?"), "{message}");
+}
+
+#[test]
+fn progress_counts_tables_and_rows() {
+    struct Recorder(std::sync::Mutex<Vec<(u64, u64)>>);
+    impl sitepack_format::Progress for Recorder {
+        fn begin(&self, entries: u64, bytes: u64) {
+            self.0.lock().unwrap().push((entries, bytes));
+        }
+        fn advance(&self, bytes: u64) {
+            self.0.lock().unwrap().push((0, bytes));
+        }
+    }
+    let fleet = Fleet::new();
+    let descriptor = fleet.descriptor();
+    let mut engine = connect(&descriptor).unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let recorder = Recorder(std::sync::Mutex::new(Vec::new()));
+    sitepack_db::export(
+        engine.as_mut(),
+        &descriptor,
+        &Scope::Full,
+        staging.path(),
+        &recorder,
+    )
+    .unwrap();
+    let calls = recorder.0.into_inner().unwrap();
+    assert_eq!(calls[0], (11, 17));
+    assert_eq!(calls.len(), 12);
+    assert_eq!(calls[1..].iter().map(|(_, rows)| rows).sum::<u64>(), 17);
 }
