@@ -251,10 +251,7 @@ fn write_rows(
         rows += 1;
         Ok(())
     })?;
+    // No fsync: the staging directory is the writer's input, discarded after it.
     out.flush().map_err(io)?;
-    out.into_inner()
-        .map_err(|e| io(e.into_error()))?
-        .sync_all()
-        .map_err(io)?;
     Ok(rows)
 }

@@ -483,8 +483,10 @@ fn encode(value: ValueRef<'_>, column_type: ColumnType) -> Result<Value, String>
         )),
         (ScalarType::Json, ValueRef::Text(bytes)) => {
             let text = utf8_text(bytes)?;
-            serde_json::from_str(&text).map_err(|e| {
-                format!("holds text that is not JSON ({e}) in a json column; correct the value or declare the column TEXT")
+            // As every JSON document of an archive: one value, no key twice (a parser
+            // would keep one of them and change the value unseen).
+            sitepack_format::parse_document(text.as_bytes()).map_err(|e| {
+                format!("holds text that is not one JSON document ({e}) in a json column; correct the value or declare the column TEXT")
             })
         }
         (ScalarType::Json, ValueRef::Real(f)) => {

@@ -205,7 +205,12 @@ fn values_the_type_cannot_hold_are_refused_by_row_and_column() {
         (
             "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '{oops', NULL",
             "doc",
-            "not JSON",
+            "not one JSON document (invalid JSON",
+        ),
+        (
+            "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '{\"a\": 1, \"a\": 2}', NULL",
+            "doc",
+            "duplicate key /a",
         ),
         (
             "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '0F8FAD5B-D9CB-469F-A165-70867728950E'",
