@@ -567,3 +567,36 @@ fn progress_counts_tables_and_rows() {
     assert_eq!(calls.len(), 12);
     assert_eq!(calls[1..].iter().map(|(_, rows)| rows).sum::<u64>(), 17);
 }
+
+#[test]
+fn the_tenant_table_is_filtered_by_its_key() {
+    // The tenant table has the tenant column too (a parent organization): its row is the
+    // one whose key is the tenant, whatever that column holds.
+    let schema = "CREATE TABLE organizations (id TEXT PRIMARY KEY, org_id TEXT, name TEXT);
+                  CREATE TABLE depots (id INTEGER PRIMARY KEY, organization TEXT REFERENCES organizations(id));";
+    let rows = "INSERT INTO organizations VALUES ('northwind', 'holding', 'N'), ('southbay', 'northwind', 'S');
+                INSERT INTO depots VALUES (1, 'northwind'), (2, 'southbay');";
+    let descriptor =
+        simple_descriptor().replace("[database]", "[database]\ntenant_table = \"organizations\"");
+    let fleet = Fleet::with(schema, rows, &descriptor);
+    let (staging, summary) = fleet.export(&Scope::Full).unwrap();
+    assert_eq!(column(staging.path(), "organizations", "name"), [r#""N""#]);
+    // Linked through the tenant table.
+    assert_eq!(column(staging.path(), "depots", "id"), ["1"]);
+    assert_eq!(
+        summary.schema.tables[1].role,
+        sitepack_format::database::TableRole::Linked
+    );
+
+    let fleet = Fleet::with(
+        "CREATE TABLE organizations (a TEXT, b TEXT, org_id TEXT, PRIMARY KEY (a, b));",
+        "",
+        &descriptor,
+    );
+    let message = fleet.export(&Scope::Full).unwrap_err().to_string();
+    assert!(
+        message.contains("tenant_table \"organizations\" needs a primary key of one column"),
+        "{message}"
+    );
+    assert!(message.contains("it has (a, b)"), "{message}");
+}
