@@ -6,10 +6,10 @@
 //!   reflected schema, rows streamed in key order with their values encoded as format 1.1
 //!   says ([`sitepack_format::database`]). [`sqlite::SqliteEngine`] implements it for
 //!   SQLite files; another engine is another implementation of the same trait.
-//! - [`plan`]: which tables and rows are the tenant's, from the live schema alone (no
+//! - [`mod@plan`]: which tables and rows are the tenant's, from the live schema alone (no
 //!   table list written by hand): tenant, linked and reference tables, the tables left
 //!   behind and why, the tenant-leak checks, the order parents first.
-//! - [`export`]: the tenant's rows, read in one snapshot, checked (unknown tenant, rows
+//! - [`mod@export`]: the tenant's rows, read in one snapshot, checked (unknown tenant, rows
 //!   referencing another tenant's rows), then streamed into a staged site directory
 //!   (`site.json`, `db/schema.json`, `db/<table>.jsonl`) for the archive writer;
 //!   [`export::tenant_stats`] counts the same rows without writing them.
