@@ -12,7 +12,9 @@
 //! - [`mod@export`]: the tenant's rows, read in one snapshot, checked (unknown tenant, rows
 //!   referencing another tenant's rows), then streamed into a staged site directory
 //!   (`site.json`, `db/schema.json`, `db/<table>.jsonl`) for the archive writer;
-//!   [`export::tenant_stats`] counts the same rows without writing them.
+//!   [`export::tenant_stats`] counts the same rows without writing them;
+//!   [`export::connect`] opens the descriptor's database (a SQLite file; a PostgreSQL
+//!   URL is refused until a PostgreSQL engine is wired in there).
 //!
 //! Secret column values are not this crate's concern: the archive writer redacts them as
 //! for any site.
