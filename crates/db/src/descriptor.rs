@@ -350,11 +350,12 @@ fn mask_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:{CREDENTIAL_MASK}@{host}{tail}"),
+    // The user info ends at the last `@` before any query: a password written with a
+    // `/` in it (not percent-encoded) is masked whole too.
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:{CREDENTIAL_MASK}{}", &rest[at..]),
             None => url.to_owned(),
         },
         None => url.to_owned(),
@@ -537,5 +538,6 @@ password_file = "db.pw"
             "postgres://:…@h/d?x=a@b"
         );
         assert_eq!(mask_password("sqlite:a:b@c"), "sqlite:a:b@c");
+        assert_eq!(mask_password("postgres://u:a/b@h/d"), "postgres://u:…@h/d");
     }
 }

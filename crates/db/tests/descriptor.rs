@@ -238,6 +238,7 @@ fn postgres_urls_and_passwords() {
         ),
         postgres(&format!("postgres://fleet:{SECRET}@db/"), ""),
         postgres(&format!("postgres://:{SECRET}@db/fleet"), ""),
+        postgres(&format!("postgres://fleet:{SECRET}/x@db/fleet"), ""),
         postgres(&format!("postgres://fleet:{SECRET}@db/fleet"), "passwd = 1"),
         FULL.replace(
             "\"sqlite:data/fleet.db\"",
