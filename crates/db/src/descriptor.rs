@@ -190,14 +190,13 @@ struct DirSection {
 impl Descriptor {
     /// Reads and checks the descriptor at `path`.
     pub fn load(path: &Path) -> Result<Self, DbError> {
-        let path = std::path::absolute(path).map_err(|e| DbError::io("read", path, e))?;
-        let text = std::fs::read_to_string(&path).map_err(|e| DbError::io("read", &path, e))?;
-        Self::parse(&path, &text)
+        let text = std::fs::read_to_string(path).map_err(|e| DbError::io("read", path, e))?;
+        Self::parse(path, &text)
     }
 
-    /// Checks the descriptor text `text` of the file `path` (absolute: relative paths in
-    /// it are resolved against its directory). `PGPASSWORD` and `password_file` are read
-    /// here when the URL holds no password.
+    /// Checks the descriptor text `text` of the file `path` (relative paths in it are
+    /// resolved against its directory, made absolute). `PGPASSWORD` and `password_file`
+    /// are read here when the URL holds no password.
     pub fn parse(path: &Path, text: &str) -> Result<Self, DbError> {
         Self::parse_in(path, text, &|name| std::env::var(name).ok())
     }
@@ -208,8 +207,9 @@ impl Descriptor {
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, DbError> {
+        let path = &std::path::absolute(path).map_err(|e| DbError::io("read", path, e))?;
         let problem = |problem: String| DbError::Descriptor {
-            path: path.to_path_buf(),
+            path: path.clone(),
             problem,
         };
         let file: DescriptorFile =
@@ -285,7 +285,7 @@ impl Descriptor {
             dir.join(format!(".{stem}.sitepack"))
         };
         Ok(Self {
-            path: path.to_path_buf(),
+            path: path.clone(),
             site: SiteIdentity {
                 id: site.id,
                 name: site.name,
