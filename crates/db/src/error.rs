@@ -40,12 +40,56 @@ pub enum DbError {
     BadValue {
         /// The table.
         table: String,
-        /// The row's key (`id=7`, or its position when the table has no key).
+        /// The row's key (`id=7`; a table without a primary key is keyed by all its
+        /// columns).
         row: String,
         /// The column.
         column: String,
         /// What is wrong and what to do.
         problem: String,
+    },
+    /// The site descriptor is not one sitepack can use.
+    #[error("site descriptor {}: {problem}", path.display())]
+    Descriptor {
+        /// The descriptor file.
+        path: PathBuf,
+        /// What is wrong (with the line and column when the TOML parser gives them) and
+        /// what to do.
+        problem: String,
+    },
+    /// The database's schema and the descriptor do not make a tenant plan (a table the
+    /// descriptor names is missing, a foreign-key cycle, a table name that cannot be a
+    /// file name, a scope that names nothing).
+    #[error("{problem}")]
+    Plan {
+        /// What is wrong, naming the tables concerned, and what to do.
+        problem: String,
+    },
+    /// A row of the tenant references a row that belongs to another tenant (the other
+    /// tenant's value is never repeated).
+    #[error(
+        "table \"{table}\", row {row}, column {}: references a row of \"{parent}\" that belongs to another tenant; nothing was written: fix the row, or exclude the table in the descriptor",
+        columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+    )]
+    TenantLeak {
+        /// The referencing table.
+        table: String,
+        /// The referencing row's key (`id=7`).
+        row: String,
+        /// The foreign key's columns.
+        columns: Vec<String>,
+        /// The referenced table.
+        parent: String,
+    },
+    /// The tenant has no row at all: most likely a wrong `tenant` or `tenant_column`.
+    #[error(
+        "tenant {tenant} has no rows in {database}: check tenant and tenant_column in the site descriptor"
+    )]
+    UnknownTenant {
+        /// The tenant value as the descriptor gives it.
+        tenant: String,
+        /// The database (password masked).
+        database: String,
     },
     /// A file could not be read or written.
     #[error("cannot {action} {}: {source}", path.display())]

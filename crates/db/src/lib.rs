@@ -4,17 +4,33 @@
 //!   column and value, excluded and secret tables, files and state directories.
 //! - [`Engine`]: what sitepack needs of a database engine — a consistent snapshot, the
 //!   reflected schema, rows streamed in key order with their values encoded as format 1.1
-//!   says ([`sitepack_format::database`]). SQLite ([`sqlite`]) and PostgreSQL
-//!   ([`postgres`]) implement it; a third engine is a third implementation.
-//! - [`plan`]: which tables and rows are the tenant's, from the live schema alone.
-//! - [`export`]: the tenant's rows, read in one snapshot, written as a staged site
-//!   directory (`site.json`, `db/schema.json`, `db/<table>.jsonl`) for the writer.
+//!   says ([`sitepack_format::database`]). [`sqlite::SqliteEngine`] implements it for
+//!   SQLite files; another engine is another implementation of the same trait.
+//! - [`mod@plan`]: which tables and rows are the tenant's, from the live schema alone (no
+//!   table list written by hand): tenant, linked and reference tables, the tables left
+//!   behind and why, the tenant-leak checks, the order parents first.
+//! - [`mod@export`]: the tenant's rows, read in one snapshot, checked (unknown tenant, rows
+//!   referencing another tenant's rows), then streamed into a staged site directory
+//!   (`site.json`, `db/schema.json`, `db/<table>.jsonl`) for the archive writer;
+//!   [`export::tenant_stats`] counts the same rows without writing them;
+//!   [`export::connect`] opens the descriptor's database (a SQLite file; a PostgreSQL
+//!   URL is refused until a PostgreSQL engine is wired in there).
+//!
+//! Secret column values are not this crate's concern: the archive writer redacts them as
+//! for any site.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod descriptor;
 mod engine;
 mod error;
+pub mod export;
+pub mod plan;
 pub mod sql;
+pub mod sqlite;
 
+pub use descriptor::Descriptor;
 pub use engine::{ColumnInfo, Engine, TableInfo};
 pub use error::DbError;
+pub use export::{ExportSummary, TenantStats, connect, export, tenant_stats};
+pub use plan::{Plan, Scope};

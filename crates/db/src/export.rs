@@ -1,0 +1,257 @@
+//! The tenant's rows, read in one snapshot, written as a staged site directory:
+//! `site.json`, `db/schema.json` and `db/<table>.jsonl`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use serde_json::Value;
+use sitepack_format::Progress;
+use sitepack_format::database::{
+    Column, DB_DIR, DB_SCHEMA_PATH, DatabaseSchema, EngineKind, SkippedTable, TableRole, Tenant,
+    table_path,
+};
+
+use crate::descriptor::{DEFAULT_SCHEMA, Database, Descriptor};
+use crate::plan::{Plan, Scope, SqlStyle, plan};
+use crate::sql::Dialect;
+use crate::sqlite::SqliteEngine;
+use crate::{DbError, Engine};
+
+/// What [`export`] wrote.
+#[derive(Debug, Clone)]
+pub struct ExportSummary {
+    /// `db/schema.json` as written (each table's `rows` is how many rows its file holds).
+    pub schema: DatabaseSchema,
+    /// The rows of every table, added up.
+    pub rows: u64,
+}
+
+/// The tenant's tables and their rows, without writing anything.
+#[derive(Debug, Clone)]
+pub struct TenantStats {
+    /// Each travelling table (parents first): its name, role and row count.
+    pub tables: Vec<(String, TableRole, u64)>,
+    /// The rows of every table, added up.
+    pub total: u64,
+    /// The tables that stay behind, and why.
+    pub skipped: Vec<SkippedTable>,
+}
+
+/// Opens the descriptor's database.
+///
+/// SQLite only here: PostgreSQL support is `crate::postgres`, whose engine the lead adds
+/// as this function's PostgreSQL arm when merging; until then a PostgreSQL URL is
+/// refused with a message saying so.
+pub fn connect(descriptor: &Descriptor) -> Result<Box<dyn Engine>, DbError> {
+    match &descriptor.database {
+        Database::Sqlite { path } => Ok(Box::new(SqliteEngine::open(path)?)),
+        Database::Postgres(_) => Err(DbError::Connect {
+            url: descriptor.display_url().to_owned(),
+            reason: "this build of sitepack reads SQLite databases only".into(),
+        }),
+    }
+}
+
+fn style<'a>(engine: &dyn Engine, descriptor: &'a Descriptor) -> SqlStyle<'a> {
+    match engine.kind() {
+        EngineKind::Sqlite => SqlStyle {
+            dialect: Dialect::Sqlite,
+            schema: None,
+        },
+        EngineKind::Postgresql => SqlStyle {
+            dialect: Dialect::Postgres,
+            schema: Some(match &descriptor.database {
+                Database::Postgres(target) => target.schema.as_str(),
+                Database::Sqlite { .. } => DEFAULT_SCHEMA,
+            }),
+        },
+    }
+}
+
+/// Runs `read` inside one snapshot: the snapshot ends whatever `read` returns.
+fn in_snapshot<T>(
+    engine: &mut dyn Engine,
+    read: impl FnOnce(&mut dyn Engine) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    engine.begin_snapshot()?;
+    let result = read(engine);
+    let ended = engine.end_snapshot();
+    let value = result?;
+    ended?;
+    Ok(value)
+}
+
+/// Plans `scope`, holds its tables, and refuses an unknown tenant and any tenant leak.
+fn checked_plan(
+    engine: &mut dyn Engine,
+    descriptor: &Descriptor,
+    scope: &Scope,
+) -> Result<Plan, DbError> {
+    let tables = engine.reflect()?;
+    let plan = plan(&tables, descriptor, scope, style(engine, descriptor))?;
+    let read: Vec<&str> = plan.read.iter().map(String::as_str).collect();
+    engine.hold_tables(&read)?;
+    let mut known = false;
+    for query in &plan.tenant_rows {
+        if engine.count(query)? > 0 {
+            known = true;
+            break;
+        }
+    }
+    if !known {
+        return Err(DbError::UnknownTenant {
+            tenant: descriptor.tenant.to_string(),
+            database: descriptor.display_url().to_owned(),
+        });
+    }
+    for check in &plan.leak_checks {
+        // The first offending row is enough to act on: reading stops there.
+        engine.for_each_row(&check.query, &check.key, &mut |key| {
+            Err(DbError::TenantLeak {
+                table: check.table.clone(),
+                row: row_key(&check.key, &key),
+                columns: check.columns.clone(),
+                parent: check.parent.clone(),
+            })
+        })?;
+    }
+    Ok(plan)
+}
+
+/// `id=7`, `a=1, b="x"`.
+fn row_key(columns: &[Column], values: &[Value]) -> String {
+    columns
+        .iter()
+        .zip(values)
+        .map(|(c, v)| format!("{}={v}", c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writes the tenant's rows of `scope` into `staging` (an existing, empty directory):
+/// `site.json`, `db/schema.json` and one `db/<table>.jsonl` per table, all read in one
+/// snapshot. Rows are streamed: memory does not grow with a table's size.
+///
+/// Nothing is written before every check has passed (plan, unknown tenant, tenant
+/// leaks); a value refused while streaming leaves a partial staging directory, which the
+/// caller discards with the error. `progress` counts rows: `begin(tables, rows)`, then
+/// `advance(rows)` after each table.
+pub fn export(
+    engine: &mut dyn Engine,
+    descriptor: &Descriptor,
+    scope: &Scope,
+    staging: &Path,
+    progress: &dyn Progress,
+) -> Result<ExportSummary, DbError> {
+    in_snapshot(engine, |engine| {
+        let plan = checked_plan(engine, descriptor, scope)?;
+        let mut counts = Vec::with_capacity(plan.tables.len());
+        for table in &plan.tables {
+            counts.push(engine.count(&table.query)?);
+        }
+        progress.begin(plan.tables.len() as u64, counts.iter().sum());
+        let db_dir = staging.join(DB_DIR);
+        std::fs::create_dir_all(&db_dir).map_err(|e| DbError::io("create", &db_dir, e))?;
+        write_json(&staging.join("site.json"), &descriptor.site_json())?;
+        let mut tables = Vec::with_capacity(plan.tables.len());
+        let mut total = 0;
+        for table in &plan.tables {
+            let path = staging.join(table_path(&table.info.name));
+            let rows = write_rows(engine, &path, &table.query, &table.columns)?;
+            progress.advance(rows);
+            total += rows;
+            tables.push(table.schema_table(rows));
+        }
+        let schema = DatabaseSchema {
+            engine: engine.kind(),
+            engine_version: engine.version(),
+            tenant: Tenant {
+                column: descriptor.tenant_column.clone(),
+                value: descriptor.tenant.clone(),
+            },
+            tables,
+            skipped: plan.skipped,
+        };
+        let schema_value = serde_json::to_value(&schema).map_err(|e| DbError::Query {
+            what: "writing db/schema.json".into(),
+            reason: e.to_string(),
+        })?;
+        write_json(&staging.join(DB_SCHEMA_PATH), &schema_value)?;
+        Ok(ExportSummary {
+            schema,
+            rows: total,
+        })
+    })
+}
+
+/// The tenant's tables of the full scope and their row counts, read in one snapshot,
+/// with the same checks as [`export`] and nothing written.
+pub fn tenant_stats(
+    engine: &mut dyn Engine,
+    descriptor: &Descriptor,
+) -> Result<TenantStats, DbError> {
+    in_snapshot(engine, |engine| {
+        let plan = checked_plan(engine, descriptor, &Scope::Full)?;
+        let mut tables = Vec::with_capacity(plan.tables.len());
+        let mut total = 0;
+        for table in &plan.tables {
+            let rows = engine.count(&table.query)?;
+            total += rows;
+            tables.push((table.info.name.clone(), table.role, rows));
+        }
+        Ok(TenantStats {
+            tables,
+            total,
+            skipped: plan.skipped,
+        })
+    })
+}
+
+/// Pretty JSON and a final newline.
+fn write_json(path: &Path, value: &Value) -> Result<(), DbError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| DbError::Query {
+        what: format!("writing {}", path.display()),
+        reason: e.to_string(),
+    })?;
+    text.push('\n');
+    std::fs::write(path, text).map_err(|e| DbError::io("write", path, e))
+}
+
+/// Streams the rows of `query` into `path`, one compact JSON object per line, members in
+/// column order; returns how many.
+fn write_rows(
+    engine: &mut dyn Engine,
+    path: &Path,
+    query: &crate::sql::RowQuery,
+    columns: &[Column],
+) -> Result<u64, DbError> {
+    let file = File::create(path).map_err(|e| DbError::io("create", path, e))?;
+    let mut out = BufWriter::new(file);
+    let mut rows = 0u64;
+    let io = |e: std::io::Error| DbError::io("write", path, e);
+    // Member names are the same on every line: encode them once.
+    let names: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let name = Value::String(c.name.clone()).to_string();
+            format!("{}{name}:", if i == 0 { "{" } else { "," })
+        })
+        .collect();
+    engine.for_each_row(query, columns, &mut |values| {
+        for (name, value) in names.iter().zip(&values) {
+            out.write_all(name.as_bytes()).map_err(io)?;
+            serde_json::to_writer(&mut out, value).map_err(|e| io(e.into()))?;
+        }
+        if names.is_empty() {
+            out.write_all(b"{").map_err(io)?;
+        }
+        out.write_all(b"}\n").map_err(io)?;
+        rows += 1;
+        Ok(())
+    })?;
+    // No fsync: the staging directory is the writer's input, discarded after it.
+    out.flush().map_err(io)?;
+    Ok(rows)
+}
