@@ -14,6 +14,7 @@
 
 mod engine;
 mod error;
+pub mod postgres;
 pub mod sql;
 
 pub use engine::{ColumnInfo, Engine, TableInfo};
