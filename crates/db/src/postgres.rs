@@ -63,11 +63,20 @@ impl PostgresEngine {
         config
             .application_name("sitepack")
             .connect_timeout(CONNECT_TIMEOUT);
-        let target = shown_target(url, Some(&config));
+        let known_password = config
+            .get_password()
+            .and_then(|p| std::str::from_utf8(p).ok())
+            .unwrap_or_default()
+            .to_owned();
+        let target = scrub(shown_target(url, Some(&config)), &known_password);
         let server = server_of(&config);
-        let client = config
-            .connect(NoTls)
-            .map_err(|e| connect_error(&e, &config, &target, &server))?;
+        let client = config.connect(NoTls).map_err(|e| {
+            let reason = connect_failure(&e, &config, &server);
+            DbError::Connect {
+                url: target.clone(),
+                reason: scrub(reason, &known_password),
+            }
+        })?;
         let mut engine = Self {
             client,
             schema: schema.to_owned(),
@@ -184,11 +193,23 @@ impl Session {
     /// one sitepack can explain.
     fn query_error(&self, what: String, error: &postgres::Error) -> DbError {
         let reason = match error.as_db_error() {
-            Some(db) if *db.code() == SqlState::INSUFFICIENT_PRIVILEGE => format!(
-                "{}: role \"{}\" may not read it; GRANT SELECT on it TO {}",
-                db.message(),
-                self.role,
-                quote_ident(&self.role)
+            Some(db) if *db.code() == SqlState::INSUFFICIENT_PRIVILEGE => {
+                let grant = if db.message().contains("for schema") {
+                    "GRANT USAGE on that schema"
+                } else {
+                    "GRANT SELECT on it"
+                };
+                format!(
+                    "{}: role \"{}\" may not read it; {grant} TO {}",
+                    db.message(),
+                    self.role,
+                    quote_ident(&self.role)
+                )
+            }
+            Some(db) if *db.code() == SqlState::LOCK_NOT_AVAILABLE => format!(
+                "another session has been changing it for more than {LOCK_TIMEOUT} (a schema \
+                 change such as ALTER TABLE, or a maintenance command): run the backup again \
+                 when it is done"
             ),
             Some(db)
                 if *db.code() == SqlState::UNDEFINED_TABLE
@@ -299,15 +320,18 @@ impl Engine for PostgresEngine {
     }
 
     fn begin_snapshot(&mut self) -> Result<(), DbError> {
-        // The settings make the text PostgreSQL writes for `numeric` and `json` (and any
-        // error about times) independent of the role's defaults; the final SELECT takes
-        // the snapshot now rather than at the first read.
+        // The settings make the text PostgreSQL writes independent of the role's
+        // defaults, bound the wait for a lock (hold_tables), and keep a role's statement
+        // or idle timeouts from cutting a long backup short (as pg_dump does); the final
+        // SELECT takes the snapshot now rather than at the first read.
         let begin = format!(
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
              SET LOCAL TimeZone = 'UTC';
              SET LOCAL DateStyle = 'ISO';
              SET LOCAL extra_float_digits = 3;
              SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';
+             SET LOCAL statement_timeout = 0;
+             SET LOCAL idle_in_transaction_session_timeout = 0;
              SELECT 1"
         );
         self.execute_batch(&begin, "starting the snapshot")
@@ -390,19 +414,8 @@ impl Engine for PostgresEngine {
         let list: Vec<String> = tables.iter().map(|t| self.qualified(t)).collect();
         let sql = format!("LOCK TABLE {} IN ACCESS SHARE MODE", list.join(", "));
         self.client.batch_execute(&sql).map_err(|e| {
-            let what = format!("holding {}", list.join(", "));
-            if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
-                DbError::Query {
-                    what,
-                    reason: format!(
-                        "another session has been changing these tables for more than {LOCK_TIMEOUT} \
-                         (a schema change such as ALTER TABLE, or a maintenance command): \
-                         run the backup again when it is done"
-                    ),
-                }
-            } else {
-                self.session.query_error(what, &e)
-            }
+            self.session
+                .query_error(format!("holding {}", list.join(", ")), &e)
         })
     }
 
@@ -1063,22 +1076,23 @@ fn shown_target(url: &str, config: Option<&Config>) -> String {
     }
 }
 
-/// `text` with every occurrence of the passwords replaced by `…`: a last guard, should a
+/// `text` with every occurrence of the password replaced by `…`: a last guard, should a
 /// malformed URL or a server message ever repeat one.
-fn scrub(mut text: String, passwords: &[&str]) -> String {
-    for password in passwords.iter().filter(|p| !p.is_empty()) {
-        text = text.replace(password, CREDENTIAL_MASK);
+fn scrub(text: String, password: &str) -> String {
+    if password.is_empty() {
+        text
+    } else {
+        text.replace(password, CREDENTIAL_MASK)
     }
-    text
 }
 
-/// A failed connection as an error that names the server, database or user to check.
-fn connect_error(error: &postgres::Error, config: &Config, target: &str, server: &str) -> DbError {
+/// Why a connection failed, naming the server, database or user to check.
+fn connect_failure(error: &postgres::Error, config: &Config, server: &str) -> String {
     let database = config
         .get_dbname()
         .or_else(|| config.get_user())
         .unwrap_or("postgres");
-    let reason = if let Some(db) = error.as_db_error() {
+    if let Some(db) = error.as_db_error() {
         match db.code() {
             code if *code == SqlState::INVALID_PASSWORD => format!(
                 "{}: check the password in the URL, PGPASSWORD or password_file",
@@ -1111,13 +1125,5 @@ fn connect_error(error: &postgres::Error, config: &Config, target: &str, server:
         )
     } else {
         cause_of(error)
-    };
-    let password = config
-        .get_password()
-        .and_then(|p| std::str::from_utf8(p).ok())
-        .unwrap_or_default();
-    DbError::Connect {
-        url: scrub(target.to_owned(), &[password]),
-        reason: scrub(reason, &[password]),
     }
 }

@@ -642,6 +642,29 @@ fn a_snapshot_sees_each_committed_pair_whole_or_not_at_all() {
 }
 
 #[test]
+fn the_databases_own_timeouts_do_not_cut_a_snapshot_short() {
+    let db = TestDb::new();
+    db.setup(&format!(
+        "CREATE TABLE slow (id int4 PRIMARY KEY);
+         INSERT INTO slow VALUES (1), (2);
+         ALTER DATABASE {} SET statement_timeout = '200ms';
+         ALTER DATABASE {} SET idle_in_transaction_session_timeout = '200ms';",
+        db.name, db.name
+    ));
+    let mut engine = db.engine();
+    engine.begin_snapshot().unwrap();
+    let tables = engine.reflect().unwrap();
+    thread::sleep(Duration::from_millis(500));
+    let query = RowQuery {
+        filter: Some("pg_sleep(0.2) IS NOT NULL".into()),
+        ..all_rows("slow", &["id"])
+    };
+    let rows = read(&mut engine, &query, &columns_of(table(&tables, "slow")));
+    assert_eq!(rows, ["[1]", "[2]"]);
+    engine.end_snapshot().unwrap();
+}
+
+#[test]
 fn held_tables_make_a_schema_change_wait_until_the_snapshot_ends() {
     let db = TestDb::new();
     db.setup("CREATE TABLE held (id int4 PRIMARY KEY); CREATE TABLE free (id int4);");
