@@ -146,7 +146,8 @@ impl PostgresEngine {
         format!("{}.{}", quote_ident(&self.schema), quote_ident(table))
     }
 
-    fn reflect_columns(&mut self) -> Result<Vec<(String, ColumnInfo)>, DbError> {
+    /// Each table's columns, in order; `None` for a table without columns.
+    fn reflect_columns(&mut self) -> Result<Vec<(String, Option<ColumnInfo>)>, DbError> {
         let rows = self
             .client
             .query(REFLECT_COLUMNS, &[&self.schema])
@@ -158,6 +159,9 @@ impl PostgresEngine {
             .iter()
             .map(|row| {
                 let table: String = row.get(0);
+                let Some(name) = row.get::<_, Option<String>>(1) else {
+                    return (table, None);
+                };
                 let scalar = scalar_of_catalog(row.get(5), row.get(6));
                 let column_type = if row.get(7) {
                     let element: Option<u32> = row.get(8);
@@ -176,13 +180,13 @@ impl PostgresEngine {
                     })
                 };
                 let column = ColumnInfo {
-                    name: row.get(1),
+                    name,
                     declared: row.get(2),
                     column_type,
                     nullable: row.get(3),
                     has_default: row.get(4),
                 };
-                (table, column)
+                (table, Some(column))
             })
             .collect())
     }
@@ -240,8 +244,8 @@ impl Session {
 }
 
 /// The ordinary and partitioned tables of schema `$1` (not the partitions themselves),
-/// their columns in order, each with its type seen through domains: `typtype`, and for
-/// an array its element's base type.
+/// their columns in order (a table without columns has one row of NULLs), each with its
+/// type seen through domains: `typtype`, and for an array its element's base type.
 ///
 /// Generated and identity columns count as having a default (a restore lets the
 /// database compute them).
@@ -268,10 +272,10 @@ SELECT c.relname::text,
        t.typelem <> 0 AND t.typlen = -1,
        e.oid,
        e.typtype::text
-FROM pg_attribute a
-JOIN pg_class c ON c.oid = a.attrelid
+FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_type t
+LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_type t
   ON t.oid = COALESCE((SELECT base_oid FROM domain_base WHERE domain_oid = a.atttypid), a.atttypid)
 LEFT JOIN pg_type e
   ON t.typelem <> 0 AND t.typlen = -1
@@ -279,8 +283,6 @@ LEFT JOIN pg_type e
 WHERE n.nspname = $1
   AND c.relkind IN ('r', 'p')
   AND NOT c.relispartition
-  AND a.attnum > 0
-  AND NOT a.attisdropped
 ORDER BY c.relname, a.attnum";
 
 /// Primary keys (`p`), unique constraints (`u`) and foreign keys (`f`) of the tables of
@@ -341,10 +343,10 @@ impl Engine for PostgresEngine {
         let mut tables: Vec<TableInfo> = Vec::new();
         for (table, column) in self.reflect_columns()? {
             match tables.last_mut() {
-                Some(last) if last.name == table => last.columns.push(column),
+                Some(last) if last.name == table => last.columns.extend(column),
                 _ => tables.push(TableInfo {
                     name: table,
-                    columns: vec![column],
+                    columns: column.into_iter().collect(),
                     primary_key: Vec::new(),
                     unique: Vec::new(),
                     foreign_keys: Vec::new(),

@@ -455,6 +455,7 @@ fn keys_nullability_and_defaults_are_reflected() {
              CONSTRAINT to_parent FOREIGN KEY (pb, pa) REFERENCES parent (b, a)
          );
          CREATE TABLE no_key (v text);
+         CREATE TABLE no_columns ();
          CREATE TABLE measure (day date, v int4, PRIMARY KEY (day)) PARTITION BY RANGE (day);
          CREATE TABLE measure_2024 PARTITION OF measure FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
          CREATE VIEW parent_view AS SELECT * FROM parent;",
@@ -462,7 +463,11 @@ fn keys_nullability_and_defaults_are_reflected() {
     let mut engine = db.engine();
     let tables = engine.reflect().unwrap();
     let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["child", "measure", "no_key", "parent"]);
+    assert_eq!(
+        names,
+        ["child", "measure", "no_columns", "no_key", "parent"]
+    );
+    assert!(table(&tables, "no_columns").columns.is_empty());
 
     let parent = table(&tables, "parent");
     assert_eq!(parent.primary_key, ["b", "a"]);
@@ -577,6 +582,47 @@ fn queries_bind_their_parameters_and_stream_in_key_order() {
         [r#"["O'Brien; DROP TABLE item",3]"#, r#"["y",2]"#]
     );
     assert_eq!(engine.count(&all_rows("item", &["id"])).unwrap(), 999);
+    engine.end_snapshot().unwrap();
+}
+
+#[test]
+fn rows_stream_while_the_server_is_still_sending_and_a_callback_can_stop_them() {
+    let db = TestDb::new();
+    db.setup(
+        "CREATE TABLE wide (id int4 PRIMARY KEY, filler text);
+         INSERT INTO wide SELECT i, repeat('x', 200) FROM generate_series(1, 100000) AS i;",
+    );
+    let mut engine = db.engine();
+    engine.begin_snapshot().unwrap();
+    let tables = engine.reflect().unwrap();
+    let columns = columns_of(table(&tables, "wide"));
+    let mut observer = db.client();
+    let mut seen = 0;
+    let mut state_at_first_row = String::new();
+    let error = engine
+        .for_each_row(&all_rows("wide", &["id"]), &columns, &mut |values| {
+            seen += 1;
+            assert_eq!(values[0], 1);
+            // 20 MB of rows: had they all been fetched first, the query would be over.
+            state_at_first_row = observer
+                .query_one(
+                    "SELECT state FROM pg_stat_activity
+                     WHERE datname = current_database() AND application_name = 'sitepack'",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            Err(DbError::Query {
+                what: "writing".into(),
+                reason: "stop".into(),
+            })
+        })
+        .unwrap_err();
+    assert_eq!(error.to_string(), "writing: stop");
+    assert_eq!(seen, 1);
+    assert_eq!(state_at_first_row, "active");
+    // The connection is usable after an interrupted read.
+    assert_eq!(engine.count(&all_rows("wide", &["id"])).unwrap(), 100_000);
     engine.end_snapshot().unwrap();
 }
 
