@@ -652,8 +652,11 @@ impl Wire {
                 i64::from_be_bytes(fixed(raw, "timestamptz")?),
                 "+00:00",
             )?),
-            Self::JsonText => serde_json::from_slice(raw)
-                .map_err(|e| format!("the server sent JSON that does not parse: {e}"))?,
+            Self::JsonText => serde_json::from_slice(raw).map_err(|e| {
+                format!(
+                    "a JSON value sitepack cannot read ({e}); fix the value or exclude the table"
+                )
+            })?,
             Self::Uuid => {
                 let uuid = uuid::Uuid::from_bytes(fixed(raw, "uuid")?);
                 let mut buffer = uuid::Uuid::encode_buffer();

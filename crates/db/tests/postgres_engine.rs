@@ -320,6 +320,39 @@ fn every_supported_type_is_encoded_exactly() {
 }
 
 #[test]
+fn arrays_of_every_kind_hold_their_elements_encodings() {
+    let db = TestDb::new();
+    db.setup(
+        "CREATE DOMAIN positive AS int4 CHECK (VALUE > 0);
+         CREATE DOMAIN tags AS text[];
+         CREATE TABLE lists (
+             id int4 PRIMARY KEY,
+             smalls int2[], bigs int8[], positives positive[], singles float4[], doubles float8[],
+             flags bool[], blobs bytea[], clocks time[], stamps timestamp[], moments timestamptz[],
+             uids uuid[], raw_docs json[], labels tags, names varchar(5)[]
+         );
+         INSERT INTO lists VALUES (
+             1, '{-32768,NULL}', '{9223372036854775807}', '{1,2}', '{0.1,NaN}', '{-Infinity,2.5}',
+             '{true,false,NULL}', ARRAY['\\x'::bytea, '\\x00ff'::bytea], '{23:59:59.000100}',
+             '{infinity,2001-02-03 04:05:06}', '{2001-02-03 04:05:06-02}',
+             '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,NULL}', ARRAY['{\"a\": 1.0}'::json, NULL],
+             '{x,y}', '{\"a,b\",\"\"}'
+         );",
+    );
+    let mut engine = db.engine();
+    let rows = read_table(&mut engine, "lists");
+    assert_eq!(
+        rows,
+        [concat!(
+            r#"[1,[-32768,null],[9223372036854775807],[1,2],[0.1,"NaN"],["-Infinity",2.5],"#,
+            r#"[true,false,null],["","AP8="],["23:59:59.0001"],["infinity","2001-02-03T04:05:06"],"#,
+            r#"["2001-02-03T06:05:06+00:00"],["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",null],"#,
+            r#"[{"a":1.0},null],["x","y"],["a,b",""]]"#,
+        )]
+    );
+}
+
+#[test]
 fn one_byte_chars_read_as_postgresql_prints_them() {
     let db = TestDb::new();
     db.setup(
