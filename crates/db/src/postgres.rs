@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::BytesMut;
-use postgres::config::Host;
+use postgres::config::{Host, SslMode};
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
@@ -70,6 +70,15 @@ impl PostgresEngine {
             .to_owned();
         let target = scrub(shown_target(url, Some(&config)), &known_password);
         let server = server_of(&config);
+        if matches!(config.get_ssl_mode(), SslMode::Require) {
+            return Err(DbError::Connect {
+                url: target,
+                reason: "the URL asks for TLS (sslmode=require), which sitepack's PostgreSQL \
+                         connection does not offer: connect through a local socket or a trusted \
+                         network with sslmode=prefer or sslmode=disable"
+                    .to_owned(),
+            });
+        }
         let client = config.connect(NoTls).map_err(|e| {
             let reason = connect_failure(&e, &config, &server);
             DbError::Connect {

@@ -899,6 +899,12 @@ fn an_unreachable_server_is_named_with_its_port() {
         assert!(message.contains("127.0.0.1:1"), "{message}");
         assert!(message.contains("check that it is running"), "{message}");
     }
+    let message = connect_error(
+        &format!("postgres://postgres:{PASSWORD}@127.0.0.1:5432/postgres?sslmode=require"),
+        None,
+        "public",
+    );
+    assert!(message.contains("TLS (sslmode=require)"), "{message}");
     let message = connect_error("postgres://u:p@[not a url", None, "public");
     assert!(message.contains("postgres://USER@HOST"), "{message}");
 }
