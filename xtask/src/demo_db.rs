@@ -22,7 +22,10 @@ pub(crate) fn build(dir: &Path) -> Result<PathBuf> {
         db.execute_batch("PRAGMA journal_mode = DELETE; VACUUM;")?;
     }
     // Readable by the application's other users, as a database file usually is.
-    std::fs::set_permissions(temp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    std::fs::set_permissions(
+        temp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )?;
     let target = dir.join("fleet.db");
     temp.persist(&target)
         .with_context(|| format!("write {}", target.display()))?;

@@ -16,6 +16,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod commands;
 mod completions;
 mod progress;
+mod site_arg;
 
 /// Exit status: success.
 const EXIT_OK: u8 = 0;

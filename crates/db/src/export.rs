@@ -14,6 +14,7 @@ use sitepack_format::database::{
 
 use crate::descriptor::{DEFAULT_SCHEMA, Database, Descriptor};
 use crate::plan::{Plan, Scope, SqlStyle, plan};
+use crate::postgres::PostgresEngine;
 use crate::sql::Dialect;
 use crate::sqlite::SqliteEngine;
 use crate::{DbError, Engine};
@@ -38,18 +39,15 @@ pub struct TenantStats {
     pub skipped: Vec<SkippedTable>,
 }
 
-/// Opens the descriptor's database.
-///
-/// SQLite only here: PostgreSQL support is `crate::postgres`, whose engine the lead adds
-/// as this function's PostgreSQL arm when merging; until then a PostgreSQL URL is
-/// refused with a message saying so.
+/// Opens the descriptor's database: a SQLite file, or a PostgreSQL server.
 pub fn connect(descriptor: &Descriptor) -> Result<Box<dyn Engine>, DbError> {
     match &descriptor.database {
         Database::Sqlite { path } => Ok(Box::new(SqliteEngine::open(path)?)),
-        Database::Postgres(_) => Err(DbError::Connect {
-            url: descriptor.display_url().to_owned(),
-            reason: "this build of sitepack reads SQLite databases only".into(),
-        }),
+        Database::Postgres(target) => Ok(Box::new(PostgresEngine::connect_with(
+            target.config(),
+            descriptor.display_url(),
+            &target.schema,
+        )?)),
     }
 }
 

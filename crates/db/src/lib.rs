@@ -5,7 +5,8 @@
 //! - [`Engine`]: what sitepack needs of a database engine — a consistent snapshot, the
 //!   reflected schema, rows streamed in key order with their values encoded as format 1.1
 //!   says ([`sitepack_format::database`]). [`sqlite::SqliteEngine`] implements it for
-//!   SQLite files; another engine is another implementation of the same trait.
+//!   SQLite files, [`postgres::PostgresEngine`] for PostgreSQL; another engine (MySQL,
+//!   MariaDB) is another implementation of the same trait.
 //! - [`mod@plan`]: which tables and rows are the tenant's, from the live schema alone (no
 //!   table list written by hand): tenant, linked and reference tables, the tables left
 //!   behind and why, the tenant-leak checks, the order parents first.
@@ -13,8 +14,11 @@
 //!   referencing another tenant's rows), then streamed into a staged site directory
 //!   (`site.json`, `db/schema.json`, `db/<table>.jsonl`) for the archive writer;
 //!   [`export::tenant_stats`] counts the same rows without writing them;
-//!   [`export::connect`] opens the descriptor's database (a SQLite file; a PostgreSQL
-//!   URL is refused until a PostgreSQL engine is wired in there).
+//!   [`export::connect`] opens the descriptor's database.
+//!
+//! - [`DatabaseSite`]: a descriptor as a site to back up (the site crate's
+//!   `BackupSource`): the export staged under the state directory, then archived by the
+//!   writer as format 1.1, all under the site lock.
 //!
 //! Secret column values are not this crate's concern: the archive writer redacts them as
 //! for any site.
@@ -26,6 +30,8 @@ mod engine;
 mod error;
 pub mod export;
 pub mod plan;
+pub mod postgres;
+mod site;
 pub mod sql;
 pub mod sqlite;
 
@@ -34,3 +40,4 @@ pub use engine::{ColumnInfo, Engine, TableInfo};
 pub use error::DbError;
 pub use export::{ExportSummary, TenantStats, connect, export, tenant_stats};
 pub use plan::{Plan, Scope};
+pub use site::DatabaseSite;

@@ -3,9 +3,10 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+use sitepack_format::SiteIdentity;
 use sitepack_format::{Beneath, INTERNAL_DIR, Progress, error_chain, interrupt};
 use sitepack_writer::{
-    CreateOptions, Overwrite, Site, Summary, WriterError, create_archive_file, write_archive,
+    CreateOptions, Overwrite, Site, Summary, create_archive_file, write_archive,
 };
 
 use crate::{
@@ -93,53 +94,63 @@ fn is_not_writable(error: &io::Error) -> bool {
     )
 }
 
+/// A site that can be backed up: a site directory ([`Site`]), or a database site (the
+/// `db` crate's), whose backup reads the database while it holds the site lock.
+pub trait BackupSource {
+    /// The directory whose `.sitepack/` holds the site's lock, audit log and settings
+    /// (the site directory itself, or a database site's state directory).
+    fn state_root(&self) -> &Path;
+    /// The site's identity, as its archives record it.
+    fn identity(&self) -> SiteIdentity;
+    /// Writes an archive of the site to `output`. The caller holds the site lock
+    /// ([`BackupLock`]) and records the event: see [`create_backup`].
+    fn write_archive(
+        &self,
+        options: &CreateOptions,
+        output: ArchiveOutput<'_>,
+        progress: &dyn Progress,
+    ) -> Result<Summary, SiteError>;
+}
+
+impl BackupSource for Site {
+    fn state_root(&self) -> &Path {
+        Site::state_root(self)
+    }
+
+    fn identity(&self) -> SiteIdentity {
+        self.config().identity()
+    }
+
+    fn write_archive(
+        &self,
+        options: &CreateOptions,
+        output: ArchiveOutput<'_>,
+        progress: &dyn Progress,
+    ) -> Result<Summary, SiteError> {
+        Ok(match output {
+            ArchiveOutput::File { path, overwrite } => {
+                create_archive_file(self, options, path, overwrite, progress)
+            }
+            ArchiveOutput::Stream { out, name } => {
+                write_archive(self, options, out, name, progress)
+            }
+        }?)
+    }
+}
+
 /// Writes an archive of `site` under its lock ([`BackupLock`]) and records a `create`
 /// event either way (an interrupt records it as failed).
 pub fn create_backup(
-    site: &Site,
+    site: &dyn BackupSource,
     options: &CreateOptions,
     output: ArchiveOutput<'_>,
     progress: &dyn Progress,
 ) -> Result<Backup, SiteError> {
-    let name = output.name().to_path_buf();
-    record_backup(site.state_root(), options, &name, || {
-        Ok(write_backup(site, options, output, progress)?)
-    })
-}
-
-/// Writes the archive of `site` to `output` (no lock taken, nothing recorded: for
-/// [`record_backup`]'s callers, which hold the lock already).
-pub fn write_backup(
-    site: &Site,
-    options: &CreateOptions,
-    output: ArchiveOutput<'_>,
-    progress: &dyn Progress,
-) -> Result<Summary, WriterError> {
-    match output {
-        ArchiveOutput::File { path, overwrite } => {
-            create_archive_file(site, options, path, overwrite, progress)
-        }
-        ArchiveOutput::Stream { out, name } => write_archive(site, options, out, name, progress),
-    }
-}
-
-/// Runs `write` (which makes the archive of the site whose state is under `state_root`,
-/// to `output`) under the site's lock ([`BackupLock`]), and records a `create` event
-/// either way (an interrupt records it as failed). A database site's backup reads the
-/// database inside `write`, so that the lock covers it too.
-pub fn record_backup<E>(
-    state_root: &Path,
-    options: &CreateOptions,
-    output: &Path,
-    write: impl FnOnce() -> Result<Summary, E>,
-) -> Result<Backup, E>
-where
-    E: From<SiteError> + std::error::Error,
-{
+    let state_root = site.state_root();
     let started = CreateDetails {
         scope: Some(options.scope.to_string()),
         options: Some(options.options),
-        output: Some(output.display().to_string()),
+        output: Some(output.name().display().to_string()),
         ..CreateDetails::default()
     };
     let _interruptible = {
@@ -154,8 +165,7 @@ where
         })
     };
     let result = BackupLock::take(state_root)
-        .map_err(E::from)
-        .and_then(|_lock| write());
+        .and_then(|_lock| site.write_archive(options, output, progress));
     let (outcome, details) = match &result {
         Ok(summary) => (
             Outcome::Ok,

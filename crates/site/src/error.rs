@@ -63,6 +63,10 @@ pub enum SiteError {
     /// Writing the archive failed.
     #[error(transparent)]
     Writer(#[from] WriterError),
+    /// Reading a database site failed (the `db` crate's error, which names the table,
+    /// column or row).
+    #[error(transparent)]
+    Database(Box<dyn std::error::Error + Send + Sync>),
     /// A read or write of the site's state failed.
     #[error("{}: cannot {action}", path.display())]
     Io {

@@ -52,7 +52,7 @@ pub use audit::{
     append_audit_event, audit_log_path, current_actor, read_audit_events, read_audit_log,
     record_audit_event,
 };
-pub use backup::{ArchiveOutput, Backup, BackupLock, create_backup, record_backup, write_backup};
+pub use backup::{ArchiveOutput, Backup, BackupLock, BackupSource, create_backup};
 pub use error::{SiteError, SiteRefusal};
 pub use event::{
     AuditEvent, AutoDetails, CreateDetails, Details, InitDetails, Interrupted, Operation,

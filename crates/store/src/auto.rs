@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sitepack_format::{INTERNAL_DIR, Options, Progress, Scope, Timestamp, error_chain};
 use sitepack_site::{
-    AUTO_LOCK_NAME, AutoDetails, BackupLock, CreateDetails, Details, LockKind, Outcome, Recovered,
-    SiteError, SiteLock, SiteState, access, record_audit_event,
+    AUTO_LOCK_NAME, ArchiveOutput, AutoDetails, BackupLock, BackupSource, CreateDetails, Details,
+    LockKind, Outcome, Recovered, SiteError, SiteLock, SiteState, access, record_audit_event,
 };
-use sitepack_writer::{CreateOptions, Overwrite, Site, create_archive_file};
+use sitepack_writer::{CreateOptions, Overwrite};
 
 use crate::prune::{GroupBy, OrphanDecision, OrphanGrace, PruneDecision, prune};
 use crate::retention::RetentionPolicy;
@@ -188,8 +188,8 @@ pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
 
 /// A site backup to store: the archive options and the target.
 pub struct BackupRequest<'a> {
-    /// The site.
-    pub site: &'a Site,
+    /// The site (a directory or a database site).
+    pub site: &'a dyn BackupSource,
     /// What to archive (its `created_at` names the backup).
     pub options: CreateOptions,
     /// Manual or automatic.
@@ -211,20 +211,16 @@ pub fn backup_site(
     let _interruptible = sitepack_format::interrupt::temporary(work.path());
     let archive = work.path().join("backup.zip");
     let options = &request.options;
-    let summary = BackupLock::take(request.site.root())
-        .and_then(|_lock| {
-            Ok(create_archive_file(
-                request.site,
-                options,
-                &archive,
-                Overwrite::Refuse,
-                progress,
-            )?)
-        })
+    let output = ArchiveOutput::File {
+        path: &archive,
+        overwrite: Overwrite::Refuse,
+    };
+    let summary = BackupLock::take(request.site.state_root())
+        .and_then(|_lock| request.site.write_archive(options, output, progress))
         .map_err(|source| StoreError::Create { source })?;
     check_before_storing(&archive)?;
     let backup = NewBackup {
-        site: request.site.config().identity(),
+        site: request.site.identity(),
         created_at: options.created_at,
         scope: options.scope.clone(),
         files: options.options.files,
@@ -341,6 +337,20 @@ pub struct AutoReport {
     pub failure_command_warning: Option<String>,
 }
 
+/// The site an automatic run backs up.
+pub struct AutoSite<'a> {
+    /// The directory whose `.sitepack/` holds the site's state and `config.toml` (the
+    /// site directory, or a database site's state directory).
+    pub state_root: &'a Path,
+    /// Opens the site, once the run holds its lock: a site that cannot be opened is a
+    /// failed run, recorded like any other.
+    pub open: &'a dyn Fn() -> Result<Box<dyn BackupSource + 'a>, SiteError>,
+    /// Whether it is a site before it is opened (a directory with `site.json`, a read
+    /// descriptor). One that is not is opened first, so that nothing is written into a
+    /// directory that is no site: no lock, no audit log.
+    pub known: bool,
+}
+
 /// How to run [`auto_run`].
 #[derive(Debug, Clone, Copy)]
 pub struct AutoRunOptions<'a> {
@@ -374,10 +384,11 @@ pub struct AutoFailure {
 /// event and runs `options.on_failure`, and so does a retention that failed after the
 /// backup was stored.
 pub fn auto_run(
-    site_root: &Path,
+    site: &AutoSite<'_>,
     options: &AutoRunOptions<'_>,
     progress: &dyn Progress,
 ) -> Result<AutoReport, AutoFailure> {
+    let site_root = site.state_root;
     let mut warnings = Vec::new();
     let recovered = match SiteState::open(site_root, access::Read) {
         Ok(opened) => opened.recovered,
@@ -397,7 +408,7 @@ pub fn auto_run(
             ));
         }
     };
-    match run_auto_backup(site_root, options.now, options.if_due, progress) {
+    match run_auto_backup(site, options.now, options.if_due, progress) {
         Ok(mut report) => {
             report.recovered = recovered;
             if let (Some(error), Some(command)) = (&report.retention_error, options.on_failure) {
@@ -437,19 +448,14 @@ fn failed(
 /// The run of [`auto_run`] after the recovery. Every failure is recorded as a failed
 /// `auto` event.
 fn run_auto_backup(
-    site_root: &Path,
+    site: &AutoSite<'_>,
     now: Timestamp,
     if_due: bool,
     progress: &dyn Progress,
 ) -> Result<AutoReport, StoreError> {
-    // A directory that is no site (no `site.json`) gets nothing written into it: no lock,
-    // no audit log. The error is the one `create` gives.
-    if !site_root.join("site.json").exists()
-        && let Err(source) = Site::open(site_root)
-    {
-        return Err(StoreError::Create {
-            source: source.into(),
-        });
+    let site_root = site.state_root;
+    if !site.known {
+        (site.open)().map_err(|source| StoreError::Create { source })?;
     }
     // One automatic run at a time. (The backup itself takes the site lock shared, like
     // every `create`.)
@@ -460,7 +466,7 @@ fn run_auto_backup(
             return Err(error);
         }
     };
-    let state = match read_state(site_root, now) {
+    let state = match read_state(site, now) {
         Ok(state) => state,
         Err(error) => {
             // A cron job whose config broke, or whose target cannot be listed, must
@@ -472,7 +478,7 @@ fn run_auto_backup(
     let AutoState {
         config,
         store,
-        site,
+        source,
         last_success,
         backup_in_future,
     } = state;
@@ -505,7 +511,14 @@ fn run_auto_backup(
         backup_in_future,
         ..AutoDetails::default()
     };
-    let result = run_once(&site, &config, store.as_ref(), now, progress, &mut report);
+    let result = run_once(
+        source.as_ref(),
+        &config,
+        store.as_ref(),
+        now,
+        progress,
+        &mut report,
+    );
     let outcome = match &result {
         Ok(()) => {
             if let Some(stored) = &report.stored {
@@ -542,7 +555,7 @@ fn run_auto_backup(
 }
 
 fn run_once(
-    site: &Site,
+    site: &dyn BackupSource,
     config: &AutoConfig,
     store: &dyn crate::BackupStore,
     now: Timestamp,
@@ -568,7 +581,7 @@ fn run_once(
     if !config.retention.is_empty() {
         match prune(
             store,
-            &site.config().id,
+            &site.identity().id,
             &config.retention,
             GroupBy::default(),
             OrphanGrace::default(),
@@ -647,10 +660,10 @@ fn run_failure_command(command: &str, site_root: &Path, error: &str) -> Option<S
 }
 
 /// What an automatic run starts from.
-struct AutoState {
+struct AutoState<'a> {
     config: AutoConfig,
     store: Box<dyn crate::BackupStore>,
-    site: Site,
+    source: Box<dyn BackupSource + 'a>,
     /// The newest automatic backup of the site in the target, at or before now.
     last_success: Option<Timestamp>,
     /// The newest one dated after now (a clock that was, or is, wrong).
@@ -660,15 +673,13 @@ struct AutoState {
 /// The config, the site, the target, and the automatic backups the target
 /// holds: the ground truth of what exists (an audit log that could not be written, or
 /// whose last line was cut short, cannot make a backup due twice).
-fn read_state(site_root: &Path, now: Timestamp) -> Result<AutoState, StoreError> {
-    let config = read_config(site_root)?.auto;
-    config.target.check_outside_site(site_root)?;
-    let site = Site::open(site_root).map_err(|source| StoreError::Create {
-        source: source.into(),
-    })?;
+fn read_state<'a>(site: &AutoSite<'a>, now: Timestamp) -> Result<AutoState<'a>, StoreError> {
+    let config = read_config(site.state_root)?.auto;
+    config.target.check_outside_site(site.state_root)?;
+    let source = (site.open)().map_err(|source| StoreError::Create { source })?;
     let store = open_store(&config.target, &config.s3)?;
     // A sidecar that cannot be read is `list`'s to report; it is no backup to count on.
-    let listing = list_backups(store.as_ref(), Some(&site.config().id))?;
+    let listing = list_backups(store.as_ref(), Some(&source.identity().id))?;
     let auto_times = listing
         .backups
         .iter()
@@ -678,7 +689,7 @@ fn read_state(site_root: &Path, now: Timestamp) -> Result<AutoState, StoreError>
     Ok(AutoState {
         config,
         store,
-        site,
+        source,
         last_success: past.into_iter().max(),
         backup_in_future: future.into_iter().max(),
     })

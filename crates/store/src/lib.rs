@@ -33,8 +33,8 @@ mod workdir;
 use sitepack_format::failpoint;
 
 pub use auto::{
-    AutoConfig, AutoFailure, AutoReport, AutoRunOptions, BackupRequest, CONFIG_NAME, Config,
-    auto_run, backup_site, config_path, read_config, record_stored_backup,
+    AutoConfig, AutoFailure, AutoReport, AutoRunOptions, AutoSite, BackupRequest, CONFIG_NAME,
+    Config, auto_run, backup_site, config_path, read_config, record_stored_backup,
 };
 pub use backups::{
     BackupKind, BackupListing, NewBackup, Orphan, OrphanKind, StoredBackup, backup_name,

@@ -9,6 +9,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use sitepack_site::{AuditEvent, AuditFilter, AuditLog, Operation, audit_log_path, read_audit_log};
 
 use crate::Outcome;
+use crate::site_arg::SiteArg;
 
 /// List the site's audit log: every create, restore, keep, revert, init, recovery,
 /// automatic backup and prune, oldest first.
@@ -36,14 +37,18 @@ pub(crate) struct AuditArgs {
 }
 
 pub(crate) fn run(args: &AuditArgs) -> Result<Outcome> {
-    check_site_dir(&args.site)?;
-    super::recover_first(&args.site)?;
+    let site = SiteArg::parse(&args.site)?;
+    let root = site.state_root();
+    if let SiteArg::Directory(_) = site {
+        check_site_dir(root)?;
+    }
+    super::recover_first(root)?;
     let filter = AuditFilter {
         operation: args.kind,
         limit: args.limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
-    let log_path = audit_log_path(&args.site);
-    let log = read_audit_log(&args.site, &filter)
+    let log_path = audit_log_path(root);
+    let log = read_audit_log(root, &filter)
         .with_context(|| format!("{}: cannot read the audit log", log_path.display()))?;
     warn_bad_lines(&log_path, &log)?;
     if args.json {

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use sitepack_format::{Options, Scope, Timestamp};
 use sitepack_site::{ArchiveOutput, SiteError, create_backup};
-use sitepack_writer::{CreateOptions, Overwrite, Site, Summary, WriterError};
+use sitepack_writer::{CreateOptions, Overwrite, Summary, WriterError};
 
 use crate::progress::Bar;
+use crate::site_arg::SiteArg;
 use crate::{GlobalArgs, Outcome};
 
 /// Write one archive of a site, or of one tab, module or user.
@@ -17,7 +18,7 @@ use crate::{GlobalArgs, Outcome};
     after_help = "Reproducible: the same site, options and --timestamp (or SOURCE_DATE_EPOCH) give a byte-identical archive."
 )]
 pub(crate) struct CreateArgs {
-    /// The site directory.
+    /// The site directory, or a database site's descriptor (a TOML file).
     pub(crate) site: PathBuf,
     /// Where to write the archive (`-` for standard output).
     #[arg(
@@ -35,7 +36,8 @@ pub(crate) struct CreateArgs {
     /// The S3 endpoint (e.g. http://127.0.0.1:9000); default AWS_ENDPOINT_URL, else AWS.
     #[arg(long, value_name = "URL", requires = "to")]
     pub(crate) endpoint: Option<String>,
-    /// What to archive: full, tab:NAME, module:NAME or user:ID.
+    /// What to archive: full, tab:NAME, module:NAME or user:ID; of a database site:
+    /// full, table:NAME or user:ID.
     #[arg(long, default_value = "full", value_parser = parse_scope)]
     scope: Scope,
     /// Leave out files/** and non-JSON module files (a data-only archive).
@@ -119,8 +121,7 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
             "--json prints on standard output, which -o - uses for the archive: use one or the other"
         );
     }
-    super::recover_first_for_backup(&args.site)?;
-    let site = Site::open(&args.site)?;
+    let site = SiteArg::parse(&args.site)?.open_for_backup()?;
     let options = create_options(args)?;
     let bar = Bar::new(!global.no_progress);
     let result = if to_stdout {
@@ -129,7 +130,7 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
             out: &mut stdout,
             name: Path::new("<standard output>"),
         };
-        create_backup(&site, &options, output, &bar)
+        create_backup(site.as_ref(), &options, output, &bar)
     } else {
         let overwrite = if args.force {
             Overwrite::Replace
@@ -140,7 +141,7 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
             path: output,
             overwrite,
         };
-        create_backup(&site, &options, output, &bar)
+        create_backup(site.as_ref(), &options, output, &bar)
     };
     bar.finish();
     let backup = match result {
@@ -200,17 +201,33 @@ fn print_human(out: &mut dyn Write, output: &Path, summary: &Summary) -> Result<
         sitepack_format::CHECKSUMS_NAME,
         manifest.scope
     )?;
-    writeln!(
-        out,
-        "  {} tabs, {} users, {} modules ({} collections, {} records), {} files, {} other",
-        stats.tabs,
-        stats.users,
-        stats.modules,
-        stats.collections,
-        stats.records,
-        stats.files,
-        stats.other
-    )?;
+    let tables: Vec<u64> = manifest
+        .entries
+        .iter()
+        .filter(|e| e.path.as_str().starts_with("site/db/"))
+        .filter_map(|e| e.records)
+        .collect();
+    if manifest.format_version == sitepack_format::database::DATABASE_FORMAT_VERSION {
+        writeln!(
+            out,
+            "  {} tables ({} rows), {} files",
+            tables.len(),
+            tables.iter().sum::<u64>(),
+            stats.files
+        )?;
+    } else {
+        writeln!(
+            out,
+            "  {} tabs, {} users, {} modules ({} collections, {} records), {} files, {} other",
+            stats.tabs,
+            stats.users,
+            stats.modules,
+            stats.collections,
+            stats.records,
+            stats.files,
+            stats.other
+        )?;
+    }
     if stats.redactions > 0 {
         writeln!(
             out,

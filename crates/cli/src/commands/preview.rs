@@ -56,6 +56,9 @@ struct PreviewOutput<'a> {
 }
 
 pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
+    if let Some(site) = &args.against {
+        crate::site_arg::directory_only(site, "preview --against")?;
+    }
     if args.against.is_none() && args.plan.any_given() {
         anyhow::bail!(
             "--allow-other-site, --no-files, --as, --rewrite-url and --no-rewrite plan a restore: give --against SITE too"

@@ -77,6 +77,7 @@ struct RestoreOutput<'a> {
 }
 
 pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
+    crate::site_arg::directory_only(&args.site, "restore")?;
     let confirm_on_terminal = !args.yes && !args.dry_run;
     if confirm_on_terminal && !io::stdin().is_terminal() {
         let reason = Refusal::NotConfirmed {

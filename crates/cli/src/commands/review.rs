@@ -55,6 +55,7 @@ struct SettledOutput<'a> {
 
 /// `status`: finishes an interrupted restore's recovery, then shows the pending restore.
 pub(crate) fn status(args: &ReviewArgs) -> Result<Outcome> {
+    crate::site_arg::directory_only(&args.site, "status")?;
     let status = match SiteState::open(&args.site, Read) {
         Ok(status) => status,
         Err(e) => return super::refusal("status", e),
@@ -93,12 +94,14 @@ pub(crate) fn status(args: &ReviewArgs) -> Result<Outcome> {
 
 /// `keep`: accepts the pending restore and drops its snapshot.
 pub(crate) fn keep(args: &ReviewArgs) -> Result<Outcome> {
+    crate::site_arg::directory_only(&args.site, "keep")?;
     settle(args, Operation::Keep, "kept", LockedSite::keep)
 }
 
 /// `revert`: puts everything the pending restore touched back as it was; edits made
 /// since to those paths are named and need a "y" on a terminal, or --force.
 pub(crate) fn revert(args: &RevertArgs) -> Result<Outcome> {
+    crate::site_arg::directory_only(&args.review.site, "revert")?;
     if args.force {
         return settle(
             &args.review,

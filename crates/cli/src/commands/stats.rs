@@ -4,14 +4,16 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use sitepack_db::DatabaseSite;
 use sitepack_writer::{Site, site_stats};
 
 use crate::Outcome;
+use crate::site_arg::SiteArg;
 
-/// Count a live site per area.
+/// Count a live site per area, or a database site's rows per table.
 #[derive(Debug, clap::Args)]
 pub(crate) struct StatsArgs {
-    /// The site directory.
+    /// The site directory, or a database site's descriptor (a TOML file).
     site: PathBuf,
     /// Print one JSON document instead of text.
     #[arg(long)]
@@ -19,6 +21,9 @@ pub(crate) struct StatsArgs {
 }
 
 pub(crate) fn run(args: &StatsArgs) -> Result<Outcome> {
+    if let SiteArg::Database(site) = SiteArg::parse(&args.site)? {
+        return database_stats(&site, args.json);
+    }
     super::recover_first(&args.site)?;
     let site = Site::open(&args.site)?;
     let stats = site_stats(&site)?;
@@ -79,6 +84,93 @@ pub(crate) fn run(args: &StatsArgs) -> Result<Outcome> {
         "total     {} files, {} bytes",
         stats.total_files, stats.total_bytes
     )?;
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+/// A database site's tables (in one snapshot): the tenant's rows per table, their total,
+/// and the tables that stay behind with the reason.
+fn database_stats(site: &DatabaseSite, json: bool) -> Result<Outcome> {
+    let stats = site.stats()?;
+    let descriptor = site.descriptor();
+    if json {
+        let tables: serde_json::Map<String, serde_json::Value> = stats
+            .tables
+            .iter()
+            .map(|(name, _, rows)| (name.clone(), (*rows).into()))
+            .collect();
+        let roles: serde_json::Map<String, serde_json::Value> = stats
+            .tables
+            .iter()
+            .map(|(name, role, _)| (name.clone(), role.to_string().into()))
+            .collect();
+        let skipped: Vec<serde_json::Value> = stats
+            .skipped
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "table": s.table,
+                    "reason": s.reason,
+                    "explanation": s.reason.explanation(),
+                })
+            })
+            .collect();
+        super::print_json(&serde_json::json!({
+            "site": descriptor.site,
+            "database": descriptor.display_url(),
+            "tenant": {"column": descriptor.tenant_column, "value": descriptor.tenant},
+            "tables": tables,
+            "roles": roles,
+            "total": stats.total,
+            "skipped": skipped,
+        }))?;
+        return Ok(Outcome::Success);
+    }
+    let mut out = crate::human_output();
+    let identity = &descriptor.site;
+    writeln!(
+        out,
+        "site      {} ({}, {})",
+        identity.id, identity.name, identity.url
+    )?;
+    writeln!(
+        out,
+        "database  {}, tenant {} = {}",
+        descriptor.display_url(),
+        descriptor.tenant_column,
+        descriptor.tenant
+    )?;
+    writeln!(
+        out,
+        "tables    {} ({} rows of the tenant)",
+        stats.tables.len(),
+        stats.total
+    )?;
+    let width = stats
+        .tables
+        .iter()
+        .map(|(name, _, _)| name.len())
+        .chain(stats.skipped.iter().map(|s| s.table.len()))
+        .max()
+        .unwrap_or(0);
+    for (name, role, rows) in &stats.tables {
+        writeln!(
+            out,
+            "  {name:<width$}  {:<9}  {rows:>10} rows",
+            role.to_string()
+        )?;
+    }
+    if !stats.skipped.is_empty() {
+        writeln!(out, "not exported {}", stats.skipped.len())?;
+        for skipped in &stats.skipped {
+            writeln!(
+                out,
+                "  {:<width$}  {}",
+                skipped.table,
+                skipped.reason.explanation()
+            )?;
+        }
+    }
     out.flush()?;
     Ok(Outcome::Success)
 }

@@ -7,17 +7,19 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Serialize;
 use sitepack_format::{SiteId, Timestamp, error_chain, failpoint};
+use sitepack_site::{BackupSource, SiteError};
 use sitepack_store::retention::{KeepWithin, RetentionPolicy};
 use sitepack_store::{
-    AutoRunOptions, BackupKind, BackupRequest, BackupStore, GroupBy, Location, Opened, Orphan,
-    OrphanDecision, OrphanGrace, OrphanKind, PruneDecision, PruneRun, S3Settings, StoreError,
-    TargetSpec, auto_run, backup_site, format_age, list_backups, open_existing_store, open_store,
-    prune, record_prune, record_stored_backup,
+    AutoRunOptions, AutoSite, BackupKind, BackupRequest, BackupStore, GroupBy, Location, Opened,
+    Orphan, OrphanDecision, OrphanGrace, OrphanKind, PruneDecision, PruneRun, S3Settings,
+    StoreError, TargetSpec, auto_run, backup_site, format_age, list_backups, open_existing_store,
+    open_store, prune, record_prune, record_stored_backup,
 };
 use sitepack_writer::Site;
 
 use super::create::{CreateArgs, create_options};
 use crate::progress::Bar;
+use crate::site_arg::SiteArg;
 use crate::{GlobalArgs, Outcome};
 
 /// Where a stored backup is read from (`validate`, `preview`, `restore`).
@@ -102,13 +104,14 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
     let target = &sitepack_format::mask_url_user_info(args.to.as_deref().unwrap_or_default());
     let parsed = args.to.as_deref().unwrap_or_default().parse::<TargetSpec>();
     let new_directory = matches!(&parsed, Ok(TargetSpec::Local(path)) if !path.exists());
-    super::recover_first_for_backup(&args.site)?;
-    let site = Site::open(&args.site)?;
+    let site_arg = SiteArg::parse(&args.site)?;
+    let site = site_arg.open_for_backup()?;
+    let state_root = site_arg.state_root();
     let options = create_options(args)?;
     let bar = Bar::new(!global.no_progress);
     // A target refused as written is a failed create like any other: recorded.
     let result = parsed
-        .and_then(|spec| spec.check_outside_site(&args.site).map(|()| spec))
+        .and_then(|spec| spec.check_outside_site(state_root).map(|()| spec))
         .and_then(|spec| {
             open_store(
                 &spec,
@@ -119,7 +122,7 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
         })
         .and_then(|store| {
             let request = BackupRequest {
-                site: &site,
+                site: site.as_ref(),
                 options: options.clone(),
                 kind: BackupKind::Manual,
                 verify_digest: false,
@@ -127,7 +130,7 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
             backup_site(&request, store.as_ref(), &bar)
         });
     bar.finish();
-    if let Some(warning) = record_stored_backup(&args.site, target, &options, result.as_ref()) {
+    if let Some(warning) = record_stored_backup(state_root, target, &options, result.as_ref()) {
         eprintln!("warning: {warning}");
     }
     let stored = result?;
@@ -554,7 +557,7 @@ Cron: */5 * * * * sitepack auto run /srv/site --if-due --on-failure 'mail -s \"b
 With --if-due, a backup is made only when the schedule says one is due since the newest automatic backup of the site in the target (its listing, not the audit log, says what exists): one per period, and one catch-up run after downtime. A backup dated after the current time (a clock that was wrong) is named in a warning and left out.
 Exit status: 0 done (or not due), 2 the backup failed (nothing is listed; the audit log says why), or it was stored and verified but retention failed (the run counts as a success; the audit event has retention_error). Every failure — a missing site, another auto run holding .sitepack/auto.lock, a restore holding .sitepack/lock, a bad config, an unreachable target, a failed retention — exits 2 and runs --on-failure; a failed run is recorded as a failed `auto` event (where the site exists).")]
 pub(crate) struct AutoRunArgs {
-    /// The site directory.
+    /// The site directory, or a database site's descriptor (a TOML file).
     site: PathBuf,
     /// Only when a backup is due.
     #[arg(long)]
@@ -577,7 +580,14 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
         on_failure: args.on_failure.as_deref(),
     };
     let bar = Bar::new(!global.no_progress);
-    let report = auto_run(&args.site, &options, &bar);
+    let open =
+        || -> Result<Box<dyn BackupSource>, SiteError> { Ok(Box::new(Site::open(&args.site)?)) };
+    let site = AutoSite {
+        state_root: &args.site,
+        open: &open,
+        known: args.site.join("site.json").exists(),
+    };
+    let report = auto_run(&site, &options, &bar);
     bar.finish();
     let report = match report {
         Ok(report) => report,

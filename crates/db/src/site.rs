@@ -1,0 +1,104 @@
+//! A database site as something to back up: the tenant's rows exported in one snapshot
+//! into a staging directory under the site's state directory, then archived by the
+//! writer like a site directory, while the site lock is held.
+
+use std::path::Path;
+
+use sitepack_format::{INTERNAL_DIR, Progress, SiteIdentity, interrupt};
+use sitepack_site::{ArchiveOutput, BackupSource, SiteError};
+use sitepack_writer::{CreateOptions, Site, Summary};
+
+use crate::plan::Scope;
+use crate::{DbError, Descriptor, TenantStats, connect, export, tenant_stats};
+
+/// A database site: its descriptor, read and checked.
+#[derive(Debug, Clone)]
+pub struct DatabaseSite {
+    descriptor: Descriptor,
+}
+
+impl DatabaseSite {
+    /// Reads the descriptor at `path` (nothing is written, nothing is connected to).
+    pub fn open(path: &Path) -> Result<Self, DbError> {
+        Ok(Self {
+            descriptor: Descriptor::load(path)?,
+        })
+    }
+
+    /// The descriptor.
+    #[must_use]
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.descriptor
+    }
+
+    /// Creates the state directory (and its `.sitepack/`) when it does not exist yet, as
+    /// a backup or an automatic run needs it for the lock and the audit log.
+    pub fn create_state_dir(&self) -> Result<(), DbError> {
+        let internal = self.descriptor.state_dir.join(INTERNAL_DIR);
+        std::fs::create_dir_all(&internal)
+            .map_err(|e| DbError::io("create the state directory", &internal, e))
+    }
+
+    /// The tenant's tables and row counts, read in one snapshot.
+    pub fn stats(&self) -> Result<TenantStats, DbError> {
+        let mut engine = connect(&self.descriptor)?;
+        tenant_stats(engine.as_mut(), &self.descriptor)
+    }
+
+    fn write(
+        &self,
+        options: &CreateOptions,
+        output: ArchiveOutput<'_>,
+        progress: &dyn Progress,
+    ) -> Result<Summary, SiteError> {
+        let scope = Scope::try_from(&options.scope).map_err(database)?;
+        let state_root = &self.descriptor.state_dir;
+        let internal = state_root.join(INTERNAL_DIR);
+        // Beside the lock: on the site's own disk, removed whatever happens (an interrupt
+        // too); a killed run's leftover is named `export-*` there.
+        let staging = tempfile::Builder::new()
+            .prefix("export-")
+            .tempdir_in(&internal)
+            .map_err(|e| database(DbError::io("create a staging directory in", &internal, e)))?;
+        let _temporary = interrupt::temporary(staging.path());
+        let mut engine = connect(&self.descriptor).map_err(database)?;
+        export(
+            engine.as_mut(),
+            &self.descriptor,
+            &scope,
+            staging.path(),
+            progress,
+        )
+        .map_err(database)?;
+        drop(engine);
+        let site = Site::open_database(
+            staging.path(),
+            self.descriptor.files_dir.as_deref(),
+            state_root,
+        )?;
+        site.write_archive(options, output, progress)
+    }
+}
+
+fn database(error: DbError) -> SiteError {
+    SiteError::Database(Box::new(error))
+}
+
+impl BackupSource for DatabaseSite {
+    fn state_root(&self) -> &Path {
+        &self.descriptor.state_dir
+    }
+
+    fn identity(&self) -> SiteIdentity {
+        self.descriptor.site.clone()
+    }
+
+    fn write_archive(
+        &self,
+        options: &CreateOptions,
+        output: ArchiveOutput<'_>,
+        progress: &dyn Progress,
+    ) -> Result<Summary, SiteError> {
+        self.write(options, output, progress)
+    }
+}
