@@ -12,6 +12,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::FormatVersion;
 
+mod rows;
+mod values;
+
+pub use rows::{
+    DanglingReferences, RowError, RowProblem, RowRef, TableKeys, TableRowsCheck,
+    dangling_references,
+};
+pub use values::check_value;
+
 /// The site-relative directory holding a database archive's tables.
 pub const DB_DIR: &str = "db";
 /// The site-relative path of the schema document.
