@@ -15,6 +15,8 @@ use crate::FormatVersion;
 mod rows;
 mod values;
 
+#[cfg(test)]
+pub(crate) use rows::tests::schema as tests_schema;
 pub use rows::{
     DanglingReferences, RowError, RowProblem, RowRef, TableKeys, TableRowsCheck,
     dangling_references,

@@ -148,6 +148,22 @@ codes! {
     CredentialShape = Warning,
     /// The archive's SHA-256 differs from the expected digest.
     ArchiveDigestMismatch = Error,
+    /// A database archive's `site/db/schema.json` breaks its schema or contradicts itself.
+    DbSchema = Error,
+    /// A table of `schema.json` without its `site/db/<table>.jsonl` entry.
+    DbTableMissing = Error,
+    /// An entry under `site/db/` that is no table of `schema.json`.
+    DbTableUnknown = Error,
+    /// A row that is not an object of exactly its table's columns with valid values.
+    DbRow = Error,
+    /// Two rows of a table with the same primary key.
+    DbKeyDuplicate = Error,
+    /// A row whose foreign key names no row of its parent table in the archive.
+    DbForeignKey = Error,
+    /// A tenant table's row with another tenant's value.
+    DbTenant = Error,
+    /// A table's rows differ from its `records` or its `rows` in `schema.json`.
+    DbCount = Error,
 }
 
 impl Code {

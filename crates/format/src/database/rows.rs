@@ -519,7 +519,7 @@ fn push(found: &mut Vec<SchemaViolation>, pointer: String, message: String) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
