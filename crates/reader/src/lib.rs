@@ -29,6 +29,7 @@ mod archive;
 mod container;
 mod content;
 mod data_pass;
+mod database;
 mod entry_stream;
 mod error;
 mod extract;
@@ -49,7 +50,10 @@ pub use extract::ExtractSummary;
 pub use finding::{Code, Finding, MAX_FINDINGS, Severity};
 pub use manifest::MAX_MANIFEST_BYTES;
 pub use plain_zip::PlainZip;
-pub use preview::{CollectionCount, Counts, ManifestPreview, ModuleCounts, Preview};
+pub use preview::{
+    CollectionCount, Counts, DatabasePreview, ManifestPreview, ModuleCounts, Preview,
+    SkippedPreview, TablePreview,
+};
 pub use report::{Limits, REPORT_SCHEMA, Report, Summary, generated_report_schema};
 pub use source::ReadAt;
 pub use staged_dir::StagedDir;
