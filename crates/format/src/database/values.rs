@@ -141,9 +141,10 @@ fn check_scalar(scalar: ScalarType, engine: EngineKind, value: &Value) -> Result
             text.is_some_and(|t| is_infinity(t) || is_timestamp(t).is_some_and(is_offset))
         }
     };
+    let takes_strings = !matches!(scalar, ScalarType::Boolean);
     if ok {
         Ok(())
-    } else if text.is_some() {
+    } else if text.is_some() && takes_strings {
         Err("a string of another shape".to_owned())
     } else {
         Err(kind_of(value))
