@@ -22,16 +22,7 @@ pub(crate) fn schema_entry() -> String {
     format!("{PAYLOAD_DIR}/{DB_SCHEMA_PATH}")
 }
 
-/// Whether the manifest declares a database archive: format 1.1 or later, listing
-/// `site/db/schema.json`. Any other archive's `site/db/` is content of area `other`, as
-/// format 1.0 says.
-pub(crate) fn is_database(manifest: &Manifest) -> bool {
-    manifest.format_version >= sitepack_format::database::DATABASE_FORMAT_VERSION
-        && manifest
-            .entries
-            .iter()
-            .any(|e| e.path.as_str() == schema_entry())
-}
+pub(crate) use sitepack_format::database::is_database_archive as is_database;
 
 /// Whether a site-relative path is under `db/`.
 pub(crate) fn in_db_dir(site_path: &str) -> bool {
