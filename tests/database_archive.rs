@@ -22,10 +22,10 @@ fn preview_shows_the_database() {
     let shown = run(["preview".as_ref(), archive.as_os_str()])
         .expect(0)
         .stdout;
-    let database = shown
+    let (_, rest) = shown
         .split_once("database  ")
-        .map(|(_, rest)| format!("database  {}", rest.split_once("\nverdict").unwrap().0))
         .unwrap_or_else(|| panic!("no database in:\n{shown}"));
+    let database = format!("database  {}", rest.split_once("\nverdict").unwrap().0);
     assert_eq!(
         database,
         "database  postgresql 16.4, tenant tenant_id = 7\n\
