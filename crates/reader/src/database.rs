@@ -144,6 +144,18 @@ pub(crate) fn check_entries(manifest: &Manifest, schema: &DatabaseSchema, findin
         .map(|t| format!("{PAYLOAD_DIR}/{}", table_path(&t.name)))
         .collect();
     let schema_name = schema_entry();
+    if entries
+        .get(schema_name.as_str())
+        .copied()
+        .flatten()
+        .is_some()
+    {
+        findings.entry(
+            Code::DbCount,
+            &schema_name,
+            format!("schema.json is a document: it states no records in the manifest; {REMAKE}"),
+        );
+    }
     for entry in &manifest.entries {
         let path = entry.path.as_str();
         let in_db = path

@@ -294,6 +294,20 @@ fn a_tables_rows_are_its_records_and_its_schema_rows() {
             .all(|f| f.message.contains("schema.json's rows says 0"))
     );
 
+    // records on schema.json.
+    let bytes = DatabaseFixture::new().to_bytes_with(|manifest| {
+        let entry = manifest["entries"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|e| e["path"] == "site/db/schema.json")
+            .unwrap();
+        entry["records"] = json!(1);
+    });
+    let report = validate(&bytes);
+    let found = only(&report, Code::DbCount);
+    assert_eq!(found[0].path.as_deref(), Some("site/db/schema.json"));
+
     // No records at all.
     let mut fixture = DatabaseFixture::new();
     fixture.records = false;
