@@ -3,13 +3,26 @@
 //! foreign keys between tables can be resolved once every table was read
 //! ([`dangling_references`]). Shared by the reader and (next) restore.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde_json::Value;
 
 use super::{DatabaseSchema, EngineKind, ForeignKey, Table, TableRole, TenantValue, table_path};
-use crate::{ArchivePath, SchemaViolation};
+use crate::{ArchivePath, SchemaViolation, Sha256};
+
+/// A key as the checks keep it: the first 128 bits of the SHA-256 of its encoding. 16
+/// bytes per key whatever its columns (bytes, not a `u128`, so that a key and its line
+/// take 24 bytes, not 32), and no two keys share one — by chance or by an archive made
+/// to — so a duplicate or a missing parent is never hidden.
+type KeyDigest = [u8; 16];
+
+fn digest(encoding: &str) -> KeyDigest {
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&Sha256::of(encoding.as_bytes()).as_bytes()[..16]);
+    first
+}
 
 /// What is wrong with one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +121,7 @@ pub struct TableRowsCheck<'a> {
     /// The primary key's column indices (empty: no primary key).
     primary: Vec<usize>,
     /// Each primary key seen, with its first line.
-    keys: HashMap<Box<str>, u64>,
+    keys: HashMap<KeyDigest, u64>,
     /// The other column lists that foreign keys reference, and their values.
     referenced: Vec<KeySet>,
     /// This table's foreign keys and the values its rows hold.
@@ -120,7 +133,7 @@ pub struct TableRowsCheck<'a> {
 struct KeySet {
     columns: Vec<String>,
     indices: Vec<usize>,
-    values: HashSet<Box<str>>,
+    values: HashSet<KeyDigest>,
 }
 
 /// One foreign key's distinct values, each with the first row that holds it.
@@ -128,7 +141,7 @@ struct KeySet {
 struct References {
     foreign_key: ForeignKey,
     indices: Vec<usize>,
-    first: HashMap<Box<str>, RowRef>,
+    first: HashMap<KeyDigest, RowRef>,
 }
 
 impl<'a> TableRowsCheck<'a> {
@@ -250,25 +263,28 @@ impl<'a> TableRowsCheck<'a> {
             ));
         }
         if let Some(tuple) = tuple(&self.primary, &values).filter(|_| !self.primary.is_empty()) {
-            if let Some(&first_line) = self.keys.get(tuple.as_str()) {
-                problems.push(error(
+            match self.keys.entry(digest(&tuple)) {
+                Entry::Occupied(first) => problems.push(error(
                     key.as_deref(),
-                    RowProblem::DuplicateKey { first_line },
-                ));
-            } else {
-                self.keys.insert(tuple.into(), line);
+                    RowProblem::DuplicateKey {
+                        first_line: *first.get(),
+                    },
+                )),
+                Entry::Vacant(slot) => {
+                    slot.insert(line);
+                }
             }
         }
         for set in &mut self.referenced {
             if let Some(tuple) = tuple(&set.indices, &values) {
-                set.values.insert(tuple.into());
+                set.values.insert(digest(&tuple));
             }
         }
         for references in &mut self.references {
             if let Some(tuple) = tuple(&references.indices, &values) {
                 references
                     .first
-                    .entry(tuple.into())
+                    .entry(digest(&tuple))
                     .or_insert_with(|| RowRef {
                         line,
                         key: key.as_deref().map(Into::into),
@@ -350,9 +366,9 @@ fn tuple(indices: &[usize], values: &[Option<&Value>]) -> Option<String> {
 pub struct TableKeys {
     table: String,
     primary_key: Vec<String>,
-    keys: HashSet<Box<str>>,
-    referenced: Vec<(Vec<String>, HashSet<Box<str>>)>,
-    references: Vec<(ForeignKey, HashMap<Box<str>, RowRef>)>,
+    keys: HashSet<KeyDigest>,
+    referenced: Vec<(Vec<String>, HashSet<KeyDigest>)>,
+    references: Vec<(ForeignKey, HashMap<KeyDigest, RowRef>)>,
 }
 
 impl TableKeys {
@@ -363,7 +379,7 @@ impl TableKeys {
     }
 
     /// The values of `columns` that the table's rows hold, when they were kept.
-    fn values_of(&self, columns: &[String]) -> Option<&HashSet<Box<str>>> {
+    fn values_of(&self, columns: &[String]) -> Option<&HashSet<KeyDigest>> {
         if columns == self.primary_key.as_slice() && !columns.is_empty() {
             return Some(&self.keys);
         }
