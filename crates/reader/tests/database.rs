@@ -565,3 +565,55 @@ fn a_preview_shows_the_engine_tenant_tables_and_skipped_tables() {
             .is_none()
     );
 }
+
+/// The writer of format 1.0 archives a staged database site's `db/` as directory
+/// content: area `other`, no `records`, format 1.0 — valid under 1.0's rules, whatever the
+/// rows hold.
+#[test]
+fn a_writer_made_1_0_archive_of_db_content_is_directory_content() {
+    use sitepack_writer::{CreateOptions, NoProgress, Overwrite, Site, create_archive_file};
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("site");
+    let mut fixture = DatabaseFixture::new();
+    fixture.rows.get_mut("orders").unwrap()[0] = json!({"not": "a row of orders"});
+    for (path, data) in fixture.payload().files() {
+        let file = root.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, data).unwrap();
+    }
+    let out = dir.path().join("site.zip");
+    create_archive_file(
+        &Site::open(&root).unwrap(),
+        &CreateOptions::new("full".parse().unwrap()),
+        &out,
+        Overwrite::Refuse,
+        &NoProgress,
+    )
+    .unwrap();
+    let archive = Archive::open(&out).unwrap();
+    let report = archive.validate(&Limits::default()).unwrap();
+    assert!(report.findings.is_empty(), "{}", show(&report));
+    let manifest = archive.manifest().unwrap();
+    assert_eq!(manifest.format_version.to_string(), "1.0");
+    assert!(manifest.entries.iter().all(|e| e.records.is_none()
+        && e.area == sitepack_format::AreaKind::Other
+        || e.path.as_str() == "site/site.json"));
+    assert!(archive.preview().unwrap().database.is_none());
+}
+
+#[test]
+fn a_database_archive_extracts_like_any_archive() {
+    let fixture = DatabaseFixture::new();
+    let written = write(&fixture.to_bytes());
+    let out = written.path.with_file_name("out");
+    Archive::open(&written.path)
+        .unwrap()
+        .extract_to(&out)
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.join("site/db/orders.jsonl")).unwrap(),
+        DatabaseFixture::table_text(&fixture.rows["orders"])
+    );
+    assert!(out.join("site/db/schema.json").is_file());
+}
