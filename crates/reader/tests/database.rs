@@ -617,3 +617,45 @@ fn a_database_archive_extracts_like_any_archive() {
     );
     assert!(out.join("site/db/schema.json").is_file());
 }
+
+/// Rows are JSON Lines values: the secret policy applies to them as to any JSON entry.
+/// A value under a secret key is SECRET_PRESENT (never repeated); a row from which it was
+/// removed lacks a column. (So a database writer must not archive a secret column's
+/// values at all: it leaves the column, or the table, out of schema.json.)
+#[test]
+fn a_row_holding_a_secret_is_reported_without_its_value() {
+    let mut fixture = DatabaseFixture::new();
+    let shops = fixture.table_mut("shops");
+    shops["columns"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "smtp_password", "type": "text", "declared": "text", "nullable": true, "has_default": false}));
+    for shop in fixture.rows.get_mut("shops").unwrap() {
+        shop["smtp_password"] = Value::Null;
+    }
+    assert!(validate(&fixture.to_bytes()).findings.is_empty());
+
+    fixture.rows.get_mut("shops").unwrap()[1]["smtp_password"] = json!("Hunter2-secret");
+    let report = validate(&fixture.to_bytes());
+    let found = only(&report, Code::SecretPresent);
+    assert!(
+        found[0].message.contains("line 2 at /smtp_password"),
+        "{}",
+        found[0].message
+    );
+    assert!(!serde_json::to_string(&report).unwrap().contains("Hunter2"));
+
+    fixture.rows.get_mut("shops").unwrap()[1]
+        .as_object_mut()
+        .unwrap()
+        .remove("smtp_password");
+    let report = validate(&fixture.to_bytes());
+    let found = only(&report, Code::DbRow);
+    assert!(
+        found[0]
+            .message
+            .contains("column `smtp_password` is missing"),
+        "{}",
+        found[0].message
+    );
+}
