@@ -619,7 +619,7 @@ fn a_database_archive_extracts_like_any_archive() {
 }
 
 /// Rows are JSON Lines values: the secret policy applies to them as to any JSON entry.
-/// A value under a secret key is SECRET_PRESENT (never repeated); a row from which it was
+/// A value under a secret key is `SECRET_PRESENT` (never repeated); a row from which it was
 /// removed lacks a column. (So a database writer must not archive a secret column's
 /// values at all: it leaves the column, or the table, out of schema.json.)
 #[test]
