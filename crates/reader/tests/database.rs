@@ -67,6 +67,10 @@ fn a_database_archive_validates_without_findings() {
     assert_eq!(manifest["stats"]["other"], 5);
     assert_eq!(manifest["stats"]["records"], 0);
     assert_eq!(manifest["stats"]["collections"], 0);
+    // Counting the tables' rows in stats.records is off.
+    let report = validate(&fixture.to_bytes_with(|m| m["stats"]["records"] = json!(8)));
+    assert!(report.valid);
+    assert_eq!(codes(&report), [Code::StatsMismatch], "{}", show(&report));
 }
 
 #[test]
