@@ -265,6 +265,24 @@ mod tests {
         assert_eq!(Code::InvalidJsonl.as_str(), "INVALID_JSONL");
     }
 
+    /// Every code is a row of a table of docs/FORMAT.md §13, numbered in the order of
+    /// `Code::ALL`.
+    #[test]
+    fn every_code_is_specified_in_format_md_in_order() {
+        let spec = include_str!("../../../docs/FORMAT.md");
+        for (index, code) in Code::ALL.iter().enumerate() {
+            let row = format!(
+                "| {} | `{code}` | {} |",
+                index + 1,
+                match code.severity() {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                }
+            );
+            assert!(spec.contains(&row), "docs/FORMAT.md §13 has no row `{row}`");
+        }
+    }
+
     #[test]
     fn every_finding_is_counted_and_the_first_thousand_kept() {
         let mut findings = Findings::default();
