@@ -175,7 +175,7 @@ fn primary_keys_are_unique() {
     let found = only(&report, Code::DbKeyDuplicate);
     assert!(
         found[0].message.starts_with(
-            "table `orders`, line 4 (key (id)=(11)): the primary key of the row on line 2 again"
+            "table `orders`, line 4 (key (id)=(11)): the same primary key as the row on line 2"
         ),
         "{}",
         found[0].message

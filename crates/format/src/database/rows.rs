@@ -69,7 +69,7 @@ impl fmt::Display for RowProblem {
             }
             Self::BadValue { column, message } => write!(f, "column `{column}` {message}"),
             Self::DuplicateKey { first_line } => {
-                write!(f, "the primary key of the row on line {first_line} again")
+                write!(f, "the same primary key as the row on line {first_line}")
             }
             Self::OtherTenant { column } => write!(
                 f,
@@ -659,7 +659,7 @@ pub(crate) mod tests {
         let error = lines.row(9, &json!({"order_id": 2, "no": 1}));
         assert_eq!(
             error[0].to_string(),
-            "table `lines`, line 9 (key (order_id, no)=(2, 1)): the primary key of the row on line 3 again"
+            "table `lines`, line 9 (key (order_id, no)=(2, 1)): the same primary key as the row on line 3"
         );
     }
 
