@@ -97,6 +97,11 @@ pub struct Tenant {
     pub column: String,
     /// The tenant's value in that column.
     pub value: TenantValue,
+    /// The table whose primary key is the tenant (an `organizations` table), if the site
+    /// names one: its one row, whose key is the tenant's value, is the tenant's own,
+    /// whether or not the table has the tenant column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
 }
 
 /// A tenant value: text or an integer, as the column holds it.

@@ -109,6 +109,13 @@ impl<'a> JobContext<'a> {
                 _ => None,
             },
             table: self.table(path),
+            redacted_columns: manifest
+                .redactions
+                .iter()
+                .filter(|r| r.path.strip_prefix(PAYLOAD_DIR).as_ref() == Some(path))
+                .filter_map(|r| r.pointer.strip_prefix('/'))
+                .filter(|column| !column.contains('/') && !column.contains('~'))
+                .collect(),
         })
     }
 

@@ -663,3 +663,66 @@ fn a_row_holding_a_secret_is_reported_without_its_value() {
         found[0].message
     );
 }
+
+/// How many findings of `report` have `code`.
+fn count(report: &Report, code: Code) -> usize {
+    report.findings.iter().filter(|f| f.code == code).count()
+}
+
+#[test]
+fn the_tenant_table_is_the_tenants_by_its_key() {
+    // `shops` without the tenant column: the tenant table, whose key is the tenant.
+    let mut fixture = DatabaseFixture::new();
+    fixture.schema["tenant"]["table"] = json!("shops");
+    fixture.table_mut("shops")["columns"] = json!([
+        {"name": "id", "type": "integer", "declared": "int", "nullable": false, "has_default": false},
+        {"name": "name", "type": "text", "declared": "text", "nullable": false, "has_default": false}
+    ]);
+    fixture
+        .rows
+        .insert("shops".into(), vec![json!({"id": 7, "name": "Trailhead"})]);
+    for order in fixture.rows.get_mut("orders").unwrap() {
+        order["shop_id"] = json!(7);
+    }
+    fixture.rows.insert("typed".into(), Vec::new());
+    let report = validate(&fixture.to_bytes());
+    assert!(report.is_valid(), "{}", show(&report));
+
+    // Another key in the tenant table is another tenant's row.
+    fixture.rows.get_mut("shops").unwrap()[0]["id"] = json!(8);
+    let report = validate(&fixture.to_bytes());
+    assert_eq!(count(&report, Code::DbTenant), 1, "{}", show(&report));
+
+    // Not named as the tenant table, a tenant table needs the tenant column.
+    fixture.schema["tenant"]
+        .as_object_mut()
+        .unwrap()
+        .remove("table");
+    let report = validate(&fixture.to_bytes());
+    assert_eq!(count(&report, Code::DbSchema), 1, "{}", show(&report));
+}
+
+#[test]
+fn a_row_may_lack_only_the_columns_the_manifest_lists_as_redacted() {
+    let mut fixture = DatabaseFixture::new();
+    fixture.rows.get_mut("orders").unwrap()[0]
+        .as_object_mut()
+        .unwrap()
+        .remove("total");
+    let listed = |manifest: &mut serde_json::Value, pointer: &str| {
+        manifest["redactions"] = json!([{"path": "site/db/orders.jsonl", "pointer": pointer}]);
+        manifest["stats"]["redactions"] = json!(1);
+    };
+    let report = validate(&fixture.to_bytes_with(|m| listed(m, "/total")));
+    assert!(report.is_valid(), "{}", show(&report));
+    // A redaction of another column, or of a member inside one, does not excuse it.
+    for pointer in ["/currency", "/total/x"] {
+        let report = validate(&fixture.to_bytes_with(|m| listed(m, pointer)));
+        assert_eq!(
+            count(&report, Code::DbRow),
+            1,
+            "{pointer}: {}",
+            show(&report)
+        );
+    }
+}

@@ -280,11 +280,18 @@ fn print_database(out: &mut dyn Write, database: &DatabasePreview) -> io::Result
         database.engine_version,
         database.tenant_text()
     )?;
+    let width = database
+        .tables
+        .iter()
+        .map(|t| t.name.chars().count())
+        .chain(database.skipped.iter().map(|s| s.table.chars().count()))
+        .max()
+        .unwrap_or(0);
     writeln!(out, "tables    {}", database.tables.len())?;
     for table in &database.tables {
         writeln!(
             out,
-            "  {:<14} {:<9} {} rows",
+            "  {:<width$}  {:<9}  {} rows",
             table.name,
             table.role.to_string(),
             table.rows
@@ -292,7 +299,7 @@ fn print_database(out: &mut dyn Write, database: &DatabasePreview) -> io::Result
     }
     writeln!(out, "skipped   {}", database.skipped.len())?;
     for skipped in &database.skipped {
-        writeln!(out, "  {:<14} {}", skipped.table, skipped.explanation)?;
+        writeln!(out, "  {:<width$}  {}", skipped.table, skipped.explanation)?;
     }
     Ok(())
 }

@@ -9,7 +9,9 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::{DatabaseSchema, EngineKind, ForeignKey, Table, TableRole, TenantValue, table_path};
+use super::{
+    DatabaseSchema, EngineKind, ForeignKey, Table, TableRole, Tenant, TenantValue, table_path,
+};
 use crate::{ArchivePath, SchemaViolation, Sha256};
 
 /// A key as the checks keep it: the first 128 bits of the SHA-256 of its encoding. 16
@@ -191,10 +193,16 @@ impl<'a> TableRowsCheck<'a> {
                 })
             })
             .collect();
+        // The tenant table's row is the tenant's by its key; other tenant tables' rows by
+        // the tenant column.
         let tenant = (table.role == TableRole::Tenant)
             .then_some(&schema.tenant)
-            .filter(|t| columns.contains_key(t.column.as_str()))
-            .map(|t| (t.column.as_str(), &t.value));
+            .and_then(|t| match tenant_key(t, table) {
+                Some(key) => Some((key, &t.value)),
+                None => columns
+                    .contains_key(t.column.as_str())
+                    .then_some((t.column.as_str(), &t.value)),
+            });
         Self {
             table,
             engine: schema.engine,
@@ -515,18 +523,30 @@ impl DatabaseSchema {
                     );
                 }
             }
-            if table.role == TableRole::Tenant && !columns.contains(self.tenant.column.as_str()) {
+            if table.role == TableRole::Tenant
+                && !columns.contains(self.tenant.column.as_str())
+                && tenant_key(&self.tenant, table).is_none()
+            {
                 push(
                     &mut found,
                     format!("{at}/role"),
                     format!(
-                        "a tenant table has the tenant column `{}`, but table `{}` does not",
+                        "a tenant table has the tenant column `{}` (or is the tenant table, keyed by the tenant), but table `{}` has neither",
                         self.tenant.column, table.name
                     ),
                 );
             }
         }
         found
+    }
+}
+
+/// The tenant table's one key column, when `table` is the tenant table (its primary key,
+/// a single column, is the tenant).
+fn tenant_key<'t>(tenant: &Tenant, table: &'t Table) -> Option<&'t str> {
+    match table.primary_key.as_slice() {
+        [key] if tenant.table.as_deref() == Some(table.name.as_str()) => Some(key.as_str()),
+        _ => None,
     }
 }
 
