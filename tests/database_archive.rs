@@ -30,12 +30,12 @@ fn preview_shows_the_database() {
         database,
         "database  postgresql 16.4, tenant tenant_id = 7\n\
          tables    4\n\
-         \x20 currencies     reference 2 rows\n\
-         \x20 shops          tenant    2 rows\n\
-         \x20 orders         linked    3 rows\n\
-         \x20 typed          linked    1 rows\n\
+         \x20 currencies  reference  2 rows\n\
+         \x20 shops       tenant     2 rows\n\
+         \x20 orders      linked     3 rows\n\
+         \x20 typed       linked     1 rows\n\
          skipped   1\n\
-         \x20 sessions       a secret table: its rows never travel\n"
+         \x20 sessions    a secret table: its rows never travel\n"
     );
 
     let preview = run(["preview".as_ref(), archive.as_os_str(), "--json".as_ref()])

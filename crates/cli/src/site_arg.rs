@@ -19,7 +19,16 @@ impl SiteArg {
     /// A regular file is a descriptor, anything else a site directory.
     pub(crate) fn parse(path: &Path) -> Result<Self> {
         if path.is_file() {
-            return Ok(Self::Database(Box::new(DatabaseSite::open(path)?)));
+            return match DatabaseSite::open(path) {
+                Ok(site) => Ok(Self::Database(Box::new(site))),
+                // Not meant as a descriptor (`site.json`, an archive): say what SITE is.
+                Err(error) if path.extension().is_none_or(|e| e != "toml") => anyhow::bail!(
+                    "{}: not a directory, and not a database site's descriptor ({error}): give \
+                     the site directory (the one that holds site.json) or a descriptor (a TOML file)",
+                    path.display()
+                ),
+                Err(error) => Err(error.into()),
+            };
         }
         Ok(Self::Directory(path.to_path_buf()))
     }
