@@ -19,6 +19,7 @@ mod create_reproducible;
 mod create_restorable;
 mod create_scopes;
 mod create_secrets;
+mod database_archive;
 mod db_sites;
 mod extract;
 mod human_output;

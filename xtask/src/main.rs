@@ -274,6 +274,10 @@ fn schema(check: bool) -> Result<ExitCode> {
             sitepack_format::generated_site_schema(),
         ),
         (
+            "crates/format/schema/database.schema.json",
+            sitepack_format::generated_database_schema(),
+        ),
+        (
             "crates/reader/schema/report.schema.json",
             sitepack_reader::generated_report_schema(),
         ),

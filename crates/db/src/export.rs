@@ -167,6 +167,7 @@ pub fn export(
             tenant: Tenant {
                 column: descriptor.tenant_column.clone(),
                 value: descriptor.tenant.clone(),
+                table: descriptor.tenant_table.clone(),
             },
             tables,
             skipped: plan.skipped,

@@ -83,7 +83,7 @@ fn schema_json_describes_the_tables_parents_first() {
     assert!(schema["engine_version"].as_str().unwrap().starts_with("3."));
     assert_eq!(
         schema["tenant"],
-        json!({"column": "org_id", "value": "northwind"})
+        json!({"column": "org_id", "value": "northwind", "table": "organizations"})
     );
     let tables = schema["tables"].as_array().unwrap();
     let names: Vec<&str> = tables.iter().map(|t| t["name"].as_str().unwrap()).collect();

@@ -10,7 +10,18 @@ use std::str::FromStr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::FormatVersion;
+use crate::{FormatVersion, Manifest, PAYLOAD_DIR};
+
+mod rows;
+mod values;
+
+#[cfg(test)]
+pub(crate) use rows::tests::schema as tests_schema;
+pub use rows::{
+    DanglingReferences, RowError, RowProblem, RowRef, TableKeys, TableRowsCheck,
+    dangling_references,
+};
+pub use values::check_value;
 
 /// The site-relative directory holding a database archive's tables.
 pub const DB_DIR: &str = "db";
@@ -24,6 +35,21 @@ pub const DATABASE_FORMAT_VERSION: FormatVersion = FormatVersion { major: 1, min
 #[must_use]
 pub fn table_path(table: &str) -> String {
     format!("{DB_DIR}/{table}.jsonl")
+}
+
+/// Whether `manifest` declares a database archive: format 1.1 or later, listing
+/// `site/db/schema.json`. In any other archive `site/db/` is content of area `other`, as
+/// format 1.0 says (docs/FORMAT.md §15.1).
+#[must_use]
+pub fn is_database_archive(manifest: &Manifest) -> bool {
+    manifest.format_version >= DATABASE_FORMAT_VERSION
+        && manifest.entries.iter().any(|e| {
+            e.path
+                .as_str()
+                .strip_prefix(PAYLOAD_DIR)
+                .and_then(|p| p.strip_prefix('/'))
+                == Some(DB_SCHEMA_PATH)
+        })
 }
 
 /// `site/db/schema.json`: the tenant's tables as the database declared them.
@@ -71,6 +97,11 @@ pub struct Tenant {
     pub column: String,
     /// The tenant's value in that column.
     pub value: TenantValue,
+    /// The table whose primary key is the tenant (an `organizations` table), if the site
+    /// names one: its one row, whose key is the tenant's value, is the tenant's own,
+    /// whether or not the table has the tenant column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
 }
 
 /// A tenant value: text or an integer, as the column holds it.

@@ -72,8 +72,9 @@ pub use name::{NAME_PATTERN, Name, SiteId};
 pub use path::{ArchivePath, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, PathRejection};
 pub use progress::{NoProgress, Progress};
 pub use schema::{
-    MANIFEST_SCHEMA, SITE_SCHEMA, SchemaViolation, generated_manifest_schema, generated_schema,
-    generated_site_schema, validate_manifest, validate_manifest_bytes, validate_site_config,
+    DATABASE_SCHEMA, MANIFEST_SCHEMA, SITE_SCHEMA, SchemaViolation, generated_database_schema,
+    generated_manifest_schema, generated_schema, generated_site_schema, validate_database_schema,
+    validate_manifest, validate_manifest_bytes, validate_site_config,
 };
 pub use secrets::{SecretPolicy, contains_url_with_password, escape_pointer_token};
 pub use site::{AllowedCredential, DEFAULT_OWNER_FIELD, SiteConfig, SiteSecrets};

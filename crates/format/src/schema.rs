@@ -1,4 +1,5 @@
-//! The JSON Schemas of `manifest.json` and `site.json`: generated from the Rust types,
+//! The JSON Schemas of `manifest.json`, `site.json` and a database archive's
+//! `site/db/schema.json`: generated from the Rust types,
 //! committed inside the crate (`crates/format/schema/`, linked from the top-level `schema/`
 //! directory), and embedded here for validation.
 
@@ -8,15 +9,19 @@ use std::sync::LazyLock;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use crate::database::DatabaseSchema;
 use crate::{FormatError, Manifest, SiteConfig};
 
 /// `schema/manifest.schema.json`, as committed.
 pub const MANIFEST_SCHEMA: &str = include_str!("../schema/manifest.schema.json");
 /// `schema/site.schema.json`, as committed.
 pub const SITE_SCHEMA: &str = include_str!("../schema/site.schema.json");
+/// `schema/database.schema.json` (of `site/db/schema.json`), as committed.
+pub const DATABASE_SCHEMA: &str = include_str!("../schema/database.schema.json");
 
 const MANIFEST_SCHEMA_ID: &str = "https://sitepack.dev/schema/v1/manifest.schema.json";
 const SITE_SCHEMA_ID: &str = "https://sitepack.dev/schema/v1/site.schema.json";
+const DATABASE_SCHEMA_ID: &str = "https://sitepack.dev/schema/v1/database.schema.json";
 
 /// One place where a document breaks its schema.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -48,6 +53,12 @@ pub fn generated_manifest_schema() -> Value {
 #[must_use]
 pub fn generated_site_schema() -> Value {
     generated_schema::<SiteConfig>(SITE_SCHEMA_ID)
+}
+
+/// The schema of a database archive's `site/db/schema.json` as the Rust types describe it.
+#[must_use]
+pub fn generated_database_schema() -> Value {
+    generated_schema::<DatabaseSchema>(DATABASE_SCHEMA_ID)
 }
 
 /// The JSON Schema (2020-12) of `T` with `$schema` and `$id` first: how every
@@ -97,6 +108,7 @@ fn compile_definition(text: &str, name: &str) -> Validator {
     compile(&definition.to_string())
 }
 static SITE_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| compile(SITE_SCHEMA));
+static DATABASE_VALIDATOR: LazyLock<Validator> = LazyLock::new(|| compile(DATABASE_SCHEMA));
 
 fn violations(validator: &Validator, document: &Value) -> Vec<SchemaViolation> {
     violations_at(validator, document, "")
@@ -263,6 +275,14 @@ impl<'de> Visitor<'de> for Items<'_> {
     scalars_as_values!();
 }
 
+/// Checks a database archive's `site/db/schema.json` against
+/// `schema/database.schema.json` with `format` assertions on, returning every violation
+/// (none: valid). [`DatabaseSchema::problems`] checks what a JSON Schema cannot.
+#[must_use]
+pub fn validate_database_schema(document: &Value) -> Vec<SchemaViolation> {
+    violations(&DATABASE_VALIDATOR, document)
+}
+
 /// Checks `site.json` against `schema/site.schema.json` and reads it.
 pub fn validate_site_config(document: &Value) -> Result<SiteConfig, FormatError> {
     let found = violations(&SITE_VALIDATOR, document);
@@ -298,6 +318,11 @@ mod tests {
         assert_eq!(
             SITE_SCHEMA,
             pretty(&generated_site_schema()),
+            "run `cargo xtask schema`"
+        );
+        assert_eq!(
+            DATABASE_SCHEMA,
+            pretty(&generated_database_schema()),
             "run `cargo xtask schema`"
         );
     }
@@ -347,6 +372,65 @@ mod tests {
             "{:?}",
             SITE_VALIDATOR.as_ref().err()
         );
+        assert!(
+            DATABASE_VALIDATOR.is_ok(),
+            "{:?}",
+            DATABASE_VALIDATOR.as_ref().err()
+        );
+    }
+
+    #[test]
+    fn database_schemas_are_checked_with_pointers() {
+        let good = serde_json::to_value(crate::database::tests_schema()).unwrap();
+        assert_eq!(validate_database_schema(&good), []);
+        let cases: Vec<Breakage> = vec![
+            (
+                "unknown engine",
+                |s| s["engine"] = "mysql".into(),
+                "/engine",
+            ),
+            (
+                "unknown column type",
+                |s| s["tables"][0]["columns"][0]["type"] = "money".into(),
+                "/tables/0/columns/0/type",
+            ),
+            (
+                "unknown role",
+                |s| s["tables"][1]["role"] = "owner".into(),
+                "/tables/1/role",
+            ),
+            (
+                "negative rows",
+                |s| s["tables"][1]["rows"] = (-1).into(),
+                "/tables/1/rows",
+            ),
+            (
+                "unknown skip reason",
+                |s| s["skipped"][0]["reason"] = "forgotten".into(),
+                "/skipped/0/reason",
+            ),
+            (
+                "tenant value of another type",
+                |s| s["tenant"]["value"] = true.into(),
+                "/tenant/value",
+            ),
+            (
+                "missing columns",
+                |s| {
+                    s["tables"][0].as_object_mut().unwrap().remove("columns");
+                },
+                "/tables/0",
+            ),
+        ];
+        for (what, mutate, pointer) in cases {
+            let mut schema = good.clone();
+            mutate(&mut schema);
+            let found = validate_database_schema(&schema);
+            assert!(
+                found.iter().any(|v| v.pointer == pointer),
+                "{what}: {found:?}"
+            );
+        }
     }
 
     #[test]

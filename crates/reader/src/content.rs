@@ -2,11 +2,13 @@
 //! JSON shape, collection records and ids, scope of records, secrets, credential shapes.
 
 use serde_json::Value;
+use sitepack_format::database::{DatabaseSchema, RowProblem, Table, TableRowsCheck};
 use sitepack_format::{
     ArchivePath, Area, ContentKind, ContentProblem, CredentialScanner, JsonLinesCheck,
-    SecretPolicy, Selection, check_document, parse_document,
+    SecretPolicy, Selection, check_document, is_blank_line, parse_document,
 };
 
+use crate::database::{TableOutcome, row_advice, row_code};
 use crate::finding::{Code, Findings};
 
 /// Findings about one entry beyond this many are dropped (the first ones say enough).
@@ -71,6 +73,12 @@ pub(crate) struct ContentRules<'a> {
     pub owner_field: &'a str,
     /// The user of a user-scope archive.
     pub user: Option<&'a str>,
+    /// For a table of a database archive (`site/db/<table>.jsonl`): the schema and the
+    /// table its rows are checked against.
+    pub table: Option<(&'a DatabaseSchema, &'a Table)>,
+    /// The table's columns the manifest lists as redacted (pointer `/column`): a row may
+    /// lack them, as redaction removes a secret member (docs/FORMAT.md §11.2).
+    pub redacted_columns: Vec<&'a str>,
 }
 
 /// Checks one JSON entry as its bytes arrive.
@@ -81,6 +89,8 @@ pub(crate) struct ContentCheck<'a> {
     /// Where a JSON Lines entry is, and its record ids.
     lines: JsonLinesCheck,
     records: u64,
+    /// A table's row checks, and its rows (non-blank lines).
+    rows: Option<(TableRowsCheck<'a>, u64)>,
     findings: Findings,
     reported: usize,
     /// Some JSON could not be parsed, so its credential shapes are left to the byte scan.
@@ -89,11 +99,15 @@ pub(crate) struct ContentCheck<'a> {
 
 impl<'a> ContentCheck<'a> {
     pub fn new(rules: ContentRules<'a>) -> Self {
+        let rows = rules
+            .table
+            .map(|(schema, table)| (TableRowsCheck::new(schema, table), 0));
         Self {
             rules,
             pending: Vec::new(),
             lines: JsonLinesCheck::new(),
             records: 0,
+            rows,
             findings: Findings::default(),
             reported: 0,
             unparsed: false,
@@ -124,8 +138,9 @@ impl<'a> ContentCheck<'a> {
         !self.unparsed
     }
 
-    /// The findings and, for a collection, its number of records.
-    pub fn finish(mut self) -> (Findings, Option<u64>) {
+    /// The findings; for a collection, its number of records; for a table, its rows
+    /// and keys.
+    pub fn finish(mut self) -> (Findings, Option<u64>, Option<TableOutcome>) {
         let pending = std::mem::take(&mut self.pending);
         if self.rules.kind == ContentKind::Document {
             self.document(&pending);
@@ -133,7 +148,11 @@ impl<'a> ContentCheck<'a> {
             self.line(&pending);
         }
         let records = (self.rules.kind == ContentKind::Collection).then_some(self.records);
-        (self.findings, records)
+        let table = self.rows.map(|(check, rows)| TableOutcome {
+            rows,
+            keys: check.finish(),
+        });
+        (self.findings, records, table)
     }
 
     fn add(&mut self, code: Code, message: String) {
@@ -174,6 +193,11 @@ impl<'a> ContentCheck<'a> {
 
     fn line(&mut self, line: &[u8]) {
         let collection = self.rules.kind == ContentKind::Collection;
+        if let Some((_, rows)) = self.rows.as_mut()
+            && !is_blank_line(line)
+        {
+            *rows += 1;
+        }
         let mut value = match self.lines.parse(line) {
             Ok(Some(value)) => value,
             Ok(None) => return,
@@ -189,6 +213,7 @@ impl<'a> ContentCheck<'a> {
             }
         };
         if !collection {
+            self.table_row(&value);
             self.secrets(&mut value, None);
             return;
         }
@@ -220,6 +245,22 @@ impl<'a> ContentCheck<'a> {
             );
         }
         self.secrets(&mut value, Some(&id));
+    }
+
+    /// A table's row: the row rules of docs/FORMAT.md §15.5.
+    fn table_row(&mut self, value: &Value) {
+        let line = self.lines.line_number() as u64;
+        let Some((check, _)) = self.rows.as_mut() else {
+            return;
+        };
+        for error in check.row(line, value) {
+            if let RowProblem::MissingColumn { column } = &error.problem
+                && self.rules.redacted_columns.contains(&column.as_str())
+            {
+                continue;
+            }
+            self.add(row_code(&error), format!("{error}; {}", row_advice(&error)));
+        }
     }
 
     fn secrets(&mut self, value: &mut Value, record: Option<&Value>) {

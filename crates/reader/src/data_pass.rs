@@ -5,6 +5,7 @@
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use sitepack_format::database::{DB_DIR, DatabaseSchema, Table};
 use sitepack_format::{
     ArchivePath, Area, ContentKind, Entry, Manifest, PAYLOAD_DIR, Progress, Scope, SecretPolicy,
     SiteConfig, classify,
@@ -13,6 +14,7 @@ use sitepack_format::{
 use crate::Limits;
 use crate::container::Record;
 use crate::content::{ContentCheck, ContentRules, ShapeScanner};
+use crate::database::TableOutcome;
 use crate::entry_stream::{Computed, EntryStream, drain};
 use crate::finding::{Code, Findings};
 use crate::manifest;
@@ -32,6 +34,8 @@ pub(crate) struct Job<'a> {
 /// is held for the whole pass beyond the job itself.
 pub(crate) struct JobContext<'a> {
     manifest: Option<&'a Manifest>,
+    /// The schema of a database archive whose tables are checked.
+    database: Option<&'a DatabaseSchema>,
     policy: SecretPolicy,
     owner_field: String,
     /// Per record: its index in the manifest's entries, when listed.
@@ -43,6 +47,7 @@ impl<'a> JobContext<'a> {
         records: &[Record],
         manifest: Option<&'a Manifest>,
         site: Option<&SiteConfig>,
+        database: Option<&'a DatabaseSchema>,
     ) -> Self {
         let listed = manifest.map(manifest::listed).unwrap_or_default();
         let entries = records
@@ -51,6 +56,7 @@ impl<'a> JobContext<'a> {
             .collect();
         Self {
             manifest,
+            database,
             policy: site
                 .and_then(|s| SecretPolicy::new(s.secrets.as_ref()).ok())
                 .unwrap_or_default(),
@@ -102,7 +108,27 @@ impl<'a> JobContext<'a> {
                 Scope::User(user) => Some(user.as_str()),
                 _ => None,
             },
+            table: self.table(path),
+            redacted_columns: manifest
+                .redactions
+                .iter()
+                .filter(|r| r.path.strip_prefix(PAYLOAD_DIR).as_ref() == Some(path))
+                .filter_map(|r| r.pointer.strip_prefix('/'))
+                .filter(|column| !column.contains('/') && !column.contains('~'))
+                .collect(),
         })
+    }
+
+    /// The table whose rows `path` (site-relative) holds, in a database archive.
+    fn table(&self, path: &ArchivePath) -> Option<(&'a DatabaseSchema, &'a Table)> {
+        let schema = self.database?;
+        let name = path
+            .as_str()
+            .strip_prefix(DB_DIR)?
+            .strip_prefix('/')?
+            .strip_suffix(".jsonl")?;
+        let table = schema.tables.iter().find(|t| t.name == name)?;
+        Some((schema, table))
     }
 }
 
@@ -134,15 +160,33 @@ fn ratio_finding(record: &Record, size: u64, limits: &Limits, findings: &mut Fin
     );
 }
 
-/// Reads every job's entry once, on all cores. Returns each record's findings (by
-/// record index) and the bytes read.
+/// What the data pass found.
+pub(crate) struct Passed {
+    /// Each record's findings, by record index.
+    pub per_entry: Vec<Option<Findings>>,
+    /// The bytes read.
+    pub bytes: u64,
+    /// The rows and keys of each table of a database archive that was read.
+    pub tables: Vec<TableOutcome>,
+}
+
+/// What one worker of the data pass found.
+#[derive(Default)]
+struct Worked {
+    /// The findings of each entry it read, by record index.
+    found: Vec<(usize, Findings)>,
+    bytes: u64,
+    tables: Vec<TableOutcome>,
+}
+
+/// Reads every job's entry once, on all cores.
 pub(crate) fn data_pass(
     file: &dyn ReadAt,
     context: &JobContext<'_>,
     mut jobs: Vec<Job<'_>>,
     limits: &Limits,
     progress: &dyn Progress,
-) -> io::Result<(Vec<Option<Findings>>, u64)> {
+) -> io::Result<Passed> {
     progress.begin(
         jobs.len() as u64,
         jobs.iter().map(|j| j.record.uncompressed).sum(),
@@ -152,17 +196,17 @@ pub(crate) fn data_pass(
     jobs.sort_by_key(|j| std::cmp::Reverse(j.record.compressed));
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let worker = || -> io::Result<(Vec<(usize, Findings)>, u64)> {
+    let worker = || -> io::Result<Worked> {
         let mut buffer = vec![0u8; 256 * 1024];
-        let mut found = Vec::new();
-        let mut bytes = 0u64;
+        let mut worked = Worked::default();
         while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-            let (findings, size) = check_entry(file, context, job, limits, &mut buffer)?;
-            bytes += size;
+            let (findings, size, table) = check_entry(file, context, job, limits, &mut buffer)?;
+            worked.bytes += size;
             progress.advance(size);
-            found.push((job.index, findings));
+            worked.found.push((job.index, findings));
+            worked.tables.extend(table);
         }
-        Ok((found, bytes))
+        Ok(worked)
     };
     let results: Vec<io::Result<_>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
@@ -174,26 +218,31 @@ pub(crate) fn data_pass(
             })
             .collect()
     });
-    let mut per_entry: Vec<Option<Findings>> = (0..slots).map(|_| None).collect();
-    let mut total = 0;
+    let mut passed = Passed {
+        per_entry: (0..slots).map(|_| None).collect(),
+        bytes: 0,
+        tables: Vec::new(),
+    };
     for result in results {
-        let (found, bytes) = result?;
-        total += bytes;
-        for (index, findings) in found {
-            per_entry[index] = Some(findings);
+        let part = result?;
+        passed.bytes += part.bytes;
+        passed.tables.extend(part.tables);
+        for (index, findings) in part.found {
+            passed.per_entry[index] = Some(findings);
         }
     }
-    Ok((per_entry, total))
+    Ok(passed)
 }
 
-/// Reads one entry: sizes, CRC-32, SHA-256, ratio, content and credential shapes.
+/// Reads one entry: sizes, CRC-32, SHA-256, ratio, content and credential shapes; a
+/// table's rows and keys.
 fn check_entry(
     file: &dyn ReadAt,
     shared: &JobContext<'_>,
     job: &Job<'_>,
     limits: &Limits,
     buffer: &mut [u8],
-) -> io::Result<(Findings, u64)> {
+) -> io::Result<(Findings, u64, Option<TableOutcome>)> {
     let record = job.record;
     let name = record.display();
     let mut findings = Findings::default();
@@ -241,31 +290,32 @@ fn check_entry(
                 name,
                 format!("the entry's data is damaged: {e}; copy the archive again from its source"),
             );
-            return Ok((findings, computed.size));
+            return Ok((findings, computed.size, None));
         }
         Err(e) => return Err(e),
         Ok(()) => {}
     }
     if bomb {
         ratio_finding(record, computed.size, limits, &mut findings);
-        return Ok((findings, computed.size));
+        return Ok((findings, computed.size, None));
     }
     // Parsed JSON reports its credential shapes by pointer; the byte scan covers the rest.
     let shapes_by_pointer = content.as_ref().is_some_and(ContentCheck::parsed_all);
-    judge(job, &computed, content, &mut findings);
+    let table = judge(job, &computed, content, &mut findings);
     if let Some(shapes) = shapes.filter(|_| !shapes_by_pointer) {
         shapes.report(name, &mut findings);
     }
-    Ok((findings, computed.size))
+    Ok((findings, computed.size, table))
 }
 
-/// The verdict on an entry read to its end: size, CRC-32, SHA-256, content.
+/// The verdict on an entry read to its end: size, CRC-32, SHA-256, content. Gives a
+/// table's rows and keys when its data is whole.
 fn judge(
     job: &Job<'_>,
     computed: &Computed,
     content: Option<ContentCheck<'_>>,
     findings: &mut Findings,
-) {
+) -> Option<TableOutcome> {
     let record = job.record;
     let name = record.display();
     if computed.size != record.uncompressed {
@@ -282,7 +332,7 @@ fn judge(
                 record.uncompressed
             ),
         );
-        return;
+        return None;
     }
     if computed.crc != record.crc {
         findings.entry(
@@ -300,8 +350,9 @@ fn judge(
             "the data does not match the SHA-256 the manifest lists: the entry was altered after the archive was made; do not trust it",
         );
     }
-    if let Some(content) = content {
-        let (content_findings, records) = content.finish();
+    let content = content?;
+    {
+        let (content_findings, records, table) = content.finish();
         findings.extend(content_findings);
         if let (Some(counted), Some(stated)) = (records, job.entry.and_then(|e| e.records))
             && counted != stated
@@ -312,5 +363,6 @@ fn judge(
                 format!("the collection holds {counted} records but the manifest says {stated}"),
             );
         }
+        table
     }
 }

@@ -148,6 +148,22 @@ codes! {
     CredentialShape = Warning,
     /// The archive's SHA-256 differs from the expected digest.
     ArchiveDigestMismatch = Error,
+    /// A database archive's `site/db/schema.json` breaks its schema or contradicts itself.
+    DbSchema = Error,
+    /// A table of `schema.json` without its `site/db/<table>.jsonl` entry.
+    DbTableMissing = Error,
+    /// An entry under `site/db/` that is no table of `schema.json`.
+    DbTableUnknown = Error,
+    /// A row that is not an object of exactly its table's columns with valid values.
+    DbRow = Error,
+    /// Two rows of a table with the same primary key.
+    DbKeyDuplicate = Error,
+    /// A row whose foreign key names no row of its parent table in the archive.
+    DbForeignKey = Error,
+    /// A tenant table's row with another tenant's value.
+    DbTenant = Error,
+    /// A table's rows differ from its `records` or its `rows` in `schema.json`.
+    DbCount = Error,
 }
 
 impl Code {
@@ -247,6 +263,24 @@ mod tests {
         assert_eq!(Code::NotAZip.as_str(), "NOT_A_ZIP");
         assert_eq!(Code::MultipleEocd.as_str(), "MULTIPLE_EOCD");
         assert_eq!(Code::InvalidJsonl.as_str(), "INVALID_JSONL");
+    }
+
+    /// Every code is a row of a table of docs/FORMAT.md §13, numbered in the order of
+    /// `Code::ALL`.
+    #[test]
+    fn every_code_is_specified_in_format_md_in_order() {
+        let spec = include_str!("../../../docs/FORMAT.md");
+        for (index, code) in Code::ALL.iter().enumerate() {
+            let row = format!(
+                "| {} | `{code}` | {} |",
+                index + 1,
+                match code.severity() {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                }
+            );
+            assert!(spec.contains(&row), "docs/FORMAT.md §13 has no row `{row}`");
+        }
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! - [`Archive::open`] then [`Archive::validate`]: every check of docs/FORMAT.md §13 on
 //!   the raw ZIP bytes (never a ZIP library's interpretation), reported as a [`Report`]
 //!   of [`Finding`]s with stable [`Code`]s.
-//! - [`Archive::preview`]: identity, scope, counts and redactions, with the verdict.
+//! - Database archives (format 1.1, docs/FORMAT.md §15): `site/db/schema.json` against
+//!   its schema, and every table's rows against the row rules as they stream past, with
+//!   the foreign keys between tables resolved at the end (the `DB_*` codes).
+//! - [`Archive::preview`]: identity, scope, counts and redactions, with the verdict (and a
+//!   database archive's tables, [`DatabasePreview`]).
 //! - [`Archive::read_entry`] / [`Archive::copy_entry`]: reads that verify size, CRC-32
 //!   and SHA-256 as they go; [`Archive::extract_to`]: traversal-safe extraction (§14).
 //!   All three refuse an archive that does not validate.
@@ -29,6 +33,7 @@ mod archive;
 mod container;
 mod content;
 mod data_pass;
+mod database;
 mod entry_stream;
 mod error;
 mod extract;
@@ -49,7 +54,10 @@ pub use extract::ExtractSummary;
 pub use finding::{Code, Finding, MAX_FINDINGS, Severity};
 pub use manifest::MAX_MANIFEST_BYTES;
 pub use plain_zip::PlainZip;
-pub use preview::{CollectionCount, Counts, ManifestPreview, ModuleCounts, Preview};
+pub use preview::{
+    CollectionCount, Counts, DatabasePreview, ManifestPreview, ModuleCounts, Preview,
+    SkippedPreview, TablePreview,
+};
 pub use report::{Limits, REPORT_SCHEMA, Report, Summary, generated_report_schema};
 pub use source::ReadAt;
 pub use staged_dir::StagedDir;

@@ -12,13 +12,18 @@ use sitepack_format::{
 
 use crate::container::Record;
 use crate::content::SHAPE_ADVICE;
+use crate::database;
 use crate::entry_stream::EntryStream;
 use crate::finding::{Code, Findings};
 use crate::manifest::{self, MAX_MANIFEST_BYTES, ManifestOutcome};
 use crate::source::ReadAt;
 
 /// Reads the whole of a small entry (at most `max` bytes; `None` past that).
-fn read_small(file: &dyn ReadAt, record: &Record, max: u64) -> io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_small(
+    file: &dyn ReadAt,
+    record: &Record,
+    max: u64,
+) -> io::Result<Option<Vec<u8>>> {
     let mut stream = EntryStream::new(file, record)?;
     let mut bytes = Vec::new();
     match (&mut stream).take(max + 1).read_to_end(&mut bytes) {
@@ -79,6 +84,7 @@ pub(crate) fn check_against_manifest(
 ) -> io::Result<Option<SiteConfig>> {
     manifest::check_listing(manifest, findings);
     let listed = manifest::listed(manifest);
+    let database = database::is_database(manifest);
     for record in records {
         let name = record.name();
         let accepted = if record.is_directory() {
@@ -113,7 +119,7 @@ pub(crate) fn check_against_manifest(
             ),
             Some(_) => {}
         }
-        check_entry_place(manifest, entry, findings);
+        check_entry_place(manifest, database, entry, findings);
     }
     check_checksums(
         file,
@@ -202,7 +208,10 @@ fn check_credentials_outside_contents(
     }
 }
 
-fn check_entry_place(manifest: &Manifest, entry: &Entry, findings: &mut Findings) {
+/// An entry's area, scope and `records` (docs/FORMAT.md §13.8). In a database archive
+/// (`database`), what is under `site/db/` belongs to every scope and its `records` are the
+/// database checks' (§15.7).
+fn check_entry_place(manifest: &Manifest, database: bool, entry: &Entry, findings: &mut Findings) {
     let name = entry.path.as_str();
     let site_path = entry.path.strip_prefix(PAYLOAD_DIR);
     let Some((site_path, area)) =
@@ -225,6 +234,9 @@ fn check_entry_place(manifest: &Manifest, entry: &Entry, findings: &mut Findings
                 area.kind()
             ),
         );
+    }
+    if database && database::in_db_dir(site_path.as_str()) {
+        return;
     }
     if manifest.scope.selects(&area, manifest.options) == Selection::Excluded {
         findings.entry(

@@ -4,9 +4,10 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
+use sitepack_format::database::DATABASE_FORMAT_VERSION;
 use sitepack_format::{
     Area, AreaKind, FORMAT_VERSION, FormatError, FormatVersion, Manifest, ModuleItem, PAYLOAD_DIR,
-    Stats, classify, validate_manifest_bytes,
+    Scope, Stats, classify, validate_manifest_bytes,
 };
 
 use crate::finding::{Code, Findings};
@@ -93,6 +94,20 @@ pub(crate) fn check(bytes: &[u8], findings: &mut Findings) -> ManifestOutcome {
         return ManifestOutcome::Invalid;
     }
     match Manifest::from_json(bytes) {
+        Ok(parsed)
+            if matches!(parsed.manifest.scope, Scope::Table(_))
+                && parsed.manifest.format_version < DATABASE_FORMAT_VERSION =>
+        {
+            findings.entry(
+                Code::ManifestSchema,
+                name,
+                format!(
+                    "at /scope: the scope kind `table` is format {DATABASE_FORMAT_VERSION}, but the manifest says format {}; the archive was altered or made by a faulty writer",
+                    parsed.manifest.format_version
+                ),
+            );
+            ManifestOutcome::Invalid
+        }
         Ok(parsed) => {
             for field in parsed.unknown_fields {
                 findings.entry(

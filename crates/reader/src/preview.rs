@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Serialize;
+use sitepack_format::database::{
+    DatabaseSchema, EngineKind, SkipReason, TableRole, Tenant, TenantValue,
+};
 use sitepack_format::{
     Area, Generator, Manifest, ModuleItem, NoProgress, Options, PAYLOAD_DIR, Progress, Redaction,
     Scope, Sha256, SiteIdentity, Timestamp, classify,
@@ -28,6 +31,84 @@ pub struct Preview {
     pub findings: Vec<Finding>,
     /// What the manifest says, when it could be read.
     pub manifest: Option<ManifestPreview>,
+    /// A database archive's tables (format 1.1), when its `site/db/schema.json` is valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabasePreview>,
+}
+
+/// What a database archive holds: `site/db/schema.json` summarized.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DatabasePreview {
+    /// The engine the rows were read from.
+    pub engine: EngineKind,
+    /// Its version.
+    pub engine_version: String,
+    /// The tenant column and value.
+    pub tenant: Tenant,
+    /// The tables in the archive, parents first.
+    pub tables: Vec<TablePreview>,
+    /// The tables of the database that are not in the archive.
+    pub skipped: Vec<SkippedPreview>,
+}
+
+/// One table of a database archive.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct TablePreview {
+    /// The table.
+    pub name: String,
+    /// Why its rows are the tenant's.
+    pub role: TableRole,
+    /// Its rows in the archive.
+    pub rows: u64,
+}
+
+/// A table left out of a database archive.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SkippedPreview {
+    /// The table.
+    pub table: String,
+    /// Why.
+    pub reason: SkipReason,
+    /// The reason, for people.
+    pub explanation: String,
+}
+
+impl DatabasePreview {
+    fn new(schema: &DatabaseSchema) -> Self {
+        Self {
+            engine: schema.engine,
+            engine_version: schema.engine_version.clone(),
+            tenant: schema.tenant.clone(),
+            tables: schema
+                .tables
+                .iter()
+                .map(|t| TablePreview {
+                    name: t.name.clone(),
+                    role: t.role,
+                    rows: t.rows,
+                })
+                .collect(),
+            skipped: schema
+                .skipped
+                .iter()
+                .map(|s| SkippedPreview {
+                    table: s.table.clone(),
+                    reason: s.reason,
+                    explanation: s.reason.explanation().to_owned(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The tenant as people read it: `tenant_id = 7`.
+    #[must_use]
+    pub fn tenant_text(&self) -> String {
+        let value = match &self.tenant.value {
+            TenantValue::Integer(n) => n.to_string(),
+            TenantValue::Text(text) => format!("{text:?}"),
+        };
+        format!("{} = {value}", self.tenant.column)
+    }
 }
 
 /// What the manifest says, summarized.
@@ -111,6 +192,9 @@ impl Archive {
 impl Preview {
     pub(crate) fn new(report: Report, catalog: Option<&Catalog>) -> Self {
         let manifest = catalog.and_then(|c| c.manifest.as_ref()).map(summarize);
+        let database = catalog
+            .and_then(|c| c.database.as_ref())
+            .map(DatabasePreview::new);
         Self {
             archive: report.archive,
             digest: report.digest,
@@ -118,6 +202,7 @@ impl Preview {
             data_checked: report.data_checked,
             findings: report.findings,
             manifest,
+            database,
         }
     }
 }

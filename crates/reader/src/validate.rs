@@ -3,10 +3,12 @@
 use std::collections::HashMap;
 use std::io;
 
+use sitepack_format::database::DatabaseSchema;
 use sitepack_format::{CHECKSUMS_NAME, MANIFEST_NAME, Manifest, Progress, Sha256, Sha256Hasher};
 
 use crate::container::{self, Container, Record};
 use crate::data_pass::{JobContext, data_pass, ratio_declared};
+use crate::database;
 use crate::finding::{Code, Findings};
 use crate::listing::{check_against_manifest, read_manifest};
 use crate::manifest::ManifestOutcome;
@@ -21,6 +23,8 @@ use crate::{Limits, Report};
 pub(crate) struct Catalog {
     pub records: Vec<Record>,
     pub manifest: Option<Manifest>,
+    /// A database archive's `site/db/schema.json`, when it is valid.
+    pub database: Option<DatabaseSchema>,
     /// The SHA-256 of the whole file.
     pub digest: Sha256,
 }
@@ -39,8 +43,14 @@ pub(crate) enum Depth {
     },
 }
 
-/// The entries a metadata-only check reads.
-const METADATA_ENTRIES: [&str; 3] = [MANIFEST_NAME, CHECKSUMS_NAME, "site/site.json"];
+/// The entries a metadata-only check reads (a database archive's schema too: it says what
+/// the archive holds).
+const METADATA_ENTRIES: [&str; 4] = [
+    MANIFEST_NAME,
+    CHECKSUMS_NAME,
+    "site/site.json",
+    "site/db/schema.json",
+];
 
 /// Validates the archive in `file`; `Err` only for I/O errors reading it.
 pub(crate) fn validate(
@@ -67,9 +77,10 @@ pub(crate) fn validate(
             bytes,
             catalog,
         } = checked?;
-        let catalog = catalog.map(|(records, manifest)| Catalog {
+        let catalog = catalog.map(|(records, manifest, database)| Catalog {
             records,
             manifest,
+            database,
             digest,
         });
         let mut report = report(archive, digest, findings, entries, bytes);
@@ -83,8 +94,8 @@ struct Checked {
     findings: Findings,
     entries: u64,
     bytes: u64,
-    /// The records and manifest of the catalog.
-    catalog: Option<(Vec<Record>, Option<Manifest>)>,
+    /// The records, manifest and database schema of the catalog.
+    catalog: Option<(Vec<Record>, Option<Manifest>, Option<DatabaseSchema>)>,
 }
 
 fn check_archive(
@@ -143,15 +154,25 @@ fn check_archive(
         Some(manifest) => check_against_manifest(file, manifest, &records, &files, &mut findings)?,
         None => None,
     };
+    let schema = match &manifest {
+        Some(manifest) if database::is_database(manifest) => {
+            let schema = database::read_schema(file, &files, &mut findings)?;
+            if let Some(schema) = &schema {
+                database::check_entries(manifest, schema, &mut findings);
+            }
+            schema
+        }
+        _ => None,
+    };
     if only.is_some() {
         return Ok(Checked {
             findings,
             entries: records.len() as u64,
             bytes: declared,
-            catalog: Some((records, manifest)),
+            catalog: Some((records, manifest, schema)),
         });
     }
-    let context = JobContext::new(&records, manifest.as_ref(), site.as_ref());
+    let context = JobContext::new(&records, manifest.as_ref(), site.as_ref(), schema.as_ref());
     let mut jobs = Vec::new();
     for (index, record) in records.iter().enumerate() {
         if too_large
@@ -163,9 +184,13 @@ fn check_archive(
         }
         jobs.push(context.job(index, record, other_version));
     }
-    let (per_entry, bytes) = data_pass(file, &context, jobs, limits, progress)?;
-    for entry_findings in per_entry.into_iter().flatten() {
+    let passed = data_pass(file, &context, jobs, limits, progress)?;
+    let bytes = passed.bytes;
+    for entry_findings in passed.per_entry.into_iter().flatten() {
         findings.extend(entry_findings);
+    }
+    if let (Some(manifest), Some(schema)) = (&manifest, &schema) {
+        database::finish(manifest, schema, passed.tables, &mut findings);
     }
     if bytes > limits.max_bytes && !too_large {
         findings.archive(
@@ -177,7 +202,7 @@ fn check_archive(
         findings,
         entries: records.len() as u64,
         bytes,
-        catalog: Some((records, manifest)),
+        catalog: Some((records, manifest, schema)),
     })
 }
 

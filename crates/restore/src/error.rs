@@ -4,7 +4,7 @@ use std::io;
 use std::path::PathBuf;
 
 use sitepack_format::{
-    ArchivePath, ContentProblem, FormatError, Name, Scope, SiteId, TreeConflict,
+    ArchivePath, ContentProblem, FormatError, FormatVersion, Name, Scope, SiteId, TreeConflict,
 };
 use sitepack_reader::{ReaderError, Report};
 use sitepack_site::{SiteError, SiteRefusal};
@@ -240,6 +240,18 @@ pub enum Refusal {
     /// Refused by the site's state (its lock, the restore pending review).
     #[error(transparent)]
     Site(#[from] SiteRefusal),
+    /// A database archive (format 1.1: `site/db/`) cannot be restored into a site
+    /// directory; restoring into a database comes with database restore.
+    #[error(
+        "this archive holds a database's rows (format {version}, site/db/): it cannot be \
+         restored into a site directory, and restoring into a database comes with database \
+         restore (the next release); until then it can be validated, previewed and extracted \
+         (`sitepack validate`, `sitepack preview`, `sitepack extract`)"
+    )]
+    DatabaseArchive {
+        /// The archive's format version.
+        version: FormatVersion,
+    },
     /// `init`: a template must be a full archive.
     #[error(
         "a template must be a full archive, but this archive's scope is {scope}; \

@@ -66,6 +66,7 @@ pub fn init_from_template(
     })?;
     StagedDir::check_target(new_site).map_err(new_site_error)?;
     let manifest = archive.manifest().map_err(RestoreError::from_reader)?;
+    crate::plan::refuse_database_archive(manifest)?;
     if manifest.scope != Scope::Full {
         return Err(RestoreError::refused(Refusal::TemplateNotFull {
             scope: manifest.scope.clone(),
@@ -315,6 +316,30 @@ mod tests {
             init_from_template(&new_site, &archive, &identity("https://TPL.example/")).unwrap();
         assert!(summary.url_rewrites.rules.is_empty());
         assert!(new_site.join("users/u-1.json").is_file());
+    }
+
+    #[test]
+    fn a_database_archive_is_no_template() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.zip");
+        fs::write(
+            &path,
+            sitepack_test_support::database::DatabaseFixture::new().to_bytes(),
+        )
+        .unwrap();
+        let archive = Archive::open(&path).unwrap();
+        let new_site = dir.path().join("new");
+        let result = init_from_template(&new_site, &archive, &identity("https://n.example"));
+        assert!(
+            matches!(
+                result,
+                Err(RestoreError::Refused {
+                    reason: Refusal::DatabaseArchive { .. }
+                })
+            ),
+            "{result:?}"
+        );
+        assert_eq!(names(dir.path()), ["db.zip"]);
     }
 
     /// Name, new site, template, URL, the refusal expected.

@@ -16,8 +16,9 @@ use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
+use sitepack_format::database::is_database_archive;
 use sitepack_format::{
-    ArchivePath, Area, AreaKind, Beneath, Name, NodeKind, PAYLOAD_DIR, Redaction, Scope,
+    ArchivePath, Area, AreaKind, Beneath, Manifest, Name, NodeKind, PAYLOAD_DIR, Redaction, Scope,
     SiteConfig, SiteIdentity, classify, first_tree_conflict, validate_site_config,
 };
 use sitepack_reader::Archive;
@@ -26,6 +27,18 @@ use sitepack_site::{Action, RecordChanges, RestoreMode, SiteJson};
 use crate::target::{SITE_JSON, Target, TargetPath};
 use crate::transform::{Content, Rename, Transform};
 use crate::{Refusal, RestoreError, RewriteCounts, RewriteRule, UrlRewrite};
+
+/// A database archive (format 1.1) holds a database's rows, which only a database
+/// restore can write: into a site directory it is refused, before anything is read or
+/// written.
+pub(crate) fn refuse_database_archive(manifest: &Manifest) -> Result<(), RestoreError> {
+    if is_database_archive(manifest) {
+        return Err(RestoreError::refused(Refusal::DatabaseArchive {
+            version: manifest.format_version,
+        }));
+    }
+    Ok(())
+}
 
 /// Which URLs to rewrite.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -199,6 +212,7 @@ pub fn plan(
     options: &PlanOptions,
 ) -> Result<Plan, RestoreError> {
     let manifest = archive.manifest().map_err(RestoreError::from_reader)?;
+    refuse_database_archive(manifest)?;
     let target = Target::open(site_root)?;
     let config = match &target {
         Target::Site { config, .. } => config.clone(),
@@ -449,6 +463,8 @@ mod tests {
 
     use sitepack_format::{ContentProblem, INTERNAL_DIR};
     use sitepack_writer::{CreateOptions, NoProgress, Overwrite, Site, create_archive_file};
+
+    use sitepack_test_support::database::DatabaseFixture;
 
     use super::*;
 
@@ -1189,5 +1205,61 @@ mod tests {
                 [("modules/notes/notes.jsonl".to_owned(), Action::Replace)]
             );
         }
+    }
+
+    /// A database archive (format 1.1) in `dir`, as `fixture` builds it.
+    fn database_archive(dir: &Path, fixture: &DatabaseFixture) -> Archive {
+        let path = dir.join("db.zip");
+        fs::write(&path, fixture.to_bytes()).unwrap();
+        Archive::open(&path).unwrap()
+    }
+
+    #[test]
+    fn a_database_archive_is_refused_before_anything_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = database_archive(dir.path(), &DatabaseFixture::new());
+        assert!(
+            archive
+                .validate(&sitepack_reader::Limits::default())
+                .unwrap()
+                .valid
+        );
+        let empty = dir.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        // A site of another id too: the database refusal comes first.
+        let site = Fixture::new("full", |_| {});
+        let other = site.target(|_| {});
+        for target in [&empty, &other] {
+            for options in [PlanOptions::default(), replace()] {
+                let reason = refusal(plan(target, &archive, &options));
+                assert!(
+                    matches!(reason, Refusal::DatabaseArchive { version } if version.to_string() == "1.1"),
+                    "{reason}"
+                );
+                let message = reason.to_string();
+                assert!(
+                    message.contains("database restore (the next release)")
+                        && message.contains("validated, previewed and extracted"),
+                    "{message}"
+                );
+            }
+        }
+        assert_eq!(fs::read_dir(&empty).unwrap().count(), 0);
+    }
+
+    /// Under format 1.0, `site/db/` is content of area `other`: restored as files.
+    #[test]
+    fn db_content_of_a_1_0_archive_is_restored_as_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fixture = DatabaseFixture::new();
+        fixture.format_version = "1.0".to_owned();
+        fixture.records = false;
+        let archive = database_archive(dir.path(), &fixture);
+        let empty = dir.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        let plan = plan(&empty, &archive, &PlanOptions::default()).unwrap();
+        let paths: Vec<String> = plan.changes.iter().map(|c| c.path.to_string()).collect();
+        assert!(paths.contains(&"db/schema.json".to_owned()), "{paths:?}");
+        assert!(paths.contains(&"db/orders.jsonl".to_owned()), "{paths:?}");
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`zipcraft`]: a raw ZIP writer for hostile archives, every field under the test's
 //!   control, with the sitepack payload ([`zipcraft::Payload`]) a correct writer derives;
+//! - [`database`]: database archives (format 1.1) built from a tenant's tables as JSON;
 //! - [`TestSite`]: a site in a temporary directory, empty or a copy of the demo site;
 //! - [`listing`] and [`tree`]: what is below a directory, to check nothing was left.
 //!
@@ -9,6 +10,7 @@
 //! by the tests' own assertions.
 #![allow(clippy::missing_panics_doc, clippy::must_use_candidate)]
 
+pub mod database;
 mod files;
 mod site;
 pub mod zipcraft;

@@ -2,9 +2,36 @@
 //! (memory stays flat) and give the bytes a small collection would: the file's own when
 //! nothing is removed, every kept record on its own line when something is.
 
-use sitepack_format::{NoProgress, Scope};
-use sitepack_reader::Archive;
+use std::io::Read;
+
+use sitepack_format::{Manifest, NoProgress, Scope};
 use sitepack_writer::{CreateOptions, Overwrite, Site, create_archive_file};
+
+/// The archive as a plain ZIP (the writer's tests do not use the reader, which tests
+/// itself on the writer's archives).
+struct Archive(zip::ZipArchive<std::fs::File>);
+
+impl Archive {
+    fn open(path: &std::path::Path) -> Self {
+        Self(zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap())
+    }
+
+    fn read_entry(&mut self, name: &str) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        self.0
+            .by_name(name)
+            .unwrap()
+            .read_to_end(&mut bytes)
+            .unwrap();
+        bytes
+    }
+
+    fn manifest(&mut self) -> Manifest {
+        Manifest::from_json(&self.read_entry("manifest.json"))
+            .unwrap()
+            .manifest
+    }
+}
 
 /// Well over the 8 MiB streaming threshold.
 const RECORDS: usize = 120_000;
@@ -37,14 +64,7 @@ fn archive_of(collection: &[u8], scope: &str) -> (Archive, tempfile::TempDir) {
     let site = Site::open(&root).unwrap();
     let options = CreateOptions::new(scope.parse::<Scope>().unwrap());
     create_archive_file(&site, &options, &out, Overwrite::Refuse, &NoProgress).unwrap();
-    let archive = Archive::open(&out).unwrap();
-    assert!(
-        archive
-            .validate(&sitepack_format::Limits::default())
-            .unwrap()
-            .is_valid()
-    );
-    (archive, dir)
+    (Archive::open(&out), dir)
 }
 
 fn lines(secret_every: usize) -> Vec<String> {
@@ -59,28 +79,21 @@ fn an_untouched_large_collection_keeps_its_bytes_blank_lines_and_all() {
     assert!(text.len() > 8 * 1024 * 1024);
     // A blank line and no final newline: kept exactly, as for a small file.
     text.insert_str(text.find('\n').unwrap(), "\n   ");
-    let (archive, _dir) = archive_of(text.as_bytes(), "full");
-    let entry = archive
-        .read_entry("site/modules/log/entries.jsonl")
-        .unwrap();
+    let (mut archive, _dir) = archive_of(text.as_bytes(), "full");
+    let entry = archive.read_entry("site/modules/log/entries.jsonl");
     assert!(entry == text.as_bytes(), "the entry differs from the file");
-    let manifest = archive.manifest().unwrap();
+    let manifest = archive.manifest();
     assert_eq!(manifest.entries[0].records, Some(RECORDS as u64));
 }
 
 #[test]
 fn a_large_collection_with_secrets_is_redacted_record_by_record() {
     let text = lines(1000).join("\n") + "\n";
-    let (archive, _dir) = archive_of(text.as_bytes(), "full");
-    let entry = String::from_utf8(
-        archive
-            .read_entry("site/modules/log/entries.jsonl")
-            .unwrap(),
-    )
-    .unwrap();
+    let (mut archive, _dir) = archive_of(text.as_bytes(), "full");
+    let entry = String::from_utf8(archive.read_entry("site/modules/log/entries.jsonl")).unwrap();
     assert!(!entry.contains("-lighthouse\""), "a secret went in");
     assert_eq!(entry.lines().count(), RECORDS);
-    let manifest = archive.manifest().unwrap();
+    let manifest = archive.manifest();
     assert_eq!(manifest.redactions.len(), RECORDS / 1000);
     assert_eq!(manifest.redactions[1].record, Some(serde_json::json!(1000)));
     // Untouched records are copied as they were.
@@ -90,13 +103,8 @@ fn a_large_collection_with_secrets_is_redacted_record_by_record() {
 #[test]
 fn a_large_collection_is_filtered_to_the_users_records() {
     let text = lines(0).join("\n") + "\n";
-    let (archive, _dir) = archive_of(text.as_bytes(), "user:u-3");
-    let entry = String::from_utf8(
-        archive
-            .read_entry("site/modules/log/entries.jsonl")
-            .unwrap(),
-    )
-    .unwrap();
+    let (mut archive, _dir) = archive_of(text.as_bytes(), "user:u-3");
+    let entry = String::from_utf8(archive.read_entry("site/modules/log/entries.jsonl")).unwrap();
     let expected: String = (0..RECORDS)
         .filter(|i| i % 7 == 3)
         .map(|i| record(i, false) + "\n")

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sitepack_reader::{ManifestPreview, Preview};
+use sitepack_reader::{DatabasePreview, ManifestPreview, Preview};
 use sitepack_restore::RestoreMode;
 use sitepack_store::{Location, preview_stored};
 
@@ -162,6 +162,9 @@ fn print_preview(preview: &Preview) -> Result<()> {
     } else {
         writeln!(out, "manifest  unreadable")?;
     }
+    if let Some(database) = &preview.database {
+        print_database(&mut out, database)?;
+    }
     let errors = preview
         .findings
         .iter()
@@ -263,6 +266,40 @@ fn print_manifest(out: &mut dyn Write, manifest: &ManifestPreview) -> io::Result
                 None => writeln!(out, "  {} {}", redaction.path, redaction.pointer)?,
             }
         }
+    }
+    Ok(())
+}
+
+/// A database archive's tables (format 1.1): each with its role and rows, and the tables
+/// left out with why.
+fn print_database(out: &mut dyn Write, database: &DatabasePreview) -> io::Result<()> {
+    writeln!(
+        out,
+        "database  {} {}, tenant {}",
+        database.engine,
+        database.engine_version,
+        database.tenant_text()
+    )?;
+    let width = database
+        .tables
+        .iter()
+        .map(|t| t.name.chars().count())
+        .chain(database.skipped.iter().map(|s| s.table.chars().count()))
+        .max()
+        .unwrap_or(0);
+    writeln!(out, "tables    {}", database.tables.len())?;
+    for table in &database.tables {
+        writeln!(
+            out,
+            "  {:<width$}  {:<9}  {} rows",
+            table.name,
+            table.role.to_string(),
+            table.rows
+        )?;
+    }
+    writeln!(out, "skipped   {}", database.skipped.len())?;
+    for skipped in &database.skipped {
+        writeln!(out, "  {:<width$}  {}", skipped.table, skipped.explanation)?;
     }
     Ok(())
 }

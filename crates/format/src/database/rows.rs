@@ -1,0 +1,797 @@
+//! The rows of a database archive (docs/FORMAT.md §15.5): each table's rows checked one at
+//! a time as they stream past ([`TableRowsCheck`]), keeping only their keys, so that the
+//! foreign keys between tables can be resolved once every table was read
+//! ([`dangling_references`]). Shared by the reader and (next) restore.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use serde_json::Value;
+
+use super::{
+    DatabaseSchema, EngineKind, ForeignKey, Table, TableRole, Tenant, TenantValue, table_path,
+};
+use crate::{ArchivePath, SchemaViolation, Sha256};
+
+/// A key as the checks keep it: the first 128 bits of the SHA-256 of its encoding. 16
+/// bytes per key whatever its columns (bytes, not a `u128`, so that a key and its line
+/// take 24 bytes, not 32), and no two keys share one — by chance or by an archive made
+/// to — so a duplicate or a missing parent is never hidden.
+type KeyDigest = [u8; 16];
+
+fn digest(encoding: &str) -> KeyDigest {
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&Sha256::of(encoding.as_bytes()).as_bytes()[..16]);
+    first
+}
+
+/// What is wrong with one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RowProblem {
+    /// The line holds JSON that is not an object.
+    NotAnObject,
+    /// A column of the table is not a member of the row.
+    MissingColumn {
+        /// The column.
+        column: String,
+    },
+    /// A member of the row is not a column of the table.
+    UnknownMember {
+        /// The member's name.
+        member: String,
+    },
+    /// A value that its column's type does not allow.
+    BadValue {
+        /// The column.
+        column: String,
+        /// What is wrong with it (never the value).
+        message: String,
+    },
+    /// The primary key of an earlier row.
+    DuplicateKey {
+        /// The line of the earlier row.
+        first_line: u64,
+    },
+    /// The tenant column holds another value than the tenant's.
+    OtherTenant {
+        /// The tenant column.
+        column: String,
+    },
+}
+
+impl fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAnObject => f.write_str("the row is not a JSON object"),
+            Self::MissingColumn { column } => write!(f, "column `{column}` is missing"),
+            Self::UnknownMember { member } => {
+                write!(f, "member `{member}` is not a column of the table")
+            }
+            Self::BadValue { column, message } => write!(f, "column `{column}` {message}"),
+            Self::DuplicateKey { first_line } => {
+                write!(f, "the same primary key as the row on line {first_line}")
+            }
+            Self::OtherTenant { column } => write!(
+                f,
+                "column `{column}` holds another tenant's value, not the archive's tenant"
+            ),
+        }
+    }
+}
+
+/// A row that breaks the rules of its table: which table, line and primary key, and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("table `{table}`, line {line}{}: {problem}", key_suffix(.key.as_deref()))]
+pub struct RowError {
+    /// The table.
+    pub table: String,
+    /// The 1-based line of `site/db/<table>.jsonl`.
+    pub line: u64,
+    /// The row's primary key as `(id)=(42)`, when the table has one and the row holds it.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub problem: RowProblem,
+}
+
+fn key_suffix(key: Option<&str>) -> String {
+    key.map(|k| format!(" (key {k})")).unwrap_or_default()
+}
+
+/// A row of a table, as a foreign key's error names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowRef {
+    /// The 1-based line of `site/db/<table>.jsonl`.
+    pub line: u64,
+    /// Its primary key as `(id)=(42)`, when it has one.
+    pub key: Option<Box<str>>,
+}
+
+/// Checks the rows of one table, one line at a time, keeping only keys: its primary key
+/// (for duplicates and for the foreign keys that reference it), the other column lists
+/// foreign keys reference, and each of its own foreign keys' distinct values with the
+/// first row that holds them.
+#[derive(Debug)]
+pub struct TableRowsCheck<'a> {
+    table: &'a Table,
+    engine: EngineKind,
+    /// Each column's index, by name.
+    columns: HashMap<&'a str, usize>,
+    /// The tenant column and value, for a tenant table.
+    tenant: Option<(&'a str, &'a TenantValue)>,
+    /// The primary key's column indices (empty: no primary key).
+    primary: Vec<usize>,
+    /// Each primary key seen, with its first line.
+    keys: HashMap<KeyDigest, u64>,
+    /// The other column lists that foreign keys reference, and their values.
+    referenced: Vec<KeySet>,
+    /// This table's foreign keys and the values its rows hold.
+    references: Vec<References>,
+}
+
+/// The values of one column list.
+#[derive(Debug, Clone)]
+struct KeySet {
+    columns: Vec<String>,
+    indices: Vec<usize>,
+    values: HashSet<KeyDigest>,
+}
+
+/// One foreign key's distinct values, each with the first row that holds it.
+#[derive(Debug, Clone)]
+struct References {
+    foreign_key: ForeignKey,
+    indices: Vec<usize>,
+    first: HashMap<KeyDigest, RowRef>,
+}
+
+impl<'a> TableRowsCheck<'a> {
+    /// A check of `table`'s rows, one of `schema`'s tables. Columns that the table's keys
+    /// name but that it does not have are ignored here ([`DatabaseSchema::problems`]
+    /// reports them).
+    #[must_use]
+    pub fn new(schema: &'a DatabaseSchema, table: &'a Table) -> Self {
+        let columns: HashMap<&str, usize> = table
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_str(), i))
+            .collect();
+        let indices = |names: &[String]| -> Option<Vec<usize>> {
+            names
+                .iter()
+                .map(|n| columns.get(n.as_str()).copied())
+                .collect()
+        };
+        let mut referenced: Vec<KeySet> = Vec::new();
+        for foreign_key in schema.tables.iter().flat_map(|t| &t.foreign_keys) {
+            if foreign_key.table != table.name
+                || foreign_key.references == table.primary_key
+                || referenced
+                    .iter()
+                    .any(|k| k.columns == foreign_key.references)
+            {
+                continue;
+            }
+            if let Some(found) = indices(&foreign_key.references) {
+                referenced.push(KeySet {
+                    columns: foreign_key.references.clone(),
+                    indices: found,
+                    values: HashSet::new(),
+                });
+            }
+        }
+        let own_foreign_keys = table
+            .foreign_keys
+            .iter()
+            .filter_map(|fk| {
+                Some(References {
+                    foreign_key: fk.clone(),
+                    indices: indices(&fk.columns)?,
+                    first: HashMap::new(),
+                })
+            })
+            .collect();
+        // The tenant table's row is the tenant's by its key; other tenant tables' rows by
+        // the tenant column.
+        let tenant = (table.role == TableRole::Tenant)
+            .then_some(&schema.tenant)
+            .and_then(|t| match tenant_key(t, table) {
+                Some(key) => Some((key, &t.value)),
+                None => columns
+                    .contains_key(t.column.as_str())
+                    .then_some((t.column.as_str(), &t.value)),
+            });
+        Self {
+            table,
+            engine: schema.engine,
+            primary: indices(&table.primary_key).unwrap_or_default(),
+            columns,
+            tenant,
+            keys: HashMap::new(),
+            referenced,
+            references: own_foreign_keys,
+        }
+    }
+
+    /// Checks the row on line `line` (its parsed value) and keeps its keys. Gives every
+    /// problem of the row.
+    pub fn row(&mut self, line: u64, row: &Value) -> Vec<RowError> {
+        let error = |key: Option<&str>, problem| RowError {
+            table: self.table.name.clone(),
+            line,
+            key: key.map(str::to_owned),
+            problem,
+        };
+        let Value::Object(members) = row else {
+            return vec![error(None, RowProblem::NotAnObject)];
+        };
+        let values: Vec<Option<&Value>> = self
+            .table
+            .columns
+            .iter()
+            .map(|c| members.get(&c.name))
+            .collect();
+        let key = self.display(&self.primary, &values);
+        let mut problems = Vec::new();
+        for (column, value) in self.table.columns.iter().zip(&values) {
+            let problem = match value {
+                None => RowProblem::MissingColumn {
+                    column: column.name.clone(),
+                },
+                Some(value) => match super::check_value(column, self.engine, value) {
+                    Ok(()) => continue,
+                    Err(message) => RowProblem::BadValue {
+                        column: column.name.clone(),
+                        message,
+                    },
+                },
+            };
+            problems.push(error(key.as_deref(), problem));
+        }
+        for member in members.keys() {
+            if !self.columns.contains_key(member.as_str()) {
+                problems.push(error(
+                    key.as_deref(),
+                    RowProblem::UnknownMember {
+                        member: member.clone(),
+                    },
+                ));
+            }
+        }
+        if let Some((column, tenant)) = self.tenant
+            && !holds_tenant(members.get(column), tenant)
+        {
+            problems.push(error(
+                key.as_deref(),
+                RowProblem::OtherTenant {
+                    column: column.to_owned(),
+                },
+            ));
+        }
+        if let Some(tuple) = tuple(&self.primary, &values).filter(|_| !self.primary.is_empty()) {
+            match self.keys.entry(digest(&tuple)) {
+                Entry::Occupied(first) => problems.push(error(
+                    key.as_deref(),
+                    RowProblem::DuplicateKey {
+                        first_line: *first.get(),
+                    },
+                )),
+                Entry::Vacant(slot) => {
+                    slot.insert(line);
+                }
+            }
+        }
+        for set in &mut self.referenced {
+            if let Some(tuple) = tuple(&set.indices, &values) {
+                set.values.insert(digest(&tuple));
+            }
+        }
+        for references in &mut self.references {
+            if let Some(tuple) = tuple(&references.indices, &values) {
+                references
+                    .first
+                    .entry(digest(&tuple))
+                    .or_insert_with(|| RowRef {
+                        line,
+                        key: key.as_deref().map(Into::into),
+                    });
+            }
+        }
+        problems
+    }
+
+    /// `(a, b)=(1, "x")` for the columns at `indices`, when the row holds them all.
+    fn display(&self, indices: &[usize], values: &[Option<&Value>]) -> Option<String> {
+        if indices.is_empty() {
+            return None;
+        }
+        let names: Vec<&str> = indices
+            .iter()
+            .map(|&i| self.table.columns[i].name.as_str())
+            .collect();
+        let shown: Option<Vec<String>> =
+            indices.iter().map(|&i| values[i].map(canonical)).collect();
+        Some(format!("({})=({})", names.join(", "), shown?.join(", ")))
+    }
+
+    /// What the reader keeps of the table once its rows were read.
+    #[must_use]
+    pub fn finish(self) -> TableKeys {
+        TableKeys {
+            table: self.table.name.clone(),
+            primary_key: self.table.primary_key.clone(),
+            keys: self.keys.into_keys().collect(),
+            referenced: self
+                .referenced
+                .into_iter()
+                .map(|set| (set.columns, set.values))
+                .collect(),
+            references: self
+                .references
+                .into_iter()
+                .map(|r| (r.foreign_key, r.first))
+                .collect(),
+        }
+    }
+}
+
+fn holds_tenant(value: Option<&Value>, tenant: &TenantValue) -> bool {
+    match (value, tenant) {
+        (Some(Value::Number(n)), TenantValue::Integer(t)) => n.as_i64() == Some(*t),
+        (Some(Value::String(s)), TenantValue::Text(t)) => s == t,
+        _ => false,
+    }
+}
+
+/// A value as keys compare it: compact JSON, integers in their shortest form.
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Number(n) => n.as_i64().map_or_else(|| n.to_string(), |i| i.to_string()),
+        other => other.to_string(),
+    }
+}
+
+/// The key of the columns at `indices`: `None` when one is missing or null (SQL does
+/// not compare NULL, so such a foreign key references nothing).
+fn tuple(indices: &[usize], values: &[Option<&Value>]) -> Option<String> {
+    let mut parts = Vec::with_capacity(indices.len());
+    for &i in indices {
+        match values[i] {
+            None | Some(Value::Null) => return None,
+            Some(value) => parts.push(canonical(value)),
+        }
+    }
+    Some(match parts.as_slice() {
+        [one] => one.clone(),
+        _ => format!("[{}]", parts.join(",")),
+    })
+}
+
+/// The keys of one table's rows: what resolving foreign keys needs.
+#[derive(Debug, Clone)]
+pub struct TableKeys {
+    table: String,
+    primary_key: Vec<String>,
+    keys: HashSet<KeyDigest>,
+    referenced: Vec<(Vec<String>, HashSet<KeyDigest>)>,
+    references: Vec<(ForeignKey, HashMap<KeyDigest, RowRef>)>,
+}
+
+impl TableKeys {
+    /// The table.
+    #[must_use]
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The values of `columns` that the table's rows hold, when they were kept.
+    fn values_of(&self, columns: &[String]) -> Option<&HashSet<KeyDigest>> {
+        if columns == self.primary_key.as_slice() && !columns.is_empty() {
+            return Some(&self.keys);
+        }
+        self.referenced
+            .iter()
+            .find(|(c, _)| c.as_slice() == columns)
+            .map(|(_, values)| values)
+    }
+}
+
+/// The rows of one table whose foreign key names no row of its parent table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DanglingReferences {
+    /// The referencing table.
+    pub table: String,
+    /// The foreign key.
+    pub foreign_key: ForeignKey,
+    /// The first row holding each missing value, in line order.
+    pub rows: Vec<RowRef>,
+}
+
+/// Resolves the foreign keys of `tables` (every table read from one archive) whose parent
+/// table is among them: each distinct non-null value must be a key of a parent row.
+/// Foreign keys to tables not among them (skipped tables, tables whose rows could not be
+/// read) are not checked.
+#[must_use]
+pub fn dangling_references(tables: &[TableKeys]) -> Vec<DanglingReferences> {
+    let by_name: HashMap<&str, &TableKeys> = tables.iter().map(|t| (t.table(), t)).collect();
+    let mut found = Vec::new();
+    for table in tables {
+        for (foreign_key, first) in &table.references {
+            let Some(parent) = by_name
+                .get(foreign_key.table.as_str())
+                .and_then(|p| p.values_of(&foreign_key.references))
+            else {
+                continue;
+            };
+            let mut rows: Vec<RowRef> = first
+                .iter()
+                .filter(|(value, _)| !parent.contains(*value))
+                .map(|(_, row)| row.clone())
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            rows.sort_by_key(|r| r.line);
+            found.push(DanglingReferences {
+                table: table.table.clone(),
+                foreign_key: foreign_key.clone(),
+                rows,
+            });
+        }
+    }
+    found
+}
+
+impl DatabaseSchema {
+    /// Where `schema.json` contradicts itself, beyond its JSON Schema: table names that
+    /// repeat or cannot be file names, columns that repeat, keys naming columns the table
+    /// does not have, foreign keys whose two sides differ in length, a tenant table
+    /// without the tenant column. Each with its JSON pointer into `schema.json`.
+    #[must_use]
+    pub fn problems(&self) -> Vec<SchemaViolation> {
+        let mut found = Vec::new();
+        let mut names = HashSet::new();
+        for (t, table) in self.tables.iter().enumerate() {
+            let at = format!("/tables/{t}");
+            if !names.insert(table.name.as_str()) {
+                push(
+                    &mut found,
+                    format!("{at}/name"),
+                    format!("table `{}` is listed twice", table.name),
+                );
+            }
+            let file = table_path(&table.name);
+            if file
+                .parse::<ArchivePath>()
+                .map_or(true, |p| p.components().count() != 2)
+            {
+                push(
+                    &mut found,
+                    format!("{at}/name"),
+                    "the table's name cannot name its file `db/<name>.jsonl`: it must be one safe path component (docs/FORMAT.md §4)".to_owned(),
+                );
+            }
+            let mut columns = HashSet::new();
+            for (c, column) in table.columns.iter().enumerate() {
+                if !columns.insert(column.name.as_str()) {
+                    push(
+                        &mut found,
+                        format!("{at}/columns/{c}/name"),
+                        format!("column `{}` is listed twice", column.name),
+                    );
+                }
+            }
+            let must_be_columns =
+                |found: &mut Vec<SchemaViolation>, pointer: &str, list: &[String], of: &Table| {
+                    for (i, name) in list.iter().enumerate() {
+                        if !of.columns.iter().any(|c| &c.name == name) {
+                            push(
+                                found,
+                                format!("{pointer}/{i}"),
+                                format!("`{name}` is not a column of table `{}`", of.name),
+                            );
+                        }
+                    }
+                };
+            must_be_columns(
+                &mut found,
+                &format!("{at}/primary_key"),
+                &table.primary_key,
+                table,
+            );
+            for (u, unique) in table.unique.iter().enumerate() {
+                must_be_columns(&mut found, &format!("{at}/unique/{u}"), unique, table);
+            }
+            for (f, fk) in table.foreign_keys.iter().enumerate() {
+                let fk_at = format!("{at}/foreign_keys/{f}");
+                must_be_columns(&mut found, &format!("{fk_at}/columns"), &fk.columns, table);
+                if fk.columns.is_empty() || fk.columns.len() != fk.references.len() {
+                    push(
+                        &mut found,
+                        fk_at.clone(),
+                        "a foreign key names as many referenced columns as referencing ones, at least one".to_owned(),
+                    );
+                }
+                if let Some(parent) = self.tables.iter().find(|p| p.name == fk.table) {
+                    must_be_columns(
+                        &mut found,
+                        &format!("{fk_at}/references"),
+                        &fk.references,
+                        parent,
+                    );
+                }
+            }
+            if table.role == TableRole::Tenant
+                && !columns.contains(self.tenant.column.as_str())
+                && tenant_key(&self.tenant, table).is_none()
+            {
+                push(
+                    &mut found,
+                    format!("{at}/role"),
+                    format!(
+                        "a tenant table has the tenant column `{}` (or is the tenant table, keyed by the tenant), but table `{}` has neither",
+                        self.tenant.column, table.name
+                    ),
+                );
+            }
+        }
+        found
+    }
+}
+
+/// The tenant table's one key column, when `table` is the tenant table (its primary key,
+/// a single column, is the tenant).
+fn tenant_key<'t>(tenant: &Tenant, table: &'t Table) -> Option<&'t str> {
+    match table.primary_key.as_slice() {
+        [key] if tenant.table.as_deref() == Some(table.name.as_str()) => Some(key.as_str()),
+        _ => None,
+    }
+}
+
+fn push(found: &mut Vec<SchemaViolation>, pointer: String, message: String) {
+    found.push(SchemaViolation { pointer, message });
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A tenant table `shops`, its `orders` (referencing shops, currencies by their
+    /// unique `code`, and orders themselves), their `lines` with a composite primary key,
+    /// and the reference table `currencies`.
+    pub(crate) fn schema() -> DatabaseSchema {
+        serde_json::from_value(json!({
+            "engine": "postgresql",
+            "engine_version": "16.4",
+            "tenant": {"column": "tenant_id", "value": 7},
+            "tables": [
+                {"name": "currencies", "role": "reference", "primary_key": ["id"], "unique": [["code"]],
+                 "foreign_keys": [], "rows": 0, "columns": [
+                    {"name": "id", "type": "integer", "declared": "int", "nullable": false, "has_default": true},
+                    {"name": "code", "type": "text", "declared": "text", "nullable": false, "has_default": false}]},
+                {"name": "shops", "role": "tenant", "primary_key": ["id"], "unique": [], "foreign_keys": [],
+                 "rows": 0, "columns": [
+                    {"name": "id", "type": "integer", "declared": "int", "nullable": false, "has_default": true},
+                    {"name": "tenant_id", "type": "integer", "declared": "int", "nullable": false, "has_default": false}]},
+                {"name": "orders", "role": "linked", "primary_key": ["id"], "unique": [], "rows": 0,
+                 "foreign_keys": [
+                    {"columns": ["shop_id"], "table": "shops", "references": ["id"]},
+                    {"columns": ["parent_id"], "table": "orders", "references": ["id"]},
+                    {"columns": ["currency"], "table": "currencies", "references": ["code"]}],
+                 "columns": [
+                    {"name": "id", "type": "integer", "declared": "int", "nullable": false, "has_default": true},
+                    {"name": "shop_id", "type": "integer", "declared": "int", "nullable": false, "has_default": false},
+                    {"name": "parent_id", "type": "integer", "declared": "int", "nullable": true, "has_default": false},
+                    {"name": "currency", "type": "text", "declared": "text", "nullable": true, "has_default": false}]},
+                {"name": "lines", "role": "linked", "primary_key": ["order_id", "no"], "unique": [], "rows": 0,
+                 "foreign_keys": [{"columns": ["order_id"], "table": "orders", "references": ["id"]}],
+                 "columns": [
+                    {"name": "order_id", "type": "integer", "declared": "int", "nullable": false, "has_default": false},
+                    {"name": "no", "type": "integer", "declared": "int", "nullable": false, "has_default": false}]}
+            ],
+            "skipped": [{"table": "sessions", "reason": "secret"}]
+        }))
+        .unwrap()
+    }
+
+    fn check<'a>(schema: &'a DatabaseSchema, table: &str) -> TableRowsCheck<'a> {
+        let table = schema.tables.iter().find(|t| t.name == table).unwrap();
+        TableRowsCheck::new(schema, table)
+    }
+
+    fn problems(
+        check: &mut TableRowsCheck<'_>,
+        rows: &[Value],
+    ) -> Vec<(u64, Option<String>, RowProblem)> {
+        rows.iter()
+            .enumerate()
+            .flat_map(|(i, row)| check.row(i as u64 + 1, row))
+            .map(|e| (e.line, e.key, e.problem))
+            .collect()
+    }
+
+    #[test]
+    fn a_row_has_exactly_the_columns_with_valid_values() {
+        let schema = schema();
+        let mut orders = check(&schema, "orders");
+        let found = problems(
+            &mut orders,
+            &[
+                json!({"id": 1, "shop_id": 1, "parent_id": null, "currency": "EUR"}),
+                json!({"id": 2, "shop_id": 1, "parent_id": null}),
+                json!({"id": 3, "shop_id": "1", "parent_id": null, "currency": null, "note": "x"}),
+                json!([1, 1, null, null]),
+            ],
+        );
+        let key = |k: &str| Some(format!("(id)=({k})"));
+        assert_eq!(
+            found[0],
+            (
+                2,
+                key("2"),
+                RowProblem::MissingColumn {
+                    column: "currency".into()
+                }
+            )
+        );
+        assert!(
+            matches!(&found[1], (3, k, RowProblem::BadValue { column, .. }) if *k == key("3") && column == "shop_id")
+        );
+        assert_eq!(
+            found[2],
+            (
+                3,
+                key("3"),
+                RowProblem::UnknownMember {
+                    member: "note".into()
+                }
+            )
+        );
+        assert_eq!(found[3], (4, None, RowProblem::NotAnObject));
+        assert_eq!(found.len(), 4);
+    }
+
+    #[test]
+    fn primary_keys_are_unique_composite_ones_too() {
+        let schema = schema();
+        let mut lines = check(&schema, "lines");
+        let found = problems(
+            &mut lines,
+            &[
+                json!({"order_id": 1, "no": 1}),
+                json!({"order_id": 1, "no": 2}),
+                json!({"order_id": 2, "no": 1}),
+                json!({"order_id": 1, "no": 2}),
+            ],
+        );
+        assert_eq!(
+            found,
+            [(
+                4,
+                Some("(order_id, no)=(1, 2)".into()),
+                RowProblem::DuplicateKey { first_line: 2 }
+            )]
+        );
+        let error = lines.row(9, &json!({"order_id": 2, "no": 1}));
+        assert_eq!(
+            error[0].to_string(),
+            "table `lines`, line 9 (key (order_id, no)=(2, 1)): the same primary key as the row on line 3"
+        );
+    }
+
+    #[test]
+    fn a_tenant_tables_rows_are_the_tenants() {
+        let schema = schema();
+        let mut shops = check(&schema, "shops");
+        let found = problems(
+            &mut shops,
+            &[
+                json!({"id": 1, "tenant_id": 7}),
+                json!({"id": 2, "tenant_id": 8}),
+                json!({"id": 3, "tenant_id": "7"}),
+            ],
+        );
+        let other = RowProblem::OtherTenant {
+            column: "tenant_id".into(),
+        };
+        assert_eq!(found[0], (2, Some("(id)=(2)".into()), other.clone()));
+        // "7" is a string: a bad value, and not the tenant's (an integer) either.
+        assert!(matches!(found[1].2, RowProblem::BadValue { .. }));
+        assert_eq!(found[2], (3, Some("(id)=(3)".into()), other));
+    }
+
+    #[test]
+    fn foreign_keys_resolve_to_parent_rows_of_the_archive() {
+        let schema = schema();
+        let mut currencies = check(&schema, "currencies");
+        let mut shops = check(&schema, "shops");
+        let mut orders = check(&schema, "orders");
+        let mut lines = check(&schema, "lines");
+        assert!(problems(&mut currencies, &[json!({"id": 1, "code": "EUR"})]).is_empty());
+        assert!(problems(&mut shops, &[json!({"id": 1, "tenant_id": 7})]).is_empty());
+        assert!(
+            problems(
+                &mut orders,
+                &[
+                    json!({"id": 10, "shop_id": 1, "parent_id": null, "currency": "EUR"}),
+                    // Refers to a later row of its own table.
+                    json!({"id": 11, "shop_id": 1, "parent_id": 12, "currency": null}),
+                    json!({"id": 12, "shop_id": 2, "parent_id": 99, "currency": "USD"}),
+                    json!({"id": 13, "shop_id": 2, "parent_id": 10, "currency": "EUR"}),
+                ],
+            )
+            .is_empty()
+        );
+        assert!(
+            problems(
+                &mut lines,
+                &[
+                    json!({"order_id": 10, "no": 1}),
+                    json!({"order_id": 14, "no": 1})
+                ]
+            )
+            .is_empty()
+        );
+        let keys = [
+            currencies.finish(),
+            shops.finish(),
+            orders.finish(),
+            lines.finish(),
+        ];
+        let mut found: Vec<(String, String, Vec<u64>)> = dangling_references(&keys)
+            .into_iter()
+            .map(|d| {
+                (
+                    d.table,
+                    d.foreign_key.table,
+                    d.rows.iter().map(|r| r.line).collect(),
+                )
+            })
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                ("lines".into(), "orders".into(), vec![2]),
+                ("orders".into(), "currencies".into(), vec![3]),
+                ("orders".into(), "orders".into(), vec![3]),
+                // Shop 2 is missing: reported once, at its first row.
+                ("orders".into(), "shops".into(), vec![3]),
+            ]
+        );
+        // Without the parent table in the archive, nothing is checked.
+        assert!(
+            dangling_references(&keys[2..3])
+                .iter()
+                .all(|d| d.foreign_key.table == "orders")
+        );
+    }
+
+    #[test]
+    fn a_schema_that_contradicts_itself_is_reported_with_pointers() {
+        assert_eq!(schema().problems(), []);
+        let mut bad = schema();
+        bad.tables[1].name = "currencies".into();
+        bad.tables[0].columns[1].name = "id".into();
+        bad.tables[3].primary_key = vec!["order_id".into(), "nope".into()];
+        bad.tables[2].foreign_keys[0].references.push("x".into());
+        bad.tables[3].name = "a/b".into();
+        let pointers: Vec<String> = bad.problems().into_iter().map(|v| v.pointer).collect();
+        assert_eq!(
+            pointers,
+            [
+                "/tables/0/columns/1/name",
+                "/tables/0/unique/0/0",
+                "/tables/1/name",
+                "/tables/2/foreign_keys/0",
+                "/tables/2/foreign_keys/2/references/0",
+                "/tables/3/name",
+                "/tables/3/primary_key/1",
+            ]
+        );
+    }
+}
