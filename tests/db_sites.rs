@@ -8,6 +8,7 @@
 //! distinctive strings each.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -244,24 +245,22 @@ impl Clinic {
 
     /// The first column of every row of `sql`, as text.
     fn strings(&self, sql: &str) -> BTreeSet<String> {
-        match &self.pg {
-            Some(pg) => pg
+        if let Some(pg) = &self.pg {
+            return pg
                 .client()
                 .query(sql, &[])
                 .unwrap()
                 .iter()
                 .map(|row| row.get::<_, String>(0))
-                .collect(),
-            None => {
-                let connection = self.sqlite();
-                let mut statement = connection.prepare(sql).unwrap();
-                statement
-                    .query_map([], |row| row.get::<_, String>(0))
-                    .unwrap()
-                    .map(Result::unwrap)
-                    .collect()
-            }
+                .collect();
         }
+        let connection = self.sqlite();
+        let mut statement = connection.prepare(sql).unwrap();
+        statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     }
 
     fn count(&self, sql: &str) -> u64 {
@@ -602,24 +601,29 @@ fn db_same_data_same_timestamp_gives_identical_archives() {
 // ---------------------------------------------------------------------------------------
 // consistency
 
+/// Stops the writer when the backups end, a failed assertion included (the scope
+/// waits for the writer).
+struct StopOnDrop<'a>(&'a AtomicBool);
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Pairs of rows committed together by another connection while backups run: each
 /// backup holds every pair whole or not at all.
 fn backups_hold_whole_pairs(clinic: &Clinic, writer: impl FnOnce(&AtomicBool, &Mutex<u64>) + Send) {
     let stop = AtomicBool::new(false);
     let committed = Mutex::new(0u64);
-    /// Stops the writer when the backups end, a failed assertion included (the scope
-    /// waits for the writer).
-    struct StopOnDrop<'a>(&'a AtomicBool);
-    impl Drop for StopOnDrop<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
     std::thread::scope(|scope| {
         let handle = scope.spawn(|| writer(&stop, &committed));
         let stopper = StopOnDrop(&stop);
         // Let the writer start.
         while *committed.lock().unwrap() < 5 {
+            assert!(
+                !handle.is_finished(),
+                "the writer stopped before committing"
+            );
             std::thread::yield_now();
         }
         let mut seen = Vec::new();
@@ -684,9 +688,11 @@ fn prefill_pairs(clinic: &Clinic) {
     let mut sql = String::from("BEGIN;\n");
     for pair in 0..3000 {
         let memo = "m".repeat(40);
-        sql.push_str(&format!(
-            "INSERT INTO debits VALUES ({pair}, 'harbor', {pair}, '{memo}');\nINSERT INTO credits VALUES ({pair}, 'harbor', {pair}, '{memo}');\n"
-        ));
+        writeln!(
+            sql,
+            "INSERT INTO debits VALUES ({pair}, 'harbor', {pair}, '{memo}');\nINSERT INTO credits VALUES ({pair}, 'harbor', {pair}, '{memo}');"
+        )
+        .unwrap();
     }
     sql.push_str("COMMIT;\n");
     clinic.execute(&sql);
@@ -701,7 +707,7 @@ fn db_postgres_backups_taken_during_commits_hold_whole_pairs() {
     let url = clinic.database_url();
     backups_hold_whole_pairs(&clinic, |stop, committed| {
         let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-        let mut pair: i64 = 100_000;
+        let mut pair: i32 = 100_000;
         while !stop.load(Ordering::Relaxed) {
             let mut tx = client.transaction().unwrap();
             tx.execute(
@@ -860,10 +866,40 @@ fn db_preview_and_validate_read_a_database_archive() {
 
         let preview = run(["preview".as_ref(), archive.as_os_str(), "--json".as_ref()]).expect(0);
         let json = preview.json();
-        let text = json.to_string();
-        for (table, _) in HARBOR_TABLES {
-            assert!(text.contains(table), "{kind:?}: {table} not in {json:#}");
+        let database = &json["database"];
+        let engine = match kind {
+            Kind::Sqlite => "sqlite",
+            Kind::Postgres => "postgresql",
+        };
+        assert_eq!(database["engine"], engine, "{kind:?}: {json:#}");
+        assert_eq!(database["tenant"]["value"], "harbor", "{kind:?}: {json:#}");
+        for (table, role) in HARBOR_TABLES {
+            let shown = database["tables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"] == *table)
+                .unwrap_or_else(|| panic!("{kind:?}: {table} not in {json:#}"));
+            assert_eq!(shown["role"], *role, "{kind:?} {table}");
+            assert_eq!(
+                shown["rows"],
+                clinic.count(harbor_sql(table)),
+                "{kind:?} {table}"
+            );
         }
+        let skipped: BTreeSet<&str> = database["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["table"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            skipped,
+            ["audit_trail", "oauth_tokens", "weather_cache"]
+                .into_iter()
+                .collect(),
+            "{kind:?}"
+        );
         let human = run(["preview".as_ref(), archive.as_os_str()]).expect(0);
         assert!(
             human.stdout.contains("patients"),
@@ -921,7 +957,7 @@ fn db_table_scope_holds_the_table_and_its_reference_rows() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|s| s["reason"] == "out_of_scope")
+            .filter(|s| s["reason"] == "out-of-scope")
             .map(|s| s["table"].as_str().unwrap())
             .collect();
         assert_eq!(
