@@ -183,8 +183,7 @@ impl Clinic {
         std::fs::create_dir(dir.path().join("out")).unwrap();
         let pg = (kind == Kind::Postgres).then(PgDb::new);
         if kind == Kind::Sqlite {
-            // Foreign keys are not enforced in these connections: the tests break them on
-            // purpose; the file is made here.
+            // The database file exists from the start, like a PostgreSQL database.
             rusqlite::Connection::open(dir.path().join("clinic.db")).unwrap();
         }
         Self { dir, kind, pg }
@@ -228,6 +227,8 @@ impl Clinic {
         std::fs::write(path, text).unwrap();
     }
 
+    /// A connection to the SQLite file (SQLite's default: foreign keys not enforced,
+    /// so that a test may point a row at another tenant's).
     fn sqlite(&self) -> rusqlite::Connection {
         let connection = rusqlite::Connection::open(self.root().join("clinic.db")).unwrap();
         connection
