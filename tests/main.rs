@@ -20,6 +20,7 @@ mod create_restorable;
 mod create_scopes;
 mod create_secrets;
 mod database_archive;
+mod db_sites;
 mod extract;
 mod human_output;
 mod init;

@@ -1,0 +1,1352 @@
+//! Database sites through the command: SITE is a TOML descriptor naming one tenant of a
+//! real SQLite file or a real PostgreSQL database (every PostgreSQL test makes its own
+//! database, dropped when it ends). A clinic schema of this file's own: `practices` (the
+//! tenant table), `users` and `patients` (tenant tables), `appointments` (linked through
+//! the patient), `appointment_staff` (linked, composite key), `procedures` →
+//! `specialties` (reference tables), `oauth_tokens` (secret), `audit_trail` (excluded)
+//! and `weather_cache` (unreached); two tenants, `harbor` (exported) and `hilltop`, with
+//! distinctive strings each.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+use crate::util::{Run, TIMESTAMP, copy_tree, create, listing, read_archive, repo_root, run};
+
+const START_HINT: &str = "start PostgreSQL with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` (or set SITEPACK_TEST_POSTGRES_URL)";
+
+const CLINIC_SCHEMA: &str = "
+CREATE TABLE practices (id TEXT PRIMARY KEY, name TEXT NOT NULL, motto TEXT);
+CREATE TABLE specialties (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+CREATE TABLE procedures (id INTEGER PRIMARY KEY, specialty_id INTEGER NOT NULL REFERENCES specialties(id), label TEXT NOT NULL);
+CREATE TABLE users (id INTEGER PRIMARY KEY, practice_id TEXT NOT NULL REFERENCES practices(id), login TEXT NOT NULL, api_token TEXT);
+CREATE TABLE patients (id INTEGER PRIMARY KEY, practice_id TEXT NOT NULL REFERENCES practices(id), full_name TEXT NOT NULL, owner_id INTEGER REFERENCES users(id), totp_secret TEXT);
+CREATE TABLE appointments (id INTEGER PRIMARY KEY, patient_id INTEGER NOT NULL REFERENCES patients(id), procedure_id INTEGER REFERENCES procedures(id), note TEXT);
+CREATE TABLE appointment_staff (appointment_id INTEGER NOT NULL REFERENCES appointments(id), user_id INTEGER NOT NULL REFERENCES users(id), duty TEXT, PRIMARY KEY (appointment_id, user_id));
+CREATE TABLE oauth_tokens (id INTEGER PRIMARY KEY, practice_id TEXT NOT NULL, token TEXT NOT NULL);
+CREATE TABLE audit_trail (id INTEGER PRIMARY KEY, practice_id TEXT, entry TEXT NOT NULL);
+CREATE TABLE weather_cache (city TEXT PRIMARY KEY, forecast TEXT);
+";
+
+const CLINIC_ROWS: &str = "
+INSERT INTO practices VALUES ('harbor', 'Harbor Street Clinic', 'harbor-motto-anchor'), ('hilltop', 'Hilltop Family Care', 'hill-motto-summit');
+INSERT INTO specialties VALUES (1, 'Cardiology Alpha'), (2, 'Dermatology Omega'), (3, 'Unused Specialty Kappa');
+INSERT INTO procedures VALUES (1, 1, 'Echo Scan Basic'), (2, 1, 'Stress Test Plus'), (3, 2, 'Cryotherapy Zeta'), (4, 3, 'Unused Procedure Lambda');
+INSERT INTO users VALUES (1, 'harbor', 'ada@harbor.test', 'apitok-harbor-7731'), (2, 'harbor', 'ben@harbor.test', 'apitok-harbor-8842'), (3, 'hilltop', 'cy@hill.test', 'apitok-hill-9953');
+INSERT INTO patients VALUES (10, 'harbor', 'Alma Harborview', 1, 'totp-harbor-1010'), (11, 'harbor', 'Bruno Quayside', 2, 'totp-harbor-1111'), (12, 'harbor', 'Cora Pierpoint', 1, NULL), (20, 'hilltop', 'Zebulon Quartermaine', 3, 'totp-hill-2020');
+INSERT INTO appointments VALUES (100, 10, 1, 'harbor-note-checkup'), (101, 10, 2, 'harbor-note-followup'), (102, 11, NULL, 'harbor-note-walkin'), (103, 12, 1, 'harbor-note-echo'), (200, 20, 3, 'Zebulon knee freeze');
+INSERT INTO appointment_staff VALUES (100, 1, 'lead'), (100, 2, 'assist'), (101, 2, 'lead'), (103, 1, 'lead'), (200, 3, 'hill-duty-lead');
+INSERT INTO oauth_tokens VALUES (1, 'harbor', 'oauth-harbor-SECRET-5151'), (2, 'hilltop', 'oauth-hill-SECRET-6262');
+INSERT INTO audit_trail VALUES (1, 'harbor', 'audit-harbor-login-7070'), (2, 'hilltop', 'audit-hill-login-8080');
+INSERT INTO weather_cache VALUES ('Portsmouth', 'weather-unreached-drizzle');
+";
+
+/// Strings of the other tenant: never a byte of them in harbor's archive.
+const OTHER_TENANT: &[&str] = &[
+    "hilltop",
+    "Hilltop",
+    "hill-",
+    "hill.test",
+    "Zebulon",
+    "Quartermaine",
+    "Cryotherapy",
+    "Dermatology",
+    "Lambda",
+    "Kappa",
+];
+
+/// Values that never travel whoever's they are: secret tables and secret-named columns,
+/// the excluded and the unreached table, reference rows nobody references.
+const NEVER_TRAVEL: &[&str] = &[
+    "oauth-harbor-SECRET-5151",
+    "apitok-harbor-7731",
+    "apitok-harbor-8842",
+    "totp-harbor-1010",
+    "totp-harbor-1111",
+    "audit-harbor-login-7070",
+    "weather-unreached-drizzle",
+    "Unused Procedure",
+    "Unused Specialty",
+];
+
+/// The harbor tables that travel in a full archive, with their role.
+const HARBOR_TABLES: &[(&str, &str)] = &[
+    ("practices", "tenant"),
+    ("users", "tenant"),
+    ("patients", "tenant"),
+    ("appointments", "linked"),
+    ("appointment_staff", "linked"),
+    ("procedures", "reference"),
+    ("specialties", "reference"),
+];
+
+// ---------------------------------------------------------------------------------------
+// The databases.
+
+fn admin_url() -> String {
+    std::env::var("SITEPACK_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn admin_client() -> postgres::Client {
+    postgres::Client::connect(&admin_url(), postgres::NoTls).unwrap_or_else(|e| {
+        panic!(
+            "cannot reach PostgreSQL at {}: {e}; {START_HINT}",
+            admin_url()
+        )
+    })
+}
+
+/// A PostgreSQL database of one test, dropped when the test ends, passed or failed.
+struct PgDb {
+    name: String,
+}
+
+impl PgDb {
+    fn new() -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "sitepack_e2e_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        admin_client()
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        Self { name }
+    }
+
+    /// The URL of this database: the admin URL with its database replaced.
+    fn url(&self) -> String {
+        url_with_database(&admin_url(), &self.name)
+    }
+
+    fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url(), postgres::NoTls).unwrap()
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&admin_url(), postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// `url` (`postgres://…/DB`) naming `database` instead.
+fn url_with_database(url: &str, database: &str) -> String {
+    let (server, _) = url.rsplit_once('/').unwrap();
+    format!("{server}/{database}")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+const BOTH: [Kind; 2] = [Kind::Sqlite, Kind::Postgres];
+
+/// A database (a SQLite file or a PostgreSQL database) and a directory holding the
+/// descriptor `clinic.toml`, the uploads, and an empty `out/`.
+struct Clinic {
+    dir: tempfile::TempDir,
+    kind: Kind,
+    pg: Option<PgDb>,
+}
+
+impl Clinic {
+    /// The clinic schema and rows, with the standard descriptor.
+    fn new(kind: Kind) -> Self {
+        let clinic = Self::empty(kind);
+        clinic.execute(CLINIC_SCHEMA);
+        clinic.execute(CLINIC_ROWS);
+        clinic.write_descriptor(&clinic.descriptor_text());
+        clinic.write_upload("harbor/users/1/avatar.txt", "avatar of ada\n");
+        clinic.write_upload("harbor/users/2/badge.txt", "badge of ben\n");
+        clinic.write_upload("harbor/leaflets/welcome.txt", "welcome to harbor\n");
+        clinic.write_upload("hilltop/leaflets/map.txt", "Hilltop map\n");
+        clinic
+    }
+
+    /// No tables yet.
+    fn empty(kind: Kind) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("out")).unwrap();
+        let pg = (kind == Kind::Postgres).then(PgDb::new);
+        if kind == Kind::Sqlite {
+            // The database file exists from the start, like a PostgreSQL database.
+            rusqlite::Connection::open(dir.path().join("clinic.db")).unwrap();
+        }
+        Self { dir, kind, pg }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn descriptor(&self) -> PathBuf {
+        self.root().join("clinic.toml")
+    }
+
+    fn out(&self, name: &str) -> PathBuf {
+        self.root().join("out").join(name)
+    }
+
+    /// The default state directory: `.clinic.sitepack` beside the descriptor.
+    fn state_dir(&self) -> PathBuf {
+        self.root().join(".clinic.sitepack")
+    }
+
+    fn database_url(&self) -> String {
+        match &self.pg {
+            Some(pg) => pg.url(),
+            None => "sqlite:clinic.db".to_owned(),
+        }
+    }
+
+    fn descriptor_text(&self) -> String {
+        descriptor_with(&self.database_url(), "")
+    }
+
+    fn write_descriptor(&self, text: &str) {
+        std::fs::write(self.descriptor(), text).unwrap();
+    }
+
+    fn write_upload(&self, path: &str, text: &str) {
+        let path = self.root().join("uploads").join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// A connection to the SQLite file (SQLite's default: foreign keys not enforced,
+    /// so that a test may point a row at another tenant's).
+    fn sqlite(&self) -> rusqlite::Connection {
+        let connection = rusqlite::Connection::open(self.root().join("clinic.db")).unwrap();
+        connection
+            .execute_batch("PRAGMA foreign_keys = OFF")
+            .unwrap();
+        connection
+    }
+
+    fn execute(&self, sql: &str) {
+        match &self.pg {
+            Some(pg) => pg.client().batch_execute(sql).unwrap(),
+            None => self.sqlite().execute_batch(sql).unwrap(),
+        }
+    }
+
+    /// The first column of every row of `sql`, as text.
+    fn strings(&self, sql: &str) -> BTreeSet<String> {
+        if let Some(pg) = &self.pg {
+            return pg
+                .client()
+                .query(sql, &[])
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<_, String>(0))
+                .collect();
+        }
+        let connection = self.sqlite();
+        let mut statement = connection.prepare(sql).unwrap();
+        statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn count(&self, sql: &str) -> u64 {
+        let text = self.strings(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM ({sql}) AS q"));
+        text.iter().next().unwrap().parse().unwrap()
+    }
+
+    /// The bytes of every file under the directory (the SQLite file included): what a
+    /// refused command must leave as it was.
+    fn snapshot_files(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let mut files = std::collections::BTreeMap::new();
+        let mut pending = vec![self.root().to_path_buf()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    let name = path
+                        .strip_prefix(self.root())
+                        .unwrap()
+                        .display()
+                        .to_string();
+                    files.insert(name, std::fs::read(&path).unwrap());
+                }
+            }
+        }
+        files
+    }
+}
+
+/// The clinic descriptor for `url`, with `extra` lines appended to `[database]`.
+fn descriptor_with(url: &str, extra: &str) -> String {
+    format!(
+        r#"[site]
+id = "harbor-clinic"
+name = "Harbor Street Clinic"
+url = "https://harbor.example"
+
+[database]
+url = "{url}"
+tenant_column = "practice_id"
+tenant = "harbor"
+tenant_table = "practices"
+exclude = ["audit_trail"]
+secret_tables = ["oauth_tokens"]
+owner_column = "owner_id"
+{extra}
+[files]
+dir = "uploads/harbor"
+"#
+    )
+}
+
+/// The harbor rows of every travelling table, computed with SQL of this test's own.
+fn harbor_sql(table: &str) -> &'static str {
+    match table {
+        "practices" => "SELECT id FROM practices WHERE id = 'harbor'",
+        "users" => "SELECT CAST(id AS TEXT) FROM users WHERE practice_id = 'harbor'",
+        "patients" => "SELECT CAST(id AS TEXT) FROM patients WHERE practice_id = 'harbor'",
+        "appointments" => {
+            "SELECT CAST(id AS TEXT) FROM appointments WHERE patient_id IN (SELECT id FROM patients WHERE practice_id = 'harbor')"
+        }
+        "appointment_staff" => {
+            "SELECT CAST(appointment_id AS TEXT) || '/' || CAST(user_id AS TEXT) FROM appointment_staff WHERE appointment_id IN (SELECT a.id FROM appointments a JOIN patients p ON p.id = a.patient_id WHERE p.practice_id = 'harbor') OR user_id IN (SELECT id FROM users WHERE practice_id = 'harbor')"
+        }
+        "procedures" => {
+            "SELECT DISTINCT CAST(procedure_id AS TEXT) FROM appointments WHERE procedure_id IS NOT NULL AND patient_id IN (SELECT id FROM patients WHERE practice_id = 'harbor')"
+        }
+        "specialties" => {
+            "SELECT DISTINCT CAST(specialty_id AS TEXT) FROM procedures WHERE id IN (SELECT procedure_id FROM appointments WHERE patient_id IN (SELECT id FROM patients WHERE practice_id = 'harbor'))"
+        }
+        other => panic!("no SQL for {other}"),
+    }
+}
+
+/// The key of an archived row, as [`harbor_sql`] writes it.
+fn row_key(table: &str, row: &Value) -> String {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if table == "appointment_staff" {
+        format!("{}/{}", text(&row["appointment_id"]), text(&row["user_id"]))
+    } else {
+        text(&row["id"])
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Archives.
+
+/// The entry named `site/<path>` (or `<path>` at the top level).
+fn entry<'a>(entries: &'a std::collections::BTreeMap<String, Vec<u8>>, path: &str) -> &'a [u8] {
+    entries
+        .get(&format!("site/{path}"))
+        .or_else(|| entries.get(path))
+        .unwrap_or_else(|| panic!("no entry {path} in {:?}", entries.keys()))
+}
+
+fn has_entry(entries: &std::collections::BTreeMap<String, Vec<u8>>, path: &str) -> bool {
+    entries.contains_key(&format!("site/{path}")) || entries.contains_key(path)
+}
+
+/// The archive's site-relative entry names.
+fn site_entries(entries: &std::collections::BTreeMap<String, Vec<u8>>) -> BTreeSet<String> {
+    entries
+        .keys()
+        .filter_map(|k| k.strip_prefix("site/"))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn table_rows(entries: &std::collections::BTreeMap<String, Vec<u8>>, table: &str) -> Vec<Value> {
+    std::str::from_utf8(entry(entries, &format!("db/{table}.jsonl")))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn schema_json(entries: &std::collections::BTreeMap<String, Vec<u8>>) -> Value {
+    serde_json::from_slice(entry(entries, "db/schema.json")).unwrap()
+}
+
+/// Panics naming the entry if any entry holds any of `needles`.
+#[track_caller]
+fn assert_absent(entries: &std::collections::BTreeMap<String, Vec<u8>>, needles: &[&str]) {
+    for (name, bytes) in entries {
+        for needle in needles {
+            assert!(
+                !contains(bytes, needle.as_bytes()) && !name.contains(needle),
+                "{needle:?} is in archive entry {name}"
+            );
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn validate(archive: &Path) -> Value {
+    let result = run(["validate".as_ref(), archive.as_os_str(), "--json".as_ref()]);
+    let json = result.json();
+    assert_eq!(
+        result.code,
+        0,
+        "validate {}: {json:#}\n{}",
+        archive.display(),
+        result.stderr
+    );
+    json
+}
+
+fn stats_json(clinic: &Clinic) -> Value {
+    run([
+        "stats".as_ref(),
+        clinic.descriptor().as_os_str(),
+        "--json".as_ref(),
+    ])
+    .expect(0)
+    .json()
+}
+
+// ---------------------------------------------------------------------------------------
+// stats
+
+#[test]
+fn db_stats_count_the_tenants_rows_per_table() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        let stats = stats_json(&clinic);
+        let mut expected_total = 0;
+        let tables = stats["tables"].as_object().unwrap();
+        let names: BTreeSet<&str> = tables.keys().map(String::as_str).collect();
+        let expected_names: BTreeSet<&str> = HARBOR_TABLES.iter().map(|(t, _)| *t).collect();
+        assert_eq!(names, expected_names, "{kind:?}: {stats:#}");
+        for (table, role) in HARBOR_TABLES {
+            let rows = clinic.count(harbor_sql(table));
+            assert!(rows > 0, "{table}: the fixture has harbor rows");
+            assert_eq!(tables[*table], rows, "{kind:?} {table}: {stats:#}");
+            assert_eq!(stats["roles"][*table], *role, "{kind:?} {table}");
+            expected_total += rows;
+        }
+        assert_eq!(stats["total"], expected_total, "{kind:?}");
+        let skipped: BTreeSet<(String, String)> = stats["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["table"].as_str().unwrap().to_owned(),
+                    s["reason"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                ("audit_trail", "excluded"),
+                ("oauth_tokens", "secret"),
+                ("weather_cache", "unreached"),
+            ]
+            .iter()
+            .map(|(t, r)| ((*t).to_owned(), (*r).to_owned()))
+            .collect(),
+            "{kind:?}"
+        );
+
+        let human = run(["stats".as_ref(), clinic.descriptor().as_os_str()]).expect(0);
+        assert!(
+            human
+                .stdout
+                .contains(&format!("({expected_total} rows of the tenant)")),
+            "{kind:?}: {}",
+            human.stdout
+        );
+        for (table, _) in HARBOR_TABLES {
+            let rows = clinic.count(harbor_sql(table));
+            let line = human
+                .stdout
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(table))
+                .unwrap_or_else(|| panic!("{kind:?}: no line for {table}:\n{}", human.stdout));
+            assert!(
+                line.trim_end().ends_with(&format!(" {rows} rows")),
+                "{kind:?}: {line}"
+            );
+        }
+        for table in ["audit_trail", "oauth_tokens", "weather_cache"] {
+            assert!(human.stdout.contains(table), "{kind:?}: {}", human.stdout);
+        }
+        // stats reads: no state directory is made.
+        assert!(!clinic.state_dir().exists(), "{kind:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// create
+
+#[test]
+fn db_create_archives_exactly_the_tenants_rows() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        let archive = clinic.out("harbor.zip");
+        create(&clinic.descriptor(), &archive, &[]);
+        let findings = validate(&archive);
+        assert_eq!(findings["valid"], true, "{kind:?}: {findings:#}");
+
+        let entries = read_archive(&archive);
+        assert_absent(&entries, OTHER_TENANT);
+        assert_absent(&entries, NEVER_TRAVEL);
+
+        let schema = schema_json(&entries);
+        for (table, role) in HARBOR_TABLES {
+            let rows = table_rows(&entries, table);
+            let archived: BTreeSet<String> = rows.iter().map(|r| row_key(table, r)).collect();
+            assert_eq!(
+                archived.len(),
+                rows.len(),
+                "{kind:?} {table}: duplicate rows"
+            );
+            assert_eq!(
+                archived,
+                clinic.strings(harbor_sql(table)),
+                "{kind:?} {table}: the archived rows are not the tenant's"
+            );
+            let described = schema["tables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"] == *table)
+                .unwrap_or_else(|| panic!("{kind:?}: {table} is not in schema.json"));
+            assert_eq!(described["rows"], rows.len(), "{kind:?} {table}");
+            assert_eq!(described["role"], *role, "{kind:?} {table}");
+        }
+        // Harbor's own values did travel (the marker checks above are not vacuous).
+        let patients = String::from_utf8(entry(&entries, "db/patients.jsonl").to_vec()).unwrap();
+        assert!(patients.contains("Alma Harborview"), "{kind:?}: {patients}");
+        // The tables that stay behind have no file, and schema.json says why.
+        for (table, reason) in [
+            ("audit_trail", "excluded"),
+            ("oauth_tokens", "secret"),
+            ("weather_cache", "unreached"),
+        ] {
+            assert!(
+                !has_entry(&entries, &format!("db/{table}.jsonl")),
+                "{kind:?}: {table} travelled"
+            );
+            let skipped = schema["skipped"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["table"] == table)
+                .unwrap_or_else(|| panic!("{kind:?}: {table} is not in skipped: {schema:#}"));
+            assert_eq!(skipped["reason"], reason, "{kind:?} {table}");
+        }
+        // The files directory travels as files/, the other tenant's uploads do not.
+        let site = site_entries(&entries);
+        for file in [
+            "files/users/1/avatar.txt",
+            "files/users/2/badge.txt",
+            "files/leaflets/welcome.txt",
+        ] {
+            assert!(
+                site.contains(file),
+                "{kind:?}: {file} missing from {site:?}"
+            );
+        }
+        assert!(!site.iter().any(|f| f.contains("map.txt")), "{kind:?}");
+    }
+}
+
+#[test]
+fn db_same_data_same_timestamp_gives_identical_archives() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        let first = clinic.out("first.zip");
+        let second = clinic.out("second.zip");
+        create(&clinic.descriptor(), &first, &[]);
+        create(&clinic.descriptor(), &second, &[]);
+        assert!(
+            std::fs::read(&first).unwrap() == std::fs::read(&second).unwrap(),
+            "{kind:?}: two archives of the same data differ"
+        );
+        // A changed row changes the archive: the comparison sees the data.
+        clinic.execute("UPDATE patients SET full_name = 'Alma Harborview-Smith' WHERE id = 10");
+        let third = clinic.out("third.zip");
+        create(&clinic.descriptor(), &third, &[]);
+        assert!(
+            std::fs::read(&first).unwrap() != std::fs::read(&third).unwrap(),
+            "{kind:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// consistency
+
+/// Stops the writer when the backups end, a failed assertion included (the scope
+/// waits for the writer).
+struct StopOnDrop<'a>(&'a AtomicBool);
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Pairs of rows committed together by another connection while backups run: each
+/// backup holds every pair whole or not at all.
+fn backups_hold_whole_pairs(clinic: &Clinic, writer: impl FnOnce(&AtomicBool, &Mutex<u64>) + Send) {
+    let stop = AtomicBool::new(false);
+    let committed = Mutex::new(0u64);
+    std::thread::scope(|scope| {
+        let handle = scope.spawn(|| writer(&stop, &committed));
+        let stopper = StopOnDrop(&stop);
+        // Let the writer start.
+        while *committed.lock().unwrap() < 5 {
+            assert!(
+                !handle.is_finished(),
+                "the writer stopped before committing"
+            );
+            std::thread::yield_now();
+        }
+        let mut seen = Vec::new();
+        for n in 0..4 {
+            let before = *committed.lock().unwrap();
+            let archive = clinic.out(&format!("pairs-{n}.zip"));
+            create(&clinic.descriptor(), &archive, &[]);
+            let entries = read_archive(&archive);
+            let debits: BTreeSet<String> = table_rows(&entries, "debits")
+                .iter()
+                .map(|r| r["pair"].to_string())
+                .collect();
+            let credits: BTreeSet<String> = table_rows(&entries, "credits")
+                .iter()
+                .map(|r| r["pair"].to_string())
+                .collect();
+            assert_eq!(
+                debits.symmetric_difference(&credits).count(),
+                0,
+                "{:?}: backup {n} holds half pairs",
+                clinic.kind
+            );
+            assert!(debits.len() as u64 >= before, "{:?}", clinic.kind);
+            seen.push(debits.len());
+        }
+        drop(stopper);
+        handle.join().unwrap();
+        // The writer did commit while the backups ran.
+        assert!(
+            seen.first() != seen.last(),
+            "{:?}: no pair was committed during the backups: {seen:?}",
+            clinic.kind
+        );
+    });
+}
+
+const PAIRS_SCHEMA: &str = "
+CREATE TABLE practices (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE debits (id INTEGER PRIMARY KEY, practice_id TEXT NOT NULL REFERENCES practices(id), pair INTEGER NOT NULL, memo TEXT);
+CREATE TABLE credits (id INTEGER PRIMARY KEY, practice_id TEXT NOT NULL REFERENCES practices(id), pair INTEGER NOT NULL, memo TEXT);
+INSERT INTO practices VALUES ('harbor', 'Harbor'), ('hilltop', 'Hilltop');
+";
+
+fn pairs_descriptor(url: &str) -> String {
+    format!(
+        r#"[site]
+id = "harbor-ledger"
+name = "Harbor ledger"
+url = "https://harbor.example"
+[database]
+url = "{url}"
+tenant_column = "practice_id"
+tenant = "harbor"
+tenant_table = "practices"
+"#
+    )
+}
+
+/// Many pairs already: reading a table takes long enough for commits to land between
+/// the two tables' reads if they were not one snapshot.
+fn prefill_pairs(clinic: &Clinic) {
+    let mut sql = String::from("BEGIN;\n");
+    for pair in 0..3000 {
+        let memo = "m".repeat(40);
+        writeln!(
+            sql,
+            "INSERT INTO debits VALUES ({pair}, 'harbor', {pair}, '{memo}');\nINSERT INTO credits VALUES ({pair}, 'harbor', {pair}, '{memo}');"
+        )
+        .unwrap();
+    }
+    sql.push_str("COMMIT;\n");
+    clinic.execute(&sql);
+}
+
+#[test]
+fn db_postgres_backups_taken_during_commits_hold_whole_pairs() {
+    let clinic = Clinic::empty(Kind::Postgres);
+    clinic.execute(PAIRS_SCHEMA);
+    prefill_pairs(&clinic);
+    clinic.write_descriptor(&pairs_descriptor(&clinic.database_url()));
+    let url = clinic.database_url();
+    backups_hold_whole_pairs(&clinic, |stop, committed| {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let mut pair: i32 = 100_000;
+        while !stop.load(Ordering::Relaxed) {
+            let mut tx = client.transaction().unwrap();
+            tx.execute(
+                "INSERT INTO debits VALUES ($1, 'harbor', $1, 'd')",
+                &[&pair],
+            )
+            .unwrap();
+            // A pause inside the transaction: a reader outside one snapshot would see
+            // the first row without the second.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            tx.execute(
+                "INSERT INTO credits VALUES ($1, 'harbor', $1, 'c')",
+                &[&pair],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+            pair += 1;
+            *committed.lock().unwrap() += 1;
+        }
+    });
+}
+
+#[test]
+fn db_sqlite_wal_backups_taken_during_commits_hold_whole_pairs() {
+    let clinic = Clinic::empty(Kind::Sqlite);
+    clinic
+        .sqlite()
+        .execute_batch("PRAGMA journal_mode = WAL")
+        .unwrap();
+    clinic.execute(PAIRS_SCHEMA);
+    prefill_pairs(&clinic);
+    clinic.write_descriptor(&pairs_descriptor("sqlite:clinic.db"));
+    let path = clinic.root().join("clinic.db");
+    backups_hold_whole_pairs(&clinic, |stop, committed| {
+        let mut connection = rusqlite::Connection::open(&path).unwrap();
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
+        let mode: String = connection
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let mut pair: i64 = 100_000;
+        while !stop.load(Ordering::Relaxed) {
+            let tx = connection
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .unwrap();
+            tx.execute("INSERT INTO debits VALUES (?1, 'harbor', ?1, 'd')", [pair])
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            tx.execute("INSERT INTO credits VALUES (?1, 'harbor', ?1, 'c')", [pair])
+                .unwrap();
+            tx.commit().unwrap();
+            pair += 1;
+            *committed.lock().unwrap() += 1;
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// stored backups, auto run, preview and validate
+
+#[test]
+fn db_create_to_a_directory_is_listed() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        let target = clinic.root().join("backups");
+        let stored = run([
+            "create".as_ref(),
+            clinic.descriptor().as_os_str(),
+            "--to".as_ref(),
+            target.as_os_str(),
+            "--timestamp".as_ref(),
+            TIMESTAMP.as_ref(),
+            "--json".as_ref(),
+        ])
+        .expect(0)
+        .json();
+        let listed = run(["list".as_ref(), target.as_os_str(), "--json".as_ref()])
+            .expect(0)
+            .json();
+        let backups = listed["backups"].as_array().unwrap();
+        assert_eq!(backups.len(), 1, "{kind:?}: {listed:#}");
+        let name = backups[0]["name"].as_str().unwrap();
+        assert!(name.starts_with("harbor-clinic/"), "{kind:?}: {name}");
+        assert!(stored.to_string().contains(name), "{kind:?}: {stored:#}");
+        let human = run(["list".as_ref(), target.as_os_str()]).expect(0);
+        assert!(human.stdout.contains(name), "{kind:?}: {}", human.stdout);
+        // The stored archive is the tenant's and validates.
+        let archive = target.join(name);
+        validate(&archive);
+        assert_absent(&read_archive(&archive), OTHER_TENANT);
+    }
+}
+
+#[test]
+fn db_auto_run_stores_a_backup() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        let target = clinic.root().join("auto-backups");
+        let config = clinic.state_dir().join(".sitepack/config.toml");
+        std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+        std::fs::write(
+            &config,
+            format!("[auto]\ntarget = '{}'\n", target.display()),
+        )
+        .unwrap();
+        run([
+            "auto".as_ref(),
+            "run".as_ref(),
+            clinic.descriptor().as_os_str(),
+        ])
+        .expect(0);
+        let listed = run(["list".as_ref(), target.as_os_str(), "--json".as_ref()])
+            .expect(0)
+            .json();
+        let backups = listed["backups"].as_array().unwrap();
+        assert_eq!(backups.len(), 1, "{kind:?}: {listed:#}");
+        let name = backups[0]["name"].as_str().unwrap();
+        assert!(name.starts_with("harbor-clinic/"), "{kind:?}: {name}");
+        let archive = target.join(name);
+        validate(&archive);
+        // The run is in the site's audit log.
+        let audit = run([
+            "audit".as_ref(),
+            clinic.descriptor().as_os_str(),
+            "--json".as_ref(),
+        ])
+        .expect(0)
+        .json();
+        let operations: Vec<&str> = audit["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default())
+            .collect();
+        assert!(operations.contains(&"auto"), "{kind:?}: {audit:#}");
+    }
+}
+
+#[test]
+fn db_preview_and_validate_read_a_database_archive() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        let archive = clinic.out("harbor.zip");
+        create(&clinic.descriptor(), &archive, &[]);
+        let findings = validate(&archive);
+        assert_eq!(findings["valid"], true, "{kind:?}: {findings:#}");
+        let problems = findings
+            .get("findings")
+            .or_else(|| findings.get("problems"))
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new()));
+        assert_eq!(problems, Value::Array(Vec::new()), "{kind:?}: {findings:#}");
+        run(["validate".as_ref(), archive.as_os_str()]).expect(0);
+
+        let preview = run(["preview".as_ref(), archive.as_os_str(), "--json".as_ref()]).expect(0);
+        let json = preview.json();
+        let database = &json["database"];
+        let engine = match kind {
+            Kind::Sqlite => "sqlite",
+            Kind::Postgres => "postgresql",
+        };
+        assert_eq!(database["engine"], engine, "{kind:?}: {json:#}");
+        assert_eq!(database["tenant"]["value"], "harbor", "{kind:?}: {json:#}");
+        for (table, role) in HARBOR_TABLES {
+            let shown = database["tables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"] == *table)
+                .unwrap_or_else(|| panic!("{kind:?}: {table} not in {json:#}"));
+            assert_eq!(shown["role"], *role, "{kind:?} {table}");
+            assert_eq!(
+                shown["rows"],
+                clinic.count(harbor_sql(table)),
+                "{kind:?} {table}"
+            );
+        }
+        let skipped: BTreeSet<&str> = database["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["table"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            skipped,
+            ["audit_trail", "oauth_tokens", "weather_cache"]
+                .into_iter()
+                .collect(),
+            "{kind:?}"
+        );
+        let human = run(["preview".as_ref(), archive.as_os_str()]).expect(0);
+        assert!(
+            human.stdout.contains("patients"),
+            "{kind:?}: {}",
+            human.stdout
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// scopes
+
+#[test]
+fn db_table_scope_holds_the_table_and_its_reference_rows() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        let archive = clinic.out("appointments.zip");
+        create(
+            &clinic.descriptor(),
+            &archive,
+            &["--scope", "table:appointments"],
+        );
+        validate(&archive);
+        let entries = read_archive(&archive);
+        assert_eq!(
+            site_entries(&entries),
+            [
+                "site.json",
+                "db/schema.json",
+                "db/appointments.jsonl",
+                "db/procedures.jsonl",
+                "db/specialties.jsonl",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+            "{kind:?}"
+        );
+        for table in ["appointments", "procedures", "specialties"] {
+            let archived: BTreeSet<String> = table_rows(&entries, table)
+                .iter()
+                .map(|r| row_key(table, r))
+                .collect();
+            assert_eq!(
+                archived,
+                clinic.strings(harbor_sql(table)),
+                "{kind:?} {table}"
+            );
+        }
+        assert_absent(&entries, OTHER_TENANT);
+        assert_absent(&entries, NEVER_TRAVEL);
+        assert_absent(&entries, &["Alma Harborview", "ada@harbor.test"]);
+        let schema = schema_json(&entries);
+        let out_of_scope: BTreeSet<&str> = schema["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["reason"] == "out-of-scope")
+            .map(|s| s["table"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            out_of_scope,
+            ["appointment_staff", "patients", "practices", "users"]
+                .into_iter()
+                .collect(),
+            "{kind:?}: {schema:#}"
+        );
+    }
+}
+
+#[test]
+fn db_user_scope_holds_the_users_rows_and_files() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        let archive = clinic.out("user-1.zip");
+        create(&clinic.descriptor(), &archive, &["--scope", "user:1"]);
+        validate(&archive);
+        let entries = read_archive(&archive);
+        let users: Vec<String> = table_rows(&entries, "users")
+            .iter()
+            .map(|r| row_key("users", r))
+            .collect();
+        assert_eq!(users, ["1"], "{kind:?}");
+        let patients: BTreeSet<String> = table_rows(&entries, "patients")
+            .iter()
+            .map(|r| row_key("patients", r))
+            .collect();
+        assert_eq!(
+            patients,
+            clinic.strings(
+                "SELECT CAST(id AS TEXT) FROM patients WHERE practice_id = 'harbor' AND owner_id = 1"
+            ),
+            "{kind:?}"
+        );
+        assert_eq!(patients.len(), 2, "{kind:?}");
+        let site = site_entries(&entries);
+        let files: Vec<&String> = site.iter().filter(|f| f.starts_with("files/")).collect();
+        assert_eq!(files, ["files/users/1/avatar.txt"], "{kind:?}");
+        // Nothing of the other user, nor of tables without the owner column.
+        assert_absent(
+            &entries,
+            &[
+                "ben@harbor.test",
+                "Bruno Quayside",
+                "badge of ben",
+                "welcome to harbor",
+                "harbor-note",
+            ],
+        );
+        assert_absent(&entries, OTHER_TENANT);
+        assert_absent(&entries, NEVER_TRAVEL);
+        assert!(!has_entry(&entries, "db/appointments.jsonl"), "{kind:?}");
+    }
+}
+
+#[test]
+fn db_no_files_leaves_the_uploads_out() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        let archive = clinic.out("data-only.zip");
+        create(&clinic.descriptor(), &archive, &["--no-files"]);
+        validate(&archive);
+        let entries = read_archive(&archive);
+        let site = site_entries(&entries);
+        assert!(
+            !site.iter().any(|f| f.starts_with("files/")),
+            "{kind:?}: {site:?}"
+        );
+        assert_absent(&entries, &["avatar of ada", "welcome to harbor"]);
+        for (table, _) in HARBOR_TABLES {
+            assert!(
+                has_entry(&entries, &format!("db/{table}.jsonl")),
+                "{kind:?} {table}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// bad input
+
+/// `create` of `clinic` refused with exit 2: the message (stderr) is returned; no archive,
+/// nothing in `out/`, and no staging directory left in the state directory.
+#[track_caller]
+fn refused_create(clinic: &Clinic) -> String {
+    let archive = clinic.out("refused.zip");
+    let result =
+        crate::util::try_create(&clinic.descriptor(), &archive, &["--timestamp", TIMESTAMP]);
+    assert_eq!(
+        result.code, 2,
+        "{:?}: exit code\n--- stdout\n{}\n--- stderr\n{}",
+        clinic.kind, result.stdout, result.stderr
+    );
+    assert!(!archive.exists(), "{:?}: an archive was left", clinic.kind);
+    assert_eq!(listing(&clinic.root().join("out")), Vec::<String>::new());
+    let internal = clinic.state_dir().join(".sitepack");
+    let leftovers: Vec<String> = listing(&internal)
+        .into_iter()
+        .filter(|n| n.starts_with("export-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{:?}: {leftovers:?}", clinic.kind);
+    result.stderr
+}
+
+#[track_caller]
+fn assert_mentions(message: &str, words: &[&str]) {
+    for word in words {
+        assert!(message.contains(word), "{word:?} not in: {message}");
+    }
+}
+
+#[test]
+fn db_an_unknown_tenant_is_refused() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        clinic.write_descriptor(
+            &clinic
+                .descriptor_text()
+                .replace("tenant = \"harbor\"", "tenant = \"lighthouse\""),
+        );
+        let message = refused_create(&clinic);
+        assert_mentions(&message, &["lighthouse", "no rows", "tenant_column"]);
+        let stats = run(["stats".as_ref(), clinic.descriptor().as_os_str()]).expect(2);
+        assert_mentions(&stats.stderr, &["lighthouse", "no rows"]);
+    }
+}
+
+#[test]
+fn db_a_tenant_column_no_table_has_is_refused() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        clinic.write_descriptor(&clinic.descriptor_text().replace(
+            "tenant_column = \"practice_id\"",
+            "tenant_column = \"clinic_ref\"",
+        ));
+        let message = refused_create(&clinic);
+        assert_mentions(&message, &["clinic_ref", "tenant_column"]);
+    }
+}
+
+#[test]
+fn db_a_foreign_key_cycle_is_refused_and_named() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        match kind {
+            Kind::Sqlite => clinic.execute(
+                "CREATE TABLE wards (id INTEGER PRIMARY KEY, practice_id TEXT NOT NULL, head_nurse_id INTEGER REFERENCES nurses(id));
+                 CREATE TABLE nurses (id INTEGER PRIMARY KEY, practice_id TEXT NOT NULL, ward_id INTEGER REFERENCES wards(id));
+                 INSERT INTO wards VALUES (1, 'harbor', NULL); INSERT INTO nurses VALUES (1, 'harbor', 1);",
+            ),
+            Kind::Postgres => clinic.execute(
+                "CREATE TABLE wards (id INTEGER PRIMARY KEY, practice_id TEXT NOT NULL, head_nurse_id INTEGER);
+                 CREATE TABLE nurses (id INTEGER PRIMARY KEY, practice_id TEXT NOT NULL, ward_id INTEGER REFERENCES wards(id));
+                 ALTER TABLE wards ADD FOREIGN KEY (head_nurse_id) REFERENCES nurses(id);
+                 INSERT INTO wards VALUES (1, 'harbor', NULL); INSERT INTO nurses VALUES (1, 'harbor', 1);",
+            ),
+        }
+        let message = refused_create(&clinic);
+        assert_mentions(&message, &["cycle", "wards", "nurses", "exclude"]);
+    }
+}
+
+#[test]
+fn db_an_unsupported_column_type_is_refused_and_named() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        let (column, declared) = match kind {
+            Kind::Sqlite => ("aura", "QUANTUMFOAM"),
+            Kind::Postgres => ("stay", "interval"),
+        };
+        clinic.execute(&format!(
+            "ALTER TABLE patients ADD COLUMN {column} {declared}"
+        ));
+        let message = refused_create(&clinic);
+        assert_mentions(&message, &["patients", column]);
+        assert!(
+            message.to_lowercase().contains(&declared.to_lowercase()),
+            "{declared} not in: {message}"
+        );
+        if kind == Kind::Postgres {
+            clinic.execute(
+                "ALTER TABLE patients DROP COLUMN stay; ALTER TABLE users ADD COLUMN salary money",
+            );
+            let message = refused_create(&clinic);
+            assert_mentions(&message, &["users", "salary", "money"]);
+        }
+    }
+}
+
+#[test]
+fn db_an_unreachable_server_or_database_is_refused() {
+    let clinic = Clinic::new(Kind::Postgres);
+    clinic.write_descriptor(&descriptor_with(
+        "postgres://postgres@127.0.0.1:1/clinic",
+        "",
+    ));
+    let message = refused_create(&clinic);
+    assert_mentions(&message, &["cannot connect", "127.0.0.1:1"]);
+
+    let missing = url_with_database(&admin_url(), "sitepack_e2e_no_such_database");
+    clinic.write_descriptor(&descriptor_with(&missing, ""));
+    let message = refused_create(&clinic);
+    assert_mentions(&message, &["sitepack_e2e_no_such_database"]);
+}
+
+#[test]
+fn db_a_missing_sqlite_file_is_refused_and_not_made() {
+    let clinic = Clinic::new(Kind::Sqlite);
+    clinic.write_descriptor(&descriptor_with("sqlite:missing-clinic.db", ""));
+    let message = refused_create(&clinic);
+    assert_mentions(&message, &["missing-clinic.db"]);
+    assert!(!clinic.root().join("missing-clinic.db").exists());
+    let stats = run(["stats".as_ref(), clinic.descriptor().as_os_str()]).expect(2);
+    assert_mentions(&stats.stderr, &["missing-clinic.db"]);
+    assert!(!clinic.root().join("missing-clinic.db").exists());
+}
+
+#[test]
+fn db_a_malformed_descriptor_is_refused_naming_the_file() {
+    let clinic = Clinic::new(Kind::Sqlite);
+    let good = clinic.descriptor_text();
+    clinic.write_descriptor(&good.replace("owner_column", "owner_colum"));
+    let message = refused_create(&clinic);
+    assert_mentions(&message, &["clinic.toml", "owner_colum"]);
+
+    clinic.write_descriptor(&good.replace("tenant = \"harbor\"", "tenant = \"harbor"));
+    let message = refused_create(&clinic);
+    assert_mentions(&message, &["clinic.toml", "line 9"]);
+    let stats = run(["stats".as_ref(), clinic.descriptor().as_os_str()]).expect(2);
+    assert_mentions(&stats.stderr, &["clinic.toml"]);
+}
+
+#[test]
+fn db_a_password_in_the_url_is_never_shown() {
+    const PASSWORD: &str = "Quetzal-Pw-4417";
+    let clinic = Clinic::new(Kind::Postgres);
+    // The server trusts the connection: the password is sent and ignored.
+    let url = clinic
+        .database_url()
+        .replacen("postgres@", &format!("postgres:{PASSWORD}@"), 1);
+    assert!(
+        url.contains(PASSWORD),
+        "the admin URL names the user postgres"
+    );
+    clinic.write_descriptor(&descriptor_with(&url, ""));
+    let mut outputs: Vec<Run> = Vec::new();
+    outputs.push(run(["stats".as_ref(), clinic.descriptor().as_os_str()]).expect(0));
+    outputs.push(
+        run([
+            "stats".as_ref(),
+            clinic.descriptor().as_os_str(),
+            "--json".as_ref(),
+        ])
+        .expect(0),
+    );
+    let archive = clinic.out("harbor.zip");
+    outputs.push(create(&clinic.descriptor(), &archive, &[]));
+    outputs.push(
+        run([
+            "create".as_ref(),
+            clinic.descriptor().as_os_str(),
+            "-o".as_ref(),
+            clinic.out("json.zip").as_os_str(),
+            "--json".as_ref(),
+        ])
+        .expect(0),
+    );
+    outputs.push(
+        run([
+            "audit".as_ref(),
+            clinic.descriptor().as_os_str(),
+            "--json".as_ref(),
+        ])
+        .expect(0),
+    );
+    // A failure names the database too: still no password.
+    clinic.write_descriptor(&descriptor_with(&url, "").replace("\"harbor\"", "\"lighthouse\""));
+    outputs.push(crate::util::try_create(&clinic.descriptor(), clinic.out("x.zip"), &[]).expect(2));
+    outputs.push(
+        run([
+            "stats".as_ref(),
+            clinic.descriptor().as_os_str(),
+            "--json".as_ref(),
+        ])
+        .expect(2),
+    );
+    let unreachable = format!("postgres://postgres:{PASSWORD}@127.0.0.1:1/clinic");
+    clinic.write_descriptor(&descriptor_with(&unreachable, ""));
+    outputs.push(crate::util::try_create(&clinic.descriptor(), clinic.out("y.zip"), &[]).expect(2));
+    for output in &outputs {
+        assert!(
+            !output.stdout.contains(PASSWORD) && !output.stderr.contains(PASSWORD),
+            "the password is shown:\n{}\n{}",
+            output.stdout,
+            output.stderr
+        );
+    }
+    let audit_log = std::fs::read(clinic.state_dir().join(".sitepack/audit.jsonl")).unwrap();
+    assert!(!audit_log.is_empty());
+    assert!(!contains(&audit_log, PASSWORD.as_bytes()), "in audit.jsonl");
+    assert_absent(&read_archive(&archive), &[PASSWORD]);
+}
+
+#[test]
+fn db_a_row_pointing_at_another_tenant_is_refused() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        // Harbor's patient 11 owned by hilltop's user 3.
+        clinic.execute("UPDATE patients SET owner_id = 3 WHERE id = 11");
+        let message = refused_create(&clinic);
+        assert_mentions(&message, &["patients", "owner_id", "another tenant"]);
+        assert!(!message.contains("hilltop"), "{message}");
+        // A linked row too: harbor's appointment staffed by hilltop's user.
+        clinic.execute(
+            "UPDATE patients SET owner_id = 2 WHERE id = 11; INSERT INTO appointment_staff VALUES (102, 3, 'stray')",
+        );
+        let message = refused_create(&clinic);
+        assert_mentions(
+            &message,
+            &["appointment_staff", "user_id", "another tenant"],
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// commands that work on site directories only
+
+#[test]
+fn db_directory_only_commands_refuse_a_descriptor() {
+    for kind in BOTH {
+        let clinic = Clinic::new(kind);
+        let archive = clinic.root().join("harbor.zip");
+        create(&clinic.descriptor(), &archive, &[]);
+        let descriptor = clinic.descriptor();
+        let before = clinic.snapshot_files();
+        let rows_before = clinic.count("SELECT id FROM patients");
+        let d = descriptor.as_os_str();
+        let a = archive.as_os_str();
+        let commands: Vec<(&str, Vec<&std::ffi::OsStr>)> = vec![
+            ("restore", vec!["restore".as_ref(), a, d, "--yes".as_ref()]),
+            (
+                "restore",
+                vec![
+                    "restore".as_ref(),
+                    a,
+                    d,
+                    "--yes".as_ref(),
+                    "--json".as_ref(),
+                ],
+            ),
+            ("keep", vec!["keep".as_ref(), d]),
+            ("revert", vec!["revert".as_ref(), d, "--force".as_ref()]),
+            ("status", vec!["status".as_ref(), d]),
+            (
+                "preview --against",
+                vec!["preview".as_ref(), a, "--against".as_ref(), d],
+            ),
+        ];
+        for (name, args) in commands {
+            let result = run(&args);
+            assert_ne!(result.code, 0, "{kind:?} {name}: {result:?}");
+            let message = format!("{}{}", result.stderr, result.stdout);
+            assert_mentions(&message, &[name, "database site", "clinic.toml"]);
+            assert_eq!(
+                clinic.snapshot_files(),
+                before,
+                "{kind:?} {name} changed files"
+            );
+            assert_eq!(clinic.count("SELECT id FROM patients"), rows_before);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// the demo
+
+#[test]
+fn db_the_demo_descriptor_creates_an_archive_that_validates() {
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(&repo_root().join("fixtures/db-demo"), copy.path());
+    let archive = copy.path().join("northwind.zip");
+    create(&copy.path().join("northwind.toml"), &archive, &[]);
+    validate(&archive);
+    let entries = read_archive(&archive);
+    assert!(has_entry(&entries, "db/schema.json"));
+    assert_absent(&entries, &["bluefin", "Bluefin"]);
+    let manifest: Value = serde_json::from_slice(&entries["manifest.json"]).unwrap();
+    assert_eq!(manifest["site"]["id"], "northwind", "{manifest:#}");
+}
