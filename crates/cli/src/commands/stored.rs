@@ -580,12 +580,24 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
         on_failure: args.on_failure.as_deref(),
     };
     let bar = Bar::new(!global.no_progress);
-    let open =
-        || -> Result<Box<dyn BackupSource>, SiteError> { Ok(Box::new(Site::open(&args.site)?)) };
+    let site_arg = SiteArg::parse(&args.site)?;
+    let open = || -> Result<Box<dyn BackupSource>, SiteError> {
+        Ok(match &site_arg {
+            SiteArg::Directory(root) => Box::new(Site::open(root)?),
+            SiteArg::Database(site) => Box::new(site.as_ref().clone()),
+        })
+    };
+    let known = match &site_arg {
+        SiteArg::Directory(root) => root.join("site.json").exists(),
+        SiteArg::Database(site) => {
+            site.create_state_dir()?;
+            true
+        }
+    };
     let site = AutoSite {
-        state_root: &args.site,
+        state_root: site_arg.state_root(),
         open: &open,
-        known: args.site.join("site.json").exists(),
+        known,
     };
     let report = auto_run(&site, &options, &bar);
     bar.finish();
