@@ -461,10 +461,8 @@ fn encode(value: ValueRef<'_>, column_type: ColumnType) -> Result<Value, String>
             if is_decimal(&text) {
                 Ok(Value::String(text))
             } else {
-                Err(format!(
-                    "holds text that is not a decimal number ({:?}) in a numeric column; correct the value or declare the column TEXT",
-                    text.chars().take(40).collect::<String>()
-                ))
+                // The value is not repeated: it may be a secret in a mistyped column.
+                Err("holds text that is not a decimal number in a numeric column; correct the value or declare the column TEXT".to_owned())
             }
         }
         (ScalarType::Float, ValueRef::Real(f)) => Ok(
@@ -497,10 +495,7 @@ fn encode(value: ValueRef<'_>, column_type: ColumnType) -> Result<Value, String>
             if is_lowercase_uuid(&text) {
                 Ok(Value::String(text))
             } else {
-                Err(format!(
-                    "holds {:?} in a uuid column, which sitepack writes as a lowercase hyphenated UUID (8-4-4-4-12 hexadecimal digits); correct the value or declare the column TEXT",
-                    text.chars().take(40).collect::<String>()
-                ))
+                Err("holds text that is not a lowercase hyphenated UUID (8-4-4-4-12 hexadecimal digits) in a uuid column; correct the value or declare the column TEXT".to_owned())
             }
         }
         _ => Err(mismatch()),
