@@ -1350,3 +1350,46 @@ fn db_the_demo_descriptor_creates_an_archive_that_validates() {
     let manifest: Value = serde_json::from_slice(&entries["manifest.json"]).unwrap();
     assert_eq!(manifest["site"]["id"], "northwind", "{manifest:#}");
 }
+
+#[test]
+fn db_an_archive_never_overwrites_or_enters_the_sites_own_parts() {
+    let clinic = Clinic::new(Kind::Sqlite);
+    let database = clinic.root().join("clinic.db");
+    let before = std::fs::read(&database).unwrap();
+    let descriptor_before = std::fs::read(clinic.descriptor()).unwrap();
+    // A first backup makes the state directory.
+    crate::util::create(&clinic.descriptor(), &clinic.root().join("first.zip"), &[]);
+    let cases = [
+        (database.clone(), "over the database file"),
+        (clinic.descriptor(), "over the site descriptor"),
+        (clinic.state_dir().join("x.zip"), "into the state directory"),
+        (
+            clinic.root().join("uploads/harbor/x.zip"),
+            "into the uploads directory",
+        ),
+    ];
+    for (output, words) in cases {
+        let result = crate::util::try_create(&clinic.descriptor(), &output, &["--force"]);
+        assert_eq!(result.code, 2, "{}: {}", output.display(), result.stderr);
+        assert_mentions(&result.stderr, &[words, "write it somewhere else"]);
+    }
+    assert!(
+        std::fs::read(&database).unwrap() == before,
+        "the database changed"
+    );
+    assert_eq!(
+        std::fs::read(clinic.descriptor()).unwrap(),
+        descriptor_before
+    );
+    assert!(!clinic.state_dir().join("x.zip").exists());
+    assert!(!clinic.root().join("uploads/harbor/x.zip").exists());
+
+    // Uploads that hold the database (or the state) would carry every tenant's rows.
+    clinic.write_descriptor(
+        &clinic
+            .descriptor_text()
+            .replace("dir = \"uploads/harbor\"", "dir = \".\""),
+    );
+    let message = refused_create(&clinic);
+    assert_mentions(&message, &["[files] dir", "holds the database file"]);
+}

@@ -65,6 +65,16 @@ pub enum DbError {
         /// What is wrong, naming the tables concerned, and what to do.
         problem: String,
     },
+    /// A path of the site that must stay apart does not: an archive written over the
+    /// database or the descriptor, into the state directory, or the uploads directory
+    /// holding the database or the state.
+    #[error("{}: {problem}", path.display())]
+    Overlap {
+        /// The path concerned.
+        path: PathBuf,
+        /// What overlaps what, and what to do.
+        problem: String,
+    },
     /// A row of the tenant references a row that belongs to another tenant (the other
     /// tenant's value is never repeated).
     #[error(

@@ -45,12 +45,86 @@ impl DatabaseSite {
         tenant_stats(engine.as_mut(), &self.descriptor)
     }
 
+    /// Refuses a layout in which a backup would archive, or overwrite, the site's own
+    /// parts: uploads holding the database, the descriptor or the state directory; an
+    /// output that is the database or the descriptor, or inside the state or uploads.
+    fn check_layout(&self, output: Option<&Path>) -> Result<(), DbError> {
+        let descriptor = &self.descriptor;
+        let real = |path: &Path| {
+            // A file that does not exist yet is placed by its directory.
+            let (dir, name) = match (path.parent(), path.file_name()) {
+                (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => (dir, Some(name)),
+                (None | Some(_), Some(name)) => (Path::new("."), Some(name)),
+                _ => (path, None),
+            };
+            dir.canonicalize()
+                .ok()
+                .map(|dir| name.map_or(dir.clone(), |name| dir.join(name)))
+        };
+        let database = match &descriptor.database {
+            crate::descriptor::Database::Sqlite { path } => real(path),
+            crate::descriptor::Database::Postgres(_) => None,
+        };
+        let parts = [
+            (database.clone(), "the database file"),
+            (real(&descriptor.path), "the site descriptor"),
+            (real(&descriptor.state_dir), "the state directory"),
+        ];
+        if let Some(uploads) = descriptor.files_dir.as_deref().and_then(real) {
+            for (part, what) in &parts {
+                if part.as_ref().is_some_and(|p| p.starts_with(&uploads)) {
+                    return Err(DbError::Overlap {
+                        path: descriptor.files_dir.clone().unwrap_or_default(),
+                        problem: format!(
+                            "the uploads directory ([files] dir) holds {what}, which would be \
+                             archived with the uploads: point [files] dir at the tenant's \
+                             uploads only"
+                        ),
+                    });
+                }
+            }
+        }
+        let Some(output) = output else { return Ok(()) };
+        let Some(out) = real(output) else {
+            return Ok(());
+        };
+        let inside = [
+            (database, "the database file", false),
+            (real(&descriptor.path), "the site descriptor", false),
+            (real(&descriptor.state_dir), "the state directory", true),
+            (
+                descriptor.files_dir.as_deref().and_then(real),
+                "the uploads directory",
+                true,
+            ),
+        ];
+        for (part, what, is_dir) in inside {
+            let Some(part) = part else { continue };
+            if out == part || is_dir && out.starts_with(&part) {
+                return Err(DbError::Overlap {
+                    path: output.to_path_buf(),
+                    problem: format!(
+                        "the archive would be written {} {what} of the site being backed up: \
+                         write it somewhere else",
+                        if is_dir { "into" } else { "over" }
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn write(
         &self,
         options: &CreateOptions,
         output: ArchiveOutput<'_>,
         progress: &dyn Progress,
     ) -> Result<Summary, SiteError> {
+        let output_path = match &output {
+            ArchiveOutput::File { path, .. } => Some(*path),
+            ArchiveOutput::Stream { .. } => None,
+        };
+        self.check_layout(output_path).map_err(database)?;
         let scope = Scope::try_from(&options.scope).map_err(database)?;
         let state_root = &self.descriptor.state_dir;
         let internal = state_root.join(INTERNAL_DIR);
