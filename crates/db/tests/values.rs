@@ -238,10 +238,8 @@ fn values_the_type_cannot_hold_are_refused_by_row_and_column() {
             "{values}: {message}"
         );
         assert!(message.contains(problem), "{values}: {message}");
-        // A value is never repeated: it may be a secret in a mistyped column.
-        for value in ["12,5", "0F8FAD5B"] {
-            assert!(!message.contains(value), "{values}: {message}");
-        }
+        let repeated = ["12,5", "0F8FAD5B"].iter().any(|v| message.contains(v));
+        assert!(!repeated, "a value is never repeated: {message}");
     }
 }
 
