@@ -75,6 +75,13 @@ pub enum DbError {
         /// What overlaps what, and what to do.
         problem: String,
     },
+    /// A row the archive's reader would refuse (format 1.1's row rules): the backup
+    /// stops before anything is archived.
+    #[error("{problem}")]
+    Unarchivable {
+        /// The table, row and column, what is wrong and what to do.
+        problem: String,
+    },
     /// A row of the tenant references a row that belongs to another tenant (the other
     /// tenant's value is never repeated).
     #[error(

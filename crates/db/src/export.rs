@@ -8,8 +8,8 @@ use std::path::Path;
 use serde_json::Value;
 use sitepack_format::Progress;
 use sitepack_format::database::{
-    Column, DB_DIR, DB_SCHEMA_PATH, DatabaseSchema, EngineKind, SkippedTable, TableRole, Tenant,
-    table_path,
+    Column, DB_DIR, DB_SCHEMA_PATH, DatabaseSchema, EngineKind, ScalarType, SkippedTable,
+    TableRole, TableRowsCheck, Tenant, TenantValue, dangling_references, table_path,
 };
 
 use crate::descriptor::{DEFAULT_SCHEMA, Database, Descriptor};
@@ -152,26 +152,60 @@ pub fn export(
         let db_dir = staging.join(DB_DIR);
         std::fs::create_dir_all(&db_dir).map_err(|e| DbError::io("create", &db_dir, e))?;
         write_json(&staging.join("site.json"), &descriptor.site_json())?;
-        let mut tables = Vec::with_capacity(plan.tables.len());
-        let mut total = 0;
-        for table in &plan.tables {
-            let path = staging.join(table_path(&table.info.name));
-            let rows = write_rows(engine, &path, &table.query, &table.columns)?;
-            progress.advance(rows);
-            total += rows;
-            tables.push(table.schema_table(rows));
-        }
-        let schema = DatabaseSchema {
+        // Every row is held to the rules the archive's reader applies (format 1.1 §15.5)
+        // as it is written, and the foreign keys once all are: `create` never writes an
+        // archive that `validate` refuses.
+        let mut schema = DatabaseSchema {
             engine: engine.kind(),
             engine_version: engine.version(),
             tenant: Tenant {
                 column: descriptor.tenant_column.clone(),
-                value: descriptor.tenant.clone(),
+                value: tenant_as_stored(descriptor, &plan),
                 table: descriptor.tenant_table.clone(),
             },
-            tables,
+            tables: plan.tables.iter().map(|t| t.schema_table(0)).collect(),
             skipped: plan.skipped,
         };
+        let mut keys = Vec::with_capacity(plan.tables.len());
+        let mut total = 0;
+        let mut counted = Vec::with_capacity(plan.tables.len());
+        for (table, rules) in plan.tables.iter().zip(&schema.tables) {
+            let path = staging.join(table_path(&table.info.name));
+            let mut check = TableRowsCheck::new(&schema, rules);
+            let rows = write_rows(engine, &path, &table.query, &table.columns, &mut check)?;
+            keys.push(check.finish());
+            progress.advance(rows);
+            total += rows;
+            counted.push(rows);
+        }
+        if let Some(dangling) = dangling_references(&keys).into_iter().next() {
+            return Err(DbError::Unarchivable {
+                problem: format!(
+                    "table \"{}\", row {}: column {} references a row of \"{}\" that is not \
+                     in the backup (it does not exist, or the connecting role cannot see it: \
+                     row-level security?); fix the row, or let the role read the table",
+                    dangling.table,
+                    dangling.rows.first().map_or_else(
+                        || "?".to_owned(),
+                        |r| r
+                            .key
+                            .as_deref()
+                            .map_or(format!("#{}", r.line), str::to_owned)
+                    ),
+                    dangling
+                        .foreign_key
+                        .columns
+                        .iter()
+                        .map(|c| format!("\"{c}\""))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    dangling.foreign_key.table,
+                ),
+            });
+        }
+        for (table, rows) in schema.tables.iter_mut().zip(counted) {
+            table.rows = rows;
+        }
         let schema_value = serde_json::to_value(&schema).map_err(|e| DbError::Query {
             what: "writing db/schema.json".into(),
             reason: e.to_string(),
@@ -207,6 +241,41 @@ pub fn tenant_stats(
     })
 }
 
+/// The tenant's value as the tenant columns hold it: `tenant = "7"` for integer columns
+/// is the integer 7, and `tenant = 7` for text columns the text `"7"` (the query compares
+/// them either way; the archive's rows hold the column's own type).
+fn tenant_as_stored(descriptor: &Descriptor, plan: &Plan) -> TenantValue {
+    let mut types = plan
+        .tables
+        .iter()
+        .filter(|t| t.role == TableRole::Tenant)
+        .flat_map(|t| {
+            let key = match t.info.primary_key.as_slice() {
+                [key] if descriptor.tenant_table.as_deref() == Some(t.info.name.as_str()) => {
+                    Some(key.as_str())
+                }
+                _ => None,
+            };
+            t.columns
+                .iter()
+                .filter(move |c| c.name == descriptor.tenant_column || Some(c.name.as_str()) == key)
+                .map(|c| (c.column_type.scalar, c.column_type.array))
+        });
+    let Some(first) = types.next() else {
+        return descriptor.tenant.clone();
+    };
+    if !types.all(|t| t == first) {
+        return descriptor.tenant.clone();
+    }
+    match (&descriptor.tenant, first) {
+        (TenantValue::Text(text), (ScalarType::Integer, false)) => text
+            .parse()
+            .map_or_else(|_| descriptor.tenant.clone(), TenantValue::Integer),
+        (TenantValue::Integer(n), (ScalarType::Text, false)) => TenantValue::Text(n.to_string()),
+        _ => descriptor.tenant.clone(),
+    }
+}
+
 /// Pretty JSON and a final newline.
 fn write_json(path: &Path, value: &Value) -> Result<(), DbError> {
     let mut text = serde_json::to_string_pretty(value).map_err(|e| DbError::Query {
@@ -224,6 +293,7 @@ fn write_rows(
     path: &Path,
     query: &crate::sql::RowQuery,
     columns: &[Column],
+    check: &mut TableRowsCheck<'_>,
 ) -> Result<u64, DbError> {
     let file = File::create(path).map_err(|e| DbError::io("create", path, e))?;
     let mut out = BufWriter::new(file);
@@ -239,6 +309,14 @@ fn write_rows(
         })
         .collect();
     engine.for_each_row(query, columns, &mut |values| {
+        if let Some(problem) = check.row_values(rows + 1, &values).into_iter().next() {
+            return Err(DbError::Unarchivable {
+                problem: format!(
+                    "{problem}; the archive's reader would refuse this row: fix it (or the \
+                     descriptor's tenant) and back up again"
+                ),
+            });
+        }
         for (name, value) in names.iter().zip(&values) {
             out.write_all(name.as_bytes()).map_err(io)?;
             serde_json::to_writer(&mut out, value).map_err(|e| io(e.into()))?;

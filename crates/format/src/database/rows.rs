@@ -218,14 +218,13 @@ impl<'a> TableRowsCheck<'a> {
     /// Checks the row on line `line` (its parsed value) and keeps its keys. Gives every
     /// problem of the row.
     pub fn row(&mut self, line: u64, row: &Value) -> Vec<RowError> {
-        let error = |key: Option<&str>, problem| RowError {
-            table: self.table.name.clone(),
-            line,
-            key: key.map(str::to_owned),
-            problem,
-        };
         let Value::Object(members) = row else {
-            return vec![error(None, RowProblem::NotAnObject)];
+            return vec![RowError {
+                table: self.table.name.clone(),
+                line,
+                key: None,
+                problem: RowProblem::NotAnObject,
+            }];
         };
         let values: Vec<Option<&Value>> = self
             .table
@@ -233,9 +232,42 @@ impl<'a> TableRowsCheck<'a> {
             .iter()
             .map(|c| members.get(&c.name))
             .collect();
+        let mut problems = self.check(line, &values);
         let key = self.display(&self.primary, &values);
+        for member in members.keys() {
+            if !self.columns.contains_key(member.as_str()) {
+                problems.push(RowError {
+                    table: self.table.name.clone(),
+                    line,
+                    key: key.clone(),
+                    problem: RowProblem::UnknownMember {
+                        member: member.clone(),
+                    },
+                });
+            }
+        }
+        problems
+    }
+
+    /// Checks a row given as its values in the table's column order (as a writer reads
+    /// them, before they are written) and keeps its keys: what the archive's reader
+    /// will check, so that a writer never writes a row it refuses.
+    pub fn row_values(&mut self, line: u64, values: &[Value]) -> Vec<RowError> {
+        let values: Vec<Option<&Value>> = values.iter().map(Some).collect();
+        self.check(line, &values)
+    }
+
+    /// The rules of a row whose values are known by column, and its keys kept.
+    fn check(&mut self, line: u64, values: &[Option<&Value>]) -> Vec<RowError> {
+        let error = |key: Option<&str>, problem| RowError {
+            table: self.table.name.clone(),
+            line,
+            key: key.map(str::to_owned),
+            problem,
+        };
+        let key = self.display(&self.primary, values);
         let mut problems = Vec::new();
-        for (column, value) in self.table.columns.iter().zip(&values) {
+        for (column, value) in self.table.columns.iter().zip(values) {
             let problem = match value {
                 None => RowProblem::MissingColumn {
                     column: column.name.clone(),
@@ -250,27 +282,18 @@ impl<'a> TableRowsCheck<'a> {
             };
             problems.push(error(key.as_deref(), problem));
         }
-        for member in members.keys() {
-            if !self.columns.contains_key(member.as_str()) {
+        if let Some((column, tenant)) = self.tenant {
+            let value = self.columns.get(column).and_then(|&i| values[i]);
+            if !holds_tenant(value, tenant) {
                 problems.push(error(
                     key.as_deref(),
-                    RowProblem::UnknownMember {
-                        member: member.clone(),
+                    RowProblem::OtherTenant {
+                        column: column.to_owned(),
                     },
                 ));
             }
         }
-        if let Some((column, tenant)) = self.tenant
-            && !holds_tenant(members.get(column), tenant)
-        {
-            problems.push(error(
-                key.as_deref(),
-                RowProblem::OtherTenant {
-                    column: column.to_owned(),
-                },
-            ));
-        }
-        if let Some(tuple) = tuple(&self.primary, &values).filter(|_| !self.primary.is_empty()) {
+        if let Some(tuple) = tuple(&self.primary, values).filter(|_| !self.primary.is_empty()) {
             match self.keys.entry(digest(&tuple)) {
                 Entry::Occupied(first) => problems.push(error(
                     key.as_deref(),
@@ -284,12 +307,12 @@ impl<'a> TableRowsCheck<'a> {
             }
         }
         for set in &mut self.referenced {
-            if let Some(tuple) = tuple(&set.indices, &values) {
+            if let Some(tuple) = tuple(&set.indices, values) {
                 set.values.insert(digest(&tuple));
             }
         }
         for references in &mut self.references {
-            if let Some(tuple) = tuple(&references.indices, &values) {
+            if let Some(tuple) = tuple(&references.indices, values) {
                 references
                     .first
                     .entry(digest(&tuple))
