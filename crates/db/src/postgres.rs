@@ -668,9 +668,11 @@ impl Wire {
                 i64::from_be_bytes(fixed(raw, "timestamptz")?),
                 "+00:00",
             )?),
-            Self::JsonText => serde_json::from_slice(raw).map_err(|e| {
+            // As every JSON document of an archive: no key twice (a `json` value keeps
+            // both; a parser would silently keep one of them).
+            Self::JsonText => sitepack_format::parse_document(raw).map_err(|e| {
                 format!(
-                    "a JSON value sitepack cannot read ({e}); fix the value or exclude the table"
+                    "a JSON value sitepack cannot carry as it is ({e}); fix the value or exclude the table"
                 )
             })?,
             Self::Uuid => {

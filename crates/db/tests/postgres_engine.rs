@@ -806,10 +806,12 @@ fn values_format_1_1_cannot_write_are_refused_with_table_row_and_column() {
          CREATE TABLE old (d date, t timestamptz);
          INSERT INTO old VALUES ('2000-01-01', '2000-01-01 00:00:00+00'), ('0044-03-15 BC', NULL);
          CREATE TABLE future (id int4 PRIMARY KEY, t timestamp);
-         INSERT INTO future VALUES (1, '10000-01-01 00:00:00');",
+         INSERT INTO future VALUES (1, '10000-01-01 00:00:00');
+         CREATE TABLE twice (id int4 PRIMARY KEY, doc json);
+         INSERT INTO twice VALUES (1, '{\"role\": \"admin\", \"role\": \"user\"}');",
     );
     let mut engine = db.engine();
-    let cases: [(&str, &[&str], &str, &str, &str); 4] = [
+    let cases: [(&str, &[&str], &str, &str, &str); 5] = [
         (
             "shaped",
             &["id", "part"],
@@ -820,6 +822,8 @@ fn values_format_1_1_cannot_write_are_refused_with_table_row_and_column() {
         ("shifted", &["id"], "id=1", "v", "indexed from 0"),
         ("old", &["d", "t"], "#1", "d", "44 BC"),
         ("future", &["id"], "id=1", "t", "10000"),
+        // A `json` value keeps both keys; a parser would keep one, unseen.
+        ("twice", &["id"], "id=1", "doc", "duplicate key"),
     ];
     engine.begin_snapshot().unwrap();
     let tables = engine.reflect().unwrap();
