@@ -1013,6 +1013,15 @@ fn db_user_scope_holds_the_users_rows_and_files() {
         assert_absent(&entries, OTHER_TENANT);
         assert_absent(&entries, NEVER_TRAVEL);
         assert!(!has_entry(&entries, "db/appointments.jsonl"), "{kind:?}");
+        // Nobody's archive (no such user in the tenant) would be an empty backup.
+        let nobody = crate::util::try_create(
+            &clinic.descriptor(),
+            clinic.out("nobody.zip"),
+            &["--scope", "user:999"],
+        );
+        assert_eq!(nobody.code, 2, "{kind:?}: {}", nobody.stderr);
+        assert_mentions(&nobody.stderr, &["user:999", "\"users\""]);
+        assert!(!clinic.out("nobody.zip").exists());
     }
 }
 

@@ -148,6 +148,22 @@ pub fn export(
         for table in &plan.tables {
             counts.push(engine.count(&table.query)?);
         }
+        // A user archive of nobody would be an empty backup that looks like one.
+        if let Scope::User(id) = scope {
+            let users = plan
+                .tables
+                .iter()
+                .position(|t| t.info.name == descriptor.users_table);
+            if users.is_none_or(|i| counts[i] == 0) {
+                return Err(DbError::Plan {
+                    problem: format!(
+                        "scope user:{id}: table \"{}\" has no row of the tenant whose key is \
+                         {id}; check the user's id",
+                        descriptor.users_table
+                    ),
+                });
+            }
+        }
         progress.begin(plan.tables.len() as u64, counts.iter().sum());
         let db_dir = staging.join(DB_DIR);
         std::fs::create_dir_all(&db_dir).map_err(|e| DbError::io("create", &db_dir, e))?;
