@@ -18,6 +18,13 @@ pub(crate) enum SiteArg {
 impl SiteArg {
     /// A regular file is a descriptor, anything else a site directory.
     pub(crate) fn parse(path: &Path) -> Result<Self> {
+        if !path.exists() && path.extension().is_some_and(|e| e == "toml") {
+            anyhow::bail!(
+                "{}: no such site descriptor; give a database site's descriptor (a TOML file) \
+                 or a site directory",
+                path.display()
+            );
+        }
         if path.is_file() {
             return match DatabaseSite::open(path) {
                 Ok(site) => Ok(Self::Database(Box::new(site))),

@@ -39,8 +39,15 @@ pub(crate) struct AuditArgs {
 pub(crate) fn run(args: &AuditArgs) -> Result<Outcome> {
     let site = SiteArg::parse(&args.site)?;
     let root = site.state_root();
-    if let SiteArg::Directory(_) = site {
-        check_site_dir(root)?;
+    match &site {
+        SiteArg::Directory(_) => check_site_dir(root)?,
+        SiteArg::Database(_) if !root.exists() => bail!(
+            "{}: nothing has been recorded for this database site yet (its state directory {} \
+             is made by its first backup)",
+            args.site.display(),
+            root.display()
+        ),
+        SiteArg::Database(_) => {}
     }
     super::recover_first(root)?;
     let filter = AuditFilter {

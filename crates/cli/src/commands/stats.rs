@@ -142,7 +142,7 @@ fn database_stats(site: &DatabaseSite, json: bool) -> Result<Outcome> {
     )?;
     writeln!(
         out,
-        "tables    {} ({} rows of the tenant)",
+        "tables    {} ({} rows in a backup, reference rows included)",
         stats.tables.len(),
         stats.total
     )?;
