@@ -474,9 +474,9 @@ fn db_stats_count_the_tenants_rows_per_table() {
 
         let human = run(["stats".as_ref(), clinic.descriptor().as_os_str()]).expect(0);
         assert!(
-            human
-                .stdout
-                .contains(&format!("({expected_total} rows in a backup, reference rows included)")),
+            human.stdout.contains(&format!(
+                "({expected_total} rows in a backup, reference rows included)"
+            )),
             "{kind:?}: {}",
             human.stdout
         );

@@ -284,7 +284,7 @@ impl Descriptor {
                 .map_or_else(|| "site".to_owned(), |s| s.to_string_lossy().into_owned());
             dir.join(format!(".{stem}.sitepack"))
         };
-        Ok(Self {
+        let descriptor = Self {
             path: path.clone(),
             site: SiteIdentity {
                 id: site.id,
@@ -304,7 +304,12 @@ impl Descriptor {
             files_dir: file.files.map(|files| dir.join(files.dir)),
             state_dir,
             display_url,
-        })
+        };
+        // `[site]` becomes the archive's `site.json`: held to its rules here, before the
+        // database is read (a `url` that is no http(s) URL, an empty `name`).
+        sitepack_format::validate_site_config(&descriptor.site_json())
+            .map_err(|e| problem(format!("[site]: {e}")))?;
+        Ok(descriptor)
     }
 
     /// The site's `site.json`: `{"id", "name", "url"}`.

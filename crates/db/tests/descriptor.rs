@@ -254,3 +254,22 @@ fn postgres_urls_and_passwords() {
         );
     }
 }
+
+#[test]
+fn the_site_block_is_held_to_the_rules_of_site_json() {
+    for (from, to, pointer) in [
+        (
+            "url = \"https://northwind.example\"",
+            "url = \"postgres://db/x\"",
+            "/url",
+        ),
+        ("name = \"Northwind Haulage\"", "name = \"\"", "/name"),
+    ] {
+        let message = parse(&FULL.replace(from, to)).unwrap_err();
+        assert!(message.contains("northwind.toml"), "{message}");
+        assert!(
+            message.contains("[site]") && message.contains(pointer),
+            "{message}"
+        );
+    }
+}
