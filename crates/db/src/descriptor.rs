@@ -198,7 +198,16 @@ impl Descriptor {
     /// resolved against its directory, made absolute). `PGPASSWORD` and `password_file`
     /// are read here when the URL holds no password.
     pub fn parse(path: &Path, text: &str) -> Result<Self, DbError> {
-        Self::parse_in(path, text, &|name| std::env::var(name).ok())
+        let descriptor = Self::parse_in(path, text, &|name| std::env::var(name).ok())?;
+        // `[site]` becomes the archive's `site.json`: held to its rules here, before the
+        // database is read (a `url` that is no http(s) URL, an empty `name`).
+        sitepack_format::validate_site_config(&descriptor.site_json()).map_err(|e| {
+            DbError::Descriptor {
+                path: descriptor.path.clone(),
+                problem: format!("[site]: {e}"),
+            }
+        })?;
+        Ok(descriptor)
     }
 
     /// [`Descriptor::parse`] with the environment variables `env` gives.
@@ -284,7 +293,7 @@ impl Descriptor {
                 .map_or_else(|| "site".to_owned(), |s| s.to_string_lossy().into_owned());
             dir.join(format!(".{stem}.sitepack"))
         };
-        let descriptor = Self {
+        Ok(Self {
             path: path.clone(),
             site: SiteIdentity {
                 id: site.id,
@@ -304,12 +313,7 @@ impl Descriptor {
             files_dir: file.files.map(|files| dir.join(files.dir)),
             state_dir,
             display_url,
-        };
-        // `[site]` becomes the archive's `site.json`: held to its rules here, before the
-        // database is read (a `url` that is no http(s) URL, an empty `name`).
-        sitepack_format::validate_site_config(&descriptor.site_json())
-            .map_err(|e| problem(format!("[site]: {e}")))?;
-        Ok(descriptor)
+        })
     }
 
     /// The site's `site.json`: `{"id", "name", "url"}`.
