@@ -462,11 +462,12 @@ fn the_user_scope_holds_the_user_and_their_rows() {
     assert_eq!(column(staging.path(), "drivers", "id"), ["20"]);
     assert_eq!(column(staging.path(), "models", "id"), ["1"]);
 
-    // The other tenant's user is no user of this tenant.
-    let (staging, _) = fleet.export(&Scope::User("3".into())).unwrap();
-    for table in ["users", "vehicles", "drivers"] {
-        assert!(rows(staging.path(), table).is_empty(), "{table}");
-    }
+    // The other tenant's user is no user of this tenant: refused, not an empty backup.
+    let message = fleet
+        .export(&Scope::User("3".into()))
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("user:3") && message.contains("no row"), "{message}");
     // An integer key compares as an integer: "x" is no user id.
     let message = fleet
         .export(&Scope::User("x".into()))
