@@ -40,6 +40,8 @@ const CATEGORIES: u64 = 100;
 /// memory.
 const MAX_WALL_RATIO: f64 = 1.0;
 const MAX_RSS_MB: f64 = 200.0;
+/// Long enough for the server to reap the backend of a client that has ended.
+const BACKEND_REAPED: Duration = Duration::from_millis(500);
 const SITEPACK_ARCHIVE: &str = "tenant.zip";
 const PG_DUMP_ARCHIVE: &str = "tenant.dump";
 
@@ -145,7 +147,7 @@ pub(crate) fn run(settings: &Settings) -> Result<ExitCode> {
     let mut databases = Databases {
         server: &server,
         names: Vec::new(),
-        keep: settings.keep_databases,
+        keep: false,
     };
     let multi = databases.create(&format!("sitepack_bench_{pid}_multi"))?;
     let tenant_only = databases.create(&format!("sitepack_bench_{pid}_tenant"))?;
@@ -201,6 +203,8 @@ pub(crate) fn run(settings: &Settings) -> Result<ExitCode> {
             descriptor.display()
         );
     }
+    // Kept only when the bench went through (after an error they are dropped).
+    databases.keep = settings.keep_databases;
     drop(databases);
     Ok(if all_pass {
         ExitCode::SUCCESS
@@ -231,6 +235,9 @@ fn time_rounds(
             remove_outputs(tool)?;
             let server_before = postmaster.and_then(server_cpu_seconds);
             let client = measure(&tool.program, &tool.args, work)?;
+            // A backend's CPU time reaches the server's main process when it reaps the
+            // backend, just after the client has gone.
+            std::thread::sleep(BACKEND_REAPED);
             let server_after = postmaster.and_then(server_cpu_seconds);
             let server_cpu = server_before
                 .zip(server_after)
@@ -483,11 +490,11 @@ SELECT g,
          || ' ' || substr(md5(g::text), 1, 12),
        jsonb_build_object('source', (ARRAY['web', 'api', 'import'])[1 + g % 3], 'qty', g % 17,
                           'tags', jsonb_build_array('t' || g % 5, 't' || g % 11))
-FROM generate_series(1, {events}) g {mine};
+FROM generate_series(1::bigint, {events}) g {mine};
 INSERT INTO event_notes
 SELECT g, g, timestamptz '2024-06-01T00:00:00Z' + g * interval '53 seconds',
        'note ' || g || ': ' || (ARRAY['called the customer', 'refund issued', 'left at the door', 'rescheduled'])[1 + g % 4]
-FROM generate_series(1, {notes}) g {mine};
+FROM generate_series(1::bigint, {notes}) g {mine};
 SELECT setval('events_id_seq', {events});
 SELECT setval('event_notes_id_seq', {notes});
 CREATE INDEX events_org_id ON events (org_id);
