@@ -146,7 +146,8 @@ struct BenchArgs {
     /// Size of the bench site: K times the standard site.
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
     scale: u64,
-    /// Where the site, the archives and the report go (default: target/bench).
+    /// Where the site (or the descriptor), the archives and the report go (default:
+    /// target/bench; with --database, target/bench-db).
     #[arg(long, value_name = "DIR")]
     work: Option<PathBuf>,
     /// Keep the generated site (and reuse it next time) instead of removing it at the end.
