@@ -9,6 +9,7 @@
 //! report (machine, site, tables, PASS/FAIL against the targets) on standard output and
 //! keeps a copy in the work directory.
 
+pub(crate) mod database;
 mod measure;
 
 use std::ffi::OsString;

@@ -52,6 +52,17 @@ enum Task {
     /// ≤ 1.02× zip's, peak RSS < 200 MB; validate ≥ 2× faster than `unzip -t -q` on the same
     /// archive. The markdown report goes to standard output and WORK/report-scale-K.md; exit
     /// status 0 when every target passes, 1 otherwise, 2 when a tool is missing.
+    ///
+    /// With --database: `sitepack create` of one tenant of a generated multi-tenant
+    /// PostgreSQL database instead (needs the server of the tests, `SITEPACK_TEST_POSTGRES_URL`,
+    /// default `postgres://postgres@127.0.0.1:5432/postgres`, and `psql` and `pg_dump`,
+    /// Debian/Ubuntu: `apt-get install postgresql-client`). Creates two databases of its own,
+    /// dropped at the end: one with two tenants of `--rows N` rows each in organizations,
+    /// categories (reference), events (tenant) and `event_notes` (linked), and one holding only
+    /// the tenant's rows. Times `sitepack create` of the tenant against `pg_dump -Fc` of the
+    /// tenant-only database and `psql \copy` of the tenant's queries to CSV; checks
+    /// sitepack's wall time ≤ `pg_dump`'s and its peak RSS < 200 MB. Report:
+    /// WORK/report-rows-N.md (default WORK: target/bench-db).
     Bench(BenchArgs),
     /// Fuzz the archive reader for a while (needs cargo-fuzz; works on stable Rust).
     ///
@@ -135,12 +146,23 @@ struct BenchArgs {
     /// Size of the bench site: K times the standard site.
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
     scale: u64,
-    /// Where the site, the archives and the report go (default: target/bench).
+    /// Where the site (or the descriptor), the archives and the report go (default:
+    /// target/bench; with --database, target/bench-db).
     #[arg(long, value_name = "DIR")]
     work: Option<PathBuf>,
     /// Keep the generated site (and reuse it next time) instead of removing it at the end.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "database")]
     keep_site: bool,
+    /// Bench a PostgreSQL tenant against `pg_dump -Fc` and `psql \copy` instead of a site
+    /// directory against zip.
+    #[arg(long, conflicts_with = "scale")]
+    database: bool,
+    /// With --database: the tenant's rows across its tables (the other tenant has as many).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, requires = "database", value_parser = clap::value_parser!(u64).range(10..=100_000_000))]
+    rows: u64,
+    /// With --database: keep the two databases (named at the end) instead of dropping them.
+    #[arg(long, requires = "database")]
+    keep_databases: bool,
 }
 
 #[derive(clap::Args)]
@@ -173,6 +195,15 @@ fn run(xtask: &Xtask) -> Result<ExitCode> {
         Task::DemoDb => demo_db::build(&project_root().join(demo_db::DEMO_DIR)).map(|path| {
             println!("wrote {}", path.display());
             ExitCode::SUCCESS
+        }),
+        Task::Bench(args) if args.database => bench::database::run(&bench::database::Settings {
+            runs: usize::try_from(args.runs)?,
+            rows: args.rows,
+            work: args
+                .work
+                .clone()
+                .unwrap_or_else(|| project_root().join("target/bench-db")),
+            keep_databases: args.keep_databases,
         }),
         Task::Bench(args) => bench::run(&bench::Settings {
             runs: usize::try_from(args.runs)?,

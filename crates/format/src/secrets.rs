@@ -256,7 +256,7 @@ impl SecretPolicy {
     fn is_secret_member(&self, key: &str, value: &Value, secret_pair: bool) -> bool {
         holds_secret(value)
             && (self.is_secret_key(key)
-                || (secret_pair && key_words(key) == [PAIR_VALUE])
+                || (secret_pair && is_single_word(key, PAIR_VALUE))
                 || is_url_with_password(value))
     }
 
@@ -265,7 +265,7 @@ impl SecretPolicy {
     fn is_secret_pair(&self, map: &Map<String, Value>) -> bool {
         map.iter().any(|(key, named)| {
             named.as_str().is_some_and(|name| {
-                PAIR_NAMES.iter().any(|pair| key_words(key) == [*pair]) && self.is_secret_key(name)
+                PAIR_NAMES.iter().any(|pair| is_single_word(key, pair)) && self.is_secret_key(name)
             })
         })
     }
@@ -389,6 +389,25 @@ fn key_words(key: &str) -> Vec<String> {
         make_singular(last);
     }
     words
+}
+
+/// Whether `key`'s words are exactly `word` (lower case, singular). Asked of every
+/// member of every record, so an ASCII key is first compared cheaply: its words are
+/// `word` only if its letters and digits, in lower case, spell `word` or its plural
+/// (NFKC leaves ASCII as it is, and only a final `s` is made singular).
+fn is_single_word(key: &str, word: &str) -> bool {
+    if key.is_ascii() {
+        let mut letters = key
+            .bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| b.to_ascii_lowercase());
+        let spells_word = word.bytes().all(|b| letters.next() == Some(b));
+        let rest: Vec<u8> = letters.collect();
+        if !spells_word || !(rest.is_empty() || rest == b"s") {
+            return false;
+        }
+    }
+    key_words(key) == [word]
 }
 
 /// Characters a key's words ignore: format characters (general category `Cf`: soft
@@ -748,6 +767,28 @@ mod tests {
     fn the_longest_joined_phrase_bounds_them_all() {
         let longest = SECRET_PHRASES.iter().map(|p| p.concat().len()).max();
         assert_eq!(longest, Some(LONGEST_JOINED_PHRASE));
+    }
+
+    #[test]
+    fn single_words_are_found_with_or_without_the_fast_path() {
+        for (key, word, expected) in [
+            ("name", "name", true),
+            ("Names", "name", true),
+            ("_KEY_", "key", true),
+            ("keys", "key", true),
+            ("value", "value", true),
+            ("Value", "value", true),
+            ("nAme", "name", false),
+            ("key_name", "name", false),
+            ("keyss", "key", false),
+            ("header2", "header", false),
+            ("ｎａｍｅ", "name", true),
+            ("na\u{AD}me", "name", true),
+            ("values", "value", true),
+        ] {
+            assert_eq!(is_single_word(key, word), expected, "{key:?} {word:?}");
+            assert_eq!(key_words(key) == [word], expected, "{key:?} {word:?}");
+        }
     }
 
     #[test]

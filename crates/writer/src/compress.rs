@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::mpsc;
 
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
@@ -154,10 +155,21 @@ pub(crate) fn encode_file(
     })
 }
 
+/// Bytes handed from the producer of a stream to its compressing thread at a time.
+const STREAM_CHUNK: usize = 256 * 1024;
+/// Chunks that may wait for the compressing thread: a stream holds at most a few in
+/// memory, however large it is.
+const STREAM_QUEUE: usize = 4;
+
 /// Encodes what `write` produces, going through an anonymous temporary file in
 /// `spill_dir` (the manifest and checksums, which grow with the site; large JSON Lines
 /// as they are checked). Always deflated (unless `level` is 0): JSON and digest lists
 /// compress well. `io_error` says a failure of the temporary file.
+///
+/// `write` runs on the calling thread while another hashes and deflates what it has
+/// written so far (a large JSON Lines entry: checking and deflating take about as long
+/// as each other). The compressor is given the very writes `write` made, in order: the
+/// deflate stream depends on how its input is cut, and stays what one thread writes.
 pub(crate) fn encode_stream<T, E>(
     level: u32,
     spill_dir: &Path,
@@ -165,34 +177,84 @@ pub(crate) fn encode_stream<T, E>(
     io_error: impl Fn(io::Error) -> E,
 ) -> Result<(Encoded, T), E> {
     let spill = io::BufWriter::new(tempfile::tempfile_in(spill_dir).map_err(&io_error)?);
-    let mut sink = HashingSink {
-        hasher: Sha256Hasher::new(),
-        crc: crc32fast::Hasher::new(),
-        inner: if level == 0 {
-            Sink::Raw(spill)
-        } else {
-            Sink::Deflate(DeflateEncoder::new(spill, Compression::new(level)))
-        },
-    };
-    let written = write(&mut sink)?;
-    let finish = || -> io::Result<Encoded> {
-        let (method, spill) = match sink.inner {
-            Sink::Raw(spill) => (Method::Stored, spill),
-            Sink::Deflate(encoder) => (Method::Deflated, encoder.finish()?),
+    let (full, to_compress) = mpsc::sync_channel::<Chunk>(STREAM_QUEUE);
+    let (recycle, empty) = mpsc::channel::<Chunk>();
+    std::thread::scope(|scope| {
+        let compressor = scope.spawn(move || compress_chunks(level, spill, &to_compress, &recycle));
+        let mut sink = ChunkSender {
+            buffer: Chunk::new(),
+            full: Some(full),
+            empty,
+            compressor_stopped: false,
         };
-        let mut spill = spill.into_inner().map_err(io::IntoInnerError::into_error)?;
-        let compressed_size = spill.stream_position()?;
-        spill.seek(SeekFrom::Start(0))?;
-        Ok(Encoded {
-            method,
-            crc: sink.crc.finalize(),
-            size: sink.hasher.len(),
-            compressed_size,
-            sha256: sink.hasher.finish(),
-            payload: Payload::Spilled(spill),
-        })
+        let written = write(&mut sink);
+        let sent = sink.send_rest();
+        let compressor_stopped = sink.compressor_stopped;
+        drop(sink);
+        let encoded = match compressor.join() {
+            Ok(encoded) => encoded,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        // A failure of the temporary file stops the compressor first: its error is the
+        // cause of the writer's.
+        match (written, encoded) {
+            (_, Err(e)) if compressor_stopped => Err(io_error(e)),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(io_error(e)),
+            (Ok(written), Ok(encoded)) => {
+                sent.map_err(&io_error)?;
+                Ok((encoded, written))
+            }
+        }
+    })
+}
+
+/// The compressing side of [`encode_stream`]: hashes and deflates (or stores) each chunk
+/// in order, hands the emptied buffer back, and finishes the entry when the producer is
+/// done.
+fn compress_chunks(
+    level: u32,
+    spill: io::BufWriter<File>,
+    chunks: &mpsc::Receiver<Chunk>,
+    recycle: &mpsc::Sender<Chunk>,
+) -> io::Result<Encoded> {
+    let mut hasher = Sha256Hasher::new();
+    let mut crc = crc32fast::Hasher::new();
+    let mut sink = if level == 0 {
+        Sink::Raw(spill)
+    } else {
+        Sink::Deflate(DeflateEncoder::new(spill, Compression::new(level)))
     };
-    Ok((finish().map_err(io_error)?, written))
+    for chunk in chunks {
+        hasher.update(&chunk.bytes);
+        crc.update(&chunk.bytes);
+        let mut start = 0;
+        for &end in &chunk.ends {
+            let write = &chunk.bytes[start..end];
+            match &mut sink {
+                Sink::Raw(out) => out.write_all(write)?,
+                Sink::Deflate(out) => out.write_all(write)?,
+            }
+            start = end;
+        }
+        // The producer may have finished already: then the buffer is not needed.
+        let _ = recycle.send(chunk);
+    }
+    let (method, spill) = match sink {
+        Sink::Raw(spill) => (Method::Stored, spill),
+        Sink::Deflate(encoder) => (Method::Deflated, encoder.finish()?),
+    };
+    let mut spill = spill.into_inner().map_err(io::IntoInnerError::into_error)?;
+    let compressed_size = spill.stream_position()?;
+    spill.seek(SeekFrom::Start(0))?;
+    Ok(Encoded {
+        method,
+        crc: crc.finalize(),
+        size: hasher.len(),
+        compressed_size,
+        sha256: hasher.finish(),
+        payload: Payload::Spilled(spill),
+    })
 }
 
 enum Sink {
@@ -200,29 +262,72 @@ enum Sink {
     Deflate(DeflateEncoder<io::BufWriter<File>>),
 }
 
-/// Hashes what passes through on its way to the sink.
-struct HashingSink {
-    hasher: Sha256Hasher,
-    crc: crc32fast::Hasher,
-    inner: Sink,
+/// Writes made to a stream, sent to its compressor together.
+struct Chunk {
+    bytes: Vec<u8>,
+    /// Where each write ends in `bytes`.
+    ends: Vec<usize>,
 }
 
-impl Write for HashingSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = match &mut self.inner {
-            Sink::Raw(out) => out.write(buf)?,
-            Sink::Deflate(out) => out.write(buf)?,
+impl Chunk {
+    fn new() -> Self {
+        Self {
+            bytes: Vec::with_capacity(STREAM_CHUNK),
+            ends: Vec::new(),
+        }
+    }
+}
+
+/// Collects what is written into chunks for the compressing thread.
+struct ChunkSender {
+    buffer: Chunk,
+    /// `None` once everything was sent.
+    full: Option<mpsc::SyncSender<Chunk>>,
+    /// Buffers the compressor is done with.
+    empty: mpsc::Receiver<Chunk>,
+    /// The compressor ended early (its temporary file failed).
+    compressor_stopped: bool,
+}
+
+impl ChunkSender {
+    fn send_full_buffer(&mut self) -> io::Result<()> {
+        let next = self.empty.try_recv().unwrap_or_else(|_| Chunk::new());
+        let chunk = std::mem::replace(&mut self.buffer, next);
+        let sent = self.full.as_ref().map(|full| full.send(chunk));
+        if let Some(Err(_)) = sent {
+            self.compressor_stopped = true;
+            return Err(io::Error::other("the compressing thread stopped"));
+        }
+        self.buffer.bytes.clear();
+        self.buffer.ends.clear();
+        Ok(())
+    }
+
+    /// Sends what is left and tells the compressor that the stream is complete.
+    fn send_rest(&mut self) -> io::Result<()> {
+        let result = if self.buffer.bytes.is_empty() {
+            Ok(())
+        } else {
+            self.send_full_buffer()
         };
-        self.hasher.update(&buf[..n]);
-        self.crc.update(&buf[..n]);
-        Ok(n)
+        self.full = None;
+        result
+    }
+}
+
+impl Write for ChunkSender {
+    /// Takes the whole write, to hand it on as it was made.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.buffer.bytes.len() >= STREAM_CHUNK {
+            self.send_full_buffer()?;
+        }
+        self.buffer.bytes.extend_from_slice(buf);
+        self.buffer.ends.push(self.buffer.bytes.len());
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.inner {
-            Sink::Raw(out) => out.flush(),
-            Sink::Deflate(out) => out.flush(),
-        }
+        Ok(())
     }
 }
 
@@ -364,6 +469,83 @@ mod tests {
                 assert!(inflated == *input, "level {level}: round trip");
             }
         }
+    }
+
+    /// `data` cut into pieces of 1 to 96 bytes, then one of a chunk and a half.
+    fn pieces(data: &[u8]) -> Vec<&[u8]> {
+        let mut pieces = Vec::new();
+        let mut rest = data;
+        let mut size = 1;
+        while !rest.is_empty() {
+            let take = if pieces.len() == 5000 {
+                STREAM_CHUNK * 3 / 2
+            } else {
+                size
+            };
+            let (piece, after) = rest.split_at(take.min(rest.len()));
+            pieces.push(piece);
+            rest = after;
+            size = size % 96 + 1;
+        }
+        pieces
+    }
+
+    #[test]
+    fn streams_are_compressed_on_another_thread_to_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut data = b"{\"id\": 1, \"name\": \"a record\"}\n".repeat(40_000);
+        data.extend(noise(3 * STREAM_CHUNK + 5, 3));
+        for level in [0, 1, 6] {
+            // Small writes of varying sizes, as lines are written, and a large one.
+            let (encoded, written) = encode_stream(
+                level,
+                dir.path(),
+                |out| -> io::Result<usize> {
+                    for piece in pieces(&data) {
+                        out.write_all(piece)?;
+                    }
+                    Ok(data.len())
+                },
+                |e| e,
+            )
+            .unwrap();
+            assert_eq!(written, data.len());
+            assert_eq!(encoded.size, data.len() as u64);
+            assert_eq!(encoded.sha256, Sha256::of(&data));
+            assert_eq!(encoded.crc, crc32fast::hash(&data));
+            let Payload::Spilled(mut spill) = encoded.payload else {
+                panic!("not spilled")
+            };
+            let mut stored = Vec::new();
+            spill.read_to_end(&mut stored).unwrap();
+            assert_eq!(stored.len() as u64, encoded.compressed_size);
+            if level == 0 {
+                assert_eq!(encoded.method, Method::Stored);
+                assert!(stored == data);
+                continue;
+            }
+            // The same bytes as one thread given the same writes.
+            let mut one_thread = DeflateEncoder::new(Vec::new(), Compression::new(level));
+            for piece in pieces(&data) {
+                one_thread.write_all(piece).unwrap();
+            }
+            assert!(stored == one_thread.finish().unwrap(), "level {level}");
+        }
+    }
+
+    #[test]
+    fn a_failing_stream_reports_its_own_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let result = encode_stream(
+            6,
+            dir.path(),
+            |out| -> Result<(), String> {
+                out.write_all(&vec![b'x'; 2 * STREAM_CHUNK]).unwrap();
+                Err("line 7 is not JSON".to_owned())
+            },
+            |e| e.to_string(),
+        );
+        assert_eq!(result.unwrap_err(), "line 7 is not JSON");
     }
 
     #[test]
