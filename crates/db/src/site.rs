@@ -113,45 +113,6 @@ impl DatabaseSite {
         }
         Ok(())
     }
-
-    fn write(
-        &self,
-        options: &CreateOptions,
-        output: ArchiveOutput<'_>,
-        progress: &dyn Progress,
-    ) -> Result<Summary, SiteError> {
-        let output_path = match &output {
-            ArchiveOutput::File { path, .. } => Some(*path),
-            ArchiveOutput::Stream { .. } => None,
-        };
-        self.check_layout(output_path).map_err(database)?;
-        let scope = Scope::try_from(&options.scope).map_err(database)?;
-        let state_root = &self.descriptor.state_dir;
-        let internal = state_root.join(INTERNAL_DIR);
-        // Beside the lock: on the site's own disk, removed whatever happens (an interrupt
-        // too); a killed run's leftover is named `export-*` there.
-        let staging = tempfile::Builder::new()
-            .prefix("export-")
-            .tempdir_in(&internal)
-            .map_err(|e| database(DbError::io("create a staging directory in", &internal, e)))?;
-        let _temporary = interrupt::temporary(staging.path());
-        let mut engine = connect(&self.descriptor).map_err(database)?;
-        export(
-            engine.as_mut(),
-            &self.descriptor,
-            &scope,
-            staging.path(),
-            progress,
-        )
-        .map_err(database)?;
-        drop(engine);
-        let site = Site::open_database(
-            staging.path(),
-            self.descriptor.files_dir.as_deref(),
-            state_root,
-        )?;
-        site.write_archive(options, output, progress)
-    }
 }
 
 fn database(error: DbError) -> SiteError {
@@ -173,6 +134,36 @@ impl BackupSource for DatabaseSite {
         output: ArchiveOutput<'_>,
         progress: &dyn Progress,
     ) -> Result<Summary, SiteError> {
-        self.write(options, output, progress)
+        let output_path = match &output {
+            ArchiveOutput::File { path, .. } => Some(*path),
+            ArchiveOutput::Stream { .. } => None,
+        };
+        self.check_layout(output_path).map_err(database)?;
+        let scope = Scope::try_from(&options.scope).map_err(database)?;
+        let state_root = &self.descriptor.state_dir;
+        let internal = state_root.join(INTERNAL_DIR);
+        // Beside the lock, on the site's own disk; removed when the backup ends, an
+        // interrupt included (a `kill -9` leaves it: docs/DATABASE-SITES.md).
+        let staging = tempfile::Builder::new()
+            .prefix("export-")
+            .tempdir_in(&internal)
+            .map_err(|e| database(DbError::io("create a staging directory in", &internal, e)))?;
+        let _temporary = interrupt::temporary(staging.path());
+        let mut engine = connect(&self.descriptor).map_err(database)?;
+        export(
+            engine.as_mut(),
+            &self.descriptor,
+            &scope,
+            staging.path(),
+            progress,
+        )
+        .map_err(database)?;
+        drop(engine);
+        let site = Site::open_database(
+            staging.path(),
+            self.descriptor.files_dir.as_deref(),
+            state_root,
+        )?;
+        site.write_archive(options, output, progress)
     }
 }

@@ -467,7 +467,10 @@ fn the_user_scope_holds_the_user_and_their_rows() {
         .export(&Scope::User("3".into()))
         .unwrap_err()
         .to_string();
-    assert!(message.contains("user:3") && message.contains("no row"), "{message}");
+    assert!(
+        message.contains("user:3") && message.contains("no row"),
+        "{message}"
+    );
     // An integer key compares as an integer: "x" is no user id.
     let message = fleet
         .export(&Scope::User("x".into()))

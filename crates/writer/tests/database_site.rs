@@ -2,36 +2,13 @@
 //! their own, the state elsewhere. Its archives are format 1.1, tables carry their row
 //! counts, and the uploads go in as `files/` as the scope says.
 
-use std::io::Read;
 use std::path::Path;
 
-use sitepack_format::{Manifest, NoProgress, Scope};
+use sitepack_format::{NoProgress, Scope};
 use sitepack_writer::{CreateOptions, Overwrite, Site, create_archive_file};
 
-/// The archive as a plain ZIP (the writer's tests do not use the reader).
-struct Archive(zip::ZipArchive<std::fs::File>);
-
-impl Archive {
-    fn open(path: &Path) -> Self {
-        Self(zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap())
-    }
-
-    fn read_entry(&mut self, name: &str) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        self.0
-            .by_name(name)
-            .unwrap()
-            .read_to_end(&mut bytes)
-            .unwrap();
-        bytes
-    }
-
-    fn manifest(&mut self) -> Manifest {
-        Manifest::from_json(&self.read_entry("manifest.json"))
-            .unwrap()
-            .manifest
-    }
-}
+mod common;
+use common::Archive;
 
 struct Staged {
     dir: tempfile::TempDir,

@@ -2,36 +2,11 @@
 //! (memory stays flat) and give the bytes a small collection would: the file's own when
 //! nothing is removed, every kept record on its own line when something is.
 
-use std::io::Read;
-
-use sitepack_format::{Manifest, NoProgress, Scope};
+use sitepack_format::{NoProgress, Scope};
 use sitepack_writer::{CreateOptions, Overwrite, Site, create_archive_file};
 
-/// The archive as a plain ZIP (the writer's tests do not use the reader, which tests
-/// itself on the writer's archives).
-struct Archive(zip::ZipArchive<std::fs::File>);
-
-impl Archive {
-    fn open(path: &std::path::Path) -> Self {
-        Self(zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap())
-    }
-
-    fn read_entry(&mut self, name: &str) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        self.0
-            .by_name(name)
-            .unwrap()
-            .read_to_end(&mut bytes)
-            .unwrap();
-        bytes
-    }
-
-    fn manifest(&mut self) -> Manifest {
-        Manifest::from_json(&self.read_entry("manifest.json"))
-            .unwrap()
-            .manifest
-    }
-}
+mod common;
+use common::Archive;
 
 /// Well over the 8 MiB streaming threshold.
 const RECORDS: usize = 120_000;
