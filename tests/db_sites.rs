@@ -1402,3 +1402,32 @@ fn db_an_archive_never_overwrites_or_enters_the_sites_own_parts() {
     let message = refused_create(&clinic);
     assert_mentions(&message, &["[files] dir", "holds the database file"]);
 }
+
+#[test]
+fn db_a_credential_in_a_refused_rows_key_never_reaches_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+    rusqlite::Connection::open(dir.path().join("keys.db"))
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TABLE vault (token TEXT PRIMARY KEY, org TEXT NOT NULL, n INTEGER);
+             INSERT INTO vault VALUES ('{key}', 'lab', 'not a number');"
+        ))
+        .unwrap();
+    let descriptor = dir.path().join("keys.toml");
+    std::fs::write(
+        &descriptor,
+        "[site]\nid = \"lab\"\nname = \"Lab\"\nurl = \"https://lab.example\"\n\
+         [database]\nurl = \"sqlite:keys.db\"\ntenant_column = \"org\"\ntenant = \"lab\"\n",
+    )
+    .unwrap();
+    let failed = crate::util::try_create(&descriptor, dir.path().join("keys.zip"), &["--json"]);
+    assert_eq!(failed.code, 2, "{}", failed.stderr);
+    assert_mentions(&failed.stderr, &["\"vault\"", "\"n\""]);
+    let log =
+        std::fs::read_to_string(dir.path().join(".keys.sitepack/.sitepack/audit.jsonl")).unwrap();
+    assert!(log.contains("vault") && log.contains("\"failed\""), "{log}");
+    for shown in [&failed.stderr, &failed.stdout, &log] {
+        assert!(!shown.contains(key), "{shown}");
+    }
+}

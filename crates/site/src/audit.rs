@@ -67,7 +67,17 @@ pub fn audit_log_path(site_root: &Path) -> PathBuf {
 /// now and with the current actor. Returns a warning naming the log when it cannot be
 /// written: the operation the event records stands either way.
 #[must_use]
-pub fn record_audit_event(site_root: &Path, outcome: Outcome, details: Details) -> Option<String> {
+pub fn record_audit_event(
+    site_root: &Path,
+    outcome: Outcome,
+    mut details: Details,
+) -> Option<String> {
+    // As on standard error: a credential shape in an error (a row's key, a file or member
+    // name) is masked, never kept in the log.
+    if let Some(error) = details.error() {
+        let masked = sitepack_format::mask_url_user_info(&sitepack_format::mask_credentials(error));
+        details.set_error(masked);
+    }
     let event = AuditEvent {
         time: Timestamp::now(),
         actor: current_actor(),

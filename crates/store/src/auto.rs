@@ -642,6 +642,8 @@ fn known_details(site_root: &Path) -> AutoDetails {
 /// environment. A warning when it cannot be run or does not succeed: its own failure
 /// is reported, never hidden.
 fn run_failure_command(command: &str, site_root: &Path, error: &str) -> Option<String> {
+    // As on standard error: the hook's mail or chat message never carries a credential.
+    let error = &sitepack_format::mask_url_user_info(&sitepack_format::mask_credentials(error));
     let target = read_config(site_root)
         .map(|config| config.auto.target.to_string())
         .unwrap_or_default();
