@@ -1431,3 +1431,41 @@ fn db_a_credential_in_a_refused_rows_key_never_reaches_the_audit_log() {
         assert!(!shown.contains(key), "{shown}");
     }
 }
+
+#[test]
+fn db_links_do_not_get_the_sites_own_parts_into_its_uploads() {
+    // The uploads directory is a link to the database's directory.
+    let clinic = Clinic::new(Kind::Sqlite);
+    std::os::unix::fs::symlink(clinic.root(), clinic.root().join("linked-uploads")).unwrap();
+    clinic.write_descriptor(
+        &clinic
+            .descriptor_text()
+            .replace("dir = \"uploads/harbor\"", "dir = \"linked-uploads\""),
+    );
+    let message = refused_create(&clinic);
+    assert_mentions(&message, &["holds the database file"]);
+
+    // The state directory is a link into the uploads: refused before anything is made.
+    let clinic = Clinic::new(Kind::Sqlite);
+    std::os::unix::fs::symlink(
+        clinic.root().join("uploads/harbor"),
+        clinic.root().join("state-link"),
+    )
+    .unwrap();
+    clinic.write_descriptor(&format!(
+        "{}\n[state]\ndir = \"state-link\"\n",
+        clinic.descriptor_text()
+    ));
+    let result = crate::util::try_create(&clinic.descriptor(), clinic.out("x.zip"), &[]);
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert_mentions(&result.stderr, &["holds the state directory"]);
+    assert!(!clinic.root().join("uploads/harbor/.sitepack").exists());
+
+    // SQLite's journal beside the database is the database's too.
+    let clinic = Clinic::new(Kind::Sqlite);
+    let journal = clinic.root().join("clinic.db-journal");
+    let result = crate::util::try_create(&clinic.descriptor(), &journal, &[]);
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert_mentions(&result.stderr, &["a file of the SQLite database"]);
+    assert!(!journal.exists());
+}

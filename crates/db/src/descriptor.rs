@@ -201,12 +201,19 @@ impl Descriptor {
         let descriptor = Self::parse_in(path, text, &|name| std::env::var(name).ok())?;
         // `[site]` becomes the archive's `site.json`: held to its rules here, before the
         // database is read (a `url` that is no http(s) URL, an empty `name`).
-        sitepack_format::validate_site_config(&descriptor.site_json()).map_err(|e| {
-            DbError::Descriptor {
-                path: descriptor.path.clone(),
-                problem: format!("[site]: {e}"),
-            }
-        })?;
+        let refused = |problem: String| DbError::Descriptor {
+            path: descriptor.path.clone(),
+            problem,
+        };
+        sitepack_format::validate_site_config(&descriptor.site_json())
+            .map_err(|e| refused(format!("[site]: {e}")))?;
+        // The archive's identity would carry it (and redacting it would leave the
+        // archive's `site.json` without its url).
+        if sitepack_format::contains_url_with_password(&descriptor.site.url) {
+            return Err(refused(
+                "[site] url holds a password: give the site's public address".to_owned(),
+            ));
+        }
         Ok(descriptor)
     }
 

@@ -34,6 +34,8 @@ impl DatabaseSite {
     /// Creates the state directory (and its `.sitepack/`) when it does not exist yet, as
     /// a backup or an automatic run needs it for the lock and the audit log.
     pub fn create_state_dir(&self) -> Result<(), DbError> {
+        // Nothing is made inside the uploads (where the state would then be archived).
+        self.check_layout(None)?;
         let internal = self.descriptor.state_dir.join(INTERNAL_DIR);
         std::fs::create_dir_all(&internal)
             .map_err(|e| DbError::io("create the state directory", &internal, e))
@@ -51,7 +53,11 @@ impl DatabaseSite {
     fn check_layout(&self, output: Option<&Path>) -> Result<(), DbError> {
         let descriptor = &self.descriptor;
         let real = |path: &Path| {
-            // A file that does not exist yet is placed by its directory.
+            // Links resolved: a link to the database is the database. A file that does not
+            // exist yet is placed by its directory.
+            if let Ok(real) = path.canonicalize() {
+                return Some(real);
+            }
             let (dir, name) = match (path.parent(), path.file_name()) {
                 (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => (dir, Some(name)),
                 (None | Some(_), Some(name)) => (Path::new("."), Some(name)),
@@ -61,10 +67,23 @@ impl DatabaseSite {
                 .ok()
                 .map(|dir| name.map_or(dir.clone(), |name| dir.join(name)))
         };
-        let database = match &descriptor.database {
-            crate::descriptor::Database::Sqlite { path } => real(path),
+        let sqlite = match &descriptor.database {
+            crate::descriptor::Database::Sqlite { path } => Some(path),
             crate::descriptor::Database::Postgres(_) => None,
         };
+        let database = sqlite.and_then(|path| real(path));
+        // SQLite's own files beside the database: writing over one loses committed rows.
+        let companions = sqlite.into_iter().flat_map(|path| {
+            ["-wal", "-journal", "-shm"].map(|suffix| {
+                let mut name = path.as_os_str().to_owned();
+                name.push(suffix);
+                (
+                    real(Path::new(&name)),
+                    "a file of the SQLite database",
+                    false,
+                )
+            })
+        });
         let parts = [
             (database.clone(), "the database file"),
             (real(&descriptor.path), "the site descriptor"),
@@ -98,7 +117,7 @@ impl DatabaseSite {
                 true,
             ),
         ];
-        for (part, what, is_dir) in inside {
+        for (part, what, is_dir) in inside.into_iter().chain(companions) {
             let Some(part) = part else { continue };
             if out == part || is_dir && out.starts_with(&part) {
                 return Err(DbError::Overlap {

@@ -264,6 +264,11 @@ fn the_site_block_is_held_to_the_rules_of_site_json() {
             "/url",
         ),
         ("name = \"Northwind Haulage\"", "name = \"\"", "/name"),
+        (
+            "url = \"https://northwind.example\"",
+            "url = \"https://admin:hunter2pass@northwind.example\"",
+            "password",
+        ),
     ] {
         let message = parse(&FULL.replace(from, to)).unwrap_err();
         assert!(message.contains("northwind.toml"), "{message}");
