@@ -1469,3 +1469,34 @@ fn db_links_do_not_get_the_sites_own_parts_into_its_uploads() {
     assert_mentions(&result.stderr, &["a file of the SQLite database"]);
     assert!(!journal.exists());
 }
+
+#[test]
+fn db_stored_backups_stay_out_of_the_uploads() {
+    let clinic = Clinic::new(Kind::Sqlite);
+    let uploads = clinic.root().join("uploads/harbor/backups");
+    let result = run([
+        "create".as_ref(),
+        clinic.descriptor().as_os_str(),
+        "--to".as_ref(),
+        uploads.as_os_str(),
+    ]);
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(!uploads.exists());
+
+    // auto run: the same target in config.toml fails the run, and says why.
+    let internal = clinic.state_dir().join(".sitepack");
+    std::fs::create_dir_all(&internal).unwrap();
+    std::fs::write(
+        internal.join("config.toml"),
+        format!("[auto]\ntarget = \"{}\"\n", uploads.display()),
+    )
+    .unwrap();
+    let result = run([
+        "auto".as_ref(),
+        "run".as_ref(),
+        clinic.descriptor().as_os_str(),
+    ]);
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert_mentions(&result.stderr, &["backups"]);
+    assert!(!uploads.exists());
+}

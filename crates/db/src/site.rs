@@ -147,6 +147,12 @@ impl BackupSource for DatabaseSite {
         self.descriptor.site.clone()
     }
 
+    fn own_dirs(&self) -> Vec<&Path> {
+        let mut dirs = vec![self.descriptor.state_dir.as_path()];
+        dirs.extend(self.descriptor.files_dir.as_deref());
+        dirs
+    }
+
     fn write_archive(
         &self,
         options: &CreateOptions,

@@ -102,6 +102,11 @@ pub trait BackupSource {
     fn state_root(&self) -> &Path;
     /// The site's identity, as its archives record it.
     fn identity(&self) -> SiteIdentity;
+    /// The directories a stored backup must stay out of (it would be archived by the
+    /// next backup): the site directory, or a database site's state and uploads.
+    fn own_dirs(&self) -> Vec<&Path> {
+        vec![self.state_root()]
+    }
     /// Writes an archive of the site to `output`. The caller holds the site lock
     /// ([`BackupLock`]) and records the event: see [`create_backup`].
     fn write_archive(

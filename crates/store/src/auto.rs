@@ -677,8 +677,10 @@ struct AutoState<'a> {
 /// whose last line was cut short, cannot make a backup due twice).
 fn read_state<'a>(site: &AutoSite<'a>, now: Timestamp) -> Result<AutoState<'a>, StoreError> {
     let config = read_config(site.state_root)?.auto;
-    config.target.check_outside_site(site.state_root)?;
     let source = (site.open)().map_err(|source| StoreError::Create { source })?;
+    for dir in source.own_dirs() {
+        config.target.check_outside_site(dir)?;
+    }
     let store = open_store(&config.target, &config.s3)?;
     // A sidecar that cannot be read is `list`'s to report; it is no backup to count on.
     let listing = list_backups(store.as_ref(), Some(&source.identity().id))?;

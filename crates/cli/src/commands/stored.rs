@@ -111,7 +111,12 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
     let bar = Bar::new(!global.no_progress);
     // A target refused as written is a failed create like any other: recorded.
     let result = parsed
-        .and_then(|spec| spec.check_outside_site(state_root).map(|()| spec))
+        .and_then(|spec| {
+            site.own_dirs()
+                .into_iter()
+                .try_for_each(|dir| spec.check_outside_site(dir))
+                .map(|()| spec)
+        })
         .and_then(|spec| {
             open_store(
                 &spec,
