@@ -6,11 +6,11 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use serde_json::Value;
-use sitepack_format::Progress;
 use sitepack_format::database::{
     Column, DB_DIR, DB_SCHEMA_PATH, DatabaseSchema, EngineKind, ScalarType, SkippedTable,
     TableRole, TableRowsCheck, Tenant, TenantValue, dangling_references, table_path,
 };
+use sitepack_format::{Progress, SecretPolicy};
 
 use crate::descriptor::{DEFAULT_SCHEMA, Database, Descriptor};
 use crate::plan::{Plan, Scope, SqlStyle, plan};
@@ -144,6 +144,7 @@ pub fn export(
 ) -> Result<ExportSummary, DbError> {
     in_snapshot(engine, |engine| {
         let plan = checked_plan(engine, descriptor, scope)?;
+        refuse_secret_keys(&plan)?;
         let mut counts = Vec::with_capacity(plan.tables.len());
         for table in &plan.tables {
             counts.push(engine.count(&table.query)?);
@@ -255,6 +256,37 @@ pub fn tenant_stats(
             skipped: plan.skipped,
         })
     })
+}
+
+/// Refuses a foreign key through a secret-named column (`api_token`): the archive's
+/// writer removes such values, so the rows could not be matched again — and the secret
+/// would travel on the foreign key's other side.
+fn refuse_secret_keys(plan: &Plan) -> Result<(), DbError> {
+    // A database site's archive is written with the default policy (its `site.json`
+    // is the descriptor's identity, with no `secrets`).
+    let policy = SecretPolicy::default();
+    for table in &plan.tables {
+        for fk in &table.info.foreign_keys {
+            let secret = fk
+                .columns
+                .iter()
+                .map(|c| (table.info.name.as_str(), c))
+                .chain(fk.references.iter().map(|c| (fk.table.as_str(), c)))
+                .find(|(_, column)| policy.is_secret_key(column));
+            if let Some((owner, column)) = secret {
+                return Err(DbError::Plan {
+                    problem: format!(
+                        "the foreign key of table \"{}\" to \"{}\" goes through column \
+                         \"{owner}\".\"{column}\", whose values are secrets by their name and \
+                         never travel: the rows could not be matched again. Exclude one of the \
+                         tables, or key them by a column that is no secret",
+                        table.info.name, fk.table
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The tenant's value as the tenant columns hold it: `tenant = "7"` for integer columns

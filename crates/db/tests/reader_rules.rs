@@ -74,3 +74,26 @@ fn a_row_whose_parent_is_not_in_the_backup_stops_it() {
         assert!(message.contains(words), "{words}: {message}");
     }
 }
+
+#[test]
+fn a_foreign_key_through_a_secret_named_column_stops_the_backup() {
+    // Redacted on one side, the key would dangle; kept on the other, the secret travels.
+    for (parent, child) in [
+        (
+            "api_token TEXT UNIQUE",
+            "badge TEXT REFERENCES keys (api_token)",
+        ),
+        ("code TEXT UNIQUE", "api_token TEXT REFERENCES keys (code)"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = format!(
+            "CREATE TABLE keys (id INTEGER PRIMARY KEY, depot INTEGER NOT NULL, {parent});
+             CREATE TABLE doors (id INTEGER PRIMARY KEY, depot INTEGER NOT NULL, {child});"
+        );
+        let message = depot(dir.path(), "41", &rows).unwrap_err().to_string();
+        assert!(
+            message.contains("\"keys\"") && message.contains("secrets by their name"),
+            "{message}"
+        );
+    }
+}
