@@ -155,6 +155,15 @@ pub fn export(
                 .tables
                 .iter()
                 .position(|t| t.info.name == descriptor.users_table);
+            // `user:01` would select user 1's rows but not `files/users/1/`.
+            if id.parse::<i64>().is_ok_and(|n| n.to_string() != *id) {
+                return Err(DbError::Plan {
+                    problem: format!(
+                        "scope user:{id}: write the user's id as the database does (no leading \
+                         zeros, no sign)"
+                    ),
+                });
+            }
             if users.is_none_or(|i| counts[i] == 0) {
                 return Err(DbError::Plan {
                     problem: format!(

@@ -471,6 +471,15 @@ fn the_user_scope_holds_the_user_and_their_rows() {
         message.contains("user:3") && message.contains("no row"),
         "{message}"
     );
+    // `user:01` is user 1 to the database, but not to the files of `files/users/1/`.
+    let message = fleet
+        .export(&Scope::User("01".into()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("user:01") && message.contains("leading"),
+        "{message}"
+    );
     // An integer key compares as an integer: "x" is no user id.
     let message = fleet
         .export(&Scope::User("x".into()))
