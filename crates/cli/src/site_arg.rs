@@ -68,10 +68,9 @@ impl SiteArg {
 pub(crate) fn directory_only(site: &Path, command: &str) -> Result<()> {
     if site.is_file() {
         anyhow::bail!(
-            "{}: `{command}` works on site directories, and this is a database site's \
-             descriptor: restoring into a database is not supported yet (its archives can \
-             be validated, previewed and extracted, and restored into a site directory \
-             only once database restore exists)",
+            "{}: `{command}` works on site directories, and this is a file (a database \
+             site's descriptor? restoring into a database is not supported yet; its archives \
+             can be validated, previewed and extracted)",
             site.display()
         );
     }
