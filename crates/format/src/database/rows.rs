@@ -386,10 +386,7 @@ fn tuple(indices: &[usize], values: &[Option<&Value>]) -> Option<String> {
             Some(value) => parts.push(canonical(value)),
         }
     }
-    Some(match parts.as_slice() {
-        [one] => one.clone(),
-        _ => format!("[{}]", parts.join(",")),
-    })
+    Some(format!("[{}]", parts.join(",")))
 }
 
 /// The keys of one table's rows: what resolving foreign keys needs.
@@ -725,6 +722,54 @@ pub(crate) mod tests {
         // "7" is a string: a bad value, and not the tenant's (an integer) either.
         assert!(matches!(found[1].2, RowProblem::BadValue { .. }));
         assert_eq!(found[2], (3, Some("(id)=(3)".into()), other));
+    }
+
+    #[test]
+    fn a_text_tenant_is_compared_as_text_and_the_tenant_table_by_its_key() {
+        let mut schema = schema();
+        schema.tenant.value = TenantValue::Text("north".into());
+        schema.tables[1].columns[1].column_type = "text".parse().unwrap();
+        let mut shops = check(&schema, "shops");
+        let found = problems(
+            &mut shops,
+            &[
+                json!({"id": 1, "tenant_id": "north"}),
+                json!({"id": 2, "tenant_id": "south"}),
+            ],
+        );
+        let other = |column: &str| RowProblem::OtherTenant {
+            column: column.into(),
+        };
+        assert_eq!(found, [(2, Some("(id)=(2)".into()), other("tenant_id"))]);
+
+        // The tenant table: its key is the tenant, whether or not it has the column.
+        let mut schema = self::schema();
+        schema.tenant.table = Some("shops".into());
+        schema.tables[1].columns.truncate(1);
+        let mut shops = check(&schema, "shops");
+        let found = problems(&mut shops, &[json!({"id": 7}), json!({"id": 8})]);
+        assert_eq!(found, [(2, Some("(id)=(8)".into()), other("id"))]);
+    }
+
+    #[test]
+    fn a_writers_row_values_are_held_to_the_same_rules() {
+        let schema = schema();
+        let mut shops = check(&schema, "shops");
+        assert!(shops.row_values(1, &[json!(1), json!(7)]).is_empty());
+        let found: Vec<RowProblem> = shops
+            .row_values(2, &[json!(1), json!(8)])
+            .into_iter()
+            .map(|e| e.problem)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                RowProblem::OtherTenant {
+                    column: "tenant_id".into()
+                },
+                RowProblem::DuplicateKey { first_line: 1 },
+            ]
+        );
     }
 
     #[test]
