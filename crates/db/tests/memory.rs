@@ -33,9 +33,11 @@ fn a_large_table_streams_in_flat_memory() {
         .unwrap()
         .len();
     assert!(written > 70_000_000, "{written}");
-    // Holding the rows would take several times the file's size.
+    // Holding the rows would take several times the file's size (79 MB). What does grow
+    // is the foreign-key check's key set: a 16-byte digest per row, about 45 bytes a row
+    // with the table around it, 14 MB here (twice that for a moment while it grows).
     assert!(
-        grown < 32 * 1024 * 1024,
+        grown < 48 * 1024 * 1024,
         "peak grew by {grown} bytes for a {written}-byte table"
     );
 }
