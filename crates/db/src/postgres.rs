@@ -18,8 +18,8 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 use postgres::{Client, Config, NoTls, Row};
 use serde_json::Value;
-use sitepack_format::CREDENTIAL_MASK;
 use sitepack_format::database::{Column, ColumnType, EngineKind, ForeignKey, ScalarType};
+use sitepack_format::{CREDENTIAL_MASK, error_chain};
 
 use crate::sql::{Param, RowQuery, quote_ident};
 use crate::{ColumnInfo, DbError, Engine, TableInfo};
@@ -54,7 +54,7 @@ impl PostgresEngine {
             url: shown_target(url, None),
             reason: format!(
                 "not a PostgreSQL connection URL ({}): write it as postgres://USER@HOST:PORT/DATABASE",
-                cause_of(&e)
+                error_chain(&e)
             ),
         })?;
         if let Some(password) = password {
@@ -253,7 +253,7 @@ impl Session {
                 "the connection to {} was lost: check that the server is still running and run the backup again",
                 self.server
             ),
-            None => cause_of(error),
+            None => error_chain(error),
         };
         DbError::Query { what, reason }
     }
@@ -722,7 +722,7 @@ impl ColumnDecoder {
     fn decode(&self, row: &Row, index: usize) -> Result<Value, String> {
         let raw = row
             .try_get::<_, Option<RawValue<'_>>>(index)
-            .map_err(|e| cause_of(&e))?;
+            .map_err(|e| error_chain(&e))?;
         match raw {
             None => Ok(Value::Null),
             Some(RawValue(raw)) if self.array => decode_array(self.wire, raw),
@@ -1032,19 +1032,6 @@ fn push_digits(text: &mut String, value: i64, width: usize) {
     }
 }
 
-/// An error's own message followed by its causes' (`postgres::Error` displays only its
-/// kind, the cause says what happened).
-fn cause_of(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// The hosts and ports the configuration connects to, for messages.
 fn server_of(config: &Config) -> String {
     let ports = config.get_ports();
@@ -1144,9 +1131,9 @@ fn connect_failure(error: &postgres::Error, config: &Config, server: &str) -> St
     {
         format!(
             "no PostgreSQL server answers at {server} ({}): check that it is running and that the host and port are right",
-            cause_of(error)
+            error_chain(error)
         )
     } else {
-        cause_of(error)
+        error_chain(error)
     }
 }

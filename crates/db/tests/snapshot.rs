@@ -15,17 +15,6 @@ CREATE TABLE ledger_a (id INTEGER PRIMARY KEY, org_id TEXT NOT NULL, pair INTEGE
 CREATE TABLE ledger_b (id INTEGER PRIMARY KEY, org_id TEXT NOT NULL, pair INTEGER NOT NULL, note TEXT);
 ";
 
-const DESCRIPTOR: &str = r#"
-[site]
-id = "northwind"
-name = "Northwind"
-url = "https://northwind.example"
-[database]
-url = "sqlite:fleet.db"
-tenant_column = "org_id"
-tenant = "northwind"
-"#;
-
 fn pairs(staging: &std::path::Path, table: &str) -> BTreeSet<u64> {
     column(staging, table, "pair")
         .iter()
@@ -35,7 +24,7 @@ fn pairs(staging: &std::path::Path, table: &str) -> BTreeSet<u64> {
 
 #[test]
 fn pairs_committed_during_an_export_are_whole_or_absent() {
-    let fleet = Fleet::with(SCHEMA, "", DESCRIPTOR);
+    let fleet = Fleet::with(SCHEMA, "", common::MINIMAL_DESCRIPTOR);
     let seed = fleet.connection();
     seed.execute_batch(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)

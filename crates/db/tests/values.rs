@@ -24,22 +24,11 @@ CREATE TABLE samples (
     uid UUID
 );";
 
-const DESCRIPTOR: &str = r#"
-[site]
-id = "northwind"
-name = "Northwind"
-url = "https://northwind.example"
-[database]
-url = "sqlite:fleet.db"
-tenant_column = "org_id"
-tenant = "northwind"
-"#;
-
 fn sample(values: &str) -> Fleet {
     Fleet::with(
         SCHEMA,
         &format!("INSERT INTO samples VALUES (1, 'northwind', {values});"),
-        DESCRIPTOR,
+        common::MINIMAL_DESCRIPTOR,
     )
 }
 
@@ -95,7 +84,7 @@ fn numbers_keep_their_digits() {
            (3, 'northwind', 'NaN', 9e999, '[1e2]'), \
            (4, 'northwind', -7.25, -9e999, 'false'), \
            (5, 'northwind', NULL, NULL, NULL);",
-        DESCRIPTOR,
+        common::MINIMAL_DESCRIPTOR,
     );
     let (staging, _) = fleet.export(&Scope::Full).unwrap();
     let text = std::fs::read_to_string(staging.path().join("db/samples.jsonl")).unwrap();
@@ -257,7 +246,7 @@ fn a_table_without_a_primary_key_is_ordered_and_named_by_all_its_columns() {
     let fleet = Fleet::with(
         "CREATE TABLE events (org_id TEXT, at TEXT, n INTEGER);",
         "INSERT INTO events VALUES ('northwind', 'b', 2), ('northwind', 'a', 9), ('northwind', 'a', 'x');",
-        DESCRIPTOR,
+        common::MINIMAL_DESCRIPTOR,
     );
     let message = fleet.export(&Scope::Full).unwrap_err().to_string();
     assert!(

@@ -35,12 +35,7 @@ pub(crate) fn run(args: &StatsArgs) -> Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let mut out = crate::human_output();
-    let identity = site.config().identity();
-    writeln!(
-        out,
-        "site      {} ({}, {})",
-        identity.id, identity.name, identity.url
-    )?;
+    print_identity(&mut out, &site.config().identity())?;
     writeln!(
         out,
         "tabs      {} ({})",
@@ -127,12 +122,7 @@ fn database_stats(site: &DatabaseSite, json: bool) -> Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let mut out = crate::human_output();
-    let identity = &descriptor.site;
-    writeln!(
-        out,
-        "site      {} ({}, {})",
-        identity.id, identity.name, identity.url
-    )?;
+    print_identity(&mut out, &descriptor.site)?;
     writeln!(
         out,
         "database  {}, tenant {} = {}",
@@ -173,4 +163,13 @@ fn database_stats(site: &DatabaseSite, json: bool) -> Result<Outcome> {
     }
     out.flush()?;
     Ok(Outcome::Success)
+}
+
+fn print_identity(out: &mut dyn Write, identity: &sitepack_format::SiteIdentity) -> Result<()> {
+    writeln!(
+        out,
+        "site      {} ({}, {})",
+        identity.id, identity.name, identity.url
+    )?;
+    Ok(())
 }

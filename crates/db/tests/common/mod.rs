@@ -186,3 +186,15 @@ pub fn column(staging: &Path, table: &str, column: &str) -> Vec<String> {
         .map(|row| row[column].to_string())
         .collect()
 }
+
+/// The smallest descriptor: tenant `northwind` of `fleet.db` by `org_id`.
+pub const MINIMAL_DESCRIPTOR: &str = r#"
+[site]
+id = "northwind"
+name = "Northwind"
+url = "https://northwind.example"
+[database]
+url = "sqlite:fleet.db"
+tenant_column = "org_id"
+tenant = "northwind"
+"#;
