@@ -82,6 +82,9 @@ pub enum DbError {
         /// The table, row and column, what is wrong and what to do.
         problem: String,
     },
+    /// A table's entry could not be written (its temporary file).
+    #[error(transparent)]
+    Archive(#[from] Box<sitepack_writer::WriterError>),
     /// A row of the tenant references a row that belongs to another tenant (the other
     /// tenant's value is never repeated).
     #[error(
@@ -129,5 +132,11 @@ impl DbError {
             path: path.into(),
             source,
         }
+    }
+}
+
+impl From<sitepack_writer::WriterError> for DbError {
+    fn from(error: sitepack_writer::WriterError) -> Self {
+        Self::Archive(Box::new(error))
     }
 }

@@ -1,31 +1,33 @@
 //! The tenant's rows, read in one snapshot, written as a staged site directory:
 //! `site.json`, `db/schema.json` and `db/<table>.jsonl`.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use serde_json::Value;
 use sitepack_format::database::{
-    Column, DB_DIR, DB_SCHEMA_PATH, DatabaseSchema, EngineKind, ScalarType, SkippedTable,
-    TableRole, TableRowsCheck, Tenant, TenantValue, dangling_references, table_path,
+    Column, DB_DIR, DB_SCHEMA_PATH, DanglingReferences, DatabaseSchema, EngineKind, ScalarType,
+    SkippedTable, TableRole, TableRowsCheck, Tenant, TenantValue, dangling_references, table_path,
 };
-use sitepack_format::{Progress, SecretPolicy};
+use sitepack_format::{ArchivePath, Progress, SecretPolicy, mask_credentials};
+use sitepack_writer::{TableEntry, WriterError, encode_table};
 
 use crate::descriptor::{DEFAULT_SCHEMA, Database, Descriptor};
-use crate::plan::{Plan, Scope, SqlStyle, plan};
+use crate::plan::{Plan, PlannedTable, Scope, SqlStyle, plan};
 use crate::postgres::PostgresEngine;
 use crate::sql::Dialect;
 use crate::sqlite::SqliteEngine;
 use crate::{DbError, Engine};
 
-/// What [`export`] wrote.
-#[derive(Debug, Clone)]
+/// What [`export`] read and wrote.
+#[derive(Debug)]
 pub struct ExportSummary {
-    /// `db/schema.json` as written (each table's `rows` is how many rows its file holds).
+    /// `db/schema.json` as written (each table's `rows` is how many rows its entry holds).
     pub schema: DatabaseSchema,
     /// The rows of every table, added up.
     pub rows: u64,
+    /// The tables' entries, encoded as they were read, for the archive
+    /// ([`Site::with_tables`](sitepack_writer::Site::with_tables)).
+    pub tables: Vec<TableEntry>,
 }
 
 /// The tenant's tables and their rows, without writing anything.
@@ -127,9 +129,11 @@ fn row_key(columns: &[Column], values: &[Value]) -> String {
         .join(", ")
 }
 
-/// Writes the tenant's rows of `scope` into `staging` (an existing, empty directory):
-/// `site.json`, `db/schema.json` and one `db/<table>.jsonl` per table, all read in one
-/// snapshot. Rows are streamed: memory does not grow with a table's size.
+/// Reads the tenant's rows of `scope` in one snapshot: `site.json` and `db/schema.json`
+/// are written into `staging` (an existing, empty directory), and each table becomes
+/// one `db/<table>.jsonl` entry, redacted and compressed (deflate `level`) while its rows
+/// stream in, kept in anonymous temporary files in `staging` until the archive is
+/// written. Memory does not grow with a table's size.
 ///
 /// Nothing is written before every check has passed (plan, unknown tenant, tenant
 /// leaks); a value refused while streaming leaves a partial staging directory, which the
@@ -140,6 +144,7 @@ pub fn export(
     descriptor: &Descriptor,
     scope: &Scope,
     staging: &Path,
+    level: u32,
     progress: &dyn Progress,
 ) -> Result<ExportSummary, DbError> {
     in_snapshot(engine, |engine| {
@@ -149,31 +154,7 @@ pub fn export(
         for table in &plan.tables {
             counts.push(engine.count(&table.query)?);
         }
-        // A user archive of nobody would be an empty backup that looks like one.
-        if let Scope::User(id) = scope {
-            let users = plan
-                .tables
-                .iter()
-                .position(|t| t.info.name == descriptor.users_table);
-            // `user:01` would select user 1's rows but not `files/users/1/`.
-            if id.parse::<i64>().is_ok_and(|n| n.to_string() != *id) {
-                return Err(DbError::Plan {
-                    problem: format!(
-                        "scope user:{id}: write the user's id as the database does (no leading \
-                         zeros, no sign)"
-                    ),
-                });
-            }
-            if users.is_none_or(|i| counts[i] == 0) {
-                return Err(DbError::Plan {
-                    problem: format!(
-                        "scope user:{id}: table \"{}\" has no row of the tenant whose key is \
-                         {id}; check the user's id",
-                        descriptor.users_table
-                    ),
-                });
-            }
-        }
+        refuse_nobodys_user_scope(scope, descriptor, &plan, &counts)?;
         progress.begin(plan.tables.len() as u64, counts.iter().sum());
         let db_dir = staging.join(DB_DIR);
         std::fs::create_dir_all(&db_dir).map_err(|e| DbError::io("create", &db_dir, e))?;
@@ -194,43 +175,32 @@ pub fn export(
         };
         let mut keys = Vec::with_capacity(plan.tables.len());
         let mut total = 0;
-        let mut counted = Vec::with_capacity(plan.tables.len());
+        let mut entries = Vec::with_capacity(plan.tables.len());
+        // The archive of a database site has no `secrets` of its own (its `site.json` is
+        // the descriptor's identity): the default policy applies.
+        let policy = SecretPolicy::default();
         for (table, rules) in plan.tables.iter().zip(&schema.tables) {
-            let path = staging.join(table_path(&table.info.name));
             let mut check = TableRowsCheck::new(&schema, rules);
-            let rows = write_rows(engine, &path, &table.query, &table.columns, &mut check)?;
+            let entry = encode_rows(
+                engine,
+                table,
+                &mut check,
+                &TableOutput {
+                    policy: &policy,
+                    level,
+                    spill_dir: staging,
+                },
+            )?;
             keys.push(check.finish());
-            progress.advance(rows);
-            total += rows;
-            counted.push(rows);
+            progress.advance(entry.rows());
+            total += entry.rows();
+            entries.push(entry);
         }
         if let Some(dangling) = dangling_references(&keys).into_iter().next() {
-            return Err(DbError::Unarchivable {
-                problem: format!(
-                    "table \"{}\", row {}: column {} references a row of \"{}\" that is not \
-                     in the backup (it does not exist, or the connecting role cannot see it: \
-                     row-level security?); fix the row, or let the role read the table",
-                    dangling.table,
-                    dangling.rows.first().map_or_else(
-                        || "?".to_owned(),
-                        |r| r
-                            .key
-                            .as_deref()
-                            .map_or(format!("#{}", r.line), str::to_owned)
-                    ),
-                    dangling
-                        .foreign_key
-                        .columns
-                        .iter()
-                        .map(|c| format!("\"{c}\""))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    dangling.foreign_key.table,
-                ),
-            });
+            return Err(dangling_error(&dangling));
         }
-        for (table, rows) in schema.tables.iter_mut().zip(counted) {
-            table.rows = rows;
+        for (table, entry) in schema.tables.iter_mut().zip(&entries) {
+            table.rows = entry.rows();
         }
         let schema_value = serde_json::to_value(&schema).map_err(|e| DbError::Query {
             what: "writing db/schema.json".into(),
@@ -240,8 +210,70 @@ pub fn export(
         Ok(ExportSummary {
             schema,
             rows: total,
+            tables: entries,
         })
     })
+}
+
+/// Refuses a user archive of nobody: an empty backup that looks like one.
+fn refuse_nobodys_user_scope(
+    scope: &Scope,
+    descriptor: &Descriptor,
+    plan: &Plan,
+    counts: &[u64],
+) -> Result<(), DbError> {
+    if let Scope::User(id) = scope {
+        let users = plan
+            .tables
+            .iter()
+            .position(|t| t.info.name == descriptor.users_table);
+        // `user:01` would select user 1's rows but not `files/users/1/`.
+        if id.parse::<i64>().is_ok_and(|n| n.to_string() != *id) {
+            return Err(DbError::Plan {
+                problem: format!(
+                    "scope user:{id}: write the user's id as the database does (no leading \
+                     zeros, no sign)"
+                ),
+            });
+        }
+        if users.is_none_or(|i| counts[i] == 0) {
+            return Err(DbError::Plan {
+                problem: format!(
+                    "scope user:{id}: table \"{}\" has no row of the tenant whose key is \
+                     {id}; check the user's id",
+                    descriptor.users_table
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A row whose parent is not in the backup, named.
+fn dangling_error(dangling: &DanglingReferences) -> DbError {
+    DbError::Unarchivable {
+        problem: format!(
+            "table \"{}\", row {}: column {} references a row of \"{}\" that is not \
+             in the backup (it does not exist, or the connecting role cannot see it: \
+             row-level security?); fix the row, or let the role read the table",
+            dangling.table,
+            dangling.rows.first().map_or_else(
+                || "?".to_owned(),
+                |r| r
+                    .key
+                    .as_deref()
+                    .map_or(format!("#{}", r.line), str::to_owned)
+            ),
+            dangling
+                .foreign_key
+                .columns
+                .iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
+            dangling.foreign_key.table,
+        ),
+    }
 }
 
 /// The tenant's tables of the full scope and their row counts, read in one snapshot,
@@ -343,49 +375,81 @@ fn write_json(path: &Path, value: &Value) -> Result<(), DbError> {
     std::fs::write(path, text).map_err(|e| DbError::io("write", path, e))
 }
 
-/// Streams the rows of `query` into `path`, one compact JSON object per line, members in
-/// column order; returns how many.
-fn write_rows(
+/// Where a table's entry goes, and how.
+struct TableOutput<'a> {
+    policy: &'a SecretPolicy,
+    level: u32,
+    spill_dir: &'a Path,
+}
+
+/// Streams the rows of `query` into the entry of `table`, each held to the archive's row
+/// rules first, one compact JSON object per line, members in column order.
+fn encode_rows(
     engine: &mut dyn Engine,
-    path: &Path,
-    query: &crate::sql::RowQuery,
-    columns: &[Column],
+    table: &PlannedTable,
     check: &mut TableRowsCheck<'_>,
-) -> Result<u64, DbError> {
-    let file = File::create(path).map_err(|e| DbError::io("create", path, e))?;
-    let mut out = BufWriter::new(file);
-    let mut rows = 0u64;
-    let io = |e: std::io::Error| DbError::io("write", path, e);
-    // Member names are the same on every line: encode them once.
-    let names: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let name = Value::String(c.name.clone()).to_string();
-            format!("{}{name}:", if i == 0 { "{" } else { "," })
-        })
-        .collect();
-    engine.for_each_row(query, columns, &mut |values| {
-        if let Some(problem) = check.row_values(rows + 1, &values).into_iter().next() {
-            return Err(DbError::Unarchivable {
+    output: &TableOutput<'_>,
+) -> Result<TableEntry, DbError> {
+    let name = &table.info.name;
+    let path: ArchivePath =
+        table_path(name)
+            .parse()
+            .map_err(|e: sitepack_format::FormatError| DbError::Plan {
                 problem: format!(
-                    "{problem}; the archive's reader would refuse this row: fix it (or the \
-                     descriptor's tenant) and back up again"
+                    "table \"{name}\" cannot be archived under its name ({e}): exclude it in the \
+                 descriptor, or rename it"
                 ),
-            });
-        }
-        for (name, value) in names.iter().zip(&values) {
-            out.write_all(name.as_bytes()).map_err(io)?;
-            serde_json::to_writer(&mut out, value).map_err(|e| io(e.into()))?;
-        }
-        if names.is_empty() {
-            out.write_all(b"{").map_err(io)?;
-        }
-        out.write_all(b"}\n").map_err(io)?;
-        rows += 1;
-        Ok(())
-    })?;
-    // No fsync: the staging directory is the writer's input, discarded after it.
-    out.flush().map_err(io)?;
-    Ok(rows)
+            })?;
+    let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    let key: Vec<usize> = table
+        .info
+        .primary_key
+        .iter()
+        .filter_map(|k| names.iter().position(|n| n == k))
+        .collect();
+    encode_table(
+        &path,
+        &names,
+        output.policy,
+        output.level,
+        output.spill_dir,
+        |rows| {
+            let mut line = 0;
+            engine.for_each_row(&table.query, &table.columns, &mut |mut values| {
+                line += 1;
+                if let Some(problem) = check.row_values(line, &values).into_iter().next() {
+                    return Err(DbError::Unarchivable {
+                        problem: format!(
+                            "{problem}; the archive's reader would refuse this row: fix it (or \
+                             the descriptor's tenant) and back up again"
+                        ),
+                    });
+                }
+                rows.write_row(&mut values).map_err(|e| match e {
+                    WriterError::CredentialShape { place, shape, .. } => {
+                        let row = if key.is_empty() {
+                            format!("#{line}")
+                        } else {
+                            row_key(
+                                &key.iter()
+                                    .map(|&i| table.columns[i].clone())
+                                    .collect::<Vec<_>>(),
+                                &key.iter().map(|&i| values[i].clone()).collect::<Vec<_>>(),
+                            )
+                        };
+                        let member = place.split_once('#').map_or("", |(_, p)| p);
+                        DbError::Unarchivable {
+                            problem: mask_credentials(&format!(
+                                "table \"{name}\", row {row}, at {member}: holds {shape}; a \
+                                 credential must never travel in a backup: remove it from the \
+                                 row and rotate it, or exclude the table (or list it in \
+                                 secret_tables) in the descriptor"
+                            )),
+                        }
+                    }
+                    other => DbError::from(other),
+                })
+            })
+        },
+    )
 }

@@ -175,11 +175,12 @@ impl BackupSource for DatabaseSite {
             .map_err(|e| database(DbError::io("create a staging directory in", &internal, e)))?;
         let _temporary = interrupt::temporary(staging.path());
         let mut engine = connect(&self.descriptor).map_err(database)?;
-        export(
+        let exported = export(
             engine.as_mut(),
             &self.descriptor,
             &scope,
             staging.path(),
+            options.level,
             progress,
         )
         .map_err(database)?;
@@ -188,7 +189,8 @@ impl BackupSource for DatabaseSite {
             staging.path(),
             self.descriptor.files_dir.as_deref(),
             state_root,
-        )?;
+        )?
+        .with_tables(exported.tables);
         site.write_archive(options, output, progress)
     }
 }

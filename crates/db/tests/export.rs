@@ -511,6 +511,7 @@ fn tenant_stats_count_the_same_rows() {
         &descriptor,
         &Scope::Full,
         staging.path(),
+        6,
         &sitepack_format::NoProgress,
     )
     .unwrap();
@@ -572,6 +573,7 @@ fn progress_counts_tables_and_rows() {
         &descriptor,
         &Scope::Full,
         staging.path(),
+        6,
         &recorder,
     )
     .unwrap();

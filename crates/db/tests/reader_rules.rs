@@ -37,6 +37,7 @@ fn depot(dir: &Path, tenant: &str, rows: &str) -> Result<Value, DbError> {
         &descriptor,
         &Scope::Full,
         staging.path(),
+        6,
         &NoProgress,
     )?;
     let schema = std::fs::read(staging.path().join("db/schema.json")).unwrap();

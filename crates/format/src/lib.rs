@@ -76,6 +76,8 @@ pub use schema::{
     generated_manifest_schema, generated_schema, generated_site_schema, validate_database_schema,
     validate_manifest, validate_manifest_bytes, validate_site_config,
 };
-pub use secrets::{SecretPolicy, contains_url_with_password, escape_pointer_token};
+pub use secrets::{
+    RecordRedaction, RecordRules, SecretPolicy, contains_url_with_password, escape_pointer_token,
+};
 pub use site::{AllowedCredential, DEFAULT_OWNER_FIELD, SiteConfig, SiteSecrets};
 pub use tree::{TreeConflict, first_tree_conflict};

@@ -7,6 +7,10 @@ use serde_json::{Map, Value};
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
+mod records;
+
+pub use records::{RecordRedaction, RecordRules};
+
 use crate::credentials::allowed_value_problem;
 use crate::{
     AllowedCredential, ArchivePath, CredentialMatch, DOCUMENTED_EXAMPLE_CREDENTIALS, FormatError,
@@ -247,7 +251,9 @@ impl SecretPolicy {
             removed.push(String::new());
         }
         let skip = (site_path.as_str() == SITE_JSON).then_some(SITE_POLICY_MEMBER);
-        self.redact_members(value, &mut String::new(), skip, &mut removed);
+        let mut members = Vec::new();
+        self.redact_members(value, &mut String::new(), skip, &mut members);
+        removed.extend(members.into_iter().map(|(pointer, _)| pointer));
         removed
     }
 
@@ -270,12 +276,14 @@ impl SecretPolicy {
         })
     }
 
+    /// Removes the secret members below `value` (at `pointer`), adding each removed
+    /// value with its pointer to `removed`.
     fn redact_members(
         &self,
         value: &mut Value,
         pointer: &mut String,
         skip: Option<&str>,
-        removed: &mut Vec<String>,
+        removed: &mut Vec<(String, Value)>,
     ) {
         match value {
             Value::Object(map) => {
@@ -288,8 +296,8 @@ impl SecretPolicy {
                     .map(|(key, _)| key.clone())
                     .collect();
                 for key in secret_keys {
-                    map.shift_remove(&key);
-                    removed.push(format!("{pointer}/{}", escape_pointer_token(&key)));
+                    let secret = map.shift_remove(&key).unwrap_or_default();
+                    removed.push((format!("{pointer}/{}", escape_pointer_token(&key)), secret));
                 }
                 // Only containers can hold secret members; scalars need no pointer.
                 for (key, child) in map.iter_mut() {
@@ -311,8 +319,7 @@ impl SecretPolicy {
                     pointer.push('/');
                     pointer.push_str(&index.to_string());
                     if is_url_with_password(child) {
-                        *child = Value::Null;
-                        removed.push(pointer.clone());
+                        removed.push((pointer.clone(), std::mem::take(child)));
                     } else {
                         self.redact_members(child, pointer, None, removed);
                     }

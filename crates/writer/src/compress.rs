@@ -155,6 +155,27 @@ pub(crate) fn encode_file(
     })
 }
 
+/// The entry `encoded` (deflated into a temporary file) stored instead: inflated into a
+/// new anonymous temporary file in `spill_dir`, for data that cannot be read again.
+pub(crate) fn inflate_to_stored(encoded: Encoded, spill_dir: &Path) -> io::Result<Encoded> {
+    let Payload::Spilled(deflated) = encoded.payload else {
+        return Ok(encoded);
+    };
+    let mut stored = tempfile::tempfile_in(spill_dir)?;
+    let mut inflater = flate2::read::DeflateDecoder::new(io::BufReader::new(deflated));
+    let size = io::copy(&mut inflater, &mut io::BufWriter::new(&mut stored))?;
+    if size != encoded.size {
+        return Err(io::Error::other("the temporary file changed while in use"));
+    }
+    stored.seek(SeekFrom::Start(0))?;
+    Ok(Encoded {
+        method: Method::Stored,
+        compressed_size: size,
+        payload: Payload::Spilled(stored),
+        ..encoded
+    })
+}
+
 /// Bytes handed from the producer of a stream to its compressing thread at a time.
 const STREAM_CHUNK: usize = 256 * 1024;
 /// Chunks that may wait for the compressing thread: a stream holds at most a few in

@@ -296,7 +296,7 @@ pub(crate) fn refuse_credentials_in_bytes(
     }
 }
 
-fn string_leaves(value: Option<&Value>) -> Vec<String> {
+pub(crate) fn string_leaves(value: Option<&Value>) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack: Vec<&Value> = value.into_iter().collect();
     while let Some(value) = stack.pop() {

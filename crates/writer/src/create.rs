@@ -188,10 +188,11 @@ struct Job {
 }
 
 /// A job's result: the entry, encoded, with what was learned reading it.
-struct Prepared {
-    encoded: Encoded,
-    records: Option<u64>,
-    removed: Vec<Removed>,
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub encoded: Encoded,
+    pub records: Option<u64>,
+    pub removed: Vec<Removed>,
 }
 
 fn write_to(
@@ -597,6 +598,9 @@ fn prepare(
     spill_dir: &Path,
     filter: RecordFilter<'_>,
 ) -> Result<Prepared, WriterError> {
+    if let Some(table) = site.take_table(&job.file.path) {
+        return Ok(table);
+    }
     let native = site.native_path(&job.file.path);
     let precompressed = compress::is_precompressed(job.file.path.file_name());
     if job.kind == ContentKind::Bytes && job.file.size > STREAM_THRESHOLD {

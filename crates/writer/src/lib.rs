@@ -34,6 +34,7 @@ mod error;
 mod pipeline;
 mod site;
 mod stats;
+mod table;
 mod verbatim;
 mod zip_out;
 
@@ -42,4 +43,5 @@ pub use error::WriterError;
 pub use site::{Site, SiteFile};
 pub use sitepack_format::{NoProgress, Progress};
 pub use stats::{CollectionStats, ModuleStats, SiteStats, site_stats};
+pub use table::{RowWriter, TableEntry, encode_table};
 pub use verbatim::{Stored, VerbatimZip};

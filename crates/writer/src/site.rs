@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use sitepack_format::{
     ArchivePath, Area, Beneath, INTERNAL_DIR, LinkRefused, NodeKind, SecretPolicy, SiteConfig,
@@ -11,6 +11,8 @@ use sitepack_format::{
 };
 
 use crate::WriterError;
+use crate::create::Prepared;
+use crate::table::TableEntry;
 
 const SITE_JSON: &str = "site.json";
 
@@ -33,6 +35,9 @@ pub struct Site {
     /// A database site's uploads, archived as `files/`.
     uploads: Option<Uploads>,
     database: bool,
+    /// A database site's tables, encoded as they were read: each is appended once, by
+    /// the first archive written of the site.
+    tables: Arc<Mutex<Vec<TableEntry>>>,
 }
 
 /// A database site's uploads directory.
@@ -124,7 +129,27 @@ impl Site {
             state_root: root.to_path_buf(),
             uploads: None,
             database: false,
+            tables: Arc::default(),
         })
+    }
+
+    /// Adds a database site's tables, encoded while they were read
+    /// ([`encode_table`](crate::encode_table)), to what its archive holds beside its
+    /// staged files. A table is appended by the first archive written of the site only.
+    #[must_use]
+    pub fn with_tables(mut self, tables: Vec<TableEntry>) -> Self {
+        self.tables = Arc::new(Mutex::new(tables));
+        self
+    }
+
+    /// The encoded table at `path`, taken out to be appended.
+    pub(crate) fn take_table(&self, path: &ArchivePath) -> Option<Prepared> {
+        let mut tables = self
+            .tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let index = tables.iter().position(|t| t.path == *path)?;
+        Some(tables.swap_remove(index).prepared)
     }
 
     /// The site directory (a database site's staged export).
@@ -227,6 +252,20 @@ impl Site {
                         problems.push(WriterError::NotRegularFile { path: native });
                     }
                 }
+            }
+        }
+        for table in self
+            .tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
+            if let Some(area) = classify(&table.path) {
+                files.push(SiteFile {
+                    path: table.path.clone(),
+                    area,
+                    size: table.size(),
+                });
             }
         }
         files.sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));

@@ -133,8 +133,11 @@ impl Fleet {
         std::fs::write(&path, edit(&text)).unwrap();
     }
 
-    /// Exports `scope` into a new staging directory.
-    pub fn export(&self, scope: &Scope) -> Result<(tempfile::TempDir, ExportSummary), DbError> {
+    /// Exports `scope` into a new staging directory: its tables as encoded entries.
+    pub fn export_entries(
+        &self,
+        scope: &Scope,
+    ) -> Result<(tempfile::TempDir, ExportSummary), DbError> {
         let descriptor = self.descriptor();
         let staging = tempfile::tempdir().unwrap();
         let mut engine = connect(&descriptor)?;
@@ -143,9 +146,49 @@ impl Fleet {
             &descriptor,
             scope,
             staging.path(),
+            6,
             &NoProgress,
         )?;
         Ok((staging, summary))
+    }
+
+    /// Exports `scope` into a new staging directory, its tables written there as the
+    /// archive holds them ([`write_tables`]).
+    pub fn export(&self, scope: &Scope) -> Result<(tempfile::TempDir, ExportSummary), DbError> {
+        let (staging, mut summary) = self.export_entries(scope)?;
+        write_tables(staging.path(), &mut summary);
+        Ok((staging, summary))
+    }
+}
+
+/// Writes the archive of an export staged in `staging` (in memory, through the writer)
+/// and copies its tables out as `staging/db/<table>.jsonl`, byte for byte.
+pub fn write_tables(staging: &Path, summary: &mut ExportSummary) {
+    let site = sitepack_writer::Site::open_database(staging, None, staging)
+        .unwrap()
+        .with_tables(std::mem::take(&mut summary.tables));
+    let options = sitepack_writer::CreateOptions::new("full".parse().unwrap());
+    let mut archive = Vec::new();
+    sitepack_writer::write_archive(
+        &site,
+        &options,
+        &mut archive,
+        Path::new("export.zip"),
+        &NoProgress,
+    )
+    .unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).unwrap();
+    for index in 0..zip.len() {
+        let mut entry = zip.by_index(index).unwrap();
+        let name = entry.name().unwrap().into_owned();
+        let Some(table) = name.strip_prefix("site/db/") else {
+            continue;
+        };
+        if table == "schema.json" {
+            continue;
+        }
+        let mut out = std::fs::File::create(staging.join("db").join(table)).unwrap();
+        std::io::copy(&mut entry, &mut out).unwrap();
     }
 }
 

@@ -1,0 +1,325 @@
+//! The secret policy applied to records that all have the same members in the same order
+//! (a database table's rows): what depends on the member names alone is decided once per
+//! table, not once per row.
+
+use serde_json::{Map, Value};
+
+use super::{
+    PAIR_NAMES, PAIR_VALUE, SecretPolicy, escape_pointer_token, holds_secret, is_url_with_password,
+};
+use crate::{ArchivePath, CredentialMatch};
+
+/// The policy of one site, prepared for the records of one entry whose members are
+/// `names`, in that order. Each record is redacted and scanned exactly as
+/// [`SecretPolicy::redact`] and [`SecretPolicy::credentials_in_value`] treat it as an
+/// object of those members.
+#[derive(Debug)]
+pub struct RecordRules<'p> {
+    policy: &'p SecretPolicy,
+    path: ArchivePath,
+    members: Vec<Member>,
+    /// The site names pointers inside this entry: each record is built as an object and
+    /// redacted by the general rules (no member-name shortcut applies to pointers).
+    by_object: bool,
+}
+
+#[derive(Debug)]
+struct Member {
+    name: String,
+    /// `/name`, escaped as a JSON pointer.
+    pointer: String,
+    /// Its values are secret by its name.
+    secret_name: bool,
+    /// It may name a setting (`name`, `key`, `header`) whose `value` member is then secret.
+    pair_name: bool,
+    /// It is the `value` member of such a pair.
+    pair_value: bool,
+    /// The credential shapes in its name that the site does not allow.
+    name_credentials: Vec<CredentialMatch>,
+}
+
+/// What [`RecordRules::redact`] removed from one record.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RecordRedaction {
+    /// The members left out of the record, by index in the names.
+    pub omitted: Vec<usize>,
+    /// Every value removed, with its RFC 6901 pointer, in the order
+    /// [`SecretPolicy::redact`] reports the pointers.
+    pub removed: Vec<(String, Value)>,
+}
+
+impl SecretPolicy {
+    /// The policy prepared for records of the entry at `path` whose members are `names`.
+    #[must_use]
+    pub fn record_rules(&self, path: &ArchivePath, names: &[String]) -> RecordRules<'_> {
+        let members = names
+            .iter()
+            .map(|name| Member {
+                name: name.clone(),
+                pointer: format!("/{}", escape_pointer_token(name)),
+                secret_name: self.is_secret_key(name),
+                pair_name: PAIR_NAMES
+                    .iter()
+                    .any(|pair| super::is_single_word(name, pair)),
+                pair_value: super::is_single_word(name, PAIR_VALUE),
+                name_credentials: self.credentials_in(path, name.as_bytes()),
+            })
+            .collect();
+        RecordRules {
+            policy: self,
+            path: path.clone(),
+            members,
+            by_object: self.pointers.iter().any(|(p, _)| p == path),
+        }
+    }
+}
+
+impl RecordRules<'_> {
+    /// Removes every secret value from one record (`values`, one per name): a secret
+    /// member is listed in `omitted` (its value taken out, not to be written); a secret
+    /// inside a member's value is removed from the value.
+    pub fn redact(&self, values: &mut [Value]) -> RecordRedaction {
+        if self.by_object {
+            return self.redact_as_object(values);
+        }
+        let mut redaction = RecordRedaction::default();
+        let secret_pair = self.members.iter().zip(values.iter()).any(|(m, v)| {
+            m.pair_name
+                && v.as_str()
+                    .is_some_and(|name| self.policy.is_secret_key(name))
+        });
+        for (index, (member, value)) in self.members.iter().zip(values.iter_mut()).enumerate() {
+            let secret = holds_secret(value)
+                && (member.secret_name
+                    || (secret_pair && member.pair_value)
+                    || is_url_with_password(value));
+            if secret {
+                redaction.omitted.push(index);
+                redaction
+                    .removed
+                    .push((member.pointer.clone(), std::mem::take(value)));
+            }
+        }
+        for (index, (member, value)) in self.members.iter().zip(values.iter_mut()).enumerate() {
+            if redaction.omitted.contains(&index)
+                || !matches!(value, Value::Object(_) | Value::Array(_))
+            {
+                continue;
+            }
+            let mut pointer = member.pointer.clone();
+            self.policy
+                .redact_members(value, &mut pointer, None, &mut redaction.removed);
+        }
+        redaction
+    }
+
+    /// The general rules on the record built as an object (its original kept to tell
+    /// what each pointer removed).
+    fn redact_as_object(&self, values: &mut [Value]) -> RecordRedaction {
+        let original = Value::Object(
+            self.members
+                .iter()
+                .zip(values.iter_mut())
+                .map(|(m, v)| (m.name.clone(), std::mem::take(v)))
+                .collect::<Map<_, _>>(),
+        );
+        let mut object = original.clone();
+        let pointers = self.policy.redact(&self.path, &mut object);
+        let Value::Object(mut object) = object else {
+            unreachable!("redact keeps an object an object")
+        };
+        let mut omitted = Vec::new();
+        for (index, (member, value)) in self.members.iter().zip(values.iter_mut()).enumerate() {
+            match object.shift_remove(&member.name) {
+                Some(kept) => *value = kept,
+                None => omitted.push(index),
+            }
+        }
+        let removed = pointers
+            .into_iter()
+            .map(|pointer| {
+                let value = original.pointer(&pointer).cloned().unwrap_or_default();
+                (pointer, value)
+            })
+            .collect();
+        RecordRedaction { omitted, removed }
+    }
+
+    /// The first credential shape the site does not allow and that is itself a secret,
+    /// in a redacted record's member names and strings, with the pointer of the member
+    /// or string that holds it.
+    #[must_use]
+    pub fn secret_credential(
+        &self,
+        values: &[Value],
+        omitted: &[usize],
+    ) -> Option<(String, CredentialMatch)> {
+        let mut found = Vec::new();
+        for (index, (member, value)) in self.members.iter().zip(values).enumerate() {
+            if omitted.contains(&index) {
+                continue;
+            }
+            found.extend(
+                member
+                    .name_credentials
+                    .iter()
+                    .map(|m| (member.pointer.clone(), m.clone())),
+            );
+            let mut pointer = member.pointer.clone();
+            self.policy
+                .collect_credentials(&self.path, value, &mut pointer, &mut found);
+            if let Some(secret) = found.iter().position(|(_, m)| m.secret) {
+                return Some(found.swap_remove(secret));
+            }
+            found.clear();
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::SiteSecrets;
+
+    fn path() -> ArchivePath {
+        "db/settings.jsonl".parse().unwrap()
+    }
+
+    fn names(names: &[&str]) -> Vec<String> {
+        names.iter().map(|&n| n.to_owned()).collect()
+    }
+
+    /// The record as an object, redacted by the general rules, against the prepared rules.
+    fn both_ways(policy: &SecretPolicy, names: &[String], values: Vec<Value>) {
+        let object: Map<String, Value> = names.iter().cloned().zip(values.clone()).collect();
+        let mut object = Value::Object(object);
+        let pointers = policy.redact(&path(), &mut object);
+        let rules = policy.record_rules(&path(), names);
+        let mut row = values.clone();
+        let redaction = rules.redact(&mut row);
+        let removed: Vec<&String> = redaction.removed.iter().map(|(p, _)| p).collect();
+        assert_eq!(removed, pointers.iter().collect::<Vec<_>>(), "{names:?}");
+        let record = Value::Object(names.iter().cloned().zip(values).collect());
+        for (pointer, value) in &redaction.removed {
+            assert_eq!(record.pointer(pointer), Some(value), "{pointer}");
+        }
+        let kept: Map<String, Value> = names
+            .iter()
+            .cloned()
+            .zip(row.clone())
+            .enumerate()
+            .filter(|(i, _)| !redaction.omitted.contains(i))
+            .map(|(_, member)| member)
+            .collect();
+        assert_eq!(Value::Object(kept), object, "{names:?}");
+        let first = policy
+            .credentials_in_value(&path(), &object)
+            .into_iter()
+            .find(|(_, m)| m.secret);
+        assert_eq!(
+            rules.secret_credential(&row, &redaction.omitted),
+            first,
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn records_are_redacted_as_their_objects_are() {
+        let policy = SecretPolicy::default();
+        let cases = [
+            (
+                names(&["id", "api_token", "note"]),
+                vec![json!(1), json!("t-1"), json!("hello")],
+            ),
+            // An empty or null secret stays.
+            (
+                names(&["id", "api_token", "password"]),
+                vec![json!(1), json!(""), Value::Null],
+            ),
+            // A name/value pair naming a secret setting.
+            (
+                names(&["id", "name", "value"]),
+                vec![json!(2), json!("stripe_secret_key"), json!("abc")],
+            ),
+            (
+                names(&["id", "name", "value"]),
+                vec![json!(3), json!("colour"), json!("blue")],
+            ),
+            (
+                names(&["header", "values"]),
+                vec![json!("Authorization"), json!("Bearer x")],
+            ),
+            // A URL with a password, in any member.
+            (
+                names(&["id", "dsn"]),
+                vec![json!(4), json!("postgres://app:hunter2@db/x")],
+            ),
+            // Secrets inside a JSON member, and an array of them.
+            (
+                names(&["id", "settings"]),
+                vec![
+                    json!(5),
+                    json!({"smtp": {"password": "p", "host": "h"}, "urls": ["https://u:p@h/"],
+                           "pairs": [{"key": "api_key", "value": "k"}]}),
+                ],
+            ),
+            // Credential shapes in values and in member names.
+            (
+                names(&["id", "note"]),
+                vec![json!(6), json!("key sk_live_abcdefghijklmnop here")],
+            ),
+            (
+                names(&["id", "ghp_abcdefghijklmnopqrstuvwxyz0123456789AB"]),
+                vec![json!(7), json!(1)],
+            ),
+            (
+                names(&["id", "doc"]),
+                vec![json!(8), json!({"a": ["xoxb-1234567890-abc"]})],
+            ),
+            // A shape that is no secret by itself (an access key id) is not refused.
+            (
+                names(&["id", "note"]),
+                vec![json!(9), json!("AKIAABCDEFGHIJKLMNOP")],
+            ),
+        ];
+        for (names, values) in cases {
+            both_ways(&policy, &names, values);
+        }
+    }
+
+    #[test]
+    fn a_sites_own_keys_and_pointers_apply_to_records() {
+        let secrets: SiteSecrets = serde_json::from_value(json!({
+            "keys": ["pin"],
+            "pointers": ["db/settings.jsonl#/extra/inner"],
+            "allow": [{"value": "sk_live_abcdefghijklmnop"}]
+        }))
+        .unwrap();
+        let policy = SecretPolicy::new(Some(&secrets)).unwrap();
+        let names = names(&["id", "pin", "extra", "note"]);
+        both_ways(
+            &policy,
+            &names,
+            vec![
+                json!(1),
+                json!("1234"),
+                json!({"inner": "x", "outer": "y"}),
+                json!("sk_live_abcdefghijklmnop"),
+            ],
+        );
+        let mut row = vec![json!(1), json!("1234"), json!({"inner": "x"}), json!("n")];
+        let redaction = policy.record_rules(&path(), &names).redact(&mut row);
+        assert_eq!(redaction.omitted, [1]);
+        assert_eq!(
+            redaction.removed,
+            [
+                ("/extra/inner".to_owned(), json!("x")),
+                ("/pin".to_owned(), json!("1234"))
+            ]
+        );
+        assert_eq!(row[2], json!({}));
+    }
+}
