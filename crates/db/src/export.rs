@@ -82,7 +82,7 @@ fn in_snapshot<T>(
     Ok(value)
 }
 
-/// Plans `scope`, holds its tables, and refuses an unknown tenant and any tenant leak.
+/// Plans `scope`, holds its tables, and refuses an unknown tenant.
 fn checked_plan(
     engine: &mut dyn Engine,
     descriptor: &Descriptor,
@@ -105,6 +105,11 @@ fn checked_plan(
             database: descriptor.display_url().to_owned(),
         });
     }
+    Ok(plan)
+}
+
+/// Refuses a row of the plan that references a row of another tenant.
+fn refuse_leaks(engine: &mut dyn Engine, plan: &Plan) -> Result<(), DbError> {
     for check in &plan.leak_checks {
         // The first offending row is enough to act on: reading stops there.
         engine.for_each_row(&check.query, &check.key, &mut |key| {
@@ -116,7 +121,7 @@ fn checked_plan(
             })
         })?;
     }
-    Ok(plan)
+    Ok(())
 }
 
 /// `id=7`, `a=1, b="x"`.
@@ -135,9 +140,10 @@ fn row_key(columns: &[Column], values: &[Value]) -> String {
 /// stream in, kept in anonymous temporary files in `staging` until the archive is
 /// written. Memory does not grow with a table's size.
 ///
-/// Nothing is written before every check has passed (plan, unknown tenant, tenant
-/// leaks); a value refused while streaming leaves a partial staging directory, which the
-/// caller discards with the error. `progress` counts rows: `begin(tables, rows)`, then
+/// Nothing is written before the plan and the tenant are checked; a row refused while
+/// streaming (a value the archive cannot hold, a tenant leak, a reference that does not
+/// resolve) leaves a partial staging directory, which the caller discards with the
+/// error. `progress` counts rows: `begin(tables, rows)`, then
 /// `advance(rows)` after each table.
 pub fn export(
     engine: &mut dyn Engine,
@@ -150,6 +156,14 @@ pub fn export(
     in_snapshot(engine, |engine| {
         let plan = checked_plan(engine, descriptor, scope)?;
         refuse_secret_keys(&plan)?;
+        // In the full scope every parent a leak could reach travels with exactly the
+        // tenant's rows: a row referencing another tenant's row is a reference that does
+        // not resolve in the archive, found once the rows were read (then named as the
+        // leak it is). A narrower scope leaves parents out: its rows are checked first.
+        let full = matches!(scope, Scope::Full);
+        if !full {
+            refuse_leaks(engine, &plan)?;
+        }
         let mut counts = Vec::with_capacity(plan.tables.len());
         for table in &plan.tables {
             counts.push(engine.count(&table.query)?);
@@ -171,7 +185,7 @@ pub fn export(
                 table: descriptor.tenant_table.clone(),
             },
             tables: plan.tables.iter().map(|t| t.schema_table(0)).collect(),
-            skipped: plan.skipped,
+            skipped: plan.skipped.clone(),
         };
         let mut keys = Vec::with_capacity(plan.tables.len());
         let mut total = 0;
@@ -197,6 +211,9 @@ pub fn export(
             entries.push(entry);
         }
         if let Some(dangling) = dangling_references(&keys).into_iter().next() {
+            if full {
+                refuse_leaks(engine, &plan)?;
+            }
             return Err(dangling_error(&dangling));
         }
         for (table, entry) in schema.tables.iter_mut().zip(&entries) {
@@ -284,6 +301,7 @@ pub fn tenant_stats(
 ) -> Result<TenantStats, DbError> {
     in_snapshot(engine, |engine| {
         let plan = checked_plan(engine, descriptor, &Scope::Full)?;
+        refuse_leaks(engine, &plan)?;
         let mut tables = Vec::with_capacity(plan.tables.len());
         let mut total = 0;
         for table in &plan.tables {

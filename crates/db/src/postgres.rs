@@ -608,8 +608,10 @@ enum Wire {
     Time,
     Timestamp,
     Timestamptz,
-    /// Parsed as JSON (a JSON column selected as text).
+    /// Parsed as JSON (a JSON column selected as text), a key twice refused.
     JsonText,
+    /// Parsed as JSON (a `jsonb` column selected as text: PostgreSQL keeps no key twice).
+    JsonbText,
     Uuid,
 }
 
@@ -670,6 +672,11 @@ impl Wire {
             )?),
             // As every JSON document of an archive: no key twice (a `json` value keeps
             // both; a parser would silently keep one of them).
+            Self::JsonbText => serde_json::from_slice(raw).map_err(|e| {
+                format!(
+                    "a JSON value sitepack cannot carry as it is ({e}); fix the value or exclude the table"
+                )
+            })?,
             Self::JsonText => sitepack_format::parse_document(raw).map_err(|e| {
                 format!(
                     "a JSON value sitepack cannot carry as it is ({e}); fix the value or exclude the table"
@@ -704,6 +711,12 @@ impl ColumnDecoder {
         } else {
             Wire::of(column_type.scalar, ty)
         };
+        // `jsonb` keeps one value per key: only `json` text can repeat one.
+        let jsonb = column.declared.trim_end_matches("[]") == "jsonb";
+        let wire = wire.map(|wire| match wire {
+            Wire::JsonText if jsonb => Wire::JsonbText,
+            other => other,
+        });
         let wire = wire.ok_or_else(|| DbError::Query {
             what: format!("reading table \"{table}\", column \"{}\"", column.name),
             reason: format!(

@@ -217,6 +217,15 @@ fn a_row_referencing_another_tenants_row_is_refused() {
         "{message}"
     );
     assert!(!message.contains("southbay"), "{message}");
+    // A scope without the parent table finds it too (before reading any row), and so
+    // does stats.
+    let error = fleet
+        .export(&Scope::Table("vehicle_drivers".into()))
+        .unwrap_err();
+    assert!(matches!(error, DbError::TenantLeak { .. }), "{error:?}");
+    let mut engine = sitepack_db::connect(&fleet.descriptor()).unwrap();
+    let error = sitepack_db::tenant_stats(engine.as_mut(), &fleet.descriptor()).unwrap_err();
+    assert!(matches!(error, DbError::TenantLeak { .. }), "{error:?}");
 
     // A self-reference to another tenant's row.
     let fleet = Fleet::new();

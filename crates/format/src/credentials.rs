@@ -105,6 +105,13 @@ pub struct CredentialMatch {
     pub value: Vec<u8>,
 }
 
+/// Whether `bytes` may hold a credential shape: when not, [`find_credentials`] finds
+/// none (a cheaper question, for the many strings that hold none).
+#[must_use]
+pub fn may_hold_credential(bytes: &[u8]) -> bool {
+    ANY_SHAPE.is_match(bytes)
+}
+
 /// Every credential shape in `bytes`, in order of offset.
 #[must_use]
 pub fn find_credentials(bytes: &[u8]) -> Vec<CredentialMatch> {

@@ -219,12 +219,28 @@ impl SecretPolicy {
         // and most keys of a site hold none of them.
         // Separators are dropped first, since words are also matched joined (`pass_word`).
         if self.extra_keys.is_empty() && key.is_ascii() {
-            let lower: String = key
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .map(|c| c.to_ascii_lowercase())
-                .collect();
-            if !DEFAULT_RULE_WORDS.iter().any(|word| lower.contains(word)) {
+            // Asked of every member of every record: usual keys need no allocation.
+            let mut stack = [0u8; 64];
+            let mut heap = Vec::new();
+            let letters = key
+                .bytes()
+                .filter(u8::is_ascii_alphanumeric)
+                .map(|b| b.to_ascii_lowercase());
+            let lower: &[u8] = if key.len() <= stack.len() {
+                let mut len = 0;
+                for (slot, b) in stack.iter_mut().zip(letters) {
+                    *slot = b;
+                    len += 1;
+                }
+                &stack[..len]
+            } else {
+                heap.extend(letters);
+                &heap
+            };
+            if !DEFAULT_RULE_WORDS
+                .iter()
+                .any(|word| lower.windows(word.len()).any(|w| w == word.as_bytes()))
+            {
                 return false;
             }
         }
@@ -348,9 +364,10 @@ pub fn contains_url_with_password(text: &str) -> bool {
 }
 
 fn is_url_with_password(value: &Value) -> bool {
+    // `://` first: asked of every string of every record, and most hold none.
     value
         .as_str()
-        .is_some_and(|s| URL_WITH_PASSWORD.is_match(s))
+        .is_some_and(|s| s.contains("://") && URL_WITH_PASSWORD.is_match(s))
 }
 
 /// A key's words: NFKC, split at every character that is not a letter or digit and
@@ -408,10 +425,12 @@ fn is_single_word(key: &str, word: &str) -> bool {
             .bytes()
             .filter(u8::is_ascii_alphanumeric)
             .map(|b| b.to_ascii_lowercase());
-        let spells_word = word.bytes().all(|b| letters.next() == Some(b));
-        let rest: Vec<u8> = letters.collect();
-        if !spells_word || !(rest.is_empty() || rest == b"s") {
+        if !word.bytes().all(|b| letters.next() == Some(b)) {
             return false;
+        }
+        match (letters.next(), letters.next()) {
+            (None, _) | (Some(b's'), None) => {}
+            _ => return false,
         }
     }
     key_words(key) == [word]

@@ -144,6 +144,8 @@ struct References {
     foreign_key: ForeignKey,
     indices: Vec<usize>,
     first: HashMap<KeyDigest, RowRef>,
+    /// The encoding of the value last kept (empty before the first).
+    previous: String,
 }
 
 impl<'a> TableRowsCheck<'a> {
@@ -190,6 +192,7 @@ impl<'a> TableRowsCheck<'a> {
                     foreign_key: fk.clone(),
                     indices: indices(&fk.columns)?,
                     first: HashMap::new(),
+                    previous: String::new(),
                 })
             })
             .collect();
@@ -233,7 +236,7 @@ impl<'a> TableRowsCheck<'a> {
             .map(|c| members.get(&c.name))
             .collect();
         let mut problems = self.check(line, &values);
-        let key = self.display(&self.primary, &values);
+        let key = display(self.table, &self.primary, &values);
         for member in members.keys() {
             if !self.columns.contains_key(member.as_str()) {
                 problems.push(RowError {
@@ -259,84 +262,82 @@ impl<'a> TableRowsCheck<'a> {
 
     /// The rules of a row whose values are known by column, and its keys kept.
     fn check(&mut self, line: u64, values: &[Option<&Value>]) -> Vec<RowError> {
-        let error = |key: Option<&str>, problem| RowError {
-            table: self.table.name.clone(),
-            line,
-            key: key.map(str::to_owned),
-            problem,
-        };
-        let key = self.display(&self.primary, values);
-        let mut problems = Vec::new();
+        let mut found = Vec::new();
         for (column, value) in self.table.columns.iter().zip(values) {
-            let problem = match value {
-                None => RowProblem::MissingColumn {
+            match value {
+                None => found.push(RowProblem::MissingColumn {
                     column: column.name.clone(),
-                },
-                Some(value) => match super::check_value(column, self.engine, value) {
-                    Ok(()) => continue,
-                    Err(message) => RowProblem::BadValue {
-                        column: column.name.clone(),
-                        message,
-                    },
-                },
-            };
-            problems.push(error(key.as_deref(), problem));
+                }),
+                Some(value) => {
+                    if let Err(message) = super::check_value(column, self.engine, value) {
+                        found.push(RowProblem::BadValue {
+                            column: column.name.clone(),
+                            message,
+                        });
+                    }
+                }
+            }
         }
         if let Some((column, tenant)) = self.tenant {
             let value = self.columns.get(column).and_then(|&i| values[i]);
             if !holds_tenant(value, tenant) {
-                problems.push(error(
-                    key.as_deref(),
-                    RowProblem::OtherTenant {
-                        column: column.to_owned(),
-                    },
-                ));
+                found.push(RowProblem::OtherTenant {
+                    column: column.to_owned(),
+                });
             }
         }
-        if let Some(tuple) = tuple(&self.primary, values).filter(|_| !self.primary.is_empty()) {
-            match self.keys.entry(digest(&tuple)) {
-                Entry::Occupied(first) => problems.push(error(
-                    key.as_deref(),
-                    RowProblem::DuplicateKey {
-                        first_line: *first.get(),
-                    },
-                )),
+        // One buffer for every key's encoding; a row's key is only spelled out when a
+        // message needs it.
+        let mut encoding = String::new();
+        let (table, primary) = (self.table, &self.primary);
+        let key = || display(table, primary, values);
+        if !primary.is_empty()
+            && let Some(digest) = key_digest(primary, values, &mut encoding)
+        {
+            match self.keys.entry(digest) {
+                Entry::Occupied(first) => found.push(RowProblem::DuplicateKey {
+                    first_line: *first.get(),
+                }),
                 Entry::Vacant(slot) => {
                     slot.insert(line);
                 }
             }
         }
         for set in &mut self.referenced {
-            if let Some(tuple) = tuple(&set.indices, values) {
-                set.values.insert(digest(&tuple));
+            if let Some(digest) = key_digest(&set.indices, values, &mut encoding) {
+                set.values.insert(digest);
             }
         }
         for references in &mut self.references {
-            if let Some(tuple) = tuple(&references.indices, values) {
-                references
-                    .first
-                    .entry(digest(&tuple))
-                    .or_insert_with(|| RowRef {
-                        line,
-                        key: key.as_deref().map(Into::into),
-                    });
+            // Rows often hold the same parent as the row before (the tenant's, in a tenant
+            // table): kept already.
+            if !encode_key(&references.indices, values, &mut encoding)
+                || encoding == references.previous
+            {
+                continue;
             }
+            references
+                .first
+                .entry(digest(&encoding))
+                .or_insert_with(|| RowRef {
+                    line,
+                    key: key().map(Into::into),
+                });
+            std::mem::swap(&mut references.previous, &mut encoding);
         }
-        problems
-    }
-
-    /// `(a, b)=(1, "x")` for the columns at `indices`, when the row holds them all.
-    fn display(&self, indices: &[usize], values: &[Option<&Value>]) -> Option<String> {
-        if indices.is_empty() {
-            return None;
+        if found.is_empty() {
+            return Vec::new();
         }
-        let names: Vec<&str> = indices
-            .iter()
-            .map(|&i| self.table.columns[i].name.as_str())
-            .collect();
-        let shown: Option<Vec<String>> =
-            indices.iter().map(|&i| values[i].map(canonical)).collect();
-        Some(format!("({})=({})", names.join(", "), shown?.join(", ")))
+        let key = key();
+        found
+            .into_iter()
+            .map(|problem| RowError {
+                table: self.table.name.clone(),
+                line,
+                key: key.clone(),
+                problem,
+            })
+            .collect()
     }
 
     /// What the reader keeps of the table once its rows were read.
@@ -370,23 +371,63 @@ fn holds_tenant(value: Option<&Value>, tenant: &TenantValue) -> bool {
 
 /// A value as keys compare it: compact JSON, integers in their shortest form.
 fn canonical(value: &Value) -> String {
-    match value {
-        Value::Number(n) => n.as_i64().map_or_else(|| n.to_string(), |i| i.to_string()),
-        other => other.to_string(),
-    }
+    let mut text = String::new();
+    push_canonical(&mut text, value);
+    text
 }
 
-/// The key of the columns at `indices`: `None` when one is missing or null (SQL does
-/// not compare NULL, so such a foreign key references nothing).
-fn tuple(indices: &[usize], values: &[Option<&Value>]) -> Option<String> {
-    let mut parts = Vec::with_capacity(indices.len());
-    for &i in indices {
-        match values[i] {
-            None | Some(Value::Null) => return None,
-            Some(value) => parts.push(canonical(value)),
-        }
+fn push_canonical(out: &mut String, value: &Value) {
+    use fmt::Write as _;
+    // Writing to a `String` cannot fail.
+    let _ = match value {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => write!(out, "{i}"),
+            None => write!(out, "{n}"),
+        },
+        other => write!(out, "{other}"),
+    };
+}
+
+/// `(a, b)=(1, "x")` for the columns at `indices` of `table`, when the row holds them all.
+fn display(table: &Table, indices: &[usize], values: &[Option<&Value>]) -> Option<String> {
+    if indices.is_empty() {
+        return None;
     }
-    Some(format!("[{}]", parts.join(",")))
+    let names: Vec<&str> = indices
+        .iter()
+        .map(|&i| table.columns[i].name.as_str())
+        .collect();
+    let shown: Option<Vec<String>> = indices.iter().map(|&i| values[i].map(canonical)).collect();
+    Some(format!("({})=({})", names.join(", "), shown?.join(", ")))
+}
+
+/// The digest of the key of the columns at `indices` (encoded in `encoding`, a buffer
+/// reused from key to key): `None` when one is missing or null (SQL does not compare
+/// NULL, so such a foreign key references nothing).
+fn key_digest(
+    indices: &[usize],
+    values: &[Option<&Value>],
+    encoding: &mut String,
+) -> Option<KeyDigest> {
+    encode_key(indices, values, encoding).then(|| digest(encoding))
+}
+
+/// Encodes the key of the columns at `indices` into `encoding`; `false` when one is
+/// missing or null.
+fn encode_key(indices: &[usize], values: &[Option<&Value>], encoding: &mut String) -> bool {
+    encoding.clear();
+    encoding.push('[');
+    for (n, &i) in indices.iter().enumerate() {
+        let Some(value) = values[i].filter(|v| !v.is_null()) else {
+            return false;
+        };
+        if n > 0 {
+            encoding.push(',');
+        }
+        push_canonical(encoding, value);
+    }
+    encoding.push(']');
+    true
 }
 
 /// The keys of one table's rows: what resolving foreign keys needs.

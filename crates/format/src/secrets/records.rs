@@ -165,15 +165,29 @@ impl RecordRules<'_> {
                     .iter()
                     .map(|m| (member.pointer.clone(), m.clone())),
             );
-            let mut pointer = member.pointer.clone();
-            self.policy
-                .collect_credentials(&self.path, value, &mut pointer, &mut found);
+            if may_hold_credential(value) {
+                let mut pointer = member.pointer.clone();
+                self.policy
+                    .collect_credentials(&self.path, value, &mut pointer, &mut found);
+            }
             if let Some(secret) = found.iter().position(|(_, m)| m.secret) {
                 return Some(found.swap_remove(secret));
             }
             found.clear();
         }
         None
+    }
+}
+
+/// Whether a string or member name in `value` may hold a credential shape.
+fn may_hold_credential(value: &Value) -> bool {
+    match value {
+        Value::String(text) => crate::credentials::may_hold_credential(text.as_bytes()),
+        Value::Array(items) => items.iter().any(may_hold_credential),
+        Value::Object(map) => map.iter().any(|(key, item)| {
+            crate::credentials::may_hold_credential(key.as_bytes()) || may_hold_credential(item)
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 
