@@ -74,6 +74,11 @@ pub trait Engine {
     fn hold_tables(&mut self, tables: &[&str]) -> Result<(), DbError>;
     /// How many rows `query` selects.
     fn count(&mut self, query: &RowQuery) -> Result<u64, DbError>;
+    /// About how many rows `query` selects, for progress: the count, unless counting
+    /// costs about as much as reading the rows (PostgreSQL: the planner's estimate).
+    fn estimate(&mut self, query: &RowQuery) -> Result<u64, DbError> {
+        self.count(query)
+    }
     /// Streams the rows `query` selects, in its order, each as the values of `columns`
     /// (in that order) encoded as format 1.1 says for each column's type. Rows are never
     /// all held in memory.

@@ -143,8 +143,8 @@ fn row_key(columns: &[Column], values: &[Value]) -> String {
 /// Nothing is written before the plan and the tenant are checked; a row refused while
 /// streaming (a value the archive cannot hold, a tenant leak, a reference that does not
 /// resolve) leaves a partial staging directory, which the caller discards with the
-/// error. `progress` counts rows: `begin(tables, rows)`, then
-/// `advance(rows)` after each table.
+/// error. `progress` counts rows: `begin(tables, rows)` (rows estimated where counting
+/// would cost as much as reading them), then `advance(rows)` after each table.
 pub fn export(
     engine: &mut dyn Engine,
     descriptor: &Descriptor,
@@ -164,12 +164,12 @@ pub fn export(
         if !full {
             refuse_leaks(engine, &plan)?;
         }
-        let mut counts = Vec::with_capacity(plan.tables.len());
+        refuse_nobodys_user_scope(engine, scope, descriptor, &plan)?;
+        let mut estimate = 0;
         for table in &plan.tables {
-            counts.push(engine.count(&table.query)?);
+            estimate += engine.estimate(&table.query)?;
         }
-        refuse_nobodys_user_scope(scope, descriptor, &plan, &counts)?;
-        progress.begin(plan.tables.len() as u64, counts.iter().sum());
+        progress.begin(plan.tables.len() as u64, estimate);
         let db_dir = staging.join(DB_DIR);
         std::fs::create_dir_all(&db_dir).map_err(|e| DbError::io("create", &db_dir, e))?;
         write_json(&staging.join("site.json"), &descriptor.site_json())?;
@@ -234,10 +234,10 @@ pub fn export(
 
 /// Refuses a user archive of nobody: an empty backup that looks like one.
 fn refuse_nobodys_user_scope(
+    engine: &mut dyn Engine,
     scope: &Scope,
     descriptor: &Descriptor,
     plan: &Plan,
-    counts: &[u64],
 ) -> Result<(), DbError> {
     if let Scope::User(id) = scope {
         let users = plan
@@ -253,7 +253,11 @@ fn refuse_nobodys_user_scope(
                 ),
             });
         }
-        if users.is_none_or(|i| counts[i] == 0) {
+        let user_rows = match users {
+            Some(users) => engine.count(&plan.tables[users].query)?,
+            None => 0,
+        };
+        if user_rows == 0 {
             return Err(DbError::Plan {
                 problem: format!(
                     "scope user:{id}: table \"{}\" has no row of the tenant whose key is \

@@ -461,6 +461,27 @@ impl Engine for PostgresEngine {
         })
     }
 
+    fn estimate(&mut self, query: &RowQuery) -> Result<u64, DbError> {
+        let sql = format!(
+            "EXPLAIN (FORMAT JSON) SELECT 1{}",
+            query.from_clause(Some(&self.schema))
+        );
+        let what = || format!("estimating the rows of table \"{}\"", query.table);
+        let texts = text_params(&query.params);
+        let params: Vec<TextParam<'_>> = texts.iter().map(|t| TextParam(t)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        let row = self
+            .client
+            .query_one(&sql, &refs)
+            .map_err(|e| self.session.query_error(what(), &e))?;
+        let plan: Value = row.get(0);
+        // Written as a whole number (`%.0f`); an estimate only shapes a progress bar.
+        Ok(plan
+            .pointer("/0/Plan/Plan Rows")
+            .and_then(Value::as_u64)
+            .unwrap_or(0))
+    }
+
     fn for_each_row(
         &mut self,
         query: &RowQuery,

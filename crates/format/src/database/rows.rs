@@ -3,27 +3,36 @@
 //! foreign keys between tables can be resolved once every table was read
 //! ([`dangling_references`]). Shared by the reader and (next) restore.
 
-use std::collections::hash_map::Entry;
+use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::BuildHasher as _;
+use std::sync::LazyLock;
 
 use serde_json::Value;
 
 use super::{
     DatabaseSchema, EngineKind, ForeignKey, Table, TableRole, Tenant, TenantValue, table_path,
 };
-use crate::{ArchivePath, SchemaViolation, Sha256};
+use crate::{ArchivePath, SchemaViolation};
 
-/// A key as the checks keep it: the first 128 bits of the SHA-256 of its encoding. 16
-/// bytes per key whatever its columns (bytes, not a `u128`, so that a key and its line
-/// take 24 bytes, not 32), and no two keys share one — by chance or by an archive made
-/// to — so a duplicate or a missing parent is never hidden.
+/// A key as the checks keep it: 128 bits of its encoding, hashed twice (domain-separated)
+/// by `SipHash` under a key drawn at random per process. 16 bytes per key whatever its
+/// columns (bytes, not a `u128`, so that a key and its line take 24 bytes, not 32), and
+/// no two keys share one — by chance, or by an archive made to, which cannot know the
+/// key — so a duplicate or a missing parent is never hidden. Digests never leave the
+/// process.
 type KeyDigest = [u8; 16];
 
+/// The hash key of every [`KeyDigest`] of this process.
+static DIGEST_KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
+
 fn digest(encoding: &str) -> KeyDigest {
-    let mut first = [0u8; 16];
-    first.copy_from_slice(&Sha256::of(encoding.as_bytes()).as_bytes()[..16]);
-    first
+    let half = |domain: u8| DIGEST_KEY.hash_one((domain, encoding)).to_le_bytes();
+    let mut digest = [0u8; 16];
+    digest[..8].copy_from_slice(&half(0));
+    digest[8..].copy_from_slice(&half(1));
+    digest
 }
 
 /// What is wrong with one row.
