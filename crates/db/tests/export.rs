@@ -624,3 +624,25 @@ fn the_tenant_table_is_filtered_by_its_key() {
     );
     assert!(message.contains("it has (a, b)"), "{message}");
 }
+
+#[test]
+fn a_row_holding_a_credential_stops_the_backup_naming_table_row_and_column() {
+    let fleet = Fleet::new();
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ0123456789";
+    fleet
+        .connection()
+        .execute(
+            "INSERT INTO drivers VALUES (77, 'northwind', ?1, NULL)",
+            [format!("call me, token {token}")],
+        )
+        .unwrap();
+    let error = fleet.export(&Scope::Full).unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, DbError::Unarchivable { .. }), "{error:?}");
+    assert!(
+        message.starts_with("table \"drivers\", row id=77, at /name: holds a GitHub token"),
+        "{message}"
+    );
+    assert!(message.contains("secret_tables"), "{message}");
+    assert!(!message.contains(token), "{message}");
+}
