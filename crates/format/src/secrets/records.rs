@@ -304,6 +304,66 @@ mod tests {
         }
     }
 
+    mod generated {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Member names: plain, secret, pair names, credential shapes, separators.
+        fn name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                3 => Just("name".to_owned()),
+                3 => Just("value".to_owned()),
+                1 => Just("Header".to_owned()),
+                1 => Just("id".to_owned()),
+                1 => Just("api_key".to_owned()),
+                1 => Just("passWord".to_owned()),
+                1 => Just("sk_live_abcdefghijklmnop".to_owned()),
+                2 => "[a-zA-Z_ -]{1,12}",
+            ]
+        }
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just(String::new()),
+                Just("stripe_secret_key".to_owned()),
+                Just("https://u:p@host/".to_owned()),
+                Just("xoxb-1234567890-abcdef".to_owned()),
+                Just("ghp_0123456789abcdefghijABCDEFGHIJ0123456789".to_owned()),
+                "[a-z:/@ ]{0,16}",
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                1 => Just(Value::Null),
+                1 => any::<bool>().prop_map(Value::Bool),
+                1 => any::<i64>().prop_map(Value::from),
+                3 => text().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::vec((name(), inner), 0..4)
+                        .prop_map(|members| Value::Object(members.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn record() -> impl Strategy<Value = (Vec<String>, Vec<Value>)> {
+            prop::collection::btree_map(name(), value(), 0..6)
+                .prop_map(|members| members.into_iter().unzip())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+            #[test]
+            fn records_are_redacted_and_scanned_as_their_objects_are((names, values) in record()) {
+                both_ways(&SecretPolicy::default(), &names, values);
+            }
+        }
+    }
+
     #[test]
     fn a_sites_own_keys_and_pointers_apply_to_records() {
         let secrets: SiteSecrets = serde_json::from_value(json!({
