@@ -214,7 +214,7 @@ pub fn export(
             if full {
                 refuse_leaks(engine, &plan)?;
             }
-            return Err(dangling_error(&dangling));
+            return Err(dangling_error(&dangling, scope));
         }
         for (table, entry) in schema.tables.iter_mut().zip(&entries) {
             table.rows = entry.rows();
@@ -271,12 +271,22 @@ fn refuse_nobodys_user_scope(
 }
 
 /// A row whose parent is not in the backup, named.
-fn dangling_error(dangling: &DanglingReferences) -> DbError {
+fn dangling_error(dangling: &DanglingReferences, scope: &Scope) -> DbError {
+    let why = match scope {
+        Scope::User(id) => format!(
+            "scope user:{id} leaves out (another user's row, say: a user's archive holds \
+             only rows that refer within it); back up the full scope (or the table) instead"
+        ),
+        Scope::Full | Scope::Table(_) => "is not in the backup: it does not exist, the \
+             connecting role cannot see it (row-level security?), or its key equals the \
+             value only in the database's comparison (a numeric scale, -0, a case-insensitive \
+             collation, SQLite's type affinity) while the archive compares values exactly; \
+             fix the row, or let the role read the table"
+            .to_owned(),
+    };
     DbError::Unarchivable {
         problem: format!(
-            "table \"{}\", row {}: column {} references a row of \"{}\" that is not \
-             in the backup (it does not exist, or the connecting role cannot see it: \
-             row-level security?); fix the row, or let the role read the table",
+            "table \"{}\", row {}: column {} references a row of \"{}\" that {why}",
             dangling.table,
             dangling.rows.first().map_or_else(
                 || "?".to_owned(),
@@ -418,17 +428,32 @@ fn encode_rows(
             .parse()
             .map_err(|e: sitepack_format::FormatError| DbError::Plan {
                 problem: format!(
-                    "table \"{name}\" cannot be archived under its name ({e}): exclude it in the \
-                 descriptor, or rename it"
+                    "table \"{name}\" cannot be archived under its name ({e}): exclude it in \
+                     the descriptor, or rename it"
                 ),
             })?;
     let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-    let key: Vec<usize> = table
+    let position = |column: &String| names.iter().position(|n| n == column);
+    let key: Vec<usize> = table.info.primary_key.iter().filter_map(position).collect();
+    // A value that identifies a row (its keys, its references) cannot be left out as a
+    // secret: the row could not be matched again, and the value would still travel in
+    // the rows that reference it.
+    let identifying: Vec<usize> = table
         .info
         .primary_key
         .iter()
-        .filter_map(|k| names.iter().position(|n| n == k))
+        .chain(table.info.unique.iter().flatten())
+        .chain(table.info.foreign_keys.iter().flat_map(|fk| &fk.columns))
+        .filter_map(position)
         .collect();
+    let row_name = |line: u64, values: &[Value]| {
+        if key.is_empty() {
+            return format!("#{line}");
+        }
+        let columns: Vec<Column> = key.iter().map(|&i| table.columns[i].clone()).collect();
+        let shown: Vec<Value> = key.iter().map(|&i| values[i].clone()).collect();
+        row_key(&columns, &shown)
+    };
     encode_table(
         &path,
         &names,
@@ -447,30 +472,33 @@ fn encode_rows(
                         ),
                     });
                 }
-                rows.write_row(&mut values).map_err(|e| match e {
-                    WriterError::CredentialShape { place, shape, .. } => {
-                        let row = if key.is_empty() {
-                            format!("#{line}")
-                        } else {
-                            row_key(
-                                &key.iter()
-                                    .map(|&i| table.columns[i].clone())
-                                    .collect::<Vec<_>>(),
-                                &key.iter().map(|&i| values[i].clone()).collect::<Vec<_>>(),
-                            )
-                        };
-                        let member = place.split_once('#').map_or("", |(_, p)| p);
-                        DbError::Unarchivable {
-                            problem: mask_credentials(&format!(
-                                "table \"{name}\", row {row}, at {member}: holds {shape}; a \
-                                 credential must never travel in a backup: remove it from the \
-                                 row and rotate it, or exclude the table (or list it in \
-                                 secret_tables) in the descriptor"
-                            )),
-                        }
-                    }
+                let omitted = rows.write_row(&mut values).map_err(|e| match e {
+                    WriterError::CredentialShape { place, shape, .. } => DbError::Unarchivable {
+                        problem: mask_credentials(&format!(
+                            "table \"{name}\", row {}, at {}: holds {shape}; a credential must \
+                             never travel in a backup: remove it from the row and rotate it, or \
+                             exclude the table (or list it in secret_tables) in the descriptor",
+                            row_name(line, &values),
+                            place.split_once('#').map_or("", |(_, p)| p),
+                        )),
+                    },
                     other => DbError::from(other),
-                })
+                })?;
+                match omitted.iter().find(|i| identifying.contains(i)) {
+                    Some(&column) => Err(DbError::Unarchivable {
+                        problem: format!(
+                            "table \"{name}\", row {}: column \"{}\" holds a secret (a URL \
+                             with a password, or the value of a setting named as a secret), \
+                             which never travels, but it identifies the row or references \
+                             another: the rows could not be matched again. Move the secret out \
+                             of the key, or exclude the table (or list it in secret_tables) in \
+                             the descriptor",
+                            row_name(line, &values),
+                            names[column]
+                        ),
+                    }),
+                    None => Ok(()),
+                }
             })
         },
     )

@@ -376,6 +376,7 @@ pub fn plan(
         });
     }
     check_file_names(&travelling)?;
+    refuse_secret_names(&travelling)?;
 
     let skipped = planner
         .tables
@@ -814,6 +815,46 @@ fn leak_check(
             .collect(),
         query: row_query(planner, &table.name, &offending),
     }
+}
+
+/// Refuses a travelling table or column whose name is itself a secret (a credential
+/// shape, a URL with a password): names travel in `schema.json` and on every row, where
+/// the archive's writer would refuse or remove them. The name is never repeated.
+fn refuse_secret_names(tables: &[PlannedTable]) -> Result<(), DbError> {
+    let policy = sitepack_format::SecretPolicy::default();
+    let schema_path: sitepack_format::ArchivePath = sitepack_format::database::DB_SCHEMA_PATH
+        .parse()
+        .map_err(|e: sitepack_format::FormatError| DbError::Plan {
+            problem: e.to_string(),
+        })?;
+    let secret = |name: &str| {
+        sitepack_format::contains_url_with_password(name)
+            || policy
+                .credentials_in(&schema_path, name.as_bytes())
+                .iter()
+                .any(|m| m.secret)
+    };
+    for table in tables {
+        let what = if secret(&table.info.name) {
+            "its name holds".to_owned()
+        } else if let Some(index) = table.info.columns.iter().position(|c| secret(&c.name)) {
+            format!("the name of its column {} holds", index + 1)
+        } else {
+            continue;
+        };
+        let problem = format!(
+            "table \"{}\" cannot travel: {what} a credential or a URL with a password, which \
+             names would carry into the archive; rename it, or exclude the table in the site \
+             descriptor",
+            table.info.name
+        );
+        return Err(DbError::Plan {
+            problem: sitepack_format::mask_url_user_info(&sitepack_format::mask_credentials(
+                &problem,
+            )),
+        });
+    }
+    Ok(())
 }
 
 /// Every travelling table's rows become `db/<table>.jsonl`: the name must make a valid

@@ -462,9 +462,13 @@ impl Engine for PostgresEngine {
     }
 
     fn estimate(&mut self, query: &RowQuery) -> Result<u64, DbError> {
+        let unordered = RowQuery {
+            order_by: Vec::new(),
+            ..query.clone()
+        };
         let sql = format!(
             "EXPLAIN (FORMAT JSON) SELECT 1{}",
-            query.from_clause(Some(&self.schema))
+            unordered.from_clause(Some(&self.schema))
         );
         let what = || format!("estimating the rows of table \"{}\"", query.table);
         let texts = text_params(&query.params);
@@ -490,10 +494,15 @@ impl Engine for PostgresEngine {
     ) -> Result<(), DbError> {
         let what = || format!("reading table \"{}\"", query.table);
         let select: Vec<String> = columns.iter().map(select_expression).collect();
+        let unordered = RowQuery {
+            order_by: Vec::new(),
+            ..query.clone()
+        };
         let sql = format!(
-            "SELECT {}{}",
+            "SELECT {}{}{}",
             select.join(", "),
-            query.from_clause(Some(&self.schema))
+            unordered.from_clause(Some(&self.schema)),
+            order_clause(query, columns)
         );
         let statement = self
             .client
@@ -540,6 +549,29 @@ impl Engine for PostgresEngine {
     fn end_snapshot(&mut self) -> Result<(), DbError> {
         self.execute_batch("ROLLBACK", "ending the snapshot")
     }
+}
+
+/// ` ORDER BY …` of `query`: a `json` column (a key-less table is ordered by every
+/// column) by its text, as `json` has no ordering of its own.
+fn order_clause(query: &RowQuery, columns: &[Column]) -> String {
+    if query.order_by.is_empty() {
+        return String::new();
+    }
+    let keys: Vec<String> = query
+        .order_by
+        .iter()
+        .map(|name| {
+            let json = columns
+                .iter()
+                .any(|c| c.name == *name && c.column_type.scalar == ScalarType::Json);
+            if json {
+                format!("{}::text", quote_ident(name))
+            } else {
+                quote_ident(name)
+            }
+        })
+        .collect();
+    format!(" ORDER BY {}", keys.join(", "))
 }
 
 /// How a column is selected: as itself (decoded from its binary form), or as text where

@@ -646,3 +646,113 @@ fn a_row_holding_a_credential_stops_the_backup_naming_table_row_and_column() {
     assert!(message.contains("secret_tables"), "{message}");
     assert!(!message.contains(token), "{message}");
 }
+
+#[test]
+fn a_secret_in_a_key_or_a_reference_stops_the_backup_without_showing_it() {
+    let descriptor = "[site]\nid = \"acme\"\nname = \"Acme\"\nurl = \"https://acme.example\"\n\
+                      [database]\nurl = \"sqlite:fleet.db\"\ntenant_column = \"org_id\"\ntenant = \"acme\"\n";
+    // A setting named as a secret: its value is removed, and it is the key a child uses.
+    let fleet = Fleet::with(
+        "CREATE TABLE settings (name TEXT, value TEXT PRIMARY KEY, org_id TEXT);
+         CREATE TABLE uses (id INTEGER PRIMARY KEY, org_id TEXT, setting TEXT REFERENCES settings (value));",
+        "INSERT INTO settings VALUES ('colour', 'red', 'acme'), ('api_token', 'tok-5e5e5e', 'acme');
+         INSERT INTO uses VALUES (1, 'acme', 'red'), (2, 'acme', 'tok-5e5e5e');",
+        descriptor,
+    );
+    let error = fleet.export(&Scope::Full).unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, DbError::Unarchivable { .. }), "{error:?}");
+    assert!(message.starts_with("table \"settings\", row"), "{message}");
+    assert!(
+        message.contains("column \"value\" holds a secret"),
+        "{message}"
+    );
+    assert!(!message.contains("tok-5e5e5e"), "{message}");
+    // A URL with a password in a referencing column.
+    let fleet = Fleet::with(
+        "CREATE TABLE hosts (dsn TEXT PRIMARY KEY, org_id TEXT);
+         CREATE TABLE jobs (id INTEGER PRIMARY KEY, org_id TEXT, dsn TEXT REFERENCES hosts (dsn));",
+        "INSERT INTO hosts VALUES ('db-1', 'acme');
+         INSERT INTO jobs VALUES (1, 'acme', 'db-1');",
+        descriptor,
+    );
+    // (SQLite checks no foreign key on this connection: the parent need not exist.)
+    fleet
+        .connection()
+        .execute(
+            "INSERT INTO jobs VALUES (2, 'acme', 'postgres://u:hunter2@db-1/x')",
+            [],
+        )
+        .unwrap();
+    let message = fleet.export(&Scope::Full).unwrap_err().to_string();
+    assert!(
+        message.starts_with("table \"jobs\", row id=2: column \"dsn\" holds a secret"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[test]
+fn json_nested_as_deep_as_a_reader_parses_travels_and_deeper_is_refused() {
+    let descriptor = "[site]\nid = \"acme\"\nname = \"Acme\"\nurl = \"https://acme.example\"\n\
+                      [database]\nurl = \"sqlite:fleet.db\"\ntenant_column = \"org_id\"\ntenant = \"acme\"\n";
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let fleet = Fleet::with(
+        "CREATE TABLE docs (id INTEGER PRIMARY KEY, org_id TEXT, body JSON);",
+        &format!("INSERT INTO docs VALUES (1, 'acme', '{}');", nested(126)),
+        descriptor,
+    );
+    let (staging, _) = fleet.export(&Scope::Full).unwrap();
+    assert_eq!(common::rows(staging.path(), "docs").len(), 1);
+    fleet
+        .connection()
+        .execute(
+            &format!("INSERT INTO docs VALUES (2, 'acme', '{}')", nested(127)),
+            [],
+        )
+        .unwrap();
+    let message = fleet.export(&Scope::Full).unwrap_err().to_string();
+    assert!(message.contains("table `docs`, line 2"), "{message}");
+    assert!(
+        message.contains("nests 127 arrays or objects deep"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_table_or_column_named_as_a_secret_is_refused_without_its_name() {
+    let descriptor = "[site]\nid = \"acme\"\nname = \"Acme\"\nurl = \"https://acme.example\"\n\
+                      [database]\nurl = \"sqlite:fleet.db\"\ntenant_column = \"org_id\"\ntenant = \"acme\"\n";
+    for (schema, secret) in [
+        (
+            "CREATE TABLE hooks (id INTEGER PRIMARY KEY, org_id TEXT, \"https://u:SECRETCOL@h\" TEXT);",
+            "SECRETCOL",
+        ),
+        (
+            "CREATE TABLE \"ghp_0123456789abcdefghijABCDEFGHIJ0123456789\" (id INTEGER PRIMARY KEY, org_id TEXT);",
+            "0123456789abcdefghij",
+        ),
+    ] {
+        let fleet = Fleet::with(schema, "", descriptor);
+        let error = fleet.export(&Scope::Full).unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, DbError::Plan { .. }), "{error:?}");
+        assert!(message.contains("cannot travel"), "{message}");
+        assert!(!message.contains(secret), "{message}");
+    }
+}
+
+#[test]
+fn a_user_archive_whose_rows_refer_to_another_user_says_the_scope_leaves_it_out() {
+    let fleet = Fleet::new();
+    // User 2 reports to user 1 (both northwind's): a user:2 archive holds no user 1.
+    let message = fleet
+        .export(&Scope::User("2".into()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.starts_with("table \"users\", row (id)=(2): column \"manager_id\" references a row of \"users\" that scope user:2 leaves out"),
+        "{message}"
+    );
+    assert!(message.contains("back up the full scope"), "{message}");
+}

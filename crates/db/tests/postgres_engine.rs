@@ -997,3 +997,29 @@ fn a_schema_the_role_may_not_use_is_named() {
         "{message}"
     );
 }
+
+#[test]
+fn a_table_without_a_key_is_ordered_by_every_column_json_ones_by_their_text() {
+    let db = TestDb::new();
+    db.setup(
+        "CREATE TABLE loose (org text, j json, ja json[]);
+         INSERT INTO loose VALUES ('b', '{\"x\": 2}', ARRAY['[1]'::json]),
+                                  ('a', '{\"x\": 1}', NULL), ('a', '[]', NULL);
+         ANALYZE loose;",
+    );
+    let mut engine = db.engine();
+    engine.begin_snapshot().unwrap();
+    let tables = engine.reflect().unwrap();
+    let columns = columns_of(table(&tables, "loose"));
+    let query = all_rows("loose", &["org", "j", "ja"]);
+    assert_eq!(engine.estimate(&query).unwrap(), 3);
+    assert_eq!(
+        read(&mut engine, &query, &columns),
+        [
+            r#"["a",[],null]"#,
+            r#"["a",{"x":1},null]"#,
+            r#"["b",{"x":2},[[1]]]"#
+        ]
+    );
+    engine.end_snapshot().unwrap();
+}

@@ -57,11 +57,12 @@ pub struct RowWriter<'a> {
 }
 
 impl RowWriter<'_> {
-    /// Redacts and writes one row (one value per column, in the columns' order).
-    pub fn write_row(&mut self, values: &mut [Value]) -> Result<(), WriterError> {
+    /// Redacts and writes one row (one value per column, in the columns' order); gives
+    /// the columns whose values were left out as secrets, by index.
+    pub fn write_row(&mut self, values: &mut [Value]) -> Result<Vec<usize>, WriterError> {
         let line = self.rows + 1;
         let redaction = self.rules.redact(values);
-        if let Some((pointer, found)) = self.rules.secret_credential(values, &redaction.omitted) {
+        if let Some((pointer, found)) = self.rules.secret_credential(values, &redaction) {
             return Err(WriterError::CredentialShape {
                 path: self.place.clone(),
                 place: format!(":{line}#{pointer}"),
@@ -91,6 +92,7 @@ impl RowWriter<'_> {
         if self.buffer.len() >= WRITE_SIZE {
             self.flush()?;
         }
+        let omitted = redaction.omitted;
         self.removed.extend(
             redaction
                 .removed
@@ -102,7 +104,7 @@ impl RowWriter<'_> {
                 }),
         );
         self.rows = line;
-        Ok(())
+        Ok(omitted)
     }
 
     /// Hands the rows written so far to the compressing thread.

@@ -266,7 +266,27 @@ impl<'a> TableRowsCheck<'a> {
     /// will check, so that a writer never writes a row it refuses.
     pub fn row_values(&mut self, line: u64, values: &[Value]) -> Vec<RowError> {
         let values: Vec<Option<&Value>> = values.iter().map(Some).collect();
-        self.check(line, &values)
+        let mut problems = self.check(line, &values);
+        // A reader parses the row's line as one JSON value: its nesting counts the row.
+        for (column, value) in self.table.columns.iter().zip(&values) {
+            let depth = value.map_or(0, nesting);
+            if depth >= MAX_LINE_NESTING {
+                problems.push(RowError {
+                    table: self.table.name.clone(),
+                    line,
+                    key: display(self.table, &self.primary, &values),
+                    problem: RowProblem::BadValue {
+                        column: column.name.clone(),
+                        message: format!(
+                            "nests {depth} arrays or objects deep; a row's line may nest at \
+                             most {MAX_LINE_NESTING} (the archive's JSON limit), the row itself \
+                             being one"
+                        ),
+                    },
+                });
+            }
+        }
+        problems
     }
 
     /// The rules of a row whose values are known by column, and its keys kept.
@@ -395,6 +415,19 @@ fn push_canonical(out: &mut String, value: &Value) {
         },
         other => write!(out, "{other}"),
     };
+}
+
+/// How deeply JSON Lines may nest arrays and objects: `serde_json`'s limit, which every
+/// reader of an archive parses with.
+const MAX_LINE_NESTING: usize = 127;
+
+/// How many arrays and objects `value` nests (0 for a scalar).
+fn nesting(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(nesting).max().unwrap_or(0),
+        Value::Object(members) => 1 + members.values().map(nesting).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// `(a, b)=(1, "x")` for the columns at `indices` of `table`, when the row holds them all.
@@ -682,6 +715,40 @@ pub(crate) mod tests {
             .flat_map(|(i, row)| check.row(i as u64 + 1, row))
             .map(|e| (e.line, e.key, e.problem))
             .collect()
+    }
+
+    #[test]
+    fn a_row_nests_no_deeper_than_a_reader_parses() {
+        let nested = |depth: usize| -> Value {
+            serde_json::from_str(&format!("{}{}", "[".repeat(depth), "]".repeat(depth))).unwrap()
+        };
+        let line = |depth: usize| format!("{{\"note\":{}}}", nested(depth));
+        // The limit is the parser's: a row line one level deeper does not parse.
+        let deepest = MAX_LINE_NESTING - 1;
+        assert!(serde_json::from_str::<Value>(&line(deepest)).is_ok());
+        assert!(serde_json::from_str::<Value>(&line(deepest + 1)).is_err());
+        let schema: DatabaseSchema = serde_json::from_value(json!({
+            "engine": "postgresql", "engine_version": "16.4",
+            "tenant": {"column": "tenant_id", "value": 7},
+            "tables": [{"name": "notes", "role": "reference", "primary_key": ["id"], "unique": [],
+                        "foreign_keys": [], "rows": 0, "columns": [
+                {"name": "id", "type": "integer", "declared": "int", "nullable": false, "has_default": false},
+                {"name": "note", "type": "json", "declared": "json", "nullable": false, "has_default": false}]}],
+            "skipped": []
+        }))
+        .unwrap();
+        let mut notes = check(&schema, "notes");
+        let row = |id: i64, note: Value| vec![json!(id), note];
+        assert!(notes.row_values(1, &row(1, nested(deepest))).is_empty());
+        let problems = notes.row_values(2, &row(2, nested(deepest + 1)));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .to_string()
+                .contains("nests 127 arrays or objects deep"),
+            "{}",
+            problems[0]
+        );
     }
 
     #[test]

@@ -146,10 +146,28 @@ impl RecordRules<'_> {
     }
 
     /// The first credential shape the site does not allow and that is itself a secret,
-    /// in a redacted record's member names and strings, with the pointer of the member
-    /// or string that holds it.
+    /// in a redacted record's member names and strings, then in the pointers of what
+    /// was removed (the manifest lists them: `{"sk_live_…_token": "…"}`), with the
+    /// pointer of the member or string that holds it.
     #[must_use]
     pub fn secret_credential(
+        &self,
+        values: &[Value],
+        redaction: &RecordRedaction,
+    ) -> Option<(String, CredentialMatch)> {
+        self.secret_credential_in_values(values, &redaction.omitted)
+            .or_else(|| {
+                redaction.removed.iter().find_map(|(pointer, _)| {
+                    self.policy
+                        .credentials_in(&self.path, pointer.as_bytes())
+                        .into_iter()
+                        .find(|m| m.secret)
+                        .map(|m| (pointer.clone(), m))
+                })
+            })
+    }
+
+    fn secret_credential_in_values(
         &self,
         values: &[Value],
         omitted: &[usize],
@@ -232,9 +250,18 @@ mod tests {
         let first = policy
             .credentials_in_value(&path(), &object)
             .into_iter()
-            .find(|(_, m)| m.secret);
+            .find(|(_, m)| m.secret)
+            .or_else(|| {
+                pointers.iter().find_map(|p| {
+                    policy
+                        .credentials_in(&path(), p.as_bytes())
+                        .into_iter()
+                        .find(|m| m.secret)
+                        .map(|m| (p.clone(), m))
+                })
+            });
         assert_eq!(
-            rules.secret_credential(&row, &redaction.omitted),
+            rules.secret_credential(&row, &redaction),
             first,
             "{names:?}"
         );
@@ -292,6 +319,11 @@ mod tests {
             (
                 names(&["id", "doc"]),
                 vec![json!(8), json!({"a": ["xoxb-1234567890-abc"]})],
+            ),
+            // A removed member whose name is a credential shape: its pointer would list it.
+            (
+                names(&["id", "doc"]),
+                vec![json!(10), json!({"sk_live_abcdefghijklmnop_token": "v"})],
             ),
             // A shape that is no secret by itself (an access key id) is not refused.
             (
