@@ -100,10 +100,9 @@ impl RecordRules<'_> {
                     .push((member.pointer.clone(), std::mem::take(value)));
             }
         }
-        for (index, (member, value)) in self.members.iter().zip(values.iter_mut()).enumerate() {
-            if redaction.omitted.contains(&index)
-                || !matches!(value, Value::Object(_) | Value::Array(_))
-            {
+        // Only containers can hold secret members (a member left out was taken: null).
+        for (member, value) in self.members.iter().zip(values.iter_mut()) {
+            if !matches!(value, Value::Object(_) | Value::Array(_)) {
                 continue;
             }
             let mut pointer = member.pointer.clone();
