@@ -752,6 +752,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn objects_count_in_a_rows_nesting_as_arrays_do() {
+        let deep =
+            |depth: usize| -> Value { (0..depth).fold(json!(1), |inner, _| json!({"k": inner})) };
+        assert_eq!(nesting(&deep(3)), 3);
+        assert_eq!(nesting(&json!([{"a": []}, 1])), 3);
+        assert_eq!(nesting(&json!("text")), 0);
+    }
+
+    #[test]
+    fn composite_keys_are_told_apart_column_by_column() {
+        let schema = schema();
+        let mut lines = check(&schema, "lines");
+        // Written together, (1, 23) and (12, 3) would be one key.
+        assert!(lines.row_values(1, &[json!(1), json!(23)]).is_empty());
+        assert!(lines.row_values(2, &[json!(12), json!(3)]).is_empty());
+        let again = lines.row_values(3, &[json!(12), json!(3)]);
+        assert!(
+            matches!(again[0].problem, RowProblem::DuplicateKey { first_line: 2 }),
+            "{again:?}"
+        );
+    }
+    #[test]
     fn a_row_has_exactly_the_columns_with_valid_values() {
         let schema = schema();
         let mut orders = check(&schema, "orders");
