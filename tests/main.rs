@@ -21,6 +21,7 @@ mod create_scopes;
 mod create_secrets;
 mod database_archive;
 mod db_sites;
+mod encryption;
 mod extract;
 mod human_output;
 mod init;

@@ -182,6 +182,10 @@ pub fn run() -> ExitCode {
         Ok(Outcome::Refused(message)) => fail("refused", &message, EXIT_INVALID, json),
         Ok(Outcome::FailedAfterReport(message)) => fail("error", &message, EXIT_ERROR, false),
         Err(error) if is_broken_pipe(&error) => ExitCode::from(EXIT_OK),
+        // A modified or damaged ciphertext is a verdict on the archive, like an invalid one.
+        Err(error) if is_damaged_ciphertext(&error) => {
+            fail("refused", &format!("{error:#}"), EXIT_INVALID, json)
+        }
         Err(error) => fail("error", &format!("{error:#}"), EXIT_ERROR, json),
     }
 }
@@ -253,6 +257,21 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         let _ = commands::print_json(&document);
     }
     ExitCode::from(EXIT_ERROR)
+}
+
+/// An encrypted archive whose authentication failed (age): never read, exit 1.
+fn is_damaged_ciphertext(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let crypt = cause
+            .downcast_ref::<sitepack_crypt::CryptError>()
+            .or_else(
+                || match cause.downcast_ref::<sitepack_store::StoreError>() {
+                    Some(sitepack_store::StoreError::Crypt(crypt)) => Some(crypt),
+                    _ => None,
+                },
+            );
+        crypt.is_some_and(sitepack_crypt::CryptError::is_damage)
+    })
 }
 
 /// Whoever reads our printed output went away (`sitepack stats | head`): not an error.

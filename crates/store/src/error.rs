@@ -176,6 +176,10 @@ pub enum StoreError {
     /// An archive to read (a file, or a stored backup just downloaded) cannot be opened.
     #[error(transparent)]
     Archive(sitepack_reader::ReaderError),
+    /// An encrypted archive cannot be decrypted (no or the wrong identity, a damaged
+    /// ciphertext), or an archive cannot be encrypted.
+    #[error(transparent)]
+    Crypt(#[from] sitepack_crypt::CryptError),
     /// The archive just written could not be read back.
     #[error("cannot read back the new archive")]
     ReadBack {

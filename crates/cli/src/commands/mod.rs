@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod create;
+pub(crate) mod crypt_args;
 pub(crate) mod extract;
 pub(crate) mod init;
 pub(crate) mod preview;

@@ -24,6 +24,8 @@ pub(crate) struct PreviewArgs {
     archive: PathBuf,
     #[command(flatten)]
     source: super::stored::SourceArgs,
+    #[command(flatten)]
+    keys: super::crypt_args::IdentityArgs,
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub(crate) json: bool,
@@ -80,7 +82,10 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
         super::stored::report_fetched(&location);
         return show(args, &preview, None);
     }
-    let opened = location.open()?;
+    let opened = match super::stored::open(&location, &args.keys, "nothing to preview")? {
+        Ok(opened) => opened,
+        Err(refused) => return Ok(refused),
+    };
     if let Some(refused) = super::stored::refuse_mismatch(&opened, "nothing to preview") {
         return Ok(refused);
     }

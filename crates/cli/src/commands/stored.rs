@@ -58,6 +58,31 @@ pub(crate) fn locate(archive: &Path, source: &SourceArgs) -> Result<Location> {
     Ok(location)
 }
 
+/// Opens what ARCHIVE names (decrypting an encrypted archive with `keys`). A stored
+/// encrypted backup whose ciphertext is not the one its sidecar vouches for is never
+/// decrypted: refused (exit 1), `nothing` saying what was not done.
+pub(crate) fn open(
+    location: &Location,
+    keys: &super::crypt_args::IdentityArgs,
+    nothing: &str,
+) -> Result<Result<Opened, Outcome>> {
+    match location.open(&keys.identities()) {
+        Ok(opened) => Ok(Ok(opened)),
+        Err(mismatch) if mismatch.is_mismatch() => Ok(Err(refuse_stored(&mismatch, nothing))),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Opens an archive file (`extract`, `init`), decrypting it with `keys` when it is
+/// encrypted.
+pub(crate) fn open_file(path: &Path, keys: &super::crypt_args::IdentityArgs) -> Result<Opened> {
+    let location = Location::File {
+        path: path.to_path_buf(),
+        not_its_sidecar: None,
+    };
+    Ok(location.open(&keys.identities())?)
+}
+
 /// Says why a downloaded backup cannot be used, when its digest does not match: the
 /// outcome (exit 1) of a command that would have used it.
 pub(crate) fn refuse_mismatch(opened: &Opened, nothing: &str) -> Option<Outcome> {

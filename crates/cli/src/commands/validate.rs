@@ -23,6 +23,8 @@ pub(crate) struct ValidateArgs {
     archive: PathBuf,
     #[command(flatten)]
     source: super::stored::SourceArgs,
+    #[command(flatten)]
+    keys: super::crypt_args::IdentityArgs,
     /// Print one JSON report (schema/report.schema.json) instead of text.
     #[arg(long)]
     pub(crate) json: bool,
@@ -122,7 +124,10 @@ fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Result<Report, Outc
         super::stored::report_fetched(&location);
         return Ok(Ok(report));
     }
-    let opened = location.open()?;
+    let opened = match super::stored::open(&location, &args.keys, "nothing was checked")? {
+        Ok(opened) => opened,
+        Err(refused) => return Ok(Err(refused)),
+    };
     let mut report = if args.no_data {
         opened.archive.validate_metadata(&args.limits.limits())?
     } else {
