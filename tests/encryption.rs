@@ -375,3 +375,40 @@ fn encryption_is_asked_for_consistently_and_written_outside_the_site() {
     assert_ne!(std::fs::read(out.join("demo.zip.age")).unwrap(), first);
     assert_eq!(listing(&out), ["demo.zip.age", "key.txt"]);
 }
+
+#[test]
+fn an_interrupt_while_decrypting_removes_the_decrypted_copy() {
+    let site = TestSite::demo();
+    let out = site.out_dir();
+    let key = keygen(&out, "key.txt");
+    let encrypted = out.join("demo.zip.age");
+    create(&site.root(), &encrypted, &["--encrypt-to", &key.public]);
+    for signal in ["INT", "TERM"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut child = sitepack()
+            .env("TMPDIR", tmp.path())
+            .env("SITEPACK_FAILPOINT", "decrypt-partial:pause")
+            .args(["validate", path(&encrypted), "--identity", path(&key.file)])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while listing(tmp.path()).is_empty() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "ended before decrypting"
+            );
+            assert!(start.elapsed().as_secs() < 30, "no decrypted copy appeared");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let ended = Run::from_output(child.wait_with_output().unwrap());
+        assert_eq!(ended.code, 130, "SIG{signal}: {}", ended.stderr);
+        assert_eq!(listing(tmp.path()), Vec::<String>::new(), "SIG{signal}");
+    }
+}

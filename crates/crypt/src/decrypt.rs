@@ -113,6 +113,7 @@ pub fn decrypt_to_private_file(
         .mode(0o600)
         .open(&path)
         .map_err(|e| CryptError::io("create", &path, e))?;
+    sitepack_format::failpoint::pause("decrypt-partial");
     // The payload is authenticated chunk by chunk: a modified chunk (or a cut-off end)
     // is an InvalidData error here, and the partial plaintext goes with the directory.
     io::copy(&mut plaintext, &mut out).map_err(|e| {
