@@ -412,3 +412,194 @@ fn an_interrupt_while_decrypting_removes_the_decrypted_copy() {
         assert_eq!(listing(tmp.path()), Vec::<String>::new(), "SIG{signal}");
     }
 }
+
+/// `sitepack ARGS…` through `command` (a plain one, or the S3 server's).
+#[track_caller]
+fn run_with<S: AsRef<OsStr>>(mut command: std::process::Command, args: &[S]) -> Run {
+    Run::from_command(command.args(args))
+}
+
+/// A stored encrypted backup: its sidecar names the method, the recipients and the
+/// archive inside; `list` shows it encrypted; `validate`, `preview` and `restore` read it
+/// with `--identity` (and refuse without); the stored digest is the ciphertext's.
+fn stored_encrypted_backup_round_trips(
+    command: &dyn Fn() -> std::process::Command,
+    target: &str,
+    site: &TestSite,
+    key: &Key,
+) {
+    let stored = run_with(
+        command(),
+        &[
+            "create",
+            path(&site.root()),
+            "--to",
+            target,
+            "--encrypt-to",
+            &key.public,
+            "--json",
+        ],
+    )
+    .expect(0)
+    .json();
+    let backup = &stored["backup"];
+    let name = backup["name"].as_str().unwrap().to_owned();
+    assert!(name.ends_with(".zip.age"), "{name}");
+    assert_eq!(backup["encryption"]["method"], "age");
+    assert_eq!(backup["encryption"]["recipients"][0], key.public.as_str());
+    let archive_digest = backup["encryption"]["archive_sha256"].clone();
+    assert_ne!(backup["sha256"], archive_digest);
+
+    let listed = run_with(command(), &["list", target, "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(listed["backups"][0]["name"], name.as_str());
+    assert_eq!(listed["backups"][0]["encryption"]["method"], "age");
+    let human = run_with(command(), &["list", target]).expect(0).stdout;
+    let header = human.lines().next().unwrap();
+    let row = human.lines().nth(1).unwrap();
+    let column = header.find("ENCRYPTED").unwrap();
+    assert_eq!(&row[column..column + 3], "age", "{human}");
+
+    let url = format!("{target}/{name}");
+    let run = run_private_with(command(), &["validate", &url, "--json"], key).expect(2);
+    assert!(run.stderr.contains("give --identity"), "{}", run.stderr);
+    for no_data in [false, true] {
+        let mut args = vec!["validate", &url, "--identity", path(&key.file), "--json"];
+        if no_data {
+            args.push("--no-data");
+        }
+        let report = run_private_with(command(), &args, key).expect(0).json();
+        assert_eq!(report["valid"], true);
+        assert_eq!(report["digest"], archive_digest, "no_data {no_data}");
+    }
+    let preview = run_private_with(
+        command(),
+        &["preview", &url, "--identity", path(&key.file), "--json"],
+        key,
+    )
+    .expect(0)
+    .json();
+    assert_eq!(preview["manifest"]["site"]["id"], "acme-shop");
+    let restored = site.out_dir().join(format!("restored-{}", target.len()));
+    run_private_with(
+        command(),
+        &[
+            "restore",
+            &url,
+            path(&restored),
+            "--yes",
+            "--identity",
+            path(&key.file),
+        ],
+        key,
+    )
+    .expect(0);
+    assert_eq!(
+        site_files(&restored)["users/u-ada.json"],
+        site_files(&site.root())["users/u-ada.json"]
+    );
+}
+
+/// [`run_private`] through `command`.
+#[track_caller]
+fn run_private_with(mut command: std::process::Command, args: &[&str], key: &Key) -> Run {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Run::from_command(command.env("TMPDIR", tmp.path()).args(args));
+    assert_eq!(listing(tmp.path()), Vec::<String>::new(), "{}", run.stderr);
+    assert!(!run.stdout.contains(&key.secret) && !run.stderr.contains(&key.secret));
+    run
+}
+
+#[test]
+fn an_encrypted_backup_stored_in_a_directory_round_trips_and_a_changed_one_is_refused() {
+    let site = TestSite::demo();
+    let out = site.out_dir();
+    let key = keygen(&out, "key.txt");
+    let target = out.join("target");
+    let target_text = target.display().to_string();
+    stored_encrypted_backup_round_trips(&sitepack, &target_text, &site, &key);
+
+    // One byte of the stored ciphertext changed: the sidecar's digest refuses it before
+    // it is decrypted (exit 1), by its path in the target and by URL.
+    let stored = listing(&target.join("acme-shop"));
+    let name = stored.iter().find(|n| n.ends_with(".zip.age")).unwrap();
+    let object = target.join("acme-shop").join(name);
+    let mut bytes = std::fs::read(&object).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&object, bytes).unwrap();
+    for archive in [
+        object.display().to_string(),
+        format!("file://{}", object.display()),
+    ] {
+        let run =
+            run_private(&["validate", &archive, "--identity", path(&key.file)], &key).expect(1);
+        assert!(run.stderr.contains("nothing was checked"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn an_encrypted_backup_stored_in_s3_round_trips() {
+    let server = crate::util::s3::S3Server::start();
+    let site = TestSite::demo();
+    let key = keygen(&site.out_dir(), "key.txt");
+    let target = format!("s3://{}/enc", crate::util::s3::BUCKET);
+    stored_encrypted_backup_round_trips(&|| server.sitepack(), &target, &site, &key);
+}
+
+#[test]
+fn auto_run_encrypts_to_the_recipients_of_config_toml() {
+    let site = TestSite::demo();
+    let out = site.out_dir();
+    let key = keygen(&out, "key.txt");
+    let target = out.join("auto-target");
+    site.write(
+        ".sitepack/config.toml",
+        format!(
+            "[auto]\ntarget = '{}'\nencrypt_to = ['{}']\n",
+            target.display(),
+            key.public
+        ),
+    );
+    let run = run_private(&["auto", "run", path(&site.root()), "--json"], &key).expect(0);
+    let name = run.json()["stored"]["name"].as_str().unwrap().to_owned();
+    assert!(name.ends_with(".zip.age"), "{name}");
+    let object = target.join(&name);
+    assert!(
+        std::fs::read(&object)
+            .unwrap()
+            .starts_with(b"age-encryption.org/v1\n")
+    );
+    let decrypted = out.join("decrypted.zip");
+    run_tool(
+        "age",
+        &[
+            "-d",
+            "-i",
+            path(&key.file),
+            "-o",
+            path(&decrypted),
+            path(&object),
+        ],
+        &out,
+    )
+    .expect(0);
+    run_private(&["validate", path(&decrypted)], &key).expect(0);
+
+    // A recipient that is no public key names the config file.
+    site.write(
+        ".sitepack/config.toml",
+        format!(
+            "[auto]\ntarget = '{}'\nencrypt_to = ['{}']\n",
+            target.display(),
+            key.secret
+        ),
+    );
+    let run = run_private(&["auto", "run", path(&site.root())], &key).expect(2);
+    assert!(
+        run.stderr.contains("config.toml") && run.stderr.contains("encrypt_to"),
+        "{}",
+        run.stderr
+    );
+}

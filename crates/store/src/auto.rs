@@ -15,6 +15,9 @@ use sitepack_writer::{CreateOptions, Overwrite};
 use crate::prune::{GroupBy, OrphanDecision, OrphanGrace, PruneDecision, prune};
 use crate::retention::RetentionPolicy;
 use crate::schedule::Schedule;
+use sitepack_crypt::{EncryptingWriter, Recipients};
+
+use crate::backups::{ENCRYPTION_METHOD, Encryption};
 use crate::{
     BackupKind, NewBackup, S3Settings, StoreError, StoredBackup, TargetSpec, list_backups,
     open_store, store_backup,
@@ -50,6 +53,9 @@ pub struct AutoConfig {
     pub schedule: Schedule,
     /// `[auto.retention]`: which backups to keep after each run (default: all).
     pub retention: RetentionPolicy,
+    /// `encrypt_to`: the age recipients (public keys) every automatic backup is
+    /// encrypted to; none (the default) stores plain archives.
+    pub encrypt_to: Option<Recipients>,
 }
 
 /// `config.toml` as written: the text of each setting, before it is checked.
@@ -82,6 +88,8 @@ struct AutoTable {
     weekday: Option<String>,
     #[serde(default)]
     retention: RetentionPolicy,
+    #[serde(default)]
+    encrypt_to: Vec<String>,
 }
 
 fn full_scope() -> Scope {
@@ -167,6 +175,16 @@ pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
         path: path.clone(),
         source,
     })?;
+    let encrypt_to = if auto.encrypt_to.is_empty() {
+        None
+    } else {
+        Some(Recipients::parse(&auto.encrypt_to, &[]).map_err(|source| {
+            StoreError::ConfigEncryption {
+                path: path.clone(),
+                source,
+            }
+        })?)
+    };
     let target = config_target(&auto.target).map_err(|source| StoreError::ConfigTarget {
         path,
         source: Box::new(source),
@@ -182,6 +200,7 @@ pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
             label: auto.label,
             schedule,
             retention: auto.retention,
+            encrypt_to,
         },
     })
 }
@@ -196,10 +215,13 @@ pub struct BackupRequest<'a> {
     pub kind: BackupKind,
     /// Read every stored byte back and check its digest before the sidecar is written.
     pub verify_digest: bool,
+    /// Encrypt the archive to these recipients before it is stored.
+    pub encrypt_to: Option<Recipients>,
 }
 
-/// Writes the archive into a private temporary directory, then stores it with its
-/// sidecar. Nothing is listed unless every step succeeded. The temporary directories
+/// Writes the archive into a private temporary directory, checks it, encrypts it when
+/// asked (the ciphertext beside it), then stores it with its sidecar. Nothing is listed
+/// unless every step succeeded. The temporary directories
 /// killed runs left behind are removed first (never one whose run is still going).
 pub fn backup_site(
     request: &BackupRequest<'_>,
@@ -219,7 +241,7 @@ pub fn backup_site(
         .and_then(|_lock| request.site.write_archive(options, output, progress))
         .map_err(|source| StoreError::Create { source })?;
     check_before_storing(&archive)?;
-    let backup = NewBackup {
+    let mut backup = NewBackup {
         site: request.site.identity(),
         created_at: options.created_at,
         scope: options.scope.clone(),
@@ -228,8 +250,48 @@ pub fn backup_site(
         label: options.label.clone(),
         size: summary.archive_size,
         sha256: summary.archive_sha256,
+        encryption: None,
     };
-    store_backup(store, &archive, &backup, request.verify_digest)
+    let Some(recipients) = &request.encrypt_to else {
+        return store_backup(store, &archive, &backup, request.verify_digest);
+    };
+    let encrypted = work.path().join("backup.zip.age");
+    let written = encrypt_file(&archive, &encrypted, recipients)?;
+    backup.encryption = Some(Encryption {
+        method: ENCRYPTION_METHOD.to_owned(),
+        recipients: recipients.to_strings(),
+        archive_size: summary.archive_size,
+        archive_sha256: summary.archive_sha256,
+    });
+    backup.size = written.size;
+    backup.sha256 = written.sha256;
+    store_backup(store, &encrypted, &backup, request.verify_digest)
+}
+
+/// Encrypts the archive `plain` into `encrypted` (created new, 0600).
+fn encrypt_file(
+    plain: &Path,
+    encrypted: &Path,
+    recipients: &Recipients,
+) -> Result<sitepack_crypt::Written, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut input = std::fs::File::open(plain).map_err(|e| StoreError::io("read", plain, e))?;
+    let output = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(encrypted)
+        .map_err(|e| StoreError::io("create", encrypted, e))?;
+    let fail = |e| StoreError::io("encrypt into", encrypted, e);
+    let mut writer =
+        EncryptingWriter::new(std::io::BufWriter::new(output), recipients).map_err(fail)?;
+    std::io::copy(&mut input, &mut writer).map_err(fail)?;
+    let (out, written) = writer.finish().map_err(fail)?;
+    out.into_inner()
+        .map_err(|e| fail(e.into_error()))?
+        .sync_all()
+        .map_err(fail)?;
+    Ok(written)
 }
 
 /// A backup is called good only once it validates as `restore` will validate it (every
@@ -573,6 +635,7 @@ fn run_once(
         options,
         kind: BackupKind::Auto,
         verify_digest: true,
+        encrypt_to: config.encrypt_to.clone(),
     };
     report.stored = Some(backup_site(&request, store, progress)?);
     // The backup is stored and verified: whatever retention does, the run succeeded,

@@ -156,6 +156,22 @@ pub enum StoreError {
         #[source]
         source: Box<StoreError>,
     },
+    /// The `encrypt_to` of `config.toml` holds something that is no age recipient.
+    #[error("{}: [auto] encrypt_to", path.display())]
+    ConfigEncryption {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: sitepack_crypt::CryptError,
+    },
+    /// An encrypted backup was to be read by byte ranges: its ciphertext has none that
+    /// mean anything; it is downloaded and decrypted instead.
+    #[error("{name} is encrypted: it cannot be read by byte ranges, only downloaded and decrypted")]
+    EncryptedRanges {
+        /// The backup.
+        name: String,
+    },
     /// The archive could not be made.
     #[error("cannot make the archive")]
     Create {

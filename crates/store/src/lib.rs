@@ -37,8 +37,9 @@ pub use auto::{
     Config, auto_run, backup_site, config_path, read_config, record_stored_backup,
 };
 pub use backups::{
-    BackupKind, BackupListing, NewBackup, Orphan, OrphanKind, StoredBackup, backup_name,
-    check_stored, delete_backup, fetch_into, find_backup, list_backups, store_backup,
+    BackupKind, BackupListing, ENCRYPTION_METHOD, Encryption, NewBackup, Orphan, OrphanKind,
+    StoredBackup, backup_name, check_stored, delete_backup, fetch_into, find_backup, list_backups,
+    store_backup,
 };
 pub use error::StoreError;
 pub use local::LocalStore;

@@ -387,6 +387,7 @@ mod tests {
             label: None,
             size: 14,
             sha256: sitepack_format::Sha256::of(b"not even a zip"),
+            encryption: None,
         };
         let stored =
             crate::store_backup(&LocalStore::new(&target), &archive, &backup, false).unwrap();

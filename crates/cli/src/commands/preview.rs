@@ -67,7 +67,10 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
         );
     }
     let location = super::stored::locate(&args.archive, &args.source)?;
-    if let (Location::Stored(located), None) = (&location, &args.against) {
+    // An encrypted backup has no byte ranges to read: it is downloaded and decrypted.
+    if let (Location::Stored(located), None) = (&location, &args.against)
+        && located.backup.encryption.is_none()
+    {
         // Only the metadata is needed: read by byte ranges, nothing else is fetched.
         let name = args.archive.display().to_string();
         let preview = match preview_stored(located.store.as_ref(), &located.backup, &name) {

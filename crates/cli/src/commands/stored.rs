@@ -129,6 +129,7 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
     let target = &sitepack_format::mask_url_user_info(args.to.as_deref().unwrap_or_default());
     let parsed = args.to.as_deref().unwrap_or_default().parse::<TargetSpec>();
     let new_directory = matches!(&parsed, Ok(TargetSpec::Local(path)) if !path.exists());
+    let recipients = args.encrypt.recipients()?;
     let site_arg = SiteArg::parse(&args.site)?;
     let site = site_arg.open_for_backup()?;
     let state_root = site_arg.state_root();
@@ -156,6 +157,7 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
                 options: options.clone(),
                 kind: BackupKind::Manual,
                 verify_digest: false,
+                encrypt_to: recipients.clone(),
             };
             backup_site(&request, store.as_ref(), &bar)
         });
@@ -181,6 +183,15 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
             "sha256 {}  (recorded beside it in {}.json)",
             stored.sha256, stored.name
         )?;
+        if let Some(encryption) = &stored.encryption {
+            writeln!(
+                out,
+                "encrypted with age to {} recipient(s); the archive inside: {} bytes, sha256 {}",
+                encryption.recipients.len(),
+                encryption.archive_size,
+                encryption.archive_sha256
+            )?;
+        }
         out.flush()?;
     }
     Ok(Outcome::Success)
@@ -247,13 +258,17 @@ pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
     if backups.is_empty() {
         writeln!(out, "{}: no backups", store.describe())?;
     } else {
-        let rows: Vec<[String; 7]> = backups
+        let rows: Vec<[String; 8]> = backups
             .iter()
             .map(|b| {
                 [
                     b.created_at.to_string(),
                     b.scope.to_string(),
                     kind_name(b.kind).to_owned(),
+                    b.encryption
+                        .as_ref()
+                        .map_or("-", |e| e.method.as_str())
+                        .to_owned(),
                     b.size.to_string(),
                     b.label.clone().unwrap_or_else(|| "-".to_owned()),
                     b.sha256.to_string()[..12].to_owned(),
@@ -264,7 +279,14 @@ pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
         print_table(
             &mut out,
             [
-                "CREATED", "SCOPE", "KIND", "SIZE", "LABEL", "SHA256", "NAME",
+                "CREATED",
+                "SCOPE",
+                "KIND",
+                "ENCRYPTED",
+                "SIZE",
+                "LABEL",
+                "SHA256",
+                "NAME",
             ],
             &rows,
         )?;
