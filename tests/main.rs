@@ -10,6 +10,7 @@ mod util;
 
 mod audit;
 mod auto;
+mod check;
 mod completions;
 mod content_rules;
 mod create_bad_site;

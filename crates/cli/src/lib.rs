@@ -90,6 +90,8 @@ enum Command {
     Revert(commands::review::RevertArgs),
     /// List the backups stored in a target (a directory or s3://bucket/prefix).
     List(commands::stored::ListArgs),
+    /// Check the backups stored in a target: their metadata, or (--read-data) their data.
+    Check(commands::check::CheckArgs),
     /// Remove the stored backups of a site that a retention policy does not keep.
     Prune(commands::stored::PruneArgs),
     /// Automatic backups, as SITE/.sitepack/config.toml says.
@@ -133,6 +135,7 @@ impl Command {
             Self::Status(args) | Self::Keep(args) => args.json,
             Self::Revert(args) => args.review.json,
             Self::List(args) => args.json,
+            Self::Check(args) => args.json,
             Self::Prune(args) => args.json,
             Self::Auto(commands::stored::AutoCommand::Run(args)) => args.json,
             Self::Completions(_) => false,
@@ -171,6 +174,7 @@ pub fn run() -> ExitCode {
         Command::Keep(args) => commands::review::keep(args),
         Command::Revert(args) => commands::review::revert(args),
         Command::List(args) => commands::stored::list(args),
+        Command::Check(args) => commands::check::run(args),
         Command::Prune(args) => commands::stored::prune_command(args),
         Command::Auto(command) => commands::stored::auto(command, &cli.global),
         Command::Completions(args) => completions::run(args),

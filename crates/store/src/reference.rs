@@ -5,6 +5,7 @@
 //! sidecar) or read as a plain file.
 
 use std::fmt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -206,7 +207,12 @@ impl Location {
     /// file. A ciphertext whose digest is not its sidecar's is not decrypted.
     pub fn open(&self, identities: &Identities) -> Result<Opened, StoreError> {
         match self {
-            Self::Stored(located) => download(located, identities),
+            Self::Stored(located) => open_stored(
+                located.store.as_ref(),
+                &located.backup,
+                &located.given,
+                identities,
+            ),
             Self::File { path, .. } => {
                 let name = path.display().to_string();
                 open_plain_or_decrypted(path, &name, identities, None, None)
@@ -252,15 +258,19 @@ fn open_plain_or_decrypted(
     })
 }
 
-/// Downloads a stored backup into a private temporary file, checked against its sidecar.
-fn download(located: &Located, identities: &Identities) -> Result<Opened, StoreError> {
-    let Located {
-        store,
-        backup,
-        given,
-    } = located;
+/// Downloads a stored backup into a private temporary file, checked against its sidecar
+/// (a mismatch is [`Opened::digest_mismatch`]; an encrypted one is refused with it, never
+/// decrypted), and decrypts it with `identities` when it is encrypted. `given` names it.
+pub fn open_stored(
+    store: &dyn BackupStore,
+    backup: &StoredBackup,
+    given: &str,
+    identities: &Identities,
+) -> Result<Opened, StoreError> {
     let dir = tempfile::Builder::new()
         .prefix("sitepack-download-")
+        // Private: the download is a site's data (a directory is not 0700 by default).
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(|e| {
             StoreError::io(
@@ -276,9 +286,10 @@ fn download(located: &Located, identities: &Identities) -> Result<Opened, StoreE
         .read(true)
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(&path)
         .map_err(|e| StoreError::io("create", &path, e))?;
-    let digest_mismatch = match fetch_into(store.as_ref(), backup, &mut file) {
+    let digest_mismatch = match fetch_into(store, backup, &mut file) {
         Ok(()) => None,
         Err(mismatch @ StoreError::DigestMismatch { .. }) => Some(mismatch),
         Err(error) => return Err(error),

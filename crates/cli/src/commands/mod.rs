@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod audit;
+pub(crate) mod check;
 pub(crate) mod create;
 pub(crate) mod crypt_args;
 pub(crate) mod extract;
