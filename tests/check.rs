@@ -300,3 +300,85 @@ fn an_encrypted_backup_is_read_with_identity_and_without_it_cannot_be_checked() 
     );
     assert_eq!(with_key["summary"]["data_read"], 5);
 }
+
+#[test]
+fn auto_run_verifies_on_its_own_schedule_rotating_through_the_groups() {
+    let site = TestSite::demo();
+    let out = site.out_dir();
+    let target = out.join("target");
+    let hook_output = out.join("hook.txt");
+    site.write(
+        ".sitepack/config.toml",
+        format!(
+            "[auto]\ntarget = '{}'\nschedule = 'daily'\n\n[verify]\nschedule = 'daily'\nsubset = '1/3'\n",
+            target.display()
+        ),
+    );
+    let auto_run = |now: &str, code: i32| {
+        Run::from_command(
+            sitepack()
+                .env("SITEPACK_NOW", now)
+                .args([
+                    "auto",
+                    "run",
+                    site.root().to_str().unwrap(),
+                    "--if-due",
+                    "--json",
+                ])
+                .args([
+                    "--on-failure",
+                    &format!(
+                        "printf '%s' \"$SITEPACK_ERROR\" > '{}'",
+                        hook_output.display()
+                    ),
+                ]),
+        )
+        .expect(code)
+        .json()
+    };
+    let mut groups = Vec::new();
+    for day in 20..=23 {
+        let report = auto_run(&format!("2026-11-{day}T03:00:00Z"), 0);
+        assert_eq!(report["verify"]["sound"], true, "{report}");
+        groups.push(report["verify"]["read_data"].as_str().unwrap().to_owned());
+        // Later the same day: neither a backup nor a verification is due.
+        let again = auto_run(&format!("2026-11-{day}T04:00:00Z"), 0);
+        assert!(again.get("verify").is_none(), "{again}");
+    }
+    assert_eq!(
+        groups,
+        [
+            "group 1/3 read",
+            "group 2/3 read",
+            "group 3/3 read",
+            "group 1/3 read"
+        ]
+    );
+    let checks: Vec<Value> = run_audit(&site.root())
+        .into_iter()
+        .filter(|e| e["type"] == "check")
+        .collect();
+    assert_eq!(checks.len(), 4);
+    assert_eq!(checks[1]["details"]["subset"], "2/3");
+    assert_eq!(checks[1]["details"]["scheduled"], true);
+
+    // A truncated backup: the next verification finds it (metadata suffices), exits 1
+    // and runs --on-failure.
+    let name = checks[0]["details"]["target"].as_str().unwrap().to_owned();
+    assert_eq!(name, target.display().to_string());
+    let dir = target.join("acme-shop");
+    let archive = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .unwrap();
+    let bytes = std::fs::read(&archive).unwrap();
+    std::fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
+    let report = auto_run("2026-11-24T03:00:00Z", 1);
+    assert_eq!(report["verify"]["sound"], false);
+    let told = std::fs::read_to_string(&hook_output).unwrap();
+    assert!(
+        told.contains(archive.file_name().unwrap().to_str().unwrap()),
+        "{told}"
+    );
+}

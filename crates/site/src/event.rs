@@ -524,6 +524,16 @@ pub struct CheckDetails {
     /// Each damaged backup and missing piece, with what is wrong.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub damaged: Option<Vec<String>>,
+    /// The group read, `N/M` (a `--read-data-subset N/M` or a rotating `[verify]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subset: Option<String>,
+    /// Whether `auto run` made it, as `config.toml`'s `[verify]` says (its next run reads
+    /// the next group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<bool>,
+    /// The time of the run (what the verification schedule counts from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<Timestamp>,
     /// Why it failed (the target could not be read, a backup could not be checked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -507,11 +507,13 @@ fn check_data(
 /// `auto run`'s verification) as a `check` event: ok when everything checked is sound,
 /// failed with each damaged backup and missing piece, or with why the check failed. A
 /// warning when the log cannot be written.
+/// `scheduled` says it was `auto run`'s verification (whose rotation reads the last one).
 #[must_use]
 pub fn record_check(
     site_root: &std::path::Path,
     target: &str,
     options: &CheckOptions,
+    scheduled: bool,
     result: Result<&CheckReport, &StoreError>,
 ) -> Option<String> {
     use sitepack_site::{CheckDetails, Details, Outcome, record_audit_event};
@@ -519,6 +521,12 @@ pub fn record_check(
         target: Some(target.to_owned()),
         site: options.site.as_ref().map(ToString::to_string),
         read_data: Some(options.read_data.to_string()),
+        subset: match options.read_data {
+            ReadData::Group { n, m } => Some(format!("{n}/{m}")),
+            _ => None,
+        },
+        scheduled: scheduled.then_some(true),
+        checked_at: Some(options.now),
         ..CheckDetails::default()
     };
     let outcome = match result {

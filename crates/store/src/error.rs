@@ -165,6 +165,14 @@ pub enum StoreError {
         #[source]
         source: sitepack_crypt::CryptError,
     },
+    /// The `[verify]` table of `config.toml` is not usable.
+    #[error("{}: [verify] {problem}", path.display())]
+    ConfigVerify {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
     /// An encrypted backup was to be read by byte ranges: its ciphertext has none that
     /// mean anything; it is downloaded and decrypted instead.
     #[error("{name} is encrypted: it cannot be read by byte ranges, only downloaded and decrypted")]

@@ -37,7 +37,8 @@ use sitepack_format::failpoint;
 
 pub use auto::{
     AutoConfig, AutoFailure, AutoReport, AutoRunOptions, AutoSite, BackupRequest, CONFIG_NAME,
-    Config, auto_run, backup_site, config_path, read_config, record_stored_backup,
+    Config, VerifyConfig, VerifySubset, auto_run, backup_site, config_path, read_config,
+    record_stored_backup,
 };
 pub use backups::{
     BackupKind, BackupListing, ENCRYPTION_METHOD, Encryption, NewBackup, Orphan, OrphanKind,

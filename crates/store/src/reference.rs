@@ -462,6 +462,21 @@ mod tests {
     }
 
     #[test]
+    fn a_download_is_private_and_gone_when_dropped() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_dir, path) = local_target_with_a_backup();
+        let location = locate(&path, None, &S3Settings::default()).unwrap();
+        let opened = location.open(&Identities::none()).unwrap();
+        let file = opened.archive.path().to_path_buf();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_ne!(file, path, "a download, not the stored file");
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+        drop(opened);
+        assert!(!file.exists());
+    }
+
+    #[test]
     fn a_target_read_from_must_exist() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing");

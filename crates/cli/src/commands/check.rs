@@ -95,7 +95,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome> {
         })
         .and_then(|store| check_target(store.as_ref(), &options));
     if let Some(site_dir) = &args.site_dir
-        && let Some(warning) = record_check(site_dir, &target, &options, result.as_ref())
+        && let Some(warning) = record_check(site_dir, &target, &options, false, result.as_ref())
     {
         eprintln!("warning: {warning}");
     }

@@ -718,12 +718,43 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
             print_orphan_decisions(&mut out, &report.orphans, OrphanGrace::default(), false)?;
         }
     }
+    if let Some(verify) = &report.verify {
+        print_verification(&mut out, verify)?;
+    }
     out.flush()?;
     Ok(retention_outcome(&report))
 }
 
-/// A run whose backup was stored but whose retention failed exits 2, naming both.
+/// What `auto run`'s scheduled verification found.
+fn print_verification(out: &mut dyn Write, verify: &sitepack_store::CheckReport) -> io::Result<()> {
+    writeln!(
+        out,
+        "verified the site's backups in {}: {}; {} backup(s), {} read fully: {}",
+        verify.target,
+        verify.read_data,
+        verify.summary.backups,
+        verify.summary.data_read,
+        if verify.sound { "sound" } else { "DAMAGED" }
+    )?;
+    for failure in verify.failures() {
+        writeln!(out, "  {failure}")?;
+    }
+    Ok(())
+}
+
+/// A run whose backup was stored but whose retention failed exits 2, naming both; a
+/// scheduled verification that found damage exits 1 (a verdict), or 2 when a backup
+/// could not be checked.
 fn retention_outcome(report: &sitepack_store::AutoReport) -> Outcome {
+    if let Some(verify) = report.verify.as_ref().filter(|v| !v.sound) {
+        let message = sitepack_store::failure_message(verify);
+        return if verify.exit_code() == 1 {
+            eprintln!("error: verification found damage: {message}");
+            Outcome::Invalid
+        } else {
+            Outcome::FailedAfterReport(format!("verification incomplete: {message}"))
+        };
+    }
     if let (Some(stored), Some(error)) = (&report.stored, &report.retention_error) {
         return Outcome::FailedAfterReport(format!(
             "{} was stored and verified (recorded as this run's success), but retention then failed: {error}",
