@@ -603,3 +603,96 @@ fn auto_run_encrypts_to_the_recipients_of_config_toml() {
         run.stderr
     );
 }
+
+/// `age -d` or `age -p` on a terminal (script(1)), typing `input`.
+fn age_on_terminal(args: &str, input: &str, dir: &Path) {
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &format!("age {args}"), "/dev/null"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script(1) from bsdutils is needed by this test");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+    let ended = Run::from_output(child.wait_with_output().unwrap());
+    assert_eq!(ended.code, 0, "age {args}: {}", ended.stdout);
+}
+
+#[test]
+fn a_passphrase_encrypts_and_decrypts_and_interoperates_with_age_p() {
+    let site = TestSite::demo();
+    let out = site.out_dir();
+    let key = keygen(&out, "key.txt");
+    let passphrase = out.join("passphrase.txt");
+    std::fs::write(&passphrase, "correct horse battery staple\n").unwrap();
+    let wrong = out.join("wrong.txt");
+    std::fs::write(&wrong, "Tr0ub4dor&3\n").unwrap();
+    let plain = out.join("plain.zip");
+    create(&site.root(), &plain, &[]);
+    let encrypted = out.join("demo.zip.age");
+    let summary = create(
+        &site.root(),
+        &encrypted,
+        &["--passphrase-file", path(&passphrase), "--json"],
+    )
+    .json();
+    assert_eq!(summary["encrypted"]["recipients"][0], "passphrase (scrypt)");
+    let ciphertext = std::fs::read(&encrypted).unwrap();
+    assert!(!ciphertext.windows(13).any(|w| w == b"correct horse"));
+    assert!(
+        ciphertext.windows(6).any(|w| w == b"scrypt"),
+        "age's scrypt stanza"
+    );
+
+    let run = run_private(
+        &[
+            "validate",
+            path(&encrypted),
+            "--passphrase-file",
+            path(&wrong),
+        ],
+        &key,
+    )
+    .expect(2);
+    assert!(run.stderr.contains("does not decrypt it"), "{}", run.stderr);
+    assert!(!run.stderr.contains("Tr0ub4dor"), "{}", run.stderr);
+    let run = run_private(&["validate", path(&encrypted)], &key).expect(2);
+    assert!(
+        run.stderr.contains("give --passphrase-file"),
+        "{}",
+        run.stderr
+    );
+    run_private(
+        &[
+            "validate",
+            path(&encrypted),
+            "--passphrase-file",
+            path(&passphrase),
+        ],
+        &key,
+    )
+    .expect(0);
+
+    // Debian's age, on a terminal: `age -d` gives the plain archive; `age -p` writes one
+    // sitepack reads with the same passphrase.
+    age_on_terminal(
+        "-d -o by-age.zip demo.zip.age",
+        "correct horse battery staple\n",
+        &out,
+    );
+    assert!(std::fs::read(out.join("by-age.zip")).unwrap() == std::fs::read(&plain).unwrap());
+    age_on_terminal(
+        "-p -o by-age-p.zip.age plain.zip",
+        "correct horse battery staple\ncorrect horse battery staple\n",
+        &out,
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    Run::from_command(
+        sitepack()
+            .env("TMPDIR", tmp.path())
+            .env("SITEPACK_PASSPHRASE_FILE", &passphrase)
+            .args(["validate", path(&out.join("by-age-p.zip.age"))]),
+    )
+    .expect(0);
+}

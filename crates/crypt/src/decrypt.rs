@@ -57,12 +57,6 @@ pub fn decrypt_to_private_file(
     archive: &str,
     identities: &Identities,
 ) -> Result<Decrypted, CryptError> {
-    if identities.is_empty() {
-        return Err(CryptError::NoIdentity {
-            archive: archive.to_owned(),
-        });
-    }
-    let keys = identities.load()?;
     let input = File::open(source).map_err(|e| CryptError::io("read", source, e))?;
     let damaged = |reason: String| CryptError::Damaged {
         archive: archive.to_owned(),
@@ -75,18 +69,42 @@ pub fn decrypt_to_private_file(
         }
         e => damaged(e.to_string()),
     })?;
-    let mut plaintext = decryptor
-        .decrypt(keys.iter().map(|k| k.as_ref() as &dyn age::Identity))
-        .map_err(|e| match e {
-            DecryptError::NoMatchingKeys => CryptError::WrongIdentity {
+    let mut plaintext = if decryptor.is_scrypt() {
+        let Some(file) = identities.passphrase_file() else {
+            return Err(CryptError::NoPassphrase {
                 archive: archive.to_owned(),
-                files: identities.describe(),
-            },
-            DecryptError::Io(e) if e.kind() != io::ErrorKind::InvalidData => {
-                CryptError::io("read", source, e)
-            }
-            e => damaged(e.to_string()),
-        })?;
+            });
+        };
+        let identity = age::scrypt::Identity::new(Identities::passphrase(file)?);
+        decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .map_err(|e| match e {
+                DecryptError::DecryptionFailed => CryptError::WrongPassphrase {
+                    archive: archive.to_owned(),
+                    file: file.to_path_buf(),
+                },
+                e => damaged(e.to_string()),
+            })?
+    } else {
+        if identities.is_empty() {
+            return Err(CryptError::NoIdentity {
+                archive: archive.to_owned(),
+            });
+        }
+        let keys = identities.load()?;
+        decryptor
+            .decrypt(keys.iter().map(|k| k.as_ref() as &dyn age::Identity))
+            .map_err(|e| match e {
+                DecryptError::NoMatchingKeys => CryptError::WrongIdentity {
+                    archive: archive.to_owned(),
+                    files: identities.describe(),
+                },
+                DecryptError::Io(e) if e.kind() != io::ErrorKind::InvalidData => {
+                    CryptError::io("read", source, e)
+                }
+                e => damaged(e.to_string()),
+            })?
+    };
 
     let dir = tempfile::Builder::new()
         .prefix("sitepack-decrypted-")
@@ -213,6 +231,38 @@ mod tests {
             assert!(error.is_damage(), "{what}: {error}");
         }
         assert_eq!(temporaries(), before, "no decrypted temporary is left");
+    }
+
+    #[test]
+    fn a_passphrase_encrypts_and_decrypts_and_a_wrong_or_missing_one_is_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let passphrase = dir.path().join("passphrase.txt");
+        std::fs::write(&passphrase, "correct horse battery staple\n").unwrap();
+        let recipients = Recipients::passphrase_file(&passphrase).unwrap();
+        assert_eq!(recipients.to_strings(), [crate::PASSPHRASE_RECIPIENT]);
+        let source = dir.path().join("x.zip.age");
+        std::fs::write(&source, encrypt(b"PK plain", &recipients)).unwrap();
+        let with = |file: &Path| Identities::none().with_passphrase_file(Some(file.to_path_buf()));
+        let decrypted = decrypt_to_private_file(&source, "x", &with(&passphrase)).unwrap();
+        assert_eq!(std::fs::read(decrypted.path()).unwrap(), b"PK plain");
+
+        let wrong = dir.path().join("wrong.txt");
+        std::fs::write(&wrong, "Tr0ub4dor&3\n").unwrap();
+        let error = decrypt_to_private_file(&source, "x", &with(&wrong)).unwrap_err();
+        assert!(
+            matches!(error, CryptError::WrongPassphrase { .. }),
+            "{error}"
+        );
+        assert!(!error.is_damage() && !error.to_string().contains("Tr0ub4dor"));
+        let (key_file, _) = key(dir.path(), "key.txt");
+        let error =
+            decrypt_to_private_file(&source, "x", &Identities::new(vec![key_file])).unwrap_err();
+        assert!(matches!(error, CryptError::NoPassphrase { .. }), "{error}");
+        std::fs::write(&wrong, "\n").unwrap();
+        assert!(matches!(
+            Recipients::passphrase_file(&wrong),
+            Err(CryptError::EmptyPassphrase { .. })
+        ));
     }
 
     fn temporaries() -> Vec<PathBuf> {

@@ -47,7 +47,8 @@ pub struct EncryptingWriter<W: Write> {
 impl<W: Write> EncryptingWriter<W> {
     /// Starts the ciphertext (its header) in `inner`.
     pub fn new(inner: W, recipients: &Recipients) -> io::Result<Self> {
-        let encryptor = age::Encryptor::with_recipients(recipients.as_age())
+        let encryptor = recipients
+            .encryptor()
             .map_err(|e| io::Error::other(e.to_string()))?;
         let tally = Tally {
             inner,

@@ -32,6 +32,30 @@ pub enum CryptError {
         /// What is wrong (a line number, never the line).
         reason: String,
     },
+    /// A passphrase file whose first line is empty.
+    #[error("{path}: its first line (the passphrase) is empty")]
+    EmptyPassphrase {
+        /// The passphrase file.
+        path: PathBuf,
+    },
+    /// An archive encrypted with a passphrase was met and no passphrase file was given.
+    #[error(
+        "{archive} is encrypted with a passphrase (age): give --passphrase-file FILE (or SITEPACK_PASSPHRASE_FILE)"
+    )]
+    NoPassphrase {
+        /// The archive, as the user named it.
+        archive: String,
+    },
+    /// The passphrase does not decrypt the archive.
+    #[error(
+        "{archive}: the passphrase in {file} does not decrypt it (a wrong passphrase, or a damaged header)"
+    )]
+    WrongPassphrase {
+        /// The archive, as the user named it.
+        archive: String,
+        /// The passphrase file.
+        file: PathBuf,
+    },
     /// An encrypted archive was met and no identity file was given.
     #[error(
         "{archive} is encrypted (age): give --identity FILE (or SITEPACK_IDENTITY_FILE) with a key it is encrypted to"

@@ -3,20 +3,42 @@
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use age::secrecy::SecretString;
 use age::x25519;
 
 use crate::CryptError;
 
-/// The recipients an archive is encrypted to: age X25519 public keys.
+/// Who can decrypt an archive: age X25519 public keys, or whoever knows a passphrase
+/// (age's scrypt recipient).
 #[derive(Clone)]
-pub struct Recipients(Vec<x25519::Recipient>);
+pub struct Recipients(Kind);
+
+#[derive(Clone)]
+enum Kind {
+    Keys(Vec<x25519::Recipient>),
+    Passphrase(SecretString),
+}
+
+/// What [`Recipients::to_strings`] says of a passphrase (never the passphrase).
+pub const PASSPHRASE_RECIPIENT: &str = "passphrase (scrypt)";
 
 impl std::fmt::Debug for Recipients {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.0.iter().map(ToString::to_string))
-            .finish()
+        f.debug_list().entries(self.to_strings()).finish()
     }
+}
+
+/// The passphrase in `path`: its first line, without the line ending.
+fn read_passphrase(path: &Path) -> Result<SecretString, CryptError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CryptError::io("read the passphrase file", path, e))?;
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        return Err(CryptError::EmptyPassphrase {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(SecretString::from(line.to_owned()))
 }
 
 impl Recipients {
@@ -43,17 +65,34 @@ impl Recipients {
         if recipients.is_empty() {
             return Err(CryptError::NoRecipients);
         }
-        Ok(Self(recipients))
+        Ok(Self(Kind::Keys(recipients)))
     }
 
-    /// The public keys, as `age1…` text (for records: nothing secret).
+    /// A passphrase, the first line of `path` (age's scrypt recipient, as `age -p`).
+    pub fn passphrase_file(path: &Path) -> Result<Self, CryptError> {
+        Ok(Self(Kind::Passphrase(read_passphrase(path)?)))
+    }
+
+    /// The public keys, as `age1…` text, or [`PASSPHRASE_RECIPIENT`] (for records:
+    /// nothing secret).
     #[must_use]
     pub fn to_strings(&self) -> Vec<String> {
-        self.0.iter().map(ToString::to_string).collect()
+        match &self.0 {
+            Kind::Keys(keys) => keys.iter().map(ToString::to_string).collect(),
+            Kind::Passphrase(_) => vec![PASSPHRASE_RECIPIENT.to_owned()],
+        }
     }
 
-    pub(crate) fn as_age(&self) -> impl Iterator<Item = &dyn age::Recipient> {
-        self.0.iter().map(|r| r as &dyn age::Recipient)
+    /// The age encryptor to these recipients.
+    pub(crate) fn encryptor(&self) -> Result<age::Encryptor, age::EncryptError> {
+        match &self.0 {
+            Kind::Keys(keys) => {
+                age::Encryptor::with_recipients(keys.iter().map(|r| r as &dyn age::Recipient))
+            }
+            Kind::Passphrase(passphrase) => {
+                Ok(age::Encryptor::with_user_passphrase(passphrase.clone()))
+            }
+        }
     }
 }
 
@@ -74,13 +113,35 @@ fn parse_recipient(text: &str, where_: &str) -> Result<x25519::Recipient, CryptE
 #[derive(Debug, Clone, Default)]
 pub struct Identities {
     files: Vec<PathBuf>,
+    passphrase_file: Option<PathBuf>,
 }
 
 impl Identities {
     /// These identity files.
     #[must_use]
     pub fn new(files: Vec<PathBuf>) -> Self {
-        Self { files }
+        Self {
+            files,
+            passphrase_file: None,
+        }
+    }
+
+    /// These identities, and the passphrase in `path` (its first line) for an archive
+    /// encrypted with a passphrase.
+    #[must_use]
+    pub fn with_passphrase_file(mut self, path: Option<PathBuf>) -> Self {
+        self.passphrase_file = path;
+        self
+    }
+
+    /// The passphrase file, when one was given.
+    pub(crate) fn passphrase_file(&self) -> Option<&Path> {
+        self.passphrase_file.as_deref()
+    }
+
+    /// The passphrase, read from its file.
+    pub(crate) fn passphrase(path: &Path) -> Result<SecretString, CryptError> {
+        read_passphrase(path)
     }
 
     /// No identity at all: an encrypted archive is refused with a clear message.

@@ -41,7 +41,7 @@ mod keys;
 pub use decrypt::{Decrypted, decrypt_to_private_file, is_age, is_encrypted};
 pub use encrypt::{EncryptedFile, EncryptingWriter, Existing, Written};
 pub use error::CryptError;
-pub use keys::{Identities, Recipients};
+pub use keys::{Identities, PASSPHRASE_RECIPIENT, Recipients};
 
 /// The file name ending of an encrypted archive (`OUT.zip.age`).
 pub const AGE_SUFFIX: &str = ".age";

@@ -133,7 +133,7 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
             output.display()
         ),
         (None, true) => bail!(
-            "{}: a .age output is encrypted: give --encrypt-to age1… or --recipients-file FILE",
+            "{}: a .age output is encrypted: give --encrypt-to age1…, --recipients-file FILE or --passphrase-file FILE",
             output.display()
         ),
         _ => {}

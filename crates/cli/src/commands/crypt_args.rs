@@ -17,11 +17,18 @@ pub(crate) struct EncryptArgs {
     /// `age -R` reads it; repeatable.
     #[arg(long, value_name = "FILE")]
     pub(crate) recipients_file: Vec<PathBuf>,
+    /// Encrypt with the passphrase on the first line of this file instead (age's scrypt
+    /// mode, as `age -p`); reading then takes --passphrase-file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["encrypt_to", "recipients_file"])]
+    pub(crate) passphrase_file: Option<PathBuf>,
 }
 
 impl EncryptArgs {
     /// The recipients, when encryption was asked for.
     pub(crate) fn recipients(&self) -> Result<Option<Recipients>> {
+        if let Some(file) = &self.passphrase_file {
+            return Ok(Some(Recipients::passphrase_file(file)?));
+        }
         if self.encrypt_to.is_empty() && self.recipients_file.is_empty() {
             return Ok(None);
         }
@@ -45,10 +52,18 @@ pub(crate) struct IdentityArgs {
         hide_env_values = true
     )]
     identity: Vec<PathBuf>,
+    /// The passphrase (the first line of this file) of an archive encrypted with one.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "SITEPACK_PASSPHRASE_FILE",
+        hide_env_values = true
+    )]
+    passphrase_file: Option<PathBuf>,
 }
 
 impl IdentityArgs {
     pub(crate) fn identities(&self) -> Identities {
-        Identities::new(self.identity.clone())
+        Identities::new(self.identity.clone()).with_passphrase_file(self.passphrase_file.clone())
     }
 }
