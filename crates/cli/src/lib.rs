@@ -76,7 +76,7 @@ enum Command {
     Preview(commands::preview::PreviewArgs),
     /// Validate an archive, then unpack it safely into a new directory.
     Extract(commands::extract::ExtractArgs),
-    /// List the site's audit log (create, restore, keep, revert, init, recover, auto, prune).
+    /// List the site's audit log (create, restore, keep, revert, init, recover, auto, prune, check).
     Audit(commands::audit::AuditArgs),
     /// Create a new site from a full-scope template archive, under a new identity.
     Init(commands::init::InitArgs),

@@ -21,8 +21,12 @@ pub fn is_age(start: &[u8]) -> bool {
 }
 
 /// Whether the file at `path` is an age file, judged by its first bytes (never by its
-/// name: `age -o backup.zip` names it as it likes).
+/// name: `age -o backup.zip` names it as it likes). Anything but a regular file (a FIFO,
+/// which opening would block on; a directory) is not one: its reader says what it is.
 pub fn is_encrypted(path: &Path) -> Result<bool, CryptError> {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return Ok(false);
+    }
     let mut start = Vec::with_capacity(ARMOR.len());
     File::open(path)
         .and_then(|f| f.take(ARMOR.len() as u64).read_to_end(&mut start))
@@ -189,6 +193,23 @@ mod tests {
         let temporary = decrypted.path().parent().unwrap().to_path_buf();
         drop(decrypted);
         assert!(!temporary.exists());
+    }
+
+    #[test]
+    fn a_fifo_or_a_directory_is_no_age_file_and_is_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.zip.age");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert!(
+            !is_encrypted(&fifo).unwrap(),
+            "never opened: no writer would come"
+        );
+        assert!(!is_encrypted(dir.path()).unwrap());
+        assert!(!is_encrypted(&dir.path().join("missing")).unwrap());
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Encryption at rest for sitepack archives, with [age](https://age-encryption.org/v1)
-//! (X25519 recipients), interoperable with the `age` command both ways.
+//! (X25519 recipients, or a passphrase through age's scrypt recipient), interoperable
+//! with the `age` command both ways.
 //!
 //! - [`Recipients`]: who an archive is encrypted to (`age1…` public keys, given one by
-//!   one or in a recipients file).
-//! - [`Identities`]: the identity files (`AGE-SECRET-KEY-1…`) an archive is decrypted
-//!   with, read only when an encrypted archive is met.
+//!   one or in a recipients file; or a passphrase file).
+//! - [`Identities`]: the identity files (`AGE-SECRET-KEY-1…`) and the passphrase file an
+//!   archive is decrypted with, read only when an encrypted archive is met.
 //! - [`EncryptingWriter`]: an archive written through encryption, with the size and
 //!   SHA-256 of the ciphertext; [`EncryptedFile`] writes one into a file beside its
 //!   destination and renames it into place when complete.
