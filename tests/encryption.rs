@@ -696,3 +696,41 @@ fn a_passphrase_encrypts_and_decrypts_and_interoperates_with_age_p() {
     )
     .expect(0);
 }
+
+#[test]
+fn an_encrypted_archive_streams_to_standard_output() {
+    let site = TestSite::demo();
+    let out = site.out_dir();
+    let key = keygen(&out, "key.txt");
+    let plain = out.join("plain.zip");
+    create(&site.root(), &plain, &[]);
+    let run = crate::util::try_create(
+        &site.root(),
+        "-",
+        &["--timestamp", TIMESTAMP, "--encrypt-to", &key.public],
+    )
+    .expect(0);
+    assert!(run.stdout_bytes.starts_with(b"age-encryption.org/v1\n"));
+    assert!(
+        run.stderr.contains("encrypted with age to 1 recipient(s)"),
+        "{}",
+        run.stderr
+    );
+    let streamed = out.join("streamed.zip.age");
+    std::fs::write(&streamed, &run.stdout_bytes).unwrap();
+    let decrypted = out.join("decrypted.zip");
+    run_tool(
+        "age",
+        &[
+            "-d",
+            "-i",
+            path(&key.file),
+            "-o",
+            path(&decrypted),
+            path(&streamed),
+        ],
+        &out,
+    )
+    .expect(0);
+    assert!(std::fs::read(&decrypted).unwrap() == std::fs::read(&plain).unwrap());
+}
