@@ -284,6 +284,22 @@ fn an_encrypted_backup_is_read_with_identity_and_without_it_cannot_be_checked() 
     store_backups(&sitepack, &site.root(), target, &["--encrypt-to", &public]);
     let metadata = check(sitepack(), target, &[], 0);
     assert!(metadata["backups"][0]["encrypted"].as_bool().unwrap());
+    // An encrypted backup's metadata is its size and its age header: one overwritten
+    // (same size) is found without reading the data.
+    let name = metadata["backups"][4]["name"].as_str().unwrap().to_owned();
+    let object = Path::new(target).join(&name);
+    let mut bytes = std::fs::read(&object).unwrap();
+    let saved = bytes.clone();
+    bytes[..3].copy_from_slice(b"PK\x03");
+    std::fs::write(&object, &bytes).unwrap();
+    let found = check(sitepack(), target, &[], 1);
+    assert!(
+        verdicts(&found)[&name]
+            .2
+            .contains("does not start as an age file"),
+        "{found}"
+    );
+    std::fs::write(&object, saved).unwrap();
     let no_key = check(sitepack(), target, &["--read-data"], 2);
     assert_eq!(no_key["summary"]["errors"], 5);
     assert!(

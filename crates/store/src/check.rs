@@ -382,8 +382,9 @@ fn disagreements(
     found
 }
 
-/// Metadata only: the object's size, then (unless it is encrypted) its end records,
-/// central directory, manifest and checksums by byte ranges, agreeing with the sidecar.
+/// Metadata only: the object's size, then its end records, central directory, manifest
+/// and checksums by byte ranges, agreeing with the sidecar (of an encrypted one, its age
+/// header's first line).
 fn check_metadata(store: &dyn BackupStore, backup: &StoredBackup) -> BackupCheck {
     let mut problems = Vec::new();
     let mut error = false;
@@ -393,7 +394,14 @@ fn check_metadata(store: &dyn BackupStore, backup: &StoredBackup) -> BackupCheck
             "the object is {size} bytes, its sidecar says {}",
             backup.size
         )),
-        Ok(_) if encrypted => {}
+        Ok(_) if encrypted => match store.get_range(&backup.name, 0..64.min(backup.size)) {
+            Ok(start) if sitepack_crypt::is_age(&start) => {}
+            Ok(_) => problems.push("the object does not start as an age file does".to_owned()),
+            Err(e) => {
+                error = true;
+                problems.push(error_chain(&e));
+            }
+        },
         Ok(_) => match preview_stored(store, backup, &backup.name) {
             Ok(preview) => {
                 problems.extend(error_findings(&preview.findings));

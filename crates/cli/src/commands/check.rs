@@ -15,7 +15,7 @@ use crate::Outcome;
 /// Check the backups stored in a target: metadata by default, or their data.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Without --read-data: every backup has its sidecar and its object the recorded size; its end records, central directory, manifest and checksums are read by byte ranges (never whole downloads) and agree with the sidecar (an encrypted backup: its size only).
+Without --read-data: every backup has its sidecar and its object the recorded size; its end records, central directory, manifest and checksums are read by byte ranges (never whole downloads) and agree with the sidecar (an encrypted backup: its size and age header).
 --read-data: every backup downloaded, checked against its sidecar's digest, decrypted when encrypted (--identity), and validated fully.
 --read-data-subset N/M: only the backups of group N of M (a stable hash of the name), so that 1/M … M/M read every backup once; P%: a random P% (--seed, reported).
 Exit status: 0 everything checked is sound, 1 a backup is damaged or a piece is missing (each named), 2 an error (the target cannot be read, a backup cannot be checked).")]
