@@ -10,6 +10,7 @@ mod util;
 
 mod audit;
 mod auto;
+mod check;
 mod completions;
 mod content_rules;
 mod create_bad_site;
@@ -21,6 +22,7 @@ mod create_scopes;
 mod create_secrets;
 mod database_archive;
 mod db_sites;
+mod encryption;
 mod extract;
 mod human_output;
 mod init;

@@ -154,6 +154,7 @@ pub fn run_tool(program: &str, args: &[&str], dir: &Path) -> Run {
     let package = match program {
         "7z" => "p7zip-full",
         "sha256sum" => "coreutils",
+        "age-keygen" => "age",
         other => other,
     };
     let output = Command::new(program)

@@ -43,6 +43,12 @@ const BUSY_SHARE: f64 = 0.05;
 /// directory); the validate tools test the last ones written.
 const SITEPACK_ARCHIVE: &str = "sitepack.zip";
 const ZIP_ARCHIVE: &str = "zip-6.zip";
+/// `sitepack.zip` encrypted by `age -r` (when Debian's `age` is installed), and the key.
+const ENCRYPTED_ARCHIVE: &str = "sitepack.zip.age";
+const AGE_KEY: &str = "bench-key.txt";
+/// The names of the encrypted validate and of the decryption pass alone.
+const ENCRYPTED_VALIDATE: &str = "sitepack validate --identity (age)";
+const AGE_DECRYPT: &str = "age -d > /dev/null";
 
 /// What `cargo xtask bench` was asked for.
 #[derive(Debug, Clone)]
@@ -119,9 +125,12 @@ pub(crate) fn run(settings: &Settings) -> Result<ExitCode> {
         settings.runs,
         |tool| prepare(tool, &site),
     )?;
-    let validate = time_rounds(&validate_tools(&sitepack, &outputs), settings.runs, |_| {
-        Ok(())
-    })?;
+    let encrypted = encrypt_for_validate(&outputs)?;
+    let validate = time_rounds(
+        &validate_tools(&sitepack, &outputs, encrypted),
+        settings.runs,
+        |_| Ok(()),
+    )?;
 
     let context = ReportContext {
         machine: machine_description(),
@@ -252,8 +261,46 @@ fn create_tools(sitepack: &Path, site: &Path, outputs: &Path) -> Vec<Tool> {
     ]
 }
 
-/// `sitepack validate` and `unzip -t -q` on sitepack's archive, `unzip -t -q` on zip's.
-fn validate_tools(sitepack: &Path, outputs: &Path) -> Vec<Tool> {
+/// Encrypts the last `sitepack.zip` with `age -r` to a new key, for the encrypted validate
+/// (docs/PERFORMANCE.md: it costs at most the plaintext validate plus one decryption
+/// pass). `false` (said on standard error) when Debian's `age` is not installed.
+fn encrypt_for_validate(outputs: &Path) -> Result<bool> {
+    let key = outputs.join(AGE_KEY);
+    let _ = fs::remove_file(&key);
+    let _ = fs::remove_file(outputs.join(ENCRYPTED_ARCHIVE));
+    let generated = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !generated.is_ok_and(|s| s.success()) {
+        eprintln!(
+            "note: `age-keygen` is not installed (apt-get install age): the encrypted validate is not measured"
+        );
+        return Ok(false);
+    }
+    let public = std::process::Command::new("age-keygen")
+        .arg("-y")
+        .arg(&key)
+        .output()
+        .context("run age-keygen -y")?;
+    let public = String::from_utf8(public.stdout)?.trim().to_owned();
+    let encrypted = std::process::Command::new("age")
+        .args(["-r", &public, "-o"])
+        .arg(outputs.join(ENCRYPTED_ARCHIVE))
+        .arg(outputs.join(SITEPACK_ARCHIVE))
+        .status()
+        .context("run age -r")?;
+    if !encrypted.success() {
+        bail!("age -r {public} could not encrypt {SITEPACK_ARCHIVE}");
+    }
+    Ok(true)
+}
+
+/// `sitepack validate` and `unzip -t -q` on sitepack's archive, `unzip -t -q` on zip's;
+/// with `encrypted`, then `sitepack validate --identity` of the same archive encrypted and
+/// `age -d` of it alone (one decryption pass).
+fn validate_tools(sitepack: &Path, outputs: &Path, encrypted: bool) -> Vec<Tool> {
     let test = |name: &'static str, program: &Path, flags: &[&str], file: &str| {
         let archive = outputs.join(file);
         let mut args = os_args(flags);
@@ -267,7 +314,7 @@ fn validate_tools(sitepack: &Path, outputs: &Path) -> Vec<Tool> {
         }
     };
     let unzip = Path::new("unzip");
-    vec![
+    let mut tools = vec![
         test(
             "sitepack validate",
             sitepack,
@@ -281,7 +328,24 @@ fn validate_tools(sitepack: &Path, outputs: &Path) -> Vec<Tool> {
             SITEPACK_ARCHIVE,
         ),
         test("unzip -t -q zip-6.zip", unzip, &["-t", "-q"], ZIP_ARCHIVE),
-    ]
+    ];
+    if encrypted {
+        let key = outputs.join(AGE_KEY);
+        let key = key.to_str().unwrap_or(AGE_KEY);
+        tools.push(test(
+            ENCRYPTED_VALIDATE,
+            sitepack,
+            &["validate", "--identity", key],
+            ENCRYPTED_ARCHIVE,
+        ));
+        tools.push(test(
+            AGE_DECRYPT,
+            Path::new("age"),
+            &["-d", "-i", key, "-o", "/dev/null"],
+            ENCRYPTED_ARCHIVE,
+        ));
+    }
+    tools
 }
 
 /// Before each run: no archive from an earlier run (`zip` would update it rather than
@@ -551,6 +615,9 @@ fn push_validate_section(out: &mut String, context: &ReportContext<'_>, validate
         return false;
     };
     push_results(out, &validate.outcomes, sitepack, LastColumn::Throughput);
+    if let Some(line) = encryption_line(&validate.outcomes) {
+        let _ = writeln!(out, "\n{line}");
+    }
     let baseline = validate.outcomes.get(1).unwrap_or(sitepack);
     push_checks(
         out,
@@ -558,6 +625,30 @@ fn push_validate_section(out: &mut String, context: &ReportContext<'_>, validate
         "wall times are suspect. Re-run on an idle machine before judging the validate speed target.",
         &validate_checks(sitepack, baseline),
     )
+}
+
+/// The encrypted validate against its bound (docs/PERFORMANCE.md): the plaintext validate
+/// plus one decryption pass (`age -d` alone), with 5% for noise. Informational: it does
+/// not change the exit status.
+fn encryption_line(outcomes: &[Outcome]) -> Option<String> {
+    let find = |name: &str| outcomes.iter().find(|o| o.name == name);
+    let plain = find("sitepack validate")?.median_wall();
+    let encrypted = find(ENCRYPTED_VALIDATE)?.median_wall();
+    let decrypt = find(AGE_DECRYPT)?.median_wall();
+    if plain <= 0.0 {
+        return None;
+    }
+    let bound = plain + decrypt;
+    Some(format!(
+        "- encrypted validate: `{ENCRYPTED_VALIDATE}` {encrypted:.2} s = {:.2}× the plaintext validate ({plain:.2} s); bound: the plaintext validate + one decryption pass (`{AGE_DECRYPT}` {decrypt:.2} s) = {bound:.2} s ({:.2}×): {}",
+        encrypted / plain,
+        bound / plain,
+        if encrypted <= bound * 1.05 {
+            "met"
+        } else {
+            "missed"
+        }
+    ))
 }
 
 fn push_results(out: &mut String, outcomes: &[Outcome], sitepack: &Outcome, last: LastColumn) {
@@ -904,6 +995,36 @@ mod tests {
         assert!(text.contains("2.50×"), "{text}");
         let [(pass, _)] = validate_checks(&sitepack, &outcome("unzip", 1900));
         assert!(!pass);
+    }
+
+    #[test]
+    fn the_encrypted_validate_is_held_to_the_plaintext_validate_plus_one_decryption() {
+        let outcome = |name, wall| Outcome {
+            name,
+            samples: vec![Sample {
+                wall: Duration::from_millis(wall),
+                cpu: Duration::from_millis(wall),
+                max_rss: 0,
+            }],
+            archive_size: 1,
+        };
+        let line = |encrypted| {
+            encryption_line(&[
+                outcome("sitepack validate", 1000),
+                outcome("unzip -t -q sitepack.zip", 2000),
+                outcome(ENCRYPTED_VALIDATE, encrypted),
+                outcome(AGE_DECRYPT, 300),
+            ])
+            .unwrap()
+        };
+        let met = line(1250);
+        assert!(
+            met.contains("1.25×") && met.contains("1.30×") && met.ends_with("met"),
+            "{met}"
+        );
+        assert!(line(1500).ends_with("missed"));
+        // Without age installed there is no encrypted run, and no line.
+        assert!(encryption_line(&[outcome("sitepack validate", 1000)]).is_none());
     }
 
     #[test]

@@ -20,6 +20,8 @@ const PEERS: &[(&str, &str)] = &[
     ("setpriv", "util-linux"),
     ("flock", "util-linux"),
     ("script", "bsdutils"),
+    ("age", "age"),
+    ("age-keygen", "age"),
 ];
 
 pub(crate) fn run(cargo_test_args: &[OsString]) -> Result<ExitCode> {

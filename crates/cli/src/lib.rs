@@ -76,7 +76,7 @@ enum Command {
     Preview(commands::preview::PreviewArgs),
     /// Validate an archive, then unpack it safely into a new directory.
     Extract(commands::extract::ExtractArgs),
-    /// List the site's audit log (create, restore, keep, revert, init, recover, auto, prune).
+    /// List the site's audit log (create, restore, keep, revert, init, recover, auto, prune, check).
     Audit(commands::audit::AuditArgs),
     /// Create a new site from a full-scope template archive, under a new identity.
     Init(commands::init::InitArgs),
@@ -90,6 +90,8 @@ enum Command {
     Revert(commands::review::RevertArgs),
     /// List the backups stored in a target (a directory or s3://bucket/prefix).
     List(commands::stored::ListArgs),
+    /// Check the backups stored in a target: their metadata, or (--read-data) their data.
+    Check(commands::check::CheckArgs),
     /// Remove the stored backups of a site that a retention policy does not keep.
     Prune(commands::stored::PruneArgs),
     /// Automatic backups, as SITE/.sitepack/config.toml says.
@@ -133,6 +135,7 @@ impl Command {
             Self::Status(args) | Self::Keep(args) => args.json,
             Self::Revert(args) => args.review.json,
             Self::List(args) => args.json,
+            Self::Check(args) => args.json,
             Self::Prune(args) => args.json,
             Self::Auto(commands::stored::AutoCommand::Run(args)) => args.json,
             Self::Completions(_) => false,
@@ -171,6 +174,7 @@ pub fn run() -> ExitCode {
         Command::Keep(args) => commands::review::keep(args),
         Command::Revert(args) => commands::review::revert(args),
         Command::List(args) => commands::stored::list(args),
+        Command::Check(args) => commands::check::run(args),
         Command::Prune(args) => commands::stored::prune_command(args),
         Command::Auto(command) => commands::stored::auto(command, &cli.global),
         Command::Completions(args) => completions::run(args),
@@ -182,6 +186,10 @@ pub fn run() -> ExitCode {
         Ok(Outcome::Refused(message)) => fail("refused", &message, EXIT_INVALID, json),
         Ok(Outcome::FailedAfterReport(message)) => fail("error", &message, EXIT_ERROR, false),
         Err(error) if is_broken_pipe(&error) => ExitCode::from(EXIT_OK),
+        // A modified or damaged ciphertext is a verdict on the archive, like an invalid one.
+        Err(error) if is_damaged_ciphertext(&error) => {
+            fail("refused", &format!("{error:#}"), EXIT_INVALID, json)
+        }
         Err(error) => fail("error", &format!("{error:#}"), EXIT_ERROR, json),
     }
 }
@@ -253,6 +261,21 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         let _ = commands::print_json(&document);
     }
     ExitCode::from(EXIT_ERROR)
+}
+
+/// An encrypted archive whose authentication failed (age): never read, exit 1.
+fn is_damaged_ciphertext(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let crypt = cause
+            .downcast_ref::<sitepack_crypt::CryptError>()
+            .or_else(
+                || match cause.downcast_ref::<sitepack_store::StoreError>() {
+                    Some(sitepack_store::StoreError::Crypt(crypt)) => Some(crypt),
+                    _ => None,
+                },
+            );
+        crypt.is_some_and(sitepack_crypt::CryptError::is_damage)
+    })
 }
 
 /// Whoever reads our printed output went away (`sitepack stats | head`): not an error.

@@ -33,11 +33,13 @@ pub enum Operation {
     Auto,
     /// Backups removed from a target by retention.
     Prune,
+    /// Stored backups checked (`check`, or `auto run`'s verification).
+    Check,
 }
 
 impl Operation {
     /// Every operation, in the order the audit log's documentation lists them.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Create,
         Self::Restore,
         Self::Keep,
@@ -46,6 +48,7 @@ impl Operation {
         Self::Recover,
         Self::Auto,
         Self::Prune,
+        Self::Check,
     ];
 
     /// The name `type` holds (`create`, `restore`, …).
@@ -60,6 +63,7 @@ impl Operation {
             Self::Recover => "recover",
             Self::Auto => "auto",
             Self::Prune => "prune",
+            Self::Check => "check",
         }
     }
 }
@@ -84,7 +88,7 @@ impl std::str::FromStr for Operation {
 /// A `type` that names no [`Operation`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "not an operation sitepack records (one of create, restore, keep, revert, init, recover, auto, prune)"
+    "not an operation sitepack records (one of create, restore, keep, revert, init, recover, auto, prune, check)"
 )]
 pub struct UnknownOperation;
 
@@ -132,6 +136,8 @@ pub enum Details {
     Auto(AutoDetails),
     /// `prune`.
     Prune(PruneDetails),
+    /// `check`.
+    Check(CheckDetails),
 }
 
 impl Details {
@@ -147,6 +153,7 @@ impl Details {
             Self::Recover(_) => Operation::Recover,
             Self::Auto(_) => Operation::Auto,
             Self::Prune(_) => Operation::Prune,
+            Self::Check(_) => Operation::Check,
         }
     }
 
@@ -162,6 +169,7 @@ impl Details {
             Operation::Recover => Self::Recover(RecoverDetails::default()),
             Operation::Auto => Self::Auto(AutoDetails::default()),
             Operation::Prune => Self::Prune(PruneDetails::default()),
+            Operation::Check => Self::Check(CheckDetails::default()),
         }
     }
 
@@ -175,6 +183,7 @@ impl Details {
             Self::Recover(d) => &mut d.error,
             Self::Auto(d) => &mut d.error,
             Self::Prune(d) => &mut d.error,
+            Self::Check(d) => &mut d.error,
         };
         *field = Some(error);
     }
@@ -190,6 +199,7 @@ impl Details {
             Self::Recover(d) => &d.other,
             Self::Auto(d) => &d.other,
             Self::Prune(d) => &d.other,
+            Self::Check(d) => &d.other,
         }
     }
 
@@ -204,6 +214,7 @@ impl Details {
             Self::Recover(d) => d.error.as_deref(),
             Self::Auto(d) => d.error.as_deref(),
             Self::Prune(d) => d.error.as_deref(),
+            Self::Check(d) => d.error.as_deref(),
         }
     }
 }
@@ -484,6 +495,46 @@ pub struct PruneDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orphans_removed: Option<Vec<String>>,
     /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Keys these types do not name.
+    #[serde(flatten)]
+    pub other: OtherDetails,
+}
+
+/// `check`: the target, what was read, and what was found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CheckDetails {
+    /// The target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Only this site's backups, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// What was read (`metadata only`, `every backup read`, `group N/M read`,
+    /// `P% read (seed S)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_data: Option<String>,
+    /// How many backups were checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backups: Option<u64>,
+    /// How many of them were read fully.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_read: Option<u64>,
+    /// Each damaged backup and missing piece, with what is wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<Vec<String>>,
+    /// The group read, `N/M` (a `--read-data-subset N/M` or a rotating `[verify]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subset: Option<String>,
+    /// Whether `auto run` made it, as `config.toml`'s `[verify]` says (its next run reads
+    /// the next group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<bool>,
+    /// The time of the run (what the verification schedule counts from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<Timestamp>,
+    /// Why it failed (the target could not be read, a backup could not be checked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Keys these types do not name.

@@ -55,8 +55,8 @@ pub use audit::{
 pub use backup::{ArchiveOutput, Backup, BackupLock, BackupSource, create_backup};
 pub use error::{SiteError, SiteRefusal};
 pub use event::{
-    AuditEvent, AutoDetails, CreateDetails, Details, InitDetails, Interrupted, Operation,
-    OtherDetails, Outcome, PruneDetails, RecordChanges, RecoverDetails, RestoreDetails,
+    AuditEvent, AutoDetails, CheckDetails, CreateDetails, Details, InitDetails, Interrupted,
+    Operation, OtherDetails, Outcome, PruneDetails, RecordChanges, RecoverDetails, RestoreDetails,
     RestoreMode, SettleDetails, SiteJson, UnknownOperation,
 };
 pub use journal::{Action, Before, Journal, JournalChange, Places, State};

@@ -10,11 +10,19 @@ use sitepack_site::{
     AUTO_LOCK_NAME, ArchiveOutput, AutoDetails, BackupLock, BackupSource, CreateDetails, Details,
     LockKind, Outcome, Recovered, SiteError, SiteLock, SiteState, access, record_audit_event,
 };
+use sitepack_site::{AuditFilter, Operation as AuditOperation, read_audit_log};
 use sitepack_writer::{CreateOptions, Overwrite};
 
 use crate::prune::{GroupBy, OrphanDecision, OrphanGrace, PruneDecision, prune};
 use crate::retention::RetentionPolicy;
 use crate::schedule::Schedule;
+use sitepack_crypt::{EncryptingWriter, Identities, Recipients};
+
+use crate::check::{
+    CheckOptions, CheckReport, ReadData, check_target, failure_message, record_check,
+};
+
+use crate::backups::{ENCRYPTION_METHOD, Encryption};
 use crate::{
     BackupKind, NewBackup, S3Settings, StoreError, StoredBackup, TargetSpec, list_backups,
     open_store, store_backup,
@@ -28,6 +36,37 @@ pub const CONFIG_NAME: &str = "config.toml";
 pub struct Config {
     /// Automatic backups (the `[auto]` table).
     pub auto: AutoConfig,
+    /// Scheduled verification of the site's stored backups (the `[verify]` table).
+    pub verify: Option<VerifyConfig>,
+}
+
+/// The `[verify]` table: `auto run` checks the site's backups in the target when this
+/// schedule says a check is due (`--if-due`; every run without it).
+#[derive(Debug, Clone)]
+pub struct VerifyConfig {
+    /// `schedule`, `time`, `weekday` as in `[auto]` (default `weekly`).
+    pub schedule: Schedule,
+    /// `subset`: what each run reads fully.
+    pub subset: VerifySubset,
+    /// `identity_file`: the age identity files encrypted backups are read with.
+    pub identities: Identities,
+}
+
+/// What each scheduled verification reads fully (`[verify] subset`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum VerifySubset {
+    /// `none` (the default): metadata only.
+    Metadata,
+    /// `all`: every backup.
+    All,
+    /// `N/M` (any N): one group of M per run, the next group each run (after group M,
+    /// group 1), so that M runs read every backup once.
+    Rotating {
+        /// How many groups.
+        m: u64,
+    },
+    /// `P%`: a random share each run (seeded by the run's time, recorded).
+    Percent(f64),
 }
 
 /// The `[auto]` table, as settings: every value parsed and checked.
@@ -50,6 +89,9 @@ pub struct AutoConfig {
     pub schedule: Schedule,
     /// `[auto.retention]`: which backups to keep after each run (default: all).
     pub retention: RetentionPolicy,
+    /// `encrypt_to`: the age recipients (public keys) every automatic backup is
+    /// encrypted to; none (the default) stores plain archives.
+    pub encrypt_to: Option<Recipients>,
 }
 
 /// `config.toml` as written: the text of each setting, before it is checked.
@@ -57,6 +99,61 @@ pub struct AutoConfig {
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     auto: AutoTable,
+    #[serde(default)]
+    verify: Option<VerifyTable>,
+}
+
+/// The `[verify]` table as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyTable {
+    #[serde(default = "weekly")]
+    schedule: String,
+    #[serde(default)]
+    time: Option<String>,
+    #[serde(default)]
+    weekday: Option<String>,
+    #[serde(default)]
+    subset: Option<String>,
+    #[serde(default)]
+    identity_file: Vec<PathBuf>,
+}
+
+fn weekly() -> String {
+    "weekly".to_owned()
+}
+
+fn verify_config(table: VerifyTable, path: &Path) -> Result<VerifyConfig, StoreError> {
+    let schedule = Schedule::from_config(
+        &table.schedule,
+        table.time.as_deref(),
+        table.weekday.as_deref(),
+    )
+    .map_err(|source| StoreError::ConfigSchedule {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let subset = match table.subset.as_deref().map(str::trim) {
+        None | Some("none") => VerifySubset::Metadata,
+        Some("all") => VerifySubset::All,
+        Some(text) => match ReadData::subset(text, 0) {
+            Ok(ReadData::Group { m, .. }) => VerifySubset::Rotating { m },
+            Ok(ReadData::Percent { percent, .. }) => VerifySubset::Percent(percent),
+            Ok(_) | Err(_) => {
+                return Err(StoreError::ConfigVerify {
+                    path: path.to_path_buf(),
+                    problem: format!(
+                        "subset {text:?}: write none, all, N/M (one group of M per run, rotating) or P%"
+                    ),
+                });
+            }
+        },
+    };
+    Ok(VerifyConfig {
+        schedule,
+        subset,
+        identities: Identities::new(table.identity_file),
+    })
 }
 
 /// The `[auto]` table as written.
@@ -82,6 +179,8 @@ struct AutoTable {
     weekday: Option<String>,
     #[serde(default)]
     retention: RetentionPolicy,
+    #[serde(default)]
+    encrypt_to: Vec<String>,
 }
 
 fn full_scope() -> Scope {
@@ -157,6 +256,10 @@ pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
         path: path.clone(),
         source: Box::new(source),
     })?;
+    let verify = file
+        .verify
+        .map(|table| verify_config(table, &path))
+        .transpose()?;
     let auto = file.auto;
     let schedule = Schedule::from_config(
         &auto.schedule,
@@ -167,6 +270,16 @@ pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
         path: path.clone(),
         source,
     })?;
+    let encrypt_to = if auto.encrypt_to.is_empty() {
+        None
+    } else {
+        Some(Recipients::parse(&auto.encrypt_to, &[]).map_err(|source| {
+            StoreError::ConfigEncryption {
+                path: path.clone(),
+                source,
+            }
+        })?)
+    };
     let target = config_target(&auto.target).map_err(|source| StoreError::ConfigTarget {
         path,
         source: Box::new(source),
@@ -182,7 +295,9 @@ pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
             label: auto.label,
             schedule,
             retention: auto.retention,
+            encrypt_to,
         },
+        verify,
     })
 }
 
@@ -196,10 +311,13 @@ pub struct BackupRequest<'a> {
     pub kind: BackupKind,
     /// Read every stored byte back and check its digest before the sidecar is written.
     pub verify_digest: bool,
+    /// Encrypt the archive to these recipients before it is stored.
+    pub encrypt_to: Option<Recipients>,
 }
 
-/// Writes the archive into a private temporary directory, then stores it with its
-/// sidecar. Nothing is listed unless every step succeeded. The temporary directories
+/// Writes the archive into a private temporary directory, checks it, encrypts it when
+/// asked (the ciphertext beside it), then stores it with its sidecar. Nothing is listed
+/// unless every step succeeded. The temporary directories
 /// killed runs left behind are removed first (never one whose run is still going).
 pub fn backup_site(
     request: &BackupRequest<'_>,
@@ -219,7 +337,7 @@ pub fn backup_site(
         .and_then(|_lock| request.site.write_archive(options, output, progress))
         .map_err(|source| StoreError::Create { source })?;
     check_before_storing(&archive)?;
-    let backup = NewBackup {
+    let mut backup = NewBackup {
         site: request.site.identity(),
         created_at: options.created_at,
         scope: options.scope.clone(),
@@ -228,8 +346,48 @@ pub fn backup_site(
         label: options.label.clone(),
         size: summary.archive_size,
         sha256: summary.archive_sha256,
+        encryption: None,
     };
-    store_backup(store, &archive, &backup, request.verify_digest)
+    let Some(recipients) = &request.encrypt_to else {
+        return store_backup(store, &archive, &backup, request.verify_digest);
+    };
+    let encrypted = work.path().join("backup.zip.age");
+    let written = encrypt_file(&archive, &encrypted, recipients)?;
+    backup.encryption = Some(Encryption {
+        method: ENCRYPTION_METHOD.to_owned(),
+        recipients: recipients.to_strings(),
+        archive_size: summary.archive_size,
+        archive_sha256: summary.archive_sha256,
+    });
+    backup.size = written.size;
+    backup.sha256 = written.sha256;
+    store_backup(store, &encrypted, &backup, request.verify_digest)
+}
+
+/// Encrypts the archive `plain` into `encrypted` (created new, 0600).
+fn encrypt_file(
+    plain: &Path,
+    encrypted: &Path,
+    recipients: &Recipients,
+) -> Result<sitepack_crypt::Written, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut input = std::fs::File::open(plain).map_err(|e| StoreError::io("read", plain, e))?;
+    let output = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(encrypted)
+        .map_err(|e| StoreError::io("create", encrypted, e))?;
+    let fail = |e| StoreError::io("encrypt into", encrypted, e);
+    let mut writer =
+        EncryptingWriter::new(std::io::BufWriter::new(output), recipients).map_err(fail)?;
+    std::io::copy(&mut input, &mut writer).map_err(fail)?;
+    let (out, written) = writer.finish().map_err(fail)?;
+    out.into_inner()
+        .map_err(|e| fail(e.into_error()))?
+        .sync_all()
+        .map_err(fail)?;
+    Ok(written)
 }
 
 /// A backup is called good only once it validates as `restore` will validate it (every
@@ -335,6 +493,9 @@ pub struct AutoReport {
     /// Set when the failure command, run for a retention that failed, did not succeed.
     #[serde(skip)]
     pub failure_command_warning: Option<String>,
+    /// The scheduled verification (`[verify]`), when one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<CheckReport>,
 }
 
 /// The site an automatic run backs up.
@@ -415,6 +576,28 @@ pub fn auto_run(
                 report.failure_command_warning =
                     run_failure_command(command, site_root, &format!("retention failed: {error}"));
             }
+            match run_verify(site, options) {
+                Ok((verified, audit_warning)) => {
+                    report.verify = verified;
+                    report.warnings.extend(audit_warning);
+                }
+                Err(error) => {
+                    return Err(failed(
+                        site_root,
+                        options,
+                        format!("verification failed: {}", error_chain(&error)),
+                        report.recovered,
+                        warnings,
+                    ));
+                }
+            }
+            if let (Some(verify), Some(command)) = (&report.verify, options.on_failure)
+                && !verify.sound
+                && let Some(warning) =
+                    run_failure_command(command, site_root, &failure_message(verify))
+            {
+                report.warnings.push(warning);
+            }
             Ok(report)
         }
         Err(error) => Err(failed(
@@ -425,6 +608,83 @@ pub fn auto_run(
             warnings,
         )),
     }
+}
+
+/// The scheduled verification of `[verify]`, when the config has one and (with
+/// `--if-due`) its schedule says one is due since the last one the audit log records: the
+/// site's backups in the target checked, reading fully the next group of a rotating
+/// `N/M` (after the last run's group), and recorded as a `check` event. Returns the
+/// report (none when nothing was due) and a warning when the audit log cannot be written.
+fn run_verify(
+    site: &AutoSite<'_>,
+    options: &AutoRunOptions<'_>,
+) -> Result<(Option<CheckReport>, Option<String>), StoreError> {
+    let config = read_config(site.state_root)?;
+    let Some(verify) = config.verify else {
+        return Ok((None, None));
+    };
+    let filter = AuditFilter {
+        operation: Some(AuditOperation::Check),
+        limit: None,
+    };
+    let log = read_audit_log(site.state_root, &filter)
+        .map_err(|e| StoreError::io("read the audit log of", site.state_root, e))?;
+    let last = log
+        .events
+        .iter()
+        .rev()
+        .find_map(|event| match &event.details {
+            Details::Check(d) if d.scheduled == Some(true) => {
+                Some((d.checked_at.unwrap_or(event.time), d.subset.clone()))
+            }
+            _ => None,
+        });
+    if options.if_due
+        && !verify
+            .schedule
+            .is_due(last.as_ref().map(|(time, _)| *time), options.now)
+    {
+        return Ok((None, None));
+    }
+    let read_data = match verify.subset {
+        VerifySubset::Metadata => ReadData::None,
+        VerifySubset::All => ReadData::All,
+        VerifySubset::Rotating { m } => {
+            let previous = last.and_then(|(_, subset)| subset).and_then(|subset| {
+                match ReadData::subset(&subset, 0) {
+                    Ok(ReadData::Group { n, m: of }) if of == m => Some(n),
+                    _ => None,
+                }
+            });
+            ReadData::Group {
+                n: previous.map_or(1, |n| n % m + 1),
+                m,
+            }
+        }
+        VerifySubset::Percent(percent) => ReadData::Percent {
+            percent,
+            seed: options.now.unix_seconds().unsigned_abs(),
+        },
+    };
+    let source = (site.open)().map_err(|source| StoreError::Create { source })?;
+    let store = open_store(&config.auto.target, &config.auto.s3)?;
+    let check_options = CheckOptions {
+        site: Some(source.identity().id),
+        read_data,
+        identities: verify.identities,
+        limits: sitepack_format::Limits::default(),
+        orphan_grace: OrphanGrace::default(),
+        now: options.now,
+    };
+    let result = check_target(store.as_ref(), &check_options);
+    let warning = record_check(
+        site.state_root,
+        &config.auto.target.to_string(),
+        &check_options,
+        true,
+        result.as_ref(),
+    );
+    result.map(|report| (Some(report), warning))
 }
 
 /// A failed run: the failure command runs, and its own failure is one more warning.
@@ -498,6 +758,7 @@ fn run_auto_backup(
         audit_warning: None,
         recovered: None,
         failure_command_warning: None,
+        verify: None,
     };
     if if_due && !config.schedule.is_due(last_success, now) {
         return Ok(report);
@@ -573,6 +834,7 @@ fn run_once(
         options,
         kind: BackupKind::Auto,
         verify_digest: true,
+        encrypt_to: config.encrypt_to.clone(),
     };
     report.stored = Some(backup_site(&request, store, progress)?);
     // The backup is stored and verified: whatever retention does, the run succeeded,

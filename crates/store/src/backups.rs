@@ -1,6 +1,7 @@
-//! Saved backups in a target: `<site-id>/<yyyymmddThhmmssZ>-<scope>[-<label>].zip`, each
-//! with a sidecar `….zip.json` that records its SHA-256, size, creation time, scope, kind
-//! and label.
+//! Saved backups in a target: `<site-id>/<yyyymmddThhmmssZ>-<scope>[-<label>].zip` (an
+//! encrypted one `….zip.age`), each with a sidecar `….zip.json` (`….zip.age.json`) that
+//! records its SHA-256, size, creation time, scope, kind and label, and for an encrypted
+//! one its recipients and the size and SHA-256 of the archive inside.
 //!
 //! The sidecar is written only after the archive is stored completely and its size (and,
 //! when asked, its digest) checked, so a half-uploaded archive is never listed. It is the
@@ -51,11 +52,43 @@ pub struct StoredBackup {
     pub kind: BackupKind,
     /// The label given to `create`, if any.
     pub label: Option<String>,
-    /// The archive's size in bytes.
+    /// The stored object's size in bytes (of an encrypted backup, the ciphertext's).
     pub size: u64,
-    /// The archive's SHA-256: the trusted digest.
+    /// The stored object's SHA-256: the trusted digest, checked before anything is read
+    /// from it (of an encrypted backup, the ciphertext's, checked before decrypting).
     pub sha256: Sha256,
+    /// How it is encrypted, when it is (absent from the sidecar otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
 }
+
+impl StoredBackup {
+    /// The SHA-256 of the archive itself (decrypted, when it is encrypted): the digest
+    /// `validate` reports for it.
+    #[must_use]
+    pub fn archive_sha256(&self) -> Sha256 {
+        self.encryption
+            .as_ref()
+            .map_or(self.sha256, |e| e.archive_sha256)
+    }
+}
+
+/// How a stored backup is encrypted: its sidecar's `encryption`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    /// Always `age` (X25519 recipients).
+    pub method: String,
+    /// The recipients it is encrypted to (public keys, `age1…`).
+    pub recipients: Vec<String>,
+    /// The size of the archive inside (the plaintext).
+    pub archive_size: u64,
+    /// The SHA-256 of the archive inside: what `validate --identity` reports.
+    pub archive_sha256: Sha256,
+}
+
+/// The method of every [`Encryption`] this version writes.
+pub const ENCRYPTION_METHOD: &str = "age";
 
 /// What is known of a new archive before it is stored.
 #[derive(Debug, Clone)]
@@ -72,10 +105,12 @@ pub struct NewBackup {
     pub kind: BackupKind,
     /// The label, if any.
     pub label: Option<String>,
-    /// The archive's size.
+    /// The size of what is stored (the ciphertext of an encrypted backup).
     pub size: u64,
-    /// The archive's SHA-256, as the writer computed it.
+    /// The SHA-256 of what is stored, as the writer (or the encryption) computed it.
     pub sha256: Sha256,
+    /// How it is encrypted, when it is: the name ends in `.zip.age`.
+    pub encryption: Option<Encryption>,
 }
 
 /// The name of a backup: `<site-id>/<yyyymmddThhmmssZ>-<scope>[-<label>].zip`, with the
@@ -91,7 +126,16 @@ pub fn backup_name(backup: &NewBackup) -> String {
         name.push_str(&label);
     }
     name.push_str(".zip");
+    if backup.encryption.is_some() {
+        name.push_str(sitepack_crypt::AGE_SUFFIX);
+    }
     name
+}
+
+/// Whether `key` ends like a stored archive: `.zip`, or `.zip.age` when encrypted.
+#[allow(clippy::case_sensitive_file_extension_comparisons)] // lowercase by definition
+fn is_archive_key(key: &str) -> bool {
+    key.ends_with(".zip") || key.ends_with(".zip.age")
 }
 
 fn label_for_name(label: &str) -> String {
@@ -164,6 +208,7 @@ pub fn store_backup(
         label: backup.label.clone(),
         size: backup.size,
         sha256: backup.sha256,
+        encryption: backup.encryption.clone(),
     };
     match store.put_file(&name, archive) {
         Ok(()) => {}
@@ -296,7 +341,7 @@ fn is_backup_name(name: &str) -> bool {
     let stamp = file.as_bytes();
     site.parse::<SiteId>().is_ok()
         && !file.contains('/')
-        && file.ends_with(".zip")
+        && is_archive_key(file)
         && stamp.len() > 21
         && stamp[..8].iter().all(u8::is_ascii_digit)
         && stamp[8] == b'T'
@@ -335,7 +380,7 @@ pub fn list_backups(
             modified: object.modified,
         };
         if let Some(name) = key.strip_suffix(SIDECAR_SUFFIX)
-            && name.ends_with(".zip")
+            && is_archive_key(name)
         {
             if exists(name) {
                 match read_sidecar(store, key) {
@@ -461,6 +506,7 @@ mod tests {
             label: label.map(str::to_owned),
             size: archive.len() as u64,
             sha256: Sha256::of(archive),
+            encryption: None,
         }
     }
 

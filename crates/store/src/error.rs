@@ -156,6 +156,30 @@ pub enum StoreError {
         #[source]
         source: Box<StoreError>,
     },
+    /// The `encrypt_to` of `config.toml` holds something that is no age recipient.
+    #[error("{}: [auto] encrypt_to", path.display())]
+    ConfigEncryption {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: sitepack_crypt::CryptError,
+    },
+    /// The `[verify]` table of `config.toml` is not usable.
+    #[error("{}: [verify] {problem}", path.display())]
+    ConfigVerify {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An encrypted backup was to be read by byte ranges: its ciphertext has none that
+    /// mean anything; it is downloaded and decrypted instead.
+    #[error("{name} is encrypted: it cannot be read by byte ranges, only downloaded and decrypted")]
+    EncryptedRanges {
+        /// The backup.
+        name: String,
+    },
     /// The archive could not be made.
     #[error("cannot make the archive")]
     Create {
@@ -176,6 +200,10 @@ pub enum StoreError {
     /// An archive to read (a file, or a stored backup just downloaded) cannot be opened.
     #[error(transparent)]
     Archive(sitepack_reader::ReaderError),
+    /// An encrypted archive cannot be decrypted (no or the wrong identity, a damaged
+    /// ciphertext), or an archive cannot be encrypted.
+    #[error(transparent)]
+    Crypt(#[from] sitepack_crypt::CryptError),
     /// The archive just written could not be read back.
     #[error("cannot read back the new archive")]
     ReadBack {

@@ -8,6 +8,8 @@
 //! - [`locate`]: what an archive argument names — a stored backup ([`BackupRef`]: a URL,
 //!   or a name in a target) or a file — opened by [`Location::open`] (a stored backup is
 //!   downloaded and checked against its sidecar).
+//! - [`check_target`]: whether stored backups are still what their sidecars say
+//!   (metadata by byte ranges, or read fully: all, a stable group `N/M`, a seeded `P%`).
 //! - [`retention`]: which backups a retention policy keeps (restic's rules).
 //! - [`schedule`]: when an automatic backup is due.
 //! - [`auto_run`]: an automatic backup as `SITE/.sitepack/config.toml` says, read once by
@@ -19,6 +21,7 @@
 
 mod auto;
 mod backups;
+mod check;
 mod error;
 mod local;
 mod prune;
@@ -34,11 +37,17 @@ use sitepack_format::failpoint;
 
 pub use auto::{
     AutoConfig, AutoFailure, AutoReport, AutoRunOptions, AutoSite, BackupRequest, CONFIG_NAME,
-    Config, auto_run, backup_site, config_path, read_config, record_stored_backup,
+    Config, VerifyConfig, VerifySubset, auto_run, backup_site, config_path, read_config,
+    record_stored_backup,
 };
 pub use backups::{
-    BackupKind, BackupListing, NewBackup, Orphan, OrphanKind, StoredBackup, backup_name,
-    check_stored, delete_backup, fetch_into, find_backup, list_backups, store_backup,
+    BackupKind, BackupListing, ENCRYPTION_METHOD, Encryption, NewBackup, Orphan, OrphanKind,
+    StoredBackup, backup_name, check_stored, delete_backup, fetch_into, find_backup, list_backups,
+    store_backup,
+};
+pub use check::{
+    BackupCheck, CheckOptions, CheckReport, CheckSummary, MissingPiece, ParseSubsetError, ReadData,
+    Verdict, check_target, failure_message, group_of, record_check, run_check_failure_command,
 };
 pub use error::StoreError;
 pub use local::LocalStore;
@@ -48,7 +57,7 @@ pub use prune::{
 };
 pub use ranges::{preview_stored, validate_stored_metadata};
 pub use reference::{
-    BackupRef, Located, Location, NotItsSidecar, Opened, locate, open_existing_store,
+    BackupRef, Located, Location, NotItsSidecar, Opened, locate, open_existing_store, open_stored,
 };
 pub use s3::S3Store;
 pub use target::{BackupStore, ListedObject, Listing, S3Settings, TargetSpec, open_store};

@@ -441,6 +441,7 @@ mod tests {
                 label: label.map(str::to_owned),
                 size: bytes.len() as u64,
                 sha256: Sha256::of(&bytes),
+                encryption: None,
             };
             store_backup(&store, &archive, &backup, false).unwrap();
         }

@@ -61,6 +61,11 @@ fn reader<'a>(
     store: &'a dyn BackupStore,
     backup: &'a StoredBackup,
 ) -> Result<ObjectReader<'a>, StoreError> {
+    if backup.encryption.is_some() {
+        return Err(StoreError::EncryptedRanges {
+            name: backup.name.clone(),
+        });
+    }
     let len = store.size(&backup.name)?;
     if len != backup.size {
         return Err(StoreError::SizeMismatch {

@@ -5,9 +5,11 @@
 //! sidecar) or read as a plain file.
 
 use std::fmt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use sitepack_crypt::Identities;
 use sitepack_reader::Archive;
 
 use crate::{
@@ -181,7 +183,8 @@ fn in_local_target(archive: &Path) -> Location {
 }
 
 /// An archive opened for reading: a local file, or a stored backup downloaded into a
-/// private temporary file and checked against its sidecar's digest.
+/// private temporary file and checked against its sidecar's digest; either one, when
+/// encrypted (an age file), decrypted into a private temporary file first.
 pub struct Opened {
     /// The archive (a download is named as the user wrote it, not by its temporary path).
     pub archive: Archive,
@@ -189,33 +192,85 @@ pub struct Opened {
     /// caller reports it as a finding or refuses), like any other digest mismatch; the
     /// bytes are still there to be reported on.
     pub digest_mismatch: Option<StoreError>,
+    /// Whether the archive was encrypted (and so read from its decrypted copy).
+    pub encrypted: bool,
+    /// The decrypted copy of an encrypted archive, removed when dropped (or by an
+    /// interrupt). Dropped before the download it was decrypted from.
+    _decrypted: Option<sitepack_crypt::Decrypted>,
     /// The temporary directory of a download, removed when dropped (or by an interrupt).
     _download: Option<(tempfile::TempDir, sitepack_format::interrupt::Registered)>,
 }
 
 impl Location {
-    /// Opens the archive: a file as it is, a stored backup downloaded and checked.
-    pub fn open(&self) -> Result<Opened, StoreError> {
+    /// Opens the archive: a file as it is, a stored backup downloaded and checked; an
+    /// encrypted one (either) then decrypted with `identities` into a private temporary
+    /// file. A ciphertext whose digest is not its sidecar's is not decrypted.
+    pub fn open(&self, identities: &Identities) -> Result<Opened, StoreError> {
         match self {
-            Self::Stored(located) => download(located),
-            Self::File { path, .. } => Ok(Opened {
-                archive: Archive::open(path).map_err(StoreError::Archive)?,
-                digest_mismatch: None,
-                _download: None,
-            }),
+            Self::Stored(located) => open_stored(
+                located.store.as_ref(),
+                &located.backup,
+                &located.given,
+                identities,
+            ),
+            Self::File { path, .. } => {
+                let name = path.display().to_string();
+                open_plain_or_decrypted(path, &name, identities, None, None)
+            }
         }
     }
 }
 
-/// Downloads a stored backup into a private temporary file, checked against its sidecar.
-fn download(located: &Located) -> Result<Opened, StoreError> {
-    let Located {
-        store,
-        backup,
-        given,
-    } = located;
+/// Opens `path` as an archive called `name`, decrypting it first when it is an age file.
+fn open_plain_or_decrypted(
+    path: &Path,
+    name: &str,
+    identities: &Identities,
+    digest_mismatch: Option<StoreError>,
+    download: Option<(tempfile::TempDir, sitepack_format::interrupt::Registered)>,
+) -> Result<Opened, StoreError> {
+    // An archive that cannot be read is said by the reader, as before.
+    let encrypted = sitepack_crypt::is_encrypted(path).unwrap_or(false);
+    if !encrypted {
+        return Ok(Opened {
+            archive: Archive::open(path)
+                .map_err(StoreError::Archive)?
+                .named(name),
+            digest_mismatch,
+            encrypted,
+            _decrypted: None,
+            _download: download,
+        });
+    }
+    if let Some(mismatch) = digest_mismatch {
+        // The ciphertext is not the one the sidecar vouches for: never decrypted.
+        return Err(mismatch);
+    }
+    let decrypted = sitepack_crypt::decrypt_to_private_file(path, name, identities)?;
+    Ok(Opened {
+        archive: Archive::open(decrypted.path())
+            .map_err(StoreError::Archive)?
+            .named(name),
+        digest_mismatch: None,
+        encrypted,
+        _decrypted: Some(decrypted),
+        _download: download,
+    })
+}
+
+/// Downloads a stored backup into a private temporary file, checked against its sidecar
+/// (a mismatch is [`Opened::digest_mismatch`]; an encrypted one is refused with it, never
+/// decrypted), and decrypts it with `identities` when it is encrypted. `given` names it.
+pub fn open_stored(
+    store: &dyn BackupStore,
+    backup: &StoredBackup,
+    given: &str,
+    identities: &Identities,
+) -> Result<Opened, StoreError> {
     let dir = tempfile::Builder::new()
         .prefix("sitepack-download-")
+        // Private: the download is a site's data (a directory is not 0700 by default).
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(|e| {
             StoreError::io(
@@ -231,21 +286,22 @@ fn download(located: &Located) -> Result<Opened, StoreError> {
         .read(true)
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(&path)
         .map_err(|e| StoreError::io("create", &path, e))?;
-    let digest_mismatch = match fetch_into(store.as_ref(), backup, &mut file) {
+    let digest_mismatch = match fetch_into(store, backup, &mut file) {
         Ok(()) => None,
         Err(mismatch @ StoreError::DigestMismatch { .. }) => Some(mismatch),
         Err(error) => return Err(error),
     };
     drop(file);
-    Ok(Opened {
-        archive: Archive::open(&path)
-            .map_err(StoreError::Archive)?
-            .named(given.clone()),
+    open_plain_or_decrypted(
+        &path,
+        given,
+        identities,
         digest_mismatch,
-        _download: Some((dir, interruptible)),
-    })
+        Some((dir, interruptible)),
+    )
 }
 
 #[cfg(test)]
@@ -342,6 +398,7 @@ mod tests {
             label: None,
             size: 14,
             sha256: sitepack_format::Sha256::of(b"not even a zip"),
+            encryption: None,
         };
         let stored =
             crate::store_backup(&LocalStore::new(&target), &archive, &backup, false).unwrap();
@@ -402,6 +459,21 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_download_is_private_and_gone_when_dropped() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_dir, path) = local_target_with_a_backup();
+        let location = locate(&path, None, &S3Settings::default()).unwrap();
+        let opened = location.open(&Identities::none()).unwrap();
+        let file = opened.archive.path().to_path_buf();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_ne!(file, path, "a download, not the stored file");
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+        drop(opened);
+        assert!(!file.exists());
     }
 
     #[test]

@@ -166,6 +166,12 @@ fn summary(details: &serde_json::Value) -> Vec<String> {
     if let Some(entries) = text("/stats/entries").or_else(|| text("/entries")) {
         parts.push(format!("{entries} entries"));
     }
+    if let Some(read_data) = text("/read_data") {
+        parts.push(read_data);
+    }
+    if let Some(backups) = text("/backups") {
+        parts.push(format!("{backups} backups checked"));
+    }
     if let Some(error) = text("/error") {
         parts.push(format!("error: {error}"));
     }

@@ -61,6 +61,8 @@ pub(crate) struct CreateArgs {
     /// Print one JSON document (the summary) on standard output.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) encrypt: super::crypt_args::EncryptArgs,
 }
 
 impl CreateArgs {
@@ -121,9 +123,34 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
             "--json prints on standard output, which -o - uses for the archive: use one or the other"
         );
     }
+    let recipients = args.encrypt.recipients()?;
+    let named_age = output
+        .to_string_lossy()
+        .ends_with(sitepack_crypt::AGE_SUFFIX);
+    match (&recipients, named_age) {
+        (Some(_), false) if !to_stdout => bail!(
+            "{}: an encrypted archive is named OUT.zip.age (age's convention, so that nobody takes it for a ZIP)",
+            output.display()
+        ),
+        (None, true) => bail!(
+            "{}: a .age output is encrypted: give --encrypt-to age1…, --recipients-file FILE or --passphrase-file FILE",
+            output.display()
+        ),
+        _ => {}
+    }
     let site = SiteArg::parse(&args.site)?.open_for_backup()?;
     let options = create_options(args)?;
     let bar = Bar::new(!global.no_progress);
+    if let Some(recipients) = &recipients {
+        let written = write_encrypted(site.as_ref(), &options, args, output, recipients, &bar);
+        bar.finish();
+        let (backup, written) = written?;
+        let encrypted = Encrypted {
+            recipients: recipients.to_strings(),
+            written,
+        };
+        return report(args, output, &backup, Some(&encrypted));
+    }
     let result = if to_stdout {
         let mut stdout = io::stdout().lock();
         let output = ArchiveOutput::Stream {
@@ -154,21 +181,80 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
         }
         other => other?,
     };
+    report(args, output, &backup, None)
+}
+
+/// Says what was written: the JSON summary, or the human one (on standard error when
+/// the archive went to standard output).
+fn report(
+    args: &CreateArgs,
+    output: &Path,
+    backup: &sitepack_site::Backup,
+    encrypted: Option<&Encrypted>,
+) -> Result<Outcome> {
+    let to_stdout = output.as_os_str() == "-";
     if let Some(warning) = &backup.audit_warning {
         eprintln!("warning: {warning}");
     }
     let summary = &backup.summary;
     if args.json {
-        super::print_json(&json_summary(output, summary))?;
+        super::print_json(&json_summary(output, summary, encrypted))?;
     } else if to_stdout {
-        print_human(&mut io::stderr().lock(), output, summary)?;
+        print_human(&mut io::stderr().lock(), output, summary, encrypted)?;
     } else {
-        print_human(&mut crate::human_output(), output, summary)?;
+        print_human(&mut crate::human_output(), output, summary, encrypted)?;
     }
     Ok(Outcome::Success)
 }
 
-fn json_summary(output: &Path, summary: &Summary) -> serde_json::Value {
+/// What encryption wrote: to whom, and the ciphertext's size and digest.
+struct Encrypted {
+    recipients: Vec<String>,
+    written: sitepack_crypt::Written,
+}
+
+/// Writes the archive through age encryption to `output` (a file beside it renamed into
+/// place, or standard output): no plaintext byte is written anywhere.
+fn write_encrypted(
+    site: &dyn sitepack_site::BackupSource,
+    options: &CreateOptions,
+    args: &CreateArgs,
+    output: &Path,
+    recipients: &sitepack_crypt::Recipients,
+    bar: &Bar,
+) -> Result<(sitepack_site::Backup, sitepack_crypt::Written)> {
+    if output.as_os_str() == "-" {
+        let stdout = io::stdout().lock();
+        let mut out = sitepack_crypt::EncryptingWriter::new(stdout, recipients)?;
+        let stream = ArchiveOutput::Stream {
+            out: &mut out,
+            name: Path::new("<standard output>"),
+        };
+        let backup = create_backup(site, options, stream, bar)?;
+        let (_, written) = out.finish()?;
+        return Ok((backup, written));
+    }
+    let existing = if args.force {
+        sitepack_crypt::Existing::Replace
+    } else {
+        sitepack_crypt::Existing::Refuse
+    };
+    let mut file =
+        sitepack_crypt::EncryptedFile::create(output, recipients, existing, &site.own_dirs())?;
+    let stream = ArchiveOutput::Stream {
+        out: &mut file,
+        name: output,
+    };
+    let backup = create_backup(site, options, stream, bar)?;
+    let written = file.finish()?;
+    Ok((backup, written))
+}
+
+fn json_summary(
+    output: &Path,
+    summary: &Summary,
+    encrypted: Option<&Encrypted>,
+) -> serde_json::Value {
     let manifest = &summary.manifest;
     serde_json::json!({
         "output": output.display().to_string(),
@@ -184,10 +270,20 @@ fn json_summary(output: &Path, summary: &Summary) -> serde_json::Value {
         "label": manifest.label,
         "stats": manifest.stats,
         "redactions": manifest.redactions.len(),
+        "encrypted": encrypted.map(|e| serde_json::json!({
+            "recipients": e.recipients,
+            "size": e.written.size,
+            "sha256": e.written.sha256,
+        })),
     })
 }
 
-fn print_human(out: &mut dyn Write, output: &Path, summary: &Summary) -> Result<()> {
+fn print_human(
+    out: &mut dyn Write,
+    output: &Path,
+    summary: &Summary,
+    encrypted: Option<&Encrypted>,
+) -> Result<()> {
     let manifest = &summary.manifest;
     let stats = &manifest.stats;
     writeln!(
@@ -235,10 +331,25 @@ fn print_human(out: &mut dyn Write, output: &Path, summary: &Summary) -> Result<
             stats.redactions
         )?;
     }
-    writeln!(
-        out,
-        "sha256 {}  (keep this digest outside the archive to check it later)",
-        summary.archive_sha256
-    )?;
+    if let Some(encrypted) = encrypted {
+        writeln!(
+            out,
+            "encrypted with age to {} recipient(s): {} bytes, sha256 {}",
+            encrypted.recipients.len(),
+            encrypted.written.size,
+            encrypted.written.sha256
+        )?;
+        writeln!(
+            out,
+            "sha256 {}  (of the archive inside, as validate --identity reports it)",
+            summary.archive_sha256
+        )?;
+    } else {
+        writeln!(
+            out,
+            "sha256 {}  (keep this digest outside the archive to check it later)",
+            summary.archive_sha256
+        )?;
+    }
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
-use sitepack_reader::{Archive, ReaderError};
+use sitepack_reader::ReaderError;
 
 use crate::progress::Bar;
 use crate::{GlobalArgs, Outcome};
@@ -15,7 +15,7 @@ use crate::{GlobalArgs, Outcome};
     after_help = "Nothing is written unless the archive is valid; files are written into a temporary directory next to DIR and renamed into place.\nExit status: 0 extracted, 1 invalid archive (nothing written), 2 an error (DIR not empty, unreadable file)."
 )]
 pub(crate) struct ExtractArgs {
-    /// The archive file.
+    /// The archive file (an encrypted one, `.zip.age`, with --identity).
     archive: PathBuf,
     /// The directory to create (it must not exist, or be empty).
     #[arg(short, long, value_name = "DIR")]
@@ -25,10 +25,13 @@ pub(crate) struct ExtractArgs {
     pub(crate) json: bool,
     #[command(flatten)]
     limits: super::validate::LimitArgs,
+    #[command(flatten)]
+    keys: super::crypt_args::IdentityArgs,
 }
 
 pub(crate) fn run(args: &ExtractArgs, global: &GlobalArgs) -> Result<Outcome> {
-    let archive = Archive::open(&args.archive)?;
+    let opened = super::stored::open_file(&args.archive, &args.keys)?;
+    let archive = &opened.archive;
     let bar = Bar::new(!global.no_progress);
     // Validated with the limits given; extraction then uses that verdict.
     let extracted = match archive.validate_with_progress(&args.limits.limits(), &bar) {

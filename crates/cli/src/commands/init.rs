@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use sitepack_format::{SiteId, SiteIdentity};
-use sitepack_reader::Archive;
 use sitepack_restore::{InitSummary, Refusal, RestoreError, init_from_template};
 
 use crate::Outcome;
@@ -21,6 +20,8 @@ pub(crate) struct InitArgs {
     /// The template: a full-scope archive.
     #[arg(long, value_name = "ARCHIVE")]
     from_template: PathBuf,
+    #[command(flatten)]
+    keys: super::crypt_args::IdentityArgs,
     /// The new site's id (`[a-z0-9][a-z0-9._-]{0,62}`).
     #[arg(long, value_parser = parse_site_id)]
     id: SiteId,
@@ -41,13 +42,14 @@ fn parse_site_id(text: &str) -> Result<SiteId, String> {
 }
 
 pub(crate) fn run(args: &InitArgs) -> Result<Outcome> {
-    let archive = Archive::open(&args.from_template)?;
+    let opened = super::stored::open_file(&args.from_template, &args.keys)?;
+    let archive = &opened.archive;
     let identity = SiteIdentity {
         id: args.id.clone(),
         name: args.name.clone(),
         url: args.url.clone(),
     };
-    match init_from_template(&args.new_site, &archive, &identity) {
+    match init_from_template(&args.new_site, archive, &identity) {
         Ok(summary) => {
             if args.json {
                 super::print_json(&summary)?;

@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub(crate) mod audit;
+pub(crate) mod check;
 pub(crate) mod create;
+pub(crate) mod crypt_args;
 pub(crate) mod extract;
 pub(crate) mod init;
 pub(crate) mod preview;

@@ -24,6 +24,8 @@ pub(crate) struct PreviewArgs {
     archive: PathBuf,
     #[command(flatten)]
     source: super::stored::SourceArgs,
+    #[command(flatten)]
+    keys: super::crypt_args::IdentityArgs,
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub(crate) json: bool,
@@ -65,7 +67,10 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
         );
     }
     let location = super::stored::locate(&args.archive, &args.source)?;
-    if let (Location::Stored(located), None) = (&location, &args.against) {
+    // An encrypted backup has no byte ranges to read: it is downloaded and decrypted.
+    if let (Location::Stored(located), None) = (&location, &args.against)
+        && located.backup.encryption.is_none()
+    {
         // Only the metadata is needed: read by byte ranges, nothing else is fetched.
         let name = args.archive.display().to_string();
         let preview = match preview_stored(located.store.as_ref(), &located.backup, &name) {
@@ -80,7 +85,10 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
         super::stored::report_fetched(&location);
         return show(args, &preview, None);
     }
-    let opened = location.open()?;
+    let opened = match super::stored::open(&location, &args.keys, "nothing to preview")? {
+        Ok(opened) => opened,
+        Err(refused) => return Ok(refused),
+    };
     if let Some(refused) = super::stored::refuse_mismatch(&opened, "nothing to preview") {
         return Ok(refused);
     }

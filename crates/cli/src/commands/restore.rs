@@ -29,6 +29,8 @@ pub(crate) struct RestoreArgs {
     archive: PathBuf,
     #[command(flatten)]
     source: super::stored::SourceArgs,
+    #[command(flatten)]
+    keys: super::crypt_args::IdentityArgs,
     /// The site directory (or an empty or new directory: a sandbox; a new one is made,
     /// and the plan says so).
     site: PathBuf,
@@ -96,7 +98,10 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
         return super::refusal("restore", RestoreError::Refused { reason });
     }
     let location = super::stored::locate(&args.archive, &args.source)?;
-    let opened = location.open()?;
+    let opened = match super::stored::open(&location, &args.keys, "nothing was changed")? {
+        Ok(opened) => opened,
+        Err(refused) => return Ok(refused),
+    };
     super::stored::report_fetched(&location);
     if let Some(refused) = super::stored::refuse_mismatch(&opened, "nothing was changed") {
         return Ok(refused);

@@ -58,6 +58,31 @@ pub(crate) fn locate(archive: &Path, source: &SourceArgs) -> Result<Location> {
     Ok(location)
 }
 
+/// Opens what ARCHIVE names (decrypting an encrypted archive with `keys`). A stored
+/// encrypted backup whose ciphertext is not the one its sidecar vouches for is never
+/// decrypted: refused (exit 1), `nothing` saying what was not done.
+pub(crate) fn open(
+    location: &Location,
+    keys: &super::crypt_args::IdentityArgs,
+    nothing: &str,
+) -> Result<Result<Opened, Outcome>> {
+    match location.open(&keys.identities()) {
+        Ok(opened) => Ok(Ok(opened)),
+        Err(mismatch) if mismatch.is_mismatch() => Ok(Err(refuse_stored(&mismatch, nothing))),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Opens an archive file (`extract`, `init`), decrypting it with `keys` when it is
+/// encrypted.
+pub(crate) fn open_file(path: &Path, keys: &super::crypt_args::IdentityArgs) -> Result<Opened> {
+    let location = Location::File {
+        path: path.to_path_buf(),
+        not_its_sidecar: None,
+    };
+    Ok(location.open(&keys.identities())?)
+}
+
 /// Says why a downloaded backup cannot be used, when its digest does not match: the
 /// outcome (exit 1) of a command that would have used it.
 pub(crate) fn refuse_mismatch(opened: &Opened, nothing: &str) -> Option<Outcome> {
@@ -104,6 +129,7 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
     let target = &sitepack_format::mask_url_user_info(args.to.as_deref().unwrap_or_default());
     let parsed = args.to.as_deref().unwrap_or_default().parse::<TargetSpec>();
     let new_directory = matches!(&parsed, Ok(TargetSpec::Local(path)) if !path.exists());
+    let recipients = args.encrypt.recipients()?;
     let site_arg = SiteArg::parse(&args.site)?;
     let site = site_arg.open_for_backup()?;
     let state_root = site_arg.state_root();
@@ -131,6 +157,7 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
                 options: options.clone(),
                 kind: BackupKind::Manual,
                 verify_digest: false,
+                encrypt_to: recipients.clone(),
             };
             backup_site(&request, store.as_ref(), &bar)
         });
@@ -156,6 +183,15 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
             "sha256 {}  (recorded beside it in {}.json)",
             stored.sha256, stored.name
         )?;
+        if let Some(encryption) = &stored.encryption {
+            writeln!(
+                out,
+                "encrypted with age to {} recipient(s); the archive inside: {} bytes, sha256 {}",
+                encryption.recipients.len(),
+                encryption.archive_size,
+                encryption.archive_sha256
+            )?;
+        }
         out.flush()?;
     }
     Ok(Outcome::Success)
@@ -222,13 +258,17 @@ pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
     if backups.is_empty() {
         writeln!(out, "{}: no backups", store.describe())?;
     } else {
-        let rows: Vec<[String; 7]> = backups
+        let rows: Vec<[String; 8]> = backups
             .iter()
             .map(|b| {
                 [
                     b.created_at.to_string(),
                     b.scope.to_string(),
                     kind_name(b.kind).to_owned(),
+                    b.encryption
+                        .as_ref()
+                        .map_or("-", |e| e.method.as_str())
+                        .to_owned(),
                     b.size.to_string(),
                     b.label.clone().unwrap_or_else(|| "-".to_owned()),
                     b.sha256.to_string()[..12].to_owned(),
@@ -239,7 +279,14 @@ pub(crate) fn list(args: &ListArgs) -> Result<Outcome> {
         print_table(
             &mut out,
             [
-                "CREATED", "SCOPE", "KIND", "SIZE", "LABEL", "SHA256", "NAME",
+                "CREATED",
+                "SCOPE",
+                "KIND",
+                "ENCRYPTED",
+                "SIZE",
+                "LABEL",
+                "SHA256",
+                "NAME",
             ],
             &rows,
         )?;
@@ -671,12 +718,43 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
             print_orphan_decisions(&mut out, &report.orphans, OrphanGrace::default(), false)?;
         }
     }
+    if let Some(verify) = &report.verify {
+        print_verification(&mut out, verify)?;
+    }
     out.flush()?;
     Ok(retention_outcome(&report))
 }
 
-/// A run whose backup was stored but whose retention failed exits 2, naming both.
+/// What `auto run`'s scheduled verification found.
+fn print_verification(out: &mut dyn Write, verify: &sitepack_store::CheckReport) -> io::Result<()> {
+    writeln!(
+        out,
+        "verified the site's backups in {}: {}; {} backup(s), {} read fully: {}",
+        verify.target,
+        verify.read_data,
+        verify.summary.backups,
+        verify.summary.data_read,
+        if verify.sound { "sound" } else { "DAMAGED" }
+    )?;
+    for failure in verify.failures() {
+        writeln!(out, "  {failure}")?;
+    }
+    Ok(())
+}
+
+/// A run whose backup was stored but whose retention failed exits 2, naming both; a
+/// scheduled verification that found damage exits 1 (a verdict), or 2 when a backup
+/// could not be checked.
 fn retention_outcome(report: &sitepack_store::AutoReport) -> Outcome {
+    if let Some(verify) = report.verify.as_ref().filter(|v| !v.sound) {
+        let message = sitepack_store::failure_message(verify);
+        return if verify.exit_code() == 1 {
+            eprintln!("error: verification found damage: {message}");
+            Outcome::Invalid
+        } else {
+            Outcome::FailedAfterReport(format!("verification incomplete: {message}"))
+        };
+    }
     if let (Some(stored), Some(error)) = (&report.stored, &report.retention_error) {
         return Outcome::FailedAfterReport(format!(
             "{} was stored and verified (recorded as this run's success), but retention then failed: {error}",

@@ -23,6 +23,8 @@ pub(crate) struct ValidateArgs {
     archive: PathBuf,
     #[command(flatten)]
     source: super::stored::SourceArgs,
+    #[command(flatten)]
+    keys: super::crypt_args::IdentityArgs,
     /// Print one JSON report (schema/report.schema.json) instead of text.
     #[arg(long)]
     pub(crate) json: bool,
@@ -31,7 +33,7 @@ pub(crate) struct ValidateArgs {
     strict: bool,
     /// Check only what needs no entry data: the end records, the central directory, the
     /// manifest, checksums.sha256 and site.json. A stored backup is then read by byte
-    /// ranges (only those parts are fetched).
+    /// ranges (only those parts are fetched), unless it is encrypted.
     #[arg(long)]
     no_data: bool,
     /// The archive's SHA-256 as recorded outside it (a store's index, a CI variable).
@@ -104,7 +106,10 @@ pub(crate) fn run(args: &ValidateArgs, global: &GlobalArgs) -> Result<Outcome> {
 fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Result<Report, Outcome>> {
     let name = args.archive.display().to_string();
     let location = super::stored::locate(&args.archive, &args.source)?;
-    if let (Location::Stored(located), true) = (&location, args.no_data) {
+    // An encrypted backup has no byte ranges to read: it is downloaded and decrypted.
+    if let (Location::Stored(located), true) = (&location, args.no_data)
+        && located.backup.encryption.is_none()
+    {
         let report = match validate_stored_metadata(
             located.store.as_ref(),
             &located.backup,
@@ -122,7 +127,10 @@ fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Result<Report, Outc
         super::stored::report_fetched(&location);
         return Ok(Ok(report));
     }
-    let opened = location.open()?;
+    let opened = match super::stored::open(&location, &args.keys, "nothing was checked")? {
+        Ok(opened) => opened,
+        Err(refused) => return Ok(Err(refused)),
+    };
     let mut report = if args.no_data {
         opened.archive.validate_metadata(&args.limits.limits())?
     } else {
@@ -139,7 +147,7 @@ fn check(args: &ValidateArgs, global: &GlobalArgs) -> Result<Result<Report, Outc
         if let Some(mismatch) = &opened.digest_mismatch {
             eprintln!("error: {}", sitepack_format::error_chain(mismatch));
         }
-        report = report.expect_digest(&located.backup.sha256);
+        report = report.expect_digest(&located.backup.archive_sha256());
         super::stored::report_fetched(&location);
     }
     Ok(Ok(report))

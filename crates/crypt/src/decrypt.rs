@@ -1,0 +1,302 @@
+//! Reading an encrypted archive: decrypted whole into a private temporary file first.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use age::DecryptError;
+
+use crate::{AGE_SUFFIX, CryptError, Identities};
+
+/// The first line of an age file (binary format).
+const MAGIC: &[u8] = b"age-encryption.org/";
+/// The first line of an ASCII-armored age file.
+const ARMOR: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
+
+/// Whether these first bytes of a file are an age file's (binary or armored).
+#[must_use]
+pub fn is_age(start: &[u8]) -> bool {
+    start.starts_with(MAGIC) || start.starts_with(ARMOR)
+}
+
+/// Whether the file at `path` is an age file, judged by its first bytes (never by its
+/// name: `age -o backup.zip` names it as it likes). Anything but a regular file (a FIFO,
+/// which opening would block on; a directory) is not one: its reader says what it is.
+pub fn is_encrypted(path: &Path) -> Result<bool, CryptError> {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return Ok(false);
+    }
+    let mut start = Vec::with_capacity(ARMOR.len());
+    File::open(path)
+        .and_then(|f| f.take(ARMOR.len() as u64).read_to_end(&mut start))
+        .map_err(|e| CryptError::io("read", path, e))?;
+    Ok(is_age(&start))
+}
+
+/// An archive decrypted into a private temporary directory (0700, the file 0600),
+/// removed when dropped, and by an interrupt meanwhile.
+#[derive(Debug)]
+pub struct Decrypted {
+    path: PathBuf,
+    // Unregistered after the directory is gone (fields drop in order).
+    _dir: tempfile::TempDir,
+    _interruptible: sitepack_format::interrupt::Registered,
+}
+
+impl Decrypted {
+    /// The plaintext archive.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Decrypts the age file `source` (called `archive` in messages) with `identities` into
+/// a private temporary file. The whole ciphertext is read and authenticated before this
+/// returns: a modified or truncated one is [`CryptError::Damaged`] and its temporary is
+/// removed, so nothing decrypted from it is ever used.
+pub fn decrypt_to_private_file(
+    source: &Path,
+    archive: &str,
+    identities: &Identities,
+) -> Result<Decrypted, CryptError> {
+    let input = File::open(source).map_err(|e| CryptError::io("read", source, e))?;
+    let damaged = |reason: String| CryptError::Damaged {
+        archive: archive.to_owned(),
+        reason,
+    };
+    let reader = age::armor::ArmoredReader::new(BufReader::new(input));
+    let decryptor = age::Decryptor::new_buffered(reader).map_err(|e| match e {
+        DecryptError::Io(e) if e.kind() != io::ErrorKind::InvalidData => {
+            CryptError::io("read", source, e)
+        }
+        e => damaged(e.to_string()),
+    })?;
+    let mut plaintext = if decryptor.is_scrypt() {
+        let Some(file) = identities.passphrase_file() else {
+            return Err(CryptError::NoPassphrase {
+                archive: archive.to_owned(),
+            });
+        };
+        let identity = age::scrypt::Identity::new(Identities::passphrase(file)?);
+        decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .map_err(|e| match e {
+                DecryptError::DecryptionFailed => CryptError::WrongPassphrase {
+                    archive: archive.to_owned(),
+                    file: file.to_path_buf(),
+                },
+                e => damaged(e.to_string()),
+            })?
+    } else {
+        if identities.is_empty() {
+            return Err(CryptError::NoIdentity {
+                archive: archive.to_owned(),
+            });
+        }
+        let keys = identities.load()?;
+        decryptor
+            .decrypt(keys.iter().map(|k| k.as_ref() as &dyn age::Identity))
+            .map_err(|e| match e {
+                DecryptError::NoMatchingKeys => CryptError::WrongIdentity {
+                    archive: archive.to_owned(),
+                    files: identities.describe(),
+                },
+                DecryptError::Io(e) if e.kind() != io::ErrorKind::InvalidData => {
+                    CryptError::io("read", source, e)
+                }
+                e => damaged(e.to_string()),
+            })?
+    };
+
+    let dir = tempfile::Builder::new()
+        .prefix("sitepack-decrypted-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map_err(|e| {
+            CryptError::io(
+                "create a temporary directory for the decrypted archive in",
+                std::env::temp_dir(),
+                e,
+            )
+        })?;
+    let interruptible = sitepack_format::interrupt::temporary(dir.path());
+    let name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| n.strip_suffix(AGE_SUFFIX).map(str::to_owned).unwrap_or(n))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "archive.zip".to_owned());
+    let path = dir.path().join(name);
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| CryptError::io("create", &path, e))?;
+    sitepack_format::failpoint::pause("decrypt-partial");
+    // The payload is authenticated chunk by chunk: a modified chunk (or a cut-off end)
+    // is an InvalidData error here, and the partial plaintext goes with the directory.
+    io::copy(&mut plaintext, &mut out).map_err(|e| {
+        if e.kind() == io::ErrorKind::InvalidData || e.kind() == io::ErrorKind::UnexpectedEof {
+            damaged(e.to_string())
+        } else {
+            CryptError::io("decrypt into", &path, e)
+        }
+    })?;
+    out.flush().map_err(|e| CryptError::io("write", &path, e))?;
+    Ok(Decrypted {
+        path,
+        _dir: dir,
+        _interruptible: interruptible,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use age::secrecy::ExposeSecret;
+
+    use super::*;
+    use crate::{EncryptingWriter, Recipients};
+
+    fn key(dir: &Path, name: &str) -> (PathBuf, Recipients) {
+        let identity = age::x25519::Identity::generate();
+        let path = dir.join(name);
+        std::fs::write(&path, format!("{}\n", identity.to_string().expose_secret())).unwrap();
+        let recipients = Recipients::parse(&[identity.to_public().to_string()], &[]).unwrap();
+        (path, recipients)
+    }
+
+    fn encrypt(plain: &[u8], recipients: &Recipients) -> Vec<u8> {
+        let mut writer = EncryptingWriter::new(Vec::new(), recipients).unwrap();
+        writer.write_all(plain).unwrap();
+        writer.finish().unwrap().0
+    }
+
+    #[test]
+    fn decrypts_into_a_private_file_removed_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key_file, recipients) = key(dir.path(), "key.txt");
+        let plain = vec![7u8; 200_000];
+        let source = dir.path().join("x.zip.age");
+        std::fs::write(&source, encrypt(&plain, &recipients)).unwrap();
+        assert!(is_encrypted(&source).unwrap());
+        let decrypted =
+            decrypt_to_private_file(&source, "x.zip.age", &Identities::new(vec![key_file]))
+                .unwrap();
+        assert_eq!(decrypted.path().file_name().unwrap(), "x.zip");
+        assert_eq!(std::fs::read(decrypted.path()).unwrap(), plain);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(decrypted.path()), 0o600);
+        assert_eq!(mode(decrypted.path().parent().unwrap()), 0o700);
+        let temporary = decrypted.path().parent().unwrap().to_path_buf();
+        drop(decrypted);
+        assert!(!temporary.exists());
+    }
+
+    #[test]
+    fn a_fifo_or_a_directory_is_no_age_file_and_is_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.zip.age");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert!(
+            !is_encrypted(&fifo).unwrap(),
+            "never opened: no writer would come"
+        );
+        assert!(!is_encrypted(dir.path()).unwrap());
+        assert!(!is_encrypted(&dir.path().join("missing")).unwrap());
+    }
+
+    #[test]
+    fn a_missing_or_wrong_identity_and_a_modified_ciphertext_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, recipients) = key(dir.path(), "key.txt");
+        let (other, _) = key(dir.path(), "other.txt");
+        let source = dir.path().join("x.zip.age");
+        let ciphertext = encrypt(&vec![1u8; 150_000], &recipients);
+        std::fs::write(&source, &ciphertext).unwrap();
+
+        let error = decrypt_to_private_file(&source, "x", &Identities::none()).unwrap_err();
+        assert!(matches!(error, CryptError::NoIdentity { .. }), "{error}");
+        let error = decrypt_to_private_file(&source, "x", &Identities::new(vec![other.clone()]))
+            .unwrap_err();
+        assert!(matches!(error, CryptError::WrongIdentity { .. }), "{error}");
+        assert!(error.to_string().contains("other.txt"), "{error}");
+        assert!(!error.is_damage());
+    }
+
+    #[test]
+    fn a_modified_or_cut_ciphertext_is_damage_and_leaves_no_plaintext() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key_file, recipients) = key(dir.path(), "key.txt");
+        let identities = Identities::new(vec![key_file]);
+        let ciphertext = encrypt(&vec![1u8; 150_000], &recipients);
+        let source = dir.path().join("x.zip.age");
+        let before = temporaries();
+        // A byte in the second payload chunk (after the first was handed on), one in
+        // the header's MAC, and the last chunk cut off.
+        let mut in_payload = ciphertext.clone();
+        in_payload[100_000] ^= 1;
+        let header_end = ciphertext.windows(4).position(|w| w == b"--- ").unwrap();
+        let mut in_mac = ciphertext.clone();
+        in_mac[header_end + 5] ^= 1;
+        let cut = ciphertext[..ciphertext.len() - 100].to_vec();
+        for (what, bytes) in [("payload", in_payload), ("mac", in_mac), ("cut", cut)] {
+            std::fs::write(&source, bytes).unwrap();
+            let error = decrypt_to_private_file(&source, "x", &identities).unwrap_err();
+            assert!(error.is_damage(), "{what}: {error}");
+        }
+        assert_eq!(temporaries(), before, "no decrypted temporary is left");
+    }
+
+    #[test]
+    fn a_passphrase_encrypts_and_decrypts_and_a_wrong_or_missing_one_is_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let passphrase = dir.path().join("passphrase.txt");
+        std::fs::write(&passphrase, "correct horse battery staple\n").unwrap();
+        let recipients = Recipients::passphrase_file(&passphrase).unwrap();
+        assert_eq!(recipients.to_strings(), [crate::PASSPHRASE_RECIPIENT]);
+        let source = dir.path().join("x.zip.age");
+        std::fs::write(&source, encrypt(b"PK plain", &recipients)).unwrap();
+        let with = |file: &Path| Identities::none().with_passphrase_file(Some(file.to_path_buf()));
+        let decrypted = decrypt_to_private_file(&source, "x", &with(&passphrase)).unwrap();
+        assert_eq!(std::fs::read(decrypted.path()).unwrap(), b"PK plain");
+
+        let wrong = dir.path().join("wrong.txt");
+        std::fs::write(&wrong, "Tr0ub4dor&3\n").unwrap();
+        let error = decrypt_to_private_file(&source, "x", &with(&wrong)).unwrap_err();
+        assert!(
+            matches!(error, CryptError::WrongPassphrase { .. }),
+            "{error}"
+        );
+        assert!(!error.is_damage() && !error.to_string().contains("Tr0ub4dor"));
+        let (key_file, _) = key(dir.path(), "key.txt");
+        let error =
+            decrypt_to_private_file(&source, "x", &Identities::new(vec![key_file])).unwrap_err();
+        assert!(matches!(error, CryptError::NoPassphrase { .. }), "{error}");
+        std::fs::write(&wrong, "\n").unwrap();
+        assert!(matches!(
+            Recipients::passphrase_file(&wrong),
+            Err(CryptError::EmptyPassphrase { .. })
+        ));
+    }
+
+    fn temporaries() -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("sitepack-decrypted-"))
+            })
+            .collect();
+        found.sort();
+        found
+    }
+}
