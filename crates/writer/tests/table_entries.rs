@@ -29,13 +29,23 @@ fn table(
     columns: &[&str],
     rows: Vec<Vec<Value>>,
 ) -> Result<TableEntry, WriterError> {
+    table_at(spill, name, columns, rows, 6)
+}
+
+fn table_at(
+    spill: &std::path::Path,
+    name: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Value>>,
+    level: u32,
+) -> Result<TableEntry, WriterError> {
     let path: ArchivePath = format!("db/{name}.jsonl").parse().unwrap();
     let columns: Vec<String> = columns.iter().map(|&c| c.to_owned()).collect();
     encode_table(
         &path,
         &columns,
         &SecretPolicy::default(),
-        6,
+        level,
         spill,
         |writer| {
             for mut row in rows {
@@ -183,4 +193,36 @@ fn rows_that_would_look_like_a_decompression_bomb_are_stored() {
     let mut raw = zip::ZipArchive::new(file).unwrap();
     let entry = raw.by_name("site/db/bulk.jsonl").unwrap();
     assert_eq!(entry.compression(), zip::CompressionMethod::Stored);
+}
+
+/// How `name` is compressed in the archive at `path`.
+fn method(path: &std::path::Path, name: &str) -> zip::CompressionMethod {
+    let mut raw = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    raw.by_name(name).unwrap().compression()
+}
+
+#[test]
+fn rows_are_deflated_or_stored_at_the_level_asked() {
+    let rows = || {
+        (0..2000)
+            .map(|i| vec![json!(i), json!(format!("berth {i}"))])
+            .collect()
+    };
+    for (level, expected) in [
+        (6, zip::CompressionMethod::Deflated),
+        (0, zip::CompressionMethod::Stored),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let berths = table_at(dir.path(), "berths", &["id", "quay"], rows(), level).unwrap();
+        let size = berths.size();
+        let mut zip = archive(dir.path(), vec![berths], "quay.zip");
+        let bytes = zip.read_entry("site/db/berths.jsonl");
+        assert_eq!(bytes.len() as u64, size);
+        assert!(bytes.starts_with(b"{\"id\":0,\"quay\":\"berth 0\"}\n"));
+        assert_eq!(
+            method(&dir.path().join("quay.zip"), "site/db/berths.jsonl"),
+            expected,
+            "level {level}"
+        );
+    }
 }
