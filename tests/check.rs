@@ -398,3 +398,28 @@ fn auto_run_verifies_on_its_own_schedule_rotating_through_the_groups() {
         "{told}"
     );
 }
+
+#[test]
+fn a_target_or_site_without_backups_is_sound_with_a_warning() {
+    let site = TestSite::demo();
+    let empty = site.out_dir().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run =
+        crate::util::Run::from_command(sitepack().args(["check", &empty.display().to_string()]));
+    let run = run.expect(0);
+    assert!(run.stdout.contains("SOUND"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("warning: no backups found in")
+            && run.stderr.contains("nothing was checked"),
+        "{}",
+        run.stderr
+    );
+    let run = crate::util::Run::from_command(sitepack().args([
+        "check",
+        &empty.display().to_string(),
+        "--site",
+        "nosuch",
+    ]))
+    .expect(0);
+    assert!(run.stderr.contains("for site nosuch"), "{}", run.stderr);
+}

@@ -540,6 +540,77 @@ fn an_encrypted_backup_stored_in_a_directory_round_trips_and_a_changed_one_is_re
 }
 
 #[test]
+fn restore_refuses_a_stored_backup_whose_sidecar_records_another_archive_inside() {
+    let site = TestSite::demo();
+    let out = site.out_dir();
+    let key = keygen(&out, "key.txt");
+    let target = out.join("target");
+    let plain = out.join("plain.zip");
+    sitepack()
+        .args(["create", path(&site.root()), "-o", path(&plain)])
+        .output()
+        .unwrap();
+    sitepack()
+        .args([
+            "create",
+            path(&site.root()),
+            "--to",
+            path(&target),
+            "--encrypt-to",
+            &key.public,
+        ])
+        .output()
+        .unwrap();
+    let name = listing(&target.join("acme-shop"))
+        .into_iter()
+        .find(|n| n.ends_with(".zip.age"))
+        .unwrap();
+    let object = target.join("acme-shop").join(&name);
+    let sidecar = target.join("acme-shop").join(format!("{name}.json"));
+    let original: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sidecar).unwrap()).unwrap();
+    let ciphertext = std::fs::read(&object).unwrap();
+    let url = format!("{}/acme-shop/{name}", target.display());
+    let restore = |into: &str| {
+        let restored = out.join(into);
+        let run = run_private(
+            &[
+                "restore",
+                &url,
+                path(&restored),
+                "--yes",
+                "--identity",
+                path(&key.file),
+            ],
+            &key,
+        );
+        (run, restored)
+    };
+    // 1. The sidecar records another archive inside the (intact) ciphertext.
+    let mut changed = original.clone();
+    changed["encryption"]["archive_sha256"] = "0".repeat(64).into();
+    std::fs::write(&sidecar, serde_json::to_vec(&changed).unwrap()).unwrap();
+    let (run, restored) = restore("restored-1");
+    let stderr = run.expect(1).stderr;
+    assert!(!restored.exists(), "{stderr}");
+    // 2. A plain archive put in place of the encrypted one, its digest and size written
+    //    into the sidecar, which still says what was encrypted.
+    let plain_bytes = std::fs::read(&plain).unwrap();
+    std::fs::write(&object, &plain_bytes).unwrap();
+    let mut swapped = original.clone();
+    swapped["sha256"] = sitepack_format::Sha256::of(&plain_bytes).to_string().into();
+    swapped["size"] = plain_bytes.len().into();
+    std::fs::write(&sidecar, serde_json::to_vec(&swapped).unwrap()).unwrap();
+    let (run, restored) = restore("restored-2");
+    let stderr = run.expect(1).stderr;
+    assert!(!restored.exists(), "{stderr}");
+    // The backup as stored restores.
+    std::fs::write(&object, &ciphertext).unwrap();
+    std::fs::write(&sidecar, serde_json::to_vec(&original).unwrap()).unwrap();
+    restore("restored-3").0.expect(0);
+}
+
+#[test]
 fn an_encrypted_backup_stored_in_s3_round_trips() {
     let server = crate::util::s3::S3Server::start();
     let site = TestSite::demo();

@@ -30,8 +30,7 @@ impl std::fmt::Debug for Recipients {
 
 /// The passphrase in `path`: its first line, without the line ending.
 fn read_passphrase(path: &Path) -> Result<SecretString, CryptError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CryptError::io("read the passphrase file", path, e))?;
+    let text = read_small(path, "read the passphrase file")?;
     let line = text.lines().next().unwrap_or_default();
     if line.is_empty() {
         return Err(CryptError::EmptyPassphrase {
@@ -39,6 +38,30 @@ fn read_passphrase(path: &Path) -> Result<SecretString, CryptError> {
         });
     }
     Ok(SecretString::from(line.to_owned()))
+}
+
+/// The most a passphrase or recipients file may hold: far more than any real one, so
+/// that `/dev/zero` given by mistake is refused instead of read into memory.
+const KEY_FILE_LIMIT: u64 = 1024 * 1024;
+
+/// The text of a small key file (at most [`KEY_FILE_LIMIT`] bytes).
+fn read_small(path: &Path, action: &'static str) -> Result<String, CryptError> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| CryptError::io(action, path, e))?;
+    let mut text = String::new();
+    file.take(KEY_FILE_LIMIT + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| CryptError::io(action, path, e))?;
+    if text.len() as u64 > KEY_FILE_LIMIT {
+        return Err(CryptError::io(
+            action,
+            path,
+            std::io::Error::other(format!(
+                "it holds more than {KEY_FILE_LIMIT} bytes: not a key file"
+            )),
+        ));
+    }
+    Ok(text)
 }
 
 impl Recipients {
@@ -51,8 +74,7 @@ impl Recipients {
             recipients.push(parse_recipient(text.trim(), "--encrypt-to")?);
         }
         for file in files {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| CryptError::io("read the recipients file", file, e))?;
+            let text = read_small(file, "read the recipients file")?;
             for (number, line) in text.lines().enumerate() {
                 let line = line.trim();
                 if line.is_empty() || line.starts_with('#') {
@@ -99,11 +121,14 @@ impl Recipients {
 fn parse_recipient(text: &str, where_: &str) -> Result<x25519::Recipient, CryptError> {
     text.parse().map_err(|_| CryptError::BadRecipient {
         where_: where_.to_owned(),
-        // A secret key given by mistake is not repeated.
-        recipient: if text.starts_with("AGE-SECRET-KEY-") {
+        // Only what looks like a public key is repeated: a secret key (in any case) or
+        // a passphrase file given by mistake is not.
+        recipient: if text.to_ascii_lowercase().starts_with("age-secret-key-") {
             "AGE-SECRET-KEY-… (a secret key: give its public key, age1…)".to_owned()
-        } else {
+        } else if text.to_ascii_lowercase().starts_with("age1") {
             text.to_owned()
+        } else {
+            "the text there (not shown: it may be a secret)".to_owned()
         },
     })
 }
@@ -213,14 +238,36 @@ mod tests {
         let both = Recipients::parse(&[PUBLIC.to_owned()], std::slice::from_ref(&file)).unwrap();
         assert_eq!(both.to_strings(), [PUBLIC, PUBLIC]);
 
-        std::fs::write(&file, format!("{PUBLIC}\nnot-a-key\n")).unwrap();
+        // A line that is no public key is named by its place, never quoted (a
+        // passphrase file given by mistake); a malformed public key is quoted.
+        std::fs::write(&file, format!("{PUBLIC}\ncorrect horse battery\n")).unwrap();
         let error = Recipients::parse(&[], std::slice::from_ref(&file))
             .unwrap_err()
             .to_string();
-        assert!(
-            error.contains("recipients.txt line 2") && error.contains("\"not-a-key\""),
-            "{error}"
-        );
+        assert!(error.contains("recipients.txt line 2"), "{error}");
+        assert!(!error.contains("horse"), "{error}");
+        let error = Recipients::parse(&["age1nope".to_owned()], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("\"age1nope\""), "{error}");
+        // A lowercase secret key is still a secret key.
+        let lower = x25519::Identity::generate()
+            .to_string()
+            .expose_secret()
+            .to_ascii_lowercase();
+        let error = Recipients::parse(std::slice::from_ref(&lower), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains(&lower[15..]), "{error}");
+        // A file far larger than any key file is refused, not read whole.
+        let huge = dir.path().join("huge.txt");
+        std::fs::write(&huge, vec![b'a'; 2 * 1024 * 1024]).unwrap();
+        let error = Recipients::parse(&[], std::slice::from_ref(&huge)).unwrap_err();
+        let error = sitepack_format::error_chain(&error);
+        assert!(error.contains("not a key file"), "{error}");
+        let error = Recipients::passphrase_file(&huge).unwrap_err();
+        let error = sitepack_format::error_chain(&error);
+        assert!(error.contains("not a key file"), "{error}");
 
         let secret = x25519::Identity::generate();
         let secret_text = secret.to_string().expose_secret().to_owned();

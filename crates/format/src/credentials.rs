@@ -53,6 +53,12 @@ const SHAPES: &[Shape] = &[
         pem: false,
     },
     Shape {
+        name: "an age secret key",
+        pattern: r"(?P<v>(?i:AGE-SECRET-KEY-1[0-9A-Z]{58}))",
+        secret: true,
+        pem: false,
+    },
+    Shape {
         name: "an AWS access key id",
         pattern: r"(?-u:\b)(?P<v>AKIA[0-9A-Z]{16})(?-u:\b)",
         secret: false,
@@ -376,6 +382,22 @@ mod tests {
             ("ghp_0123456789", &[]),
             ("xoxb-1234567890-abc", &["a Slack token"]),
             ("xoxp-123", &[]),
+            (
+                "AGE-SECRET-KEY-1TQ46USMQ9UNCMQHGRGU25H277LNU7R3G370LVYU605CYY4L9PW3QSYZHVT",
+                &["an age secret key"],
+            ),
+            (
+                "age-secret-key-1tq46usmq9uncmqhgrgu25h277lnu7r3g370lvyu605cyy4l9pw3qsyzhvt",
+                &["an age secret key"],
+            ),
+            (
+                "AGE-SECRET-KEY-1TQ46USMQ9UNCMQHGRGU25H277LNU7R3G370LVYU605CYY4L9PW3QSYZHV",
+                &[],
+            ),
+            (
+                "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+                &[],
+            ),
         ];
         for (text, want) in table {
             assert_eq!(shapes(text.as_bytes()), *want, "{text}");

@@ -215,23 +215,53 @@ impl Location {
             ),
             Self::File { path, .. } => {
                 let name = path.display().to_string();
-                open_plain_or_decrypted(path, &name, identities, None, None)
+                open_plain_or_decrypted(path, &name, identities, None, None, None)
             }
         }
     }
 }
 
 /// Opens `path` as an archive called `name`, decrypting it first when it is an age file.
+/// A stored backup's sidecar may say it is encrypted (`sealed`): the archive inside must
+/// then be the one it records, or it is a digest mismatch like any other.
 fn open_plain_or_decrypted(
     path: &Path,
     name: &str,
     identities: &Identities,
     digest_mismatch: Option<StoreError>,
+    sealed: Option<&crate::Encryption>,
     download: Option<(tempfile::TempDir, sitepack_format::interrupt::Registered)>,
 ) -> Result<Opened, StoreError> {
     // An archive that cannot be read is said by the reader, as before.
     let encrypted = sitepack_crypt::is_encrypted(path).unwrap_or(false);
+    // The archive read is not the one the sidecar records inside the encryption (or
+    // the sidecar says encrypted over a plain archive): a verdict, as a digest mismatch.
+    let inner_mismatch = |archive: &Path| -> Result<Option<StoreError>, StoreError> {
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let mut file =
+            std::fs::File::open(archive).map_err(|e| StoreError::io("read", archive, e))?;
+        let mut hasher = sitepack_format::Sha256Hasher::new();
+        std::io::copy(&mut file, &mut hasher).map_err(|e| StoreError::io("read", archive, e))?;
+        let size = hasher.len();
+        let actual = hasher.finish();
+        Ok(
+            (!encrypted || actual != sealed.archive_sha256 || size != sealed.archive_size).then(
+                || StoreError::DigestMismatch {
+                    name: name.to_owned(),
+                    expected: sealed.archive_sha256.to_string(),
+                    actual: actual.to_string(),
+                    size,
+                },
+            ),
+        )
+    };
     if !encrypted {
+        let digest_mismatch = match digest_mismatch {
+            Some(mismatch) => Some(mismatch),
+            None => inner_mismatch(path)?,
+        };
         return Ok(Opened {
             archive: Archive::open(path)
                 .map_err(StoreError::Archive)?
@@ -247,11 +277,12 @@ fn open_plain_or_decrypted(
         return Err(mismatch);
     }
     let decrypted = sitepack_crypt::decrypt_to_private_file(path, name, identities)?;
+    let digest_mismatch = inner_mismatch(decrypted.path())?;
     Ok(Opened {
         archive: Archive::open(decrypted.path())
             .map_err(StoreError::Archive)?
             .named(name),
-        digest_mismatch: None,
+        digest_mismatch,
         encrypted,
         _decrypted: Some(decrypted),
         _download: download,
@@ -300,6 +331,7 @@ pub fn open_stored(
         given,
         identities,
         digest_mismatch,
+        backup.encryption.as_ref(),
         Some((dir, interruptible)),
     )
 }

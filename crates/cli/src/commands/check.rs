@@ -110,6 +110,17 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Outcome> {
         eprintln!("warning: {warning}");
     }
     let report = result?;
+    // Nothing to check is sound, but a monitor of a mistyped target or site would stay
+    // green forever: say it.
+    if report.summary.backups == 0 && report.missing.is_empty() {
+        eprintln!(
+            "warning: no backups found in {target}{}: nothing was checked; check the target \
+             (and --site)",
+            args.site
+                .as_ref()
+                .map_or_else(String::new, |site| format!(" for site {site}"))
+        );
+    }
     if args.json {
         super::print_json(&report)?;
     } else {
