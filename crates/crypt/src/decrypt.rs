@@ -87,6 +87,12 @@ pub fn decrypt_to_private_file(
                     archive: archive.to_owned(),
                     file: file.to_path_buf(),
                 },
+                // Said here: age's own message computes 2^(required - target), which
+                // overflows for a crafted header (work factor 62 and up).
+                DecryptError::ExcessiveWork { required, .. } => damaged(format!(
+                    "its passphrase is stretched with scrypt work factor {required}, far more \
+                     than sitepack (or age) ever writes: refused, it would take too long"
+                )),
                 e => damaged(e.to_string()),
             })?
     } else {
@@ -284,6 +290,26 @@ mod tests {
             Recipients::passphrase_file(&wrong),
             Err(CryptError::EmptyPassphrase { .. })
         ));
+
+        // A crafted header asking for an absurd scrypt work factor is refused as damage,
+        // whatever the factor (age's own message would overflow from 62 on).
+        let text = std::fs::read(&source).unwrap();
+        let line_start = text.windows(10).position(|w| w == b"-> scrypt ").unwrap();
+        let line_end = line_start + text[line_start..].iter().position(|&b| b == b'\n').unwrap();
+        let factor_start = line_start
+            + text[line_start..line_end]
+                .iter()
+                .rposition(|&b| b == b' ')
+                .unwrap()
+            + 1;
+        for factor in ["40", "62", "64", "255"] {
+            let mut crafted = text[..factor_start].to_vec();
+            crafted.extend_from_slice(factor.as_bytes());
+            crafted.extend_from_slice(&text[line_end..]);
+            std::fs::write(&source, crafted).unwrap();
+            let error = decrypt_to_private_file(&source, "x", &with(&passphrase)).unwrap_err();
+            assert!(error.is_damage(), "{factor}: {error}");
+        }
     }
 
     fn temporaries() -> Vec<PathBuf> {
