@@ -52,6 +52,32 @@ impl Decrypted {
     }
 }
 
+/// Bytes read and written at a time while decrypting: `io::copy`'s 8 KiB would make a
+/// system call per eighth of one of age's 64 KiB chunks.
+const COPY_BUFFER: usize = 1024 * 1024;
+
+/// Copies `from` into `to` through a [`COPY_BUFFER`]-sized buffer.
+fn copy_in_large_writes(from: &mut impl Read, to: &mut impl Write) -> io::Result<u64> {
+    let mut buffer = vec![0u8; COPY_BUFFER];
+    let mut copied = 0;
+    loop {
+        let mut filled = 0;
+        while filled < buffer.len() {
+            match from.read(&mut buffer[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if filled == 0 {
+            return Ok(copied);
+        }
+        to.write_all(&buffer[..filled])?;
+        copied += filled as u64;
+    }
+}
+
 /// Decrypts the age file `source` (called `archive` in messages) with `identities` into
 /// a private temporary file. The whole ciphertext is read and authenticated before this
 /// returns: a modified or truncated one is [`CryptError::Damaged`] and its temporary is
@@ -66,7 +92,7 @@ pub fn decrypt_to_private_file(
         archive: archive.to_owned(),
         reason,
     };
-    let reader = age::armor::ArmoredReader::new(BufReader::new(input));
+    let reader = age::armor::ArmoredReader::new(BufReader::with_capacity(COPY_BUFFER, input));
     let decryptor = age::Decryptor::new_buffered(reader).map_err(|e| match e {
         DecryptError::Io(e) if e.kind() != io::ErrorKind::InvalidData => {
             CryptError::io("read", source, e)
@@ -144,7 +170,7 @@ pub fn decrypt_to_private_file(
     sitepack_format::failpoint::pause("decrypt-partial");
     // The payload is authenticated chunk by chunk: a modified chunk (or a cut-off end)
     // is an InvalidData error here, and the partial plaintext goes with the directory.
-    io::copy(&mut plaintext, &mut out).map_err(|e| {
+    copy_in_large_writes(&mut plaintext, &mut out).map_err(|e| {
         if e.kind() == io::ErrorKind::InvalidData || e.kind() == io::ErrorKind::UnexpectedEof {
             damaged(e.to_string())
         } else {
