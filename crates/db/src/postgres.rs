@@ -157,6 +157,27 @@ impl PostgresEngine {
             .map_err(|e| self.session.query_error(what.to_owned(), &e))
     }
 
+    /// The one row of `select` (`SELECT count(*)`, …) over the rows `query` selects, in
+    /// no order, its parameters bound; `what` names it in an error.
+    fn query_unordered(
+        &mut self,
+        select: &str,
+        query: &RowQuery,
+        what: &str,
+    ) -> Result<Row, DbError> {
+        let unordered = RowQuery {
+            order_by: Vec::new(),
+            ..query.clone()
+        };
+        let sql = format!("{select}{}", unordered.from_clause(Some(&self.schema)));
+        let texts = text_params(&query.params);
+        let params: Vec<TextParam<'_>> = texts.iter().map(|t| TextParam(t)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        self.client
+            .query_one(&sql, &refs)
+            .map_err(|e| self.session.query_error(what.to_owned(), &e))
+    }
+
     /// `"schema"."table"`.
     fn qualified(&self, table: &str) -> String {
         format!("{}.{}", quote_ident(&self.schema), quote_ident(table))
@@ -438,46 +459,18 @@ impl Engine for PostgresEngine {
     }
 
     fn count(&mut self, query: &RowQuery) -> Result<u64, DbError> {
-        let unordered = RowQuery {
-            order_by: Vec::new(),
-            ..query.clone()
-        };
-        let sql = format!(
-            "SELECT count(*){}",
-            unordered.from_clause(Some(&self.schema))
-        );
-        let what = || format!("counting the rows of table \"{}\"", query.table);
-        let texts = text_params(&query.params);
-        let params: Vec<TextParam<'_>> = texts.iter().map(|t| TextParam(t)).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        let row = self
-            .client
-            .query_one(&sql, &refs)
-            .map_err(|e| self.session.query_error(what(), &e))?;
+        let what = format!("counting the rows of table \"{}\"", query.table);
+        let row = self.query_unordered("SELECT count(*)", query, &what)?;
         let count: i64 = row.get(0);
         u64::try_from(count).map_err(|_| DbError::Query {
-            what: what(),
+            what,
             reason: format!("the server counted {count} rows"),
         })
     }
 
     fn estimate(&mut self, query: &RowQuery) -> Result<u64, DbError> {
-        let unordered = RowQuery {
-            order_by: Vec::new(),
-            ..query.clone()
-        };
-        let sql = format!(
-            "EXPLAIN (FORMAT JSON) SELECT 1{}",
-            unordered.from_clause(Some(&self.schema))
-        );
-        let what = || format!("estimating the rows of table \"{}\"", query.table);
-        let texts = text_params(&query.params);
-        let params: Vec<TextParam<'_>> = texts.iter().map(|t| TextParam(t)).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        let row = self
-            .client
-            .query_one(&sql, &refs)
-            .map_err(|e| self.session.query_error(what(), &e))?;
+        let what = format!("estimating the rows of table \"{}\"", query.table);
+        let row = self.query_unordered("EXPLAIN (FORMAT JSON) SELECT 1", query, &what)?;
         let plan: Value = row.get(0);
         // Written as a whole number (`%.0f`); an estimate only shapes a progress bar.
         Ok(plan
