@@ -673,6 +673,17 @@ fn auto_run_encrypts_to_the_recipients_of_config_toml() {
         "{}",
         run.stderr
     );
+    // An empty list never falls back to plain backups.
+    site.write(
+        ".sitepack/config.toml",
+        format!("[auto]\ntarget = '{}'\nencrypt_to = []\n", target.display()),
+    );
+    let run = run_private(&["auto", "run", path(&site.root())], &key).expect(2);
+    assert!(
+        run.stderr.contains("encrypt_to") && run.stderr.contains("no recipient"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// `age -d` or `age -p` on a terminal (script(1)), typing `input`.

@@ -179,8 +179,10 @@ struct AutoTable {
     weekday: Option<String>,
     #[serde(default)]
     retention: RetentionPolicy,
+    /// Absent: plain backups. Present, even empty: encrypted ones (an empty list is an
+    /// error, not a quiet fall back to plaintext).
     #[serde(default)]
-    encrypt_to: Vec<String>,
+    encrypt_to: Option<Vec<String>>,
 }
 
 fn full_scope() -> Scope {
@@ -270,15 +272,14 @@ pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
         path: path.clone(),
         source,
     })?;
-    let encrypt_to = if auto.encrypt_to.is_empty() {
-        None
-    } else {
-        Some(Recipients::parse(&auto.encrypt_to, &[]).map_err(|source| {
+    let encrypt_to = match &auto.encrypt_to {
+        None => None,
+        Some(recipients) => Some(Recipients::parse(recipients, &[]).map_err(|source| {
             StoreError::ConfigEncryption {
                 path: path.clone(),
                 source,
             }
-        })?)
+        })?),
     };
     let target = config_target(&auto.target).map_err(|source| StoreError::ConfigTarget {
         path,
