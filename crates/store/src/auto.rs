@@ -905,23 +905,17 @@ fn known_details(site_root: &Path) -> AutoDetails {
 /// environment. A warning when it cannot be run or does not succeed: its own failure
 /// is reported, never hidden.
 fn run_failure_command(command: &str, site_root: &Path, error: &str) -> Option<String> {
-    // As on standard error: the hook's mail or chat message never carries a credential.
-    let error = &sitepack_format::mask_url_user_info(&sitepack_format::mask_credentials(error));
     let target = read_config(site_root)
         .map(|config| config.auto.target.to_string())
         .unwrap_or_default();
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .env("SITEPACK_ERROR", error)
-        .env("SITEPACK_SITE", site_root)
-        .env("SITEPACK_TARGET", target)
-        .status();
-    match status {
-        Ok(status) if status.success() => None,
-        Ok(status) => Some(format!("--on-failure command exited with {status}")),
-        Err(e) => Some(format!("cannot run the --on-failure command: {e}")),
-    }
+    crate::hook::run_failure_hook(
+        command,
+        error,
+        &[
+            ("SITEPACK_SITE", site_root.as_os_str()),
+            ("SITEPACK_TARGET", std::ffi::OsStr::new(&target)),
+        ],
+    )
 }
 
 /// What an automatic run starts from.

@@ -581,18 +581,11 @@ pub fn failure_message(report: &CheckReport) -> String {
 /// cannot be run or does not succeed.
 #[must_use]
 pub fn run_check_failure_command(command: &str, target: &str, error: &str) -> Option<String> {
-    let error = &sitepack_format::mask_url_user_info(&sitepack_format::mask_credentials(error));
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .env("SITEPACK_ERROR", error)
-        .env("SITEPACK_TARGET", target)
-        .status();
-    match status {
-        Ok(status) if status.success() => None,
-        Ok(status) => Some(format!("--on-failure command exited with {status}")),
-        Err(e) => Some(format!("cannot run the --on-failure command: {e}")),
-    }
+    crate::hook::run_failure_hook(
+        command,
+        error,
+        &[("SITEPACK_TARGET", std::ffi::OsStr::new(target))],
+    )
 }
 
 #[cfg(test)]

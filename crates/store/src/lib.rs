@@ -23,6 +23,7 @@ mod auto;
 mod backups;
 mod check;
 mod error;
+mod hook;
 mod local;
 mod prune;
 mod ranges;
