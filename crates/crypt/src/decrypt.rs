@@ -1,8 +1,8 @@
 //! Reading an encrypted archive: decrypted whole into a private temporary file first.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use age::DecryptError;
@@ -54,59 +54,56 @@ impl Decrypted {
 
 /// Bytes read and written at a time while decrypting: `io::copy`'s 8 KiB would make a
 /// system call per eighth of one of age's 64 KiB chunks.
-const COPY_BUFFER: usize = 1024 * 1024;
+const COPY_BUFFER: usize = 256 * 1024;
 
-/// Copies `from` into `to` through a [`COPY_BUFFER`]-sized buffer.
-fn copy_in_large_writes(from: &mut impl Read, to: &mut impl Write) -> io::Result<u64> {
-    let mut buffer = vec![0u8; COPY_BUFFER];
-    let mut copied = 0;
-    loop {
-        let mut filled = 0;
-        while filled < buffer.len() {
-            match from.read(&mut buffer[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if filled == 0 {
-            return Ok(copied);
-        }
-        to.write_all(&buffer[..filled])?;
-        copied += filled as u64;
-    }
-}
+/// Below this size an archive is decrypted on one thread: a second stream costs a
+/// second header parse and key unwrap, more than it saves on a small file.
+const PARALLEL_FROM: u64 = 8 * 1024 * 1024;
 
-/// Decrypts the age file `source` (called `archive` in messages) with `identities` into
-/// a private temporary file. The whole ciphertext is read and authenticated before this
-/// returns: a modified or truncated one is [`CryptError::Damaged`] and its temporary is
-/// removed, so nothing decrypted from it is ever used.
-pub fn decrypt_to_private_file(
+/// age's plaintext chunk size: each chunk is authenticated on its own, under a nonce
+/// made of its index and whether it is the last.
+const CHUNK: u64 = 64 * 1024;
+
+/// What age's stream reads a file through: the file itself, or its armor decoded.
+trait Input: BufRead + Seek + Send {}
+impl<T: BufRead + Seek + Send> Input for T {}
+
+type Stream = age::stream::StreamReader<Box<dyn Input>>;
+
+/// Opens `source` and unwraps its payload key with `identities`, ready to decrypt.
+/// Returns whether the file is passphrase-encrypted (scrypt) beside the stream.
+fn open_stream(
     source: &Path,
     archive: &str,
     identities: &Identities,
-) -> Result<Decrypted, CryptError> {
+    armored: bool,
+) -> Result<(Stream, bool), CryptError> {
     let input = File::open(source).map_err(|e| CryptError::io("read", source, e))?;
     let damaged = |reason: String| CryptError::Damaged {
         archive: archive.to_owned(),
         reason,
     };
-    let reader = age::armor::ArmoredReader::new(BufReader::with_capacity(COPY_BUFFER, input));
+    // A binary file is read through a small buffer, which age's 64 KiB chunk reads
+    // bypass: the kernel copies each chunk straight into age's own buffer.
+    let reader: Box<dyn Input> = if armored {
+        Box::new(age::armor::ArmoredReader::new(input))
+    } else {
+        Box::new(BufReader::new(input))
+    };
     let decryptor = age::Decryptor::new_buffered(reader).map_err(|e| match e {
         DecryptError::Io(e) if e.kind() != io::ErrorKind::InvalidData => {
             CryptError::io("read", source, e)
         }
         e => damaged(e.to_string()),
     })?;
-    let mut plaintext = if decryptor.is_scrypt() {
+    if decryptor.is_scrypt() {
         let Some(file) = identities.passphrase_file() else {
             return Err(CryptError::NoPassphrase {
                 archive: archive.to_owned(),
             });
         };
         let identity = age::scrypt::Identity::new(Identities::passphrase(file)?);
-        decryptor
+        let stream = decryptor
             .decrypt(std::iter::once(&identity as &dyn age::Identity))
             .map_err(|e| match e {
                 DecryptError::DecryptionFailed => CryptError::WrongPassphrase {
@@ -120,26 +117,95 @@ pub fn decrypt_to_private_file(
                      than sitepack (or age) ever writes: refused, it would take too long"
                 )),
                 e => damaged(e.to_string()),
-            })?
-    } else {
-        if identities.is_empty() {
-            return Err(CryptError::NoIdentity {
+            })?;
+        return Ok((stream, true));
+    }
+    if identities.is_empty() {
+        return Err(CryptError::NoIdentity {
+            archive: archive.to_owned(),
+        });
+    }
+    let keys = identities.load()?;
+    let stream = decryptor
+        .decrypt(keys.iter().map(|k| k.as_ref() as &dyn age::Identity))
+        .map_err(|e| match e {
+            DecryptError::NoMatchingKeys => CryptError::WrongIdentity {
                 archive: archive.to_owned(),
-            });
+                files: identities.describe(),
+            },
+            DecryptError::Io(e) if e.kind() != io::ErrorKind::InvalidData => {
+                CryptError::io("read", source, e)
+            }
+            e => damaged(e.to_string()),
+        })?;
+    Ok((stream, false))
+}
+
+/// Decrypts `stream` from its current position into `out` at `offset`, `length` bytes
+/// (or to its end when `None`), in [`COPY_BUFFER`] pieces; returns the bytes written.
+fn decrypt_range(
+    stream: &mut Stream,
+    out: &File,
+    mut offset: u64,
+    length: Option<u64>,
+) -> io::Result<u64> {
+    let mut from = stream.take(length.unwrap_or(u64::MAX));
+    let mut buffer = vec![0u8; COPY_BUFFER];
+    let start = offset;
+    loop {
+        let mut filled = 0;
+        while filled < buffer.len() {
+            match from.read(&mut buffer[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
-        let keys = identities.load()?;
-        decryptor
-            .decrypt(keys.iter().map(|k| k.as_ref() as &dyn age::Identity))
-            .map_err(|e| match e {
-                DecryptError::NoMatchingKeys => CryptError::WrongIdentity {
-                    archive: archive.to_owned(),
-                    files: identities.describe(),
-                },
-                DecryptError::Io(e) if e.kind() != io::ErrorKind::InvalidData => {
-                    CryptError::io("read", source, e)
-                }
-                e => damaged(e.to_string()),
-            })?
+        if filled == 0 {
+            return Ok(offset - start);
+        }
+        out.write_all_at(&buffer[..filled], offset)?;
+        offset += filled as u64;
+    }
+}
+
+/// Decrypts the age file `source` (called `archive` in messages) with `identities` into
+/// a private temporary file. The whole ciphertext is read and authenticated before this
+/// returns: a modified or truncated one is [`CryptError::Damaged`] and its temporary is
+/// removed, so nothing decrypted from it is ever used.
+///
+/// A large binary file with X25519 recipients is decrypted on two threads, each half of
+/// its chunks by its own stream: every chunk is still authenticated exactly once, under
+/// its own index, and the last one as the last (the second stream checks it first).
+pub fn decrypt_to_private_file(
+    source: &Path,
+    archive: &str,
+    identities: &Identities,
+) -> Result<Decrypted, CryptError> {
+    let armored = !is_encrypted_binary(source)?;
+    let (mut first, scrypt) = open_stream(source, archive, identities, armored)?;
+    let damaged = |e: io::Error, path: &Path| {
+        // The payload is authenticated chunk by chunk: a modified chunk (or a cut-off
+        // end) is an InvalidData error, and the partial plaintext goes with the directory.
+        if e.kind() == io::ErrorKind::InvalidData || e.kind() == io::ErrorKind::UnexpectedEof {
+            CryptError::Damaged {
+                archive: archive.to_owned(),
+                reason: e.to_string(),
+            }
+        } else {
+            CryptError::io("decrypt into", path, e)
+        }
+    };
+    let size = std::fs::metadata(source)
+        .map_err(|e| CryptError::io("read", source, e))?
+        .len();
+    // Passphrase files stay on one thread: a second stream would stretch the passphrase
+    // (about a second of scrypt) again.
+    let second = if size >= PARALLEL_FROM && !scrypt && !armored {
+        Some(open_stream(source, archive, identities, armored)?.0)
+    } else {
+        None
     };
 
     let dir = tempfile::Builder::new()
@@ -161,23 +227,50 @@ pub fn decrypt_to_private_file(
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "archive.zip".to_owned());
     let path = dir.path().join(name);
-    let mut out = OpenOptions::new()
+    let out = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&path)
         .map_err(|e| CryptError::io("create", &path, e))?;
     sitepack_format::failpoint::pause("decrypt-partial");
-    // The payload is authenticated chunk by chunk: a modified chunk (or a cut-off end)
-    // is an InvalidData error here, and the partial plaintext goes with the directory.
-    copy_in_large_writes(&mut plaintext, &mut out).map_err(|e| {
-        if e.kind() == io::ErrorKind::InvalidData || e.kind() == io::ErrorKind::UnexpectedEof {
-            damaged(e.to_string())
-        } else {
-            CryptError::io("decrypt into", &path, e)
+    match second {
+        None => {
+            decrypt_range(&mut first, &out, 0, None).map_err(|e| damaged(e, &path))?;
         }
-    })?;
-    out.flush().map_err(|e| CryptError::io("write", &path, e))?;
+        Some(mut second) => {
+            // Seeking to the end authenticates the last chunk as the last: the length
+            // is the true plaintext's, so each half below is read in full or is damage.
+            let length = second
+                .seek(SeekFrom::End(0))
+                .map_err(|e| damaged(e, &path))?;
+            let half = length.div_ceil(CHUNK) / 2 * CHUNK;
+            let expect = |read: u64, wanted: u64| {
+                if read == wanted {
+                    Ok(())
+                } else {
+                    Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the encrypted payload ends early",
+                    ))
+                }
+            };
+            let (head, tail) = std::thread::scope(|scope| {
+                let tail = scope.spawn(|| {
+                    second.seek(SeekFrom::Start(half))?;
+                    expect(decrypt_range(&mut second, &out, half, None)?, length - half)
+                });
+                let head = decrypt_range(&mut first, &out, 0, Some(half))
+                    .and_then(|read| expect(read, half));
+                (
+                    head,
+                    tail.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("a decrypting thread panicked"))),
+                )
+            });
+            head.and(tail).map_err(|e| damaged(e, &path))?;
+        }
+    }
     Ok(Decrypted {
         path,
         _dir: dir,
@@ -185,8 +278,19 @@ pub fn decrypt_to_private_file(
     })
 }
 
+/// Whether `source` starts as a binary (not armored) age file.
+fn is_encrypted_binary(source: &Path) -> Result<bool, CryptError> {
+    let mut start = Vec::with_capacity(MAGIC.len());
+    File::open(source)
+        .and_then(|f| f.take(MAGIC.len() as u64).read_to_end(&mut start))
+        .map_err(|e| CryptError::io("read", source, e))?;
+    Ok(start.starts_with(MAGIC))
+}
+
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use age::secrecy::ExposeSecret;
 
     use super::*;
@@ -284,6 +388,94 @@ mod tests {
             assert!(error.is_damage(), "{what}: {error}");
         }
         assert_eq!(temporaries(), before, "no decrypted temporary is left");
+    }
+
+    /// A plaintext whose every 64 KiB chunk differs, so a chunk put in the wrong place
+    /// (or twice) is seen.
+    fn numbered(length: usize) -> Vec<u8> {
+        (0..length)
+            .map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()[3] ^ (i >> 16).to_le_bytes()[0])
+            .collect()
+    }
+
+    #[test]
+    fn a_large_archive_decrypts_on_two_streams_to_exactly_its_plaintext() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key_file, recipients) = key(dir.path(), "key.txt");
+        let identities = Identities::new(vec![key_file]);
+        let source = dir.path().join("big.zip.age");
+        // Whole chunks, a short last chunk, and an odd number of chunks.
+        let least = usize::try_from(PARALLEL_FROM).unwrap();
+        for length in [least, least + 12_345, least + 64 * 1024] {
+            let plain = numbered(length);
+            std::fs::write(&source, encrypt(&plain, &recipients)).unwrap();
+            assert!(std::fs::metadata(&source).unwrap().len() >= PARALLEL_FROM);
+            let decrypted = decrypt_to_private_file(&source, "big", &identities).unwrap();
+            let got = std::fs::read(decrypted.path()).unwrap();
+            assert!(got == plain, "{length} bytes came back different");
+        }
+    }
+
+    #[test]
+    fn a_large_archive_changed_or_cut_anywhere_is_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key_file, recipients) = key(dir.path(), "key.txt");
+        let identities = Identities::new(vec![key_file]);
+        let ciphertext = encrypt(
+            &numbered(usize::try_from(PARALLEL_FROM).unwrap() + 40_000),
+            &recipients,
+        );
+        let source = dir.path().join("big.zip.age");
+        let before = temporaries();
+        let sealed = 64 * 1024 + 16;
+        let payload = header_length(&ciphertext) + 16; // the header, then the nonce
+        let chunks = (ciphertext.len() - payload).div_ceil(sealed);
+        let chunk_start = |i: usize| payload + i * sealed;
+        let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+        // A byte changed in the first chunk, the last of the first half, the first of
+        // the second half, and the last chunk.
+        for i in [0, chunks / 2 - 1, chunks / 2, chunks - 1] {
+            let mut changed = ciphertext.clone();
+            changed[chunk_start(i) + 7] ^= 0x40;
+            cases.push((format!("chunk {i} changed"), changed));
+        }
+        // Cut at a chunk boundary (the new last chunk was not sealed as the last), in
+        // the middle of the file, by one byte; and one chunk dropped from the middle.
+        cases.push((
+            "last chunk dropped".into(),
+            ciphertext[..chunk_start(chunks - 1)].to_vec(),
+        ));
+        cases.push((
+            "cut in the middle".into(),
+            ciphertext[..chunk_start(chunks / 2) + 100].to_vec(),
+        ));
+        cases.push((
+            "one byte short".into(),
+            ciphertext[..ciphertext.len() - 1].to_vec(),
+        ));
+        let mut dropped = ciphertext[..chunk_start(3)].to_vec();
+        dropped.extend_from_slice(&ciphertext[chunk_start(4)..]);
+        cases.push(("chunk 3 dropped".into(), dropped));
+        let mut swapped = ciphertext[..chunk_start(3)].to_vec();
+        swapped.extend_from_slice(&ciphertext[chunk_start(4)..chunk_start(5)]);
+        swapped.extend_from_slice(&ciphertext[chunk_start(3)..chunk_start(4)]);
+        swapped.extend_from_slice(&ciphertext[chunk_start(5)..]);
+        cases.push(("chunks 3 and 4 swapped".into(), swapped));
+        let mut appended = ciphertext.clone();
+        appended.extend_from_slice(&ciphertext[chunk_start(1)..chunk_start(2)]);
+        cases.push(("a chunk appended".into(), appended));
+        for (what, bytes) in cases {
+            std::fs::write(&source, bytes).unwrap();
+            let error = decrypt_to_private_file(&source, "big", &identities).unwrap_err();
+            assert!(error.is_damage(), "{what}: {error}");
+        }
+        assert_eq!(temporaries(), before, "no decrypted temporary is left");
+    }
+
+    /// The length of an age file's header: up to and including the MAC line.
+    fn header_length(ciphertext: &[u8]) -> usize {
+        let mac = ciphertext.windows(4).position(|w| w == b"\n---").unwrap() + 1;
+        mac + ciphertext[mac..].iter().position(|&b| b == b'\n').unwrap() + 1
     }
 
     #[test]
