@@ -111,6 +111,17 @@ fn subsets_one_to_four_read_every_backup_exactly_once() {
     let run = Run::from_command(sitepack().args(["check", target, "--read-data-subset", "0/4"]));
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("N/M"), "{}", run.stderr);
+    // A seed chooses nothing in a group: refused rather than silently ignored.
+    let run = Run::from_command(sitepack().args([
+        "check",
+        target,
+        "--read-data-subset",
+        "2/4",
+        "--seed",
+        "7",
+    ]));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--seed"), "{}", run.stderr);
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! take that lock itself: never one whose run is still going.
 
 use std::fs::{self, File};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -35,8 +35,10 @@ pub(crate) struct WorkDir {
 impl WorkDir {
     /// Makes a locked work directory in `parent`, then removes the stale ones there.
     pub(crate) fn new(parent: &Path) -> Result<Self, StoreError> {
+        // Private (0700): it holds the plain archive before an encrypted one is stored.
         let dir = tempfile::Builder::new()
             .prefix(PREFIX)
+            .permissions(fs::Permissions::from_mode(0o700))
             .tempdir_in(parent)
             .map_err(|e| StoreError::io("create a temporary directory in", parent, e))?;
         // Locked under another name, then renamed: a `lock` file is locked from the
@@ -121,6 +123,11 @@ mod tests {
         // A run still going: it holds its lock.
         let running = WorkDir::new(parent.path()).unwrap();
         assert!(!stale.exists());
+        let mode = fs::metadata(running.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o700,
+            "only its owner may read the plain archive in it"
+        );
         fs::write(running.path().join("backup.zip"), b"being written").unwrap();
         // A fresh directory without a lock (a run between mkdir and lock), and
         // something else of that name that is not a directory.

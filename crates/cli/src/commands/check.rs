@@ -64,6 +64,12 @@ fn read_data(args: &CheckArgs) -> Result<ReadData> {
     let Some(subset) = &args.read_data_subset else {
         return Ok(ReadData::None);
     };
+    if args.seed.is_some() && !subset.trim_end().ends_with('%') {
+        anyhow::bail!(
+            "--seed chooses the backups of a P% subset; the group {subset} is fixed by the \
+             backups' names and takes no seed: drop --seed, or give a percentage"
+        );
+    }
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
