@@ -91,9 +91,7 @@ fn open_stream(
         Box::new(BufReader::new(input))
     };
     let decryptor = age::Decryptor::new_buffered(reader).map_err(|e| match e {
-        DecryptError::Io(e) if e.kind() != io::ErrorKind::InvalidData => {
-            CryptError::io("read", source, e)
-        }
+        DecryptError::Io(e) if !is_damage(&e) => CryptError::io("read", source, e),
         e => damaged(e.to_string()),
     })?;
     if decryptor.is_scrypt() {
@@ -133,12 +131,19 @@ fn open_stream(
                 archive: archive.to_owned(),
                 files: identities.describe(),
             },
-            DecryptError::Io(e) if e.kind() != io::ErrorKind::InvalidData => {
-                CryptError::io("read", source, e)
-            }
+            DecryptError::Io(e) if !is_damage(&e) => CryptError::io("read", source, e),
             e => damaged(e.to_string()),
         })?;
     Ok((stream, false))
+}
+
+/// Whether reading the age file failed because of what it holds (a bad or cut-off
+/// header, nonce or chunk), not because it could not be read.
+fn is_damage(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+    )
 }
 
 /// Decrypts `stream` from its current position into `out` at `offset`, `length` bytes
@@ -188,7 +193,7 @@ pub fn decrypt_to_private_file(
     let damaged = |e: io::Error, path: &Path| {
         // The payload is authenticated chunk by chunk: a modified chunk (or a cut-off
         // end) is an InvalidData error, and the partial plaintext goes with the directory.
-        if e.kind() == io::ErrorKind::InvalidData || e.kind() == io::ErrorKind::UnexpectedEof {
+        if is_damage(&e) {
             CryptError::Damaged {
                 archive: archive.to_owned(),
                 reason: e.to_string(),
@@ -382,7 +387,16 @@ mod tests {
         let mut in_mac = ciphertext.clone();
         in_mac[header_end + 5] ^= 1;
         let cut = ciphertext[..ciphertext.len() - 100].to_vec();
-        for (what, bytes) in [("payload", in_payload), ("mac", in_mac), ("cut", cut)] {
+        // Cut after the header, and in the payload's nonce.
+        let header_only = ciphertext[..header_length(&ciphertext)].to_vec();
+        let half_nonce = ciphertext[..header_length(&ciphertext) + 8].to_vec();
+        for (what, bytes) in [
+            ("payload", in_payload),
+            ("mac", in_mac),
+            ("cut", cut),
+            ("header only", header_only),
+            ("half a nonce", half_nonce),
+        ] {
             std::fs::write(&source, bytes).unwrap();
             let error = decrypt_to_private_file(&source, "x", &identities).unwrap_err();
             assert!(error.is_damage(), "{what}: {error}");
