@@ -1141,7 +1141,7 @@ fn list_has_a_header_and_aligned_columns_and_a_read_counts_only_archive_bytes() 
     let target = site.out_dir().join("backups");
     let target_text = target.to_str().unwrap();
     for (scope, label) in [
-        ("full", "x"),
+        ("full", "x\u{1b}[2J"),
         (
             "user:u-ada",
             "a-rather-long-label-that-is-wider-than-sixteen",
@@ -1159,6 +1159,12 @@ fn list_has_a_header_and_aligned_columns_and_a_read_counts_only_archive_bytes() 
     let lines: Vec<&str> = human.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{}", human.stdout);
     assert!(lines[0].starts_with("CREATED "), "{}", human.stdout);
+    // A label's control characters are shown, never sent to the terminal.
+    assert!(
+        !human.stdout.contains('\u{1b}') && human.stdout.contains("x\\u{1b}[2J"),
+        "{}",
+        human.stdout
+    );
     // Every column starts where its header does.
     for column in ["SCOPE", "KIND", "LABEL", "SHA256", "NAME"] {
         let at = lines[0].find(column).unwrap();

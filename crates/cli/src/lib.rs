@@ -15,6 +15,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 mod commands;
 mod completions;
+mod printable;
 mod progress;
 mod site_arg;
 

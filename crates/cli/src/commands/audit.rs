@@ -9,6 +9,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use sitepack_site::{AuditEvent, AuditFilter, AuditLog, Operation, audit_log_path, read_audit_log};
 
 use crate::Outcome;
+use crate::printable::printable;
 use crate::site_arg::SiteArg;
 
 /// List the site's audit log: every create, restore, keep, revert, init, recovery,
@@ -176,20 +177,6 @@ fn summary(details: &serde_json::Value) -> Vec<String> {
         parts.push(format!("error: {error}"));
     }
     parts
-}
-
-/// The text with control characters escaped, so that a log line cannot move the cursor
-/// or recolour the terminal.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use sitepack_store::{
 use sitepack_writer::Site;
 
 use super::create::{CreateArgs, create_options};
+use crate::printable::printable;
 use crate::progress::Bar;
 use crate::site_arg::SiteArg;
 use crate::{GlobalArgs, Outcome};
@@ -330,14 +331,19 @@ fn orphan_kind_name(kind: OrphanKind) -> &'static str {
 }
 
 /// A header and rows in columns as wide as their widest cell (SIZE right-aligned), so
-/// long scopes and labels never shift the columns after them.
+/// long scopes and labels never shift the columns after them. Cells come from the store
+/// (object names, labels): control characters are shown escaped.
 fn print_table<const N: usize>(
     out: &mut dyn Write,
     header: [&str; N],
     rows: &[[String; N]],
 ) -> io::Result<()> {
+    let rows: Vec<[String; N]> = rows
+        .iter()
+        .map(|row| row.each_ref().map(|cell| printable(cell)))
+        .collect();
     let mut widths = header.map(|h| h.chars().count());
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
@@ -362,7 +368,7 @@ fn print_table<const N: usize>(
         writeln!(out, "{text}")
     };
     line(out, header)?;
-    for row in rows {
+    for row in &rows {
         line(out, std::array::from_fn(|i| row[i].as_str()))?;
     }
     Ok(())
