@@ -2,10 +2,11 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use age::DecryptError;
+use sitepack_format::workdir::WorkDir;
 
 use crate::{AGE_SUFFIX, CryptError, Identities};
 
@@ -34,13 +35,17 @@ pub fn is_encrypted(path: &Path) -> Result<bool, CryptError> {
     Ok(is_age(&start))
 }
 
+/// What the private directories of decrypted archives are called, in the system's
+/// temporary directory.
+const DECRYPTED_PREFIX: &str = "sitepack-decrypted-";
+
 /// An archive decrypted into a private temporary directory (0700, the file 0600),
 /// removed when dropped, and by an interrupt meanwhile.
 #[derive(Debug)]
 pub struct Decrypted {
     path: PathBuf,
     // Unregistered after the directory is gone (fields drop in order).
-    _dir: tempfile::TempDir,
+    _dir: WorkDir,
     _interruptible: sitepack_format::interrupt::Registered,
 }
 
@@ -213,17 +218,16 @@ pub fn decrypt_to_private_file(
         None
     };
 
-    let dir = tempfile::Builder::new()
-        .prefix("sitepack-decrypted-")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .map_err(|e| {
-            CryptError::io(
-                "create a temporary directory for the decrypted archive in",
-                std::env::temp_dir(),
-                e,
-            )
-        })?;
+    // Locked while it lives, so that the next run removes it if this one is killed
+    // outright (then nothing removes it at once: the plaintext must not stay for long).
+    let temp = std::env::temp_dir();
+    let dir = WorkDir::new(&temp, DECRYPTED_PREFIX).map_err(|e| {
+        CryptError::io(
+            "create a temporary directory for the decrypted archive in",
+            &temp,
+            e,
+        )
+    })?;
     let interruptible = sitepack_format::interrupt::temporary(dir.path());
     let name = source
         .file_name()
@@ -295,6 +299,7 @@ fn is_encrypted_binary(source: &Path) -> Result<bool, CryptError> {
 #[cfg(test)]
 mod tests {
     use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
 
     use age::secrecy::ExposeSecret;
 
@@ -334,6 +339,23 @@ mod tests {
         let temporary = decrypted.path().parent().unwrap().to_path_buf();
         drop(decrypted);
         assert!(!temporary.exists());
+    }
+
+    #[test]
+    fn the_plaintext_a_killed_run_left_is_removed_by_the_next_decryption() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key_file, recipients) = key(dir.path(), "key.txt");
+        let source = dir.path().join("x.zip.age");
+        std::fs::write(&source, encrypt(b"PK plain", &recipients)).unwrap();
+        // What `kill -9` leaves: the directory, its (no longer held) lock, the plaintext.
+        let killed = std::env::temp_dir().join(format!("{DECRYPTED_PREFIX}killed-run"));
+        std::fs::create_dir(&killed).unwrap();
+        std::fs::write(killed.join("lock"), b"").unwrap();
+        std::fs::write(killed.join("x.zip"), b"PK half of the plaintext").unwrap();
+        let decrypted =
+            decrypt_to_private_file(&source, "x", &Identities::new(vec![key_file])).unwrap();
+        assert!(!killed.exists(), "the killed run's plaintext is gone");
+        assert_eq!(std::fs::read(decrypted.path()).unwrap(), b"PK plain");
     }
 
     #[test]

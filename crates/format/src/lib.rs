@@ -46,6 +46,7 @@ mod schema;
 mod secrets;
 mod site;
 mod tree;
+pub mod workdir;
 pub mod zip_records;
 
 pub use beneath::{Beneath, LinkRefused, NodeKind, NodeStat};

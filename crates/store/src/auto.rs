@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sitepack_format::workdir::WorkDir;
 use sitepack_format::{INTERNAL_DIR, Options, Progress, Scope, Timestamp, error_chain};
 use sitepack_site::{
     AUTO_LOCK_NAME, ArchiveOutput, AutoDetails, BackupLock, BackupSource, CreateDetails, Details,
@@ -326,7 +327,9 @@ pub fn backup_site(
     progress: &dyn Progress,
 ) -> Result<StoredBackup, StoreError> {
     // Locked while it lives; also removes what killed runs left there.
-    let work = crate::workdir::WorkDir::new(&std::env::temp_dir())?;
+    let temp = std::env::temp_dir();
+    let work = WorkDir::new(&temp, "sitepack-backup-")
+        .map_err(|e| StoreError::io("create a private temporary directory in", &temp, e))?;
     let _interruptible = sitepack_format::interrupt::temporary(work.path());
     let archive = work.path().join("backup.zip");
     let options = &request.options;

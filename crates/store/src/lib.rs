@@ -32,7 +32,6 @@ pub mod retention;
 mod s3;
 pub mod schedule;
 mod target;
-mod workdir;
 
 use sitepack_format::failpoint;
 
