@@ -82,9 +82,19 @@ fn empty_working_dir() -> PathBuf {
     // The directories of commands whose test did not check them (spawned, or run with
     // `status()`) are left behind: an earlier run's empty ones go now. A non-empty one
     // stays, to be seen.
+    // Only old ones: under nextest every test is a process of its own, and a young empty
+    // one may be another test's, made a moment ago for a command not yet spawned.
     CLEARED.call_once(|| {
+        let old = std::time::Duration::from_secs(3600);
         for entry in std::fs::read_dir(&parent).unwrap() {
-            let _ = std::fs::remove_dir(entry.unwrap().path());
+            let path = entry.unwrap().path();
+            let age = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok());
+            if age.is_some_and(|age| age > old) {
+                let _ = std::fs::remove_dir(path);
+            }
         }
     });
     tempfile::tempdir_in(parent).unwrap().keep()
