@@ -4,6 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use age::DecryptError;
 use sitepack_format::workdir::WorkDir;
@@ -69,33 +70,94 @@ const PARALLEL_FROM: u64 = 8 * 1024 * 1024;
 /// made of its index and whether it is the last.
 const CHUNK: u64 = 64 * 1024;
 
+/// An age header longer than this is refused as damage before age parses it: age's
+/// header parser takes quadratic time (a 1 MB header took seconds), and a real one, even
+/// to a thousand recipients, is far shorter.
+const MAX_HEADER: u64 = 128 * 1024;
+
 /// What age's stream reads a file through: the file itself, or its armor decoded.
 trait Input: BufRead + Seek + Send {}
 impl<T: BufRead + Seek + Send> Input for T {}
 
 type Stream = age::stream::StreamReader<Box<dyn Input>>;
 
-/// Opens `source` and unwraps its payload key with `identities`, ready to decrypt.
-/// Returns whether the file is passphrase-encrypted (scrypt) beside the stream.
+/// The loaded identities, shared by both streams of a large archive: an identity file
+/// is read once (it may be a pipe, `--identity <(pass show key)`).
+type Keys = Vec<Box<dyn age::Identity + Send + Sync>>;
+
+/// The one open archive file, read at a position of its own: both streams of a large
+/// archive read the very same file, never the path twice (it could be replaced between).
+struct At {
+    file: Arc<File>,
+    position: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.position)?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for At {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let (base, delta) = match to {
+            SeekFrom::Start(offset) => (offset, 0),
+            SeekFrom::Current(delta) => (self.position, delta),
+            SeekFrom::End(delta) => (self.file.metadata()?.len(), delta),
+        };
+        self.position = base.checked_add_signed(delta).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "a seek before the start")
+        })?;
+        Ok(self.position)
+    }
+}
+
+/// What age reads: the file from its start, through the armor when it is armored.
+fn input(file: &Arc<File>, armored: bool) -> Box<dyn Input> {
+    let at = At {
+        file: Arc::clone(file),
+        position: 0,
+    };
+    // A binary file is read through a small buffer, which age's 64 KiB chunk reads
+    // bypass: the kernel copies each chunk straight into age's own buffer.
+    if armored {
+        Box::new(age::armor::ArmoredReader::new(at))
+    } else {
+        Box::new(BufReader::new(at))
+    }
+}
+
+/// Whether the header (up to its MAC line, `---`) is longer than [`MAX_HEADER`]. A
+/// file that cannot be read so is left to age, whose error says what is wrong.
+fn header_too_long(file: &Arc<File>, armored: bool) -> bool {
+    let mut start = Vec::new();
+    if input(file, armored)
+        .take(MAX_HEADER)
+        .read_to_end(&mut start)
+        .is_err()
+    {
+        return false;
+    }
+    start.len() as u64 == MAX_HEADER && !start.windows(4).any(|w| w == b"\n---")
+}
+
+/// Reads `source`'s header from `file` and unwraps its payload key (with the passphrase,
+/// or with `keys`, loaded from `identities` the first time), ready to decrypt. Returns
+/// whether the file is passphrase-encrypted (scrypt) beside the stream.
 fn open_stream(
-    source: &Path,
-    archive: &str,
+    file: &Arc<File>,
+    (source, archive): (&Path, &str),
     identities: &Identities,
+    keys: &mut Option<Keys>,
     armored: bool,
 ) -> Result<(Stream, bool), CryptError> {
-    let input = File::open(source).map_err(|e| CryptError::io("read", source, e))?;
     let damaged = |reason: String| CryptError::Damaged {
         archive: archive.to_owned(),
         reason,
     };
-    // A binary file is read through a small buffer, which age's 64 KiB chunk reads
-    // bypass: the kernel copies each chunk straight into age's own buffer.
-    let reader: Box<dyn Input> = if armored {
-        Box::new(age::armor::ArmoredReader::new(input))
-    } else {
-        Box::new(BufReader::new(input))
-    };
-    let decryptor = age::Decryptor::new_buffered(reader).map_err(|e| match e {
+    let decryptor = age::Decryptor::new_buffered(input(file, armored)).map_err(|e| match e {
         DecryptError::Io(e) if !is_damage(&e) => CryptError::io("read", source, e),
         e => damaged(e.to_string()),
     })?;
@@ -128,7 +190,10 @@ fn open_stream(
             archive: archive.to_owned(),
         });
     }
-    let keys = identities.load()?;
+    let keys = match keys {
+        Some(keys) => keys,
+        None => keys.insert(identities.load()?),
+    };
     let stream = decryptor
         .decrypt(keys.iter().map(|k| k.as_ref() as &dyn age::Identity))
         .map_err(|e| match e {
@@ -193,8 +258,9 @@ pub fn decrypt_to_private_file(
     archive: &str,
     identities: &Identities,
 ) -> Result<Decrypted, CryptError> {
-    let armored = !is_encrypted_binary(source)?;
-    let (mut first, scrypt) = open_stream(source, archive, identities, armored)?;
+    let file = Arc::new(File::open(source).map_err(|e| CryptError::io("read", source, e))?);
+    let mut magic = [0u8; MAGIC.len()];
+    let armored = !matches!(file.read_exact_at(&mut magic, 0), Ok(()) if magic == MAGIC);
     let damaged = |e: io::Error, path: &Path| {
         // The payload is authenticated chunk by chunk: a modified chunk (or a cut-off
         // end) is an InvalidData error, and the partial plaintext goes with the directory.
@@ -207,13 +273,26 @@ pub fn decrypt_to_private_file(
             CryptError::io("decrypt into", path, e)
         }
     };
-    let size = std::fs::metadata(source)
+    if header_too_long(&file, armored) {
+        return Err(CryptError::Damaged {
+            archive: archive.to_owned(),
+            reason: format!(
+                "its header is longer than {} KiB, which no age writer makes",
+                MAX_HEADER / 1024
+            ),
+        });
+    }
+    let mut keys = None;
+    let (mut first, scrypt) =
+        open_stream(&file, (source, archive), identities, &mut keys, armored)?;
+    let size = file
+        .metadata()
         .map_err(|e| CryptError::io("read", source, e))?
         .len();
     // Passphrase files stay on one thread: a second stream would stretch the passphrase
     // (about a second of scrypt) again.
     let second = if size >= PARALLEL_FROM && !scrypt && !armored {
-        Some(open_stream(source, archive, identities, armored)?.0)
+        Some(open_stream(&file, (source, archive), identities, &mut keys, armored)?.0)
     } else {
         None
     };
@@ -269,8 +348,12 @@ pub fn decrypt_to_private_file(
                     second.seek(SeekFrom::Start(half))?;
                     expect(decrypt_range(&mut second, &out, half, None)?, length - half)
                 });
+                // The first half must not end the stream: a chunk sealed as the last
+                // just before the middle would otherwise pass (nothing reads past it).
                 let head = decrypt_range(&mut first, &out, 0, Some(half))
-                    .and_then(|read| expect(read, half));
+                    .and_then(|read| expect(read, half))
+                    .and_then(|()| first.read(&mut [0u8; 1]))
+                    .and_then(|read| expect(read as u64, 1));
                 (
                     head,
                     tail.join()
@@ -285,15 +368,6 @@ pub fn decrypt_to_private_file(
         _dir: dir,
         _interruptible: interruptible,
     })
-}
-
-/// Whether `source` starts as a binary (not armored) age file.
-fn is_encrypted_binary(source: &Path) -> Result<bool, CryptError> {
-    let mut start = Vec::with_capacity(MAGIC.len());
-    File::open(source)
-        .and_then(|f| f.take(MAGIC.len() as u64).read_to_end(&mut start))
-        .map_err(|e| CryptError::io("read", source, e))?;
-    Ok(start.starts_with(MAGIC))
 }
 
 #[cfg(test)]
@@ -399,8 +473,8 @@ mod tests {
         let (key_file, recipients) = key(dir.path(), "key.txt");
         let identities = Identities::new(vec![key_file]);
         let ciphertext = encrypt(&vec![1u8; 150_000], &recipients);
-        let source = dir.path().join("x.zip.age");
-        let before = temporaries();
+        let source = dir.path().join("damaged-small.zip.age");
+
         // A byte in the second payload chunk (after the first was handed on), one in
         // the header's MAC, and the last chunk cut off.
         let mut in_payload = ciphertext.clone();
@@ -423,7 +497,11 @@ mod tests {
             let error = decrypt_to_private_file(&source, "x", &identities).unwrap_err();
             assert!(error.is_damage(), "{what}: {error}");
         }
-        assert_eq!(temporaries(), before, "no decrypted temporary is left");
+        assert_eq!(
+            leftovers("damaged-small.zip"),
+            Vec::<PathBuf>::new(),
+            "no decrypted temporary is left"
+        );
     }
 
     /// A plaintext whose every 64 KiB chunk differs, so a chunk put in the wrong place
@@ -453,6 +531,36 @@ mod tests {
     }
 
     #[test]
+    fn an_identity_from_a_pipe_is_read_once_for_both_streams() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key_file, recipients) = key(dir.path(), "key.txt");
+        let plain = numbered(usize::try_from(PARALLEL_FROM).unwrap() + 1);
+        let source = dir.path().join("piped.zip.age");
+        std::fs::write(&source, encrypt(&plain, &recipients)).unwrap();
+        // `--identity <(pass show key)`: a pipe that gives the key once.
+        let fifo = dir.path().join("identity.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let key = std::fs::read(&key_file).unwrap();
+        let writer_end = fifo.clone();
+        std::thread::spawn(move || std::fs::write(writer_end, key).unwrap());
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let decrypted = decrypt_to_private_file(&source, "piped", &Identities::new(vec![fifo]));
+            let _ = done.send(decrypted.map(|d| std::fs::read(d.path()).unwrap()));
+        });
+        // A second read of the pipe would wait for a writer that never comes.
+        let got = result
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("decrypted without reading the identity twice")
+            .unwrap();
+        assert!(got == plain);
+    }
+
+    #[test]
     fn a_large_archive_changed_or_cut_anywhere_is_damage() {
         let dir = tempfile::tempdir().unwrap();
         let (key_file, recipients) = key(dir.path(), "key.txt");
@@ -461,8 +569,8 @@ mod tests {
             &numbered(usize::try_from(PARALLEL_FROM).unwrap() + 40_000),
             &recipients,
         );
-        let source = dir.path().join("big.zip.age");
-        let before = temporaries();
+        let source = dir.path().join("damaged-big.zip.age");
+
         let sealed = 64 * 1024 + 16;
         let payload = header_length(&ciphertext) + 16; // the header, then the nonce
         let chunks = (ciphertext.len() - payload).div_ceil(sealed);
@@ -505,7 +613,127 @@ mod tests {
             let error = decrypt_to_private_file(&source, "big", &identities).unwrap_err();
             assert!(error.is_damage(), "{what}: {error}");
         }
-        assert_eq!(temporaries(), before, "no decrypted temporary is left");
+        assert_eq!(
+            leftovers("damaged-big.zip"),
+            Vec::<PathBuf>::new(),
+            "no decrypted temporary is left"
+        );
+    }
+
+    /// An X25519 recipient that also keeps the file key it wraps, so that a test can
+    /// seal chunks of that file itself.
+    struct Leaky {
+        inner: age::x25519::Recipient,
+        file_key: std::sync::Mutex<Option<[u8; 16]>>,
+    }
+
+    impl age::Recipient for Leaky {
+        fn wrap_file_key(
+            &self,
+            file_key: &age_core::format::FileKey,
+        ) -> Result<
+            (
+                Vec<age_core::format::Stanza>,
+                std::collections::HashSet<String>,
+            ),
+            age::EncryptError,
+        > {
+            *self.file_key.lock().unwrap() = Some(*file_key.expose_secret());
+            self.inner.wrap_file_key(file_key)
+        }
+    }
+
+    #[test]
+    fn a_stream_sealed_as_ended_anywhere_but_at_its_end_is_damage() {
+        use chacha20poly1305::aead::{Aead, KeyInit};
+        let dir = tempfile::tempdir().unwrap();
+        let identity = age::x25519::Identity::generate();
+        let key_file = dir.path().join("key.txt");
+        std::fs::write(
+            &key_file,
+            format!("{}\n", identity.to_string().expose_secret()),
+        )
+        .unwrap();
+        let identities = Identities::new(vec![key_file]);
+        let leaky = Leaky {
+            inner: identity.to_public(),
+            file_key: std::sync::Mutex::new(None),
+        };
+        let plain = numbered(usize::try_from(PARALLEL_FROM).unwrap() + 3 * 65_536 + 99);
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(&leaky as &dyn age::Recipient))
+                .unwrap();
+        let mut writer = encryptor.wrap_output(Vec::new()).unwrap();
+        writer.write_all(&plain).unwrap();
+        let genuine = writer.finish().unwrap();
+        let file_key = leaky.file_key.lock().unwrap().unwrap();
+        let header = header_length(&genuine);
+        let nonce = &genuine[header..header + 16];
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new(
+            &age_core::primitives::hkdf(nonce, b"payload", &file_key).into(),
+        );
+        let chunks: Vec<&[u8]> = plain.chunks(65_536).collect();
+        // The stream re-sealed with chunk `ended` (and the true last one) flagged last.
+        let forged = |ended: usize| {
+            let mut bytes = genuine[..header + 16].to_vec();
+            for (index, chunk) in chunks.iter().enumerate() {
+                let mut chunk_nonce = [0u8; 12];
+                chunk_nonce[3..11].copy_from_slice(&(index as u64).to_be_bytes());
+                chunk_nonce[11] = u8::from(index == ended || index + 1 == chunks.len());
+                bytes.extend(cipher.encrypt(&chunk_nonce.into(), *chunk).unwrap());
+            }
+            bytes
+        };
+        let source = dir.path().join("forged.zip.age");
+        // Sealing only the true last chunk as the last gives back the genuine file: the
+        // forging is right, so each refusal below is the flag's.
+        std::fs::write(&source, forged(chunks.len() - 1)).unwrap();
+        let decrypted = decrypt_to_private_file(&source, "forged", &identities).unwrap();
+        assert!(std::fs::read(decrypted.path()).unwrap() == plain);
+        // The second stream starts at chunk `middle`.
+        let middle = chunks.len() / 2;
+        for ended in [
+            0,
+            middle - 2,
+            middle - 1,
+            middle,
+            middle + 1,
+            chunks.len() - 2,
+        ] {
+            std::fs::write(&source, forged(ended)).unwrap();
+            let error = decrypt_to_private_file(&source, "forged", &identities).unwrap_err();
+            assert!(
+                error.is_damage(),
+                "chunk {ended} sealed as the last: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_too_long_to_parse_quickly_is_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key_file, recipients) = key(dir.path(), "key.txt");
+        let genuine = encrypt(b"PK plain", &recipients);
+        // A stanza of many body lines before the MAC line: age would spend long on it.
+        let mac = genuine.windows(4).position(|w| w == b"\n---").unwrap() + 1;
+        let mut padded = genuine[..mac].to_vec();
+        padded.extend_from_slice(b"-> grease\n");
+        for _ in 0..4000 {
+            padded.extend_from_slice(&[b'A'; 64]);
+            padded.push(b'\n');
+        }
+        padded.extend_from_slice(b"AA\n");
+        padded.extend_from_slice(&genuine[mac..]);
+        let source = dir.path().join("padded.zip.age");
+        std::fs::write(&source, padded).unwrap();
+        let started = std::time::Instant::now();
+        let error = decrypt_to_private_file(&source, "padded", &Identities::new(vec![key_file]))
+            .unwrap_err();
+        assert!(
+            error.is_damage() && error.to_string().contains("header"),
+            "{error}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     /// The length of an age file's header: up to and including the MAC line.
@@ -566,17 +794,14 @@ mod tests {
         }
     }
 
-    fn temporaries() -> Vec<PathBuf> {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(std::env::temp_dir())
+    /// The decrypted copies named `name` left in the temporary directory (a name only
+    /// one test uses: tests run side by side, each with decrypted directories of its own).
+    fn leftovers(name: &str) -> Vec<PathBuf> {
+        std::fs::read_dir(std::env::temp_dir())
             .unwrap()
             .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("sitepack-decrypted-"))
-            })
-            .collect();
-        found.sort();
-        found
+            .map(|e| e.path().join(name))
+            .filter(|p| p.to_string_lossy().contains(DECRYPTED_PREFIX) && p.exists())
+            .collect()
     }
 }
