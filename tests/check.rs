@@ -319,6 +319,15 @@ fn an_encrypted_backup_is_read_with_identity_and_without_it_cannot_be_checked() 
             .unwrap()
             .contains("--identity")
     );
+    // Said as not checked, never as damaged.
+    let human = Run::from_command(sitepack().args(["check", target, "--read-data"]));
+    assert_eq!(human.code, 2, "{}", human.stderr);
+    assert!(
+        human.stderr.contains("5 backup(s) could not be checked")
+            && !human.stderr.contains("damaged"),
+        "{}",
+        human.stderr
+    );
     let with_key = check(
         sitepack(),
         target,

@@ -558,22 +558,34 @@ pub fn record_check(
     record_audit_event(site_root, outcome, Details::Check(details))
 }
 
-/// One line saying what is wrong with the target (for the audit log and `--on-failure`).
+/// One line saying what is wrong with the target (for the audit log and `--on-failure`):
+/// the damaged backups and missing pieces, and apart from them those that could not be
+/// checked (no key, an unreadable object), each named.
 #[must_use]
 pub fn failure_message(report: &CheckReport) -> String {
+    let summary = &report.summary;
+    let damage = summary.damaged + summary.missing;
+    let what = match (damage, summary.errors) {
+        (0, errors) => format!(
+            "{errors} backup(s) could not be checked in {}",
+            report.target
+        ),
+        (damage, 0) => format!(
+            "{damage} damaged backup(s) or missing piece(s) in {}",
+            report.target
+        ),
+        (damage, errors) => format!(
+            "{damage} damaged backup(s) or missing piece(s), and {errors} backup(s) that could \
+             not be checked, in {}",
+            report.target
+        ),
+    };
     let failures = report.failures();
     if failures.is_empty() {
-        return format!(
-            "{} backup(s) of {} could not be checked",
-            report.summary.errors, report.target
-        );
+        what
+    } else {
+        format!("{what}: {}", failures.join(" | "))
     }
-    format!(
-        "{} damaged backup(s) or missing piece(s) in {}: {}",
-        failures.len(),
-        report.target,
-        failures.join(" | ")
-    )
 }
 
 /// Runs `check --on-failure`'s `command` with `sh -c`, with `SITEPACK_ERROR` (`error`,
