@@ -166,6 +166,15 @@ pub trait WriteEngine: Engine {
         let _ = table;
         Ok(Vec::new())
     }
+    /// The columns of `table` the database computes itself and that may not be written
+    /// (PostgreSQL: `GENERATED ALWAYS AS (…) STORED`; SQLite's are not reflected).
+    fn generated_columns(&mut self, table: &str) -> Result<Vec<String>, DbError> {
+        let _ = table;
+        Ok(Vec::new())
+    }
+    /// The foreign keys whose `ON DELETE` action changes the referencing rows (`CASCADE`,
+    /// `SET NULL`, `SET DEFAULT`), each with its referencing table.
+    fn changing_deletes(&mut self) -> Result<Vec<(String, ForeignKey)>, DbError>;
     /// Commits the transaction.
     fn commit(&mut self) -> Result<(), DbError>;
     /// Rolls the transaction back (nothing it wrote remains).

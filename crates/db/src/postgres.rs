@@ -771,6 +771,57 @@ impl WriteEngine for PostgresEngine {
         Ok(moved)
     }
 
+    fn generated_columns(&mut self, table: &str) -> Result<Vec<String>, DbError> {
+        let qualified = self.qualified(table);
+        let rows = self
+            .client
+            .query(
+                "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::text::regclass \
+                 AND attnum > 0 AND NOT attisdropped AND attgenerated <> '' ORDER BY attnum",
+                &[&qualified],
+            )
+            .map_err(|e| {
+                self.write_error(
+                    &format!("reading the generated columns of table \"{table}\""),
+                    &e,
+                )
+            })?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    fn changing_deletes(&mut self) -> Result<Vec<(String, ForeignKey)>, DbError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT c.relname::text,
+                        ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)
+                              JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum ORDER BY u.ord),
+                        fc.relname::text,
+                        ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY AS u(attnum, ord)
+                              JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.attnum ORDER BY u.ord)
+                 FROM pg_constraint k
+                 JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                 JOIN pg_class fc ON fc.oid = k.confrelid JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+                 WHERE k.contype = 'f' AND k.confdeltype IN ('c', 'n', 'd') AND n.nspname = $1 AND fn.nspname = $1
+                 ORDER BY c.relname, k.conname",
+                &[&self.schema],
+            )
+            .map_err(|e| self.write_error("reading the foreign keys' delete actions", &e))?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                (
+                    row.get(0),
+                    ForeignKey {
+                        columns: row.get(1),
+                        table: row.get(2),
+                        references: row.get(3),
+                    },
+                )
+            })
+            .collect())
+    }
+
     fn commit(&mut self) -> Result<(), DbError> {
         self.client
             .batch_execute("COMMIT")

@@ -482,6 +482,30 @@ impl WriteEngine for SqliteEngine {
         Ok(())
     }
 
+    fn changing_deletes(&mut self) -> Result<Vec<(String, ForeignKey)>, DbError> {
+        let keys = self.delete_actions()?;
+        // Omitted referenced columns are the parent's primary key, as reflect says.
+        let tables = self.reflect()?;
+        Ok(keys
+            .into_iter()
+            .filter_map(|(child, key)| {
+                let owner = tables
+                    .iter()
+                    .find(|t| t.name.eq_ignore_ascii_case(&child))?;
+                let resolved = owner.foreign_keys.iter().find(|fk| {
+                    fk.table.eq_ignore_ascii_case(&key.table)
+                        && fk.columns.len() == key.columns.len()
+                        && fk
+                            .columns
+                            .iter()
+                            .zip(&key.columns)
+                            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+                })?;
+                Some((owner.name.clone(), resolved.clone()))
+            })
+            .collect())
+    }
+
     fn commit(&mut self) -> Result<(), DbError> {
         let fail = self.query_error("committing the restore".into());
         self.connection.execute_batch("COMMIT").map_err(fail)
@@ -493,6 +517,48 @@ impl WriteEngine for SqliteEngine {
         }
         let fail = self.query_error("rolling the restore back".into());
         self.connection.execute_batch("ROLLBACK").map_err(fail)
+    }
+}
+
+impl SqliteEngine {
+    /// The foreign keys whose `ON DELETE` changes the referencing rows, as declared.
+    fn delete_actions(&self) -> Result<Vec<(String, ForeignKey)>, DbError> {
+        let fail = self.query_error("reading the foreign keys' delete actions".into());
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT t.name, k.id, k.\"table\", k.\"from\", k.\"to\" FROM pragma_table_list AS t, pragma_foreign_key_list(t.name) AS k \
+                 WHERE t.schema = 'main' AND t.type = 'table' AND k.on_delete IN ('CASCADE', 'SET NULL', 'SET DEFAULT') ORDER BY t.name, k.id, k.seq",
+            )
+            .map_err(&fail)?;
+        let mut keys: Vec<(String, i64, ForeignKey)> = Vec::new();
+        let mut rows = statement.query([]).map_err(&fail)?;
+        while let Some(row) = rows.next().map_err(&fail)? {
+            let child: String = row.get(0).map_err(&fail)?;
+            let id: i64 = row.get(1).map_err(&fail)?;
+            let parent: String = row.get(2).map_err(&fail)?;
+            let from: String = row.get(3).map_err(&fail)?;
+            let to: Option<String> = row.get(4).map_err(&fail)?;
+            if keys.last().is_none_or(|(c, i, _)| *c != child || *i != id) {
+                keys.push((
+                    child.clone(),
+                    id,
+                    ForeignKey {
+                        columns: Vec::new(),
+                        table: parent,
+                        references: Vec::new(),
+                    },
+                ));
+            }
+            if let Some((_, _, key)) = keys.last_mut() {
+                key.columns.push(from);
+                key.references.extend(to);
+            }
+        }
+        Ok(keys
+            .into_iter()
+            .map(|(child, _, key)| (child, key))
+            .collect())
     }
 }
 

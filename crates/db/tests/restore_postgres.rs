@@ -145,7 +145,7 @@ impl Drop for TestDb {
 const SCHEMA: &str = "
 CREATE TABLE orgs (id integer PRIMARY KEY, name text NOT NULL);
 CREATE TABLE currencies (code text PRIMARY KEY, name text NOT NULL);
-CREATE TABLE projects (id serial PRIMARY KEY, org_id integer NOT NULL REFERENCES orgs(id), title text NOT NULL, currency text REFERENCES currencies(code), budget numeric(12,2));
+CREATE TABLE projects (id serial PRIMARY KEY, org_id integer NOT NULL REFERENCES orgs(id), title text NOT NULL, currency text REFERENCES currencies(code), budget numeric(12,2), title_length integer GENERATED ALWAYS AS (length(title)) STORED);
 CREATE TABLE tasks (project_id integer NOT NULL REFERENCES projects(id), seq integer NOT NULL, org_id integer NOT NULL REFERENCES orgs(id), done boolean NOT NULL DEFAULT false, tags text[], PRIMARY KEY (project_id, seq));
 CREATE TABLE task_notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, project_id integer NOT NULL, seq integer NOT NULL, body text, FOREIGN KEY (project_id, seq) REFERENCES tasks(project_id, seq) DEFERRABLE);
 CREATE TABLE audit (id serial PRIMARY KEY, what text);
@@ -173,7 +173,7 @@ const DAMAGE: &str = "
 DELETE FROM task_notes WHERE body = 'second';
 UPDATE projects SET title = 'Alpha (edited)', budget = 1 WHERE id = 1;
 UPDATE tasks SET tags = '{changed}' WHERE project_id = 1 AND seq = 1;
-INSERT INTO projects VALUES (50, 1, 'New since the backup', NULL, NULL);
+INSERT INTO projects VALUES (50, 1, 'New since the backup', NULL, NULL, DEFAULT);
 INSERT INTO tasks VALUES (50, 1, 1, false, NULL);
 INSERT INTO task_notes (project_id, seq, body) VALUES (50, 1, 'added');
 ";
@@ -250,7 +250,7 @@ fn merge_keeps_the_rows_the_archive_lacks() {
         }
     }
     assert!(
-        now[1].contains(&"(50,1,\"New since the backup\",,)".to_owned()),
+        now[1].contains(&"(50,1,\"New since the backup\",,,20)".to_owned()),
         "{:?}",
         now[1]
     );
@@ -309,6 +309,11 @@ fn refusals_are_all_listed_and_change_nothing() {
             ColumnNote {
                 column: "color".into(),
                 change: ColumnChange::Defaulted
+            },
+            // Computed by the database, never written.
+            ColumnNote {
+                column: "title_length".into(),
+                change: ColumnChange::Generated
             },
         ]
     );
@@ -451,4 +456,31 @@ fn every_value_type_round_trips_into_an_empty_database() {
     assert_eq!(target.dump(select), expected);
     // The other tenant's row was not in the archive.
     assert_eq!(target.dump("SELECT count(*)::text FROM samples"), ["4"]);
+}
+
+#[test]
+fn a_merge_never_takes_over_another_tenants_linked_row() {
+    let db = TestDb::new(SCHEMA, ROWS, "1");
+    let out = tempfile::tempdir().unwrap();
+    let archive = archive_of(&db, out.path(), "acme.zip");
+    // Acme's note 2 is gone, and globex's note now has its key.
+    db.sql(
+        "DELETE FROM task_notes WHERE id = 2;
+         INSERT INTO task_notes (id, project_id, seq, body) OVERRIDING SYSTEM VALUE VALUES (2, 3, 1, 'globex took 2');",
+    );
+    let before = db.everything(TABLES);
+    let mut engine = db.writer();
+    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Merge).unwrap();
+    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    let error = apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(
+            "table \"task_notes\", row id=2: its primary key belongs to a row of another tenant"
+        ),
+        "{error}"
+    );
+    drop(engine);
+    assert_eq!(db.everything(TABLES), before);
 }

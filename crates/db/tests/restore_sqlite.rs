@@ -554,3 +554,42 @@ fn a_table_scope_touches_only_its_table() {
         ["text:changed"]
     );
 }
+
+#[test]
+fn a_replace_that_would_cascade_outside_the_archive_is_refused() {
+    let db = Db::new(
+        &format!(
+            "{SCHEMA}
+             CREATE TABLE bookmarks (id INTEGER PRIMARY KEY, project_id INTEGER REFERENCES projects(id) ON DELETE CASCADE);"
+        ),
+        &format!("{ROWS} INSERT INTO bookmarks VALUES (1, 1), (2, 3);"),
+        "acme",
+    );
+    let path = db.dir.path().join("site.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}exclude = [\"bookmarks\"]\n")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let archive = archive_of(&db, out.path());
+    let mut engine = db.writer();
+    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
+    assert_eq!(plan.refusals.len(), 1, "{:?}", plan.refusals);
+    let refusal = &plan.refusals[0];
+    assert_eq!(refusal.kind, RefusalKind::Cascade);
+    assert_eq!(refusal.table.as_deref(), Some("bookmarks"));
+    assert!(
+        refusal
+            .message
+            .contains("1 of its rows reference the tenant's rows of \"projects\""),
+        "{}",
+        refusal.message
+    );
+    // A merge deletes nothing: it may.
+    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Merge).unwrap();
+    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).unwrap();
+    drop(engine);
+    assert_eq!(
+        db.dump("SELECT * FROM bookmarks ORDER BY id"),
+        ["int:1|int:1", "int:2|int:3"]
+    );
+}

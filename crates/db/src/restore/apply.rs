@@ -12,7 +12,7 @@ use super::values::bind;
 use super::{Mode, RestorePlan, RestoreSummary, TableSummary, row_name, stream_rows};
 use crate::descriptor::Descriptor;
 use crate::engine::{SqlValue, WriteEngine};
-use crate::sql::{Dialect, quote_ident};
+use crate::sql::{Dialect, RowQuery, quote_ident};
 use crate::{DbError, TableInfo};
 
 /// Rows per `INSERT` at most.
@@ -145,10 +145,15 @@ struct Insert<'a> {
     key: &'a [String],
     /// `INSERT INTO … (…)` up to `VALUES`.
     head: String,
+    /// The table, qualified.
+    qualified: String,
     /// ` ON CONFLICT …` (merge), or empty.
     tail: String,
     /// Whether each row must change exactly one row (merge with a tenant guard).
     guarded: bool,
+    /// Merge: the rows of the tenant the archive's scope covers, whose keys a row may
+    /// update; with the positions of the target's key columns among `columns`.
+    own_rows: Option<(&'a RowQuery, Vec<usize>, &'a [String])>,
     dialect: Dialect,
 }
 
@@ -191,6 +196,7 @@ impl Insert<'_> {
         if batch.is_empty() {
             return Ok(0);
         }
+        self.refuse_others_keys(engine, batch)?;
         let what = format!("writing the rows of table \"{}\"", self.table);
         let params: Vec<SqlValue> = batch
             .iter()
@@ -231,6 +237,70 @@ impl Insert<'_> {
         engine.execute(&what, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), &[])?;
         batch.clear();
         Ok(written)
+    }
+
+    /// Merge: refuses a row whose key is that of a row outside the tenant's rows of the
+    /// archive's scope (another tenant's): an upsert would take it over.
+    fn refuse_others_keys(
+        &self,
+        engine: &mut dyn WriteEngine,
+        batch: &[Pending],
+    ) -> Result<(), DbError> {
+        let Some((own, positions, key)) = &self.own_rows else {
+            return Ok(());
+        };
+        let what = format!("checking the keys of table \"{}\"", self.table);
+        let mut params: Vec<SqlValue> = own.params.iter().map(SqlValue::from).collect();
+        let first = params.len();
+        let outside = format!("({}) IS NOT TRUE", own.filter.as_deref().unwrap_or("TRUE"));
+        let columns: Vec<String> = key.iter().map(|c| quote_ident(c)).collect();
+        let tuple = |n: &mut usize| {
+            let slots: Vec<String> = positions
+                .iter()
+                .map(|_| {
+                    *n += 1;
+                    self.dialect.placeholder(*n)
+                })
+                .collect();
+            format!("({})", slots.join(", "))
+        };
+        let mut n = first;
+        let mut tuples = Vec::with_capacity(batch.len());
+        for pending in batch {
+            tuples.push(tuple(&mut n));
+            params.extend(positions.iter().map(|&i| pending.values[i].clone()));
+        }
+        let list = match self.dialect {
+            Dialect::Sqlite => format!("VALUES {}", tuples.join(", ")),
+            Dialect::Postgres => tuples.join(", "),
+        };
+        let sql = format!(
+            "SELECT 1 FROM {} WHERE ({}) IN ({list}) AND {outside}",
+            self.qualified,
+            columns.join(", ")
+        );
+        if !engine.exists(&what, &sql, &params)? {
+            return Ok(());
+        }
+        for pending in batch {
+            let mut params: Vec<SqlValue> = own.params.iter().map(SqlValue::from).collect();
+            let mut n = first;
+            let one = tuple(&mut n);
+            params.extend(positions.iter().map(|&i| pending.values[i].clone()));
+            let sql = format!(
+                "SELECT 1 FROM {} WHERE ({}) = {one} AND {outside}",
+                self.qualified,
+                columns.join(", ")
+            );
+            if engine.exists(&what, &sql, &params)? {
+                return Err(DbError::RestoreRow {
+                    table: self.table.to_owned(),
+                    row: pending.name.clone(),
+                    problem: "its primary key belongs to a row of another tenant in the database, which a restore never changes; remove or renumber that row, then restore".to_owned(),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn pending(
@@ -283,10 +353,12 @@ fn insert_rows(
     ) else {
         return Ok(0);
     };
+    let generated = checked.generated.get(table);
     let columns: Vec<&Column> = schema_table
         .columns
         .iter()
         .filter(|c| info.columns.iter().any(|l| l.name == c.name))
+        .filter(|c| !generated.is_some_and(|g| g.contains(&c.name)))
         .collect();
     let nullable: Vec<bool> = columns
         .iter()
@@ -310,8 +382,21 @@ fn insert_rows(
         quote_ident(TARGET),
         names.join(", ")
     );
+    let own_rows = match (mode, checked.scope_rows.get(table)) {
+        (Mode::Merge, Some(query)) => {
+            let positions: Option<Vec<usize>> = info
+                .primary_key
+                .iter()
+                .map(|k| columns.iter().position(|c| c.name == *k))
+                .collect();
+            positions.map(|p| (query, p, info.primary_key.as_slice()))
+        }
+        _ => None,
+    };
     let insert = Insert {
         table,
+        qualified: engine.qualified(table),
+        own_rows,
         nullable,
         key: &schema_table.primary_key,
         head,

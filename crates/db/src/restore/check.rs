@@ -34,6 +34,8 @@ pub(crate) struct Checked {
     pub scope_rows: BTreeMap<String, RowQuery>,
     /// The columns redacted from some rows, per table.
     pub redacted: BTreeMap<String, BTreeSet<String>>,
+    /// The columns the target computes (never written), per written table.
+    pub generated: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Plans the restore of `archive` into the database of `descriptor` that `engine` is
@@ -185,6 +187,7 @@ pub(crate) fn check(
 
     let mut planned = Vec::with_capacity(schema.tables.len());
     let mut scope_rows = BTreeMap::new();
+    let mut generated = BTreeMap::new();
     for table in &schema.tables {
         let mut entry = TablePlan {
             name: table.name.clone(),
@@ -214,6 +217,17 @@ pub(crate) fn check(
             &mut entry,
             &mut refusals,
         );
+        if table.role != TableRole::Reference {
+            let computed: BTreeSet<String> =
+                engine.generated_columns(&table.name)?.into_iter().collect();
+            for column in table.columns.iter().filter(|c| computed.contains(&c.name)) {
+                entry.columns.push(ColumnNote {
+                    column: column.name.clone(),
+                    change: ColumnChange::Generated,
+                });
+            }
+            generated.insert(table.name.clone(), computed);
+        }
         if table.role == TableRole::Reference {
             if refusals.len() == before {
                 check_references(engine, archive, table, info, &mut refusals)?;
@@ -256,6 +270,9 @@ pub(crate) fn check(
         planned.push(entry);
     }
 
+    if mode == Mode::Replace {
+        refuse_cascades(engine, &scope_rows, &mut refusals)?;
+    }
     let plan = RestorePlan {
         mode,
         archive_engine: schema.engine,
@@ -271,7 +288,65 @@ pub(crate) fn check(
         live,
         scope_rows,
         redacted,
+        generated,
     })
+}
+
+/// `(a, b)`, or `a` for one column.
+fn column_list(columns: &[String]) -> String {
+    let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    if quoted.len() == 1 {
+        quoted.join("")
+    } else {
+        format!("({})", quoted.join(", "))
+    }
+}
+
+/// Refuses a replace whose deletes would reach rows outside the archive: a table that is
+/// not restored, whose foreign key to a restored table deletes or changes its rows with
+/// the parent's (`ON DELETE CASCADE`, `SET NULL`, `SET DEFAULT`), and which has rows
+/// referencing the tenant's rows the replace deletes.
+fn refuse_cascades(
+    engine: &mut dyn WriteEngine,
+    scope_rows: &BTreeMap<String, RowQuery>,
+    refusals: &mut Vec<Refusal>,
+) -> Result<(), DbError> {
+    for (child, fk) in engine.changing_deletes()? {
+        let Some(parent) = scope_rows.get(&fk.table) else {
+            continue;
+        };
+        if scope_rows.contains_key(&child) {
+            continue;
+        }
+        let references: Vec<String> = fk.references.iter().map(|c| quote_ident(c)).collect();
+        let query = RowQuery {
+            table: child.clone(),
+            filter: Some(format!(
+                "{} IN (SELECT {} FROM {} WHERE {})",
+                column_list(&fk.columns),
+                references.join(", "),
+                engine.qualified(&fk.table),
+                parent.filter.as_deref().unwrap_or("TRUE")
+            )),
+            params: parent.params.clone(),
+            order_by: Vec::new(),
+        };
+        let reached = engine.count(&query)?;
+        if reached > 0 {
+            refusals.push(Refusal {
+                kind: RefusalKind::Cascade,
+                table: Some(child.clone()),
+                column: fk.columns.first().cloned(),
+                row: None,
+                message: format!(
+                    "table \"{child}\" is not in the archive, but {reached} of its rows reference the tenant's rows of \"{}\" through column {} with an ON DELETE action that would delete or change them when a replace deletes those rows: restore with merge, or remove those rows first",
+                    fk.table,
+                    fk.columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The archive's columns against the target's: notes for the fine differences, refusals

@@ -153,6 +153,8 @@ pub enum ColumnChange {
     /// The archive's column was redacted as a secret (from some rows): those rows get
     /// NULL (a merge keeps the target's value).
     Redacted,
+    /// The target computes it (a generated column): the archive's values are left out.
+    Generated,
 }
 
 /// Why a restore cannot be made.
@@ -190,6 +192,9 @@ pub enum RefusalKind {
     MissingReference,
     /// A table cannot be merged (no primary key).
     NoPrimaryKey,
+    /// A replace would delete or change rows outside the archive through a foreign key's
+    /// `ON DELETE CASCADE`, `SET NULL` or `SET DEFAULT`.
+    Cascade,
     /// The target's tenant plan does not match the archive (a table the descriptor now
     /// excludes, a scope that cannot be planned).
     Plan,
