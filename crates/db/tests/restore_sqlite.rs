@@ -593,3 +593,42 @@ fn a_replace_that_would_cascade_outside_the_archive_is_refused() {
         ["int:1|int:1", "int:2|int:3"]
     );
 }
+
+#[test]
+fn a_row_outside_the_archive_referencing_a_deleted_row_stops_the_replace() {
+    let db = Db::new(
+        &format!(
+            "{SCHEMA}
+             CREATE TABLE bookmarks (id INTEGER PRIMARY KEY, project_id INTEGER REFERENCES projects(id));"
+        ),
+        ROWS,
+        "acme",
+    );
+    let path = db.dir.path().join("site.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}exclude = [\"bookmarks\"]\n")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let archive = archive_of(&db, out.path());
+    // A project made after the backup, and a bookmark (outside the archive) on it.
+    db.sql(
+        "PRAGMA foreign_keys = ON;
+         INSERT INTO projects VALUES (50, 'acme', 'New', NULL, NULL);
+         INSERT INTO bookmarks VALUES (1, 50), (2, 1);",
+    );
+    let before = db.everything_of(&["projects", "tasks", "task_notes", "bookmarks"]);
+    let mut engine = db.writer();
+    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
+    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    let error = apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "table \"bookmarks\", row rowid=1: references a row of \"projects\" that does not exist once the archive's rows are written (a FOREIGN KEY constraint); create the row, or restore an archive that holds it; nothing was restored (rolled back)"
+    );
+    drop(engine);
+    assert_eq!(
+        db.everything_of(&["projects", "tasks", "task_notes", "bookmarks"]),
+        before
+    );
+}

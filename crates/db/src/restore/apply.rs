@@ -105,7 +105,20 @@ fn write(
             summary.sequences.extend(engine.advance_sequences(info)?);
         }
     }
-    engine.check_constraints(&written)?;
+    // The written tables, and the tables whose rows reference them (a row outside the
+    // archive may reference a row the replace deleted).
+    let mut checked_tables: Vec<&str> = written.clone();
+    for table in checked.live.values() {
+        if !checked_tables.contains(&table.name.as_str())
+            && table
+                .foreign_keys
+                .iter()
+                .any(|fk| written.contains(&fk.table.as_str()))
+        {
+            checked_tables.push(&table.name);
+        }
+    }
+    engine.check_constraints(&checked_tables)?;
     summary.tables = tables;
     before_commit(engine)?;
     Ok(summary)

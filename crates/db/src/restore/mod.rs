@@ -58,7 +58,7 @@ pub use apply::apply_restore;
 pub use check::plan_restore;
 
 /// What a restore does with the tenant's rows already in the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// The tenant's rows of the archive's scope are deleted, then the archive's inserted.
