@@ -43,7 +43,7 @@ pub mod sqlite;
 pub use descriptor::Descriptor;
 pub use engine::{ColumnInfo, Engine, SequenceMove, SqlValue, TableInfo, WriteEngine};
 pub use error::DbError;
-pub use export::{ExportSummary, TenantStats, connect, export, tenant_stats};
+pub use export::{ExportSummary, TenantStats, connect, connect_writable, export, tenant_stats};
 pub use plan::{Plan, Scope};
 pub use restore::{Mode, RestorePlan, RestoreSummary, apply_restore, plan_restore};
 pub use site::DatabaseSite;

@@ -238,10 +238,18 @@ fn merge_keeps_the_rows_the_archive_lacks() {
     let archived = db.tenant_rows(1);
     db.sql(DAMAGE);
     let globex = db.tenant_rows(2);
-    let mut engine = db.writer();
-    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Merge).unwrap();
+    // As the command will: the descriptor's database, opened to write.
+    let mut engine = sitepack_db::connect_writable(&db.descriptor()).unwrap();
+    let plan = plan_restore(engine.as_mut(), &db.descriptor(), &archive, Mode::Merge).unwrap();
     assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
-    apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).unwrap();
+    apply_restore(
+        engine.as_mut(),
+        &db.descriptor(),
+        &plan,
+        &archive,
+        &mut nothing,
+    )
+    .unwrap();
     drop(engine);
     let now = db.tenant_rows(1);
     for (table, rows) in archived.iter().enumerate() {
@@ -483,4 +491,35 @@ fn a_merge_never_takes_over_another_tenants_linked_row() {
     );
     drop(engine);
     assert_eq!(db.everything(TABLES), before);
+}
+
+#[test]
+fn other_sessions_cannot_write_the_restored_tables_meanwhile() {
+    let db = TestDb::new(SCHEMA, ROWS, "1");
+    let out = tempfile::tempdir().unwrap();
+    let archive = archive_of(&db, out.path(), "acme.zip");
+    let mut engine = db.writer();
+    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
+    let mut attempts = Vec::new();
+    apply_restore(
+        &mut engine,
+        &db.descriptor(),
+        &plan,
+        &archive,
+        &mut |_: &mut dyn WriteEngine| {
+            // The application, writing while the restore runs: it waits (here: gives up).
+            let mut other = db.client();
+            for sql in [
+                "SET lock_timeout = '200ms'; INSERT INTO task_notes (project_id, seq, body) VALUES (3, 1, 'meanwhile')",
+                "SET lock_timeout = '200ms'; INSERT INTO audit (what) VALUES ('meanwhile')",
+            ] {
+                attempts.push(other.batch_execute(sql).is_ok());
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    drop(engine);
+    // task_notes is restored (held); audit is not in the archive (free).
+    assert_eq!(attempts, [false, true]);
 }

@@ -214,10 +214,18 @@ fn merge_keeps_the_rows_the_archive_lacks() {
     let archived = db.tenant_rows("acme");
     db.sql(DAMAGE);
     let globex = db.tenant_rows("globex");
-    let mut engine = db.writer();
-    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Merge).unwrap();
+    // As the command will: the descriptor's database, opened to write.
+    let mut engine = sitepack_db::connect_writable(&db.descriptor()).unwrap();
+    let plan = plan_restore(engine.as_mut(), &db.descriptor(), &archive, Mode::Merge).unwrap();
     assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
-    apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).unwrap();
+    apply_restore(
+        engine.as_mut(),
+        &db.descriptor(),
+        &plan,
+        &archive,
+        &mut nothing,
+    )
+    .unwrap();
     drop(engine);
     assert_eq!(
         db.dump("SELECT id, title, budget FROM projects WHERE tenant = 'acme' ORDER BY id"),

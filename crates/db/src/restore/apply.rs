@@ -9,7 +9,9 @@ use sitepack_reader::Archive;
 
 use super::check::{Checked, check};
 use super::values::bind;
-use super::{Mode, RestorePlan, RestoreSummary, TableSummary, row_name, stream_rows};
+use super::{
+    Mode, RestorePlan, RestoreSummary, TableSummary, archive_schema, row_name, stream_rows,
+};
 use crate::descriptor::Descriptor;
 use crate::engine::{SqlValue, WriteEngine};
 use crate::sql::{Dialect, RowQuery, quote_ident};
@@ -70,6 +72,17 @@ fn write(
     archive: &Archive,
     before_commit: &mut dyn FnMut(&mut dyn WriteEngine) -> Result<(), DbError>,
 ) -> Result<RestoreSummary, DbError> {
+    // The archive's tables are held first (PostgreSQL: no other session writes them
+    // until COMMIT), so that what the checks see is what is changed.
+    let schema = archive_schema(archive)?;
+    let present: Vec<String> = engine.reflect()?.into_iter().map(|t| t.name).collect();
+    let held: Vec<&str> = schema
+        .tables
+        .iter()
+        .filter(|t| t.role != TableRole::Reference && present.contains(&t.name))
+        .map(|t| t.name.as_str())
+        .collect();
+    engine.lock_for_write(&held)?;
     let checked = check(engine, descriptor, archive, mode)?;
     if let Some(refused) = checked.plan.refusal_error() {
         return Err(refused);
@@ -81,7 +94,6 @@ fn write(
         .filter(|t| t.role != TableRole::Reference)
         .map(|t| t.name.as_str())
         .collect();
-    engine.lock_for_write(&written)?;
     let mut summary = RestoreSummary::default();
     let mut tables: Vec<TableSummary> = written
         .iter()
