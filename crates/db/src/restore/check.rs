@@ -22,6 +22,91 @@ use crate::{DbError, TableInfo};
 
 /// Reference rows missing from one table named one by one, before they are counted.
 const MISSING_NAMED: usize = 50;
+/// Reference rows looked up in one query.
+const REFERENCE_BATCH: usize = 500;
+
+/// Looks up the archive's reference rows in the target, a batch at a time.
+struct ReferenceLookup<'a> {
+    dialect: crate::sql::Dialect,
+    qualified: String,
+    what: String,
+    table: &'a str,
+    key: &'a [String],
+    unique: bool,
+    missing: usize,
+}
+
+impl ReferenceLookup<'_> {
+    /// `"a" = $1 AND "b" IS NULL`, numbering from `*n`.
+    fn matches(&self, values: &[SqlValue], n: &mut usize, params: &mut Vec<SqlValue>) -> String {
+        let mut conditions = Vec::with_capacity(self.key.len());
+        for (column, value) in self.key.iter().zip(values) {
+            if *value == SqlValue::Null {
+                conditions.push(format!("{} IS NULL", quote_ident(column)));
+            } else {
+                *n += 1;
+                params.push(value.clone());
+                conditions.push(format!(
+                    "{} = {}",
+                    quote_ident(column),
+                    self.dialect.placeholder(*n)
+                ));
+            }
+        }
+        conditions.join(" AND ")
+    }
+
+    /// Names each row of `batch` the target lacks.
+    fn check(
+        &mut self,
+        engine: &mut dyn WriteEngine,
+        batch: &[(String, Vec<SqlValue>)],
+        refusals: &mut Vec<Refusal>,
+    ) -> Result<(), DbError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if self.unique {
+            let mut n = 0;
+            let mut params = Vec::with_capacity(batch.len() * self.key.len());
+            let any: Vec<String> = batch
+                .iter()
+                .map(|(_, values)| format!("({})", self.matches(values, &mut n, &mut params)))
+                .collect();
+            let sql = format!(
+                "SELECT 1 WHERE (SELECT count(*) FROM {} WHERE {}) < {}",
+                self.qualified,
+                any.join(" OR "),
+                batch.len()
+            );
+            if !engine.exists(&self.what, &sql, &params)? {
+                return Ok(());
+            }
+        }
+        for (name, values) in batch {
+            let mut params = Vec::with_capacity(self.key.len());
+            let condition = self.matches(values, &mut 0, &mut params);
+            let sql = format!("SELECT 1 FROM {} WHERE {condition}", self.qualified);
+            if engine.exists(&self.what, &sql, &params)? {
+                continue;
+            }
+            self.missing += 1;
+            if self.missing <= MISSING_NAMED {
+                refusals.push(Refusal {
+                    kind: RefusalKind::MissingReference,
+                    table: Some(self.table.to_owned()),
+                    column: None,
+                    row: Some(name.clone()),
+                    message: format!(
+                        "reference table \"{}\": row {name} is not in the database; the archive's rows reference it, and a restore never writes reference (master) data: create these first, then restore",
+                        self.table
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
 
 /// The plan and what applying it needs: the live tables and the export plan's queries.
 pub(crate) struct Checked {
@@ -475,55 +560,40 @@ fn check_references(
         .filter_map(|k| table.columns.iter().find(|c| c.name == *k))
         .map(|c| c.column_type)
         .collect();
-    let dialect = engine.dialect();
-    let qualified = engine.qualified(&table.name);
+    let mut lookup = ReferenceLookup {
+        dialect: engine.dialect(),
+        qualified: engine.qualified(&table.name),
+        what: format!("checking the reference rows of table \"{}\"", table.name),
+        key: &key,
+        // Keys of a primary key are unique in the archive and in the target: a batch is
+        // all there when the target counts as many.
+        unique: !table.primary_key.is_empty(),
+        table: &table.name,
+        missing: 0,
+    };
     let kind = engine.kind();
-    let what = format!("checking the reference rows of table \"{}\"", table.name);
-    let mut missing = 0_usize;
+    let mut batch: Vec<(String, Vec<SqlValue>)> = Vec::with_capacity(REFERENCE_BATCH);
     stream_rows(archive, &table.name, &mut |line, row| {
-        let mut conditions = Vec::with_capacity(key.len());
-        let mut params: Vec<SqlValue> = Vec::with_capacity(key.len());
+        let mut values = Vec::with_capacity(key.len());
         for (column, column_type) in key.iter().zip(&types) {
             let value = row.get(column).cloned().unwrap_or_default();
-            if value.is_null() {
-                conditions.push(format!("{} IS NULL", quote_ident(column)));
-                continue;
-            }
-            let bound =
-                bind(&value, *column_type, kind).map_err(|problem| DbError::RestoreRow {
+            values.push(bind(&value, *column_type, kind).map_err(|problem| {
+                DbError::RestoreRow {
                     table: table.name.clone(),
                     row: row_name(&key, line, &row),
                     problem: format!("column \"{column}\" {problem}"),
-                })?;
-            params.push(bound);
-            conditions.push(format!(
-                "{} = {}",
-                quote_ident(column),
-                dialect.placeholder(params.len())
-            ));
+                }
+            })?);
         }
-        let sql = format!(
-            "SELECT 1 FROM {qualified} WHERE {}",
-            conditions.join(" AND ")
-        );
-        if !engine.exists(&what, &sql, &params)? {
-            missing += 1;
-            if missing <= MISSING_NAMED {
-                let name = row_name(&key, line, &row);
-                refusals.push(Refusal {
-                    kind: RefusalKind::MissingReference,
-                    table: Some(table.name.clone()),
-                    column: None,
-                    row: Some(name.clone()),
-                    message: format!(
-                        "reference table \"{}\": row {name} is not in the database; the archive's rows reference it, and a restore never writes reference (master) data: create these first, then restore",
-                        table.name
-                    ),
-                });
-            }
+        batch.push((row_name(&key, line, &row), values));
+        if batch.len() >= REFERENCE_BATCH {
+            lookup.check(engine, &batch, refusals)?;
+            batch.clear();
         }
         Ok(())
     })?;
+    lookup.check(engine, &batch, refusals)?;
+    let missing = lookup.missing;
     if missing > MISSING_NAMED {
         refusals.push(refusal(
             RefusalKind::MissingReference,
