@@ -8,30 +8,34 @@
 //!   **every** problem together ([`RestorePlan::refusals`]), changing nothing: the tenant
 //!   (the archive's must be the descriptor's), the schema (per table and column: a column
 //!   the target added that is nullable or has a default is *defaulted*, one the target
-//!   dropped is *discarded*; a missing table, a column added `NOT NULL` without default,
-//!   a type that cannot hold the values are refused), the reference (master) rows (each
-//!   must exist in the target by primary key: "create these first"; reference tables are
-//!   never written), and per table how many rows the archive holds and how many of the
-//!   tenant's rows the target holds now (those a replace deletes). The plan serializes
-//!   (`--json`).
-//! - [`apply_restore`] checks again inside one transaction (PostgreSQL: `BEGIN` … `COMMIT`
-//!   on the caller's connection; SQLite: `BEGIN IMMEDIATE`) and writes:
+//!   dropped is *discarded*, a generated one is left to the database; a missing table, a
+//!   column added `NOT NULL` without default, a type that cannot hold the values are
+//!   refused), the reference (master) rows (each must exist in the target by primary
+//!   key: "create these first"; reference tables are never written), for a replace the
+//!   rows outside the archive an `ON DELETE CASCADE`/`SET NULL` would reach, and per table
+//!   how many rows the archive holds and how many of the tenant's rows the target holds
+//!   now (those a replace deletes). The plan serializes (`--json`).
+//! - [`apply_restore`] holds the archive's tables (PostgreSQL: `SHARE ROW EXCLUSIVE`, so
+//!   the application's writes wait), checks again inside one transaction (PostgreSQL:
+//!   `BEGIN` … `COMMIT` on the caller's connection; SQLite: `BEGIN IMMEDIATE`) and writes:
 //!   - [`Mode::Replace`]: the tenant's rows of the archive's scope — exactly the rows the
 //!     export's plan ([`crate::plan`]) selects, by the same queries — are deleted, children
 //!     first, then the archive's rows are inserted, parents first. Rows of other tenants,
 //!     reference tables and tables outside the archive are not touched.
 //!   - [`Mode::Merge`]: each archive row is inserted, or updates the row with its primary
 //!     key (`INSERT … ON CONFLICT (key) DO UPDATE`); the tenant's rows the archive lacks
-//!     stay. A row whose key belongs to another tenant's row (a tenant table) is refused.
+//!     stay. A row whose key is that of a row outside the tenant's rows of the scope
+//!     (another tenant's) is refused, never taken over.
 //!
 //!   Rows stream from the archive (verified as they are read) and are written in batches
 //!   of multi-row `INSERT`s with bound parameters: memory does not grow with a table.
 //!   The database's constraints stay on (foreign keys deferred to the end where the
-//!   engine allows it, never disabled); PostgreSQL sequences and identity columns are
-//!   moved past the restored keys (only ever forward). Just before `COMMIT` the caller's
-//!   `before_commit` runs inside the same transaction (a pre-restore snapshot, a pending
-//!   marker). Any error rolls everything back: the database is as it was, and the error
-//!   names the table, the row's key and the column or constraint.
+//!   engine allows it, never disabled, and checked before the commit so that a violation
+//!   is named); PostgreSQL sequences and identity columns are moved past the restored
+//!   keys (only ever forward). Just before `COMMIT` the caller's `before_commit` runs
+//!   inside the same transaction (a pre-restore snapshot, a pending marker). Any error
+//!   rolls everything back: the database is as it was, and the error names the table,
+//!   the row's key and the column or constraint.
 //!
 //! Values come back exactly: every type of the format's encoding table (§15.4) is bound as
 //! the value the export read (see `values`).
