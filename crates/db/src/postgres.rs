@@ -609,8 +609,22 @@ impl PostgresEngine {
     /// names.
     fn write_error(&self, what: &str, error: &postgres::Error) -> DbError {
         if let Some(db) = error.as_db_error() {
-            let mut reason = db.message().to_owned();
-            if let Some(detail) = db.detail() {
+            // A row's values are never repeated (one may be a secret): not the failing
+            // row PostgreSQL details, nor the value of a data error (`invalid input
+            // syntax for type date: "…"`).
+            let mut reason = if db.code().code().starts_with("22") {
+                format!(
+                    "{} (SQLSTATE {}): a value of the archive that the column's type does not accept",
+                    db.message().split(':').next().unwrap_or_default(),
+                    db.code().code()
+                )
+            } else {
+                db.message().to_owned()
+            };
+            if let Some(detail) = db
+                .detail()
+                .filter(|d| !d.starts_with("Failing row contains"))
+            {
                 reason.push_str(" (");
                 reason.push_str(detail);
                 reason.push(')');

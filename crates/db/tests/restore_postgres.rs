@@ -361,6 +361,8 @@ fn a_row_the_target_refuses_rolls_everything_back() {
         "{message}"
     );
     assert!(message.contains("constraint \"no_beta\""), "{message}");
+    // The row is named by its key; its values are not repeated.
+    assert!(!message.contains("Failing row"), "{message}");
     // The connection is usable again, the database as it was.
     assert!(
         !engine
@@ -522,4 +524,80 @@ fn other_sessions_cannot_write_the_restored_tables_meanwhile() {
     drop(engine);
     // task_notes is restored (held); audit is not in the archive (free).
     assert_eq!(attempts, [false, true]);
+}
+
+#[test]
+fn a_sqlite_archive_restores_into_postgresql_and_a_value_it_refuses_is_not_repeated() {
+    let source = tempfile::tempdir().unwrap();
+    let connection = rusqlite::Connection::open(source.path().join("app.db")).unwrap();
+    connection
+        .execute_batch(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, org_id INTEGER NOT NULL, day DATE, n NUMERIC);
+             INSERT INTO events VALUES (1, 1, '2024-01-01', 12.5), (2, 1, 'secret-ish text', 3), (3, 2, NULL, NULL);",
+        )
+        .unwrap();
+    drop(connection);
+    std::fs::write(
+        source.path().join("site.toml"),
+        "[site]\nid = \"org1\"\nname = \"Org 1\"\nurl = \"https://org1.example\"\n[database]\nurl = \"sqlite:app.db\"\ntenant_column = \"org_id\"\ntenant = \"1\"\n",
+    )
+    .unwrap();
+    let descriptor = Descriptor::load(&source.path().join("site.toml")).unwrap();
+    let archive = backup(&descriptor, "full", &source.path().join("events.zip"));
+    let target = TestDb::new(
+        "CREATE TABLE events (id integer PRIMARY KEY, org_id integer NOT NULL, day date, n numeric);",
+        "",
+        "1",
+    );
+    target.set_tenant("1", false);
+    let mut engine = target.writer();
+    let plan = plan_restore(&mut engine, &target.descriptor(), &archive, Mode::Replace).unwrap();
+    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    assert_eq!(
+        (plan.archive_engine, plan.engine),
+        (
+            sitepack_format::database::EngineKind::Sqlite,
+            sitepack_format::database::EngineKind::Postgresql
+        )
+    );
+    let error = apply_restore(
+        &mut engine,
+        &target.descriptor(),
+        &plan,
+        &archive,
+        &mut nothing,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.starts_with("table \"events\", row id=2:"), "{error}");
+    assert!(
+        error.contains("invalid input syntax for type date"),
+        "{error}"
+    );
+    assert!(!error.contains("secret-ish"), "{error}");
+    drop(engine);
+    assert_eq!(target.dump("SELECT count(*)::text FROM events"), ["0"]);
+
+    // Without the row PostgreSQL refuses, the rest comes over.
+    let connection = rusqlite::Connection::open(source.path().join("app.db")).unwrap();
+    connection
+        .execute_batch("DELETE FROM events WHERE id = 2")
+        .unwrap();
+    drop(connection);
+    let archive = backup(&descriptor, "full", &source.path().join("events2.zip"));
+    let mut engine = target.writer();
+    let plan = plan_restore(&mut engine, &target.descriptor(), &archive, Mode::Replace).unwrap();
+    apply_restore(
+        &mut engine,
+        &target.descriptor(),
+        &plan,
+        &archive,
+        &mut nothing,
+    )
+    .unwrap();
+    drop(engine);
+    assert_eq!(
+        target.dump("SELECT e::text FROM events e ORDER BY id"),
+        ["(1,1,2024-01-01,12.5)"]
+    );
 }
