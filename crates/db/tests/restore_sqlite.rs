@@ -640,3 +640,68 @@ fn a_row_outside_the_archive_referencing_a_deleted_row_stops_the_replace() {
         before
     );
 }
+
+/// A caller's hooks: reads the rows about to change before, and the restored ones after.
+#[derive(Default)]
+struct Snapshot {
+    before: Vec<(String, Vec<String>)>,
+    committed_rows: u64,
+}
+
+impl sitepack_db::restore::RestoreHooks for Snapshot {
+    fn before_changes(
+        &mut self,
+        engine: &mut dyn WriteEngine,
+        tables: &[sitepack_db::restore::ScopeTable],
+    ) -> Result<(), DbError> {
+        for table in tables {
+            let mut rows = Vec::new();
+            engine.for_each_row(&table.query, &table.columns, &mut |values| {
+                rows.push(serde_json::Value::Array(values).to_string());
+                Ok(())
+            })?;
+            self.before.push((table.table.clone(), rows));
+        }
+        Ok(())
+    }
+
+    fn before_commit(
+        &mut self,
+        _: &mut dyn WriteEngine,
+        summary: &sitepack_db::RestoreSummary,
+    ) -> Result<(), DbError> {
+        self.committed_rows = summary.written;
+        Ok(())
+    }
+}
+
+#[test]
+fn the_hooks_see_the_rows_before_and_after_in_the_same_transaction() {
+    let db = Db::new(SCHEMA, ROWS, "acme");
+    let out = tempfile::tempdir().unwrap();
+    let archive = archive_of(&db, out.path());
+    db.sql(DAMAGE);
+    let mut engine = db.writer();
+    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
+    let mut snapshot = Snapshot::default();
+    apply_restore(
+        &mut engine,
+        &db.descriptor(),
+        &plan,
+        &archive,
+        &mut snapshot,
+    )
+    .unwrap();
+    let tables: Vec<&str> = snapshot.before.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(tables, ["tenants", "projects", "tasks", "task_notes"]);
+    // The damaged state, as the replace found it.
+    assert_eq!(
+        snapshot.before[1].1,
+        [
+            r#"[1,"acme","Alpha (edited)","DE","1"]"#,
+            r#"[2,"acme","Beta","FR",null]"#,
+            r#"[50,"acme","New since the backup",null,null]"#
+        ]
+    );
+    assert_eq!(snapshot.committed_rows, 9);
+}

@@ -27,27 +27,74 @@ const SAVEPOINT: &str = "sitepack_restore_batch";
 /// The alias of the target table in an upsert.
 const TARGET: &str = "sitepack_target";
 
+/// One table a restore changes, as the target holds it: what a caller's snapshot reads
+/// before the change ([`RestoreHooks::before_changes`]).
+#[derive(Debug, Clone)]
+pub struct ScopeTable {
+    /// The table.
+    pub table: String,
+    /// Its columns in the target, typed as the export reads them.
+    pub columns: Vec<Column>,
+    /// The tenant's rows of the archive's scope (the rows a replace deletes), in key
+    /// order: read them with [`crate::Engine::for_each_row`] on the same connection.
+    pub query: RowQuery,
+}
+
+/// The caller's points inside the restore's transaction (the CLI: a pre-restore snapshot
+/// and a pending marker). A closure `FnMut(&mut dyn WriteEngine) -> Result<(), DbError>`
+/// is the `before_commit` alone.
+pub trait RestoreHooks {
+    /// After the checks, before the first change: `tables` are the tables about to
+    /// change, as they are now (inside the transaction, so exactly what is replaced).
+    fn before_changes(
+        &mut self,
+        engine: &mut dyn WriteEngine,
+        tables: &[ScopeTable],
+    ) -> Result<(), DbError> {
+        let _ = (engine, tables);
+        Ok(())
+    }
+
+    /// After every row is written and the constraints checked, just before `COMMIT`.
+    fn before_commit(
+        &mut self,
+        engine: &mut dyn WriteEngine,
+        summary: &RestoreSummary,
+    ) -> Result<(), DbError>;
+}
+
+impl<F: FnMut(&mut dyn WriteEngine) -> Result<(), DbError>> RestoreHooks for F {
+    fn before_commit(
+        &mut self,
+        engine: &mut dyn WriteEngine,
+        _summary: &RestoreSummary,
+    ) -> Result<(), DbError> {
+        self(engine)
+    }
+}
+
 /// Applies `plan` (made by [`super::plan_restore`] for the same archive, descriptor and
 /// connection) in one transaction on `engine`, which the caller connected (a
 /// [`crate::sqlite::SqliteEngine::open_writable`], a [`crate::postgres::PostgresEngine`]).
 ///
 /// Every check of the plan is made again inside the transaction (the database may have
 /// changed since): a refusal then is [`DbError::RestoreRefused`] and nothing is written.
-/// `before_commit` runs last, inside the same transaction, with every row written and the
-/// constraints checked; its error rolls back too. On any error the transaction is rolled
+/// `hooks` run inside the same transaction: `before_changes` once the checks pass,
+/// `before_commit` last, with every row written and the constraints checked; their
+/// errors roll back too. On any error the transaction is rolled
 /// back and the database is as it was.
 pub fn apply_restore(
     engine: &mut dyn WriteEngine,
     descriptor: &Descriptor,
     plan: &RestorePlan,
     archive: &Archive,
-    before_commit: &mut dyn FnMut(&mut dyn WriteEngine) -> Result<(), DbError>,
+    hooks: &mut dyn RestoreHooks,
 ) -> Result<RestoreSummary, DbError> {
     if let Some(refused) = plan.refusal_error() {
         return Err(refused);
     }
     engine.begin_write()?;
-    let written = write(engine, descriptor, plan.mode, archive, before_commit);
+    let written = write(engine, descriptor, plan.mode, archive, hooks);
     match written {
         Ok(summary) => match engine.commit() {
             Ok(()) => Ok(summary),
@@ -70,7 +117,7 @@ fn write(
     descriptor: &Descriptor,
     mode: Mode,
     archive: &Archive,
-    before_commit: &mut dyn FnMut(&mut dyn WriteEngine) -> Result<(), DbError>,
+    hooks: &mut dyn RestoreHooks,
 ) -> Result<RestoreSummary, DbError> {
     // The archive's tables are held first (PostgreSQL: no other session writes them
     // until COMMIT), so that what the checks see is what is changed.
@@ -102,6 +149,17 @@ fn write(
             ..TableSummary::default()
         })
         .collect();
+    let scope: Vec<ScopeTable> = written
+        .iter()
+        .filter_map(|name| {
+            Some(ScopeTable {
+                table: (*name).to_owned(),
+                columns: checked.scope_columns.get(*name)?.clone(),
+                query: checked.scope_rows.get(*name)?.clone(),
+            })
+        })
+        .collect();
+    hooks.before_changes(engine, &scope)?;
     if mode == Mode::Replace {
         // Children first: a linked table's rows are found through their parents, which
         // are still there.
@@ -132,7 +190,7 @@ fn write(
     }
     engine.check_constraints(&checked_tables)?;
     summary.tables = tables;
-    before_commit(engine)?;
+    hooks.before_commit(engine, &summary)?;
     Ok(summary)
 }
 

@@ -117,6 +117,8 @@ pub(crate) struct Checked {
     /// The rows of the tenant the archive's scope covers, per written table (the export
     /// plan's queries).
     pub scope_rows: BTreeMap<String, RowQuery>,
+    /// The target's columns of each of those tables, typed as the export reads them.
+    pub scope_columns: BTreeMap<String, Vec<sitepack_format::database::Column>>,
     /// The columns redacted from some rows, per table.
     pub redacted: BTreeMap<String, BTreeSet<String>>,
     /// The columns the target computes (never written), per written table.
@@ -272,6 +274,7 @@ pub(crate) fn check(
 
     let mut planned = Vec::with_capacity(schema.tables.len());
     let mut scope_rows = BTreeMap::new();
+    let mut scope_columns = BTreeMap::new();
     let mut generated = BTreeMap::new();
     for table in &schema.tables {
         let mut entry = TablePlan {
@@ -340,6 +343,7 @@ pub(crate) fn check(
                 Some(found) => {
                     entry.target_rows = Some(engine.count(&found.query)?);
                     scope_rows.insert(table.name.clone(), found.query.clone());
+                    scope_columns.insert(table.name.clone(), found.columns.clone());
                 }
                 None => refusals.push(refusal(
                     RefusalKind::Plan,
@@ -372,6 +376,7 @@ pub(crate) fn check(
         schema,
         live,
         scope_rows,
+        scope_columns,
         redacted,
         generated,
     })

@@ -32,8 +32,9 @@
 //!   The database's constraints stay on (foreign keys deferred to the end where the
 //!   engine allows it, never disabled, and checked before the commit so that a violation
 //!   is named); PostgreSQL sequences and identity columns are moved past the restored
-//!   keys (only ever forward). Just before `COMMIT` the caller's `before_commit` runs
-//!   inside the same transaction (a pre-restore snapshot, a pending marker). Any error
+//!   keys (only ever forward). The caller's [`RestoreHooks`] run inside the same
+//!   transaction: `before_changes` with the tables about to change as they are (a
+//!   pre-restore snapshot), `before_commit` just before `COMMIT` (a pending marker). Any error
 //!   rolls everything back: the database is as it was, and the error names the table,
 //!   the row's key and the column or constraint.
 //!
@@ -58,7 +59,7 @@ mod apply;
 mod check;
 mod values;
 
-pub use apply::apply_restore;
+pub use apply::{RestoreHooks, ScopeTable, apply_restore};
 pub use check::plan_restore;
 
 /// What a restore does with the tenant's rows already in the database.
