@@ -705,3 +705,46 @@ fn the_hooks_see_the_rows_before_and_after_in_the_same_transaction() {
     );
     assert_eq!(snapshot.committed_rows, 9);
 }
+
+#[test]
+fn a_column_redacted_as_a_secret_is_null_after_a_replace_and_kept_by_a_merge() {
+    let schema = format!(
+        "{SCHEMA}
+         CREATE TABLE mailers (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, host TEXT NOT NULL, smtp_password TEXT);"
+    );
+    let rows = format!(
+        "{ROWS} INSERT INTO mailers VALUES (1, 'acme', 'mail.acme.example', 'hunter2-but-longer'), (2, 'acme', 'backup.acme.example', NULL);"
+    );
+    let out = tempfile::tempdir().unwrap();
+    for (mode, expected) in [
+        (Mode::Replace, "int:1|text:mail.acme.example|NULL"),
+        (
+            Mode::Merge,
+            "int:1|text:mail.acme.example|text:hunter2-but-longer",
+        ),
+    ] {
+        let db = Db::new(&schema, &rows, "acme");
+        let archive = backup(
+            &db.descriptor(),
+            "full",
+            &out.path().join(format!("{mode:?}.zip")),
+        );
+        let mut engine = db.writer();
+        let plan = plan_restore(&mut engine, &db.descriptor(), &archive, mode).unwrap();
+        assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+        assert_eq!(
+            plan.table("mailers").unwrap().columns,
+            [ColumnNote {
+                column: "smtp_password".into(),
+                change: ColumnChange::Redacted
+            }]
+        );
+        apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).unwrap();
+        drop(engine);
+        assert_eq!(
+            db.dump("SELECT id, host, smtp_password FROM mailers ORDER BY id"),
+            [expected, "int:2|text:backup.acme.example|NULL"],
+            "{mode:?}"
+        );
+    }
+}
