@@ -601,3 +601,52 @@ fn a_sqlite_archive_restores_into_postgresql_and_a_value_it_refuses_is_not_repea
         ["(1,1,2024-01-01,12.5)"]
     );
 }
+
+#[test]
+fn rows_referencing_later_rows_of_their_own_table_restore() {
+    // 600 people, each managed by one further on (beyond the first batch of 500): a
+    // foreign key that is not DEFERRABLE, checked at each statement's end.
+    let schema = "CREATE TABLE people (id integer PRIMARY KEY, org_id integer NOT NULL, manager_id integer REFERENCES people(id), name text NOT NULL);";
+    let rows =
+        "INSERT INTO people SELECT i, 1, NULL, 'person ' || i FROM generate_series(1, 600) AS i;
+                UPDATE people SET manager_id = 601 - id WHERE id <> 300;
+                INSERT INTO people VALUES (1000, 2, NULL, 'other tenant');";
+    let source = TestDb::new(schema, rows, "1");
+    source.set_tenant("1", false);
+    let out = tempfile::tempdir().unwrap();
+    let archive = archive_of(&source, out.path(), "people.zip");
+    let target = TestDb::new(
+        schema,
+        "INSERT INTO people VALUES (1000, 2, NULL, 'other tenant');",
+        "1",
+    );
+    target.set_tenant("1", false);
+    let mut engine = target.writer();
+    let plan = plan_restore(&mut engine, &target.descriptor(), &archive, Mode::Replace).unwrap();
+    apply_restore(
+        &mut engine,
+        &target.descriptor(),
+        &plan,
+        &archive,
+        &mut nothing,
+    )
+    .unwrap();
+    drop(engine);
+    let select = "SELECT p::text FROM people p ORDER BY id";
+    assert_eq!(target.dump(select), source.dump(select));
+
+    // Replacing them again (deleting and inserting the same rows) works too.
+    let mut engine = target.writer();
+    let plan = plan_restore(&mut engine, &target.descriptor(), &archive, Mode::Replace).unwrap();
+    let summary = apply_restore(
+        &mut engine,
+        &target.descriptor(),
+        &plan,
+        &archive,
+        &mut nothing,
+    )
+    .unwrap();
+    drop(engine);
+    assert_eq!((summary.deleted, summary.written), (600, 600));
+    assert_eq!(target.dump(select), source.dump(select));
+}

@@ -493,17 +493,134 @@ fn insert_rows(
     }
     let per_batch = (BATCH_PARAMS / insert.columns.len()).clamp(1, BATCH_ROWS);
     let kind = engine.kind();
+    let later = self_references(engine.dialect(), info, &insert.columns);
     let mut batch: Vec<Pending> = Vec::with_capacity(per_batch);
     let mut written = 0;
     stream_rows(archive, table, &mut |line, row| {
-        batch.push(insert.pending(kind, line, &row)?);
+        let mut pending = insert.pending(kind, line, &row)?;
+        for &i in &later {
+            pending.values[i] = SqlValue::Null;
+        }
+        batch.push(pending);
         if batch.len() >= per_batch {
             written += insert.flush(engine, &mut batch)?;
         }
         Ok(())
     })?;
     written += insert.flush(engine, &mut batch)?;
+    if !later.is_empty() {
+        set_self_references(engine, archive, &insert, info, &later)?;
+    }
     Ok(written)
+}
+
+/// PostgreSQL checks a foreign key that is not `DEFERRABLE` at the end of each statement:
+/// a row referencing a row of its own table that a later batch brings would fail. The
+/// positions (among `columns`) of such self-referencing columns, when they may be NULL:
+/// the rows are inserted without them, and they are set once every row is there.
+fn self_references(dialect: Dialect, info: &TableInfo, columns: &[&Column]) -> Vec<usize> {
+    if dialect != Dialect::Postgres {
+        // SQLite defers every foreign key to the COMMIT.
+        return Vec::new();
+    }
+    let mut later: Vec<usize> = Vec::new();
+    let key_present = info
+        .primary_key
+        .iter()
+        .all(|k| columns.iter().any(|c| c.name == *k));
+    if info.primary_key.is_empty() || !key_present {
+        return later;
+    }
+    for fk in info.foreign_keys.iter().filter(|fk| fk.table == info.name) {
+        let nullable = fk.columns.iter().all(|c| {
+            !info.primary_key.contains(c) && info.columns.iter().any(|l| l.name == *c && l.nullable)
+        });
+        if !nullable {
+            continue;
+        }
+        for column in &fk.columns {
+            if let Some(i) = columns.iter().position(|c| c.name == *column)
+                && !later.contains(&i)
+            {
+                later.push(i);
+            }
+        }
+    }
+    later
+}
+
+/// The second pass over a table's rows: sets the self-referencing columns `later`.
+fn set_self_references(
+    engine: &mut dyn WriteEngine,
+    archive: &Archive,
+    insert: &Insert<'_>,
+    info: &TableInfo,
+    later: &[usize],
+) -> Result<(), DbError> {
+    let key: Vec<usize> = info
+        .primary_key
+        .iter()
+        .filter_map(|k| insert.columns.iter().position(|c| c.name == *k))
+        .collect();
+    let mut n = 0;
+    let mut placeholder = || {
+        n += 1;
+        insert.dialect.placeholder(n)
+    };
+    let set: Vec<String> = later
+        .iter()
+        .map(|&i| {
+            format!(
+                "{} = {}",
+                quote_ident(&insert.columns[i].name),
+                placeholder()
+            )
+        })
+        .collect();
+    let condition: Vec<String> = key
+        .iter()
+        .map(|&i| {
+            format!(
+                "{} = {}",
+                quote_ident(&insert.columns[i].name),
+                placeholder()
+            )
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE {} SET {} WHERE {}",
+        insert.qualified,
+        set.join(", "),
+        condition.join(" AND ")
+    );
+    let what = format!(
+        "setting the references of table \"{}\" to its own rows",
+        insert.table
+    );
+    let kind = engine.kind();
+    stream_rows(archive, insert.table, &mut |line, row| {
+        let pending = insert.pending(kind, line, &row)?;
+        if later.iter().all(|&i| pending.values[i] == SqlValue::Null) {
+            return Ok(());
+        }
+        let params: Vec<SqlValue> = later
+            .iter()
+            .chain(&key)
+            .map(|&i| pending.values[i].clone())
+            .collect();
+        engine
+            .execute(&what, &sql, &params)
+            .map_err(|e| DbError::RestoreRow {
+                table: insert.table.to_owned(),
+                row: pending.name.clone(),
+                problem: match e {
+                    DbError::Query { reason, .. } => format!("the database refused it: {reason}"),
+                    other => other.to_string(),
+                },
+            })?;
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// ` ON CONFLICT (key) DO UPDATE SET …` of a merge, and whether it is guarded: a row of
