@@ -91,3 +91,92 @@ pub trait Engine {
     /// Ends the snapshot (nothing was written, so this only releases it).
     fn end_snapshot(&mut self) -> Result<(), DbError>;
 }
+
+/// A value bound to a statement that writes (never written into the SQL text).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// SQL NULL.
+    Null,
+    /// A 64-bit integer.
+    Integer(i64),
+    /// A binary float.
+    Real(f64),
+    /// Text (PostgreSQL: every value is sent as its text form, read by the server as the
+    /// column's type).
+    Text(String),
+    /// Bytes (SQLite: a BLOB).
+    Blob(Vec<u8>),
+}
+
+impl From<&crate::sql::Param> for SqlValue {
+    fn from(param: &crate::sql::Param) -> Self {
+        match param {
+            crate::sql::Param::Integer(n) => Self::Integer(*n),
+            crate::sql::Param::Text(s) => Self::Text(s.clone()),
+        }
+    }
+}
+
+/// A sequence a restore moved forward past the restored keys (PostgreSQL).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SequenceMove {
+    /// The table.
+    pub table: String,
+    /// The serial or identity column.
+    pub column: String,
+    /// The sequence, as the catalog names it.
+    pub sequence: String,
+    /// The value it was set to (the largest restored key): the next one is above it.
+    pub value: i64,
+}
+
+/// A connection able to change the database in one transaction, for a restore.
+///
+/// Call order: [`WriteEngine::begin_write`], then any statements, then
+/// [`WriteEngine::commit`] or [`WriteEngine::rollback`]. The database's constraints stay
+/// on: foreign keys are deferred to the end of the transaction where the engine allows
+/// (PostgreSQL: `SET CONSTRAINTS ALL DEFERRED`, for the constraints declared
+/// `DEFERRABLE`; SQLite: `PRAGMA defer_foreign_keys`), never switched off.
+pub trait WriteEngine: Engine {
+    /// How statements are written: placeholders and the schema tables are qualified by.
+    fn dialect(&self) -> crate::sql::Dialect;
+    /// `"schema"."table"` (PostgreSQL) or `"table"` (SQLite).
+    fn qualified(&self, table: &str) -> String;
+    /// The schema tables live in (PostgreSQL), for subqueries.
+    fn schema(&self) -> Option<&str>;
+    /// Starts the write transaction (PostgreSQL: `BEGIN`, fixed session settings,
+    /// `SET CONSTRAINTS ALL DEFERRED`; SQLite: `BEGIN IMMEDIATE`, foreign keys deferred).
+    fn begin_write(&mut self) -> Result<(), DbError>;
+    /// Keeps other sessions from writing `tables` until the transaction ends
+    /// (PostgreSQL: `SHARE ROW EXCLUSIVE` locks; SQLite: `BEGIN IMMEDIATE` already holds
+    /// the database's write lock).
+    fn lock_for_write(&mut self, tables: &[&str]) -> Result<(), DbError>;
+    /// Runs one statement with bound `params`; the number of rows it changed. `what`
+    /// names it in an error.
+    fn execute(&mut self, what: &str, sql: &str, params: &[SqlValue]) -> Result<u64, DbError>;
+    /// Whether `sql` (a `SELECT`) with bound `params` returns a row.
+    fn exists(&mut self, what: &str, sql: &str, params: &[SqlValue]) -> Result<bool, DbError>;
+    /// Checks the deferred constraints now, so that a violation is an error naming its
+    /// table before the transaction is committed (PostgreSQL: `SET CONSTRAINTS ALL
+    /// IMMEDIATE`; SQLite: `PRAGMA foreign_key_check` of `tables`).
+    fn check_constraints(&mut self, tables: &[&str]) -> Result<(), DbError>;
+    /// Moves the sequences behind `table`'s serial and identity columns past their
+    /// largest value, only ever forward (PostgreSQL; SQLite picks the next rowid itself).
+    fn advance_sequences(&mut self, table: &TableInfo) -> Result<Vec<SequenceMove>, DbError> {
+        let _ = table;
+        Ok(Vec::new())
+    }
+    /// The columns of `table` the database computes itself and that may not be written
+    /// (PostgreSQL: `GENERATED ALWAYS AS (…) STORED`; SQLite's are not reflected).
+    fn generated_columns(&mut self, table: &str) -> Result<Vec<String>, DbError> {
+        let _ = table;
+        Ok(Vec::new())
+    }
+    /// The foreign keys whose `ON DELETE` action changes the referencing rows (`CASCADE`,
+    /// `SET NULL`, `SET DEFAULT`), each with its referencing table.
+    fn changing_deletes(&mut self) -> Result<Vec<(String, ForeignKey)>, DbError>;
+    /// Commits the transaction.
+    fn commit(&mut self) -> Result<(), DbError>;
+    /// Rolls the transaction back (nothing it wrote remains).
+    fn rollback(&mut self) -> Result<(), DbError>;
+}

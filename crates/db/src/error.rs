@@ -111,6 +111,29 @@ pub enum DbError {
         /// The database (password masked).
         database: String,
     },
+    /// The archive being restored could not be read.
+    #[error(transparent)]
+    ArchiveRead(Box<sitepack_reader::ReaderError>),
+    /// A restore's checks refused it before anything was changed: every reason at once.
+    #[error(
+        "the restore is refused, nothing was changed:{}",
+        reasons.iter().fold(String::new(), |all, r| all + "\n  - " + r)
+    )]
+    RestoreRefused {
+        /// Each reason, naming the table, column or row and what to do.
+        reasons: Vec<String>,
+    },
+    /// A row of the archive could not be written: the transaction was rolled back, the
+    /// database is as it was.
+    #[error("table \"{table}\", row {row}: {problem}; nothing was restored (rolled back)")]
+    RestoreRow {
+        /// The table.
+        table: String,
+        /// The row's key in the archive (`id=7`), or its line.
+        row: String,
+        /// What the database (or sitepack) said, naming the column or constraint.
+        problem: String,
+    },
     /// A file could not be read or written.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -132,6 +155,12 @@ impl DbError {
             path: path.into(),
             source,
         }
+    }
+}
+
+impl From<sitepack_reader::ReaderError> for DbError {
+    fn from(error: sitepack_reader::ReaderError) -> Self {
+        Self::ArchiveRead(Box::new(error))
     }
 }
 

@@ -53,6 +53,19 @@ pub fn connect(descriptor: &Descriptor) -> Result<Box<dyn Engine>, DbError> {
     }
 }
 
+/// Opens the descriptor's database to write it (a restore): the SQLite file read-write
+/// with foreign keys on, or a PostgreSQL connection.
+pub fn connect_writable(descriptor: &Descriptor) -> Result<Box<dyn crate::WriteEngine>, DbError> {
+    match &descriptor.database {
+        Database::Sqlite { path } => Ok(Box::new(SqliteEngine::open_writable(path)?)),
+        Database::Postgres(target) => Ok(Box::new(PostgresEngine::connect_with(
+            target.config(),
+            descriptor.display_url(),
+            &target.schema,
+        )?)),
+    }
+}
+
 fn style<'a>(engine: &dyn Engine, descriptor: &'a Descriptor) -> SqlStyle<'a> {
     match engine.kind() {
         EngineKind::Sqlite => SqlStyle {

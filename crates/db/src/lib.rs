@@ -16,6 +16,10 @@
 //!   [`export::tenant_stats`] counts the same rows without writing them;
 //!   [`export::connect`] opens the descriptor's database.
 //!
+//! - [`mod@restore`]: a database archive written back into the site's database —
+//!   [`plan_restore`] (every refusal together: tenant, schema, reference rows) and
+//!   [`apply_restore`] (replace or merge, one transaction on a [`WriteEngine`] the caller
+//!   opened, rows streamed in batches, rolled back on any error).
 //! - [`DatabaseSite`]: a descriptor as a site to back up (the site crate's
 //!   `BackupSource`): the export staged under the state directory, then archived by the
 //!   writer as format 1.1, all under the site lock.
@@ -31,13 +35,15 @@ mod error;
 pub mod export;
 pub mod plan;
 pub mod postgres;
+pub mod restore;
 mod site;
 pub mod sql;
 pub mod sqlite;
 
 pub use descriptor::Descriptor;
-pub use engine::{ColumnInfo, Engine, TableInfo};
+pub use engine::{ColumnInfo, Engine, SequenceMove, SqlValue, TableInfo, WriteEngine};
 pub use error::DbError;
-pub use export::{ExportSummary, TenantStats, connect, export, tenant_stats};
+pub use export::{ExportSummary, TenantStats, connect, connect_writable, export, tenant_stats};
 pub use plan::{Plan, Scope};
+pub use restore::{Mode, RestorePlan, RestoreSummary, apply_restore, plan_restore};
 pub use site::DatabaseSite;

@@ -7,6 +7,7 @@
 //! digit. Domains are read as their base type, enums as their label.
 
 use std::error::Error as StdError;
+use std::fmt::Write as _;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -21,7 +22,8 @@ use serde_json::Value;
 use sitepack_format::database::{Column, ColumnType, EngineKind, ForeignKey, ScalarType};
 use sitepack_format::{CREDENTIAL_MASK, error_chain};
 
-use crate::sql::{Param, RowQuery, quote_ident};
+use crate::engine::{SequenceMove, SqlValue, WriteEngine};
+use crate::sql::{Dialect, Param, RowQuery, quote_ident};
 use crate::{ColumnInfo, DbError, Engine, TableInfo};
 
 /// How long connecting may take before the server counts as unreachable.
@@ -541,6 +543,309 @@ impl Engine for PostgresEngine {
 
     fn end_snapshot(&mut self) -> Result<(), DbError> {
         self.execute_batch("ROLLBACK", "ending the snapshot")
+    }
+}
+
+/// A value bound in PostgreSQL's text format (or NULL): the server reads it as the
+/// type of the place it is bound to (a column of an `INSERT`, a comparison), exactly as
+/// it reads a literal of that type.
+#[derive(Debug)]
+struct TextValue(Option<String>);
+
+impl TextValue {
+    fn of(value: &SqlValue) -> Self {
+        Self(match value {
+            SqlValue::Null => None,
+            SqlValue::Integer(n) => Some(n.to_string()),
+            SqlValue::Real(f) if f.is_nan() => Some("NaN".to_owned()),
+            SqlValue::Real(f) if f.is_infinite() => {
+                Some(if *f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned())
+            }
+            SqlValue::Real(f) => Some(f.to_string()),
+            SqlValue::Text(s) => Some(s.clone()),
+            SqlValue::Blob(bytes) => {
+                let mut text = String::with_capacity(2 + 2 * bytes.len());
+                text.push_str("\\x");
+                for byte in bytes {
+                    let _ = write!(text, "{byte:02x}");
+                }
+                Some(text)
+            }
+        })
+    }
+}
+
+impl ToSql for TextValue {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match &self.0 {
+            Some(text) => {
+                out.extend_from_slice(text.as_bytes());
+                Ok(IsNull::No)
+            }
+            None => Ok(IsNull::Yes),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _: &Type) -> Format {
+        Format::Text
+    }
+
+    to_sql_checked!();
+}
+
+/// How long a restore waits for the application's sessions to release a table.
+const WRITE_LOCK_TIMEOUT: &str = "30s";
+
+impl PostgresEngine {
+    /// A failed write as an error naming the constraint, column and row PostgreSQL
+    /// names.
+    fn write_error(&self, what: &str, error: &postgres::Error) -> DbError {
+        if let Some(db) = error.as_db_error() {
+            // A row's values are never repeated (one may be a secret): not the failing
+            // row PostgreSQL details, nor the value of a data error (`invalid input
+            // syntax for type date: "…"`).
+            let mut reason = if db.code().code().starts_with("22") {
+                format!(
+                    "{} (SQLSTATE {}): a value of the archive that the column's type does not accept",
+                    db.message().split(':').next().unwrap_or_default(),
+                    db.code().code()
+                )
+            } else {
+                db.message().to_owned()
+            };
+            if let Some(detail) = db
+                .detail()
+                .filter(|d| !d.starts_with("Failing row contains"))
+            {
+                reason.push_str(" (");
+                reason.push_str(detail);
+                reason.push(')');
+            }
+            if let Some(column) = db.column() {
+                let _ = write!(reason, ", column \"{column}\"");
+            }
+            if let Some(constraint) = db.constraint() {
+                let _ = write!(reason, ", constraint \"{constraint}\"");
+            }
+            if *db.code() == SqlState::LOCK_NOT_AVAILABLE {
+                let _ = write!(
+                    reason,
+                    ": another session held the table for more than {WRITE_LOCK_TIMEOUT}; stop the application's writes and restore again"
+                );
+            }
+            return DbError::Query {
+                what: what.to_owned(),
+                reason,
+            };
+        }
+        self.session.query_error(what.to_owned(), error)
+    }
+
+    fn bound(params: &[SqlValue]) -> Vec<TextValue> {
+        params.iter().map(TextValue::of).collect()
+    }
+}
+
+impl WriteEngine for PostgresEngine {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn qualified(&self, table: &str) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(table))
+    }
+
+    fn schema(&self) -> Option<&str> {
+        Some(&self.schema)
+    }
+
+    fn begin_write(&mut self) -> Result<(), DbError> {
+        // The same text settings as a backup's, so values read and written mean the same;
+        // deferrable constraints are checked at the end (check_constraints, COMMIT).
+        let begin = format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED;
+             SET LOCAL TimeZone = 'UTC';
+             SET LOCAL DateStyle = 'ISO';
+             SET LOCAL IntervalStyle = 'postgres';
+             SET LOCAL extra_float_digits = 3;
+             SET LOCAL bytea_output = 'hex';
+             SET LOCAL lock_timeout = '{WRITE_LOCK_TIMEOUT}';
+             SET LOCAL statement_timeout = 0;
+             SET LOCAL idle_in_transaction_session_timeout = 0;
+             SET CONSTRAINTS ALL DEFERRED"
+        );
+        self.client
+            .batch_execute(&begin)
+            .map_err(|e| self.write_error("starting the restore's transaction", &e))
+    }
+
+    fn lock_for_write(&mut self, tables: &[&str]) -> Result<(), DbError> {
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = tables.iter().map(|t| self.qualified(t)).collect();
+        let sql = format!("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", list.join(", "));
+        self.client
+            .batch_execute(&sql)
+            .map_err(|e| self.write_error(&format!("locking {}", list.join(", ")), &e))
+    }
+
+    fn execute(&mut self, what: &str, sql: &str, params: &[SqlValue]) -> Result<u64, DbError> {
+        let values = Self::bound(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+        self.client
+            .execute(sql, &refs)
+            .map_err(|e| self.write_error(what, &e))
+    }
+
+    fn exists(&mut self, what: &str, sql: &str, params: &[SqlValue]) -> Result<bool, DbError> {
+        let values = Self::bound(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+        self.client
+            .query_opt(&format!("SELECT EXISTS ({sql})"), &refs)
+            .map(|row| row.is_some_and(|row| row.get::<_, bool>(0)))
+            .map_err(|e| self.write_error(what, &e))
+    }
+
+    fn check_constraints(&mut self, _tables: &[&str]) -> Result<(), DbError> {
+        self.client
+            .batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+            .map_err(|e| self.write_error("checking the deferred constraints", &e))
+    }
+
+    fn advance_sequences(&mut self, table: &TableInfo) -> Result<Vec<SequenceMove>, DbError> {
+        let qualified = self.qualified(&table.name);
+        let mut moved = Vec::new();
+        for column in &table.columns {
+            if column
+                .column_type
+                .is_none_or(|t| t.scalar != ScalarType::Integer || t.array)
+            {
+                continue;
+            }
+            let what = format!(
+                "moving the sequence of table \"{}\", column \"{}\" past the restored keys",
+                table.name, column.name
+            );
+            let sequence: Option<String> = self
+                .client
+                .query_one(
+                    "SELECT pg_get_serial_sequence($1, $2)",
+                    &[&qualified, &column.name],
+                )
+                .map_err(|e| self.write_error(&what, &e))?
+                .get(0);
+            let Some(sequence) = sequence else { continue };
+            let max: Option<i64> = self
+                .client
+                .query_one(
+                    &format!(
+                        "SELECT max({})::int8 FROM {qualified}",
+                        quote_ident(&column.name)
+                    ),
+                    &[],
+                )
+                .map_err(|e| self.write_error(&what, &e))?
+                .get(0);
+            let Some(max) = max else { continue };
+            // The value the next nextval() would return: last_value + increment once
+            // called, the start value before.
+            let row = self
+                .client
+                .query_one(
+                    "SELECT s.last_value, s.start_value, s.increment_by FROM pg_sequences s \
+                     WHERE format('%I.%I', s.schemaname, s.sequencename)::regclass = $1::text::regclass",
+                    &[&sequence],
+                )
+                .map_err(|e| self.write_error(&what, &e))?;
+            let last: Option<i64> = row.get(0);
+            let start: i64 = row.get(1);
+            let increment: i64 = row.get(2);
+            let next = last.map_or(start, |last| last.saturating_add(increment));
+            if increment > 0 && max >= next {
+                self.client
+                    .query_one("SELECT setval($1::text::regclass, $2)", &[&sequence, &max])
+                    .map_err(|e| self.write_error(&what, &e))?;
+                moved.push(SequenceMove {
+                    table: table.name.clone(),
+                    column: column.name.clone(),
+                    sequence,
+                    value: max,
+                });
+            }
+        }
+        Ok(moved)
+    }
+
+    fn generated_columns(&mut self, table: &str) -> Result<Vec<String>, DbError> {
+        let qualified = self.qualified(table);
+        let rows = self
+            .client
+            .query(
+                "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::text::regclass \
+                 AND attnum > 0 AND NOT attisdropped AND attgenerated <> '' ORDER BY attnum",
+                &[&qualified],
+            )
+            .map_err(|e| {
+                self.write_error(
+                    &format!("reading the generated columns of table \"{table}\""),
+                    &e,
+                )
+            })?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    fn changing_deletes(&mut self) -> Result<Vec<(String, ForeignKey)>, DbError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT c.relname::text,
+                        ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)
+                              JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum ORDER BY u.ord),
+                        fc.relname::text,
+                        ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY AS u(attnum, ord)
+                              JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.attnum ORDER BY u.ord)
+                 FROM pg_constraint k
+                 JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                 JOIN pg_class fc ON fc.oid = k.confrelid JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+                 WHERE k.contype = 'f' AND k.confdeltype IN ('c', 'n', 'd') AND n.nspname = $1 AND fn.nspname = $1
+                 ORDER BY c.relname, k.conname",
+                &[&self.schema],
+            )
+            .map_err(|e| self.write_error("reading the foreign keys' delete actions", &e))?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                (
+                    row.get(0),
+                    ForeignKey {
+                        columns: row.get(1),
+                        table: row.get(2),
+                        references: row.get(3),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    fn commit(&mut self) -> Result<(), DbError> {
+        self.client
+            .batch_execute("COMMIT")
+            .map_err(|e| self.write_error("committing the restore", &e))
+    }
+
+    fn rollback(&mut self) -> Result<(), DbError> {
+        self.client
+            .batch_execute("ROLLBACK")
+            .map_err(|e| self.write_error("rolling the restore back", &e))
     }
 }
 

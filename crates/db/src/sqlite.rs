@@ -14,7 +14,8 @@ use rusqlite::{Connection, OpenFlags, ToSql};
 use serde_json::{Number, Value};
 use sitepack_format::database::{Column, ColumnType, EngineKind, ForeignKey, ScalarType};
 
-use crate::sql::{Param, RowQuery, quote_ident};
+use crate::engine::{SqlValue, WriteEngine};
+use crate::sql::{Dialect, Param, RowQuery, quote_ident};
 use crate::{ColumnInfo, DbError, Engine, TableInfo};
 
 /// How long a read waits for a writer's lock before it fails.
@@ -69,6 +70,44 @@ impl SqliteEngine {
             .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
             .map_err(|e| DbError::Connect {
                 url,
+                reason: format!("{e}: is {} a SQLite database?", path.display()),
+            })?;
+        Ok(Self {
+            connection,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens the database file at `path` to write it (a restore): never created, foreign
+    /// keys enforced (`PRAGMA foreign_keys = ON`, which SQLite leaves off by default).
+    pub fn open_writable(path: &Path) -> Result<Self, DbError> {
+        let url = format!("sqlite:{}", path.display());
+        if !path.is_file() {
+            return Err(DbError::Connect {
+                url,
+                reason: format!(
+                    "no database file at {}: check url in the site descriptor",
+                    path.display()
+                ),
+            });
+        }
+        let fail = |e: rusqlite::Error| DbError::Connect {
+            url: url.clone(),
+            reason: e.to_string(),
+        };
+        let connection = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(fail)?;
+        connection.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+        connection
+            .execute_batch("PRAGMA foreign_keys = ON")
+            .map_err(fail)?;
+        connection
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+            .map_err(|e| DbError::Connect {
+                url: url.clone(),
                 reason: format!("{e}: is {} a SQLite database?", path.display()),
             })?;
         Ok(Self {
@@ -359,6 +398,167 @@ impl Engine for SqliteEngine {
         }
         let fail = self.query_error("ending the read transaction".into());
         self.connection.execute_batch("ROLLBACK").map_err(fail)
+    }
+}
+
+impl ToSql for SqlValue {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Self::Null => ToSqlOutput::from(rusqlite::types::Null),
+            Self::Integer(n) => ToSqlOutput::from(*n),
+            Self::Real(f) => ToSqlOutput::from(*f),
+            Self::Text(s) => ToSqlOutput::from(s.as_str()),
+            Self::Blob(b) => ToSqlOutput::from(b.as_slice()),
+        })
+    }
+}
+
+impl WriteEngine for SqliteEngine {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn qualified(&self, table: &str) -> String {
+        quote_ident(table)
+    }
+
+    fn schema(&self) -> Option<&str> {
+        None
+    }
+
+    fn begin_write(&mut self) -> Result<(), DbError> {
+        let fail = self.query_error("starting the write transaction".into());
+        // IMMEDIATE: the write lock now, not at the first write (no other writer can
+        // slip in between the checks and the changes). Foreign keys are checked at
+        // COMMIT; `defer_foreign_keys` ends with the transaction.
+        self.connection
+            .execute_batch("BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON;")
+            .map_err(fail)
+    }
+
+    fn lock_for_write(&mut self, _tables: &[&str]) -> Result<(), DbError> {
+        Ok(())
+    }
+
+    fn execute(&mut self, what: &str, sql: &str, params: &[SqlValue]) -> Result<u64, DbError> {
+        let fail = self.query_error(what.to_owned());
+        let changed = self
+            .connection
+            .execute(sql, rusqlite::params_from_iter(params))
+            .map_err(fail)?;
+        Ok(u64::try_from(changed).unwrap_or(u64::MAX))
+    }
+
+    fn exists(&mut self, what: &str, sql: &str, params: &[SqlValue]) -> Result<bool, DbError> {
+        let fail = self.query_error(what.to_owned());
+        let mut statement = self.connection.prepare_cached(sql).map_err(&fail)?;
+        let mut rows = statement
+            .query(rusqlite::params_from_iter(params))
+            .map_err(&fail)?;
+        Ok(rows.next().map_err(&fail)?.is_some())
+    }
+
+    fn check_constraints(&mut self, tables: &[&str]) -> Result<(), DbError> {
+        for table in tables {
+            let fail = self.query_error(format!("checking the foreign keys of table \"{table}\""));
+            let mut statement = self
+                .connection
+                .prepare("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check(?1)")
+                .map_err(&fail)?;
+            let mut rows = statement.query([table]).map_err(&fail)?;
+            if let Some(row) = rows.next().map_err(&fail)? {
+                let child: String = row.get(0).map_err(&fail)?;
+                let rowid: Option<i64> = row.get(1).map_err(&fail)?;
+                let parent: String = row.get(2).map_err(&fail)?;
+                return Err(DbError::RestoreRow {
+                    table: child,
+                    row: rowid.map_or_else(|| "?".to_owned(), |id| format!("rowid={id}")),
+                    problem: format!(
+                        "references a row of \"{parent}\" that does not exist once the archive's rows are written (a FOREIGN KEY constraint); create the row, or restore an archive that holds it"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn changing_deletes(&mut self) -> Result<Vec<(String, ForeignKey)>, DbError> {
+        let keys = self.delete_actions()?;
+        // Omitted referenced columns are the parent's primary key, as reflect says.
+        let tables = self.reflect()?;
+        Ok(keys
+            .into_iter()
+            .filter_map(|(child, key)| {
+                let owner = tables
+                    .iter()
+                    .find(|t| t.name.eq_ignore_ascii_case(&child))?;
+                let resolved = owner.foreign_keys.iter().find(|fk| {
+                    fk.table.eq_ignore_ascii_case(&key.table)
+                        && fk.columns.len() == key.columns.len()
+                        && fk
+                            .columns
+                            .iter()
+                            .zip(&key.columns)
+                            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+                })?;
+                Some((owner.name.clone(), resolved.clone()))
+            })
+            .collect())
+    }
+
+    fn commit(&mut self) -> Result<(), DbError> {
+        let fail = self.query_error("committing the restore".into());
+        self.connection.execute_batch("COMMIT").map_err(fail)
+    }
+
+    fn rollback(&mut self) -> Result<(), DbError> {
+        if self.connection.is_autocommit() {
+            return Ok(());
+        }
+        let fail = self.query_error("rolling the restore back".into());
+        self.connection.execute_batch("ROLLBACK").map_err(fail)
+    }
+}
+
+impl SqliteEngine {
+    /// The foreign keys whose `ON DELETE` changes the referencing rows, as declared.
+    fn delete_actions(&self) -> Result<Vec<(String, ForeignKey)>, DbError> {
+        let fail = self.query_error("reading the foreign keys' delete actions".into());
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT t.name, k.id, k.\"table\", k.\"from\", k.\"to\" FROM pragma_table_list AS t, pragma_foreign_key_list(t.name) AS k \
+                 WHERE t.schema = 'main' AND t.type = 'table' AND k.on_delete IN ('CASCADE', 'SET NULL', 'SET DEFAULT') ORDER BY t.name, k.id, k.seq",
+            )
+            .map_err(&fail)?;
+        let mut keys: Vec<(String, i64, ForeignKey)> = Vec::new();
+        let mut rows = statement.query([]).map_err(&fail)?;
+        while let Some(row) = rows.next().map_err(&fail)? {
+            let child: String = row.get(0).map_err(&fail)?;
+            let id: i64 = row.get(1).map_err(&fail)?;
+            let parent: String = row.get(2).map_err(&fail)?;
+            let from: String = row.get(3).map_err(&fail)?;
+            let to: Option<String> = row.get(4).map_err(&fail)?;
+            if keys.last().is_none_or(|(c, i, _)| *c != child || *i != id) {
+                keys.push((
+                    child.clone(),
+                    id,
+                    ForeignKey {
+                        columns: Vec::new(),
+                        table: parent,
+                        references: Vec::new(),
+                    },
+                ));
+            }
+            if let Some((_, _, key)) = keys.last_mut() {
+                key.columns.push(from);
+                key.references.extend(to);
+            }
+        }
+        Ok(keys
+            .into_iter()
+            .map(|(child, _, key)| (child, key))
+            .collect())
     }
 }
 

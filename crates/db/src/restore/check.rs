@@ -1,0 +1,615 @@
+//! The checks before a restore: tenant, schema compatibility, reference rows, and what
+//! each table holds now. Every problem is collected; nothing is written.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sitepack_format::PAYLOAD_DIR;
+use sitepack_format::database::{
+    ColumnType, DatabaseSchema, ScalarType, Table, TableRole, TenantValue, table_path,
+};
+use sitepack_reader::Archive;
+
+use super::values::bind;
+use super::{
+    ColumnChange, ColumnNote, Mode, Refusal, RefusalKind, RestorePlan, TablePlan, archive_schema,
+    row_name, stream_rows,
+};
+use crate::descriptor::Descriptor;
+use crate::engine::{SqlValue, WriteEngine};
+use crate::plan::{Scope, SqlStyle, plan};
+use crate::sql::{RowQuery, quote_ident};
+use crate::{DbError, TableInfo};
+
+/// Reference rows missing from one table named one by one, before they are counted.
+const MISSING_NAMED: usize = 50;
+/// Reference rows looked up in one query.
+const REFERENCE_BATCH: usize = 500;
+
+/// Looks up the archive's reference rows in the target, a batch at a time.
+struct ReferenceLookup<'a> {
+    dialect: crate::sql::Dialect,
+    qualified: String,
+    what: String,
+    table: &'a str,
+    key: &'a [String],
+    unique: bool,
+    missing: usize,
+}
+
+impl ReferenceLookup<'_> {
+    /// `"a" = $1 AND "b" IS NULL`, numbering from `*n`.
+    fn matches(&self, values: &[SqlValue], n: &mut usize, params: &mut Vec<SqlValue>) -> String {
+        let mut conditions = Vec::with_capacity(self.key.len());
+        for (column, value) in self.key.iter().zip(values) {
+            if *value == SqlValue::Null {
+                conditions.push(format!("{} IS NULL", quote_ident(column)));
+            } else {
+                *n += 1;
+                params.push(value.clone());
+                conditions.push(format!(
+                    "{} = {}",
+                    quote_ident(column),
+                    self.dialect.placeholder(*n)
+                ));
+            }
+        }
+        conditions.join(" AND ")
+    }
+
+    /// Names each row of `batch` the target lacks.
+    fn check(
+        &mut self,
+        engine: &mut dyn WriteEngine,
+        batch: &[(String, Vec<SqlValue>)],
+        refusals: &mut Vec<Refusal>,
+    ) -> Result<(), DbError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if self.unique {
+            let mut n = 0;
+            let mut params = Vec::with_capacity(batch.len() * self.key.len());
+            let any: Vec<String> = batch
+                .iter()
+                .map(|(_, values)| format!("({})", self.matches(values, &mut n, &mut params)))
+                .collect();
+            let sql = format!(
+                "SELECT 1 WHERE (SELECT count(*) FROM {} WHERE {}) < {}",
+                self.qualified,
+                any.join(" OR "),
+                batch.len()
+            );
+            if !engine.exists(&self.what, &sql, &params)? {
+                return Ok(());
+            }
+        }
+        for (name, values) in batch {
+            let mut params = Vec::with_capacity(self.key.len());
+            let condition = self.matches(values, &mut 0, &mut params);
+            let sql = format!("SELECT 1 FROM {} WHERE {condition}", self.qualified);
+            if engine.exists(&self.what, &sql, &params)? {
+                continue;
+            }
+            self.missing += 1;
+            if self.missing <= MISSING_NAMED {
+                refusals.push(Refusal {
+                    kind: RefusalKind::MissingReference,
+                    table: Some(self.table.to_owned()),
+                    column: None,
+                    row: Some(name.clone()),
+                    message: format!(
+                        "reference table \"{}\": row {name} is not in the database; the archive's rows reference it, and a restore never writes reference (master) data: create these first, then restore",
+                        self.table
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The plan and what applying it needs: the live tables and the export plan's queries.
+pub(crate) struct Checked {
+    pub plan: RestorePlan,
+    pub schema: DatabaseSchema,
+    /// The target's tables, by name.
+    pub live: BTreeMap<String, TableInfo>,
+    /// The rows of the tenant the archive's scope covers, per written table (the export
+    /// plan's queries).
+    pub scope_rows: BTreeMap<String, RowQuery>,
+    /// The target's columns of each of those tables, typed as the export reads them.
+    pub scope_columns: BTreeMap<String, Vec<sitepack_format::database::Column>>,
+    /// The columns redacted from some rows, per table.
+    pub redacted: BTreeMap<String, BTreeSet<String>>,
+    /// The columns the target computes (never written), per written table.
+    pub generated: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Plans the restore of `archive` into the database of `descriptor` that `engine` is
+/// connected to, in `mode`: every check made and every problem reported in
+/// [`RestorePlan::refusals`], nothing written. An error is a failure to read (the
+/// archive, the database), not a refusal.
+pub fn plan_restore(
+    engine: &mut dyn WriteEngine,
+    descriptor: &Descriptor,
+    archive: &Archive,
+    mode: Mode,
+) -> Result<RestorePlan, DbError> {
+    Ok(check(engine, descriptor, archive, mode)?.plan)
+}
+
+/// The tenant values are one when equal, or when one is the other's digits (`"7"` in the
+/// descriptor, `7` in an integer column).
+fn same_tenant(archive: &TenantValue, descriptor: &TenantValue) -> bool {
+    let text = |v: &TenantValue| match v {
+        TenantValue::Integer(n) => n.to_string(),
+        TenantValue::Text(s) => s.clone(),
+    };
+    archive == descriptor || text(archive) == text(descriptor)
+}
+
+/// How the target's column holds the archive's values: `Some(false)` as they are,
+/// `Some(true)` widened, `None` not at all.
+fn compatible(from: ColumnType, to: ColumnType) -> Option<bool> {
+    if from == to {
+        return Some(false);
+    }
+    if from.array != to.array {
+        return None;
+    }
+    match (from.scalar, to.scalar) {
+        (ScalarType::Integer, ScalarType::Numeric)
+        | (
+            ScalarType::Integer
+            | ScalarType::Numeric
+            | ScalarType::Uuid
+            | ScalarType::Date
+            | ScalarType::Time
+            | ScalarType::Timestamp
+            | ScalarType::Timestamptz,
+            ScalarType::Text,
+        ) => Some(true),
+        _ => None,
+    }
+}
+
+fn refusal(
+    kind: RefusalKind,
+    table: Option<&str>,
+    column: Option<&str>,
+    message: String,
+) -> Refusal {
+    Refusal {
+        kind,
+        table: table.map(str::to_owned),
+        column: column.map(str::to_owned),
+        row: None,
+        message,
+    }
+}
+
+/// The columns of `table` redacted from some rows, by the manifest.
+fn redactions(
+    archive: &Archive,
+    schema: &DatabaseSchema,
+) -> Result<BTreeMap<String, BTreeSet<String>>, DbError> {
+    let manifest = archive.manifest()?;
+    let mut redacted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for table in &schema.tables {
+        let entry = format!("{PAYLOAD_DIR}/{}", table_path(&table.name));
+        for redaction in manifest
+            .redactions
+            .iter()
+            .filter(|r| r.path.as_str() == entry)
+        {
+            let column = redaction
+                .pointer
+                .strip_prefix('/')
+                .unwrap_or(&redaction.pointer)
+                .replace("~1", "/")
+                .replace("~0", "~");
+            redacted
+                .entry(table.name.clone())
+                .or_default()
+                .insert(column);
+        }
+    }
+    Ok(redacted)
+}
+
+/// Every check of a restore: the plan, with what applying it needs.
+#[allow(clippy::too_many_lines)]
+pub(crate) fn check(
+    engine: &mut dyn WriteEngine,
+    descriptor: &Descriptor,
+    archive: &Archive,
+    mode: Mode,
+) -> Result<Checked, DbError> {
+    let schema = archive_schema(archive)?;
+    let manifest_scope = archive.manifest()?.scope.clone();
+    let mut refusals = Vec::new();
+
+    if !same_tenant(&schema.tenant.value, &descriptor.tenant)
+        || schema.tenant.column != descriptor.tenant_column
+    {
+        refusals.push(refusal(
+            RefusalKind::Tenant,
+            None,
+            None,
+            format!(
+                "the archive holds tenant {} (column \"{}\"), the site descriptor {} names tenant {} (column \"{}\"): restore it into that tenant's site (restoring as another tenant is not available yet)",
+                schema.tenant.value,
+                schema.tenant.column,
+                descriptor.path.display(),
+                descriptor.tenant,
+                descriptor.tenant_column
+            ),
+        ));
+    }
+
+    let tables = engine.reflect()?;
+    let live: BTreeMap<String, TableInfo> =
+        tables.iter().map(|t| (t.name.clone(), t.clone())).collect();
+    let style = SqlStyle {
+        dialect: engine.dialect(),
+        schema: engine.schema(),
+    };
+    let export_plan =
+        Scope::try_from(&manifest_scope).and_then(|scope| plan(&tables, descriptor, &scope, style));
+    let export_plan = match export_plan {
+        Ok(found) => Some(found),
+        Err(e) => {
+            refusals.push(refusal(
+                RefusalKind::Plan,
+                None,
+                None,
+                format!(
+                    "the database's tenant plan for scope {manifest_scope} cannot be made: {e}"
+                ),
+            ));
+            None
+        }
+    };
+    let redacted = redactions(archive, &schema)?;
+
+    let mut planned = Vec::with_capacity(schema.tables.len());
+    let mut scope_rows = BTreeMap::new();
+    let mut scope_columns = BTreeMap::new();
+    let mut generated = BTreeMap::new();
+    for table in &schema.tables {
+        let mut entry = TablePlan {
+            name: table.name.clone(),
+            role: table.role,
+            archive_rows: table.rows,
+            target_rows: None,
+            columns: Vec::new(),
+        };
+        let Some(info) = live.get(&table.name) else {
+            refusals.push(refusal(
+                RefusalKind::MissingTable,
+                Some(&table.name),
+                None,
+                format!(
+                    "table \"{}\" ({} rows in the archive) is not in the database: create it first (the application's migrations), then restore",
+                    table.name, table.rows
+                ),
+            ));
+            planned.push(entry);
+            continue;
+        };
+        let before = refusals.len();
+        compare_columns(
+            table,
+            info,
+            redacted.get(&table.name),
+            &mut entry,
+            &mut refusals,
+        );
+        if table.role != TableRole::Reference {
+            let computed: BTreeSet<String> =
+                engine.generated_columns(&table.name)?.into_iter().collect();
+            for column in table.columns.iter().filter(|c| computed.contains(&c.name)) {
+                entry.columns.push(ColumnNote {
+                    column: column.name.clone(),
+                    change: ColumnChange::Generated,
+                });
+            }
+            generated.insert(table.name.clone(), computed);
+        }
+        if table.role == TableRole::Reference {
+            if refusals.len() == before {
+                check_references(engine, archive, table, info, &mut refusals)?;
+            }
+            planned.push(entry);
+            continue;
+        }
+        if mode == Mode::Merge && info.primary_key.is_empty() {
+            refusals.push(refusal(
+                RefusalKind::NoPrimaryKey,
+                Some(&table.name),
+                None,
+                format!(
+                    "table \"{}\" has no primary key in the database: a merge cannot match its rows; restore with replace",
+                    table.name
+                ),
+            ));
+        }
+        if let Some(export_plan) = &export_plan {
+            match export_plan
+                .tables
+                .iter()
+                .find(|t| t.info.name == table.name && t.role != TableRole::Reference)
+            {
+                Some(found) => {
+                    entry.target_rows = Some(engine.count(&found.query)?);
+                    scope_rows.insert(table.name.clone(), found.query.clone());
+                    scope_columns.insert(table.name.clone(), found.columns.clone());
+                }
+                None => refusals.push(refusal(
+                    RefusalKind::Plan,
+                    Some(&table.name),
+                    None,
+                    format!(
+                        "table \"{}\" holds the tenant's rows in the archive ({}), but the database and the site descriptor no longer make it one of the tenant's tables in scope {manifest_scope} (excluded or secret in the descriptor, or its tenant column or foreign keys are gone): its rows could not be replaced; fix the descriptor or the schema",
+                        table.name, table.role
+                    ),
+                )),
+            }
+        }
+        planned.push(entry);
+    }
+
+    if mode == Mode::Replace {
+        refuse_cascades(engine, &scope_rows, &mut refusals)?;
+    }
+    let plan = RestorePlan {
+        mode,
+        archive_engine: schema.engine,
+        engine: engine.kind(),
+        tenant: schema.tenant.value.clone(),
+        scope: manifest_scope.to_string(),
+        tables: planned,
+        refusals,
+    };
+    Ok(Checked {
+        plan,
+        schema,
+        live,
+        scope_rows,
+        scope_columns,
+        redacted,
+        generated,
+    })
+}
+
+/// `(a, b)`, or `a` for one column.
+fn column_list(columns: &[String]) -> String {
+    let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    if quoted.len() == 1 {
+        quoted.join("")
+    } else {
+        format!("({})", quoted.join(", "))
+    }
+}
+
+/// Refuses a replace whose deletes would reach rows outside the archive: a table that is
+/// not restored, whose foreign key to a restored table deletes or changes its rows with
+/// the parent's (`ON DELETE CASCADE`, `SET NULL`, `SET DEFAULT`), and which has rows
+/// referencing the tenant's rows the replace deletes.
+fn refuse_cascades(
+    engine: &mut dyn WriteEngine,
+    scope_rows: &BTreeMap<String, RowQuery>,
+    refusals: &mut Vec<Refusal>,
+) -> Result<(), DbError> {
+    for (child, fk) in engine.changing_deletes()? {
+        let Some(parent) = scope_rows.get(&fk.table) else {
+            continue;
+        };
+        if scope_rows.contains_key(&child) {
+            continue;
+        }
+        let references: Vec<String> = fk.references.iter().map(|c| quote_ident(c)).collect();
+        let query = RowQuery {
+            table: child.clone(),
+            filter: Some(format!(
+                "{} IN (SELECT {} FROM {} WHERE {})",
+                column_list(&fk.columns),
+                references.join(", "),
+                engine.qualified(&fk.table),
+                parent.filter.as_deref().unwrap_or("TRUE")
+            )),
+            params: parent.params.clone(),
+            order_by: Vec::new(),
+        };
+        let reached = engine.count(&query)?;
+        if reached > 0 {
+            refusals.push(Refusal {
+                kind: RefusalKind::Cascade,
+                table: Some(child.clone()),
+                column: fk.columns.first().cloned(),
+                row: None,
+                message: format!(
+                    "table \"{child}\" is not in the archive, but {reached} of its rows reference the tenant's rows of \"{}\" through column {} with an ON DELETE action that would delete or change them when a replace deletes those rows: restore with merge, or remove those rows first",
+                    fk.table,
+                    fk.columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The archive's columns against the target's: notes for the fine differences, refusals
+/// for the others.
+fn compare_columns(
+    table: &Table,
+    info: &TableInfo,
+    redacted: Option<&BTreeSet<String>>,
+    entry: &mut TablePlan,
+    refusals: &mut Vec<Refusal>,
+) {
+    let written = table.role != TableRole::Reference;
+    for column in &table.columns {
+        let Some(target) = info.columns.iter().find(|c| c.name == column.name) else {
+            if table.primary_key.contains(&column.name) {
+                refusals.push(refusal(
+                    RefusalKind::MissingColumn,
+                    Some(&table.name),
+                    Some(&column.name),
+                    format!(
+                        "table \"{}\", column \"{}\": part of the archive's primary key, and the database dropped it: the rows cannot be matched; add the column back, then restore",
+                        table.name, column.name
+                    ),
+                ));
+            } else if written {
+                entry.columns.push(ColumnNote {
+                    column: column.name.clone(),
+                    change: ColumnChange::Discarded,
+                });
+            }
+            continue;
+        };
+        match target.column_type.map(|t| (t, compatible(column.column_type, t))) {
+            Some((_, Some(false))) => {}
+            Some((to, Some(true))) => entry.columns.push(ColumnNote {
+                column: column.name.clone(),
+                change: ColumnChange::Widened {
+                    from: column.column_type.to_string(),
+                    to: to.to_string(),
+                },
+            }),
+            found => refusals.push(refusal(
+                RefusalKind::Type,
+                Some(&table.name),
+                Some(&column.name),
+                format!(
+                    "table \"{}\", column \"{}\": the archive's values are {} ({}), the database declares {}{}, which cannot hold them exactly; change the column's type back, or restore into a database of the archive's schema",
+                    table.name,
+                    column.name,
+                    column.column_type,
+                    column.declared,
+                    if target.declared.is_empty() { "no type" } else { &target.declared },
+                    found.map_or_else(
+                        || " (a type sitepack does not know)".to_owned(),
+                        |(to, _)| format!(" ({to})")
+                    )
+                ),
+            )),
+        }
+        if written && redacted.is_some_and(|r| r.contains(&column.name)) {
+            if target.nullable {
+                entry.columns.push(ColumnNote {
+                    column: column.name.clone(),
+                    change: ColumnChange::Redacted,
+                });
+            } else {
+                refusals.push(refusal(
+                    RefusalKind::MissingColumn,
+                    Some(&table.name),
+                    Some(&column.name),
+                    format!(
+                        "table \"{}\", column \"{}\": its values were redacted from the archive as secrets, and the database holds it NOT NULL: make it nullable, or restore from an archive made without the redaction",
+                        table.name, column.name
+                    ),
+                ));
+            }
+        }
+    }
+    if !written {
+        return;
+    }
+    for target in &info.columns {
+        if table.columns.iter().any(|c| c.name == target.name) {
+            continue;
+        }
+        if target.nullable || target.has_default {
+            entry.columns.push(ColumnNote {
+                column: target.name.clone(),
+                change: ColumnChange::Defaulted,
+            });
+        } else {
+            refusals.push(refusal(
+                RefusalKind::MissingColumn,
+                Some(&table.name),
+                Some(&target.name),
+                format!(
+                    "table \"{}\", column \"{}\": the database has it NOT NULL without a default, and the archive has no values for it; give it a default or make it nullable, then restore",
+                    table.name, target.name
+                ),
+            ));
+        }
+    }
+}
+
+/// Every reference row of the archive must be in the target, by primary key (by every
+/// column when the table has none).
+fn check_references(
+    engine: &mut dyn WriteEngine,
+    archive: &Archive,
+    table: &Table,
+    info: &TableInfo,
+    refusals: &mut Vec<Refusal>,
+) -> Result<(), DbError> {
+    let key: Vec<String> = if table.primary_key.is_empty() {
+        table
+            .columns
+            .iter()
+            .filter(|c| info.columns.iter().any(|l| l.name == c.name))
+            .map(|c| c.name.clone())
+            .collect()
+    } else {
+        table.primary_key.clone()
+    };
+    let types: Vec<ColumnType> = key
+        .iter()
+        .filter_map(|k| table.columns.iter().find(|c| c.name == *k))
+        .map(|c| c.column_type)
+        .collect();
+    let mut lookup = ReferenceLookup {
+        dialect: engine.dialect(),
+        qualified: engine.qualified(&table.name),
+        what: format!("checking the reference rows of table \"{}\"", table.name),
+        key: &key,
+        // Keys of a primary key are unique in the archive and in the target: a batch is
+        // all there when the target counts as many.
+        unique: !table.primary_key.is_empty(),
+        table: &table.name,
+        missing: 0,
+    };
+    let kind = engine.kind();
+    let mut batch: Vec<(String, Vec<SqlValue>)> = Vec::with_capacity(REFERENCE_BATCH);
+    stream_rows(archive, &table.name, &mut |line, row| {
+        let mut values = Vec::with_capacity(key.len());
+        for (column, column_type) in key.iter().zip(&types) {
+            let value = row.get(column).cloned().unwrap_or_default();
+            values.push(bind(&value, *column_type, kind).map_err(|problem| {
+                DbError::RestoreRow {
+                    table: table.name.clone(),
+                    row: row_name(&key, line, &row),
+                    problem: format!("column \"{column}\" {problem}"),
+                }
+            })?);
+        }
+        batch.push((row_name(&key, line, &row), values));
+        if batch.len() >= REFERENCE_BATCH {
+            lookup.check(engine, &batch, refusals)?;
+            batch.clear();
+        }
+        Ok(())
+    })?;
+    lookup.check(engine, &batch, refusals)?;
+    let missing = lookup.missing;
+    if missing > MISSING_NAMED {
+        refusals.push(refusal(
+            RefusalKind::MissingReference,
+            Some(&table.name),
+            None,
+            format!(
+                "reference table \"{}\": {} more rows of the archive are not in the database (the first {MISSING_NAMED} are named above): create these first, then restore",
+                table.name,
+                missing - MISSING_NAMED
+            ),
+        ));
+    }
+    Ok(())
+}
