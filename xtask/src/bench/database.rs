@@ -43,6 +43,9 @@ const MAX_RSS_MB: f64 = 200.0;
 /// Long enough for the server to reap the backend of a client that has ended.
 const BACKEND_REAPED: Duration = Duration::from_millis(500);
 const SITEPACK_ARCHIVE: &str = "tenant.zip";
+/// The restore tools' names in the report.
+const SITEPACK_RESTORE: &str = "sitepack restore (replace)";
+const PG_RESTORE: &str = "pg_restore --single-transaction --clean";
 const PG_DUMP_ARCHIVE: &str = "tenant.dump";
 
 /// What `cargo xtask bench --database` was asked for.
@@ -86,6 +89,8 @@ struct Tool {
     program: PathBuf,
     args: Vec<OsString>,
     outputs: Vec<PathBuf>,
+    /// Run after each of its runs, untimed (a restore's `keep`, which ends its review).
+    after: Option<(PathBuf, Vec<OsString>)>,
 }
 
 /// One run: the client's cost, and the server's CPU time meanwhile.
@@ -133,6 +138,9 @@ pub(crate) fn run(settings: &Settings) -> Result<ExitCode> {
     let Some(pg_dump_version) = client_version("pg_dump")? else {
         return Ok(missing("pg_dump"));
     };
+    if client_version("pg_restore")?.is_none() {
+        return Ok(missing("pg_restore"));
+    }
     let server_url = std::env::var("SITEPACK_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| DEFAULT_SERVER_URL.to_owned());
     let server = Server::new(&server_url)?;
@@ -191,7 +199,16 @@ pub(crate) fn run(settings: &Settings) -> Result<ExitCode> {
         runs: settings.runs,
         server_cpu_known: postmaster.is_some(),
     };
-    let (report, all_pass) = render_report(&context, &outcomes, contention.as_ref());
+    let (mut report, create_pass) = render_report(&context, &outcomes, contention.as_ref());
+
+    // Restores of what the last round wrote: the tenant replaced in the multi-tenant
+    // database, against pg_restore of the dump into the tenant-only one.
+    let restore_tools = restore_tools(&sitepack, &descriptor, &server, &tenant_only, &outputs);
+    let (restores, restore_contention) =
+        time_rounds(&restore_tools, settings.runs, &work, postmaster)?;
+    check_same_rows(&sitepack, &descriptor, &context.counts)?;
+    let restore_pass = push_restore_report(&mut report, &restores, restore_contention.as_ref());
+    let all_pass = create_pass && restore_pass;
     print!("{report}");
     let saved = work.join(format!("report-rows-{}.md", settings.rows));
     fs::write(&saved, &report).with_context(|| format!("writing {}", saved.display()))?;
@@ -225,6 +242,7 @@ fn time_rounds(
     for tool in tools {
         remove_outputs(tool)?;
         measure(&tool.program, &tool.args, work)?;
+        run_after(tool, work)?;
     }
     let busy_before = machine_busy_seconds();
     let timed = Instant::now();
@@ -239,6 +257,7 @@ fn time_rounds(
             // backend, just after the client has gone.
             std::thread::sleep(BACKEND_REAPED);
             let server_after = postmaster.and_then(server_cpu_seconds);
+            run_after(tool, work)?;
             let server_cpu = server_before
                 .zip(server_after)
                 .map(|(before, after)| Duration::from_secs_f64((after - before).max(0.0)));
@@ -284,6 +303,28 @@ fn time_rounds(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((outcomes, contention))
+}
+
+/// Runs the tool's untimed `after` command, which must succeed.
+fn run_after(tool: &Tool, work: &Path) -> Result<()> {
+    let Some((program, args)) = &tool.after else {
+        return Ok(());
+    };
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(work)
+        .output()
+        .with_context(|| format!("running {}", program.display()))?;
+    if !output.status.success() {
+        bail!(
+            "after `{}`: {} {:?} failed: {}",
+            tool.name,
+            program.display(),
+            args,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
 }
 
 /// Exit status 2, after saying how to install the PostgreSQL client.
@@ -642,18 +683,72 @@ fn tools(
             program: sitepack.to_path_buf(),
             args: sitepack_args,
             outputs: vec![archive],
+            after: None,
         },
         Tool {
             name: "pg_dump -Fc",
             program: PathBuf::from("pg_dump"),
             args: pg_dump_args,
             outputs: vec![dump],
+            after: None,
         },
         Tool {
             name: "psql \\copy CSV",
             program: PathBuf::from("psql"),
             args: psql_args,
             outputs: csv_files,
+            after: None,
+        },
+    ]
+}
+
+/// `sitepack restore` (replace) of the tenant's archive into the multi-tenant database,
+/// its review ended by `keep` after each run (untimed); `pg_restore` of the dump into
+/// the tenant-only database in one transaction, dropping and recreating its tables (an
+/// operator's restore of a database that holds one tenant).
+fn restore_tools(
+    sitepack: &Path,
+    descriptor: &Path,
+    server: &Server,
+    tenant_only: &str,
+    outputs: &Path,
+) -> Vec<Tool> {
+    let archive = outputs.join(SITEPACK_ARCHIVE);
+    let dump = outputs.join(PG_DUMP_ARCHIVE);
+    let restore: Vec<OsString> = vec![
+        "restore".into(),
+        archive.into(),
+        descriptor.into(),
+        "--mode".into(),
+        "replace".into(),
+        "--yes".into(),
+        "--no-progress".into(),
+    ];
+    let mut pg_restore: Vec<OsString> = vec![
+        "--single-transaction".into(),
+        "--clean".into(),
+        "--if-exists".into(),
+        "-d".into(),
+    ];
+    pg_restore.push(server.url_of(tenant_only).into());
+    pg_restore.push(dump.into());
+    vec![
+        Tool {
+            name: SITEPACK_RESTORE,
+            program: sitepack.to_path_buf(),
+            args: restore,
+            outputs: Vec::new(),
+            after: Some((
+                sitepack.to_path_buf(),
+                vec!["keep".into(), descriptor.into()],
+            )),
+        },
+        Tool {
+            name: PG_RESTORE,
+            program: PathBuf::from("pg_restore"),
+            args: pg_restore,
+            outputs: Vec::new(),
+            after: None,
         },
     ]
 }
@@ -845,6 +940,88 @@ fn push_results(out: &mut String, outcomes: &[Outcome], pg_dump: &Outcome) {
     }
 }
 
+/// The restore section of the report; whether its targets are met.
+fn push_restore_report(
+    out: &mut String,
+    restores: &[Outcome],
+    contention: Option<&Contention>,
+) -> bool {
+    let _ = writeln!(
+        out,
+        "\n## sitepack restore (replace) of the tenant vs pg_restore of the dump\n"
+    );
+    if let Some(contention) = contention {
+        let _ = writeln!(
+            out,
+            "- other processes used {:.1} CPU s during the timed runs: {:.0}% of the machine",
+            contention.other_cpu_seconds,
+            contention.share * 100.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- sitepack: the tenant's rows deleted and the archive's inserted in one transaction in the multi-tenant database, after the pre-restore snapshot of those rows (then `keep`, untimed); pg_restore: the tenant-only database's tables dropped, recreated, filled and indexed in one transaction\n"
+    );
+    let (Some(sitepack), Some(pg_restore)) = (
+        restores.iter().find(|o| o.name == SITEPACK_RESTORE),
+        restores.iter().find(|o| o.name == PG_RESTORE),
+    ) else {
+        return false;
+    };
+    let mut rows = vec![
+        [
+            "tool",
+            "median wall s",
+            "client CPU s",
+            "server CPU s",
+            "peak RSS MB",
+            "wall ÷ pg_restore wall",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for outcome in restores {
+        rows.push(vec![
+            format!("`{}`", outcome.name),
+            format!("{:.2}", outcome.median_wall()),
+            format!("{:.2}", outcome.median_cpu()),
+            outcome
+                .median_server_cpu()
+                .map_or_else(|| "?".to_owned(), |cpu| format!("{cpu:.2}")),
+            format!("{:.1}", outcome.peak_rss_mb()),
+            format!("{:.2}", outcome.median_wall() / pg_restore.median_wall()),
+        ]);
+    }
+    push_table(out, &rows);
+    let _ = writeln!(out);
+    let checks = restore_checks(sitepack, pg_restore);
+    let _ = writeln!(out, "```");
+    for (pass, text) in &checks {
+        let _ = writeln!(out, "{} {text}", if *pass { "PASS" } else { "FAIL" });
+    }
+    let _ = writeln!(out, "```");
+    checks.iter().all(|(pass, _)| *pass)
+}
+
+fn restore_checks(sitepack: &Outcome, pg_restore: &Outcome) -> [Check; 2] {
+    let wall_ratio = sitepack.median_wall() / pg_restore.median_wall();
+    let rss = sitepack.peak_rss_mb();
+    [
+        (
+            wall_ratio <= MAX_WALL_RATIO,
+            format!(
+                "restore speed: sitepack takes {wall_ratio:.2}× `pg_restore`'s wall time (target ≤ {MAX_WALL_RATIO:.2}×)"
+            ),
+        ),
+        (
+            rss < MAX_RSS_MB,
+            format!(
+                "restore memory: sitepack's peak RSS is {rss:.1} MB (target < {MAX_RSS_MB:.0} MB)"
+            ),
+        ),
+    ]
+}
+
 fn checks(sitepack: &Outcome, pg_dump: &Outcome) -> [Check; 2] {
     let wall_ratio = sitepack.median_wall() / pg_dump.median_wall();
     let rss = sitepack.peak_rss_mb();
@@ -890,6 +1067,26 @@ mod tests {
         assert!(text.contains("0.97×"), "{text}");
         let [(speed, _), (memory, _)] = checks(&outcome("sitepack", 3100, 250_000_000), &pg_dump);
         assert!(!speed && !memory);
+    }
+
+    #[test]
+    fn restore_targets_are_wall_time_at_most_pg_restores_and_flat_memory() {
+        let pg_restore = outcome(PG_RESTORE, 4000, 14_000_000);
+        let [(speed, text), (memory, _)] =
+            restore_checks(&outcome(SITEPACK_RESTORE, 5000, 90_000_000), &pg_restore);
+        assert!(!speed && memory, "{text}");
+        assert!(text.contains("1.25×"), "{text}");
+        let mut report = String::new();
+        let pass = push_restore_report(
+            &mut report,
+            &[
+                outcome(SITEPACK_RESTORE, 3000, 90_000_000),
+                outcome(PG_RESTORE, 4000, 14_000_000),
+            ],
+            None,
+        );
+        assert!(pass, "{report}");
+        assert!(report.contains("PASS restore speed"), "{report}");
     }
 
     #[test]
