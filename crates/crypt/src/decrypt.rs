@@ -496,6 +496,11 @@ mod tests {
             std::fs::write(&source, bytes).unwrap();
             let error = decrypt_to_private_file(&source, "x", &identities).unwrap_err();
             assert!(error.is_damage(), "{what}: {error}");
+            // What to do comes with it, not only age's own words.
+            assert!(
+                error.to_string().contains("or use another backup"),
+                "{error}"
+            );
         }
         assert_eq!(
             leftovers("damaged-small.zip"),

@@ -77,7 +77,7 @@ pub enum CryptError {
     /// The ciphertext is damaged or was modified: age's authentication failed. Nothing
     /// decrypted from it is used.
     #[error(
-        "{archive}: the encrypted archive is damaged or was modified ({reason}); nothing decrypted from it is used"
+        "{archive}: the encrypted archive is damaged or was modified (age: {reason}); nothing decrypted from it is used: copy it again from where it is kept, or use another backup"
     )]
     Damaged {
         /// The archive, as the user named it.
