@@ -200,6 +200,101 @@ mod tests {
     }
 
     #[test]
+    fn postgres_scalars_are_the_text_the_server_reads_back_exactly() {
+        let text =
+            |value: Value, column: &str| match bind(&value, of(column), EngineKind::Postgresql) {
+                Ok(SqlValue::Text(text)) => text,
+                other => panic!("{value} as {column}: {other:?}"),
+            };
+        assert_eq!(
+            text(json!(-9_223_372_036_854_775_808_i64), "integer"),
+            "-9223372036854775808"
+        );
+        assert_eq!(text(json!(0.1), "float"), "0.1");
+        assert_eq!(text(json!("-Infinity"), "float"), "-Infinity");
+        assert_eq!(text(json!("NaN"), "float"), "NaN");
+        assert_eq!(text(json!(false), "boolean"), "false");
+        assert_eq!(text(json!(true), "boolean"), "true");
+        assert_eq!(text(json!("12.50"), "numeric"), "12.50");
+        assert_eq!(text(json!("infinity"), "date"), "infinity");
+        assert_eq!(
+            text(json!({"b": [1, "x"], "a": null}), "json"),
+            r#"{"b":[1,"x"],"a":null}"#
+        );
+        assert_eq!(text(json!(""), "bytes"), r"\x");
+        assert_eq!(text(json!([]), "integer[]"), "{}");
+        assert_eq!(
+            text(json!([1, null, -2]), "integer[]"),
+            r#"{"1",NULL,"-2"}"#
+        );
+        assert_eq!(
+            bind(&Value::Null, of("integer"), EngineKind::Postgresql).unwrap(),
+            SqlValue::Null
+        );
+        // Anything but the encoding of the column's type is refused, never guessed at.
+        for (value, column) in [
+            (json!("7"), "integer"),
+            (json!(1.5), "integer"),
+            (json!("nan"), "float"),
+            (json!(1), "boolean"),
+            (json!(12.5), "numeric"),
+            (json!("AP8"), "bytes"),
+            (json!(1), "text"),
+            (json!("x"), "integer[]"),
+            (json!(["x"]), "integer[]"),
+        ] {
+            let error = bind(&value, of(column), EngineKind::Postgresql);
+            let Err(message) = error else {
+                panic!("{value} as {column}: {error:?}");
+            };
+            assert!(message.contains("format 1.1"), "{message}");
+        }
+    }
+
+    #[test]
+    fn sqlite_keeps_integers_apart_from_reals_and_json_text() {
+        let value = |value: Value, column: &str| bind(&value, of(column), EngineKind::Sqlite);
+        assert_eq!(value(json!(3), "float").unwrap(), SqlValue::Integer(3));
+        assert_eq!(value(json!(3.0), "float").unwrap(), SqlValue::Real(3.0));
+        assert_eq!(value(json!(1e300), "float").unwrap(), SqlValue::Real(1e300));
+        assert_eq!(
+            value(json!("Infinity"), "float").unwrap(),
+            SqlValue::Real(f64::INFINITY)
+        );
+        assert_eq!(value(json!(7), "json").unwrap(), SqlValue::Integer(7));
+        assert_eq!(
+            value(json!(1.5), "json").unwrap(),
+            SqlValue::Text("1.5".to_owned())
+        );
+        assert_eq!(
+            value(json!([1, {"a": 2}]), "json").unwrap(),
+            SqlValue::Text(r#"[1,{"a":2}]"#.to_owned())
+        );
+        assert_eq!(
+            value(json!("12.50"), "numeric").unwrap(),
+            SqlValue::Text("12.50".to_owned())
+        );
+        assert_eq!(
+            value(json!("Infinity"), "numeric").unwrap(),
+            SqlValue::Real(f64::INFINITY)
+        );
+        assert_eq!(
+            value(json!("2026-01-01"), "date").unwrap(),
+            SqlValue::Text("2026-01-01".to_owned())
+        );
+        assert_eq!(
+            value(json!("AP8Q"), "bytes").unwrap(),
+            SqlValue::Blob(vec![0, 0xff, 0x10])
+        );
+        assert_eq!(value(json!(-5), "integer").unwrap(), SqlValue::Integer(-5));
+        assert_eq!(value(Value::Null, "text").unwrap(), SqlValue::Null);
+        let refused = value(json!([1]), "integer[]").unwrap_err();
+        assert!(refused.contains("PostgreSQL"), "{refused}");
+        assert!(value(json!(1.5), "integer").is_err());
+        assert!(value(json!(false), "text").is_err());
+    }
+
+    #[test]
     fn sqlite_values_take_their_storage_class() {
         assert_eq!(
             bind(&json!("-Infinity"), of("numeric"), EngineKind::Sqlite).unwrap(),
