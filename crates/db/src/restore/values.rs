@@ -139,8 +139,9 @@ fn sqlite_value(value: &Value, column_type: ColumnType) -> Result<SqlValue, Stri
         (ScalarType::Numeric, Value::String(s)) => Ok(infinity(s)
             .map_or_else(|| SqlValue::Text(s.clone()), SqlValue::Real)),
         (ScalarType::Float, Value::Number(n)) => match n.as_i64() {
-            // A real column stores an integer as the real it is.
-            Some(i) if !n.to_string().contains(['.', 'e', 'E']) => Ok(SqlValue::Integer(i)),
+            // Written without a fraction or exponent (`as_i64` reads only those): a real
+            // column stores the integer as the real it is.
+            Some(i) => Ok(SqlValue::Integer(i)),
             _ => n
                 .to_string()
                 .parse::<f64>()
@@ -154,7 +155,6 @@ fn sqlite_value(value: &Value, column_type: ColumnType) -> Result<SqlValue, Stri
         (ScalarType::Bytes, Value::String(s)) => decode_base64(s).map(SqlValue::Blob),
         (ScalarType::Json, Value::Number(n)) => Ok(n
             .as_i64()
-            .filter(|_| !n.to_string().contains(['.', 'e', 'E']))
             .map_or_else(|| SqlValue::Text(n.to_string()), SqlValue::Integer)),
         (ScalarType::Json, json) => serde_json::to_string(json)
             .map(SqlValue::Text)
@@ -262,6 +262,17 @@ mod tests {
             SqlValue::Real(f64::INFINITY)
         );
         assert_eq!(value(json!(7), "json").unwrap(), SqlValue::Integer(7));
+        // As an archive's line spells them: a fraction or an exponent is no integer.
+        let parsed = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        assert_eq!(
+            value(parsed("1e2"), "float").unwrap(),
+            SqlValue::Real(100.0)
+        );
+        assert_eq!(value(parsed("2.0"), "float").unwrap(), SqlValue::Real(2.0));
+        assert_eq!(
+            value(parsed("1e2"), "json").unwrap(),
+            SqlValue::Text("1e+2".to_owned())
+        );
         assert_eq!(
             value(json!(1.5), "json").unwrap(),
             SqlValue::Text("1.5".to_owned())
