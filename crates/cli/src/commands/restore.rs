@@ -79,8 +79,18 @@ struct RestoreOutput<'a> {
 }
 
 pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
-    crate::site_arg::directory_only(&args.site, "restore")?;
+    let database = match crate::site_arg::SiteArg::parse(&args.site)? {
+        crate::site_arg::SiteArg::Database(site) => Some(site),
+        crate::site_arg::SiteArg::Directory(_) => None,
+    };
     let confirm_on_terminal = !args.yes && !args.dry_run;
+    if confirm_on_terminal && !io::stdin().is_terminal() && database.is_some() {
+        return Ok(Outcome::Refused(format!(
+            "restore refused; nothing was changed: no terminal to confirm on: give --yes to \
+             restore into {} without asking",
+            args.site.display()
+        )));
+    }
     if confirm_on_terminal && !io::stdin().is_terminal() {
         let reason = Refusal::NotConfirmed {
             site: args.site.clone(),
@@ -121,6 +131,23 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
         )?;
         super::validate::print_findings(&mut err, &report.findings)?;
         return Ok(Outcome::Invalid);
+    }
+    if let Some(site) = &database {
+        if let Some(refused) = super::db_restore::refuse_directory_options(&args.plan, archive) {
+            return Ok(refused);
+        }
+        let request = super::db_restore::RestoreRequest {
+            site_path: &args.site,
+            archive_name: &args.archive.display().to_string(),
+            mode: match args.mode {
+                ModeArg::Merge => sitepack_db::Mode::Merge,
+                ModeArg::Replace => sitepack_db::Mode::Replace,
+            },
+            dry_run: args.dry_run,
+            yes: args.yes,
+            json: args.json,
+        };
+        return super::db_restore::restore(&request, site, archive);
     }
     let options = args.plan.options(mode_of(args.mode));
     if args.dry_run {
