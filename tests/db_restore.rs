@@ -394,6 +394,16 @@ fn db_merge_keeps_rows_the_archive_lacks_and_keep_drops_the_snapshot() {
         assert_eq!(kept["settled"], "kept");
         assert!(shop.snapshot_files().is_empty());
         assert_eq!(shop.rows("acme"), rows, "keep changed rows");
+        // sitepack's own table never travels: not in a backup, not among the skipped.
+        let after = shop.root().join("after.zip");
+        create(&shop.descriptor(), &after, &[]);
+        let entries = crate::util::read_archive(&after);
+        assert!(
+            entries
+                .values()
+                .all(|bytes| !String::from_utf8_lossy(bytes).contains("sitepack_restore_state")),
+            "{kind:?}: the state table travelled"
+        );
         // Nothing pending: a new restore may run.
         restore(&archive, &shop.descriptor(), &["--dry-run"]).expect(0);
         restore(
@@ -552,6 +562,10 @@ fn db_a_killed_restore_leaves_the_tenant_before_or_after_and_the_state_truthful(
             Some(1)
         );
         assert!(shop.snapshot_files().is_empty());
+        assert!(
+            audit_operations(&shop.descriptor()).contains(&"recover ok".to_owned()),
+            "{kind:?}"
+        );
 
         // Killed after COMMIT: restored and pending, with its snapshot.
         killed_restore("db-restore:committed", &archive, &shop.descriptor());
@@ -571,4 +585,36 @@ fn db_a_killed_restore_leaves_the_tenant_before_or_after_and_the_state_truthful(
         assert_eq!(shop.rows("beta"), beta, "{kind:?}");
         assert!(shop.snapshot_files().is_empty());
     }
+}
+
+#[test]
+fn db_postgres_a_restore_running_elsewhere_holds_the_tenants_lock() {
+    let shop = Shop::new(Kind::Postgres, 5);
+    let archive = shop.root().join("acme.zip");
+    create(&shop.descriptor(), &archive, &[]);
+    shop.damage();
+    let before = shop.rows("acme");
+    // Another session holds the tenant's restore lock, as a running restore does.
+    let mut other = postgres::Client::connect(&shop.url(), postgres::NoTls).unwrap();
+    let mut held = other.transaction().unwrap();
+    held.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&"sitepack:public:tenant_id=\"acme\""],
+    )
+    .unwrap();
+    let refused = restore(&archive, &shop.descriptor(), &["--yes"]).expect(1);
+    assert!(
+        refused.stderr.contains("another restore"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(shop.rows("acme"), before);
+    assert!(
+        shop.snapshot_files().is_empty(),
+        "the refused restore left its snapshot"
+    );
+    held.rollback().unwrap();
+    restore(&archive, &shop.descriptor(), &["--yes"]).expect(0);
+    review("revert", &shop.descriptor()).expect(0);
+    assert_eq!(shop.rows("acme"), before);
 }

@@ -256,6 +256,21 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
             fs::remove_file(&path)
         };
         result.map_err(|e| DbError::io("remove the stale snapshot", &path, e))?;
+        // A restore that never committed (killed, or rolled back without its own
+        // clean-up): the database was never changed; said in the audit log.
+        let details = sitepack_site::RecoverDetails {
+            restore_id: Some(name.clone()),
+            interrupted: Some(sitepack_site::Interrupted::RestoreBeforeChanges),
+            paths_restored: Some(0),
+            ..sitepack_site::RecoverDetails::default()
+        };
+        // A log that cannot be written does not stop the clean-up (the caller's own
+        // event will warn about the same log).
+        let _ = sitepack_site::record_audit_event(
+            &descriptor.state_dir,
+            sitepack_site::Outcome::Ok,
+            sitepack_site::Details::Recover(details),
+        );
         removed.push(name);
     }
     Ok(Settled { pending, removed })
