@@ -618,3 +618,58 @@ fn db_postgres_a_restore_running_elsewhere_holds_the_tenants_lock() {
     review("revert", &shop.descriptor()).expect(0);
     assert_eq!(shop.rows("acme"), before);
 }
+
+/// The snapshot of the pending restore.
+fn the_snapshot(shop: &Shop) -> PathBuf {
+    let files = shop.snapshot_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    shop.state_dir().join(".sitepack/snapshots").join(&files[0])
+}
+
+#[test]
+fn db_a_snapshot_is_only_trusted_as_its_own_and_a_changed_one_is_refused() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 4);
+        let archive = shop.root().join("acme.zip");
+        create(&shop.descriptor(), &archive, &[]);
+        shop.damage();
+        let damaged = shop.rows("acme");
+        restore(
+            &archive,
+            &shop.descriptor(),
+            &["--yes", "--mode", "replace"],
+        )
+        .expect(0);
+        let restored = shop.rows("acme");
+        let snapshot = the_snapshot(&shop);
+        // It holds the secrets whole: as an archive from elsewhere it is not valid.
+        let validated = run(["validate".as_ref(), snapshot.as_os_str()]).expect(1);
+        assert!(
+            validated.stdout.contains("SECRET_PRESENT"),
+            "{}",
+            validated.stdout
+        );
+        // Changed on disk: the revert refuses it, nothing changes, the restore stays pending.
+        let original = std::fs::read(&snapshot).unwrap();
+        let mut changed = original.clone();
+        let last = changed.len() - 1;
+        changed[last] ^= 0x01;
+        std::fs::write(&snapshot, &changed).unwrap();
+        let refused = review("revert", &shop.descriptor());
+        assert_ne!(refused.code, 0, "{kind:?}");
+        assert_eq!(shop.rows("acme"), restored);
+        std::fs::write(&snapshot, &original).unwrap();
+        // A revert killed after its COMMIT: the rows are back, nothing is pending, and
+        // the snapshot left behind is removed by the next command.
+        let output = crate::util::sitepack()
+            .args(["revert".as_ref(), shop.descriptor().as_os_str()])
+            .env("SITEPACK_FAILPOINT", "db-revert:committed")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.signal(), Some(9), "{kind:?}: not killed");
+        assert_eq!(shop.rows("acme"), damaged, "{kind:?}");
+        let status = json(&review("status", &shop.descriptor()).expect(0));
+        assert!(status["pending"].is_null(), "{status}");
+        assert!(shop.snapshot_files().is_empty());
+    }
+}

@@ -662,6 +662,7 @@ pub fn revert(descriptor: &Descriptor, lock: &ReviewLock) -> Result<Reverted, Db
     let plan = plan_restore(engine.as_mut(), descriptor, &archive, Mode::Replace)?;
     let mut hooks = |engine: &mut dyn WriteEngine| delete_marker(engine, descriptor);
     let summary = apply_restore(engine.as_mut(), descriptor, &plan, &archive, &mut hooks)?;
+    sitepack_format::failpoint::hit("db-revert:committed");
     drop(archive);
     remove_snapshot(descriptor, &pending)?;
     Ok(Reverted { pending, summary })
