@@ -673,3 +673,64 @@ fn db_a_snapshot_is_only_trusted_as_its_own_and_a_changed_one_is_refused() {
         assert!(shop.snapshot_files().is_empty());
     }
 }
+
+#[test]
+fn db_a_table_scope_restore_reverts_exactly() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 6);
+        let archive = shop.root().join("orders.zip");
+        create(&shop.descriptor(), &archive, &["--scope", "table:orders"]);
+        // A row the archive's orders reference gone: refused by the database, rolled back
+        // (exit 1, nothing changed).
+        shop.execute("DELETE FROM orders WHERE id = 100003; DELETE FROM customers WHERE id = 3;");
+        let before = shop.rows("acme");
+        let refused = restore(
+            &archive,
+            &shop.descriptor(),
+            &["--yes", "--mode", "replace"],
+        )
+        .expect(1);
+        assert!(
+            refused.stderr.contains("customers"),
+            "{kind:?}: {}",
+            refused.stderr
+        );
+        assert_eq!(shop.rows("acme"), before);
+        assert!(shop.snapshot_files().is_empty(), "{kind:?}");
+        shop.execute(
+            "INSERT INTO customers VALUES (3, 'acme', 'customer 3', NULL);
+             UPDATE customers SET name = 'renamed by mistake' WHERE id = 1;
+             UPDATE orders SET note = 'changed note', currency = 'JPY' WHERE id = 100002;
+             DELETE FROM orders WHERE id = 100004;
+             INSERT INTO orders VALUES (105000, 1, 'USD', 'added order');",
+        );
+        let damaged = shop.rows("acme");
+        let done = json(
+            &restore(
+                &archive,
+                &shop.descriptor(),
+                &["--yes", "--json", "--mode", "replace"],
+            )
+            .expect(0),
+        );
+        assert_eq!(done["plan"]["scope"], "table:orders", "{kind:?}");
+        let rows = shop.rows("acme");
+        // The orders are the archive's (the changed one and the deleted one back, the
+        // added one gone); the customers as they were.
+        assert!(
+            rows.contains("order 100002|2|EUR|order of 2"),
+            "{kind:?}: {rows:?}"
+        );
+        assert!(rows.contains("order 100004|4|EUR|order of 4"), "{rows:?}");
+        assert!(
+            !rows.iter().any(|r| r.starts_with("order 105000")),
+            "{rows:?}"
+        );
+        assert!(
+            rows.contains("customer 1|renamed by mistake|pw-1"),
+            "{rows:?}"
+        );
+        review("revert", &shop.descriptor()).expect(0);
+        assert_eq!(shop.rows("acme"), damaged, "{kind:?}");
+    }
+}

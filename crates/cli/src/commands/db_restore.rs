@@ -18,6 +18,7 @@ fn is_refusal(error: &DbError) -> bool {
     matches!(
         error,
         DbError::RestoreRefused { .. }
+            | DbError::RestoreRow { .. }
             | DbError::Review { .. }
             | DbError::UnknownTenant { .. }
             | DbError::Plan { .. }
