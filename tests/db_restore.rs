@@ -221,7 +221,7 @@ impl Shop {
     }
 
     fn snapshot_files(&self) -> Vec<String> {
-        let dir = self.state_dir().join(".sitepack/snapshots");
+        let dir = self.state_dir().join(".sitepack/db-snapshots");
         std::fs::read_dir(dir).map_or_else(
             |_| Vec::new(),
             |entries| {
@@ -623,7 +623,9 @@ fn db_postgres_a_restore_running_elsewhere_holds_the_tenants_lock() {
 fn the_snapshot(shop: &Shop) -> PathBuf {
     let files = shop.snapshot_files();
     assert_eq!(files.len(), 1, "{files:?}");
-    shop.state_dir().join(".sitepack/snapshots").join(&files[0])
+    shop.state_dir()
+        .join(".sitepack/db-snapshots")
+        .join(&files[0])
 }
 
 #[test]
@@ -733,4 +735,35 @@ fn db_a_table_scope_restore_reverts_exactly() {
         review("revert", &shop.descriptor()).expect(0);
         assert_eq!(shop.rows("acme"), damaged, "{kind:?}");
     }
+}
+
+#[test]
+fn db_a_backup_while_a_restore_is_pending_keeps_its_snapshot() {
+    let shop = Shop::new(Kind::Sqlite, 4);
+    let archive = shop.root().join("acme.zip");
+    create(&shop.descriptor(), &archive, &[]);
+    shop.damage();
+    let damaged = shop.rows("acme");
+    restore(
+        &archive,
+        &shop.descriptor(),
+        &["--yes", "--mode", "replace"],
+    )
+    .expect(0);
+    let snapshot = the_snapshot(&shop);
+    // A backup, stats and a dry run while it is pending touch neither the snapshot nor
+    // the review (the directory sites' recovery is not the database site's).
+    create(
+        &shop.descriptor(),
+        &shop.root().join("while-pending.zip"),
+        &[],
+    );
+    run(["stats".as_ref(), shop.descriptor().as_os_str()]).expect(0);
+    restore(&archive, &shop.descriptor(), &["--dry-run"]).expect(1);
+    assert!(
+        snapshot.is_file(),
+        "the snapshot of the pending restore was removed"
+    );
+    review("revert", &shop.descriptor()).expect(0);
+    assert_eq!(shop.rows("acme"), damaged);
 }

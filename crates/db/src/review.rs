@@ -6,7 +6,7 @@
 //!   keyed on the schema and the tenant; SQLite's `BEGIN IMMEDIATE` already lets one
 //!   writer in), refuse when a restore of the tenant is pending, write the tenant's rows of
 //!   the tables about to change as a sitepack archive (format 1.1, the export's encoding)
-//!   into `STATE_DIR/.sitepack/snapshots/` — under a temporary name, fsynced, renamed into
+//!   into `STATE_DIR/.sitepack/db-snapshots/` — under a temporary name, fsynced, renamed into
 //!   place — and, just before `COMMIT`, insert the pending marker: one row of
 //!   [`STATE_TABLE`] (created when missing) naming the tenant, the snapshot and its
 //!   SHA-256. The marker commits or rolls back with the rows: the database row is the
@@ -44,7 +44,7 @@ use crate::{DbError, Engine, apply_restore, connect, connect_writable, plan_rest
 /// PostgreSQL): one row per tenant with a restore under review. Never part of a backup.
 pub const STATE_TABLE: &str = "sitepack_restore_state";
 /// The directory of the snapshots, under the state directory's `.sitepack/`.
-pub const SNAPSHOTS_DIR: &str = "snapshots";
+pub const SNAPSHOTS_DIR: &str = "db-snapshots";
 
 /// The columns of [`STATE_TABLE`], in order.
 const STATE_COLUMNS: [&str; 6] = [
@@ -61,7 +61,7 @@ const STATE_COLUMNS: [&str; 6] = [
 pub struct PendingDbRestore {
     /// The tenant, as the row keys it (`org_id="northwind"`).
     pub tenant: String,
-    /// The snapshot's file name, in the state directory's `.sitepack/snapshots/`.
+    /// The snapshot's file name, in the state directory's `.sitepack/db-snapshots/`.
     pub snapshot: String,
     /// The snapshot's SHA-256 (hex).
     pub snapshot_sha256: String,
