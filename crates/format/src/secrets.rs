@@ -663,6 +663,20 @@ mod tests {
     }
 
     #[test]
+    fn a_local_snapshot_policy_keeps_every_value() {
+        let whole = SecretPolicy::keeping_rows_whole();
+        let at = path("db/customers.jsonl");
+        let mut value = json!({"password": "hunter2", "url": "postgres://u:pw@h/db"});
+        let kept = value.clone();
+        assert!(whole.redact(&at, &mut value).is_empty());
+        assert_eq!(value, kept);
+        assert!(whole.allows_credential(&at, b"AKIAIOSFODNN7EXAMPLF"));
+        // The default policy removes both.
+        let mut value = kept.clone();
+        assert_eq!(SecretPolicy::default().redact(&at, &mut value).len(), 2);
+    }
+
+    #[test]
     #[expect(clippy::too_many_lines, reason = "two tables of keys")]
     fn default_key_patterns() {
         let policy = SecretPolicy::default();
