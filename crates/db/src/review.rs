@@ -276,7 +276,9 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
     Ok(Settled { pending, removed })
 }
 
-fn pending_error(descriptor: &Descriptor, pending: &PendingDbRestore) -> DbError {
+/// The refusal of a restore while `pending` is under review, saying what to do.
+#[must_use]
+pub fn pending_error(descriptor: &Descriptor, pending: &PendingDbRestore) -> DbError {
     let file = descriptor.path.display();
     DbError::Review {
         problem: format!(

@@ -119,7 +119,7 @@ pub(crate) fn restore(
         eprintln!("removed the snapshot of a restore that never committed: {name}");
     }
     if let Some(pending) = &settled.pending {
-        let outcome = refused("restore", pending_error(descriptor, pending));
+        let outcome = refused("restore", review::pending_error(descriptor, pending));
         record_refused(descriptor, request, archive, &outcome);
         return outcome;
     }
@@ -210,17 +210,6 @@ fn record_refused(
             review::record_refused_restore(descriptor, archive, request.mode, reason)
     {
         eprintln!("warning: {warning}");
-    }
-}
-
-fn pending_error(descriptor: &Descriptor, pending: &PendingDbRestore) -> DbError {
-    let file = descriptor.path.display();
-    DbError::Review {
-        problem: format!(
-            "a restore of site {} (of {} at {}) is pending review: `sitepack keep {file}` to \
-             accept it or `sitepack revert {file}` to undo it first",
-            descriptor.site.id, pending.archive, pending.started_at
-        ),
     }
 }
 
