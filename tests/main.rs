@@ -21,6 +21,7 @@ mod create_restorable;
 mod create_scopes;
 mod create_secrets;
 mod database_archive;
+mod db_restore;
 mod db_sites;
 mod encryption;
 mod extract;

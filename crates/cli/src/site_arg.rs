@@ -61,18 +61,3 @@ impl SiteArg {
         })
     }
 }
-
-/// Refuses a database site's descriptor for a command that works on site directories
-/// only (restore, keep, revert, status, `preview --against`): restoring into a database
-/// comes with database restore.
-pub(crate) fn directory_only(site: &Path, command: &str) -> Result<()> {
-    if site.is_file() {
-        anyhow::bail!(
-            "{}: `{command}` works on site directories, and this is a file (a database \
-             site's descriptor? restoring into a database is not supported yet; its archives \
-             can be validated, previewed and extracted)",
-            site.display()
-        );
-    }
-    Ok(())
-}

@@ -134,6 +134,12 @@ pub enum DbError {
         /// What the database (or sitepack) said, naming the column or constraint.
         problem: String,
     },
+    /// A restore under review: one is pending, none is, its snapshot is missing.
+    #[error("{problem}")]
+    Review {
+        /// What, and what to do.
+        problem: String,
+    },
     /// A file could not be read or written.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {

@@ -36,6 +36,7 @@ pub mod export;
 pub mod plan;
 pub mod postgres;
 pub mod restore;
+pub mod review;
 mod site;
 pub mod sql;
 pub mod sqlite;

@@ -340,7 +340,12 @@ pub fn plan(
     style: SqlStyle<'_>,
 ) -> Result<Plan, DbError> {
     let planner = Planner {
-        tables: tables.iter().map(|t| (t.name.as_str(), t)).collect(),
+        // sitepack's own table (a pending restore: `crate::review`) is never the tenant's.
+        tables: tables
+            .iter()
+            .filter(|t| t.name != crate::review::STATE_TABLE)
+            .map(|t| (t.name.as_str(), t))
+            .collect(),
         descriptor,
         style,
     };

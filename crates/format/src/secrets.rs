@@ -85,6 +85,10 @@ pub struct SecretPolicy {
     allowed_values: Vec<String>,
     /// `secrets.allow` path globs.
     allowed_paths: Vec<String>,
+    /// Everything is kept whole: no value redacted, no credential refused (a
+    /// database site's pre-restore snapshot, which never leaves the site's own state
+    /// directory and must give back exactly the rows it replaced).
+    keep_rows_whole: bool,
 }
 
 impl SecretPolicy {
@@ -117,7 +121,26 @@ impl SecretPolicy {
             pointers,
             allowed_values,
             allowed_paths,
+            keep_rows_whole: false,
         })
+    }
+
+    /// The policy of a local snapshot of table rows: the rows written through
+    /// [`RecordRules`] are kept whole (nothing redacted, no credential refused). Only for
+    /// an archive that never leaves the site's state directory (a database site's
+    /// pre-restore snapshot, which must put back exactly the rows it holds).
+    #[must_use]
+    pub fn keeping_rows_whole() -> Self {
+        Self {
+            keep_rows_whole: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether rows are kept whole ([`Self::keeping_rows_whole`]).
+    #[must_use]
+    pub fn keeps_rows_whole(&self) -> bool {
+        self.keep_rows_whole
     }
 
     /// Whether a credential shape matching `credential` may travel in the entry at the
@@ -125,7 +148,8 @@ impl SecretPolicy {
     /// file a `secrets.allow` path glob matches.
     #[must_use]
     pub fn allows_credential(&self, path: &ArchivePath, credential: &[u8]) -> bool {
-        self.allows_credential_value(credential)
+        self.keep_rows_whole
+            || self.allows_credential_value(credential)
             || self
                 .allowed_paths
                 .iter()
@@ -257,6 +281,9 @@ impl SecretPolicy {
     /// their meaning. `site.json`'s own `secrets` member (the policy itself) is skipped.
     pub fn redact(&self, site_path: &ArchivePath, value: &mut Value) -> Vec<String> {
         let mut removed = Vec::new();
+        if self.keep_rows_whole {
+            return removed;
+        }
         for (path, pointer) in &self.pointers {
             if path == site_path && remove_at_pointer(value, pointer) {
                 removed.push(pointer.clone());
@@ -633,6 +660,20 @@ mod tests {
 
     fn path(s: &str) -> ArchivePath {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_local_snapshot_policy_keeps_every_value() {
+        let whole = SecretPolicy::keeping_rows_whole();
+        let at = path("db/customers.jsonl");
+        let mut value = json!({"password": "hunter2", "url": "postgres://u:pw@h/db"});
+        let kept = value.clone();
+        assert!(whole.redact(&at, &mut value).is_empty());
+        assert_eq!(value, kept);
+        assert!(whole.allows_credential(&at, b"AKIAIOSFODNN7EXAMPLF"));
+        // The default policy removes both.
+        let mut value = kept.clone();
+        assert_eq!(SecretPolicy::default().redact(&at, &mut value).len(), 2);
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct Archive {
     len: u64,
     /// Set by the first validation that found the archive valid.
     valid: OnceLock<Catalog>,
+    /// A local snapshot: its rows are whole, secrets included ([`Self::open_local_snapshot`]).
+    whole_rows: bool,
 }
 
 impl Archive {
@@ -38,7 +40,18 @@ impl Archive {
             name: path.display().to_string(),
             path,
             valid: OnceLock::new(),
+            whole_rows: false,
         })
+    }
+
+    /// Opens a database site's pre-restore snapshot, written by sitepack into the site's
+    /// own state directory with its rows whole (`SecretPolicy::keeping_rows_whole`): it is
+    /// validated as any archive, except that a secret value or a credential shape in it
+    /// is not a finding. Never for an archive from elsewhere.
+    pub fn open_local_snapshot(path: impl AsRef<Path>) -> Result<Self, ReaderError> {
+        let mut archive = Self::open(path)?;
+        archive.whole_rows = true;
+        Ok(archive)
     }
 
     /// The path it was opened with.
@@ -94,6 +107,7 @@ impl Archive {
             limits,
             progress,
             Depth::Full,
+            self.whole_rows,
         )
         .map_err(|e| ReaderError::io("read", &self.path, e))
     }

@@ -48,6 +48,7 @@ impl<'a> JobContext<'a> {
         manifest: Option<&'a Manifest>,
         site: Option<&SiteConfig>,
         database: Option<&'a DatabaseSchema>,
+        whole_rows: bool,
     ) -> Self {
         let listed = manifest.map(manifest::listed).unwrap_or_default();
         let entries = records
@@ -57,9 +58,13 @@ impl<'a> JobContext<'a> {
         Self {
             manifest,
             database,
-            policy: site
-                .and_then(|s| SecretPolicy::new(s.secrets.as_ref()).ok())
-                .unwrap_or_default(),
+            // A local snapshot's rows are whole (`Archive::open_local_snapshot`).
+            policy: if whole_rows {
+                SecretPolicy::keeping_rows_whole()
+            } else {
+                site.and_then(|s| SecretPolicy::new(s.secrets.as_ref()).ok())
+                    .unwrap_or_default()
+            },
             owner_field: site
                 .map_or(
                     sitepack_format::DEFAULT_OWNER_FIELD,

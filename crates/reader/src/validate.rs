@@ -60,6 +60,7 @@ pub(crate) fn validate(
     limits: &Limits,
     progress: &dyn Progress,
     depth: Depth,
+    whole_rows: bool,
 ) -> io::Result<(Report, Option<Catalog>)> {
     // The whole-file digest runs alongside everything else.
     std::thread::scope(|scope| {
@@ -67,7 +68,7 @@ pub(crate) fn validate(
             Depth::Full => file_digest(file, len),
             Depth::Metadata { digest } => Ok(digest),
         });
-        let checked = check_archive(file, len, limits, progress, depth);
+        let checked = check_archive(file, len, limits, progress, depth, whole_rows);
         let digest = digest
             .join()
             .map_err(|_| io::Error::other("the digest thread panicked"))??;
@@ -104,6 +105,7 @@ fn check_archive(
     limits: &Limits,
     progress: &dyn Progress,
     depth: Depth,
+    whole_rows: bool,
 ) -> io::Result<Checked> {
     let mut findings = Findings::default();
     let only = match depth {
@@ -172,7 +174,8 @@ fn check_archive(
             catalog: Some((records, manifest, schema)),
         });
     }
-    let context = JobContext::new(&records, manifest.as_ref(), site.as_ref(), schema.as_ref());
+    let (m, d) = (manifest.as_ref(), schema.as_ref());
+    let context = JobContext::new(&records, m, site.as_ref(), d, whole_rows);
     let mut jobs = Vec::new();
     for (index, record) in records.iter().enumerate() {
         if too_large
@@ -225,6 +228,7 @@ pub fn validate_metadata(
         limits,
         &sitepack_format::NoProgress,
         Depth::Metadata { digest },
+        false,
     )
     .map(|(report, _)| report)
 }
@@ -243,6 +247,7 @@ pub fn preview_metadata(
         &Limits::default(),
         &sitepack_format::NoProgress,
         Depth::Metadata { digest },
+        false,
     )?;
     Ok(Preview::new(report, catalog.as_ref()))
 }

@@ -4,6 +4,7 @@ pub(crate) mod audit;
 pub(crate) mod check;
 pub(crate) mod create;
 pub(crate) mod crypt_args;
+pub(crate) mod db_restore;
 pub(crate) mod extract;
 pub(crate) mod init;
 pub(crate) mod preview;

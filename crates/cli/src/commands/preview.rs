@@ -36,6 +36,15 @@ pub(crate) struct PreviewArgs {
     plan: PlanArgs,
 }
 
+/// `preview --json --against SITE.toml`: the preview and both plans against the database.
+#[derive(Debug, Serialize)]
+struct DbPreviewOutput<'a> {
+    #[serde(flatten)]
+    preview: &'a Preview,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    against: Option<&'a super::db_restore::DbAgainst>,
+}
+
 /// What `--against` adds: the plan of each mode.
 #[derive(Debug, Serialize)]
 struct Against {
@@ -58,9 +67,13 @@ struct PreviewOutput<'a> {
 }
 
 pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
-    if let Some(site) = &args.against {
-        crate::site_arg::directory_only(site, "preview --against")?;
-    }
+    let database = match &args.against {
+        Some(site) => match crate::site_arg::SiteArg::parse(site)? {
+            crate::site_arg::SiteArg::Database(db) => Some((site.clone(), db)),
+            crate::site_arg::SiteArg::Directory(_) => None,
+        },
+        None => None,
+    };
     if args.against.is_none() && args.plan.any_given() {
         anyhow::bail!(
             "--allow-other-site, --no-files, --as, --rewrite-url and --no-rewrite plan a restore: give --against SITE too"
@@ -98,6 +111,34 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
     bar.finish();
     let preview = preview.with_context(|| format!("reading {}", args.archive.display()))?;
     super::stored::report_fetched(&location);
+    if let Some((site_path, site)) = &database {
+        let against = if preview.valid {
+            Some(super::db_restore::DbAgainst::plan(
+                site_path, site, archive,
+            )?)
+        } else {
+            None
+        };
+        let refused = against
+            .as_ref()
+            .is_some_and(super::db_restore::DbAgainst::refused);
+        if args.json {
+            super::print_json(&DbPreviewOutput {
+                preview: &preview,
+                against: against.as_ref(),
+            })?;
+        } else {
+            print_preview(&preview)?;
+            if let Some(against) = &against {
+                against.print()?;
+            }
+        }
+        return Ok(if preview.valid && !refused {
+            Outcome::Success
+        } else {
+            Outcome::Invalid
+        });
+    }
     let against = match &args.against {
         Some(site) if preview.valid => Some(Against {
             // A directory that does not exist yet is one a restore would make.

@@ -22,6 +22,8 @@ use crate::{GlobalArgs, Outcome};
 The archive is validated first; nothing changes unless it is valid.
 Without --yes, a terminal is asked to confirm after the plan is shown; without a terminal, --yes is required.
 Before anything changes, every path the restore touches is copied into SITE/.sitepack/snapshots/. The restore then stays pending review: `sitepack keep SITE` accepts it, `sitepack revert SITE` puts the site back byte for byte. A kill at any point is undone by the next sitepack command on SITE.
+SITE may be a database site's descriptor (SITE.toml): the tenant's rows are restored in one transaction. Inside it, before anything changes, a snapshot of the rows the restore replaces is written into the state directory's .sitepack/db-snapshots/, and a pending marker (a row of sitepack_restore_state) is committed with the rows: `sitepack keep SITE.toml` accepts, `sitepack revert SITE.toml` puts the rows back exactly. While one is pending, another restore is refused (from any machine using the database). An archive with files needs --no-files (files are not restored into a database site); --as, --allow-other-site and --rewrite-url are refused there.
+Database sites: merge inserts the archive's rows and UPDATES the rows with the same primary key to the archive's values (nothing is deleted); it is not an \"insert, skipping duplicates\". replace deletes the tenant's rows of the archive's scope first.
 Exit status: 0 restored (or nothing to do, or --dry-run), 1 invalid archive or refused (nothing changed), 2 an error.")]
 pub(crate) struct RestoreArgs {
     /// The archive file, or a stored backup (an s3://… or file://… URL, or a name with
@@ -32,10 +34,11 @@ pub(crate) struct RestoreArgs {
     #[command(flatten)]
     keys: super::crypt_args::IdentityArgs,
     /// The site directory (or an empty or new directory: a sandbox; a new one is made,
-    /// and the plan says so).
+    /// and the plan says so), or a database site's descriptor (a TOML file).
     site: PathBuf,
-    /// merge: archive documents and records replace their counterparts, nothing else
-    /// changes. replace: the archive's scope becomes exactly the archive's content.
+    /// merge: archive documents and records (a database site: rows, by primary key)
+    /// replace their counterparts, nothing else changes. replace: the archive's scope
+    /// becomes exactly the archive's content.
     #[arg(long, value_enum, default_value_t = ModeArg::Merge)]
     mode: ModeArg,
     /// Show the plan and change nothing.
@@ -79,8 +82,18 @@ struct RestoreOutput<'a> {
 }
 
 pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
-    crate::site_arg::directory_only(&args.site, "restore")?;
+    let database = match crate::site_arg::SiteArg::parse(&args.site)? {
+        crate::site_arg::SiteArg::Database(site) => Some(site),
+        crate::site_arg::SiteArg::Directory(_) => None,
+    };
     let confirm_on_terminal = !args.yes && !args.dry_run;
+    if confirm_on_terminal && !io::stdin().is_terminal() && database.is_some() {
+        return Ok(Outcome::Refused(format!(
+            "restore refused; nothing was changed: no terminal to confirm on: give --yes to \
+             restore into {} without asking",
+            args.site.display()
+        )));
+    }
     if confirm_on_terminal && !io::stdin().is_terminal() {
         let reason = Refusal::NotConfirmed {
             site: args.site.clone(),
@@ -121,6 +134,23 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
         )?;
         super::validate::print_findings(&mut err, &report.findings)?;
         return Ok(Outcome::Invalid);
+    }
+    if let Some(site) = &database {
+        if let Some(refused) = super::db_restore::refuse_directory_options(&args.plan, archive) {
+            return Ok(refused);
+        }
+        let request = super::db_restore::RestoreRequest {
+            site_path: &args.site,
+            archive_name: &args.archive.display().to_string(),
+            mode: match args.mode {
+                ModeArg::Merge => sitepack_db::Mode::Merge,
+                ModeArg::Replace => sitepack_db::Mode::Replace,
+            },
+            dry_run: args.dry_run,
+            yes: args.yes,
+            json: args.json,
+        };
+        return super::db_restore::restore(&request, site, archive);
     }
     let options = args.plan.options(mode_of(args.mode));
     if args.dry_run {

@@ -42,6 +42,19 @@ impl PlanArgs {
             || self.no_rewrite
     }
 
+    /// Whether an option other than --no-files is given (a database site takes only that).
+    pub(crate) fn any_given_but_no_files(&self) -> bool {
+        self.allow_other_site
+            || self.as_user.is_some()
+            || !self.rewrite_url.is_empty()
+            || self.no_rewrite
+    }
+
+    /// Whether --no-files is given.
+    pub(crate) fn no_files(&self) -> bool {
+        self.no_files
+    }
+
     pub(crate) fn options(&self, mode: RestoreMode) -> PlanOptions {
         PlanOptions {
             mode,

@@ -16,7 +16,7 @@ use crate::Outcome;
 /// The site a review command works on.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ReviewArgs {
-    /// The site directory.
+    /// The site directory, or a database site's descriptor (a TOML file).
     site: PathBuf,
     /// Print one JSON document on standard output.
     #[arg(long)]
@@ -53,9 +53,19 @@ struct SettledOutput<'a> {
     settled: &'a Settled,
 }
 
+/// The database site SITE names, if it names one (a descriptor).
+fn database(site: &std::path::Path) -> Result<Option<Box<sitepack_db::DatabaseSite>>> {
+    Ok(match crate::site_arg::SiteArg::parse(site)? {
+        crate::site_arg::SiteArg::Database(site) => Some(site),
+        crate::site_arg::SiteArg::Directory(_) => None,
+    })
+}
+
 /// `status`: finishes an interrupted restore's recovery, then shows the pending restore.
 pub(crate) fn status(args: &ReviewArgs) -> Result<Outcome> {
-    crate::site_arg::directory_only(&args.site, "status")?;
+    if let Some(site) = database(&args.site)? {
+        return super::db_restore::status(&args.site, &site, args.json);
+    }
     let status = match SiteState::open(&args.site, Read) {
         Ok(status) => status,
         Err(e) => return super::refusal("status", e),
@@ -94,14 +104,18 @@ pub(crate) fn status(args: &ReviewArgs) -> Result<Outcome> {
 
 /// `keep`: accepts the pending restore and drops its snapshot.
 pub(crate) fn keep(args: &ReviewArgs) -> Result<Outcome> {
-    crate::site_arg::directory_only(&args.site, "keep")?;
+    if let Some(site) = database(&args.site)? {
+        return super::db_restore::keep(&args.site, &site, args.json);
+    }
     settle(args, Operation::Keep, "kept", LockedSite::keep)
 }
 
 /// `revert`: puts everything the pending restore touched back as it was; edits made
 /// since to those paths are named and need a "y" on a terminal, or --force.
 pub(crate) fn revert(args: &RevertArgs) -> Result<Outcome> {
-    crate::site_arg::directory_only(&args.review.site, "revert")?;
+    if let Some(site) = database(&args.review.site)? {
+        return super::db_restore::revert(&args.review.site, &site, args.review.json);
+    }
     if args.force {
         return settle(
             &args.review,

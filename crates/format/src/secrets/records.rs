@@ -79,6 +79,9 @@ impl RecordRules<'_> {
     /// member is listed in `omitted` (its value taken out, not to be written); a secret
     /// inside a member's value is removed from the value.
     pub fn redact(&self, values: &mut [Value]) -> RecordRedaction {
+        if self.policy.keeps_rows_whole() {
+            return RecordRedaction::default();
+        }
         if self.by_object {
             return self.redact_as_object(values);
         }
@@ -154,6 +157,9 @@ impl RecordRules<'_> {
         values: &[Value],
         redaction: &RecordRedaction,
     ) -> Option<(String, CredentialMatch)> {
+        if self.policy.keeps_rows_whole() {
+            return None;
+        }
         self.secret_credential_in_values(values, &redaction.omitted)
             .or_else(|| {
                 redaction.removed.iter().find_map(|(pointer, _)| {

@@ -1,0 +1,481 @@
+//! `restore`, `status`, `keep`, `revert` and `preview --against` for a database site
+//! (SITE is a descriptor): the plan and the review come from `sitepack_db`
+//! (`restore`, `review`); this module parses, confirms and prints.
+
+use std::io::{self, BufRead, Write};
+use std::path::Path;
+
+use anyhow::Result;
+use serde::Serialize;
+use sitepack_db::review::{self, PendingDbRestore, Reverted, ReviewLock, ReviewedRestore};
+use sitepack_db::{DatabaseSite, DbError, Descriptor, Mode, RestorePlan};
+use sitepack_reader::Archive;
+
+use crate::Outcome;
+
+/// The errors that are an answer (exit 1, nothing changed): every other one is exit 2.
+fn is_refusal(error: &DbError) -> bool {
+    matches!(
+        error,
+        DbError::RestoreRefused { .. }
+            | DbError::RestoreRow { .. }
+            | DbError::Review { .. }
+            | DbError::UnknownTenant { .. }
+            | DbError::Plan { .. }
+    )
+}
+
+fn refused(command: &str, error: DbError) -> Result<Outcome> {
+    if is_refusal(&error) {
+        Ok(Outcome::Refused(format!(
+            "{command} refused; nothing was changed: {error}"
+        )))
+    } else {
+        Err(error.into())
+    }
+}
+
+/// Refuses the options of a directory restore that a database site does not take (yet).
+pub(crate) fn refuse_directory_options(
+    plan: &super::restore_plan::PlanArgs,
+    archive: &Archive,
+) -> Option<Outcome> {
+    if plan.any_given_but_no_files() {
+        return Some(Outcome::Refused(
+            "restore refused; nothing was changed: --as, --allow-other-site, --rewrite-url and \
+             --no-rewrite are not supported for a database site (its archive must be of the \
+             descriptor's tenant)"
+                .to_owned(),
+        ));
+    }
+    let carries_files = archive.manifest().is_ok_and(|m| {
+        m.entries
+            .iter()
+            .any(|e| e.path.as_str().starts_with("site/files/"))
+    });
+    if carries_files && !plan.no_files() {
+        return Some(Outcome::Refused(
+            "restore refused; nothing was changed: the archive carries uploaded files \
+             (site/files/), and restoring a database site's files is not supported yet: give \
+             --no-files to restore the rows alone (the files stay as they are)"
+                .to_owned(),
+        ));
+    }
+    None
+}
+
+/// `restore --json` for a database site.
+#[derive(Debug, Serialize)]
+struct RestoreOutput<'a> {
+    site: &'a Path,
+    dry_run: bool,
+    plan: &'a RestorePlan,
+    /// Stale snapshots removed first (a restore that never committed).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    removed_snapshots: &'a [String],
+    restore: Option<&'a ReviewedRestore>,
+}
+
+/// What `restore` asks of a database site.
+pub(crate) struct RestoreRequest<'a> {
+    pub(crate) site_path: &'a Path,
+    pub(crate) archive_name: &'a str,
+    pub(crate) mode: Mode,
+    pub(crate) dry_run: bool,
+    pub(crate) yes: bool,
+    pub(crate) json: bool,
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Replace => "replace",
+        Mode::Merge => "merge",
+    }
+}
+
+/// Plans, shows, confirms and restores `archive` (already validated) into the site.
+pub(crate) fn restore(
+    request: &RestoreRequest<'_>,
+    site: &DatabaseSite,
+    archive: &Archive,
+) -> Result<Outcome> {
+    let descriptor = site.descriptor();
+    let lock = if request.dry_run {
+        None
+    } else {
+        match ReviewLock::take(descriptor) {
+            Ok(lock) => Some(lock),
+            Err(e) => return refused("restore", e),
+        }
+    };
+    let settled = match &lock {
+        Some(lock) => review::settle(descriptor, lock)?,
+        None => review::Settled {
+            pending: review::pending_restore(descriptor)?,
+            removed: Vec::new(),
+        },
+    };
+    for name in &settled.removed {
+        eprintln!("removed the snapshot of a restore that never committed: {name}");
+    }
+    if let Some(pending) = &settled.pending {
+        let outcome = refused("restore", review::pending_error(descriptor, pending));
+        record_refused(descriptor, request, archive, &outcome);
+        return outcome;
+    }
+    let plan = {
+        let mut engine = sitepack_db::connect_writable(descriptor)?;
+        sitepack_db::plan_restore(engine.as_mut(), descriptor, archive, request.mode)
+    };
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(e) => return refused("restore", e),
+    };
+    if let Some(error) = plan.refusal_error() {
+        if !request.json {
+            print_plan(&mut crate::human_output(), request.site_path, &plan, true)?;
+        }
+        let outcome = refused("restore", error);
+        record_refused(descriptor, request, archive, &outcome);
+        return outcome;
+    }
+    if !request.json {
+        print_plan(
+            &mut crate::human_output(),
+            request.site_path,
+            &plan,
+            request.dry_run,
+        )?;
+    }
+    let output = |restore: Option<&ReviewedRestore>| {
+        super::print_json(&RestoreOutput {
+            site: request.site_path,
+            dry_run: request.dry_run,
+            plan: &plan,
+            removed_snapshots: &settled.removed,
+            restore,
+        })
+    };
+    let Some(lock) = lock else {
+        if request.json {
+            output(None)?;
+        }
+        return Ok(Outcome::Success);
+    };
+    if !request.yes && !confirmed(&plan)? {
+        let outcome = Ok(Outcome::Refused(
+            "restore refused; nothing was changed: not confirmed".to_owned(),
+        ));
+        record_refused(descriptor, request, archive, &outcome);
+        return outcome;
+    }
+    let result =
+        review::restore_for_review(descriptor, &plan, archive, request.archive_name, &lock);
+    let warning = review::record_restore(descriptor, archive, &plan, &result);
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+    let done = match result {
+        Ok(done) => done,
+        Err(e) => return refused("restore", e),
+    };
+    if request.json {
+        output(Some(&done))?;
+    } else {
+        let mut out = crate::human_output();
+        writeln!(
+            out,
+            "restored: {} row(s) written, {} deleted",
+            done.summary.written, done.summary.deleted
+        )?;
+        writeln!(out, "snapshot: {}", done.snapshot_path.display())?;
+        writeln!(
+            out,
+            "pending review: check the site, then `sitepack keep {site}` to accept or `sitepack revert {site}` to undo",
+            site = request.site_path.display()
+        )?;
+        out.flush()?;
+    }
+    Ok(Outcome::Success)
+}
+
+fn record_refused(
+    descriptor: &Descriptor,
+    request: &RestoreRequest<'_>,
+    archive: &Archive,
+    outcome: &Result<Outcome>,
+) {
+    if let Ok(Outcome::Refused(reason)) = outcome
+        && let Some(warning) =
+            review::record_refused_restore(descriptor, archive, request.mode, reason)
+    {
+        eprintln!("warning: {warning}");
+    }
+}
+
+fn print_plan(out: &mut dyn Write, site: &Path, plan: &RestorePlan, dry_run: bool) -> Result<()> {
+    writeln!(
+        out,
+        "restore of tenant {} ({}) into {} ({} database), {} mode{}:",
+        plan.tenant,
+        plan.scope,
+        site.display(),
+        plan.engine,
+        mode_name(plan.mode),
+        if dry_run {
+            " (dry run: nothing is changed)"
+        } else {
+            ""
+        }
+    )?;
+    for table in &plan.tables {
+        let now = table
+            .target_rows
+            .map_or_else(|| "-".to_owned(), |n| n.to_string());
+        writeln!(
+            out,
+            "  {:<24} {:<9} {:>8} row(s) in the archive, {:>8} of the tenant's now",
+            table.name,
+            table.role.to_string(),
+            table.archive_rows,
+            now
+        )?;
+        for note in &table.columns {
+            let change = match &note.change {
+                sitepack_db::restore::ColumnChange::Defaulted => {
+                    "not in the archive: gets its default".to_owned()
+                }
+                sitepack_db::restore::ColumnChange::Discarded => {
+                    "not in the database: its values are left out".to_owned()
+                }
+                sitepack_db::restore::ColumnChange::Widened { from, to } => {
+                    format!("widened from {from} to {to}")
+                }
+                sitepack_db::restore::ColumnChange::Redacted => {
+                    "redacted as a secret in the archive".to_owned()
+                }
+                sitepack_db::restore::ColumnChange::Generated => {
+                    "generated by the database".to_owned()
+                }
+            };
+            writeln!(out, "    column {}: {change}", note.column)?;
+        }
+    }
+    for refusal in &plan.refusals {
+        writeln!(out, "  refused: {}", refusal.message)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn confirmed(plan: &RestorePlan) -> io::Result<bool> {
+    let mut err = io::stderr().lock();
+    write!(
+        err,
+        "restore these {} table(s) ({} mode)? A snapshot of the rows is taken first; `sitepack revert` undoes it. [y/N] ",
+        plan.tables.len(),
+        mode_name(plan.mode)
+    )?;
+    err.flush()?;
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// `status --json` for a database site.
+#[derive(Debug, Serialize)]
+struct StatusOutput<'a> {
+    site: &'a Path,
+    pending: Option<&'a PendingDbRestore>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    removed_snapshots: &'a [String],
+}
+
+/// `status SITE.toml`: the pending restore, as the database says (stale snapshots are
+/// removed when no other command holds the site).
+pub(crate) fn status(site_path: &Path, site: &DatabaseSite, json: bool) -> Result<Outcome> {
+    let descriptor = site.descriptor();
+    let settled = match ReviewLock::take(descriptor) {
+        Ok(lock) => review::settle(descriptor, &lock)?,
+        Err(_) => review::Settled {
+            pending: review::pending_restore(descriptor)?,
+            removed: Vec::new(),
+        },
+    };
+    if json {
+        super::print_json(&StatusOutput {
+            site: site_path,
+            pending: settled.pending.as_ref(),
+            removed_snapshots: &settled.removed,
+        })?;
+        return Ok(Outcome::Success);
+    }
+    for name in &settled.removed {
+        eprintln!("removed the snapshot of a restore that never committed: {name}");
+    }
+    let mut out = crate::human_output();
+    match &settled.pending {
+        None => writeln!(out, "{}: no restore pending review", site_path.display())?,
+        Some(pending) => {
+            writeln!(
+                out,
+                "{}: a restore is pending review ({} mode, of {}, started {})",
+                site_path.display(),
+                pending.mode,
+                pending.archive,
+                pending.started_at
+            )?;
+            if pending.snapshot_present {
+                writeln!(out, "snapshot: {}", pending.snapshot)?;
+            } else {
+                writeln!(
+                    out,
+                    "snapshot: {} is not in this state directory (restored from another machine?): revert it there, or keep it",
+                    pending.snapshot
+                )?;
+            }
+            writeln!(
+                out,
+                "accept it with `sitepack keep {site}`, or undo it with `sitepack revert {site}`",
+                site = site_path.display()
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+/// `keep --json` / `revert --json` for a database site.
+#[derive(Debug, Serialize)]
+struct SettledOutput<'a> {
+    site: &'a Path,
+    settled: &'a str,
+    restore: &'a PendingDbRestore,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reverted: Option<&'a sitepack_db::RestoreSummary>,
+}
+
+/// `keep SITE.toml`.
+pub(crate) fn keep(site_path: &Path, site: &DatabaseSite, json: bool) -> Result<Outcome> {
+    let descriptor = site.descriptor();
+    let lock = match ReviewLock::take(descriptor) {
+        Ok(lock) => lock,
+        Err(e) => return refused("keep", e),
+    };
+    let result = review::keep(descriptor, &lock);
+    if let Some(warning) = review::record_settled(descriptor, false, &result) {
+        eprintln!("warning: {warning}");
+    }
+    let pending = match result {
+        Ok(pending) => pending,
+        Err(e) => return refused("keep", e),
+    };
+    if json {
+        super::print_json(&SettledOutput {
+            site: site_path,
+            settled: "kept",
+            restore: &pending,
+            reverted: None,
+        })?;
+    } else {
+        writeln!(
+            crate::human_output(),
+            "kept: the restore of {} stays; its snapshot was removed",
+            pending.archive
+        )?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// `revert SITE.toml`.
+pub(crate) fn revert(site_path: &Path, site: &DatabaseSite, json: bool) -> Result<Outcome> {
+    let descriptor = site.descriptor();
+    let lock = match ReviewLock::take(descriptor) {
+        Ok(lock) => lock,
+        Err(e) => return refused("revert", e),
+    };
+    let result = review::revert(descriptor, &lock);
+    let settled = result.as_ref().map(|r: &Reverted| r.pending.clone());
+    let settled = settled.map_err(|e| DbError::Review {
+        problem: e.to_string(),
+    });
+    if let Some(warning) = review::record_settled(descriptor, true, &settled) {
+        eprintln!("warning: {warning}");
+    }
+    let reverted = match result {
+        Ok(reverted) => reverted,
+        Err(e) => return refused("revert", e),
+    };
+    if json {
+        super::print_json(&SettledOutput {
+            site: site_path,
+            settled: "reverted",
+            restore: &reverted.pending,
+            reverted: Some(&reverted.summary),
+        })?;
+    } else {
+        writeln!(
+            crate::human_output(),
+            "reverted: the tenant's rows are back as before the restore of {} ({} row(s) put back); its snapshot was removed",
+            reverted.pending.archive,
+            reverted.summary.written
+        )?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// `preview --against SITE.toml`: both modes planned against the database.
+#[derive(Debug, Serialize)]
+pub(crate) struct DbAgainst {
+    site: std::path::PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_restore: Option<PendingDbRestore>,
+    merge: RestorePlan,
+    replace: RestorePlan,
+}
+
+impl DbAgainst {
+    /// Plans both modes (nothing is changed).
+    pub(crate) fn plan(site_path: &Path, site: &DatabaseSite, archive: &Archive) -> Result<Self> {
+        let descriptor = site.descriptor();
+        let pending_restore = review::pending_restore(descriptor)?;
+        let mut engine = sitepack_db::connect_writable(descriptor)?;
+        let merge = sitepack_db::plan_restore(engine.as_mut(), descriptor, archive, Mode::Merge)?;
+        let replace =
+            sitepack_db::plan_restore(engine.as_mut(), descriptor, archive, Mode::Replace)?;
+        Ok(Self {
+            site: site_path.to_path_buf(),
+            pending_restore,
+            merge,
+            replace,
+        })
+    }
+
+    /// Whether a restore would be refused now.
+    pub(crate) fn refused(&self) -> bool {
+        self.pending_restore.is_some() || self.merge.is_refused() && self.replace.is_refused()
+    }
+
+    /// Prints both plans.
+    pub(crate) fn print(&self) -> Result<()> {
+        let mut out = crate::human_output();
+        writeln!(
+            out,
+            "\nrestoring into {} (nothing has been changed):",
+            self.site.display()
+        )?;
+        if let Some(pending) = &self.pending_restore {
+            writeln!(
+                out,
+                "  a restore (of {}) is pending review: keep or revert it first",
+                pending.archive
+            )?;
+        }
+        print_plan(&mut out, &self.site, &self.merge, true)?;
+        print_plan(&mut out, &self.site, &self.replace, true)?;
+        Ok(())
+    }
+}

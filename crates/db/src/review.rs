@@ -1,0 +1,783 @@
+//! A database site's restore under review: a snapshot of the rows it replaces, a pending
+//! marker in the database itself, and the way back (`keep`, `revert`).
+//!
+//! - [`restore_for_review`] runs [`apply_restore`] with hooks that, inside the restore's
+//!   transaction: take the tenant's advisory lock (PostgreSQL: `pg_try_advisory_xact_lock`
+//!   keyed on the schema and the tenant; SQLite's `BEGIN IMMEDIATE` already lets one
+//!   writer in), refuse when a restore of the tenant is pending, write the tenant's rows of
+//!   the tables about to change as a sitepack archive (format 1.1, the export's encoding)
+//!   into `STATE_DIR/.sitepack/db-snapshots/` — under a temporary name, fsynced, renamed into
+//!   place — and, just before `COMMIT`, insert the pending marker: one row of
+//!   [`STATE_TABLE`] (created when missing) naming the tenant, the snapshot and its
+//!   SHA-256. The marker commits or rolls back with the rows: the database row is the
+//!   truth; a snapshot file without its row (the transaction rolled back, a `kill -9`
+//!   before `COMMIT`) is removed by the next command ([`settle`]).
+//! - [`keep`] deletes the marker, then the snapshot.
+//! - [`revert`] replaces the tables from the snapshot (the same [`apply_restore`], mode
+//!   replace) and deletes the marker in the same transaction, then removes the snapshot.
+//!
+//! Every command that changes something holds the state directory's site lock
+//! (exclusive), so that a snapshot being written is never taken for an orphan.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+use sitepack_format::database::{
+    Column, ColumnType, DB_DIR, DB_SCHEMA_PATH, DatabaseSchema, EngineKind, ScalarType, Table,
+    TableRole, table_path,
+};
+use sitepack_format::{ArchivePath, Beneath, INTERNAL_DIR, NoProgress, SecretPolicy};
+use sitepack_reader::Archive;
+use sitepack_site::{LockKind, SITE_LOCK_NAME, SiteLock};
+use sitepack_writer::{CreateOptions, Site, TableEntry, encode_table};
+
+use crate::descriptor::{Database, Descriptor};
+use crate::engine::{SqlValue, WriteEngine};
+use crate::restore::{Mode, RestoreHooks, RestorePlan, RestoreSummary, ScopeTable};
+use crate::sql::{Dialect, Param, RowQuery, quote_ident};
+use crate::{DbError, Engine, apply_restore, connect, connect_writable, plan_restore};
+
+/// The table sitepack keeps its pending restores in (in the descriptor's schema on
+/// PostgreSQL): one row per tenant with a restore under review. Never part of a backup.
+pub const STATE_TABLE: &str = "sitepack_restore_state";
+/// The directory of the snapshots, under the state directory's `.sitepack/`.
+pub const SNAPSHOTS_DIR: &str = "db-snapshots";
+
+/// The columns of [`STATE_TABLE`], in order.
+const STATE_COLUMNS: [&str; 6] = [
+    "tenant",
+    "snapshot",
+    "snapshot_sha256",
+    "mode",
+    "archive",
+    "started_at",
+];
+
+/// A restore of the tenant under review, as its row in [`STATE_TABLE`] says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingDbRestore {
+    /// The tenant, as the row keys it (`org_id="northwind"`).
+    pub tenant: String,
+    /// The snapshot's file name, in the state directory's `.sitepack/db-snapshots/`.
+    pub snapshot: String,
+    /// The snapshot's SHA-256 (hex).
+    pub snapshot_sha256: String,
+    /// `replace` or `merge`.
+    pub mode: String,
+    /// The archive restored (as named on the command line).
+    pub archive: String,
+    /// When the restore started (RFC 3339, UTC).
+    pub started_at: String,
+    /// Whether the snapshot is in this state directory (another machine's restore keeps
+    /// its snapshot in its own).
+    pub snapshot_present: bool,
+}
+
+/// What [`restore_for_review`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewedRestore {
+    /// The rows written and deleted.
+    pub summary: RestoreSummary,
+    /// The pending marker committed with them.
+    pub pending: PendingDbRestore,
+    /// The snapshot (absolute).
+    pub snapshot_path: PathBuf,
+}
+
+/// What [`settle`] found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Settled {
+    /// The restore pending, if one.
+    pub pending: Option<PendingDbRestore>,
+    /// Snapshot files removed because no pending restore names them (a restore rolled
+    /// back, or killed before its `COMMIT`).
+    pub removed: Vec<String>,
+}
+
+/// The exclusive lock of a database site's state directory, held while a restore, keep
+/// or revert runs.
+#[derive(Debug)]
+pub struct ReviewLock {
+    _lock: SiteLock,
+}
+
+impl ReviewLock {
+    /// Takes the lock (the state directory is made when missing); another sitepack
+    /// command on the site (a backup, a restore) holding it is an error saying so.
+    pub fn take(descriptor: &Descriptor) -> Result<Self, DbError> {
+        let internal = descriptor.state_dir.join(INTERNAL_DIR);
+        fs::create_dir_all(&internal)
+            .map_err(|e| DbError::io("create the state directory", &internal, e))?;
+        let dir = Beneath::open(&internal).map_err(|e| DbError::io("open", &internal, e))?;
+        match SiteLock::try_lock(&dir, SITE_LOCK_NAME, LockKind::Exclusive)
+            .map_err(|e| DbError::io("lock", internal.join(SITE_LOCK_NAME), e))?
+        {
+            Some(lock) => Ok(Self { _lock: lock }),
+            None => Err(DbError::Review {
+                problem: format!(
+                    "another sitepack command (a backup, a restore) is working on site {} (its \
+                     state directory {} is locked): wait for it to finish, then try again",
+                    descriptor.site.id,
+                    descriptor.state_dir.display()
+                ),
+            }),
+        }
+    }
+}
+
+/// The tenant as [`STATE_TABLE`] keys it.
+fn tenant_key(descriptor: &Descriptor) -> String {
+    let value = match &descriptor.tenant {
+        sitepack_format::database::TenantValue::Integer(n) => n.to_string(),
+        sitepack_format::database::TenantValue::Text(s) => Value::String(s.clone()).to_string(),
+    };
+    format!("{}={value}", descriptor.tenant_column)
+}
+
+fn schema_name(descriptor: &Descriptor) -> Option<&str> {
+    match &descriptor.database {
+        Database::Postgres(target) => Some(&target.schema),
+        Database::Sqlite { .. } => None,
+    }
+}
+
+fn qualified_state(descriptor: &Descriptor) -> String {
+    match schema_name(descriptor) {
+        Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(STATE_TABLE)),
+        None => quote_ident(STATE_TABLE),
+    }
+}
+
+fn dialect_of(kind: EngineKind) -> Dialect {
+    match kind {
+        EngineKind::Sqlite => Dialect::Sqlite,
+        EngineKind::Postgresql => Dialect::Postgres,
+    }
+}
+
+fn snapshots_dir(descriptor: &Descriptor) -> PathBuf {
+    descriptor.state_dir.join(INTERNAL_DIR).join(SNAPSHOTS_DIR)
+}
+
+/// Reads the tenant's row of [`STATE_TABLE`] on `engine` (inside its snapshot or
+/// transaction); `None` when there is none or the table does not exist.
+fn read_pending(
+    engine: &mut dyn Engine,
+    descriptor: &Descriptor,
+) -> Result<Option<PendingDbRestore>, DbError> {
+    if !engine.reflect()?.iter().any(|t| t.name == STATE_TABLE) {
+        return Ok(None);
+    }
+    let dialect = dialect_of(engine.kind());
+    let query = RowQuery {
+        table: STATE_TABLE.to_owned(),
+        filter: Some(format!(
+            "{} = {}",
+            quote_ident("tenant"),
+            dialect.placeholder(1)
+        )),
+        params: vec![Param::Text(tenant_key(descriptor))],
+        order_by: Vec::new(),
+    };
+    let columns: Vec<Column> = STATE_COLUMNS
+        .iter()
+        .map(|name| Column {
+            name: (*name).to_owned(),
+            column_type: ColumnType {
+                scalar: ScalarType::Text,
+                array: false,
+            },
+            declared: "text".to_owned(),
+            nullable: false,
+            has_default: false,
+        })
+        .collect();
+    let mut found = None;
+    engine.for_each_row(&query, &columns, &mut |values| {
+        let text = |i: usize| {
+            values
+                .get(i)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let snapshot = text(1);
+        found = Some(PendingDbRestore {
+            tenant: text(0),
+            snapshot_present: snapshots_dir(descriptor).join(&snapshot).is_file(),
+            snapshot,
+            snapshot_sha256: text(2),
+            mode: text(3),
+            archive: text(4),
+            started_at: text(5),
+        });
+        Ok(())
+    })?;
+    Ok(found)
+}
+
+/// The tenant's pending restore, read from the database (a read-only snapshot).
+pub fn pending_restore(descriptor: &Descriptor) -> Result<Option<PendingDbRestore>, DbError> {
+    let mut engine = connect(descriptor)?;
+    engine.begin_snapshot()?;
+    let found = read_pending(engine.as_mut(), descriptor);
+    let ended = engine.end_snapshot();
+    let found = found?;
+    ended?;
+    Ok(found)
+}
+
+/// Reads the pending restore and removes the snapshot files no pending restore names
+/// (and temporary ones): call it holding the [`ReviewLock`].
+pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, DbError> {
+    let pending = pending_restore(descriptor)?;
+    let dir = snapshots_dir(descriptor);
+    let mut removed = Vec::new();
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Settled { pending, removed });
+        }
+        Err(e) => return Err(DbError::io("read", &dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| DbError::io("read", &dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if pending.as_ref().is_some_and(|p| p.snapshot == name) {
+            continue;
+        }
+        let path = entry.path();
+        let result = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        result.map_err(|e| DbError::io("remove the stale snapshot", &path, e))?;
+        // A restore that never committed (killed, or rolled back without its own
+        // clean-up): the database was never changed; said in the audit log.
+        let details = sitepack_site::RecoverDetails {
+            restore_id: Some(name.clone()),
+            interrupted: Some(sitepack_site::Interrupted::RestoreBeforeChanges),
+            paths_restored: Some(0),
+            ..sitepack_site::RecoverDetails::default()
+        };
+        // A log that cannot be written does not stop the clean-up (the caller's own
+        // event will warn about the same log).
+        let _ = sitepack_site::record_audit_event(
+            &descriptor.state_dir,
+            sitepack_site::Outcome::Ok,
+            sitepack_site::Details::Recover(details),
+        );
+        removed.push(name);
+    }
+    Ok(Settled { pending, removed })
+}
+
+/// The refusal of a restore while `pending` is under review, saying what to do.
+#[must_use]
+pub fn pending_error(descriptor: &Descriptor, pending: &PendingDbRestore) -> DbError {
+    let file = descriptor.path.display();
+    DbError::Review {
+        problem: format!(
+            "a restore of site {} ({}, of {} at {}) is pending review in the database: \
+             `sitepack keep {file}` to accept it or `sitepack revert {file}` to undo it first",
+            descriptor.site.id, pending.tenant, pending.archive, pending.started_at
+        ),
+    }
+}
+
+/// Restores `archive` as [`apply_restore`] does, under review: the snapshot and the
+/// pending marker as the module says. Refused (nothing changed) while a restore of the
+/// tenant is pending. Call it holding the [`ReviewLock`].
+pub fn restore_for_review(
+    descriptor: &Descriptor,
+    plan: &RestorePlan,
+    archive: &Archive,
+    archive_name: &str,
+    _lock: &ReviewLock,
+) -> Result<ReviewedRestore, DbError> {
+    let scope = archive.manifest()?.scope.clone();
+    let mut engine = connect_writable(descriptor)?;
+    let mut hooks = ReviewHooks {
+        descriptor,
+        archive,
+        scope,
+        mode: plan.mode,
+        archive_name,
+        snapshot: None,
+        pending: None,
+    };
+    let summary = apply_restore(engine.as_mut(), descriptor, plan, archive, &mut hooks);
+    let summary = match summary {
+        Ok(summary) => summary,
+        Err(error) => {
+            // Rolled back: the snapshot is no one's.
+            if let Some((path, _)) = &hooks.snapshot {
+                let _ = fs::remove_file(path);
+            }
+            return Err(error);
+        }
+    };
+    sitepack_format::failpoint::hit("db-restore:committed");
+    let (Some((snapshot_path, _)), Some(pending)) = (hooks.snapshot, hooks.pending) else {
+        return Err(DbError::Review {
+            problem: "the restore committed without its snapshot (a bug)".to_owned(),
+        });
+    };
+    Ok(ReviewedRestore {
+        summary,
+        pending,
+        snapshot_path,
+    })
+}
+
+struct ReviewHooks<'a> {
+    descriptor: &'a Descriptor,
+    archive: &'a Archive,
+    scope: sitepack_format::Scope,
+    mode: Mode,
+    archive_name: &'a str,
+    /// The snapshot written (its path and SHA-256).
+    snapshot: Option<(PathBuf, String)>,
+    pending: Option<PendingDbRestore>,
+}
+
+impl RestoreHooks for ReviewHooks<'_> {
+    fn before_changes(
+        &mut self,
+        engine: &mut dyn WriteEngine,
+        tables: &[ScopeTable],
+    ) -> Result<(), DbError> {
+        let key = tenant_key(self.descriptor);
+        if engine.kind() == EngineKind::Postgresql {
+            let lock_key = format!("sitepack:{}:{key}", engine.schema().unwrap_or_default());
+            let got = engine.exists(
+                "taking the tenant's restore lock",
+                "SELECT 1 WHERE pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+                &[SqlValue::Text(lock_key)],
+            )?;
+            if !got {
+                return Err(DbError::Review {
+                    problem: format!(
+                        "another restore of site {} ({key}) is running on this database: \
+                         nothing was changed; wait for it, then keep or revert it",
+                        self.descriptor.site.id
+                    ),
+                });
+            }
+        }
+        create_state_table(engine, self.descriptor)?;
+        if let Some(pending) = read_pending(engine, self.descriptor)? {
+            return Err(pending_error(self.descriptor, &pending));
+        }
+        let written = write_snapshot(engine, self.descriptor, self.archive, &self.scope, tables)?;
+        self.snapshot = Some(written);
+        Ok(())
+    }
+
+    fn before_commit(
+        &mut self,
+        engine: &mut dyn WriteEngine,
+        _summary: &RestoreSummary,
+    ) -> Result<(), DbError> {
+        let Some((path, sha256)) = &self.snapshot else {
+            return Err(DbError::Review {
+                problem: "no snapshot was taken before the restore (a bug)".to_owned(),
+            });
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let pending = PendingDbRestore {
+            tenant: tenant_key(self.descriptor),
+            snapshot: name,
+            snapshot_sha256: sha256.clone(),
+            mode: match self.mode {
+                Mode::Replace => "replace",
+                Mode::Merge => "merge",
+            }
+            .to_owned(),
+            archive: self.archive_name.to_owned(),
+            started_at: chrono::Utc::now()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string(),
+            snapshot_present: true,
+        };
+        let dialect = engine.dialect();
+        let placeholders: Vec<String> = (1..=STATE_COLUMNS.len())
+            .map(|n| dialect.placeholder(n))
+            .collect();
+        let columns: Vec<String> = STATE_COLUMNS.iter().map(|c| quote_ident(c)).collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            qualified_state(self.descriptor),
+            columns.join(", "),
+            placeholders.join(", ")
+        );
+        let values = [
+            &pending.tenant,
+            &pending.snapshot,
+            &pending.snapshot_sha256,
+            &pending.mode,
+            &pending.archive,
+            &pending.started_at,
+        ]
+        .map(|v| SqlValue::Text(v.clone()));
+        engine.execute("recording the pending restore", &sql, &values)?;
+        sitepack_format::failpoint::hit("db-restore:snapshot-written");
+        self.pending = Some(pending);
+        Ok(())
+    }
+}
+
+fn create_state_table(
+    engine: &mut dyn WriteEngine,
+    descriptor: &Descriptor,
+) -> Result<(), DbError> {
+    let columns: Vec<String> = STATE_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let key = if i == 0 { " PRIMARY KEY" } else { "" };
+            format!("{} TEXT NOT NULL{key}", quote_ident(c))
+        })
+        .collect();
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {} ({})",
+        qualified_state(descriptor),
+        columns.join(", ")
+    );
+    engine.execute("creating sitepack's restore state table", &sql, &[])?;
+    Ok(())
+}
+
+/// Writes the tenant's rows of `tables`, as they are now, as a sitepack archive of the
+/// archive's scope into the snapshots directory (temporary name, fsync, rename, fsync of
+/// the directory); its path and SHA-256.
+fn write_snapshot(
+    engine: &mut dyn WriteEngine,
+    descriptor: &Descriptor,
+    archive: &Archive,
+    scope: &sitepack_format::Scope,
+    tables: &[ScopeTable],
+) -> Result<(PathBuf, String), DbError> {
+    let internal = descriptor.state_dir.join(INTERNAL_DIR);
+    let dir = internal.join(SNAPSHOTS_DIR);
+    fs::create_dir_all(&dir).map_err(|e| DbError::io("create", &dir, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix("snapshot-")
+        .tempdir_in(&dir)
+        .map_err(|e| DbError::io("create a staging directory in", &dir, e))?;
+    let archived = crate::restore::archive_schema(archive)?;
+    // Kept whole: a revert puts back exactly these rows, secrets included.
+    let policy = SecretPolicy::keeping_rows_whole();
+    let mut schema_tables = Vec::with_capacity(tables.len());
+    let mut entries: Vec<TableEntry> = Vec::with_capacity(tables.len());
+    for table in tables {
+        let from = archived.tables.iter().find(|t| t.name == table.table);
+        let path: ArchivePath =
+            table_path(&table.table)
+                .parse()
+                .map_err(|e: sitepack_format::FormatError| DbError::Plan {
+                    problem: format!("table \"{}\" cannot be snapshotted: {e}", table.table),
+                })?;
+        let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+        let entry = encode_table(&path, &names, &policy, 1, staging.path(), |rows| {
+            engine.for_each_row(&table.query, &table.columns, &mut |mut values| {
+                rows.write_row(&mut values)?;
+                Ok(())
+            })
+        })?;
+        schema_tables.push(Table {
+            name: table.table.clone(),
+            role: from.map_or(TableRole::Tenant, |t| t.role),
+            columns: table.columns.clone(),
+            primary_key: from.map(|t| t.primary_key.clone()).unwrap_or_default(),
+            unique: from.map(|t| t.unique.clone()).unwrap_or_default(),
+            foreign_keys: from.map(|t| t.foreign_keys.clone()).unwrap_or_default(),
+            rows: entry.rows(),
+        });
+        entries.push(entry);
+    }
+    let schema = DatabaseSchema {
+        engine: engine.kind(),
+        engine_version: engine.version(),
+        tenant: archived.tenant.clone(),
+        tables: schema_tables,
+        skipped: archived.skipped.clone(),
+    };
+    let db_dir = staging.path().join(DB_DIR);
+    fs::create_dir_all(&db_dir).map_err(|e| DbError::io("create", &db_dir, e))?;
+    write_json(&staging.path().join("site.json"), &descriptor.site_json())?;
+    let schema_value = serde_json::to_value(&schema).map_err(|e| DbError::Query {
+        what: "writing the snapshot's db/schema.json".into(),
+        reason: e.to_string(),
+    })?;
+    write_json(&staging.path().join(DB_SCHEMA_PATH), &schema_value)?;
+    let site = Site::open_database(staging.path(), None, &descriptor.state_dir)
+        .map_err(|e| DbError::from(Box::new(e)))?
+        .with_tables(entries);
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ");
+    let name = format!("restore-{stamp}-{}.zip", std::process::id());
+    let final_path = dir.join(&name);
+    let mut file = tempfile::Builder::new()
+        .prefix(".tmp-restore-")
+        .tempfile_in(&dir)
+        .map_err(|e| DbError::io("create a temporary snapshot in", &dir, e))?;
+    let options = CreateOptions::new(scope.clone());
+    let summary = sitepack_writer::write_archive(
+        &site,
+        &options,
+        file.as_file_mut(),
+        &final_path,
+        &NoProgress,
+    )
+    .map_err(|e| DbError::from(Box::new(e)))?;
+    file.as_file_mut()
+        .flush()
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|e| DbError::io("write", file.path().to_path_buf(), e))?;
+    file.persist(&final_path)
+        .map_err(|e| DbError::io("rename the snapshot into", &final_path, e.error))?;
+    fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| DbError::io("sync", &dir, e))?;
+    drop(staging);
+    Ok((final_path, summary.archive_sha256.to_string()))
+}
+
+fn write_json(path: &Path, value: &Value) -> Result<(), DbError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| DbError::Query {
+        what: format!("writing {}", path.display()),
+        reason: e.to_string(),
+    })?;
+    text.push('\n');
+    fs::write(path, text).map_err(|e| DbError::io("write", path, e))
+}
+
+fn no_pending(descriptor: &Descriptor) -> DbError {
+    DbError::Review {
+        problem: format!(
+            "no restore of site {} is pending review (the database holds no row of {STATE_TABLE} for its tenant): nothing to keep or revert",
+            descriptor.site.id
+        ),
+    }
+}
+
+/// Deletes the tenant's row of [`STATE_TABLE`] in the current transaction; an error
+/// when there was none (another command settled it first).
+fn delete_marker(engine: &mut dyn WriteEngine, descriptor: &Descriptor) -> Result<(), DbError> {
+    let sql = format!(
+        "DELETE FROM {} WHERE {} = {}",
+        qualified_state(descriptor),
+        quote_ident("tenant"),
+        engine.dialect().placeholder(1)
+    );
+    let deleted = engine.execute(
+        "settling the pending restore",
+        &sql,
+        &[SqlValue::Text(tenant_key(descriptor))],
+    )?;
+    if deleted == 1 {
+        Ok(())
+    } else {
+        Err(no_pending(descriptor))
+    }
+}
+
+/// Accepts the pending restore: its marker is deleted, then its snapshot. Call it
+/// holding the [`ReviewLock`].
+pub fn keep(descriptor: &Descriptor, lock: &ReviewLock) -> Result<PendingDbRestore, DbError> {
+    let Some(pending) = settle(descriptor, lock)?.pending else {
+        return Err(no_pending(descriptor));
+    };
+    let mut engine = connect_writable(descriptor)?;
+    engine.begin_write()?;
+    let deleted = delete_marker(engine.as_mut(), descriptor);
+    let committed = deleted.and_then(|()| engine.commit());
+    if let Err(error) = committed {
+        let _ = engine.rollback();
+        return Err(error);
+    }
+    remove_snapshot(descriptor, &pending)?;
+    Ok(pending)
+}
+
+fn remove_snapshot(descriptor: &Descriptor, pending: &PendingDbRestore) -> Result<(), DbError> {
+    let path = snapshots_dir(descriptor).join(&pending.snapshot);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(DbError::io("remove the snapshot", &path, e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What [`revert`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reverted {
+    /// The restore undone.
+    pub pending: PendingDbRestore,
+    /// The rows put back.
+    pub summary: RestoreSummary,
+}
+
+/// Undoes the pending restore: the tables it changed are replaced from its snapshot and
+/// its marker deleted, in one transaction; then the snapshot is removed. Call it holding
+/// the [`ReviewLock`].
+pub fn revert(descriptor: &Descriptor, lock: &ReviewLock) -> Result<Reverted, DbError> {
+    let Some(pending) = settle(descriptor, lock)?.pending else {
+        return Err(no_pending(descriptor));
+    };
+    let path = snapshots_dir(descriptor).join(&pending.snapshot);
+    if !path.is_file() {
+        return Err(DbError::Review {
+            problem: format!(
+                "the snapshot of the pending restore ({}) is not in this state directory ({}): \
+                 revert it from the machine whose state directory holds it, or `sitepack keep` it",
+                pending.snapshot,
+                descriptor.state_dir.display()
+            ),
+        });
+    }
+    let archive =
+        Archive::open_local_snapshot(&path).map_err(|e| DbError::ArchiveRead(Box::new(e)))?;
+    let sha256 = archive
+        .sha256()
+        .map_err(|e| DbError::ArchiveRead(Box::new(e)))?
+        .to_string();
+    if sha256 != pending.snapshot_sha256 {
+        return Err(DbError::Review {
+            problem: format!(
+                "the snapshot {} is not the one the pending restore recorded (SHA-256 {sha256}, \
+                 recorded {}): it was changed; nothing was reverted",
+                path.display(),
+                pending.snapshot_sha256
+            ),
+        });
+    }
+    let mut engine = connect_writable(descriptor)?;
+    let plan = plan_restore(engine.as_mut(), descriptor, &archive, Mode::Replace)?;
+    let mut hooks = |engine: &mut dyn WriteEngine| delete_marker(engine, descriptor);
+    let summary = apply_restore(engine.as_mut(), descriptor, &plan, &archive, &mut hooks)?;
+    sitepack_format::failpoint::hit("db-revert:committed");
+    drop(archive);
+    remove_snapshot(descriptor, &pending)?;
+    Ok(Reverted { pending, summary })
+}
+
+fn audit_mode(mode: Mode) -> sitepack_site::RestoreMode {
+    match mode {
+        Mode::Replace => sitepack_site::RestoreMode::Replace,
+        Mode::Merge => sitepack_site::RestoreMode::Merge,
+    }
+}
+
+fn audit_mode_named(mode: &str) -> Option<sitepack_site::RestoreMode> {
+    match mode {
+        "replace" => Some(sitepack_site::RestoreMode::Replace),
+        "merge" => Some(sitepack_site::RestoreMode::Merge),
+        _ => None,
+    }
+}
+
+/// Records a restore's `restore` event in the state directory's audit log (ok or
+/// failed); a warning when the log could not be written.
+#[must_use]
+pub fn record_restore(
+    descriptor: &Descriptor,
+    archive: &Archive,
+    plan: &RestorePlan,
+    result: &Result<ReviewedRestore, DbError>,
+) -> Option<String> {
+    let mut details = sitepack_site::RestoreDetails {
+        archive: Some(archive.name().to_owned()),
+        archive_sha256: archive.sha256().ok(),
+        scope: Some(plan.scope.clone()),
+        mode: Some(audit_mode(plan.mode)),
+        files: Some(false),
+        ..sitepack_site::RestoreDetails::default()
+    };
+    let outcome = match result {
+        Ok(done) => {
+            details.restore_id = Some(done.pending.snapshot.clone());
+            details.added = Some(done.summary.written);
+            details.deleted = Some(done.summary.deleted);
+            details.snapshot = Some(done.snapshot_path.display().to_string());
+            sitepack_site::Outcome::Ok
+        }
+        Err(error) => {
+            details.error = Some(error.to_string());
+            match error {
+                DbError::RestoreRefused { .. } | DbError::Review { .. } => {
+                    sitepack_site::Outcome::Refused
+                }
+                _ => sitepack_site::Outcome::Failed,
+            }
+        }
+    };
+    sitepack_site::record_audit_event(
+        &descriptor.state_dir,
+        outcome,
+        sitepack_site::Details::Restore(details),
+    )
+}
+
+/// Records a refused restore (nothing changed) in the audit log.
+#[must_use]
+pub fn record_refused_restore(
+    descriptor: &Descriptor,
+    archive: &Archive,
+    mode: Mode,
+    reason: &str,
+) -> Option<String> {
+    let details = sitepack_site::RestoreDetails {
+        archive: Some(archive.name().to_owned()),
+        archive_sha256: archive.sha256().ok(),
+        mode: Some(audit_mode(mode)),
+        error: Some(reason.to_owned()),
+        ..sitepack_site::RestoreDetails::default()
+    };
+    sitepack_site::record_audit_event(
+        &descriptor.state_dir,
+        sitepack_site::Outcome::Refused,
+        sitepack_site::Details::Restore(details),
+    )
+}
+
+/// Records a `keep` (`reverted` false) or `revert` event in the audit log.
+#[must_use]
+pub fn record_settled(
+    descriptor: &Descriptor,
+    reverted: bool,
+    result: &Result<PendingDbRestore, DbError>,
+) -> Option<String> {
+    let mut details = sitepack_site::SettleDetails::default();
+    let outcome = match result {
+        Ok(pending) => {
+            details.restore_id = Some(pending.snapshot.clone());
+            details.archive = Some(pending.archive.clone());
+            details.mode = audit_mode_named(&pending.mode);
+            sitepack_site::Outcome::Ok
+        }
+        Err(error) => {
+            details.error = Some(error.to_string());
+            match error {
+                DbError::Review { .. } | DbError::RestoreRefused { .. } => {
+                    sitepack_site::Outcome::Refused
+                }
+                _ => sitepack_site::Outcome::Failed,
+            }
+        }
+    };
+    let details = if reverted {
+        sitepack_site::Details::Revert(details)
+    } else {
+        sitepack_site::Details::Keep(details)
+    };
+    sitepack_site::record_audit_event(&descriptor.state_dir, outcome, details)
+}

@@ -1,0 +1,769 @@
+//! `sitepack restore ARCHIVE SITE.toml` and its review (`status`, `keep`, `revert`) on
+//! real SQLite files and real PostgreSQL databases (each test makes its own, dropped when
+//! it ends). A shop schema of this file's own: `tenants` (the tenant table), `customers`
+//! (tenant rows, a `password` column sitepack redacts in archives), `orders` (linked
+//! through the customer), `currencies` (reference); two tenants, `acme` (restored) and
+//! `beta` (never touched).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+use crate::util::{Run, create, run};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+const BOTH: [Kind; 2] = [Kind::Sqlite, Kind::Postgres];
+
+const SCHEMA: &str = "
+CREATE TABLE tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE currencies (code TEXT PRIMARY KEY, title TEXT NOT NULL);
+CREATE TABLE customers (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL, password TEXT);
+CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers(id), currency TEXT REFERENCES currencies(code), note TEXT);
+INSERT INTO tenants VALUES ('acme', 'Acme Anvils'), ('beta', 'Beta Bakery');
+INSERT INTO currencies VALUES ('EUR', 'Euro'), ('USD', 'Dollar'), ('JPY', 'Yen');
+";
+
+fn admin_url() -> String {
+    std::env::var("SITEPACK_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+struct PgDb {
+    name: String,
+}
+
+impl PgDb {
+    fn new() -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "sitepack_dbrestore_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        postgres::Client::connect(&admin_url(), postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {}: {e}", admin_url()))
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        Self { name }
+    }
+
+    fn url(&self) -> String {
+        let url = admin_url();
+        let (server, _) = url.rsplit_once('/').unwrap();
+        format!("{server}/{}", self.name)
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&admin_url(), postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// A shop database with `customers` acme customers (one order each) and 3 beta ones, and
+/// the descriptor `shop.toml` (tenant acme) beside it.
+struct Shop {
+    dir: tempfile::TempDir,
+    pg: Option<PgDb>,
+}
+
+impl Shop {
+    fn new(kind: Kind, customers: u32) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = (kind == Kind::Postgres).then(PgDb::new);
+        let shop = Self { dir, pg };
+        shop.execute(SCHEMA);
+        let mut sql = String::new();
+        for id in 1..=customers {
+            let password = if id % 2 == 0 {
+                "'postgres://app:hunter2@db.example/shop'".to_owned()
+            } else {
+                format!("'pw-{id}'")
+            };
+            writeln!(
+                sql,
+                "INSERT INTO customers VALUES ({id}, 'acme', 'customer {id}', {password});"
+            )
+            .unwrap();
+            writeln!(
+                sql,
+                "INSERT INTO orders VALUES ({}, {id}, 'EUR', 'order of {id}');",
+                id + 100_000
+            )
+            .unwrap();
+        }
+        for id in 900_001..=900_003 {
+            writeln!(
+                sql,
+                "INSERT INTO customers VALUES ({id}, 'beta', 'beta customer {id}', 'beta-pw');"
+            )
+            .unwrap();
+            writeln!(
+                sql,
+                "INSERT INTO orders VALUES ({}, {id}, 'USD', 'beta order');",
+                id + 100_000
+            )
+            .unwrap();
+        }
+        shop.execute(&format!("BEGIN; {sql} COMMIT;"));
+        shop.write_descriptor("shop.toml", "");
+        shop
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn descriptor(&self) -> PathBuf {
+        self.root().join("shop.toml")
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.root().join(".shop.sitepack")
+    }
+
+    fn url(&self) -> String {
+        match &self.pg {
+            Some(pg) => pg.url(),
+            None => "sqlite:shop.db".to_owned(),
+        }
+    }
+
+    /// Writes a descriptor of tenant acme called `name`, with `extra` appended.
+    fn write_descriptor(&self, name: &str, extra: &str) -> PathBuf {
+        let path = self.root().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "[site]\nid = \"acme\"\nname = \"Acme Anvils\"\nurl = \"https://acme.example\"\n\n\
+                 [database]\nurl = \"{}\"\ntenant_column = \"tenant_id\"\ntenant = \"acme\"\n\
+                 tenant_table = \"tenants\"\n{extra}",
+                self.url()
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    fn execute(&self, sql: &str) {
+        match &self.pg {
+            Some(pg) => postgres::Client::connect(&pg.url(), postgres::NoTls)
+                .unwrap()
+                .batch_execute(sql)
+                .unwrap(),
+            None => rusqlite::Connection::open(self.root().join("shop.db"))
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+        }
+    }
+
+    fn strings(&self, sql: &str) -> BTreeSet<String> {
+        if let Some(pg) = &self.pg {
+            return postgres::Client::connect(&pg.url(), postgres::NoTls)
+                .unwrap()
+                .query(sql, &[])
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<_, String>(0))
+                .collect();
+        }
+        let connection = rusqlite::Connection::open(self.root().join("shop.db")).unwrap();
+        let mut statement = connection.prepare(sql).unwrap();
+        statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// Every row of a tenant, as text.
+    fn rows(&self, tenant: &str) -> BTreeSet<String> {
+        let mut rows = self.strings(&format!(
+            "SELECT 'tenant ' || id || '|' || name FROM tenants WHERE id = '{tenant}'"
+        ));
+        rows.extend(self.strings(&format!(
+            "SELECT 'customer ' || id || '|' || name || '|' || COALESCE(password, '<null>') \
+             FROM customers WHERE tenant_id = '{tenant}'"
+        )));
+        rows.extend(self.strings(&format!(
+            "SELECT 'order ' || o.id || '|' || o.customer_id || '|' || COALESCE(o.currency, '<null>') \
+             || '|' || COALESCE(o.note, '<null>') FROM orders o JOIN customers c ON c.id = o.customer_id \
+             WHERE c.tenant_id = '{tenant}'"
+        )));
+        rows
+    }
+
+    /// Rows deleted, changed and added for acme.
+    fn damage(&self) {
+        self.execute(
+            "DELETE FROM orders WHERE id = 100003;
+             DELETE FROM customers WHERE id = 3;
+             UPDATE customers SET name = 'renamed by mistake', password = 'changed-pw' WHERE id = 1;
+             UPDATE orders SET note = 'changed note', currency = 'JPY' WHERE id = 100002;
+             INSERT INTO customers VALUES (5000, 'acme', 'added since', 'added-pw');
+             INSERT INTO orders VALUES (105000, 5000, 'USD', 'added order');",
+        );
+    }
+
+    fn snapshot_files(&self) -> Vec<String> {
+        let dir = self.state_dir().join(".sitepack/db-snapshots");
+        std::fs::read_dir(dir).map_or_else(
+            |_| Vec::new(),
+            |entries| {
+                entries
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            },
+        )
+    }
+}
+
+fn restore(archive: &Path, site: &Path, args: &[&str]) -> Run {
+    let mut command = vec![
+        "restore".as_ref(),
+        archive.as_os_str(),
+        site.as_os_str(),
+        "--no-progress".as_ref(),
+    ];
+    command.extend(args.iter().map(|a| std::ffi::OsStr::new(*a)));
+    run(command)
+}
+
+fn review(command: &str, site: &Path) -> Run {
+    run([command.as_ref(), site.as_os_str(), "--json".as_ref()])
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
+}
+
+fn audit_operations(site: &Path) -> Vec<String> {
+    let run = run(["audit".as_ref(), site.as_os_str(), "--json".as_ref()]).expect(0);
+    let events = json(&run);
+    let events = events
+        .get("events")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_else(|| events.as_array().cloned().unwrap_or_default());
+    events
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["type"].as_str().unwrap_or_default(),
+                e["outcome"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn db_restore_replace_gives_back_the_archive_and_revert_the_damage() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 20);
+        let archive = shop.root().join("acme.zip");
+        create(&shop.descriptor(), &archive, &[]);
+        let archived = shop.rows("acme");
+        let beta = shop.rows("beta");
+        shop.damage();
+        let damaged = shop.rows("acme");
+        assert_ne!(damaged, archived);
+
+        let done = restore(
+            &archive,
+            &shop.descriptor(),
+            &["--mode", "replace", "--yes", "--json"],
+        )
+        .expect(0);
+        let done = json(&done);
+        assert_eq!(done["plan"]["mode"], "replace", "{kind:?}");
+        let customers = done["plan"]["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "customers")
+            .unwrap();
+        assert_eq!(customers["archive_rows"], 20);
+        assert_eq!(customers["target_rows"], 20);
+        // The archive redacted the passwords: the restored rows have none.
+        let mut expected = archived.clone();
+        expected = expected
+            .into_iter()
+            .map(|row| match row.strip_prefix("customer ") {
+                Some(rest) => {
+                    let (keep, _) = rest.rsplit_once('|').unwrap();
+                    format!("customer {keep}|<null>")
+                }
+                None => row,
+            })
+            .collect();
+        // Passwords that are no secret by shape travel (`pw-N` under a `password`
+        // column is redacted by its name; every one is).
+        assert_eq!(shop.rows("acme"), expected, "{kind:?}");
+        assert_eq!(
+            shop.rows("beta"),
+            beta,
+            "{kind:?}: the other tenant changed"
+        );
+
+        let status = json(&review("status", &shop.descriptor()).expect(0));
+        assert_eq!(status["pending"]["mode"], "replace", "{kind:?}: {status}");
+        assert_eq!(shop.snapshot_files().len(), 1);
+
+        // A second restore is refused, here and from another machine's state directory.
+        let again = restore(&archive, &shop.descriptor(), &["--yes"]).expect(1);
+        assert!(
+            again.stderr.contains("keep") && again.stderr.contains("revert"),
+            "{}",
+            again.stderr
+        );
+        let other = shop.write_descriptor("other.toml", "[state]\ndir = \"other-machine\"\n");
+        let from_other = restore(&archive, &other, &["--yes"]).expect(1);
+        assert!(
+            from_other.stderr.contains("pending review"),
+            "{}",
+            from_other.stderr
+        );
+        let other_status = json(&review("status", &other).expect(0));
+        assert_eq!(other_status["pending"]["snapshot_present"], false);
+        assert_eq!(
+            shop.rows("acme"),
+            expected,
+            "{kind:?}: a refused restore changed rows"
+        );
+
+        let reverted = json(&review("revert", &shop.descriptor()).expect(0));
+        assert_eq!(reverted["settled"], "reverted");
+        assert_eq!(shop.rows("acme"), damaged, "{kind:?}: revert is not exact");
+        assert_eq!(shop.rows("beta"), beta);
+        assert!(shop.snapshot_files().is_empty());
+        let status = json(&review("status", &shop.descriptor()).expect(0));
+        assert!(status["pending"].is_null(), "{status}");
+        review("keep", &shop.descriptor()).expect(1);
+        let ops = audit_operations(&shop.descriptor());
+        for wanted in ["restore ok", "restore refused", "revert ok", "keep refused"] {
+            assert!(
+                ops.iter().any(|o| o == wanted),
+                "{kind:?}: {wanted} not in {ops:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn db_merge_keeps_rows_the_archive_lacks_and_keep_drops_the_snapshot() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 10);
+        let archive = shop.root().join("acme.zip");
+        create(&shop.descriptor(), &archive, &[]);
+        shop.damage();
+        restore(&archive, &shop.descriptor(), &["--mode", "merge", "--yes"]).expect(0);
+        let rows = shop.rows("acme");
+        // Added since: kept. Deleted: back. Changed: the archive's (the password, redacted
+        // in the archive, stays as the target had it).
+        assert!(
+            rows.contains("customer 5000|added since|added-pw"),
+            "{kind:?}: {rows:?}"
+        );
+        assert!(rows.contains("order 105000|5000|USD|added order"));
+        assert!(rows.contains("customer 3|customer 3|<null>"), "{rows:?}");
+        assert!(rows.contains("order 100003|3|EUR|order of 3"));
+        assert!(
+            rows.contains("customer 1|customer 1|changed-pw"),
+            "{rows:?}"
+        );
+        assert!(rows.contains("order 100002|2|EUR|order of 2"));
+        assert_eq!(shop.snapshot_files().len(), 1);
+        let kept = json(&review("keep", &shop.descriptor()).expect(0));
+        assert_eq!(kept["settled"], "kept");
+        assert!(shop.snapshot_files().is_empty());
+        assert_eq!(shop.rows("acme"), rows, "keep changed rows");
+        // sitepack's own table never travels: not in a backup, not among the skipped.
+        let after = shop.root().join("after.zip");
+        create(&shop.descriptor(), &after, &[]);
+        let entries = crate::util::read_archive(&after);
+        assert!(
+            entries
+                .values()
+                .all(|bytes| !String::from_utf8_lossy(bytes).contains("sitepack_restore_state")),
+            "{kind:?}: the state table travelled"
+        );
+        // Nothing pending: a new restore may run.
+        restore(&archive, &shop.descriptor(), &["--dry-run"]).expect(0);
+        restore(
+            &archive,
+            &shop.descriptor(),
+            &["--yes", "--mode", "replace"],
+        )
+        .expect(0);
+        review("keep", &shop.descriptor()).expect(0);
+    }
+}
+
+#[test]
+fn db_a_refused_restore_changes_nothing_and_names_every_reason() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 5);
+        let archive = shop.root().join("acme.zip");
+        create(&shop.descriptor(), &archive, &[]);
+        // Two problems: a reference row gone, a column added NOT NULL without default.
+        // (PostgreSQL: the foreign key's trigger set aside for this session, as a broken
+        // database would have it.)
+        let unchecked = if kind == Kind::Postgres {
+            "SET session_replication_role = replica;"
+        } else {
+            "PRAGMA foreign_keys = OFF;"
+        };
+        shop.execute(&format!(
+            "{unchecked} DELETE FROM currencies WHERE code = 'EUR';
+             ALTER TABLE customers ADD COLUMN vip_level INTEGER NOT NULL DEFAULT 0;"
+        ));
+        // (the DEFAULT keeps the ALTER possible; dropping it makes the column unfillable)
+        match kind {
+            Kind::Postgres => shop.execute("ALTER TABLE customers ALTER COLUMN vip_level DROP DEFAULT"),
+            Kind::Sqlite => shop.execute(
+                "PRAGMA foreign_keys = OFF; CREATE TABLE c2 (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL, password TEXT, vip_level INTEGER NOT NULL);
+                 INSERT INTO c2 SELECT * FROM customers; DROP TABLE customers; ALTER TABLE c2 RENAME TO customers;",
+            ),
+        }
+        let before = shop.rows("acme");
+        let refused = restore(
+            &archive,
+            &shop.descriptor(),
+            &["--yes", "--mode", "replace"],
+        )
+        .expect(1);
+        assert!(
+            refused.stderr.contains("EUR"),
+            "{kind:?}: {}",
+            refused.stderr
+        );
+        assert!(
+            refused.stderr.contains("vip_level"),
+            "{kind:?}: {}",
+            refused.stderr
+        );
+        assert_eq!(shop.rows("acme"), before);
+        assert!(shop.snapshot_files().is_empty());
+        let status = json(&review("status", &shop.descriptor()).expect(0));
+        assert!(status["pending"].is_null());
+        // preview --against says the same, and exits 1.
+        let preview = run([
+            "preview".as_ref(),
+            archive.as_os_str(),
+            "--against".as_ref(),
+            shop.descriptor().as_os_str(),
+            "--json".as_ref(),
+        ])
+        .expect(1);
+        let preview = json(&preview);
+        assert!(
+            !preview["against"]["replace"]["refusals"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[test]
+fn db_restore_asks_for_yes_refuses_unsupported_options_and_files() {
+    let shop = Shop::new(Kind::Sqlite, 3);
+    std::fs::create_dir_all(shop.root().join("uploads")).unwrap();
+    std::fs::write(shop.root().join("uploads/logo.txt"), "logo\n").unwrap();
+    let with_files = shop.write_descriptor("files.toml", "[files]\ndir = \"uploads\"\n");
+    let archive = shop.root().join("acme.zip");
+    create(&with_files, &archive, &[]);
+    shop.damage();
+    let before = shop.rows("acme");
+    let no_yes = restore(&archive, &with_files, &[]).expect(1);
+    assert!(no_yes.stderr.contains("--yes"), "{}", no_yes.stderr);
+    let files = restore(&archive, &with_files, &["--yes"]).expect(1);
+    assert!(files.stderr.contains("--no-files"), "{}", files.stderr);
+    let as_user = restore(
+        &archive,
+        &with_files,
+        &["--yes", "--no-files", "--as", "u-1"],
+    )
+    .expect(1);
+    assert!(as_user.stderr.contains("--as"), "{}", as_user.stderr);
+    let dry = restore(&archive, &with_files, &["--dry-run", "--no-files"]).expect(0);
+    assert!(dry.stdout.contains("dry run"), "{}", dry.stdout);
+    assert_eq!(shop.rows("acme"), before);
+    restore(
+        &archive,
+        &with_files,
+        &["--yes", "--no-files", "--mode", "replace"],
+    )
+    .expect(0);
+    assert_ne!(shop.rows("acme"), before);
+    review("revert", &with_files).expect(0);
+    assert_eq!(shop.rows("acme"), before);
+}
+
+/// Runs `sitepack restore …` with `SITEPACK_FAILPOINT=point`, which must kill it.
+fn killed_restore(point: &str, archive: &Path, site: &Path) {
+    let output = crate::util::sitepack()
+        .args([
+            "restore".as_ref(),
+            archive.as_os_str(),
+            site.as_os_str(),
+            "--yes".as_ref(),
+            "--mode".as_ref(),
+            "replace".as_ref(),
+            "--no-progress".as_ref(),
+        ])
+        .env("SITEPACK_FAILPOINT", point)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.signal(),
+        Some(9),
+        "{point}: not killed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn db_a_killed_restore_leaves_the_tenant_before_or_after_and_the_state_truthful() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 3000);
+        let archive = shop.root().join("acme.zip");
+        create(&shop.descriptor(), &archive, &[]);
+        shop.damage();
+        let damaged = shop.rows("acme");
+        let beta = shop.rows("beta");
+
+        // Killed with the snapshot written and the marker inserted, before COMMIT: rolled
+        // back; the snapshot is no one's and the next command removes it.
+        killed_restore("db-restore:snapshot-written", &archive, &shop.descriptor());
+        assert_eq!(shop.rows("acme"), damaged, "{kind:?}: not rolled back");
+        assert_eq!(shop.snapshot_files().len(), 1, "{kind:?}");
+        let status = json(&review("status", &shop.descriptor()).expect(0));
+        assert!(status["pending"].is_null(), "{kind:?}: {status}");
+        assert_eq!(
+            status["removed_snapshots"].as_array().map(Vec::len),
+            Some(1)
+        );
+        assert!(shop.snapshot_files().is_empty());
+        assert!(
+            audit_operations(&shop.descriptor()).contains(&"recover ok".to_owned()),
+            "{kind:?}"
+        );
+
+        // Killed after COMMIT: restored and pending, with its snapshot.
+        killed_restore("db-restore:committed", &archive, &shop.descriptor());
+        let restored = shop.rows("acme");
+        assert_ne!(restored, damaged, "{kind:?}");
+        // The tenant's row, 3000 customers and 3000 orders, as archived.
+        assert_eq!(restored.len(), 6001, "{kind:?}");
+        let status = json(&review("status", &shop.descriptor()).expect(0));
+        assert_eq!(
+            status["pending"]["snapshot_present"], true,
+            "{kind:?}: {status}"
+        );
+        // Another restore is refused; revert gives back the damaged rows exactly.
+        restore(&archive, &shop.descriptor(), &["--yes"]).expect(1);
+        review("revert", &shop.descriptor()).expect(0);
+        assert_eq!(shop.rows("acme"), damaged, "{kind:?}");
+        assert_eq!(shop.rows("beta"), beta, "{kind:?}");
+        assert!(shop.snapshot_files().is_empty());
+    }
+}
+
+#[test]
+fn db_postgres_a_restore_running_elsewhere_holds_the_tenants_lock() {
+    let shop = Shop::new(Kind::Postgres, 5);
+    let archive = shop.root().join("acme.zip");
+    create(&shop.descriptor(), &archive, &[]);
+    shop.damage();
+    let before = shop.rows("acme");
+    // Another session holds the tenant's restore lock, as a running restore does.
+    let mut other = postgres::Client::connect(&shop.url(), postgres::NoTls).unwrap();
+    let mut held = other.transaction().unwrap();
+    held.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&"sitepack:public:tenant_id=\"acme\""],
+    )
+    .unwrap();
+    let refused = restore(&archive, &shop.descriptor(), &["--yes"]).expect(1);
+    assert!(
+        refused.stderr.contains("another restore"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(shop.rows("acme"), before);
+    assert!(
+        shop.snapshot_files().is_empty(),
+        "the refused restore left its snapshot"
+    );
+    held.rollback().unwrap();
+    restore(&archive, &shop.descriptor(), &["--yes"]).expect(0);
+    review("revert", &shop.descriptor()).expect(0);
+    assert_eq!(shop.rows("acme"), before);
+}
+
+/// The snapshot of the pending restore.
+fn the_snapshot(shop: &Shop) -> PathBuf {
+    let files = shop.snapshot_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    shop.state_dir()
+        .join(".sitepack/db-snapshots")
+        .join(&files[0])
+}
+
+#[test]
+fn db_a_snapshot_is_only_trusted_as_its_own_and_a_changed_one_is_refused() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 4);
+        let archive = shop.root().join("acme.zip");
+        create(&shop.descriptor(), &archive, &[]);
+        shop.damage();
+        let damaged = shop.rows("acme");
+        restore(
+            &archive,
+            &shop.descriptor(),
+            &["--yes", "--mode", "replace"],
+        )
+        .expect(0);
+        let restored = shop.rows("acme");
+        let snapshot = the_snapshot(&shop);
+        // It holds the secrets whole: as an archive from elsewhere it is not valid.
+        let validated = run(["validate".as_ref(), snapshot.as_os_str()]).expect(1);
+        assert!(
+            validated.stdout.contains("SECRET_PRESENT"),
+            "{}",
+            validated.stdout
+        );
+        // Changed on disk: the revert refuses it, nothing changes, the restore stays pending.
+        let original = std::fs::read(&snapshot).unwrap();
+        let mut changed = original.clone();
+        let last = changed.len() - 1;
+        changed[last] ^= 0x01;
+        std::fs::write(&snapshot, &changed).unwrap();
+        let refused = review("revert", &shop.descriptor());
+        assert_ne!(refused.code, 0, "{kind:?}");
+        assert_eq!(shop.rows("acme"), restored);
+        std::fs::write(&snapshot, &original).unwrap();
+        // A revert killed after its COMMIT: the rows are back, nothing is pending, and
+        // the snapshot left behind is removed by the next command.
+        let output = crate::util::sitepack()
+            .args(["revert".as_ref(), shop.descriptor().as_os_str()])
+            .env("SITEPACK_FAILPOINT", "db-revert:committed")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.signal(), Some(9), "{kind:?}: not killed");
+        assert_eq!(shop.rows("acme"), damaged, "{kind:?}");
+        let status = json(&review("status", &shop.descriptor()).expect(0));
+        assert!(status["pending"].is_null(), "{status}");
+        assert!(shop.snapshot_files().is_empty());
+    }
+}
+
+#[test]
+fn db_a_table_scope_restore_reverts_exactly() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 6);
+        let archive = shop.root().join("orders.zip");
+        create(&shop.descriptor(), &archive, &["--scope", "table:orders"]);
+        // A row the archive's orders reference gone: refused by the database, rolled back
+        // (exit 1, nothing changed).
+        shop.execute("DELETE FROM orders WHERE id = 100003; DELETE FROM customers WHERE id = 3;");
+        let before = shop.rows("acme");
+        let refused = restore(
+            &archive,
+            &shop.descriptor(),
+            &["--yes", "--mode", "replace"],
+        )
+        .expect(1);
+        assert!(
+            refused.stderr.contains("customers"),
+            "{kind:?}: {}",
+            refused.stderr
+        );
+        assert_eq!(shop.rows("acme"), before);
+        assert!(shop.snapshot_files().is_empty(), "{kind:?}");
+        shop.execute(
+            "INSERT INTO customers VALUES (3, 'acme', 'customer 3', NULL);
+             UPDATE customers SET name = 'renamed by mistake' WHERE id = 1;
+             UPDATE orders SET note = 'changed note', currency = 'JPY' WHERE id = 100002;
+             DELETE FROM orders WHERE id = 100004;
+             INSERT INTO orders VALUES (105000, 1, 'USD', 'added order');",
+        );
+        let damaged = shop.rows("acme");
+        let done = json(
+            &restore(
+                &archive,
+                &shop.descriptor(),
+                &["--yes", "--json", "--mode", "replace"],
+            )
+            .expect(0),
+        );
+        assert_eq!(done["plan"]["scope"], "table:orders", "{kind:?}");
+        let rows = shop.rows("acme");
+        // The orders are the archive's (the changed one and the deleted one back, the
+        // added one gone); the customers as they were.
+        assert!(
+            rows.contains("order 100002|2|EUR|order of 2"),
+            "{kind:?}: {rows:?}"
+        );
+        assert!(rows.contains("order 100004|4|EUR|order of 4"), "{rows:?}");
+        assert!(
+            !rows.iter().any(|r| r.starts_with("order 105000")),
+            "{rows:?}"
+        );
+        assert!(
+            rows.contains("customer 1|renamed by mistake|pw-1"),
+            "{rows:?}"
+        );
+        review("revert", &shop.descriptor()).expect(0);
+        assert_eq!(shop.rows("acme"), damaged, "{kind:?}");
+    }
+}
+
+#[test]
+fn db_a_backup_while_a_restore_is_pending_keeps_its_snapshot() {
+    let shop = Shop::new(Kind::Sqlite, 4);
+    let archive = shop.root().join("acme.zip");
+    create(&shop.descriptor(), &archive, &[]);
+    shop.damage();
+    let damaged = shop.rows("acme");
+    restore(
+        &archive,
+        &shop.descriptor(),
+        &["--yes", "--mode", "replace"],
+    )
+    .expect(0);
+    let snapshot = the_snapshot(&shop);
+    // A backup, stats and a dry run while it is pending touch neither the snapshot nor
+    // the review (the directory sites' recovery is not the database site's).
+    create(
+        &shop.descriptor(),
+        &shop.root().join("while-pending.zip"),
+        &[],
+    );
+    run(["stats".as_ref(), shop.descriptor().as_os_str()]).expect(0);
+    restore(&archive, &shop.descriptor(), &["--dry-run"]).expect(1);
+    assert!(
+        snapshot.is_file(),
+        "the snapshot of the pending restore was removed"
+    );
+    review("revert", &shop.descriptor()).expect(0);
+    assert_eq!(shop.rows("acme"), damaged);
+}
