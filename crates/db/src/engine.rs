@@ -51,6 +51,15 @@ impl ColumnInfo {
     }
 }
 
+/// What deleting a referenced row does to the rows that reference it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteEffect {
+    /// They are deleted or changed with it (`CASCADE`, `SET NULL`, `SET DEFAULT`).
+    Changes,
+    /// The delete fails at once while they reference it.
+    Forbids,
+}
+
 /// A connection to one database, able to read one consistent snapshot of it.
 ///
 /// Call order: [`Engine::begin_snapshot`], then any number of [`Engine::reflect`],
@@ -172,9 +181,12 @@ pub trait WriteEngine: Engine {
         let _ = table;
         Ok(Vec::new())
     }
-    /// The foreign keys whose `ON DELETE` action changes the referencing rows (`CASCADE`,
-    /// `SET NULL`, `SET DEFAULT`), each with its referencing table.
-    fn changing_deletes(&mut self) -> Result<Vec<(String, ForeignKey)>, DbError>;
+    /// The foreign keys a replace's deletes must not reach rows through, each with its
+    /// referencing table and what a delete of a referenced row does there: change the
+    /// referencing rows (`ON DELETE CASCADE`, `SET NULL`, `SET DEFAULT`), or fail at once
+    /// (`RESTRICT`; PostgreSQL: also a key that is not `DEFERRABLE`, which `SET
+    /// CONSTRAINTS ALL DEFERRED` leaves checked at each statement).
+    fn delete_effects(&mut self) -> Result<Vec<(String, ForeignKey, DeleteEffect)>, DbError>;
     /// Commits the transaction.
     fn commit(&mut self) -> Result<(), DbError>;
     /// Rolls the transaction back (nothing it wrote remains).

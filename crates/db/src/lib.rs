@@ -42,7 +42,9 @@ pub mod sql;
 pub mod sqlite;
 
 pub use descriptor::Descriptor;
-pub use engine::{ColumnInfo, Engine, SequenceMove, SqlValue, TableInfo, WriteEngine};
+pub use engine::{
+    ColumnInfo, DeleteEffect, Engine, SequenceMove, SqlValue, TableInfo, WriteEngine,
+};
 pub use error::DbError;
 pub use export::{ExportSummary, TenantStats, connect, connect_writable, export, tenant_stats};
 pub use plan::{Plan, Scope};

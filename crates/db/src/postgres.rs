@@ -22,7 +22,7 @@ use serde_json::Value;
 use sitepack_format::database::{Column, ColumnType, EngineKind, ForeignKey, ScalarType};
 use sitepack_format::{CREDENTIAL_MASK, error_chain};
 
-use crate::engine::{SequenceMove, SqlValue, WriteEngine};
+use crate::engine::{DeleteEffect, SequenceMove, SqlValue, WriteEngine};
 use crate::sql::{Dialect, Param, RowQuery, quote_ident};
 use crate::{ColumnInfo, DbError, Engine, TableInfo};
 
@@ -621,9 +621,11 @@ impl PostgresEngine {
             } else {
                 db.message().to_owned()
             };
+            // Nor a key's values (`Key (label)=(new) already exists.`): the constraint,
+            // table and column below say which key it is.
             if let Some(detail) = db
                 .detail()
-                .filter(|d| !d.starts_with("Failing row contains"))
+                .filter(|d| !d.starts_with("Failing row contains") && !d.contains("=("))
             {
                 reason.push_str(" (");
                 reason.push_str(detail);
@@ -803,7 +805,7 @@ impl WriteEngine for PostgresEngine {
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
-    fn changing_deletes(&mut self) -> Result<Vec<(String, ForeignKey)>, DbError> {
+    fn delete_effects(&mut self) -> Result<Vec<(String, ForeignKey, DeleteEffect)>, DbError> {
         let rows = self
             .client
             .query(
@@ -812,11 +814,13 @@ impl WriteEngine for PostgresEngine {
                               JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum ORDER BY u.ord),
                         fc.relname::text,
                         ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY AS u(attnum, ord)
-                              JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.attnum ORDER BY u.ord)
+                              JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.attnum ORDER BY u.ord),
+                        k.confdeltype IN ('c', 'n', 'd')
                  FROM pg_constraint k
                  JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                  JOIN pg_class fc ON fc.oid = k.confrelid JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-                 WHERE k.contype = 'f' AND k.confdeltype IN ('c', 'n', 'd') AND n.nspname = $1 AND fn.nspname = $1
+                 WHERE k.contype = 'f' AND n.nspname = $1 AND fn.nspname = $1
+                   AND (k.confdeltype IN ('c', 'n', 'd', 'r') OR NOT k.condeferrable)
                  ORDER BY c.relname, k.conname",
                 &[&self.schema],
             )
@@ -830,6 +834,11 @@ impl WriteEngine for PostgresEngine {
                         columns: row.get(1),
                         table: row.get(2),
                         references: row.get(3),
+                    },
+                    if row.get(4) {
+                        DeleteEffect::Changes
+                    } else {
+                        DeleteEffect::Forbids
                     },
                 )
             })

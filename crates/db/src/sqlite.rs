@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags, ToSql};
 use serde_json::{Number, Value};
 use sitepack_format::database::{Column, ColumnType, EngineKind, ForeignKey, ScalarType};
 
-use crate::engine::{SqlValue, WriteEngine};
+use crate::engine::{DeleteEffect, SqlValue, WriteEngine};
 use crate::sql::{Dialect, Param, RowQuery, quote_ident};
 use crate::{ColumnInfo, DbError, Engine, TableInfo};
 
@@ -482,13 +482,13 @@ impl WriteEngine for SqliteEngine {
         Ok(())
     }
 
-    fn changing_deletes(&mut self) -> Result<Vec<(String, ForeignKey)>, DbError> {
+    fn delete_effects(&mut self) -> Result<Vec<(String, ForeignKey, DeleteEffect)>, DbError> {
         let keys = self.delete_actions()?;
         // Omitted referenced columns are the parent's primary key, as reflect says.
         let tables = self.reflect()?;
         Ok(keys
             .into_iter()
-            .filter_map(|(child, key)| {
+            .filter_map(|(child, key, effect)| {
                 let owner = tables
                     .iter()
                     .find(|t| t.name.eq_ignore_ascii_case(&child))?;
@@ -501,7 +501,7 @@ impl WriteEngine for SqliteEngine {
                             .zip(&key.columns)
                             .all(|(a, b)| a.eq_ignore_ascii_case(b))
                 })?;
-                Some((owner.name.clone(), resolved.clone()))
+                Some((owner.name.clone(), resolved.clone(), effect))
             })
             .collect())
     }
@@ -522,16 +522,17 @@ impl WriteEngine for SqliteEngine {
 
 impl SqliteEngine {
     /// The foreign keys whose `ON DELETE` changes the referencing rows, as declared.
-    fn delete_actions(&self) -> Result<Vec<(String, ForeignKey)>, DbError> {
+    fn delete_actions(&self) -> Result<Vec<(String, ForeignKey, DeleteEffect)>, DbError> {
         let fail = self.query_error("reading the foreign keys' delete actions".into());
         let mut statement = self
             .connection
             .prepare(
-                "SELECT t.name, k.id, k.\"table\", k.\"from\", k.\"to\" FROM pragma_table_list AS t, pragma_foreign_key_list(t.name) AS k \
-                 WHERE t.schema = 'main' AND t.type = 'table' AND k.on_delete IN ('CASCADE', 'SET NULL', 'SET DEFAULT') ORDER BY t.name, k.id, k.seq",
+                "SELECT t.name, k.id, k.\"table\", k.\"from\", k.\"to\", k.on_delete <> 'RESTRICT' FROM pragma_table_list AS t, pragma_foreign_key_list(t.name) AS k \
+                 WHERE t.schema = 'main' AND t.type = 'table' AND k.on_delete IN ('CASCADE', 'SET NULL', 'SET DEFAULT', 'RESTRICT') ORDER BY t.name, k.id, k.seq",
             )
             .map_err(&fail)?;
-        let mut keys: Vec<(String, i64, ForeignKey)> = Vec::new();
+        // SQLite defers every other key here (`defer_foreign_keys`); RESTRICT acts at once.
+        let mut keys: Vec<(String, i64, ForeignKey, DeleteEffect)> = Vec::new();
         let mut rows = statement.query([]).map_err(&fail)?;
         while let Some(row) = rows.next().map_err(&fail)? {
             let child: String = row.get(0).map_err(&fail)?;
@@ -539,7 +540,11 @@ impl SqliteEngine {
             let parent: String = row.get(2).map_err(&fail)?;
             let from: String = row.get(3).map_err(&fail)?;
             let to: Option<String> = row.get(4).map_err(&fail)?;
-            if keys.last().is_none_or(|(c, i, _)| *c != child || *i != id) {
+            let changes: bool = row.get(5).map_err(&fail)?;
+            if keys
+                .last()
+                .is_none_or(|(c, i, _, _)| *c != child || *i != id)
+            {
                 keys.push((
                     child.clone(),
                     id,
@@ -548,16 +553,21 @@ impl SqliteEngine {
                         table: parent,
                         references: Vec::new(),
                     },
+                    if changes {
+                        DeleteEffect::Changes
+                    } else {
+                        DeleteEffect::Forbids
+                    },
                 ));
             }
-            if let Some((_, _, key)) = keys.last_mut() {
+            if let Some((_, _, key, _)) = keys.last_mut() {
                 key.columns.push(from);
                 key.references.extend(to);
             }
         }
         Ok(keys
             .into_iter()
-            .map(|(child, _, key)| (child, key))
+            .map(|(child, _, key, effect)| (child, key, effect))
             .collect())
     }
 }

@@ -342,6 +342,92 @@ fn refusals_are_all_listed_and_change_nothing() {
 }
 
 #[test]
+fn a_replace_never_reaches_another_tenants_rows_through_a_cascade_or_an_immediate_key() {
+    // Globex's project hangs under one of Acme's by a cascading self-reference; an
+    // excluded table references Acme by a key that is not DEFERRABLE.
+    let db = TestDb::new(
+        &format!(
+            "{SCHEMA}
+             ALTER TABLE projects ADD COLUMN parent_id integer REFERENCES projects(id) ON DELETE CASCADE;
+             CREATE TABLE links (id serial PRIMARY KEY, org integer NOT NULL REFERENCES orgs(id));"
+        ),
+        ROWS,
+        "1",
+    );
+    let descriptor = db.dir.path().join("site.toml");
+    let text = std::fs::read_to_string(&descriptor).unwrap();
+    std::fs::write(&descriptor, format!("{text}exclude = [\"links\"]\n")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let archive = archive_of(&db, out.path(), "acme.zip");
+    let tables = [
+        "orgs",
+        "currencies",
+        "projects",
+        "tasks",
+        "task_notes",
+        "audit",
+        "links",
+    ];
+    let plan_of = |db: &TestDb| {
+        plan_restore(&mut db.writer(), &db.descriptor(), &archive, Mode::Replace).unwrap()
+    };
+    // Without rows reaching them, neither key stops the replace.
+    assert!(!plan_of(&db).is_refused(), "{:#?}", plan_of(&db).refusals);
+
+    db.sql("UPDATE projects SET parent_id = 1 WHERE id = 3; INSERT INTO links (org) VALUES (1);");
+    let before = db.everything(&tables);
+    let plan = plan_of(&db);
+    let found: Vec<(Option<&str>, &str)> = plan
+        .refusals
+        .iter()
+        .map(|r| (r.table.as_deref(), r.message.as_str()))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found[0].0, Some("links"));
+    assert!(found[0].1.contains("DEFERRABLE"), "{}", found[0].1);
+    assert_eq!(found[1].0, Some("projects"));
+    assert!(
+        found[1]
+            .1
+            .contains("1 of its rows that are not the tenant's"),
+        "{}",
+        found[1].1
+    );
+    let mut engine = db.writer();
+    let error =
+        apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).unwrap_err();
+    assert!(matches!(error, DbError::RestoreRefused { .. }), "{error}");
+    drop(engine);
+    assert_eq!(
+        db.everything(&tables),
+        before,
+        "Globex's project is still there"
+    );
+}
+
+#[test]
+fn a_key_collision_is_named_without_the_values_of_the_key() {
+    // Globex already has a project titled as one of Acme's, and titles are unique now.
+    let db = TestDb::new(SCHEMA, ROWS, "1");
+    let out = tempfile::tempdir().unwrap();
+    let archive = archive_of(&db, out.path(), "acme.zip");
+    db.sql("UPDATE projects SET title = 'Beta' WHERE id = 3; UPDATE projects SET title = 'Beta old' WHERE id = 2; CREATE UNIQUE INDEX projects_title ON projects (title);");
+    let before = db.everything(TABLES);
+    let mut engine = db.writer();
+    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
+    let error = apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("projects_title"), "{error}");
+    assert!(
+        !error.contains("=(") && !error.contains("(Beta)"),
+        "{error}"
+    );
+    drop(engine);
+    assert_eq!(db.everything(TABLES), before);
+}
+
+#[test]
 fn a_row_the_target_refuses_rolls_everything_back() {
     let db = TestDb::new(SCHEMA, ROWS, "1");
     let out = tempfile::tempdir().unwrap();

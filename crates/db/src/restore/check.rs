@@ -15,7 +15,7 @@ use super::{
     row_name, stream_rows,
 };
 use crate::descriptor::Descriptor;
-use crate::engine::{SqlValue, WriteEngine};
+use crate::engine::{DeleteEffect, SqlValue, WriteEngine};
 use crate::plan::{Scope, SqlStyle, plan};
 use crate::sql::{RowQuery, quote_ident};
 use crate::{DbError, TableInfo};
@@ -392,49 +392,86 @@ fn column_list(columns: &[String]) -> String {
     }
 }
 
-/// Refuses a replace whose deletes would reach rows outside the archive: a table that is
-/// not restored, whose foreign key to a restored table deletes or changes its rows with
-/// the parent's (`ON DELETE CASCADE`, `SET NULL`, `SET DEFAULT`), and which has rows
-/// referencing the tenant's rows the replace deletes.
+/// Refuses a replace whose deletes would reach rows it does not delete: rows of a table
+/// outside the archive, or rows of an archived table that are not the tenant's (another
+/// tenant's row referencing one of the tenant's), through a foreign key whose `ON
+/// DELETE` action would change them (`CASCADE`, `SET NULL`, `SET DEFAULT`) or that
+/// forbids the delete at once (`RESTRICT`, or on PostgreSQL a key not `DEFERRABLE`: the
+/// replace deletes rows before it inserts them again).
 fn refuse_cascades(
     engine: &mut dyn WriteEngine,
     scope_rows: &BTreeMap<String, RowQuery>,
     refusals: &mut Vec<Refusal>,
 ) -> Result<(), DbError> {
-    for (child, fk) in engine.changing_deletes()? {
+    for (child, fk, effect) in engine.delete_effects()? {
         let Some(parent) = scope_rows.get(&fk.table) else {
             continue;
         };
-        if scope_rows.contains_key(&child) {
-            continue;
-        }
         let references: Vec<String> = fk.references.iter().map(|c| quote_ident(c)).collect();
+        let mut filter = format!(
+            "{} IN (SELECT {} FROM {} WHERE {})",
+            column_list(&fk.columns),
+            references.join(", "),
+            engine.qualified(&fk.table),
+            parent.filter.as_deref().unwrap_or("TRUE")
+        );
+        // The child's own deleted rows may reference them: only the others count. Its
+        // filter can share the parent's placeholders only when both bind the same
+        // values; otherwise every referencing row counts (a refusal errs on the safe side).
+        if let Some(own) = scope_rows.get(&child) {
+            match &own.filter {
+                None => continue,
+                Some(own_filter) if own.params == parent.params => {
+                    filter = format!("({filter}) AND NOT COALESCE(({own_filter}), FALSE)");
+                }
+                Some(_) => {}
+            }
+        }
         let query = RowQuery {
             table: child.clone(),
-            filter: Some(format!(
-                "{} IN (SELECT {} FROM {} WHERE {})",
-                column_list(&fk.columns),
-                references.join(", "),
-                engine.qualified(&fk.table),
-                parent.filter.as_deref().unwrap_or("TRUE")
-            )),
+            filter: Some(filter),
             params: parent.params.clone(),
             order_by: Vec::new(),
         };
         let reached = engine.count(&query)?;
-        if reached > 0 {
-            refusals.push(Refusal {
-                kind: RefusalKind::Cascade,
-                table: Some(child.clone()),
-                column: fk.columns.first().cloned(),
-                row: None,
-                message: format!(
-                    "table \"{child}\" is not in the archive, but {reached} of its rows reference the tenant's rows of \"{}\" through column {} with an ON DELETE action that would delete or change them when a replace deletes those rows: restore with merge, or remove those rows first",
-                    fk.table,
-                    fk.columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
-                ),
-            });
+        if reached == 0 {
+            continue;
         }
+        let columns = fk
+            .columns
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let whose = if scope_rows.contains_key(&child) {
+            format!(
+                "{reached} of its rows that are not the tenant's (another tenant's, or outside the archive's scope)"
+            )
+        } else {
+            format!("it is not in the archive, but {reached} of its rows")
+        };
+        let (kind, consequence, remedy) = match effect {
+            DeleteEffect::Changes => (
+                RefusalKind::Cascade,
+                "with an ON DELETE action that would delete or change them when a replace deletes those rows",
+                "restore with merge, or remove those rows first",
+            ),
+            DeleteEffect::Forbids => (
+                RefusalKind::Cascade,
+                "by a foreign key checked at once (ON DELETE RESTRICT, or not DEFERRABLE): a replace deletes those rows before it inserts them again, which that key forbids",
+                "restore with merge, or declare the foreign key DEFERRABLE",
+            ),
+        };
+        refusals.push(Refusal {
+            kind,
+            table: Some(child.clone()),
+            column: fk.columns.first().cloned(),
+            row: None,
+            message: format!(
+                "table \"{child}\": {whose} reference the tenant's rows of \"{}\" (column {columns}) {consequence}: {remedy}",
+                fk.table
+            ),
+        });
     }
     Ok(())
 }
