@@ -428,6 +428,32 @@ fn a_key_collision_is_named_without_the_values_of_the_key() {
 }
 
 #[test]
+fn a_column_narrowed_since_the_backup_is_refused_before_it_rounds_a_value() {
+    let db = TestDb::new(SCHEMA, ROWS, "1");
+    let out = tempfile::tempdir().unwrap();
+    let archive = archive_of(&db, out.path(), "acme.zip");
+    // 1200.50 would become 1200.5 (numeric(12,1)); a wider integer is fine.
+    db.sql("ALTER TABLE projects ALTER COLUMN budget TYPE numeric(12,1); ALTER TABLE tasks ALTER COLUMN seq TYPE bigint;");
+    let plan = plan_restore(&mut db.writer(), &db.descriptor(), &archive, Mode::Replace).unwrap();
+    let found: Vec<(RefusalKind, Option<&str>, Option<&str>)> = plan
+        .refusals
+        .iter()
+        .map(|r| (r.kind, r.table.as_deref(), r.column.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [(RefusalKind::Type, Some("projects"), Some("budget"))],
+        "{:#?}",
+        plan.refusals
+    );
+    assert!(
+        plan.refusals[0].message.contains("numeric(12,1)"),
+        "{}",
+        plan.refusals[0].message
+    );
+}
+
+#[test]
 fn a_row_the_target_refuses_rolls_everything_back() {
     let db = TestDb::new(SCHEMA, ROWS, "1");
     let out = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sitepack_format::PAYLOAD_DIR;
 use sitepack_format::database::{
-    ColumnType, DatabaseSchema, ScalarType, Table, TableRole, TenantValue, table_path,
+    ColumnType, DatabaseSchema, EngineKind, ScalarType, Table, TableRole, TenantValue, table_path,
 };
 use sitepack_reader::Archive;
 
@@ -173,6 +173,73 @@ fn compatible(from: ColumnType, to: ColumnType) -> Option<bool> {
     }
 }
 
+/// Whether a PostgreSQL column declared `to` may not hold every value of one declared
+/// `from` (both of the same sitepack type): a smaller integer or float, fewer digits or
+/// fraction digits of a numeric, a shorter or fixed length text, a coarser time. A change
+/// not known to keep every value counts as narrowing.
+fn narrows(from: &str, to: &str) -> bool {
+    let (from, to) = (
+        from.trim().to_ascii_lowercase(),
+        to.trim().to_ascii_lowercase(),
+    );
+    if from == to {
+        return false;
+    }
+    // `name(args) rest`: the base name (with what follows the arguments) and the arguments.
+    let split = |declared: &str| -> (String, Option<Vec<u32>>) {
+        match (declared.find('('), declared.find(')')) {
+            (Some(open), Some(close)) if open < close => {
+                let args = declared[open + 1..close]
+                    .split(',')
+                    .map(|a| a.trim().parse().ok())
+                    .collect::<Option<Vec<u32>>>();
+                let base = format!("{}{}", &declared[..open], &declared[close + 1..]);
+                (base.split_whitespace().collect::<Vec<_>>().join(" "), args)
+            }
+            _ => (declared.to_owned(), Some(Vec::new())),
+        }
+    };
+    let ((from_base, from_args), (to_base, to_args)) = (split(&from), split(&to));
+    let (Some(from_args), Some(to_args)) = (from_args, to_args) else {
+        return true;
+    };
+    let integer_rank = |base: &str| match base {
+        "smallint" => Some(1),
+        "integer" => Some(2),
+        "bigint" => Some(3),
+        _ => None,
+    };
+    if let (Some(a), Some(b)) = (integer_rank(&from_base), integer_rank(&to_base)) {
+        return b < a;
+    }
+    match (from_base.as_str(), to_base.as_str()) {
+        ("real", "double precision") | ("json" | "jsonb", "json" | "jsonb") => false,
+        ("numeric", "numeric") => match (from_args.as_slice(), to_args.as_slice()) {
+            (_, []) => false,
+            ([], _) => true,
+            (from, to) => {
+                let (p1, s1) = (from[0], from.get(1).copied().unwrap_or(0));
+                let (p2, s2) = (to[0], to.get(1).copied().unwrap_or(0));
+                s2 < s1 || p2.saturating_sub(s2) < p1.saturating_sub(s1)
+            }
+        },
+        ("character varying" | "text", "text") => false,
+        ("character varying" | "text", "character varying") => {
+            match (from_args.as_slice(), to_args.as_slice()) {
+                (_, []) => false,
+                ([from], [to]) => to < from,
+                _ => true,
+            }
+        }
+        (a, b) if a == b && (a.starts_with("timestamp") || a.starts_with("time")) => {
+            // Fraction digits: 6 unless given.
+            let digits = |args: &[u32]| args.first().copied().unwrap_or(6);
+            digits(&to_args) < digits(&from_args)
+        }
+        _ => true,
+    }
+}
+
 fn refusal(
     kind: RefusalKind,
     table: Option<&str>,
@@ -298,10 +365,15 @@ pub(crate) fn check(
             continue;
         };
         let before = refusals.len();
+        // Declared types are compared only between PostgreSQL databases: SQLite's are
+        // names the application chose, and another engine's mean other things.
+        let postgres_both =
+            schema.engine == EngineKind::Postgresql && engine.kind() == EngineKind::Postgresql;
         compare_columns(
             table,
             info,
             redacted.get(&table.name),
+            postgres_both,
             &mut entry,
             &mut refusals,
         );
@@ -482,6 +554,7 @@ fn compare_columns(
     table: &Table,
     info: &TableInfo,
     redacted: Option<&BTreeSet<String>>,
+    postgres_both: bool,
     entry: &mut TablePlan,
     refusals: &mut Vec<Refusal>,
 ) {
@@ -506,7 +579,17 @@ fn compare_columns(
             }
             continue;
         };
+        let narrowed = postgres_both && narrows(&column.declared, &target.declared);
         match target.column_type.map(|t| (t, compatible(column.column_type, t))) {
+            Some((_, Some(false))) if narrowed => refusals.push(refusal(
+                RefusalKind::Type,
+                Some(&table.name),
+                Some(&column.name),
+                format!(
+                    "table \"{}\", column \"{}\": the archive's values are {}, the database now declares {}, which would round or cut them; change the column's type back, or restore into a database of the archive's schema",
+                    table.name, column.name, column.declared, target.declared
+                ),
+            )),
             Some((_, Some(false))) => {}
             Some((to, Some(true))) => entry.columns.push(ColumnNote {
                 column: column.name.clone(),
@@ -649,4 +732,42 @@ fn check_references(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn narrowed_postgresql_types_are_told_from_widened_ones() {
+        for (from, to) in [
+            ("smallint", "integer"),
+            ("integer", "bigint"),
+            ("real", "double precision"),
+            ("numeric(10,2)", "numeric(12,2)"),
+            ("numeric(10,2)", "numeric(11,3)"),
+            ("numeric(10,2)", "numeric"),
+            ("character varying(5)", "character varying(9)"),
+            ("character varying(5)", "text"),
+            ("text", "character varying"),
+            ("timestamp(3) with time zone", "timestamp with time zone"),
+            ("jsonb", "json"),
+            ("Integer", "integer"),
+        ] {
+            assert!(!super::narrows(from, to), "{from} -> {to}");
+        }
+        for (from, to) in [
+            ("bigint", "integer"),
+            ("double precision", "real"),
+            ("numeric", "numeric(31,2)"),
+            ("numeric(12,4)", "numeric(12,2)"),
+            ("numeric(12,2)", "numeric(11,2)"),
+            ("text", "character varying(5)"),
+            ("character varying(9)", "character varying(5)"),
+            ("timestamp with time zone", "timestamp(0) with time zone"),
+            ("time(6) without time zone", "time(2) without time zone"),
+            ("character(3)", "character(2)"),
+            ("mood", "feeling"),
+        ] {
+            assert!(super::narrows(from, to), "{from} -> {to}");
+        }
+    }
 }
