@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sitepack_format::PAYLOAD_DIR;
 use sitepack_format::database::{
-    ColumnType, DatabaseSchema, EngineKind, ScalarType, Table, TableRole, TenantValue, table_path,
+    Column, ColumnType, DatabaseSchema, EngineKind, ScalarType, Table, TableRole, TenantValue,
+    table_path,
 };
 use sitepack_reader::Archive;
 
@@ -173,6 +174,18 @@ fn compatible(from: ColumnType, to: ColumnType) -> Option<bool> {
     }
 }
 
+fn narrowed_refusal(table: &str, column: &Column, declared: &str) -> Refusal {
+    refusal(
+        RefusalKind::Type,
+        Some(table),
+        Some(&column.name),
+        format!(
+            "table \"{table}\", column \"{}\": the archive's values are {}, the database now declares {declared}, which would round or cut them; change the column's type back, or restore into a database of the archive's schema",
+            column.name, column.declared
+        ),
+    )
+}
+
 /// Whether a PostgreSQL column declared `to` may not hold every value of one declared
 /// `from` (both of the same sitepack type): a smaller integer or float, fewer digits or
 /// fraction digits of a numeric, a shorter or fixed length text, a coarser time. A change
@@ -213,7 +226,9 @@ fn narrows(from: &str, to: &str) -> bool {
         return b < a;
     }
     match (from_base.as_str(), to_base.as_str()) {
-        ("real", "double precision") | ("json" | "jsonb", "json" | "jsonb") => false,
+        ("real", "double precision")
+        | ("json" | "jsonb", "json" | "jsonb")
+        | ("character varying" | "text", "text") => false,
         ("numeric", "numeric") => match (from_args.as_slice(), to_args.as_slice()) {
             (_, []) => false,
             ([], _) => true,
@@ -223,7 +238,6 @@ fn narrows(from: &str, to: &str) -> bool {
                 s2 < s1 || p2.saturating_sub(s2) < p1.saturating_sub(s1)
             }
         },
-        ("character varying" | "text", "text") => false,
         ("character varying" | "text", "character varying") => {
             match (from_args.as_slice(), to_args.as_slice()) {
                 (_, []) => false,
@@ -581,15 +595,9 @@ fn compare_columns(
         };
         let narrowed = postgres_both && narrows(&column.declared, &target.declared);
         match target.column_type.map(|t| (t, compatible(column.column_type, t))) {
-            Some((_, Some(false))) if narrowed => refusals.push(refusal(
-                RefusalKind::Type,
-                Some(&table.name),
-                Some(&column.name),
-                format!(
-                    "table \"{}\", column \"{}\": the archive's values are {}, the database now declares {}, which would round or cut them; change the column's type back, or restore into a database of the archive's schema",
-                    table.name, column.name, column.declared, target.declared
-                ),
-            )),
+            Some((_, Some(false))) if narrowed => {
+                refusals.push(narrowed_refusal(&table.name, column, &target.declared));
+            }
             Some((_, Some(false))) => {}
             Some((to, Some(true))) => entry.columns.push(ColumnNote {
                 column: column.name.clone(),
