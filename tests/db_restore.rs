@@ -459,6 +459,21 @@ fn db_a_refused_restore_changes_nothing_and_names_every_reason() {
             "{kind:?}: {}",
             refused.stderr
         );
+        // Said once, as a list; the plan shown says it was refused, not a dry run.
+        assert!(
+            refused
+                .stderr
+                .contains("restore refused; nothing was changed:\n  - ")
+                && !refused.stderr.contains("the restore is refused"),
+            "{kind:?}: {}",
+            refused.stderr
+        );
+        assert!(
+            refused.stdout.contains("(refused: nothing is changed)")
+                && !refused.stdout.contains("dry run"),
+            "{kind:?}: {}",
+            refused.stdout
+        );
         assert_eq!(shop.rows("acme"), before);
         assert!(shop.snapshot_files().is_empty());
         let status = json(&review("status", &shop.descriptor()).expect(0));

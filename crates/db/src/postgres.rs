@@ -621,14 +621,9 @@ impl PostgresEngine {
             } else {
                 db.message().to_owned()
             };
-            // Nor a key's values (`Key (label)=(new) already exists.`): the constraint,
-            // table and column below say which key it is.
-            if let Some(detail) = db
-                .detail()
-                .filter(|d| !d.starts_with("Failing row contains") && !d.contains("=("))
-            {
+            if let Some(detail) = db.detail().and_then(value_free_detail) {
                 reason.push_str(" (");
-                reason.push_str(detail);
+                reason.push_str(&detail);
                 reason.push(')');
             }
             if let Some(column) = db.column() {
@@ -856,6 +851,31 @@ impl WriteEngine for PostgresEngine {
             .batch_execute("ROLLBACK")
             .map_err(|e| self.write_error("rolling the restore back", &e))
     }
+}
+
+/// PostgreSQL's detail of an error without the values it quotes: never the failing row,
+/// and a key's columns without their values (`Key (label)=(new) already exists.` →
+/// `Key (label) already exists.`), keeping what follows them (the table a key is missing
+/// from or still referenced from).
+fn value_free_detail(detail: &str) -> Option<String> {
+    if detail.starts_with("Failing row contains") {
+        return None;
+    }
+    let Some(columns_end) = detail.find(")=(") else {
+        return Some(detail.to_owned());
+    };
+    let columns = &detail[..=columns_end];
+    // The last one: a value may hold the same words, the message's own come after it.
+    let rest = [
+        " is not present in table ",
+        " is still referenced from table ",
+        " already exists",
+    ]
+    .iter()
+    .filter_map(|marker| detail.rfind(marker))
+    .max()
+    .map_or("", |at| &detail[at..]);
+    Some(format!("{columns}{rest}"))
 }
 
 /// ` ORDER BY …` of `query`: a `json` column (a key-less table is ordered by every
@@ -1508,5 +1528,36 @@ fn connect_failure(error: &postgres::Error, config: &Config, server: &str) -> St
         )
     } else {
         error_chain(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value_free_detail;
+
+    #[test]
+    fn a_details_key_values_are_left_out_and_the_table_it_names_kept() {
+        assert_eq!(
+            value_free_detail("Key (label)=(new) already exists.").as_deref(),
+            Some("Key (label) already exists.")
+        );
+        assert_eq!(
+            value_free_detail(r#"Key (customer_id)=(3) is not present in table "customers"."#)
+                .as_deref(),
+            Some(r#"Key (customer_id) is not present in table "customers"."#)
+        );
+        // A value that holds the words themselves is still left out.
+        assert_eq!(
+            value_free_detail(
+                r#"Key (a, b)=(x is not present in table "t", y) is still referenced from table "c"."#
+            )
+            .as_deref(),
+            Some(r#"Key (a, b) is still referenced from table "c"."#)
+        );
+        assert_eq!(value_free_detail("Failing row contains (1, secret)."), None);
+        assert_eq!(
+            value_free_detail("Column \"title\" is used by a generated column.").as_deref(),
+            Some("Column \"title\" is used by a generated column.")
+        );
     }
 }

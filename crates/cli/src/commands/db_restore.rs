@@ -26,7 +26,15 @@ fn is_refusal(error: &DbError) -> bool {
 }
 
 fn refused(command: &str, error: DbError) -> Result<Outcome> {
-    if is_refusal(&error) {
+    if let DbError::RestoreRefused { reasons } = &error {
+        // Said once: the error's own text starts as this line does.
+        let listed = reasons
+            .iter()
+            .fold(String::new(), |all, reason| all + "\n  - " + reason);
+        Ok(Outcome::Refused(format!(
+            "{command} refused; nothing was changed:{listed}"
+        )))
+    } else if is_refusal(&error) {
         Ok(Outcome::Refused(format!(
             "{command} refused; nothing was changed: {error}"
         )))
@@ -131,21 +139,19 @@ pub(crate) fn restore(
         Ok(plan) => plan,
         Err(e) => return refused("restore", e),
     };
-    if let Some(error) = plan.refusal_error() {
-        if !request.json {
-            print_plan(&mut crate::human_output(), request.site_path, &plan, true)?;
-        }
+    let refusal = plan.refusal_error();
+    if !request.json {
+        let note = match (&refusal, request.dry_run) {
+            (Some(_), _) => " (refused: nothing is changed)",
+            (None, true) => " (dry run: nothing is changed)",
+            (None, false) => "",
+        };
+        print_plan(&mut crate::human_output(), request.site_path, &plan, note)?;
+    }
+    if let Some(error) = refusal {
         let outcome = refused("restore", error);
         record_refused(descriptor, request, archive, &outcome);
         return outcome;
-    }
-    if !request.json {
-        print_plan(
-            &mut crate::human_output(),
-            request.site_path,
-            &plan,
-            request.dry_run,
-        )?;
     }
     let output = |restore: Option<&ReviewedRestore>| {
         super::print_json(&RestoreOutput {
@@ -213,7 +219,9 @@ fn record_refused(
     }
 }
 
-fn print_plan(out: &mut dyn Write, site: &Path, plan: &RestorePlan, dry_run: bool) -> Result<()> {
+/// The plan, its header followed by `note` (what happens to the site: a dry run, a
+/// refusal).
+fn print_plan(out: &mut dyn Write, site: &Path, plan: &RestorePlan, note: &str) -> Result<()> {
     writeln!(
         out,
         "restore of tenant {} ({}) into {} ({} database), {} mode{}:",
@@ -222,11 +230,7 @@ fn print_plan(out: &mut dyn Write, site: &Path, plan: &RestorePlan, dry_run: boo
         site.display(),
         plan.engine,
         mode_name(plan.mode),
-        if dry_run {
-            " (dry run: nothing is changed)"
-        } else {
-            ""
-        }
+        note
     )?;
     for table in &plan.tables {
         let now = table
@@ -474,8 +478,8 @@ impl DbAgainst {
                 pending.archive
             )?;
         }
-        print_plan(&mut out, &self.site, &self.merge, true)?;
-        print_plan(&mut out, &self.site, &self.replace, true)?;
+        print_plan(&mut out, &self.site, &self.merge, "")?;
+        print_plan(&mut out, &self.site, &self.replace, "")?;
         Ok(())
     }
 }

@@ -494,32 +494,39 @@ fn refuse_cascades(
             continue;
         };
         let references: Vec<String> = fk.references.iter().map(|c| quote_ident(c)).collect();
-        let mut filter = format!(
+        let referencing = format!(
             "{} IN (SELECT {} FROM {} WHERE {})",
             column_list(&fk.columns),
             references.join(", "),
             engine.qualified(&fk.table),
             parent.filter.as_deref().unwrap_or("TRUE")
         );
-        // The child's own deleted rows may reference them: only the others count. Its
-        // filter can share the parent's placeholders only when both bind the same
-        // values; otherwise every referencing row counts (a refusal errs on the safe side).
-        if let Some(own) = scope_rows.get(&child) {
+        let count = |engine: &mut dyn WriteEngine, filter: String| {
+            engine.count(&RowQuery {
+                table: child.clone(),
+                filter: Some(filter),
+                params: parent.params.clone(),
+                order_by: Vec::new(),
+            })
+        };
+        let mut reached = count(engine, referencing.clone())?;
+        // The child's own deleted rows may reference them: only the others count (two
+        // counts, each a join the planner does in one pass; a NOT over a subquery is
+        // evaluated row by row). The child's filter shares the parent's placeholders
+        // only when both bind the same values; otherwise every referencing row counts (a
+        // refusal errs on the safe side).
+        if reached > 0
+            && let Some(own) = scope_rows.get(&child)
+        {
             match &own.filter {
                 None => continue,
                 Some(own_filter) if own.params == parent.params => {
-                    filter = format!("({filter}) AND NOT COALESCE(({own_filter}), FALSE)");
+                    let deleted = count(engine, format!("({referencing}) AND ({own_filter})"))?;
+                    reached = reached.saturating_sub(deleted);
                 }
                 Some(_) => {}
             }
         }
-        let query = RowQuery {
-            table: child.clone(),
-            filter: Some(filter),
-            params: parent.params.clone(),
-            order_by: Vec::new(),
-        };
-        let reached = engine.count(&query)?;
         if reached == 0 {
             continue;
         }
