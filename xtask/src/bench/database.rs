@@ -881,40 +881,20 @@ fn render_report(
         );
     }
     let sitepack = outcomes.first().unwrap_or(pg_dump);
-    let checks = checks(sitepack, pg_dump);
-    let _ = writeln!(out, "```");
-    for (pass, text) in &checks {
-        let _ = writeln!(out, "{} {text}", if *pass { "PASS" } else { "FAIL" });
-    }
-    let _ = writeln!(out, "```");
-    (out, checks.iter().all(|(pass, _)| *pass))
+    let pass = push_checks(&mut out, &checks("", sitepack, pg_dump, "pg_dump -Fc"));
+    (out, pass)
 }
 
 /// The results table and each tool's wall times.
 fn push_results(out: &mut String, outcomes: &[Outcome], pg_dump: &Outcome) {
-    let mut rows = vec![
-        [
-            "tool",
-            "median wall s",
-            "client CPU s",
-            "server CPU s",
-            "peak RSS MB",
-            "output MB",
-            "wall ÷ pg_dump wall",
-            "size ÷ pg_dump size",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+    let mut rows = vec![header(&[
+        "output MB",
+        "wall ÷ pg_dump wall",
+        "size ÷ pg_dump size",
+    ])];
     for outcome in outcomes {
-        rows.push(vec![
-            format!("`{}`", outcome.name),
-            format!("{:.2}", outcome.median_wall()),
-            format!("{:.2}", outcome.median_cpu()),
-            outcome
-                .median_server_cpu()
-                .map_or_else(|| "?".to_owned(), |cpu| format!("{cpu:.2}")),
-            format!("{:.1}", outcome.peak_rss_mb()),
+        let mut row = cost_cells(outcome);
+        row.extend([
             format!("{:.1}", megabytes(outcome.output_size)),
             format!("{:.2}", outcome.median_wall() / pg_dump.median_wall()),
             format!(
@@ -922,22 +902,11 @@ fn push_results(out: &mut String, outcomes: &[Outcome], pg_dump: &Outcome) {
                 super::ratio(outcome.output_size, pg_dump.output_size)
             ),
         ]);
+        rows.push(row);
     }
     push_table(out, &rows);
     let _ = writeln!(out);
-    for outcome in outcomes {
-        let walls: Vec<String> = outcome
-            .runs
-            .iter()
-            .map(|r| format!("{:.2}", r.client.wall.as_secs_f64()))
-            .collect();
-        let _ = writeln!(
-            out,
-            "- `{}` wall times (s): {}",
-            outcome.name,
-            walls.join(", ")
-        );
-    }
+    push_wall_times(out, outcomes);
 }
 
 /// The restore section of the report; whether its targets are met.
@@ -968,75 +937,96 @@ fn push_restore_report(
     ) else {
         return false;
     };
-    let mut rows = vec![
-        [
-            "tool",
-            "median wall s",
-            "client CPU s",
-            "server CPU s",
-            "peak RSS MB",
-            "wall ÷ pg_restore wall",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+    let mut rows = vec![header(&["wall ÷ pg_restore wall"])];
     for outcome in restores {
-        rows.push(vec![
-            format!("`{}`", outcome.name),
-            format!("{:.2}", outcome.median_wall()),
-            format!("{:.2}", outcome.median_cpu()),
-            outcome
-                .median_server_cpu()
-                .map_or_else(|| "?".to_owned(), |cpu| format!("{cpu:.2}")),
-            format!("{:.1}", outcome.peak_rss_mb()),
-            format!("{:.2}", outcome.median_wall() / pg_restore.median_wall()),
-        ]);
+        let mut row = cost_cells(outcome);
+        row.push(format!(
+            "{:.2}",
+            outcome.median_wall() / pg_restore.median_wall()
+        ));
+        rows.push(row);
     }
     push_table(out, &rows);
     let _ = writeln!(out);
-    let checks = restore_checks(sitepack, pg_restore);
+    push_wall_times(out, restores);
+    let _ = writeln!(out);
+    push_checks(out, &checks("restore ", sitepack, pg_restore, "pg_restore"))
+}
+
+/// The speed and memory targets of `sitepack` against `baseline` (called `baseline_name`);
+/// `prefix` names the round (`""` for the backup, `"restore "`).
+fn checks(prefix: &str, sitepack: &Outcome, baseline: &Outcome, baseline_name: &str) -> [Check; 2] {
+    let wall_ratio = sitepack.median_wall() / baseline.median_wall();
+    let rss = sitepack.peak_rss_mb();
+    [
+        (
+            wall_ratio <= MAX_WALL_RATIO,
+            format!(
+                "{prefix}speed: sitepack takes {wall_ratio:.2}× `{baseline_name}`'s wall time (target ≤ {MAX_WALL_RATIO:.2}×)"
+            ),
+        ),
+        (
+            rss < MAX_RSS_MB,
+            format!(
+                "{prefix}memory: sitepack's peak RSS is {rss:.1} MB (target < {MAX_RSS_MB:.0} MB)"
+            ),
+        ),
+    ]
+}
+
+/// The checks as PASS/FAIL lines in a code block; whether all pass.
+fn push_checks(out: &mut String, checks: &[Check]) -> bool {
     let _ = writeln!(out, "```");
-    for (pass, text) in &checks {
+    for (pass, text) in checks {
         let _ = writeln!(out, "{} {text}", if *pass { "PASS" } else { "FAIL" });
     }
     let _ = writeln!(out, "```");
     checks.iter().all(|(pass, _)| *pass)
 }
 
-fn restore_checks(sitepack: &Outcome, pg_restore: &Outcome) -> [Check; 2] {
-    let wall_ratio = sitepack.median_wall() / pg_restore.median_wall();
-    let rss = sitepack.peak_rss_mb();
-    [
-        (
-            wall_ratio <= MAX_WALL_RATIO,
-            format!(
-                "restore speed: sitepack takes {wall_ratio:.2}× `pg_restore`'s wall time (target ≤ {MAX_WALL_RATIO:.2}×)"
-            ),
-        ),
-        (
-            rss < MAX_RSS_MB,
-            format!(
-                "restore memory: sitepack's peak RSS is {rss:.1} MB (target < {MAX_RSS_MB:.0} MB)"
-            ),
-        ),
+/// The cells every results table starts with: the tool and what it cost.
+fn cost_cells(outcome: &Outcome) -> Vec<String> {
+    vec![
+        format!("`{}`", outcome.name),
+        format!("{:.2}", outcome.median_wall()),
+        format!("{:.2}", outcome.median_cpu()),
+        outcome
+            .median_server_cpu()
+            .map_or_else(|| "?".to_owned(), |cpu| format!("{cpu:.2}")),
+        format!("{:.1}", outcome.peak_rss_mb()),
     ]
 }
 
-fn checks(sitepack: &Outcome, pg_dump: &Outcome) -> [Check; 2] {
-    let wall_ratio = sitepack.median_wall() / pg_dump.median_wall();
-    let rss = sitepack.peak_rss_mb();
+/// The headers of [`cost_cells`], then `more`.
+fn header(more: &[&str]) -> Vec<String> {
     [
-        (
-            wall_ratio <= MAX_WALL_RATIO,
-            format!(
-                "speed: sitepack takes {wall_ratio:.2}× `pg_dump -Fc`'s wall time (target ≤ {MAX_WALL_RATIO:.2}×)"
-            ),
-        ),
-        (
-            rss < MAX_RSS_MB,
-            format!("memory: sitepack's peak RSS is {rss:.1} MB (target < {MAX_RSS_MB:.0} MB)"),
-        ),
+        "tool",
+        "median wall s",
+        "client CPU s",
+        "server CPU s",
+        "peak RSS MB",
     ]
+    .iter()
+    .chain(more)
+    .map(|h| (*h).to_owned())
+    .collect()
+}
+
+/// Each tool's wall times, one line each.
+fn push_wall_times(out: &mut String, outcomes: &[Outcome]) {
+    for outcome in outcomes {
+        let walls: Vec<String> = outcome
+            .runs
+            .iter()
+            .map(|r| format!("{:.2}", r.client.wall.as_secs_f64()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "- `{}` wall times (s): {}",
+            outcome.name,
+            walls.join(", ")
+        );
+    }
 }
 
 #[cfg(test)]
@@ -1062,18 +1052,32 @@ mod tests {
     #[test]
     fn targets_are_wall_time_at_most_pg_dumps_and_flat_memory() {
         let pg_dump = outcome("pg_dump -Fc", 3000, 14_000_000);
-        let [(speed, text), (memory, _)] = checks(&outcome("sitepack", 2900, 90_000_000), &pg_dump);
+        let [(speed, text), (memory, _)] = checks(
+            "",
+            &outcome("sitepack", 2900, 90_000_000),
+            &pg_dump,
+            "pg_dump -Fc",
+        );
         assert!(speed && memory, "{text}");
         assert!(text.contains("0.97×"), "{text}");
-        let [(speed, _), (memory, _)] = checks(&outcome("sitepack", 3100, 250_000_000), &pg_dump);
+        let [(speed, _), (memory, _)] = checks(
+            "",
+            &outcome("sitepack", 3100, 250_000_000),
+            &pg_dump,
+            "pg_dump -Fc",
+        );
         assert!(!speed && !memory);
     }
 
     #[test]
     fn restore_targets_are_wall_time_at_most_pg_restores_and_flat_memory() {
         let pg_restore = outcome(PG_RESTORE, 4000, 14_000_000);
-        let [(speed, text), (memory, _)] =
-            restore_checks(&outcome(SITEPACK_RESTORE, 5000, 90_000_000), &pg_restore);
+        let [(speed, text), (memory, _)] = checks(
+            "restore ",
+            &outcome(SITEPACK_RESTORE, 5000, 90_000_000),
+            &pg_restore,
+            "pg_restore",
+        );
         assert!(!speed && memory, "{text}");
         assert!(text.contains("1.25×"), "{text}");
         let mut report = String::new();
