@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
+use crate::util::postgres::PgDb;
 use crate::util::{Run, create, run};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,48 +32,6 @@ INSERT INTO tenants VALUES ('acme', 'Acme Anvils'), ('beta', 'Beta Bakery');
 INSERT INTO currencies VALUES ('EUR', 'Euro'), ('USD', 'Dollar'), ('JPY', 'Yen');
 ";
 
-fn admin_url() -> String {
-    std::env::var("SITEPACK_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-struct PgDb {
-    name: String,
-}
-
-impl PgDb {
-    fn new() -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "sitepack_dbrestore_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        postgres::Client::connect(&admin_url(), postgres::NoTls)
-            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {}: {e}", admin_url()))
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        Self { name }
-    }
-
-    fn url(&self) -> String {
-        let url = admin_url();
-        let (server, _) = url.rsplit_once('/').unwrap();
-        format!("{server}/{}", self.name)
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&admin_url(), postgres::NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
-
 /// A shop database with `customers` acme customers (one order each) and 3 beta ones, and
 /// the descriptor `shop.toml` (tenant acme) beside it.
 struct Shop {
@@ -84,7 +42,7 @@ struct Shop {
 impl Shop {
     fn new(kind: Kind, customers: u32) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let pg = (kind == Kind::Postgres).then(PgDb::new);
+        let pg = (kind == Kind::Postgres).then(|| PgDb::new("sitepack_dbrestore"));
         let shop = Self { dir, pg };
         shop.execute(SCHEMA);
         let mut sql = String::new();

@@ -11,13 +11,12 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
+use crate::util::postgres::{PgDb, admin_url, url_with_database};
 use crate::util::{Run, TIMESTAMP, copy_tree, create, listing, read_archive, repo_root, run};
-
-const START_HINT: &str = "start PostgreSQL with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` (or set SITEPACK_TEST_POSTGRES_URL)";
 
 const CLINIC_SCHEMA: &str = "
 CREATE TABLE practices (id TEXT PRIMARY KEY, name TEXT NOT NULL, motto TEXT);
@@ -87,66 +86,6 @@ const HARBOR_TABLES: &[(&str, &str)] = &[
 // ---------------------------------------------------------------------------------------
 // The databases.
 
-fn admin_url() -> String {
-    std::env::var("SITEPACK_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn admin_client() -> postgres::Client {
-    postgres::Client::connect(&admin_url(), postgres::NoTls).unwrap_or_else(|e| {
-        panic!(
-            "cannot reach PostgreSQL at {}: {e}; {START_HINT}",
-            admin_url()
-        )
-    })
-}
-
-/// A PostgreSQL database of one test, dropped when the test ends, passed or failed.
-struct PgDb {
-    name: String,
-}
-
-impl PgDb {
-    fn new() -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "sitepack_e2e_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        admin_client()
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        Self { name }
-    }
-
-    /// The URL of this database: the admin URL with its database replaced.
-    fn url(&self) -> String {
-        url_with_database(&admin_url(), &self.name)
-    }
-
-    fn client(&self) -> postgres::Client {
-        postgres::Client::connect(&self.url(), postgres::NoTls).unwrap()
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&admin_url(), postgres::NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
-
-/// `url` (`postgres://…/DB`) naming `database` instead.
-fn url_with_database(url: &str, database: &str) -> String {
-    let (server, _) = url.rsplit_once('/').unwrap();
-    format!("{server}/{database}")
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Sqlite,
@@ -181,7 +120,7 @@ impl Clinic {
     fn empty(kind: Kind) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("out")).unwrap();
-        let pg = (kind == Kind::Postgres).then(PgDb::new);
+        let pg = (kind == Kind::Postgres).then(|| PgDb::new("sitepack_e2e"));
         if kind == Kind::Sqlite {
             // The database file exists from the start, like a PostgreSQL database.
             rusqlite::Connection::open(dir.path().join("clinic.db")).unwrap();

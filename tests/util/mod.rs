@@ -1,6 +1,7 @@
 //! Helpers: a command runner, an archive reader, an S3 server; the temporary site builder
 //! and the ZIP crafter come from `sitepack-test-support`.
 
+pub mod postgres;
 pub mod s3;
 
 pub use sitepack_test_support::{TIMESTAMP, TestSite, copy_tree, demo_site, repo_root, zipcraft};

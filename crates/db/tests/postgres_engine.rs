@@ -1,33 +1,20 @@
 //! The PostgreSQL engine against the real server: every test makes its own database.
 
+mod pg_server;
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
+use pg_server::{admin_client, admin_url};
 use postgres::{Client, NoTls};
 use serde_json::Value;
 use sitepack_db::postgres::PostgresEngine;
 use sitepack_db::sql::{Param, RowQuery};
 use sitepack_db::{DbError, Engine, TableInfo};
 use sitepack_format::database::{Column, ColumnType, EngineKind, ForeignKey, ScalarType};
-
-const START_HINT: &str = "start PostgreSQL with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` (or set SITEPACK_TEST_POSTGRES_URL)";
-
-fn admin_url() -> String {
-    std::env::var("SITEPACK_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn admin_client() -> Client {
-    Client::connect(&admin_url(), NoTls).unwrap_or_else(|e| {
-        panic!(
-            "cannot reach PostgreSQL at {}: {e}; {START_HINT}",
-            admin_url()
-        )
-    })
-}
 
 /// A database (and roles) of one test, dropped when the test ends, passed or failed.
 struct TestDb {

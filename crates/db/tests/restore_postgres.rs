@@ -1,32 +1,18 @@
 //! Restoring a database archive into a real PostgreSQL database: every test makes its
 //! own databases and drops them.
 
+mod pg_server;
 mod restore_common;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use pg_server::{admin_client, admin_url};
 use postgres::{Client, NoTls};
 use restore_common::{backup, nothing};
 use sitepack_db::postgres::PostgresEngine;
 use sitepack_db::restore::{ColumnChange, ColumnNote, RefusalKind};
 use sitepack_db::{DbError, Descriptor, Mode, WriteEngine, apply_restore, plan_restore};
-
-const START_HINT: &str = "start PostgreSQL with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` (or set SITEPACK_TEST_POSTGRES_URL)";
-
-fn admin_url() -> String {
-    std::env::var("SITEPACK_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn admin_client() -> Client {
-    Client::connect(&admin_url(), NoTls).unwrap_or_else(|e| {
-        panic!(
-            "cannot reach PostgreSQL at {}: {e}; {START_HINT}",
-            admin_url()
-        )
-    })
-}
 
 /// A database of one test (with a descriptor in a temporary directory), dropped at the
 /// end, passed or failed.
