@@ -163,6 +163,17 @@ pub trait WriteEngine: Engine {
     /// Runs one statement with bound `params`; the number of rows it changed. `what`
     /// names it in an error.
     fn execute(&mut self, what: &str, sql: &str, params: &[SqlValue]) -> Result<u64, DbError>;
+    /// Inserts `rows` (each the values of `columns`, in that order) into `table` by the
+    /// engine's fastest path: the number of rows written. PostgreSQL: one `COPY … FROM
+    /// STDIN`, several times cheaper for the server than bound `INSERT`s; SQLite: one
+    /// prepared `INSERT` run per row (no SQL text to parse per batch).
+    fn copy_rows(
+        &mut self,
+        what: &str,
+        table: &str,
+        columns: &[&str],
+        rows: &[&[SqlValue]],
+    ) -> Result<u64, DbError>;
     /// Whether `sql` (a `SELECT`) with bound `params` returns a row.
     fn exists(&mut self, what: &str, sql: &str, params: &[SqlValue]) -> Result<bool, DbError>;
     /// Checks the deferred constraints now, so that a violation is an error naming its

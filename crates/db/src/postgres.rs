@@ -8,6 +8,7 @@
 
 use std::error::Error as StdError;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -601,6 +602,39 @@ impl ToSql for TextValue {
     to_sql_checked!();
 }
 
+/// Runs `sql` (a `COPY … FROM STDIN`) with `data`: the rows written.
+fn copy_in(client: &mut Client, sql: &str, data: &[u8]) -> Result<u64, postgres::Error> {
+    let mut writer = client.copy_in(sql)?;
+    if let Err(error) = writer.write_all(data)
+        && let Some(Ok(error)) = error
+            .into_inner()
+            .map(<dyn StdError + Send + Sync>::downcast::<postgres::Error>)
+    {
+        // The writer wraps the client's error (a lost connection) in an io::Error.
+        return Err(*error);
+    }
+    // The server's refusal of a row comes with the end of the copy.
+    writer.finish()
+}
+
+/// `value` as a field of `COPY`'s text format: its text form with backslash, tab,
+/// newline and carriage return escaped, NULL as `\N`.
+fn push_copy_text(data: &mut Vec<u8>, value: &SqlValue) {
+    let Some(text) = TextValue::of(value).0 else {
+        data.extend_from_slice(b"\\N");
+        return;
+    };
+    for byte in text.bytes() {
+        match byte {
+            b'\\' => data.extend_from_slice(b"\\\\"),
+            b'\t' => data.extend_from_slice(b"\\t"),
+            b'\n' => data.extend_from_slice(b"\\n"),
+            b'\r' => data.extend_from_slice(b"\\r"),
+            _ => data.push(byte),
+        }
+    }
+}
+
 /// How long a restore waits for the application's sessions to release a table.
 const WRITE_LOCK_TIMEOUT: &str = "30s";
 
@@ -701,6 +735,33 @@ impl WriteEngine for PostgresEngine {
         self.client
             .execute(sql, &refs)
             .map_err(|e| self.write_error(what, &e))
+    }
+
+    fn copy_rows(
+        &mut self,
+        what: &str,
+        table: &str,
+        columns: &[&str],
+        rows: &[&[SqlValue]],
+    ) -> Result<u64, DbError> {
+        let names: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let mut data = Vec::new();
+        for row in rows {
+            for (i, value) in row.iter().enumerate() {
+                if i > 0 {
+                    data.push(b'\t');
+                }
+                push_copy_text(&mut data, value);
+            }
+            data.push(b'\n');
+        }
+        let sql = format!(
+            "COPY {} ({}) FROM STDIN",
+            self.qualified(table),
+            names.join(", ")
+        );
+        let copied = copy_in(&mut self.client, &sql, &data);
+        copied.map_err(|e| self.write_error(what, &e))
     }
 
     fn exists(&mut self, what: &str, sql: &str, params: &[SqlValue]) -> Result<bool, DbError> {

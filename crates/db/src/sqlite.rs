@@ -449,6 +449,32 @@ impl WriteEngine for SqliteEngine {
         Ok(u64::try_from(changed).unwrap_or(u64::MAX))
     }
 
+    fn copy_rows(
+        &mut self,
+        what: &str,
+        table: &str,
+        columns: &[&str],
+        rows: &[&[SqlValue]],
+    ) -> Result<u64, DbError> {
+        let names: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let slots: Vec<String> = (1..=columns.len()).map(|n| format!("?{n}")).collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            quote_ident(table),
+            names.join(", "),
+            slots.join(", ")
+        );
+        let fail = self.query_error(what.to_owned());
+        let mut statement = self.connection.prepare_cached(&sql).map_err(&fail)?;
+        let mut written = 0;
+        for row in rows {
+            written += statement
+                .execute(rusqlite::params_from_iter(row.iter()))
+                .map_err(&fail)?;
+        }
+        Ok(u64::try_from(written).unwrap_or(u64::MAX))
+    }
+
     fn exists(&mut self, what: &str, sql: &str, params: &[SqlValue]) -> Result<bool, DbError> {
         let fail = self.query_error(what.to_owned());
         let mut statement = self.connection.prepare_cached(sql).map_err(&fail)?;

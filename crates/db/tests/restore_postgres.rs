@@ -535,6 +535,8 @@ INSERT INTO samples VALUES
  (3, 1, NULL, NULL, NULL, 'Infinity', NULL, 'NaN', 'NaN', NULL, NULL, NULL, NULL, NULL, '-infinity', NULL, 'infinity', '-infinity', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
  (4, 1, 1, 2, 3, '-0', '7', -0.0, 1e308, true, 'x', 'y', 'zzz', '\xdeadbeef', '0001-01-01', '23:59:59.999999', '9999-12-31 23:59:59.999999', '0001-01-01 00:00:00+00',
   '"just a string"', '12.500', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '{-1}', '{"{}","NULL"}', '{-0.5}', '{"\\x01"}', '{0001-01-01}', '{"[1,2]"}', '{2.2250738585072014e-308}', NULL),
+ (6, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, E'tab\there\nline\rreturn \\. \\N \\x', E'\n', E'\t', NULL, NULL, NULL, NULL, NULL,
+  '{"k":"a\tb\nc"}', '{"k": "a\tb\nc"}', NULL, NULL, E'{"\t","\n\\\\"}', NULL, NULL, NULL, NULL, NULL, NULL),
  (5, 2, 9, 9, 9, '9', '9', 9, 9, true, 'other tenant', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 "#;
 
@@ -560,10 +562,10 @@ fn every_value_type_round_trips_into_an_empty_database() {
     drop(engine);
     let select = "SELECT s::text FROM samples s WHERE org_id = 1 ORDER BY id";
     let expected = source.dump(select);
-    assert_eq!(expected.len(), 4);
+    assert_eq!(expected.len(), 5);
     assert_eq!(target.dump(select), expected);
     // The other tenant's row was not in the archive.
-    assert_eq!(target.dump("SELECT count(*)::text FROM samples"), ["4"]);
+    assert_eq!(target.dump("SELECT count(*)::text FROM samples"), ["5"]);
 }
 
 #[test]

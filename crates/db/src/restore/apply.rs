@@ -19,6 +19,9 @@ use crate::{DbError, TableInfo};
 
 /// Rows per `INSERT` at most.
 const BATCH_ROWS: usize = 500;
+/// Rows per `COPY` at most (a replace on an engine with a bulk path): few enough to hold
+/// and to write again row by row when the database refuses one.
+const COPY_ROWS: usize = 10_000;
 /// Bound parameters per statement at most (SQLite allows 32,766, PostgreSQL 65,535).
 const BATCH_PARAMS: usize = 30_000;
 /// The savepoint around each batch: a failed batch is retried row by row to name the
@@ -234,6 +237,9 @@ struct Insert<'a> {
     tail: String,
     /// Whether each row must change exactly one row (merge with a tenant guard).
     guarded: bool,
+    /// Whether batches go through the engine's bulk path ([`WriteEngine::copy_rows`]: a
+    /// replace, whose rows are plain inserts).
+    copy: bool,
     /// Merge: the rows of the tenant the archive's scope covers, whose keys a row may
     /// update; with the positions of the target's key columns among `columns`.
     own_rows: Option<(&'a RowQuery, Vec<usize>, &'a [String])>,
@@ -281,12 +287,18 @@ impl Insert<'_> {
         }
         self.refuse_others_keys(engine, batch)?;
         let what = format!("writing the rows of table \"{}\"", self.table);
-        let params: Vec<SqlValue> = batch
-            .iter()
-            .flat_map(|p| p.values.iter().cloned())
-            .collect();
         engine.execute(&what, &format!("SAVEPOINT {SAVEPOINT}"), &[])?;
-        let result = engine.execute(&what, &self.statement(batch.len()), &params);
+        let result = if self.copy {
+            let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+            let rows: Vec<&[SqlValue]> = batch.iter().map(|p| p.values.as_slice()).collect();
+            engine.copy_rows(&what, self.table, &names, &rows)
+        } else {
+            let params: Vec<SqlValue> = batch
+                .iter()
+                .flat_map(|p| p.values.iter().cloned())
+                .collect();
+            engine.execute(&what, &self.statement(batch.len()), &params)
+        };
         let rows = u64::try_from(batch.len()).unwrap_or(u64::MAX);
         let written = match result {
             Ok(changed) if changed == rows || !self.guarded => changed,
@@ -485,13 +497,18 @@ fn insert_rows(
         head,
         tail,
         guarded,
+        copy: mode == Mode::Replace,
         dialect: engine.dialect(),
         columns,
     };
     if insert.columns.is_empty() {
         return Ok(0);
     }
-    let per_batch = (BATCH_PARAMS / insert.columns.len()).clamp(1, BATCH_ROWS);
+    let per_batch = if insert.copy {
+        COPY_ROWS
+    } else {
+        (BATCH_PARAMS / insert.columns.len()).clamp(1, BATCH_ROWS)
+    };
     let kind = engine.kind();
     let later = self_references(engine.dialect(), info, &insert.columns);
     let mut batch: Vec<Pending> = Vec::with_capacity(per_batch);
