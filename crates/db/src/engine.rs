@@ -126,6 +126,11 @@ impl From<&crate::sql::Param> for SqlValue {
     }
 }
 
+/// What hands rows on to [`WriteEngine::copy_rows`]: it calls the function it is given
+/// once per row, with the row's values, and stops at the first error.
+pub type RowSource<'a> =
+    dyn FnMut(&mut dyn FnMut(&[SqlValue]) -> Result<(), DbError>) -> Result<(), DbError> + 'a;
+
 /// A sequence a restore moved forward past the restored keys (PostgreSQL).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SequenceMove {
@@ -163,16 +168,19 @@ pub trait WriteEngine: Engine {
     /// Runs one statement with bound `params`; the number of rows it changed. `what`
     /// names it in an error.
     fn execute(&mut self, what: &str, sql: &str, params: &[SqlValue]) -> Result<u64, DbError>;
-    /// Inserts `rows` (each the values of `columns`, in that order) into `table` by the
-    /// engine's fastest path: the number of rows written. PostgreSQL: one `COPY … FROM
-    /// STDIN`, several times cheaper for the server than bound `INSERT`s; SQLite: one
-    /// prepared `INSERT` run per row (no SQL text to parse per batch).
+    /// Inserts the rows `rows` hands on (each the values of `columns`, in that order)
+    /// into `table` (quoted and qualified, as [`WriteEngine::qualified`] writes it) by
+    /// the engine's fastest path, as they come: the number of rows written. PostgreSQL:
+    /// one `COPY … FROM STDIN`, several times cheaper for the server than bound `INSERT`s,
+    /// which it reads while the next rows are prepared; SQLite: one prepared `INSERT` run
+    /// per row. An error of `rows` ends the copy (nothing of it is written) and is
+    /// returned.
     fn copy_rows(
         &mut self,
         what: &str,
         table: &str,
         columns: &[&str],
-        rows: &[&[SqlValue]],
+        rows: &mut RowSource<'_>,
     ) -> Result<u64, DbError>;
     /// Whether `sql` (a `SELECT`) with bound `params` returns a row.
     fn exists(&mut self, what: &str, sql: &str, params: &[SqlValue]) -> Result<bool, DbError>;

@@ -43,7 +43,7 @@ pub mod sqlite;
 
 pub use descriptor::Descriptor;
 pub use engine::{
-    ColumnInfo, DeleteEffect, Engine, SequenceMove, SqlValue, TableInfo, WriteEngine,
+    ColumnInfo, DeleteEffect, Engine, RowSource, SequenceMove, SqlValue, TableInfo, WriteEngine,
 };
 pub use error::DbError;
 pub use export::{ExportSummary, TenantStats, connect, connect_writable, export, tenant_stats};

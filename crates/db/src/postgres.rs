@@ -23,7 +23,7 @@ use serde_json::Value;
 use sitepack_format::database::{Column, ColumnType, EngineKind, ForeignKey, ScalarType};
 use sitepack_format::{CREDENTIAL_MASK, error_chain};
 
-use crate::engine::{DeleteEffect, SequenceMove, SqlValue, WriteEngine};
+use crate::engine::{DeleteEffect, RowSource, SequenceMove, SqlValue, WriteEngine};
 use crate::sql::{Dialect, Param, RowQuery, quote_ident};
 use crate::{ColumnInfo, DbError, Engine, TableInfo};
 
@@ -602,19 +602,68 @@ impl ToSql for TextValue {
     to_sql_checked!();
 }
 
-/// Runs `sql` (a `COPY … FROM STDIN`) with `data`: the rows written.
-fn copy_in(client: &mut Client, sql: &str, data: &[u8]) -> Result<u64, postgres::Error> {
-    let mut writer = client.copy_in(sql)?;
-    if let Err(error) = writer.write_all(data)
-        && let Some(Ok(error)) = error
+/// Bytes of rows gathered before they are sent to the server.
+const COPY_CHUNK: usize = 256 * 1024;
+
+/// Why a `COPY … FROM STDIN` failed.
+enum CopyFailure {
+    /// The server refused it (a value, a constraint) or the connection broke.
+    Server(postgres::Error),
+    /// Sending failed otherwise.
+    Connection(String),
+    /// The rows' source failed.
+    Rows(DbError),
+}
+
+/// Runs `sql` (a `COPY … FROM STDIN`) with the rows of `rows`, sent in chunks as they come
+/// (the server reads one while the next is prepared): the rows written. A failure drops
+/// the copy unfinished, which aborts it.
+fn copy_in(client: &mut Client, sql: &str, rows: &mut RowSource<'_>) -> Result<u64, CopyFailure> {
+    let mut writer = client.copy_in(sql).map_err(CopyFailure::Server)?;
+    let mut data = Vec::with_capacity(COPY_CHUNK + 4096);
+    let mut failed: Option<CopyFailure> = None;
+    let produced = rows(&mut |values| {
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                data.push(b'\t');
+            }
+            push_copy_text(&mut data, value);
+        }
+        data.push(b'\n');
+        if data.len() >= COPY_CHUNK {
+            if let Err(error) = send(&mut writer, &data) {
+                failed = Some(error);
+                // Stops the source; the failure kept above is the one reported.
+                return Err(DbError::Query {
+                    what: String::new(),
+                    reason: String::new(),
+                });
+            }
+            data.clear();
+        }
+        Ok(())
+    });
+    if let Some(failure) = failed {
+        return Err(failure);
+    }
+    produced.map_err(CopyFailure::Rows)?;
+    send(&mut writer, &data)?;
+    // The server's refusal of a row comes with the end of the copy.
+    writer.finish().map_err(CopyFailure::Server)
+}
+
+fn send(writer: &mut postgres::CopyInWriter<'_>, data: &[u8]) -> Result<(), CopyFailure> {
+    writer.write_all(data).map_err(|error| {
+        let message = error.to_string();
+        // The writer wraps the client's error in an io::Error.
+        match error
             .into_inner()
             .map(<dyn StdError + Send + Sync>::downcast::<postgres::Error>)
-    {
-        // The writer wraps the client's error (a lost connection) in an io::Error.
-        return Err(*error);
-    }
-    // The server's refusal of a row comes with the end of the copy.
-    writer.finish()
+        {
+            Some(Ok(inner)) => CopyFailure::Server(*inner),
+            _ => CopyFailure::Connection(message),
+        }
+    })
 }
 
 /// `value` as a field of `COPY`'s text format: its text form with backslash, tab,
@@ -634,6 +683,10 @@ fn push_copy_text(data: &mut Vec<u8>, value: &SqlValue) {
         }
     }
 }
+
+/// The memory of each sort or hash of a restore's statements: a replace joins the
+/// tenant's rows with the archive's, which spills to disk at the default 4 MB.
+const RESTORE_WORK_MEM: &str = "64MB";
 
 /// How long a restore waits for the application's sessions to release a table.
 const WRITE_LOCK_TIMEOUT: &str = "30s";
@@ -711,6 +764,7 @@ impl WriteEngine for PostgresEngine {
              SET LOCAL lock_timeout = '{WRITE_LOCK_TIMEOUT}';
              SET LOCAL statement_timeout = 0;
              SET LOCAL idle_in_transaction_session_timeout = 0;
+             SET LOCAL work_mem = '{RESTORE_WORK_MEM}';
              SET CONSTRAINTS ALL DEFERRED"
         );
         self.client
@@ -742,26 +796,19 @@ impl WriteEngine for PostgresEngine {
         what: &str,
         table: &str,
         columns: &[&str],
-        rows: &[&[SqlValue]],
+        rows: &mut RowSource<'_>,
     ) -> Result<u64, DbError> {
         let names: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-        let mut data = Vec::new();
-        for row in rows {
-            for (i, value) in row.iter().enumerate() {
-                if i > 0 {
-                    data.push(b'\t');
-                }
-                push_copy_text(&mut data, value);
-            }
-            data.push(b'\n');
+        let sql = format!("COPY {table} ({}) FROM STDIN", names.join(", "));
+        match copy_in(&mut self.client, &sql, rows) {
+            Ok(written) => Ok(written),
+            Err(CopyFailure::Server(error)) => Err(self.write_error(what, &error)),
+            Err(CopyFailure::Connection(error)) => Err(DbError::Query {
+                what: what.to_owned(),
+                reason: format!("the connection failed while sending the rows: {error}"),
+            }),
+            Err(CopyFailure::Rows(error)) => Err(error),
         }
-        let sql = format!(
-            "COPY {} ({}) FROM STDIN",
-            self.qualified(table),
-            names.join(", ")
-        );
-        let copied = copy_in(&mut self.client, &sql, &data);
-        copied.map_err(|e| self.write_error(what, &e))
     }
 
     fn exists(&mut self, what: &str, sql: &str, params: &[SqlValue]) -> Result<bool, DbError> {

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags, ToSql};
 use serde_json::{Number, Value};
 use sitepack_format::database::{Column, ColumnType, EngineKind, ForeignKey, ScalarType};
 
-use crate::engine::{DeleteEffect, SqlValue, WriteEngine};
+use crate::engine::{DeleteEffect, RowSource, SqlValue, WriteEngine};
 use crate::sql::{Dialect, Param, RowQuery, quote_ident};
 use crate::{ColumnInfo, DbError, Engine, TableInfo};
 
@@ -454,24 +454,24 @@ impl WriteEngine for SqliteEngine {
         what: &str,
         table: &str,
         columns: &[&str],
-        rows: &[&[SqlValue]],
+        rows: &mut RowSource<'_>,
     ) -> Result<u64, DbError> {
         let names: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
         let slots: Vec<String> = (1..=columns.len()).map(|n| format!("?{n}")).collect();
         let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            quote_ident(table),
+            "INSERT INTO {table} ({}) VALUES ({})",
             names.join(", "),
             slots.join(", ")
         );
         let fail = self.query_error(what.to_owned());
         let mut statement = self.connection.prepare_cached(&sql).map_err(&fail)?;
         let mut written = 0;
-        for row in rows {
+        rows(&mut |values| {
             written += statement
-                .execute(rusqlite::params_from_iter(row.iter()))
+                .execute(rusqlite::params_from_iter(values.iter()))
                 .map_err(&fail)?;
-        }
+            Ok(())
+        })?;
         Ok(u64::try_from(written).unwrap_or(u64::MAX))
     }
 

@@ -178,6 +178,11 @@ fn replace_brings_back_the_tenant_and_leaves_the_other_alone() {
     assert_ne!(db.tenant_rows(1), archived);
     let globex = db.tenant_rows(2);
     let untouched = db.everything(&["currencies", "audit"]);
+    // The transaction that last wrote each of the tenant's rows the damage left alone.
+    let last_written = "SELECT xmin::text FROM projects WHERE id = 2
+        UNION ALL SELECT xmin::text FROM tasks WHERE (project_id, seq) IN ((1, 2), (2, 1))
+        UNION ALL SELECT xmin::text FROM orgs WHERE id = 1";
+    let before = db.dump(last_written);
 
     let mut engine = db.writer();
     let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
@@ -209,8 +214,28 @@ fn replace_brings_back_the_tenant_and_leaves_the_other_alone() {
     assert_eq!(db.tenant_rows(1), archived);
     assert_eq!(db.tenant_rows(2), globex);
     assert_eq!(db.everything(&["currencies", "audit"]), untouched);
-    assert_eq!(summary.written, 1 + 2 + 3 + 3);
-    assert_eq!(summary.deleted, 1 + 3 + 4 + 3);
+    // Only what the damage changed was written: project 1 and task (1, 1) updated, the
+    // note "second" inserted; project 50, its task and note deleted. The other rows
+    // were already as archived, and were not written again.
+    let counts: Vec<(&str, u64, u64, u64)> = summary
+        .tables
+        .iter()
+        .map(|t| (t.table.as_str(), t.written, t.deleted, t.unchanged))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("orgs", 0, 0, 1),
+            ("projects", 1, 1, 1),
+            ("tasks", 1, 1, 2),
+            ("task_notes", 1, 1, 2)
+        ]
+    );
+    assert_eq!(
+        (summary.written, summary.deleted, summary.unchanged),
+        (3, 3, 6)
+    );
+    assert_eq!(db.dump(last_written), before);
     // The sequences were ahead of the restored keys: left where they were.
     assert!(summary.sequences.is_empty(), "{:?}", summary.sequences);
     db.sql("INSERT INTO projects (org_id, title) VALUES (1, 'after')");
@@ -735,7 +760,7 @@ fn rows_referencing_later_rows_of_their_own_table_restore() {
     let select = "SELECT p::text FROM people p ORDER BY id";
     assert_eq!(target.dump(select), source.dump(select));
 
-    // Replacing them again (deleting and inserting the same rows) works too.
+    // Replacing them again changes nothing: every row is already as archived.
     let mut engine = target.writer();
     let plan = plan_restore(&mut engine, &target.descriptor(), &archive, Mode::Replace).unwrap();
     let summary = apply_restore(
@@ -747,6 +772,40 @@ fn rows_referencing_later_rows_of_their_own_table_restore() {
     )
     .unwrap();
     drop(engine);
-    assert_eq!((summary.deleted, summary.written), (600, 600));
+    assert_eq!(
+        (summary.deleted, summary.written, summary.unchanged),
+        (0, 0, 600)
+    );
     assert_eq!(target.dump(select), source.dump(select));
+}
+
+#[test]
+fn a_replace_the_difference_cannot_make_deletes_and_inserts_instead() {
+    // Two of the tenant's users swapped their unique e-mail addresses since the backup:
+    // updating either row first collides with the other (the constraint is checked at
+    // once), so the rows are deleted and inserted instead, with the same result.
+    let schema = "CREATE TABLE users (id integer PRIMARY KEY, org_id integer NOT NULL, email text NOT NULL UNIQUE, name text);";
+    let rows = "INSERT INTO users VALUES (1, 1, 'a@example.org', 'A'), (2, 1, 'b@example.org', 'B'), (3, 1, 'c@example.org', 'C'), (4, 2, 'z@example.org', 'other tenant');";
+    let db = TestDb::new(schema, rows, "1");
+    db.set_tenant("1", false);
+    let out = tempfile::tempdir().unwrap();
+    let archive = archive_of(&db, out.path(), "users.zip");
+    let select = "SELECT u::text FROM users u ORDER BY id";
+    let archived = db.dump(select);
+    db.sql(
+        "UPDATE users SET email = 'x' WHERE id = 1;
+         UPDATE users SET email = 'a@example.org' WHERE id = 2;
+         UPDATE users SET email = 'b@example.org' WHERE id = 1;
+         INSERT INTO users VALUES (5, 1, 'new@example.org', 'added');",
+    );
+    let mut engine = db.writer();
+    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
+    let summary =
+        apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).unwrap();
+    drop(engine);
+    assert_eq!(db.dump(select), archived);
+    assert_eq!(
+        (summary.deleted, summary.written, summary.unchanged),
+        (4, 3, 0)
+    );
 }

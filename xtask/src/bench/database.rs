@@ -44,7 +44,8 @@ const MAX_RSS_MB: f64 = 200.0;
 const BACKEND_REAPED: Duration = Duration::from_millis(500);
 const SITEPACK_ARCHIVE: &str = "tenant.zip";
 /// The restore tools' names in the report.
-const SITEPACK_RESTORE: &str = "sitepack restore (replace)";
+const SITEPACK_RESTORE: &str = "sitepack restore (replace), 15% of rows changed";
+const SITEPACK_RESTORE_EMPTIED: &str = "sitepack restore (replace), tenant emptied";
 const PG_RESTORE: &str = "pg_restore --single-transaction --clean";
 const PG_DUMP_ARCHIVE: &str = "tenant.dump";
 
@@ -89,6 +90,8 @@ struct Tool {
     program: PathBuf,
     args: Vec<OsString>,
     outputs: Vec<PathBuf>,
+    /// Run before each of its runs, untimed (a restore's damage to the tenant).
+    before: Option<(PathBuf, Vec<OsString>)>,
     /// Run after each of its runs, untimed (a restore's `keep`, which ends its review).
     after: Option<(PathBuf, Vec<OsString>)>,
 }
@@ -203,7 +206,13 @@ pub(crate) fn run(settings: &Settings) -> Result<ExitCode> {
 
     // Restores of what the last round wrote: the tenant replaced in the multi-tenant
     // database, against pg_restore of the dump into the tenant-only one.
-    let restore_tools = restore_tools(&sitepack, &descriptor, &server, &tenant_only, &outputs);
+    let restore_tools = restore_tools(
+        &sitepack,
+        &descriptor,
+        &server,
+        (&multi, &tenant_only),
+        &outputs,
+    );
     let (restores, restore_contention) =
         time_rounds(&restore_tools, settings.runs, &work, postmaster)?;
     check_same_rows(&sitepack, &descriptor, &context.counts)?;
@@ -239,11 +248,14 @@ fn time_rounds(
     postmaster: Option<u32>,
 ) -> Result<(Vec<Outcome>, Option<Contention>)> {
     eprintln!("warm-up round (not timed)…");
+    let mut untimed = Untimed::default();
     for tool in tools {
         remove_outputs(tool)?;
+        untimed.run(tool.before.as_ref(), tool.name, work)?;
         measure(&tool.program, &tool.args, work)?;
-        run_after(tool, work)?;
+        untimed.run(tool.after.as_ref(), tool.name, work)?;
     }
+    let mut untimed = Untimed::default();
     let busy_before = machine_busy_seconds();
     let timed = Instant::now();
     let mut runs: Vec<Vec<Run>> = tools.iter().map(|_| Vec::new()).collect();
@@ -251,13 +263,14 @@ fn time_rounds(
     for round in 1..=runs_wanted {
         for (tool, runs) in tools.iter().zip(&mut runs) {
             remove_outputs(tool)?;
+            untimed.run(tool.before.as_ref(), tool.name, work)?;
             let server_before = postmaster.and_then(server_cpu_seconds);
             let client = measure(&tool.program, &tool.args, work)?;
             // A backend's CPU time reaches the server's main process when it reaps the
             // backend, just after the client has gone.
             std::thread::sleep(BACKEND_REAPED);
             let server_after = postmaster.and_then(server_cpu_seconds);
-            run_after(tool, work)?;
+            untimed.run(tool.after.as_ref(), tool.name, work)?;
             let server_cpu = server_before
                 .zip(server_after)
                 .map(|(before, after)| Duration::from_secs_f64((after - before).max(0.0)));
@@ -284,7 +297,12 @@ fn time_rounds(
                 .collect()
         })
         .collect();
-    let contention = Contention::measure(busy_before, timed.elapsed(), &with_server);
+    // The untimed steps (and the server's work for them) are not contention either.
+    let contention = Contention::measure(
+        busy_before.map(|busy| busy + untimed.busy_seconds),
+        timed.elapsed().saturating_sub(untimed.wall),
+        &with_server,
+    );
     let outcomes = tools
         .iter()
         .zip(runs)
@@ -305,26 +323,48 @@ fn time_rounds(
     Ok((outcomes, contention))
 }
 
-/// Runs the tool's untimed `after` command, which must succeed.
-fn run_after(tool: &Tool, work: &Path) -> Result<()> {
-    let Some((program, args)) = &tool.after else {
-        return Ok(());
-    };
-    let output = Command::new(program)
-        .args(args)
-        .current_dir(work)
-        .output()
-        .with_context(|| format!("running {}", program.display()))?;
-    if !output.status.success() {
-        bail!(
-            "after `{}`: {} {:?} failed: {}",
-            tool.name,
-            program.display(),
-            args,
-            String::from_utf8_lossy(&output.stderr)
-        );
+/// The untimed commands run between timed runs, and what they cost the machine (left
+/// out of the contention measured over the timed rounds).
+#[derive(Default)]
+struct Untimed {
+    wall: Duration,
+    busy_seconds: f64,
+}
+
+impl Untimed {
+    /// Runs `command` (a tool's `before` or `after`), which must succeed.
+    fn run(
+        &mut self,
+        command: Option<&(PathBuf, Vec<OsString>)>,
+        tool: &str,
+        work: &Path,
+    ) -> Result<()> {
+        let Some((program, args)) = command else {
+            return Ok(());
+        };
+        let busy_before = machine_busy_seconds();
+        let started = Instant::now();
+        let output = Command::new(program)
+            .args(args)
+            .current_dir(work)
+            .output()
+            .with_context(|| format!("running {}", program.display()))?;
+        // The server's share reaches its main process when the backend is reaped.
+        std::thread::sleep(BACKEND_REAPED);
+        self.wall += started.elapsed();
+        if let (Some(before), Some(after)) = (busy_before, machine_busy_seconds()) {
+            self.busy_seconds += (after - before).max(0.0);
+        }
+        if !output.status.success() {
+            bail!(
+                "untimed step of `{tool}`: {} {:?} failed: {}",
+                program.display(),
+                args,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Exit status 2, after saying how to install the PostgreSQL client.
@@ -683,6 +723,7 @@ fn tools(
             program: sitepack.to_path_buf(),
             args: sitepack_args,
             outputs: vec![archive],
+            before: None,
             after: None,
         },
         Tool {
@@ -690,6 +731,7 @@ fn tools(
             program: PathBuf::from("pg_dump"),
             args: pg_dump_args,
             outputs: vec![dump],
+            before: None,
             after: None,
         },
         Tool {
@@ -697,6 +739,7 @@ fn tools(
             program: PathBuf::from("psql"),
             args: psql_args,
             outputs: csv_files,
+            before: None,
             after: None,
         },
     ]
@@ -706,13 +749,30 @@ fn tools(
 /// its review ended by `keep` after each run (untimed); `pg_restore` of the dump into
 /// the tenant-only database in one transaction, dropping and recreating its tables (an
 /// operator's restore of a database that holds one tenant).
+/// What changes in the tenant between its backup and a restore, in one transaction: a
+/// twentieth of its events deleted (with their notes), a twentieth changed, a twentieth of
+/// its notes changed, as many events added as were deleted.
+fn damage_sql() -> String {
+    format!(
+        "DELETE FROM event_notes WHERE event_id IN (SELECT id FROM events WHERE org_id = '{TENANT}' AND id % 40 = 2);
+         DELETE FROM events WHERE org_id = '{TENANT}' AND id % 40 = 2;
+         UPDATE events SET quantity = quantity + 1 WHERE org_id = '{TENANT}' AND id % 40 = 4;
+         UPDATE event_notes SET body = body || ' (edited)' WHERE id % 40 = 6
+           AND event_id IN (SELECT id FROM events WHERE org_id = '{TENANT}');
+         INSERT INTO events (org_id, category_id, quantity, happened_at, amount, description, attributes)
+           SELECT org_id, category_id, quantity, happened_at, amount, 'added ' || description, attributes
+           FROM events WHERE org_id = '{TENANT}' AND id % 40 = 8"
+    )
+}
+
 fn restore_tools(
     sitepack: &Path,
     descriptor: &Path,
     server: &Server,
-    tenant_only: &str,
+    databases: (&str, &str),
     outputs: &Path,
 ) -> Vec<Tool> {
+    let (multi, tenant_only) = databases;
     let archive = outputs.join(SITEPACK_ARCHIVE);
     let dump = outputs.join(PG_DUMP_ARCHIVE);
     let restore: Vec<OsString> = vec![
@@ -732,22 +792,56 @@ fn restore_tools(
     ];
     pg_restore.push(server.url_of(tenant_only).into());
     pg_restore.push(dump.into());
+    let keep = (
+        sitepack.to_path_buf(),
+        vec!["keep".into(), descriptor.into()],
+    );
+    let psql = |statements: &[&str]| {
+        let mut args: Vec<OsString> = vec![
+            "-X".into(),
+            "-q".into(),
+            "-v".into(),
+            "ON_ERROR_STOP=1".into(),
+            "-d".into(),
+            server.url_of(multi).into(),
+        ];
+        for statement in statements {
+            args.push("-c".into());
+            args.push((*statement).into());
+        }
+        (PathBuf::from("psql"), args)
+    };
+    // What autovacuum would have done by then (the test server runs without it).
+    let vacuum = "VACUUM ANALYZE events, event_notes";
     vec![
         Tool {
             name: SITEPACK_RESTORE,
             program: sitepack.to_path_buf(),
+            args: restore.clone(),
+            outputs: Vec::new(),
+            before: Some(psql(&[&damage_sql(), vacuum])),
+            after: Some(keep.clone()),
+        },
+        Tool {
+            name: SITEPACK_RESTORE_EMPTIED,
+            program: sitepack.to_path_buf(),
             args: restore,
             outputs: Vec::new(),
-            after: Some((
-                sitepack.to_path_buf(),
-                vec!["keep".into(), descriptor.into()],
-            )),
+            before: Some(psql(&[
+                &format!(
+                    "DELETE FROM event_notes WHERE event_id IN (SELECT id FROM events WHERE org_id = '{TENANT}');
+                     DELETE FROM events WHERE org_id = '{TENANT}'"
+                ),
+                vacuum,
+            ])),
+            after: Some(keep),
         },
         Tool {
             name: PG_RESTORE,
             program: PathBuf::from("pg_restore"),
             args: pg_restore,
             outputs: Vec::new(),
+            before: None,
             after: None,
         },
     ]
@@ -929,7 +1023,7 @@ fn push_restore_report(
     }
     let _ = writeln!(
         out,
-        "- sitepack: the tenant's rows deleted and the archive's inserted in one transaction in the multi-tenant database, after the pre-restore snapshot of those rows (then `keep`, untimed); pg_restore: the tenant-only database's tables dropped, recreated, filled and indexed in one transaction\n"
+        "- sitepack: the archive written back over the tenant in one transaction in the multi-tenant database, after the pre-restore snapshot of the tenant's rows (then `keep`, untimed). Before each run, untimed: either 5% of the tenant's events deleted (with their notes), 5% changed, 5% of its notes changed and 5% more events added, or every event and note of the tenant deleted; then `VACUUM ANALYZE` of the two tables, as autovacuum would have done. pg_restore: the tenant-only database's tables dropped, recreated, filled and indexed in one transaction\n"
     );
     let (Some(sitepack), Some(pg_restore)) = (
         restores.iter().find(|o| o.name == SITEPACK_RESTORE),

@@ -191,8 +191,8 @@ pub(crate) fn restore(
         let mut out = crate::human_output();
         writeln!(
             out,
-            "restored: {} row(s) written, {} deleted",
-            done.summary.written, done.summary.deleted
+            "restored: {} row(s) written, {} deleted, {} already as in the archive",
+            done.summary.written, done.summary.deleted, done.summary.unchanged
         )?;
         writeln!(out, "snapshot: {}", done.snapshot_path.display())?;
         writeln!(
@@ -423,9 +423,11 @@ pub(crate) fn revert(site_path: &Path, site: &DatabaseSite, json: bool) -> Resul
     } else {
         writeln!(
             crate::human_output(),
-            "reverted: the tenant's rows are back as before the restore of {} ({} row(s) put back); its snapshot was removed",
+            "reverted: the tenant's rows are back as before the restore of {} ({} row(s) written, {} deleted, {} already so); its snapshot was removed",
             reverted.pending.archive,
-            reverted.summary.written
+            reverted.summary.written,
+            reverted.summary.deleted,
+            reverted.summary.unchanged
         )?;
     }
     Ok(Outcome::Success)

@@ -8,6 +8,7 @@ use sitepack_format::database::{Column, TableRole};
 use sitepack_reader::Archive;
 
 use super::check::{Checked, check};
+use super::difference::replace_by_difference;
 use super::values::bind;
 use super::{
     Mode, RestorePlan, RestoreSummary, TableSummary, archive_schema, row_name, stream_rows,
@@ -163,17 +164,32 @@ fn write(
         })
         .collect();
     hooks.before_changes(engine, &scope)?;
-    if mode == Mode::Replace {
-        // Children first: a linked table's rows are found through their parents, which
-        // are still there.
-        for (name, counts) in written.iter().zip(tables.iter_mut()).rev() {
-            counts.deleted = delete_scope(engine, &checked, name)?;
-            summary.deleted += counts.deleted;
+    let by_difference = match mode {
+        Mode::Replace => replace_by_difference(engine, &checked, archive, &written)?,
+        Mode::Merge => None,
+    };
+    if let Some(changes) = by_difference {
+        for (counts, changed) in tables.iter_mut().zip(changes) {
+            counts.deleted = changed.deleted;
+            counts.written = changed.inserted + changed.updated;
+            counts.unchanged = changed.unchanged;
+        }
+    } else {
+        if mode == Mode::Replace {
+            // Children first: a linked table's rows are found through their parents,
+            // which are still there.
+            for (name, counts) in written.iter().zip(tables.iter_mut()).rev() {
+                counts.deleted = delete_scope(engine, &checked, name)?;
+            }
+        }
+        for (name, counts) in written.iter().zip(tables.iter_mut()) {
+            counts.written = insert_rows(engine, &checked, archive, name, mode)?;
         }
     }
-    for (name, counts) in written.iter().zip(tables.iter_mut()) {
-        counts.written = insert_rows(engine, &checked, archive, name, mode)?;
+    for (name, counts) in written.iter().zip(&tables) {
+        summary.deleted += counts.deleted;
         summary.written += counts.written;
+        summary.unchanged += counts.unchanged;
         if let Some(info) = checked.live.get(*name) {
             summary.sequences.extend(engine.advance_sequences(info)?);
         }
@@ -221,7 +237,7 @@ fn delete_scope(
 }
 
 /// How one table's rows are written.
-struct Insert<'a> {
+pub(super) struct Insert<'a> {
     table: &'a str,
     /// The archive's columns the target has, in the archive's order.
     columns: Vec<&'a Column>,
@@ -289,9 +305,9 @@ impl Insert<'_> {
         let what = format!("writing the rows of table \"{}\"", self.table);
         engine.execute(&what, &format!("SAVEPOINT {SAVEPOINT}"), &[])?;
         let result = if self.copy {
-            let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
-            let rows: Vec<&[SqlValue]> = batch.iter().map(|p| p.values.as_slice()).collect();
-            engine.copy_rows(&what, self.table, &names, &rows)
+            engine.copy_rows(&what, &self.qualified, &self.column_names(), &mut |push| {
+                batch.iter().try_for_each(|pending| push(&pending.values))
+            })
         } else {
             let params: Vec<SqlValue> = batch
                 .iter()
@@ -442,93 +458,147 @@ fn insert_rows(
     table: &str,
     mode: Mode,
 ) -> Result<u64, DbError> {
-    let (Some(schema_table), Some(info)) = (
-        checked.schema.tables.iter().find(|t| t.name == table),
-        checked.live.get(table),
-    ) else {
+    let Some(insert) = Insert::new(engine, checked, table, mode, None) else {
         return Ok(0);
     };
-    let generated = checked.generated.get(table);
-    let columns: Vec<&Column> = schema_table
-        .columns
-        .iter()
-        .filter(|c| info.columns.iter().any(|l| l.name == c.name))
-        .filter(|c| !generated.is_some_and(|g| g.contains(&c.name)))
-        .collect();
-    let nullable: Vec<bool> = columns
-        .iter()
-        .map(|c| info.columns.iter().any(|l| l.name == c.name && l.nullable))
-        .collect();
-    let redacted = checked.redacted.get(table);
-    let (tail, guarded) = match mode {
-        Mode::Replace => (String::new(), false),
-        Mode::Merge => upsert_tail(info, &columns, redacted, &checked.schema.tenant.column),
-    };
-    let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
-    let overriding = if engine.dialect() == Dialect::Postgres {
-        // An identity column GENERATED ALWAYS takes the archive's value too.
-        " OVERRIDING SYSTEM VALUE"
-    } else {
-        ""
-    };
-    let head = format!(
-        "INSERT INTO {} AS {} ({}){overriding} VALUES ",
-        engine.qualified(table),
-        quote_ident(TARGET),
-        names.join(", ")
-    );
-    let own_rows = match (mode, checked.scope_rows.get(table)) {
-        (Mode::Merge, Some(query)) => {
-            let positions: Option<Vec<usize>> = info
-                .primary_key
-                .iter()
-                .map(|k| columns.iter().position(|c| c.name == *k))
-                .collect();
-            positions.map(|p| (query, p, info.primary_key.as_slice()))
+    insert.write(engine, archive, checked.live.get(table))
+}
+
+impl<'a> Insert<'a> {
+    /// How the archive's rows of `table` are written in `mode`: into the table, or into
+    /// `destination` (a qualified table of the same columns and no constraints); `None` when
+    /// there is nothing to write (no such table, no column).
+    pub(super) fn new(
+        engine: &dyn WriteEngine,
+        checked: &'a Checked,
+        table: &'a str,
+        mode: Mode,
+        destination: Option<String>,
+    ) -> Option<Self> {
+        let schema_table = checked.schema.tables.iter().find(|t| t.name == table)?;
+        let info = checked.live.get(table)?;
+        let generated = checked.generated.get(table);
+        let columns: Vec<&Column> = schema_table
+            .columns
+            .iter()
+            .filter(|c| info.columns.iter().any(|l| l.name == c.name))
+            .filter(|c| !generated.is_some_and(|g| g.contains(&c.name)))
+            .collect();
+        if columns.is_empty() {
+            return None;
         }
-        _ => None,
-    };
-    let insert = Insert {
-        table,
-        qualified: engine.qualified(table),
-        own_rows,
-        nullable,
-        key: &schema_table.primary_key,
-        head,
-        tail,
-        guarded,
-        copy: mode == Mode::Replace,
-        dialect: engine.dialect(),
-        columns,
-    };
-    if insert.columns.is_empty() {
-        return Ok(0);
+        let nullable: Vec<bool> = columns
+            .iter()
+            .map(|c| info.columns.iter().any(|l| l.name == c.name && l.nullable))
+            .collect();
+        let redacted = checked.redacted.get(table);
+        let (tail, guarded) = match mode {
+            Mode::Replace => (String::new(), false),
+            Mode::Merge => upsert_tail(info, &columns, redacted, &checked.schema.tenant.column),
+        };
+        let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let overriding = if engine.dialect() == Dialect::Postgres {
+            // An identity column GENERATED ALWAYS takes the archive's value too.
+            " OVERRIDING SYSTEM VALUE"
+        } else {
+            ""
+        };
+        let qualified = destination.unwrap_or_else(|| engine.qualified(table));
+        let head = format!(
+            "INSERT INTO {qualified} AS {} ({}){overriding} VALUES ",
+            quote_ident(TARGET),
+            names.join(", ")
+        );
+        let own_rows = match (mode, checked.scope_rows.get(table)) {
+            (Mode::Merge, Some(query)) => {
+                let positions: Option<Vec<usize>> = info
+                    .primary_key
+                    .iter()
+                    .map(|k| columns.iter().position(|c| c.name == *k))
+                    .collect();
+                positions.map(|p| (query, p, info.primary_key.as_slice()))
+            }
+            _ => None,
+        };
+        Some(Insert {
+            table,
+            qualified,
+            own_rows,
+            nullable,
+            key: &schema_table.primary_key,
+            head,
+            tail,
+            guarded,
+            copy: mode == Mode::Replace,
+            dialect: engine.dialect(),
+            columns,
+        })
     }
-    let per_batch = if insert.copy {
-        COPY_ROWS
-    } else {
-        (BATCH_PARAMS / insert.columns.len()).clamp(1, BATCH_ROWS)
-    };
-    let kind = engine.kind();
-    let later = self_references(engine.dialect(), info, &insert.columns);
-    let mut batch: Vec<Pending> = Vec::with_capacity(per_batch);
-    let mut written = 0;
-    stream_rows(archive, table, &mut |line, row| {
-        let mut pending = insert.pending(kind, line, &row)?;
-        for &i in &later {
-            pending.values[i] = SqlValue::Null;
-        }
-        batch.push(pending);
-        if batch.len() >= per_batch {
-            written += insert.flush(engine, &mut batch)?;
-        }
-        Ok(())
-    })?;
-    written += insert.flush(engine, &mut batch)?;
-    if !later.is_empty() {
-        set_self_references(engine, archive, &insert, info, &later)?;
+
+    /// The written columns' names, in the archive's order.
+    pub(super) fn column_names(&self) -> Vec<&'a str> {
+        self.columns.iter().map(|c| c.name.as_str()).collect()
     }
-    Ok(written)
+
+    /// Copies every archive row into the table in one [`WriteEngine::copy_rows`], as
+    /// they are read, its columns named `columns` there (in the order of
+    /// [`Insert::column_names`]): for a table without constraints (a refused row fails
+    /// the whole copy, without its name).
+    pub(super) fn copy_all(
+        &self,
+        engine: &mut dyn WriteEngine,
+        archive: &Archive,
+        columns: &[&str],
+    ) -> Result<u64, DbError> {
+        let kind = engine.kind();
+        let what = format!("copying the archive's rows of table \"{}\"", self.table);
+        engine.copy_rows(&what, &self.qualified, columns, &mut |push| {
+            stream_rows(archive, self.table, &mut |line, row| {
+                push(&self.pending(kind, line, &row)?.values)
+            })
+            .map(|_| ())
+        })
+    }
+
+    /// Streams the archive's rows into the table in batches; `info` is the target table
+    /// when the rows go into it (its references to its own rows may have to wait for a
+    /// second pass), `None` for a table without constraints.
+    pub(super) fn write(
+        &self,
+        engine: &mut dyn WriteEngine,
+        archive: &Archive,
+        info: Option<&TableInfo>,
+    ) -> Result<u64, DbError> {
+        let per_batch = if self.copy {
+            COPY_ROWS
+        } else {
+            (BATCH_PARAMS / self.columns.len()).clamp(1, BATCH_ROWS)
+        };
+        let kind = engine.kind();
+        let later = info.map_or_else(Vec::new, |info| {
+            self_references(engine.dialect(), info, &self.columns)
+        });
+        let mut batch: Vec<Pending> = Vec::with_capacity(per_batch);
+        let mut written = 0;
+        stream_rows(archive, self.table, &mut |line, row| {
+            let mut pending = self.pending(kind, line, &row)?;
+            for &i in &later {
+                pending.values[i] = SqlValue::Null;
+            }
+            batch.push(pending);
+            if batch.len() >= per_batch {
+                written += self.flush(engine, &mut batch)?;
+            }
+            Ok(())
+        })?;
+        written += self.flush(engine, &mut batch)?;
+        if let Some(info) = info
+            && !later.is_empty()
+        {
+            set_self_references(engine, archive, self, info, &later)?;
+        }
+        Ok(written)
+    }
 }
 
 /// PostgreSQL checks a foreign key that is not `DEFERRABLE` at the end of each statement:

@@ -57,6 +57,7 @@ use crate::engine::SequenceMove;
 
 mod apply;
 mod check;
+mod difference;
 mod values;
 
 pub use apply::{RestoreHooks, ScopeTable, apply_restore};
@@ -214,6 +215,8 @@ pub struct RestoreSummary {
     pub deleted: u64,
     /// Rows written, added up.
     pub written: u64,
+    /// Rows already as the archive holds them, left as they were, added up.
+    pub unchanged: u64,
     /// The sequences moved past the restored keys.
     pub sequences: Vec<SequenceMove>,
 }
@@ -225,8 +228,11 @@ pub struct TableSummary {
     pub table: String,
     /// The tenant's rows deleted (replace).
     pub deleted: u64,
-    /// The archive's rows written.
+    /// The archive's rows written (inserted, or updated).
     pub written: u64,
+    /// The archive's rows the tenant already held exactly so, left as they were (a
+    /// replace on PostgreSQL changes only the rows that differ).
+    pub unchanged: u64,
 }
 
 /// `site/db/schema.json` of `archive`, which must be a database archive.
