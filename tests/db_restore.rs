@@ -561,6 +561,74 @@ fn db_a_killed_restore_leaves_the_tenant_before_or_after_and_the_state_truthful(
 }
 
 #[test]
+fn db_postgres_a_restore_killed_at_any_moment_leaves_the_tenant_whole_and_status_truthful() {
+    let shop = Shop::new(Kind::Postgres, 4000);
+    let archive = shop.root().join("acme.zip");
+    create(&shop.descriptor(), &archive, &[]);
+    shop.damage();
+    let damaged = shop.rows("acme");
+    let beta = shop.rows("beta");
+    // How long a whole restore takes, and what it leaves.
+    let started = std::time::Instant::now();
+    restore(&archive, &shop.descriptor(), &["--yes", "--mode", "replace"]).expect(0);
+    let whole = started.elapsed();
+    let restored = shop.rows("acme");
+    assert_ne!(restored, damaged);
+    review("revert", &shop.descriptor()).expect(0);
+    assert_eq!(shop.rows("acme"), damaged);
+
+    // Killed at moments spread over the whole run: validating, planning, writing the
+    // snapshot, copying and changing rows, committing.
+    let mut seen = BTreeSet::new();
+    for step in 1..=9 {
+        let at = whole * step / 10;
+        let mut child = crate::util::sitepack()
+            .args([
+                "restore".as_ref(),
+                archive.as_os_str(),
+                shop.descriptor().as_os_str(),
+                "--yes".as_ref(),
+                "--mode".as_ref(),
+                "replace".as_ref(),
+                "--no-progress".as_ref(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(at);
+        let _ = child.kill();
+        child.wait().unwrap();
+        let now = shop.rows("acme");
+        let status = json(&review("status", &shop.descriptor()).expect(0));
+        if now == restored {
+            assert_eq!(
+                status["pending"]["snapshot_present"], true,
+                "killed at {at:?}: restored but not pending: {status}"
+            );
+            review("revert", &shop.descriptor()).expect(0);
+            seen.insert("after");
+        } else {
+            assert_eq!(now, damaged, "killed at {at:?}: neither before nor after");
+            assert!(
+                status["pending"].is_null(),
+                "killed at {at:?}: rolled back but pending: {status}"
+            );
+            seen.insert("before");
+        }
+        assert_eq!(shop.rows("acme"), damaged, "killed at {at:?}");
+        assert_eq!(shop.rows("beta"), beta, "killed at {at:?}");
+        assert!(
+            shop.snapshot_files().is_empty(),
+            "killed at {at:?}: {:?}",
+            shop.snapshot_files()
+        );
+    }
+    // The moments reached both sides of the commit.
+    assert!(seen.contains("before"), "{seen:?}");
+}
+
+#[test]
 fn db_postgres_a_restore_running_elsewhere_holds_the_tenants_lock() {
     let shop = Shop::new(Kind::Postgres, 5);
     let archive = shop.root().join("acme.zip");
