@@ -570,7 +570,12 @@ fn db_postgres_a_restore_killed_at_any_moment_leaves_the_tenant_whole_and_status
     let beta = shop.rows("beta");
     // How long a whole restore takes, and what it leaves.
     let started = std::time::Instant::now();
-    restore(&archive, &shop.descriptor(), &["--yes", "--mode", "replace"]).expect(0);
+    restore(
+        &archive,
+        &shop.descriptor(),
+        &["--yes", "--mode", "replace"],
+    )
+    .expect(0);
     let whole = started.elapsed();
     let restored = shop.rows("acme");
     assert_ne!(restored, damaged);
@@ -626,6 +631,45 @@ fn db_postgres_a_restore_killed_at_any_moment_leaves_the_tenant_whole_and_status
     }
     // The moments reached both sides of the commit.
     assert!(seen.contains("before"), "{seen:?}");
+}
+
+#[test]
+fn db_a_dropped_state_table_never_costs_the_snapshot_of_a_committed_restore() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 20);
+        let archive = shop.root().join("acme.zip");
+        create(&shop.descriptor(), &archive, &[]);
+        shop.damage();
+        let damaged = shop.rows("acme");
+        restore(&archive, &shop.descriptor(), &["--yes"]).expect(0);
+        let snapshots = shop.snapshot_files();
+        assert_eq!(snapshots.len(), 1, "{kind:?}");
+        // The application's migrations drop sitepack's table while the restore is pending:
+        // the snapshot is still the restore's way back, never taken for an orphan.
+        shop.execute("DROP TABLE sitepack_restore_state");
+        let status = json(&review("status", &shop.descriptor()).expect(0));
+        assert_eq!(status["pending"]["marker_lost"], true, "{kind:?}: {status}");
+        assert_eq!(
+            shop.snapshot_files(),
+            snapshots,
+            "{kind:?}: snapshot removed"
+        );
+        // Another restore waits for the review; revert puts the damaged rows back.
+        restore(&archive, &shop.descriptor(), &["--yes"]).expect(1);
+        assert_eq!(shop.snapshot_files(), snapshots, "{kind:?}");
+        review("revert", &shop.descriptor()).expect(0);
+        assert_eq!(shop.rows("acme"), damaged, "{kind:?}");
+        assert!(shop.snapshot_files().is_empty(), "{kind:?}");
+        let status = json(&review("status", &shop.descriptor()).expect(0));
+        assert!(status["pending"].is_null(), "{kind:?}: {status}");
+
+        // The same with keep, after the next restore (which makes the table again).
+        restore(&archive, &shop.descriptor(), &["--yes"]).expect(0);
+        shop.execute("DROP TABLE sitepack_restore_state");
+        review("keep", &shop.descriptor()).expect(0);
+        assert!(shop.snapshot_files().is_empty(), "{kind:?}");
+        assert_ne!(shop.rows("acme"), damaged, "{kind:?}");
+    }
 }
 
 #[test]

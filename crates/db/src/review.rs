@@ -8,10 +8,12 @@
 //!   the tables about to change as a sitepack archive (format 1.1, the export's encoding)
 //!   into `STATE_DIR/.sitepack/db-snapshots/` — under a temporary name, fsynced, renamed into
 //!   place — and, just before `COMMIT`, insert the pending marker: one row of
-//!   [`STATE_TABLE`] (created when missing) naming the tenant, the snapshot and its
-//!   SHA-256. The marker commits or rolls back with the rows: the database row is the
-//!   truth; a snapshot file without its row (the transaction rolled back, a `kill -9`
-//!   before `COMMIT`) is removed by the next command ([`settle`]).
+//!   [`STATE_TABLE`] naming the tenant, the snapshot and its SHA-256 (the table is
+//!   created when missing, committed on its own before the restore's transaction). The
+//!   marker commits or rolls back with the rows: the database row is the truth; a
+//!   snapshot file without its row (the transaction rolled back, a `kill -9` before
+//!   `COMMIT`) is removed by the next command ([`settle`]) — unless the table itself is
+//!   gone, when nothing tells whether that restore committed and the snapshot is kept.
 //! - [`keep`] deletes the marker, then the snapshot.
 //! - [`revert`] replaces the tables from the snapshot (the same [`apply_restore`], mode
 //!   replace) and deletes the marker in the same transaction, then removes the snapshot.
@@ -74,6 +76,9 @@ pub struct PendingDbRestore {
     /// Whether the snapshot is in this state directory (another machine's restore keeps
     /// its snapshot in its own).
     pub snapshot_present: bool,
+    /// Whether the database's marker is lost ([`STATE_TABLE`] was dropped since): the
+    /// restore is known only by its snapshot, which `keep` or `revert` settle.
+    pub marker_lost: bool,
 }
 
 /// What [`restore_for_review`] did.
@@ -162,14 +167,29 @@ fn snapshots_dir(descriptor: &Descriptor) -> PathBuf {
     descriptor.state_dir.join(INTERNAL_DIR).join(SNAPSHOTS_DIR)
 }
 
+/// What the database says of the tenant's restores under review.
+enum State {
+    /// [`STATE_TABLE`] is not in the database: never created, or dropped since.
+    NoTable,
+    /// The tenant's row of it, if any.
+    Read(Option<PendingDbRestore>),
+}
+
 /// Reads the tenant's row of [`STATE_TABLE`] on `engine` (inside its snapshot or
 /// transaction); `None` when there is none or the table does not exist.
 fn read_pending(
     engine: &mut dyn Engine,
     descriptor: &Descriptor,
 ) -> Result<Option<PendingDbRestore>, DbError> {
+    Ok(match read_state(engine, descriptor)? {
+        State::NoTable => None,
+        State::Read(pending) => pending,
+    })
+}
+
+fn read_state(engine: &mut dyn Engine, descriptor: &Descriptor) -> Result<State, DbError> {
     if !engine.reflect()?.iter().any(|t| t.name == STATE_TABLE) {
-        return Ok(None);
+        return Ok(State::NoTable);
     }
     let dialect = dialect_of(engine.kind());
     let query = RowQuery {
@@ -213,27 +233,101 @@ fn read_pending(
             mode: text(3),
             archive: text(4),
             started_at: text(5),
+            marker_lost: false,
         });
         Ok(())
     })?;
-    Ok(found)
+    Ok(State::Read(found))
 }
 
-/// The tenant's pending restore, read from the database (a read-only snapshot).
-pub fn pending_restore(descriptor: &Descriptor) -> Result<Option<PendingDbRestore>, DbError> {
+/// What the database says of the tenant's restores, read in a read-only snapshot.
+fn state(descriptor: &Descriptor) -> Result<State, DbError> {
     let mut engine = connect(descriptor)?;
     engine.begin_snapshot()?;
-    let found = read_pending(engine.as_mut(), descriptor);
+    let found = read_state(engine.as_mut(), descriptor);
     let ended = engine.end_snapshot();
     let found = found?;
     ended?;
     Ok(found)
 }
 
+/// The tenant's pending restore, read from the database (a read-only snapshot).
+pub fn pending_restore(descriptor: &Descriptor) -> Result<Option<PendingDbRestore>, DbError> {
+    Ok(match state(descriptor)? {
+        State::NoTable => None,
+        State::Read(pending) => pending,
+    })
+}
+
+/// Whether `name` (in the snapshots directory) is a finished snapshot, not a temporary
+/// file or staging directory of one being written.
+fn is_finished_snapshot(name: &str) -> bool {
+    name.starts_with("restore-")
+}
+
+/// The one finished snapshot of the state directory, as a restore pending review whose
+/// marker is lost; `None` when there is none; an error when there are several.
+fn orphaned_snapshot(descriptor: &Descriptor) -> Result<Option<PendingDbRestore>, DbError> {
+    let dir = snapshots_dir(descriptor);
+    let mut names: Vec<String> = match fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| is_finished_snapshot(name))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(DbError::io("read", &dir, e)),
+    };
+    names.sort();
+    let Some(name) = names.first().cloned() else {
+        return Ok(None);
+    };
+    if names.len() > 1 {
+        return Err(DbError::Review {
+            problem: format!(
+                "the database no longer has sitepack's table {STATE_TABLE} (dropped?), so \
+                 nothing tells which of the snapshots {} in {} belongs to a committed \
+                 restore; each holds the tenant's rows from before a restore (secrets \
+                 included). Nothing was changed: move all but the one to go back to out of \
+                 that directory, then `sitepack revert` or `sitepack keep` the site",
+                names.join(", "),
+                dir.display()
+            ),
+        });
+    }
+    let path = dir.join(&name);
+    let sha256 = Archive::open_local_snapshot(&path)
+        .and_then(|archive| archive.sha256().map(|digest| digest.to_string()))
+        .map_err(|e| DbError::ArchiveRead(Box::new(e)))?;
+    Ok(Some(PendingDbRestore {
+        tenant: tenant_key(descriptor),
+        snapshot: name,
+        snapshot_sha256: sha256,
+        mode: "unknown".to_owned(),
+        archive: format!("unknown (the database's table {STATE_TABLE} was dropped)"),
+        started_at: String::new(),
+        snapshot_present: true,
+        marker_lost: true,
+    }))
+}
+
 /// Reads the pending restore and removes the snapshot files no pending restore names
 /// (and temporary ones): call it holding the [`ReviewLock`].
+///
+/// A finished snapshot is only removed when the database says no restore of it is
+/// pending. When [`STATE_TABLE`] is gone (dropped since the restore was committed: it is
+/// created before any restore's transaction), nothing tells whether that restore
+/// committed, and its snapshot may be the only way back: one such snapshot is taken as
+/// the pending restore ([`PendingDbRestore::marker_lost`]), for `keep` or `revert` to
+/// settle; several are an error naming them.
 pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, DbError> {
-    let pending = pending_restore(descriptor)?;
+    let (mut pending, table_present) = match state(descriptor)? {
+        State::NoTable => (None, false),
+        State::Read(pending) => (pending, true),
+    };
+    if !table_present {
+        pending = orphaned_snapshot(descriptor)?;
+    }
     let dir = snapshots_dir(descriptor);
     let mut removed = Vec::new();
     let entries = match fs::read_dir(&dir) {
@@ -301,6 +395,18 @@ pub fn restore_for_review(
 ) -> Result<ReviewedRestore, DbError> {
     let scope = archive.manifest()?.scope.clone();
     let mut engine = connect_writable(descriptor)?;
+    // Committed on its own first: the table is there whether the restore commits or
+    // not, so its absence later means it was dropped, never that a first restore rolled
+    // back (see `settle`).
+    engine.begin_write()?;
+    let created = create_state_table(engine.as_mut(), descriptor);
+    match created {
+        Ok(()) => engine.commit()?,
+        Err(error) => {
+            let _ = engine.rollback();
+            return Err(error);
+        }
+    }
     let mut hooks = ReviewHooks {
         descriptor,
         archive,
@@ -369,7 +475,6 @@ impl RestoreHooks for ReviewHooks<'_> {
                 });
             }
         }
-        create_state_table(engine, self.descriptor)?;
         if let Some(pending) = read_pending(engine, self.descriptor)? {
             return Err(pending_error(self.descriptor, &pending));
         }
@@ -406,6 +511,7 @@ impl RestoreHooks for ReviewHooks<'_> {
                 .format("%Y-%m-%dT%H:%M:%S%.3fZ")
                 .to_string(),
             snapshot_present: true,
+            marker_lost: false,
         };
         let dialect = engine.dialect();
         let placeholders: Vec<String> = (1..=STATE_COLUMNS.len())
@@ -597,7 +703,11 @@ pub fn keep(descriptor: &Descriptor, lock: &ReviewLock) -> Result<PendingDbResto
     };
     let mut engine = connect_writable(descriptor)?;
     engine.begin_write()?;
-    let deleted = delete_marker(engine.as_mut(), descriptor);
+    let deleted = if pending.marker_lost {
+        Ok(())
+    } else {
+        delete_marker(engine.as_mut(), descriptor)
+    };
     let committed = deleted.and_then(|()| engine.commit());
     if let Err(error) = committed {
         let _ = engine.rollback();
@@ -662,7 +772,13 @@ pub fn revert(descriptor: &Descriptor, lock: &ReviewLock) -> Result<Reverted, Db
     }
     let mut engine = connect_writable(descriptor)?;
     let plan = plan_restore(engine.as_mut(), descriptor, &archive, Mode::Replace)?;
-    let mut hooks = |engine: &mut dyn WriteEngine| delete_marker(engine, descriptor);
+    let mut hooks = |engine: &mut dyn WriteEngine| {
+        if pending.marker_lost {
+            Ok(())
+        } else {
+            delete_marker(engine, descriptor)
+        }
+    };
     let summary = apply_restore(engine.as_mut(), descriptor, &plan, &archive, &mut hooks)?;
     sitepack_format::failpoint::hit("db-revert:committed");
     drop(archive);
