@@ -673,6 +673,46 @@ fn db_a_dropped_state_table_never_costs_the_snapshot_of_a_committed_restore() {
 }
 
 #[test]
+fn db_a_row_the_database_refuses_is_a_refusal_named_and_audited_as_one() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 20);
+        let archive = shop.root().join("acme.zip");
+        create(&shop.descriptor(), &archive, &[]);
+        shop.damage();
+        // A rule the application added since the backup, which an archived row breaks.
+        match kind {
+            Kind::Postgres => shop.execute(
+                "ALTER TABLE customers ADD CONSTRAINT short_names CHECK (length(name) < 10) NOT VALID",
+            ),
+            Kind::Sqlite => shop.execute(
+                "CREATE TRIGGER short_names BEFORE INSERT ON customers WHEN length(NEW.name) >= 10 \
+                 BEGIN SELECT RAISE(ABORT, 'names must be short'); END;",
+            ),
+        }
+        let damaged = shop.rows("acme");
+        let refused = restore(
+            &archive,
+            &shop.descriptor(),
+            &["--yes", "--mode", "replace"],
+        )
+        .expect(1);
+        assert!(
+            refused.stderr.contains("customers") && refused.stderr.contains("nothing was changed"),
+            "{kind:?}: {}",
+            refused.stderr
+        );
+        assert_eq!(shop.rows("acme"), damaged, "{kind:?}");
+        assert!(shop.snapshot_files().is_empty(), "{kind:?}");
+        let operations = audit_operations(&shop.descriptor());
+        assert_eq!(
+            operations.last().map(String::as_str),
+            Some("restore refused"),
+            "{kind:?}: {operations:?}"
+        );
+    }
+}
+
+#[test]
 fn db_postgres_a_restore_running_elsewhere_holds_the_tenants_lock() {
     let shop = Shop::new(Kind::Postgres, 5);
     let archive = shop.root().join("acme.zip");

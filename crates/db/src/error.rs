@@ -154,6 +154,21 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Whether this is a restore's answer rather than a failure: the restore (or keep,
+    /// revert) was refused for a reason it names, and nothing was changed. The CLI
+    /// exits 1 for these, 2 for any other error; the audit log says `refused`.
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::RestoreRefused { .. }
+                | Self::RestoreRow { .. }
+                | Self::Review { .. }
+                | Self::UnknownTenant { .. }
+                | Self::Plan { .. }
+        )
+    }
+
     /// An I/O error on `path`.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {

@@ -828,11 +828,10 @@ pub fn record_restore(
         }
         Err(error) => {
             details.error = Some(error.to_string());
-            match error {
-                DbError::RestoreRefused { .. } | DbError::Review { .. } => {
-                    sitepack_site::Outcome::Refused
-                }
-                _ => sitepack_site::Outcome::Failed,
+            if error.is_refusal() {
+                sitepack_site::Outcome::Refused
+            } else {
+                sitepack_site::Outcome::Failed
             }
         }
     };

@@ -13,18 +13,6 @@ use sitepack_reader::Archive;
 
 use crate::Outcome;
 
-/// The errors that are an answer (exit 1, nothing changed): every other one is exit 2.
-fn is_refusal(error: &DbError) -> bool {
-    matches!(
-        error,
-        DbError::RestoreRefused { .. }
-            | DbError::RestoreRow { .. }
-            | DbError::Review { .. }
-            | DbError::UnknownTenant { .. }
-            | DbError::Plan { .. }
-    )
-}
-
 fn refused(command: &str, error: DbError) -> Result<Outcome> {
     if let DbError::RestoreRefused { reasons } = &error {
         // Said once: the error's own text starts as this line does.
@@ -34,7 +22,7 @@ fn refused(command: &str, error: DbError) -> Result<Outcome> {
         Ok(Outcome::Refused(format!(
             "{command} refused; nothing was changed:{listed}"
         )))
-    } else if is_refusal(&error) {
+    } else if error.is_refusal() {
         Ok(Outcome::Refused(format!(
             "{command} refused; nothing was changed: {error}"
         )))
