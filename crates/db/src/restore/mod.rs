@@ -27,8 +27,15 @@
 //!     stay. A row whose key is that of a row outside the tenant's rows of the scope
 //!     (another tenant's) is refused, never taken over.
 //!
+//!   On PostgreSQL a replace changes only the rows that differ: the archive's rows are
+//!   copied into temporary tables (`COPY`), then the tenant's rows the archive lacks are
+//!   deleted, its new rows inserted and the rows whose values differ updated; equal rows
+//!   are not written at all (see `difference`). When the database refuses that order (a
+//!   key that is not `DEFERRABLE`, a unique value moved between rows), it is rolled back
+//!   to a savepoint and the rows are deleted and inserted instead — as on SQLite.
 //!   Rows stream from the archive (verified as they are read) and are written in batches
-//!   of multi-row `INSERT`s with bound parameters: memory does not grow with a table.
+//!   (`COPY` for a replace on PostgreSQL, one prepared `INSERT` per row on SQLite,
+//!   multi-row upserts for a merge): memory does not grow with a table.
 //!   The database's constraints stay on (foreign keys deferred to the end where the
 //!   engine allows it, never disabled, and checked before the commit so that a violation
 //!   is named); PostgreSQL sequences and identity columns are moved past the restored
