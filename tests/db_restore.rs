@@ -490,18 +490,24 @@ fn db_restore_asks_for_yes_refuses_unsupported_options_and_files() {
     assert_eq!(shop.rows("acme"), before);
 }
 
+/// `sitepack restore ARCHIVE SITE --yes --mode replace --no-progress`, to run.
+fn replace_command(archive: &Path, site: &Path) -> std::process::Command {
+    let mut command = crate::util::sitepack();
+    command.args([
+        "restore".as_ref(),
+        archive.as_os_str(),
+        site.as_os_str(),
+        "--yes".as_ref(),
+        "--mode".as_ref(),
+        "replace".as_ref(),
+        "--no-progress".as_ref(),
+    ]);
+    command
+}
+
 /// Runs `sitepack restore …` with `SITEPACK_FAILPOINT=point`, which must kill it.
 fn killed_restore(point: &str, archive: &Path, site: &Path) {
-    let output = crate::util::sitepack()
-        .args([
-            "restore".as_ref(),
-            archive.as_os_str(),
-            site.as_os_str(),
-            "--yes".as_ref(),
-            "--mode".as_ref(),
-            "replace".as_ref(),
-            "--no-progress".as_ref(),
-        ])
+    let output = replace_command(archive, site)
         .env("SITEPACK_FAILPOINT", point)
         .output()
         .unwrap();
@@ -587,16 +593,7 @@ fn db_postgres_a_restore_killed_at_any_moment_leaves_the_tenant_whole_and_status
     let mut seen = BTreeSet::new();
     for step in 1..=9 {
         let at = whole * step / 10;
-        let mut child = crate::util::sitepack()
-            .args([
-                "restore".as_ref(),
-                archive.as_os_str(),
-                shop.descriptor().as_os_str(),
-                "--yes".as_ref(),
-                "--mode".as_ref(),
-                "replace".as_ref(),
-                "--no-progress".as_ref(),
-            ])
+        let mut child = replace_command(&archive, &shop.descriptor())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
