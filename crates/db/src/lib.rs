@@ -48,5 +48,8 @@ pub use engine::{
 pub use error::DbError;
 pub use export::{ExportSummary, TenantStats, connect, connect_writable, export, tenant_stats};
 pub use plan::{Plan, Scope};
-pub use restore::{Mode, RestorePlan, RestoreSummary, apply_restore, plan_restore};
+pub use restore::{
+    Mode, RestoreOptions, RestorePlan, RestoreSummary, apply_restore, plan_restore,
+    plan_restore_with,
+};
 pub use site::DatabaseSite;

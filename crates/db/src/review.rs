@@ -612,7 +612,13 @@ fn write_snapshot(
     let schema = DatabaseSchema {
         engine: engine.kind(),
         engine_version: engine.version(),
-        tenant: archived.tenant.clone(),
+        // The descriptor's tenant, whose rows these are (the archive's may be another's,
+        // restored `--as` this one), held as the archive's column holds it.
+        tenant: sitepack_format::database::Tenant {
+            column: descriptor.tenant_column.clone(),
+            value: crate::restore::tenant_value_like(&descriptor.tenant, &archived.tenant.value),
+            table: archived.tenant.table.clone(),
+        },
         tables: schema_tables,
         skipped: archived.skipped.clone(),
     };

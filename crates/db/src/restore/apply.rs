@@ -9,9 +9,11 @@ use sitepack_reader::Archive;
 
 use super::check::{Checked, check};
 use super::difference::replace_by_difference;
+use super::rekey::Rekey;
 use super::values::bind;
 use super::{
-    Mode, RestorePlan, RestoreSummary, TableSummary, archive_schema, row_name, stream_rows,
+    Mode, RestoreOptions, RestorePlan, RestoreSummary, TableSummary, archive_schema, row_name,
+    stream_rows,
 };
 use crate::descriptor::Descriptor;
 use crate::engine::{SqlValue, WriteEngine};
@@ -98,7 +100,7 @@ pub fn apply_restore(
         return Err(refused);
     }
     engine.begin_write()?;
-    let written = write(engine, descriptor, plan.mode, archive, hooks);
+    let written = write(engine, descriptor, &plan.options(), archive, hooks);
     match written {
         Ok(summary) => match engine.commit() {
             Ok(()) => Ok(summary),
@@ -119,10 +121,11 @@ pub fn apply_restore(
 fn write(
     engine: &mut dyn WriteEngine,
     descriptor: &Descriptor,
-    mode: Mode,
+    options: &RestoreOptions,
     archive: &Archive,
     hooks: &mut dyn RestoreHooks,
 ) -> Result<RestoreSummary, DbError> {
+    let mode = options.mode;
     // The archive's tables are held first (PostgreSQL: no other session writes them
     // until COMMIT), so that what the checks see is what is changed.
     let schema = archive_schema(archive)?;
@@ -134,7 +137,7 @@ fn write(
         .map(|t| t.name.as_str())
         .collect();
     engine.lock_for_write(&held)?;
-    let checked = check(engine, descriptor, archive, mode)?;
+    let mut checked = check(engine, descriptor, archive, options)?;
     if let Some(refused) = checked.plan.refusal_error() {
         return Err(refused);
     }
@@ -164,6 +167,16 @@ fn write(
         })
         .collect();
     hooks.before_changes(engine, &scope)?;
+    // Before the deletes: the fresh keys are above every key the target holds now.
+    if let Some(tenant) = &checked.plan.as_tenant {
+        checked.rekey = Some(Rekey::build(
+            engine,
+            &checked.schema,
+            archive,
+            &checked.plan.rekeyed,
+            tenant,
+        )?);
+    }
     let by_difference = match mode {
         Mode::Replace => replace_by_difference(engine, &checked, archive, &written)?,
         Mode::Merge => None,
@@ -260,6 +273,8 @@ pub(super) struct Insert<'a> {
     /// update; with the positions of the target's key columns among `columns`.
     own_rows: Option<(&'a RowQuery, Vec<usize>, &'a [String])>,
     dialect: Dialect,
+    /// Under another tenant (`--as`): the fresh keys each row is given before it is bound.
+    rekey: Option<&'a Rekey>,
 }
 
 /// A row ready to bind: its name, its values.
@@ -531,8 +546,17 @@ impl<'a> Insert<'a> {
             guarded,
             copy: mode == Mode::Replace,
             dialect: engine.dialect(),
+            rekey: checked.rekey.as_ref(),
             columns,
         })
+    }
+
+    /// `row` as it is written: with fresh keys under another tenant (`--as`).
+    fn rekeyed(&self, row: Map<String, Value>) -> Result<Map<String, Value>, DbError> {
+        match self.rekey {
+            Some(rekey) => rekey.row(self.table, row),
+            None => Ok(row),
+        }
     }
 
     /// The written columns' names, in the archive's order.
@@ -554,6 +578,7 @@ impl<'a> Insert<'a> {
         let what = format!("copying the archive's rows of table \"{}\"", self.table);
         engine.copy_rows(&what, &self.qualified, columns, &mut |push| {
             stream_rows(archive, self.table, &mut |line, row| {
+                let row = self.rekeyed(row)?;
                 push(&self.pending(kind, line, &row)?.values)
             })
             .map(|_| ())
@@ -581,6 +606,7 @@ impl<'a> Insert<'a> {
         let mut batch: Vec<Pending> = Vec::with_capacity(per_batch);
         let mut written = 0;
         stream_rows(archive, self.table, &mut |line, row| {
+            let row = self.rekeyed(row)?;
             let mut pending = self.pending(kind, line, &row)?;
             for &i in &later {
                 pending.values[i] = SqlValue::Null;
@@ -686,6 +712,7 @@ fn set_self_references(
     );
     let kind = engine.kind();
     stream_rows(archive, insert.table, &mut |line, row| {
+        let row = insert.rekeyed(row)?;
         let pending = insert.pending(kind, line, &row)?;
         if later.iter().all(|&i| pending.values[i] == SqlValue::Null) {
             return Ok(());

@@ -12,8 +12,8 @@ use sitepack_reader::Archive;
 
 use super::values::bind;
 use super::{
-    ColumnChange, ColumnNote, Mode, Refusal, RefusalKind, RestorePlan, TablePlan, archive_schema,
-    row_name, stream_rows,
+    ColumnChange, ColumnNote, Mode, Refusal, RefusalKind, RestoreOptions, RestorePlan, TablePlan,
+    archive_schema, rekeyed_columns, row_name, stream_rows, tenant_value_like,
 };
 use crate::descriptor::Descriptor;
 use crate::engine::{DeleteEffect, SqlValue, WriteEngine};
@@ -124,6 +124,9 @@ pub(crate) struct Checked {
     pub redacted: BTreeMap<String, BTreeSet<String>>,
     /// The columns the target computes (never written), per written table.
     pub generated: BTreeMap<String, BTreeSet<String>>,
+    /// Under another tenant (`--as`): the fresh keys, chosen inside the transaction once
+    /// the checks pass (`None` until then, and for a restore of the tenant's own rows).
+    pub rekey: Option<super::rekey::Rekey>,
 }
 
 /// Plans the restore of `archive` into the database of `descriptor` that `engine` is
@@ -136,7 +139,19 @@ pub fn plan_restore(
     archive: &Archive,
     mode: Mode,
 ) -> Result<RestorePlan, DbError> {
-    Ok(check(engine, descriptor, archive, mode)?.plan)
+    plan_restore_with(engine, descriptor, archive, &RestoreOptions::new(mode))
+}
+
+/// [`plan_restore`] with every option: an archive of another tenant written as the
+/// descriptor's with fresh keys (`as_tenant`, the plan lists the columns rewritten in
+/// [`RestorePlan::rekeyed`]), a new tenant only (`new_tenant`).
+pub fn plan_restore_with(
+    engine: &mut dyn WriteEngine,
+    descriptor: &Descriptor,
+    archive: &Archive,
+    options: &RestoreOptions,
+) -> Result<RestorePlan, DbError> {
+    Ok(check(engine, descriptor, archive, options)?.plan)
 }
 
 /// The tenant values are one when equal, or when one is the other's digits (`"7"` in the
@@ -304,29 +319,18 @@ pub(crate) fn check(
     engine: &mut dyn WriteEngine,
     descriptor: &Descriptor,
     archive: &Archive,
-    mode: Mode,
+    options: &RestoreOptions,
 ) -> Result<Checked, DbError> {
+    let mode = options.mode;
     let schema = archive_schema(archive)?;
     let manifest_scope = archive.manifest()?.scope.clone();
     let mut refusals = Vec::new();
-
-    if !same_tenant(&schema.tenant.value, &descriptor.tenant)
-        || schema.tenant.column != descriptor.tenant_column
-    {
-        refusals.push(refusal(
-            RefusalKind::Tenant,
-            None,
-            None,
-            format!(
-                "the archive holds tenant {} (column \"{}\"), the site descriptor {} names tenant {} (column \"{}\"): restore it into that tenant's site (restoring as another tenant is not available yet)",
-                schema.tenant.value,
-                schema.tenant.column,
-                descriptor.path.display(),
-                descriptor.tenant,
-                descriptor.tenant_column
-            ),
-        ));
-    }
+    refuse_tenant(&schema, &manifest_scope, descriptor, options, &mut refusals);
+    let rekeyed = if options.as_tenant.is_some() {
+        rekeyed_columns(&schema)
+    } else {
+        Vec::new()
+    };
 
     let tables = engine.reflect()?;
     let live: BTreeMap<String, TableInfo> =
@@ -445,6 +449,9 @@ pub(crate) fn check(
         planned.push(entry);
     }
 
+    if options.new_tenant {
+        refuse_tenant_rows(descriptor, &planned, &mut refusals);
+    }
     if mode == Mode::Replace {
         refuse_cascades(engine, &scope_rows, &mut refusals)?;
     }
@@ -453,6 +460,12 @@ pub(crate) fn check(
         archive_engine: schema.engine,
         engine: engine.kind(),
         tenant: schema.tenant.value.clone(),
+        as_tenant: options
+            .as_tenant
+            .as_ref()
+            .map(|t| tenant_value_like(t, &schema.tenant.value)),
+        rekeyed,
+        new_tenant: options.new_tenant,
         scope: manifest_scope.to_string(),
         tables: planned,
         refusals,
@@ -465,7 +478,103 @@ pub(crate) fn check(
         scope_columns,
         redacted,
         generated,
+        rekey: None,
     })
+}
+
+/// The archive must be of the descriptor's tenant; or, with `--as`, `--as` must name the
+/// descriptor's tenant and the archive be of the full scope (a user's or a table's rows
+/// reach rows of the archive's tenant that are not in it).
+fn refuse_tenant(
+    schema: &DatabaseSchema,
+    scope: &sitepack_format::Scope,
+    descriptor: &Descriptor,
+    options: &RestoreOptions,
+    refusals: &mut Vec<Refusal>,
+) {
+    let archived = format!(
+        "the archive holds tenant {} (column \"{}\"), the site descriptor {} names tenant {} (column \"{}\")",
+        schema.tenant.value,
+        schema.tenant.column,
+        descriptor.path.display(),
+        descriptor.tenant,
+        descriptor.tenant_column
+    );
+    if schema.tenant.column != descriptor.tenant_column {
+        refusals.push(refusal(
+            RefusalKind::Tenant,
+            None,
+            None,
+            format!("{archived}: the tenant columns differ; restore it into a site of the archive's tenant column"),
+        ));
+        return;
+    }
+    let Some(as_tenant) = &options.as_tenant else {
+        if !same_tenant(&schema.tenant.value, &descriptor.tenant) {
+            refusals.push(refusal(
+                RefusalKind::Tenant,
+                None,
+                None,
+                format!(
+                    "{archived}: restore it into that tenant's site, or write its rows as tenant {} with fresh keys: --allow-other-site --as {}",
+                    descriptor.tenant,
+                    tenant_argument(&descriptor.tenant)
+                ),
+            ));
+        }
+        return;
+    };
+    if !same_tenant(as_tenant, &descriptor.tenant) {
+        refusals.push(refusal(
+            RefusalKind::Tenant,
+            None,
+            None,
+            format!(
+                "--as {} is not the tenant the site descriptor {} names ({}): the descriptor names the tenant the rows are written as; give --as {}, or a descriptor of tenant {}",
+                tenant_argument(as_tenant),
+                descriptor.path.display(),
+                descriptor.tenant,
+                tenant_argument(&descriptor.tenant),
+                as_tenant
+            ),
+        ));
+    }
+    if *scope != sitepack_format::Scope::Full {
+        refusals.push(refusal(
+            RefusalKind::Tenant,
+            None,
+            None,
+            format!(
+                "the archive's scope is {scope}: only a full archive can be written as another tenant (a user's or a table's rows reference rows of tenant {} that are not in it); make a full archive",
+                schema.tenant.value
+            ),
+        ));
+    }
+}
+
+/// A tenant value as `--as` takes it.
+fn tenant_argument(value: &TenantValue) -> String {
+    match value {
+        TenantValue::Integer(n) => n.to_string(),
+        TenantValue::Text(s) => s.clone(),
+    }
+}
+
+/// A new tenant (`init`) must hold none of the archive's scope's rows.
+fn refuse_tenant_rows(descriptor: &Descriptor, tables: &[TablePlan], refusals: &mut Vec<Refusal>) {
+    for table in tables {
+        if let Some(rows) = table.target_rows.filter(|&n| n > 0) {
+            refusals.push(refusal(
+                RefusalKind::TenantNotEmpty,
+                Some(&table.name),
+                None,
+                format!(
+                    "table \"{}\" already holds {rows} row(s) of tenant {}: a new tenant is made from a template only when it holds none; restore into it instead, or name a new tenant in the descriptor",
+                    table.name, descriptor.tenant
+                ),
+            ));
+        }
+    }
 }
 
 /// `(a, b)`, or `a` for one column.

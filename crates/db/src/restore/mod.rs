@@ -6,7 +6,8 @@
 //!
 //! - [`plan_restore`] reads the archive's `schema.json` and the live schema and reports
 //!   **every** problem together ([`RestorePlan::refusals`]), changing nothing: the tenant
-//!   (the archive's must be the descriptor's), the schema (per table and column: a column
+//!   (the archive's must be the descriptor's, unless written as it with fresh keys: see
+//!   below), the schema (per table and column: a column
 //!   the target added that is nullable or has a default is *defaulted*, one the target
 //!   dropped is *discarded*, a generated one is left to the database; a missing table, a
 //!   column added `NOT NULL` without default, a type that cannot hold the values are
@@ -48,8 +49,23 @@
 //! Values come back exactly: every type of the format's encoding table (§15.4) is bound as
 //! the value the export read (see `values`).
 //!
-//! Not yet: restoring as another tenant (`--as`); the CLI, its snapshot, keep/revert and
-//! locking are the caller's.
+//! Another tenant's archive ([`plan_restore_with`], [`RestoreOptions::as_tenant`]: the
+//! CLI's `--allow-other-site --as ID`, and `init NEW.toml --from-template`): its rows are
+//! written as the descriptor's tenant, which `as_tenant` must name, with fresh keys
+//! (`rekey`: the tenant column and the tenant table's key hold the new tenant; one-column
+//! integer primary keys are moved above the target's largest by one offset per table,
+//! one-column UUID ones replaced by a UUID v5 of a namespace drawn for the restore; every
+//! foreign key column that references them follows; text keys, reference tables and the
+//! references to them are kept). The plan lists the columns rewritten
+//! ([`RestorePlan::rekeyed`]). A full archive only: a user's or a table's rows reference
+//! rows of their tenant that are not in the archive. Every row then being new, a merge
+//! adds the archive's rows beside the tenant's own (a row whose key is kept — a text key
+//! — updates the tenant's row of that key, as any merge); a replace deletes the tenant's
+//! rows of the scope first, as any replace. With [`RestoreOptions::new_tenant`] (`init`)
+//! it is refused while the tenant holds any row of the archive's scope (its tenant table
+//! row included), checked again inside the transaction.
+//!
+//! The CLI, its snapshot, keep/revert and locking are the caller's.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -65,10 +81,40 @@ use crate::engine::SequenceMove;
 mod apply;
 mod check;
 mod difference;
+mod rekey;
 mod values;
 
 pub use apply::{RestoreHooks, ScopeTable, apply_restore};
-pub use check::plan_restore;
+pub use check::{plan_restore, plan_restore_with};
+pub(crate) use rekey::tenant_value_like;
+pub use rekey::{KeyChange, RekeyedColumn, rekeyed_columns};
+
+/// How a restore is asked for: [`plan_restore_with`]'s options (carried by the plan to
+/// [`apply_restore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreOptions {
+    /// Replace or merge.
+    pub mode: Mode,
+    /// Write an archive of another tenant as this one, with fresh keys (`--as`): it must
+    /// be the descriptor's tenant (the descriptor names the tenant written to). `None`:
+    /// the archive must be of the descriptor's tenant.
+    pub as_tenant: Option<TenantValue>,
+    /// Refuse unless the descriptor's tenant holds no row of the archive's scope (nor its
+    /// tenant table row): a new tenant made from a template (`init`).
+    pub new_tenant: bool,
+}
+
+impl RestoreOptions {
+    /// A restore of the descriptor's own tenant in `mode`.
+    #[must_use]
+    pub fn new(mode: Mode) -> Self {
+        Self {
+            mode,
+            as_tenant: None,
+            new_tenant: false,
+        }
+    }
+}
 
 /// What a restore does with the tenant's rows already in the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -91,6 +137,15 @@ pub struct RestorePlan {
     pub engine: EngineKind,
     /// The archive's tenant.
     pub tenant: TenantValue,
+    /// `--as`: the tenant the rows are written as, with fresh keys ([`Self::rekeyed`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_tenant: Option<TenantValue>,
+    /// The columns given fresh values (a restore `--as` another tenant), table by table.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rekeyed: Vec<RekeyedColumn>,
+    /// Refused unless the tenant holds none of the archive's scope's rows (`init`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub new_tenant: bool,
     /// The archive's scope (`full`, `table:NAME`, `user:ID`).
     pub scope: String,
     /// The archive's tables, parents first.
@@ -112,6 +167,16 @@ impl RestorePlan {
         self.is_refused().then(|| DbError::RestoreRefused {
             reasons: self.refusals.iter().map(|r| r.message.clone()).collect(),
         })
+    }
+
+    /// The options the plan was made with.
+    #[must_use]
+    pub fn options(&self) -> RestoreOptions {
+        RestoreOptions {
+            mode: self.mode,
+            as_tenant: self.as_tenant.clone(),
+            new_tenant: self.new_tenant,
+        }
     }
 
     /// The table called `name`.
@@ -192,8 +257,11 @@ pub struct Refusal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RefusalKind {
-    /// The archive is of another tenant.
+    /// The archive is of another tenant (without `--as`), `--as` names another tenant
+    /// than the descriptor, or the archive cannot be written as another tenant.
     Tenant,
+    /// A new tenant (`init`) already holds rows.
+    TenantNotEmpty,
     /// A table of the archive is missing from the target.
     MissingTable,
     /// A column of the target cannot be filled (`NOT NULL` without default, not in the
