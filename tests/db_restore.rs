@@ -117,6 +117,22 @@ impl Shop {
         path
     }
 
+    /// Writes a descriptor of tenant `tenant` called `name`.
+    fn tenant_descriptor(&self, name: &str, tenant: &str) -> PathBuf {
+        let path = self.root().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "[site]\nid = \"{tenant}\"\nname = \"{tenant}\"\nurl = \"https://{tenant}.example\"\n\n\
+                 [database]\nurl = \"{}\"\ntenant_column = \"tenant_id\"\ntenant = \"{tenant}\"\n\
+                 tenant_table = \"tenants\"\n",
+                self.url()
+            ),
+        )
+        .unwrap();
+        path
+    }
+
     fn execute(&self, sql: &str) {
         match &self.pg {
             Some(pg) => postgres::Client::connect(&pg.url(), postgres::NoTls)
@@ -888,4 +904,184 @@ fn db_a_backup_while_a_restore_is_pending_keeps_its_snapshot() {
     );
     review("revert", &shop.descriptor()).expect(0);
     assert_eq!(shop.rows("acme"), damaged);
+}
+
+/// A tenant's rows without their keys (nor the passwords, redacted from archives):
+/// customers with their orders, followed through the tenant's own rows.
+fn shape(shop: &Shop, tenant: &str) -> BTreeSet<String> {
+    let mut rows = shop.strings(&format!(
+        "SELECT 'tenant ' || name FROM tenants WHERE id = '{tenant}'"
+    ));
+    rows.extend(shop.strings(&format!(
+        "SELECT 'customer ' || name FROM customers WHERE tenant_id = '{tenant}'"
+    )));
+    rows.extend(shop.strings(&format!(
+        "SELECT 'order ' || c.name || '|' || COALESCE(o.currency, '<null>') || '|' || \
+         COALESCE(o.note, '<null>') FROM orders o JOIN customers c ON c.id = o.customer_id \
+         WHERE c.tenant_id = '{tenant}'"
+    )));
+    rows
+}
+
+#[test]
+fn db_restore_as_another_tenant_gives_fresh_keys_and_revert_gives_it_back() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 5);
+        let archive = shop.root().join("acme.zip");
+        create(&shop.descriptor(), &archive, &[]);
+        let beta = shop.tenant_descriptor("beta.toml", "beta");
+        let acme_before = shop.rows("acme");
+        let beta_before = shop.rows("beta");
+        let acme_shape = shape(&shop, "acme");
+
+        let other = restore(&archive, &beta, &["--yes", "--mode", "replace"]).expect(1);
+        assert!(
+            other.stderr.contains("--allow-other-site --as beta"),
+            "{}",
+            other.stderr
+        );
+        let no_allow = restore(&archive, &beta, &["--yes", "--as", "beta"]).expect(1);
+        assert!(
+            no_allow.stderr.contains("--allow-other-site"),
+            "{}",
+            no_allow.stderr
+        );
+        let wrong = restore(
+            &archive,
+            &beta,
+            &["--yes", "--allow-other-site", "--as", "gamma"],
+        )
+        .expect(1);
+        assert!(
+            wrong.stderr.contains("--as gamma is not the tenant"),
+            "{}",
+            wrong.stderr
+        );
+        let rewrite = restore(
+            &archive,
+            &beta,
+            &[
+                "--yes",
+                "--allow-other-site",
+                "--as",
+                "beta",
+                "--no-rewrite",
+            ],
+        )
+        .expect(1);
+        assert!(
+            rewrite.stderr.contains("--no-rewrite"),
+            "{}",
+            rewrite.stderr
+        );
+        assert_eq!(
+            shop.rows("beta"),
+            beta_before,
+            "{kind:?}: refused, nothing changed"
+        );
+
+        let preview = run([
+            "preview".as_ref(),
+            archive.as_os_str(),
+            "--against".as_ref(),
+            beta.as_os_str(),
+            "--allow-other-site".as_ref(),
+            "--as".as_ref(),
+            "beta".as_ref(),
+            "--json".as_ref(),
+        ])
+        .expect(0);
+        let replace = &json(&preview)["against"]["replace"];
+        assert_eq!(replace["as_tenant"], "beta", "{replace}");
+        assert_eq!(replace["refusals"].as_array().map(Vec::len), Some(0));
+
+        let done = restore(
+            &archive,
+            &beta,
+            &[
+                "--yes",
+                "--allow-other-site",
+                "--as",
+                "beta",
+                "--mode",
+                "replace",
+                "--json",
+            ],
+        )
+        .expect(0);
+        let plan = &json(&done)["plan"];
+        assert_eq!(plan["as_tenant"], "beta");
+        assert!(
+            plan["rekeyed"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["table"] == "orders"
+                    && c["column"] == "customer_id"
+                    && c["change"] == "offset"
+                    && c["follows"] == "customers.id"),
+            "{plan}"
+        );
+        assert_eq!(shop.rows("acme"), acme_before, "{kind:?}: acme untouched");
+        // acme's rows as beta's, every order with its customer; the keys are new ones.
+        assert_eq!(shape(&shop, "beta"), acme_shape, "{kind:?}");
+        let smallest: BTreeSet<String> =
+            shop.strings("SELECT CAST(min(id) AS TEXT) FROM customers WHERE tenant_id = 'beta'");
+        let smallest: i64 = smallest.first().unwrap().parse().unwrap();
+        assert!(smallest > 900_003, "{kind:?}: {smallest}");
+
+        review("revert", &beta).expect(0);
+        assert_eq!(shop.rows("beta"), beta_before, "{kind:?}: reverted exactly");
+        assert_eq!(shop.rows("acme"), acme_before);
+    }
+}
+
+#[test]
+fn db_init_from_template_makes_a_new_tenant_and_refuses_one_with_rows() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 4);
+        let archive = shop.root().join("acme.zip");
+        create(&shop.descriptor(), &archive, &[]);
+        let acme_before = shop.rows("acme");
+        let init = |site: &Path, extra: &[&str]| {
+            let mut command = vec![
+                "init".as_ref(),
+                site.as_os_str(),
+                "--from-template".as_ref(),
+                archive.as_os_str(),
+            ];
+            command.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+            run(command)
+        };
+        let gamma = shop.tenant_descriptor("gamma.toml", "gamma");
+        let identity = init(&gamma, &["--id", "gamma"]).expect(2);
+        assert!(identity.stderr.contains("--id"), "{}", identity.stderr);
+        assert!(shop.rows("gamma").is_empty());
+
+        let made = init(&gamma, &["--json"]).expect(0);
+        assert_eq!(json(&made)["plan"]["as_tenant"], "gamma");
+        assert_eq!(
+            shop.strings("SELECT name FROM customers WHERE tenant_id = 'gamma'")
+                .len(),
+            4,
+            "{kind:?}"
+        );
+        assert_eq!(
+            shop.strings("SELECT name FROM tenants WHERE id = 'gamma'"),
+            BTreeSet::from(["Acme Anvils".to_owned()])
+        );
+        assert_eq!(shop.rows("acme"), acme_before);
+        review("keep", &gamma).expect(0);
+
+        let gamma_now = shop.rows("gamma");
+        let again = init(&gamma, &[]).expect(1);
+        assert!(again.stderr.contains("already holds"), "{}", again.stderr);
+        assert_eq!(shop.rows("gamma"), gamma_now);
+        let beta = shop.tenant_descriptor("beta.toml", "beta");
+        let beta_before = shop.rows("beta");
+        init(&beta, &[]).expect(1);
+        assert_eq!(shop.rows("beta"), beta_before, "{kind:?}");
+        let missing = shop.root().join("delta.toml");
+        init(&missing, &[]).expect(2);
+    }
 }

@@ -7,8 +7,10 @@ use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
+use sitepack_db::restore::KeyChange;
 use sitepack_db::review::{self, PendingDbRestore, Reverted, ReviewLock, ReviewedRestore};
-use sitepack_db::{DatabaseSite, DbError, Descriptor, Mode, RestorePlan};
+use sitepack_db::{DatabaseSite, DbError, Descriptor, Mode, RestoreOptions, RestorePlan};
+use sitepack_format::database::TenantValue;
 use sitepack_reader::Archive;
 
 use crate::Outcome;
@@ -31,18 +33,36 @@ fn refused(command: &str, error: DbError) -> Result<Outcome> {
     }
 }
 
-/// Refuses the options of a directory restore that a database site does not take (yet).
+/// Refuses the options of a directory restore that a database site does not take (yet),
+/// and `--as` or `--allow-other-site` alone (writing another tenant's rows is asked for
+/// with both).
 pub(crate) fn refuse_directory_options(
     plan: &super::restore_plan::PlanArgs,
     archive: &Archive,
 ) -> Option<Outcome> {
-    if plan.any_given_but_no_files() {
+    if plan.rewrite_given() {
         return Some(Outcome::Refused(
-            "restore refused; nothing was changed: --as, --allow-other-site, --rewrite-url and \
-             --no-rewrite are not supported for a database site (its archive must be of the \
-             descriptor's tenant)"
+            "restore refused; nothing was changed: --rewrite-url and --no-rewrite are not \
+             supported for a database site (its rows are restored as they are)"
                 .to_owned(),
         ));
+    }
+    match (plan.as_id(), plan.allow_other_site()) {
+        (Some(id), false) => {
+            return Some(Outcome::Refused(format!(
+                "restore refused; nothing was changed: --as {id} writes the archive's rows \
+                 as tenant {id} with fresh keys: give --allow-other-site too"
+            )));
+        }
+        (None, true) => {
+            return Some(Outcome::Refused(
+                "restore refused; nothing was changed: --allow-other-site writes another \
+                 tenant's archive as this site's tenant with fresh keys: give --as ID too (ID: \
+                 the descriptor's tenant)"
+                    .to_owned(),
+            ));
+        }
+        _ => {}
     }
     let carries_files = archive.manifest().is_ok_and(|m| {
         m.entries
@@ -76,7 +96,10 @@ struct RestoreOutput<'a> {
 pub(crate) struct RestoreRequest<'a> {
     pub(crate) site_path: &'a Path,
     pub(crate) archive_name: &'a str,
-    pub(crate) mode: Mode,
+    /// `restore`, or `init` (a new tenant from a template), for messages.
+    pub(crate) command: &'static str,
+    /// The mode, `--as` (`as_tenant`), and `init`'s `new_tenant`.
+    pub(crate) options: RestoreOptions,
     pub(crate) dry_run: bool,
     pub(crate) yes: bool,
     pub(crate) json: bool,
@@ -87,6 +110,16 @@ fn mode_name(mode: Mode) -> &'static str {
         Mode::Replace => "replace",
         Mode::Merge => "merge",
     }
+}
+
+/// The plan `request` asks for.
+fn plan_for(
+    request: &RestoreRequest<'_>,
+    descriptor: &Descriptor,
+    archive: &Archive,
+) -> Result<RestorePlan, DbError> {
+    let mut engine = sitepack_db::connect_writable(descriptor)?;
+    sitepack_db::plan_restore_with(engine.as_mut(), descriptor, archive, &request.options)
 }
 
 /// Plans, shows, confirms and restores `archive` (already validated) into the site.
@@ -101,7 +134,7 @@ pub(crate) fn restore(
     } else {
         match ReviewLock::take(descriptor) {
             Ok(lock) => Some(lock),
-            Err(e) => return refused("restore", e),
+            Err(e) => return refused(request.command, e),
         }
     };
     let settled = match &lock {
@@ -115,17 +148,13 @@ pub(crate) fn restore(
         eprintln!("removed the snapshot of a restore that never committed: {name}");
     }
     if let Some(pending) = &settled.pending {
-        let outcome = refused("restore", review::pending_error(descriptor, pending));
+        let outcome = refused(request.command, review::pending_error(descriptor, pending));
         record_refused(descriptor, request, archive, &outcome);
         return outcome;
     }
-    let plan = {
-        let mut engine = sitepack_db::connect_writable(descriptor)?;
-        sitepack_db::plan_restore(engine.as_mut(), descriptor, archive, request.mode)
-    };
-    let plan = match plan {
+    let plan = match plan_for(request, descriptor, archive) {
         Ok(plan) => plan,
-        Err(e) => return refused("restore", e),
+        Err(e) => return refused(request.command, e),
     };
     let refusal = plan.refusal_error();
     if !request.json {
@@ -137,7 +166,7 @@ pub(crate) fn restore(
         print_plan(&mut crate::human_output(), request.site_path, &plan, note)?;
     }
     if let Some(error) = refusal {
-        let outcome = refused("restore", error);
+        let outcome = refused(request.command, error);
         record_refused(descriptor, request, archive, &outcome);
         return outcome;
     }
@@ -157,9 +186,10 @@ pub(crate) fn restore(
         return Ok(Outcome::Success);
     };
     if !request.yes && !confirmed(&plan)? {
-        let outcome = Ok(Outcome::Refused(
-            "restore refused; nothing was changed: not confirmed".to_owned(),
-        ));
+        let outcome = Ok(Outcome::Refused(format!(
+            "{} refused; nothing was changed: not confirmed",
+            request.command
+        )));
         record_refused(descriptor, request, archive, &outcome);
         return outcome;
     }
@@ -171,7 +201,7 @@ pub(crate) fn restore(
     }
     let done = match result {
         Ok(done) => done,
-        Err(e) => return refused("restore", e),
+        Err(e) => return refused(request.command, e),
     };
     if request.json {
         output(Some(&done))?;
@@ -201,7 +231,7 @@ fn record_refused(
 ) {
     if let Ok(Outcome::Refused(reason)) = outcome
         && let Some(warning) =
-            review::record_refused_restore(descriptor, archive, request.mode, reason)
+            review::record_refused_restore(descriptor, archive, request.options.mode, reason)
     {
         eprintln!("warning: {warning}");
     }
@@ -210,9 +240,14 @@ fn record_refused(
 /// The plan, its header followed by `note` (what happens to the site: a dry run, a
 /// refusal).
 fn print_plan(out: &mut dyn Write, site: &Path, plan: &RestorePlan, note: &str) -> Result<()> {
+    let as_tenant = plan
+        .as_tenant
+        .as_ref()
+        .map(|t| format!(" as tenant {t} (fresh keys)"))
+        .unwrap_or_default();
     writeln!(
         out,
-        "restore of tenant {} ({}) into {} ({} database), {} mode{}:",
+        "restore of tenant {}{as_tenant} ({}) into {} ({} database), {} mode{}:",
         plan.tenant,
         plan.scope,
         site.display(),
@@ -251,6 +286,21 @@ fn print_plan(out: &mut dyn Write, site: &Path, plan: &RestorePlan, note: &str) 
                 }
             };
             writeln!(out, "    column {}: {change}", note.column)?;
+        }
+        for rekeyed in plan.rekeyed.iter().filter(|c| c.table == table.name) {
+            let change = match rekeyed.change {
+                KeyChange::Tenant => "the new tenant",
+                KeyChange::Offset => "fresh integer keys, above the database's largest",
+                KeyChange::Uuid => "fresh UUIDs",
+            };
+            match &rekeyed.follows {
+                Some(key) => writeln!(
+                    out,
+                    "    column {}: {change}, following {key}",
+                    rekeyed.column
+                )?,
+                None => writeln!(out, "    column {}: {change}", rekeyed.column)?,
+            }
         }
     }
     for refusal in &plan.refusals {
@@ -446,14 +496,26 @@ pub(crate) struct DbAgainst {
 }
 
 impl DbAgainst {
-    /// Plans both modes (nothing is changed).
-    pub(crate) fn plan(site_path: &Path, site: &DatabaseSite, archive: &Archive) -> Result<Self> {
+    /// Plans both modes (nothing is changed), `--as` `as_tenant` when given.
+    pub(crate) fn plan(
+        site_path: &Path,
+        site: &DatabaseSite,
+        archive: &Archive,
+        as_tenant: Option<&TenantValue>,
+    ) -> Result<Self> {
         let descriptor = site.descriptor();
         let pending_restore = review::pending_restore(descriptor)?;
         let mut engine = sitepack_db::connect_writable(descriptor)?;
-        let merge = sitepack_db::plan_restore(engine.as_mut(), descriptor, archive, Mode::Merge)?;
-        let replace =
-            sitepack_db::plan_restore(engine.as_mut(), descriptor, archive, Mode::Replace)?;
+        let mut plan = |mode| {
+            let options = RestoreOptions {
+                mode,
+                as_tenant: as_tenant.cloned(),
+                new_tenant: false,
+            };
+            sitepack_db::plan_restore_with(engine.as_mut(), descriptor, archive, &options)
+        };
+        let merge = plan(Mode::Merge)?;
+        let replace = plan(Mode::Replace)?;
         Ok(Self {
             site: site_path.to_path_buf(),
             pending_restore,

@@ -1,36 +1,41 @@
-//! `sitepack init NEW_SITE --from-template ARCHIVE --id ID --name NAME --url URL [--json]`.
+//! `sitepack init NEW_SITE --from-template ARCHIVE --id ID --name NAME --url URL [--json]`,
+//! or `sitepack init NEW.toml --from-template ARCHIVE`: a new tenant of a database site.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use sitepack_db::{DatabaseSite, Mode, RestoreOptions};
 use sitepack_format::{SiteId, SiteIdentity};
 use sitepack_restore::{InitSummary, Refusal, RestoreError, init_from_template};
 
 use crate::Outcome;
+use crate::site_arg::SiteArg;
 
-/// Create a new site from a full-scope template archive, under a new identity.
+/// Create a new site from a full-scope template archive, under a new identity; or a new
+/// tenant of a database site from a database template archive.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "The template's URL is rewritten to --url; its secrets are not in the archive and are listed to enter before going live.\nThe site is written into a temporary directory next to NEW_SITE and renamed into place; on any failure nothing is left.\nExit status: 0 created, 1 refused (nothing written), 2 an error."
+    after_help = "The template's URL is rewritten to --url; its secrets are not in the archive and are listed to enter before going live.\nThe site is written into a temporary directory next to NEW_SITE and renamed into place; on any failure nothing is left.\nNEW_SITE may be a database site's descriptor (NEW.toml, which must exist): it names the database and the new tenant, and is the site's identity (--id, --name and --url are refused). The template's rows are written as that tenant with fresh keys (as `restore --allow-other-site --as`), in one transaction, refused while the tenant holds any row of the template's tables (or its tenant table row). Like a restore, it stays pending review: `sitepack keep NEW.toml` accepts it, `sitepack revert NEW.toml` removes the rows again.\nExit status: 0 created, 1 refused (nothing written), 2 an error."
 )]
 pub(crate) struct InitArgs {
-    /// The new site's directory (it must not exist, or be empty).
+    /// The new site's directory (it must not exist, or be empty), or a database site's
+    /// descriptor (a TOML file) naming the new tenant.
     new_site: PathBuf,
     /// The template: a full-scope archive.
     #[arg(long, value_name = "ARCHIVE")]
     from_template: PathBuf,
     #[command(flatten)]
     keys: super::crypt_args::IdentityArgs,
-    /// The new site's id (`[a-z0-9][a-z0-9._-]{0,62}`).
+    /// The new site's id (`[a-z0-9][a-z0-9._-]{0,62}`); a site directory only.
     #[arg(long, value_parser = parse_site_id)]
-    id: SiteId,
-    /// The new site's name.
+    id: Option<SiteId>,
+    /// The new site's name; a site directory only.
     #[arg(long)]
-    name: String,
-    /// The new site's base URL (http or https).
+    name: Option<String>,
+    /// The new site's base URL (http or https); a site directory only.
     #[arg(long)]
-    url: String,
+    url: Option<String>,
     /// Print one JSON document (the summary) on standard output.
     #[arg(long)]
     pub(crate) json: bool,
@@ -42,12 +47,21 @@ fn parse_site_id(text: &str) -> Result<SiteId, String> {
 }
 
 pub(crate) fn run(args: &InitArgs) -> Result<Outcome> {
+    if let SiteArg::Database(site) = SiteArg::parse(&args.new_site)? {
+        return init_tenant(args, &site);
+    }
+    let (Some(id), Some(name), Some(url)) = (&args.id, &args.name, &args.url) else {
+        anyhow::bail!(
+            "--id, --name and --url are required to make a new site directory ({})",
+            args.new_site.display()
+        );
+    };
     let opened = super::stored::open_file(&args.from_template, &args.keys)?;
     let archive = &opened.archive;
     let identity = SiteIdentity {
-        id: args.id.clone(),
-        name: args.name.clone(),
-        url: args.url.clone(),
+        id: id.clone(),
+        name: name.clone(),
+        url: url.clone(),
     };
     match init_from_template(&args.new_site, archive, &identity) {
         Ok(summary) => {
@@ -76,6 +90,44 @@ pub(crate) fn run(args: &InitArgs) -> Result<Outcome> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A new tenant of a database site: the template's rows written as the descriptor's
+/// tenant with fresh keys, by the restore's own path (under review).
+fn init_tenant(args: &InitArgs, site: &DatabaseSite) -> Result<Outcome> {
+    if args.id.is_some() || args.name.is_some() || args.url.is_some() {
+        anyhow::bail!(
+            "--id, --name and --url make a new site directory; a database site's identity is its descriptor's ([site] in {}): leave them out",
+            args.new_site.display()
+        );
+    }
+    let opened = super::stored::open_file(&args.from_template, &args.keys)?;
+    let archive = &opened.archive;
+    let report = archive
+        .validate(&sitepack_reader::Limits::default())
+        .with_context(|| format!("reading {}", args.from_template.display()))?;
+    if !report.is_valid() {
+        super::validate::print_findings(&mut io::stderr().lock(), &report.findings)?;
+        return Ok(Outcome::Refused(format!(
+            "init refused; nothing was changed: {} is not a valid sitepack archive ({} error(s))",
+            args.from_template.display(),
+            report.summary.errors
+        )));
+    }
+    let request = super::db_restore::RestoreRequest {
+        command: "init",
+        site_path: &args.new_site,
+        archive_name: &args.from_template.display().to_string(),
+        options: RestoreOptions {
+            mode: Mode::Replace,
+            as_tenant: Some(site.descriptor().tenant.clone()),
+            new_tenant: true,
+        },
+        dry_run: false,
+        yes: true,
+        json: args.json,
+    };
+    super::db_restore::restore(&request, site, archive)
 }
 
 fn print_summary(out: &mut dyn Write, summary: &InitSummary) -> io::Result<()> {

@@ -113,8 +113,15 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
     super::stored::report_fetched(&location);
     if let Some((site_path, site)) = &database {
         let against = if preview.valid {
+            let as_tenant = args
+                .plan
+                .as_id()
+                .map(|id| sitepack_format::database::TenantValue::Text(id.to_owned()));
             Some(super::db_restore::DbAgainst::plan(
-                site_path, site, archive,
+                site_path,
+                site,
+                archive,
+                as_tenant.as_ref(),
             )?)
         } else {
             None
@@ -148,8 +155,8 @@ pub(crate) fn run(args: &PreviewArgs, global: &GlobalArgs) -> Result<Outcome> {
                 None
             },
             site: site.clone(),
-            merge: plan_or_refusal(site, archive, &args.plan.options(RestoreMode::Merge))?,
-            replace: plan_or_refusal(site, archive, &args.plan.options(RestoreMode::Replace))?,
+            merge: plan_or_refusal(site, archive, &args.plan.options(RestoreMode::Merge)?)?,
+            replace: plan_or_refusal(site, archive, &args.plan.options(RestoreMode::Replace)?)?,
         }),
         _ => None,
     };

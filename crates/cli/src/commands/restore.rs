@@ -22,7 +22,7 @@ use crate::{GlobalArgs, Outcome};
 The archive is validated first; nothing changes unless it is valid.
 Without --yes, a terminal is asked to confirm after the plan is shown; without a terminal, --yes is required.
 Before anything changes, every path the restore touches is copied into SITE/.sitepack/snapshots/. The restore then stays pending review: `sitepack keep SITE` accepts it, `sitepack revert SITE` puts the site back byte for byte. A kill at any point is undone by the next sitepack command on SITE.
-SITE may be a database site's descriptor (SITE.toml): the tenant's rows are restored in one transaction. Inside it, before anything changes, a snapshot of the rows the restore replaces is written into the state directory's .sitepack/db-snapshots/, and a pending marker (a row of sitepack_restore_state) is committed with the rows: `sitepack keep SITE.toml` accepts, `sitepack revert SITE.toml` puts the rows back exactly. While one is pending, another restore is refused (from any machine using the database). An archive with files needs --no-files (files are not restored into a database site); --as, --allow-other-site and --rewrite-url are refused there.
+SITE may be a database site's descriptor (SITE.toml): the tenant's rows are restored in one transaction. Inside it, before anything changes, a snapshot of the rows the restore replaces is written into the state directory's .sitepack/db-snapshots/, and a pending marker (a row of sitepack_restore_state) is committed with the rows: `sitepack keep SITE.toml` accepts, `sitepack revert SITE.toml` puts the rows back exactly. While one is pending, another restore is refused (from any machine using the database). An archive with files needs --no-files (files are not restored into a database site); --rewrite-url and --no-rewrite are refused there. An archive of another tenant is refused unless --allow-other-site --as ID (ID: the descriptor's tenant): its rows are written as that tenant with fresh keys (integer and UUID keys renumbered, every reference to them followed; text keys and reference tables kept); a full archive only.
 Database sites: merge inserts the archive's rows and UPDATES the rows with the same primary key to the archive's values (nothing is deleted); it is not an \"insert, skipping duplicates\". replace deletes the tenant's rows of the archive's scope first.
 Exit status: 0 restored (or nothing to do, or --dry-run), 1 invalid archive or refused (nothing changed), 2 an error.")]
 pub(crate) struct RestoreArgs {
@@ -140,19 +140,27 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
             return Ok(refused);
         }
         let request = super::db_restore::RestoreRequest {
+            command: "restore",
+            options: sitepack_db::RestoreOptions {
+                mode: match args.mode {
+                    ModeArg::Merge => sitepack_db::Mode::Merge,
+                    ModeArg::Replace => sitepack_db::Mode::Replace,
+                },
+                as_tenant: args
+                    .plan
+                    .as_id()
+                    .map(|id| sitepack_format::database::TenantValue::Text(id.to_owned())),
+                new_tenant: false,
+            },
             site_path: &args.site,
             archive_name: &args.archive.display().to_string(),
-            mode: match args.mode {
-                ModeArg::Merge => sitepack_db::Mode::Merge,
-                ModeArg::Replace => sitepack_db::Mode::Replace,
-            },
             dry_run: args.dry_run,
             yes: args.yes,
             json: args.json,
         };
         return super::db_restore::restore(&request, site, archive);
     }
-    let options = args.plan.options(mode_of(args.mode));
+    let options = args.plan.options(mode_of(args.mode))?;
     if args.dry_run {
         return dry_run(args, archive, &options);
     }

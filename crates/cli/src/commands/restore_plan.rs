@@ -14,15 +14,18 @@ use sitepack_restore::{
 /// How the archive is to meet the site.
 #[derive(Debug, clap::Args)]
 pub(crate) struct PlanArgs {
-    /// Plan for an archive of another site (its id differs from SITE's).
+    /// Plan for an archive of another site (its id differs from SITE's; a database site:
+    /// of another tenant, with --as).
     #[arg(long)]
     allow_other_site: bool,
     /// Leave files out: `files/**` and module files are neither written nor deleted.
     #[arg(long)]
     no_files: bool,
-    /// Restore the archive's user as this new user id (user scope only).
-    #[arg(long = "as", value_name = "USER_ID")]
-    as_user: Option<Name>,
+    /// A site directory: restore the archive's user as this new user id (user scope
+    /// only). A database site: write the archive's rows as this tenant, the descriptor's,
+    /// with fresh keys (with --allow-other-site).
+    #[arg(long = "as", value_name = "ID")]
+    as_id: Option<String>,
     /// Rewrite URLs from FROM to TO (repeatable); by default the archive's site URL is
     /// rewritten to SITE's when they differ.
     #[arg(long = "rewrite-url", value_name = "FROM=TO")]
@@ -37,17 +40,24 @@ impl PlanArgs {
     pub(crate) fn any_given(&self) -> bool {
         self.allow_other_site
             || self.no_files
-            || self.as_user.is_some()
+            || self.as_id.is_some()
             || !self.rewrite_url.is_empty()
             || self.no_rewrite
     }
 
-    /// Whether an option other than --no-files is given (a database site takes only that).
-    pub(crate) fn any_given_but_no_files(&self) -> bool {
+    /// Whether --rewrite-url or --no-rewrite is given (a database site takes neither).
+    pub(crate) fn rewrite_given(&self) -> bool {
+        !self.rewrite_url.is_empty() || self.no_rewrite
+    }
+
+    /// --allow-other-site.
+    pub(crate) fn allow_other_site(&self) -> bool {
         self.allow_other_site
-            || self.as_user.is_some()
-            || !self.rewrite_url.is_empty()
-            || self.no_rewrite
+    }
+
+    /// --as, as given.
+    pub(crate) fn as_id(&self) -> Option<&str> {
+        self.as_id.as_deref()
     }
 
     /// Whether --no-files is given.
@@ -55,12 +65,19 @@ impl PlanArgs {
         self.no_files
     }
 
-    pub(crate) fn options(&self, mode: RestoreMode) -> PlanOptions {
-        PlanOptions {
+    /// The options of a site directory's plan; an error when --as is not a user id.
+    pub(crate) fn options(&self, mode: RestoreMode) -> anyhow::Result<PlanOptions> {
+        let as_user: Option<Name> = match &self.as_id {
+            Some(id) => Some(id.parse().map_err(|e: sitepack_format::FormatError| {
+                anyhow::anyhow!("invalid value '{id}' for '--as <ID>': {e}")
+            })?),
+            None => None,
+        };
+        Ok(PlanOptions {
             mode,
             allow_other_site: self.allow_other_site,
             files: !self.no_files,
-            as_user: self.as_user.clone(),
+            as_user,
             rewrite: if self.no_rewrite {
                 RewriteChoice::Off
             } else if self.rewrite_url.is_empty() {
@@ -68,7 +85,7 @@ impl PlanArgs {
             } else {
                 RewriteChoice::Rules(self.rewrite_url.clone())
             },
-        }
+        })
     }
 }
 
