@@ -245,3 +245,27 @@ fn template_site_copy(parent: &tempfile::TempDir) -> PathBuf {
     let _ = std::fs::remove_dir_all(root.join(".sitepack"));
     root
 }
+
+#[test]
+fn init_of_a_directory_needs_its_identity() {
+    let parent = tempfile::tempdir().unwrap();
+    let new_site = parent.path().join("my-shop");
+    let template = template_archive();
+    let missing = run([
+        "init".as_ref(),
+        new_site.as_os_str(),
+        "--from-template".as_ref(),
+        template.as_os_str(),
+        "--id".as_ref(),
+        "my-shop".as_ref(),
+    ])
+    .expect(2);
+    assert!(
+        missing
+            .stderr
+            .contains("--id, --name and --url are required"),
+        "{}",
+        missing.stderr
+    );
+    assert!(listing(parent.path()).is_empty());
+}

@@ -734,6 +734,13 @@ fn a_user_restored_as_a_new_user_takes_the_new_id_everywhere() {
     )
     .expect(1);
     assert!(not_user.stderr.contains("--as"), "{}", not_user.stderr);
+    // A site directory's --as is a user id.
+    let not_a_name = restore(&archive, &root, &["--as", "Not A Name"]).expect(2);
+    assert!(
+        not_a_name.stderr.contains("'--as <ID>'"),
+        "{}",
+        not_a_name.stderr
+    );
 
     // The account was deleted; its backup comes back under a new id.
     std::fs::remove_file(root.join("users/u-ada.json")).unwrap();
