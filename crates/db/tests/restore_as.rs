@@ -100,6 +100,17 @@ struct TestDb {
 
 impl TestDb {
     fn new(kind: Kind) -> Self {
+        let db = Self::with(kind, SQLITE_SCHEMA, POSTGRES_SCHEMA, ROWS);
+        if kind == Kind::Postgres {
+            // The application's own inserts go on from the keys the rows were given.
+            db.sql(
+                "SELECT setval('customers_id_seq', 5); SELECT setval(pg_get_serial_sequence('orders', 'id'), 3);",
+            );
+        }
+        db
+    }
+
+    fn with(kind: Kind, sqlite_schema: &str, postgres_schema: &str, rows: &str) -> Self {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let pg_name = format!(
             "sitepack_as_{}_{}",
@@ -114,22 +125,16 @@ impl TestDb {
         match kind {
             Kind::Sqlite => {
                 let connection = rusqlite::Connection::open(db.sqlite_path()).unwrap();
-                connection.execute_batch(SQLITE_SCHEMA).unwrap();
+                connection.execute_batch(sqlite_schema).unwrap();
             }
             Kind::Postgres => {
                 pg_server::admin_client()
                     .batch_execute(&format!("CREATE DATABASE {}", db.pg_name))
                     .unwrap();
-                db.sql(POSTGRES_SCHEMA);
+                db.sql(postgres_schema);
             }
         }
-        db.sql(ROWS);
-        if kind == Kind::Postgres {
-            // The application's own inserts go on from the keys the rows were given.
-            db.sql(
-                "SELECT setval('customers_id_seq', 5); SELECT setval(pg_get_serial_sequence('orders', 'id'), 3);",
-            );
-        }
+        db.sql(rows);
         db
     }
 
@@ -220,8 +225,8 @@ impl TestDb {
     }
 
     /// No reference points at a missing row (SQLite: `PRAGMA foreign_key_check` too).
-    fn assert_consistent(&self) {
-        for query in DANGLING {
+    fn assert_consistent(&self, dangling: &[&str]) {
+        for query in dangling {
             assert_eq!(self.rows(query), ["0"], "{query}");
         }
         if self.kind == Kind::Sqlite {
@@ -319,7 +324,7 @@ fn fresh_keys_under_review_then_revert(kind: Kind) {
         .collect();
     assert_eq!(products_b.len(), 2);
     assert!(products_b.is_disjoint(&products_before), "fresh UUIDs");
-    db.assert_consistent();
+    db.assert_consistent(DANGLING);
     // The application's next rows take the next keys.
     db.sql("INSERT INTO customers (org_id, name) VALUES ('b', 'next'); INSERT INTO orders (org_id, customer_id, note) SELECT 'b', max(id), 'next' FROM customers;");
     db.sql("DELETE FROM orders WHERE note = 'next'; DELETE FROM customers WHERE name = 'next';");
@@ -327,7 +332,7 @@ fn fresh_keys_under_review_then_revert(kind: Kind) {
     review::revert(&b, &lock).unwrap();
     assert_eq!(db.exact("b"), b_before, "revert gives b back exactly");
     assert_eq!(db.exact("a"), a_before);
-    db.assert_consistent();
+    db.assert_consistent(DANGLING);
 }
 
 fn merge_as_adds_the_rows_beside_the_tenants_own(kind: Kind) {
@@ -355,7 +360,7 @@ fn merge_as_adds_the_rows_beside_the_tenants_own(kind: Kind) {
         db.rows("SELECT name FROM tags WHERE org_id = 'b'"),
         ["new", "vip"]
     );
-    db.assert_consistent();
+    db.assert_consistent(DANGLING);
 }
 
 fn another_tenant_is_refused_without_as(kind: Kind) {
@@ -414,7 +419,7 @@ fn init_from_template_makes_a_new_tenant_only(kind: Kind) {
     drop(engine);
     assert_eq!(db.shape("c"), a_shape);
     assert_eq!(db.exact("a"), a_before);
-    db.assert_consistent();
+    db.assert_consistent(DANGLING);
 
     // Now c holds rows: a second template is refused, and b (which has rows) too.
     let c_before = db.exact("c");
@@ -447,6 +452,85 @@ fn init_from_template_makes_a_new_tenant_only(kind: Kind) {
         "{:?}",
         plan.refusals
     );
+}
+
+/// Tenants by an integer column; a text key shared by every tenant (`coupons`).
+const INTEGER_TENANT_POSTGRES: &str = "
+CREATE TABLE orgs (id integer PRIMARY KEY, name text NOT NULL);
+CREATE TABLE items (id serial PRIMARY KEY, org_id integer NOT NULL REFERENCES orgs(id), parent_id integer REFERENCES items(id), label text NOT NULL);
+CREATE TABLE coupons (code text PRIMARY KEY, org_id integer NOT NULL REFERENCES orgs(id));
+";
+
+const INTEGER_TENANT_SQLITE: &str = "
+CREATE TABLE orgs (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE items (id INTEGER PRIMARY KEY, org_id INTEGER NOT NULL REFERENCES orgs(id), parent_id INTEGER REFERENCES items(id), label TEXT NOT NULL);
+CREATE TABLE coupons (code TEXT PRIMARY KEY, org_id INTEGER NOT NULL REFERENCES orgs(id));
+";
+
+const INTEGER_TENANT_ROWS: &str = "
+INSERT INTO orgs VALUES (1, 'One'), (2, 'Two');
+INSERT INTO items (id, org_id, parent_id, label) VALUES (1, 1, NULL, 'root'), (2, 1, 1, 'child'), (3, 2, NULL, 'other');
+INSERT INTO coupons VALUES ('SUMMER', 1);
+";
+
+fn an_integer_tenant_and_a_kept_text_key(kind: Kind) {
+    let db = TestDb::with(
+        kind,
+        INTEGER_TENANT_SQLITE,
+        INTEGER_TENANT_POSTGRES,
+        INTEGER_TENANT_ROWS,
+    );
+    let archive = db.backup_of("1");
+    let two = db.descriptor("2");
+    let items = |org: i32| {
+        db.rows(&format!(
+            "SELECT i.label || '<' || COALESCE(p.label, '-') FROM items i LEFT JOIN items p ON p.id = i.parent_id AND p.org_id = i.org_id WHERE i.org_id = {org}"
+        ))
+    };
+    let before = (items(1), items(2));
+    // `--as` arrives as text: "2" is the integer 2 of the column.
+    let plan = plan_of(&two, &archive, &as_tenant("2", Mode::Replace));
+    assert_eq!(plan.as_tenant, Some(TenantValue::Integer(2)));
+    assert!(!plan.is_refused(), "{:?}", plan.refusals);
+
+    // The coupon's text key is kept, and tenant 1 holds it: the database refuses the row,
+    // named, and nothing is changed.
+    let mut engine = connect_writable(&two).unwrap();
+    let error = apply_restore(engine.as_mut(), &two, &plan, &archive, &mut nothing)
+        .unwrap_err()
+        .to_string();
+    drop(engine);
+    assert!(
+        error.contains("coupons") && error.contains("SUMMER"),
+        "{error}"
+    );
+    assert_eq!((items(1), items(2)), before);
+
+    db.sql("UPDATE coupons SET code = 'WINTER' WHERE org_id = 1");
+    let mut engine = connect_writable(&two).unwrap();
+    apply_restore(engine.as_mut(), &two, &plan, &archive, &mut nothing).unwrap();
+    drop(engine);
+    assert_eq!(items(2), before.0, "tenant 1's items as tenant 2's");
+    assert_eq!(items(1), before.0);
+    assert_eq!(
+        db.rows("SELECT code FROM coupons WHERE org_id = 2"),
+        ["SUMMER"]
+    );
+    assert_eq!(db.rows("SELECT name FROM orgs WHERE id = 2"), ["One"]);
+    assert!(db.integer("SELECT CAST(min(id) AS TEXT) FROM items WHERE org_id = 2") > 3);
+    db.assert_consistent(&[
+        "SELECT CAST(count(*) AS TEXT) FROM items i WHERE i.parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM items p WHERE p.id = i.parent_id)",
+    ]);
+}
+
+#[test]
+fn sqlite_an_integer_tenant_and_a_kept_text_key() {
+    an_integer_tenant_and_a_kept_text_key(Kind::Sqlite);
+}
+
+#[test]
+fn postgres_an_integer_tenant_and_a_kept_text_key() {
+    an_integer_tenant_and_a_kept_text_key(Kind::Postgres);
 }
 
 #[test]
