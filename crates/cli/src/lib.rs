@@ -79,7 +79,7 @@ enum Command {
     Extract(commands::extract::ExtractArgs),
     /// List the site's audit log (create, restore, keep, revert, init, recover, auto, prune, check).
     Audit(commands::audit::AuditArgs),
-    /// Create a new site from a full-scope template archive, under a new identity.
+    /// Create a new site from a full-scope template archive, under a new identity (or a database site's new tenant).
     Init(commands::init::InitArgs),
     /// Restore an archive into a site under a snapshot; it stays pending review.
     Restore(commands::restore::RestoreArgs),

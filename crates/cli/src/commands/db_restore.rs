@@ -243,11 +243,11 @@ fn print_plan(out: &mut dyn Write, site: &Path, plan: &RestorePlan, note: &str) 
     let as_tenant = plan
         .as_tenant
         .as_ref()
-        .map(|t| format!(" as tenant {t} (fresh keys)"))
+        .map(|t| format!(", as tenant {t} with fresh keys,"))
         .unwrap_or_default();
     writeln!(
         out,
-        "restore of tenant {}{as_tenant} ({}) into {} ({} database), {} mode{}:",
+        "restore of tenant {} ({}){as_tenant} into {} ({} database), {} mode{}:",
         plan.tenant,
         plan.scope,
         site.display(),

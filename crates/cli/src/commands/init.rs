@@ -12,8 +12,7 @@ use sitepack_restore::{InitSummary, Refusal, RestoreError, init_from_template};
 use crate::Outcome;
 use crate::site_arg::SiteArg;
 
-/// Create a new site from a full-scope template archive, under a new identity; or a new
-/// tenant of a database site from a database template archive.
+/// Create a new site (or a database site's new tenant) from a full-scope template archive.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "The template's URL is rewritten to --url; its secrets are not in the archive and are listed to enter before going live.\nThe site is written into a temporary directory next to NEW_SITE and renamed into place; on any failure nothing is left.\nNEW_SITE may be a database site's descriptor (NEW.toml, which must exist): it names the database and the new tenant, and is the site's identity (--id, --name and --url are refused). The template's rows are written as that tenant with fresh keys (as `restore --allow-other-site --as`), in one transaction, refused while the tenant holds any row of the template's tables (or its tenant table row). Like a restore, it stays pending review: `sitepack keep NEW.toml` accepts it, `sitepack revert NEW.toml` removes the rows again.\nExit status: 0 created, 1 refused (nothing written), 2 an error."
