@@ -19,7 +19,9 @@
 //! - [`mod@restore`]: a database archive written back into the site's database —
 //!   [`plan_restore`] (every refusal together: tenant, schema, reference rows) and
 //!   [`apply_restore`] (replace or merge, one transaction on a [`WriteEngine`] the caller
-//!   opened, rows streamed in batches, rolled back on any error).
+//!   opened, rows streamed in batches, rolled back on any error); [`plan_restore_with`]
+//!   writes another tenant's archive as the descriptor's tenant with fresh keys (`--as`,
+//!   `init` from a template).
 //! - [`DatabaseSite`]: a descriptor as a site to back up (the site crate's
 //!   `BackupSource`): the export staged under the state directory, then archived by the
 //!   writer as format 1.1, all under the site lock.
