@@ -12,8 +12,8 @@
 //! - a one-column UUID primary key gets a UUID v5 of (a namespace drawn at random for
 //!   this restore, the old UUID): fresh, and the same for every reference to it;
 //! - a column of a foreign key that references one of those follows it (the same
-//!   offset, UUID function or tenant), in any written table: self-references and
-//!   composite keys included;
+//!   offset, UUID function or tenant), in any written table: self-references, composite
+//!   keys, and a primary key that is its parent's (a one-to-one table) included;
 //! - anything else is kept: text keys (one that another tenant's row holds is refused by
 //!   the database, naming the row), and reference tables and the references to them.
 
@@ -40,7 +40,7 @@ pub struct RekeyedColumn {
     pub column: String,
     /// How its values change.
     pub change: KeyChange,
-    /// For a foreign key's column: the key it follows (`table.column`).
+    /// For a foreign key's column: the key whose new values it takes (`table.column`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub follows: Option<String>,
 }
@@ -58,7 +58,8 @@ pub enum KeyChange {
 }
 
 /// The columns a restore of the archive described by `schema` as another tenant
-/// rewrites, table by table in the archive's order.
+/// rewrites, table by table in the archive's order (parents first, so that a key is
+/// known before the foreign keys that follow it).
 #[must_use]
 pub fn rekeyed_columns(schema: &DatabaseSchema) -> Vec<RekeyedColumn> {
     let tenant = &schema.tenant;
@@ -69,63 +70,69 @@ pub fn rekeyed_columns(schema: &DatabaseSchema) -> Vec<RekeyedColumn> {
                 array: false,
             }
     };
-    // The keys the archive's rows are renumbered by: (table, column) and how.
-    let mut keys: BTreeMap<(&str, &str), KeyChange> = BTreeMap::new();
-    for table in schema
-        .tables
-        .iter()
-        .filter(|t| t.role != TableRole::Reference)
-    {
-        if table.columns.iter().any(|c| c.name == tenant.column) {
-            keys.insert((&table.name, &tenant.column), KeyChange::Tenant);
-        }
-        let [key] = table.primary_key.as_slice() else {
-            continue;
-        };
-        let Some(column) = table.columns.iter().find(|c| c.name == *key) else {
-            continue;
-        };
-        let change = if tenant.table.as_deref() == Some(table.name.as_str()) {
-            KeyChange::Tenant
-        } else if *key == tenant.column {
-            continue;
-        } else if scalar(column, ScalarType::Integer) {
-            KeyChange::Offset
-        } else if scalar(column, ScalarType::Uuid) {
-            KeyChange::Uuid
-        } else {
-            continue;
-        };
-        keys.insert((&table.name, key), change);
-    }
+    // The keys rows are renumbered by, each with how and the key whose values it takes
+    // (itself, or the key a primary key that is also a foreign key follows).
+    let mut keys: BTreeMap<(String, String), (KeyChange, String)> = BTreeMap::new();
     let mut columns = Vec::new();
     for table in schema
         .tables
         .iter()
         .filter(|t| t.role != TableRole::Reference)
     {
-        for column in &table.columns {
-            if let Some(&change) = keys.get(&(table.name.as_str(), column.name.as_str())) {
-                columns.push(RekeyedColumn {
-                    table: table.name.clone(),
-                    column: column.name.clone(),
-                    change,
-                    follows: None,
-                });
-                continue;
-            }
-            let followed = table.foreign_keys.iter().find_map(|fk| {
-                let at = fk.columns.iter().position(|c| *c == column.name)?;
+        let name = |column: &str| format!("{}.{column}", table.name);
+        let followed = |keys: &BTreeMap<(String, String), (KeyChange, String)>, column: &str| {
+            table.foreign_keys.iter().find_map(|fk| {
+                let at = fk.columns.iter().position(|c| c == column)?;
                 let parent = fk.references.get(at)?;
-                let change = keys.get(&(fk.table.as_str(), parent.as_str()))?;
-                Some((*change, format!("{}.{parent}", fk.table)))
-            });
-            if let Some((change, follows)) = followed {
+                keys.get(&(fk.table.clone(), parent.clone())).cloned()
+            })
+        };
+        let has_tenant = table.columns.iter().any(|c| c.name == tenant.column);
+        if has_tenant {
+            keys.insert(
+                (table.name.clone(), tenant.column.clone()),
+                (KeyChange::Tenant, name(&tenant.column)),
+            );
+        }
+        // The table's own key first: its rows' references (self-references too) follow it.
+        let mut own: Option<(String, KeyChange, Option<String>)> = None;
+        if let [key] = table.primary_key.as_slice()
+            && *key != tenant.column
+            && let Some(column) = table.columns.iter().find(|c| c.name == *key)
+        {
+            own = if tenant.table.as_deref() == Some(table.name.as_str()) {
+                Some((key.clone(), KeyChange::Tenant, None))
+            } else if let Some((change, origin)) = followed(&keys, key) {
+                // A one-to-one table whose key is its parent's.
+                Some((key.clone(), change, Some(origin)))
+            } else if scalar(column, ScalarType::Integer) {
+                Some((key.clone(), KeyChange::Offset, None))
+            } else if scalar(column, ScalarType::Uuid) {
+                Some((key.clone(), KeyChange::Uuid, None))
+            } else {
+                None
+            };
+            if let Some((key, change, follows)) = &own {
+                let origin = follows.clone().unwrap_or_else(|| name(key));
+                keys.insert((table.name.clone(), key.clone()), (*change, origin));
+            }
+        }
+        for column in &table.columns {
+            let rekeyed = if has_tenant && column.name == tenant.column {
+                Some((KeyChange::Tenant, None))
+            } else if let Some((key, change, follows)) = &own
+                && *key == column.name
+            {
+                Some((*change, follows.clone()))
+            } else {
+                followed(&keys, &column.name).map(|(change, origin)| (change, Some(origin)))
+            };
+            if let Some((change, follows)) = rekeyed {
                 columns.push(RekeyedColumn {
                     table: table.name.clone(),
                     column: column.name.clone(),
                     change,
-                    follows: Some(follows),
+                    follows,
                 });
             }
         }
