@@ -416,6 +416,21 @@ fn another_tenant_is_refused_without_as(kind: Kind) {
         "{}",
         mismatch.message
     );
+
+    // A table's rows reference rows of their tenant outside the archive: full only.
+    let table = backup(
+        &db.descriptor("a"),
+        "table:orders",
+        &db.dir.path().join("orders.zip"),
+    );
+    let plan = plan_of(&b, &table, &as_tenant("b", Mode::Merge));
+    assert!(
+        plan.refusals
+            .iter()
+            .any(|r| r.kind == RefusalKind::Tenant && r.message.contains("only a full archive")),
+        "{:?}",
+        plan.refusals
+    );
     assert_eq!((db.exact("a"), db.exact("b")), before);
 }
 
