@@ -85,9 +85,75 @@ impl RowQuery {
     }
 }
 
+impl RowQuery {
+    /// The filter with its placeholders renumbered to follow `before` other parameters
+    /// (`$1` becomes `$3` after two), for a statement that binds those first; `None`
+    /// for every row. Placeholders are renumbered only outside quoted identifiers: a
+    /// plan's filter holds no string literal (every value is a parameter).
+    #[must_use]
+    pub fn filter_after(&self, before: usize, dialect: Dialect) -> Option<String> {
+        let filter = self.filter.as_deref()?;
+        let marker = match dialect {
+            Dialect::Sqlite => '?',
+            Dialect::Postgres => '$',
+        };
+        let mut out = String::with_capacity(filter.len() + 8);
+        let mut quoted = false;
+        let mut chars = filter.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '"' {
+                // A doubled quote inside an identifier toggles twice: still inside.
+                quoted = !quoted;
+                out.push(c);
+            } else if c == marker && !quoted && chars.peek().is_some_and(char::is_ascii_digit) {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                    digits.push(d);
+                    chars.next();
+                }
+                let n: usize = digits.parse().unwrap_or(0);
+                out.push_str(&dialect.placeholder(n + before));
+            } else {
+                out.push(c);
+            }
+        }
+        Some(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_are_renumbered_outside_identifiers_only() {
+        let query = RowQuery {
+            table: "t".into(),
+            filter: Some(
+                "\"a$1\" = $1 AND (\"b\"\"$2\" IN (SELECT \"id\" FROM \"p\" WHERE \"x\" = $2)) OR $10 = $12".into(),
+            ),
+            params: Vec::new(),
+            order_by: Vec::new(),
+        };
+        assert_eq!(
+            query.filter_after(3, Dialect::Postgres).unwrap(),
+            "\"a$1\" = $4 AND (\"b\"\"$2\" IN (SELECT \"id\" FROM \"p\" WHERE \"x\" = $5)) OR $13 = $15"
+        );
+        let sqlite = RowQuery {
+            filter: Some("\"?1\" = ?1 AND \"c\" = ?2".into()),
+            ..query.clone()
+        };
+        assert_eq!(
+            sqlite.filter_after(1, Dialect::Sqlite).unwrap(),
+            "\"?1\" = ?2 AND \"c\" = ?3"
+        );
+        assert_eq!(query.filter_after(0, Dialect::Postgres), query.filter);
+        let every = RowQuery {
+            filter: None,
+            ..query
+        };
+        assert_eq!(every.filter_after(2, Dialect::Postgres), None);
+    }
 
     #[test]
     fn identifiers_cannot_escape_their_quotes() {

@@ -18,7 +18,7 @@ use super::{
 use crate::descriptor::Descriptor;
 use crate::engine::{DeleteEffect, SqlValue, WriteEngine};
 use crate::plan::{Scope, SqlStyle, plan};
-use crate::sql::{RowQuery, quote_ident};
+use crate::sql::{Param, RowQuery, quote_ident};
 use crate::{DbError, TableInfo};
 
 /// Reference rows missing from one table named one by one, before they are counted.
@@ -610,31 +610,32 @@ fn refuse_cascades(
             engine.qualified(&fk.table),
             parent.filter.as_deref().unwrap_or("TRUE")
         );
-        let count = |engine: &mut dyn WriteEngine, filter: String| {
+        let count = |engine: &mut dyn WriteEngine, filter: String, params: Vec<Param>| {
             engine.count(&RowQuery {
                 table: child.clone(),
                 filter: Some(filter),
-                params: parent.params.clone(),
+                params,
                 order_by: Vec::new(),
             })
         };
-        let mut reached = count(engine, referencing.clone())?;
+        let mut reached = count(engine, referencing.clone(), parent.params.clone())?;
         // The child's own deleted rows may reference them: only the others count (two
         // counts, each a join the planner does in one pass; a NOT over a subquery is
-        // evaluated row by row). The child's filter shares the parent's placeholders
-        // only when both bind the same values; otherwise every referencing row counts (a
-        // refusal errs on the safe side).
+        // evaluated row by row). The child's filter binds its parameters after the
+        // parent's.
         if reached > 0
             && let Some(own) = scope_rows.get(&child)
         {
-            match &own.filter {
-                None => continue,
-                Some(own_filter) if own.params == parent.params => {
-                    let deleted = count(engine, format!("({referencing}) AND ({own_filter})"))?;
-                    reached = reached.saturating_sub(deleted);
-                }
-                Some(_) => {}
-            }
+            let Some(own_filter) = own.filter_after(parent.params.len(), engine.dialect()) else {
+                continue;
+            };
+            let params = parent.params.iter().chain(&own.params).cloned().collect();
+            let deleted = count(
+                engine,
+                format!("({referencing}) AND ({own_filter})"),
+                params,
+            )?;
+            reached = reached.saturating_sub(deleted);
         }
         if reached == 0 {
             continue;
