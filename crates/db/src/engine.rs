@@ -200,6 +200,12 @@ pub trait WriteEngine: Engine {
         let _ = table;
         Ok(Vec::new())
     }
+    /// Whether `table` has triggers of its own (PostgreSQL: a user's `CREATE TRIGGER`),
+    /// which may change or swallow the rows a restore writes.
+    fn has_triggers(&mut self, table: &str) -> Result<bool, DbError> {
+        let _ = table;
+        Ok(false)
+    }
     /// The foreign keys a replace's deletes must not reach rows through, each with its
     /// referencing table and what a delete of a referenced row does there: change the
     /// referencing rows (`ON DELETE CASCADE`, `SET NULL`, `SET DEFAULT`), or fail at once

@@ -908,6 +908,20 @@ impl WriteEngine for PostgresEngine {
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
+    fn has_triggers(&mut self, table: &str) -> Result<bool, DbError> {
+        let qualified = self.qualified(table);
+        self.client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_trigger \
+                 WHERE tgrelid = $1::text::regclass AND NOT tgisinternal)",
+                &[&qualified],
+            )
+            .map(|row| row.get(0))
+            .map_err(|e| {
+                self.write_error(&format!("reading the triggers of table \"{table}\""), &e)
+            })
+    }
+
     fn delete_effects(&mut self) -> Result<Vec<(String, ForeignKey, DeleteEffect)>, DbError> {
         let rows = self
             .client

@@ -809,3 +809,91 @@ fn a_replace_the_difference_cannot_make_deletes_and_inserts_instead() {
         (4, 3, 0)
     );
 }
+
+#[test]
+fn a_replace_never_updates_a_column_other_tenants_reference_and_a_merge_is_refused() {
+    // Tenant 2's row references tenant 1's parent by its unique code, with an ON UPDATE
+    // action: updating the code in place would carry to tenant 2's row.
+    let schema = "CREATE TABLE parents (id integer PRIMARY KEY, org_id integer NOT NULL, code text UNIQUE);
+        CREATE TABLE children (id integer PRIMARY KEY, org_id integer NOT NULL, pcode text REFERENCES parents(code) ON UPDATE SET NULL DEFERRABLE, note text);";
+    let db = TestDb::new(schema, "INSERT INTO parents VALUES (1, 1, 'A');", "1");
+    db.set_tenant("1", false);
+    let out = tempfile::tempdir().unwrap();
+    let archive = archive_of(&db, out.path(), "parents.zip");
+    db.sql(
+        "UPDATE parents SET code = 'B' WHERE id = 1;
+         INSERT INTO children VALUES (3, 2, 'B', 'the other tenant''s');",
+    );
+    let theirs = "SELECT c::text FROM children c WHERE org_id = 2";
+    let before = db.dump(theirs);
+    let mut engine = db.writer();
+    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
+    // Deleting the parent leaves tenant 2's reference dangling: the database refuses.
+    assert!(apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).is_err());
+    assert_eq!(db.dump(theirs), before);
+    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Merge).unwrap();
+    assert!(
+        plan.refusals
+            .iter()
+            .any(|r| r.table.as_deref() == Some("children") && r.message.contains("\"code\"")),
+        "{:?}",
+        plan.refusals
+    );
+    drop(engine);
+    assert_eq!(db.dump(theirs), before);
+}
+
+#[test]
+fn a_replace_gives_back_values_triggers_would_change_and_keys_spelled_otherwise() {
+    // A "touch updated_at" trigger fires on UPDATE, never on INSERT; a numeric key
+    // equal to the archive's but printed with another scale.
+    let schema = "CREATE TABLE items (id integer PRIMARY KEY, org_id integer NOT NULL, name text, updated_at timestamptz);
+        CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$;
+        CREATE TRIGGER touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch();
+        CREATE TABLE prices (p numeric PRIMARY KEY, org_id integer NOT NULL, v integer);";
+    let rows = "INSERT INTO items VALUES (1, 1, 'x', '2020-01-01T00:00:00Z'), (2, 1, 'y', '2020-01-02T00:00:00Z');
+        INSERT INTO prices VALUES (1.0, 1, 1), (2, 1, 2);";
+    let db = TestDb::new(schema, rows, "1");
+    db.set_tenant("1", false);
+    let out = tempfile::tempdir().unwrap();
+    let archive = archive_of(&db, out.path(), "items.zip");
+    let select = "SELECT t::text FROM items t UNION ALL SELECT t::text FROM prices t ORDER BY 1";
+    let archived = db.dump(select);
+    db.sql(
+        "UPDATE items SET name = 'changed' WHERE id = 1; UPDATE prices SET p = 1.00 WHERE v = 1;",
+    );
+    assert_ne!(db.dump(select), archived);
+    let mut engine = db.writer();
+    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
+    apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).unwrap();
+    drop(engine);
+    assert_eq!(db.dump(select), archived);
+}
+
+#[test]
+fn a_replace_by_difference_gives_back_keys_equal_but_spelled_otherwise() {
+    let schema = "CREATE TABLE prices (p numeric PRIMARY KEY, org_id integer NOT NULL, v integer);";
+    let db = TestDb::new(
+        schema,
+        "INSERT INTO prices VALUES (1.0, 1, 1), (2, 1, 2);",
+        "1",
+    );
+    db.set_tenant("1", false);
+    let out = tempfile::tempdir().unwrap();
+    let archive = archive_of(&db, out.path(), "prices.zip");
+    let select = "SELECT t::text FROM prices t ORDER BY 1";
+    let archived = db.dump(select);
+    db.sql("UPDATE prices SET p = 1.00 WHERE v = 1;");
+    assert_ne!(db.dump(select), archived);
+    let mut engine = db.writer();
+    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
+    let summary =
+        apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).unwrap();
+    drop(engine);
+    assert_eq!(db.dump(select), archived);
+    // By difference: the row with the other spelling deleted, the archive's inserted.
+    assert_eq!(
+        (summary.deleted, summary.written, summary.unchanged),
+        (1, 1, 1)
+    );
+}

@@ -124,6 +124,8 @@ pub(crate) struct Checked {
     pub redacted: BTreeMap<String, BTreeSet<String>>,
     /// The columns the target computes (never written), per written table.
     pub generated: BTreeMap<String, BTreeSet<String>>,
+    /// The written tables with triggers of their own.
+    pub triggered: BTreeSet<String>,
     /// Under another tenant (`--as`): the fresh keys, chosen inside the transaction once
     /// the checks pass (`None` until then, and for a restore of the tenant's own rows).
     pub rekey: Option<super::rekey::Rekey>,
@@ -361,6 +363,7 @@ pub(crate) fn check(
     let mut scope_rows = BTreeMap::new();
     let mut scope_columns = BTreeMap::new();
     let mut generated = BTreeMap::new();
+    let mut triggered = BTreeSet::new();
     for table in &schema.tables {
         let mut entry = TablePlan {
             name: table.name.clone(),
@@ -405,6 +408,9 @@ pub(crate) fn check(
                 });
             }
             generated.insert(table.name.clone(), computed);
+            if engine.has_triggers(&table.name)? {
+                triggered.insert(table.name.clone());
+            }
         }
         if table.role == TableRole::Reference {
             if refusals.len() == before {
@@ -452,8 +458,9 @@ pub(crate) fn check(
     if options.new_tenant {
         refuse_tenant_rows(descriptor, &planned, &mut refusals);
     }
-    if mode == Mode::Replace {
-        refuse_cascades(engine, &scope_rows, &mut refusals)?;
+    match mode {
+        Mode::Replace => refuse_cascades(engine, &scope_rows, &mut refusals)?,
+        Mode::Merge => refuse_updated_references(&schema, &live, &mut refusals),
     }
     let plan = RestorePlan {
         mode,
@@ -478,6 +485,7 @@ pub(crate) fn check(
         scope_columns,
         redacted,
         generated,
+        triggered,
         rekey: None,
     })
 }
@@ -593,6 +601,46 @@ fn column_list(columns: &[String]) -> String {
 /// DELETE` action would change them (`CASCADE`, `SET NULL`, `SET DEFAULT`) or that
 /// forbids the delete at once (`RESTRICT`, or on PostgreSQL a key not `DEFERRABLE`: the
 /// replace deletes rows before it inserts them again).
+/// A merge updates the rows it matches, every column but the key: a column other
+/// tables' foreign keys reference (a unique column, not the key) would carry its `ON
+/// UPDATE` action to their rows, another tenant's included. Refused.
+fn refuse_updated_references(
+    schema: &DatabaseSchema,
+    live: &BTreeMap<String, TableInfo>,
+    refusals: &mut Vec<Refusal>,
+) {
+    for table in schema
+        .tables
+        .iter()
+        .filter(|t| t.role != TableRole::Reference)
+    {
+        let Some(info) = live.get(&table.name) else {
+            continue;
+        };
+        for (child, fk) in live
+            .values()
+            .flat_map(|c| c.foreign_keys.iter().map(move |fk| (&c.name, fk)))
+            .filter(|(_, fk)| fk.table == table.name && fk.references != info.primary_key)
+        {
+            refusals.push(Refusal {
+                kind: RefusalKind::Cascade,
+                table: Some(child.clone()),
+                column: fk.columns.first().cloned(),
+                row: None,
+                message: format!(
+                    "table \"{child}\" references table \"{}\" by column(s) {} other than its primary key: a merge updates those columns in the tenant's rows, which would carry to the rows referencing them (another tenant's included); restore with replace",
+                    table.name,
+                    fk.references
+                        .iter()
+                        .map(|c| format!("\"{c}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
+}
+
 fn refuse_cascades(
     engine: &mut dyn WriteEngine,
     scope_rows: &BTreeMap<String, RowQuery>,

@@ -39,8 +39,9 @@ pub(super) struct Changes {
 struct Loaded<'a> {
     table: &'a str,
     staged: String,
-    /// The key's columns: each quoted, and its quoted name in the temporary table.
-    key: Vec<(String, String)>,
+    /// The key's columns: each quoted, its quoted name in the temporary table, and how
+    /// the target describes it.
+    key: Vec<(String, String, Option<&'a ColumnInfo>)>,
     /// The other written columns: each quoted, its quoted name in the temporary table,
     /// and how the target describes it.
     values: Vec<(String, String, Option<&'a ColumnInfo>)>,
@@ -92,7 +93,19 @@ fn applies(checked: &Checked, table: &str) -> bool {
         return false;
     };
     let generated = checked.generated.get(table);
-    schema.role != TableRole::Reference
+    // An update fires the table's own triggers (a "touch updated_at" would change the
+    // restored values) and the ON UPDATE actions of keys referencing a column other than
+    // the primary key (reaching other tenants' rows); deletes and inserts of the rows do
+    // what a restore always did.
+    let referenced_otherwise = checked.live.values().any(|other| {
+        other
+            .foreign_keys
+            .iter()
+            .any(|fk| fk.table == table && fk.references != info.primary_key)
+    });
+    !checked.triggered.contains(table)
+        && !referenced_otherwise
+        && schema.role != TableRole::Reference
         && !info.primary_key.is_empty()
         && !info
             .columns
@@ -157,12 +170,12 @@ fn load<'a>(
     let mut key = Vec::new();
     let mut values = Vec::new();
     for (name, staged_name) in columns.iter().zip(&renamed) {
-        let pair = (quote_ident(name), quote_ident(staged_name));
+        let column = info.columns.iter().find(|c| c.name == *name);
+        let entry = (quote_ident(name), quote_ident(staged_name), column);
         if info.primary_key.iter().any(|k| k == name) {
-            key.push(pair);
+            key.push(entry);
         } else {
-            let column = info.columns.iter().find(|c| c.name == *name);
-            values.push((pair.0, pair.1, column));
+            values.push(entry);
         }
     }
     let list: Vec<String> = columns
@@ -187,7 +200,7 @@ fn load<'a>(
     // how many rows the table holds.
     let staged_key: Vec<&str> = key
         .iter()
-        .map(|(_, staged_name)| staged_name.as_str())
+        .map(|(_, staged_name, _)| staged_name.as_str())
         .collect();
     engine.execute(
         &what,
@@ -218,39 +231,69 @@ fn column_differs(column: Option<&ColumnInfo>, quoted: &str, staged: &str) -> St
         format!("sitepack_live.{quoted}"),
         format!("sitepack_new.{staged}"),
     );
-    let native = column.is_some_and(|c| {
-        c.column_type.is_some_and(|t| {
-            !t.array
-                && matches!(
-                    t.scalar,
-                    ScalarType::Integer
-                        | ScalarType::Boolean
-                        | ScalarType::Uuid
-                        | ScalarType::Date
-                        | ScalarType::Time
-                        | ScalarType::Timestamp
-                        | ScalarType::Timestamptz
-                        | ScalarType::Bytes
-                )
-        })
-    });
-    let plain_text =
-        column.is_some_and(|c| c.declared == "text" || c.declared.starts_with("character varying"));
-    if native {
-        format!("{live} IS DISTINCT FROM {new}")
-    } else if plain_text {
-        format!("{live} COLLATE \"C\" IS DISTINCT FROM {new} COLLATE \"C\"")
-    } else {
-        format!("{live}::text IS DISTINCT FROM {new}::text")
+    match comparison(column) {
+        Comparison::Native => format!("{live} IS DISTINCT FROM {new}"),
+        Comparison::Bytes => {
+            format!("{live} COLLATE \"C\" IS DISTINCT FROM {new} COLLATE \"C\"")
+        }
+        Comparison::Text => format!("{live}::text IS DISTINCT FROM {new}::text"),
     }
 }
 
-/// `sitepack_live.k1 = sitepack_new.s1 AND …` over the key.
+/// How two values of a column are told apart.
+enum Comparison {
+    /// By the type's own equality: equal values always print the same.
+    Native,
+    /// Byte by byte (text and varchar, whatever their collation).
+    Bytes,
+    /// By their text forms.
+    Text,
+}
+
+fn comparison(column: Option<&ColumnInfo>) -> Comparison {
+    let Some(column) = column else {
+        return Comparison::Text;
+    };
+    let native = column.column_type.is_some_and(|t| {
+        !t.array
+            && matches!(
+                t.scalar,
+                ScalarType::Integer
+                    | ScalarType::Boolean
+                    | ScalarType::Uuid
+                    | ScalarType::Date
+                    | ScalarType::Time
+                    | ScalarType::Timestamp
+                    | ScalarType::Timestamptz
+                    | ScalarType::Bytes
+            )
+    });
+    if native {
+        Comparison::Native
+    } else if column.declared == "text" || column.declared.starts_with("character varying") {
+        Comparison::Bytes
+    } else {
+        Comparison::Text
+    }
+}
+
+/// `sitepack_live.k1 = sitepack_new.s1 AND …` over the key, each compared as
+/// [`column_differs`] compares values: a key equal by its type's `=` but spelled
+/// differently (`1.0` and `1.00`, a case-insensitive collation's `Alice` and `ALICE`)
+/// is another row, deleted and inserted as the archive spells it.
 fn same_key(table: &Loaded<'_>) -> String {
     table
         .key
         .iter()
-        .map(|(live, staged)| format!("sitepack_live.{live} = sitepack_new.{staged}"))
+        .map(|(live, staged, column)| match comparison(*column) {
+            Comparison::Native => format!("sitepack_live.{live} = sitepack_new.{staged}"),
+            Comparison::Bytes => {
+                format!("sitepack_live.{live} COLLATE \"C\" = sitepack_new.{staged} COLLATE \"C\"")
+            }
+            Comparison::Text => {
+                format!("sitepack_live.{live}::text = sitepack_new.{staged}::text")
+            }
+        })
         .collect::<Vec<_>>()
         .join(" AND ")
 }
@@ -295,8 +338,8 @@ fn insert_new(
     let (columns, selected): (Vec<&str>, Vec<String>) = table
         .key
         .iter()
-        .map(|(live, staged)| (live, staged))
-        .chain(table.values.iter().map(|(live, staged, _)| (live, staged)))
+        .chain(&table.values)
+        .map(|(live, staged, _)| (live, staged))
         .map(|(live, staged)| (live.as_str(), format!("sitepack_new.{staged}")))
         .unzip();
     // A key of a row outside the scope (another tenant's) is inserted too, and refused by
