@@ -194,16 +194,27 @@ impl Shop {
         );
     }
 
+    /// The snapshots (and temporary files) in the state directory, without the
+    /// `.committed` copies of their markers.
     fn snapshot_files(&self) -> Vec<String> {
+        self.snapshot_dir_entries()
+            .into_iter()
+            .filter(|name| !name.ends_with(".committed"))
+            .collect()
+    }
+
+    fn snapshot_dir_entries(&self) -> Vec<String> {
         let dir = self.state_dir().join(".sitepack/db-snapshots");
-        std::fs::read_dir(dir).map_or_else(
+        let mut names: Vec<String> = std::fs::read_dir(dir).map_or_else(
             |_| Vec::new(),
             |entries| {
                 entries
                     .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
                     .collect()
             },
-        )
+        );
+        names.sort();
+        names
     }
 }
 
@@ -647,7 +658,7 @@ fn db_postgres_a_restore_killed_at_any_moment_leaves_the_tenant_whole_and_status
 }
 
 #[test]
-fn db_a_dropped_state_table_never_costs_the_snapshot_of_a_committed_restore() {
+fn db_a_lost_marker_never_costs_the_snapshot_of_a_committed_restore() {
     for kind in BOTH {
         let shop = Shop::new(kind, 20);
         let archive = shop.root().join("acme.zip");
@@ -657,11 +668,22 @@ fn db_a_dropped_state_table_never_costs_the_snapshot_of_a_committed_restore() {
         restore(&archive, &shop.descriptor(), &["--yes"]).expect(0);
         let snapshots = shop.snapshot_files();
         assert_eq!(snapshots.len(), 1, "{kind:?}");
-        // The application's migrations drop sitepack's table while the restore is pending:
-        // the snapshot is still the restore's way back, never taken for an orphan.
+        // The committed restore's copy of its marker lies beside the snapshot.
+        assert_eq!(
+            shop.snapshot_dir_entries(),
+            [snapshots[0].clone(), format!("{}.committed", snapshots[0])],
+            "{kind:?}"
+        );
+        // The application's migrations drop sitepack's table while the restore is
+        // pending: the snapshot is still the restore's way back, never an orphan.
         shop.execute("DROP TABLE sitepack_restore_state");
         let status = json(&review("status", &shop.descriptor()).expect(0));
         assert_eq!(status["pending"]["marker_lost"], true, "{kind:?}: {status}");
+        assert_eq!(
+            status["pending"]["archive"].as_str(),
+            archive.to_str(),
+            "{kind:?}: {status}"
+        );
         assert_eq!(
             shop.snapshot_files(),
             snapshots,
@@ -672,16 +694,37 @@ fn db_a_dropped_state_table_never_costs_the_snapshot_of_a_committed_restore() {
         assert_eq!(shop.snapshot_files(), snapshots, "{kind:?}");
         review("revert", &shop.descriptor()).expect(0);
         assert_eq!(shop.rows("acme"), damaged, "{kind:?}");
-        assert!(shop.snapshot_files().is_empty(), "{kind:?}");
+        assert!(shop.snapshot_dir_entries().is_empty(), "{kind:?}");
         let status = json(&review("status", &shop.descriptor()).expect(0));
         assert!(status["pending"].is_null(), "{kind:?}: {status}");
 
-        // The same with keep, after the next restore (which makes the table again).
+        // The row deleted while the table stays (another tenant's restore made the table
+        // again): the same. Then a revert killed after its COMMIT is not made twice.
+        restore(&archive, &shop.descriptor(), &["--yes"]).expect(0);
+        shop.execute("DELETE FROM sitepack_restore_state");
+        let status = json(&review("status", &shop.descriptor()).expect(0));
+        assert_eq!(status["pending"]["marker_lost"], true, "{kind:?}: {status}");
+        let output = crate::util::sitepack()
+            .args(["revert".as_ref(), shop.descriptor().as_os_str()])
+            .env("SITEPACK_FAILPOINT", "db-revert:committed")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.signal(), Some(9), "{kind:?}: not killed");
+        assert_eq!(shop.rows("acme"), damaged, "{kind:?}");
+        shop.execute("INSERT INTO customers VALUES (7000, 'acme', 'after the revert', NULL)");
+        let after = shop.rows("acme");
+        let status = json(&review("status", &shop.descriptor()).expect(0));
+        assert!(status["pending"].is_null(), "{kind:?}: {status}");
+        review("revert", &shop.descriptor()).expect(1);
+        assert_eq!(shop.rows("acme"), after, "{kind:?}");
+        assert!(shop.snapshot_dir_entries().is_empty(), "{kind:?}");
+
+        // And keep, after the table is dropped.
         restore(&archive, &shop.descriptor(), &["--yes"]).expect(0);
         shop.execute("DROP TABLE sitepack_restore_state");
         review("keep", &shop.descriptor()).expect(0);
-        assert!(shop.snapshot_files().is_empty(), "{kind:?}");
-        assert_ne!(shop.rows("acme"), damaged, "{kind:?}");
+        assert!(shop.snapshot_dir_entries().is_empty(), "{kind:?}");
+        assert_ne!(shop.rows("acme"), after, "{kind:?}");
     }
 }
 

@@ -12,8 +12,10 @@
 //!   created when missing, committed on its own before the restore's transaction). The
 //!   marker commits or rolls back with the rows: the database row is the truth; a
 //!   snapshot file without its row (the transaction rolled back, a `kill -9` before
-//!   `COMMIT`) is removed by the next command ([`settle`]) — unless the table itself is
-//!   gone, when nothing tells whether that restore committed and the snapshot is kept.
+//!   `COMMIT`) is removed by the next command ([`settle`]) — unless the `.committed`
+//!   copy of the marker lies beside it (written once the restore committed, removed by
+//!   `keep` and `revert` just before their `COMMIT`): its row was lost since, and is
+//!   written back.
 //! - [`keep`] deletes the marker, then the snapshot.
 //! - [`revert`] replaces the tables from the snapshot (the same [`apply_restore`], mode
 //!   replace) and deletes the marker in the same transaction, then removes the snapshot.
@@ -59,7 +61,7 @@ const STATE_COLUMNS: [&str; 6] = [
 ];
 
 /// A restore of the tenant under review, as its row in [`STATE_TABLE`] says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PendingDbRestore {
     /// The tenant, as the row keys it (`org_id="northwind"`).
     pub tenant: String,
@@ -75,9 +77,11 @@ pub struct PendingDbRestore {
     pub started_at: String,
     /// Whether the snapshot is in this state directory (another machine's restore keeps
     /// its snapshot in its own).
+    #[serde(default)]
     pub snapshot_present: bool,
-    /// Whether the database's marker is lost ([`STATE_TABLE`] was dropped since): the
-    /// restore is known only by its snapshot, which `keep` or `revert` settle.
+    /// Whether the database had lost the marker (its row deleted, or [`STATE_TABLE`]
+    /// dropped) and it was written back from the snapshot's `.committed` copy.
+    #[serde(default)]
     pub marker_lost: bool,
 }
 
@@ -167,29 +171,14 @@ fn snapshots_dir(descriptor: &Descriptor) -> PathBuf {
     descriptor.state_dir.join(INTERNAL_DIR).join(SNAPSHOTS_DIR)
 }
 
-/// What the database says of the tenant's restores under review.
-enum State {
-    /// [`STATE_TABLE`] is not in the database: never created, or dropped since.
-    NoTable,
-    /// The tenant's row of it, if any.
-    Read(Option<PendingDbRestore>),
-}
-
 /// Reads the tenant's row of [`STATE_TABLE`] on `engine` (inside its snapshot or
 /// transaction); `None` when there is none or the table does not exist.
 fn read_pending(
     engine: &mut dyn Engine,
     descriptor: &Descriptor,
 ) -> Result<Option<PendingDbRestore>, DbError> {
-    Ok(match read_state(engine, descriptor)? {
-        State::NoTable => None,
-        State::Read(pending) => pending,
-    })
-}
-
-fn read_state(engine: &mut dyn Engine, descriptor: &Descriptor) -> Result<State, DbError> {
     if !engine.reflect()?.iter().any(|t| t.name == STATE_TABLE) {
-        return Ok(State::NoTable);
+        return Ok(None);
     }
     let dialect = dialect_of(engine.kind());
     let query = RowQuery {
@@ -237,96 +226,85 @@ fn read_state(engine: &mut dyn Engine, descriptor: &Descriptor) -> Result<State,
         });
         Ok(())
     })?;
-    Ok(State::Read(found))
+    Ok(found)
 }
 
-/// What the database says of the tenant's restores, read in a read-only snapshot.
-fn state(descriptor: &Descriptor) -> Result<State, DbError> {
+/// The tenant's pending restore, read from the database (a read-only snapshot).
+pub fn pending_restore(descriptor: &Descriptor) -> Result<Option<PendingDbRestore>, DbError> {
     let mut engine = connect(descriptor)?;
     engine.begin_snapshot()?;
-    let found = read_state(engine.as_mut(), descriptor);
+    let found = read_pending(engine.as_mut(), descriptor);
     let ended = engine.end_snapshot();
     let found = found?;
     ended?;
     Ok(found)
 }
 
-/// The tenant's pending restore, read from the database (a read-only snapshot).
-pub fn pending_restore(descriptor: &Descriptor) -> Result<Option<PendingDbRestore>, DbError> {
-    Ok(match state(descriptor)? {
-        State::NoTable => None,
-        State::Read(pending) => pending,
-    })
-}
+/// The extension of a snapshot's copy of its marker, `restore-….zip.committed`.
+const COMMITTED: &str = "committed";
 
 /// Whether `name` (in the snapshots directory) is a finished snapshot, not a temporary
-/// file or staging directory of one being written.
+/// file or staging directory of one being written, nor a marker's copy.
 fn is_finished_snapshot(name: &str) -> bool {
-    name.starts_with("restore-")
+    name.starts_with("restore-") && !is_committed_copy(name)
 }
 
-/// The one finished snapshot of the state directory, as a restore pending review whose
-/// marker is lost; `None` when there is none; an error when there are several.
-fn orphaned_snapshot(descriptor: &Descriptor) -> Result<Option<PendingDbRestore>, DbError> {
+fn is_committed_copy(name: &str) -> bool {
+    Path::new(name).extension().is_some_and(|e| e == COMMITTED)
+}
+
+/// The copy of the marker of the restore whose snapshot is `snapshot`: written once the
+/// restore has committed, removed inside the transaction of its `keep` or `revert`
+/// (just before `COMMIT`), so that it says "committed and not yet settled" whatever
+/// happens to the database's row. A snapshot without a row but with its copy belongs
+/// to a committed restore whose marker was lost (its row deleted, the table dropped);
+/// without either, to a restore that never committed.
+fn committed_copy(descriptor: &Descriptor, snapshot: &str) -> PathBuf {
+    snapshots_dir(descriptor).join(format!("{snapshot}.{COMMITTED}"))
+}
+
+fn write_committed_copy(
+    descriptor: &Descriptor,
+    pending: &PendingDbRestore,
+) -> Result<(), DbError> {
+    let path = committed_copy(descriptor, &pending.snapshot);
+    let text = serde_json::to_vec_pretty(pending).map_err(|e| DbError::Review {
+        problem: format!("writing {}: {e}", path.display()),
+    })?;
+    let mut file = fs::File::create(&path).map_err(|e| DbError::io("create", &path, e))?;
+    file.write_all(&text)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| DbError::io("write", &path, e))?;
     let dir = snapshots_dir(descriptor);
-    let mut names: Vec<String> = match fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|name| is_finished_snapshot(name))
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(DbError::io("read", &dir, e)),
-    };
-    names.sort();
-    let Some(name) = names.first().cloned() else {
-        return Ok(None);
-    };
-    if names.len() > 1 {
-        return Err(DbError::Review {
-            problem: format!(
-                "the database no longer has sitepack's table {STATE_TABLE} (dropped?), so \
-                 nothing tells which of the snapshots {} in {} belongs to a committed \
-                 restore; each holds the tenant's rows from before a restore (secrets \
-                 included). Nothing was changed: move all but the one to go back to out of \
-                 that directory, then `sitepack revert` or `sitepack keep` the site",
-                names.join(", "),
-                dir.display()
-            ),
-        });
+    fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| DbError::io("sync", &dir, e))
+}
+
+fn remove_committed_copy(descriptor: &Descriptor, snapshot: &str) -> Result<(), DbError> {
+    let path = committed_copy(descriptor, snapshot);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(DbError::io("remove", &path, e)),
+        _ => Ok(()),
     }
-    let path = dir.join(&name);
-    let sha256 = Archive::open_local_snapshot(&path)
-        .and_then(|archive| archive.sha256().map(|digest| digest.to_string()))
-        .map_err(|e| DbError::ArchiveRead(Box::new(e)))?;
-    Ok(Some(PendingDbRestore {
-        tenant: tenant_key(descriptor),
-        snapshot: name,
-        snapshot_sha256: sha256,
-        mode: "unknown".to_owned(),
-        archive: format!("unknown (the database's table {STATE_TABLE} was dropped)"),
-        started_at: String::new(),
-        snapshot_present: true,
-        marker_lost: true,
-    }))
 }
 
 /// Reads the pending restore and removes the snapshot files no pending restore names
 /// (and temporary ones): call it holding the [`ReviewLock`].
 ///
-/// A finished snapshot is only removed when the database says no restore of it is
-/// pending. When [`STATE_TABLE`] is gone (dropped since the restore was committed: it is
-/// created before any restore's transaction), nothing tells whether that restore
-/// committed, and its snapshot may be the only way back: one such snapshot is taken as
-/// the pending restore ([`PendingDbRestore::marker_lost`]), for `keep` or `revert` to
-/// settle; several are an error naming them.
+/// A snapshot without the database's row but with its `.committed` copy (see
+/// the module's first paragraph) is never removed: its restore committed, and the snapshot is its
+/// way back. Its marker is written back (the table made again if it was dropped) and it
+/// is the pending restore ([`PendingDbRestore::marker_lost`]); several such snapshots
+/// are an error naming them.
 pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, DbError> {
-    let (mut pending, table_present) = match state(descriptor)? {
-        State::NoTable => (None, false),
-        State::Read(pending) => (pending, true),
-    };
-    if !table_present {
-        pending = orphaned_snapshot(descriptor)?;
+    let mut pending = pending_restore(descriptor)?;
+    if let Some(pending) = &pending
+        && pending.snapshot_present
+        && !committed_copy(descriptor, &pending.snapshot).is_file()
+    {
+        // Killed between the restore's COMMIT and the copy: written now.
+        write_committed_copy(descriptor, pending)?;
     }
     let dir = snapshots_dir(descriptor);
     let mut removed = Vec::new();
@@ -337,13 +315,30 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
         }
         Err(e) => return Err(DbError::io("read", &dir, e)),
     };
+    let mut committed = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| DbError::io("read", &dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if pending.as_ref().is_some_and(|p| p.snapshot == name) {
+        let path = entry.path();
+        if pending
+            .as_ref()
+            .is_some_and(|p| p.snapshot == name || committed_copy(descriptor, &p.snapshot) == path)
+        {
             continue;
         }
-        let path = entry.path();
+        if is_committed_copy(&name) {
+            // Its snapshot's fate is decided with the snapshot; a copy left alone (its
+            // snapshot removed by keep or revert) goes.
+            let snapshot = name.trim_end_matches(&format!(".{COMMITTED}"));
+            if !dir.join(snapshot).is_file() {
+                remove_committed_copy(descriptor, snapshot)?;
+            }
+            continue;
+        }
+        if is_finished_snapshot(&name) && committed_copy(descriptor, &name).is_file() {
+            committed.push(name);
+            continue;
+        }
         let result = if path.is_dir() {
             fs::remove_dir_all(&path)
         } else {
@@ -367,7 +362,65 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
         );
         removed.push(name);
     }
+    committed.sort();
+    match (pending.is_some(), committed.as_slice()) {
+        (_, []) => {}
+        (false, [one]) => pending = Some(adopt(descriptor, one)?),
+        (_, several) => {
+            return Err(DbError::Review {
+                problem: format!(
+                    "the snapshots {} in {} belong to restores that committed, but the \
+                     database no longer records them as pending ({STATE_TABLE}'s rows were \
+                     deleted, or the table dropped): nothing tells which one to go back to, \
+                     and nothing was changed. Each holds the tenant's rows from before its \
+                     restore (secrets included): move all but the one to settle out of that \
+                     directory, then `sitepack revert` or `sitepack keep` the site",
+                    several.join(", "),
+                    dir.display()
+                ),
+            });
+        }
+    }
     Ok(Settled { pending, removed })
+}
+
+/// Writes back the marker of the committed restore whose snapshot is `snapshot`, from
+/// its `.committed` copy, in a transaction of its own (making the table again if it was
+/// dropped): the restore is pending again, for `keep` or `revert`.
+fn adopt(descriptor: &Descriptor, snapshot: &str) -> Result<PendingDbRestore, DbError> {
+    let path = committed_copy(descriptor, snapshot);
+    let text = fs::read(&path).map_err(|e| DbError::io("read", &path, e))?;
+    let mut pending: PendingDbRestore =
+        serde_json::from_slice(&text).map_err(|e| DbError::Review {
+            problem: format!(
+                "{} is not the record sitepack wrote of the restore of {snapshot} ({e}): \
+                 nothing was changed; move both files out of that directory to go on",
+                path.display()
+            ),
+        })?;
+    if pending.snapshot != snapshot || pending.tenant != tenant_key(descriptor) {
+        return Err(DbError::Review {
+            problem: format!(
+                "{} records another snapshot or tenant than {snapshot} of {}: nothing was \
+                 changed; move both files out of that directory to go on",
+                path.display(),
+                tenant_key(descriptor)
+            ),
+        });
+    }
+    pending.snapshot_present = true;
+    pending.marker_lost = true;
+    let mut engine = connect_writable(descriptor)?;
+    engine.begin_write()?;
+    let inserted = create_state_table(engine.as_mut(), descriptor)
+        .and_then(|()| insert_marker(engine.as_mut(), descriptor, &pending));
+    match inserted.and_then(|()| engine.commit()) {
+        Ok(()) => Ok(pending),
+        Err(error) => {
+            let _ = engine.rollback();
+            Err(error)
+        }
+    }
 }
 
 /// The refusal of a restore while `pending` is under review, saying what to do.
@@ -433,6 +486,9 @@ pub fn restore_for_review(
             problem: "the restore committed without its snapshot (a bug)".to_owned(),
         });
     };
+    // Committed: a copy that cannot be written now is written by the next command
+    // (`settle`), while the database's row says the restore is pending.
+    let _ = write_committed_copy(descriptor, &pending);
     Ok(ReviewedRestore {
         summary,
         pending,
@@ -513,31 +569,41 @@ impl RestoreHooks for ReviewHooks<'_> {
             snapshot_present: true,
             marker_lost: false,
         };
-        let dialect = engine.dialect();
-        let placeholders: Vec<String> = (1..=STATE_COLUMNS.len())
-            .map(|n| dialect.placeholder(n))
-            .collect();
-        let columns: Vec<String> = STATE_COLUMNS.iter().map(|c| quote_ident(c)).collect();
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            qualified_state(self.descriptor),
-            columns.join(", "),
-            placeholders.join(", ")
-        );
-        let values = [
-            &pending.tenant,
-            &pending.snapshot,
-            &pending.snapshot_sha256,
-            &pending.mode,
-            &pending.archive,
-            &pending.started_at,
-        ]
-        .map(|v| SqlValue::Text(v.clone()));
-        engine.execute("recording the pending restore", &sql, &values)?;
+        insert_marker(engine, self.descriptor, &pending)?;
         sitepack_format::failpoint::hit("db-restore:snapshot-written");
         self.pending = Some(pending);
         Ok(())
     }
+}
+
+/// Inserts `pending` as the tenant's row of [`STATE_TABLE`].
+fn insert_marker(
+    engine: &mut dyn WriteEngine,
+    descriptor: &Descriptor,
+    pending: &PendingDbRestore,
+) -> Result<(), DbError> {
+    let dialect = engine.dialect();
+    let placeholders: Vec<String> = (1..=STATE_COLUMNS.len())
+        .map(|n| dialect.placeholder(n))
+        .collect();
+    let columns: Vec<String> = STATE_COLUMNS.iter().map(|c| quote_ident(c)).collect();
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        qualified_state(descriptor),
+        columns.join(", "),
+        placeholders.join(", ")
+    );
+    let values = [
+        &pending.tenant,
+        &pending.snapshot,
+        &pending.snapshot_sha256,
+        &pending.mode,
+        &pending.archive,
+        &pending.started_at,
+    ]
+    .map(|v| SqlValue::Text(v.clone()));
+    engine.execute("recording the pending restore", &sql, &values)?;
+    Ok(())
 }
 
 fn create_state_table(
@@ -709,11 +775,8 @@ pub fn keep(descriptor: &Descriptor, lock: &ReviewLock) -> Result<PendingDbResto
     };
     let mut engine = connect_writable(descriptor)?;
     engine.begin_write()?;
-    let deleted = if pending.marker_lost {
-        Ok(())
-    } else {
-        delete_marker(engine.as_mut(), descriptor)
-    };
+    let deleted = delete_marker(engine.as_mut(), descriptor)
+        .and_then(|()| remove_committed_copy(descriptor, &pending.snapshot));
     let committed = deleted.and_then(|()| engine.commit());
     if let Err(error) = committed {
         let _ = engine.rollback();
@@ -779,11 +842,10 @@ pub fn revert(descriptor: &Descriptor, lock: &ReviewLock) -> Result<Reverted, Db
     let mut engine = connect_writable(descriptor)?;
     let plan = plan_restore(engine.as_mut(), descriptor, &archive, Mode::Replace)?;
     let mut hooks = |engine: &mut dyn WriteEngine| {
-        if pending.marker_lost {
-            Ok(())
-        } else {
-            delete_marker(engine, descriptor)
-        }
+        delete_marker(engine, descriptor)?;
+        // Last before COMMIT: if the COMMIT does not happen, the row says pending and
+        // the next command writes the copy again.
+        remove_committed_copy(descriptor, &pending.snapshot)
     };
     let summary = apply_restore(engine.as_mut(), descriptor, &plan, &archive, &mut hooks)?;
     sitepack_format::failpoint::hit("db-revert:committed");

@@ -361,20 +361,6 @@ pub(crate) fn status(site_path: &Path, site: &DatabaseSite, json: bool) -> Resul
     let mut out = crate::human_output();
     match &settled.pending {
         None => writeln!(out, "{}: no restore pending review", site_path.display())?,
-        Some(pending) if pending.marker_lost => {
-            writeln!(
-                out,
-                "{}: a restore may be pending review: the database's table {} (sitepack's record of it) was dropped, and the snapshot of the tenant's rows from before that restore is still here",
-                site_path.display(),
-                sitepack_db::review::STATE_TABLE
-            )?;
-            writeln!(out, "snapshot: {}", pending.snapshot)?;
-            writeln!(
-                out,
-                "put those rows back with `sitepack revert {site}`, or drop the snapshot with `sitepack keep {site}`",
-                site = site_path.display()
-            )?;
-        }
         Some(pending) => {
             writeln!(
                 out,
@@ -384,6 +370,13 @@ pub(crate) fn status(site_path: &Path, site: &DatabaseSite, json: bool) -> Resul
                 pending.archive,
                 pending.started_at
             )?;
+            if pending.marker_lost {
+                writeln!(
+                    out,
+                    "its record in the database ({}) had been deleted or dropped: written back from the copy beside its snapshot",
+                    sitepack_db::review::STATE_TABLE
+                )?;
+            }
             if pending.snapshot_present {
                 writeln!(out, "snapshot: {}", pending.snapshot)?;
             } else {
