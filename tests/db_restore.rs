@@ -702,6 +702,13 @@ fn db_a_lost_marker_never_costs_the_snapshot_of_a_committed_restore() {
         // again): the same. Then a revert killed after its COMMIT is not made twice.
         restore(&archive, &shop.descriptor(), &["--yes"]).expect(0);
         shop.execute("DELETE FROM sitepack_restore_state");
+        // A dry run, which changes nothing, sees the restore pending too.
+        let dry = restore(&archive, &shop.descriptor(), &["--dry-run"]).expect(1);
+        assert!(
+            dry.stderr.contains("pending review"),
+            "{kind:?}: {}",
+            dry.stderr
+        );
         let status = json(&review("status", &shop.descriptor()).expect(0));
         assert_eq!(status["pending"]["marker_lost"], true, "{kind:?}: {status}");
         let output = crate::util::sitepack()

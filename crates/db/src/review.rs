@@ -229,8 +229,63 @@ fn read_pending(
     Ok(found)
 }
 
-/// The tenant's pending restore, read from the database (a read-only snapshot).
+/// The tenant's pending restore, changing nothing: the database's row (a read-only
+/// snapshot), else the `.committed` copy of a committed restore whose row was lost
+/// ([`PendingDbRestore::marker_lost`]; the next [`settle`] writes it back).
 pub fn pending_restore(descriptor: &Descriptor) -> Result<Option<PendingDbRestore>, DbError> {
+    if let Some(pending) = database_pending(descriptor)? {
+        return Ok(Some(pending));
+    }
+    let committed = committed_without_row(descriptor, None)?;
+    match committed.as_slice() {
+        [] => Ok(None),
+        [one] => {
+            let mut pending = read_committed_copy(descriptor, one)?;
+            pending.marker_lost = true;
+            Ok(Some(pending))
+        }
+        several => Err(several_committed(descriptor, several)),
+    }
+}
+
+/// The finished snapshots with a `.committed` copy other than `pending`'s, by name.
+fn committed_without_row(
+    descriptor: &Descriptor,
+    pending: Option<&PendingDbRestore>,
+) -> Result<Vec<String>, DbError> {
+    let dir = snapshots_dir(descriptor);
+    let mut names: Vec<String> = match fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| is_finished_snapshot(name))
+            .filter(|name| pending.is_none_or(|p| p.snapshot != *name))
+            .filter(|name| committed_copy(descriptor, name).is_file())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(DbError::io("read", &dir, e)),
+    };
+    names.sort();
+    Ok(names)
+}
+
+fn several_committed(descriptor: &Descriptor, several: &[String]) -> DbError {
+    DbError::Review {
+        problem: format!(
+            "the snapshots {} in {} belong to restores that committed, but the database no \
+             longer records them as pending ({STATE_TABLE}'s rows were deleted, or the table \
+             dropped): nothing tells which one to go back to, and nothing was changed. Each \
+             holds the tenant's rows from before its restore (secrets included): move all but \
+             the one to settle out of that directory, then `sitepack revert` or `sitepack \
+             keep` the site",
+            several.join(", "),
+            snapshots_dir(descriptor).display()
+        ),
+    }
+}
+
+/// The tenant's row of [`STATE_TABLE`] (a read-only snapshot of the database).
+fn database_pending(descriptor: &Descriptor) -> Result<Option<PendingDbRestore>, DbError> {
     let mut engine = connect(descriptor)?;
     engine.begin_snapshot()?;
     let found = read_pending(engine.as_mut(), descriptor);
@@ -298,7 +353,7 @@ fn remove_committed_copy(descriptor: &Descriptor, snapshot: &str) -> Result<(), 
 /// is the pending restore ([`PendingDbRestore::marker_lost`]); several such snapshots
 /// are an error naming them.
 pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, DbError> {
-    let mut pending = pending_restore(descriptor)?;
+    let mut pending = database_pending(descriptor)?;
     if let Some(pending) = &pending
         && pending.snapshot_present
         && !committed_copy(descriptor, &pending.snapshot).is_file()
@@ -315,7 +370,6 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
         }
         Err(e) => return Err(DbError::io("read", &dir, e)),
     };
-    let mut committed = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| DbError::io("read", &dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -336,7 +390,7 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
             continue;
         }
         if is_finished_snapshot(&name) && committed_copy(descriptor, &name).is_file() {
-            committed.push(name);
+            // A committed restore's: decided below.
             continue;
         }
         let result = if path.is_dir() {
@@ -362,32 +416,20 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
         );
         removed.push(name);
     }
-    committed.sort();
+    let committed = committed_without_row(descriptor, pending.as_ref())?;
     match (pending.is_some(), committed.as_slice()) {
         (_, []) => {}
         (false, [one]) => pending = Some(adopt(descriptor, one)?),
-        (_, several) => {
-            return Err(DbError::Review {
-                problem: format!(
-                    "the snapshots {} in {} belong to restores that committed, but the \
-                     database no longer records them as pending ({STATE_TABLE}'s rows were \
-                     deleted, or the table dropped): nothing tells which one to go back to, \
-                     and nothing was changed. Each holds the tenant's rows from before its \
-                     restore (secrets included): move all but the one to settle out of that \
-                     directory, then `sitepack revert` or `sitepack keep` the site",
-                    several.join(", "),
-                    dir.display()
-                ),
-            });
-        }
+        (_, several) => return Err(several_committed(descriptor, several)),
     }
     Ok(Settled { pending, removed })
 }
 
-/// Writes back the marker of the committed restore whose snapshot is `snapshot`, from
-/// its `.committed` copy, in a transaction of its own (making the table again if it was
-/// dropped): the restore is pending again, for `keep` or `revert`.
-fn adopt(descriptor: &Descriptor, snapshot: &str) -> Result<PendingDbRestore, DbError> {
+/// The `.committed` copy of the marker of `snapshot`, which must name it and the tenant.
+fn read_committed_copy(
+    descriptor: &Descriptor,
+    snapshot: &str,
+) -> Result<PendingDbRestore, DbError> {
     let path = committed_copy(descriptor, snapshot);
     let text = fs::read(&path).map_err(|e| DbError::io("read", &path, e))?;
     let mut pending: PendingDbRestore =
@@ -408,6 +450,15 @@ fn adopt(descriptor: &Descriptor, snapshot: &str) -> Result<PendingDbRestore, Db
             ),
         });
     }
+    pending.snapshot_present = true;
+    Ok(pending)
+}
+
+/// Writes back the marker of the committed restore whose snapshot is `snapshot`, from
+/// its `.committed` copy, in a transaction of its own (making the table again if it was
+/// dropped): the restore is pending again, for `keep` or `revert`.
+fn adopt(descriptor: &Descriptor, snapshot: &str) -> Result<PendingDbRestore, DbError> {
+    let mut pending = read_committed_copy(descriptor, snapshot)?;
     pending.snapshot_present = true;
     pending.marker_lost = true;
     let mut engine = connect_writable(descriptor)?;
