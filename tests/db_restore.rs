@@ -736,6 +736,30 @@ fn db_a_lost_marker_never_costs_the_snapshot_of_a_committed_restore() {
 }
 
 #[test]
+fn db_an_application_table_named_like_sitepacks_state_is_named_and_never_used() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 5);
+        let archive = shop.root().join("acme.zip");
+        create(&shop.descriptor(), &archive, &[]);
+        shop.execute("CREATE TABLE sitepack_restore_state (id INTEGER PRIMARY KEY, note TEXT)");
+        let before = shop.rows("acme");
+        // Neither can tell what is pending: an error, nothing changed.
+        for run in [
+            review("status", &shop.descriptor()),
+            restore(&archive, &shop.descriptor(), &["--yes"]),
+        ] {
+            let run = run.expect(2);
+            assert!(
+                run.stderr.contains("is not sitepack's") && run.stderr.contains("rename"),
+                "{kind:?}: {}",
+                run.stderr
+            );
+        }
+        assert_eq!(shop.rows("acme"), before, "{kind:?}");
+    }
+}
+
+#[test]
 fn db_a_row_the_database_refuses_is_a_refusal_named_and_audited_as_one() {
     for kind in BOTH {
         let shop = Shop::new(kind, 20);

@@ -177,8 +177,25 @@ fn read_pending(
     engine: &mut dyn Engine,
     descriptor: &Descriptor,
 ) -> Result<Option<PendingDbRestore>, DbError> {
-    if !engine.reflect()?.iter().any(|t| t.name == STATE_TABLE) {
+    let tables = engine.reflect()?;
+    let Some(table) = tables.iter().find(|t| t.name == STATE_TABLE) else {
         return Ok(None);
+    };
+    // A table of that name that is not sitepack's (the application's own) is never
+    // read or written as if it were.
+    let ours = STATE_COLUMNS
+        .iter()
+        .all(|name| table.columns.iter().any(|c| c.name == *name))
+        && table.primary_key == [STATE_COLUMNS[0]];
+    if !ours {
+        return Err(DbError::Review {
+            problem: format!(
+                "the database's table {STATE_TABLE} is not sitepack's (sitepack's has the \
+                 columns {}, the first its primary key): nothing was changed; rename that \
+                 table, and sitepack makes its own again",
+                STATE_COLUMNS.join(", ")
+            ),
+        });
     }
     let dialect = dialect_of(engine.kind());
     let query = RowQuery {
