@@ -591,9 +591,16 @@ fn a_replace_that_would_cascade_outside_the_archive_is_refused() {
         "{}",
         refusal.message
     );
-    // A merge deletes nothing: it may.
+    // A merge deletes nothing: it may; but its revert (a replace) would be refused, and
+    // the plan says so before it is made.
     let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Merge).unwrap();
     assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    let blocked: Vec<Option<&str>> = plan
+        .revert_refused
+        .iter()
+        .map(|r| r.table.as_deref())
+        .collect();
+    assert_eq!(blocked, [Some("bookmarks")]);
     apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).unwrap();
     drop(engine);
     assert_eq!(

@@ -306,6 +306,13 @@ fn print_plan(out: &mut dyn Write, site: &Path, plan: &RestorePlan, note: &str) 
     for refusal in &plan.refusals {
         writeln!(out, "  refused: {}", refusal.message)?;
     }
+    for reason in &plan.revert_refused {
+        writeln!(
+            out,
+            "  warning: `sitepack revert` could not undo this merge (only `keep` would end its review): {}",
+            reason.message
+        )?;
+    }
     out.flush()?;
     Ok(())
 }

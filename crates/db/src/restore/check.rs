@@ -458,9 +458,14 @@ pub(crate) fn check(
     if options.new_tenant {
         refuse_tenant_rows(descriptor, &planned, &mut refusals);
     }
+    let mut revert_refused = Vec::new();
     match mode {
         Mode::Replace => refuse_cascades(engine, &scope_rows, &mut refusals)?,
-        Mode::Merge => refuse_updated_references(&schema, &live, &mut refusals),
+        Mode::Merge => {
+            refuse_updated_references(&schema, &live, &mut refusals);
+            // Its revert is a replace: what would refuse that is said now.
+            refuse_cascades(engine, &scope_rows, &mut revert_refused)?;
+        }
     }
     let plan = RestorePlan {
         mode,
@@ -476,6 +481,7 @@ pub(crate) fn check(
         scope: manifest_scope.to_string(),
         tables: planned,
         refusals,
+        revert_refused,
     };
     Ok(Checked {
         plan,

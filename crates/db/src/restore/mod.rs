@@ -152,6 +152,10 @@ pub struct RestorePlan {
     pub tables: Vec<TablePlan>,
     /// Why the restore cannot be made (empty: it can). Every reason at once.
     pub refusals: Vec<Refusal>,
+    /// What the restore may do but its revert could not undo, said before it is made (a
+    /// merge whose revert, a replace, would be refused for these reasons: only `keep`
+    /// would end its review).
+    pub revert_refused: Vec<Refusal>,
 }
 
 impl RestorePlan {
