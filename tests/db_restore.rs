@@ -760,6 +760,40 @@ fn db_an_application_table_named_like_sitepacks_state_is_named_and_never_used() 
 }
 
 #[test]
+fn db_a_marker_naming_a_path_is_refused_and_no_file_is_touched() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 5);
+        let archive = shop.root().join("acme.zip");
+        create(&shop.descriptor(), &archive, &[]);
+        // The first restore makes the state table; it is kept.
+        restore(&archive, &shop.descriptor(), &["--yes"]).expect(0);
+        review("keep", &shop.descriptor()).expect(0);
+        let victim = shop.root().join("victim.txt");
+        std::fs::write(&victim, "precious").unwrap();
+        for name in [
+            victim.display().to_string(),
+            "../../../victim.txt".to_owned(),
+        ] {
+            shop.execute(&format!(
+                "DELETE FROM sitepack_restore_state; INSERT INTO sitepack_restore_state VALUES \
+                 ('tenant_id=\"acme\"', '{name}', '00', 'replace', 'x.zip', '2026-01-01T00:00:00Z')"
+            ));
+            // status cannot say what is pending (an error); keep and revert refuse.
+            for (command, code) in [("status", 2), ("keep", 1), ("revert", 1)] {
+                let run = review(command, &shop.descriptor()).expect(code);
+                assert!(
+                    run.stderr.contains("not a snapshot name"),
+                    "{kind:?} {command}: {}",
+                    run.stderr
+                );
+            }
+            assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+            assert!(!shop.root().join("victim.txt.committed").exists());
+        }
+    }
+}
+
+#[test]
 fn db_a_row_the_database_refuses_is_a_refusal_named_and_audited_as_one() {
     for kind in BOTH {
         let shop = Shop::new(kind, 20);

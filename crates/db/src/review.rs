@@ -137,13 +137,28 @@ impl ReviewLock {
     }
 }
 
-/// The tenant as [`STATE_TABLE`] keys it.
+/// The tenant as [`STATE_TABLE`] keys it (and the advisory lock). A text tenant that is
+/// exactly an integer's digits (`"2"`) keys as that integer: the descriptor's `"2"` and
+/// `2` name the same rows of an integer column, and must share one review.
 fn tenant_key(descriptor: &Descriptor) -> String {
     let value = match &descriptor.tenant {
         sitepack_format::database::TenantValue::Integer(n) => n.to_string(),
-        sitepack_format::database::TenantValue::Text(s) => Value::String(s.clone()).to_string(),
+        sitepack_format::database::TenantValue::Text(s) => match s.parse::<i64>() {
+            Ok(n) if n.to_string() == *s => s.clone(),
+            _ => Value::String(s.clone()).to_string(),
+        },
     };
     format!("{}={value}", descriptor.tenant_column)
+}
+
+/// Whether `name`, read from the database's marker, can name a snapshot: one file name
+/// as sitepack makes them, never a path (the marker is the database's, and anyone who
+/// may write that table must not make `keep` remove, or `status` write, another file).
+fn is_snapshot_name(name: &str) -> bool {
+    is_finished_snapshot(name)
+        && Path::new(name).extension().is_some_and(|e| e == "zip")
+        && !name.contains(['/', '\\'])
+        && !name.contains("..")
 }
 
 fn schema_name(descriptor: &Descriptor) -> Option<&str> {
@@ -231,6 +246,16 @@ fn read_pending(
                 .to_owned()
         };
         let snapshot = text(1);
+        if !is_snapshot_name(&snapshot) {
+            return Err(DbError::Review {
+                problem: format!(
+                    "the database's {STATE_TABLE} row of this tenant names {snapshot:?} as its \
+                     snapshot, which is not a snapshot name sitepack writes (restore-….zip, \
+                     one file name): nothing was changed; that row was not written by \
+                     sitepack — delete it, after checking the tenant's rows"
+                ),
+            });
+        }
         found = Some(PendingDbRestore {
             tenant: text(0),
             snapshot_present: snapshots_dir(descriptor).join(&snapshot).is_file(),
@@ -1031,4 +1056,47 @@ pub fn record_settled(
         sitepack_site::Details::Keep(details)
     };
     sitepack_site::record_audit_event(&descriptor.state_dir, outcome, details)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn descriptor(tenant: &str) -> Descriptor {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.toml");
+        fs::write(
+            &path,
+            format!(
+                "[site]\nid = \"t\"\nname = \"T\"\nurl = \"https://t.example\"\n[database]\nurl = \"sqlite:t.db\"\ntenant_column = \"org_id\"\ntenant = {tenant}\n"
+            ),
+        )
+        .unwrap();
+        Descriptor::load(&path).unwrap()
+    }
+
+    #[test]
+    fn a_tenant_spelled_as_text_or_integer_has_one_key() {
+        assert_eq!(tenant_key(&descriptor("2")), "org_id=2");
+        assert_eq!(tenant_key(&descriptor("\"2\"")), "org_id=2");
+        assert_eq!(tenant_key(&descriptor("\"02\"")), "org_id=\"02\"");
+        assert_eq!(tenant_key(&descriptor("\"acme\"")), "org_id=\"acme\"");
+        assert_eq!(tenant_key(&descriptor("-7")), "org_id=-7");
+    }
+
+    #[test]
+    fn only_sitepacks_own_snapshot_names_are_taken_from_a_marker() {
+        assert!(is_snapshot_name("restore-20260101T000000Z-1.zip"));
+        for name in [
+            "/etc/passwd",
+            "../restore-1.zip",
+            "restore-../../x.zip",
+            "restore-1.zip.committed",
+            "restore-1",
+            "x.zip",
+            "restore-a\\b.zip",
+        ] {
+            assert!(!is_snapshot_name(name), "{name}");
+        }
+    }
 }
