@@ -12,7 +12,9 @@ use postgres::{Client, NoTls};
 use restore_common::{backup, nothing};
 use sitepack_db::postgres::PostgresEngine;
 use sitepack_db::restore::{ColumnChange, ColumnNote, RefusalKind};
-use sitepack_db::{DbError, Descriptor, Mode, WriteEngine, apply_restore, plan_restore};
+use sitepack_db::{
+    DbError, Descriptor, Mode, RestoreSummary, WriteEngine, apply_restore, plan_restore,
+};
 
 /// A database of one test (with a descriptor in a temporary directory), dropped at the
 /// end, passed or failed.
@@ -62,6 +64,19 @@ impl TestDb {
             ),
         )
         .unwrap();
+    }
+
+    /// Plans and applies a replace of `archive` (with no hooks), refusing on a refusal.
+    fn replace(&self, archive: &sitepack_reader::Archive) -> Result<RestoreSummary, DbError> {
+        let mut engine = self.writer();
+        let plan = plan_restore(&mut engine, &self.descriptor(), archive, Mode::Replace)?;
+        apply_restore(
+            &mut engine,
+            &self.descriptor(),
+            &plan,
+            archive,
+            &mut nothing,
+        )
     }
 
     fn descriptor(&self) -> Descriptor {
@@ -798,11 +813,7 @@ fn a_replace_the_difference_cannot_make_deletes_and_inserts_instead() {
          UPDATE users SET email = 'b@example.org' WHERE id = 1;
          INSERT INTO users VALUES (5, 1, 'new@example.org', 'added');",
     );
-    let mut engine = db.writer();
-    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
-    let summary =
-        apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).unwrap();
-    drop(engine);
+    let summary = db.replace(&archive).unwrap();
     assert_eq!(db.dump(select), archived);
     assert_eq!(
         (summary.deleted, summary.written, summary.unchanged),
@@ -826,11 +837,10 @@ fn a_replace_never_updates_a_column_other_tenants_reference_and_a_merge_is_refus
     );
     let theirs = "SELECT c::text FROM children c WHERE org_id = 2";
     let before = db.dump(theirs);
-    let mut engine = db.writer();
-    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
     // Deleting the parent leaves tenant 2's reference dangling: the database refuses.
-    assert!(apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).is_err());
+    assert!(db.replace(&archive).is_err());
     assert_eq!(db.dump(theirs), before);
+    let mut engine = db.writer();
     let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Merge).unwrap();
     assert!(
         plan.refusals
@@ -863,10 +873,7 @@ fn a_replace_gives_back_values_triggers_would_change_and_keys_spelled_otherwise(
         "UPDATE items SET name = 'changed' WHERE id = 1; UPDATE prices SET p = 1.00 WHERE v = 1;",
     );
     assert_ne!(db.dump(select), archived);
-    let mut engine = db.writer();
-    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
-    apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).unwrap();
-    drop(engine);
+    db.replace(&archive).unwrap();
     assert_eq!(db.dump(select), archived);
 }
 
@@ -885,11 +892,7 @@ fn a_replace_by_difference_gives_back_keys_equal_but_spelled_otherwise() {
     let archived = db.dump(select);
     db.sql("UPDATE prices SET p = 1.00 WHERE v = 1;");
     assert_ne!(db.dump(select), archived);
-    let mut engine = db.writer();
-    let plan = plan_restore(&mut engine, &db.descriptor(), &archive, Mode::Replace).unwrap();
-    let summary =
-        apply_restore(&mut engine, &db.descriptor(), &plan, &archive, &mut nothing).unwrap();
-    drop(engine);
+    let summary = db.replace(&archive).unwrap();
     assert_eq!(db.dump(select), archived);
     // By difference: the row with the other spelling deleted, the archive's inserted.
     assert_eq!(
