@@ -6,7 +6,7 @@
 use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::hash::BuildHasher as _;
+use std::hash::{BuildHasher as _, BuildHasherDefault, Hash, Hasher};
 use std::sync::LazyLock;
 
 use serde_json::Value;
@@ -22,7 +22,43 @@ use crate::{ArchivePath, SchemaViolation};
 /// no two keys share one — by chance, or by an archive made to, which cannot know the
 /// key — so a duplicate or a missing parent is never hidden. Digests never leave the
 /// process.
-type KeyDigest = [u8; 16];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyDigest([u8; 16]);
+
+impl Hash for KeyDigest {
+    /// A digest is already a keyed hash: its first eight bytes are as good a hash as
+    /// any, and no one outside the process can aim at them.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(first));
+    }
+}
+
+/// Hashes a [`KeyDigest`] as itself (hashing it again would only cost time: a table's
+/// checks look up one or more digests per row).
+#[derive(Debug, Default, Clone, Copy)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is called by `KeyDigest`; anything else still hashes.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+}
+
+type DigestSet = HashSet<KeyDigest, BuildHasherDefault<DigestHasher>>;
+type DigestMap<V> = HashMap<KeyDigest, V, BuildHasherDefault<DigestHasher>>;
 
 /// The hash key of every [`KeyDigest`] of this process.
 static DIGEST_KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
@@ -32,7 +68,7 @@ fn digest(encoding: &str) -> KeyDigest {
     let mut digest = [0u8; 16];
     digest[..8].copy_from_slice(&half(0));
     digest[8..].copy_from_slice(&half(1));
-    digest
+    KeyDigest(digest)
 }
 
 /// What is wrong with one row.
@@ -132,7 +168,7 @@ pub struct TableRowsCheck<'a> {
     /// The primary key's column indices (empty: no primary key).
     primary: Vec<usize>,
     /// Each primary key seen, with its first line.
-    keys: HashMap<KeyDigest, u64>,
+    keys: DigestMap<u64>,
     /// The other column lists that foreign keys reference, and their values.
     referenced: Vec<KeySet>,
     /// This table's foreign keys and the values its rows hold.
@@ -144,7 +180,7 @@ pub struct TableRowsCheck<'a> {
 struct KeySet {
     columns: Vec<String>,
     indices: Vec<usize>,
-    values: HashSet<KeyDigest>,
+    values: DigestSet,
 }
 
 /// One foreign key's distinct values, each with the first row that holds it.
@@ -152,7 +188,7 @@ struct KeySet {
 struct References {
     foreign_key: ForeignKey,
     indices: Vec<usize>,
-    first: HashMap<KeyDigest, RowRef>,
+    first: DigestMap<RowRef>,
     /// The encoding of the value last kept (empty before the first).
     previous: String,
 }
@@ -189,7 +225,7 @@ impl<'a> TableRowsCheck<'a> {
                 referenced.push(KeySet {
                     columns: foreign_key.references.clone(),
                     indices: found,
-                    values: HashSet::new(),
+                    values: DigestSet::default(),
                 });
             }
         }
@@ -200,7 +236,7 @@ impl<'a> TableRowsCheck<'a> {
                 Some(References {
                     foreign_key: fk.clone(),
                     indices: indices(&fk.columns)?,
-                    first: HashMap::new(),
+                    first: DigestMap::default(),
                     previous: String::new(),
                 })
             })
@@ -221,7 +257,7 @@ impl<'a> TableRowsCheck<'a> {
             primary: indices(&table.primary_key).unwrap_or_default(),
             columns,
             tenant,
-            keys: HashMap::new(),
+            keys: DigestMap::default(),
             referenced,
             references: own_foreign_keys,
         }
@@ -477,9 +513,9 @@ fn encode_key(indices: &[usize], values: &[Option<&Value>], encoding: &mut Strin
 pub struct TableKeys {
     table: String,
     primary_key: Vec<String>,
-    keys: HashSet<KeyDigest>,
-    referenced: Vec<(Vec<String>, HashSet<KeyDigest>)>,
-    references: Vec<(ForeignKey, HashMap<KeyDigest, RowRef>)>,
+    keys: DigestSet,
+    referenced: Vec<(Vec<String>, DigestSet)>,
+    references: Vec<(ForeignKey, DigestMap<RowRef>)>,
 }
 
 impl TableKeys {
@@ -490,7 +526,7 @@ impl TableKeys {
     }
 
     /// The values of `columns` that the table's rows hold, when they were kept.
-    fn values_of(&self, columns: &[String]) -> Option<&HashSet<KeyDigest>> {
+    fn values_of(&self, columns: &[String]) -> Option<&DigestSet> {
         if columns == self.primary_key.as_slice() && !columns.is_empty() {
             return Some(&self.keys);
         }
@@ -662,6 +698,25 @@ pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_digest_hashes_as_its_first_eight_bytes_and_other_bytes_still_hash() {
+        let key = digest("[7]");
+        let mut hasher = DigestHasher::default();
+        key.hash(&mut hasher);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&key.0[..8]);
+        assert_eq!(hasher.finish(), u64::from_le_bytes(first));
+        assert_ne!(key, digest("[8]"));
+        let hash_of = |bytes: &[u8]| {
+            let mut hasher = DigestHasher::default();
+            hasher.write(bytes);
+            hasher.finish()
+        };
+        assert_ne!(hash_of(b"ab"), hash_of(b"ba"));
+        assert_ne!(hash_of(b"a"), hash_of(b"b"));
+        assert_ne!(hash_of(b"a"), 0);
+    }
 
     /// A tenant table `shops`, its `orders` (referencing shops, currencies by their
     /// unique `code`, and orders themselves), their `lines` with a composite primary key,
