@@ -494,8 +494,13 @@ fn db_restore_asks_for_yes_refuses_unsupported_options_and_files() {
     let before = shop.rows("acme");
     let no_yes = restore(&archive, &with_files, &[]).expect(1);
     assert!(no_yes.stderr.contains("--yes"), "{}", no_yes.stderr);
-    let files = restore(&archive, &with_files, &["--yes"]).expect(1);
-    assert!(files.stderr.contains("--no-files"), "{}", files.stderr);
+    // Files, and no place for them in the descriptor: refused, naming the way out.
+    let files = restore(&archive, &shop.descriptor(), &["--yes"]).expect(1);
+    assert!(
+        files.stderr.contains("[files] dir") && files.stderr.contains("--no-files"),
+        "{}",
+        files.stderr
+    );
     let as_user = restore(
         &archive,
         &with_files,
@@ -1192,4 +1197,258 @@ fn db_init_from_template_makes_a_new_tenant_and_refuses_one_with_rows() {
         let missing = shop.root().join("delta.toml");
         init(&missing, &[]).expect(2);
     }
+}
+
+/// Every file below `dir` with its bytes, and every link with its target (directories
+/// are where files are: an archive holds no empty one).
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    fn walk(dir: &Path, prefix: &str, out: &mut std::collections::BTreeMap<String, String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries {
+            let entry = entry.unwrap();
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            let kind = entry.file_type().unwrap();
+            if kind.is_symlink() {
+                let target = std::fs::read_link(entry.path()).unwrap();
+                out.insert(name, format!("link {}", target.display()));
+            } else if kind.is_dir() {
+                walk(&entry.path(), &format!("{name}/"), out);
+            } else {
+                let bytes = std::fs::read(entry.path()).unwrap();
+                out.insert(name, format!("file {bytes:?}"));
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, "", &mut out);
+    out
+}
+
+/// An uploads directory of the shop's tenant, and a descriptor (`files.toml`) naming it.
+fn with_uploads(shop: &Shop) -> (PathBuf, PathBuf) {
+    let uploads = shop.root().join("media/acme");
+    for (path, bytes) in [
+        ("logo.txt", b"the logo\n".to_vec()),
+        ("docs/guide/intro.md", b"# Intro\n".to_vec()),
+        ("users/1/avatar.bin", (0u8..=255).rev().collect()),
+        ("users/2/notes.txt", b"user two\n".to_vec()),
+    ] {
+        let at = uploads.join(path);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::fs::write(at, bytes).unwrap();
+    }
+    let descriptor = shop.write_descriptor(
+        "files.toml",
+        "users_table = \"customers\"\nowner_column = \"customer_id\"\n\n[files]\ndir = \"media/acme\"\n",
+    );
+    (uploads, descriptor)
+}
+
+/// Changes, removes and adds uploaded files, and turns a file into a directory.
+fn damage_uploads(uploads: &Path) {
+    std::fs::write(uploads.join("logo.txt"), "another logo\n").unwrap();
+    std::fs::remove_file(uploads.join("docs/guide/intro.md")).unwrap();
+    std::fs::write(uploads.join("added.txt"), "added later\n").unwrap();
+    std::fs::create_dir_all(uploads.join("users/1/avatar.bin.d")).unwrap();
+    std::fs::write(uploads.join("users/2/notes.txt"), "rewritten\n").unwrap();
+    std::fs::create_dir_all(uploads.join("users/3")).unwrap();
+    std::fs::write(uploads.join("users/3/new.txt"), "user three\n").unwrap();
+}
+
+#[test]
+fn db_restore_puts_back_the_uploaded_files_with_the_rows_and_revert_both() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 4);
+        let (uploads, descriptor) = with_uploads(&shop);
+        let archive = shop.root().join("acme.zip");
+        create(&descriptor, &archive, &[]);
+        let archived = tree(&uploads);
+        damage_uploads(&uploads);
+        shop.damage();
+        let (damaged_files, damaged_rows) = (tree(&uploads), shop.rows("acme"));
+
+        let dry = restore(&archive, &descriptor, &["--dry-run", "--mode", "replace"]).expect(0);
+        assert!(
+            dry.stdout.contains("uploaded files"),
+            "{kind:?}: {}",
+            dry.stdout
+        );
+        assert_eq!(
+            tree(&uploads),
+            damaged_files,
+            "{kind:?}: a dry run changed files"
+        );
+
+        let done = restore(
+            &archive,
+            &descriptor,
+            &["--yes", "--mode", "replace", "--json"],
+        );
+        let done = json(&done.expect(0));
+        assert_eq!(
+            tree(&uploads),
+            archived,
+            "{kind:?}: not the archive's files"
+        );
+        assert_ne!(shop.rows("acme"), damaged_rows, "{kind:?}");
+        let files = &done["restore"]["files"];
+        // logo and users/2 rewritten, the guide put back; added.txt, users/3/new.txt
+        // and the directory left in avatar's place removed.
+        assert_eq!(files["written"], 3, "{kind:?}: {done}");
+        assert_eq!(files["unchanged"], 1, "{kind:?}: {done}");
+        assert_eq!(files["removed"], 2, "{kind:?}: {done}");
+        // Nothing staged is left.
+        let staged = shop.state_dir().join(".sitepack/db-files");
+        assert!(crate::util::listing(&staged).is_empty(), "{kind:?}");
+
+        let reverted = json(&review("revert", &descriptor).expect(0));
+        assert_eq!(tree(&uploads), damaged_files, "{kind:?}: revert");
+        assert_eq!(shop.rows("acme"), damaged_rows, "{kind:?}: revert");
+        assert!(
+            reverted["files"]["written"].as_u64() > Some(0),
+            "{reverted}"
+        );
+        assert!(crate::util::listing(&staged).is_empty(), "{kind:?}");
+        assert!(shop.snapshot_files().is_empty(), "{kind:?}");
+    }
+}
+
+#[test]
+fn db_merge_writes_the_archives_files_over_and_keeps_the_others() {
+    let shop = Shop::new(Kind::Sqlite, 2);
+    let (uploads, descriptor) = with_uploads(&shop);
+    let archive = shop.root().join("acme.zip");
+    create(&descriptor, &archive, &[]);
+    std::fs::write(uploads.join("logo.txt"), "another logo\n").unwrap();
+    std::fs::write(uploads.join("added.txt"), "added later\n").unwrap();
+    let before = tree(&uploads);
+    restore(&archive, &descriptor, &["--yes", "--mode", "merge"]).expect(0);
+    let merged = tree(&uploads);
+    assert_eq!(merged["logo.txt"], format!("file {:?}", b"the logo\n"));
+    assert_eq!(merged["added.txt"], before["added.txt"]);
+    review("revert", &descriptor).expect(0);
+    assert_eq!(tree(&uploads), before);
+
+    // A directory where the archive has a file: a merge refuses before anything changes.
+    std::fs::remove_file(uploads.join("logo.txt")).unwrap();
+    std::fs::create_dir(uploads.join("logo.txt")).unwrap();
+    let rows = shop.rows("acme");
+    let before = tree(&uploads);
+    let refused = restore(&archive, &descriptor, &["--yes", "--mode", "merge"]).expect(1);
+    assert!(refused.stderr.contains("logo.txt"), "{}", refused.stderr);
+    assert_eq!(tree(&uploads), before);
+    assert_eq!(shop.rows("acme"), rows);
+    assert!(shop.snapshot_files().is_empty());
+}
+
+#[test]
+fn db_a_user_archive_restores_only_that_users_files_and_no_files_none() {
+    let shop = Shop::new(Kind::Sqlite, 3);
+    let (uploads, descriptor) = with_uploads(&shop);
+    let archive = shop.root().join("user1.zip");
+    create(&descriptor, &archive, &["--scope", "user:1"]);
+    damage_uploads(&uploads);
+    let damaged = tree(&uploads);
+    restore(&archive, &descriptor, &["--yes", "--mode", "replace"]).expect(0);
+    // users/1 is the archive's again (the directory in its way gone); nothing outside
+    // it moved.
+    assert_eq!(tree(&uploads), damaged);
+    assert!(!uploads.join("users/1/avatar.bin.d").exists());
+    assert_eq!(
+        std::fs::read(uploads.join("users/1/avatar.bin")).unwrap(),
+        (0u8..=255).rev().collect::<Vec<u8>>()
+    );
+    review("revert", &descriptor).expect(0);
+    assert_eq!(tree(&uploads), damaged);
+
+    let full = shop.root().join("acme.zip");
+    create(&descriptor, &full, &[]);
+    restore(
+        &full,
+        &descriptor,
+        &["--yes", "--mode", "replace", "--no-files"],
+    )
+    .expect(0);
+    assert_eq!(tree(&uploads), damaged, "--no-files changed files");
+    review("revert", &descriptor).expect(0);
+    assert_eq!(tree(&uploads), damaged);
+}
+
+#[test]
+fn db_a_restore_killed_between_its_commit_and_its_files_is_finished_by_the_next_command() {
+    for kind in BOTH {
+        let shop = Shop::new(kind, 3);
+        let (uploads, descriptor) = with_uploads(&shop);
+        let archive = shop.root().join("acme.zip");
+        create(&descriptor, &archive, &[]);
+        let archived = tree(&uploads);
+        damage_uploads(&uploads);
+        let damaged = tree(&uploads);
+
+        // Killed after COMMIT, before the files: the rows are restored, the files not yet.
+        killed_restore("db-restore:committed", &archive, &descriptor);
+        assert_eq!(tree(&uploads), damaged, "{kind:?}");
+        let status = json(&review("status", &descriptor).expect(0));
+        assert_eq!(
+            status["files_finished"][0]["step"], "restore",
+            "{kind:?}: {status}"
+        );
+        assert_eq!(
+            tree(&uploads),
+            archived,
+            "{kind:?}: status did not finish the files"
+        );
+        assert_eq!(status["pending"]["snapshot_present"], true);
+
+        // A revert killed after its COMMIT: the next command puts the files back.
+        let output = crate::util::sitepack()
+            .args(["revert".as_ref(), descriptor.as_os_str()])
+            .env("SITEPACK_FAILPOINT", "db-revert:committed")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.signal(), Some(9), "{kind:?}");
+        let status = run(["status".as_ref(), descriptor.as_os_str()]).expect(0);
+        assert!(
+            status.stderr.contains("finished the revert"),
+            "{kind:?}: {}",
+            status.stderr
+        );
+        assert!(json(&review("status", &descriptor).expect(0))["pending"].is_null());
+        assert_eq!(tree(&uploads), damaged, "{kind:?}");
+        assert!(shop.snapshot_files().is_empty(), "{kind:?}");
+
+        // Killed before COMMIT: nothing changed, the staged files are discarded.
+        killed_restore("db-restore:snapshot-written", &archive, &descriptor);
+        review("status", &descriptor).expect(0);
+        assert_eq!(tree(&uploads), damaged, "{kind:?}");
+        let staged = shop.state_dir().join(".sitepack/db-files");
+        assert!(crate::util::listing(&staged).is_empty(), "{kind:?}");
+    }
+}
+
+#[test]
+fn db_a_link_in_the_uploads_is_never_followed() {
+    let shop = Shop::new(Kind::Sqlite, 2);
+    let (uploads, descriptor) = with_uploads(&shop);
+    let archive = shop.root().join("acme.zip");
+    create(&descriptor, &archive, &[]);
+    let outside = shop.root().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("keep.txt"), "not the site's\n").unwrap();
+    std::fs::remove_dir_all(uploads.join("docs")).unwrap();
+    std::os::unix::fs::symlink(&outside, uploads.join("docs")).unwrap();
+    let rows = shop.rows("acme");
+    // The snapshot cannot hold a link: refused whole, nothing changed anywhere.
+    let refused = restore(&archive, &descriptor, &["--yes", "--mode", "replace"]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(refused.stderr.contains("docs"), "{}", refused.stderr);
+    assert_eq!(shop.rows("acme"), rows);
+    assert!(uploads.join("docs").is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(outside.join("keep.txt")).unwrap(),
+        "not the site's\n"
+    );
+    assert_eq!(crate::util::listing(&outside), vec!["keep.txt".to_owned()]);
 }

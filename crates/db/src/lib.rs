@@ -35,6 +35,7 @@ pub mod descriptor;
 mod engine;
 mod error;
 pub mod export;
+pub mod files;
 pub mod plan;
 pub mod postgres;
 pub mod restore;

@@ -40,6 +40,7 @@ use sitepack_writer::{CreateOptions, Site, TableEntry, encode_table};
 
 use crate::descriptor::{Database, Descriptor};
 use crate::engine::{SqlValue, WriteEngine};
+use crate::files::{self, FilesApplied, FilesStep, StagedFiles};
 use crate::restore::{Mode, RestoreHooks, RestorePlan, RestoreSummary, ScopeTable};
 use crate::sql::{Dialect, Param, RowQuery, quote_ident};
 use crate::{DbError, Engine, apply_restore, connect, connect_writable, plan_restore};
@@ -90,6 +91,9 @@ pub struct PendingDbRestore {
 pub struct ReviewedRestore {
     /// The rows written and deleted.
     pub summary: RestoreSummary,
+    /// The uploaded files changed, when the restore carried them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<FilesApplied>,
     /// The pending marker committed with them.
     pub pending: PendingDbRestore,
     /// The snapshot (absolute).
@@ -104,6 +108,21 @@ pub struct Settled {
     /// Snapshot files removed because no pending restore names them (a restore rolled
     /// back, or killed before its `COMMIT`).
     pub removed: Vec<String>,
+    /// Uploaded files of a committed restore or revert, applied now (it was stopped
+    /// after its `COMMIT`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files_finished: Vec<FinishedFiles>,
+}
+
+/// Uploaded files [`settle`] applied for a restore or revert stopped after its commit.
+#[derive(Debug, Clone, Serialize)]
+pub struct FinishedFiles {
+    /// The snapshot of the restore they belong to.
+    pub snapshot: String,
+    /// A restore's or a revert's.
+    pub step: FilesStep,
+    /// What changed.
+    pub applied: FilesApplied,
 }
 
 /// The exclusive lock of a database site's state directory, held while a restore, keep
@@ -396,6 +415,27 @@ fn remove_committed_copy(descriptor: &Descriptor, snapshot: &str) -> Result<(), 
 /// are an error naming them.
 pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, DbError> {
     let mut pending = database_pending(descriptor)?;
+    let journals = files::journals(descriptor)?;
+    let mut files_finished = Vec::new();
+    // A revert's files first: committed when its restore is no longer pending (the
+    // revert deleted the marker and the copy in its transaction).
+    for record in journals.iter().filter(|r| r.step == FilesStep::Revert) {
+        let reverted = pending
+            .as_ref()
+            .is_none_or(|p| p.snapshot != record.snapshot)
+            && !committed_copy(descriptor, &record.snapshot).is_file();
+        if reverted {
+            let applied = files::apply(descriptor, record)?;
+            remove_snapshot_named(descriptor, &record.snapshot)?;
+            files_finished.push(FinishedFiles {
+                snapshot: record.snapshot.clone(),
+                step: record.step,
+                applied,
+            });
+        } else {
+            files::discard(descriptor, record)?;
+        }
+    }
     if let Some(pending) = &pending
         && pending.snapshot_present
         && !committed_copy(descriptor, &pending.snapshot).is_file()
@@ -408,7 +448,12 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Settled { pending, removed });
+            settle_restore_files(descriptor, pending.as_ref(), &journals, &mut files_finished)?;
+            return Ok(Settled {
+                pending,
+                removed,
+                files_finished,
+            });
         }
         Err(e) => return Err(DbError::io("read", &dir, e)),
     };
@@ -464,7 +509,34 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
         (false, [one]) => pending = Some(adopt(descriptor, one)?),
         (_, several) => return Err(several_committed(descriptor, several)),
     }
-    Ok(Settled { pending, removed })
+    settle_restore_files(descriptor, pending.as_ref(), &journals, &mut files_finished)?;
+    Ok(Settled {
+        pending,
+        removed,
+        files_finished,
+    })
+}
+
+/// A restore's files: applied when the restore committed (it is the pending one),
+/// discarded when it never did.
+fn settle_restore_files(
+    descriptor: &Descriptor,
+    pending: Option<&PendingDbRestore>,
+    journals: &[StagedFiles],
+    finished: &mut Vec<FinishedFiles>,
+) -> Result<(), DbError> {
+    for record in journals.iter().filter(|r| r.step == FilesStep::Restore) {
+        if pending.is_some_and(|p| p.snapshot == record.snapshot && p.snapshot_present) {
+            finished.push(FinishedFiles {
+                snapshot: record.snapshot.clone(),
+                step: record.step,
+                applied: files::apply(descriptor, record)?,
+            });
+        } else if pending.is_none_or(|p| p.snapshot != record.snapshot) {
+            files::discard(descriptor, record)?;
+        }
+    }
+    Ok(())
 }
 
 /// The `.committed` copy of the marker of `snapshot`, which must name it and the tenant.
@@ -537,21 +609,51 @@ pub fn restore_for_review(
     plan: &RestorePlan,
     archive: &Archive,
     archive_name: &str,
+    with_files: bool,
     _lock: &ReviewLock,
 ) -> Result<ReviewedRestore, DbError> {
     let scope = archive.manifest()?.scope.clone();
-    let mut engine = connect_writable(descriptor)?;
+    let files_area = if with_files {
+        files::restored_area(descriptor, archive)?
+    } else {
+        None
+    };
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ");
+    let snapshot_name = format!("restore-{stamp}-{}.zip", std::process::id());
+    // Staged before the transaction: once it commits, only applying them is left.
+    let staged = match &files_area {
+        Some(area) => Some(files::stage(
+            descriptor,
+            archive,
+            area,
+            &snapshot_name,
+            FilesStep::Restore,
+            plan.mode == Mode::Replace,
+        )?),
+        None => None,
+    };
+    let discard_staged = || {
+        if let Some(staged) = &staged {
+            let _ = files::discard(descriptor, staged);
+        }
+    };
+    let mut engine = match connect_writable(descriptor) {
+        Ok(engine) => engine,
+        Err(error) => {
+            discard_staged();
+            return Err(error);
+        }
+    };
     // Committed on its own first: the table is there whether the restore commits or
     // not, so its absence later means it was dropped, never that a first restore rolled
     // back (see `settle`).
-    engine.begin_write()?;
-    let created = create_state_table(engine.as_mut(), descriptor);
-    match created {
-        Ok(()) => engine.commit()?,
-        Err(error) => {
-            let _ = engine.rollback();
-            return Err(error);
-        }
+    let created = engine
+        .begin_write()
+        .and_then(|()| create_state_table(engine.as_mut(), descriptor));
+    if let Err(error) = created.and_then(|()| engine.commit()) {
+        let _ = engine.rollback();
+        discard_staged();
+        return Err(error);
     }
     let mut hooks = ReviewHooks {
         descriptor,
@@ -559,6 +661,8 @@ pub fn restore_for_review(
         scope,
         mode: plan.mode,
         archive_name,
+        snapshot_name: &snapshot_name,
+        with_files: files_area.is_some(),
         snapshot: None,
         pending: None,
     };
@@ -566,10 +670,11 @@ pub fn restore_for_review(
     let summary = match summary {
         Ok(summary) => summary,
         Err(error) => {
-            // Rolled back: the snapshot is no one's.
+            // Rolled back: the snapshot and the staged files are no one's.
             if let Some((path, _)) = &hooks.snapshot {
                 let _ = fs::remove_file(path);
             }
+            discard_staged();
             return Err(error);
         }
     };
@@ -582,8 +687,13 @@ pub fn restore_for_review(
     // Committed: a copy that cannot be written now is written by the next command
     // (`settle`), while the database's row says the restore is pending.
     let _ = write_committed_copy(descriptor, &pending);
+    // An error here leaves the journal: the next command applies the files again.
+    let files = staged
+        .map(|staged| files::apply(descriptor, &staged))
+        .transpose()?;
     Ok(ReviewedRestore {
         summary,
+        files,
         pending,
         snapshot_path,
     })
@@ -595,6 +705,10 @@ struct ReviewHooks<'a> {
     scope: sitepack_format::Scope,
     mode: Mode,
     archive_name: &'a str,
+    /// The snapshot's file name.
+    snapshot_name: &'a str,
+    /// Whether the snapshot holds the uploaded files of the archive's scope too.
+    with_files: bool,
     /// The snapshot written (its path and SHA-256).
     snapshot: Option<(PathBuf, String)>,
     pending: Option<PendingDbRestore>,
@@ -627,7 +741,15 @@ impl RestoreHooks for ReviewHooks<'_> {
         if let Some(pending) = read_pending(engine, self.descriptor)? {
             return Err(pending_error(self.descriptor, &pending));
         }
-        let written = write_snapshot(engine, self.descriptor, self.archive, &self.scope, tables)?;
+        let written = write_snapshot(
+            engine,
+            self.descriptor,
+            self.archive,
+            &self.scope,
+            tables,
+            self.snapshot_name,
+            self.with_files,
+        )?;
         self.snapshot = Some(written);
         Ok(())
     }
@@ -729,6 +851,8 @@ fn write_snapshot(
     archive: &Archive,
     scope: &sitepack_format::Scope,
     tables: &[ScopeTable],
+    name: &str,
+    with_files: bool,
 ) -> Result<(PathBuf, String), DbError> {
     let internal = descriptor.state_dir.join(INTERNAL_DIR);
     let dir = internal.join(SNAPSHOTS_DIR);
@@ -789,17 +913,25 @@ fn write_snapshot(
         reason: e.to_string(),
     })?;
     write_json(&staging.path().join(DB_SCHEMA_PATH), &schema_value)?;
-    let site = Site::open_database(staging.path(), None, &descriptor.state_dir)
+    // The uploads of the archive's scope as they are, when the restore changes them: a
+    // revert puts them back with the rows.
+    let uploads = match (&descriptor.files_dir, with_files) {
+        (Some(uploads), true) => {
+            fs::create_dir_all(uploads).map_err(|e| DbError::io("create", uploads, e))?;
+            Some(uploads.as_path())
+        }
+        _ => None,
+    };
+    let site = Site::open_database(staging.path(), uploads, &descriptor.state_dir)
         .map_err(|e| DbError::from(Box::new(e)))?
         .with_tables(entries);
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ");
-    let name = format!("restore-{stamp}-{}.zip", std::process::id());
-    let final_path = dir.join(&name);
+    let final_path = dir.join(name);
     let mut file = tempfile::Builder::new()
         .prefix(".tmp-restore-")
         .tempfile_in(&dir)
         .map_err(|e| DbError::io("create a temporary snapshot in", &dir, e))?;
-    let options = CreateOptions::new(scope.clone());
+    let mut options = CreateOptions::new(scope.clone());
+    options.options.files = with_files;
     let summary = sitepack_writer::write_archive(
         &site,
         &options,
@@ -880,7 +1012,11 @@ pub fn keep(descriptor: &Descriptor, lock: &ReviewLock) -> Result<PendingDbResto
 }
 
 fn remove_snapshot(descriptor: &Descriptor, pending: &PendingDbRestore) -> Result<(), DbError> {
-    let path = snapshots_dir(descriptor).join(&pending.snapshot);
+    remove_snapshot_named(descriptor, &pending.snapshot)
+}
+
+fn remove_snapshot_named(descriptor: &Descriptor, snapshot: &str) -> Result<(), DbError> {
+    let path = snapshots_dir(descriptor).join(snapshot);
     match fs::remove_file(&path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             Err(DbError::io("remove the snapshot", &path, e))
@@ -896,6 +1032,9 @@ pub struct Reverted {
     pub pending: PendingDbRestore,
     /// The rows put back.
     pub summary: RestoreSummary,
+    /// The uploaded files put back, when the restore changed them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<FilesApplied>,
 }
 
 /// Undoes the pending restore: the tables it changed are replaced from its snapshot and
@@ -934,17 +1073,47 @@ pub fn revert(descriptor: &Descriptor, lock: &ReviewLock) -> Result<Reverted, Db
     }
     let mut engine = connect_writable(descriptor)?;
     let plan = plan_restore(engine.as_mut(), descriptor, &archive, Mode::Replace)?;
+    // The snapshot's files (those of the restore's area as they were), staged before
+    // the transaction.
+    let staged = match files::restored_area(descriptor, &archive)? {
+        Some(area) => Some(files::stage(
+            descriptor,
+            &archive,
+            &area,
+            &pending.snapshot,
+            FilesStep::Revert,
+            true,
+        )?),
+        None => None,
+    };
     let mut hooks = |engine: &mut dyn WriteEngine| {
         delete_marker(engine, descriptor)?;
         // Last before COMMIT: if the COMMIT does not happen, the row says pending and
         // the next command writes the copy again.
         remove_committed_copy(descriptor, &pending.snapshot)
     };
-    let summary = apply_restore(engine.as_mut(), descriptor, &plan, &archive, &mut hooks)?;
+    let summary = apply_restore(engine.as_mut(), descriptor, &plan, &archive, &mut hooks);
+    let summary = match summary {
+        Ok(summary) => summary,
+        Err(error) => {
+            if let Some(staged) = &staged {
+                let _ = files::discard(descriptor, staged);
+            }
+            return Err(error);
+        }
+    };
     sitepack_format::failpoint::hit("db-revert:committed");
     drop(archive);
+    // An error here leaves the journal: the next command applies the files again.
+    let files = staged
+        .map(|staged| files::apply(descriptor, &staged))
+        .transpose()?;
     remove_snapshot(descriptor, &pending)?;
-    Ok(Reverted { pending, summary })
+    Ok(Reverted {
+        pending,
+        summary,
+        files,
+    })
 }
 
 fn audit_mode(mode: Mode) -> sitepack_site::RestoreMode {

@@ -322,7 +322,7 @@ fn fresh_keys_under_review_then_revert(kind: Kind) {
     assert!(plan.rekeyed.iter().all(|c| c.table != "countries"));
 
     let lock = ReviewLock::take(&b).unwrap();
-    review::restore_for_review(&b, &plan, &archive, "a.zip", &lock).unwrap();
+    review::restore_for_review(&b, &plan, &archive, "a.zip", false, &lock).unwrap();
 
     assert_eq!(db.exact("a"), a_before, "tenant a's rows are untouched");
     assert_eq!(

@@ -39,6 +39,7 @@ fn refused(command: &str, error: DbError) -> Result<Outcome> {
 pub(crate) fn refuse_directory_options(
     plan: &super::restore_plan::PlanArgs,
     archive: &Archive,
+    site: &DatabaseSite,
 ) -> Option<Outcome> {
     if plan.rewrite_given() {
         return Some(Outcome::Refused(
@@ -64,18 +65,12 @@ pub(crate) fn refuse_directory_options(
         }
         _ => {}
     }
-    let carries_files = archive.manifest().is_ok_and(|m| {
-        m.entries
-            .iter()
-            .any(|e| e.path.as_str().starts_with("site/files/"))
-    });
-    if carries_files && !plan.no_files() {
-        return Some(Outcome::Refused(
-            "restore refused; nothing was changed: the archive carries uploaded files \
-             (site/files/), and restoring a database site's files is not supported yet: give \
-             --no-files to restore the rows alone (the files stay as they are)"
-                .to_owned(),
-        ));
+    if !plan.no_files()
+        && let Err(error) = sitepack_db::files::restored_area(site.descriptor(), archive)
+    {
+        return Some(Outcome::Refused(format!(
+            "restore refused; nothing was changed: {error}"
+        )));
     }
     None
 }
@@ -89,10 +84,14 @@ struct RestoreOutput<'a> {
     /// Stale snapshots removed first (a restore that never committed).
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     removed_snapshots: &'a [String],
+    #[serde(skip_serializing_if = "<[review::FinishedFiles]>::is_empty")]
+    files_finished: &'a [review::FinishedFiles],
     restore: Option<&'a ReviewedRestore>,
 }
 
 /// What `restore` asks of a database site.
+// Each bool is a switch of the command line.
+#[allow(clippy::struct_excessive_bools)]
 pub(crate) struct RestoreRequest<'a> {
     pub(crate) site_path: &'a Path,
     pub(crate) archive_name: &'a str,
@@ -103,6 +102,8 @@ pub(crate) struct RestoreRequest<'a> {
     pub(crate) dry_run: bool,
     pub(crate) yes: bool,
     pub(crate) json: bool,
+    /// Whether the archive's uploaded files are restored too (not `--no-files`).
+    pub(crate) files: bool,
 }
 
 fn mode_name(mode: Mode) -> &'static str {
@@ -141,12 +142,10 @@ pub(crate) fn restore(
         Some(lock) => review::settle(descriptor, lock)?,
         None => review::Settled {
             pending: review::pending_restore(descriptor)?,
-            removed: Vec::new(),
+            ..review::Settled::default()
         },
     };
-    for name in &settled.removed {
-        eprintln!("removed the snapshot of a restore that never committed: {name}");
-    }
+    print_settled(&settled);
     if let Some(pending) = &settled.pending {
         let outcome = refused(request.command, review::pending_error(descriptor, pending));
         record_refused(descriptor, request, archive, &outcome);
@@ -164,6 +163,9 @@ pub(crate) fn restore(
             (None, false) => "",
         };
         print_plan(&mut crate::human_output(), request.site_path, &plan, note)?;
+        if request.files {
+            print_files_plan(descriptor, archive, plan.mode)?;
+        }
     }
     if let Some(error) = refusal {
         let outcome = refused(request.command, error);
@@ -176,6 +178,7 @@ pub(crate) fn restore(
             dry_run: request.dry_run,
             plan: &plan,
             removed_snapshots: &settled.removed,
+            files_finished: &settled.files_finished,
             restore,
         })
     };
@@ -193,8 +196,14 @@ pub(crate) fn restore(
         record_refused(descriptor, request, archive, &outcome);
         return outcome;
     }
-    let result =
-        review::restore_for_review(descriptor, &plan, archive, request.archive_name, &lock);
+    let result = review::restore_for_review(
+        descriptor,
+        &plan,
+        archive,
+        request.archive_name,
+        request.files,
+        &lock,
+    );
     let warning = review::record_restore(descriptor, archive, &plan, &result);
     if let Some(warning) = warning {
         eprintln!("warning: {warning}");
@@ -206,21 +215,80 @@ pub(crate) fn restore(
     if request.json {
         output(Some(&done))?;
     } else {
-        let mut out = crate::human_output();
-        writeln!(
-            out,
-            "restored: {} row(s) written, {} deleted, {} already as in the archive",
-            done.summary.written, done.summary.deleted, done.summary.unchanged
-        )?;
-        writeln!(out, "snapshot: {}", done.snapshot_path.display())?;
-        writeln!(
-            out,
-            "pending review: check the site, then `sitepack keep {site}` to accept or `sitepack revert {site}` to undo",
-            site = request.site_path.display()
-        )?;
-        out.flush()?;
+        print_restored(request.site_path, &done)?;
     }
     Ok(Outcome::Success)
+}
+
+fn print_restored(site: &Path, done: &ReviewedRestore) -> Result<()> {
+    let mut out = crate::human_output();
+    writeln!(
+        out,
+        "restored: {} row(s) written, {} deleted, {} already as in the archive",
+        done.summary.written, done.summary.deleted, done.summary.unchanged
+    )?;
+    if let Some(files) = &done.files {
+        writeln!(out, "uploaded files: {}", files_line(files))?;
+    }
+    writeln!(out, "snapshot: {}", done.snapshot_path.display())?;
+    writeln!(
+        out,
+        "pending review: check the site, then `sitepack keep {site}` to accept or `sitepack revert {site}` to undo",
+        site = site.display()
+    )?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Which uploaded files the restore changes, in words.
+fn print_files_plan(descriptor: &Descriptor, archive: &Archive, mode: Mode) -> Result<()> {
+    let (Ok(Some(area)), Some(uploads)) = (
+        sitepack_db::files::restored_area(descriptor, archive),
+        &descriptor.files_dir,
+    ) else {
+        return Ok(());
+    };
+    let count = archive
+        .entries()?
+        .iter()
+        .filter(|e| e.path.as_str().starts_with(&format!("site/files/{area}")))
+        .count();
+    let place = uploads.join(&area);
+    let what = match mode {
+        Mode::Replace => "replace what",
+        Mode::Merge => "are written over what",
+    };
+    writeln!(
+        crate::human_output(),
+        "  uploaded files: the archive's {count} file(s) {what} {} holds (after the rows commit; kept in the snapshot for a revert)",
+        place.display()
+    )?;
+    Ok(())
+}
+
+/// What [`review::settle`] repaired, on standard error.
+fn print_settled(settled: &review::Settled) {
+    for name in &settled.removed {
+        eprintln!("removed the snapshot of a restore that never committed: {name}");
+    }
+    for finished in &settled.files_finished {
+        let step = match finished.step {
+            sitepack_db::files::FilesStep::Restore => "restore",
+            sitepack_db::files::FilesStep::Revert => "revert",
+        };
+        eprintln!(
+            "finished the {step} of {} (stopped after its database commit): uploaded files {}",
+            finished.snapshot,
+            files_line(&finished.applied)
+        );
+    }
+}
+
+fn files_line(files: &sitepack_db::files::FilesApplied) -> String {
+    format!(
+        "{} written, {} removed, {} already as they should be",
+        files.written, files.removed, files.unchanged
+    )
 }
 
 fn record_refused(
@@ -341,6 +409,9 @@ struct StatusOutput<'a> {
     pending: Option<&'a PendingDbRestore>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     removed_snapshots: &'a [String],
+    /// Uploaded files of a restore or revert stopped after its commit, applied now.
+    #[serde(skip_serializing_if = "<[review::FinishedFiles]>::is_empty")]
+    files_finished: &'a [review::FinishedFiles],
 }
 
 /// `status SITE.toml`: the pending restore, as the database says (stale snapshots are
@@ -351,7 +422,7 @@ pub(crate) fn status(site_path: &Path, site: &DatabaseSite, json: bool) -> Resul
         Ok(lock) => review::settle(descriptor, &lock)?,
         Err(_) => review::Settled {
             pending: review::pending_restore(descriptor)?,
-            removed: Vec::new(),
+            ..review::Settled::default()
         },
     };
     if json {
@@ -359,12 +430,11 @@ pub(crate) fn status(site_path: &Path, site: &DatabaseSite, json: bool) -> Resul
             site: site_path,
             pending: settled.pending.as_ref(),
             removed_snapshots: &settled.removed,
+            files_finished: &settled.files_finished,
         })?;
         return Ok(Outcome::Success);
     }
-    for name in &settled.removed {
-        eprintln!("removed the snapshot of a restore that never committed: {name}");
-    }
+    print_settled(&settled);
     let mut out = crate::human_output();
     match &settled.pending {
         None => writeln!(out, "{}: no restore pending review", site_path.display())?,
@@ -412,6 +482,8 @@ struct SettledOutput<'a> {
     restore: &'a PendingDbRestore,
     #[serde(skip_serializing_if = "Option::is_none")]
     reverted: Option<&'a sitepack_db::RestoreSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<&'a sitepack_db::files::FilesApplied>,
 }
 
 /// `keep SITE.toml`.
@@ -435,6 +507,7 @@ pub(crate) fn keep(site_path: &Path, site: &DatabaseSite, json: bool) -> Result<
             settled: "kept",
             restore: &pending,
             reverted: None,
+            files: None,
         })?;
     } else {
         writeln!(
@@ -471,6 +544,7 @@ pub(crate) fn revert(site_path: &Path, site: &DatabaseSite, json: bool) -> Resul
             settled: "reverted",
             restore: &reverted.pending,
             reverted: Some(&reverted.summary),
+            files: reverted.files.as_ref(),
         })?;
     } else {
         writeln!(
@@ -481,6 +555,13 @@ pub(crate) fn revert(site_path: &Path, site: &DatabaseSite, json: bool) -> Resul
             reverted.summary.deleted,
             reverted.summary.unchanged
         )?;
+        if let Some(files) = &reverted.files {
+            writeln!(
+                crate::human_output(),
+                "uploaded files put back: {}",
+                files_line(files)
+            )?;
+        }
     }
     Ok(Outcome::Success)
 }

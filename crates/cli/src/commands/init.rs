@@ -125,6 +125,9 @@ fn init_tenant(args: &InitArgs, site: &DatabaseSite) -> Result<Outcome> {
         dry_run: false,
         yes: true,
         json: args.json,
+        // A template's uploads come with it when the new site has a place for them.
+        files: site.descriptor().files_dir.is_some()
+            && sitepack_db::files::carries_files(archive).unwrap_or(false),
     };
     super::db_restore::restore(&request, site, archive)
 }

@@ -136,7 +136,9 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
         return Ok(Outcome::Invalid);
     }
     if let Some(site) = &database {
-        if let Some(refused) = super::db_restore::refuse_directory_options(&args.plan, archive) {
+        if let Some(refused) =
+            super::db_restore::refuse_directory_options(&args.plan, archive, site)
+        {
             return Ok(refused);
         }
         let request = super::db_restore::RestoreRequest {
@@ -157,6 +159,7 @@ pub(crate) fn run(args: &RestoreArgs, global: &GlobalArgs) -> Result<Outcome> {
             dry_run: args.dry_run,
             yes: args.yes,
             json: args.json,
+            files: !args.plan.no_files(),
         };
         return super::db_restore::restore(&request, site, archive);
     }

@@ -1,0 +1,553 @@
+//! A database site's uploaded files (`[files] dir`) restored with its rows, under the
+//! same review.
+//!
+//! Files cannot join the database's transaction, so they follow it: before the
+//! transaction, the files the uploads directory is to hold (the archive's, or for a
+//! revert the snapshot's) are staged in `STATE_DIR/.sitepack/db-files/SNAPSHOT.STEP/`
+//! and a journal beside them (`SNAPSHOT.STEP.json`) says what they are for; once the
+//! transaction has committed they are applied, then the journal and the staged copies
+//! are removed. Applying only makes the uploads directory's area hold the staged files
+//! (removing the others, for a replace), so it can be run again from the start: a kill
+//! between the commit and the end leaves the journal, and the next command on the site
+//! ([`crate::review::settle`]) applies it again when its transaction committed, or
+//! discards it when it did not. Paths are walked without following links.
+//!
+//! The pre-restore snapshot holds the area's files as they were, so a revert puts
+//! them back exactly the same way.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sitepack_format::{Beneath, INTERNAL_DIR, NodeKind, Scope};
+use sitepack_reader::Archive;
+
+use crate::DbError;
+use crate::descriptor::Descriptor;
+
+/// Where staged files and their journals live, in the state directory's `.sitepack/`.
+pub const FILES_DIR: &str = "db-files";
+
+/// The prefix of the archive's uploaded files.
+const ARCHIVE_FILES: &str = "site/files/";
+
+/// What a journal's files are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FilesStep {
+    /// A restore's: applied once the restore's transaction committed.
+    Restore,
+    /// A revert's (the snapshot's files): applied once the revert's transaction
+    /// committed.
+    Revert,
+}
+
+impl FilesStep {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Restore => "restore",
+            Self::Revert => "revert",
+        }
+    }
+}
+
+/// Files staged for one restore or revert, as its journal records them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StagedFiles {
+    /// The snapshot of the restore they belong to (the pending marker names it).
+    pub snapshot: String,
+    /// A restore's or a revert's.
+    pub step: FilesStep,
+    /// The area of the uploads directory they make up: `""` (all of it) or
+    /// `users/ID/`.
+    pub area: String,
+    /// Whether the area becomes exactly these files (others removed), or they are
+    /// written over it.
+    pub replace: bool,
+    /// The files, relative to the uploads directory, staged under the same paths.
+    pub files: Vec<String>,
+}
+
+/// What applying staged files changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FilesApplied {
+    /// Files written (new, or with other content).
+    pub written: u64,
+    /// Files already as staged.
+    pub unchanged: u64,
+    /// Files removed (a replace: not in the archive).
+    pub removed: u64,
+}
+
+/// The area of the uploads directory an archive of `scope` holds: all of it, a user's
+/// own files, or none (a table archive).
+fn area_of(scope: &Scope) -> Option<String> {
+    match scope {
+        Scope::Full => Some(String::new()),
+        Scope::User(id) => Some(format!("users/{id}/")),
+        _ => None,
+    }
+}
+
+fn files_dir(descriptor: &Descriptor) -> PathBuf {
+    descriptor.state_dir.join(INTERNAL_DIR).join(FILES_DIR)
+}
+
+fn staged_name(snapshot: &str, step: FilesStep) -> String {
+    format!("{snapshot}.{}", step.name())
+}
+
+fn journal_path(descriptor: &Descriptor, snapshot: &str, step: FilesStep) -> PathBuf {
+    files_dir(descriptor).join(format!("{}.json", staged_name(snapshot, step)))
+}
+
+/// The uploaded files `archive` carries (paths relative to the uploads directory).
+fn archive_files(archive: &Archive) -> Result<Vec<String>, DbError> {
+    Ok(archive
+        .entries()?
+        .iter()
+        .filter_map(|e| e.path.as_str().strip_prefix(ARCHIVE_FILES))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Whether `archive` carries uploaded files.
+pub fn carries_files(archive: &Archive) -> Result<bool, DbError> {
+    Ok(!archive_files(archive)?.is_empty())
+}
+
+/// The uploads directory's area that restoring `archive` with its files changes, or
+/// `None` when it changes none: an archive made without files, of a table, or for a
+/// descriptor without `[files] dir` when the archive carries no file. An archive with
+/// files for a descriptor without `[files] dir` is refused.
+pub fn restored_area(
+    descriptor: &Descriptor,
+    archive: &Archive,
+) -> Result<Option<String>, DbError> {
+    let manifest = archive.manifest()?;
+    let area = if manifest.options.files {
+        area_of(&manifest.scope)
+    } else {
+        None
+    };
+    if area.is_some() && descriptor.files_dir.is_none() {
+        if carries_files(archive)? {
+            return Err(DbError::Plan {
+                problem: format!(
+                    "the archive carries uploaded files (site/files/), and the descriptor {} \
+                     has no [files] dir to restore them into: add one, or give --no-files to \
+                     restore the rows alone",
+                    descriptor.path.display()
+                ),
+            });
+        }
+        return Ok(None);
+    }
+    Ok(area)
+}
+
+/// Stages the uploaded files of `archive` (verified as they are read) for `step` of
+/// the restore whose snapshot is `snapshot`, and writes their journal: nothing in the
+/// uploads directory changes. A merge that would write a file where the uploads
+/// directory holds a directory (or below a file) is refused before anything is staged.
+pub fn stage(
+    descriptor: &Descriptor,
+    archive: &Archive,
+    area: &str,
+    snapshot: &str,
+    step: FilesStep,
+    replace: bool,
+) -> Result<StagedFiles, DbError> {
+    let files: Vec<String> = archive_files(archive)?
+        .into_iter()
+        .filter(|f| f.starts_with(area))
+        .collect();
+    if !replace {
+        refuse_tree_conflicts(descriptor, &files)?;
+    }
+    let dir = files_dir(descriptor);
+    fs::create_dir_all(&dir).map_err(|e| DbError::io("create", &dir, e))?;
+    let name = staged_name(snapshot, step);
+    let staged_path = dir.join(&name);
+    // What a killed run left under this name is no one's: staged again.
+    remove_staged(&staged_path)?;
+    let journal = journal_path(descriptor, snapshot, step);
+    remove_file(&journal)?;
+    fs::create_dir(&staged_path).map_err(|e| DbError::io("create", &staged_path, e))?;
+    let staged = Beneath::open(&staged_path).map_err(|e| DbError::io("open", &staged_path, e))?;
+    for file in &files {
+        let at = staged.display_path(file);
+        let written = staged.create_parent(file).and_then(|(parent, leaf)| {
+            let out = parent.create_new_file(leaf, 0o644)?;
+            let mut out = io::BufWriter::new(out);
+            archive
+                .copy_entry(&format!("{ARCHIVE_FILES}{file}"), &mut out)
+                .map_err(io::Error::other)?;
+            out.into_inner().map_err(io::IntoInnerError::into_error)?;
+            Ok(())
+        });
+        written.map_err(|e| DbError::io("stage the uploaded file", &at, e))?;
+    }
+    staged
+        .sync_fs()
+        .map_err(|e| DbError::io("sync", &staged_path, e))?;
+    let record = StagedFiles {
+        snapshot: snapshot.to_owned(),
+        step,
+        area: area.to_owned(),
+        replace,
+        files,
+    };
+    write_journal(&journal, &record)?;
+    Ok(record)
+}
+
+/// Refuses files a merge cannot write: where the uploads directory holds a directory,
+/// a link or something else than a file, or below one of those that is not a
+/// directory.
+fn refuse_tree_conflicts(descriptor: &Descriptor, files: &[String]) -> Result<(), DbError> {
+    let Some(uploads_path) = &descriptor.files_dir else {
+        return Ok(());
+    };
+    let Some(uploads) = open_existing(uploads_path)? else {
+        return Ok(());
+    };
+    for file in files {
+        let mut prefix = String::new();
+        let components: Vec<&str> = file.split('/').collect();
+        for (n, component) in components.iter().enumerate() {
+            if n > 0 {
+                prefix.push('/');
+            }
+            prefix.push_str(component);
+            let last = n + 1 == components.len();
+            let stat = uploads
+                .stat(&prefix)
+                .map_err(|e| DbError::io("read", uploads.display_path(&prefix), e))?;
+            let fits = match stat.map(|s| s.kind) {
+                None => break,
+                Some(NodeKind::File) => last,
+                Some(NodeKind::Dir) => !last,
+                Some(_) => false,
+            };
+            if !fits {
+                return Err(DbError::Plan {
+                    problem: format!(
+                        "a merge cannot write the archive's file {file}: {} is not a {} in \
+                         the uploads directory; move it away, or restore with --mode replace",
+                        uploads.display_path(&prefix).display(),
+                        if last { "regular file" } else { "directory" }
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn open_existing(path: &Path) -> Result<Option<Beneath>, DbError> {
+    match Beneath::open(path) {
+        Ok(dir) => Ok(Some(dir)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DbError::io("open", path, e)),
+    }
+}
+
+fn write_journal(path: &Path, record: &StagedFiles) -> Result<(), DbError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let text = serde_json::to_vec_pretty(record).map_err(|e| DbError::Query {
+        what: format!("writing {}", path.display()),
+        reason: e.to_string(),
+    })?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".tmp-files-")
+        .tempfile_in(dir)
+        .map_err(|e| DbError::io("create a temporary file in", dir, e))?;
+    file.write_all(&text)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|e| DbError::io("write", path, e))?;
+    file.persist(path)
+        .map_err(|e| DbError::io("rename into", path, e.error))?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| DbError::io("sync", dir, e))
+}
+
+/// Makes the uploads directory hold the staged files of `record` (removing the area's
+/// other files for a replace), then removes the journal and the staged copies. Safe to
+/// run again after an interruption at any point.
+pub fn apply(descriptor: &Descriptor, record: &StagedFiles) -> Result<FilesApplied, DbError> {
+    let Some(uploads_path) = &descriptor.files_dir else {
+        return Err(DbError::Plan {
+            problem: format!(
+                "files were staged for restore {} but the descriptor {} has no [files] dir \
+                 any more: put it back to finish the restore",
+                record.snapshot,
+                descriptor.path.display()
+            ),
+        });
+    };
+    fs::create_dir_all(uploads_path).map_err(|e| DbError::io("create", uploads_path, e))?;
+    let uploads = Beneath::open(uploads_path).map_err(|e| DbError::io("open", uploads_path, e))?;
+    let staged_path = files_dir(descriptor).join(staged_name(&record.snapshot, record.step));
+    let staged = Beneath::open(&staged_path).map_err(|e| DbError::io("open", &staged_path, e))?;
+    let wanted: BTreeSet<&str> = record.files.iter().map(String::as_str).collect();
+    let mut applied = FilesApplied::default();
+    if record.replace {
+        applied.removed = remove_unwanted(&uploads, &record.area, &wanted)?;
+    }
+    for file in &record.files {
+        let at = uploads.display_path(file);
+        let io_error = |e| DbError::io("write the uploaded file", &at, e);
+        if same_content(&staged, &uploads, file).map_err(io_error)? {
+            applied.unchanged += 1;
+            continue;
+        }
+        copy_over(&staged, &uploads, file).map_err(io_error)?;
+        applied.written += 1;
+    }
+    uploads
+        .sync_fs()
+        .map_err(|e| DbError::io("sync", uploads_path, e))?;
+    sitepack_format::failpoint::hit("db-files:applied");
+    finish(descriptor, record)?;
+    Ok(applied)
+}
+
+/// Removes a record's journal, then its staged copies.
+fn finish(descriptor: &Descriptor, record: &StagedFiles) -> Result<(), DbError> {
+    remove_file(&journal_path(descriptor, &record.snapshot, record.step))?;
+    remove_staged(&files_dir(descriptor).join(staged_name(&record.snapshot, record.step)))
+}
+
+fn remove_file(path: &Path) -> Result<(), DbError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(DbError::io("remove", path, e)),
+        _ => Ok(()),
+    }
+}
+
+fn remove_staged(path: &Path) -> Result<(), DbError> {
+    match fs::remove_dir_all(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(DbError::io("remove", path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Removes what the area of `uploads` holds besides `wanted` files (links and other
+/// nodes included, never followed), and the directories left empty that no wanted
+/// file needs. Gives how many were removed.
+fn remove_unwanted(uploads: &Beneath, area: &str, wanted: &BTreeSet<&str>) -> Result<u64, DbError> {
+    let root = area.trim_end_matches('/');
+    let mut removed = 0;
+    let start = if root.is_empty() {
+        Some(
+            uploads
+                .try_clone()
+                .map_err(|e| DbError::io("open", uploads.path(), e))?,
+        )
+    } else {
+        match uploads.stat(root) {
+            Ok(Some(stat)) if stat.kind == NodeKind::Dir => Some(
+                uploads
+                    .dir(root)
+                    .map_err(|e| DbError::io("open", uploads.display_path(root), e))?,
+            ),
+            Ok(Some(_)) => {
+                // The user's directory is a file or link: not theirs to keep.
+                uploads
+                    .remove_file(root)
+                    .map_err(|e| DbError::io("remove", uploads.display_path(root), e))?;
+                return Ok(1);
+            }
+            Ok(None) => None,
+            Err(e) => return Err(DbError::io("read", uploads.display_path(root), e)),
+        }
+    };
+    if let Some(dir) = start {
+        removed += remove_unwanted_below(&dir, root, wanted)?;
+    }
+    Ok(removed)
+}
+
+fn remove_unwanted_below(
+    dir: &Beneath,
+    path: &str,
+    wanted: &BTreeSet<&str>,
+) -> Result<u64, DbError> {
+    let mut removed = 0;
+    let entries = dir
+        .entries()
+        .map_err(|e| DbError::io("read", dir.path().to_path_buf(), e))?;
+    for (name, kind) in entries {
+        let Some(name) = name.to_str() else {
+            // Not a name an archive can hold: not the archive's.
+            dir.remove_all(&name.to_string_lossy())
+                .map_err(|e| DbError::io("remove", dir.path().join(&name), e))?;
+            removed += 1;
+            continue;
+        };
+        let relative = if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}/{name}")
+        };
+        if kind == NodeKind::Dir {
+            let below = format!("{relative}/");
+            let needed = wanted
+                .range::<str, _>((
+                    std::ops::Bound::Included(below.as_str()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .next()
+                .is_some_and(|w| w.starts_with(&below));
+            if needed {
+                let below = dir
+                    .dir(name)
+                    .map_err(|e| DbError::io("open", dir.display_path(name), e))?;
+                removed += remove_unwanted_below(&below, &relative, wanted)?;
+            } else {
+                removed += count_files(dir, name)?;
+                dir.remove_all(name)
+                    .map_err(|e| DbError::io("remove", dir.display_path(name), e))?;
+            }
+        } else if !(kind == NodeKind::File && wanted.contains(relative.as_str())) {
+            dir.remove_file(name)
+                .map_err(|e| DbError::io("remove", dir.display_path(name), e))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// How many files (and links) a directory about to be removed holds.
+fn count_files(dir: &Beneath, name: &str) -> Result<u64, DbError> {
+    let below = dir
+        .dir(name)
+        .map_err(|e| DbError::io("open", dir.display_path(name), e))?;
+    let mut count = 0;
+    for (entry, kind) in below
+        .entries()
+        .map_err(|e| DbError::io("read", dir.display_path(name), e))?
+    {
+        count += match (kind, entry.to_str()) {
+            (NodeKind::Dir, Some(entry)) => count_files(&below, entry)?,
+            _ => 1,
+        };
+    }
+    Ok(count)
+}
+
+/// Whether `file` in `uploads` is a regular file with the staged content.
+fn same_content(staged: &Beneath, uploads: &Beneath, file: &str) -> io::Result<bool> {
+    // Nothing there, something else than a file, or a parent that is not a directory:
+    // written over.
+    if !matches!(uploads.stat(file), Ok(Some(stat)) if stat.kind == NodeKind::File) {
+        return Ok(false);
+    }
+    let (Some(mut ours), Some(mut theirs)) =
+        (staged.open_existing(file)?, uploads.open_existing(file)?)
+    else {
+        return Ok(false);
+    };
+    if ours.metadata()?.len() != theirs.metadata()?.len() {
+        return Ok(false);
+    }
+    let mut a = vec![0u8; 64 * 1024];
+    let mut b = vec![0u8; 64 * 1024];
+    loop {
+        let n = ours.read(&mut a)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        theirs.read_exact(&mut b[..n])?;
+        if a[..n] != b[..n] {
+            return Ok(false);
+        }
+    }
+}
+
+/// Copies the staged `file` over `file` in `uploads`: written beside it under a
+/// temporary name, flushed, renamed into place (what stood there — a file, a link, a
+/// directory — is replaced).
+fn copy_over(staged: &Beneath, uploads: &Beneath, file: &str) -> io::Result<()> {
+    // Something else than a directory on the way: a replace removed what was not the
+    // archive's, so this is a merge's conflict, found late.
+    let Ok((parent, leaf)) = uploads.create_parent(file) else {
+        return Err(io::Error::other(
+            "a parent of this path is not a directory in the uploads directory",
+        ));
+    };
+    let temporary = format!(".sitepack-{leaf}.tmp");
+    parent.remove_file(&temporary)?;
+    let mut input = staged
+        .open_existing(file)?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the staged copy is missing"))?;
+    let mut out = parent.create_new_file(&temporary, 0o644)?;
+    io::copy(&mut input, &mut out)?;
+    out.sync_all()?;
+    if let Ok(Some(stat)) = parent.stat(leaf)
+        && stat.kind == NodeKind::Dir
+    {
+        parent.remove_all(leaf)?;
+    }
+    parent.rename(&temporary, &parent, leaf)
+}
+
+/// The journals in the state directory (each a restore's or a revert's files,
+/// applied or discarded by [`crate::review::settle`]).
+pub fn journals(descriptor: &Descriptor) -> Result<Vec<StagedFiles>, DbError> {
+    let dir = files_dir(descriptor);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(DbError::io("read", &dir, e)),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| DbError::io("read", &dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Journals are named by sitepack: `SNAPSHOT.STEP.json`, in lower case.
+        if name.starts_with('.') || name.strip_suffix(".json").is_none() {
+            continue;
+        }
+        let path = entry.path();
+        let text = fs::read(&path).map_err(|e| DbError::io("read", &path, e))?;
+        let record: StagedFiles = serde_json::from_slice(&text).map_err(|e| DbError::Review {
+            problem: format!(
+                "{} is not a journal of staged files sitepack wrote ({e}): nothing was \
+                 changed; move it out of that directory to go on",
+                path.display()
+            ),
+        })?;
+        // Each file a path an archive may hold (no `..`, nothing absolute), in the area.
+        let files_fit = record.files.iter().all(|f| {
+            f.starts_with(&record.area)
+                && format!("{ARCHIVE_FILES}{f}")
+                    .parse::<sitepack_format::ArchivePath>()
+                    .is_ok()
+        });
+        if journal_path(descriptor, &record.snapshot, record.step) != path
+            || record.snapshot.contains('/')
+            || !files_fit
+        {
+            return Err(DbError::Review {
+                problem: format!(
+                    "{} does not match the files it names: nothing was changed; move it out \
+                     of that directory to go on",
+                    path.display()
+                ),
+            });
+        }
+        found.push(record);
+    }
+    found.sort_by(|a, b| a.snapshot.cmp(&b.snapshot));
+    Ok(found)
+}
+
+/// Discards staged files whose transaction never committed.
+pub fn discard(descriptor: &Descriptor, record: &StagedFiles) -> Result<(), DbError> {
+    finish(descriptor, record)
+}
