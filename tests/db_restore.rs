@@ -1452,3 +1452,34 @@ fn db_a_link_in_the_uploads_is_never_followed() {
     );
     assert_eq!(crate::util::listing(&outside), vec!["keep.txt".to_owned()]);
 }
+
+#[test]
+fn db_two_tenants_never_share_a_state_directory_for_their_reviews() {
+    let shop = Shop::new(Kind::Sqlite, 2);
+    let archive = shop.root().join("acme.zip");
+    create(&shop.descriptor(), &archive, &[]);
+    restore(&archive, &shop.descriptor(), &["--yes"]).expect(0);
+    // beta's descriptor pointed at acme's state directory.
+    let beta = shop.tenant_descriptor("beta.toml", "beta");
+    let text = std::fs::read_to_string(&beta).unwrap();
+    std::fs::write(
+        &beta,
+        format!("{text}\n[state]\ndir = \".shop.sitepack\"\n"),
+    )
+    .unwrap();
+    let snapshots = shop.snapshot_dir_entries();
+    for command in ["status", "keep", "revert"] {
+        let refused = run([command.as_ref(), beta.as_os_str()]).expect(1);
+        assert!(
+            refused.stderr.contains("[state] dir"),
+            "{command}: {}",
+            refused.stderr
+        );
+        assert_eq!(shop.snapshot_dir_entries(), snapshots, "{command}");
+    }
+    let beta_archive = shop.root().join("beta.zip");
+    create(&beta, &beta_archive, &[]);
+    restore(&beta_archive, &beta, &["--yes"]).expect(1);
+    // acme's review goes on.
+    review("revert", &shop.descriptor()).expect(0);
+}

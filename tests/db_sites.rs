@@ -1237,7 +1237,7 @@ fn db_a_row_pointing_at_another_tenant_is_refused() {
 // restore: what a database site does not take
 
 #[test]
-fn db_restore_refuses_files_without_no_files_and_the_directory_only_options() {
+fn db_restore_refuses_the_directory_only_options() {
     for kind in BOTH {
         let clinic = Clinic::new(kind);
         let archive = clinic.root().join("harbor.zip");
@@ -1245,7 +1245,6 @@ fn db_restore_refuses_files_without_no_files_and_the_directory_only_options() {
         let before = clinic.snapshot_files();
         let d = clinic.descriptor();
         for (extra, named) in [
-            (&["--yes"][..], "--no-files"),
             (&["--yes", "--no-files", "--as", "u-1"][..], "--as"),
             (
                 &["--yes", "--no-files", "--allow-other-site"][..],

@@ -143,7 +143,10 @@ impl ReviewLock {
         match SiteLock::try_lock(&dir, SITE_LOCK_NAME, LockKind::Exclusive)
             .map_err(|e| DbError::io("lock", internal.join(SITE_LOCK_NAME), e))?
         {
-            Some(lock) => Ok(Self { _lock: lock }),
+            Some(lock) => {
+                claim_state_dir(descriptor, &internal)?;
+                Ok(Self { _lock: lock })
+            }
             None => Err(DbError::Review {
                 problem: format!(
                     "another sitepack command (a backup, a restore) is working on site {} (its \
@@ -153,6 +156,64 @@ impl ReviewLock {
                 ),
             }),
         }
+    }
+}
+
+/// The file that says whose reviews a state directory holds (see [`claim_state_dir`]).
+pub const OWNER_FILE: &str = "db-review-owner";
+
+/// The database and tenant whose restores a state directory reviews.
+fn owner_of(descriptor: &Descriptor) -> String {
+    let database = match &descriptor.database {
+        Database::Sqlite { path } => {
+            let path = fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            format!("sqlite:{}", path.display())
+        }
+        Database::Postgres(target) => {
+            format!("{} (schema {})", descriptor.display_url(), target.schema)
+        }
+    };
+    format!("{database}, tenant {}", tenant_key(descriptor))
+}
+
+/// Records which database and tenant the state directory's reviews belong to, or
+/// refuses another: two tenants sharing one state directory would take each other's
+/// snapshots for orphans and remove them.
+fn claim_state_dir(descriptor: &Descriptor, internal: &Path) -> Result<(), DbError> {
+    if refuse_another_owner(descriptor)? {
+        return Ok(());
+    }
+    let path = internal.join(OWNER_FILE);
+    let ours = owner_of(descriptor);
+    fs::write(&path, format!("{ours}\n")).map_err(|e| DbError::io("write", &path, e))
+}
+
+/// Refuses a state directory whose reviews are another database's or tenant's (see
+/// [`OWNER_FILE`]).
+pub fn check_state_dir_owner(descriptor: &Descriptor) -> Result<(), DbError> {
+    refuse_another_owner(descriptor).map(|_| ())
+}
+
+/// Refuses a state directory whose reviews are another database's or tenant's; whether
+/// it names one (this descriptor's).
+fn refuse_another_owner(descriptor: &Descriptor) -> Result<bool, DbError> {
+    let path = descriptor.state_dir.join(INTERNAL_DIR).join(OWNER_FILE);
+    let ours = owner_of(descriptor);
+    match fs::read_to_string(&path) {
+        Ok(text) if text.trim_end() == ours => Ok(true),
+        Ok(text) => Err(DbError::Review {
+            problem: format!(
+                "the state directory {} holds the restore reviews of {}, not of {ours}: give \
+                 the descriptor {} a [state] dir of its own (nothing was changed). If it is \
+                 the same database under a new address, and no restore is pending, remove {}",
+                descriptor.state_dir.display(),
+                text.trim_end(),
+                descriptor.path.display(),
+                path.display()
+            ),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(DbError::io("read", &path, e)),
     }
 }
 
@@ -294,6 +355,7 @@ fn read_pending(
 /// snapshot), else the `.committed` copy of a committed restore whose row was lost
 /// ([`PendingDbRestore::marker_lost`]; the next [`settle`] writes it back).
 pub fn pending_restore(descriptor: &Descriptor) -> Result<Option<PendingDbRestore>, DbError> {
+    refuse_another_owner(descriptor)?;
     if let Some(pending) = database_pending(descriptor)? {
         return Ok(Some(pending));
     }

@@ -418,6 +418,9 @@ struct StatusOutput<'a> {
 /// removed when no other command holds the site).
 pub(crate) fn status(site_path: &Path, site: &DatabaseSite, json: bool) -> Result<Outcome> {
     let descriptor = site.descriptor();
+    if let Err(e) = review::check_state_dir_owner(descriptor) {
+        return refused("status", e);
+    }
     let settled = match ReviewLock::take(descriptor) {
         Ok(lock) => review::settle(descriptor, &lock)?,
         Err(_) => review::Settled {
