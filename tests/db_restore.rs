@@ -1483,3 +1483,236 @@ fn db_two_tenants_never_share_a_state_directory_for_their_reviews() {
     // acme's review goes on.
     review("revert", &shop.descriptor()).expect(0);
 }
+
+#[test]
+fn db_an_uploads_directory_that_is_a_link_is_never_followed_by_restore_or_revert() {
+    let shop = Shop::new(Kind::Sqlite, 2);
+    let (uploads, descriptor) = with_uploads(&shop);
+    let archive = shop.root().join("acme.zip");
+    create(&descriptor, &archive, &[]);
+    let outside = shop.root().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("precious.conf"), "not the site's\n").unwrap();
+    let moved = shop.root().join("media/moved");
+
+    // Restore through a link: refused before anything changes.
+    std::fs::rename(&uploads, &moved).unwrap();
+    std::os::unix::fs::symlink(&outside, &uploads).unwrap();
+    let rows = shop.rows("acme");
+    let refused = restore(&archive, &descriptor, &["--yes", "--mode", "replace"]).expect(1);
+    assert!(
+        refused.stderr.contains("symbolic link"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(shop.rows("acme"), rows);
+    assert_eq!(
+        crate::util::listing(&outside),
+        vec!["precious.conf".to_owned()]
+    );
+
+    // A link put in its place after the restore: the revert refuses, the rows stay.
+    std::fs::remove_file(&uploads).unwrap();
+    std::fs::rename(&moved, &uploads).unwrap();
+    restore(&archive, &descriptor, &["--yes", "--mode", "replace"]).expect(0);
+    let restored = shop.rows("acme");
+    std::fs::rename(&uploads, &moved).unwrap();
+    std::os::unix::fs::symlink(&outside, &uploads).unwrap();
+    let refused = review("revert", &descriptor).expect(1);
+    assert!(
+        refused.stderr.contains("symbolic link"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(shop.rows("acme"), restored);
+    assert_eq!(
+        crate::util::listing(&outside),
+        vec!["precious.conf".to_owned()]
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.join("precious.conf")).unwrap(),
+        "not the site's\n"
+    );
+    // Put back, the revert goes through.
+    std::fs::remove_file(&uploads).unwrap();
+    std::fs::rename(&moved, &uploads).unwrap();
+    review("revert", &descriptor).expect(0);
+}
+
+#[test]
+fn db_a_restore_of_uploads_holding_the_database_or_the_state_is_refused() {
+    let shop = Shop::new(Kind::Sqlite, 2);
+    let archive = shop.root().join("acme.zip");
+    let (_, descriptor) = with_uploads(&shop);
+    create(&descriptor, &archive, &[]);
+    let rows = shop.rows("acme");
+    let listing = crate::util::listing(shop.root());
+    // The database file (and the descriptors) in the uploads.
+    let everything = shop.write_descriptor(
+        "everything.toml",
+        "\n[files]\ndir = \".\"\n[state]\ndir = \"elsewhere-state\"\n",
+    );
+    let refused = restore(&archive, &everything, &["--yes", "--mode", "replace"]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(refused.stderr.contains("database"), "{}", refused.stderr);
+    // The state directory in the uploads.
+    let state_inside = shop.write_descriptor(
+        "state-inside.toml",
+        "\n[files]\ndir = \"media/acme\"\n[state]\ndir = \"media/acme/.state\"\n",
+    );
+    let refused = restore(&archive, &state_inside, &["--yes", "--mode", "replace"]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("state directory"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(shop.rows("acme"), rows);
+    let mut now = crate::util::listing(shop.root());
+    now.retain(|name| name != "everything.toml" && name != "state-inside.toml");
+    assert_eq!(now, listing);
+}
+
+#[test]
+fn db_a_merge_keeps_every_other_file_and_their_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let shop = Shop::new(Kind::Sqlite, 2);
+    let (uploads, descriptor) = with_uploads(&shop);
+    let archive = shop.root().join("acme.zip");
+    create(&descriptor, &archive, &[]);
+    // Names like the ones sitepack writes beside a file, and a private file.
+    for name in [
+        ".sitepack-logo.txt.tmp",
+        &format!(".sitepack-{}-0.tmp", std::process::id()),
+    ] {
+        std::fs::write(uploads.join(name), "a user's file\n").unwrap();
+    }
+    std::fs::write(uploads.join("logo.txt"), "changed\n").unwrap();
+    std::fs::set_permissions(
+        uploads.join("logo.txt"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let before = tree(&uploads);
+    restore(&archive, &descriptor, &["--yes", "--mode", "merge"]).expect(0);
+    let merged = tree(&uploads);
+    assert_eq!(merged["logo.txt"], format!("file {:?}", b"the logo\n"));
+    assert_eq!(merged.len(), before.len(), "{merged:?}");
+    let mode = std::fs::metadata(uploads.join("logo.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the file's permissions changed");
+    review("revert", &descriptor).expect(0);
+    assert_eq!(tree(&uploads), before);
+}
+
+#[test]
+fn db_a_link_in_the_restored_area_is_refused_in_either_mode_with_nothing_changed() {
+    let shop = Shop::new(Kind::Sqlite, 2);
+    let (uploads, descriptor) = with_uploads(&shop);
+    let archive = shop.root().join("acme.zip");
+    create(&descriptor, &archive, &[]);
+    std::os::unix::fs::symlink("/etc/hostname", uploads.join("docs/guide/link.txt")).unwrap();
+    let rows = shop.rows("acme");
+    let before = tree(&uploads);
+    for mode in ["merge", "replace"] {
+        let refused = restore(&archive, &descriptor, &["--yes", "--mode", mode]).expect(1);
+        assert!(
+            refused.stderr.contains("link.txt") && refused.stderr.contains("symbolic link"),
+            "{mode}: {}",
+            refused.stderr
+        );
+        assert_eq!(tree(&uploads), before, "{mode}");
+        assert_eq!(shop.rows("acme"), rows, "{mode}");
+    }
+}
+
+#[test]
+fn db_files_that_cannot_be_written_after_the_commit_are_said_and_finished_later() {
+    let shop = Shop::new(Kind::Sqlite, 3);
+    let (uploads, descriptor) = with_uploads(&shop);
+    let archive = shop.root().join("acme.zip");
+    create(&descriptor, &archive, &[]);
+    let archived = tree(&uploads);
+    damage_uploads(&uploads);
+    let damaged = tree(&uploads);
+    let failed = crate::util::sitepack()
+        .args([
+            "restore".as_ref(),
+            archive.as_os_str(),
+            descriptor.as_os_str(),
+        ])
+        .args(["--yes", "--mode", "replace", "--no-progress"])
+        .env("SITEPACK_FAILPOINT", "db-files:2:error")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("rows were restored") && stderr.contains("pending review"),
+        "{stderr}"
+    );
+    // status still says what is pending, and that the files are not all there.
+    let status = json(&review("status", &descriptor).expect(0));
+    assert!(status["pending"]["snapshot"].is_string(), "{status}");
+    assert!(status["files_finished"][0]["step"] == "restore", "{status}");
+    assert_eq!(tree(&uploads), archived);
+
+    // Failing again, keep is refused; revert goes through and puts the files back.
+    let failed = crate::util::sitepack()
+        .args([
+            "restore".as_ref(),
+            archive.as_os_str(),
+            descriptor.as_os_str(),
+        ])
+        .args(["--yes", "--mode", "replace", "--no-progress"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        failed.status.code(),
+        Some(1),
+        "a second restore while one is pending"
+    );
+    review("revert", &descriptor).expect(0);
+    assert_eq!(tree(&uploads), damaged);
+    let failed = crate::util::sitepack()
+        .args([
+            "restore".as_ref(),
+            archive.as_os_str(),
+            descriptor.as_os_str(),
+        ])
+        .args(["--yes", "--mode", "replace", "--no-progress"])
+        .env("SITEPACK_FAILPOINT", "db-files:1:error")
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(2));
+    let keep = crate::util::sitepack()
+        .args(["keep".as_ref(), descriptor.as_os_str()])
+        .env("SITEPACK_FAILPOINT", "db-files:1:error")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&keep.stderr);
+    assert_eq!(keep.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("could not all be written"), "{stderr}");
+    let status = crate::util::sitepack()
+        .args(["status".as_ref(), descriptor.as_os_str(), "--json".as_ref()])
+        .env("SITEPACK_FAILPOINT", "db-files:1:error")
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(0));
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(status["files_unfinished"].is_string(), "{status}");
+    assert!(status["pending"]["snapshot"].is_string(), "{status}");
+    let revert = crate::util::sitepack()
+        .args(["revert".as_ref(), descriptor.as_os_str()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        revert.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&revert.stderr)
+    );
+    assert_eq!(tree(&uploads), damaged);
+}

@@ -134,6 +134,13 @@ pub enum DbError {
         /// What the database (or sitepack) said, naming the column or constraint.
         problem: String,
     },
+    /// A restore or revert committed its rows, but its uploaded files could not all be
+    /// written: their journal stays, for the next command to finish them.
+    #[error("{problem}")]
+    FilesUnfinished {
+        /// What was done, what failed, and what to do.
+        problem: String,
+    },
     /// A restore under review: one is pending, none is, its snapshot is missing.
     #[error("{problem}")]
     Review {

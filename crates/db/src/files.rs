@@ -145,6 +145,9 @@ pub fn restored_area(
         }
         return Ok(None);
     }
+    if area.is_some() {
+        crate::site::check_layout(descriptor, None)?;
+    }
     Ok(area)
 }
 
@@ -164,8 +167,11 @@ pub fn stage(
         .into_iter()
         .filter(|f| f.starts_with(area))
         .collect();
-    if !replace {
-        refuse_tree_conflicts(descriptor, &files)?;
+    if let Some(uploads) = open_uploads(descriptor)? {
+        refuse_links(&uploads, area)?;
+        if !replace {
+            refuse_tree_conflicts(&uploads, &files)?;
+        }
     }
     let dir = files_dir(descriptor);
     fs::create_dir_all(&dir).map_err(|e| DbError::io("create", &dir, e))?;
@@ -207,13 +213,7 @@ pub fn stage(
 /// Refuses files a merge cannot write: where the uploads directory holds a directory,
 /// a link or something else than a file, or below one of those that is not a
 /// directory.
-fn refuse_tree_conflicts(descriptor: &Descriptor, files: &[String]) -> Result<(), DbError> {
-    let Some(uploads_path) = &descriptor.files_dir else {
-        return Ok(());
-    };
-    let Some(uploads) = open_existing(uploads_path)? else {
-        return Ok(());
-    };
+fn refuse_tree_conflicts(uploads: &Beneath, files: &[String]) -> Result<(), DbError> {
     for file in files {
         let mut prefix = String::new();
         let components: Vec<&str> = file.split('/').collect();
@@ -236,7 +236,8 @@ fn refuse_tree_conflicts(descriptor: &Descriptor, files: &[String]) -> Result<()
                 return Err(DbError::Plan {
                     problem: format!(
                         "a merge cannot write the archive's file {file}: {} is not a {} in \
-                         the uploads directory; move it away, or restore with --mode replace",
+                         the uploads directory; move it away, or restore with --mode replace \
+                         (nothing was changed)",
                         uploads.display_path(&prefix).display(),
                         if last { "regular file" } else { "directory" }
                     ),
@@ -247,11 +248,96 @@ fn refuse_tree_conflicts(descriptor: &Descriptor, files: &[String]) -> Result<()
     Ok(())
 }
 
-fn open_existing(path: &Path) -> Result<Option<Beneath>, DbError> {
-    match Beneath::open(path) {
-        Ok(dir) => Ok(Some(dir)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(DbError::io("open", path, e)),
+/// Opens the uploads directory to change it (`None` when it does not exist yet): never
+/// through a link, and never one that holds the database, the descriptor or the state
+/// directory (a replace would remove them).
+fn open_uploads(descriptor: &Descriptor) -> Result<Option<Beneath>, DbError> {
+    let Some(path) = &descriptor.files_dir else {
+        return Ok(None);
+    };
+    crate::site::check_layout(descriptor, None)?;
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(DbError::io("read", path, e)),
+        Ok(meta) if !meta.file_type().is_dir() => {
+            return Err(DbError::Plan {
+                problem: format!(
+                    "the uploads directory ([files] dir) {} is {}: sitepack never follows \
+                     links; point [files] dir at the directory itself",
+                    path.display(),
+                    if meta.file_type().is_symlink() {
+                        "a symbolic link"
+                    } else {
+                        "not a directory"
+                    }
+                ),
+            });
+        }
+        Ok(_) => {}
+    }
+    let dir = Beneath::open(path).map_err(|e| DbError::io("open", path, e))?;
+    // The directory opened is the one looked at (not a link put in its place since).
+    let opened = dir.own_stat().map_err(|e| DbError::io("read", path, e))?;
+    let looked = fs::symlink_metadata(path).map_err(|e| DbError::io("read", path, e))?;
+    if opened.kind != NodeKind::Dir || !looked.file_type().is_dir() {
+        return Err(DbError::Plan {
+            problem: format!(
+                "the uploads directory {} changed while it was opened: try again",
+                path.display()
+            ),
+        });
+    }
+    Ok(Some(dir))
+}
+
+/// Refuses a link (or another node than a file or directory) in the area: the
+/// snapshot cannot hold one, and sitepack never follows them.
+fn refuse_links(uploads: &Beneath, area: &str) -> Result<(), DbError> {
+    let root = area.trim_end_matches('/');
+    let start = if root.is_empty() {
+        uploads
+            .try_clone()
+            .map_err(|e| DbError::io("open", uploads.path(), e))?
+    } else {
+        match uploads.stat(root) {
+            Ok(Some(stat)) if stat.kind == NodeKind::Dir => uploads
+                .dir(root)
+                .map_err(|e| DbError::io("open", uploads.display_path(root), e))?,
+            Ok(Some(_)) => return Err(link_refused(&uploads.display_path(root))),
+            Ok(None) => return Ok(()),
+            // A parent that is not a directory: the snapshot says so.
+            Err(_) => return Ok(()),
+        }
+    };
+    refuse_links_below(&start)
+}
+
+fn refuse_links_below(dir: &Beneath) -> Result<(), DbError> {
+    let entries = dir
+        .entries()
+        .map_err(|e| DbError::io("read", dir.path().to_path_buf(), e))?;
+    for (name, kind) in entries {
+        let at = dir.path().join(&name);
+        match (kind, name.to_str()) {
+            (NodeKind::File, _) => {}
+            (NodeKind::Dir, Some(name)) => {
+                refuse_links_below(&dir.dir(name).map_err(|e| DbError::io("open", &at, e))?)?
+            }
+            _ => return Err(link_refused(&at)),
+        }
+    }
+    Ok(())
+}
+
+fn link_refused(at: &Path) -> DbError {
+    DbError::Plan {
+        problem: format!(
+            "{} in the uploads directory is a symbolic link or another special file (or a \
+             name that is not UTF-8): sitepack never follows links, and the pre-restore \
+             snapshot cannot hold it; replace it by what it points to, or remove it \
+             (nothing was changed)",
+            at.display()
+        ),
     }
 }
 
@@ -289,8 +375,19 @@ pub fn apply(descriptor: &Descriptor, record: &StagedFiles) -> Result<FilesAppli
             ),
         });
     };
-    fs::create_dir_all(uploads_path).map_err(|e| DbError::io("create", uploads_path, e))?;
-    let uploads = Beneath::open(uploads_path).map_err(|e| DbError::io("open", uploads_path, e))?;
+    let uploads = match open_uploads(descriptor)? {
+        Some(uploads) => uploads,
+        None => {
+            fs::create_dir_all(uploads_path).map_err(|e| DbError::io("create", uploads_path, e))?;
+            open_uploads(descriptor)?.ok_or_else(|| {
+                DbError::io(
+                    "open",
+                    uploads_path,
+                    io::Error::new(io::ErrorKind::NotFound, "removed while being made"),
+                )
+            })?
+        }
+    };
     let staged_path = files_dir(descriptor).join(staged_name(&record.snapshot, record.step));
     let staged = Beneath::open(&staged_path).map_err(|e| DbError::io("open", &staged_path, e))?;
     let wanted: BTreeSet<&str> = record.files.iter().map(String::as_str).collect();
@@ -298,14 +395,16 @@ pub fn apply(descriptor: &Descriptor, record: &StagedFiles) -> Result<FilesAppli
     if record.replace {
         applied.removed = remove_unwanted(&uploads, &record.area, &wanted)?;
     }
-    for file in &record.files {
+    let mut temporaries = Temporaries::default();
+    for (index, file) in record.files.iter().enumerate() {
         let at = uploads.display_path(file);
         let io_error = |e| DbError::io("write the uploaded file", &at, e);
+        sitepack_format::failpoint::fail_step("db-files", index + 1).map_err(io_error)?;
         if same_content(&staged, &uploads, file).map_err(io_error)? {
             applied.unchanged += 1;
             continue;
         }
-        copy_over(&staged, &uploads, file).map_err(io_error)?;
+        copy_over(&staged, &uploads, file, &mut temporaries).map_err(io_error)?;
         applied.written += 1;
     }
     uploads
@@ -469,10 +568,37 @@ fn same_content(staged: &Beneath, uploads: &Beneath, file: &str) -> io::Result<b
     }
 }
 
-/// Copies the staged `file` over `file` in `uploads`: written beside it under a
-/// temporary name, flushed, renamed into place (what stood there — a file, a link, a
-/// directory — is replaced).
-fn copy_over(staged: &Beneath, uploads: &Beneath, file: &str) -> io::Result<()> {
+/// Names for the files written beside their place before their rename: new names only
+/// (an existing file is never taken for a leftover).
+#[derive(Default)]
+struct Temporaries {
+    next: u64,
+}
+
+impl Temporaries {
+    /// Creates a new temporary file in `dir`.
+    fn create(&mut self, dir: &Beneath) -> io::Result<(String, fs::File)> {
+        loop {
+            let name = format!(".sitepack-{}-{}.tmp", std::process::id(), self.next);
+            self.next += 1;
+            match dir.create_new_file(&name, 0o644) {
+                Ok(file) => return Ok((name, file)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Copies the staged `file` over `file` in `uploads`: written beside it under a new
+/// temporary name, flushed, renamed into place (a file there keeps its permissions; a
+/// directory there is replaced).
+fn copy_over(
+    staged: &Beneath,
+    uploads: &Beneath,
+    file: &str,
+    temporaries: &mut Temporaries,
+) -> io::Result<()> {
     // Something else than a directory on the way: a replace removed what was not the
     // archive's, so this is a merge's conflict, found late.
     let Ok((parent, leaf)) = uploads.create_parent(file) else {
@@ -480,20 +606,26 @@ fn copy_over(staged: &Beneath, uploads: &Beneath, file: &str) -> io::Result<()> 
             "a parent of this path is not a directory in the uploads directory",
         ));
     };
-    let temporary = format!(".sitepack-{leaf}.tmp");
-    parent.remove_file(&temporary)?;
     let mut input = staged
         .open_existing(file)?
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the staged copy is missing"))?;
-    let mut out = parent.create_new_file(&temporary, 0o644)?;
-    io::copy(&mut input, &mut out)?;
-    out.sync_all()?;
-    if let Ok(Some(stat)) = parent.stat(leaf)
-        && stat.kind == NodeKind::Dir
-    {
-        parent.remove_all(leaf)?;
+    let (temporary, mut out) = temporaries.create(&parent)?;
+    let written = (|| {
+        io::copy(&mut input, &mut out)?;
+        match parent.stat(leaf)? {
+            Some(stat) if stat.kind == NodeKind::File => {
+                out.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(stat.mode))?;
+            }
+            Some(stat) if stat.kind == NodeKind::Dir => parent.remove_all(leaf)?,
+            _ => {}
+        }
+        out.sync_all()?;
+        parent.rename(&temporary, &parent, leaf)
+    })();
+    if written.is_err() {
+        let _ = parent.remove_file(&temporary);
     }
-    parent.rename(&temporary, &parent, leaf)
+    written
 }
 
 /// The journals in the state directory (each a restore's or a revert's files,

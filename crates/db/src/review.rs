@@ -112,6 +112,10 @@ pub struct Settled {
     /// after its `COMMIT`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files_finished: Vec<FinishedFiles>,
+    /// Uploaded files of a committed restore or revert that could not all be written
+    /// now (why, and what to do): their journal stays for the next command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_unfinished: Option<String>,
 }
 
 /// Uploaded files [`settle`] applied for a restore or revert stopped after its commit.
@@ -409,7 +413,12 @@ fn several_committed(descriptor: &Descriptor, several: &[String]) -> DbError {
 
 /// The tenant's row of [`STATE_TABLE`] (a read-only snapshot of the database).
 fn database_pending(descriptor: &Descriptor) -> Result<Option<PendingDbRestore>, DbError> {
-    let mut engine = connect(descriptor)?;
+    // Writable when it may be: a SQLite file whose writer was killed mid-commit is rolled
+    // back only by a connection that may write (a read-only one cannot read it at all).
+    let mut engine: Box<dyn Engine> = match connect_writable(descriptor) {
+        Ok(engine) => engine,
+        Err(_) => connect(descriptor)?,
+    };
     engine.begin_snapshot()?;
     let found = read_pending(engine.as_mut(), descriptor);
     let ended = engine.end_snapshot();
@@ -479,6 +488,7 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
     let mut pending = database_pending(descriptor)?;
     let journals = files::journals(descriptor)?;
     let mut files_finished = Vec::new();
+    let mut files_unfinished = None;
     // A revert's files first: committed when its restore is no longer pending (the
     // revert deleted the marker and the copy in its transaction).
     for record in journals.iter().filter(|r| r.step == FilesStep::Revert) {
@@ -487,13 +497,19 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
             .is_none_or(|p| p.snapshot != record.snapshot)
             && !committed_copy(descriptor, &record.snapshot).is_file();
         if reverted {
-            let applied = files::apply(descriptor, record)?;
-            remove_snapshot_named(descriptor, &record.snapshot)?;
-            files_finished.push(FinishedFiles {
-                snapshot: record.snapshot.clone(),
-                step: record.step,
-                applied,
-            });
+            match files::apply(descriptor, record) {
+                Ok(applied) => {
+                    remove_snapshot_named(descriptor, &record.snapshot)?;
+                    files_finished.push(FinishedFiles {
+                        snapshot: record.snapshot.clone(),
+                        step: record.step,
+                        applied,
+                    });
+                }
+                Err(error) => {
+                    files_unfinished = Some(unfinished(descriptor, "reverted", &error));
+                }
+            }
         } else {
             files::discard(descriptor, record)?;
         }
@@ -510,11 +526,13 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            settle_restore_files(descriptor, pending.as_ref(), &journals, &mut files_finished)?;
+            let restore_files = settle_restore_files(descriptor, pending.as_ref(), &journals)?;
+            files_finished.extend(restore_files.0);
             return Ok(Settled {
                 pending,
                 removed,
                 files_finished,
+                files_unfinished: files_unfinished.or(restore_files.1),
             });
         }
         Err(e) => return Err(DbError::io("read", &dir, e)),
@@ -571,12 +589,24 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
         (false, [one]) => pending = Some(adopt(descriptor, one)?),
         (_, several) => return Err(several_committed(descriptor, several)),
     }
-    settle_restore_files(descriptor, pending.as_ref(), &journals, &mut files_finished)?;
+    let restore_files = settle_restore_files(descriptor, pending.as_ref(), &journals)?;
+    files_finished.extend(restore_files.0);
     Ok(Settled {
         pending,
         removed,
         files_finished,
+        files_unfinished: files_unfinished.or(restore_files.1),
     })
+}
+
+/// Says that the rows were `done` but the uploaded files not all written, and what to do.
+fn unfinished(descriptor: &Descriptor, done: &str, error: &DbError) -> String {
+    let site = descriptor.path.display();
+    format!(
+        "the rows were {done} (committed), but the uploaded files could not all be written \
+         ({error}); fix that, then `sitepack status {site}` finishes them (`sitepack revert \
+         {site}` undoes a restore, rows and files)"
+    )
 }
 
 /// A restore's files: applied when the restore committed (it is the pending one),
@@ -585,20 +615,26 @@ fn settle_restore_files(
     descriptor: &Descriptor,
     pending: Option<&PendingDbRestore>,
     journals: &[StagedFiles],
-    finished: &mut Vec<FinishedFiles>,
-) -> Result<(), DbError> {
+) -> Result<(Vec<FinishedFiles>, Option<String>), DbError> {
+    let mut finished = Vec::new();
+    let mut unfinished_files = None;
     for record in journals.iter().filter(|r| r.step == FilesStep::Restore) {
         if pending.is_some_and(|p| p.snapshot == record.snapshot && p.snapshot_present) {
-            finished.push(FinishedFiles {
-                snapshot: record.snapshot.clone(),
-                step: record.step,
-                applied: files::apply(descriptor, record)?,
-            });
+            match files::apply(descriptor, record) {
+                Ok(applied) => finished.push(FinishedFiles {
+                    snapshot: record.snapshot.clone(),
+                    step: record.step,
+                    applied,
+                }),
+                Err(error) => {
+                    unfinished_files = Some(unfinished(descriptor, "restored", &error));
+                }
+            }
         } else if pending.is_none_or(|p| p.snapshot != record.snapshot) {
             files::discard(descriptor, record)?;
         }
     }
-    Ok(())
+    Ok((finished, unfinished_files))
 }
 
 /// The `.committed` copy of the marker of `snapshot`, which must name it and the tenant.
@@ -752,7 +788,13 @@ pub fn restore_for_review(
     // An error here leaves the journal: the next command applies the files again.
     let files = staged
         .map(|staged| files::apply(descriptor, &staged))
-        .transpose()?;
+        .transpose()
+        .map_err(|error| DbError::FilesUnfinished {
+            problem: format!(
+                "{}; the restore is pending review",
+                unfinished(descriptor, "restored", &error)
+            ),
+        })?;
     Ok(ReviewedRestore {
         summary,
         files,
@@ -1057,7 +1099,13 @@ fn delete_marker(engine: &mut dyn WriteEngine, descriptor: &Descriptor) -> Resul
 /// Accepts the pending restore: its marker is deleted, then its snapshot. Call it
 /// holding the [`ReviewLock`].
 pub fn keep(descriptor: &Descriptor, lock: &ReviewLock) -> Result<PendingDbRestore, DbError> {
-    let Some(pending) = settle(descriptor, lock)?.pending else {
+    let settled = settle(descriptor, lock)?;
+    if let Some(problem) = settled.files_unfinished {
+        return Err(DbError::Review {
+            problem: format!("keep refused, nothing was changed: {problem}"),
+        });
+    }
+    let Some(pending) = settled.pending else {
         return Err(no_pending(descriptor));
     };
     let mut engine = connect_writable(descriptor)?;
@@ -1106,6 +1154,12 @@ pub fn revert(descriptor: &Descriptor, lock: &ReviewLock) -> Result<Reverted, Db
     let Some(pending) = settle(descriptor, lock)?.pending else {
         return Err(no_pending(descriptor));
     };
+    // The restore's files that could not all be written: once the revert has committed,
+    // it writes that area from the snapshot instead.
+    let unfinished_restore: Vec<StagedFiles> = files::journals(descriptor)?
+        .into_iter()
+        .filter(|r| r.step == FilesStep::Restore && r.snapshot == pending.snapshot)
+        .collect();
     let path = snapshots_dir(descriptor).join(&pending.snapshot);
     if !path.is_file() {
         return Err(DbError::Review {
@@ -1166,10 +1220,16 @@ pub fn revert(descriptor: &Descriptor, lock: &ReviewLock) -> Result<Reverted, Db
     };
     sitepack_format::failpoint::hit("db-revert:committed");
     drop(archive);
+    for record in &unfinished_restore {
+        files::discard(descriptor, record)?;
+    }
     // An error here leaves the journal: the next command applies the files again.
     let files = staged
         .map(|staged| files::apply(descriptor, &staged))
-        .transpose()?;
+        .transpose()
+        .map_err(|error| DbError::FilesUnfinished {
+            problem: unfinished(descriptor, "reverted", &error),
+        })?;
     remove_snapshot(descriptor, &pending)?;
     Ok(Reverted {
         pending,

@@ -51,87 +51,93 @@ impl DatabaseSite {
     /// parts: uploads holding the database, the descriptor or the state directory; an
     /// output that is the database or the descriptor, or inside the state or uploads.
     fn check_layout(&self, output: Option<&Path>) -> Result<(), DbError> {
-        let descriptor = &self.descriptor;
-        let real = |path: &Path| {
-            // Links resolved: a link to the database is the database. A file that does not
-            // exist yet is placed by its directory.
-            if let Ok(real) = path.canonicalize() {
-                return Some(real);
-            }
-            let (dir, name) = match (path.parent(), path.file_name()) {
-                (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => (dir, Some(name)),
-                (None | Some(_), Some(name)) => (Path::new("."), Some(name)),
-                _ => (path, None),
-            };
-            dir.canonicalize()
-                .ok()
-                .map(|dir| name.map_or(dir.clone(), |name| dir.join(name)))
+        check_layout(&self.descriptor, output)
+    }
+}
+
+/// Refuses a layout in which a backup would archive, or overwrite, the site's own parts
+/// (see [`DatabaseSite::check_layout`]); a restore of the uploads checks the same, so that
+/// it never removes the database, the descriptor or the state directory.
+pub(crate) fn check_layout(descriptor: &Descriptor, output: Option<&Path>) -> Result<(), DbError> {
+    let real = |path: &Path| {
+        // Links resolved: a link to the database is the database. A file that does not
+        // exist yet is placed by its directory.
+        if let Ok(real) = path.canonicalize() {
+            return Some(real);
+        }
+        let (dir, name) = match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => (dir, Some(name)),
+            (None | Some(_), Some(name)) => (Path::new("."), Some(name)),
+            _ => (path, None),
         };
-        let sqlite = match &descriptor.database {
-            crate::descriptor::Database::Sqlite { path } => Some(path),
-            crate::descriptor::Database::Postgres(_) => None,
-        };
-        let database = sqlite.and_then(|path| real(path));
-        // SQLite's own files beside the database: writing over one loses committed rows.
-        let companions = sqlite.into_iter().flat_map(|path| {
-            ["-wal", "-journal", "-shm"].map(|suffix| {
-                let mut name = path.as_os_str().to_owned();
-                name.push(suffix);
-                (
-                    real(Path::new(&name)),
-                    "a file of the SQLite database",
-                    false,
-                )
-            })
-        });
-        let parts = [
-            (database.clone(), "the database file"),
-            (real(&descriptor.path), "the site descriptor"),
-            (real(&descriptor.state_dir), "the state directory"),
-        ];
-        if let Some(uploads) = descriptor.files_dir.as_deref().and_then(real) {
-            for (part, what) in &parts {
-                if part.as_ref().is_some_and(|p| p.starts_with(&uploads)) {
-                    return Err(DbError::Overlap {
-                        path: descriptor.files_dir.clone().unwrap_or_default(),
-                        problem: format!(
-                            "the uploads directory ([files] dir) holds {what}, which would be \
+        dir.canonicalize()
+            .ok()
+            .map(|dir| name.map_or(dir.clone(), |name| dir.join(name)))
+    };
+    let sqlite = match &descriptor.database {
+        crate::descriptor::Database::Sqlite { path } => Some(path),
+        crate::descriptor::Database::Postgres(_) => None,
+    };
+    let database = sqlite.and_then(|path| real(path));
+    // SQLite's own files beside the database: writing over one loses committed rows.
+    let companions = sqlite.into_iter().flat_map(|path| {
+        ["-wal", "-journal", "-shm"].map(|suffix| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            (
+                real(Path::new(&name)),
+                "a file of the SQLite database",
+                false,
+            )
+        })
+    });
+    let parts = [
+        (database.clone(), "the database file"),
+        (real(&descriptor.path), "the site descriptor"),
+        (real(&descriptor.state_dir), "the state directory"),
+    ];
+    if let Some(uploads) = descriptor.files_dir.as_deref().and_then(real) {
+        for (part, what) in &parts {
+            if part.as_ref().is_some_and(|p| p.starts_with(&uploads)) {
+                return Err(DbError::Overlap {
+                    path: descriptor.files_dir.clone().unwrap_or_default(),
+                    problem: format!(
+                        "the uploads directory ([files] dir) holds {what}, which would be \
                              archived with the uploads: point [files] dir at the tenant's \
                              uploads only"
-                        ),
-                    });
-                }
-            }
-        }
-        let Some(output) = output else { return Ok(()) };
-        let Some(out) = real(output) else {
-            return Ok(());
-        };
-        let inside = [
-            (database, "the database file", false),
-            (real(&descriptor.path), "the site descriptor", false),
-            (real(&descriptor.state_dir), "the state directory", true),
-            (
-                descriptor.files_dir.as_deref().and_then(real),
-                "the uploads directory",
-                true,
-            ),
-        ];
-        for (part, what, is_dir) in inside.into_iter().chain(companions) {
-            let Some(part) = part else { continue };
-            if out == part || is_dir && out.starts_with(&part) {
-                return Err(DbError::Overlap {
-                    path: output.to_path_buf(),
-                    problem: format!(
-                        "the archive would be written {} {what} of the site being backed up: \
-                         write it somewhere else",
-                        if is_dir { "into" } else { "over" }
                     ),
                 });
             }
         }
-        Ok(())
     }
+    let Some(output) = output else { return Ok(()) };
+    let Some(out) = real(output) else {
+        return Ok(());
+    };
+    let inside = [
+        (database, "the database file", false),
+        (real(&descriptor.path), "the site descriptor", false),
+        (real(&descriptor.state_dir), "the state directory", true),
+        (
+            descriptor.files_dir.as_deref().and_then(real),
+            "the uploads directory",
+            true,
+        ),
+    ];
+    for (part, what, is_dir) in inside.into_iter().chain(companions) {
+        let Some(part) = part else { continue };
+        if out == part || is_dir && out.starts_with(&part) {
+            return Err(DbError::Overlap {
+                path: output.to_path_buf(),
+                problem: format!(
+                    "the archive would be written {} {what} of the site being backed up: \
+                         write it somewhere else",
+                    if is_dir { "into" } else { "over" }
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn database(error: DbError) -> SiteError {

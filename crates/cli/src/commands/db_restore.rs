@@ -282,6 +282,9 @@ fn print_settled(settled: &review::Settled) {
             files_line(&finished.applied)
         );
     }
+    if let Some(problem) = &settled.files_unfinished {
+        eprintln!("warning: {problem}");
+    }
 }
 
 fn files_line(files: &sitepack_db::files::FilesApplied) -> String {
@@ -412,6 +415,9 @@ struct StatusOutput<'a> {
     /// Uploaded files of a restore or revert stopped after its commit, applied now.
     #[serde(skip_serializing_if = "<[review::FinishedFiles]>::is_empty")]
     files_finished: &'a [review::FinishedFiles],
+    /// Uploaded files that could not all be written (why, and what to do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files_unfinished: Option<&'a str>,
 }
 
 /// `status SITE.toml`: the pending restore, as the database says (stale snapshots are
@@ -434,6 +440,7 @@ pub(crate) fn status(site_path: &Path, site: &DatabaseSite, json: bool) -> Resul
             pending: settled.pending.as_ref(),
             removed_snapshots: &settled.removed,
             files_finished: &settled.files_finished,
+            files_unfinished: settled.files_unfinished.as_deref(),
         })?;
         return Ok(Outcome::Success);
     }
