@@ -304,9 +304,8 @@ fn refuse_links(uploads: &Beneath, area: &str) -> Result<(), DbError> {
                 .dir(root)
                 .map_err(|e| DbError::io("open", uploads.display_path(root), e))?,
             Ok(Some(_)) => return Err(link_refused(&uploads.display_path(root))),
-            Ok(None) => return Ok(()),
-            // A parent that is not a directory: the snapshot says so.
-            Err(_) => return Ok(()),
+            // Nothing there, or a parent that is not a directory (the snapshot says so).
+            Ok(None) | Err(_) => return Ok(()),
         }
     };
     refuse_links_below(&start)
@@ -321,7 +320,7 @@ fn refuse_links_below(dir: &Beneath) -> Result<(), DbError> {
         match (kind, name.to_str()) {
             (NodeKind::File, _) => {}
             (NodeKind::Dir, Some(name)) => {
-                refuse_links_below(&dir.dir(name).map_err(|e| DbError::io("open", &at, e))?)?
+                refuse_links_below(&dir.dir(name).map_err(|e| DbError::io("open", &at, e))?)?;
             }
             _ => return Err(link_refused(&at)),
         }
@@ -375,9 +374,10 @@ pub fn apply(descriptor: &Descriptor, record: &StagedFiles) -> Result<FilesAppli
             ),
         });
     };
-    let uploads = match open_uploads(descriptor)? {
-        Some(uploads) => uploads,
-        None => {
+    let uploads = if let Some(uploads) = open_uploads(descriptor)? {
+        uploads
+    } else {
+        {
             fs::create_dir_all(uploads_path).map_err(|e| DbError::io("create", uploads_path, e))?;
             open_uploads(descriptor)?.ok_or_else(|| {
                 DbError::io(

@@ -487,33 +487,8 @@ fn remove_committed_copy(descriptor: &Descriptor, snapshot: &str) -> Result<(), 
 pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, DbError> {
     let mut pending = database_pending(descriptor)?;
     let journals = files::journals(descriptor)?;
-    let mut files_finished = Vec::new();
-    let mut files_unfinished = None;
-    // A revert's files first: committed when its restore is no longer pending (the
-    // revert deleted the marker and the copy in its transaction).
-    for record in journals.iter().filter(|r| r.step == FilesStep::Revert) {
-        let reverted = pending
-            .as_ref()
-            .is_none_or(|p| p.snapshot != record.snapshot)
-            && !committed_copy(descriptor, &record.snapshot).is_file();
-        if reverted {
-            match files::apply(descriptor, record) {
-                Ok(applied) => {
-                    remove_snapshot_named(descriptor, &record.snapshot)?;
-                    files_finished.push(FinishedFiles {
-                        snapshot: record.snapshot.clone(),
-                        step: record.step,
-                        applied,
-                    });
-                }
-                Err(error) => {
-                    files_unfinished = Some(unfinished(descriptor, "reverted", &error));
-                }
-            }
-        } else {
-            files::discard(descriptor, record)?;
-        }
-    }
+    let (mut files_finished, files_unfinished) =
+        settle_revert_files(descriptor, pending.as_ref(), &journals)?;
     if let Some(pending) = &pending
         && pending.snapshot_present
         && !committed_copy(descriptor, &pending.snapshot).is_file()
@@ -607,6 +582,38 @@ fn unfinished(descriptor: &Descriptor, done: &str, error: &DbError) -> String {
          ({error}); fix that, then `sitepack status {site}` finishes them (`sitepack revert \
          {site}` undoes a restore, rows and files)"
     )
+}
+
+/// A revert's files: applied when the revert committed (its restore is no longer
+/// pending: the revert deleted the marker and its copy in its transaction), discarded
+/// when it did not.
+fn settle_revert_files(
+    descriptor: &Descriptor,
+    pending: Option<&PendingDbRestore>,
+    journals: &[StagedFiles],
+) -> Result<(Vec<FinishedFiles>, Option<String>), DbError> {
+    let mut finished = Vec::new();
+    let mut unfinished_files = None;
+    for record in journals.iter().filter(|r| r.step == FilesStep::Revert) {
+        let reverted = pending.is_none_or(|p| p.snapshot != record.snapshot)
+            && !committed_copy(descriptor, &record.snapshot).is_file();
+        if !reverted {
+            files::discard(descriptor, record)?;
+            continue;
+        }
+        match files::apply(descriptor, record) {
+            Ok(applied) => {
+                remove_snapshot_named(descriptor, &record.snapshot)?;
+                finished.push(FinishedFiles {
+                    snapshot: record.snapshot.clone(),
+                    step: record.step,
+                    applied,
+                });
+            }
+            Err(error) => unfinished_files = Some(unfinished(descriptor, "reverted", &error)),
+        }
+    }
+    Ok((finished, unfinished_files))
 }
 
 /// A restore's files: applied when the restore committed (it is the pending one),
