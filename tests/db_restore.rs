@@ -1349,6 +1349,11 @@ fn db_a_user_archive_restores_only_that_users_files_and_no_files_none() {
     let (uploads, descriptor) = with_uploads(&shop);
     let archive = shop.root().join("user1.zip");
     create(&descriptor, &archive, &["--scope", "user:1"]);
+    // A link elsewhere in the uploads: refused (the snapshot reads them all), exit 1.
+    std::os::unix::fs::symlink("/etc/hostname", uploads.join("docs/link.txt")).unwrap();
+    let refused = restore(&archive, &descriptor, &["--yes", "--mode", "replace"]).expect(1);
+    assert!(refused.stderr.contains("link.txt"), "{}", refused.stderr);
+    std::fs::remove_file(uploads.join("docs/link.txt")).unwrap();
     damage_uploads(&uploads);
     let damaged = tree(&uploads);
     restore(&archive, &descriptor, &["--yes", "--mode", "replace"]).expect(0);
@@ -1567,9 +1572,32 @@ fn db_a_restore_of_uploads_holding_the_database_or_the_state_is_refused() {
         "{}",
         refused.stderr
     );
+    // The uploads in the state directory (where the snapshots are).
+    let snapshots = shop.root().join(".in-state/.sitepack/db-snapshots");
+    std::fs::create_dir_all(&snapshots).unwrap();
+    let uploads_inside = shop.write_descriptor(
+        "uploads-inside.toml",
+        "\n[files]\ndir = \".in-state/.sitepack/db-snapshots\"\n[state]\ndir = \".in-state\"\n",
+    );
+    let refused = restore(&archive, &uploads_inside, &["--yes", "--mode", "replace"]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("inside the state"),
+        "{}",
+        refused.stderr
+    );
+    assert!(crate::util::listing(&snapshots).is_empty());
     assert_eq!(shop.rows("acme"), rows);
     let mut now = crate::util::listing(shop.root());
-    now.retain(|name| name != "everything.toml" && name != "state-inside.toml");
+    now.retain(|name| {
+        ![
+            "everything.toml",
+            "state-inside.toml",
+            "uploads-inside.toml",
+            ".in-state",
+        ]
+        .contains(&name.as_str())
+    });
     assert_eq!(now, listing);
 }
 
@@ -1593,8 +1621,18 @@ fn db_a_merge_keeps_every_other_file_and_their_permissions() {
         std::fs::Permissions::from_mode(0o600),
     )
     .unwrap();
+    // A set-user-ID file: its copy must not carry the bit (it may be owned by root).
+    std::fs::write(uploads.join("users/2/notes.txt"), "changed\n").unwrap();
+    std::fs::set_permissions(
+        uploads.join("users/2/notes.txt"),
+        std::fs::Permissions::from_mode(0o4750),
+    )
+    .unwrap();
     let before = tree(&uploads);
     restore(&archive, &descriptor, &["--yes", "--mode", "merge"]).expect(0);
+    let notes = uploads.join("users/2/notes.txt");
+    let mode = std::fs::metadata(notes).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o750, "set-user-ID kept");
     let merged = tree(&uploads);
     assert_eq!(merged["logo.txt"], format!("file {:?}", b"the logo\n"));
     assert_eq!(merged.len(), before.len(), "{merged:?}");
@@ -1616,8 +1654,12 @@ fn db_a_link_in_the_restored_area_is_refused_in_either_mode_with_nothing_changed
     std::os::unix::fs::symlink("/etc/hostname", uploads.join("docs/guide/link.txt")).unwrap();
     let rows = shop.rows("acme");
     let before = tree(&uploads);
-    for mode in ["merge", "replace"] {
-        let refused = restore(&archive, &descriptor, &["--yes", "--mode", mode]).expect(1);
+    for (mode, dry) in [
+        ("merge", "--yes"),
+        ("replace", "--yes"),
+        ("replace", "--dry-run"),
+    ] {
+        let refused = restore(&archive, &descriptor, &[dry, "--mode", mode]).expect(1);
         assert!(
             refused.stderr.contains("link.txt") && refused.stderr.contains("symbolic link"),
             "{mode}: {}",
@@ -1675,6 +1717,31 @@ fn db_files_that_cannot_be_written_after_the_commit_are_said_and_finished_later(
         "a second restore while one is pending"
     );
     review("revert", &descriptor).expect(0);
+    assert_eq!(tree(&uploads), damaged);
+
+    // A revert whose files fail: the next restore is refused until they are in.
+    restore(&archive, &descriptor, &["--yes", "--mode", "replace"]).expect(0);
+    let reverting = crate::util::sitepack()
+        .args(["revert".as_ref(), descriptor.as_os_str()])
+        .env("SITEPACK_FAILPOINT", "db-files:1:error")
+        .output()
+        .unwrap();
+    assert_eq!(reverting.status.code(), Some(2));
+    let refused = crate::util::sitepack()
+        .args([
+            "restore".as_ref(),
+            archive.as_os_str(),
+            descriptor.as_os_str(),
+        ])
+        .args(["--yes", "--no-progress"])
+        .env("SITEPACK_FAILPOINT", "db-files:1:error")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("reverted"), "{stderr}");
+    let status = json(&review("status", &descriptor).expect(0));
+    assert_eq!(status["files_finished"][0]["step"], "revert", "{status}");
     assert_eq!(tree(&uploads), damaged);
     let failed = crate::util::sitepack()
         .args([

@@ -163,16 +163,8 @@ pub fn stage(
     step: FilesStep,
     replace: bool,
 ) -> Result<StagedFiles, DbError> {
-    let files: Vec<String> = archive_files(archive)?
-        .into_iter()
-        .filter(|f| f.starts_with(area))
-        .collect();
-    if let Some(uploads) = open_uploads(descriptor)? {
-        refuse_links(&uploads, area)?;
-        if !replace {
-            refuse_tree_conflicts(&uploads, &files)?;
-        }
-    }
+    let files = files_in(archive, area)?;
+    refuse_unrestorable(descriptor, &files, replace)?;
     let dir = files_dir(descriptor);
     fs::create_dir_all(&dir).map_err(|e| DbError::io("create", &dir, e))?;
     let name = staged_name(snapshot, step);
@@ -208,6 +200,39 @@ pub fn stage(
     };
     write_journal(&journal, &record)?;
     Ok(record)
+}
+
+fn files_in(archive: &Archive, area: &str) -> Result<Vec<String>, DbError> {
+    Ok(archive_files(archive)?
+        .into_iter()
+        .filter(|f| f.starts_with(area))
+        .collect())
+}
+
+/// Refuses (nothing changed) what the restore of `archive`'s files in `area` could not
+/// do: an uploads directory that is a link, or holds a link anywhere (the snapshot reads
+/// all of it), and for a merge a file where a directory stands. What a dry run checks.
+pub fn check_restorable(
+    descriptor: &Descriptor,
+    archive: &Archive,
+    area: &str,
+    replace: bool,
+) -> Result<(), DbError> {
+    refuse_unrestorable(descriptor, &files_in(archive, area)?, replace)
+}
+
+fn refuse_unrestorable(
+    descriptor: &Descriptor,
+    files: &[String],
+    replace: bool,
+) -> Result<(), DbError> {
+    if let Some(uploads) = open_uploads(descriptor)? {
+        refuse_links(&uploads, "")?;
+        if !replace {
+            refuse_tree_conflicts(&uploads, files)?;
+        }
+    }
+    Ok(())
 }
 
 /// Refuses files a merge cannot write: where the uploads directory holds a directory,
@@ -275,19 +300,10 @@ fn open_uploads(descriptor: &Descriptor) -> Result<Option<Beneath>, DbError> {
         }
         Ok(_) => {}
     }
-    let dir = Beneath::open(path).map_err(|e| DbError::io("open", path, e))?;
-    // The directory opened is the one looked at (not a link put in its place since).
-    let opened = dir.own_stat().map_err(|e| DbError::io("read", path, e))?;
-    let looked = fs::symlink_metadata(path).map_err(|e| DbError::io("read", path, e))?;
-    if opened.kind != NodeKind::Dir || !looked.file_type().is_dir() {
-        return Err(DbError::Plan {
-            problem: format!(
-                "the uploads directory {} changed while it was opened: try again",
-                path.display()
-            ),
-        });
-    }
-    Ok(Some(dir))
+    // Not through a link put in its place since it was looked at.
+    Beneath::open_no_follow(path)
+        .map(Some)
+        .map_err(|e| DbError::io("open (never through a link)", path, e))
 }
 
 /// Refuses a link (or another node than a file or directory) in the area: the
@@ -303,6 +319,8 @@ fn refuse_links(uploads: &Beneath, area: &str) -> Result<(), DbError> {
             Ok(Some(stat)) if stat.kind == NodeKind::Dir => uploads
                 .dir(root)
                 .map_err(|e| DbError::io("open", uploads.display_path(root), e))?,
+            // A file where the area's directory goes: a replace removes it, a merge refuses.
+            Ok(Some(stat)) if stat.kind == NodeKind::File => return Ok(()),
             Ok(Some(_)) => return Err(link_refused(&uploads.display_path(root))),
             // Nothing there, or a parent that is not a directory (the snapshot says so).
             Ok(None) | Err(_) => return Ok(()),
@@ -614,7 +632,7 @@ fn copy_over(
         io::copy(&mut input, &mut out)?;
         match parent.stat(leaf)? {
             Some(stat) if stat.kind == NodeKind::File => {
-                out.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(stat.mode))?;
+                keep_owner_and_mode(&parent, leaf, &out, stat.mode)?;
             }
             Some(stat) if stat.kind == NodeKind::Dir => parent.remove_all(leaf)?,
             _ => {}
@@ -626,6 +644,19 @@ fn copy_over(
         let _ = parent.remove_file(&temporary);
     }
     written
+}
+
+/// Gives the new copy `out` of `leaf` the old file's owner and group when this process
+/// may (as root), and its permission bits — without set-user-ID, set-group-ID or sticky,
+/// which a copy owned by someone else must never carry.
+fn keep_owner_and_mode(parent: &Beneath, leaf: &str, out: &fs::File, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if let Some(old) = parent.open_existing(leaf)? {
+        let meta = old.metadata()?;
+        // Refused unless root: the copy is then the restoring user's.
+        let _ = std::os::unix::fs::fchown(out, Some(meta.uid()), Some(meta.gid()));
+    }
+    out.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode & 0o777))
 }
 
 /// The journals in the state directory (each a restore's or a revert's files,

@@ -577,10 +577,14 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
 /// Says that the rows were `done` but the uploaded files not all written, and what to do.
 fn unfinished(descriptor: &Descriptor, done: &str, error: &DbError) -> String {
     let site = descriptor.path.display();
+    let undo = if done == "restored" {
+        format!(", or `sitepack revert {site}` undoes the restore, rows and files")
+    } else {
+        String::new()
+    };
     format!(
         "the rows were {done} (committed), but the uploaded files could not all be written \
-         ({error}); fix that, then `sitepack status {site}` finishes them (`sitepack revert \
-         {site}` undoes a restore, rows and files)"
+         ({error}); fix that, then `sitepack status {site}` finishes them{undo}"
     )
 }
 
@@ -1108,9 +1112,7 @@ fn delete_marker(engine: &mut dyn WriteEngine, descriptor: &Descriptor) -> Resul
 pub fn keep(descriptor: &Descriptor, lock: &ReviewLock) -> Result<PendingDbRestore, DbError> {
     let settled = settle(descriptor, lock)?;
     if let Some(problem) = settled.files_unfinished {
-        return Err(DbError::Review {
-            problem: format!("keep refused, nothing was changed: {problem}"),
-        });
+        return Err(DbError::Review { problem });
     }
     let Some(pending) = settled.pending else {
         return Err(no_pending(descriptor));

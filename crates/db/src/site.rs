@@ -97,6 +97,18 @@ pub(crate) fn check_layout(descriptor: &Descriptor, output: Option<&Path>) -> Re
         (real(&descriptor.state_dir), "the state directory"),
     ];
     if let Some(uploads) = descriptor.files_dir.as_deref().and_then(real) {
+        // The other way round: a restore of the uploads would remove the snapshots.
+        if real(&descriptor.state_dir)
+            .is_some_and(|state| uploads != state && uploads.starts_with(&state))
+        {
+            return Err(DbError::Overlap {
+                path: descriptor.files_dir.clone().unwrap_or_default(),
+                problem: "the uploads directory ([files] dir) is inside the state directory, \
+                          whose snapshots and locks a restore of the uploads would remove: \
+                          point [files] dir at the tenant's uploads only"
+                    .to_owned(),
+            });
+        }
         for (part, what) in &parts {
             if part.as_ref().is_some_and(|p| p.starts_with(&uploads)) {
                 return Err(DbError::Overlap {

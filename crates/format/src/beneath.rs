@@ -83,9 +83,20 @@ impl Beneath {
     /// Opens the directory `path` (which may itself be or pass through a link: the caller
     /// named it).
     pub fn open(path: &Path) -> io::Result<Self> {
+        Self::open_flags(path, OFlag::empty())
+    }
+
+    /// Opens the directory `path`, refusing it when `path` itself is a link (its
+    /// parents are followed): what is changed is the directory named, never one a link
+    /// put in its place points to.
+    pub fn open_no_follow(path: &Path) -> io::Result<Self> {
+        Self::open_flags(path, OFlag::O_NOFOLLOW)
+    }
+
+    fn open_flags(path: &Path, extra: OFlag) -> io::Result<Self> {
         let fd = nix::fcntl::open(
             path,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | extra,
             Mode::empty(),
         )
         .map_err(io::Error::from)?;
@@ -476,6 +487,20 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     use super::*;
+
+    #[test]
+    fn open_no_follow_opens_a_directory_and_refuses_a_link_to_one() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("dir");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a.txt"), "a").unwrap();
+        let link = root.path().join("link");
+        symlink(&dir, &link).unwrap();
+        let opened = Beneath::open_no_follow(&dir).unwrap();
+        assert_eq!(opened.entries().unwrap().len(), 1);
+        assert!(Beneath::open_no_follow(&link).is_err());
+        assert!(Beneath::open(&link).is_ok());
+    }
 
     fn setup() -> (tempfile::TempDir, Beneath, PathBuf) {
         let temp = tempfile::tempdir().unwrap();

@@ -146,6 +146,16 @@ pub(crate) fn restore(
         },
     };
     print_settled(&settled);
+    if let Some(problem) = &settled.files_unfinished {
+        let outcome = refused(
+            request.command,
+            DbError::Review {
+                problem: problem.clone(),
+            },
+        );
+        record_refused(descriptor, request, archive, &outcome);
+        return outcome;
+    }
     if let Some(pending) = &settled.pending {
         let outcome = refused(request.command, review::pending_error(descriptor, pending));
         record_refused(descriptor, request, archive, &outcome);
@@ -155,7 +165,10 @@ pub(crate) fn restore(
         Ok(plan) => plan,
         Err(e) => return refused(request.command, e),
     };
-    let refusal = plan.refusal_error();
+    let mut refusal = plan.refusal_error();
+    if refusal.is_none() && request.files {
+        refusal = files_refusal(descriptor, archive, plan.mode);
+    }
     if !request.json {
         let note = match (&refusal, request.dry_run) {
             (Some(_), _) => " (refused: nothing is changed)",
@@ -238,6 +251,16 @@ fn print_restored(site: &Path, done: &ReviewedRestore) -> Result<()> {
     )?;
     out.flush()?;
     Ok(())
+}
+
+/// What the uploaded files' restore would refuse (a dry run says it too).
+fn files_refusal(descriptor: &Descriptor, archive: &Archive, mode: Mode) -> Option<DbError> {
+    let area = match sitepack_db::files::restored_area(descriptor, archive) {
+        Ok(Some(area)) => area,
+        Ok(None) => return None,
+        Err(error) => return Some(error),
+    };
+    sitepack_db::files::check_restorable(descriptor, archive, &area, mode == Mode::Replace).err()
 }
 
 /// Which uploaded files the restore changes, in words.
@@ -538,8 +561,14 @@ pub(crate) fn revert(site_path: &Path, site: &DatabaseSite, json: bool) -> Resul
     };
     let result = review::revert(descriptor, &lock);
     let settled = result.as_ref().map(|r: &Reverted| r.pending.clone());
-    let settled = settled.map_err(|e| DbError::Review {
-        problem: e.to_string(),
+    // Rows reverted and files not: a failure, not a refusal.
+    let settled = settled.map_err(|e| match e {
+        DbError::FilesUnfinished { problem } => DbError::FilesUnfinished {
+            problem: problem.clone(),
+        },
+        other => DbError::Review {
+            problem: other.to_string(),
+        },
     });
     if let Some(warning) = review::record_settled(descriptor, true, &settled) {
         eprintln!("warning: {warning}");
