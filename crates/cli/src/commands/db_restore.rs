@@ -146,18 +146,19 @@ pub(crate) fn restore(
         },
     };
     print_settled(&settled);
-    if let Some(problem) = &settled.files_unfinished {
-        let outcome = refused(
-            request.command,
-            DbError::Review {
-                problem: problem.clone(),
-            },
-        );
-        record_refused(descriptor, request, archive, &outcome);
-        return outcome;
-    }
-    if let Some(pending) = &settled.pending {
-        let outcome = refused(request.command, review::pending_error(descriptor, pending));
+    // Unfinished files, or a restore pending: refused.
+    let blocked = settled
+        .files_unfinished
+        .clone()
+        .map(|problem| DbError::Review { problem })
+        .or_else(|| {
+            settled
+                .pending
+                .as_ref()
+                .map(|pending| review::pending_error(descriptor, pending))
+        });
+    if let Some(error) = blocked {
+        let outcome = refused(request.command, error);
         record_refused(descriptor, request, archive, &outcome);
         return outcome;
     }
@@ -170,15 +171,7 @@ pub(crate) fn restore(
         refusal = files_refusal(descriptor, archive, plan.mode);
     }
     if !request.json {
-        let note = match (&refusal, request.dry_run) {
-            (Some(_), _) => " (refused: nothing is changed)",
-            (None, true) => " (dry run: nothing is changed)",
-            (None, false) => "",
-        };
-        print_plan(&mut crate::human_output(), request.site_path, &plan, note)?;
-        if request.files {
-            print_files_plan(descriptor, archive, plan.mode)?;
-        }
+        show_plan(request, descriptor, archive, &plan, refusal.is_some())?;
     }
     if let Some(error) = refusal {
         let outcome = refused(request.command, error);
@@ -250,6 +243,26 @@ fn print_restored(site: &Path, done: &ReviewedRestore) -> Result<()> {
         site = site.display()
     )?;
     out.flush()?;
+    Ok(())
+}
+
+/// The plan, and the uploaded files it changes, in words.
+fn show_plan(
+    request: &RestoreRequest<'_>,
+    descriptor: &Descriptor,
+    archive: &Archive,
+    plan: &RestorePlan,
+    refused: bool,
+) -> Result<()> {
+    let note = match (refused, request.dry_run) {
+        (true, _) => " (refused: nothing is changed)",
+        (false, true) => " (dry run: nothing is changed)",
+        (false, false) => "",
+    };
+    print_plan(&mut crate::human_output(), request.site_path, plan, note)?;
+    if request.files {
+        print_files_plan(descriptor, archive, plan.mode)?;
+    }
     Ok(())
 }
 
