@@ -1299,6 +1299,19 @@ fn db_restore_puts_back_the_uploaded_files_with_the_rows_and_revert_both() {
         assert_eq!(files["written"], 3, "{kind:?}: {done}");
         assert_eq!(files["unchanged"], 1, "{kind:?}: {done}");
         assert_eq!(files["removed"], 2, "{kind:?}: {done}");
+        let audit = run(["audit".as_ref(), descriptor.as_os_str(), "--json".as_ref()]).expect(0);
+        let events = json(&audit)["events"].clone();
+        let restored = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|e| e["type"] == "restore");
+        assert_eq!(
+            restored.unwrap()["details"]["files"],
+            true,
+            "{kind:?}: {events}"
+        );
         // Nothing staged is left.
         let staged = shop.state_dir().join(".sitepack/db-files");
         assert!(crate::util::listing(&staged).is_empty(), "{kind:?}");

@@ -174,7 +174,12 @@ fn owner_of(descriptor: &Descriptor) -> String {
             format!("sqlite:{}", path.display())
         }
         Database::Postgres(target) => {
-            format!("{} (schema {})", descriptor.display_url(), target.schema)
+            // Both spellings of the scheme name the same server.
+            let url = descriptor.display_url();
+            let url = url
+                .strip_prefix("postgresql://")
+                .map_or_else(|| url.to_owned(), |rest| format!("postgres://{rest}"));
+            format!("{url} (schema {})", target.schema)
         }
     };
     format!("{database}, tenant {}", tenant_key(descriptor))
@@ -209,7 +214,9 @@ fn refuse_another_owner(descriptor: &Descriptor) -> Result<bool, DbError> {
             problem: format!(
                 "the state directory {} holds the restore reviews of {}, not of {ours}: give \
                  the descriptor {} a [state] dir of its own (nothing was changed). If it is \
-                 the same database under a new address, and no restore is pending, remove {}",
+                 the same database and tenant under a new address (a moved file, a renamed \
+                 host), remove {} and run the command again: a pending restore stays \
+                 pending",
                 descriptor.state_dir.display(),
                 text.trim_end(),
                 descriptor.path.display(),
@@ -1281,6 +1288,7 @@ pub fn record_restore(
     };
     let outcome = match result {
         Ok(done) => {
+            details.files = Some(done.files.is_some());
             details.restore_id = Some(done.pending.snapshot.clone());
             details.added = Some(done.summary.written);
             details.deleted = Some(done.summary.deleted);
