@@ -1226,7 +1226,8 @@ fn tree(dir: &Path) -> std::collections::BTreeMap<String, String> {
     out
 }
 
-/// An uploads directory of the shop's tenant, and a descriptor (`files.toml`) naming it.
+/// An uploads directory of the shop's tenant, and a descriptor (`files.toml`) naming it
+/// (its state directory the shop's, whose snapshots `Shop` lists).
 fn with_uploads(shop: &Shop) -> (PathBuf, PathBuf) {
     let uploads = shop.root().join("media/acme");
     for (path, bytes) in [
@@ -1241,7 +1242,8 @@ fn with_uploads(shop: &Shop) -> (PathBuf, PathBuf) {
     }
     let descriptor = shop.write_descriptor(
         "files.toml",
-        "users_table = \"customers\"\nowner_column = \"customer_id\"\n\n[files]\ndir = \"media/acme\"\n",
+        "users_table = \"customers\"\nowner_column = \"customer_id\"\n\n[files]\ndir = \"media/acme\"\n\n\
+         [state]\ndir = \".shop.sitepack\"\n",
     );
     (uploads, descriptor)
 }
@@ -1312,9 +1314,13 @@ fn db_restore_puts_back_the_uploaded_files_with_the_rows_and_revert_both() {
             true,
             "{kind:?}: {events}"
         );
-        // Nothing staged is left.
+        // Nothing staged is left: only what the files' permissions were, for a revert.
         let staged = shop.state_dir().join(".sitepack/db-files");
-        assert!(crate::util::listing(&staged).is_empty(), "{kind:?}");
+        let left = crate::util::listing(&staged);
+        assert!(
+            left.len() == 1 && left[0].ends_with(".metadata.json"),
+            "{kind:?}: {left:?}"
+        );
 
         let reverted = json(&review("revert", &descriptor).expect(0));
         assert_eq!(tree(&uploads), damaged_files, "{kind:?}: revert");
@@ -1634,18 +1640,24 @@ fn db_a_merge_keeps_every_other_file_and_their_permissions() {
         std::fs::Permissions::from_mode(0o600),
     )
     .unwrap();
-    // A set-user-ID file: its copy must not carry the bit (it may be owned by root).
-    std::fs::write(uploads.join("users/2/notes.txt"), "changed\n").unwrap();
-    std::fs::set_permissions(
-        uploads.join("users/2/notes.txt"),
-        std::fs::Permissions::from_mode(0o4750),
-    )
-    .unwrap();
+    // A set-user-ID file of another user: its copy keeps both, or neither.
+    let notes = uploads.join("users/2/notes.txt");
+    std::fs::write(&notes, "changed\n").unwrap();
+    let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+    if root {
+        std::os::unix::fs::chown(&notes, Some(65534), Some(65534)).unwrap();
+    }
+    std::fs::set_permissions(&notes, std::fs::Permissions::from_mode(0o4750)).unwrap();
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&notes).unwrap());
     let before = tree(&uploads);
     restore(&archive, &descriptor, &["--yes", "--mode", "merge"]).expect(0);
-    let notes = uploads.join("users/2/notes.txt");
-    let mode = std::fs::metadata(notes).unwrap().permissions().mode();
-    assert_eq!(mode & 0o7777, 0o750, "set-user-ID kept");
+    let meta = std::fs::metadata(&notes).unwrap();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&meta),
+        owner,
+        "owner changed"
+    );
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o4750);
     let merged = tree(&uploads);
     assert_eq!(merged["logo.txt"], format!("file {:?}", b"the logo\n"));
     assert_eq!(merged.len(), before.len(), "{merged:?}");
@@ -1753,8 +1765,19 @@ fn db_files_that_cannot_be_written_after_the_commit_are_said_and_finished_later(
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("reverted"), "{stderr}");
+    // The backup waits for the files too.
+    let backup = crate::util::try_create(&descriptor, shop.root().join("mid.zip"), &[]);
+    assert_ne!(backup.code, 0, "{}", backup.stderr);
+    assert!(
+        backup.stderr.contains("sitepack status"),
+        "{}",
+        backup.stderr
+    );
     let status = json(&review("status", &descriptor).expect(0));
     assert_eq!(status["files_finished"][0]["step"], "revert", "{status}");
+    // The reverted restore's snapshot goes with its files, not as a stale one.
+    assert!(status["removed_snapshots"].is_null(), "{status}");
+    assert!(shop.snapshot_files().is_empty());
     assert_eq!(tree(&uploads), damaged);
     let failed = crate::util::sitepack()
         .args([
@@ -1795,4 +1818,66 @@ fn db_files_that_cannot_be_written_after_the_commit_are_said_and_finished_later(
         String::from_utf8_lossy(&revert.stderr)
     );
     assert_eq!(tree(&uploads), damaged);
+}
+
+#[test]
+fn db_revert_gives_back_the_owner_and_permissions_of_the_files_it_puts_back() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let shop = Shop::new(Kind::Sqlite, 2);
+    let (uploads, descriptor) = with_uploads(&shop);
+    let archive = shop.root().join("acme.zip");
+    create(&descriptor, &archive, &[]);
+    // Added after the backup, private: a replace removes them, a revert puts them back.
+    std::fs::create_dir(uploads.join("private")).unwrap();
+    std::fs::write(uploads.join("private/key.txt"), "mine\n").unwrap();
+    let set_mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    set_mode(&uploads.join("private/key.txt"), 0o600);
+    set_mode(&uploads.join("private"), 0o700);
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    if root {
+        std::os::unix::fs::chown(uploads.join("private/key.txt"), Some(1000), Some(1000)).unwrap();
+    }
+    let before = tree(&uploads);
+    restore(&archive, &descriptor, &["--yes", "--mode", "replace"]).expect(0);
+    assert!(!uploads.join("private").exists());
+    // Staged copies are kept private too.
+    let staged = shop.state_dir().join(".sitepack/db-files");
+    let mode = std::fs::metadata(&staged).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    review("revert", &descriptor).expect(0);
+    assert_eq!(tree(&uploads), before);
+    let key = std::fs::metadata(uploads.join("private/key.txt")).unwrap();
+    assert_eq!(key.permissions().mode() & 0o7777, 0o600);
+    let dir = std::fs::metadata(uploads.join("private")).unwrap();
+    assert_eq!(dir.permissions().mode() & 0o7777, 0o700);
+    if root {
+        assert_eq!((key.uid(), key.gid()), (1000, 1000));
+    }
+    assert!(
+        crate::util::listing(&staged).is_empty(),
+        "{:?}",
+        crate::util::listing(&staged)
+    );
+}
+
+#[test]
+fn db_a_file_name_the_snapshot_cannot_hold_is_refused_before_anything_changes() {
+    let shop = Shop::new(Kind::Sqlite, 2);
+    let (uploads, descriptor) = with_uploads(&shop);
+    let archive = shop.root().join("acme.zip");
+    create(&descriptor, &archive, &[]);
+    std::fs::write(uploads.join("docs/new\nline.txt"), "x").unwrap();
+    let rows = shop.rows("acme");
+    for args in [&["--dry-run"][..], &["--yes"][..]] {
+        let refused = restore(&archive, &descriptor, args).expect(1);
+        assert!(
+            refused.stderr.contains("cannot hold"),
+            "{args:?}: {}",
+            refused.stderr
+        );
+    }
+    assert_eq!(shop.rows("acme"), rows);
+    assert!(shop.snapshot_files().is_empty());
 }

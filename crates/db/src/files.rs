@@ -15,9 +15,10 @@
 //! The pre-restore snapshot holds the area's files as they were, so a revert puts
 //! them back exactly the same way.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,21 @@ pub struct StagedFiles {
     pub replace: bool,
     /// The files, relative to the uploads directory, staged under the same paths.
     pub files: Vec<String>,
+    /// For a revert: the owner, group and permissions the area's files and directories
+    /// had before the restore (the snapshot holds their bytes only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, NodeMetadata>,
+}
+
+/// A file's or directory's owner, group and permission bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeMetadata {
+    /// Permission bits (`0o7777`).
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
 }
 
 /// What applying staged files changed.
@@ -97,6 +113,162 @@ fn files_dir(descriptor: &Descriptor) -> PathBuf {
 
 fn staged_name(snapshot: &str, step: FilesStep) -> String {
     format!("{snapshot}.{}", step.name())
+}
+
+fn metadata_path(descriptor: &Descriptor, snapshot: &str) -> PathBuf {
+    files_dir(descriptor).join(format!("{snapshot}.metadata.json"))
+}
+
+/// Records the owner, group and permissions of the area's files and directories as
+/// they are (beside the snapshot that holds their bytes), for a revert to give back.
+pub(crate) fn record_metadata(
+    descriptor: &Descriptor,
+    archive: &Archive,
+    snapshot: &str,
+) -> Result<(), DbError> {
+    let Some(area) = restored_area(descriptor, archive)? else {
+        return Ok(());
+    };
+    let Some(uploads) = open_uploads(descriptor)? else {
+        return Ok(());
+    };
+    let mut found = BTreeMap::new();
+    let root = area.trim_end_matches('/');
+    if root.is_empty() {
+        collect_metadata(&uploads, "", &mut found)?;
+    } else if let Ok(Some(stat)) = uploads.stat(root)
+        && stat.kind == NodeKind::Dir
+    {
+        let dir = uploads
+            .dir(root)
+            .map_err(|e| DbError::io("open", uploads.display_path(root), e))?;
+        found.insert(root.to_owned(), metadata_of(&stat));
+        collect_metadata(&dir, root, &mut found)?;
+    }
+    let dir = files_dir(descriptor);
+    make_private_dir(&dir)?;
+    write_private_json(&metadata_path(descriptor, snapshot), &found)
+}
+
+fn metadata_of(stat: &sitepack_format::NodeStat) -> NodeMetadata {
+    NodeMetadata {
+        mode: stat.mode,
+        uid: stat.uid,
+        gid: stat.gid,
+    }
+}
+
+fn collect_metadata(
+    dir: &Beneath,
+    path: &str,
+    found: &mut BTreeMap<String, NodeMetadata>,
+) -> Result<(), DbError> {
+    let entries = dir
+        .entries()
+        .map_err(|e| DbError::io("read", dir.path().to_path_buf(), e))?;
+    for (name, kind) in entries {
+        let Some(name) = name.to_str() else { continue };
+        let relative = if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}/{name}")
+        };
+        let Some(stat) = dir
+            .stat(name)
+            .map_err(|e| DbError::io("read", dir.display_path(name), e))?
+        else {
+            continue;
+        };
+        match kind {
+            NodeKind::File => {
+                found.insert(relative, metadata_of(&stat));
+            }
+            NodeKind::Dir => {
+                found.insert(relative.clone(), metadata_of(&stat));
+                let below = dir
+                    .dir(name)
+                    .map_err(|e| DbError::io("open", dir.display_path(name), e))?;
+                collect_metadata(&below, &relative, found)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Removes the metadata recorded for the restore whose snapshot is `snapshot`.
+pub(crate) fn remove_metadata(descriptor: &Descriptor, snapshot: &str) -> Result<(), DbError> {
+    remove_file(&metadata_path(descriptor, snapshot))
+}
+
+fn read_metadata(
+    descriptor: &Descriptor,
+    snapshot: &str,
+    area: &str,
+) -> Result<BTreeMap<String, NodeMetadata>, DbError> {
+    let path = metadata_path(descriptor, snapshot);
+    let text = match fs::read(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(DbError::io("read", &path, e)),
+    };
+    let found: BTreeMap<String, NodeMetadata> =
+        serde_json::from_slice(&text).map_err(|e| DbError::Review {
+            problem: format!(
+                "{} is not the record of permissions sitepack wrote ({e}): nothing was \
+                 changed; move it out of that directory to go on (the files then come back \
+                 with default permissions)",
+                path.display()
+            ),
+        })?;
+    if found.keys().all(|p| fits_area(p, area)) {
+        Ok(found)
+    } else {
+        Err(DbError::Review {
+            problem: format!(
+                "{} names paths outside the restored area: nothing was changed; move it out \
+                 of that directory to go on",
+                path.display()
+            ),
+        })
+    }
+}
+
+/// Whether `path` (relative to the uploads) is one an archive may hold, in `area` (or
+/// the area's own directory).
+fn fits_area(path: &str, area: &str) -> bool {
+    (path.starts_with(area) || area.trim_end_matches('/') == path)
+        && format!("{ARCHIVE_FILES}{path}")
+            .parse::<sitepack_format::ArchivePath>()
+            .is_ok()
+}
+
+/// Makes `dir` (and its parents), readable by its owner only: staged copies of private
+/// files stay private.
+fn make_private_dir(dir: &Path) -> Result<(), DbError> {
+    fs::create_dir_all(dir).map_err(|e| DbError::io("create", dir, e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| DbError::io("set the permissions of", dir, e))
+}
+
+fn write_private_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DbError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let text = serde_json::to_vec_pretty(value).map_err(|e| DbError::Query {
+        what: format!("writing {}", path.display()),
+        reason: e.to_string(),
+    })?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".tmp-files-")
+        .tempfile_in(dir)
+        .map_err(|e| DbError::io("create a temporary file in", dir, e))?;
+    file.write_all(&text)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|e| DbError::io("write", path, e))?;
+    file.persist(path)
+        .map_err(|e| DbError::io("rename into", path, e.error))?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| DbError::io("sync", dir, e))
 }
 
 fn journal_path(descriptor: &Descriptor, snapshot: &str, step: FilesStep) -> PathBuf {
@@ -166,7 +338,7 @@ pub fn stage(
     let files = files_in(archive, area)?;
     refuse_unrestorable(descriptor, &files, replace)?;
     let dir = files_dir(descriptor);
-    fs::create_dir_all(&dir).map_err(|e| DbError::io("create", &dir, e))?;
+    make_private_dir(&dir)?;
     let name = staged_name(snapshot, step);
     let staged_path = dir.join(&name);
     // What a killed run left under this name is no one's: staged again.
@@ -178,7 +350,7 @@ pub fn stage(
     for file in &files {
         let at = staged.display_path(file);
         let written = staged.create_parent(file).and_then(|(parent, leaf)| {
-            let out = parent.create_new_file(leaf, 0o644)?;
+            let out = parent.create_new_file(leaf, 0o600)?;
             let mut out = io::BufWriter::new(out);
             archive
                 .copy_entry(&format!("{ARCHIVE_FILES}{file}"), &mut out)
@@ -191,14 +363,19 @@ pub fn stage(
     staged
         .sync_fs()
         .map_err(|e| DbError::io("sync", &staged_path, e))?;
+    let metadata = match step {
+        FilesStep::Revert => read_metadata(descriptor, snapshot, area)?,
+        FilesStep::Restore => BTreeMap::new(),
+    };
     let record = StagedFiles {
         snapshot: snapshot.to_owned(),
         step,
         area: area.to_owned(),
         replace,
         files,
+        metadata,
     };
-    write_journal(&journal, &record)?;
+    write_private_json(&journal, &record)?;
     Ok(record)
 }
 
@@ -261,8 +438,7 @@ fn refuse_tree_conflicts(uploads: &Beneath, files: &[String]) -> Result<(), DbEr
                 return Err(DbError::Plan {
                     problem: format!(
                         "a merge cannot write the archive's file {file}: {} is not a {} in \
-                         the uploads directory; move it away, or restore with --mode replace \
-                         (nothing was changed)",
+                         the uploads directory; move it away, or restore with --mode replace",
                         uploads.display_path(&prefix).display(),
                         if last { "regular file" } else { "directory" }
                     ),
@@ -276,7 +452,7 @@ fn refuse_tree_conflicts(uploads: &Beneath, files: &[String]) -> Result<(), DbEr
 /// Opens the uploads directory to change it (`None` when it does not exist yet): never
 /// through a link, and never one that holds the database, the descriptor or the state
 /// directory (a replace would remove them).
-fn open_uploads(descriptor: &Descriptor) -> Result<Option<Beneath>, DbError> {
+pub(crate) fn open_uploads(descriptor: &Descriptor) -> Result<Option<Beneath>, DbError> {
     let Some(path) = &descriptor.files_dir else {
         return Ok(None);
     };
@@ -326,20 +502,42 @@ fn refuse_links(uploads: &Beneath, area: &str) -> Result<(), DbError> {
             Ok(None) | Err(_) => return Ok(()),
         }
     };
-    refuse_links_below(&start)
+    refuse_links_below(&start, root)
 }
 
-fn refuse_links_below(dir: &Beneath) -> Result<(), DbError> {
+fn refuse_links_below(dir: &Beneath, path: &str) -> Result<(), DbError> {
     let entries = dir
         .entries()
         .map_err(|e| DbError::io("read", dir.path().to_path_buf(), e))?;
     for (name, kind) in entries {
         let at = dir.path().join(&name);
-        match (kind, name.to_str()) {
-            (NodeKind::File, _) => {}
-            (NodeKind::Dir, Some(name)) => {
-                refuse_links_below(&dir.dir(name).map_err(|e| DbError::io("open", &at, e))?)?;
-            }
+        let Some(name) = name.to_str() else {
+            return Err(link_refused(&at));
+        };
+        let relative = if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}/{name}")
+        };
+        // A name the snapshot could not hold (a newline, a backslash…).
+        if format!("{ARCHIVE_FILES}{relative}")
+            .parse::<sitepack_format::ArchivePath>()
+            .is_err()
+        {
+            return Err(DbError::Plan {
+                problem: format!(
+                    "{} in the uploads directory has a name an archive cannot hold, so the \
+                     pre-restore snapshot could not keep it: rename it",
+                    at.display()
+                ),
+            });
+        }
+        match kind {
+            NodeKind::File => {}
+            NodeKind::Dir => refuse_links_below(
+                &dir.dir(name).map_err(|e| DbError::io("open", &at, e))?,
+                &relative,
+            )?,
             _ => return Err(link_refused(&at)),
         }
     }
@@ -351,31 +549,10 @@ fn link_refused(at: &Path) -> DbError {
         problem: format!(
             "{} in the uploads directory is a symbolic link or another special file (or a \
              name that is not UTF-8): sitepack never follows links, and the pre-restore \
-             snapshot cannot hold it; replace it by what it points to, or remove it \
-             (nothing was changed)",
+             snapshot cannot hold it; replace it by what it points to, or remove it",
             at.display()
         ),
     }
-}
-
-fn write_journal(path: &Path, record: &StagedFiles) -> Result<(), DbError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let text = serde_json::to_vec_pretty(record).map_err(|e| DbError::Query {
-        what: format!("writing {}", path.display()),
-        reason: e.to_string(),
-    })?;
-    let mut file = tempfile::Builder::new()
-        .prefix(".tmp-files-")
-        .tempfile_in(dir)
-        .map_err(|e| DbError::io("create a temporary file in", dir, e))?;
-    file.write_all(&text)
-        .and_then(|()| file.as_file().sync_all())
-        .map_err(|e| DbError::io("write", path, e))?;
-    file.persist(path)
-        .map_err(|e| DbError::io("rename into", path, e.error))?;
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| DbError::io("sync", dir, e))
 }
 
 /// Makes the uploads directory hold the staged files of `record` (removing the area's
@@ -422,15 +599,51 @@ pub fn apply(descriptor: &Descriptor, record: &StagedFiles) -> Result<FilesAppli
             applied.unchanged += 1;
             continue;
         }
-        copy_over(&staged, &uploads, file, &mut temporaries).map_err(io_error)?;
+        let wanted = record.metadata.get(file.as_str());
+        copy_over(&staged, &uploads, file, wanted, &mut temporaries).map_err(io_error)?;
         applied.written += 1;
     }
+    give_back_metadata(&uploads, &record.metadata)?;
     uploads
         .sync_fs()
         .map_err(|e| DbError::io("sync", uploads_path, e))?;
     sitepack_format::failpoint::hit("db-files:applied");
     finish(descriptor, record)?;
     Ok(applied)
+}
+
+/// Gives the files and directories of `metadata` that are there their recorded owner
+/// and group (when this process may: as root) and permission bits (without
+/// set-user-ID, set-group-ID and sticky unless the owner was given back too).
+fn give_back_metadata(
+    uploads: &Beneath,
+    metadata: &BTreeMap<String, NodeMetadata>,
+) -> Result<(), DbError> {
+    for (path, wanted) in metadata {
+        let at = uploads.display_path(path);
+        let Some(stat) = uploads
+            .stat(path)
+            .map_err(|e| DbError::io("read", &at, e))?
+        else {
+            continue;
+        };
+        let result = match stat.kind {
+            NodeKind::File => uploads
+                .open_existing(path)
+                .and_then(|file| file.map_or(Ok(()), |file| set_owner_and_mode(&file, *wanted))),
+            NodeKind::Dir => uploads.dir(path).and_then(|dir| {
+                let owned = dir.set_owner(wanted.uid, wanted.gid).is_ok();
+                dir.set_mode(if owned {
+                    wanted.mode
+                } else {
+                    wanted.mode & 0o777
+                })
+            }),
+            _ => Ok(()),
+        };
+        result.map_err(|e| DbError::io("set the permissions of", &at, e))?;
+    }
+    Ok(())
 }
 
 /// Removes a record's journal, then its staged copies.
@@ -599,7 +812,7 @@ impl Temporaries {
         loop {
             let name = format!(".sitepack-{}-{}.tmp", std::process::id(), self.next);
             self.next += 1;
-            match dir.create_new_file(&name, 0o644) {
+            match dir.create_new_file(&name, 0o600) {
                 Ok(file) => return Ok((name, file)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
@@ -615,6 +828,7 @@ fn copy_over(
     staged: &Beneath,
     uploads: &Beneath,
     file: &str,
+    wanted: Option<&NodeMetadata>,
     temporaries: &mut Temporaries,
 ) -> io::Result<()> {
     // Something else than a directory on the way: a replace removed what was not the
@@ -630,12 +844,24 @@ fn copy_over(
     let (temporary, mut out) = temporaries.create(&parent)?;
     let written = (|| {
         io::copy(&mut input, &mut out)?;
-        match parent.stat(leaf)? {
-            Some(stat) if stat.kind == NodeKind::File => {
-                keep_owner_and_mode(&parent, leaf, &out, stat.mode)?;
-            }
-            Some(stat) if stat.kind == NodeKind::Dir => parent.remove_all(leaf)?,
-            _ => {}
+        let existing = parent.stat(leaf)?;
+        // Whose the file is: as recorded before the restore (a revert), else as the
+        // file written over was, else a new upload's.
+        let owner = match (wanted, existing) {
+            (Some(wanted), _) => Some(*wanted),
+            (None, Some(stat)) if stat.kind == NodeKind::File => Some(NodeMetadata {
+                mode: stat.mode,
+                uid: stat.uid,
+                gid: stat.gid,
+            }),
+            _ => None,
+        };
+        match owner {
+            Some(owner) => set_owner_and_mode(&out, owner)?,
+            None => out.set_permissions(fs::Permissions::from_mode(0o644))?,
+        }
+        if existing.is_some_and(|stat| stat.kind == NodeKind::Dir) {
+            parent.remove_all(leaf)?;
         }
         out.sync_all()?;
         parent.rename(&temporary, &parent, leaf)
@@ -646,17 +872,17 @@ fn copy_over(
     written
 }
 
-/// Gives the new copy `out` of `leaf` the old file's owner and group when this process
-/// may (as root), and its permission bits — without set-user-ID, set-group-ID or sticky,
-/// which a copy owned by someone else must never carry.
-fn keep_owner_and_mode(parent: &Beneath, leaf: &str, out: &fs::File, mode: u32) -> io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    if let Some(old) = parent.open_existing(leaf)? {
-        let meta = old.metadata()?;
-        // Refused unless root: the copy is then the restoring user's.
-        let _ = std::os::unix::fs::fchown(out, Some(meta.uid()), Some(meta.gid()));
-    }
-    out.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode & 0o777))
+/// Gives `file` the owner and group of `wanted` when this process may (as root), and
+/// its permission bits — set-user-ID, set-group-ID and sticky only with that owner: a
+/// file owned by someone else must never carry them.
+fn set_owner_and_mode(file: &fs::File, wanted: NodeMetadata) -> io::Result<()> {
+    let owned = std::os::unix::fs::fchown(file, Some(wanted.uid), Some(wanted.gid)).is_ok();
+    let mode = if owned {
+        wanted.mode
+    } else {
+        wanted.mode & 0o777
+    };
+    file.set_permissions(fs::Permissions::from_mode(mode))
 }
 
 /// The journals in the state directory (each a restore's or a revert's files,
@@ -673,7 +899,10 @@ pub fn journals(descriptor: &Descriptor) -> Result<Vec<StagedFiles>, DbError> {
         let entry = entry.map_err(|e| DbError::io("read", &dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         // Journals are named by sitepack: `SNAPSHOT.STEP.json`, in lower case.
-        if name.starts_with('.') || name.strip_suffix(".json").is_none() {
+        if name.starts_with('.')
+            || name.strip_suffix(".json").is_none()
+            || name.ends_with(".metadata.json")
+        {
             continue;
         }
         let path = entry.path();
@@ -695,6 +924,7 @@ pub fn journals(descriptor: &Descriptor) -> Result<Vec<StagedFiles>, DbError> {
         if journal_path(descriptor, &record.snapshot, record.step) != path
             || record.snapshot.contains('/')
             || !files_fit
+            || !record.metadata.keys().all(|p| fits_area(p, &record.area))
         {
             return Err(DbError::Review {
                 problem: format!(

@@ -542,12 +542,20 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
             // A committed restore's: decided below.
             continue;
         }
+        if journals
+            .iter()
+            .any(|r| r.step == FilesStep::Revert && r.snapshot == name)
+        {
+            // A committed revert whose files are not all in yet: removed once they are.
+            continue;
+        }
         let result = if path.is_dir() {
             fs::remove_dir_all(&path)
         } else {
             fs::remove_file(&path)
         };
         result.map_err(|e| DbError::io("remove the stale snapshot", &path, e))?;
+        files::remove_metadata(descriptor, &name)?;
         // A restore that never committed (killed, or rolled back without its own
         // clean-up): the database was never changed; said in the audit log.
         let details = sitepack_site::RecoverDetails {
@@ -790,6 +798,7 @@ pub fn restore_for_review(
             if let Some((path, _)) = &hooks.snapshot {
                 let _ = fs::remove_file(path);
             }
+            let _ = files::remove_metadata(descriptor, &snapshot_name);
             discard_staged();
             return Err(error);
         }
@@ -872,6 +881,9 @@ impl RestoreHooks for ReviewHooks<'_> {
             self.snapshot_name,
             self.with_files,
         )?;
+        if self.with_files {
+            files::record_metadata(self.descriptor, self.archive, self.snapshot_name)?;
+        }
         self.snapshot = Some(written);
         Ok(())
     }
@@ -1037,14 +1049,15 @@ fn write_snapshot(
     write_json(&staging.path().join(DB_SCHEMA_PATH), &schema_value)?;
     // The uploads of the archive's scope as they are, when the restore changes them: a
     // revert puts them back with the rows.
+    // Never through a link (one swapped in since the checks included).
     let uploads = match (&descriptor.files_dir, with_files) {
         (Some(uploads), true) => {
             fs::create_dir_all(uploads).map_err(|e| DbError::io("create", uploads, e))?;
-            Some(uploads.as_path())
+            files::open_uploads(descriptor)?
         }
         _ => None,
     };
-    let site = Site::open_database(staging.path(), uploads, &descriptor.state_dir)
+    let site = Site::open_database_with(staging.path(), uploads, &descriptor.state_dir)
         .map_err(|e| DbError::from(Box::new(e)))?
         .with_tables(entries);
     let final_path = dir.join(name);
@@ -1142,6 +1155,7 @@ fn remove_snapshot(descriptor: &Descriptor, pending: &PendingDbRestore) -> Resul
 }
 
 fn remove_snapshot_named(descriptor: &Descriptor, snapshot: &str) -> Result<(), DbError> {
+    files::remove_metadata(descriptor, snapshot)?;
     let path = snapshots_dir(descriptor).join(snapshot);
     match fs::remove_file(&path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

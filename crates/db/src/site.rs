@@ -182,6 +182,21 @@ impl BackupSource for DatabaseSite {
             ArchiveOutput::Stream { .. } => None,
         };
         self.check_layout(output_path).map_err(database)?;
+        // Rows restored and files not all in place yet: a backup now would not be one
+        // state of the site.
+        if let Some(record) = crate::files::journals(&self.descriptor)
+            .map_err(database)?
+            .first()
+        {
+            return Err(database(DbError::Review {
+                problem: format!(
+                    "the uploaded files of restore {} are not all in place yet: run `sitepack \
+                     status {}` to finish them, then back up",
+                    record.snapshot,
+                    self.descriptor.path.display()
+                ),
+            }));
+        }
         let scope = Scope::try_from(&options.scope).map_err(database)?;
         let state_root = &self.descriptor.state_dir;
         let internal = state_root.join(INTERNAL_DIR);

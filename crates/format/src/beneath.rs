@@ -70,6 +70,10 @@ pub struct NodeStat {
     pub size: u64,
     /// Its permission bits (`0o7777`).
     pub mode: u32,
+    /// Its owner.
+    pub uid: u32,
+    /// Its group.
+    pub gid: u32,
 }
 
 /// An open directory; see the module documentation.
@@ -288,6 +292,11 @@ impl Beneath {
         nix::sys::stat::fchmod(&self.fd, Mode::from_bits_truncate(mode)).map_err(io::Error::from)
     }
 
+    /// Gives this directory the owner `uid` and group `gid`.
+    pub fn set_owner(&self, uid: u32, gid: u32) -> io::Result<()> {
+        std::os::unix::fs::fchown(&self.fd, Some(uid), Some(gid))
+    }
+
     /// This directory's own kind, size and mode.
     pub fn own_stat(&self) -> io::Result<NodeStat> {
         nix::sys::stat::fstat(&self.fd)
@@ -440,6 +449,8 @@ fn node_stat(stat: &nix::sys::stat::FileStat) -> NodeStat {
         kind,
         size: u64::try_from(stat.st_size).unwrap_or(0),
         mode: stat.st_mode & 0o7777,
+        uid: stat.st_uid,
+        gid: stat.st_gid,
     }
 }
 

@@ -77,14 +77,25 @@ impl Site {
         uploads: Option<&Path>,
         state_root: &Path,
     ) -> Result<Self, WriterError> {
+        let uploads = match uploads {
+            Some(root) => Some(Beneath::open(root).map_err(|e| open_error(root, e))?),
+            None => None,
+        };
+        Self::open_database_with(staged, uploads, state_root)
+    }
+
+    /// [`open_database`](Self::open_database) with the uploads directory already open
+    /// (as the caller chose to open it: a restore's snapshot never through a link).
+    pub fn open_database_with(
+        staged: &Path,
+        uploads: Option<Beneath>,
+        state_root: &Path,
+    ) -> Result<Self, WriterError> {
         let mut site = Self::open_inner(staged)?;
-        if let Some(root) = uploads {
-            let dir = Beneath::open(root).map_err(|e| open_error(root, e))?;
-            site.uploads = Some(Uploads {
-                root: root.to_path_buf(),
-                dir: Arc::new(dir),
-            });
-        }
+        site.uploads = uploads.map(|dir| Uploads {
+            root: dir.path().to_path_buf(),
+            dir: Arc::new(dir),
+        });
         site.state_root = state_root.to_path_buf();
         site.database = true;
         Ok(site)

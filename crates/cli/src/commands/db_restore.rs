@@ -509,11 +509,19 @@ pub(crate) fn status(site_path: &Path, site: &DatabaseSite, json: bool) -> Resul
                     pending.snapshot
                 )?;
             }
-            writeln!(
-                out,
-                "accept it with `sitepack keep {site}`, or undo it with `sitepack revert {site}`",
-                site = site_path.display()
-            )?;
+            if settled.files_unfinished.is_some() {
+                writeln!(
+                    out,
+                    "its uploaded files are not all in place (see the warning): fix that and run `sitepack status {site}` again, or undo it with `sitepack revert {site}`",
+                    site = site_path.display()
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "accept it with `sitepack keep {site}`, or undo it with `sitepack revert {site}`",
+                    site = site_path.display()
+                )?;
+            }
         }
     }
     out.flush()?;
