@@ -1504,6 +1504,7 @@ fn db_two_tenants_never_share_a_state_directory_for_their_reviews() {
     let beta_archive = shop.root().join("beta.zip");
     create(&beta, &beta_archive, &[]);
     restore(&beta_archive, &beta, &["--yes"]).expect(1);
+    restore(&beta_archive, &beta, &["--dry-run"]).expect(1);
     // acme's review goes on.
     review("revert", &shop.descriptor()).expect(0);
 }
@@ -1878,6 +1879,70 @@ fn db_a_file_name_the_snapshot_cannot_hold_is_refused_before_anything_changes() 
             refused.stderr
         );
     }
+    // Names that differ only in case.
+    std::fs::remove_file(uploads.join("docs/new\nline.txt")).unwrap();
+    std::fs::write(uploads.join("docs/Case.txt"), "x").unwrap();
+    std::fs::write(uploads.join("docs/case.txt"), "y").unwrap();
+    for args in [&["--dry-run"][..], &["--yes"][..]] {
+        let refused = restore(&archive, &descriptor, args).expect(1);
+        assert!(
+            refused.stderr.contains("only in case"),
+            "{args:?}: {}",
+            refused.stderr
+        );
+    }
     assert_eq!(shop.rows("acme"), rows);
     assert!(shop.snapshot_files().is_empty());
+}
+
+#[test]
+fn db_a_hard_link_in_the_uploads_never_has_its_permissions_changed_by_a_revert() {
+    use std::os::unix::fs::PermissionsExt;
+    let shop = Shop::new(Kind::Sqlite, 2);
+    let (uploads, descriptor) = with_uploads(&shop);
+    let archive = shop.root().join("acme.zip");
+    create(&descriptor, &archive, &[]);
+    restore(&archive, &descriptor, &["--yes", "--mode", "replace"]).expect(0);
+    // Put in the uploads since: a second name of a file elsewhere, with the bytes the
+    // revert would give back there.
+    let outside = shop.root().join("outside.txt");
+    std::fs::write(&outside, "the logo\n").unwrap();
+    std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::remove_file(uploads.join("logo.txt")).unwrap();
+    std::fs::hard_link(&outside, uploads.join("logo.txt")).unwrap();
+    review("revert", &descriptor).expect(0);
+    let mode = std::fs::metadata(&outside).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o600, "the other name's permissions changed");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "the logo\n");
+}
+
+#[test]
+fn db_what_a_killed_staging_left_is_removed_and_a_linked_staging_directory_refused() {
+    let shop = Shop::new(Kind::Sqlite, 2);
+    let (uploads, descriptor) = with_uploads(&shop);
+    let archive = shop.root().join("acme.zip");
+    create(&descriptor, &archive, &[]);
+    // A run killed while staging, before its journal: its copies, a temporary file.
+    let staged = shop.state_dir().join(".sitepack/db-files");
+    let orphan = staged.join("restore-20260101T000000000Z-1.zip.restore");
+    std::fs::create_dir_all(orphan.join("docs")).unwrap();
+    std::fs::write(orphan.join("docs/a.txt"), "a").unwrap();
+    std::fs::write(staged.join(".tmp-files-abc"), "{").unwrap();
+    review("status", &descriptor).expect(0);
+    let left = crate::util::listing(&staged);
+    assert!(left.is_empty(), "{left:?}");
+
+    // The staging directory made a link to somewhere else: refused, nothing there changes.
+    std::fs::remove_dir(&staged).unwrap();
+    let elsewhere = shop.root().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &staged).unwrap();
+    let before = tree(&uploads);
+    let rows = shop.rows("acme");
+    let refused = restore(&archive, &descriptor, &["--yes", "--mode", "replace"]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(refused.stderr.contains("db-files"), "{}", refused.stderr);
+    assert!(crate::util::listing(&elsewhere).is_empty());
+    assert_eq!(tree(&uploads), before);
+    assert_eq!(shop.rows("acme"), rows);
 }

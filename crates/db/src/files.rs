@@ -247,8 +247,26 @@ fn fits_area(path: &str, area: &str) -> bool {
 /// files stay private.
 fn make_private_dir(dir: &Path) -> Result<(), DbError> {
     fs::create_dir_all(dir).map_err(|e| DbError::io("create", dir, e))?;
+    refuse_linked_dir(dir)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
         .map_err(|e| DbError::io("set the permissions of", dir, e))
+}
+
+/// Refuses `dir` (sitepack's own, in the state directory) when it is a link: what is
+/// staged, recorded or read there must be what sitepack put there.
+fn refuse_linked_dir(dir: &Path) -> Result<(), DbError> {
+    let meta = fs::symlink_metadata(dir).map_err(|e| DbError::io("read", dir, e))?;
+    if meta.file_type().is_dir() {
+        Ok(())
+    } else {
+        Err(DbError::Review {
+            problem: format!(
+                "{} is not a directory sitepack made (a link?): nothing was changed; move it \
+                 out of the state directory to go on",
+                dir.display()
+            ),
+        })
+    }
 }
 
 fn write_private_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DbError> {
@@ -509,6 +527,8 @@ fn refuse_links_below(dir: &Beneath, path: &str) -> Result<(), DbError> {
     let entries = dir
         .entries()
         .map_err(|e| DbError::io("read", dir.path().to_path_buf(), e))?;
+    // Names an archive holds apart only on case-sensitive file systems: refused by it.
+    let mut folded: BTreeMap<String, String> = BTreeMap::new();
     for (name, kind) in entries {
         let at = dir.path().join(&name);
         let Some(name) = name.to_str() else {
@@ -519,6 +539,16 @@ fn refuse_links_below(dir: &Beneath, path: &str) -> Result<(), DbError> {
         } else {
             format!("{path}/{name}")
         };
+        if let Some(other) = folded.insert(name.to_lowercase(), name.to_owned()) {
+            return Err(DbError::Plan {
+                problem: format!(
+                    "{} and {} in the uploads directory differ only in case, which the \
+                     pre-restore snapshot (an archive) cannot hold apart: rename one",
+                    at.display(),
+                    dir.path().join(other).display()
+                ),
+            });
+        }
         // A name the snapshot could not hold (a newline, a backslash…).
         if format!("{ARCHIVE_FILES}{relative}")
             .parse::<sitepack_format::ArchivePath>()
@@ -549,7 +579,8 @@ fn link_refused(at: &Path) -> DbError {
         problem: format!(
             "{} in the uploads directory is a symbolic link or another special file (or a \
              name that is not UTF-8): sitepack never follows links, and the pre-restore \
-             snapshot cannot hold it; replace it by what it points to, or remove it",
+             snapshot cannot hold it; remove it (or put a copy of what it points to in its \
+             place, if that belongs to the site)",
             at.display()
         ),
     }
@@ -628,9 +659,14 @@ fn give_back_metadata(
             continue;
         };
         let result = match stat.kind {
-            NodeKind::File => uploads
-                .open_existing(path)
-                .and_then(|file| file.map_or(Ok(()), |file| set_owner_and_mode(&file, *wanted))),
+            NodeKind::File => uploads.open_existing(path).and_then(|file| match file {
+                // A file with other names (a hard link put there) is not only the
+                // uploads': its owner and permissions are left alone.
+                Some(file) if std::os::unix::fs::MetadataExt::nlink(&file.metadata()?) == 1 => {
+                    set_owner_and_mode(&file, *wanted)
+                }
+                _ => Ok(()),
+            }),
             NodeKind::Dir => uploads.dir(path).and_then(|dir| {
                 let owned = dir.set_owner(wanted.uid, wanted.gid).is_ok();
                 dir.set_mode(if owned {
@@ -885,6 +921,31 @@ fn set_owner_and_mode(file: &fs::File, wanted: NodeMetadata) -> io::Result<()> {
     file.set_permissions(fs::Permissions::from_mode(mode))
 }
 
+/// Removes what a run killed before writing its journal left: staged copies without a
+/// journal, and temporary files. Call it holding the review lock (no run is staging).
+pub(crate) fn remove_orphans(descriptor: &Descriptor) -> Result<(), DbError> {
+    let dir = files_dir(descriptor);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(DbError::io("read", &dir, e)),
+    };
+    refuse_linked_dir(&dir)?;
+    for entry in entries {
+        let entry = entry.map_err(|e| DbError::io("read", &dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let staged_without_journal = (name.ends_with(".restore") || name.ends_with(".revert"))
+            && !dir.join(format!("{name}.json")).is_file();
+        if staged_without_journal {
+            remove_staged(&path)?;
+        } else if name.starts_with(".tmp-files-") {
+            remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
 /// The journals in the state directory (each a restore's or a revert's files,
 /// applied or discarded by [`crate::review::settle`]).
 pub fn journals(descriptor: &Descriptor) -> Result<Vec<StagedFiles>, DbError> {
@@ -894,6 +955,7 @@ pub fn journals(descriptor: &Descriptor) -> Result<Vec<StagedFiles>, DbError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(DbError::io("read", &dir, e)),
     };
+    refuse_linked_dir(&dir)?;
     let mut found = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| DbError::io("read", &dir, e))?;

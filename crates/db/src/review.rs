@@ -163,7 +163,8 @@ impl ReviewLock {
     }
 }
 
-/// The file that says whose reviews a state directory holds (see [`claim_state_dir`]).
+/// The file that says whose reviews a state directory holds: the database and tenant
+/// its first review recorded; a descriptor of another is refused.
 pub const OWNER_FILE: &str = "db-review-owner";
 
 /// The database and tenant whose restores a state directory reviews.
@@ -493,6 +494,7 @@ fn remove_committed_copy(descriptor: &Descriptor, snapshot: &str) -> Result<(), 
 /// are an error naming them.
 pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, DbError> {
     let mut pending = database_pending(descriptor)?;
+    files::remove_orphans(descriptor)?;
     let journals = files::journals(descriptor)?;
     let (mut files_finished, files_unfinished) =
         settle_revert_files(descriptor, pending.as_ref(), &journals)?;

@@ -130,6 +130,9 @@ pub(crate) fn restore(
     archive: &Archive,
 ) -> Result<Outcome> {
     let descriptor = site.descriptor();
+    if let Err(e) = review::check_state_dir_owner(descriptor) {
+        return refused(request.command, e);
+    }
     let lock = if request.dry_run {
         None
     } else {
