@@ -1847,6 +1847,9 @@ fn db_revert_gives_back_the_owner_and_permissions_of_the_files_it_puts_back() {
     let staged = shop.state_dir().join(".sitepack/db-files");
     let mode = std::fs::metadata(&staged).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
+    let snapshots = shop.state_dir().join(".sitepack/db-snapshots");
+    let mode = std::fs::metadata(snapshots).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
     review("revert", &descriptor).expect(0);
     assert_eq!(tree(&uploads), before);
     let key = std::fs::metadata(uploads.join("private/key.txt")).unwrap();

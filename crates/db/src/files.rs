@@ -243,9 +243,9 @@ fn fits_area(path: &str, area: &str) -> bool {
             .is_ok()
 }
 
-/// Makes `dir` (and its parents), readable by its owner only: staged copies of private
-/// files stay private.
-fn make_private_dir(dir: &Path) -> Result<(), DbError> {
+/// Makes `dir` (and its parents), readable by its owner only: staged copies and
+/// snapshots of private files stay private.
+pub(crate) fn make_private_dir(dir: &Path) -> Result<(), DbError> {
     fs::create_dir_all(dir).map_err(|e| DbError::io("create", dir, e))?;
     refuse_linked_dir(dir)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))

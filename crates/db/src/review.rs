@@ -214,7 +214,7 @@ fn refuse_another_owner(descriptor: &Descriptor) -> Result<bool, DbError> {
         Ok(text) => Err(DbError::Review {
             problem: format!(
                 "the state directory {} holds the restore reviews of {}, not of {ours}: give \
-                 the descriptor {} a [state] dir of its own (nothing was changed). If it is \
+                 the descriptor {} a [state] dir of its own. If it is \
                  the same database and tenant under a new address (a moved file, a renamed \
                  host), remove {} and run the command again: a pending restore stays \
                  pending",
@@ -992,7 +992,7 @@ fn write_snapshot(
 ) -> Result<(PathBuf, String), DbError> {
     let internal = descriptor.state_dir.join(INTERNAL_DIR);
     let dir = internal.join(SNAPSHOTS_DIR);
-    fs::create_dir_all(&dir).map_err(|e| DbError::io("create", &dir, e))?;
+    files::make_private_dir(&dir)?;
     let staging = tempfile::Builder::new()
         .prefix("snapshot-")
         .tempdir_in(&dir)

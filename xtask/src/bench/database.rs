@@ -613,6 +613,11 @@ fn table_counts(server: &Server, db: &str) -> Result<Vec<(String, u64)>> {
 /// The tenant's site descriptor, in `work` (its state directory beside it).
 fn write_descriptor(work: &Path, url: &str) -> Result<PathBuf> {
     let path = work.join("tenant.toml");
+    // The descriptor's state directory belongs to one database: this run's are new.
+    let state = work.join(".tenant.sitepack");
+    if state.exists() {
+        fs::remove_dir_all(&state).with_context(|| format!("removing {}", state.display()))?;
+    }
     let text = format!(
         "# Written by `cargo xtask bench --database`.
 [site]
