@@ -1248,6 +1248,14 @@ fn with_uploads(shop: &Shop) -> (PathBuf, PathBuf) {
     (uploads, descriptor)
 }
 
+/// [`with_uploads`], and a full backup of it (`acme.zip`).
+fn backed_up_with_uploads(shop: &Shop) -> (PathBuf, PathBuf, PathBuf) {
+    let (uploads, descriptor) = with_uploads(shop);
+    let archive = shop.root().join("acme.zip");
+    create(&descriptor, &archive, &[]);
+    (uploads, descriptor, archive)
+}
+
 /// Changes, removes and adds uploaded files, and turns a file into a directory.
 fn damage_uploads(uploads: &Path) {
     std::fs::write(uploads.join("logo.txt"), "another logo\n").unwrap();
@@ -1263,9 +1271,7 @@ fn damage_uploads(uploads: &Path) {
 fn db_restore_puts_back_the_uploaded_files_with_the_rows_and_revert_both() {
     for kind in BOTH {
         let shop = Shop::new(kind, 4);
-        let (uploads, descriptor) = with_uploads(&shop);
-        let archive = shop.root().join("acme.zip");
-        create(&descriptor, &archive, &[]);
+        let (uploads, descriptor, archive) = backed_up_with_uploads(&shop);
         let archived = tree(&uploads);
         damage_uploads(&uploads);
         shop.damage();
@@ -1337,9 +1343,7 @@ fn db_restore_puts_back_the_uploaded_files_with_the_rows_and_revert_both() {
 #[test]
 fn db_merge_writes_the_archives_files_over_and_keeps_the_others() {
     let shop = Shop::new(Kind::Sqlite, 2);
-    let (uploads, descriptor) = with_uploads(&shop);
-    let archive = shop.root().join("acme.zip");
-    create(&descriptor, &archive, &[]);
+    let (uploads, descriptor, archive) = backed_up_with_uploads(&shop);
     std::fs::write(uploads.join("logo.txt"), "another logo\n").unwrap();
     std::fs::write(uploads.join("added.txt"), "added later\n").unwrap();
     let before = tree(&uploads);
@@ -1404,9 +1408,7 @@ fn db_a_user_archive_restores_only_that_users_files_and_no_files_none() {
 fn db_a_restore_killed_between_its_commit_and_its_files_is_finished_by_the_next_command() {
     for kind in BOTH {
         let shop = Shop::new(kind, 3);
-        let (uploads, descriptor) = with_uploads(&shop);
-        let archive = shop.root().join("acme.zip");
-        create(&descriptor, &archive, &[]);
+        let (uploads, descriptor, archive) = backed_up_with_uploads(&shop);
         let archived = tree(&uploads);
         damage_uploads(&uploads);
         let damaged = tree(&uploads);
@@ -1455,9 +1457,7 @@ fn db_a_restore_killed_between_its_commit_and_its_files_is_finished_by_the_next_
 #[test]
 fn db_a_link_in_the_uploads_is_never_followed() {
     let shop = Shop::new(Kind::Sqlite, 2);
-    let (uploads, descriptor) = with_uploads(&shop);
-    let archive = shop.root().join("acme.zip");
-    create(&descriptor, &archive, &[]);
+    let (uploads, descriptor, archive) = backed_up_with_uploads(&shop);
     let outside = shop.root().join("outside");
     std::fs::create_dir(&outside).unwrap();
     std::fs::write(outside.join("keep.txt"), "not the site's\n").unwrap();
@@ -1512,9 +1512,7 @@ fn db_two_tenants_never_share_a_state_directory_for_their_reviews() {
 #[test]
 fn db_an_uploads_directory_that_is_a_link_is_never_followed_by_restore_or_revert() {
     let shop = Shop::new(Kind::Sqlite, 2);
-    let (uploads, descriptor) = with_uploads(&shop);
-    let archive = shop.root().join("acme.zip");
-    create(&descriptor, &archive, &[]);
+    let (uploads, descriptor, archive) = backed_up_with_uploads(&shop);
     let outside = shop.root().join("outside");
     std::fs::create_dir(&outside).unwrap();
     std::fs::write(outside.join("precious.conf"), "not the site's\n").unwrap();
@@ -1572,40 +1570,33 @@ fn db_a_restore_of_uploads_holding_the_database_or_the_state_is_refused() {
     create(&descriptor, &archive, &[]);
     let rows = shop.rows("acme");
     let listing = crate::util::listing(shop.root());
-    // The database file (and the descriptors) in the uploads.
-    let everything = shop.write_descriptor(
-        "everything.toml",
-        "\n[files]\ndir = \".\"\n[state]\ndir = \"elsewhere-state\"\n",
-    );
-    let refused = restore(&archive, &everything, &["--yes", "--mode", "replace"]);
-    assert_ne!(refused.code, 0, "{}", refused.stderr);
-    assert!(refused.stderr.contains("database"), "{}", refused.stderr);
-    // The state directory in the uploads.
-    let state_inside = shop.write_descriptor(
-        "state-inside.toml",
-        "\n[files]\ndir = \"media/acme\"\n[state]\ndir = \"media/acme/.state\"\n",
-    );
-    let refused = restore(&archive, &state_inside, &["--yes", "--mode", "replace"]);
-    assert_ne!(refused.code, 0, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("state directory"),
-        "{}",
-        refused.stderr
-    );
-    // The uploads in the state directory (where the snapshots are).
     let snapshots = shop.root().join(".in-state/.sitepack/db-snapshots");
     std::fs::create_dir_all(&snapshots).unwrap();
-    let uploads_inside = shop.write_descriptor(
-        "uploads-inside.toml",
-        "\n[files]\ndir = \".in-state/.sitepack/db-snapshots\"\n[state]\ndir = \".in-state\"\n",
-    );
-    let refused = restore(&archive, &uploads_inside, &["--yes", "--mode", "replace"]);
-    assert_ne!(refused.code, 0, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("inside the state"),
-        "{}",
-        refused.stderr
-    );
+    for (name, layout, said) in [
+        // The database file (and the descriptors) in the uploads.
+        (
+            "everything.toml",
+            "\n[files]\ndir = \".\"\n[state]\ndir = \"elsewhere-state\"\n",
+            "database",
+        ),
+        // The state directory in the uploads.
+        (
+            "state-inside.toml",
+            "\n[files]\ndir = \"media/acme\"\n[state]\ndir = \"media/acme/.state\"\n",
+            "state directory",
+        ),
+        // The uploads in the state directory (where the snapshots are).
+        (
+            "uploads-inside.toml",
+            "\n[files]\ndir = \".in-state/.sitepack/db-snapshots\"\n[state]\ndir = \".in-state\"\n",
+            "inside the state",
+        ),
+    ] {
+        let descriptor = shop.write_descriptor(name, layout);
+        let refused = restore(&archive, &descriptor, &["--yes", "--mode", "replace"]);
+        assert_ne!(refused.code, 0, "{name}: {}", refused.stderr);
+        assert!(refused.stderr.contains(said), "{name}: {}", refused.stderr);
+    }
     assert!(crate::util::listing(&snapshots).is_empty());
     assert_eq!(shop.rows("acme"), rows);
     let mut now = crate::util::listing(shop.root());
@@ -1625,9 +1616,7 @@ fn db_a_restore_of_uploads_holding_the_database_or_the_state_is_refused() {
 fn db_a_merge_keeps_every_other_file_and_their_permissions() {
     use std::os::unix::fs::PermissionsExt;
     let shop = Shop::new(Kind::Sqlite, 2);
-    let (uploads, descriptor) = with_uploads(&shop);
-    let archive = shop.root().join("acme.zip");
-    create(&descriptor, &archive, &[]);
+    let (uploads, descriptor, archive) = backed_up_with_uploads(&shop);
     // Names like the ones sitepack writes beside a file, and a private file.
     for name in [
         ".sitepack-logo.txt.tmp",
@@ -1674,9 +1663,7 @@ fn db_a_merge_keeps_every_other_file_and_their_permissions() {
 #[test]
 fn db_a_link_in_the_restored_area_is_refused_in_either_mode_with_nothing_changed() {
     let shop = Shop::new(Kind::Sqlite, 2);
-    let (uploads, descriptor) = with_uploads(&shop);
-    let archive = shop.root().join("acme.zip");
-    create(&descriptor, &archive, &[]);
+    let (uploads, descriptor, archive) = backed_up_with_uploads(&shop);
     std::os::unix::fs::symlink("/etc/hostname", uploads.join("docs/guide/link.txt")).unwrap();
     let rows = shop.rows("acme");
     let before = tree(&uploads);
@@ -1696,75 +1683,60 @@ fn db_a_link_in_the_restored_area_is_refused_in_either_mode_with_nothing_changed
     }
 }
 
+/// Runs `sitepack ARGS` with `SITEPACK_FAILPOINT=failpoint` (`""`: none): its exit code
+/// and standard error.
+fn sitepack_failing(args: &[&std::ffi::OsStr], failpoint: &str) -> (Option<i32>, String) {
+    let output = crate::util::sitepack()
+        .args(args)
+        .env("SITEPACK_FAILPOINT", failpoint)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code(), stderr)
+}
+
 #[test]
 fn db_files_that_cannot_be_written_after_the_commit_are_said_and_finished_later() {
     let shop = Shop::new(Kind::Sqlite, 3);
-    let (uploads, descriptor) = with_uploads(&shop);
-    let archive = shop.root().join("acme.zip");
-    create(&descriptor, &archive, &[]);
+    let (uploads, descriptor, archive) = backed_up_with_uploads(&shop);
     let archived = tree(&uploads);
     damage_uploads(&uploads);
     let damaged = tree(&uploads);
-    let failed = crate::util::sitepack()
-        .args([
-            "restore".as_ref(),
-            archive.as_os_str(),
-            descriptor.as_os_str(),
-        ])
-        .args(["--yes", "--mode", "replace", "--no-progress"])
-        .env("SITEPACK_FAILPOINT", "db-files:2:error")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert_eq!(failed.status.code(), Some(2), "{stderr}");
+    let (site, zip) = (descriptor.as_os_str(), archive.as_os_str());
+    let replace = [
+        "restore".as_ref(),
+        zip,
+        site,
+        "--yes".as_ref(),
+        "--mode".as_ref(),
+        "replace".as_ref(),
+        "--no-progress".as_ref(),
+    ];
+    let second_file_fails = "db-files:2:error";
+    let first_file_fails = "db-files:1:error";
+
+    let (code, stderr) = sitepack_failing(&replace, second_file_fails);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("rows were restored") && stderr.contains("pending review"),
         "{stderr}"
     );
-    // status still says what is pending, and that the files are not all there.
+    // status still says what is pending, and finishes the files.
     let status = json(&review("status", &descriptor).expect(0));
     assert!(status["pending"]["snapshot"].is_string(), "{status}");
     assert!(status["files_finished"][0]["step"] == "restore", "{status}");
     assert_eq!(tree(&uploads), archived);
-
-    // Failing again, keep is refused; revert goes through and puts the files back.
-    let failed = crate::util::sitepack()
-        .args([
-            "restore".as_ref(),
-            archive.as_os_str(),
-            descriptor.as_os_str(),
-        ])
-        .args(["--yes", "--mode", "replace", "--no-progress"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        failed.status.code(),
-        Some(1),
-        "a second restore while one is pending"
-    );
+    // A second restore while one is pending is refused; revert puts the files back.
+    assert_eq!(sitepack_failing(&replace, "").0, Some(1));
     review("revert", &descriptor).expect(0);
     assert_eq!(tree(&uploads), damaged);
 
     // A revert whose files fail: the next restore is refused until they are in.
     restore(&archive, &descriptor, &["--yes", "--mode", "replace"]).expect(0);
-    let reverting = crate::util::sitepack()
-        .args(["revert".as_ref(), descriptor.as_os_str()])
-        .env("SITEPACK_FAILPOINT", "db-files:1:error")
-        .output()
-        .unwrap();
-    assert_eq!(reverting.status.code(), Some(2));
-    let refused = crate::util::sitepack()
-        .args([
-            "restore".as_ref(),
-            archive.as_os_str(),
-            descriptor.as_os_str(),
-        ])
-        .args(["--yes", "--no-progress"])
-        .env("SITEPACK_FAILPOINT", "db-files:1:error")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    let (code, _) = sitepack_failing(&["revert".as_ref(), site], first_file_fails);
+    assert_eq!(code, Some(2));
+    let (code, stderr) = sitepack_failing(&replace, first_file_fails);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("reverted"), "{stderr}");
     // The backup waits for the files too.
     let backup = crate::util::try_create(&descriptor, shop.root().join("mid.zip"), &[]);
@@ -1780,44 +1752,23 @@ fn db_files_that_cannot_be_written_after_the_commit_are_said_and_finished_later(
     assert!(status["removed_snapshots"].is_null(), "{status}");
     assert!(shop.snapshot_files().is_empty());
     assert_eq!(tree(&uploads), damaged);
-    let failed = crate::util::sitepack()
-        .args([
-            "restore".as_ref(),
-            archive.as_os_str(),
-            descriptor.as_os_str(),
-        ])
-        .args(["--yes", "--mode", "replace", "--no-progress"])
-        .env("SITEPACK_FAILPOINT", "db-files:1:error")
-        .output()
-        .unwrap();
-    assert_eq!(failed.status.code(), Some(2));
-    let keep = crate::util::sitepack()
-        .args(["keep".as_ref(), descriptor.as_os_str()])
-        .env("SITEPACK_FAILPOINT", "db-files:1:error")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&keep.stderr);
-    assert_eq!(keep.status.code(), Some(1), "{stderr}");
+
+    // Files failing after a restore: keep is refused, status reports, revert undoes.
+    assert_eq!(sitepack_failing(&replace, first_file_fails).0, Some(2));
+    let (code, stderr) = sitepack_failing(&["keep".as_ref(), site], first_file_fails);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("could not all be written"), "{stderr}");
-    let status = crate::util::sitepack()
-        .args(["status".as_ref(), descriptor.as_os_str(), "--json".as_ref()])
-        .env("SITEPACK_FAILPOINT", "db-files:1:error")
+    let output = crate::util::sitepack()
+        .args(["status".as_ref(), site, "--json".as_ref()])
+        .env("SITEPACK_FAILPOINT", first_file_fails)
         .output()
         .unwrap();
-    assert_eq!(status.status.code(), Some(0));
-    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(status["files_unfinished"].is_string(), "{status}");
     assert!(status["pending"]["snapshot"].is_string(), "{status}");
-    let revert = crate::util::sitepack()
-        .args(["revert".as_ref(), descriptor.as_os_str()])
-        .output()
-        .unwrap();
-    assert_eq!(
-        revert.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&revert.stderr)
-    );
+    let (code, stderr) = sitepack_failing(&["revert".as_ref(), site], "");
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(tree(&uploads), damaged);
 }
 
@@ -1825,9 +1776,7 @@ fn db_files_that_cannot_be_written_after_the_commit_are_said_and_finished_later(
 fn db_revert_gives_back_the_owner_and_permissions_of_the_files_it_puts_back() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let shop = Shop::new(Kind::Sqlite, 2);
-    let (uploads, descriptor) = with_uploads(&shop);
-    let archive = shop.root().join("acme.zip");
-    create(&descriptor, &archive, &[]);
+    let (uploads, descriptor, archive) = backed_up_with_uploads(&shop);
     // Added after the backup, private: a replace removes them, a revert puts them back.
     std::fs::create_dir(uploads.join("private")).unwrap();
     std::fs::write(uploads.join("private/key.txt"), "mine\n").unwrap();
@@ -1869,9 +1818,7 @@ fn db_revert_gives_back_the_owner_and_permissions_of_the_files_it_puts_back() {
 #[test]
 fn db_a_file_name_the_snapshot_cannot_hold_is_refused_before_anything_changes() {
     let shop = Shop::new(Kind::Sqlite, 2);
-    let (uploads, descriptor) = with_uploads(&shop);
-    let archive = shop.root().join("acme.zip");
-    create(&descriptor, &archive, &[]);
+    let (uploads, descriptor, archive) = backed_up_with_uploads(&shop);
     std::fs::write(uploads.join("docs/new\nline.txt"), "x").unwrap();
     let rows = shop.rows("acme");
     for args in [&["--dry-run"][..], &["--yes"][..]] {
@@ -1902,9 +1849,7 @@ fn db_a_file_name_the_snapshot_cannot_hold_is_refused_before_anything_changes() 
 fn db_a_hard_link_in_the_uploads_never_has_its_permissions_changed_by_a_revert() {
     use std::os::unix::fs::PermissionsExt;
     let shop = Shop::new(Kind::Sqlite, 2);
-    let (uploads, descriptor) = with_uploads(&shop);
-    let archive = shop.root().join("acme.zip");
-    create(&descriptor, &archive, &[]);
+    let (uploads, descriptor, archive) = backed_up_with_uploads(&shop);
     restore(&archive, &descriptor, &["--yes", "--mode", "replace"]).expect(0);
     // Put in the uploads since: a second name of a file elsewhere, with the bytes the
     // revert would give back there.
@@ -1922,9 +1867,7 @@ fn db_a_hard_link_in_the_uploads_never_has_its_permissions_changed_by_a_revert()
 #[test]
 fn db_what_a_killed_staging_left_is_removed_and_a_linked_staging_directory_refused() {
     let shop = Shop::new(Kind::Sqlite, 2);
-    let (uploads, descriptor) = with_uploads(&shop);
-    let archive = shop.root().join("acme.zip");
-    create(&descriptor, &archive, &[]);
+    let (uploads, descriptor, archive) = backed_up_with_uploads(&shop);
     // A run killed while staging, before its journal: its copies, a temporary file.
     let staged = shop.state_dir().join(".sitepack/db-files");
     let orphan = staged.join("restore-20260101T000000000Z-1.zip.restore");

@@ -496,8 +496,15 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
     let mut pending = database_pending(descriptor)?;
     files::remove_orphans(descriptor)?;
     let journals = files::journals(descriptor)?;
+    // A revert's files first: committed when its restore is no longer pending (the
+    // revert deleted the marker and its copy in its transaction).
     let (mut files_finished, files_unfinished) =
-        settle_revert_files(descriptor, pending.as_ref(), &journals)?;
+        settle_files(descriptor, &journals, FilesStep::Revert, |record| {
+            pending
+                .as_ref()
+                .is_none_or(|p| p.snapshot != record.snapshot)
+                && !committed_copy(descriptor, &record.snapshot).is_file()
+        })?;
     if let Some(pending) = &pending
         && pending.snapshot_present
         && !committed_copy(descriptor, &pending.snapshot).is_file()
@@ -507,22 +514,14 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
     }
     let dir = snapshots_dir(descriptor);
     let mut removed = Vec::new();
-    let entries = match fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let restore_files = settle_restore_files(descriptor, pending.as_ref(), &journals)?;
-            files_finished.extend(restore_files.0);
-            return Ok(Settled {
-                pending,
-                removed,
-                files_finished,
-                files_unfinished: files_unfinished.or(restore_files.1),
-            });
-        }
+    let entries: Vec<fs::DirEntry> = match fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .collect::<Result<_, _>>()
+            .map_err(|e| DbError::io("read", &dir, e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(DbError::io("read", &dir, e)),
     };
     for entry in entries {
-        let entry = entry.map_err(|e| DbError::io("read", &dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         if pending
@@ -581,7 +580,11 @@ pub fn settle(descriptor: &Descriptor, _lock: &ReviewLock) -> Result<Settled, Db
         (false, [one]) => pending = Some(adopt(descriptor, one)?),
         (_, several) => return Err(several_committed(descriptor, several)),
     }
-    let restore_files = settle_restore_files(descriptor, pending.as_ref(), &journals)?;
+    let restore_files = settle_files(descriptor, &journals, FilesStep::Restore, |record| {
+        pending
+            .as_ref()
+            .is_some_and(|p| p.snapshot == record.snapshot)
+    })?;
     files_finished.extend(restore_files.0);
     Ok(Settled {
         pending,
@@ -605,61 +608,40 @@ fn unfinished(descriptor: &Descriptor, done: &str, error: &DbError) -> String {
     )
 }
 
-/// A revert's files: applied when the revert committed (its restore is no longer
-/// pending: the revert deleted the marker and its copy in its transaction), discarded
-/// when it did not.
-fn settle_revert_files(
+/// The staged files of `step`: applied when their transaction committed (`committed`
+/// says so from the database's marker), discarded when it never did. A revert's
+/// snapshot goes once its files are in.
+fn settle_files(
     descriptor: &Descriptor,
-    pending: Option<&PendingDbRestore>,
     journals: &[StagedFiles],
+    step: FilesStep,
+    committed: impl Fn(&StagedFiles) -> bool,
 ) -> Result<(Vec<FinishedFiles>, Option<String>), DbError> {
     let mut finished = Vec::new();
     let mut unfinished_files = None;
-    for record in journals.iter().filter(|r| r.step == FilesStep::Revert) {
-        let reverted = pending.is_none_or(|p| p.snapshot != record.snapshot)
-            && !committed_copy(descriptor, &record.snapshot).is_file();
-        if !reverted {
+    for record in journals.iter().filter(|r| r.step == step) {
+        if !committed(record) {
             files::discard(descriptor, record)?;
             continue;
         }
         match files::apply(descriptor, record) {
             Ok(applied) => {
-                remove_snapshot_named(descriptor, &record.snapshot)?;
+                if step == FilesStep::Revert {
+                    remove_snapshot_named(descriptor, &record.snapshot)?;
+                }
                 finished.push(FinishedFiles {
                     snapshot: record.snapshot.clone(),
-                    step: record.step,
+                    step,
                     applied,
                 });
             }
-            Err(error) => unfinished_files = Some(unfinished(descriptor, "reverted", &error)),
-        }
-    }
-    Ok((finished, unfinished_files))
-}
-
-/// A restore's files: applied when the restore committed (it is the pending one),
-/// discarded when it never did.
-fn settle_restore_files(
-    descriptor: &Descriptor,
-    pending: Option<&PendingDbRestore>,
-    journals: &[StagedFiles],
-) -> Result<(Vec<FinishedFiles>, Option<String>), DbError> {
-    let mut finished = Vec::new();
-    let mut unfinished_files = None;
-    for record in journals.iter().filter(|r| r.step == FilesStep::Restore) {
-        if pending.is_some_and(|p| p.snapshot == record.snapshot && p.snapshot_present) {
-            match files::apply(descriptor, record) {
-                Ok(applied) => finished.push(FinishedFiles {
-                    snapshot: record.snapshot.clone(),
-                    step: record.step,
-                    applied,
-                }),
-                Err(error) => {
-                    unfinished_files = Some(unfinished(descriptor, "restored", &error));
-                }
+            Err(error) => {
+                let done = match step {
+                    FilesStep::Restore => "restored",
+                    FilesStep::Revert => "reverted",
+                };
+                unfinished_files = Some(unfinished(descriptor, done, &error));
             }
-        } else if pending.is_none_or(|p| p.snapshot != record.snapshot) {
-            files::discard(descriptor, record)?;
         }
     }
     Ok((finished, unfinished_files))
