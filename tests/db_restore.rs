@@ -1715,12 +1715,44 @@ fn db_files_that_cannot_be_written_after_the_commit_are_said_and_finished_later(
     let second_file_fails = "db-files:2:error";
     let first_file_fails = "db-files:1:error";
 
-    let (code, stderr) = sitepack_failing(&replace, second_file_fails);
-    assert_eq!(code, Some(2), "{stderr}");
+    let mut as_json = replace.to_vec();
+    as_json.push("--json".as_ref());
+    let output = crate::util::sitepack()
+        .args(&as_json)
+        .env("SITEPACK_FAILPOINT", second_file_fails)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("rows were restored") && stderr.contains("pending review"),
         "{stderr}"
     );
+    // The report says what committed, for a script to see.
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        report["restore"]["files_unfinished"].is_string(),
+        "{report}"
+    );
+    assert!(
+        report["restore"]["summary"]["written"].as_u64() > Some(0),
+        "{report}"
+    );
+    assert!(
+        report["restore"]["pending"]["snapshot"].is_string(),
+        "{report}"
+    );
+    let audit = run(["audit".as_ref(), site, "--json".as_ref()]).expect(0);
+    let events = json(&audit)["events"].clone();
+    let restored = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["type"] == "restore");
+    let restored = restored.unwrap();
+    assert_eq!(restored["outcome"], "failed", "{restored}");
+    assert!(restored["details"]["restore_id"].is_string(), "{restored}");
     // status still says what is pending, and finishes the files.
     let status = json(&review("status", &descriptor).expect(0));
     assert!(status["pending"]["snapshot"].is_string(), "{status}");

@@ -94,6 +94,10 @@ pub struct ReviewedRestore {
     /// The uploaded files changed, when the restore carried them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<FilesApplied>,
+    /// The rows committed, but the uploaded files could not all be written: why, and
+    /// what to do (the journal stays for the next command).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_unfinished: Option<String>,
     /// The pending marker committed with them.
     pub pending: PendingDbRestore,
     /// The snapshot (absolute).
@@ -797,18 +801,21 @@ pub fn restore_for_review(
     // (`settle`), while the database's row says the restore is pending.
     let _ = write_committed_copy(descriptor, &pending);
     // An error here leaves the journal: the next command applies the files again.
-    let files = staged
-        .map(|staged| files::apply(descriptor, &staged))
-        .transpose()
-        .map_err(|error| DbError::FilesUnfinished {
-            problem: format!(
+    let (files, files_unfinished) = match staged.map(|staged| files::apply(descriptor, &staged)) {
+        None => (None, None),
+        Some(Ok(applied)) => (Some(applied), None),
+        Some(Err(error)) => (
+            None,
+            Some(format!(
                 "{}; the restore is pending review",
                 unfinished(descriptor, "restored", &error)
-            ),
-        })?;
+            )),
+        ),
+    };
     Ok(ReviewedRestore {
         summary,
         files,
+        files_unfinished,
         pending,
         snapshot_path,
     })
@@ -1286,12 +1293,18 @@ pub fn record_restore(
     };
     let outcome = match result {
         Ok(done) => {
-            details.files = Some(done.files.is_some());
+            details.files = Some(done.files.is_some() || done.files_unfinished.is_some());
             details.restore_id = Some(done.pending.snapshot.clone());
             details.added = Some(done.summary.written);
             details.deleted = Some(done.summary.deleted);
             details.snapshot = Some(done.snapshot_path.display().to_string());
-            sitepack_site::Outcome::Ok
+            // The rows committed (pending review) and the files did not all follow.
+            details.error.clone_from(&done.files_unfinished);
+            if done.files_unfinished.is_some() {
+                sitepack_site::Outcome::Failed
+            } else {
+                sitepack_site::Outcome::Ok
+            }
         }
         Err(error) => {
             details.error = Some(error.to_string());

@@ -226,7 +226,10 @@ pub(crate) fn restore(
     } else {
         print_restored(request.site_path, &done)?;
     }
-    Ok(Outcome::Success)
+    Ok(match &done.files_unfinished {
+        Some(problem) => Outcome::FailedAfterReport(problem.clone()),
+        None => Outcome::Success,
+    })
 }
 
 fn print_restored(site: &Path, done: &ReviewedRestore) -> Result<()> {
@@ -238,6 +241,9 @@ fn print_restored(site: &Path, done: &ReviewedRestore) -> Result<()> {
     )?;
     if let Some(files) = &done.files {
         writeln!(out, "uploaded files: {}", files_line(files))?;
+    }
+    if done.files_unfinished.is_some() {
+        writeln!(out, "uploaded files: not all written (see the error below)")?;
     }
     writeln!(out, "snapshot: {}", done.snapshot_path.display())?;
     writeln!(
