@@ -600,20 +600,15 @@ pub fn apply(descriptor: &Descriptor, record: &StagedFiles) -> Result<FilesAppli
             ),
         });
     };
-    let uploads = if let Some(uploads) = open_uploads(descriptor)? {
-        uploads
-    } else {
-        {
-            fs::create_dir_all(uploads_path).map_err(|e| DbError::io("create", uploads_path, e))?;
-            open_uploads(descriptor)?.ok_or_else(|| {
-                DbError::io(
-                    "open",
-                    uploads_path,
-                    io::Error::new(io::ErrorKind::NotFound, "removed while being made"),
-                )
-            })?
-        }
-    };
+    // A restore may bring the first uploads: the directory is made then.
+    fs::create_dir_all(uploads_path).map_err(|e| DbError::io("create", uploads_path, e))?;
+    let uploads = open_uploads(descriptor)?.ok_or_else(|| {
+        DbError::io(
+            "open",
+            uploads_path,
+            io::Error::new(io::ErrorKind::NotFound, "removed while being made"),
+        )
+    })?;
     let staged_path = files_dir(descriptor).join(staged_name(&record.snapshot, record.step));
     let staged = Beneath::open(&staged_path).map_err(|e| DbError::io("open", &staged_path, e))?;
     let wanted: BTreeSet<&str> = record.files.iter().map(String::as_str).collect();
