@@ -1445,6 +1445,45 @@ fn db_a_restore_killed_between_its_commit_and_its_files_is_finished_by_the_next_
         assert_eq!(tree(&uploads), damaged, "{kind:?}");
         assert!(shop.snapshot_files().is_empty(), "{kind:?}");
 
+        // Killed with a file written beside its place, before its rename: the next
+        // command finishes the files and removes that temporary file.
+        killed_restore("db-files:temporary", &archive, &descriptor);
+        let left = crate::util::listing(&uploads.join("docs/guide"));
+        assert!(
+            left.iter().any(|n| n.starts_with(".sitepack-")),
+            "{kind:?}: {left:?}"
+        );
+        let dry = restore(&archive, &descriptor, &["--dry-run"]).expect(1);
+        assert!(
+            dry.stderr.contains("not all in place"),
+            "{kind:?}: {}",
+            dry.stderr
+        );
+        review("status", &descriptor).expect(0);
+        assert_eq!(tree(&uploads), archived, "{kind:?}");
+        review("revert", &descriptor).expect(0);
+        assert_eq!(tree(&uploads), damaged, "{kind:?}");
+        // The same in a merge, which removes nothing else.
+        let output = crate::util::sitepack()
+            .args([
+                "restore".as_ref(),
+                archive.as_os_str(),
+                descriptor.as_os_str(),
+            ])
+            .args(["--yes", "--mode", "merge", "--no-progress"])
+            .env("SITEPACK_FAILPOINT", "db-files:temporary")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.signal(), Some(9), "{kind:?}");
+        review("status", &descriptor).expect(0);
+        let temporaries: Vec<String> = tree(&uploads)
+            .into_keys()
+            .filter(|path| path.contains(".sitepack-"))
+            .collect();
+        assert!(temporaries.is_empty(), "{kind:?}: {temporaries:?}");
+        review("revert", &descriptor).expect(0);
+        assert_eq!(tree(&uploads), damaged, "{kind:?}");
+
         // Killed before COMMIT: nothing changed, the staged files are discarded.
         killed_restore("db-restore:snapshot-written", &archive, &descriptor);
         review("status", &descriptor).expect(0);

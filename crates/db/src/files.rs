@@ -73,6 +73,11 @@ pub struct StagedFiles {
     /// had before the restore (the snapshot holds their bytes only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, NodeMetadata>,
+    /// The token in the names of the temporary files the last run applying these files
+    /// wrote beside their places (`.sitepack-TOKEN-N.tmp`): a run that finishes after a
+    /// kill removes them. Random, so that no one's own file is taken for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporaries: Option<String>,
 }
 
 /// A file's or directory's owner, group and permission bits.
@@ -392,6 +397,7 @@ pub fn stage(
         replace,
         files,
         metadata,
+        temporaries: None,
     };
     write_private_json(&journal, &record)?;
     Ok(record)
@@ -612,11 +618,24 @@ pub fn apply(descriptor: &Descriptor, record: &StagedFiles) -> Result<FilesAppli
     let staged_path = files_dir(descriptor).join(staged_name(&record.snapshot, record.step));
     let staged = Beneath::open(&staged_path).map_err(|e| DbError::io("open", &staged_path, e))?;
     let wanted: BTreeSet<&str> = record.files.iter().map(String::as_str).collect();
+    // A killed run's temporary files go first; this run's token is journaled before
+    // its first one is written.
+    if let Some(token) = &record.temporaries {
+        remove_temporaries(&uploads, &record.files, token)?;
+    }
+    let mut temporaries = Temporaries::new();
+    let journaled = StagedFiles {
+        temporaries: Some(temporaries.token.clone()),
+        ..record.clone()
+    };
+    write_private_json(
+        &journal_path(descriptor, &record.snapshot, record.step),
+        &journaled,
+    )?;
     let mut applied = FilesApplied::default();
     if record.replace {
         applied.removed = remove_unwanted(&uploads, &record.area, &wanted)?;
     }
-    let mut temporaries = Temporaries::default();
     for (index, file) in record.files.iter().enumerate() {
         let at = uploads.display_path(file);
         let io_error = |e| DbError::io("write the uploaded file", &at, e);
@@ -831,17 +850,31 @@ fn same_content(staged: &Beneath, uploads: &Beneath, file: &str) -> io::Result<b
 }
 
 /// Names for the files written beside their place before their rename: new names only
-/// (an existing file is never taken for a leftover).
-#[derive(Default)]
+/// (an existing file is never taken for a leftover), with a random token.
 struct Temporaries {
+    token: String,
     next: u64,
 }
 
 impl Temporaries {
+    fn new() -> Self {
+        use std::hash::BuildHasher as _;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        // A per-process random key: the token cannot be foreseen.
+        let token =
+            std::collections::hash_map::RandomState::new().hash_one((std::process::id(), now));
+        Self {
+            token: format!("{token:016x}"),
+            next: 0,
+        }
+    }
+
     /// Creates a new temporary file in `dir`.
     fn create(&mut self, dir: &Beneath) -> io::Result<(String, fs::File)> {
         loop {
-            let name = format!(".sitepack-{}-{}.tmp", std::process::id(), self.next);
+            let name = format!(".sitepack-{}-{}.tmp", self.token, self.next);
             self.next += 1;
             match dir.create_new_file(&name, 0o600) {
                 Ok(file) => return Ok((name, file)),
@@ -850,6 +883,43 @@ impl Temporaries {
             }
         }
     }
+}
+
+/// Removes the temporary files (`.sitepack-TOKEN-N.tmp`) a killed run wrote beside the
+/// places of `files`.
+fn remove_temporaries(uploads: &Beneath, files: &[String], token: &str) -> Result<(), DbError> {
+    let prefix = format!(".sitepack-{token}-");
+    let parents: BTreeSet<&str> = files
+        .iter()
+        .map(|f| f.rsplit_once('/').map_or("", |(dir, _)| dir))
+        .collect();
+    for parent in parents {
+        let dir = if parent.is_empty() {
+            uploads.try_clone()
+        } else {
+            match uploads.dir(parent) {
+                Ok(dir) => Ok(dir),
+                // Not there (yet), or no directory: nothing of ours in it.
+                Err(_) => continue,
+            }
+        }
+        .map_err(|e| DbError::io("open", uploads.display_path(parent), e))?;
+        let entries = dir
+            .entries()
+            .map_err(|e| DbError::io("read", dir.path().to_path_buf(), e))?;
+        for (name, kind) in entries {
+            let Some(name) = name.to_str() else { continue };
+            if kind == NodeKind::File
+                && name
+                    .strip_prefix(&prefix)
+                    .is_some_and(|rest| rest.strip_suffix(".tmp").is_some())
+            {
+                dir.remove_file(name)
+                    .map_err(|e| DbError::io("remove", dir.display_path(name), e))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Copies the staged `file` over `file` in `uploads`: written beside it under a new
@@ -895,6 +965,7 @@ fn copy_over(
             parent.remove_all(leaf)?;
         }
         out.sync_all()?;
+        sitepack_format::failpoint::hit("db-files:temporary");
         parent.rename(&temporary, &parent, leaf)
     })();
     if written.is_err() {
@@ -978,7 +1049,12 @@ pub fn journals(descriptor: &Descriptor) -> Result<Vec<StagedFiles>, DbError> {
                     .parse::<sitepack_format::ArchivePath>()
                     .is_ok()
         });
+        let token_fits = record
+            .temporaries
+            .as_ref()
+            .is_none_or(|t| t.len() == 16 && t.bytes().all(|b| b.is_ascii_hexdigit()));
         if journal_path(descriptor, &record.snapshot, record.step) != path
+            || !token_fits
             || record.snapshot.contains('/')
             || !files_fit
             || !record.metadata.keys().all(|p| fits_area(p, &record.area))

@@ -700,6 +700,19 @@ fn adopt(descriptor: &Descriptor, snapshot: &str) -> Result<PendingDbRestore, Db
     }
 }
 
+/// What a command that changes nothing says of uploaded files still to apply (a restore
+/// or revert stopped after its commit), without applying them.
+pub fn files_waiting(descriptor: &Descriptor) -> Result<Option<String>, DbError> {
+    Ok(files::journals(descriptor)?.first().map(|record| {
+        format!(
+            "the uploaded files of restore {} are not all in place yet: run `sitepack status \
+             {}` to finish them first",
+            record.snapshot,
+            descriptor.path.display()
+        )
+    }))
+}
+
 /// The refusal of a restore while `pending` is under review, saying what to do.
 #[must_use]
 pub fn pending_error(descriptor: &Descriptor, pending: &PendingDbRestore) -> DbError {

@@ -184,18 +184,8 @@ impl BackupSource for DatabaseSite {
         self.check_layout(output_path).map_err(database)?;
         // Rows restored and files not all in place yet: a backup now would not be one
         // state of the site.
-        if let Some(record) = crate::files::journals(&self.descriptor)
-            .map_err(database)?
-            .first()
-        {
-            return Err(database(DbError::Review {
-                problem: format!(
-                    "the uploaded files of restore {} are not all in place yet: run `sitepack \
-                     status {}` to finish them, then back up",
-                    record.snapshot,
-                    self.descriptor.path.display()
-                ),
-            }));
+        if let Some(problem) = crate::review::files_waiting(&self.descriptor).map_err(database)? {
+            return Err(database(DbError::Review { problem }));
         }
         let scope = Scope::try_from(&options.scope).map_err(database)?;
         let state_root = &self.descriptor.state_dir;

@@ -123,6 +123,33 @@ fn plan_for(
     sitepack_db::plan_restore_with(engine.as_mut(), descriptor, archive, &request.options)
 }
 
+/// The review lock (none for a dry run, which changes nothing) and what settling the
+/// state directory found (read only, for a dry run); the inner error a refusal (another
+/// tenant's state directory, the lock held), the outer one an error.
+fn lock_and_settle(
+    descriptor: &Descriptor,
+    dry_run: bool,
+) -> Result<Result<(Option<ReviewLock>, review::Settled), DbError>> {
+    if let Err(e) = review::check_state_dir_owner(descriptor) {
+        return Ok(Err(e));
+    }
+    if dry_run {
+        let settled = review::Settled {
+            pending: review::pending_restore(descriptor)?,
+            // Not finished by a dry run: said.
+            files_unfinished: review::files_waiting(descriptor)?,
+            ..review::Settled::default()
+        };
+        return Ok(Ok((None, settled)));
+    }
+    let lock = match ReviewLock::take(descriptor) {
+        Ok(lock) => lock,
+        Err(e) => return Ok(Err(e)),
+    };
+    let settled = review::settle(descriptor, &lock)?;
+    Ok(Ok((Some(lock), settled)))
+}
+
 /// Plans, shows, confirms and restores `archive` (already validated) into the site.
 pub(crate) fn restore(
     request: &RestoreRequest<'_>,
@@ -130,23 +157,9 @@ pub(crate) fn restore(
     archive: &Archive,
 ) -> Result<Outcome> {
     let descriptor = site.descriptor();
-    if let Err(e) = review::check_state_dir_owner(descriptor) {
-        return refused(request.command, e);
-    }
-    let lock = if request.dry_run {
-        None
-    } else {
-        match ReviewLock::take(descriptor) {
-            Ok(lock) => Some(lock),
-            Err(e) => return refused(request.command, e),
-        }
-    };
-    let settled = match &lock {
-        Some(lock) => review::settle(descriptor, lock)?,
-        None => review::Settled {
-            pending: review::pending_restore(descriptor)?,
-            ..review::Settled::default()
-        },
+    let (lock, settled) = match lock_and_settle(descriptor, request.dry_run)? {
+        Ok(found) => found,
+        Err(e) => return refused(request.command, e),
     };
     print_settled(&settled);
     // Unfinished files, or a restore pending: refused.
