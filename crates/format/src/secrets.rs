@@ -663,6 +663,44 @@ mod tests {
     }
 
     #[test]
+    fn only_the_snapshot_policy_keeps_rows_whole() {
+        assert!(SecretPolicy::keeping_rows_whole().keeps_rows_whole());
+        assert!(!SecretPolicy::default().keeps_rows_whole());
+    }
+
+    #[test]
+    fn a_secret_word_past_the_64th_letter_of_a_long_key_is_found() {
+        let policy = SecretPolicy::default();
+        let long = format!("{}_password", "note".repeat(20));
+        assert!(long.len() > 64);
+        assert!(policy.is_secret_key(&long), "{long}");
+        let plain = format!("{}_colour", "note".repeat(20));
+        assert!(!policy.is_secret_key(&plain), "{plain}");
+    }
+
+    #[test]
+    fn secrets_is_a_secret_word_only_as_the_last_word() {
+        let policy = SecretPolicy::default();
+        assert!(policy.is_secret_key("app_secrets"));
+        assert!(policy.is_secret_key("AppSecrets"));
+        // Spelled in pieces, the plural's last piece too short to lose its `s` alone.
+        assert!(policy.is_secret_key("se_cre_ts"));
+        assert!(!policy.is_secret_key("se_cre_ts_note"));
+        assert!(!policy.is_secret_key("secrets_count"));
+    }
+
+    #[test]
+    fn a_url_with_a_password_is_found_anywhere_in_a_text() {
+        assert!(contains_url_with_password(
+            "connect with postgres://app:hunter2@db.example/shop please"
+        ));
+        assert!(!contains_url_with_password("see https://example.com/docs"));
+        assert!(!contains_url_with_password(
+            "postgres://app@db.example/shop"
+        ));
+    }
+
+    #[test]
     fn a_local_snapshot_policy_keeps_every_value() {
         let whole = SecretPolicy::keeping_rows_whole();
         let at = path("db/customers.jsonl");
