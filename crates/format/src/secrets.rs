@@ -687,6 +687,8 @@ mod tests {
         assert!(policy.is_secret_key("se_cre_ts"));
         assert!(!policy.is_secret_key("se_cre_ts_note"));
         assert!(!policy.is_secret_key("secrets_count"));
+        // A phrase's plural in pieces, its `s` a piece of its own: 14 letters joined.
+        assert!(policy.is_secret_key("a_uthorization_s"));
     }
 
     #[test]
