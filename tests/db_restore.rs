@@ -1944,7 +1944,7 @@ fn db_what_a_killed_staging_left_is_removed_and_a_linked_staging_directory_refus
     let orphan = staged.join("restore-20260101T000000000Z-1.zip.restore");
     std::fs::create_dir_all(orphan.join("docs")).unwrap();
     std::fs::write(orphan.join("docs/a.txt"), "a").unwrap();
-    std::fs::write(staged.join(".tmp-files-abc"), "{").unwrap();
+    std::fs::write(staged.join(".tmp-json-abc"), "{").unwrap();
     review("status", &descriptor).expect(0);
     let left = crate::util::listing(&staged);
     assert!(left.is_empty(), "{left:?}");

@@ -152,7 +152,7 @@ pub(crate) fn record_metadata(
     }
     let dir = files_dir(descriptor);
     make_private_dir(&dir)?;
-    write_private_json(&metadata_path(descriptor, snapshot), &found)
+    write_json_atomically(&metadata_path(descriptor, snapshot), &found)
 }
 
 fn metadata_of(stat: &sitepack_format::NodeStat) -> NodeMetadata {
@@ -274,14 +274,16 @@ fn refuse_linked_dir(dir: &Path) -> Result<(), DbError> {
     }
 }
 
-fn write_private_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DbError> {
+/// Writes `value` as pretty JSON at `path` whole or not at all: a temporary file beside
+/// it, synced, renamed into place, the directory synced.
+pub(crate) fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), DbError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let text = serde_json::to_vec_pretty(value).map_err(|e| DbError::Query {
         what: format!("writing {}", path.display()),
         reason: e.to_string(),
     })?;
     let mut file = tempfile::Builder::new()
-        .prefix(".tmp-files-")
+        .prefix(".tmp-json-")
         .tempfile_in(dir)
         .map_err(|e| DbError::io("create a temporary file in", dir, e))?;
     file.write_all(&text)
@@ -399,7 +401,7 @@ pub fn stage(
         metadata,
         temporaries: None,
     };
-    write_private_json(&journal, &record)?;
+    write_json_atomically(&journal, &record)?;
     Ok(record)
 }
 
@@ -628,7 +630,7 @@ pub fn apply(descriptor: &Descriptor, record: &StagedFiles) -> Result<FilesAppli
         temporaries: Some(temporaries.token.clone()),
         ..record.clone()
     };
-    write_private_json(
+    write_json_atomically(
         &journal_path(descriptor, &record.snapshot, record.step),
         &journaled,
     )?;
@@ -1005,7 +1007,7 @@ pub(crate) fn remove_orphans(descriptor: &Descriptor) -> Result<(), DbError> {
             && !dir.join(format!("{name}.json")).is_file();
         if staged_without_journal {
             remove_staged(&path)?;
-        } else if name.starts_with(".tmp-files-") {
+        } else if name.starts_with(".tmp-json-") {
             remove_file(&path)?;
         }
     }

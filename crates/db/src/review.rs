@@ -466,18 +466,8 @@ fn write_committed_copy(
     descriptor: &Descriptor,
     pending: &PendingDbRestore,
 ) -> Result<(), DbError> {
-    let path = committed_copy(descriptor, &pending.snapshot);
-    let text = serde_json::to_vec_pretty(pending).map_err(|e| DbError::Review {
-        problem: format!("writing {}: {e}", path.display()),
-    })?;
-    let mut file = fs::File::create(&path).map_err(|e| DbError::io("create", &path, e))?;
-    file.write_all(&text)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| DbError::io("write", &path, e))?;
-    let dir = snapshots_dir(descriptor);
-    fs::File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| DbError::io("sync", &dir, e))
+    // Whole or not at all: a torn copy would stop every later command.
+    files::write_json_atomically(&committed_copy(descriptor, &pending.snapshot), pending)
 }
 
 fn remove_committed_copy(descriptor: &Descriptor, snapshot: &str) -> Result<(), DbError> {
