@@ -22,6 +22,9 @@ const PEERS: &[(&str, &str)] = &[
     ("script", "bsdutils"),
     ("age", "age"),
     ("age-keygen", "age"),
+    // The admin page's browser test: Chromium headless, driven over WebDriver.
+    ("chromium", "chromium"),
+    ("chromedriver", "chromium-driver"),
 ];
 
 pub(crate) fn run(cargo_test_args: &[OsString]) -> Result<ExitCode> {

@@ -98,6 +98,8 @@ enum Command {
     /// Automatic backups, as SITE/.sitepack/config.toml says.
     #[command(subcommand)]
     Auto(commands::stored::AutoCommand),
+    /// Serve the Backup API and the admin Backup page for one site over HTTP.
+    Serve(commands::serve::ServeArgs),
     /// Print the completion script of a shell (bash, zsh, fish, elvish, powershell).
     ///
     /// Written to standard output, e.g. `sitepack completions bash >
@@ -139,7 +141,7 @@ impl Command {
             Self::Check(args) => args.json,
             Self::Prune(args) => args.json,
             Self::Auto(commands::stored::AutoCommand::Run(args)) => args.json,
-            Self::Completions(_) => false,
+            Self::Completions(_) | Self::Serve(_) => false,
         }
     }
 }
@@ -179,6 +181,7 @@ pub fn run() -> ExitCode {
         Command::Prune(args) => commands::stored::prune_command(args),
         Command::Auto(command) => commands::stored::auto(command, &cli.global),
         Command::Completions(args) => completions::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     let json = cli.command.json();
     match result {

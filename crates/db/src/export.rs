@@ -41,6 +41,45 @@ pub struct TenantStats {
     pub skipped: Vec<SkippedTable>,
 }
 
+impl TenantStats {
+    /// The document `sitepack stats --json` prints (and `GET /api/backup/stats` answers)
+    /// for the tenant of `descriptor`: the rows per table, each table's role, the total,
+    /// and the tables left behind with why. The URL's password is never in it.
+    #[must_use]
+    pub fn report(&self, descriptor: &Descriptor) -> serde_json::Value {
+        let tables: serde_json::Map<String, serde_json::Value> = self
+            .tables
+            .iter()
+            .map(|(name, _, rows)| (name.clone(), (*rows).into()))
+            .collect();
+        let roles: serde_json::Map<String, serde_json::Value> = self
+            .tables
+            .iter()
+            .map(|(name, role, _)| (name.clone(), role.to_string().into()))
+            .collect();
+        let skipped: Vec<serde_json::Value> = self
+            .skipped
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "table": s.table,
+                    "reason": s.reason,
+                    "explanation": s.reason.explanation(),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "site": descriptor.site,
+            "database": descriptor.display_url(),
+            "tenant": {"column": descriptor.tenant_column, "value": descriptor.tenant},
+            "tables": tables,
+            "roles": roles,
+            "total": self.total,
+            "skipped": skipped,
+        })
+    }
+}
+
 /// Opens the descriptor's database: a SQLite file, or a PostgreSQL server.
 pub fn connect(descriptor: &Descriptor) -> Result<Box<dyn Engine>, DbError> {
     match &descriptor.database {

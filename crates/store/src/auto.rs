@@ -73,6 +73,8 @@ pub enum VerifySubset {
 /// The `[auto]` table, as settings: every value parsed and checked.
 #[derive(Debug, Clone)]
 pub struct AutoConfig {
+    /// `enabled` (default `true`): whether `auto run --if-due` backs up when due.
+    pub enabled: bool,
     /// Where backups go: `target`, a directory (absolute), `file://…` or
     /// `s3://bucket/prefix`.
     pub target: TargetSpec,
@@ -161,6 +163,10 @@ fn verify_config(table: VerifyTable, path: &Path) -> Result<VerifyConfig, StoreE
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AutoTable {
+    /// `false`: `auto run --if-due` never finds a backup due (a run without `--if-due`
+    /// still backs up).
+    #[serde(default = "yes")]
+    enabled: bool,
     target: String,
     #[serde(default)]
     endpoint: Option<String>,
@@ -241,21 +247,15 @@ pub fn config_path(site_root: &Path) -> PathBuf {
 /// and keeps its cause (TOML's, with its line and column; the schedule's; the target's).
 pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
     let path = config_path(site_root);
-    // Never through a link: `.sitepack/` and the config are the site's own.
-    let text = sitepack_format::Beneath::open(site_root)
-        .and_then(|site| site.open_file(&format!("{INTERNAL_DIR}/{CONFIG_NAME}")))
-        .and_then(|mut file| {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut file, &mut text).map(|_| text)
-        });
-    let text = text.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            StoreError::NoConfig { path: path.clone() }
-        } else {
-            StoreError::io("read", &path, e)
-        }
-    })?;
-    let file: ConfigFile = toml::from_str(&text).map_err(|source| StoreError::ConfigSyntax {
+    let text = crate::auto_settings::read_text(site_root)?
+        .ok_or_else(|| StoreError::NoConfig { path: path.clone() })?;
+    parse_config(&text, path)
+}
+
+/// Checks the text of a `config.toml` (said to be at `path` in errors) as [`read_config`]
+/// does.
+pub fn parse_config(text: &str, path: PathBuf) -> Result<Config, StoreError> {
+    let file: ConfigFile = toml::from_str(text).map_err(|source| StoreError::ConfigSyntax {
         path: path.clone(),
         source: Box::new(source),
     })?;
@@ -288,6 +288,7 @@ pub fn read_config(site_root: &Path) -> Result<Config, StoreError> {
     })?;
     Ok(Config {
         auto: AutoConfig {
+            enabled: auto.enabled,
             target,
             s3: S3Settings {
                 endpoint: auto.endpoint,
@@ -764,6 +765,11 @@ fn run_auto_backup(
         failure_command_warning: None,
         verify: None,
     };
+    if if_due && !config.enabled {
+        report.schedule = format!("{}, disabled in {CONFIG_NAME}", report.schedule);
+        report.next_due = None;
+        return Ok(report);
+    }
     if if_due && !config.schedule.is_due(last_success, now) {
         return Ok(report);
     }

@@ -15,11 +15,12 @@
 //! - [`auto_run`]: an automatic backup as `SITE/.sitepack/config.toml` says, read once by
 //!   [`read_config`] into typed settings ([`Config`]); an interrupted restore is recovered
 //!   first, and every failure is audited and runs the `--on-failure` command
-//!   ([`AutoRunOptions`]).
+//!   ([`AutoRunOptions`]); [`write_auto_settings`] edits its `[auto]` table (the admin page).
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod auto;
+mod auto_settings;
 mod backups;
 mod check;
 mod error;
@@ -37,9 +38,10 @@ use sitepack_format::failpoint;
 
 pub use auto::{
     AutoConfig, AutoFailure, AutoReport, AutoRunOptions, AutoSite, BackupRequest, CONFIG_NAME,
-    Config, VerifyConfig, VerifySubset, auto_run, backup_site, config_path, read_config,
-    record_stored_backup,
+    Config, VerifyConfig, VerifySubset, auto_run, backup_site, config_path, parse_config,
+    read_config, record_stored_backup,
 };
+pub use auto_settings::{AutoSettings, read_auto_settings, write_auto_settings};
 pub use backups::{
     BackupKind, BackupListing, ENCRYPTION_METHOD, Encryption, NewBackup, Orphan, OrphanKind,
     StoredBackup, backup_name, check_stored, delete_backup, fetch_into, find_backup, list_backups,

@@ -11,6 +11,7 @@ pub(crate) mod preview;
 pub(crate) mod restore;
 pub(crate) mod restore_plan;
 pub(crate) mod review;
+pub(crate) mod serve;
 pub(crate) mod stats;
 pub(crate) mod stored;
 pub(crate) mod validate;

@@ -89,36 +89,7 @@ fn database_stats(site: &DatabaseSite, json: bool) -> Result<Outcome> {
     let stats = site.stats()?;
     let descriptor = site.descriptor();
     if json {
-        let tables: serde_json::Map<String, serde_json::Value> = stats
-            .tables
-            .iter()
-            .map(|(name, _, rows)| (name.clone(), (*rows).into()))
-            .collect();
-        let roles: serde_json::Map<String, serde_json::Value> = stats
-            .tables
-            .iter()
-            .map(|(name, role, _)| (name.clone(), role.to_string().into()))
-            .collect();
-        let skipped: Vec<serde_json::Value> = stats
-            .skipped
-            .iter()
-            .map(|s| {
-                serde_json::json!({
-                    "table": s.table,
-                    "reason": s.reason,
-                    "explanation": s.reason.explanation(),
-                })
-            })
-            .collect();
-        super::print_json(&serde_json::json!({
-            "site": descriptor.site,
-            "database": descriptor.display_url(),
-            "tenant": {"column": descriptor.tenant_column, "value": descriptor.tenant},
-            "tables": tables,
-            "roles": roles,
-            "total": stats.total,
-            "skipped": skipped,
-        }))?;
+        super::print_json(&stats.report(descriptor))?;
         return Ok(Outcome::Success);
     }
     let mut out = crate::human_output();

@@ -1,0 +1,137 @@
+//! The routes: the Backup API under `/api/` (admins only), the page at `/`.
+//!
+//! Every handler runs the library call on a blocking thread and answers with its JSON;
+//! a refusal is the client's to fix (409 when the site is busy or a restore is pending,
+//! 422 otherwise), an error the server's (500); each message says what to do.
+
+mod audit;
+mod auto;
+mod backup;
+mod page;
+mod review;
+mod saved;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use crate::ServedSite;
+use crate::auth::Credentials;
+use crate::error::{ApiError, ServeError};
+use crate::progress::Activities;
+use crate::uploads::Uploads;
+
+/// What every handler shares.
+pub struct AppState {
+    site: ServedSite,
+    credentials: Credentials,
+    max_upload_bytes: u64,
+    uploads: Uploads,
+    activities: Arc<Activities>,
+}
+
+impl AppState {
+    /// The state of a server of `site`.
+    pub fn new(
+        site: ServedSite,
+        credentials: Credentials,
+        max_upload_bytes: u64,
+    ) -> Result<Self, ServeError> {
+        if credentials.is_empty() {
+            return Err(ServeError::Usage(
+                "no admin credential: give --token-file FILE (or SITEPACK_ADMIN_TOKEN), or \
+                 --jwt-secret-file FILE; every API call needs one"
+                    .to_owned(),
+            ));
+        }
+        Ok(Self {
+            site,
+            credentials,
+            max_upload_bytes,
+            uploads: Uploads::new()?,
+            activities: Arc::default(),
+        })
+    }
+}
+
+type Shared = State<Arc<AppState>>;
+
+/// The application: the API behind the admin check, the page and its assets open.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/backup/stats", get(backup::stats))
+        .route("/backup/export", get(backup::export))
+        .route(
+            "/backup/import",
+            // Streamed to disk with its own limit (413), not axum's in-memory default.
+            post(backup::import).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/backup/import/{id}/apply", post(backup::apply))
+        .route("/restore", get(review::status))
+        .route("/restore/keep", post(review::keep))
+        .route("/restore/revert", post(review::revert))
+        .route("/backups", get(saved::list).post(saved::create))
+        .route(
+            "/backups/{name}",
+            get(saved::download).delete(saved::delete),
+        )
+        .route("/backups/{name}/restore", post(saved::restore))
+        .route("/auto", get(auto::show).put(auto::update))
+        .route("/auto/run", post(auto::run))
+        .route("/audit", get(audit::list))
+        .route("/progress", get(progress))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            require_admin,
+        ))
+        // Open: the description of the API itself.
+        .route("/openapi.json", get(page::openapi))
+        .fallback(not_found);
+    Router::new()
+        .nest("/api", api)
+        .route("/", get(page::index))
+        .route("/assets/{name}", get(page::asset))
+        .with_state(state)
+}
+
+async fn require_admin(
+    State(state): Shared,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    state.credentials.check(request.headers())?;
+    Ok(next.run(request).await)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such API endpoint; GET /api/openapi.json lists them")
+}
+
+/// `GET /api/progress`: the long operations running now.
+async fn progress(State(state): Shared) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "running": state.activities.reports() }))
+}
+
+/// Runs a library call on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(call).await.map_err(|e| {
+        ApiError::internal(&std::io::Error::other(format!(
+            "the operation stopped: {e}"
+        )))
+    })?
+}
+
+/// A JSON request body, parsed with a message that names what is wrong (400).
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the request needs a JSON body"));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the JSON body is not as expected: {e}")))
+}

@@ -1,0 +1,197 @@
+//! Saved backups in the target: `GET /api/backups`, `POST /api/backups` (create now),
+//! `GET /api/backups/{name}` (download), `DELETE /api/backups/{name}`,
+//! `POST /api/backups/{name}/restore`. `{name}` is the backup's name in the target
+//! (`<site-id>/<…>.zip`, its slash percent-encoded): only this site's backups are named.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use sitepack_store::{BackupKind, BackupRequest, StoredBackup, TargetSpec};
+
+use super::backup::{create_options, file_response, parse_apply, restore_file};
+use super::{AppState, Shared, blocking, parse_body};
+use crate::error::ApiError;
+
+pub(super) async fn list(State(state): Shared) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || {
+        let (store, target) = state.site.store()?;
+        let site = state.site.identity()?;
+        let mut listing = sitepack_store::list_backups(store.as_ref(), Some(&site.id))?;
+        listing.backups.reverse();
+        Ok(Json(serde_json::json!({
+            "target": target,
+            "backups": listing.backups,
+        })))
+    })
+    .await
+}
+
+/// `{"label": …, "scope": "full", "files": true}`, every field optional.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateRequest {
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    files: Option<bool>,
+}
+
+/// Creates a manual backup in the target (audited as `create`, with the target).
+pub(super) async fn create(
+    State(state): Shared,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let request: CreateRequest = if body.is_empty() {
+        CreateRequest::default()
+    } else {
+        parse_body(&body)?
+    };
+    let options = create_options(request.scope.as_deref(), request.files, request.label)?;
+    blocking(move || {
+        let source = state.site.open_for_backup()?;
+        let (store, target) = state.site.store()?;
+        if let Some(fixed) = state.site.fixed_target() {
+            let spec: TargetSpec = fixed.parse()?;
+            for dir in source.own_dirs() {
+                spec.check_outside_site(dir)?;
+            }
+        }
+        let running = state.activities.start("backup");
+        let request = BackupRequest {
+            site: source.as_ref(),
+            options: options.clone(),
+            kind: BackupKind::Manual,
+            verify_digest: false,
+            encrypt_to: None,
+        };
+        let result =
+            sitepack_store::backup_site(&request, store.as_ref(), running.activity.as_ref());
+        let warning = sitepack_store::record_stored_backup(
+            state.site.state_root(),
+            &target,
+            &options,
+            result.as_ref(),
+        );
+        let stored = result?;
+        Ok((
+            StatusCode::CREATED,
+            Json(
+                serde_json::json!({ "target": target, "backup": stored, "audit_warning": warning }),
+            ),
+        ))
+    })
+    .await
+}
+
+/// The backup `name` of this site, from its sidecar; any other name is refused before
+/// the target is asked.
+fn find(
+    state: &AppState,
+    name: &str,
+) -> Result<(Box<dyn sitepack_store::BackupStore>, StoredBackup), ApiError> {
+    let site = state.site.identity()?;
+    let rest = name.strip_prefix(&format!("{}/", site.id));
+    let well_formed = rest.is_some_and(|rest| {
+        std::path::Path::new(rest)
+            .extension()
+            .is_some_and(|e| e == "zip")
+            && !rest.contains('/')
+            && !rest.contains('\\')
+            && !rest.starts_with('.')
+            && rest.bytes().all(|b| b.is_ascii_graphic())
+    });
+    if !well_formed {
+        return Err(ApiError::not_found(format!(
+            "{name:?} is not the name of a backup of site {}: names are `{}/<…>.zip`, as GET /api/backups lists them",
+            site.id, site.id
+        )));
+    }
+    let (store, _) = state.site.store()?;
+    let backup = sitepack_store::find_backup(store.as_ref(), name)?;
+    Ok((store, backup))
+}
+
+/// Downloads the backup into a private file, checked against its sidecar's digest.
+fn fetch(
+    state: &AppState,
+    name: &str,
+) -> Result<(StoredBackup, std::fs::File, std::path::PathBuf), ApiError> {
+    let (store, backup) = find(state, name)?;
+    let (_, path) = state.uploads.new_path(".download.zip")?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| ApiError::internal(&e))?;
+    if let Err(e) = sitepack_store::fetch_into(store.as_ref(), &backup, &mut file) {
+        let _ = std::fs::remove_file(&path);
+        return Err(e.into());
+    }
+    Ok((backup, file, path))
+}
+
+pub(super) async fn download(
+    State(state): Shared,
+    UrlPath(name): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let (backup, file, path) = fetch(&state, &name)?;
+        let _ = std::fs::remove_file(&path);
+        let file_name = name.rsplit('/').next().unwrap_or(&name).to_owned();
+        Ok(file_response(
+            file,
+            backup.size,
+            &backup.sha256.to_string(),
+            &file_name,
+        ))
+    })
+    .await
+}
+
+pub(super) async fn delete(
+    State(state): Shared,
+    UrlPath(name): UrlPath<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || {
+        let (store, backup) = find(&state, &name)?;
+        sitepack_store::delete_backup(store.as_ref(), &backup)?;
+        Ok(Json(serde_json::json!({ "deleted": backup.name })))
+    })
+    .await
+}
+
+/// Restores a saved backup (body as for an upload's apply), pending review.
+pub(super) async fn restore(
+    State(state): Shared,
+    UrlPath(name): UrlPath<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (mode, request) = parse_apply(&body)?;
+    let state = Arc::clone(&state);
+    blocking(move || {
+        let (backup, file, path) = fetch(&state, &name)?;
+        drop(file);
+        let restored = if backup.encryption.is_some() {
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "encrypted",
+                format!(
+                    "{name} is encrypted: the server holds no identity to decrypt it; restore it with `sitepack restore {name} --from TARGET -i IDENTITY SITE`"
+                ),
+            ))
+        } else {
+            restore_file(&state, &path, &name, mode, &request)
+        };
+        let _ = std::fs::remove_file(&path);
+        restored.map(Json)
+    })
+    .await
+}

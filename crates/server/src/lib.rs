@@ -1,0 +1,152 @@
+//! `sitepack serve`: the Backup API over HTTP and the admin Backup page.
+//!
+//! Every request is a thin layer over the libraries: the lock, the recovery of an
+//! interrupted restore, the pending review and the audit log all come from the site,
+//! restore, store and db crates, exactly as the command line gets them.
+//!
+//! - [`ServeOptions`] and [`serve`]: where to listen (loopback unless TLS or an explicit
+//!   plain-HTTP opt-in), the admin credentials, the upload limit, the backup target.
+//! - [`auth`]: `Authorization: Bearer` with the static admin token or an HS256 JWT whose
+//!   role is admin; 401 or 403 otherwise.
+//! - [`api`]: the routes (documented as `OpenAPI` 3.1 at `/api/openapi.json`).
+//! - the page: `assets/` embedded in the binary, served at `/`.
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod api;
+pub mod auth;
+mod error;
+mod progress;
+mod site;
+mod uploads;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use error::ServeError;
+pub use site::ServedSite;
+
+/// How to serve a site.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The site directory or database site descriptor.
+    pub site: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The backup target for saved backups (else the `[auto] target` of the site's
+    /// `config.toml`).
+    pub target: Option<String>,
+    /// The S3 endpoint for an `s3://` target.
+    pub endpoint: Option<String>,
+    /// Who may call the API.
+    pub auth: auth::Credentials,
+    /// The largest archive `POST /api/backup/import` accepts, in bytes.
+    pub max_upload_bytes: u64,
+    /// TLS: the certificate chain and private key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Plain HTTP on an address other than loopback, asked for explicitly.
+    pub insecure_http: bool,
+}
+
+/// Serves until SIGINT or SIGTERM. `ready` is called with the bound address once the
+/// server accepts connections (port 0 picks a free one).
+pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    if !options.listen.ip().is_loopback() && options.tls.is_none() && !options.insecure_http {
+        return Err(ServeError::Usage(format!(
+            "{}: listening beyond this machine needs TLS (--tls-cert and --tls-key), or \
+             --insecure-http to serve the admin token in clear text on purpose",
+            options.listen
+        )));
+    }
+    let site = ServedSite::open(
+        &options.site,
+        options.target.clone(),
+        options.endpoint.clone(),
+    )?;
+    let state = Arc::new(api::AppState::new(
+        site,
+        options.auth.clone(),
+        options.max_upload_bytes,
+    )?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ServeError::Io {
+            action: "start the server's runtime".to_owned(),
+            source: e,
+        })?;
+    runtime.block_on(run(options, state, ready))
+}
+
+async fn run(
+    options: ServeOptions,
+    state: Arc<api::AppState>,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let app = api::router(state);
+    let listener = std::net::TcpListener::bind(options.listen).map_err(|e| ServeError::Io {
+        action: format!("listen on {}", options.listen),
+        source: e,
+    })?;
+    listener.set_nonblocking(true).map_err(|e| ServeError::Io {
+        action: format!("listen on {}", options.listen),
+        source: e,
+    })?;
+    let address = listener.local_addr().map_err(|e| ServeError::Io {
+        action: format!("listen on {}", options.listen),
+        source: e,
+    })?;
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    ready(address);
+    let service = app.into_make_service();
+    let served = match &options.tls {
+        Some((cert, key)) => {
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|e| ServeError::Io {
+                    action: format!(
+                        "read the TLS certificate {} and key {}",
+                        cert.display(),
+                        key.display()
+                    ),
+                    source: e,
+                })?;
+            axum_server::from_tcp_rustls(listener, config)
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+        None => {
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+    };
+    served.map_err(|e| ServeError::Io {
+        action: format!("serve on {address}"),
+        source: e,
+    })
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}

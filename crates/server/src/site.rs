@@ -1,0 +1,166 @@
+//! The site the server serves: a site directory or a database site, and where its saved
+//! backups go.
+
+use std::path::{Path, PathBuf};
+
+use sitepack_db::DatabaseSite;
+use sitepack_format::SiteIdentity;
+use sitepack_site::access;
+use sitepack_site::{BackupSource, SiteState};
+use sitepack_store::{BackupStore, S3Settings, TargetSpec};
+use sitepack_writer::Site;
+
+use crate::error::{ApiError, ServeError};
+
+/// The served site.
+pub struct ServedSite {
+    path: PathBuf,
+    kind: Kind,
+    target: Option<String>,
+    endpoint: Option<String>,
+}
+
+enum Kind {
+    Directory,
+    Database(Box<DatabaseSite>),
+}
+
+impl ServedSite {
+    /// A regular file is a database site's descriptor, anything else a site directory
+    /// (which must hold `site.json`).
+    pub fn open(
+        path: &Path,
+        target: Option<String>,
+        endpoint: Option<String>,
+    ) -> Result<Self, ServeError> {
+        let kind = if path.is_file() {
+            let site = DatabaseSite::open(path)
+                .map_err(|e| ServeError::Site(sitepack_format::error_chain(&e)))?;
+            site.create_state_dir()
+                .map_err(|e| ServeError::Site(sitepack_format::error_chain(&e)))?;
+            Kind::Database(Box::new(site))
+        } else {
+            Site::open(path).map_err(|e| {
+                ServeError::Site(format!(
+                    "{}: not a site directory or a database site's descriptor ({})",
+                    path.display(),
+                    sitepack_format::error_chain(&e)
+                ))
+            })?;
+            Kind::Directory
+        };
+        if let Some(target) = &target {
+            target.parse::<TargetSpec>().map_err(|e| {
+                ServeError::Site(format!("--to: {}", sitepack_format::error_chain(&e)))
+            })?;
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            kind,
+            target,
+            endpoint,
+        })
+    }
+
+    /// The site directory or descriptor, as given.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The database site, when it is one.
+    pub(crate) fn database(&self) -> Option<&DatabaseSite> {
+        match &self.kind {
+            Kind::Database(site) => Some(site),
+            Kind::Directory => None,
+        }
+    }
+
+    /// The directory whose `.sitepack/` holds the site's state.
+    pub(crate) fn state_root(&self) -> &Path {
+        match &self.kind {
+            Kind::Directory => &self.path,
+            Kind::Database(site) => &site.descriptor().state_dir,
+        }
+    }
+
+    /// The site's identity, as its archives carry it.
+    pub(crate) fn identity(&self) -> Result<SiteIdentity, ApiError> {
+        Ok(match &self.kind {
+            Kind::Directory => Site::open(&self.path)
+                .map_err(|e| ApiError::internal(&e))?
+                .config()
+                .identity(),
+            Kind::Database(site) => site.descriptor().site.clone(),
+        })
+    }
+
+    /// Opens the site for a backup, once an interrupted restore is recovered.
+    pub(crate) fn open_for_backup(&self) -> Result<Box<dyn BackupSource>, ApiError> {
+        SiteState::open(self.state_root(), access::Backup)?;
+        Ok(self.open_source()?)
+    }
+
+    /// The site as a backup source (for `auto run`, which recovers and locks itself).
+    pub(crate) fn open_source(&self) -> Result<Box<dyn BackupSource>, sitepack_site::SiteError> {
+        Ok(match &self.kind {
+            Kind::Directory => Box::new(Site::open(&self.path)?),
+            Kind::Database(site) => Box::new(site.as_ref().clone()),
+        })
+    }
+
+    /// `GET /api/backup/stats`: what `sitepack stats --json` prints, plus the total and
+    /// the size.
+    pub(crate) fn stats(&self) -> Result<serde_json::Value, ApiError> {
+        match &self.kind {
+            Kind::Directory => {
+                SiteState::open(&self.path, access::Read)?;
+                let site = Site::open(&self.path).map_err(|e| ApiError::internal(&e))?;
+                let stats =
+                    sitepack_writer::site_stats(&site).map_err(|e| ApiError::internal(&e))?;
+                Ok(serde_json::json!({
+                    "kind": "directory",
+                    "site": site.config().identity(),
+                    "total": stats.total_files,
+                    "size_bytes": stats.total_bytes,
+                    "stats": stats,
+                }))
+            }
+            Kind::Database(site) => {
+                let stats = site.stats()?;
+                let mut report = stats.report(site.descriptor());
+                report["kind"] = "database".into();
+                Ok(report)
+            }
+        }
+    }
+
+    /// Where saved backups are: `--to`, else the `[auto] target` of `config.toml`.
+    pub(crate) fn store(&self) -> Result<(Box<dyn BackupStore>, String), ApiError> {
+        let settings = S3Settings {
+            endpoint: self.endpoint.clone(),
+        };
+        let (spec, s3) = match &self.target {
+            Some(target) => (target.parse::<TargetSpec>()?, settings),
+            None => match sitepack_store::read_config(self.state_root()) {
+                Ok(config) => (config.auto.target, config.auto.s3),
+                Err(sitepack_store::StoreError::NoConfig { .. }) => {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::CONFLICT,
+                        "no_target",
+                        "no backup target: start the server with --to TARGET, or set the automatic backups' target",
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let described = sitepack_format::mask_url_user_info(&spec.to_string());
+        let store = sitepack_store::open_store(&spec, &s3)?;
+        Ok((store, described))
+    }
+
+    /// The target as given to `--to`, if any.
+    pub(crate) fn fixed_target(&self) -> Option<&str> {
+        self.target.as_deref()
+    }
+}

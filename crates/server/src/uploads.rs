@@ -1,0 +1,159 @@
+//! Archives uploaded for a restore (and exports on their way out): files in the
+//! server's private work directory (0700, removed when the server stops or by the next
+//! server after a kill), streamed to disk and never held in memory.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+
+use futures_util::StreamExt;
+use sitepack_format::interrupt;
+use sitepack_format::workdir::WorkDir;
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{ApiError, ServeError};
+
+/// How many uploads are kept waiting for their apply: the oldest goes first.
+const KEPT_UPLOADS: usize = 8;
+
+/// The work directory and the uploads waiting in it.
+pub(crate) struct Uploads {
+    work: WorkDir,
+    _interruptible: interrupt::Registered,
+    waiting: Mutex<BTreeMap<String, PathBuf>>,
+}
+
+impl Uploads {
+    pub(crate) fn new() -> Result<Self, ServeError> {
+        let temp = std::env::temp_dir();
+        let work = WorkDir::new(&temp, "sitepack-serve-").map_err(|e| ServeError::Io {
+            action: format!("create a private work directory in {}", temp.display()),
+            source: e,
+        })?;
+        let interruptible = interrupt::temporary(work.path());
+        Ok(Self {
+            work,
+            _interruptible: interruptible,
+            waiting: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// A new file name in the work directory (random, never reused).
+    pub(crate) fn new_path(&self, suffix: &str) -> Result<(String, PathBuf), ApiError> {
+        let id = random_id()?;
+        let path = self.work.path().join(format!("{id}{suffix}"));
+        Ok((id, path))
+    }
+
+    /// Streams a request body into a new file; past `limit` bytes it stops, removes the
+    /// file and answers 413.
+    pub(crate) async fn receive(
+        &self,
+        body: axum::body::Body,
+        limit: u64,
+    ) -> Result<(String, PathBuf), ApiError> {
+        let (id, path) = self.new_path(".zip")?;
+        let written = write_body(&path, body, limit).await;
+        if written.is_err() {
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+        written?;
+        Ok((id, path))
+    }
+
+    /// Keeps an upload for its apply; the oldest beyond [`KEPT_UPLOADS`] is removed.
+    pub(crate) fn keep(&self, id: &str, path: PathBuf) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        waiting.insert(id.to_owned(), path);
+        while waiting.len() > KEPT_UPLOADS {
+            // Ids are random: the oldest is the one inserted first, tracked by its file's age.
+            let oldest = waiting
+                .iter()
+                .min_by_key(|(_, p)| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+                .map(|(id, _)| id.clone());
+            if let Some(oldest) = oldest
+                && let Some(path) = waiting.remove(&oldest)
+            {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    /// The upload `id`, if it is waiting.
+    pub(crate) fn get(&self, id: &str) -> Option<PathBuf> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    /// Removes the upload `id` (it was restored).
+    pub(crate) fn remove(&self, id: &str) {
+        let removed = self
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        if let Some(path) = removed {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+async fn write_body(path: &PathBuf, body: axum::body::Body, limit: u64) -> Result<(), ApiError> {
+    let fail = |e: std::io::Error| ApiError::internal(&e);
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .await
+        .map_err(fail)?;
+    let mut stream = body.into_data_stream();
+    let mut size: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("the upload was cut short: {e}")))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(too_large(limit));
+        }
+        file.write_all(&chunk).await.map_err(fail)?;
+    }
+    if size == 0 {
+        return Err(ApiError::bad_request(
+            "the request has no body: send the archive (a ZIP file) as the request body",
+        ));
+    }
+    file.sync_all().await.map_err(fail)?;
+    Ok(())
+}
+
+pub(crate) fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!(
+            "the archive is larger than this server accepts ({limit} bytes, --max-upload-bytes); nothing was kept"
+        ),
+    )
+}
+
+/// 16 random bytes, as hex.
+fn random_id() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        ApiError::internal(&std::io::Error::other(format!("no random numbers: {e}")))
+    })?;
+    Ok(bytes.iter().fold(String::with_capacity(32), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    }))
+}
+
+/// Whether `id` is one of ours in form (32 lowercase hex digits): anything else is never
+/// looked up.
+pub(crate) fn is_upload_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
