@@ -36,6 +36,7 @@ mod restore_conflicts;
 mod restore_crash;
 mod restore_crash_matrix;
 mod roundtrip_property;
+mod serve;
 mod site_links;
 mod stats;
 mod store;

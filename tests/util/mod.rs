@@ -3,6 +3,7 @@
 
 pub mod postgres;
 pub mod s3;
+pub mod server;
 
 pub use sitepack_test_support::{TIMESTAMP, TestSite, copy_tree, demo_site, repo_root, zipcraft};
 

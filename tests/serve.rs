@@ -1,0 +1,652 @@
+//! `sitepack serve`: the Backup API over real HTTP on loopback — authentication, every
+//! endpoint, refusals that change nothing (400, 404, 409, 413, 422), downloads that
+//! validate and match their announced digest.
+
+use std::fmt::Write as _;
+
+use serde_json::json;
+use sitepack_test_support::zipcraft::{Entry, Payload};
+
+use crate::util::server::{JWT_SECRET, Server, jwt, now};
+use crate::util::{TestSite, copy_tree, repo_root, run, site_files};
+
+/// Every API route, as the server's router has it (checked against the `OpenAPI` document).
+const ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/backup/stats"),
+    ("get", "/api/backup/export"),
+    ("post", "/api/backup/import"),
+    ("post", "/api/backup/import/{id}/apply"),
+    ("get", "/api/restore"),
+    ("post", "/api/restore/keep"),
+    ("post", "/api/restore/revert"),
+    ("get", "/api/backups"),
+    ("post", "/api/backups"),
+    ("get", "/api/backups/{name}"),
+    ("delete", "/api/backups/{name}"),
+    ("post", "/api/backups/{name}/restore"),
+    ("get", "/api/auto"),
+    ("put", "/api/auto"),
+    ("post", "/api/auto/run"),
+    ("get", "/api/audit"),
+    ("get", "/api/progress"),
+];
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
+/// `sitepack validate` of downloaded bytes: exit 0.
+#[track_caller]
+fn assert_validates(bytes: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("download.zip");
+    std::fs::write(&path, bytes).unwrap();
+    run(["validate".as_ref(), path.as_os_str()]).expect(0);
+}
+
+#[test]
+fn every_api_call_needs_an_admin_and_says_why_not() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    let stats = "/api/backup/stats";
+    let admin_jwt = jwt(&json!({"role": "admin", "exp": now() + 600}), JWT_SECRET);
+    let roles_jwt = jwt(
+        &json!({"roles": ["viewer", "admin"], "exp": now() + 600}),
+        JWT_SECRET,
+    );
+    let viewer_jwt = jwt(&json!({"role": "viewer", "exp": now() + 600}), JWT_SECRET);
+    let expired = jwt(&json!({"role": "admin", "exp": now() - 120}), JWT_SECRET);
+    let no_exp = jwt(&json!({"role": "admin"}), JWT_SECRET);
+    let other_secret = jwt(
+        &json!({"role": "admin", "exp": now() + 600}),
+        "another-secret-0123456789abcdef",
+    );
+    for (auth, status) in [
+        (None, 401),
+        (Some("Bearer wrong-token-0123456789".to_owned()), 401),
+        (Some(format!("Basic {}", crate::util::server::TOKEN)), 401),
+        (Some(format!("Bearer {}x", crate::util::server::TOKEN)), 401),
+        (Some(format!("Bearer {expired}")), 401),
+        (Some(format!("Bearer {no_exp}")), 401),
+        (Some(format!("Bearer {other_secret}")), 401),
+        (Some(format!("Bearer {viewer_jwt}")), 403),
+        (Some(format!("Bearer {admin_jwt}")), 200),
+        (Some(format!("Bearer {roles_jwt}")), 200),
+        (Some(Server::admin()), 200),
+    ] {
+        let answer = server.call("GET", stats, auth.as_deref(), None);
+        assert_eq!(
+            answer.status,
+            status,
+            "{auth:?}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        if status != 200 {
+            assert!(!answer.message().is_empty());
+        }
+    }
+    // Every route refuses a call without the token, before doing anything.
+    for (method, route) in ROUTES {
+        let path = route.replace("{id}", "0123").replace("{name}", "x");
+        let answer = server.call(&method.to_uppercase(), &path, None, None);
+        assert_eq!(answer.status, 401, "{method} {path}");
+        let answer = server.call(
+            &method.to_uppercase(),
+            &path,
+            Some(&format!("Bearer {viewer_jwt}")),
+            None,
+        );
+        assert_eq!(answer.status, 403, "{method} {path}");
+    }
+    assert!(
+        site_files(&site.root())
+            .keys()
+            .all(|p| !p.starts_with(".sitepack/audit")),
+        "nothing was recorded"
+    );
+}
+
+#[test]
+fn the_openapi_document_lists_every_route_and_the_page_is_served() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    let doc = server
+        .call("GET", "/api/openapi.json", None, None)
+        .expect(200)
+        .json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (method, route) in ROUTES {
+        assert!(
+            doc["paths"][route][method].is_object(),
+            "{method} {route} is not documented"
+        );
+    }
+    let documented: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_object().unwrap().len())
+        .sum();
+    assert_eq!(
+        documented,
+        ROUTES.len() + 1,
+        "the document lists a route the server lacks"
+    );
+    let page = server.call("GET", "/", None, None).expect(200);
+    assert!(page.content_type.unwrap().starts_with("text/html"));
+    assert!(String::from_utf8_lossy(&page.body).contains("Restore from file"));
+    server.call("GET", "/assets/app.js", None, None).expect(200);
+    server
+        .call("GET", "/assets/../../etc/passwd", None, None)
+        .expect(404);
+    let unknown = server.get("/api/nothing-here").expect(404);
+    assert!(unknown.message().contains("openapi.json"));
+}
+
+#[test]
+fn stats_and_an_export_that_validates_and_matches_its_digest() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    let stats = server.get("/api/backup/stats").expect(200).json();
+    assert_eq!(stats["site"]["id"], "acme-shop");
+    assert_eq!(stats["stats"]["users"], 12);
+    assert!(stats["total"].as_u64().unwrap() > 0 && stats["size_bytes"].as_u64().unwrap() > 0);
+
+    let export = server
+        .get("/api/backup/export?scope=full&files=false&label=nightly")
+        .expect(200);
+    assert_eq!(export.content_type.as_deref(), Some("application/zip"));
+    assert_eq!(
+        export.digest.as_deref(),
+        Some(sha256_hex(&export.body).as_str())
+    );
+    assert_validates(&export.body);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.zip"), &export.body).unwrap();
+    let manifest = crate::util::manifest(&dir.path().join("a.zip"));
+    assert_eq!(manifest["label"], "nightly");
+    assert_eq!(manifest["options"]["files"], false);
+
+    let bad = server
+        .get("/api/backup/export?scope=galaxy:far")
+        .expect(400);
+    assert!(bad.message().contains("scope"), "{}", bad.message());
+    server.get("/api/backup/export?colour=blue").expect(400);
+
+    let audit = server.get("/api/audit?type=create").expect(200).json();
+    let events = audit["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{audit}");
+    assert_eq!(
+        events[0]["details"]["archive_sha256"],
+        export.digest.unwrap().as_str()
+    );
+    server.get("/api/audit?type=nonsense").expect(400);
+    assert!(
+        server.temporary_files().is_empty(),
+        "{:?}",
+        server.temporary_files()
+    );
+}
+
+/// An archive of the demo site with one tab changed, for restores.
+fn changed_archive() -> Vec<u8> {
+    let source = TestSite::demo();
+    source.write(
+        "settings/general.json",
+        "{\"shop_name\": \"Changed by the archive\"}\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("changed.zip");
+    crate::util::create(&source.root(), &out, &[]);
+    std::fs::read(out).unwrap()
+}
+
+#[test]
+fn import_plans_without_changing_then_apply_needs_confirm_and_revert_undoes_it() {
+    let site = TestSite::demo();
+    let before = site_files(&site.root());
+    let server = Server::start(&site.root(), &[]);
+    let imported = server.upload(changed_archive()).expect(200).json();
+    let id = imported["upload_id"].as_str().unwrap().to_owned();
+    assert_eq!(imported["validation"]["valid"], true);
+    assert_eq!(imported["preview"]["manifest"]["site"]["id"], "acme-shop");
+    for mode in ["merge", "replace"] {
+        let changes = imported["plans"][mode]["plan"]["changes"]
+            .as_array()
+            .unwrap();
+        assert!(
+            changes.iter().any(|c| c["path"] == "settings/general.json"),
+            "{mode}: {changes:?}"
+        );
+    }
+    assert_eq!(
+        site_files(&site.root()),
+        before,
+        "an import changes nothing"
+    );
+
+    let apply = format!("/api/backup/import/{id}/apply");
+    let refused = server
+        .post_json(&apply, &json!({"mode": "merge"}))
+        .expect(400);
+    assert!(refused.message().contains("confirm"));
+    server
+        .post_json(&apply, &json!({"mode": "sideways", "confirm": true}))
+        .expect(400);
+    server
+        .post_json(
+            &apply,
+            &json!({"mode": "merge", "confirm": true, "colour": 1}),
+        )
+        .expect(400);
+    let malformed = server.call(
+        "POST",
+        &apply,
+        Some(&Server::admin()),
+        Some(("application/json", b"{\"mode\": \"merge\", ".to_vec())),
+    );
+    assert_eq!(malformed.status, 400);
+    server
+        .post_json(
+            "/api/backup/import/ffffffffffffffffffffffffffffffff/apply",
+            &json!({"mode": "merge", "confirm": true}),
+        )
+        .expect(404);
+    server
+        .post_json(
+            "/api/backup/import/..%2F..%2Fetc/apply",
+            &json!({"mode": "merge", "confirm": true}),
+        )
+        .expect(404);
+    assert_eq!(
+        site_files(&site.root()),
+        before,
+        "refused applies change nothing"
+    );
+
+    let restored = server
+        .post_json(&apply, &json!({"mode": "merge", "confirm": true}))
+        .expect(200)
+        .json();
+    assert!(
+        restored["restore"]["pending"]["id"].is_string(),
+        "{restored}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(site.root().join("settings/general.json")).unwrap(),
+        "{\"shop_name\": \"Changed by the archive\"}\n"
+    );
+    let pending = server.get("/api/restore").expect(200).json();
+    assert!(pending["pending"]["id"].is_string());
+
+    // A second restore while one is pending: 409, nothing changed.
+    let during = site_files(&site.root());
+    let second = server.upload(changed_archive()).expect(200).json();
+    assert!(second["plans"]["pending_restore"].is_string());
+    let conflict = server
+        .post_json(
+            &format!(
+                "/api/backup/import/{}/apply",
+                second["upload_id"].as_str().unwrap()
+            ),
+            &json!({"mode": "replace", "confirm": true}),
+        )
+        .expect(409);
+    assert!(
+        conflict.message().contains("pending review"),
+        "{}",
+        conflict.message()
+    );
+    assert_eq!(site_files(&site.root()), during);
+    // The upload was applied once: it is gone.
+    server
+        .post_json(&apply, &json!({"mode": "merge", "confirm": true}))
+        .expect(404);
+
+    server
+        .post_json("/api/restore/revert", &json!({"force": "yes"}))
+        .expect(400);
+    let reverted = server
+        .post_json("/api/restore/revert", &json!({}))
+        .expect(200)
+        .json();
+    assert_eq!(reverted["settled"], "revert");
+    let mut after = site_files(&site.root());
+    after.retain(|p, _| !p.starts_with(".sitepack/"));
+    let mut expected = before.clone();
+    expected.retain(|p, _| !p.starts_with(".sitepack/"));
+    assert_eq!(after, expected, "revert puts the site back");
+    assert!(server.get("/api/restore").expect(200).json()["pending"].is_null());
+    let nothing = server
+        .call("POST", "/api/restore/keep", Some(&Server::admin()), None)
+        .expect(409);
+    assert!(!nothing.message().is_empty());
+
+    let types: Vec<String> = server.get("/api/audit").expect(200).json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["type"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for wanted in ["restore:ok", "restore:refused", "revert:ok", "keep:refused"] {
+        assert!(
+            types.iter().any(|t| t == wanted),
+            "{wanted} not in {types:?}"
+        );
+    }
+}
+
+#[test]
+fn hostile_and_oversized_uploads_are_refused_and_leave_nothing() {
+    let site = TestSite::demo();
+    let before = site_files(&site.root());
+    let server = Server::start(&site.root(), &["--max-upload-bytes", "200000"]);
+    let mut traversal = Payload::baseline().zip();
+    traversal
+        .entries
+        .push(Entry::file("../pwned", "x\n").deflated());
+    for (what, bytes) in [
+        ("traversal", traversal.to_bytes()),
+        ("not a zip", b"just some text\n".to_vec()),
+        ("empty", Vec::new()),
+    ] {
+        let answer = server.upload(bytes);
+        assert!(
+            matches!(answer.status, 400 | 422),
+            "{what}: {}",
+            answer.status
+        );
+        assert!(!answer.message().is_empty());
+        if what == "traversal" {
+            let findings = &answer.json()["error"]["details"]["validation"]["findings"];
+            assert!(findings.to_string().contains("UNSAFE_PATH"), "{findings}");
+        }
+    }
+    let big = server.upload(vec![b'x'; 300_000]).expect(413);
+    assert!(big.message().contains("--max-upload-bytes"));
+    assert!(
+        server.temporary_files().is_empty(),
+        "{:?}",
+        server.temporary_files()
+    );
+    assert_eq!(site_files(&site.root()), before);
+    assert!(!site.root().join("../pwned").exists());
+}
+
+#[test]
+fn saved_backups_are_created_listed_downloaded_restored_and_deleted() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    let created = server
+        .post_json(
+            "/api/backups",
+            &json!({"label": "before upgrade", "files": false}),
+        )
+        .expect(201)
+        .json();
+    let name = created["backup"]["name"].as_str().unwrap().to_owned();
+    assert!(name.starts_with("acme-shop/"));
+    server
+        .post_json("/api/backups", &json!({"scope": "nowhere"}))
+        .expect(400);
+    let listed = server.get("/api/backups").expect(200).json();
+    let backups = listed["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(backups[0]["label"], "before upgrade");
+    assert_eq!(backups[0]["kind"], "manual");
+
+    let encoded = name.replace('/', "%2F");
+    let download = server.get(&format!("/api/backups/{encoded}")).expect(200);
+    assert_eq!(
+        download.digest.as_deref(),
+        created["backup"]["sha256"].as_str()
+    );
+    assert_eq!(
+        sha256_hex(&download.body),
+        created["backup"]["sha256"].as_str().unwrap()
+    );
+    assert_validates(&download.body);
+
+    for bad in [
+        "..%2F..%2Fetc%2Fpasswd",
+        "other-site%2Fx.zip",
+        "acme-shop%2F..%2Fx.zip",
+        "acme-shop%2Fnone.zip",
+    ] {
+        server.get(&format!("/api/backups/{bad}")).expect(404);
+        server
+            .call(
+                "DELETE",
+                &format!("/api/backups/{bad}"),
+                Some(&Server::admin()),
+                None,
+            )
+            .expect(404);
+    }
+
+    site.write(
+        "settings/general.json",
+        "{\"shop_name\": \"Edited after the backup\"}\n",
+    );
+    server
+        .post_json(
+            &format!("/api/backups/{encoded}/restore"),
+            &json!({"mode": "merge"}),
+        )
+        .expect(400);
+    let restored = server
+        .post_json(
+            &format!("/api/backups/{encoded}/restore"),
+            &json!({"mode": "merge", "confirm": true}),
+        )
+        .expect(200)
+        .json();
+    assert!(
+        restored["restore"]["pending"]["id"].is_string(),
+        "{restored}"
+    );
+    assert_ne!(
+        std::fs::read_to_string(site.root().join("settings/general.json")).unwrap(),
+        "{\"shop_name\": \"Edited after the backup\"}\n"
+    );
+    server
+        .call("POST", "/api/restore/keep", Some(&Server::admin()), None)
+        .expect(200);
+    assert!(server.get("/api/restore").expect(200).json()["pending"].is_null());
+
+    server
+        .call(
+            "DELETE",
+            &format!("/api/backups/{encoded}"),
+            Some(&Server::admin()),
+            None,
+        )
+        .expect(200);
+    assert!(
+        server.get("/api/backups").expect(200).json()["backups"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        server.temporary_files().is_empty(),
+        "{:?}",
+        server.temporary_files()
+    );
+}
+
+#[test]
+fn automatic_backup_settings_are_checked_saved_and_run_now() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    let shown = server.get("/api/auto").expect(200).json();
+    assert_eq!(shown["configured"], false);
+    let kept = tempfile::tempdir().unwrap();
+    let target = kept.path().join("auto-target");
+    let config = site.root().join(".sitepack/config.toml");
+
+    let invalid = server
+        .call(
+            "PUT",
+            "/api/auto",
+            Some(&Server::admin()),
+            Some((
+                "application/json",
+                json!({"target": target, "schedule": "sometimes"})
+                    .to_string()
+                    .into_bytes(),
+            )),
+        )
+        .expect(422);
+    assert!(
+        invalid.message().contains("sometimes"),
+        "{}",
+        invalid.message()
+    );
+    let relative = server
+        .call(
+            "PUT",
+            "/api/auto",
+            Some(&Server::admin()),
+            Some((
+                "application/json",
+                json!({"target": "backups"}).to_string().into_bytes(),
+            )),
+        )
+        .expect(422);
+    assert!(
+        relative.message().contains("relative"),
+        "{}",
+        relative.message()
+    );
+    assert!(!config.exists(), "a refused setting writes nothing");
+
+    let settings = json!({
+        "enabled": false, "target": target, "schedule": "daily", "time": "03:30",
+        "retention": {"keep_last": 3},
+    });
+    server
+        .call(
+            "PUT",
+            "/api/auto",
+            Some(&Server::admin()),
+            Some(("application/json", settings.to_string().into_bytes())),
+        )
+        .expect(200);
+    let shown = server.get("/api/auto").expect(200).json();
+    assert_eq!(shown["settings"]["time"], "03:30");
+    assert_eq!(shown["settings"]["retention"]["keep_last"], 3);
+    assert_eq!(shown["settings"]["enabled"], false);
+    assert!(shown["next_due"].is_null(), "disabled: nothing is due");
+    // Disabled: a cron run with --if-due stores nothing.
+    let cron = run([
+        "auto".as_ref(),
+        "run".as_ref(),
+        site.root().as_os_str(),
+        "--if-due".as_ref(),
+        "--json".as_ref(),
+    ])
+    .expect(0);
+    assert_eq!(cron.json()["ran"], false);
+
+    let report = server
+        .call("POST", "/api/auto/run", Some(&Server::admin()), None)
+        .expect(200)
+        .json();
+    assert_eq!(report["ran"], true);
+    let stored = report["stored"]["name"].as_str().unwrap().to_owned();
+    assert!(target.join(&stored).is_file());
+    let audit = server
+        .get("/api/audit?type=auto&limit=1")
+        .expect(200)
+        .json();
+    assert_eq!(audit["events"][0]["outcome"], "ok");
+    assert!(
+        server.get("/api/progress").expect(200).json()["running"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Without --to, the saved backups are the automatic target's.
+    drop(server);
+    let server = Server::start_untargeted(&site.root());
+    let listed = server.get("/api/backups").expect(200).json();
+    assert_eq!(listed["backups"][0]["name"], stored, "{listed}");
+    assert_eq!(listed["backups"][0]["kind"], "auto");
+}
+
+#[test]
+fn listening_beyond_loopback_needs_tls_or_an_explicit_opt_in() {
+    let site = TestSite::demo();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "a-token-of-enough-length\n").unwrap();
+    let refused = run([
+        "serve".as_ref(),
+        site.root().as_os_str(),
+        "--listen".as_ref(),
+        "0.0.0.0:0".as_ref(),
+        "--token-file".as_ref(),
+        dir.path().join("token").as_os_str(),
+    ])
+    .expect(2);
+    assert!(refused.stderr.contains("--tls-cert"), "{}", refused.stderr);
+    let no_credential = run([
+        "serve".as_ref(),
+        site.root().as_os_str(),
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+    ])
+    .expect(2);
+    assert!(
+        no_credential.stderr.contains("--token-file"),
+        "{}",
+        no_credential.stderr
+    );
+    std::fs::write(dir.path().join("short"), "short\n").unwrap();
+    let short = run([
+        "serve".as_ref(),
+        site.root().as_os_str(),
+        "--token-file".as_ref(),
+        dir.path().join("short").as_os_str(),
+    ])
+    .expect(2);
+    assert!(short.stderr.contains("16 characters"), "{}", short.stderr);
+}
+
+#[test]
+fn a_database_site_is_served_too() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo_root().join("fixtures/db-demo"), dir.path());
+    let descriptor = dir.path().join("northwind.toml");
+    let server = Server::start(&descriptor, &[]);
+    let stats = server.get("/api/backup/stats").expect(200).json();
+    assert_eq!(stats["kind"], "database");
+    assert!(stats["total"].as_u64().unwrap() > 0);
+    let export = server.get("/api/backup/export").expect(200);
+    assert_eq!(
+        export.digest.as_deref(),
+        Some(sha256_hex(&export.body).as_str())
+    );
+    assert_validates(&export.body);
+    assert!(server.get("/api/restore").expect(200).json()["pending"].is_null());
+    server.post_json("/api/backups", &json!({})).expect(201);
+    assert_eq!(
+        server.get("/api/backups").expect(200).json()["backups"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
