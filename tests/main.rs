@@ -37,6 +37,7 @@ mod restore_crash;
 mod restore_crash_matrix;
 mod roundtrip_property;
 mod serve;
+mod serve_browser;
 mod site_links;
 mod stats;
 mod store;

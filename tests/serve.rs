@@ -8,7 +8,7 @@ use serde_json::json;
 use sitepack_test_support::zipcraft::{Entry, Payload};
 
 use crate::util::server::{JWT_SECRET, Server, jwt, now};
-use crate::util::{TestSite, copy_tree, repo_root, run, site_files};
+use crate::util::{LockHolder, TestSite, copy_tree, repo_root, run, site_files};
 
 /// Every API route, as the server's router has it (checked against the `OpenAPI` document).
 const ROUTES: &[(&str, &str)] = &[
@@ -352,7 +352,7 @@ fn import_plans_without_changing_then_apply_needs_confirm_and_revert_undoes_it()
 fn hostile_and_oversized_uploads_are_refused_and_leave_nothing() {
     let site = TestSite::demo();
     let before = site_files(&site.root());
-    let server = Server::start(&site.root(), &["--max-upload-bytes", "200000"]);
+    let server = Server::start(&site.root(), &["--max-upload-bytes", "20000"]);
     let mut traversal = Payload::baseline().zip();
     traversal
         .entries
@@ -374,11 +374,34 @@ fn hostile_and_oversized_uploads_are_refused_and_leave_nothing() {
             assert!(findings.to_string().contains("UNSAFE_PATH"), "{findings}");
         }
     }
-    let big = server.upload(vec![b'x'; 300_000]).expect(413);
+    // Too large, announced by its length or found while streaming: 413.
+    let big = server.upload(vec![b'x'; 30_000]).expect(413);
     assert!(big.message().contains("--max-upload-bytes"));
-    assert!(
-        server.temporary_files().is_empty(),
-        "{:?}",
+    let streamed = server
+        .call(
+            "POST",
+            "/api/backup/import",
+            Some(&Server::admin()),
+            Some(("application/zip+chunked", vec![b'x'; 30_000])),
+        )
+        .expect(413);
+    assert!(streamed.message().contains("--max-upload-bytes"));
+    // A valid archive under the limit is taken in chunks as well.
+    let archive = Payload::baseline().zip().to_bytes();
+    assert!(archive.len() < 20_000, "{}", archive.len());
+    let taken = server
+        .call(
+            "POST",
+            "/api/backup/import",
+            Some(&Server::admin()),
+            Some(("application/zip+chunked", archive)),
+        )
+        .expect(200);
+    assert!(taken.json()["upload_id"].is_string());
+    assert_eq!(
+        server.temporary_files().len(),
+        1,
+        "only the accepted upload is kept: {:?}",
         server.temporary_files()
     );
     assert_eq!(site_files(&site.root()), before);
@@ -649,4 +672,56 @@ fn a_database_site_is_served_too() {
             .len(),
         1
     );
+}
+
+#[test]
+fn the_servers_own_reads_wait_for_a_restore_and_another_process_gets_409() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    // Another process (a `sitepack` command) changing the site: 409, nothing changed.
+    let id = server.upload(changed_archive()).expect(200).json()["upload_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let apply = format!("/api/backup/import/{id}/apply");
+    let before = site_files(&site.root());
+    {
+        let _held = LockHolder::new(&site.root());
+        let busy = server
+            .post_json(&apply, &json!({"mode": "replace", "confirm": true}))
+            .expect(409);
+        assert!(
+            busy.message().contains("another sitepack command"),
+            "{}",
+            busy.message()
+        );
+    }
+    assert_eq!(site_files(&site.root()), before);
+    // The page refreshing its stats meanwhile: the restore waits for those reads, and the
+    // reads for it; none is refused.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut answered = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        server.get("/api/backup/stats").expect(200);
+                        server.get("/api/restore").expect(200);
+                        answered += 1;
+                    }
+                    answered
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let restored = server.post_json(&apply, &json!({"mode": "replace", "confirm": true}));
+        let reverted = server.post_json("/api/restore/revert", &json!({}));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for reader in readers {
+            assert!(reader.join().unwrap() > 0);
+        }
+        restored.expect(200);
+        reverted.expect(200);
+    });
 }

@@ -117,9 +117,22 @@ impl Server {
 
     /// The files in the server's temporary directory (its work directory's content).
     pub fn temporary_files(&self) -> Vec<String> {
-        super::listing(&self.dir.path().join("tmp"))
-            .into_iter()
-            .filter(|p| p.contains('/') && !p.ends_with('/'))
+        let tmp = self.dir.path().join("tmp");
+        let work_dirs = super::listing(&tmp);
+        assert!(
+            work_dirs.iter().any(|d| d.starts_with("sitepack-serve-")),
+            "no work directory in {}: {work_dirs:?}",
+            tmp.display()
+        );
+        work_dirs
+            .iter()
+            .flat_map(|dir| {
+                super::listing(&tmp.join(dir))
+                    .into_iter()
+                    // The work directory's own lock, held while the server runs.
+                    .filter(|name| name != "lock")
+                    .map(move |name| format!("{dir}/{name}"))
+            })
             .collect()
     }
 
@@ -137,6 +150,15 @@ impl Server {
             request = request.header("Authorization", auth);
         }
         let response = match body {
+            // Streamed without a length: the server learns the size as it reads.
+            Some(("application/zip+chunked", bytes)) => self.agent.run(
+                request
+                    .header("Content-Type", "application/zip")
+                    .body(ureq::SendBody::from_owned_reader(std::io::Cursor::new(
+                        bytes,
+                    )))
+                    .unwrap(),
+            ),
             Some((content_type, bytes)) => self.agent.run(
                 request
                     .header("Content-Type", content_type)

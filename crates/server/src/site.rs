@@ -2,6 +2,7 @@
 //! backups go.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use sitepack_db::DatabaseSite;
 use sitepack_format::SiteIdentity;
@@ -18,6 +19,10 @@ pub struct ServedSite {
     kind: Kind,
     target: Option<String>,
     endpoint: Option<String>,
+    /// Held while the site's state is opened for a read: opening takes the site lock
+    /// alone for a moment when a restore is pending (to recover an interrupted one
+    /// first), so the server's concurrent reads take turns instead of refusing each other.
+    opening: Mutex<()>,
 }
 
 enum Kind {
@@ -59,6 +64,7 @@ impl ServedSite {
             kind,
             target,
             endpoint,
+            opening: Mutex::new(()),
         })
     }
 
@@ -97,8 +103,18 @@ impl ServedSite {
 
     /// Opens the site for a backup, once an interrupted restore is recovered.
     pub(crate) fn open_for_backup(&self) -> Result<Box<dyn BackupSource>, ApiError> {
-        SiteState::open(self.state_root(), access::Backup)?;
+        {
+            let _turn = self.opening.lock().unwrap_or_else(PoisonError::into_inner);
+            SiteState::open(self.state_root(), access::Backup)?;
+        }
         Ok(self.open_source()?)
+    }
+
+    /// A directory site's state (the restore pending review), once an interrupted
+    /// restore is recovered.
+    pub(crate) fn read_state(&self) -> Result<SiteState, sitepack_site::SiteError> {
+        let _turn = self.opening.lock().unwrap_or_else(PoisonError::into_inner);
+        SiteState::open(&self.path, access::Read)
     }
 
     /// The site as a backup source (for `auto run`, which recovers and locks itself).
@@ -114,7 +130,7 @@ impl ServedSite {
     pub(crate) fn stats(&self) -> Result<serde_json::Value, ApiError> {
         match &self.kind {
             Kind::Directory => {
-                SiteState::open(&self.path, access::Read)?;
+                self.read_state()?;
                 let site = Site::open(&self.path).map_err(|e| ApiError::internal(&e))?;
                 let stats =
                     sitepack_writer::site_stats(&site).map_err(|e| ApiError::internal(&e))?;

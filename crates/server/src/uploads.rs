@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
+use axum::body::BodyDataStream;
 use futures_util::StreamExt;
 use sitepack_format::interrupt;
 use sitepack_format::workdir::WorkDir;
@@ -46,17 +47,24 @@ impl Uploads {
         Ok((id, path))
     }
 
-    /// Streams a request body into a new file; past `limit` bytes it stops, removes the
-    /// file and answers 413.
+    /// Streams a request body into a new file; past `limit` bytes (announced by its
+    /// length or found while reading) nothing is kept and the answer is 413.
     pub(crate) async fn receive(
         &self,
         body: axum::body::Body,
+        announced: Option<u64>,
         limit: u64,
     ) -> Result<(String, PathBuf), ApiError> {
+        let mut stream = body.into_data_stream();
+        if announced.is_some_and(|n| n > limit) {
+            drain(&mut stream).await;
+            return Err(too_large(limit));
+        }
         let (id, path) = self.new_path(".zip")?;
-        let written = write_body(&path, body, limit).await;
+        let written = write_body(&path, &mut stream, limit).await;
         if written.is_err() {
             let _ = tokio::fs::remove_file(&path).await;
+            drain(&mut stream).await;
         }
         written?;
         Ok((id, path))
@@ -102,7 +110,26 @@ impl Uploads {
     }
 }
 
-async fn write_body(path: &PathBuf, body: axum::body::Body, limit: u64) -> Result<(), ApiError> {
+/// How much of a refused upload is still read (and thrown away) so that its client
+/// gets to read the answer: a client that stops sending only when told is not cut off
+/// mid-request. Past this, the connection is closed.
+const DRAINED_BYTES: u64 = 64 << 20;
+
+async fn drain(stream: &mut BodyDataStream) {
+    let mut left = DRAINED_BYTES;
+    while let Some(Ok(chunk)) = stream.next().await {
+        let Some(rest) = left.checked_sub(chunk.len() as u64) else {
+            return;
+        };
+        left = rest;
+    }
+}
+
+async fn write_body(
+    path: &PathBuf,
+    stream: &mut BodyDataStream,
+    limit: u64,
+) -> Result<(), ApiError> {
     let fail = |e: std::io::Error| ApiError::internal(&e);
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
@@ -110,7 +137,6 @@ async fn write_body(path: &PathBuf, body: axum::body::Body, limit: u64) -> Resul
         .open(path)
         .await
         .map_err(fail)?;
-    let mut stream = body.into_data_stream();
     let mut size: u64 = 0;
     while let Some(chunk) = stream.next().await {
         let chunk =

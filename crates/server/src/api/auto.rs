@@ -56,6 +56,7 @@ pub(super) async fn update(
 /// `sitepack auto run` (without `--if-due`) does them.
 pub(super) async fn run(State(state): Shared) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
+        let _reading = state.reading();
         let running = state.activities.start("auto");
         let open = || state.site.open_source();
         let site = AutoSite {

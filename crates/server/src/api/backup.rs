@@ -14,7 +14,7 @@ use serde::Deserialize;
 use sitepack_format::{Options, Scope, Timestamp};
 use sitepack_reader::{Archive, Limits};
 use sitepack_restore::{PlanOptions, RestoreError, RestoreMode, RewriteChoice, RewriteRule};
-use sitepack_site::access::{Create, Read};
+use sitepack_site::access::Create;
 use sitepack_site::{ArchiveOutput, SiteState};
 use sitepack_writer::CreateOptions;
 
@@ -26,7 +26,11 @@ use crate::error::{ApiError, masked};
 pub(crate) const DIGEST_HEADER: &str = "x-sitepack-archive-sha256";
 
 pub(super) async fn stats(State(state): Shared) -> Result<Json<serde_json::Value>, ApiError> {
-    blocking(move || state.site.stats().map(Json)).await
+    blocking(move || {
+        let _reading = state.reading();
+        state.site.stats().map(Json)
+    })
+    .await
 }
 
 /// `?scope=full&files=true&label=…`.
@@ -68,6 +72,7 @@ pub(super) async fn export(
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let options = create_options(query.scope.as_deref(), query.files, query.label)?;
     let (file, summary) = blocking(move || {
+        let _reading = state.reading();
         let source = state.site.open_for_backup()?;
         let (_, path) = state.uploads.new_path(".export.zip")?;
         let running = state.activities.start("export");
@@ -144,10 +149,7 @@ pub(super) async fn import(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limit) {
-        return Err(crate::uploads::too_large(limit));
-    }
-    let (id, path) = state.uploads.receive(body, limit).await?;
+    let (id, path) = state.uploads.receive(body, announced, limit).await?;
     let checked = {
         let state = Arc::clone(&state);
         let path = path.clone();
@@ -169,6 +171,7 @@ pub(super) async fn import(
 /// Validation report, preview and both plans of the upload `id` at `path`; an invalid
 /// archive is refused (422) with its report.
 fn examine(state: &AppState, id: &str, path: &Path) -> Result<serde_json::Value, ApiError> {
+    let _reading = state.reading();
     let archive = Archive::open(path).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -206,7 +209,7 @@ fn examine(state: &AppState, id: &str, path: &Path) -> Result<serde_json::Value,
             "note": "a database site's plan is made when the restore is applied; `sitepack preview ARCHIVE --against SITE.toml` shows it now",
         })
     } else {
-        let pending = SiteState::open(state.site.path(), Read)?.pending;
+        let pending = state.site.read_state()?.pending;
         let plan = |mode| match sitepack_restore::plan(
             state.site.path(),
             &archive,
@@ -339,6 +342,7 @@ pub(super) fn restore_file(
         ));
     }
     let options = plan_options(mode, request)?;
+    let _changing = state.changing()?;
     let archive = Archive::open(path).map_err(|e| ApiError::internal(&e))?;
     let running = state.activities.start("restore");
     let report = archive

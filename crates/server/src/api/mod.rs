@@ -11,7 +11,9 @@ mod page;
 mod review;
 mod saved;
 
-use std::sync::Arc;
+use std::sync::{
+    Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError,
+};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -32,6 +34,43 @@ pub struct AppState {
     max_upload_bytes: u64,
     uploads: Uploads,
     activities: Arc<Activities>,
+    /// The server's own requests on the site queue here instead of refusing each other
+    /// through the site lock (which still refuses other processes): reads share it, a
+    /// restore, keep or revert has it alone once the reads running have finished.
+    site_access: RwLock<()>,
+    /// Held by the one restore, keep or revert running: a second is answered 409 at once.
+    changing: Mutex<()>,
+}
+
+impl AppState {
+    /// For a request that reads the site (or backs it up): waits while a restore, keep or
+    /// revert of this server runs.
+    fn reading(&self) -> RwLockReadGuard<'_, ()> {
+        self.site_access
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// For a restore, keep or revert: 409 while another runs; then waits for the reads
+    /// running now (a page refreshing its stats) to finish.
+    fn changing(&self) -> Result<(MutexGuard<'_, ()>, RwLockWriteGuard<'_, ()>), ApiError> {
+        let alone = match self.changing.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::CONFLICT,
+                    "conflict",
+                    "refused; nothing was changed: another restore, keep or revert of this site is running; wait for it to finish, then try again",
+                ));
+            }
+        };
+        let write = self
+            .site_access
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok((alone, write))
+    }
 }
 
 impl AppState {
@@ -54,6 +93,8 @@ impl AppState {
             max_upload_bytes,
             uploads: Uploads::new()?,
             activities: Arc::default(),
+            site_access: RwLock::new(()),
+            changing: Mutex::new(()),
         })
     }
 }

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use sitepack_site::access::{Change, Read};
+use sitepack_site::access::Change;
 use sitepack_site::{LockedSite, Operation, Settled, SiteError, SiteState};
 
 use super::{Shared, blocking, parse_body};
@@ -14,6 +14,7 @@ use crate::error::ApiError;
 
 pub(super) async fn status(State(state): Shared) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
+        let _reading = state.reading();
         if let Some(site) = state.site.database() {
             let descriptor = site.descriptor();
             sitepack_db::review::check_state_dir_owner(descriptor)?;
@@ -22,7 +23,7 @@ pub(super) async fn status(State(state): Shared) -> Result<Json<serde_json::Valu
                 serde_json::json!({ "kind": "database", "pending": pending }),
             ));
         }
-        let status = SiteState::open(state.site.path(), Read)?;
+        let status = state.site.read_state()?;
         Ok(Json(serde_json::json!({
             "kind": "directory",
             "recovered": status.recovered,
@@ -34,6 +35,7 @@ pub(super) async fn status(State(state): Shared) -> Result<Json<serde_json::Valu
 
 pub(super) async fn keep(State(state): Shared) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
+        let _changing = state.changing()?;
         settle(
             state.site.path(),
             Operation::Keep,
@@ -69,6 +71,7 @@ pub(super) async fn revert(
         LockedSite::revert
     };
     blocking(move || {
+        let _changing = state.changing()?;
         settle(
             state.site.path(),
             Operation::Revert,

@@ -55,6 +55,7 @@ pub(super) async fn create(
     };
     let options = create_options(request.scope.as_deref(), request.files, request.label)?;
     blocking(move || {
+        let _reading = state.reading();
         let source = state.site.open_for_backup()?;
         let (store, target) = state.site.store()?;
         if let Some(fixed) = state.site.fixed_target() {
