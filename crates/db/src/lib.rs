@@ -22,6 +22,8 @@
 //!   opened, rows streamed in batches, rolled back on any error); [`plan_restore_with`]
 //!   writes another tenant's archive as the descriptor's tenant with fresh keys (`--as`,
 //!   `init` from a template).
+//! - [`mod@request`]: a restore, keep or revert as a caller (the command line, the HTTP
+//!   API) asks for it: the review's steps in order, every refusal audited.
 //! - [`DatabaseSite`]: a descriptor as a site to back up (the site crate's
 //!   `BackupSource`): the export staged under the state directory, then archived by the
 //!   writer as format 1.1, all under the site lock.
@@ -38,6 +40,7 @@ pub mod export;
 pub mod files;
 pub mod plan;
 pub mod postgres;
+pub mod request;
 pub mod restore;
 pub mod review;
 mod site;

@@ -7,8 +7,9 @@ use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
+use sitepack_db::request::{self, Preparation, Prepared};
 use sitepack_db::restore::KeyChange;
-use sitepack_db::review::{self, PendingDbRestore, Reverted, ReviewLock, ReviewedRestore};
+use sitepack_db::review::{self, PendingDbRestore, ReviewedRestore};
 use sitepack_db::{DatabaseSite, DbError, Descriptor, Mode, RestoreOptions, RestorePlan};
 use sitepack_format::database::TenantValue;
 use sitepack_reader::Archive;
@@ -16,20 +17,16 @@ use sitepack_reader::Archive;
 use crate::Outcome;
 
 fn refused(command: &str, error: DbError) -> Result<Outcome> {
-    if let DbError::RestoreRefused { reasons } = &error {
-        // Said once: the error's own text starts as this line does.
-        let listed = reasons
-            .iter()
-            .fold(String::new(), |all, reason| all + "\n  - " + reason);
-        Ok(Outcome::Refused(format!(
-            "{command} refused; nothing was changed:{listed}"
-        )))
-    } else if error.is_refusal() {
-        Ok(Outcome::Refused(format!(
-            "{command} refused; nothing was changed: {error}"
-        )))
-    } else {
-        Err(error.into())
+    match request::refusal_message(command, &error) {
+        Some(message) => Ok(Outcome::Refused(message)),
+        None => Err(error.into()),
+    }
+}
+
+/// Says the warnings a library step gave (the audit log could not be written).
+fn print_warnings(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("warning: {warning}");
     }
 }
 
@@ -113,43 +110,6 @@ fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
-/// The plan `request` asks for.
-fn plan_for(
-    request: &RestoreRequest<'_>,
-    descriptor: &Descriptor,
-    archive: &Archive,
-) -> Result<RestorePlan, DbError> {
-    let mut engine = sitepack_db::connect_writable(descriptor)?;
-    sitepack_db::plan_restore_with(engine.as_mut(), descriptor, archive, &request.options)
-}
-
-/// The review lock (none for a dry run, which changes nothing) and what settling the
-/// state directory found (read only, for a dry run); the inner error a refusal (another
-/// tenant's state directory, the lock held), the outer one an error.
-fn lock_and_settle(
-    descriptor: &Descriptor,
-    dry_run: bool,
-) -> Result<Result<(Option<ReviewLock>, review::Settled), DbError>> {
-    if let Err(e) = review::check_state_dir_owner(descriptor) {
-        return Ok(Err(e));
-    }
-    if dry_run {
-        let settled = review::Settled {
-            pending: review::pending_restore(descriptor)?,
-            // Not finished by a dry run: said.
-            files_unfinished: review::files_waiting(descriptor)?,
-            ..review::Settled::default()
-        };
-        return Ok(Ok((None, settled)));
-    }
-    let lock = match ReviewLock::take(descriptor) {
-        Ok(lock) => lock,
-        Err(e) => return Ok(Err(e)),
-    };
-    let settled = review::settle(descriptor, &lock)?;
-    Ok(Ok((Some(lock), settled)))
-}
-
 /// Plans, shows, confirms and restores `archive` (already validated) into the site.
 pub(crate) fn restore(
     request: &RestoreRequest<'_>,
@@ -157,85 +117,75 @@ pub(crate) fn restore(
     archive: &Archive,
 ) -> Result<Outcome> {
     let descriptor = site.descriptor();
-    let (lock, settled) = match lock_and_settle(descriptor, request.dry_run)? {
-        Ok(found) => found,
-        Err(e) => return refused(request.command, e),
+    let asked = request::RestoreRequest {
+        archive_name: request.archive_name,
+        options: request.options.clone(),
+        files: request.files,
+        dry_run: request.dry_run,
     };
-    print_settled(&settled);
-    // Unfinished files, or a restore pending: refused.
-    let blocked = settled
-        .files_unfinished
-        .clone()
-        .map(|problem| DbError::Review { problem })
-        .or_else(|| {
-            settled
-                .pending
-                .as_ref()
-                .map(|pending| review::pending_error(descriptor, pending))
-        });
-    if let Some(error) = blocked {
-        let outcome = refused(request.command, error);
-        record_refused(descriptor, request, archive, &outcome);
-        return outcome;
-    }
-    let plan = match plan_for(request, descriptor, archive) {
-        Ok(plan) => plan,
-        Err(e) => return refused(request.command, e),
+    let mut warnings = Vec::new();
+    let preparation =
+        request::prepare_restore(descriptor, archive, &asked, request.command, &mut warnings);
+    print_warnings(&warnings);
+    let mut prepared = match preparation? {
+        Preparation::Planned(prepared) => prepared,
+        Preparation::Refused { error, settled } => {
+            if let Some(settled) = &settled {
+                print_settled(settled);
+            }
+            return refused(request.command, error);
+        }
     };
-    let mut refusal = plan.refusal_error();
-    if refusal.is_none() && request.files {
-        refusal = files_refusal(descriptor, archive, plan.mode);
-    }
+    print_settled(&prepared.settled);
+    let plan = &prepared.plan;
     if !request.json {
-        show_plan(request, descriptor, archive, &plan, refusal.is_some())?;
+        show_plan(
+            request,
+            descriptor,
+            archive,
+            plan,
+            prepared.refusal.is_some(),
+        )?;
     }
-    if let Some(error) = refusal {
-        let outcome = refused(request.command, error);
-        record_refused(descriptor, request, archive, &outcome);
-        return outcome;
+    let mut warnings = Vec::new();
+    if let Some(error) = prepared.refusal.take() {
+        let error = prepared.refuse(descriptor, archive, request.command, error, &mut warnings);
+        print_warnings(&warnings);
+        return refused(request.command, error);
     }
-    let output = |restore: Option<&ReviewedRestore>| {
+    let output = |prepared: &Prepared, restore: Option<&ReviewedRestore>| {
         super::print_json(&RestoreOutput {
             site: request.site_path,
             dry_run: request.dry_run,
-            plan: &plan,
-            removed_snapshots: &settled.removed,
-            files_finished: &settled.files_finished,
+            plan: &prepared.plan,
+            removed_snapshots: &prepared.settled.removed,
+            files_finished: &prepared.settled.files_finished,
             restore,
         })
     };
-    let Some(lock) = lock else {
+    if request.dry_run {
         if request.json {
-            output(None)?;
+            output(&prepared, None)?;
         }
         return Ok(Outcome::Success);
-    };
-    if !request.yes && !confirmed(&plan)? {
-        let outcome = Ok(Outcome::Refused(format!(
-            "{} refused; nothing was changed: not confirmed",
-            request.command
-        )));
-        record_refused(descriptor, request, archive, &outcome);
-        return outcome;
     }
-    let result = review::restore_for_review(
-        descriptor,
-        &plan,
-        archive,
-        request.archive_name,
-        request.files,
-        &lock,
-    );
-    let warning = review::record_restore(descriptor, archive, &plan, &result);
-    if let Some(warning) = warning {
-        eprintln!("warning: {warning}");
+    if !request.yes && !confirmed(plan)? {
+        let error = DbError::Review {
+            problem: "not confirmed".to_owned(),
+        };
+        let error = prepared.refuse(descriptor, archive, request.command, error, &mut warnings);
+        print_warnings(&warnings);
+        return refused(request.command, error);
     }
+    let result = prepared.restore(descriptor, archive, &asked, &mut warnings);
+    print_warnings(&warnings);
     let done = match result {
-        Ok(done) => done,
-        Err(e) => return refused(request.command, e),
+        Some(Ok(done)) => done,
+        Some(Err(e)) => return refused(request.command, e),
+        None => return Ok(Outcome::Success),
     };
     if request.json {
-        output(Some(&done))?;
+        output(&prepared, Some(&done))?;
     } else {
         print_restored(request.site_path, &done)?;
     }
@@ -286,16 +236,6 @@ fn show_plan(
         print_files_plan(descriptor, archive, plan.mode)?;
     }
     Ok(())
-}
-
-/// What the uploaded files' restore would refuse (a dry run says it too).
-fn files_refusal(descriptor: &Descriptor, archive: &Archive, mode: Mode) -> Option<DbError> {
-    let area = match sitepack_db::files::restored_area(descriptor, archive) {
-        Ok(Some(area)) => area,
-        Ok(None) => return None,
-        Err(error) => return Some(error),
-    };
-    sitepack_db::files::check_restorable(descriptor, archive, &area, mode == Mode::Replace).err()
 }
 
 /// Which uploaded files the restore changes, in words.
@@ -350,20 +290,6 @@ fn files_line(files: &sitepack_db::files::FilesApplied) -> String {
         "{} written, {} removed, {} already as they should be",
         files.written, files.removed, files.unchanged
     )
-}
-
-fn record_refused(
-    descriptor: &Descriptor,
-    request: &RestoreRequest<'_>,
-    archive: &Archive,
-    outcome: &Result<Outcome>,
-) {
-    if let Ok(Outcome::Refused(reason)) = outcome
-        && let Some(warning) =
-            review::record_refused_restore(descriptor, archive, request.options.mode, reason)
-    {
-        eprintln!("warning: {warning}");
-    }
 }
 
 /// The plan, its header followed by `note` (what happens to the site: a dry run, a
@@ -481,17 +407,12 @@ struct StatusOutput<'a> {
 /// `status SITE.toml`: the pending restore, as the database says (stale snapshots are
 /// removed when no other command holds the site).
 pub(crate) fn status(site_path: &Path, site: &DatabaseSite, json: bool) -> Result<Outcome> {
-    let descriptor = site.descriptor();
-    if let Err(e) = review::check_state_dir_owner(descriptor) {
+    // Another tenant's state directory is refused (exit 1); what the repair meets is an
+    // error (exit 2): status cannot say what is pending.
+    if let Err(e) = review::check_state_dir_owner(site.descriptor()) {
         return refused("status", e);
     }
-    let settled = match ReviewLock::take(descriptor) {
-        Ok(lock) => review::settle(descriptor, &lock)?,
-        Err(_) => review::Settled {
-            pending: review::pending_restore(descriptor)?,
-            ..review::Settled::default()
-        },
-    };
+    let settled = request::restore_status(site.descriptor())?;
     if json {
         super::print_json(&StatusOutput {
             site: site_path,
@@ -564,15 +485,9 @@ struct SettledOutput<'a> {
 
 /// `keep SITE.toml`.
 pub(crate) fn keep(site_path: &Path, site: &DatabaseSite, json: bool) -> Result<Outcome> {
-    let descriptor = site.descriptor();
-    let lock = match ReviewLock::take(descriptor) {
-        Ok(lock) => lock,
-        Err(e) => return refused("keep", e),
-    };
-    let result = review::keep(descriptor, &lock);
-    if let Some(warning) = review::record_settled(descriptor, false, &result) {
-        eprintln!("warning: {warning}");
-    }
+    let mut warnings = Vec::new();
+    let result = request::keep_restore(site.descriptor(), &mut warnings);
+    print_warnings(&warnings);
     let pending = match result {
         Ok(pending) => pending,
         Err(e) => return refused("keep", e),
@@ -597,25 +512,9 @@ pub(crate) fn keep(site_path: &Path, site: &DatabaseSite, json: bool) -> Result<
 
 /// `revert SITE.toml`.
 pub(crate) fn revert(site_path: &Path, site: &DatabaseSite, json: bool) -> Result<Outcome> {
-    let descriptor = site.descriptor();
-    let lock = match ReviewLock::take(descriptor) {
-        Ok(lock) => lock,
-        Err(e) => return refused("revert", e),
-    };
-    let result = review::revert(descriptor, &lock);
-    let settled = result.as_ref().map(|r: &Reverted| r.pending.clone());
-    // Rows reverted and files not: a failure, not a refusal.
-    let settled = settled.map_err(|e| match e {
-        DbError::FilesUnfinished { problem } => DbError::FilesUnfinished {
-            problem: problem.clone(),
-        },
-        other => DbError::Review {
-            problem: other.to_string(),
-        },
-    });
-    if let Some(warning) = review::record_settled(descriptor, true, &settled) {
-        eprintln!("warning: {warning}");
-    }
+    let mut warnings = Vec::new();
+    let result = request::revert_restore(site.descriptor(), &mut warnings);
+    print_warnings(&warnings);
     let reverted = match result {
         Ok(reverted) => reverted,
         Err(e) => return refused("revert", e),
@@ -652,10 +551,8 @@ pub(crate) fn revert(site_path: &Path, site: &DatabaseSite, json: bool) -> Resul
 #[derive(Debug, Serialize)]
 pub(crate) struct DbAgainst {
     site: std::path::PathBuf,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pending_restore: Option<PendingDbRestore>,
-    merge: RestorePlan,
-    replace: RestorePlan,
+    #[serde(flatten)]
+    plans: request::BothPlans,
 }
 
 impl DbAgainst {
@@ -666,30 +563,15 @@ impl DbAgainst {
         archive: &Archive,
         as_tenant: Option<&TenantValue>,
     ) -> Result<Self> {
-        let descriptor = site.descriptor();
-        let pending_restore = review::pending_restore(descriptor)?;
-        let mut engine = sitepack_db::connect_writable(descriptor)?;
-        let mut plan = |mode| {
-            let options = RestoreOptions {
-                mode,
-                as_tenant: as_tenant.cloned(),
-                new_tenant: false,
-            };
-            sitepack_db::plan_restore_with(engine.as_mut(), descriptor, archive, &options)
-        };
-        let merge = plan(Mode::Merge)?;
-        let replace = plan(Mode::Replace)?;
         Ok(Self {
             site: site_path.to_path_buf(),
-            pending_restore,
-            merge,
-            replace,
+            plans: request::BothPlans::plan(site.descriptor(), archive, as_tenant)?,
         })
     }
 
     /// Whether a restore would be refused now.
     pub(crate) fn refused(&self) -> bool {
-        self.pending_restore.is_some() || self.merge.is_refused() && self.replace.is_refused()
+        self.plans.refused()
     }
 
     /// Prints both plans.
@@ -700,15 +582,15 @@ impl DbAgainst {
             "\nrestoring into {} (nothing has been changed):",
             self.site.display()
         )?;
-        if let Some(pending) = &self.pending_restore {
+        if let Some(pending) = &self.plans.pending_restore {
             writeln!(
                 out,
                 "  a restore (of {}) is pending review: keep or revert it first",
                 pending.archive
             )?;
         }
-        print_plan(&mut out, &self.site, &self.merge, "")?;
-        print_plan(&mut out, &self.site, &self.replace, "")?;
+        print_plan(&mut out, &self.site, &self.plans.merge, "")?;
+        print_plan(&mut out, &self.site, &self.plans.replace, "")?;
         Ok(())
     }
 }
