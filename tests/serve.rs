@@ -664,6 +664,89 @@ fn a_database_site_is_served_too() {
     );
     assert_validates(&export.body);
     assert!(server.get("/api/restore").expect(200).json()["pending"].is_null());
+
+    // A restore through the API: planned on upload, confirmed, pending review, reverted.
+    let db = dir.path().join("fleet.db");
+    let before = std::fs::read(&db).unwrap();
+    let imported = server.upload(export.body.clone()).expect(200).json();
+    for mode in ["merge", "replace"] {
+        let tables = imported["plans"][mode]["plan"]["tables"]
+            .as_array()
+            .unwrap();
+        assert!(!tables.is_empty(), "{mode}: {imported}");
+    }
+    let apply = format!(
+        "/api/backup/import/{}/apply",
+        imported["upload_id"].as_str().unwrap()
+    );
+    server
+        .post_json(&apply, &json!({"mode": "replace"}))
+        .expect(400);
+    server
+        .post_json(
+            &apply,
+            &json!({"mode": "replace", "confirm": true, "rewrite_url": ["a=b"]}),
+        )
+        .expect(400);
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "refused: the database is as it was"
+    );
+    let restored = server
+        .post_json(&apply, &json!({"mode": "replace", "confirm": true}))
+        .expect(200)
+        .json();
+    assert!(
+        restored["restore"]["pending"]["snapshot"].is_string(),
+        "{restored}"
+    );
+    let pending = server.get("/api/restore").expect(200).json();
+    assert!(pending["pending"]["archive"].is_string(), "{pending}");
+    let second = server.upload(export.body.clone()).expect(200).json();
+    assert!(second["plans"]["pending_restore"].is_string(), "{second}");
+    let conflict = server
+        .post_json(
+            &format!(
+                "/api/backup/import/{}/apply",
+                second["upload_id"].as_str().unwrap()
+            ),
+            &json!({"mode": "merge", "confirm": true}),
+        )
+        .expect(409);
+    assert!(
+        conflict.message().contains("pending review"),
+        "{}",
+        conflict.message()
+    );
+    let reverted = server
+        .post_json("/api/restore/revert", &json!({}))
+        .expect(200)
+        .json();
+    assert_eq!(reverted["settled"], "revert");
+    assert!(server.get("/api/restore").expect(200).json()["pending"].is_null());
+    server
+        .call("POST", "/api/restore/keep", Some(&Server::admin()), None)
+        .expect(409);
+    let events: Vec<String> = server.get("/api/audit").expect(200).json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["type"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for wanted in ["restore:ok", "restore:refused", "revert:ok"] {
+        assert!(
+            events.iter().any(|t| t == wanted),
+            "{wanted} not in {events:?}"
+        );
+    }
+
     server.post_json("/api/backups", &json!({})).expect(201);
     assert_eq!(
         server.get("/api/backups").expect(200).json()["backups"]

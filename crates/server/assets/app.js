@@ -178,7 +178,7 @@ async function loadReview() {
   const changes = pending.added !== undefined
     ? pending.added + " added, " + pending.replaced + " replaced, " + pending.deleted + " deleted"
     : pending.mode + " mode";
-  $("review-text").textContent = "Restore " + (pending.id || "") + " of " + pending.archive + " (" + changes + ", started " + pending.started_at + ") is pending review. Check the site, then keep it or revert it.";
+  $("review-text").textContent = "Restore " + (pending.id || pending.snapshot || "") + " of " + pending.archive + " (" + changes + ", started " + pending.started_at + ") is pending review. Check the site, then keep it or revert it.";
 }
 
 async function settle(action) {
@@ -186,7 +186,10 @@ async function settle(action) {
     let body;
     if (action === "revert") body = {};
     const result = await withProgress(action === "keep" ? "Keeping the restore…" : "Reverting the restore…", () => apiJson("POST", "/restore/" + action, body));
-    say(action === "keep" ? "Kept: the restore stays and its snapshot was removed." : "Reverted: " + result.paths_restored + " path(s) put back as they were.", "ok");
+    let reverted = "";
+    if (result.reverted) reverted = result.reverted.written + " row(s) written back, " + result.reverted.deleted + " deleted.";
+    else if (result.paths_restored !== undefined) reverted = result.paths_restored + " path(s) put back as they were.";
+    say(action === "keep" ? "Kept: the restore stays and its snapshot was removed." : "Reverted: " + reverted, "ok");
   } catch (error) {
     say(error.message);
   }
@@ -324,30 +327,25 @@ function showUpload(name, result) {
   row("SHA-256", result.archive_sha256 || result.preview.digest);
   const plans = $("plans").tBodies[0];
   clear(plans);
+  const pending = result.plans.pending_restore ? "A restore is pending review: keep or revert it first." : "";
   for (const mode of ["merge", "replace"]) {
     const r = plans.insertRow();
     cell(r, mode, true);
     const planned = result.plans[mode];
-    if (!planned) {
-      cell(r, "");
-      cell(r, "");
-      cell(r, "");
-      cell(r, "");
-      cell(r, result.plans.note || "");
-      continue;
-    }
-    if (planned.refused) {
-      for (let i = 0; i < 4; i += 1) cell(r, "—");
-      cell(r, "Refused: " + planned.refused);
-      continue;
-    }
-    const count = (action) => planned.plan.changes.filter((c) => c.action === action).length;
-    cell(r, count("add"));
-    cell(r, count("replace"));
-    cell(r, count("delete"));
-    cell(r, planned.plan.unchanged);
-    cell(r, result.plans.pending_restore ? "A restore is pending review: keep or revert it first." : "");
+    cell(r, planned && planned.plan ? planText(planned.plan) : "—");
+    cell(r, planned && planned.refused ? "Refused: " + planned.refused : pending);
   }
+}
+
+// What a plan changes, in words: a directory site's paths, a database site's rows.
+function planText(plan) {
+  if (plan.tables) {
+    const archived = plan.tables.reduce((sum, t) => sum + t.archive_rows, 0);
+    const now = plan.tables.reduce((sum, t) => sum + (t.target_rows || 0), 0);
+    return plan.tables.length + " tables: " + archived + " rows in the archive, " + now + " of the tenant's now";
+  }
+  const count = (action) => plan.changes.filter((c) => c.action === action).length;
+  return count("add") + " to add, " + count("replace") + " to replace, " + count("delete") + " to delete, " + plan.unchanged + " unchanged";
 }
 
 async function applyUpload(event) {

@@ -169,8 +169,24 @@ impl From<sitepack_store::StoreError> for ApiError {
     }
 }
 
+/// A database site's refusal is the client's to fix: 409 when a restore is pending or
+/// running (the review), 422 otherwise; anything else is the server's.
 impl From<sitepack_db::DbError> for ApiError {
     fn from(error: sitepack_db::DbError) -> Self {
-        Self::internal(&error)
+        use sitepack_db::DbError;
+        match sitepack_db::request::refusal_message("refused", &error) {
+            Some(_) => {
+                let message = masked(&format!(
+                    "refused; nothing was changed: {}",
+                    sitepack_format::error_chain(&error)
+                ));
+                if matches!(error, DbError::Review { .. }) {
+                    Self::new(StatusCode::CONFLICT, "conflict", message)
+                } else {
+                    Self::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", message)
+                }
+            }
+            None => Self::internal(&error),
+        }
     }
 }

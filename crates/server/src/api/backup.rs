@@ -204,9 +204,20 @@ fn examine(state: &AppState, id: &str, path: &Path) -> Result<serde_json::Value,
         .with_details(serde_json::json!({ "validation": report })));
     }
     let preview = archive.preview().map_err(|e| ApiError::internal(&e))?;
-    let plans = if state.site.database().is_some() {
+    let plans = if let Some(site) = state.site.database() {
+        let both = sitepack_db::request::BothPlans::plan(site.descriptor(), &archive, None)?;
+        let planned = |plan: &sitepack_db::RestorePlan| {
+            let reasons: Vec<&str> = plan.refusals.iter().map(|r| r.message.as_str()).collect();
+            if reasons.is_empty() {
+                serde_json::json!({ "plan": plan })
+            } else {
+                serde_json::json!({ "plan": plan, "refused": masked(&reasons.join("; ")) })
+            }
+        };
         serde_json::json!({
-            "note": "a database site's plan is made when the restore is applied; `sitepack preview ARCHIVE --against SITE.toml` shows it now",
+            "pending_restore": both.pending_restore.as_ref().map(|p| &p.archive),
+            "merge": planned(&both.merge),
+            "replace": planned(&both.replace),
         })
     } else {
         let pending = state.site.read_state()?.pending;
@@ -334,14 +345,12 @@ pub(super) fn restore_file(
     mode: RestoreMode,
     request: &ApplyRequest,
 ) -> Result<serde_json::Value, ApiError> {
-    if state.site.database().is_some() {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_built",
-            "restoring a database site through the API is not built yet: restore with `sitepack restore ARCHIVE SITE.toml`",
+    let options = plan_options(mode, request)?;
+    if state.site.database().is_some() && !request.rewrite_url.is_empty() {
+        return Err(ApiError::bad_request(
+            "rewrite_url: a database site's rows are restored as they are; leave it out",
         ));
     }
-    let options = plan_options(mode, request)?;
     let _changing = state.changing()?;
     let archive = Archive::open(path).map_err(|e| ApiError::internal(&e))?;
     let running = state.activities.start("restore");
@@ -355,6 +364,9 @@ pub(super) fn restore_file(
             format!("{name} is not a valid sitepack archive; nothing was changed"),
         )
         .with_details(serde_json::json!({ "validation": report })));
+    }
+    if let Some(site) = state.site.database() {
+        return restore_database(site, &archive, name, mode, request);
     }
     let site_path = state.site.path();
     let record_refusal = |error: &RestoreError| {
@@ -389,4 +401,61 @@ pub(super) fn restore_file(
         "plan": plan,
         "restore": applied,
     }))
+}
+
+/// A database site's restore: the same steps as `sitepack restore ARCHIVE SITE.toml
+/// --yes`, every refusal audited. `allow_other_site` writes another tenant's archive as
+/// the descriptor's tenant, with fresh keys.
+fn restore_database(
+    site: &sitepack_db::DatabaseSite,
+    archive: &Archive,
+    name: &str,
+    mode: RestoreMode,
+    request: &ApplyRequest,
+) -> Result<serde_json::Value, ApiError> {
+    use sitepack_db::request::{Preparation, RestoreRequest, prepare_restore};
+    let descriptor = site.descriptor();
+    let asked = RestoreRequest {
+        archive_name: name,
+        options: sitepack_db::RestoreOptions {
+            mode: match mode {
+                RestoreMode::Merge => sitepack_db::Mode::Merge,
+                RestoreMode::Replace => sitepack_db::Mode::Replace,
+            },
+            as_tenant: request.allow_other_site.then(|| descriptor.tenant.clone()),
+            new_tenant: false,
+        },
+        files: request.files.unwrap_or(true),
+        dry_run: false,
+    };
+    let mut warnings = Vec::new();
+    let mut prepared = match prepare_restore(descriptor, archive, &asked, "restore", &mut warnings)?
+    {
+        Preparation::Planned(prepared) => prepared,
+        Preparation::Refused { error, .. } => return Err(error.into()),
+    };
+    if let Some(error) = prepared.refusal.take() {
+        let error = prepared.refuse(descriptor, archive, "restore", error, &mut warnings);
+        return Err(
+            ApiError::from(error).with_details(serde_json::json!({ "plan": prepared.plan }))
+        );
+    }
+    let done = prepared
+        .restore(descriptor, archive, &asked, &mut warnings)
+        .ok_or_else(|| ApiError::internal(&std::io::Error::other("the restore was not run")))??;
+    let answer = serde_json::json!({
+        "plan": prepared.plan,
+        "restore": done,
+        "warnings": warnings,
+    });
+    match &done.files_unfinished {
+        // The rows are restored (pending review); the files are not all in place.
+        Some(problem) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "files_unfinished",
+            masked(problem),
+        )
+        .with_details(answer)),
+        None => Ok(answer),
+    }
 }

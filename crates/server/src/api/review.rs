@@ -4,7 +4,6 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Deserialize;
 use sitepack_site::access::Change;
 use sitepack_site::{LockedSite, Operation, Settled, SiteError, SiteState};
@@ -16,12 +15,14 @@ pub(super) async fn status(State(state): Shared) -> Result<Json<serde_json::Valu
     blocking(move || {
         let _reading = state.reading();
         if let Some(site) = state.site.database() {
-            let descriptor = site.descriptor();
-            sitepack_db::review::check_state_dir_owner(descriptor)?;
-            let pending = sitepack_db::review::pending_restore(descriptor)?;
-            return Ok(Json(
-                serde_json::json!({ "kind": "database", "pending": pending }),
-            ));
+            let settled = sitepack_db::request::restore_status(site.descriptor())?;
+            return Ok(Json(serde_json::json!({
+                "kind": "database",
+                "pending": settled.pending,
+                "removed_snapshots": settled.removed,
+                "files_finished": settled.files_finished,
+                "files_unfinished": settled.files_unfinished,
+            })));
         }
         let status = state.site.read_state()?;
         Ok(Json(serde_json::json!({
@@ -36,12 +37,16 @@ pub(super) async fn status(State(state): Shared) -> Result<Json<serde_json::Valu
 pub(super) async fn keep(State(state): Shared) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
         let _changing = state.changing()?;
-        settle(
-            state.site.path(),
-            Operation::Keep,
-            LockedSite::keep,
-            state.site.database().is_some(),
-        )
+        if let Some(site) = state.site.database() {
+            let mut warnings = Vec::new();
+            let kept = sitepack_db::request::keep_restore(site.descriptor(), &mut warnings)?;
+            return Ok(serde_json::json!({
+                "settled": "keep",
+                "restore": kept,
+                "warnings": warnings,
+            }));
+        }
+        settle(state.site.path(), Operation::Keep, LockedSite::keep)
     })
     .await
     .map(Json)
@@ -72,35 +77,30 @@ pub(super) async fn revert(
     };
     blocking(move || {
         let _changing = state.changing()?;
-        settle(
-            state.site.path(),
-            Operation::Revert,
-            action,
-            state.site.database().is_some(),
-        )
+        if let Some(site) = state.site.database() {
+            let mut warnings = Vec::new();
+            let reverted = sitepack_db::request::revert_restore(site.descriptor(), &mut warnings)?;
+            return Ok(serde_json::json!({
+                "settled": "revert",
+                "restore": reverted.pending,
+                "reverted": reverted.summary,
+                "files": reverted.files,
+                "warnings": warnings,
+            }));
+        }
+        settle(state.site.path(), Operation::Revert, action)
     })
     .await
     .map(Json)
 }
 
+/// A directory site's `keep` or `revert`: every refusal is recorded in the audit log, as
+/// the command's is.
 fn settle(
     site: &std::path::Path,
     operation: Operation,
     action: fn(&LockedSite) -> Result<Settled, SiteError>,
-    database: bool,
 ) -> Result<serde_json::Value, ApiError> {
-    if database {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_built",
-            format!(
-                "{} of a database site's restore through the API is not built yet: run `sitepack {} SITE.toml`",
-                operation.as_str(),
-                operation.as_str()
-            ),
-        ));
-    }
-    // Every refusal is recorded in the audit log, as the command's is.
     let refused = |error: SiteError| {
         if let SiteError::Refused { reason } = &error {
             let _ = sitepack_site::record_refusal(site, operation, reason);
