@@ -808,3 +808,92 @@ fn the_servers_own_reads_wait_for_a_restore_and_another_process_gets_409() {
         reverted.expect(200);
     });
 }
+
+#[test]
+fn tls_serves_https_and_a_stop_removes_the_work_directory() {
+    let site = TestSite::demo();
+    let keys = tempfile::tempdir().unwrap();
+    let (cert, key) = (keys.path().join("cert.pem"), keys.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl makes the test certificate (Debian: apt-get install openssl)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let server = Server::start(
+        &site.root(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    // A real TLS client that trusts only this certificate.
+    let fetch = |auth: &str| {
+        let output = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import ssl, sys, urllib.request, urllib.error\n\
+                 context = ssl.create_default_context(cafile=sys.argv[1])\n\
+                 request = urllib.request.Request(sys.argv[2], headers={'Authorization': sys.argv[3]})\n\
+                 try:\n    answer = urllib.request.urlopen(request, context=context)\n\
+                 except urllib.error.HTTPError as error:\n    answer = error\n\
+                 print(answer.status)\nprint(answer.read().decode())",
+            ])
+            .arg(&cert)
+            .arg(format!("{}/api/backup/stats", server.base))
+            .arg(auth)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let answer = fetch(&Server::admin());
+    assert!(answer.starts_with("200\n"), "{answer}");
+    assert!(answer.contains("acme-shop"), "{answer}");
+    assert!(fetch("Bearer nope-nope-nope-nope").starts_with("401\n"));
+    // Plain HTTP on the TLS port gets no answer from the API.
+    let plain = server.base.replacen("https://", "http://", 1);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    assert!(
+        agent
+            .get(format!("{plain}/api/backup/stats"))
+            .call()
+            .map_or(true, |r| r.status() != 200)
+    );
+
+    // SIGTERM: the server stops as any command does (130), its work directory (and the
+    // uploads in it) removed.
+    let mut plain_server = Server::start(&site.root(), &[]);
+    plain_server.upload(changed_archive()).expect(200);
+    assert_eq!(plain_server.temporary_files().len(), 1);
+    assert_eq!(plain_server.stop().code(), Some(130));
+    assert!(
+        crate::util::listing(&plain_server.dir.path().join("tmp")).is_empty(),
+        "the work directory stayed"
+    );
+}

@@ -93,7 +93,7 @@ impl Server {
         stderr.read_line(&mut first).unwrap();
         let base = first
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
             .unwrap_or_else(|| {
                 let mut rest = String::new();
                 let _ = stderr.read_to_string(&mut rest);
@@ -216,6 +216,16 @@ impl Server {
             Some(&Self::admin()),
             Some(("application/zip", bytes)),
         )
+    }
+}
+
+impl Server {
+    /// Sends SIGTERM and waits for the server to stop.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().unwrap()
     }
 }
 

@@ -25,6 +25,8 @@ const PEERS: &[(&str, &str)] = &[
     // The admin page's browser test: Chromium headless, driven over WebDriver.
     ("chromium", "chromium"),
     ("chromedriver", "chromium-driver"),
+    // The TLS test's self-signed certificate.
+    ("openssl", "openssl"),
 ];
 
 pub(crate) fn run(cargo_test_args: &[OsString]) -> Result<ExitCode> {

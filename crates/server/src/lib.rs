@@ -49,7 +49,9 @@ pub struct ServeOptions {
     pub insecure_http: bool,
 }
 
-/// Serves until SIGINT or SIGTERM. `ready` is called with the bound address once the
+/// Serves until the process is stopped (the command's SIGINT and SIGTERM handling
+/// removes the work directory; a restore stopped midway is finished by the next command
+/// on the site, as after any kill). `ready` is called with the bound address once the
 /// server accepts connections (port 0 picks a free one).
 pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
     if !options.listen.ip().is_loopback() && options.tls.is_none() && !options.insecure_http {
@@ -97,12 +99,6 @@ async fn run(
         action: format!("listen on {}", options.listen),
         source: e,
     })?;
-    let handle = axum_server::Handle::new();
-    let shutdown = handle.clone();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-    });
     ready(address);
     let service = app.into_make_service();
     let served = match &options.tls {
@@ -118,35 +114,13 @@ async fn run(
                     source: e,
                 })?;
             axum_server::from_tcp_rustls(listener, config)
-                .handle(handle)
                 .serve(service)
                 .await
         }
-        None => {
-            axum_server::from_tcp(listener)
-                .handle(handle)
-                .serve(service)
-                .await
-        }
+        None => axum_server::from_tcp(listener).serve(service).await,
     };
     served.map_err(|e| ServeError::Io {
         action: format!("serve on {address}"),
         source: e,
     })
-}
-
-/// SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
 }

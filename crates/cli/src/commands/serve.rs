@@ -15,7 +15,7 @@ use crate::Outcome;
 Every /api/ call needs `Authorization: Bearer <token>`: the admin token (--token-file, or SITEPACK_ADMIN_TOKEN), or an HS256 JWT signed with the secret of --jwt-secret-file whose `role` is \"admin\" (or whose `roles` contain it) and whose `exp` has not passed. Missing or invalid: 401; not an admin: 403.
 The page is at / (it asks for the token and keeps it for the tab only); the API is described at /api/openapi.json.
 Listening beyond loopback needs --tls-cert and --tls-key, or --insecure-http.
-Stops on SIGINT or SIGTERM (requests running are given 10 seconds).")]
+SIGINT or SIGTERM stops it at once, as any command (exit 130): its work directory is removed, and a restore it was running is finished or undone by the next command on SITE, as after any kill.")]
 pub(crate) struct ServeArgs {
     /// The site directory, or a database site's descriptor (a TOML file).
     site: PathBuf,
