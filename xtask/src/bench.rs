@@ -11,6 +11,7 @@
 
 pub(crate) mod database;
 mod measure;
+pub(crate) mod serve_load;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;

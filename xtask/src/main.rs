@@ -139,6 +139,10 @@ struct GenSiteArgs {
 }
 
 #[derive(clap::Args)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "each is a switch of the command line"
+)]
 struct BenchArgs {
     /// Timed runs of each tool (the median is reported).
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100))]
@@ -163,6 +167,14 @@ struct BenchArgs {
     /// With --database: keep the two databases (named at the end) instead of dropping them.
     #[arg(long, requires = "database")]
     keep_databases: bool,
+    /// A load check of `sitepack serve` instead: the export through the API while
+    /// `--clients` clients ask for the stats, against `sitepack create` (report:
+    /// WORK/report-serve-scale-K.md).
+    #[arg(long, conflicts_with = "database")]
+    serve: bool,
+    /// With --serve: how many clients ask for the stats during the export.
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "serve", value_parser = clap::value_parser!(u64).range(1..=256))]
+    clients: u64,
 }
 
 #[derive(clap::Args)]
@@ -204,6 +216,16 @@ fn run(xtask: &Xtask) -> Result<ExitCode> {
                 .clone()
                 .unwrap_or_else(|| project_root().join("target/bench-db")),
             keep_databases: args.keep_databases,
+        }),
+        Task::Bench(args) if args.serve => bench::serve_load::run(&bench::serve_load::Settings {
+            runs: usize::try_from(args.runs)?,
+            scale: args.scale,
+            work: args
+                .work
+                .clone()
+                .unwrap_or_else(|| project_root().join("target/bench")),
+            keep_site: args.keep_site,
+            clients: usize::try_from(args.clients)?,
         }),
         Task::Bench(args) => bench::run(&bench::Settings {
             runs: usize::try_from(args.runs)?,
