@@ -387,6 +387,22 @@ fn db_stats_count_the_tenants_rows_per_table() {
             expected_total += rows;
         }
         assert_eq!(stats["total"], expected_total, "{kind:?}");
+        // The whole database's size, as the engine itself measures it.
+        let size_sql = match kind {
+            Kind::Sqlite => {
+                "SELECT CAST(page_count * page_size AS TEXT) FROM pragma_page_count(), pragma_page_size()"
+            }
+            Kind::Postgres => "SELECT CAST(pg_database_size(current_database()) AS TEXT)",
+        };
+        let size: u64 = clinic
+            .strings(size_sql)
+            .iter()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(size > 0);
+        assert_eq!(stats["database_size_bytes"], size, "{kind:?}");
         let skipped: BTreeSet<(String, String)> = stats["skipped"]
             .as_array()
             .unwrap()

@@ -656,6 +656,13 @@ fn a_database_site_is_served_too() {
     let server = Server::start(&descriptor, &[]);
     let stats = server.get("/api/backup/stats").expect(200).json();
     assert_eq!(stats["kind"], "database");
+    assert_eq!(
+        stats["database_size_bytes"],
+        std::fs::metadata(dir.path().join("fleet.db"))
+            .unwrap()
+            .len(),
+        "the SQLite file's size"
+    );
     assert!(stats["total"].as_u64().unwrap() > 0);
     let export = server.get("/api/backup/export").expect(200);
     assert_eq!(

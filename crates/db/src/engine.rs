@@ -83,6 +83,9 @@ pub trait Engine {
     fn hold_tables(&mut self, tables: &[&str]) -> Result<(), DbError>;
     /// How many rows `query` selects.
     fn count(&mut self, query: &RowQuery) -> Result<u64, DbError>;
+    /// The size of the whole database on disk, in bytes (every tenant's rows: what the
+    /// site lives in, not what a backup holds).
+    fn size_bytes(&mut self) -> Result<u64, DbError>;
     /// About how many rows `query` selects, for progress: the count, unless counting
     /// costs about as much as reading the rows (PostgreSQL: the planner's estimate).
     fn estimate(&mut self, query: &RowQuery) -> Result<u64, DbError> {

@@ -39,6 +39,8 @@ pub struct TenantStats {
     pub total: u64,
     /// The tables that stay behind, and why.
     pub skipped: Vec<SkippedTable>,
+    /// The whole database's size on disk, in bytes (every tenant's rows).
+    pub database_bytes: u64,
 }
 
 impl TenantStats {
@@ -76,6 +78,7 @@ impl TenantStats {
             "roles": roles,
             "total": self.total,
             "skipped": skipped,
+            "database_size_bytes": self.database_bytes,
         })
     }
 }
@@ -379,6 +382,7 @@ pub fn tenant_stats(
             tables,
             total,
             skipped: plan.skipped,
+            database_bytes: engine.size_bytes()?,
         })
     })
 }

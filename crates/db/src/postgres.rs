@@ -471,6 +471,16 @@ impl Engine for PostgresEngine {
         })
     }
 
+    fn size_bytes(&mut self) -> Result<u64, DbError> {
+        let what = "measuring the database's size";
+        let row = self
+            .client
+            .query_one("SELECT pg_database_size(current_database())", &[])
+            .map_err(|e| self.session.query_error(what.to_owned(), &e))?;
+        let size: i64 = row.get(0);
+        Ok(u64::try_from(size).unwrap_or_default())
+    }
+
     fn estimate(&mut self, query: &RowQuery) -> Result<u64, DbError> {
         let what = format!("estimating the rows of table \"{}\"", query.table);
         let row = self.query_unordered("EXPLAIN (FORMAT JSON) SELECT 1", query, &what)?;

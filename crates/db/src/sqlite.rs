@@ -339,6 +339,19 @@ impl Engine for SqliteEngine {
         Ok(u64::try_from(count).unwrap_or_default())
     }
 
+    fn size_bytes(&mut self) -> Result<u64, DbError> {
+        let fail = self.query_error("measuring the database's size".into());
+        let pages: i64 = self
+            .connection
+            .query_row(
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(&fail)?;
+        Ok(u64::try_from(pages).unwrap_or_default())
+    }
+
     fn for_each_row(
         &mut self,
         query: &RowQuery,

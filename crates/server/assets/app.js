@@ -157,6 +157,7 @@ async function loadStats() {
   if (stats.kind === "database") {
     for (const [table, rows] of Object.entries(stats.tables)) row(table, rows + " rows (" + stats.roles[table] + ")");
     row("Total", stats.total + " rows");
+    row("Database size", bytes(stats.database_size_bytes) + " (every tenant)");
   } else {
     const s = stats.stats;
     row("Tabs", s.tabs.length);
