@@ -3,6 +3,7 @@
 //! validate and match their announced digest.
 
 use std::fmt::Write as _;
+use std::io::{Read, Write as _};
 
 use serde_json::json;
 use sitepack_test_support::zipcraft::{Entry, Payload};
@@ -194,6 +195,24 @@ fn stats_and_an_export_that_validates_and_matches_its_digest() {
     );
 }
 
+/// Applying the upload `imported` (its import's answer) while a restore is pending: 409,
+/// naming the pending review.
+#[track_caller]
+fn assert_pending_refused(server: &Server, imported: &serde_json::Value, mode: &str) {
+    let apply = format!(
+        "/api/backup/import/{}/apply",
+        imported["upload_id"].as_str().unwrap()
+    );
+    let conflict = server
+        .post_json(&apply, &json!({"mode": mode, "confirm": true}))
+        .expect(409);
+    assert!(
+        conflict.message().contains("pending review"),
+        "{}",
+        conflict.message()
+    );
+}
+
 /// An archive of the demo site with one tab changed, for restores.
 fn changed_archive() -> Vec<u8> {
     let source = TestSite::demo();
@@ -289,20 +308,7 @@ fn import_plans_without_changing_then_apply_needs_confirm_and_revert_undoes_it()
     let during = site_files(&site.root());
     let second = server.upload(changed_archive()).expect(200).json();
     assert!(second["plans"]["pending_restore"].is_string());
-    let conflict = server
-        .post_json(
-            &format!(
-                "/api/backup/import/{}/apply",
-                second["upload_id"].as_str().unwrap()
-            ),
-            &json!({"mode": "replace", "confirm": true}),
-        )
-        .expect(409);
-    assert!(
-        conflict.message().contains("pending review"),
-        "{}",
-        conflict.message()
-    );
+    assert_pending_refused(&server, &second, "replace");
     assert_eq!(site_files(&site.root()), during);
     // The upload was applied once: it is gone.
     server
@@ -712,20 +718,7 @@ fn a_database_site_is_served_too() {
     assert!(pending["pending"]["archive"].is_string(), "{pending}");
     let second = server.upload(export.body.clone()).expect(200).json();
     assert!(second["plans"]["pending_restore"].is_string(), "{second}");
-    let conflict = server
-        .post_json(
-            &format!(
-                "/api/backup/import/{}/apply",
-                second["upload_id"].as_str().unwrap()
-            ),
-            &json!({"mode": "merge", "confirm": true}),
-        )
-        .expect(409);
-    assert!(
-        conflict.message().contains("pending review"),
-        "{}",
-        conflict.message()
-    );
+    assert_pending_refused(&server, &second, "merge");
     let reverted = server
         .post_json("/api/restore/revert", &json!({}))
         .expect(200)
@@ -903,4 +896,222 @@ fn tls_serves_https_and_a_stop_removes_the_work_directory() {
         crate::util::listing(&plain_server.dir.path().join("tmp")).is_empty(),
         "the work directory stayed"
     );
+}
+
+#[test]
+fn a_link_planted_in_the_target_is_never_served() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    let created = server
+        .post_json("/api/backups", &json!({}))
+        .expect(201)
+        .json();
+    let name = created["backup"]["name"].as_str().unwrap();
+    let target = server.dir.path().join("target");
+    // A file outside the target, and a link to it dressed as a backup with a sidecar
+    // that matches it.
+    let secret = server.dir.path().join("secret.txt");
+    std::fs::write(&secret, "not for download\n").unwrap();
+    let planted = name.replace(".zip", "-planted.zip");
+    std::os::unix::fs::symlink(&secret, target.join(&planted)).unwrap();
+    let mut sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(target.join(format!("{name}.json"))).unwrap())
+            .unwrap();
+    sidecar["name"] = planted.clone().into();
+    sidecar["size"] = 17.into();
+    sidecar["sha256"] = sha256_hex(b"not for download\n").into();
+    std::fs::write(target.join(format!("{planted}.json")), sidecar.to_string()).unwrap();
+    let encoded = planted.replace('/', "%2F");
+    let download = server.get(&format!("/api/backups/{encoded}"));
+    assert_ne!(download.status, 200);
+    assert!(!String::from_utf8_lossy(&download.body).contains("not for download"));
+    let restore = server.post_json(
+        &format!("/api/backups/{encoded}/restore"),
+        &json!({"mode": "merge", "confirm": true}),
+    );
+    assert_ne!(restore.status, 200);
+    assert!(server.get("/api/restore").expect(200).json()["pending"].is_null());
+}
+
+#[test]
+fn a_site_moved_away_is_refused_everywhere_and_never_made_anew() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    let id = server.upload(changed_archive()).expect(200).json()["upload_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let moved = site.root().with_extension("moved");
+    std::fs::rename(site.root(), &moved).unwrap();
+    for path in [
+        "/api/backup/stats",
+        "/api/audit",
+        "/api/auto",
+        "/api/restore",
+    ] {
+        let answer = server.get(path).expect(503);
+        assert!(answer.message().contains("not there any more"), "{path}");
+    }
+    server
+        .post_json(
+            &format!("/api/backup/import/{id}/apply"),
+            &json!({"mode": "replace", "confirm": true}),
+        )
+        .expect(503);
+    assert!(!site.root().exists(), "no new site was made where it was");
+    std::fs::rename(&moved, site.root()).unwrap();
+    server.get("/api/backup/stats").expect(200);
+}
+
+#[test]
+fn requests_the_api_does_not_take_are_answered_in_json() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    // The scheme's name in any case; a 401 says how to authenticate.
+    let lower = format!("bearer {}", crate::util::server::TOKEN);
+    server
+        .call("GET", "/api/backup/stats", Some(&lower), None)
+        .expect(200);
+    let refused = server
+        .call("GET", "/api/backup/stats", None, None)
+        .expect(401);
+    assert_eq!(
+        refused.www_authenticate.as_deref(),
+        Some("Bearer realm=\"sitepack\"")
+    );
+    // A JWT not valid yet.
+    let early = jwt(
+        &json!({"role": "admin", "exp": now() + 7200, "nbf": now() + 3600}),
+        JWT_SECRET,
+    );
+    server
+        .call(
+            "GET",
+            "/api/backup/stats",
+            Some(&format!("Bearer {early}")),
+            None,
+        )
+        .expect(401);
+    // Methods and paths that are not the API's, bodies that are not objects.
+    server
+        .call("PATCH", "/api/backup/stats", Some(&Server::admin()), None)
+        .expect(405)
+        .message();
+    server.get("/nothing/here").expect(404).message();
+    server
+        .call(
+            "POST",
+            "/api/backups",
+            Some(&Server::admin()),
+            Some(("application/json", b"[\"full\"]".to_vec())),
+        )
+        .expect(400);
+    // A HEAD of the export writes nothing.
+    server
+        .call("HEAD", "/api/backup/export", Some(&Server::admin()), None)
+        .expect(405);
+    assert!(
+        server.get("/api/audit").expect(200).json()["events"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Every answer: not sniffed, not cached.
+    let answer = server.get("/api/backup/stats");
+    assert_eq!(answer.nosniff.as_deref(), Some("nosniff"));
+    // An upload is called by its id, never by the server's temporary path.
+    let imported = server.upload(changed_archive()).expect(200).json();
+    let id = imported["upload_id"].as_str().unwrap();
+    assert_eq!(imported["validation"]["archive"], format!("upload {id}"));
+    assert!(
+        !imported.to_string().contains("sitepack-serve-"),
+        "{imported}"
+    );
+}
+
+#[test]
+fn an_upload_too_large_for_a_client_waiting_to_continue_is_refused_at_once() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &["--max-upload-bytes", "1000"]);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/backup/import HTTP/1.1\r\nHost: {address}\r\nAuthorization: {}\r\nContent-Length: 999999999\r\nExpect: 100-continue\r\n\r\n",
+        Server::admin()
+    )
+    .unwrap();
+    let mut answer = [0u8; 64];
+    let n = stream.read(&mut answer).unwrap();
+    let status = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+}
+
+#[test]
+fn automatic_settings_that_auto_run_would_refuse_are_refused_when_saved() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    let file = server.dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let elsewhere = server.dir.path().join("backups");
+    for (settings, says) in [
+        (
+            json!({"target": site.root().join("files/backups")}),
+            "inside",
+        ),
+        (json!({"target": file}), "not a directory"),
+        (
+            json!({"target": "s3://bucket/prefix", "endpoint": "http://user:hunter2@127.0.0.1:9"}),
+            "password",
+        ),
+    ] {
+        let refused = server
+            .call(
+                "PUT",
+                "/api/auto",
+                Some(&Server::admin()),
+                Some(("application/json", settings.to_string().into_bytes())),
+            )
+            .expect(422);
+        assert!(refused.message().contains(says), "{}", refused.message());
+        assert!(!refused.message().contains("hunter2"));
+    }
+    assert!(!site.root().join(".sitepack/config.toml").exists());
+    server
+        .call(
+            "PUT",
+            "/api/auto",
+            Some(&Server::admin()),
+            Some((
+                "application/json",
+                json!({"target": elsewhere}).to_string().into_bytes(),
+            )),
+        )
+        .expect(200);
+}
+
+#[test]
+fn a_tls_key_that_cannot_be_read_is_said_before_serving() {
+    let site = TestSite::demo();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "a-token-of-enough-length\n").unwrap();
+    std::fs::write(dir.path().join("bad.pem"), "not a key\n").unwrap();
+    let failed = run([
+        "serve".as_ref(),
+        site.root().as_os_str(),
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--token-file".as_ref(),
+        dir.path().join("token").as_os_str(),
+        "--tls-cert".as_ref(),
+        dir.path().join("bad.pem").as_os_str(),
+        "--tls-key".as_ref(),
+        dir.path().join("bad.pem").as_os_str(),
+    ])
+    .expect(2);
+    assert!(!failed.stderr.contains("serving"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("bad.pem"), "{}", failed.stderr);
 }

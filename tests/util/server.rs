@@ -22,6 +22,8 @@ pub struct Answer {
     pub status: u16,
     pub digest: Option<String>,
     pub content_type: Option<String>,
+    pub www_authenticate: Option<String>,
+    pub nosniff: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -177,6 +179,8 @@ impl Server {
         };
         let digest = header("x-sitepack-archive-sha256");
         let content_type = header("content-type");
+        let www_authenticate = header("www-authenticate");
+        let nosniff = header("x-content-type-options");
         let status = response.status().as_u16();
         let body = response
             .body_mut()
@@ -188,6 +192,8 @@ impl Server {
             status,
             digest,
             content_type,
+            www_authenticate,
+            nosniff,
             body,
         }
     }

@@ -217,25 +217,25 @@ fn run(xtask: &Xtask) -> Result<ExitCode> {
                 .unwrap_or_else(|| project_root().join("target/bench-db")),
             keep_databases: args.keep_databases,
         }),
-        Task::Bench(args) if args.serve => bench::serve_load::run(&bench::serve_load::Settings {
-            runs: usize::try_from(args.runs)?,
-            scale: args.scale,
-            work: args
-                .work
-                .clone()
-                .unwrap_or_else(|| project_root().join("target/bench")),
-            keep_site: args.keep_site,
-            clients: usize::try_from(args.clients)?,
-        }),
-        Task::Bench(args) => bench::run(&bench::Settings {
-            runs: usize::try_from(args.runs)?,
-            scale: args.scale,
-            work: args
-                .work
-                .clone()
-                .unwrap_or_else(|| project_root().join("target/bench")),
-            keep_site: args.keep_site,
-        }),
+        Task::Bench(args) => {
+            let settings = bench::Settings {
+                runs: usize::try_from(args.runs)?,
+                scale: args.scale,
+                work: args
+                    .work
+                    .clone()
+                    .unwrap_or_else(|| project_root().join("target/bench")),
+                keep_site: args.keep_site,
+            };
+            if args.serve {
+                bench::serve_load::run(&bench::serve_load::Settings {
+                    bench: settings,
+                    clients: usize::try_from(args.clients)?,
+                })
+            } else {
+                bench::run(&settings)
+            }
+        }
         Task::Fuzz(args) => fuzz::run(&fuzz::Settings {
             seconds: args.seconds,
             target: args.target,

@@ -59,17 +59,20 @@ impl Credentials {
     pub(crate) fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let unauthorized = |message: &str| {
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message.to_owned())
+                .with_challenge()
         };
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Err(unauthorized(
                 "no Authorization header: send `Authorization: Bearer <admin token>`",
             ));
         };
+        // The scheme's name is case-insensitive (RFC 9110 §11.1).
         let presented = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("the Authorization header is not `Bearer <token>`"))?;
         if let Some(token) = &self.token
@@ -82,6 +85,7 @@ impl Credentials {
         };
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp"]);
+        validation.validate_nbf = true;
         validation.leeway = 0;
         let claims = jsonwebtoken::decode::<Claims>(
             presented,

@@ -34,6 +34,8 @@ pub(crate) struct ApiError {
     pub(crate) message: String,
     /// More for the client (a validation report, the paths a revert would lose).
     pub(crate) details: Option<serde_json::Value>,
+    /// A 401 that says how to authenticate (`WWW-Authenticate: Bearer`).
+    pub(crate) challenge: bool,
 }
 
 impl ApiError {
@@ -43,7 +45,13 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            challenge: false,
         }
+    }
+
+    pub(crate) fn with_challenge(mut self) -> Self {
+        self.challenge = true;
+        self
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
@@ -83,7 +91,14 @@ impl IntoResponse for ApiError {
         if let Some(details) = self.details {
             body["error"]["details"] = details;
         }
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.challenge {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"sitepack\""),
+            );
+        }
+        response
     }
 }
 
@@ -164,6 +179,12 @@ impl From<sitepack_store::StoreError> for ApiError {
             StoreError::NotFound { .. } => {
                 Self::not_found(masked(&sitepack_format::error_chain(&error)))
             }
+            // A stored backup that is not what its sidecar says: a verdict, not a failure.
+            _ if error.is_mismatch() => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "mismatch",
+                masked(&sitepack_format::error_chain(&error)),
+            ),
             _ => Self::internal(&error),
         }
     }

@@ -86,24 +86,10 @@ async fn run(
     state: Arc<api::AppState>,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
-    let app = api::router(state);
-    let listener = std::net::TcpListener::bind(options.listen).map_err(|e| ServeError::Io {
-        action: format!("listen on {}", options.listen),
-        source: e,
-    })?;
-    listener.set_nonblocking(true).map_err(|e| ServeError::Io {
-        action: format!("listen on {}", options.listen),
-        source: e,
-    })?;
-    let address = listener.local_addr().map_err(|e| ServeError::Io {
-        action: format!("listen on {}", options.listen),
-        source: e,
-    })?;
-    ready(address);
-    let service = app.into_make_service();
-    let served = match &options.tls {
-        Some((cert, key)) => {
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+    // The certificate is read first: a server that says it is serving, serves.
+    let tls = match &options.tls {
+        Some((cert, key)) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .map_err(|e| ServeError::Io {
                     action: format!(
@@ -112,15 +98,41 @@ async fn run(
                         key.display()
                     ),
                     source: e,
-                })?;
-            axum_server::from_tcp_rustls(listener, config)
+                })?,
+        ),
+        None => None,
+    };
+    let listen = |e| ServeError::Io {
+        action: format!("listen on {}", options.listen),
+        source: e,
+    };
+    let listener = std::net::TcpListener::bind(options.listen).map_err(listen)?;
+    listener.set_nonblocking(true).map_err(listen)?;
+    let address = listener.local_addr().map_err(listen)?;
+    let service = api::router(state, tls.is_some()).into_make_service();
+    let mut server = axum_server::from_tcp(listener);
+    // A client that never finishes its request headers is dropped (bodies have their
+    // own idle timeout, in the upload).
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    ready(address);
+    let outcome = match tls {
+        Some(config) => {
+            server
+                .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(config))
                 .serve(service)
                 .await
         }
-        None => axum_server::from_tcp(listener).serve(service).await,
+        None => server.serve(service).await,
     };
-    served.map_err(|e| ServeError::Io {
+    outcome.map_err(|e| ServeError::Io {
         action: format!("serve on {address}"),
         source: e,
     })
 }
+
+/// How long a client may take to send its request headers.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

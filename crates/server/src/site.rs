@@ -59,6 +59,16 @@ impl ServedSite {
                 ServeError::Site(format!("--to: {}", sitepack_format::error_chain(&e)))
             })?;
         }
+        // What a killed run left (this server's, or a command's) is finished now, as the
+        // next command would; a site busy with another command is left to it.
+        let _ = match &kind {
+            Kind::Directory => SiteState::open(path, access::Read)
+                .map(|_| ())
+                .map_err(|_| ()),
+            Kind::Database(site) => sitepack_db::request::restore_status(site.descriptor())
+                .map(|_| ())
+                .map_err(|_| ()),
+        };
         Ok(Self {
             path: path.to_path_buf(),
             kind,
@@ -66,6 +76,27 @@ impl ServedSite {
             endpoint,
             opening: Mutex::new(()),
         })
+    }
+
+    /// Refuses every request while the site is gone (its directory or descriptor
+    /// removed or moved while the server runs): no answer may describe, or restore into,
+    /// a site that is not there.
+    pub(crate) fn check_present(&self) -> Result<(), ApiError> {
+        let present = match &self.kind {
+            Kind::Directory => self.path.join("site.json").is_file(),
+            Kind::Database(_) => self.path.is_file(),
+        };
+        if present {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "site_missing",
+            format!(
+                "the site {} is not there any more (moved or removed while the server runs); put it back or serve it where it is now",
+                self.path.display()
+            ),
+        ))
     }
 
     /// The site directory or descriptor, as given.

@@ -47,17 +47,33 @@ impl Uploads {
         Ok((id, path))
     }
 
+    /// A new file in the work directory, open for writing and reading back.
+    pub(crate) fn create_file(&self, suffix: &str) -> Result<(std::fs::File, PathBuf), ApiError> {
+        let (_, path) = self.new_path(suffix)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| ApiError::internal(&e))?;
+        Ok((file, path))
+    }
+
     /// Streams a request body into a new file; past `limit` bytes (announced by its
-    /// length or found while reading) nothing is kept and the answer is 413.
+    /// length or found while reading) nothing is kept and the answer is 413 — at once to
+    /// a client waiting for `100 Continue`, after reading what it sends otherwise.
     pub(crate) async fn receive(
         &self,
         body: axum::body::Body,
         announced: Option<u64>,
+        expects_continue: bool,
         limit: u64,
     ) -> Result<(String, PathBuf), ApiError> {
         let mut stream = body.into_data_stream();
         if announced.is_some_and(|n| n > limit) {
-            drain(&mut stream).await;
+            if !expects_continue {
+                drain(&mut stream).await;
+            }
             return Err(too_large(limit));
         }
         let (id, path) = self.new_path(".zip")?;
@@ -115,9 +131,30 @@ impl Uploads {
 /// mid-request. Past this, the connection is closed.
 const DRAINED_BYTES: u64 = 64 << 20;
 
+/// How long an upload may send nothing before it is given up (408, nothing kept).
+const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The next chunk of the body; `Err` when the client sent nothing for [`IDLE_TIMEOUT`].
+async fn next_chunk(
+    stream: &mut BodyDataStream,
+) -> Result<Option<Result<axum::body::Bytes, axum::Error>>, ApiError> {
+    tokio::time::timeout(IDLE_TIMEOUT, stream.next())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                format!(
+                    "the upload sent nothing for {} seconds; nothing was kept",
+                    IDLE_TIMEOUT.as_secs()
+                ),
+            )
+        })
+}
+
 async fn drain(stream: &mut BodyDataStream) {
     let mut left = DRAINED_BYTES;
-    while let Some(Ok(chunk)) = stream.next().await {
+    while let Ok(Some(Ok(chunk))) = next_chunk(stream).await {
         let Some(rest) = left.checked_sub(chunk.len() as u64) else {
             return;
         };
@@ -138,7 +175,7 @@ async fn write_body(
         .await
         .map_err(fail)?;
     let mut size: u64 = 0;
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = next_chunk(stream).await? {
         let chunk =
             chunk.map_err(|e| ApiError::bad_request(format!("the upload was cut short: {e}")))?;
         size += chunk.len() as u64;

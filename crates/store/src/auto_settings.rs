@@ -9,9 +9,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sitepack_format::INTERNAL_DIR;
 
-use crate::StoreError;
 use crate::auto::{CONFIG_NAME, Config, config_path, parse_config};
 use crate::retention::RetentionPolicy;
+use crate::{StoreError, TargetSpec};
 
 /// The editable part of `[auto]`, with the keys and texts of `config.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,12 +90,29 @@ pub fn read_auto_settings(site_root: &Path) -> Result<Option<AutoSettings>, Stor
 
 /// Writes `settings` as the `[auto]` table of the site's `config.toml` (made when it
 /// does not exist), keeping `encrypt_to` and `[verify]`; checked as `auto run` will read
-/// it, then written through a temporary file renamed into place (never through a link).
+/// it — and a target that `auto run` would refuse (inside `own_dirs`, the site's own
+/// directories; a file) or an endpoint with a password is refused now — then written
+/// through a temporary file renamed into place (never through a link).
 pub fn write_auto_settings(
     site_root: &Path,
+    own_dirs: &[&Path],
     settings: &AutoSettings,
 ) -> Result<Config, StoreError> {
     let path = config_path(site_root);
+    let refuse = |problem: String| StoreError::ConfigTarget {
+        path: path.clone(),
+        source: Box::new(StoreError::BadTarget {
+            target: sitepack_format::mask_url_user_info(&settings.target),
+            problem,
+        }),
+    };
+    if let Some(endpoint) = &settings.endpoint
+        && sitepack_format::mask_url_user_info(endpoint) != *endpoint
+    {
+        return Err(refuse(
+            "the endpoint holds a user name or password: give the credentials in the AWS environment variables, never in the settings".to_owned(),
+        ));
+    }
     let mut table: toml::Table = match read_text(site_root)? {
         Some(text) => toml::from_str(&text).map_err(|source| StoreError::ConfigSyntax {
             path: path.clone(),
@@ -120,6 +137,25 @@ pub fn write_auto_settings(
         problem: e.to_string(),
     })?;
     let config = parse_config(&text, path.clone())?;
+    if let TargetSpec::Local(dir) = &config.auto.target
+        && dir.exists()
+        && !dir.is_dir()
+    {
+        return Err(refuse(format!(
+            "{} is not a directory: backups are kept in a directory",
+            dir.display()
+        )));
+    }
+    for own in own_dirs {
+        config
+            .auto
+            .target
+            .check_outside_site(own)
+            .map_err(|e| match e {
+                StoreError::BadTarget { problem, .. } => refuse(problem),
+                other => other,
+            })?;
+    }
     let internal = site_root.join(INTERNAL_DIR);
     std::fs::create_dir_all(&internal).map_err(|e| StoreError::io("create", &internal, e))?;
     let temporary = internal.join(format!(".{CONFIG_NAME}.{}.tmp", std::process::id()));

@@ -69,18 +69,22 @@ impl LocalStore {
             .map_err(|e| StoreError::io("flush", &dir, e))
     }
 
+    /// Opens the object `key`: a regular file reached one directory at a time, never
+    /// through a link (a link planted in a shared target must not serve another file).
     fn open(&self, key: &str) -> Result<File, StoreError> {
         let path = self.path(key)?;
-        File::open(&path).map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                StoreError::NotFound {
-                    name: key.to_owned(),
-                    target: self.describe(),
+        sitepack_format::Beneath::open(&self.root)
+            .and_then(|root| root.open_file(key))
+            .map_err(|e| {
+                if e.kind() == io::ErrorKind::NotFound {
+                    StoreError::NotFound {
+                        name: key.to_owned(),
+                        target: self.describe(),
+                    }
+                } else {
+                    StoreError::io("open", &path, e)
                 }
-            } else {
-                StoreError::io("open", &path, e)
-            }
-        })
+            })
     }
 }
 

@@ -25,10 +25,9 @@ const TOKEN: &str = "bench-admin-token-0123456789";
 /// What `cargo xtask bench --serve` was asked for.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    pub runs: usize,
-    pub scale: u64,
-    pub work: std::path::PathBuf,
-    pub keep_site: bool,
+    /// Runs, scale, work directory, whether to keep the site: as for `bench`.
+    pub bench: super::Settings,
+    /// How many clients ask for the stats during the export.
     pub clients: usize,
 }
 
@@ -155,6 +154,8 @@ fn latency_row(name: &str, latencies: &mut [Duration]) -> String {
 }
 
 pub(crate) fn run(settings: &Settings) -> Result<ExitCode> {
+    let clients = settings.clients;
+    let settings = &settings.bench;
     fs::create_dir_all(&settings.work)
         .with_context(|| format!("creating {}", settings.work.display()))?;
     let work = settings.work.canonicalize()?;
@@ -199,9 +200,8 @@ pub(crate) fn run(settings: &Settings) -> Result<ExitCode> {
     let mut stats_loaded = Vec::new();
     for _ in 0..settings.runs {
         let stop = AtomicBool::new(false);
-        let (took, latencies) = stats_while(&served.base, settings.clients, &stop, || {
-            get(&client, &export_url)
-        })?;
+        let (took, latencies) =
+            stats_while(&served.base, clients, &stop, || get(&client, &export_url))?;
         loaded.push(took);
         stats_loaded.extend(latencies);
     }
@@ -209,6 +209,7 @@ pub(crate) fn run(settings: &Settings) -> Result<ExitCode> {
 
     let (report, pass) = render(
         settings,
+        clients,
         (files, bytes),
         Measured {
             create,
@@ -245,7 +246,8 @@ struct Measured {
 
 /// The markdown report, and whether the target is met.
 fn render(
-    settings: &Settings,
+    settings: &super::Settings,
+    clients: usize,
     (files, bytes): (u64, u64),
     mut measured: Measured,
 ) -> Result<(String, bool)> {
@@ -268,7 +270,7 @@ fn render(
         super::machine_description(),
         super::megabytes(bytes),
         settings.runs,
-        settings.clients
+        clients
     )?;
     writeln!(report, "| what | median wall s | ÷ `sitepack create` |")?;
     writeln!(report, "|---|---:|---:|")?;
@@ -280,8 +282,7 @@ fn render(
     )?;
     writeln!(
         report,
-        "| `GET /api/backup/export`, {} clients asking for stats meanwhile | {loaded_s:.2} | {ratio:.2} |\n",
-        settings.clients
+        "| `GET /api/backup/export`, {clients} clients asking for stats meanwhile | {loaded_s:.2} | {ratio:.2} |\n"
     )?;
     writeln!(
         report,
@@ -297,7 +298,7 @@ fn render(
         report,
         "{}\n",
         latency_row(
-            &format!("{} clients, during the export", settings.clients),
+            &format!("{clients} clients, during the export"),
             &mut measured.stats_loaded
         )
     )?;

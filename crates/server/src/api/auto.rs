@@ -13,7 +13,11 @@ use crate::error::{ApiError, masked};
 
 pub(super) async fn show(State(state): Shared) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
-        let settings = sitepack_store::read_auto_settings(state.site.state_root())?;
+        let mut settings = sitepack_store::read_auto_settings(state.site.state_root())?;
+        // A password written into the file by hand is not said back.
+        if let Some(endpoint) = settings.as_mut().and_then(|s| s.endpoint.as_mut()) {
+            *endpoint = sitepack_format::mask_url_user_info(endpoint);
+        }
         let next_due = match &settings {
             Some(settings) if settings.enabled => {
                 sitepack_store::read_config(state.site.state_root())?
@@ -38,7 +42,9 @@ pub(super) async fn update(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let settings: AutoSettings = parse_body(&body)?;
     blocking(move || {
-        match sitepack_store::write_auto_settings(state.site.state_root(), &settings) {
+        let source = state.site.open_source()?;
+        let own_dirs = source.own_dirs();
+        match sitepack_store::write_auto_settings(state.site.state_root(), &own_dirs, &settings) {
             Ok(_) => Ok(Json(serde_json::json!({ "settings": settings }))),
             Err(e @ sitepack_store::StoreError::Io { .. }) => Err(e.into()),
             // A setting that does not check: the client's to fix; nothing was written.

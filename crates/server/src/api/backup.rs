@@ -14,7 +14,7 @@ use serde::Deserialize;
 use sitepack_format::{Options, Scope, Timestamp};
 use sitepack_reader::{Archive, Limits};
 use sitepack_restore::{PlanOptions, RestoreError, RestoreMode, RewriteChoice, RewriteRule};
-use sitepack_site::access::Create;
+use sitepack_site::access::Change;
 use sitepack_site::{ArchiveOutput, SiteState};
 use sitepack_writer::CreateOptions;
 
@@ -66,22 +66,25 @@ pub(super) fn create_options(
 
 /// Streams a new archive of the site (audited as a `create`).
 pub(super) async fn export(
+    method: axum::http::Method,
     State(state): Shared,
     query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    if method == axum::http::Method::HEAD {
+        // An export writes a backup and an audit event: never for a HEAD.
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "an export is a GET: it writes a new archive (and an audit event) each time",
+        ));
+    }
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let options = create_options(query.scope.as_deref(), query.files, query.label)?;
     let (file, summary) = blocking(move || {
         let _reading = state.reading();
         let source = state.site.open_for_backup()?;
-        let (_, path) = state.uploads.new_path(".export.zip")?;
         let running = state.activities.start("export");
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| ApiError::internal(&e))?;
+        let (mut file, path) = state.uploads.create_file(".export.zip")?;
         // Open: the bytes stay readable, and nothing is left behind however the
         // download ends.
         let _ = std::fs::remove_file(&path);
@@ -149,7 +152,13 @@ pub(super) async fn import(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let (id, path) = state.uploads.receive(body, announced, limit).await?;
+    let expects_continue = headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let (id, path) = state
+        .uploads
+        .receive(body, announced, expects_continue, limit)
+        .await?;
     let checked = {
         let state = Arc::clone(&state);
         let path = path.clone();
@@ -172,16 +181,19 @@ pub(super) async fn import(
 /// archive is refused (422) with its report.
 fn examine(state: &AppState, id: &str, path: &Path) -> Result<serde_json::Value, ApiError> {
     let _reading = state.reading();
-    let archive = Archive::open(path).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_archive",
-            format!(
-                "the upload cannot be read as a ZIP archive: {}",
-                sitepack_format::error_chain(&e)
-            ),
-        )
-    })?;
+    // Called by its upload id, never by the server's temporary path.
+    let archive = Archive::open(path)
+        .map(|archive| archive.named(format!("upload {id}")))
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_archive",
+                format!(
+                    "the upload cannot be read as a ZIP archive: {}",
+                    sitepack_format::error_chain(&e)
+                ),
+            )
+        })?;
     let report = archive.validate(&Limits::default()).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -352,7 +364,9 @@ pub(super) fn restore_file(
         ));
     }
     let _changing = state.changing()?;
-    let archive = Archive::open(path).map_err(|e| ApiError::internal(&e))?;
+    let archive = Archive::open(path)
+        .map(|archive| archive.named(name))
+        .map_err(|e| ApiError::internal(&e))?;
     let running = state.activities.start("restore");
     let report = archive
         .validate_with_progress(&Limits::default(), running.activity.as_ref())
@@ -380,7 +394,8 @@ pub(super) fn restore_file(
             );
         }
     };
-    let opened = SiteState::open(site_path, Create).map_err(RestoreError::from);
+    // The served site only (never one made anew where it was removed meanwhile).
+    let opened = SiteState::open(site_path, Change).map_err(RestoreError::from);
     let opened = match opened {
         Ok(opened) => opened,
         Err(e) => {

@@ -102,7 +102,8 @@ impl AppState {
 type Shared = State<Arc<AppState>>;
 
 /// The application: the API behind the admin check, the page and its assets open.
-pub fn router(state: Arc<AppState>) -> Router {
+/// `tls`: served over HTTPS (browsers are told to keep to it).
+pub fn router(state: Arc<AppState>, tls: bool) -> Router {
     let api = Router::new()
         .route("/backup/stats", get(backup::stats))
         .route("/backup/export", get(backup::export))
@@ -131,12 +132,44 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         // Open: the description of the API itself.
         .route("/openapi.json", get(page::openapi))
-        .fallback(not_found);
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .nest("/api", api)
         .route("/", get(page::index))
         .route("/assets/{name}", get(page::asset))
+        .fallback(not_found)
+        .layer(middleware::map_response(move |response| async move {
+            protect(response, tls)
+        }))
         .with_state(state)
+}
+
+/// Every answer: never sniffed as another type, never cached (exports and the audit
+/// log are the site's data), and over TLS, HTTPS only from then on.
+fn protect(mut response: Response, tls: bool) -> Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if tls {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this method is not one of this endpoint's; GET /api/openapi.json lists them",
+    )
 }
 
 async fn require_admin(
@@ -145,6 +178,7 @@ async fn require_admin(
     next: Next,
 ) -> Result<Response, ApiError> {
     state.credentials.check(request.headers())?;
+    state.site.check_present()?;
     Ok(next.run(request).await)
 }
 
@@ -173,6 +207,11 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     if body.is_empty() {
         return Err(ApiError::bad_request("the request needs a JSON body"));
     }
-    serde_json::from_slice(body)
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    }
+    serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("the JSON body is not as expected: {e}")))
 }

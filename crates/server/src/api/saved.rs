@@ -125,13 +125,7 @@ fn fetch(
     name: &str,
 ) -> Result<(StoredBackup, std::fs::File, std::path::PathBuf), ApiError> {
     let (store, backup) = find(state, name)?;
-    let (_, path) = state.uploads.new_path(".download.zip")?;
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| ApiError::internal(&e))?;
+    let (mut file, path) = state.uploads.create_file(".download.zip")?;
     if let Err(e) = sitepack_store::fetch_into(store.as_ref(), &backup, &mut file) {
         let _ = std::fs::remove_file(&path);
         return Err(e.into());
