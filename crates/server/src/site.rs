@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use sitepack_db::DatabaseSite;
 use sitepack_format::SiteIdentity;
@@ -23,7 +24,14 @@ pub struct ServedSite {
     /// alone for a moment when a restore is pending (to recover an interrupted one
     /// first), so the server's concurrent reads take turns instead of refusing each other.
     opening: Mutex<()>,
+    /// The last stats and when they were counted: a page (or many) asking again and
+    /// again gets them without a new scan of the site each time.
+    counted: Mutex<Option<(Instant, serde_json::Value)>>,
 }
+
+/// How long counted stats are answered again (changes by this server are seen at once:
+/// they forget the stats; other processes' within this time).
+const STATS_MAX_AGE: Duration = Duration::from_secs(2);
 
 enum Kind {
     Directory,
@@ -75,6 +83,7 @@ impl ServedSite {
             target,
             endpoint,
             opening: Mutex::new(()),
+            counted: Mutex::new(None),
         })
     }
 
@@ -156,9 +165,27 @@ impl ServedSite {
         })
     }
 
-    /// `GET /api/backup/stats`: what `sitepack stats --json` prints, plus the total and
-    /// the size.
+    /// `GET /api/backup/stats`, counted at most once every [`STATS_MAX_AGE`]: requests
+    /// arriving while the site is counted wait for that count (one scan, not one each).
     pub(crate) fn stats(&self) -> Result<serde_json::Value, ApiError> {
+        let mut counted = self.counted.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, stats)) = counted.as_ref()
+            && at.elapsed() < STATS_MAX_AGE
+        {
+            return Ok(stats.clone());
+        }
+        let stats = self.count()?;
+        *counted = Some((Instant::now(), stats.clone()));
+        Ok(stats)
+    }
+
+    /// Forgets the counted stats: the site is about to change.
+    pub(crate) fn forget_stats(&self) {
+        *self.counted.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// What `sitepack stats --json` prints, plus the total and the size.
+    fn count(&self) -> Result<serde_json::Value, ApiError> {
         match &self.kind {
             Kind::Directory => {
                 self.read_state()?;

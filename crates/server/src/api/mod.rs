@@ -69,6 +69,7 @@ impl AppState {
             .site_access
             .write()
             .unwrap_or_else(PoisonError::into_inner);
+        self.site.forget_stats();
         Ok((alone, write))
     }
 }
