@@ -172,7 +172,7 @@ struct BenchArgs {
     /// WORK/report-serve-scale-K.md).
     #[arg(long, conflicts_with = "database")]
     serve: bool,
-    /// With --serve: how many clients ask for the stats during the export.
+    /// With --serve: how many clients ask for the stats (each every 100 ms) during the export.
     #[arg(long, value_name = "N", default_value_t = 4, requires = "serve", value_parser = clap::value_parser!(u64).range(1..=256))]
     clients: u64,
 }
