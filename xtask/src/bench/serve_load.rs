@@ -279,7 +279,7 @@ fn render(
     let mut report = String::new();
     writeln!(
         report,
-        "### sitepack serve under load — scale {}, {}, at {}\n",
+        "### sitepack serve under load — scale {}, {}, {}\n",
         settings.scale,
         crate::gen_site::rfc3339_now(),
         super::git_revision()
