@@ -61,6 +61,10 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()
             options.listen
         )));
     }
+    // Said before the site is touched (AppState::new refuses it too).
+    if options.auth.is_empty() {
+        return Err(ServeError::Usage(api::NO_CREDENTIAL.to_owned()));
+    }
     let site = ServedSite::open(
         &options.site,
         options.target.clone(),

@@ -20,7 +20,7 @@ pub(crate) struct ServeArgs {
     /// The site directory, or a database site's descriptor (a TOML file).
     site: PathBuf,
     /// The address and port to listen on (port 0: any free port, printed at start).
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     listen: SocketAddr,
     /// Where saved backups are kept (a directory, file://… or s3://bucket/prefix);
     /// default: the automatic backups' target in SITE/.sitepack/config.toml.
@@ -47,6 +47,15 @@ pub(crate) struct ServeArgs {
     /// Serve plain HTTP on an address beyond loopback (the token travels in clear text).
     #[arg(long)]
     insecure_http: bool,
+}
+
+/// `127.0.0.1:8080`, `[::1]:8080` or `localhost:8080` (the first address the name has).
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    text.to_socket_addrs()
+        .map_err(|e| format!("{text}: not an address and port to listen on ({e})"))?
+        .next()
+        .ok_or_else(|| format!("{text}: the name has no address"))
 }
 
 /// The first line of a secret file, which must not be empty.

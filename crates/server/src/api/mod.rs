@@ -27,6 +27,9 @@ use crate::error::{ApiError, ServeError};
 use crate::progress::Activities;
 use crate::uploads::Uploads;
 
+/// The refusal of a server without any admin credential.
+pub const NO_CREDENTIAL: &str = "no admin credential: give --token-file FILE (or SITEPACK_ADMIN_TOKEN), or --jwt-secret-file FILE; every API call needs one";
+
 /// What every handler shares.
 pub struct AppState {
     site: ServedSite,
@@ -82,11 +85,7 @@ impl AppState {
         max_upload_bytes: u64,
     ) -> Result<Self, ServeError> {
         if credentials.is_empty() {
-            return Err(ServeError::Usage(
-                "no admin credential: give --token-file FILE (or SITEPACK_ADMIN_TOKEN), or \
-                 --jwt-secret-file FILE; every API call needs one"
-                    .to_owned(),
-            ));
+            return Err(ServeError::Usage(NO_CREDENTIAL.to_owned()));
         }
         Ok(Self {
             site,
