@@ -1115,3 +1115,137 @@ fn a_tls_key_that_cannot_be_read_is_said_before_serving() {
     assert!(!failed.stderr.contains("serving"), "{}", failed.stderr);
     assert!(failed.stderr.contains("bad.pem"), "{}", failed.stderr);
 }
+
+/// The audit events of `site` as `type:outcome`, oldest first.
+fn audited(site: &TestSite) -> Vec<String> {
+    let log =
+        std::fs::read_to_string(site.root().join(".sitepack/audit.jsonl")).unwrap_or_default();
+    log.lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            format!(
+                "{}:{}",
+                event["type"].as_str().unwrap(),
+                event["outcome"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_refusal_and_removal_is_audited_once() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    // Another site's archive: refused once, recorded once.
+    let other = TestSite::demo();
+    other.write(
+        "site.json",
+        "{\"id\": \"other-shop\", \"name\": \"Other\", \"url\": \"https://other.example\"}\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    crate::util::create(&other.root(), &dir.path().join("other.zip"), &[]);
+    let id = server
+        .upload(std::fs::read(dir.path().join("other.zip")).unwrap())
+        .expect(200)
+        .json()["upload_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .post_json(
+            &format!("/api/backup/import/{id}/apply"),
+            &json!({"mode": "merge", "confirm": true}),
+        )
+        .expect(422);
+    assert_eq!(audited(&site), ["restore:refused"]);
+
+    // A saved backup tampered with: refused (422), recorded.
+    let created = server
+        .post_json("/api/backups", &json!({}))
+        .expect(201)
+        .json();
+    let name = created["backup"]["name"].as_str().unwrap().to_owned();
+    let stored = server.dir.path().join("target").join(&name);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&stored, bytes).unwrap();
+    let encoded = name.replace('/', "%2F");
+    server.get(&format!("/api/backups/{encoded}")).expect(422);
+    server
+        .post_json(
+            &format!("/api/backups/{encoded}/restore"),
+            &json!({"mode": "merge", "confirm": true}),
+        )
+        .expect(422);
+    assert_eq!(
+        audited(&site),
+        ["restore:refused", "create:ok", "restore:refused"]
+    );
+    // Deleted: recorded as a prune without a policy, naming it.
+    server
+        .call(
+            "DELETE",
+            &format!("/api/backups/{encoded}"),
+            Some(&Server::admin()),
+            None,
+        )
+        .expect(200);
+    let events = server.get("/api/audit?type=prune").expect(200).json();
+    assert_eq!(
+        events["events"][0]["details"]["removed"][0],
+        name.as_str(),
+        "{events}"
+    );
+}
+
+#[test]
+fn a_backup_while_another_command_changes_the_site_is_a_conflict() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    let _held = LockHolder::new(&site.root());
+    let busy = server.post_json("/api/backups", &json!({})).expect(409);
+    assert!(busy.message().contains("lock"), "{}", busy.message());
+    server.get("/api/backup/export").expect(409);
+}
+
+#[test]
+fn a_revert_that_would_lose_edits_names_them_until_forced() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    let id = server.upload(changed_archive()).expect(200).json()["upload_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .post_json(
+            &format!("/api/backup/import/{id}/apply"),
+            &json!({"mode": "merge", "confirm": true}),
+        )
+        .expect(200);
+    site.write(
+        "settings/general.json",
+        "{\"shop_name\": \"Edited after the restore\"}\n",
+    );
+    let refused = server
+        .post_json("/api/restore/revert", &json!({}))
+        .expect(409);
+    assert_eq!(
+        refused.json()["error"]["details"]["changed_since_restore"][0],
+        "settings/general.json"
+    );
+    assert!(
+        refused.message().contains("\"force\": true"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        std::fs::read_to_string(site.root().join("settings/general.json")).unwrap(),
+        "{\"shop_name\": \"Edited after the restore\"}\n",
+        "the edit stays"
+    );
+    server
+        .post_json("/api/restore/revert", &json!({"force": true}))
+        .expect(200);
+    assert!(server.get("/api/restore").expect(200).json()["pending"].is_null());
+}

@@ -255,8 +255,21 @@ fn the_backup_page_signs_in_backs_up_restores_reverts_and_shows_the_audit_log() 
         );
         save_screenshot(&client, "4-review-card").await;
 
-        // Revert: the site is as before, the card goes.
+        // Revert after an edit of a restored path: the page asks, then reverts anyway;
+        // the site is as before, the card goes.
+        site.write(
+            "settings/general.json",
+            "{\"shop_name\": \"Edited meanwhile\"}\n",
+        );
         by_id(&client, "revert").await.click().await.unwrap();
+        wait_until(&client, "the question about the edits", || async {
+            Ok(client
+                .get_alert_text()
+                .await
+                .is_ok_and(|text| text.contains("settings/general.json")))
+        })
+        .await;
+        client.accept_alert().await.unwrap();
         wait_until(&client, "the revert", || async {
             Ok(text_of(&client, "message").await.contains("Reverted"))
         })

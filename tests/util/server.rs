@@ -105,8 +105,12 @@ impl Server {
             .to_owned();
         // Keep reading its standard error so that it never blocks on a full pipe.
         std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        // A connection per request: a server may close one after refusing a request whose
+        // body it did not read (HTTP allows it), and a pooled connection reused at that
+        // moment fails on the client's side, not the server's.
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_idle_connections(0)
             .build()
             .into();
         Self {

@@ -1,5 +1,5 @@
 //! A restore, keep or revert of a database site as a caller asks for it (the command
-//! line, the HTTP API): the steps of [`review`](crate::review) in their order, every
+//! line, the HTTP API): the steps of [`review`] in their order, every
 //! refusal recorded in the audit log, so that each caller only confirms and reports.
 //!
 //! A restore is two calls: [`prepare_restore`] (the state directory's owner, the review

@@ -7,6 +7,9 @@ const AUDIT_TYPES = ["create", "restore", "keep", "revert", "init", "recover", "
 
 const $ = (id) => document.getElementById(id);
 let uploadId = null;
+// The automatic-backup settings as loaded: a save sends every one of them back, changed
+// or not (a PUT replaces them all).
+let autoSettings = null;
 
 function token() {
   return sessionStorage.getItem(TOKEN_KEY);
@@ -182,16 +185,22 @@ async function loadReview() {
   $("review-text").textContent = "Restore " + (pending.id || pending.snapshot || "") + " of " + pending.archive + " (" + changes + ", started " + pending.started_at + ") is pending review. Check the site, then keep it or revert it.";
 }
 
-async function settle(action) {
+async function settle(action, force) {
   try {
     let body;
-    if (action === "revert") body = {};
+    if (action === "revert") body = force ? { force: true } : {};
     const result = await withProgress(action === "keep" ? "Keeping the restore…" : "Reverting the restore…", () => apiJson("POST", "/restore/" + action, body));
     let reverted = "";
     if (result.reverted) reverted = result.reverted.written + " row(s) written back, " + result.reverted.deleted + " deleted.";
     else if (result.paths_restored !== undefined) reverted = result.paths_restored + " path(s) put back as they were.";
     say(action === "keep" ? "Kept: the restore stays and its snapshot was removed." : "Reverted: " + reverted, "ok");
   } catch (error) {
+    // Paths edited since the restore: reverting throws those edits away, so ask first.
+    if (action === "revert" && !force && error.status === 409 && /changed/.test(error.message)
+        && window.confirm(error.message + "\n\nRevert anyway? The edits made since the restore are lost.")) {
+      await settle("revert", true);
+      return;
+    }
     say(error.message);
   }
   await refresh();
@@ -227,7 +236,7 @@ async function loadBackups() {
     };
     const encoded = encodeURIComponent(backup.name);
     button("Restore", async () => {
-      const mode = window.prompt("Restore " + backup.name + ": type merge or replace to confirm", "merge");
+      const mode = window.prompt("Restore " + backup.name + " into the site? A snapshot is taken first and the restore stays pending review (keep or revert it). Type merge or replace to confirm:", "");
       if (mode !== "merge" && mode !== "replace") return;
       try {
         await withProgress("Restoring " + backup.name + "…", () => apiJson("POST", "/backups/" + encoded + "/restore", { mode, confirm: true }));
@@ -369,9 +378,18 @@ async function applyUpload(event) {
 async function loadAuto() {
   const auto = await apiJson("GET", "/auto");
   const settings = auto.settings;
+  autoSettings = settings;
   if (settings) {
     $("auto-enabled").checked = settings.enabled;
-    $("auto-schedule").value = settings.schedule;
+    const schedule = $("auto-schedule");
+    if (![...schedule.options].some((o) => o.value === settings.schedule)) {
+      // A cron expression written in config.toml: kept as it is.
+      const option = document.createElement("option");
+      option.value = settings.schedule;
+      option.textContent = "cron: " + settings.schedule;
+      schedule.appendChild(option);
+    }
+    schedule.value = settings.schedule;
     $("auto-time").value = settings.time || "00:00";
     $("auto-keep").value = (settings.retention && settings.retention.keep_last) || 0;
     $("auto-target").value = settings.target;
@@ -382,13 +400,17 @@ async function loadAuto() {
 async function saveAuto(event) {
   event.preventDefault();
   const keep = parseInt($("auto-keep").value, 10) || 0;
-  const body = {
+  const loaded = autoSettings || {};
+  const retention = Object.assign({}, loaded.retention || {});
+  if (keep > 0) retention.keep_last = keep;
+  else delete retention.keep_last;
+  const body = Object.assign({}, loaded, {
     enabled: $("auto-enabled").checked,
     schedule: $("auto-schedule").value,
     time: $("auto-time").value,
     target: $("auto-target").value,
-    retention: keep > 0 ? { keep_last: keep } : {},
-  };
+    retention,
+  });
   try {
     await apiJson("PUT", "/auto", body);
     say("Automatic backup settings saved.", "ok");

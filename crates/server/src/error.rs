@@ -147,25 +147,24 @@ impl From<sitepack_site::SiteError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "conflict", error.to_string())
             }
             SiteError::Refused { reason } => {
-                let status = match reason {
-                    SiteRefusal::NothingPending { .. } => StatusCode::CONFLICT,
-                    SiteRefusal::Busy { .. } | SiteRefusal::ChangedSinceRestore { .. } => {
-                        StatusCode::CONFLICT
+                let message = masked(&format!(
+                    "refused; nothing was changed: {}",
+                    sitepack_format::error_chain(reason)
+                ));
+                match reason {
+                    // The paths a revert would lose, for the client to show; over the
+                    // API, `--force` is `{"force": true}`.
+                    SiteRefusal::ChangedSinceRestore { paths, .. } => Self::new(
+                        StatusCode::CONFLICT,
+                        "changed_since_restore",
+                        format!("{message} (through the API: {{\"force\": true}})"),
+                    )
+                    .with_details(serde_json::json!({ "changed_since_restore": paths })),
+                    SiteRefusal::NothingPending { .. } | SiteRefusal::Busy { .. } => {
+                        Self::new(StatusCode::CONFLICT, "conflict", message)
                     }
-                    _ => StatusCode::UNPROCESSABLE_ENTITY,
-                };
-                Self::new(
-                    status,
-                    if status == StatusCode::CONFLICT {
-                        "conflict"
-                    } else {
-                        "refused"
-                    },
-                    masked(&format!(
-                        "refused; nothing was changed: {}",
-                        sitepack_format::error_chain(reason)
-                    )),
-                )
+                    _ => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", message),
+                }
             }
             _ => Self::internal(&error),
         }
@@ -179,6 +178,16 @@ impl From<sitepack_store::StoreError> for ApiError {
             StoreError::NotFound { .. } => {
                 Self::not_found(masked(&sitepack_format::error_chain(&error)))
             }
+            // Another backup of that name, or the site busy with another command.
+            StoreError::Exists { .. }
+            | StoreError::Create {
+                source:
+                    sitepack_site::SiteError::Busy { .. } | sitepack_site::SiteError::Refused { .. },
+            } => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                masked(&sitepack_format::error_chain(&error)),
+            ),
             // A stored backup that is not what its sidecar says: a verdict, not a failure.
             _ if error.is_mismatch() => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

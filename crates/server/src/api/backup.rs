@@ -385,34 +385,31 @@ pub(super) fn restore_file(
         return restore_database(site, &archive, name, mode, request);
     }
     let site_path = state.site.path();
-    let record_refusal = |error: &RestoreError| {
-        if let RestoreError::Refused { reason } = error {
-            let _ = sitepack_site::record_refused_restore(
-                site_path,
-                name,
-                archive.sha256().ok(),
-                mode,
-                reason,
-            );
-        }
-    };
     // The served site only (never one made anew where it was removed meanwhile).
-    let opened = SiteState::open(site_path, Change).map_err(RestoreError::from);
-    let opened = match opened {
+    let opened = match SiteState::open(site_path, Change).map_err(RestoreError::from) {
         Ok(opened) => opened,
-        Err(e) => {
-            record_refusal(&e);
-            return Err(e.into());
+        Err(error) => {
+            // Refused by the lock (another command is changing the site): recorded here,
+            // as the command does; the plan's and the restore's refusals the library
+            // records itself.
+            if let RestoreError::Refused { reason } = &error {
+                let _ = sitepack_site::record_refused_restore(
+                    site_path,
+                    name,
+                    archive.sha256().ok(),
+                    mode,
+                    reason,
+                );
+            }
+            return Err(error.into());
         }
     };
     let site = opened.held;
-    let plan =
-        sitepack_restore::plan_into(&site, &archive, &options).inspect_err(record_refusal)?;
+    let plan = sitepack_restore::plan_into(&site, &archive, &options)?;
     if plan.is_empty() {
         return Ok(serde_json::json!({ "plan": plan, "restore": null }));
     }
-    let applied = sitepack_restore::apply(&site, &archive, &plan, running.activity.as_ref())
-        .inspect_err(record_refusal)?;
+    let applied = sitepack_restore::apply(&site, &archive, &plan, running.activity.as_ref())?;
     Ok(serde_json::json!({
         "recovered": opened.recovered,
         "plan": plan,

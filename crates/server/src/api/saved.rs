@@ -157,8 +157,32 @@ pub(super) async fn delete(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
         let (store, backup) = find(&state, &name)?;
-        sitepack_store::delete_backup(store.as_ref(), &backup)?;
-        Ok(Json(serde_json::json!({ "deleted": backup.name })))
+        let deleted = sitepack_store::delete_backup(store.as_ref(), &backup);
+        // Recorded as a prune without a policy: the backups removed, by hand.
+        let details = sitepack_site::PruneDetails {
+            target: Some(sitepack_format::mask_url_user_info(&store.describe())),
+            site: Some(backup.site.id.to_string()),
+            removed: deleted.is_ok().then(|| vec![backup.name.clone()]),
+            error: deleted
+                .as_ref()
+                .err()
+                .map(|e| sitepack_format::error_chain(e)),
+            ..sitepack_site::PruneDetails::default()
+        };
+        let outcome = if deleted.is_ok() {
+            sitepack_site::Outcome::Ok
+        } else {
+            sitepack_site::Outcome::Failed
+        };
+        let warning = sitepack_site::record_audit_event(
+            state.site.state_root(),
+            outcome,
+            sitepack_site::Details::Prune(details),
+        );
+        deleted?;
+        Ok(Json(
+            serde_json::json!({ "deleted": backup.name, "audit_warning": warning }),
+        ))
     })
     .await
 }
@@ -172,7 +196,19 @@ pub(super) async fn restore(
     let (mode, request) = parse_apply(&body)?;
     let state = Arc::clone(&state);
     blocking(move || {
-        let (backup, file, path) = fetch(&state, &name)?;
+        let (backup, file, path) = fetch(&state, &name).inspect_err(|error| {
+            // A backup that is not what its sidecar says is refused, and recorded: a
+            // tampered backup is what the audit log is for.
+            if error.code == "mismatch" && state.site.database().is_none() {
+                let _ = sitepack_site::record_refused_restore(
+                    state.site.path(),
+                    &name,
+                    None,
+                    mode,
+                    &std::io::Error::other(error.message.clone()),
+                );
+            }
+        })?;
         drop(file);
         let restored = if backup.encryption.is_some() {
             Err(ApiError::new(
