@@ -1249,3 +1249,58 @@ fn a_revert_that_would_lose_edits_names_them_until_forced() {
         .expect(200);
     assert!(server.get("/api/restore").expect(200).json()["pending"].is_null());
 }
+
+#[test]
+fn a_second_change_while_a_restore_runs_is_409_at_once() {
+    // Enough files that the restore runs long enough to be seen running.
+    let source = TestSite::demo();
+    for n in 0..1500 {
+        source.write(
+            &format!("files/bulk/{n:04}.bin"),
+            vec![u8::try_from(n % 251).unwrap(); 20_000],
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("bulk.zip");
+    crate::util::create(&source.root(), &archive, &["--level", "0"]);
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    let id = server
+        .upload(std::fs::read(&archive).unwrap())
+        .expect(200)
+        .json()["upload_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    std::thread::scope(|scope| {
+        let restore = scope.spawn(|| {
+            server.post_json(
+                &format!("/api/backup/import/{id}/apply"),
+                &json!({"mode": "merge", "confirm": true}),
+            )
+        });
+        // Once the progress shows the restore running, it holds the site.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let running = server.get("/api/progress").expect(200).json();
+            if running["running"].to_string().contains("\"restore\"") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the restore was never seen running"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let second = server
+            .call("POST", "/api/restore/keep", Some(&Server::admin()), None)
+            .expect(409);
+        assert!(
+            second.message().contains("is running"),
+            "{}",
+            second.message()
+        );
+        restore.join().unwrap().expect(200);
+    });
+    assert!(site.root().join("files/bulk/1499.bin").is_file());
+}
