@@ -1304,3 +1304,51 @@ fn a_second_change_while_a_restore_runs_is_409_at_once() {
     });
     assert!(site.root().join("files/bulk/1499.bin").is_file());
 }
+
+#[test]
+fn the_audit_log_names_the_caller_of_each_api_action() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    let alice = jwt(
+        &json!({"sub": "alice", "role": "admin", "exp": now() + 600}),
+        JWT_SECRET,
+    );
+    server
+        .call(
+            "GET",
+            "/api/backup/export",
+            Some(&format!("Bearer {alice}")),
+            None,
+        )
+        .expect(200);
+    server.get("/api/backup/export").expect(200);
+    let events = server.get("/api/audit?type=create").expect(200).json();
+    let actors: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert_eq!(actors.len(), 2, "{events}");
+    assert!(actors[0].ends_with(" for api:jwt:alice"), "{actors:?}");
+    assert!(actors[1].ends_with(" for api:admin-token"), "{actors:?}");
+    // A command's events name its user alone.
+    run([
+        "create".as_ref(),
+        site.root().as_os_str(),
+        "-o".as_ref(),
+        site.root().with_extension("zip").as_os_str(),
+    ])
+    .expect(0);
+    let last = server
+        .get("/api/audit?type=create&limit=1")
+        .expect(200)
+        .json();
+    assert!(
+        !last["events"][0]["actor"]
+            .as_str()
+            .unwrap()
+            .contains(" for "),
+        "{last}"
+    );
+}

@@ -31,12 +31,24 @@ impl std::fmt::Debug for Credentials {
 #[derive(serde::Deserialize)]
 struct Claims {
     #[serde(default)]
+    sub: Option<serde_json::Value>,
+    #[serde(default)]
     role: Option<serde_json::Value>,
     #[serde(default)]
     roles: Option<serde_json::Value>,
 }
 
 impl Claims {
+    /// The token's `sub`, printable and short, or `-` when it has none.
+    fn subject(&self) -> String {
+        let sub = match &self.sub {
+            Some(serde_json::Value::String(sub)) => sub.clone(),
+            Some(serde_json::Value::Number(sub)) => sub.to_string(),
+            _ => "-".to_owned(),
+        };
+        sub.chars().filter(|c| !c.is_control()).take(64).collect()
+    }
+
     fn is_admin(&self) -> bool {
         let is = |value: &serde_json::Value| value.as_str() == Some("admin");
         self.role.as_ref().is_some_and(is)
@@ -55,8 +67,9 @@ impl Credentials {
         self.token.is_none() && self.jwt_secret.is_none()
     }
 
-    /// Checks the request's bearer token.
-    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    /// Checks the request's bearer token; the caller, as the audit log names it
+    /// (`api:admin-token`, or `api:jwt:SUB`).
+    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<String, ApiError> {
         let unauthorized = |message: &str| {
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message.to_owned())
                 .with_challenge()
@@ -78,7 +91,7 @@ impl Credentials {
         if let Some(token) = &self.token
             && bool::from(presented.as_bytes().ct_eq(token.as_bytes()))
         {
-            return Ok(());
+            return Ok("api:admin-token".to_owned());
         }
         let Some(secret) = &self.jwt_secret else {
             return Err(unauthorized("the token is not the admin token"));
@@ -100,7 +113,7 @@ impl Credentials {
         })?
         .claims;
         if claims.is_admin() {
-            Ok(())
+            Ok(format!("api:jwt:{}", claims.subject()))
         } else {
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,

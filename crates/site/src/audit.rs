@@ -317,13 +317,37 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
-/// Who is running sitepack: `$SUDO_USER`, `$USER` or `$LOGNAME`, else `uid:N`.
+/// Who is running sitepack: `$SUDO_USER`, `$USER` or `$LOGNAME`, else `uid:N`; followed,
+/// inside [`acting_for`], by whom the process acts for (`root for api:jwt:alice`).
 #[must_use]
 pub fn current_actor() -> String {
-    ["SUDO_USER", "USER", "LOGNAME"]
+    let user = ["SUDO_USER", "USER", "LOGNAME"]
         .iter()
         .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(process_uid)
+        .unwrap_or_else(process_uid);
+    match ACTING_FOR.with(|client| client.borrow().clone()) {
+        Some(client) => format!("{user} for {client}"),
+        None => user,
+    }
+}
+
+thread_local! {
+    /// Whom the events recorded on this thread are made for (a server's client).
+    static ACTING_FOR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `work` with the audit events recorded on this thread attributed to the process's
+/// user acting for `client` (a server's authenticated caller, e.g. `api:jwt:alice`).
+pub fn acting_for<T>(client: &str, work: impl FnOnce() -> T) -> T {
+    struct Reset(Option<String>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            ACTING_FOR.with(|client| *client.borrow_mut() = self.0.take());
+        }
+    }
+    let before = ACTING_FOR.with(|current| current.replace(Some(client.to_owned())));
+    let _reset = Reset(before);
+    work()
 }
 
 #[cfg(unix)]
@@ -341,6 +365,23 @@ fn process_uid() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_made_for_a_client_name_it_and_only_inside() {
+        let alone = current_actor();
+        assert!(!alone.contains(" for "));
+        let inside = acting_for("api:jwt:alice", || {
+            // Nested: the innermost client, then the outer one back.
+            let nested = acting_for("api:admin-token", current_actor);
+            assert_eq!(nested, format!("{alone} for api:admin-token"));
+            current_actor()
+        });
+        assert_eq!(inside, format!("{alone} for api:jwt:alice"));
+        assert_eq!(current_actor(), alone);
+        // Given back after a panic too.
+        let _ = std::panic::catch_unwind(|| acting_for("x", || panic!("in the work")));
+        assert_eq!(current_actor(), alone);
+    }
     use crate::{CreateDetails, InitDetails, RestoreDetails};
 
     /// Details of `operation` that hold only `{"n": n}`, a key the types do not name.

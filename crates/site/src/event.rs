@@ -606,7 +606,8 @@ pub struct RecordChanges {
 pub struct AuditEvent {
     /// When it happened.
     pub time: Timestamp,
-    /// Who ran it (the login name, or `uid:N`).
+    /// Who ran it (the login name, or `uid:N`; for an action of `sitepack serve`, followed by
+    /// ` for ` and the caller, `api:admin-token` or `api:jwt:SUB`).
     pub actor: String,
     /// How it ended.
     pub outcome: Outcome,
@@ -678,7 +679,8 @@ impl TryFrom<EventLine> for AuditEvent {
 struct EventSchema {
     /// When it happened (RFC 3339, UTC).
     time: Timestamp,
-    /// Who ran it (the login name, or `uid:N`).
+    /// Who ran it (the login name, or `uid:N`; for an action of `sitepack serve`, followed by
+    /// ` for ` and the caller, `api:admin-token` or `api:jwt:SUB`).
     actor: String,
     /// How it ended.
     outcome: Outcome,

@@ -49,8 +49,8 @@ mod undo;
 
 pub use audit::{
     AUDIT_LOG_NAME, AuditFilter, AuditLog, BadLine, MAX_AUDIT_LINE_BYTES, MAX_BAD_LINES,
-    append_audit_event, audit_log_path, current_actor, read_audit_events, read_audit_log,
-    record_audit_event,
+    acting_for, append_audit_event, audit_log_path, current_actor, read_audit_events,
+    read_audit_log, record_audit_event,
 };
 pub use backup::{ArchiveOutput, Backup, BackupLock, BackupSource, create_backup};
 pub use error::{SiteError, SiteRefusal};

@@ -177,9 +177,9 @@ async fn require_admin(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    state.credentials.check(request.headers())?;
+    let caller = state.credentials.check(request.headers())?;
     state.site.check_present()?;
-    Ok(next.run(request).await)
+    Ok(CALLER.scope(caller, next.run(request)).await)
 }
 
 async fn not_found() -> ApiError {
@@ -191,15 +191,26 @@ async fn progress(State(state): Shared) -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "running": state.activities.reports() }))
 }
 
-/// Runs a library call on a blocking thread.
+tokio::task_local! {
+    /// The request's authenticated caller, for the audit log.
+    static CALLER: String;
+}
+
+/// Runs a library call on a blocking thread, the audit events it records made for the
+/// request's caller.
 async fn blocking<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(call).await.map_err(|e| {
-        ApiError::internal(&std::io::Error::other(format!(
-            "the operation stopped: {e}"
-        )))
-    })?
+    let caller = CALLER
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| "api".to_owned());
+    tokio::task::spawn_blocking(move || sitepack_site::acting_for(&caller, call))
+        .await
+        .map_err(|e| {
+            ApiError::internal(&std::io::Error::other(format!(
+                "the operation stopped: {e}"
+            )))
+        })?
 }
 
 /// A JSON request body, parsed with a message that names what is wrong (400).
