@@ -136,3 +136,211 @@ fn jwt_problem(error: &jsonwebtoken::errors::Error) -> &'static str {
         _ => "it cannot be read as a JWT",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header};
+
+    const TOKEN: &str = "the-admin-token-0123456789";
+    const SECRET: &[u8] = b"the-jwt-secret-0123456789abcdef";
+
+    fn both() -> Credentials {
+        Credentials {
+            token: Some(TOKEN.to_owned()),
+            jwt_secret: Some(SECRET.to_vec()),
+        }
+    }
+
+    fn now() -> i64 {
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap()
+    }
+
+    fn signed(claims: &serde_json::Value, algorithm: Algorithm, secret: &[u8]) -> String {
+        jsonwebtoken::encode(
+            &Header::new(algorithm),
+            claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
+    }
+
+    fn check(credentials: &Credentials, header: Option<&str>) -> Result<String, StatusCode> {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = header {
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+        }
+        credentials.check(&headers).map_err(|e| e.status)
+    }
+
+    #[test]
+    fn the_admin_token_in_a_bearer_header_of_any_case_and_nothing_else() {
+        let credentials = both();
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            assert_eq!(
+                check(&credentials, Some(&format!("{scheme} {TOKEN}"))),
+                Ok("api:admin-token".to_owned())
+            );
+        }
+        for refused in [
+            None,
+            Some(""),
+            Some("Bearer"),
+            Some("Bearer "),
+            Some(TOKEN),
+            Some(&format!("Basic {TOKEN}")),
+            Some(&format!("Bearer {TOKEN}x")),
+            Some(&format!("Bearer {}", &TOKEN[1..])),
+            Some("Bearer the-admin-token-0123456788"),
+        ] {
+            assert_eq!(
+                check(&credentials, refused),
+                Err(StatusCode::UNAUTHORIZED),
+                "{refused:?}"
+            );
+        }
+        // Without a token configured, no bearer value is the token.
+        let jwt_only = Credentials {
+            token: None,
+            jwt_secret: Some(SECRET.to_vec()),
+        };
+        assert_eq!(
+            check(&jwt_only, Some(&format!("Bearer {TOKEN}"))),
+            Err(StatusCode::UNAUTHORIZED)
+        );
+    }
+
+    #[test]
+    fn a_jwt_needs_hs256_the_secret_a_live_exp_and_the_admin_role() {
+        let credentials = both();
+        let live = now() + 600;
+        let admin = |claims: serde_json::Value| signed(&claims, Algorithm::HS256, SECRET);
+        let bearer = |jwt: &str| format!("Bearer {jwt}");
+        assert_eq!(
+            check(
+                &credentials,
+                Some(&bearer(&admin(
+                    serde_json::json!({"sub": "alice", "role": "admin", "exp": live})
+                )))
+            ),
+            Ok("api:jwt:alice".to_owned())
+        );
+        assert_eq!(
+            check(
+                &credentials,
+                Some(&bearer(&admin(
+                    serde_json::json!({"roles": ["x", "admin"], "exp": live})
+                )))
+            ),
+            Ok("api:jwt:-".to_owned())
+        );
+        assert_eq!(
+            check(
+                &credentials,
+                Some(&bearer(&admin(
+                    serde_json::json!({"sub": 7, "role": "admin", "exp": live})
+                )))
+            ),
+            Ok("api:jwt:7".to_owned())
+        );
+        for forbidden in [
+            serde_json::json!({"role": "viewer", "exp": live}),
+            serde_json::json!({"role": "Admin", "exp": live}),
+            serde_json::json!({"role": ["admin"], "exp": live}),
+            serde_json::json!({"roles": "admin", "exp": live}),
+            serde_json::json!({"roles": ["viewer"], "exp": live}),
+            serde_json::json!({"exp": live}),
+        ] {
+            assert_eq!(
+                check(&credentials, Some(&bearer(&admin(forbidden.clone())))),
+                Err(StatusCode::FORBIDDEN),
+                "{forbidden}"
+            );
+        }
+        for unauthorized in [
+            admin(serde_json::json!({"role": "admin", "exp": now() - 5})),
+            admin(serde_json::json!({"role": "admin"})),
+            admin(serde_json::json!({"role": "admin", "exp": live, "nbf": now() + 600})),
+            signed(
+                &serde_json::json!({"role": "admin", "exp": live}),
+                Algorithm::HS512,
+                SECRET,
+            ),
+            signed(
+                &serde_json::json!({"role": "admin", "exp": live}),
+                Algorithm::HS256,
+                b"another-secret-0123456789",
+            ),
+            "not.a.jwt".to_owned(),
+        ] {
+            assert_eq!(
+                check(&credentials, Some(&bearer(&unauthorized))),
+                Err(StatusCode::UNAUTHORIZED),
+                "{unauthorized}"
+            );
+        }
+        // Without a secret, no JWT is accepted.
+        let token_only = Credentials {
+            token: Some(TOKEN.to_owned()),
+            jwt_secret: None,
+        };
+        assert_eq!(
+            check(
+                &token_only,
+                Some(&bearer(&admin(
+                    serde_json::json!({"role": "admin", "exp": live})
+                )))
+            ),
+            Err(StatusCode::UNAUTHORIZED)
+        );
+    }
+
+    #[test]
+    fn a_subject_is_printable_and_short() {
+        let claims = Claims {
+            sub: Some(serde_json::json!(format!("a\nb\u{7}{}", "c".repeat(100)))),
+            role: None,
+            roles: None,
+        };
+        let subject = claims.subject();
+        assert_eq!(subject.chars().count(), 64);
+        assert!(subject.starts_with("abc"));
+        assert!(Credentials::default().is_empty());
+        assert!(!both().is_empty());
+    }
+
+    #[test]
+    fn why_a_jwt_is_refused_is_said_in_words() {
+        use jsonwebtoken::errors::ErrorKind;
+        assert_eq!(
+            jwt_problem(&ErrorKind::ExpiredSignature.into()),
+            "it has expired"
+        );
+        assert_eq!(
+            jwt_problem(&ErrorKind::InvalidSignature.into()),
+            "its signature does not match the server's secret"
+        );
+        assert_eq!(
+            jwt_problem(&ErrorKind::InvalidAlgorithm.into()),
+            "it is not signed with HS256"
+        );
+        assert_eq!(
+            jwt_problem(&ErrorKind::MissingRequiredClaim("exp".into()).into()),
+            "it has no exp claim"
+        );
+        assert_eq!(
+            jwt_problem(&ErrorKind::ImmatureSignature.into()),
+            "it is not valid yet"
+        );
+        assert_eq!(
+            jwt_problem(&ErrorKind::InvalidToken.into()),
+            "it cannot be read as a JWT"
+        );
+    }
+}
