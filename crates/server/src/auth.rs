@@ -313,6 +313,27 @@ mod tests {
         assert!(subject.starts_with("abc"));
         assert!(Credentials::default().is_empty());
         assert!(!both().is_empty());
+        for one in [
+            Credentials {
+                token: Some(TOKEN.to_owned()),
+                jwt_secret: None,
+            },
+            Credentials {
+                token: None,
+                jwt_secret: Some(SECRET.to_vec()),
+            },
+        ] {
+            assert!(!one.is_empty(), "{one:?}");
+        }
+    }
+
+    #[test]
+    fn credentials_are_never_shown() {
+        let shown = format!("{:?}", both());
+        assert!(shown.starts_with("Credentials"), "{shown}");
+        assert!(shown.contains("token"), "{shown}");
+        assert!(!shown.contains(TOKEN), "{shown}");
+        assert!(!shown.contains("jwt-secret"), "{shown}");
     }
 
     #[test]

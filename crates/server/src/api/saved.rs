@@ -98,17 +98,7 @@ fn find(
     name: &str,
 ) -> Result<(Box<dyn sitepack_store::BackupStore>, StoredBackup), ApiError> {
     let site = state.site.identity()?;
-    let rest = name.strip_prefix(&format!("{}/", site.id));
-    let well_formed = rest.is_some_and(|rest| {
-        std::path::Path::new(rest)
-            .extension()
-            .is_some_and(|e| e == "zip")
-            && !rest.contains('/')
-            && !rest.contains('\\')
-            && !rest.starts_with('.')
-            && rest.bytes().all(|b| b.is_ascii_graphic())
-    });
-    if !well_formed {
+    if !is_backup_of(site.id.as_str(), name) {
         return Err(ApiError::not_found(format!(
             "{name:?} is not the name of a backup of site {}: names are `{}/<…>.zip`, as GET /api/backups lists them",
             site.id, site.id
@@ -117,6 +107,21 @@ fn find(
     let (store, _) = state.site.store()?;
     let backup = sitepack_store::find_backup(store.as_ref(), name)?;
     Ok((store, backup))
+}
+
+/// Whether `name` has the form of a backup of site `site`: `<site>/<file>.zip`, one
+/// plain file name (no other directory, no backslash, not hidden, printable ASCII).
+fn is_backup_of(site: &str, name: &str) -> bool {
+    name.strip_prefix(site)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|file| {
+            std::path::Path::new(file)
+                .extension()
+                .is_some_and(|e| e == "zip")
+                && !file.contains(['/', '\\'])
+                && !file.starts_with('.')
+                && file.bytes().all(|b| b.is_ascii_graphic())
+        })
 }
 
 /// Downloads the backup into a private file, checked against its sidecar's digest.
@@ -225,4 +230,35 @@ pub(super) async fn restore(
         restored.map(Json)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_backup_of;
+
+    #[test]
+    fn only_a_plain_zip_of_this_site_is_a_backup_name() {
+        assert!(is_backup_of("acme", "acme/20260101T000000Z-full.zip"));
+        assert!(is_backup_of("acme", "acme/x.zip"));
+        for name in [
+            "acme/",
+            "acme",
+            "acme.zip",
+            "acmex/a.zip",
+            "other/a.zip",
+            "acme/a.zip.json",
+            "acme/a.ZIP.json",
+            "acme/a",
+            "acme/sub/a.zip",
+            "acme/../a.zip",
+            "acme/..\\a.zip",
+            "acme/.hidden.zip",
+            "acme/a b.zip",
+            "acme/\u{e9}.zip",
+            "/acme/a.zip",
+            "acme//a.zip",
+        ] {
+            assert!(!is_backup_of("acme", name), "{name}");
+        }
+    }
 }
