@@ -1080,6 +1080,16 @@ fn automatic_settings_that_auto_run_would_refuse_are_refused_when_saved() {
         assert!(!refused.message().contains("hunter2"));
     }
     assert!(!site.root().join(".sitepack/config.toml").exists());
+    // A config.toml that does not check (written by hand): 422 with why, not a failure.
+    std::fs::create_dir_all(site.root().join(".sitepack")).unwrap();
+    std::fs::write(
+        site.root().join(".sitepack/config.toml"),
+        "[auto]\ntarget = \"/tmp/x\"\nschedule = \"15 3 * * 1-5\"\ntime = \"02:30\"\n",
+    )
+    .unwrap();
+    let broken = server.get("/api/auto").expect(422);
+    assert!(broken.message().contains("time"), "{}", broken.message());
+    std::fs::remove_file(site.root().join(".sitepack/config.toml")).unwrap();
     server
         .call(
             "PUT",

@@ -304,6 +304,35 @@ fn the_backup_page_signs_in_backs_up_restores_reverts_and_shows_the_audit_log() 
         .await;
         save_screenshot(&client, "5-audit-log").await;
 
+        // Automatic settings written by hand (a cron schedule, rules the page does not
+        // edit): shown, and kept whole by a save from the page.
+        std::fs::write(
+            site.root().join(".sitepack/config.toml"),
+            format!(
+                "[auto]\ntarget = \"{}\"\nschedule = \"15 3 * * 1-5\"\nfiles = false\n\n[auto.retention]\nkeep_last = 3\nkeep_daily = 7\n",
+                server.dir.path().join("auto").display()
+            ),
+        )
+        .unwrap();
+        client.refresh().await.unwrap();
+        wait_until(&client, "the settings", || async {
+            Ok(text_of(&client, "auto-retention").await.contains("keep_daily = 7"))
+        })
+        .await;
+        assert!(!by_id(&client, "auto-time").await.is_enabled().await.unwrap(), "a cron schedule has its own time");
+        by_id(&client, "auto-enabled").await.click().await.unwrap();
+        by_id(&client, "auto-save").await.click().await.unwrap();
+        wait_until(&client, "the settings saved", || async {
+            Ok(text_of(&client, "message").await.contains("settings saved"))
+        })
+        .await;
+        let config = std::fs::read_to_string(site.root().join(".sitepack/config.toml")).unwrap();
+        // Enabled was on (the default): the click turned it off, and nothing else changed.
+        for kept in ["15 3 * * 1-5", "keep_daily = 7", "keep_last = 3", "files = false", "enabled = false"] {
+            assert!(config.contains(kept), "{kept} lost: {config}");
+        }
+        save_screenshot(&client, "6-automatic-settings").await;
+
         // Delete, after the browser's confirmation.
         client
             .find(Locator::Css("#backups tbody button[aria-label^=Delete]"))

@@ -157,6 +157,9 @@ async function loadStats() {
     cell(r, label, true);
     cell(r, value);
   };
+  // A database site's rows are restored as they are: no URL rewrite.
+  $("rewrite-url").hidden = stats.kind === "database";
+  $("rewrite-url-label").hidden = stats.kind === "database";
   if (stats.kind === "database") {
     for (const [table, rows] of Object.entries(stats.tables)) row(table, rows + " rows (" + stats.roles[table] + ")");
     row("Total", stats.total + " rows");
@@ -222,6 +225,7 @@ async function loadBackups() {
     cell(row, backup.created_at);
     cell(row, bytes(backup.size));
     cell(row, backup.kind === "auto" ? "automatic" : "manual");
+    cell(row, scopeText(backup.scope) + (backup.files ? "" : ", data only"));
     cell(row, backup.label);
     const digest = cell(row, backup.sha256.slice(0, 12) + "…");
     digest.title = backup.sha256;
@@ -239,8 +243,8 @@ async function loadBackups() {
       const mode = window.prompt("Restore " + backup.name + " into the site? A snapshot is taken first and the restore stays pending review (keep or revert it). Type merge or replace to confirm:", "");
       if (mode !== "merge" && mode !== "replace") return;
       try {
-        await withProgress("Restoring " + backup.name + "…", () => apiJson("POST", "/backups/" + encoded + "/restore", { mode, confirm: true }));
-        say("Restored " + backup.name + ": pending review below.", "ok");
+        const result = await withProgress("Restoring " + backup.name + "…", () => apiJson("POST", "/backups/" + encoded + "/restore", { mode, confirm: true }));
+        say(result.restore ? "Restored " + backup.name + ": pending review below." : "Nothing to restore: the site already matches " + backup.name + ".", "ok");
       } catch (error) {
         say(error.message);
       }
@@ -390,8 +394,13 @@ async function loadAuto() {
       schedule.appendChild(option);
     }
     schedule.value = settings.schedule;
-    $("auto-time").value = settings.time || "00:00";
+    $("auto-time").value = settings.time || "";
+    $("auto-time").disabled = isCron(settings.schedule);
     $("auto-keep").value = (settings.retention && settings.retention.keep_last) || 0;
+    const others = Object.entries(settings.retention || {}).filter(([rule]) => rule !== "keep_last");
+    $("auto-retention").textContent = others.length
+      ? "Also kept, as config.toml says (not editable here): " + others.map(([rule, value]) => rule + " = " + value).join(", ") + "."
+      : "";
     $("auto-target").value = settings.target;
   }
   $("auto-next").textContent = !settings ? "Not set up yet." : auto.next_due ? "Next automatic backup: " + auto.next_due + "." : "Disabled.";
@@ -407,10 +416,12 @@ async function saveAuto(event) {
   const body = Object.assign({}, loaded, {
     enabled: $("auto-enabled").checked,
     schedule: $("auto-schedule").value,
-    time: $("auto-time").value,
+    time: $("auto-time").value.trim(),
     target: $("auto-target").value,
     retention,
   });
+  // A cron expression says the time itself; an empty box means the default.
+  if (isCron(body.schedule) || !body.time) delete body.time;
   try {
     await apiJson("PUT", "/auto", body);
     say("Automatic backup settings saved.", "ok");
@@ -418,6 +429,10 @@ async function saveAuto(event) {
     say(error.message);
   }
   await loadAuto().catch((e) => say(e.message));
+}
+
+function isCron(schedule) {
+  return !["hourly", "daily", "weekly"].includes(schedule);
 }
 
 async function runAuto() {
@@ -443,7 +458,8 @@ async function loadAudit() {
     cell(row, event.type);
     cell(row, event.outcome);
     const details = event.details || {};
-    cell(row, details.error || details.reason || details.name || details.archive || details.output || details.to || "");
+    cell(row, details.error || details.reason || details.name || details.archive || details.output
+      || (details.removed && details.removed.length ? "removed " + details.removed.join(", ") : "") || details.to || "");
   }
 }
 
@@ -470,6 +486,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("apply-form").addEventListener("submit", applyUpload);
   $("auto-form").addEventListener("submit", saveAuto);
   $("auto-run").addEventListener("click", runAuto);
+  $("auto-schedule").addEventListener("change", () => { $("auto-time").disabled = isCron($("auto-schedule").value); });
   $("audit-type").addEventListener("change", () => loadAudit().catch((e) => say(e.message)));
   start();
 });

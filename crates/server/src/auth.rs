@@ -2,6 +2,8 @@
 //! is the static admin token or an HS256 JWT with the admin role and a valid `exp`.
 //! Missing or invalid → 401; valid but not an admin → 403. Tokens are never logged.
 
+use std::fmt::Write as _;
+
 use axum::http::{HeaderMap, StatusCode, header};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use subtle::ConstantTimeEq;
@@ -39,14 +41,24 @@ struct Claims {
 }
 
 impl Claims {
-    /// The token's `sub`, printable and short, or `-` when it has none.
+    /// The token's `sub` for the audit log, or `-` when it has none: visible ASCII kept,
+    /// anything else (spaces, controls, direction marks, any non-ASCII) percent-encoded,
+    /// so that no subject can pass for another caller; at most 64 characters.
     fn subject(&self) -> String {
         let sub = match &self.sub {
             Some(serde_json::Value::String(sub)) => sub.clone(),
             Some(serde_json::Value::Number(sub)) => sub.to_string(),
-            _ => "-".to_owned(),
+            _ => return "-".to_owned(),
         };
-        sub.chars().filter(|c| !c.is_control()).take(64).collect()
+        let mut shown = String::new();
+        for byte in sub.bytes() {
+            if byte.is_ascii_graphic() && byte != b'%' {
+                shown.push(char::from(byte));
+            } else {
+                let _ = write!(shown, "%{byte:02X}");
+            }
+        }
+        shown.chars().take(64).collect()
     }
 
     fn is_admin(&self) -> bool {
@@ -310,7 +322,18 @@ mod tests {
         };
         let subject = claims.subject();
         assert_eq!(subject.chars().count(), 64);
-        assert!(subject.starts_with("abc"));
+        assert!(subject.starts_with("a%0Ab%07ccc"), "{subject}");
+        let spoof = Claims {
+            sub: Some(serde_json::json!(
+                "evil\nroot for api:admin-token \u{202e}é%"
+            )),
+            role: None,
+            roles: None,
+        };
+        assert_eq!(
+            spoof.subject(),
+            "evil%0Aroot%20for%20api:admin-token%20%E2%80%AE%C3%A9%25"
+        );
         assert!(Credentials::default().is_empty());
         assert!(!both().is_empty());
         for one in [

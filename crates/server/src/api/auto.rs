@@ -13,7 +13,17 @@ use crate::error::{ApiError, masked};
 
 pub(super) async fn show(State(state): Shared) -> Result<Json<serde_json::Value>, ApiError> {
     blocking(move || {
-        let mut settings = sitepack_store::read_auto_settings(state.site.state_root())?;
+        // A config.toml that does not check is the admin's to repair (the page's form
+        // saves a whole new [auto] table): said as such, not as the server's failure.
+        let mut settings =
+            sitepack_store::read_auto_settings(state.site.state_root()).map_err(|e| match e {
+                e @ sitepack_store::StoreError::Io { .. } => ApiError::from(e),
+                e => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_settings",
+                    masked(&sitepack_format::error_chain(&e)),
+                ),
+            })?;
         // A password written into the file by hand is not said back.
         if let Some(endpoint) = settings.as_mut().and_then(|s| s.endpoint.as_mut()) {
             *endpoint = sitepack_format::mask_url_user_info(endpoint);
