@@ -855,7 +855,7 @@ fn tls_serves_https_and_a_stop_removes_the_work_directory() {
                  request = urllib.request.Request(sys.argv[2], headers={'Authorization': sys.argv[3]})\n\
                  try:\n    answer = urllib.request.urlopen(request, context=context)\n\
                  except urllib.error.HTTPError as error:\n    answer = error\n\
-                 print(answer.status)\nprint(answer.read().decode())",
+                 print(answer.status)\nprint(answer.headers.get('Strict-Transport-Security'))\nprint(answer.read().decode())",
             ])
             .arg(&cert)
             .arg(format!("{}/api/backup/stats", server.base))
@@ -870,7 +870,8 @@ fn tls_serves_https_and_a_stop_removes_the_work_directory() {
         String::from_utf8(output.stdout).unwrap()
     };
     let answer = fetch(&Server::admin());
-    assert!(answer.starts_with("200\n"), "{answer}");
+    // Over TLS, browsers are told to keep to HTTPS.
+    assert!(answer.starts_with("200\nmax-age=31536000\n"), "{answer}");
     assert!(answer.contains("acme-shop"), "{answer}");
     assert!(fetch("Bearer nope-nope-nope-nope").starts_with("401\n"));
     // Plain HTTP on the TLS port gets no answer from the API.
@@ -1360,5 +1361,43 @@ fn the_audit_log_names_the_caller_of_each_api_action() {
             .unwrap()
             .contains(" for "),
         "{last}"
+    );
+}
+
+#[test]
+fn uploads_waiting_for_their_apply_are_eight_at_most_the_oldest_going_first() {
+    let site = TestSite::demo();
+    let server = Server::start(&site.root(), &[]);
+    let archive = changed_archive();
+    let ids: Vec<String> = (0..9)
+        .map(|_| {
+            server.upload(archive.clone()).expect(200).json()["upload_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        server.temporary_files().len(),
+        8,
+        "{:?}",
+        server.temporary_files()
+    );
+    let confirm = json!({"mode": "merge", "confirm": true});
+    let evicted = server
+        .post_json(&format!("/api/backup/import/{}/apply", ids[0]), &confirm)
+        .expect(404);
+    assert!(
+        evicted.message().contains("upload the archive again"),
+        "{}",
+        evicted.message()
+    );
+    server
+        .post_json(&format!("/api/backup/import/{}/apply", ids[1]), &confirm)
+        .expect(200);
+    assert_eq!(
+        server.temporary_files().len(),
+        7,
+        "the applied upload is removed"
     );
 }

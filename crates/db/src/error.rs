@@ -7,6 +7,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DbError {
+    /// A SITE argument that names neither a site directory nor a descriptor.
+    #[error("{}: {problem}", path.display())]
+    NotASite {
+        /// The path given.
+        path: PathBuf,
+        /// What it is not, and what to give.
+        problem: String,
+    },
     /// The database could not be reached or refused the connection.
     #[error("cannot connect to {url}: {reason}")]
     Connect {

@@ -24,6 +24,7 @@
 //!   `init` from a template).
 //! - [`mod@request`]: a restore, keep or revert as a caller (the command line, the HTTP
 //!   API) asks for it: the review's steps in order, every refusal audited.
+//! - [`SitePath`]: what a SITE argument names, a site directory or a descriptor.
 //! - [`DatabaseSite`]: a descriptor as a site to back up (the site crate's
 //!   `BackupSource`): the export staged under the state directory, then archived by the
 //!   writer as format 1.1, all under the site lock.
@@ -44,6 +45,7 @@ pub mod request;
 pub mod restore;
 pub mod review;
 mod site;
+mod site_path;
 pub mod sql;
 pub mod sqlite;
 
@@ -59,3 +61,4 @@ pub use restore::{
     plan_restore_with,
 };
 pub use site::DatabaseSite;
+pub use site_path::SitePath;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use sitepack_db::DatabaseSite;
+use sitepack_db::{DatabaseSite, SitePath};
 use sitepack_format::SiteIdentity;
 use sitepack_site::access;
 use sitepack_site::{BackupSource, SiteState};
@@ -17,7 +17,7 @@ use crate::error::{ApiError, ServeError};
 /// The served site.
 pub struct ServedSite {
     path: PathBuf,
-    kind: Kind,
+    kind: SitePath,
     target: Option<String>,
     endpoint: Option<String>,
     /// Held while the site's state is opened for a read: opening takes the site lock
@@ -33,11 +33,6 @@ pub struct ServedSite {
 /// they forget the stats; other processes' within this time).
 const STATS_MAX_AGE: Duration = Duration::from_secs(2);
 
-enum Kind {
-    Directory,
-    Database(Box<DatabaseSite>),
-}
-
 impl ServedSite {
     /// A regular file is a database site's descriptor, anything else a site directory
     /// (which must hold `site.json`).
@@ -46,22 +41,22 @@ impl ServedSite {
         target: Option<String>,
         endpoint: Option<String>,
     ) -> Result<Self, ServeError> {
-        let kind = if path.is_file() {
-            let site = DatabaseSite::open(path)
-                .map_err(|e| ServeError::Site(sitepack_format::error_chain(&e)))?;
-            site.create_state_dir()
-                .map_err(|e| ServeError::Site(sitepack_format::error_chain(&e)))?;
-            Kind::Database(Box::new(site))
-        } else {
-            Site::open(path).map_err(|e| {
-                ServeError::Site(format!(
-                    "{}: not a site directory or a database site's descriptor ({})",
-                    path.display(),
-                    sitepack_format::error_chain(&e)
-                ))
-            })?;
-            Kind::Directory
-        };
+        let kind = SitePath::parse(path)
+            .map_err(|e| ServeError::Site(sitepack_format::error_chain(&e)))?;
+        match &kind {
+            SitePath::Database(site) => site
+                .create_state_dir()
+                .map_err(|e| ServeError::Site(sitepack_format::error_chain(&e)))?,
+            SitePath::Directory(root) => {
+                Site::open(root).map_err(|e| {
+                    ServeError::Site(format!(
+                        "{}: not a site directory or a database site's descriptor ({})",
+                        path.display(),
+                        sitepack_format::error_chain(&e)
+                    ))
+                })?;
+            }
+        }
         if let Some(target) = &target {
             target.parse::<TargetSpec>().map_err(|e| {
                 ServeError::Site(format!("--to: {}", sitepack_format::error_chain(&e)))
@@ -70,10 +65,10 @@ impl ServedSite {
         // What a killed run left (this server's, or a command's) is finished now, as the
         // next command would; a site busy with another command is left to it.
         let _ = match &kind {
-            Kind::Directory => SiteState::open(path, access::Read)
+            SitePath::Directory(_) => SiteState::open(path, access::Read)
                 .map(|_| ())
                 .map_err(|_| ()),
-            Kind::Database(site) => sitepack_db::request::restore_status(site.descriptor())
+            SitePath::Database(site) => sitepack_db::request::restore_status(site.descriptor())
                 .map(|_| ())
                 .map_err(|_| ()),
         };
@@ -92,8 +87,8 @@ impl ServedSite {
     /// a site that is not there.
     pub(crate) fn check_present(&self) -> Result<(), ApiError> {
         let present = match &self.kind {
-            Kind::Directory => self.path.join("site.json").is_file(),
-            Kind::Database(_) => self.path.is_file(),
+            SitePath::Directory(_) => self.path.join("site.json").is_file(),
+            SitePath::Database(_) => self.path.is_file(),
         };
         if present {
             return Ok(());
@@ -116,28 +111,22 @@ impl ServedSite {
 
     /// The database site, when it is one.
     pub(crate) fn database(&self) -> Option<&DatabaseSite> {
-        match &self.kind {
-            Kind::Database(site) => Some(site),
-            Kind::Directory => None,
-        }
+        self.kind.database()
     }
 
     /// The directory whose `.sitepack/` holds the site's state.
     pub(crate) fn state_root(&self) -> &Path {
-        match &self.kind {
-            Kind::Directory => &self.path,
-            Kind::Database(site) => &site.descriptor().state_dir,
-        }
+        self.kind.state_root()
     }
 
     /// The site's identity, as its archives carry it.
     pub(crate) fn identity(&self) -> Result<SiteIdentity, ApiError> {
         Ok(match &self.kind {
-            Kind::Directory => Site::open(&self.path)
+            SitePath::Directory(_) => Site::open(&self.path)
                 .map_err(|e| ApiError::internal(&e))?
                 .config()
                 .identity(),
-            Kind::Database(site) => site.descriptor().site.clone(),
+            SitePath::Database(site) => site.descriptor().site.clone(),
         })
     }
 
@@ -159,10 +148,7 @@ impl ServedSite {
 
     /// The site as a backup source (for `auto run`, which recovers and locks itself).
     pub(crate) fn open_source(&self) -> Result<Box<dyn BackupSource>, sitepack_site::SiteError> {
-        Ok(match &self.kind {
-            Kind::Directory => Box::new(Site::open(&self.path)?),
-            Kind::Database(site) => Box::new(site.as_ref().clone()),
-        })
+        self.kind.open_source()
     }
 
     /// `GET /api/backup/stats`, counted at most once every [`STATS_MAX_AGE`]: requests
@@ -187,7 +173,7 @@ impl ServedSite {
     /// What `sitepack stats --json` prints, plus the total and the size.
     fn count(&self) -> Result<serde_json::Value, ApiError> {
         match &self.kind {
-            Kind::Directory => {
+            SitePath::Directory(_) => {
                 self.read_state()?;
                 let site = Site::open(&self.path).map_err(|e| ApiError::internal(&e))?;
                 let stats =
@@ -200,7 +186,7 @@ impl ServedSite {
                     "stats": stats,
                 }))
             }
-            Kind::Database(site) => {
+            SitePath::Database(site) => {
                 let stats = site.stats()?;
                 let mut report = stats.report(site.descriptor());
                 report["kind"] = "database".into();

@@ -2,7 +2,7 @@
 //! server's private work directory (0700, removed when the server stops or by the next
 //! server after a kill), streamed to disk and never held in memory.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
@@ -22,7 +22,8 @@ const KEPT_UPLOADS: usize = 8;
 pub(crate) struct Uploads {
     work: WorkDir,
     _interruptible: interrupt::Registered,
-    waiting: Mutex<BTreeMap<String, PathBuf>>,
+    /// Oldest first.
+    waiting: Mutex<VecDeque<(String, PathBuf)>>,
 }
 
 impl Uploads {
@@ -36,7 +37,7 @@ impl Uploads {
         Ok(Self {
             work,
             _interruptible: interruptible,
-            waiting: Mutex::new(BTreeMap::new()),
+            waiting: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -89,17 +90,10 @@ impl Uploads {
     /// Keeps an upload for its apply; the oldest beyond [`KEPT_UPLOADS`] is removed.
     pub(crate) fn keep(&self, id: &str, path: PathBuf) {
         let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        waiting.insert(id.to_owned(), path);
+        waiting.push_back((id.to_owned(), path));
         while waiting.len() > KEPT_UPLOADS {
-            // Ids are random: the oldest is the one inserted first, tracked by its file's age.
-            let oldest = waiting
-                .iter()
-                .min_by_key(|(_, p)| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-                .map(|(id, _)| id.clone());
-            if let Some(oldest) = oldest
-                && let Some(path) = waiting.remove(&oldest)
-            {
-                let _ = std::fs::remove_file(path);
+            if let Some((_, oldest)) = waiting.pop_front() {
+                let _ = std::fs::remove_file(oldest);
             }
         }
     }
@@ -109,18 +103,17 @@ impl Uploads {
         self.waiting
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned()
+            .iter()
+            .find(|(waiting, _)| waiting == id)
+            .map(|(_, path)| path.clone())
     }
 
     /// Removes the upload `id` (it was restored).
     pub(crate) fn remove(&self, id: &str) {
-        let removed = self
-            .waiting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
-        if let Some(path) = removed {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = waiting.iter().position(|(waiting, _)| waiting == id)
+            && let Some((_, path)) = waiting.remove(at)
+        {
             let _ = std::fs::remove_file(path);
         }
     }

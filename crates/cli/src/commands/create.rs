@@ -138,7 +138,7 @@ pub(crate) fn run(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcome> {
         ),
         _ => {}
     }
-    let site = SiteArg::parse(&args.site)?.open_for_backup()?;
+    let site = crate::site_arg::open_for_backup(&SiteArg::parse(&args.site)?)?;
     let options = create_options(args)?;
     let bar = Bar::new(!global.no_progress);
     if let Some(recipients) = &recipients {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Serialize;
 use sitepack_format::{SiteId, Timestamp, error_chain, failpoint};
-use sitepack_site::{BackupSource, SiteError};
+
 use sitepack_store::retention::{KeepWithin, RetentionPolicy};
 use sitepack_store::{
     AutoRunOptions, AutoSite, BackupKind, BackupRequest, BackupStore, GroupBy, Location, Opened,
@@ -15,7 +15,6 @@ use sitepack_store::{
     StoreError, TargetSpec, auto_run, backup_site, format_age, list_backups, open_existing_store,
     open_store, prune, record_prune, record_stored_backup,
 };
-use sitepack_writer::Site;
 
 use super::create::{CreateArgs, create_options};
 use crate::printable::printable;
@@ -132,7 +131,7 @@ pub(crate) fn create_to(args: &CreateArgs, global: &GlobalArgs) -> Result<Outcom
     let new_directory = matches!(&parsed, Ok(TargetSpec::Local(path)) if !path.exists());
     let recipients = args.encrypt.recipients()?;
     let site_arg = SiteArg::parse(&args.site)?;
-    let site = site_arg.open_for_backup()?;
+    let site = crate::site_arg::open_for_backup(&site_arg)?;
     let state_root = site_arg.state_root();
     let options = create_options(args)?;
     let bar = Bar::new(!global.no_progress);
@@ -639,12 +638,7 @@ pub(crate) fn auto(command: &AutoCommand, global: &GlobalArgs) -> Result<Outcome
     };
     let bar = Bar::new(!global.no_progress);
     let site_arg = SiteArg::parse(&args.site)?;
-    let open = || -> Result<Box<dyn BackupSource>, SiteError> {
-        Ok(match &site_arg {
-            SiteArg::Directory(root) => Box::new(Site::open(root)?),
-            SiteArg::Database(site) => Box::new(site.as_ref().clone()),
-        })
-    };
+    let open = || site_arg.open_source();
     let known = match &site_arg {
         SiteArg::Directory(root) => root.join("site.json").exists(),
         SiteArg::Database(site) => {

@@ -75,9 +75,7 @@ impl AppState {
         self.site.forget_stats();
         Ok((alone, write))
     }
-}
 
-impl AppState {
     /// The state of a server of `site`.
     pub fn new(
         site: ServedSite,
