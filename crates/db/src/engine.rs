@@ -100,9 +100,31 @@ pub trait Engine {
         columns: &[Column],
         row: &mut dyn FnMut(Vec<Value>) -> Result<(), DbError>,
     ) -> Result<(), DbError>;
+    /// As [`Engine::for_each_row`], for writing an archive: a JSON value for which
+    /// `verbatim(column index, its JSON text)` gives a compact form comes as that form,
+    /// in the row's list of `(column index, text)`, with `true` in its place among the
+    /// values (see [`RowWriter::write_row_with`](sitepack_writer::RowWriter::write_row_with)).
+    /// An engine may give every value parsed (this default does).
+    fn for_each_row_verbatim(
+        &mut self,
+        query: &RowQuery,
+        columns: &[Column],
+        verbatim: &Verbatim<'_>,
+        row: &mut dyn FnMut(Vec<Value>, EncodedValues) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        let _ = verbatim;
+        self.for_each_row(query, columns, &mut |values| row(values, Vec::new()))
+    }
     /// Ends the snapshot (nothing was written, so this only releases it).
     fn end_snapshot(&mut self) -> Result<(), DbError>;
 }
+
+/// Given a column's index and a JSON value's text, the value's compact form when it may
+/// be written as it is ([`Engine::for_each_row_verbatim`]).
+pub type Verbatim<'a> = dyn Fn(usize, &str) -> Option<String> + 'a;
+
+/// Values of a row already in their compact JSON form: (column index, text).
+pub type EncodedValues = Vec<(usize, String)>;
 
 /// A value bound to a statement that writes (never written into the SQL text).
 #[derive(Debug, Clone, PartialEq)]

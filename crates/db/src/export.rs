@@ -518,7 +518,17 @@ fn encode_rows(
         output.spill_dir,
         |rows| {
             let mut line = 0;
-            engine.for_each_row(&table.query, &table.columns, &mut |mut values| {
+            // A JSON value that neither the row check nor the secret policy needs parsed
+            // is written as the database gives it, compacted.
+            let rules = output.policy.record_rules(&path, &names);
+            let reads_value: Vec<bool> = (0..names.len()).map(|i| check.reads_value(i)).collect();
+            let verbatim = |index: usize, text: &str| {
+                if reads_value[index] || identifying.contains(&index) {
+                    return None;
+                }
+                rules.verbatim_json(index, text)
+            };
+            let read = &mut |mut values: Vec<Value>, encoded: Vec<(usize, String)>| {
                 line += 1;
                 if let Some(problem) = check.row_values(line, &values).into_iter().next() {
                     return Err(DbError::Unarchivable {
@@ -528,7 +538,7 @@ fn encode_rows(
                         ),
                     });
                 }
-                let omitted = rows.write_row(&mut values).map_err(|e| match e {
+                let omitted = rows.write_row_with(&mut values, &encoded).map_err(|e| match e {
                     WriterError::CredentialShape { place, shape, .. } => DbError::Unarchivable {
                         problem: mask_credentials(&format!(
                             "table \"{name}\", row {}, at {}: holds {shape}; a credential must \
@@ -555,7 +565,8 @@ fn encode_rows(
                     }),
                     None => Ok(()),
                 }
-            })
+            };
+            engine.for_each_row_verbatim(&table.query, &table.columns, &verbatim, read)
         },
     )
 }

@@ -23,7 +23,9 @@ use serde_json::Value;
 use sitepack_format::database::{Column, ColumnType, EngineKind, ForeignKey, ScalarType};
 use sitepack_format::{CREDENTIAL_MASK, error_chain};
 
-use crate::engine::{DeleteEffect, RowSource, SequenceMove, SqlValue, WriteEngine};
+use crate::engine::{
+    DeleteEffect, EncodedValues, RowSource, SequenceMove, SqlValue, Verbatim, WriteEngine,
+};
 use crate::sql::{Dialect, Param, RowQuery, quote_ident};
 use crate::{ColumnInfo, DbError, Engine, TableInfo};
 
@@ -498,6 +500,34 @@ impl Engine for PostgresEngine {
         columns: &[Column],
         row: &mut dyn FnMut(Vec<Value>) -> Result<(), DbError>,
     ) -> Result<(), DbError> {
+        self.read_rows(query, columns, None, &mut |values, _| row(values))
+    }
+
+    fn for_each_row_verbatim(
+        &mut self,
+        query: &RowQuery,
+        columns: &[Column],
+        verbatim: &Verbatim<'_>,
+        row: &mut dyn FnMut(Vec<Value>, EncodedValues) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        self.read_rows(query, columns, Some(verbatim), row)
+    }
+
+    fn end_snapshot(&mut self) -> Result<(), DbError> {
+        self.execute_batch("ROLLBACK", "ending the snapshot")
+    }
+}
+
+impl PostgresEngine {
+    /// [`Engine::for_each_row_verbatim`], and without `verbatim` [`Engine::for_each_row`]:
+    /// `jsonb` values are the ones given verbatim when they can be.
+    fn read_rows(
+        &mut self,
+        query: &RowQuery,
+        columns: &[Column],
+        verbatim: Option<&Verbatim<'_>>,
+        row: &mut dyn FnMut(Vec<Value>, EncodedValues) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
         let what = || format!("reading table \"{}\"", query.table);
         let select: Vec<String> = columns.iter().map(select_expression).collect();
         let unordered = RowQuery {
@@ -534,8 +564,20 @@ impl Engine for PostgresEngine {
             let Some(fetched) = next else { break };
             position += 1;
             let mut values = Vec::with_capacity(decoders.len());
+            let mut encoded = Vec::new();
             for (index, decoder) in decoders.iter().enumerate() {
-                match decoder.decode(&fetched, index) {
+                let text = match verbatim {
+                    Some(verbatim) => decoder.verbatim(&fetched, index, verbatim),
+                    None => Ok(None),
+                };
+                let decoded = text.and_then(|text| match text {
+                    Some(text) => {
+                        encoded.push((index, text));
+                        Ok(Value::Bool(true))
+                    }
+                    None => decoder.decode(&fetched, index),
+                });
+                match decoded {
                     Ok(value) => values.push(value),
                     Err(problem) => {
                         return Err(DbError::BadValue {
@@ -547,13 +589,9 @@ impl Engine for PostgresEngine {
                     }
                 }
             }
-            row(values)?;
+            row(values, encoded)?;
         }
         Ok(())
-    }
-
-    fn end_snapshot(&mut self) -> Result<(), DbError> {
-        self.execute_batch("ROLLBACK", "ending the snapshot")
     }
 }
 
@@ -1241,6 +1279,27 @@ impl ColumnDecoder {
             wire,
             array: column_type.array,
         })
+    }
+
+    /// The compact form `verbatim` gives column `index` of `row`, when the column is
+    /// `jsonb` (whose text PostgreSQL writes as valid JSON, no member twice) and the
+    /// value is not NULL.
+    fn verbatim(
+        &self,
+        row: &Row,
+        index: usize,
+        verbatim: &Verbatim<'_>,
+    ) -> Result<Option<String>, String> {
+        if self.wire != Wire::JsonbText || self.array {
+            return Ok(None);
+        }
+        let raw = row
+            .try_get::<_, Option<RawValue<'_>>>(index)
+            .map_err(|e| error_chain(&e))?;
+        match raw {
+            Some(RawValue(raw)) => Ok(verbatim(index, utf8(raw)?)),
+            None => Ok(None),
+        }
     }
 
     /// Column `index` of `row` as format 1.1 writes it.

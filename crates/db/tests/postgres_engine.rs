@@ -1010,3 +1010,72 @@ fn a_table_without_a_key_is_ordered_by_every_column_json_ones_by_their_text() {
     );
     engine.end_snapshot().unwrap();
 }
+
+#[test]
+fn jsonb_values_given_verbatim_are_exactly_what_parsing_them_gives() {
+    let db = TestDb::new();
+    db.setup(
+        r#"CREATE TABLE docs (id int8 PRIMARY KEY, doc jsonb, docs jsonb[], raw json);
+         INSERT INTO docs VALUES
+           (1, '{"qty": 2, "tags": ["t2", "t2"], "price": 12.50}', NULL, '{"a" : 1}'),
+           (2, '[1e3, -0.000, 123456789012345678901234567890.10, true, null, {}, []]', NULL, NULL),
+           (3, '"a: b, c"', NULL, NULL),
+           (4, '{"nested": {"deeper": [[["ünï ✓"]]]}, "a b": "x , y", "z": ""}', NULL, NULL),
+           (5, '{"line": "two\nlines"}', NULL, NULL),
+           (6, '{"api_key": "x"}', NULL, NULL),
+           (7, NULL, ARRAY['{"a": 1}'::jsonb], NULL),
+           (8, '12', NULL, NULL);"#,
+    );
+    let mut engine = db.engine();
+    engine.begin_snapshot().unwrap();
+    let tables = engine.reflect().unwrap();
+    let columns = columns_of(table(&tables, "docs"));
+    let query = all_rows("docs", &["id"]);
+    let parsed = read(&mut engine, &query, &columns);
+    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let policy = sitepack_format::SecretPolicy::default();
+    let rules = policy.record_rules(&"db/docs.jsonl".parse().unwrap(), &names);
+    let asked = Mutex::new(Vec::new());
+    let verbatim = |index: usize, text: &str| {
+        asked.lock().unwrap().push((index, text.to_owned()));
+        rules.verbatim_json(index, text)
+    };
+    let mut given = Vec::new();
+    let mut written = Vec::new();
+    engine
+        .for_each_row_verbatim(&query, &columns, &verbatim, &mut |mut values, encoded| {
+            given.push(encoded.iter().map(|(i, _)| *i).collect::<Vec<_>>());
+            for (index, text) in encoded {
+                assert_eq!(values[index], Value::Bool(true), "its place holds true");
+                values[index] = serde_json::from_str(&text).unwrap();
+                assert_eq!(serde_json::to_string(&values[index]).unwrap(), text);
+            }
+            written.push(serde_json::to_string(&values).unwrap());
+            Ok(())
+        })
+        .unwrap();
+    engine.end_snapshot().unwrap();
+    assert_eq!(written, parsed, "the same values, written the same way");
+    // Only the jsonb column's non-null values are offered, as PostgreSQL writes them;
+    // an escape or a secret member name keeps a value parsed.
+    let asked = asked.into_inner().unwrap();
+    assert_eq!(asked.len(), 7, "{asked:?}");
+    assert!(asked.iter().all(|(index, _)| *index == 1));
+    assert_eq!(
+        asked[0].1,
+        r#"{"qty": 2, "tags": ["t2", "t2"], "price": 12.50}"#
+    );
+    assert_eq!(
+        given,
+        [
+            vec![1],
+            vec![1],
+            vec![1],
+            vec![1],
+            vec![],
+            vec![],
+            vec![],
+            vec![1]
+        ]
+    );
+}

@@ -60,6 +60,18 @@ impl RowWriter<'_> {
     /// Redacts and writes one row (one value per column, in the columns' order); gives
     /// the columns whose values were left out as secrets, by index.
     pub fn write_row(&mut self, values: &mut [Value]) -> Result<Vec<usize>, WriterError> {
+        self.write_row_with(values, &[])
+    }
+
+    /// As [`RowWriter::write_row`], with some values already in their compact JSON form
+    /// (column index, text), as [`RecordRules::verbatim_json`] gives them: they are
+    /// written as they are, and their places in `values` hold `true`, which the rules
+    /// leave alone.
+    pub fn write_row_with(
+        &mut self,
+        values: &mut [Value],
+        verbatim: &[(usize, String)],
+    ) -> Result<Vec<usize>, WriterError> {
         let line = self.rows + 1;
         let redaction = self.rules.redact(values);
         if let Some((pointer, found)) = self.rules.secret_credential(values, &redaction) {
@@ -83,6 +95,10 @@ impl RowWriter<'_> {
                 self.buffer.extend_from_slice(prefix);
             }
             first = false;
+            if let Some((_, text)) = verbatim.iter().find(|(at, _)| *at == index) {
+                self.buffer.extend_from_slice(text.as_bytes());
+                continue;
+            }
             serde_json::to_writer(&mut self.buffer, value).map_err(|e| {
                 WriterError::io("encode", &self.place, io::Error::other(e.to_string()))
             })?;

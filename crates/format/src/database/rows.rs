@@ -194,6 +194,22 @@ struct References {
 }
 
 impl<'a> TableRowsCheck<'a> {
+    /// Whether the check reads the value of column `index` beyond whether it is null
+    /// (and how deep it nests): a column of the primary key, of a foreign key, of a
+    /// column list a foreign key references, or the tenant's.
+    #[must_use]
+    pub fn reads_value(&self, index: usize) -> bool {
+        self.primary.contains(&index)
+            || self
+                .referenced
+                .iter()
+                .any(|set| set.indices.contains(&index))
+            || self.references.iter().any(|r| r.indices.contains(&index))
+            || self
+                .tenant
+                .is_some_and(|(column, _)| self.columns.get(column) == Some(&index))
+    }
+
     /// A check of `table`'s rows, one of `schema`'s tables. Columns that the table's keys
     /// name but that it does not have are ignored here ([`DatabaseSchema::problems`]
     /// reports them).
@@ -443,14 +459,22 @@ fn canonical(value: &Value) -> String {
 
 fn push_canonical(out: &mut String, value: &Value) {
     use fmt::Write as _;
-    // Writing to a `String` cannot fail.
-    let _ = match value {
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => write!(out, "{i}"),
-            None => write!(out, "{n}"),
-        },
-        other => write!(out, "{other}"),
-    };
+    // Asked of every key of every row: the usual integers and strings skip `fmt`.
+    match value {
+        Value::Number(n) if let Some(i) = n.as_i64() => {
+            out.push_str(itoa::Buffer::new().format(i));
+        }
+        // Only `"`, `\` and control characters are escaped in JSON's compact form.
+        Value::String(s) if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) => {
+            out.push('"');
+            out.push_str(s);
+            out.push('"');
+        }
+        // Writing to a `String` cannot fail.
+        other => {
+            let _ = write!(out, "{other}");
+        }
+    }
 }
 
 /// How deeply JSON Lines may nest arrays and objects: `serde_json`'s limit, which every
@@ -698,6 +722,33 @@ pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_keys_canonical_form_is_its_compact_json_with_integers_shortest() {
+        for (value, expected) in [
+            (json!(7), "7"),
+            (
+                json!(-9_223_372_036_854_775_808_i64),
+                "-9223372036854775808",
+            ),
+            (
+                json!(18_446_744_073_709_551_615_u64),
+                "18446744073709551615",
+            ),
+            (json!(1.5), "1.5"),
+            (json!("plain ünï ✓ \u{7f}"), "\"plain ünï ✓ \u{7f}\""),
+            (json!("a\"b"), r#""a\"b""#),
+            (json!("a\\b"), r#""a\\b""#),
+            (json!("tab\there"), r#""tab\there""#),
+            (json!("\u{1}"), r#""\u0001""#),
+            (json!(null), "null"),
+            (json!([1, "x"]), r#"[1,"x"]"#),
+        ] {
+            assert_eq!(canonical(&value), expected, "{value}");
+        }
+        let minus_zero: Value = serde_json::from_str("-0").unwrap();
+        assert_eq!(canonical(&minus_zero), "0");
+    }
 
     #[test]
     fn a_digest_hashes_as_its_first_eight_bytes_and_other_bytes_still_hash() {

@@ -202,6 +202,82 @@ impl RecordRules<'_> {
     }
 }
 
+/// The deepest nesting of arrays and objects a value is written verbatim with
+/// ([`RecordRules::verbatim_json`]); deeper ones take the general path, whose row check
+/// knows the archive's limit.
+const MAX_VERBATIM_NESTING: usize = 64;
+
+impl RecordRules<'_> {
+    /// The compact JSON of member `index`'s value, given as the JSON text `text`, when
+    /// the policy can be seen to leave it whole without parsing it: no string escape in
+    /// the text (so each string and member name appears in it as it is), no `://`, no
+    /// credential shape anywhere in it, no member name that is secret or names a
+    /// setting, the member itself neither secret by its name nor a setting's name or
+    /// value (whose string decides whether another member is secret), and
+    /// at most [`MAX_VERBATIM_NESTING`] levels deep. Otherwise `None`: the value must be
+    /// parsed, redacted and scanned as any other ([`RecordRules::redact`]).
+    ///
+    /// `text` must be one valid JSON value, as PostgreSQL writes a `jsonb` value (which
+    /// holds no member twice): what is given back is then exactly what parsing it and
+    /// writing it compactly would give (numbers as written, members in their order).
+    /// Parsing each value costs more than everything else a table's row needs.
+    #[must_use]
+    pub fn verbatim_json(&self, index: usize, text: &str) -> Option<String> {
+        let member = self.members.get(index)?;
+        if self.by_object
+            || member.secret_name
+            || member.pair_name
+            || member.pair_value
+            || text.contains('\\')
+            || text.contains("://")
+            || crate::credentials::may_hold_credential(text.as_bytes())
+        {
+            return None;
+        }
+        let bytes = text.as_bytes();
+        let mut compact = String::with_capacity(text.len());
+        let mut depth = 0usize;
+        let mut at = 0;
+        while at < bytes.len() {
+            match bytes[at] {
+                b'"' => {
+                    // Without escapes a string ends at the next quote.
+                    let end = at + 1 + bytes[at + 1..].iter().position(|&b| b == b'"')?;
+                    let after = bytes[end + 1..].iter().find(|b| !b.is_ascii_whitespace());
+                    let name = &text[at + 1..end];
+                    if after == Some(&b':')
+                        && (self.policy.is_secret_key(name)
+                            || PAIR_NAMES
+                                .iter()
+                                .any(|pair| super::is_single_word(name, pair)))
+                    {
+                        return None;
+                    }
+                    compact.push_str(&text[at..=end]);
+                    at = end + 1;
+                    continue;
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    if depth > MAX_VERBATIM_NESTING {
+                        return None;
+                    }
+                }
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                b' ' | b'\t' | b'\n' | b'\r' => {
+                    at += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            // Outside strings valid JSON is ASCII.
+            compact.push(char::from(bytes[at]));
+            at += 1;
+        }
+        Some(compact)
+    }
+}
+
 /// Whether a string or member name in `value` may hold a credential shape.
 fn may_hold_credential(value: &Value) -> bool {
     match value {
@@ -432,5 +508,176 @@ mod tests {
             ]
         );
         assert_eq!(row[2], json!({}));
+    }
+
+    /// `value` as PostgreSQL writes a `jsonb` value: a space after each `:` and `,`.
+    fn spaced(value: &Value) -> String {
+        let compact = serde_json::to_string(value).unwrap();
+        let mut text = String::new();
+        let (mut in_string, mut escaped) = (false, false);
+        for ch in compact.chars() {
+            text.push(ch);
+            if in_string {
+                match (escaped, ch) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => in_string = false,
+                    _ => {}
+                }
+            } else if ch == '"' {
+                in_string = true;
+            } else if ch == ':' || ch == ',' {
+                text.push(' ');
+            }
+        }
+        text
+    }
+
+    fn json_values() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        const KEYS: &[&str] = &[
+            "qty",
+            "tags",
+            "source",
+            "token",
+            "apiKey",
+            "name",
+            "value",
+            "password_hash",
+            "key",
+            "header",
+            "note",
+            "a b",
+            "prénom",
+            "secret_sauce",
+        ];
+        const TEXTS: &[&str] = &[
+            "plain",
+            "",
+            "sk_live_0123456789abcdef",
+            "AKIAABCDEFGHIJKLMNOP",
+            "https://user:pw@example.com/",
+            "https://example.com/",
+            "line\nbreak",
+            "quote\"d",
+            "ünïcode ✓",
+            "token",
+            "api_key",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            Just(json!(12.50)),
+            proptest::sample::select(TEXTS).prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((proptest::sample::select(KEYS), inner), 0..4).prop_map(
+                    |members| Value::Object(
+                        members
+                            .into_iter()
+                            .map(|(k, v)| (k.to_owned(), v))
+                            .collect()
+                    )
+                ),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whenever a value is written verbatim, it is exactly what the general path
+        /// writes, and the general path would have removed and refused nothing.
+        #[test]
+        fn a_verbatim_value_is_what_the_general_path_writes(value in json_values()) {
+            let policy = SecretPolicy::default();
+            let names = names(&["id", "data"]);
+            let rules = policy.record_rules(&path(), &names);
+            let mut row = vec![json!(1), value.clone()];
+            let redaction = rules.redact(&mut row);
+            let credential = rules.secret_credential(&row, &redaction);
+            let compact = serde_json::to_string(&value).unwrap();
+            for text in [compact.clone(), spaced(&value)] {
+                if let Some(written) = rules.verbatim_json(1, &text) {
+                    proptest::prop_assert_eq!(&written, &compact);
+                    proptest::prop_assert_eq!(&redaction, &RecordRedaction::default());
+                    proptest::prop_assert!(credential.is_none());
+                    proptest::prop_assert!(
+                        find_credentials_in(&value).is_empty(),
+                        "no credential shape, not even one only warned about"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every credential shape in the strings and member names of `value`.
+    fn find_credentials_in(value: &Value) -> Vec<CredentialMatch> {
+        match value {
+            Value::String(text) => crate::credentials::find_credentials(text.as_bytes()),
+            Value::Array(items) => items.iter().flat_map(find_credentials_in).collect(),
+            Value::Object(map) => map
+                .iter()
+                .flat_map(|(key, item)| {
+                    let mut found = crate::credentials::find_credentials(key.as_bytes());
+                    found.extend(find_credentials_in(item));
+                    found
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn verbatim_json_answers_only_for_values_the_policy_leaves_whole() {
+        let policy = SecretPolicy::default();
+        let names = names(&["id", "attributes", "api_token", "value", "name"]);
+        let rules = policy.record_rules(&path(), &names);
+        let plain = r#"{"qty": 2, "tags": ["t2", "t2"], "price": 12.50, "ok": true, "no": null}"#;
+        assert_eq!(
+            rules.verbatim_json(1, plain).as_deref(),
+            Some(r#"{"qty":2,"tags":["t2","t2"],"price":12.50,"ok":true,"no":null}"#)
+        );
+        assert_eq!(
+            rules.verbatim_json(1, "\t[1,\n2 ]\r").as_deref(),
+            Some("[1,2]")
+        );
+        assert_eq!(
+            rules.verbatim_json(1, r#""x: y""#).as_deref(),
+            Some(r#""x: y""#)
+        );
+        // A member secret by its name, a setting's value or name, a member that is not
+        // there.
+        for index in [2, 3, 4, 9] {
+            assert_eq!(rules.verbatim_json(index, plain), None, "member {index}");
+        }
+        for text in [
+            r#"{"inner": {"api_key": "x"}}"#,
+            r#"{"name": "token", "value": "x"}"#,
+            r#"{"Header": "x"}"#,
+            r#"["https://u:p@example.com"]"#,
+            r#"{"url": "https://example.com"}"#,
+            r#"{"note": "sk_live_0123456789abcdef"}"#,
+            r#"{"sk_live_0123456789abcdef": 1}"#,
+            r#"{"note": "AKIAABCDEFGHIJKLMNOP"}"#,
+            r#"{"note": "a \"quote\""}"#,
+            r#""line\nbreak""#,
+        ] {
+            assert_eq!(rules.verbatim_json(1, text), None, "{text}");
+        }
+        let deep = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+        assert!(
+            rules
+                .verbatim_json(1, &deep(MAX_VERBATIM_NESTING))
+                .is_some()
+        );
+        assert_eq!(
+            rules.verbatim_json(1, &deep(MAX_VERBATIM_NESTING + 1)),
+            None
+        );
+        // Closing brackets do not count down below the value's own nesting.
+        let wide = format!("[{}]", vec![deep(MAX_VERBATIM_NESTING - 1); 3].join(","));
+        assert!(rules.verbatim_json(1, &wide).is_some());
     }
 }
