@@ -1115,6 +1115,34 @@ fn db_an_unsupported_column_type_is_refused_and_named() {
 }
 
 #[test]
+fn db_a_json_null_in_a_not_null_column_is_refused() {
+    // PostgreSQL's `null` needs no parsing to be written, but it is the row's null: the
+    // NOT NULL rule must still see it (as `validate` would), in a row among others.
+    let clinic = Clinic::new(Kind::Postgres);
+    clinic.execute(
+        r#"ALTER TABLE patients ADD COLUMN chart jsonb NOT NULL DEFAULT '{"seen": [1, 2]}';
+           UPDATE patients SET chart = 'null'
+             WHERE id = (SELECT max(id) FROM patients WHERE practice_id = 'harbor');"#,
+    );
+    let message = refused_create(&clinic);
+    assert_mentions(&message, &["patients", "chart", "NOT NULL"]);
+}
+
+#[test]
+fn db_a_secret_inside_a_json_key_is_refused() {
+    // Redacted, the two keys would be one and the row could not be matched again.
+    let clinic = Clinic::new(Kind::Postgres);
+    clinic.execute(
+        r#"CREATE TABLE badges (code jsonb PRIMARY KEY, practice_id TEXT NOT NULL REFERENCES practices(id));
+           INSERT INTO badges VALUES ('{"door": 1}', 'harbor'),
+                                     ('{"door": 1, "password": "hunter2-badge"}', 'harbor');"#,
+    );
+    let message = refused_create(&clinic);
+    assert_mentions(&message, &["badges", "code", "secret", "key"]);
+    assert!(!message.contains("hunter2-badge"), "{message}");
+}
+
+#[test]
 fn db_an_unreachable_server_or_database_is_refused() {
     let clinic = Clinic::new(Kind::Postgres);
     clinic.write_descriptor(&descriptor_with(

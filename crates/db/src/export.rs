@@ -16,7 +16,7 @@ use crate::plan::{Plan, PlannedTable, Scope, SqlStyle, plan};
 use crate::postgres::PostgresEngine;
 use crate::sql::Dialect;
 use crate::sqlite::SqliteEngine;
-use crate::{DbError, Engine};
+use crate::{DbError, EncodedValues, Engine};
 
 /// What [`export`] read and wrote.
 #[derive(Debug)]
@@ -522,13 +522,14 @@ fn encode_rows(
             // is written as the database gives it, compacted.
             let rules = output.policy.record_rules(&path, &names);
             let reads_value: Vec<bool> = (0..names.len()).map(|i| check.reads_value(i)).collect();
+            // JSON's `null` is the row's null, which the check must see.
             let verbatim = |index: usize, text: &str| {
-                if reads_value[index] || identifying.contains(&index) {
+                if reads_value[index] || identifying.contains(&index) || text.trim() == "null" {
                     return None;
                 }
                 rules.verbatim_json(index, text)
             };
-            let read = &mut |mut values: Vec<Value>, encoded: Vec<(usize, String)>| {
+            let read = &mut |mut values: Vec<Value>, encoded: EncodedValues| {
                 line += 1;
                 if let Some(problem) = check.row_values(line, &values).into_iter().next() {
                     return Err(DbError::Unarchivable {
@@ -538,6 +539,16 @@ fn encode_rows(
                         ),
                     });
                 }
+                // A key's value that keeps its place but loses a secret inside it (a
+                // `jsonb` key) could not be matched again either; asked before the
+                // writer redacts the row in place.
+                let secret_inside_key = identifying.iter().copied().find(|&i| {
+                    matches!(values[i], Value::Object(_) | Value::Array(_))
+                        && !output
+                            .policy
+                            .redact(&path, &mut values[i].clone())
+                            .is_empty()
+                });
                 let omitted = rows.write_row_with(&mut values, &encoded).map_err(|e| match e {
                     WriterError::CredentialShape { place, shape, .. } => DbError::Unarchivable {
                         problem: mask_credentials(&format!(
@@ -550,11 +561,15 @@ fn encode_rows(
                     },
                     other => DbError::from(other),
                 })?;
-                match omitted.iter().find(|i| identifying.contains(i)) {
+                let secret_key = omitted
+                    .iter()
+                    .find(|i| identifying.contains(i))
+                    .or(secret_inside_key.as_ref());
+                match secret_key {
                     Some(&column) => Err(DbError::Unarchivable {
                         problem: format!(
                             "table \"{name}\", row {}: column \"{}\" holds a secret (a URL \
-                             with a password, or the value of a setting named as a secret), \
+                             with a password, or a value named as a secret), \
                              which never travels, but it identifies the row or references \
                              another: the rows could not be matched again. Move the secret out \
                              of the key, or exclude the table (or list it in secret_tables) in \

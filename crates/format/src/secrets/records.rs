@@ -214,7 +214,7 @@ impl RecordRules<'_> {
     /// credential shape anywhere in it, no member name that is secret or names a
     /// setting, the member itself neither secret by its name nor a setting's name or
     /// value (whose string decides whether another member is secret), and
-    /// at most [`MAX_VERBATIM_NESTING`] levels deep. Otherwise `None`: the value must be
+    /// at most 64 levels deep. Otherwise `None`: the value must be
     /// parsed, redacted and scanned as any other ([`RecordRules::redact`]).
     ///
     /// `text` must be one valid JSON value, as PostgreSQL writes a `jsonb` value (which
@@ -242,9 +242,10 @@ impl RecordRules<'_> {
             match bytes[at] {
                 b'"' => {
                     // Without escapes a string ends at the next quote.
-                    let end = at + 1 + bytes[at + 1..].iter().position(|&b| b == b'"')?;
+                    let inside = at + 1;
+                    let end = inside + bytes[inside..].iter().position(|&b| b == b'"')?;
                     let after = bytes[end + 1..].iter().find(|b| !b.is_ascii_whitespace());
-                    let name = &text[at + 1..end];
+                    let name = &text[inside..end];
                     if after == Some(&b':')
                         && (self.policy.is_secret_key(name)
                             || PAIR_NAMES
