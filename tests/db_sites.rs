@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::util::postgres::{PgDb, admin_url, url_with_database};
 use crate::util::{Run, TIMESTAMP, copy_tree, create, listing, read_archive, repo_root, run};
@@ -1126,6 +1126,38 @@ fn db_a_json_null_in_a_not_null_column_is_refused() {
     );
     let message = refused_create(&clinic);
     assert_mentions(&message, &["patients", "chart", "NOT NULL"]);
+}
+
+#[test]
+fn db_json_keys_travel_parsed_and_their_references_resolve() {
+    // Key columns are read by the row check (digests, references): a `jsonb` key is
+    // parsed like any value, never stood in for, so two keys stay two.
+    let clinic = Clinic::new(Kind::Postgres);
+    clinic.execute(
+        r#"CREATE TABLE badges (code jsonb PRIMARY KEY, practice_id TEXT NOT NULL REFERENCES practices(id), label jsonb);
+           CREATE TABLE swipes (id INTEGER PRIMARY KEY, badge jsonb NOT NULL REFERENCES badges(code));
+           INSERT INTO badges VALUES ('{"door": 1}', 'harbor', '{"tags": ["a", "b"]}'),
+                                     ('{"door": 2}', 'harbor', '{"tags": []}');
+           INSERT INTO swipes VALUES (1, '{"door": 2}'), (2, '{"door": 1}');"#,
+    );
+    let archive = clinic.out("badges.zip");
+    create(&clinic.descriptor(), &archive, &[]);
+    assert_eq!(validate(&archive)["valid"], true);
+    let entries = read_archive(&archive);
+    assert_eq!(
+        table_rows(&entries, "badges"),
+        [
+            json!({"code": {"door": 1}, "practice_id": "harbor", "label": {"tags": ["a", "b"]}}),
+            json!({"code": {"door": 2}, "practice_id": "harbor", "label": {"tags": []}}),
+        ]
+    );
+    assert_eq!(
+        table_rows(&entries, "swipes"),
+        [
+            json!({"id": 1, "badge": {"door": 2}}),
+            json!({"id": 2, "badge": {"door": 1}})
+        ]
+    );
 }
 
 #[test]

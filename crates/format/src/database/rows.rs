@@ -194,22 +194,6 @@ struct References {
 }
 
 impl<'a> TableRowsCheck<'a> {
-    /// Whether the check reads the value of column `index` beyond whether it is null
-    /// (and how deep it nests): a column of the primary key, of a foreign key, of a
-    /// column list a foreign key references, or the tenant's.
-    #[must_use]
-    pub fn reads_value(&self, index: usize) -> bool {
-        self.primary.contains(&index)
-            || self
-                .referenced
-                .iter()
-                .any(|set| set.indices.contains(&index))
-            || self.references.iter().any(|r| r.indices.contains(&index))
-            || self
-                .tenant
-                .is_some_and(|(column, _)| self.columns.get(column) == Some(&index))
-    }
-
     /// A check of `table`'s rows, one of `schema`'s tables. Columns that the table's keys
     /// name but that it does not have are ignored here ([`DatabaseSchema::problems`]
     /// reports them).
@@ -339,6 +323,22 @@ impl<'a> TableRowsCheck<'a> {
             }
         }
         problems
+    }
+
+    /// Whether the check reads the value of column `index` beyond whether it is null
+    /// (and how deep it nests): a column of the primary key, of a foreign key, of a
+    /// column list a foreign key references, or the tenant's.
+    #[must_use]
+    pub fn reads_value(&self, index: usize) -> bool {
+        self.primary.contains(&index)
+            || self
+                .referenced
+                .iter()
+                .any(|set| set.indices.contains(&index))
+            || self.references.iter().any(|r| r.indices.contains(&index))
+            || self
+                .tenant
+                .is_some_and(|(column, _)| self.columns.get(column) == Some(&index))
     }
 
     /// The rules of a row whose values are known by column, and its keys kept.
