@@ -554,6 +554,59 @@ fn db_same_data_same_timestamp_gives_identical_archives() {
     }
 }
 
+#[test]
+fn db_tables_read_side_by_side_make_the_archive_read_in_order() {
+    let clinic = Clinic::new(Kind::Postgres);
+    clinic.execute(
+        "CREATE TABLE readings (id INTEGER PRIMARY KEY, patient_id INTEGER NOT NULL REFERENCES patients(id), value NUMERIC, taken TIMESTAMPTZ, doc JSONB);
+         INSERT INTO readings SELECT i, 10 + i % 3, i / 7.0, timestamptz '2024-01-01' + i * interval '1 minute', jsonb_build_object('n', i)
+           FROM generate_series(1, 20000) i;
+         ANALYZE;",
+    );
+    let in_order = clinic.out("in-order.zip");
+    create(&clinic.descriptor(), &in_order, &["--threads", "1"]);
+    for threads in ["2", "5"] {
+        let side_by_side = clinic.out(&format!("threads-{threads}.zip"));
+        create(&clinic.descriptor(), &side_by_side, &["--threads", threads]);
+        assert!(
+            std::fs::read(&in_order).unwrap() == std::fs::read(&side_by_side).unwrap(),
+            "--threads {threads} wrote another archive"
+        );
+    }
+    assert_eq!(validate(&in_order)["valid"], true);
+}
+
+#[test]
+fn db_of_two_failing_tables_the_first_in_order_is_named_however_many_are_read() {
+    // Read side by side, the larger (and later) table fails at its first row, the smaller
+    // one only at its last: the error is still the smaller one's, as reading in order.
+    let clinic = Clinic::new(Kind::Postgres);
+    let key = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+    clinic.execute(&format!(
+        "CREATE TABLE aa_first (id INTEGER PRIMARY KEY, practice_id TEXT NOT NULL REFERENCES practices(id), body TEXT);
+         CREATE TABLE zz_last (id INTEGER PRIMARY KEY, practice_id TEXT NOT NULL REFERENCES practices(id), body TEXT);
+         INSERT INTO aa_first SELECT i, 'harbor', CASE WHEN i = 20000 THEN '{key}' ELSE 'fine ' || i END
+           FROM generate_series(1, 20000) i;
+         INSERT INTO zz_last SELECT i, 'harbor', CASE WHEN i = 1 THEN '{key}' ELSE 'fine ' || i END
+           FROM generate_series(1, 100000) i;
+         ANALYZE;"
+    ));
+    for threads in ["1", "2", "4"] {
+        let archive = clinic.out("refused.zip");
+        let result = crate::util::try_create(
+            &clinic.descriptor(),
+            &archive,
+            &["--timestamp", TIMESTAMP, "--threads", threads],
+        );
+        assert_eq!(result.code, 2, "--threads {threads}: {}", result.stderr);
+        assert_mentions(&result.stderr, &["\"aa_first\"", "row id=20000"]);
+        assert!(!result.stderr.contains("zz_last"), "{}", result.stderr);
+        assert!(!result.stderr.contains(key), "{}", result.stderr);
+        assert!(!archive.exists());
+        assert_eq!(listing(&clinic.root().join("out")), Vec::<String>::new());
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // consistency
 

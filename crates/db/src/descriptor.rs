@@ -113,8 +113,8 @@ impl PostgresTarget {
 
     /// The client's connection settings (its `Debug` hides the password too).
     #[must_use]
-    pub fn config(&self) -> postgres::Config {
-        let mut config = postgres::Config::new();
+    pub fn config(&self) -> tokio_postgres::Config {
+        let mut config = tokio_postgres::Config::new();
         config
             .host(&self.host)
             .port(self.port)

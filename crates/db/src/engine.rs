@@ -115,8 +115,28 @@ pub trait Engine {
         let _ = verbatim;
         self.for_each_row(query, columns, &mut |values| row(values, Vec::new()))
     }
+    /// Another connection that reads rows in this snapshot (begun), so that tables can
+    /// be read side by side, each on its own thread; `None` when the engine has none to
+    /// offer (this default: SQLite reads on its one connection). Valid until the
+    /// snapshot ends.
+    fn snapshot_reader(&mut self) -> Result<Option<Box<dyn SnapshotReader>>, DbError> {
+        Ok(None)
+    }
     /// Ends the snapshot (nothing was written, so this only releases it).
     fn end_snapshot(&mut self) -> Result<(), DbError>;
+}
+
+/// A connection reading rows in an [`Engine`]'s snapshot, beside it
+/// ([`Engine::snapshot_reader`]).
+pub trait SnapshotReader: Send {
+    /// As [`Engine::for_each_row_verbatim`].
+    fn for_each_row_verbatim(
+        &mut self,
+        query: &RowQuery,
+        columns: &[Column],
+        verbatim: &Verbatim<'_>,
+        row: &mut dyn FnMut(Vec<Value>, EncodedValues) -> Result<(), DbError>,
+    ) -> Result<(), DbError>;
 }
 
 /// Given a column's index and a JSON value's text, the value's compact form when it may

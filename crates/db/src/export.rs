@@ -2,11 +2,14 @@
 //! `site.json`, `db/schema.json` and `db/<table>.jsonl`.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use serde_json::Value;
 use sitepack_format::database::{
     Column, DB_DIR, DB_SCHEMA_PATH, DanglingReferences, DatabaseSchema, EngineKind, ScalarType,
-    SkippedTable, TableRole, TableRowsCheck, Tenant, TenantValue, dangling_references, table_path,
+    SkippedTable, TableKeys, TableRole, TableRowsCheck, Tenant, TenantValue, dangling_references,
+    table_path,
 };
 use sitepack_format::{ArchivePath, Progress, SecretPolicy, mask_credentials};
 use sitepack_writer::{TableEntry, WriterError, encode_table};
@@ -14,9 +17,9 @@ use sitepack_writer::{TableEntry, WriterError, encode_table};
 use crate::descriptor::{DEFAULT_SCHEMA, Database, Descriptor};
 use crate::plan::{Plan, PlannedTable, Scope, SqlStyle, plan};
 use crate::postgres::PostgresEngine;
-use crate::sql::Dialect;
+use crate::sql::{Dialect, RowQuery};
 use crate::sqlite::SqliteEngine;
-use crate::{DbError, EncodedValues, Engine};
+use crate::{DbError, EncodedValues, Engine, SnapshotReader, Verbatim};
 
 /// What [`export`] read and wrote.
 #[derive(Debug)]
@@ -200,12 +203,17 @@ fn row_key(columns: &[Column], values: &[Value]) -> String {
 /// resolve) leaves a partial staging directory, which the caller discards with the
 /// error. `progress` counts rows: `begin(tables, rows)` (rows estimated where counting
 /// would cost as much as reading them), then `advance(rows)` after each table.
+///
+/// Up to `tables_at_once` tables are read at the same time, each on its own thread and
+/// connection in the same snapshot, the largest first, where the engine can share its
+/// snapshot ([`Engine::snapshot_reader`]); the archive is the same however many.
 pub fn export(
     engine: &mut dyn Engine,
     descriptor: &Descriptor,
     scope: &Scope,
     staging: &Path,
     level: u32,
+    tables_at_once: usize,
     progress: &dyn Progress,
 ) -> Result<ExportSummary, DbError> {
     in_snapshot(engine, |engine| {
@@ -220,11 +228,11 @@ pub fn export(
             refuse_leaks(engine, &plan)?;
         }
         refuse_nobodys_user_scope(engine, scope, descriptor, &plan)?;
-        let mut estimate = 0;
+        let mut estimates = Vec::with_capacity(plan.tables.len());
         for table in &plan.tables {
-            estimate += engine.estimate(&table.query)?;
+            estimates.push(engine.estimate(&table.query)?);
         }
-        progress.begin(plan.tables.len() as u64, estimate);
+        progress.begin(plan.tables.len() as u64, estimates.iter().sum());
         let db_dir = staging.join(DB_DIR);
         std::fs::create_dir_all(&db_dir).map_err(|e| DbError::io("create", &db_dir, e))?;
         write_json(&staging.join("site.json"), &descriptor.site_json())?;
@@ -242,29 +250,37 @@ pub fn export(
             tables: plan.tables.iter().map(|t| t.schema_table(0)).collect(),
             skipped: plan.skipped.clone(),
         };
-        let mut keys = Vec::with_capacity(plan.tables.len());
-        let mut total = 0;
-        let mut entries = Vec::with_capacity(plan.tables.len());
         // The archive of a database site has no `secrets` of its own (its `site.json` is
         // the descriptor's identity): the default policy applies.
         let policy = SecretPolicy::default();
-        for (table, rules) in plan.tables.iter().zip(&schema.tables) {
-            let mut check = TableRowsCheck::new(&schema, rules);
-            let entry = encode_rows(
-                engine,
-                table,
-                &mut check,
-                &TableOutput {
-                    policy: &policy,
-                    level,
-                    spill_dir: staging,
-                },
-            )?;
-            keys.push(check.finish());
-            progress.advance(entry.rows());
-            total += entry.rows();
-            entries.push(entry);
+        let output = TableOutput {
+            policy: &policy,
+            level,
+            spill_dir: staging,
+        };
+        let mut readers = Vec::new();
+        while readers.len() < tables_at_once.min(plan.tables.len()) {
+            match engine.snapshot_reader()? {
+                Some(reader) => readers.push(reader),
+                None => break,
+            }
         }
+        let tables = TablesToRead {
+            plan: &plan,
+            schema: &schema,
+            estimates: &estimates,
+            output: &output,
+            progress,
+        };
+        let read = if readers.is_empty() {
+            (0..plan.tables.len())
+                .map(|index| tables.read(&mut RowsOn::Engine(&mut *engine), index))
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            tables.read_side_by_side(readers)?
+        };
+        let (entries, keys): (Vec<TableEntry>, Vec<TableKeys>) = read.into_iter().unzip();
+        let total = entries.iter().map(TableEntry::rows).sum();
         if let Some(dangling) = dangling_references(&keys).into_iter().next() {
             if full {
                 refuse_leaks(engine, &plan)?;
@@ -470,10 +486,139 @@ struct TableOutput<'a> {
     spill_dir: &'a Path,
 }
 
+/// The tables an export reads, and what it reads them into.
+struct TablesToRead<'a> {
+    plan: &'a Plan,
+    schema: &'a DatabaseSchema,
+    /// Each table's rows, about (for the row check's room, and the reading order).
+    estimates: &'a [u64],
+    output: &'a TableOutput<'a>,
+    progress: &'a dyn Progress,
+}
+
+impl TablesToRead<'_> {
+    /// Reads the table at `index` (of the plan) on `rows`: its entry, and the keys its rows
+    /// hold.
+    fn read(
+        &self,
+        rows: &mut RowsOn<'_>,
+        index: usize,
+    ) -> Result<(TableEntry, TableKeys), DbError> {
+        let mut check = TableRowsCheck::new(self.schema, &self.schema.tables[index]);
+        check.expect_rows(self.estimates[index]);
+        let entry = encode_rows(rows, &self.plan.tables[index], &mut check, self.output)?;
+        self.progress.advance(entry.rows());
+        Ok((entry, check.finish()))
+    }
+
+    /// Reads every table, each reader on a thread of its own taking the largest table
+    /// left. A table that fails stops the tables after it in the plan's order, not those
+    /// before it: the error is the one reading them in order would give, the first in
+    /// the plan's order. Gives the tables in the plan's order.
+    fn read_side_by_side(
+        &self,
+        readers: Vec<Box<dyn SnapshotReader>>,
+    ) -> Result<Vec<(TableEntry, TableKeys)>, DbError> {
+        let mut order: Vec<usize> = (0..self.plan.tables.len()).collect();
+        order.sort_by_key(|&index| std::cmp::Reverse(self.estimates[index]));
+        let next = AtomicUsize::new(0);
+        // The first table (in the plan's order) that failed; none: past the last.
+        let first_failed = AtomicUsize::new(usize::MAX);
+        let read: Vec<Mutex<Option<TableRead>>> = order.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for mut reader in readers {
+                let (order, next, first_failed, read) = (&order, &next, &first_failed, &read);
+                scope.spawn(move || {
+                    while let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        if first_failed.load(Ordering::Relaxed) < index {
+                            continue;
+                        }
+                        let mut stopped = false;
+                        let mut rows = RowsOn::Reader {
+                            reader: reader.as_mut(),
+                            index,
+                            first_failed,
+                            stopped: &mut stopped,
+                        };
+                        let result = self.read(&mut rows, index);
+                        // A table stopped for the failure of one before it is not read.
+                        if stopped {
+                            continue;
+                        }
+                        if result.is_err() {
+                            first_failed.fetch_min(index, Ordering::Relaxed);
+                        }
+                        *read[index].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+                    }
+                });
+            }
+        });
+        let mut tables = Vec::with_capacity(read.len());
+        for slot in read {
+            match slot.into_inner().unwrap_or_else(PoisonError::into_inner) {
+                Some(Ok(table)) => tables.push(table),
+                Some(Err(error)) => return Err(error),
+                None => {
+                    return Err(DbError::Plan {
+                        problem: "a table was left unread, and no table before it failed".into(),
+                    });
+                }
+            }
+        }
+        Ok(tables)
+    }
+}
+
+/// A table's entry and the keys its rows hold, or why it could not be read.
+type TableRead = Result<(TableEntry, TableKeys), DbError>;
+
+/// Where a table's rows are read.
+enum RowsOn<'a> {
+    /// On the engine's own connection.
+    Engine(&'a mut dyn Engine),
+    /// On another connection in its snapshot, the table at `index` of the plan, until a
+    /// table before it fails (`first_failed`): then `stopped` is set, and the read ends
+    /// with an error of no account.
+    Reader {
+        reader: &'a mut dyn SnapshotReader,
+        index: usize,
+        first_failed: &'a AtomicUsize,
+        stopped: &'a mut bool,
+    },
+}
+
+impl RowsOn<'_> {
+    fn for_each_row(
+        &mut self,
+        query: &RowQuery,
+        columns: &[Column],
+        verbatim: &Verbatim<'_>,
+        row: &mut dyn FnMut(Vec<Value>, EncodedValues) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        match self {
+            Self::Engine(engine) => engine.for_each_row_verbatim(query, columns, verbatim, row),
+            Self::Reader {
+                reader,
+                index,
+                first_failed,
+                stopped,
+            } => reader.for_each_row_verbatim(query, columns, verbatim, &mut |values, encoded| {
+                if first_failed.load(Ordering::Relaxed) < *index {
+                    **stopped = true;
+                    return Err(DbError::Plan {
+                        problem: "stopped: a table before this one could not be read".into(),
+                    });
+                }
+                row(values, encoded)
+            }),
+        }
+    }
+}
+
 /// Streams the rows of `query` into the entry of `table`, each held to the archive's row
 /// rules first, one compact JSON object per line, members in column order.
 fn encode_rows(
-    engine: &mut dyn Engine,
+    rows_on: &mut RowsOn<'_>,
     table: &PlannedTable,
     check: &mut TableRowsCheck<'_>,
     output: &TableOutput<'_>,
@@ -581,7 +726,7 @@ fn encode_rows(
                     None => Ok(()),
                 }
             };
-            engine.for_each_row_verbatim(&table.query, &table.columns, &verbatim, read)
+            rows_on.for_each_row(&table.query, &table.columns, &verbatim, read)
         },
     )
 }

@@ -51,8 +51,8 @@ pub mod sqlite;
 
 pub use descriptor::Descriptor;
 pub use engine::{
-    ColumnInfo, DeleteEffect, EncodedValues, Engine, RowSource, SequenceMove, SqlValue, TableInfo,
-    Verbatim, WriteEngine,
+    ColumnInfo, DeleteEffect, EncodedValues, Engine, RowSource, SequenceMove, SnapshotReader,
+    SqlValue, TableInfo, Verbatim, WriteEngine,
 };
 pub use error::DbError;
 pub use export::{ExportSummary, TenantStats, connect, connect_writable, export, tenant_stats};

@@ -204,6 +204,7 @@ impl BackupSource for DatabaseSite {
             &scope,
             staging.path(),
             options.level,
+            options.threads,
             progress,
         )
         .map_err(database)?;

@@ -521,6 +521,7 @@ fn tenant_stats_count_the_same_rows() {
         &Scope::Full,
         staging.path(),
         6,
+        2,
         &sitepack_format::NoProgress,
     )
     .unwrap();
@@ -583,6 +584,7 @@ fn progress_counts_tables_and_rows() {
         &Scope::Full,
         staging.path(),
         6,
+        2,
         &recorder,
     )
     .unwrap();

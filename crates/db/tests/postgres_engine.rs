@@ -13,7 +13,7 @@ use postgres::{Client, NoTls};
 use serde_json::Value;
 use sitepack_db::postgres::PostgresEngine;
 use sitepack_db::sql::{Param, RowQuery};
-use sitepack_db::{DbError, Engine, TableInfo};
+use sitepack_db::{DbError, Engine, SnapshotReader, TableInfo};
 use sitepack_format::database::{Column, ColumnType, EngineKind, ForeignKey, ScalarType};
 
 /// A database (and roles) of one test, dropped when the test ends, passed or failed.
@@ -710,6 +710,122 @@ fn a_snapshot_sees_each_committed_pair_whole_or_not_at_all() {
         "the writer did not write: {sizes:?}"
     );
     assert!(written > 0);
+}
+
+/// The rows `query` selects on `reader`, as [`read`] gives them.
+fn read_on(reader: &mut dyn SnapshotReader, query: &RowQuery, columns: &[Column]) -> Vec<String> {
+    let mut rows = Vec::new();
+    reader
+        .for_each_row_verbatim(query, columns, &|_, _| None, &mut |values, encoded| {
+            assert!(encoded.is_empty());
+            rows.push(serde_json::to_string(&values).unwrap());
+            Ok(())
+        })
+        .unwrap();
+    rows
+}
+
+/// How many connections named `sitepack` the database has.
+fn sitepack_connections(db: &TestDb) -> i64 {
+    db.client()
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'sitepack'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn a_snapshot_reader_reads_the_engines_snapshot_on_a_second_connection() {
+    let db = TestDb::new();
+    db.setup(&format!(
+        "{EVERYTHING}
+         CREATE TABLE orders (id int8 PRIMARY KEY);
+         CREATE TABLE lines (id int8 PRIMARY KEY, order_id int8 NOT NULL REFERENCES orders);"
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = Arc::clone(&stop);
+        let mut client = db.client();
+        thread::spawn(move || {
+            let mut id: i64 = 0;
+            while !stop.load(Ordering::Relaxed) {
+                id += 1;
+                let mut transaction = client.transaction().unwrap();
+                transaction
+                    .execute("INSERT INTO orders VALUES ($1)", &[&id])
+                    .unwrap();
+                transaction
+                    .execute("INSERT INTO lines VALUES ($1, $1)", &[&id])
+                    .unwrap();
+                transaction.commit().unwrap();
+            }
+        })
+    };
+    let mut engine = db.engine();
+    let mut sizes = Vec::new();
+    for _ in 0..4 {
+        thread::sleep(Duration::from_millis(150));
+        engine.begin_snapshot().unwrap();
+        let tables = engine.reflect().unwrap();
+        let order_columns = columns_of(table(&tables, "orders"));
+        let orders = read(&mut engine, &all_rows("orders", &["id"]), &order_columns);
+        let mut reader = engine
+            .snapshot_reader()
+            .unwrap()
+            .expect("a second connection");
+        assert_eq!(sitepack_connections(&db), 2);
+        // The writer keeps committing pairs: the reader still sees the engine's.
+        thread::sleep(Duration::from_millis(150));
+        let line_columns = columns_of(table(&tables, "lines"));
+        let lines = read_on(
+            reader.as_mut(),
+            &all_rows("lines", &["id"]),
+            &line_columns[..1],
+        );
+        assert_eq!(orders, lines, "the second connection read another snapshot");
+        sizes.push(orders.len());
+        // Every type reads as on the engine's own connection.
+        let everything = all_rows("everything", &["id"]);
+        let columns = columns_of(table(&tables, "everything"));
+        assert_eq!(
+            read_on(reader.as_mut(), &everything, &columns),
+            read(&mut engine, &everything, &columns)
+        );
+        drop(reader);
+        engine.end_snapshot().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(
+        sizes.windows(2).all(|w| w[0] < w[1]),
+        "the writer did not write: {sizes:?}"
+    );
+    // A dropped reader closes its connection.
+    assert_eq!(sitepack_connections(&db), 1);
+}
+
+#[test]
+fn a_role_allowed_one_connection_reads_on_the_engines_own() {
+    let db = TestDb::new();
+    db.setup("CREATE TABLE things (id int4 PRIMARY KEY); INSERT INTO things VALUES (1), (2);");
+    let role = db.role("single");
+    db.setup(&format!(
+        "ALTER ROLE {role} CONNECTION LIMIT 1; GRANT SELECT ON things TO {role};"
+    ));
+    let mut engine = PostgresEngine::connect(&db.url_as(Some(&role)), None, "public").unwrap();
+    engine.begin_snapshot().unwrap();
+    let tables = engine.reflect().unwrap();
+    assert!(engine.snapshot_reader().unwrap().is_none());
+    // The snapshot is still the engine's, and its rows are still read.
+    let columns = columns_of(table(&tables, "things"));
+    assert_eq!(
+        read(&mut engine, &all_rows("things", &["id"]), &columns),
+        ["[1]", "[2]"]
+    );
+    engine.end_snapshot().unwrap();
 }
 
 #[test]

@@ -38,6 +38,7 @@ fn depot(dir: &Path, tenant: &str, rows: &str) -> Result<Value, DbError> {
         &Scope::Full,
         staging.path(),
         6,
+        2,
         &NoProgress,
     )?;
     let schema = std::fs::read(staging.path().join("db/schema.json")).unwrap();

@@ -52,7 +52,8 @@ pub(crate) struct CreateArgs {
     /// Deflate level: 0 stores everything, 9 compresses most.
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
     level: u32,
-    /// Worker threads (default: the number of cores).
+    /// Worker threads (default: the number of cores); a PostgreSQL site reads up to this
+    /// many tables at once, each on its own connection in the backup's snapshot.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
     threads: Option<u32>,
     /// Replace OUT if it exists.

@@ -147,6 +147,7 @@ impl Fleet {
             scope,
             staging.path(),
             6,
+            2,
             &NoProgress,
         )?;
         Ok((staging, summary))

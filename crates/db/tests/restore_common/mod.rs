@@ -22,6 +22,7 @@ pub fn backup(descriptor: &Descriptor, scope: &str, path: &Path) -> Archive {
         &Scope::try_from(&parsed).unwrap(),
         staging.path(),
         6,
+        2,
         &NoProgress,
     )
     .unwrap();

@@ -71,6 +71,10 @@ fn digest(encoding: &str) -> KeyDigest {
     KeyDigest(digest)
 }
 
+/// The most keys [`TableRowsCheck::expect_rows`] makes room for (about 50 MB): an
+/// expected count is an estimate, or an archive's claim.
+const MAX_RESERVED_KEYS: u64 = 1 << 20;
+
 /// What is wrong with one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -261,6 +265,17 @@ impl<'a> TableRowsCheck<'a> {
             referenced,
             references: own_foreign_keys,
         }
+    }
+
+    /// Makes room for the keys of about `rows` rows at once (of at most about a million
+    /// rows): a table's primary keys otherwise move to a larger table
+    /// every time they double, which costs a large table more than checking its rows.
+    pub fn expect_rows(&mut self, rows: u64) {
+        if self.primary.is_empty() {
+            return;
+        }
+        let rows = usize::try_from(rows.min(MAX_RESERVED_KEYS)).unwrap_or(0);
+        self.keys.reserve(rows.saturating_sub(self.keys.len()));
     }
 
     /// Checks the row on line `line` (its parsed value) and keeps its keys. Gives every

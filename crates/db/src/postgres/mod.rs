@@ -9,25 +9,33 @@
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::pin::pin;
 use std::str::FromStr;
 use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::BytesMut;
+use futures_util::StreamExt as _;
 use postgres::config::{Host, SslMode};
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
-use postgres::{Client, Config, NoTls, Row};
+use postgres::{Client, NoTls, Row, Statement};
 use serde_json::Value;
 use sitepack_format::database::{Column, ColumnType, EngineKind, ForeignKey, ScalarType};
 use sitepack_format::{CREDENTIAL_MASK, error_chain};
+use tokio_postgres::Config;
 
 use crate::engine::{
-    DeleteEffect, EncodedValues, RowSource, SequenceMove, SqlValue, Verbatim, WriteEngine,
+    DeleteEffect, EncodedValues, RowSource, SequenceMove, SnapshotReader, SqlValue, Verbatim,
+    WriteEngine,
 };
 use crate::sql::{Dialect, Param, RowQuery, quote_ident};
 use crate::{ColumnInfo, DbError, Engine, TableInfo};
+
+mod row_reader;
+
+use row_reader::{RowReader, Stop};
 
 /// How long connecting may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,12 +45,26 @@ const LOCK_TIMEOUT: &str = "10s";
 /// A connection to one PostgreSQL database, reading the tables of one schema.
 pub struct PostgresEngine {
     client: Client,
+    /// The settings `client` connected with, for the connection rows are read on.
+    config: Config,
+    /// The snapshot's id as `pg_export_snapshot` gave it, once a second connection asked.
+    exported: Option<String>,
     schema: String,
     session: Session,
     version: String,
 }
 
+/// What every snapshot sets, on each of its connections: the text PostgreSQL writes
+/// independent of the role's defaults, a bounded wait for a lock (`hold_tables`), and
+/// no statement or idle timeout of a role's cutting a long backup short (as `pg_dump`).
+const SNAPSHOT_SETTINGS: &str = "SET LOCAL TimeZone = 'UTC';
+             SET LOCAL DateStyle = 'ISO';
+             SET LOCAL extra_float_digits = 3;
+             SET LOCAL statement_timeout = 0;
+             SET LOCAL idle_in_transaction_session_timeout = 0;";
+
 /// What errors say about the connection.
+#[derive(Clone)]
 struct Session {
     /// The role sitepack connected as (`current_user`), for permission errors.
     role: String,
@@ -91,15 +113,19 @@ impl PostgresEngine {
                     .to_owned(),
             });
         }
-        let client = config.connect(NoTls).map_err(|e| {
-            let reason = connect_failure(&e, &config, &server);
-            DbError::Connect {
-                url: target.clone(),
-                reason: scrub(reason, &known_password),
-            }
-        })?;
+        let client = postgres::Config::from(config.clone())
+            .connect(NoTls)
+            .map_err(|e| {
+                let reason = connect_failure(&e, &config, &server);
+                DbError::Connect {
+                    url: target.clone(),
+                    reason: scrub(reason, &known_password),
+                }
+            })?;
         let mut engine = Self {
             client,
+            config,
+            exported: None,
             schema: schema.to_owned(),
             session: Session {
                 role: String::new(),
@@ -107,12 +133,12 @@ impl PostgresEngine {
             },
             version: String::new(),
         };
-        engine.check_session(&target, &config)?;
+        engine.check_session(&target)?;
         Ok(engine)
     }
 
     /// Reads the server's version and the role, and checks the schema is there and usable.
-    fn check_session(&mut self, target: &str, config: &Config) -> Result<(), DbError> {
+    fn check_session(&mut self, target: &str) -> Result<(), DbError> {
         let row = self
             .client
             .query_one(
@@ -132,7 +158,11 @@ impl PostgresEngine {
             .unwrap_or_default()
             .clone_into(&mut self.version);
         self.session.role = row.get(1);
-        let database = config.get_dbname().unwrap_or(&self.session.role).to_owned();
+        let database = self
+            .config
+            .get_dbname()
+            .unwrap_or(&self.session.role)
+            .to_owned();
         match row.get::<_, Option<bool>>(2) {
             Some(true) => Ok(()),
             Some(false) => Err(DbError::Connect {
@@ -364,20 +394,14 @@ impl Engine for PostgresEngine {
     }
 
     fn begin_snapshot(&mut self) -> Result<(), DbError> {
-        // The settings make the text PostgreSQL writes independent of the role's
-        // defaults, bound the wait for a lock (hold_tables), and keep a role's statement
-        // or idle timeouts from cutting a long backup short (as pg_dump does); the final
-        // SELECT takes the snapshot now rather than at the first read.
+        // The final SELECT takes the snapshot now rather than at the first read.
         let begin = format!(
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
-             SET LOCAL TimeZone = 'UTC';
-             SET LOCAL DateStyle = 'ISO';
-             SET LOCAL extra_float_digits = 3;
+             {SNAPSHOT_SETTINGS}
              SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';
-             SET LOCAL statement_timeout = 0;
-             SET LOCAL idle_in_transaction_session_timeout = 0;
              SELECT 1"
         );
+        self.exported = None;
         self.execute_batch(&begin, "starting the snapshot")
     }
 
@@ -513,7 +537,32 @@ impl Engine for PostgresEngine {
         self.read_rows(query, columns, Some(verbatim), row)
     }
 
+    fn snapshot_reader(&mut self) -> Result<Option<Box<dyn SnapshotReader>>, DbError> {
+        let snapshot = if let Some(snapshot) = &self.exported {
+            snapshot.clone()
+        } else {
+            let exported = self
+                .client
+                .query_one("SELECT pg_export_snapshot()", &[])
+                .map_err(|e| {
+                    self.session
+                        .query_error("sharing the snapshot with a second connection".into(), &e)
+                })?;
+            self.exported.insert(exported.get(0)).clone()
+        };
+        Ok(
+            RowReader::open(&self.config, &snapshot, SNAPSHOT_SETTINGS).map(|reader| {
+                Box::new(SharedSnapshot {
+                    reader,
+                    schema: self.schema.clone(),
+                    session: self.session.clone(),
+                }) as Box<dyn SnapshotReader>
+            }),
+        )
+    }
+
     fn end_snapshot(&mut self) -> Result<(), DbError> {
+        self.exported = None;
         self.execute_batch("ROLLBACK", "ending the snapshot")
     }
 }
@@ -528,7 +577,80 @@ impl PostgresEngine {
         verbatim: Option<&Verbatim<'_>>,
         row: &mut dyn FnMut(Vec<Value>, EncodedValues) -> Result<(), DbError>,
     ) -> Result<(), DbError> {
-        let what = || format!("reading table \"{}\"", query.table);
+        let select = TableSelect::new(query, columns, &self.schema);
+        let statement = self
+            .client
+            .prepare(&select.sql)
+            .map_err(|e| self.session.query_error(select.what(), &e))?;
+        let decoders = select.decoders(&statement)?;
+        let mut rows = self
+            .client
+            .query_raw(&statement, select.params())
+            .map_err(|e| self.session.query_error(select.what(), &e))?;
+        let mut position = 0;
+        loop {
+            match rows.next() {
+                Ok(Some(fetched)) => {
+                    position += 1;
+                    let (values, encoded) = select.row(&fetched, &decoders, position, verbatim)?;
+                    row(values, encoded)?;
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(self.session.query_error(select.what(), &e)),
+            }
+        }
+    }
+}
+
+/// A second connection reading rows in a [`PostgresEngine`]'s snapshot.
+struct SharedSnapshot {
+    reader: RowReader,
+    schema: String,
+    session: Session,
+}
+
+impl SnapshotReader for SharedSnapshot {
+    fn for_each_row_verbatim(
+        &mut self,
+        query: &RowQuery,
+        columns: &[Column],
+        verbatim: &Verbatim<'_>,
+        row: &mut dyn FnMut(Vec<Value>, EncodedValues) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        let select = TableSelect::new(query, columns, &self.schema);
+        let read = self.reader.run(async |client| {
+            let statement = client.prepare(&select.sql).await?;
+            let decoders = select.decoders(&statement).map_err(Stop::Caller)?;
+            let mut rows = pin!(client.query_raw(&statement, select.params()).await?);
+            let mut position = 0;
+            while let Some(fetched) = rows.next().await {
+                position += 1;
+                let (values, encoded) = select
+                    .row(&fetched?, &decoders, position, Some(verbatim))
+                    .map_err(Stop::Caller)?;
+                row(values, encoded).map_err(Stop::Caller)?;
+            }
+            Ok(())
+        });
+        read.map_err(|stop| match stop {
+            Stop::Database(e) => self.session.query_error(select.what(), &e),
+            Stop::Caller(e) => e,
+        })
+    }
+}
+
+/// One table's rows as they are selected: in the query's order, each column as its
+/// decoder reads it.
+struct TableSelect<'a> {
+    query: &'a RowQuery,
+    columns: &'a [Column],
+    sql: String,
+    texts: Vec<String>,
+    key: RowKey,
+}
+
+impl<'a> TableSelect<'a> {
+    fn new(query: &'a RowQuery, columns: &'a [Column], schema: &str) -> Self {
         let select: Vec<String> = columns.iter().map(select_expression).collect();
         let unordered = RowQuery {
             order_by: Vec::new(),
@@ -537,62 +659,78 @@ impl PostgresEngine {
         let sql = format!(
             "SELECT {}{}{}",
             select.join(", "),
-            unordered.from_clause(Some(&self.schema)),
+            unordered.from_clause(Some(schema)),
             order_clause(query, columns)
         );
-        let statement = self
-            .client
-            .prepare(&sql)
-            .map_err(|e| self.session.query_error(what(), &e))?;
-        let decoders = columns
+        Self {
+            query,
+            columns,
+            sql,
+            texts: text_params(&query.params),
+            key: RowKey::new(query, columns),
+        }
+    }
+
+    fn what(&self) -> String {
+        format!("reading table \"{}\"", self.query.table)
+    }
+
+    fn params(&self) -> impl ExactSizeIterator<Item = TextParam<'_>> {
+        self.texts.iter().map(|t| TextParam(t))
+    }
+
+    /// How each column of the prepared `statement` is read; an error when a type is no
+    /// longer the one the schema was read with.
+    fn decoders(&self, statement: &Statement) -> Result<Vec<ColumnDecoder>, DbError> {
+        self.columns
             .iter()
             .zip(statement.columns())
-            .map(|(column, result)| ColumnDecoder::new(&query.table, column, result.type_()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let key = RowKey::new(query, columns);
-        let texts = text_params(&query.params);
-        let mut rows = self
-            .client
-            .query_raw(&statement, texts.iter().map(|t| TextParam(t)))
-            .map_err(|e| self.session.query_error(what(), &e))?;
-        let mut position: u64 = 0;
-        loop {
-            let next = match rows.next() {
-                Ok(next) => next,
-                Err(e) => return Err(self.session.query_error(what(), &e)),
-            };
-            let Some(fetched) = next else { break };
-            position += 1;
-            let mut values = Vec::with_capacity(decoders.len());
-            let mut encoded = Vec::new();
-            for (index, decoder) in decoders.iter().enumerate() {
-                let text = match verbatim {
-                    Some(verbatim) => decoder.verbatim(&fetched, index, verbatim),
-                    None => Ok(None),
-                };
-                let decoded = text.and_then(|text| match text {
-                    Some(text) => {
-                        encoded.push((index, text));
-                        Ok(Value::Bool(true))
-                    }
-                    None => decoder.decode(&fetched, index),
-                });
-                match decoded {
-                    Ok(value) => values.push(value),
-                    Err(problem) => {
-                        return Err(DbError::BadValue {
-                            table: query.table.clone(),
-                            row: key.describe(&fetched, &decoders, position),
-                            column: columns[index].name.clone(),
-                            problem,
-                        });
-                    }
-                }
-            }
-            row(values, encoded)?;
-        }
-        Ok(())
+            .map(|(column, result)| ColumnDecoder::new(&self.query.table, column, result.type_()))
+            .collect()
     }
+
+    /// The values of the row at `position` (from 1), as [`decode_row`] gives them; an
+    /// error names the row and the column.
+    fn row(
+        &self,
+        fetched: &Row,
+        decoders: &[ColumnDecoder],
+        position: u64,
+        verbatim: Option<&Verbatim<'_>>,
+    ) -> Result<(Vec<Value>, EncodedValues), DbError> {
+        decode_row(fetched, decoders, verbatim).map_err(|(index, problem)| DbError::BadValue {
+            table: self.query.table.clone(),
+            row: self.key.describe(fetched, decoders, position),
+            column: self.columns[index].name.clone(),
+            problem,
+        })
+    }
+}
+
+/// The values of one row as format 1.1 writes them (`verbatim`: with the `jsonb` values
+/// it gives apart, their places holding `true`); an error names the column by index.
+fn decode_row(
+    fetched: &Row,
+    decoders: &[ColumnDecoder],
+    verbatim: Option<&Verbatim<'_>>,
+) -> Result<(Vec<Value>, EncodedValues), (usize, String)> {
+    let mut values = Vec::with_capacity(decoders.len());
+    let mut encoded = Vec::new();
+    for (index, decoder) in decoders.iter().enumerate() {
+        let text = match verbatim {
+            Some(verbatim) => decoder.verbatim(fetched, index, verbatim),
+            None => Ok(None),
+        };
+        let decoded = text.and_then(|text| match text {
+            Some(text) => {
+                encoded.push((index, text));
+                Ok(Value::Bool(true))
+            }
+            None => decoder.decode(fetched, index),
+        });
+        values.push(decoded.map_err(|problem| (index, problem))?);
+    }
+    Ok((values, encoded))
 }
 
 /// A value bound in PostgreSQL's text format (or NULL): the server reads it as the
