@@ -10,14 +10,15 @@ use std::hash::{BuildHasher as _, BuildHasherDefault, Hash, Hasher};
 use std::sync::LazyLock;
 
 use serde_json::Value;
+use siphasher::sip128::{Hasher128 as _, SipHasher13};
 
 use super::{
     DatabaseSchema, EngineKind, ForeignKey, Table, TableRole, Tenant, TenantValue, table_path,
 };
 use crate::{ArchivePath, SchemaViolation};
 
-/// A key as the checks keep it: 128 bits of its encoding, hashed twice (domain-separated)
-/// by `SipHash` under a key drawn at random per process. 16 bytes per key whatever its
+/// A key as the checks keep it: the 128-bit `SipHash` of its encoding, under keys drawn at
+/// random per process. 16 bytes per key whatever its
 /// columns (bytes, not a `u128`, so that a key and its line take 24 bytes, not 32), and
 /// no two keys share one — by chance, or by an archive made to, which cannot know the
 /// key — so a duplicate or a missing parent is never hidden. Digests never leave the
@@ -60,15 +61,18 @@ impl Hasher for DigestHasher {
 type DigestSet = HashSet<KeyDigest, BuildHasherDefault<DigestHasher>>;
 type DigestMap<V> = HashMap<KeyDigest, V, BuildHasherDefault<DigestHasher>>;
 
-/// The hash key of every [`KeyDigest`] of this process.
-static DIGEST_KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
+/// The keys of every [`KeyDigest`] of this process: random (drawn by the standard
+/// library's per-process hash keys).
+static DIGEST_KEYS: LazyLock<(u64, u64)> = LazyLock::new(|| {
+    let random = RandomState::new();
+    (random.hash_one(0u8), random.hash_one(1u8))
+});
 
 fn digest(encoding: &str) -> KeyDigest {
-    let half = |domain: u8| DIGEST_KEY.hash_one((domain, encoding)).to_le_bytes();
-    let mut digest = [0u8; 16];
-    digest[..8].copy_from_slice(&half(0));
-    digest[8..].copy_from_slice(&half(1));
-    KeyDigest(digest)
+    let (k0, k1) = *DIGEST_KEYS;
+    let mut hasher = SipHasher13::new_with_keys(k0, k1);
+    hasher.write(encoding.as_bytes());
+    KeyDigest(hasher.finish128().as_bytes())
 }
 
 /// The most keys [`TableRowsCheck::expect_rows`] makes room for (about 50 MB): an
