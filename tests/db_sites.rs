@@ -1228,6 +1228,22 @@ fn db_a_secret_inside_a_json_key_is_refused() {
 }
 
 #[test]
+fn db_a_secret_inside_a_json_column_under_a_unique_index_is_refused() {
+    // A unique index identifies rows as a unique constraint does: redacted, the two
+    // values would be one, and the restore would fail on the duplicate.
+    let clinic = Clinic::new(Kind::Postgres);
+    clinic.execute(
+        r#"CREATE TABLE badges (id INTEGER PRIMARY KEY, code jsonb NOT NULL, practice_id TEXT NOT NULL REFERENCES practices(id));
+           CREATE UNIQUE INDEX badges_by_code ON badges (code);
+           INSERT INTO badges VALUES (1, '{"door": 1}', 'harbor'),
+                                     (2, '{"door": 1, "password": "hunter2-badge"}', 'harbor');"#,
+    );
+    let message = refused_create(&clinic);
+    assert_mentions(&message, &["badges", "code", "secret", "key"]);
+    assert!(!message.contains("hunter2-badge"), "{message}");
+}
+
+#[test]
 fn db_an_unreachable_server_or_database_is_refused() {
     let clinic = Clinic::new(Kind::Postgres);
     clinic.write_descriptor(&descriptor_with(

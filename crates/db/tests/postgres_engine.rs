@@ -468,6 +468,13 @@ fn keys_nullability_and_defaults_are_reflected() {
              CONSTRAINT u_x UNIQUE (x),
              CONSTRAINT u_yx UNIQUE (y, x)
          );
+         -- A unique index identifies rows as a unique constraint does; a partial one, one
+         -- on an expression, and a plain index do not.
+         CREATE UNIQUE INDEX u_note ON parent (note);
+         CREATE UNIQUE INDEX u_cover ON parent (x, y) INCLUDE (note);
+         CREATE UNIQUE INDEX u_partial ON parent (y) WHERE y > 0;
+         CREATE UNIQUE INDEX u_lower ON parent (lower(note));
+         CREATE INDEX plain ON parent (note);
          CREATE TABLE child (
              id int4 PRIMARY KEY,
              pb text, pa int4,
@@ -491,7 +498,10 @@ fn keys_nullability_and_defaults_are_reflected() {
 
     let parent = table(&tables, "parent");
     assert_eq!(parent.primary_key, ["b", "a"]);
-    assert_eq!(parent.unique, [vec!["x"], vec!["y", "x"]]);
+    assert_eq!(
+        parent.unique,
+        [vec!["x", "y"], vec!["note"], vec!["x"], vec!["y", "x"]]
+    );
     assert!(parent.foreign_keys.is_empty());
     let flags: Vec<(&str, bool, bool)> = parent
         .columns

@@ -357,22 +357,26 @@ WHERE n.nspname = $1
   AND NOT c.relispartition
 ORDER BY c.relname, a.attnum";
 
-/// Primary keys (`p`), unique constraints (`u`) and foreign keys (`f`) of the tables of
-/// schema `$1`, columns in key order. A referenced table of another schema is written
-/// `schema.table`.
+/// Primary keys (`p`), unique constraints and unique indexes (`u`) and foreign keys (`f`)
+/// of the tables of schema `$1`, columns in key order, by table then name. A unique index
+/// counts when it is valid, whole (not partial) and on columns (no expression): it
+/// identifies a row as a unique constraint does. A referenced table of another schema is
+/// written `schema.table`.
 const REFLECT_CONSTRAINTS: &str = "
-SELECT c.relname::text,
-       k.contype::text,
+SELECT relname, contype, columns, referenced_table, referenced_columns FROM (
+SELECT c.relname::text AS relname,
+       k.conname::text AS name,
+       k.contype::text AS contype,
        ARRAY(SELECT a.attname::text
              FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum
-             ORDER BY u.ord),
+             ORDER BY u.ord) AS columns,
        CASE WHEN fn.nspname = $1 THEN fc.relname::text
-            ELSE fn.nspname::text || '.' || fc.relname::text END,
+            ELSE fn.nspname::text || '.' || fc.relname::text END AS referenced_table,
        ARRAY(SELECT a.attname::text
              FROM unnest(k.confkey) WITH ORDINALITY AS u(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.attnum
-             ORDER BY u.ord)
+             ORDER BY u.ord) AS referenced_columns
 FROM pg_constraint k
 JOIN pg_class c ON c.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -382,7 +386,26 @@ WHERE n.nspname = $1
   AND c.relkind IN ('r', 'p')
   AND NOT c.relispartition
   AND k.contype IN ('p', 'u', 'f')
-ORDER BY c.relname, k.conname";
+UNION ALL
+SELECT c.relname::text, ic.relname::text, 'u',
+       ARRAY(SELECT a.attname::text
+             FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS u(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = u.attnum
+             WHERE u.ord <= i.indnkeyatts
+             ORDER BY u.ord),
+       NULL, NULL
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1
+  AND c.relkind IN ('r', 'p')
+  AND NOT c.relispartition
+  AND i.indisunique AND i.indisvalid AND NOT i.indisprimary
+  AND i.indpred IS NULL AND i.indexprs IS NULL
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+) AS keys
+ORDER BY relname, name";
 
 impl Engine for PostgresEngine {
     fn kind(&self) -> EngineKind {
