@@ -968,6 +968,30 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn room_for_an_archives_claimed_rows_is_bounded_and_changes_no_answer() {
+        let schema = schema();
+        let mut lines = check(&schema, "lines");
+        // A hostile schema.json may claim any count: room is made for at most a bound.
+        lines.expect_rows(u64::MAX);
+        lines.expect_rows(3);
+        let found = problems(
+            &mut lines,
+            &[
+                json!({"order_id": 1, "no": 1}),
+                json!({"order_id": 1, "no": 1}),
+            ],
+        );
+        assert_eq!(
+            found,
+            [(
+                2,
+                Some("(order_id, no)=(1, 1)".into()),
+                RowProblem::DuplicateKey { first_line: 1 }
+            )]
+        );
+    }
+
+    #[test]
     fn a_tenant_tables_rows_are_the_tenants() {
         let schema = schema();
         let mut shops = check(&schema, "shops");
