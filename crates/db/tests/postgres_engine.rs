@@ -818,6 +818,65 @@ fn a_snapshot_reader_reads_the_engines_snapshot_on_a_second_connection() {
 }
 
 #[test]
+fn a_schema_change_waiting_for_the_snapshot_makes_its_rows_read_on_the_engines_own() {
+    // The engine holds the table; an ALTER TABLE queues behind that lock. A second
+    // connection's lock would queue behind the ALTER while the engine waits for it.
+    let db = TestDb::new();
+    db.setup("CREATE TABLE things (id int4 PRIMARY KEY); INSERT INTO things VALUES (1), (2);");
+    let mut engine = db.engine();
+    engine.begin_snapshot().unwrap();
+    let tables = engine.reflect().unwrap();
+    engine.hold_tables(&["things"]).unwrap();
+    let alter = {
+        let mut client = db.client();
+        thread::spawn(move || {
+            client
+                .batch_execute("ALTER TABLE things ADD COLUMN later int4")
+                .unwrap();
+        })
+    };
+    let mut watcher = db.client();
+    while watcher
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            &[],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+        == 0
+    {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(engine.snapshot_reader().unwrap().is_none());
+    assert_eq!(sitepack_connections(&db), 1);
+    let columns = columns_of(table(&tables, "things"));
+    assert_eq!(
+        read(&mut engine, &all_rows("things", &["id"]), &columns),
+        ["[1]", "[2]"]
+    );
+    engine.end_snapshot().unwrap();
+    alter.join().unwrap();
+    // With no one waiting, a second connection holds the tables too.
+    engine.begin_snapshot().unwrap();
+    engine.hold_tables(&["things"]).unwrap();
+    let reader = engine.snapshot_reader().unwrap();
+    assert!(reader.is_some());
+    let held: i64 = watcher
+        .query_one(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE a.application_name = 'sitepack' AND l.relation = 'things'::regclass
+               AND l.mode = 'AccessShareLock' AND l.granted",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(held, 2);
+    drop(reader);
+    engine.end_snapshot().unwrap();
+}
+
+#[test]
 fn a_role_allowed_one_connection_reads_on_the_engines_own() {
     let db = TestDb::new();
     db.setup("CREATE TABLE things (id int4 PRIMARY KEY); INSERT INTO things VALUES (1), (2);");

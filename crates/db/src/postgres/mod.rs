@@ -49,6 +49,9 @@ pub struct PostgresEngine {
     config: Config,
     /// The snapshot's id as `pg_export_snapshot` gave it, once a second connection asked.
     exported: Option<String>,
+    /// The tables [`Engine::hold_tables`] locked, qualified: a second connection locks
+    /// them too before it reads.
+    held: Vec<String>,
     schema: String,
     session: Session,
     version: String,
@@ -126,6 +129,7 @@ impl PostgresEngine {
             client,
             config,
             exported: None,
+            held: Vec::new(),
             schema: schema.to_owned(),
             session: Session {
                 role: String::new(),
@@ -425,6 +429,7 @@ impl Engine for PostgresEngine {
              SELECT 1"
         );
         self.exported = None;
+        self.held.clear();
         self.execute_batch(&begin, "starting the snapshot")
     }
 
@@ -507,7 +512,9 @@ impl Engine for PostgresEngine {
         self.client.batch_execute(&sql).map_err(|e| {
             self.session
                 .query_error(format!("holding {}", list.join(", ")), &e)
-        })
+        })?;
+        self.held = list;
+        Ok(())
     }
 
     fn count(&mut self, query: &RowQuery) -> Result<u64, DbError> {
@@ -573,19 +580,40 @@ impl Engine for PostgresEngine {
                 })?;
             self.exported.insert(exported.get(0)).clone()
         };
-        Ok(
-            RowReader::open(&self.config, &snapshot, SNAPSHOT_SETTINGS).map(|reader| {
-                Box::new(SharedSnapshot {
-                    reader,
-                    schema: self.schema.clone(),
-                    session: self.session.clone(),
-                }) as Box<dyn SnapshotReader>
-            }),
-        )
+        // An exported snapshot's id is hexadecimal digits and dashes.
+        if !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Ok(None);
+        }
+        // The held tables are locked without waiting: a session already waiting to change
+        // one (an ALTER TABLE queued behind this engine's lock) would have this
+        // connection's lock queue behind it, while the engine waits for this connection,
+        // and nothing would ever move. Then the rows are read on the engine's own.
+        let hold = if self.held.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "LOCK TABLE {} IN ACCESS SHARE MODE NOWAIT;",
+                self.held.join(", ")
+            )
+        };
+        let setup = format!(
+            "SET TRANSACTION SNAPSHOT '{snapshot}';
+             {SNAPSHOT_SETTINGS}
+             SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';
+             {hold}"
+        );
+        Ok(RowReader::open(&self.config, &setup).map(|reader| {
+            Box::new(SharedSnapshot {
+                reader,
+                schema: self.schema.clone(),
+                session: self.session.clone(),
+            }) as Box<dyn SnapshotReader>
+        }))
     }
 
     fn end_snapshot(&mut self) -> Result<(), DbError> {
         self.exported = None;
+        self.held.clear();
         self.execute_batch("ROLLBACK", "ending the snapshot")
     }
 }

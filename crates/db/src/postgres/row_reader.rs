@@ -33,15 +33,12 @@ pub(super) struct RowReader {
 }
 
 impl RowReader {
-    /// Connects with `config` and opens a read-only transaction in `snapshot` (an id
-    /// `pg_export_snapshot` gave) with the session `settings` (`SET LOCAL …;`); `None`
-    /// when that cannot be done (a role allowed one connection, a pooler that cannot
-    /// share a snapshot): the rows are then read on the engine's own connection.
-    pub(super) fn open(config: &Config, snapshot: &str, settings: &str) -> Option<Self> {
-        // An exported snapshot's id is hexadecimal digits and dashes.
-        if !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-            return None;
-        }
+    /// Connects with `config` and opens a read-only transaction set up by `setup` (the
+    /// snapshot to import first, then settings and locks); `None` when that cannot be
+    /// done (a role allowed one connection, a pooler that cannot share a snapshot, a
+    /// lock not available at once): the rows are then read on the engine's own
+    /// connection.
+    pub(super) fn open(config: &Config, setup: &str) -> Option<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -52,11 +49,7 @@ impl RowReader {
             client: Some(client),
             connection: Box::pin(connection),
         };
-        let begin = format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
-             SET TRANSACTION SNAPSHOT '{snapshot}';
-             {settings}"
-        );
+        let begin = format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {setup}");
         let in_snapshot: Result<(), Stop<()>> =
             reader.run(async |client| Ok(client.batch_execute(&begin).await?));
         in_snapshot.ok()?;
