@@ -129,7 +129,9 @@ pub trait Engine {
 /// A connection reading rows in an [`Engine`]'s snapshot, beside it
 /// ([`Engine::snapshot_reader`]).
 pub trait SnapshotReader: Send {
-    /// As [`Engine::for_each_row_verbatim`].
+    /// As [`Engine::for_each_row_verbatim`]; `row` is called while the connection is
+    /// being read, so it must not wait on another database connection (a PostgreSQL
+    /// client's calls would enter a runtime from within one).
     fn for_each_row_verbatim(
         &mut self,
         query: &RowQuery,

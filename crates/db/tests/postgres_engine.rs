@@ -877,6 +877,71 @@ fn a_schema_change_waiting_for_the_snapshot_makes_its_rows_read_on_the_engines_o
 }
 
 #[test]
+fn a_second_connection_ended_by_the_server_is_a_lost_connection() {
+    let db = TestDb::new();
+    db.setup(
+        "CREATE TABLE wide (id int4 PRIMARY KEY, filler text);
+         INSERT INTO wide SELECT i, repeat('x', 200) FROM generate_series(1, 100000) AS i;",
+    );
+    let mut engine = db.engine();
+    engine.begin_snapshot().unwrap();
+    let tables = engine.reflect().unwrap();
+    engine.hold_tables(&["wide"]).unwrap();
+    let columns = columns_of(table(&tables, "wide"));
+    let mut reader = engine
+        .snapshot_reader()
+        .unwrap()
+        .expect("a second connection");
+    // Another thread ends the read's session once it runs (the rows' callback runs inside
+    // the reader's client and may not use another).
+    let (done, terminated) = mpsc::channel();
+    let terminator = {
+        let mut watcher = db.client();
+        thread::spawn(move || {
+            loop {
+                let ended: bool = watcher
+                    .query_one(
+                        "SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity
+                         WHERE datname = current_database() AND query LIKE 'SELECT%wide%'
+                           AND state = 'active' AND pid <> pg_backend_pid()",
+                        &[],
+                    )
+                    .unwrap()
+                    .get(0);
+                if ended {
+                    done.send(()).unwrap();
+                    return;
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let mut waited = false;
+    let error = reader
+        .for_each_row_verbatim(
+            &all_rows("wide", &["id"]),
+            &columns,
+            &|_, _| None,
+            &mut |_, _| {
+                if !waited {
+                    terminated.recv().unwrap();
+                    waited = true;
+                }
+                Ok(())
+            },
+        )
+        .unwrap_err()
+        .to_string();
+    terminator.join().unwrap();
+    assert!(waited);
+    assert!(error.starts_with("reading table \"wide\""), "{error}");
+    assert!(error.contains("was lost"), "{error}");
+    assert!(error.contains("run the backup again"), "{error}");
+    drop(reader);
+    engine.end_snapshot().unwrap();
+}
+
+#[test]
 fn a_role_allowed_one_connection_reads_on_the_engines_own() {
     let db = TestDb::new();
     db.setup("CREATE TABLE things (id int4 PRIMARY KEY); INSERT INTO things VALUES (1), (2);");
@@ -966,6 +1031,8 @@ fn a_table_another_session_keeps_locked_is_named_after_the_lock_timeout() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("\"public\".\"busy\""), "{error}");
+    // Only the table that is locked is named.
+    assert!(!error.contains("calm"), "{error}");
     assert!(error.contains("another session"), "{error}");
     assert!(error.contains("ALTER TABLE"), "{error}");
     engine.end_snapshot().unwrap();

@@ -111,8 +111,8 @@ impl PostgresEngine {
             return Err(DbError::Connect {
                 url: target,
                 reason: "the URL asks for TLS (sslmode=require), which sitepack's PostgreSQL \
-                         connection does not offer: connect through a local socket or a trusted \
-                         network with sslmode=prefer or sslmode=disable"
+                         connection does not offer: connect over a trusted network (the same machine, or a \
+                         private network) with sslmode=prefer or sslmode=disable"
                     .to_owned(),
             });
         }
@@ -300,6 +300,14 @@ impl Session {
                     db.message()
                 )
             }
+            // Operator intervention: the server ended the session (shut down, restarting,
+            // or `pg_terminate_backend`).
+            Some(db) if db.code().code().starts_with("57P") => format!(
+                "{}: the connection to {} was lost; check that the server is still running and \
+                 run the backup again",
+                db.message(),
+                self.server
+            ),
             Some(db) => {
                 let mut reason = db.message().to_owned();
                 if let Some(detail) = db.detail() {
@@ -313,6 +321,14 @@ impl Session {
                 "the connection to {} was lost: check that the server is still running and run the backup again",
                 self.server
             ),
+            None if StdError::source(error).is_some_and(|source| source.is::<std::io::Error>()) => {
+                format!(
+                    "the connection to {} was lost ({}): check that the server is still running \
+                     and run the backup again",
+                    self.server,
+                    error_chain(error)
+                )
+            }
             None => error_chain(error),
         };
         DbError::Query { what, reason }
@@ -507,12 +523,14 @@ impl Engine for PostgresEngine {
                 ),
             });
         }
+        // One table at a time: a lock that cannot be had is named on its own.
         let list: Vec<String> = tables.iter().map(|t| self.qualified(t)).collect();
-        let sql = format!("LOCK TABLE {} IN ACCESS SHARE MODE", list.join(", "));
-        self.client.batch_execute(&sql).map_err(|e| {
-            self.session
-                .query_error(format!("holding {}", list.join(", ")), &e)
-        })?;
+        for table in &list {
+            let sql = format!("LOCK TABLE {table} IN ACCESS SHARE MODE");
+            self.client
+                .batch_execute(&sql)
+                .map_err(|e| self.session.query_error(format!("holding {table}"), &e))?;
+        }
         self.held = list;
         Ok(())
     }
