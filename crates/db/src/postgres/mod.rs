@@ -321,7 +321,7 @@ impl Session {
                 "the connection to {} was lost: check that the server is still running and run the backup again",
                 self.server
             ),
-            None if StdError::source(error).is_some_and(|source| source.is::<std::io::Error>()) => {
+            None if StdError::source(error).is_some_and(<dyn StdError>::is::<std::io::Error>) => {
                 format!(
                     "the connection to {} was lost ({}): check that the server is still running \
                      and run the backup again",
