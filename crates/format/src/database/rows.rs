@@ -6,7 +6,7 @@
 use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::hash::{BuildHasher as _, BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasher as _, Hash, Hasher};
 use std::sync::LazyLock;
 
 use serde_json::Value;
@@ -17,18 +17,16 @@ use super::{
 };
 use crate::{ArchivePath, SchemaViolation};
 
-/// A key as the checks keep it: the 128-bit `SipHash` of its encoding, under keys drawn at
-/// random per process. 16 bytes per key whatever its
-/// columns (bytes, not a `u128`, so that a key and its line take 24 bytes, not 32), and
-/// no two keys share one — by chance, or by an archive made to, which cannot know the
-/// key — so a duplicate or a missing parent is never hidden. Digests never leave the
-/// process.
+/// A key's encoding as the checks keep it: its 128-bit `SipHash`, under keys drawn at
+/// random per process. 16 bytes per key whatever its columns (bytes, not a `u128`, so
+/// that a key takes no more room than an integer's), and no two keys share one — by
+/// chance, or by an archive made to, which cannot know the key — so a duplicate or a
+/// missing parent is never hidden. Digests never leave the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct KeyDigest([u8; 16]);
 
 impl Hash for KeyDigest {
-    /// A digest is already a keyed hash: its first eight bytes are as good a hash as
-    /// any, and no one outside the process can aim at them.
+    /// Its first eight bytes are as good as all sixteen (a set hashes them again).
     fn hash<H: Hasher>(&self, state: &mut H) {
         let mut first = [0u8; 8];
         first.copy_from_slice(&self.0[..8]);
@@ -36,30 +34,17 @@ impl Hash for KeyDigest {
     }
 }
 
-/// Hashes a [`KeyDigest`] as itself (hashing it again would only cost time: a table's
-/// checks look up one or more digests per row).
-#[derive(Debug, Default, Clone, Copy)]
-struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is called by `KeyDigest`; anything else still hashes.
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
+/// A key as the checks compare it: one integer as it is (the usual key: nothing to
+/// encode or hash), any other as the digest of its encoding. Each key has one form: a
+/// single column holding an integer is the integer, anything else is digested. Two keys
+/// are the same exactly when their encodings are (an integer's encoding is its digits,
+/// which no other value's is), and a set of them hashes under the process's random keys,
+/// so no archive can aim at its buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    Integer(i64),
+    Digest(KeyDigest),
 }
-
-type DigestSet = HashSet<KeyDigest, BuildHasherDefault<DigestHasher>>;
-type DigestMap<V> = HashMap<KeyDigest, V, BuildHasherDefault<DigestHasher>>;
 
 /// The keys of every [`KeyDigest`] of this process: random (drawn by the standard
 /// library's per-process hash keys).
@@ -78,6 +63,86 @@ fn digest(encoding: &str) -> KeyDigest {
 /// The most keys [`TableRowsCheck::expect_rows`] makes room for (about 50 MB): an
 /// expected count is an estimate, or an archive's claim.
 const MAX_RESERVED_KEYS: u64 = 1 << 20;
+
+/// A table's primary keys, each with the line of its row.
+#[derive(Debug, Clone)]
+enum PrimaryKeys {
+    /// Integers, each larger than the one before (the rows in key order, as a backup reads
+    /// them): none can be there twice, and finding one is a binary search.
+    Ascending(Vec<(i64, u64)>),
+    /// Any keys.
+    Any(HashMap<Key, u64>),
+}
+
+impl PrimaryKeys {
+    /// Keeps `key` of the row on `line`; the line of the row that had it first, when one
+    /// did.
+    fn insert(&mut self, key: Key, line: u64) -> Option<u64> {
+        if let (Self::Ascending(keys), Key::Integer(integer)) = (&mut *self, key)
+            && keys.last().is_none_or(|&(last, _)| integer > last)
+        {
+            keys.push((integer, line));
+            return None;
+        }
+        if let Self::Ascending(keys) = self {
+            let mut any = HashMap::with_capacity(keys.capacity().max(keys.len() + 1));
+            any.extend(keys.iter().map(|&(key, line)| (Key::Integer(key), line)));
+            *self = Self::Any(any);
+        }
+        let Self::Any(keys) = self else {
+            unreachable!("made a map above")
+        };
+        match keys.entry(key) {
+            Entry::Occupied(first) => Some(*first.get()),
+            Entry::Vacant(slot) => {
+                slot.insert(line);
+                None
+            }
+        }
+    }
+
+    fn contains(&self, key: &Key) -> bool {
+        match (self, key) {
+            (Self::Ascending(keys), Key::Integer(integer)) => {
+                keys.binary_search_by_key(integer, |&(key, _)| key).is_ok()
+            }
+            // Only integers were kept.
+            (Self::Ascending(_), Key::Digest(_)) => false,
+            (Self::Any(keys), key) => keys.contains_key(key),
+        }
+    }
+
+    fn reserve(&mut self, rows: usize) {
+        match self {
+            Self::Ascending(keys) => keys.reserve(rows.saturating_sub(keys.len())),
+            Self::Any(keys) => keys.reserve(rows.saturating_sub(keys.len())),
+        }
+    }
+
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
+        match self {
+            Self::Ascending(keys) => keys.capacity(),
+            Self::Any(keys) => keys.capacity(),
+        }
+    }
+}
+
+/// The keys of a column list that a foreign key references.
+#[derive(Debug, Clone, Copy)]
+enum KeysOf<'a> {
+    Primary(&'a PrimaryKeys),
+    Other(&'a HashSet<Key>),
+}
+
+impl KeysOf<'_> {
+    fn contains(self, key: &Key) -> bool {
+        match self {
+            Self::Primary(keys) => keys.contains(key),
+            Self::Other(keys) => keys.contains(key),
+        }
+    }
+}
 
 /// What is wrong with one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +241,7 @@ pub struct TableRowsCheck<'a> {
     /// The primary key's column indices (empty: no primary key).
     primary: Vec<usize>,
     /// Each primary key seen, with its first line.
-    keys: DigestMap<u64>,
+    keys: PrimaryKeys,
     /// The other column lists that foreign keys reference, and their values.
     referenced: Vec<KeySet>,
     /// This table's foreign keys and the values its rows hold.
@@ -188,7 +253,7 @@ pub struct TableRowsCheck<'a> {
 struct KeySet {
     columns: Vec<String>,
     indices: Vec<usize>,
-    values: DigestSet,
+    values: HashSet<Key>,
 }
 
 /// One foreign key's distinct values, each with the first row that holds it.
@@ -196,8 +261,10 @@ struct KeySet {
 struct References {
     foreign_key: ForeignKey,
     indices: Vec<usize>,
-    first: DigestMap<RowRef>,
-    /// The encoding of the value last kept (empty before the first).
+    first: HashMap<Key, RowRef>,
+    /// The value last kept, when an integer.
+    previous_integer: Option<i64>,
+    /// The encoding of the value last kept, when another (empty before the first).
     previous: String,
 }
 
@@ -233,7 +300,7 @@ impl<'a> TableRowsCheck<'a> {
                 referenced.push(KeySet {
                     columns: foreign_key.references.clone(),
                     indices: found,
-                    values: DigestSet::default(),
+                    values: HashSet::new(),
                 });
             }
         }
@@ -244,7 +311,8 @@ impl<'a> TableRowsCheck<'a> {
                 Some(References {
                     foreign_key: fk.clone(),
                     indices: indices(&fk.columns)?,
-                    first: DigestMap::default(),
+                    first: HashMap::new(),
+                    previous_integer: None,
                     previous: String::new(),
                 })
             })
@@ -265,7 +333,7 @@ impl<'a> TableRowsCheck<'a> {
             primary: indices(&table.primary_key).unwrap_or_default(),
             columns,
             tenant,
-            keys: DigestMap::default(),
+            keys: PrimaryKeys::Ascending(Vec::new()),
             referenced,
             references: own_foreign_keys,
         }
@@ -279,7 +347,7 @@ impl<'a> TableRowsCheck<'a> {
             return;
         }
         let rows = usize::try_from(rows.min(MAX_RESERVED_KEYS)).unwrap_or(0);
-        self.keys.reserve(rows.saturating_sub(self.keys.len()));
+        self.keys.reserve(rows);
     }
 
     /// Checks the row on line `line` (its parsed value) and keeps its keys. Gives every
@@ -392,38 +460,40 @@ impl<'a> TableRowsCheck<'a> {
         let (table, primary) = (self.table, &self.primary);
         let key = || display(table, primary, values);
         if !primary.is_empty()
-            && let Some(digest) = key_digest(primary, values, &mut encoding)
+            && let Some(primary_key) = key_of(primary, values, &mut encoding)
+            && let Some(first_line) = self.keys.insert(primary_key, line)
         {
-            match self.keys.entry(digest) {
-                Entry::Occupied(first) => found.push(RowProblem::DuplicateKey {
-                    first_line: *first.get(),
-                }),
-                Entry::Vacant(slot) => {
-                    slot.insert(line);
-                }
-            }
+            found.push(RowProblem::DuplicateKey { first_line });
         }
         for set in &mut self.referenced {
-            if let Some(digest) = key_digest(&set.indices, values, &mut encoding) {
-                set.values.insert(digest);
+            if let Some(value) = key_of(&set.indices, values, &mut encoding) {
+                set.values.insert(value);
             }
         }
         for references in &mut self.references {
             // Rows often hold the same parent as the row before (the tenant's, in a tenant
             // table): kept already.
-            if !encode_key(&references.indices, values, &mut encoding)
-                || encoding == references.previous
-            {
-                continue;
-            }
-            references
-                .first
-                .entry(digest(&encoding))
-                .or_insert_with(|| RowRef {
-                    line,
-                    key: key().map(Into::into),
-                });
-            std::mem::swap(&mut references.previous, &mut encoding);
+            let value = match single_integer(&references.indices, values) {
+                Some(integer) if references.previous_integer == Some(integer) => continue,
+                Some(integer) => {
+                    references.previous_integer = Some(integer);
+                    Key::Integer(integer)
+                }
+                None => {
+                    if !encode_key(&references.indices, values, &mut encoding)
+                        || encoding == references.previous
+                    {
+                        continue;
+                    }
+                    let value = Key::Digest(digest(&encoding));
+                    std::mem::swap(&mut references.previous, &mut encoding);
+                    value
+                }
+            };
+            references.first.entry(value).or_insert_with(|| RowRef {
+                line,
+                key: key().map(Into::into),
+            });
         }
         if found.is_empty() {
             return Vec::new();
@@ -446,7 +516,7 @@ impl<'a> TableRowsCheck<'a> {
         TableKeys {
             table: self.table.name.clone(),
             primary_key: self.table.primary_key.clone(),
-            keys: self.keys.into_keys().collect(),
+            keys: self.keys,
             referenced: self
                 .referenced
                 .into_iter()
@@ -522,15 +592,23 @@ fn display(table: &Table, indices: &[usize], values: &[Option<&Value>]) -> Optio
     Some(format!("({})=({})", names.join(", "), shown?.join(", ")))
 }
 
-/// The digest of the key of the columns at `indices` (encoded in `encoding`, a buffer
-/// reused from key to key): `None` when one is missing or null (SQL does not compare
-/// NULL, so such a foreign key references nothing).
-fn key_digest(
-    indices: &[usize],
-    values: &[Option<&Value>],
-    encoding: &mut String,
-) -> Option<KeyDigest> {
-    encode_key(indices, values, encoding).then(|| digest(encoding))
+/// The key of the columns at `indices` (encoded, when it is not one integer, in
+/// `encoding`, a buffer reused from key to key): `None` when one is missing or null (SQL
+/// does not compare NULL, so such a foreign key references nothing).
+fn key_of(indices: &[usize], values: &[Option<&Value>], encoding: &mut String) -> Option<Key> {
+    if let Some(integer) = single_integer(indices, values) {
+        return Some(Key::Integer(integer));
+    }
+    encode_key(indices, values, encoding).then(|| Key::Digest(digest(encoding)))
+}
+
+/// The value of the one column at `indices`, when it is an integer (as a 64-bit signed
+/// one): the keys whose encoding is digits alone.
+fn single_integer(indices: &[usize], values: &[Option<&Value>]) -> Option<i64> {
+    match indices {
+        [index] => values[*index].and_then(Value::as_i64),
+        _ => None,
+    }
 }
 
 /// Encodes the key of the columns at `indices` into `encoding`; `false` when one is
@@ -556,9 +634,9 @@ fn encode_key(indices: &[usize], values: &[Option<&Value>], encoding: &mut Strin
 pub struct TableKeys {
     table: String,
     primary_key: Vec<String>,
-    keys: DigestSet,
-    referenced: Vec<(Vec<String>, DigestSet)>,
-    references: Vec<(ForeignKey, DigestMap<RowRef>)>,
+    keys: PrimaryKeys,
+    referenced: Vec<(Vec<String>, HashSet<Key>)>,
+    references: Vec<(ForeignKey, HashMap<Key, RowRef>)>,
 }
 
 impl TableKeys {
@@ -569,14 +647,14 @@ impl TableKeys {
     }
 
     /// The values of `columns` that the table's rows hold, when they were kept.
-    fn values_of(&self, columns: &[String]) -> Option<&DigestSet> {
+    fn values_of(&self, columns: &[String]) -> Option<KeysOf<'_>> {
         if columns == self.primary_key.as_slice() && !columns.is_empty() {
-            return Some(&self.keys);
+            return Some(KeysOf::Primary(&self.keys));
         }
         self.referenced
             .iter()
             .find(|(c, _)| c.as_slice() == columns)
-            .map(|(_, values)| values)
+            .map(|(_, values)| KeysOf::Other(values))
     }
 }
 
@@ -609,7 +687,7 @@ pub fn dangling_references(tables: &[TableKeys]) -> Vec<DanglingReferences> {
             };
             let mut rows: Vec<RowRef> = first
                 .iter()
-                .filter(|(value, _)| !parent.contains(*value))
+                .filter(|(value, _)| !parent.contains(value))
                 .map(|(_, row)| row.clone())
                 .collect();
             if rows.is_empty() {
@@ -770,22 +848,93 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_digest_hashes_as_its_first_eight_bytes_and_other_bytes_still_hash() {
-        let key = digest("[7]");
-        let mut hasher = DigestHasher::default();
-        key.hash(&mut hasher);
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&key.0[..8]);
-        assert_eq!(hasher.finish(), u64::from_le_bytes(first));
-        assert_ne!(key, digest("[8]"));
-        let hash_of = |bytes: &[u8]| {
-            let mut hasher = DigestHasher::default();
-            hasher.write(bytes);
-            hasher.finish()
+    fn a_key_is_the_integer_one_column_holds_else_its_encodings_digest() {
+        let mut encoding = String::new();
+        let mut key = |indices: &[usize], values: &[Value]| {
+            let values: Vec<Option<&Value>> = values.iter().map(Some).collect();
+            key_of(indices, &values, &mut encoding)
         };
-        assert_ne!(hash_of(b"ab"), hash_of(b"ba"));
-        assert_ne!(hash_of(b"a"), hash_of(b"b"));
-        assert_ne!(hash_of(b"a"), 0);
+        assert_eq!(key(&[0], &[json!(5)]), Some(Key::Integer(5)));
+        assert_eq!(key(&[0], &[json!(i64::MIN)]), Some(Key::Integer(i64::MIN)));
+        assert_eq!(key(&[1], &[json!("x"), json!(-7)]), Some(Key::Integer(-7)));
+        let digest_of = |text: &str| Some(Key::Digest(digest(text)));
+        assert_eq!(key(&[0], &[json!("5")]), digest_of(r#"["5"]"#));
+        assert_eq!(key(&[0], &[json!(5.0)]), digest_of("[5.0]"));
+        assert_eq!(
+            key(&[0], &[json!(u64::MAX)]),
+            digest_of("[18446744073709551615]")
+        );
+        assert_eq!(key(&[0, 1], &[json!(5), json!(6)]), digest_of("[5,6]"));
+        assert_eq!(key(&[0], &[json!(null)]), None);
+        assert_eq!(key(&[0, 1], &[json!(5), json!(null)]), None);
+        assert_ne!(digest("[7]"), digest("[8]"));
+    }
+
+    #[test]
+    fn primary_keys_in_order_or_not_are_told_apart_and_found() {
+        let mut keys = PrimaryKeys::Ascending(Vec::new());
+        assert_eq!(keys.insert(Key::Integer(-3), 1), None);
+        assert_eq!(keys.insert(Key::Integer(7), 2), None);
+        assert!(matches!(keys, PrimaryKeys::Ascending(_)));
+        assert!(keys.contains(&Key::Integer(-3)) && keys.contains(&Key::Integer(7)));
+        assert!(!keys.contains(&Key::Integer(5)) && !keys.contains(&Key::Integer(8)));
+        assert!(!keys.contains(&Key::Digest(digest("[7]"))));
+        // Out of order: the keys kept so far move to a map, with their lines.
+        assert_eq!(keys.insert(Key::Integer(5), 3), None);
+        assert!(matches!(keys, PrimaryKeys::Any(_)));
+        assert_eq!(keys.insert(Key::Integer(7), 4), Some(2));
+        assert_eq!(keys.insert(Key::Integer(-3), 5), Some(1));
+        assert_eq!(keys.insert(Key::Digest(digest(r#"["x"]"#)), 6), None);
+        assert_eq!(keys.insert(Key::Digest(digest(r#"["x"]"#)), 7), Some(6));
+        assert!(keys.contains(&Key::Integer(5)) && !keys.contains(&Key::Integer(6)));
+        // The same integer twice in a row is a duplicate.
+        let mut keys = PrimaryKeys::Ascending(Vec::new());
+        assert_eq!(keys.insert(Key::Integer(1), 1), None);
+        assert_eq!(keys.insert(Key::Integer(1), 2), Some(1));
+        // A first key that is not an integer.
+        let mut keys = PrimaryKeys::Ascending(Vec::new());
+        assert_eq!(keys.insert(Key::Digest(digest("[1,2]")), 1), None);
+        assert!(keys.contains(&Key::Digest(digest("[1,2]"))));
+        assert!(!keys.contains(&Key::Integer(1)));
+    }
+
+    #[test]
+    fn references_resolve_alike_to_keys_in_order_out_of_order_and_of_other_types() {
+        let schema = schema();
+        let mut shops = check(&schema, "shops");
+        let mut orders = check(&schema, "orders");
+        // Shops out of key order: their keys are kept in a map from the third on.
+        for (line, id) in [(1, 5), (2, 9), (3, 2)] {
+            assert!(
+                shops
+                    .row(line, &json!({"id": id, "tenant_id": 7}))
+                    .is_empty()
+            );
+        }
+        assert!(
+            problems(
+                &mut orders,
+                &[
+                    json!({"id": 10, "shop_id": 9, "parent_id": null, "currency": null}),
+                    json!({"id": 11, "shop_id": 2, "parent_id": 10, "currency": null}),
+                    // A string or a float is not the integer key it spells.
+                    json!({"id": 12, "shop_id": "5", "parent_id": 10.0, "currency": null}),
+                    json!({"id": 13, "shop_id": 5, "parent_id": 11, "currency": null}),
+                    json!({"id": 14, "shop_id": 3, "parent_id": -1, "currency": null}),
+                ],
+            )
+            .iter()
+            .all(|(_, _, problem)| matches!(problem, RowProblem::BadValue { .. }))
+        );
+        let keys = [shops.finish(), orders.finish()];
+        let found: Vec<(String, Vec<u64>)> = dangling_references(&keys)
+            .into_iter()
+            .map(|d| (d.foreign_key.table, d.rows.iter().map(|r| r.line).collect()))
+            .collect();
+        assert_eq!(
+            found,
+            [("shops".into(), vec![3, 5]), ("orders".into(), vec![3, 5])]
+        );
     }
 
     /// A tenant table `shops`, its `orders` (referencing shops, currencies by their
