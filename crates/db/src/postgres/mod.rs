@@ -58,8 +58,9 @@ pub struct PostgresEngine {
 }
 
 /// What every snapshot sets, on each of its connections: the text PostgreSQL writes
-/// independent of the role's defaults, a bounded wait for a lock (`hold_tables`), and
-/// no statement or idle timeout of a role's cutting a long backup short (as `pg_dump`).
+/// independent of the role's defaults, and no statement or idle timeout of a role's
+/// cutting a long backup short (as `pg_dump`). Each connection bounds its wait for a lock
+/// too ([`LOCK_TIMEOUT`]).
 const SNAPSHOT_SETTINGS: &str = "SET LOCAL TimeZone = 'UTC';
              SET LOCAL DateStyle = 'ISO';
              SET LOCAL extra_float_digits = 3;
