@@ -661,6 +661,28 @@ fn rows_stream_while_the_server_is_still_sending_and_a_callback_can_stop_them() 
     engine.end_snapshot().unwrap();
 }
 
+/// A thread committing an order and its line in one transaction each, until `stop`;
+/// it gives the last id.
+fn pair_writer(db: &TestDb, stop: &Arc<AtomicBool>) -> thread::JoinHandle<i64> {
+    let stop = Arc::clone(stop);
+    let mut client = db.client();
+    thread::spawn(move || {
+        let mut id: i64 = 0;
+        while !stop.load(Ordering::Relaxed) {
+            id += 1;
+            let mut transaction = client.transaction().unwrap();
+            transaction
+                .execute("INSERT INTO orders VALUES ($1)", &[&id])
+                .unwrap();
+            transaction
+                .execute("INSERT INTO lines VALUES ($1, $1)", &[&id])
+                .unwrap();
+            transaction.commit().unwrap();
+        }
+        id
+    })
+}
+
 #[test]
 fn a_snapshot_sees_each_committed_pair_whole_or_not_at_all() {
     let db = TestDb::new();
@@ -669,25 +691,7 @@ fn a_snapshot_sees_each_committed_pair_whole_or_not_at_all() {
          CREATE TABLE lines (id int8 PRIMARY KEY, order_id int8 NOT NULL REFERENCES orders);",
     );
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let stop = Arc::clone(&stop);
-        let mut client = db.client();
-        thread::spawn(move || {
-            let mut id: i64 = 0;
-            while !stop.load(Ordering::Relaxed) {
-                id += 1;
-                let mut transaction = client.transaction().unwrap();
-                transaction
-                    .execute("INSERT INTO orders VALUES ($1)", &[&id])
-                    .unwrap();
-                transaction
-                    .execute("INSERT INTO lines VALUES ($1, $1)", &[&id])
-                    .unwrap();
-                transaction.commit().unwrap();
-            }
-            id
-        })
-    };
+    let writer = pair_writer(&db, &stop);
     let mut engine = db.engine();
     let ids_of = |engine: &mut PostgresEngine, name: &str, columns: &[Column]| {
         let mut ids = BTreeSet::new();
@@ -756,24 +760,7 @@ fn a_snapshot_reader_reads_the_engines_snapshot_on_a_second_connection() {
          CREATE TABLE lines (id int8 PRIMARY KEY, order_id int8 NOT NULL REFERENCES orders);"
     ));
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let stop = Arc::clone(&stop);
-        let mut client = db.client();
-        thread::spawn(move || {
-            let mut id: i64 = 0;
-            while !stop.load(Ordering::Relaxed) {
-                id += 1;
-                let mut transaction = client.transaction().unwrap();
-                transaction
-                    .execute("INSERT INTO orders VALUES ($1)", &[&id])
-                    .unwrap();
-                transaction
-                    .execute("INSERT INTO lines VALUES ($1, $1)", &[&id])
-                    .unwrap();
-                transaction.commit().unwrap();
-            }
-        })
-    };
+    let writer = pair_writer(&db, &stop);
     let mut engine = db.engine();
     let mut sizes = Vec::new();
     for _ in 0..4 {
