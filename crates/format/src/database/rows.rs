@@ -64,38 +64,44 @@ fn digest(encoding: &str) -> KeyDigest {
 /// expected count is an estimate, or an archive's claim.
 const MAX_RESERVED_KEYS: u64 = 1 << 20;
 
-/// A table's primary keys, each with the line of its row.
+/// Keys, each with what was kept of the row that held it first: a table's primary keys
+/// (the line), a foreign key's values (the row).
 #[derive(Debug, Clone)]
-enum PrimaryKeys {
-    /// Integers, each larger than the one before (the rows in key order, as a backup reads
-    /// them): none can be there twice, and finding one is a binary search.
-    Ascending(Vec<(i64, u64)>),
+enum KeyMap<V> {
+    /// Integers, each larger than the one before (rows in key order, as a backup reads
+    /// them, or references to them): none can be there twice, and finding one is a
+    /// binary search.
+    Ascending(Vec<(i64, V)>),
     /// Any keys.
-    Any(HashMap<Key, u64>),
+    Any(HashMap<Key, V>),
 }
 
-impl PrimaryKeys {
-    /// Keeps `key` of the row on `line`; the line of the row that had it first, when one
-    /// did.
-    fn insert(&mut self, key: Key, line: u64) -> Option<u64> {
+impl<V> KeyMap<V> {
+    fn new() -> Self {
+        Self::Ascending(Vec::new())
+    }
+
+    /// Keeps `key` with `value()`, unless it is there already: then gives what was kept
+    /// with it first.
+    fn insert_first(&mut self, key: Key, value: impl FnOnce() -> V) -> Option<&V> {
         if let (Self::Ascending(keys), Key::Integer(integer)) = (&mut *self, key)
             && keys.last().is_none_or(|&(last, _)| integer > last)
         {
-            keys.push((integer, line));
+            keys.push((integer, value()));
             return None;
         }
         if let Self::Ascending(keys) = self {
             let mut any = HashMap::with_capacity(keys.capacity().max(keys.len() + 1));
-            any.extend(keys.iter().map(|&(key, line)| (Key::Integer(key), line)));
+            any.extend(keys.drain(..).map(|(key, kept)| (Key::Integer(key), kept)));
             *self = Self::Any(any);
         }
         let Self::Any(keys) = self else {
             unreachable!("made a map above")
         };
         match keys.entry(key) {
-            Entry::Occupied(first) => Some(*first.get()),
+            Entry::Occupied(first) => Some(first.into_mut()),
             Entry::Vacant(slot) => {
-                slot.insert(line);
+                slot.insert(value());
                 None
             }
         }
@@ -109,6 +115,16 @@ impl PrimaryKeys {
             // Only integers were kept.
             (Self::Ascending(_), Key::Digest(_)) => false,
             (Self::Any(keys), key) => keys.contains_key(key),
+        }
+    }
+
+    /// Each key, with what was kept with it.
+    fn iter(&self) -> Box<dyn Iterator<Item = (Key, &V)> + '_> {
+        match self {
+            Self::Ascending(keys) => {
+                Box::new(keys.iter().map(|(key, kept)| (Key::Integer(*key), kept)))
+            }
+            Self::Any(keys) => Box::new(keys.iter().map(|(key, kept)| (*key, kept))),
         }
     }
 
@@ -131,7 +147,7 @@ impl PrimaryKeys {
 /// The keys of a column list that a foreign key references.
 #[derive(Debug, Clone, Copy)]
 enum KeysOf<'a> {
-    Primary(&'a PrimaryKeys),
+    Primary(&'a KeyMap<u64>),
     Other(&'a HashSet<Key>),
 }
 
@@ -241,7 +257,7 @@ pub struct TableRowsCheck<'a> {
     /// The primary key's column indices (empty: no primary key).
     primary: Vec<usize>,
     /// Each primary key seen, with its first line.
-    keys: PrimaryKeys,
+    keys: KeyMap<u64>,
     /// The other column lists that foreign keys reference, and their values.
     referenced: Vec<KeySet>,
     /// This table's foreign keys and the values its rows hold.
@@ -261,7 +277,7 @@ struct KeySet {
 struct References {
     foreign_key: ForeignKey,
     indices: Vec<usize>,
-    first: HashMap<Key, RowRef>,
+    first: KeyMap<RowRef>,
     /// The value last kept, when an integer.
     previous_integer: Option<i64>,
     /// The encoding of the value last kept, when another (empty before the first).
@@ -311,7 +327,7 @@ impl<'a> TableRowsCheck<'a> {
                 Some(References {
                     foreign_key: fk.clone(),
                     indices: indices(&fk.columns)?,
-                    first: HashMap::new(),
+                    first: KeyMap::new(),
                     previous_integer: None,
                     previous: String::new(),
                 })
@@ -333,7 +349,7 @@ impl<'a> TableRowsCheck<'a> {
             primary: indices(&table.primary_key).unwrap_or_default(),
             columns,
             tenant,
-            keys: PrimaryKeys::Ascending(Vec::new()),
+            keys: KeyMap::new(),
             referenced,
             references: own_foreign_keys,
         }
@@ -461,7 +477,7 @@ impl<'a> TableRowsCheck<'a> {
         let key = || display(table, primary, values);
         if !primary.is_empty()
             && let Some(primary_key) = key_of(primary, values, &mut encoding)
-            && let Some(first_line) = self.keys.insert(primary_key, line)
+            && let Some(&first_line) = self.keys.insert_first(primary_key, || line)
         {
             found.push(RowProblem::DuplicateKey { first_line });
         }
@@ -490,7 +506,7 @@ impl<'a> TableRowsCheck<'a> {
                     value
                 }
             };
-            references.first.entry(value).or_insert_with(|| RowRef {
+            references.first.insert_first(value, || RowRef {
                 line,
                 key: key().map(Into::into),
             });
@@ -634,9 +650,9 @@ fn encode_key(indices: &[usize], values: &[Option<&Value>], encoding: &mut Strin
 pub struct TableKeys {
     table: String,
     primary_key: Vec<String>,
-    keys: PrimaryKeys,
+    keys: KeyMap<u64>,
     referenced: Vec<(Vec<String>, HashSet<Key>)>,
-    references: Vec<(ForeignKey, HashMap<Key, RowRef>)>,
+    references: Vec<(ForeignKey, KeyMap<RowRef>)>,
 }
 
 impl TableKeys {
@@ -872,28 +888,53 @@ pub(crate) mod tests {
 
     #[test]
     fn primary_keys_in_order_or_not_are_told_apart_and_found() {
-        let mut keys = PrimaryKeys::Ascending(Vec::new());
-        assert_eq!(keys.insert(Key::Integer(-3), 1), None);
-        assert_eq!(keys.insert(Key::Integer(7), 2), None);
-        assert!(matches!(keys, PrimaryKeys::Ascending(_)));
+        let mut keys: KeyMap<u64> = KeyMap::new();
+        assert_eq!(keys.insert_first(Key::Integer(-3), || 1).copied(), None);
+        assert_eq!(keys.insert_first(Key::Integer(7), || 2).copied(), None);
+        assert!(matches!(keys, KeyMap::Ascending(_)));
         assert!(keys.contains(&Key::Integer(-3)) && keys.contains(&Key::Integer(7)));
         assert!(!keys.contains(&Key::Integer(5)) && !keys.contains(&Key::Integer(8)));
         assert!(!keys.contains(&Key::Digest(digest("[7]"))));
+        let kept: Vec<(Key, u64)> = keys.iter().map(|(key, &line)| (key, line)).collect();
+        assert_eq!(kept, [(Key::Integer(-3), 1), (Key::Integer(7), 2)]);
         // Out of order: the keys kept so far move to a map, with their lines.
-        assert_eq!(keys.insert(Key::Integer(5), 3), None);
-        assert!(matches!(keys, PrimaryKeys::Any(_)));
-        assert_eq!(keys.insert(Key::Integer(7), 4), Some(2));
-        assert_eq!(keys.insert(Key::Integer(-3), 5), Some(1));
-        assert_eq!(keys.insert(Key::Digest(digest(r#"["x"]"#)), 6), None);
-        assert_eq!(keys.insert(Key::Digest(digest(r#"["x"]"#)), 7), Some(6));
+        assert_eq!(keys.insert_first(Key::Integer(5), || 3).copied(), None);
+        assert!(matches!(keys, KeyMap::Any(_)));
+        assert_eq!(keys.insert_first(Key::Integer(7), || 4).copied(), Some(2));
+        assert_eq!(keys.insert_first(Key::Integer(-3), || 5).copied(), Some(1));
+        assert_eq!(
+            keys.insert_first(Key::Digest(digest(r#"["x"]"#)), || 6)
+                .copied(),
+            None
+        );
+        assert_eq!(
+            keys.insert_first(Key::Digest(digest(r#"["x"]"#)), || 7)
+                .copied(),
+            Some(6)
+        );
         assert!(keys.contains(&Key::Integer(5)) && !keys.contains(&Key::Integer(6)));
+        let mut kept: Vec<(Key, u64)> = keys.iter().map(|(key, &line)| (key, line)).collect();
+        kept.sort_by_key(|&(_, line)| line);
+        assert_eq!(
+            kept,
+            [
+                (Key::Integer(-3), 1),
+                (Key::Integer(7), 2),
+                (Key::Integer(5), 3),
+                (Key::Digest(digest(r#"["x"]"#)), 6)
+            ]
+        );
         // The same integer twice in a row is a duplicate.
-        let mut keys = PrimaryKeys::Ascending(Vec::new());
-        assert_eq!(keys.insert(Key::Integer(1), 1), None);
-        assert_eq!(keys.insert(Key::Integer(1), 2), Some(1));
+        let mut keys: KeyMap<u64> = KeyMap::new();
+        assert_eq!(keys.insert_first(Key::Integer(1), || 1).copied(), None);
+        assert_eq!(keys.insert_first(Key::Integer(1), || 2).copied(), Some(1));
         // A first key that is not an integer.
-        let mut keys = PrimaryKeys::Ascending(Vec::new());
-        assert_eq!(keys.insert(Key::Digest(digest("[1,2]")), 1), None);
+        let mut keys: KeyMap<u64> = KeyMap::new();
+        assert_eq!(
+            keys.insert_first(Key::Digest(digest("[1,2]")), || 1)
+                .copied(),
+            None
+        );
         assert!(keys.contains(&Key::Digest(digest("[1,2]"))));
         assert!(!keys.contains(&Key::Integer(1)));
     }
