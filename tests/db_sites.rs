@@ -607,6 +607,65 @@ fn db_of_two_failing_tables_the_first_in_order_is_named_however_many_are_read() 
     }
 }
 
+#[test]
+fn db_a_connection_lost_while_reading_a_table_is_named_with_that_table() {
+    // The connection reading `zz_big` is ended by the server while the other reads
+    // `mm_big`: the tables left are read on the other connection, so the error names
+    // `zz_big`, not a table that failed only because it came next on the lost one.
+    let clinic = Clinic::new(Kind::Postgres);
+    clinic.execute(
+        "CREATE TABLE aa_tiny (id INTEGER PRIMARY KEY, practice_id TEXT NOT NULL REFERENCES practices(id));
+         INSERT INTO aa_tiny VALUES (1, 'harbor');
+         CREATE TABLE zz_big (id INTEGER PRIMARY KEY, practice_id TEXT NOT NULL REFERENCES practices(id), body TEXT);
+         INSERT INTO zz_big SELECT i, 'harbor', repeat('x', 300) FROM generate_series(1, 400000) i;
+         CREATE TABLE mm_big (LIKE zz_big INCLUDING ALL);
+         INSERT INTO mm_big SELECT * FROM zz_big WHERE id <= 300000;
+         ANALYZE;",
+    );
+    let stop = AtomicBool::new(false);
+    let pg = clinic.pg.as_ref().unwrap();
+    let result = std::thread::scope(|scope| {
+        let terminator = scope.spawn(|| {
+            let mut watcher = pg.client();
+            while !stop.load(Ordering::Relaxed) {
+                let ended: bool = watcher
+                    .query_one(
+                        "SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity
+                         WHERE datname = current_database() AND state = 'active'
+                           AND query LIKE 'SELECT%\"zz_big\"%' AND pid <> pg_backend_pid()",
+                        &[],
+                    )
+                    .unwrap()
+                    .get(0);
+                if ended {
+                    return true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            false
+        });
+        let archive = clinic.out("lost.zip");
+        let result = crate::util::try_create(
+            &clinic.descriptor(),
+            &archive,
+            &["--timestamp", TIMESTAMP, "--threads", "2"],
+        );
+        stop.store(true, Ordering::Relaxed);
+        assert!(
+            terminator.join().unwrap(),
+            "the read was not seen: {}",
+            result.stderr
+        );
+        result
+    });
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert_mentions(
+        &result.stderr,
+        &["\"zz_big\"", "was lost", "run the backup again"],
+    );
+    assert!(!result.stderr.contains("aa_tiny"), "{}", result.stderr);
+}
+
 // ---------------------------------------------------------------------------------------
 // consistency
 
@@ -1225,6 +1284,20 @@ fn db_a_secret_inside_a_json_key_is_refused() {
     let message = refused_create(&clinic);
     assert_mentions(&message, &["badges", "code", "secret", "key"]);
     assert!(!message.contains("hunter2-badge"), "{message}");
+    // The key lost its secret: the row is named by its line, not by what is left of it.
+    assert_mentions(&message, &["row #1"]);
+    assert!(!message.contains("door"), "{message}");
+
+    // A key named as a secret.
+    let clinic = Clinic::new(Kind::Postgres);
+    clinic.execute(
+        "CREATE TABLE keyring (api_token TEXT PRIMARY KEY, practice_id TEXT NOT NULL REFERENCES practices(id));
+         INSERT INTO keyring VALUES ('tok-harbor-4711', 'harbor');",
+    );
+    let message = refused_create(&clinic);
+    assert_mentions(&message, &["keyring", "row #1", "api_token", "secret"]);
+    assert!(!message.contains("tok-harbor-4711"), "{message}");
+    assert!(!message.contains("null"), "{message}");
 }
 
 #[test]

@@ -21,6 +21,21 @@ pub struct TableInfo {
     pub foreign_keys: Vec<ForeignKey>,
 }
 
+impl TableInfo {
+    /// Drops the unique column lists that are the primary key or repeat an earlier one
+    /// (a unique index beside a constraint on the same columns): the rest are "unique
+    /// constraints other than the primary key", each once.
+    pub(crate) fn drop_repeated_unique(&mut self) {
+        let mut kept: Vec<Vec<String>> = Vec::with_capacity(self.unique.len());
+        for columns in self.unique.drain(..) {
+            if columns != self.primary_key && !kept.contains(&columns) {
+                kept.push(columns);
+            }
+        }
+        self.unique = kept;
+    }
+}
+
 /// A column as the engine's catalog describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnInfo {
@@ -139,6 +154,8 @@ pub trait SnapshotReader: Send {
         verbatim: &Verbatim<'_>,
         row: &mut dyn FnMut(Vec<Value>, EncodedValues) -> Result<(), DbError>,
     ) -> Result<(), DbError>;
+    /// Whether the connection is gone (the server ended it): it reads nothing more.
+    fn is_lost(&self) -> bool;
 }
 
 /// Given a column's index and a JSON value's text, the value's compact form when it may

@@ -514,7 +514,8 @@ impl TablesToRead<'_> {
     /// Reads every table, each reader on a thread of its own taking the largest table
     /// left. A table that fails stops the tables after it in the plan's order, not those
     /// before it: the error is the one reading them in order would give, the first in
-    /// the plan's order. Gives the tables in the plan's order.
+    /// the plan's order. A connection that is lost reads no more tables. Gives the tables
+    /// in the plan's order.
     fn read_side_by_side(
         &self,
         readers: Vec<Box<dyn SnapshotReader>>,
@@ -549,21 +550,29 @@ impl TablesToRead<'_> {
                             first_failed.fetch_min(index, Ordering::Relaxed);
                         }
                         *read[index].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+                        // The tables left go to the other connections: on this one they
+                        // would fail for its loss, not their own.
+                        if reader.is_lost() {
+                            break;
+                        }
                     }
                 });
             }
         });
+        // A table before the first failure is left unread only when every connection was
+        // lost: the first failure says why.
         let mut tables = Vec::with_capacity(read.len());
         for slot in read {
             match slot.into_inner().unwrap_or_else(PoisonError::into_inner) {
                 Some(Ok(table)) => tables.push(table),
                 Some(Err(error)) => return Err(error),
-                None => {
-                    return Err(DbError::Plan {
-                        problem: "a table was left unread, and no table before it failed".into(),
-                    });
-                }
+                None => {}
             }
+        }
+        if tables.len() < order.len() {
+            return Err(DbError::Plan {
+                problem: "a table was left unread, and no table failed".into(),
+            });
         }
         Ok(tables)
     }
@@ -612,6 +621,20 @@ impl RowsOn<'_> {
                 row(values, encoded)
             }),
         }
+    }
+}
+
+/// The refusal of a secret in column `column` of the row `row` of `table`, a column that
+/// identifies the row or references another.
+fn secret_in_key(table: &str, row: &str, column: &str) -> DbError {
+    DbError::Unarchivable {
+        problem: format!(
+            "table \"{table}\", row {row}: column \"{column}\" holds a secret (a URL with a \
+             password, or a value named as a secret), which never travels, but it identifies \
+             the row or references another: the rows could not be matched again. Move the \
+             secret out of the key, or exclude the table (or list it in secret_tables) in the \
+             descriptor"
+        ),
     }
 }
 
@@ -711,18 +734,15 @@ fn encode_rows(
                     .find(|i| identifying.contains(i))
                     .or(secret_inside_key.as_ref());
                 match secret_key {
-                    Some(&column) => Err(DbError::Unarchivable {
-                        problem: format!(
-                            "table \"{name}\", row {}: column \"{}\" holds a secret (a URL \
-                             with a password, or a value named as a secret), \
-                             which never travels, but it identifies the row or references \
-                             another: the rows could not be matched again. Move the secret out \
-                             of the key, or exclude the table (or list it in secret_tables) in \
-                             the descriptor",
-                            row_name(line, &values),
-                            names[column]
-                        ),
-                    }),
+                    // The key lost its secret: the row is named by its line.
+                    Some(&column) if key.contains(&column) => {
+                        Err(secret_in_key(name, &format!("#{line}"), &names[column]))
+                    }
+                    Some(&column) => Err(secret_in_key(
+                        name,
+                        &row_name(line, &values),
+                        &names[column],
+                    )),
                     None => Ok(()),
                 }
             };

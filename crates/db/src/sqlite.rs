@@ -170,13 +170,15 @@ impl SqliteEngine {
                 }
             }
         }
-        Ok(TableInfo {
+        let mut info = TableInfo {
             name: name.to_owned(),
             columns,
             primary_key,
             unique: self.unique_constraints(name)?,
             foreign_keys: self.foreign_keys(name)?,
-        })
+        };
+        info.drop_repeated_unique();
+        Ok(info)
     }
 
     /// The table's unique indexes other than the primary key (not partial, on columns).

@@ -381,7 +381,8 @@ ORDER BY c.relname, a.attnum";
 /// Primary keys (`p`), unique constraints and unique indexes (`u`) and foreign keys (`f`)
 /// of the tables of schema `$1`, columns in key order, by table then name. A unique index
 /// counts when it is valid, whole (not partial) and on columns (no expression): it
-/// identifies a row as a unique constraint does. A referenced table of another schema is
+/// identifies a row as a unique constraint does (one a foreign key references too; the
+/// indexes of constraints are the constraints'). A referenced table of another schema is
 /// written `schema.table`.
 const REFLECT_CONSTRAINTS: &str = "
 SELECT relname, contype, columns, referenced_table, referenced_columns FROM (
@@ -424,7 +425,8 @@ WHERE n.nspname = $1
   AND NOT c.relispartition
   AND i.indisunique AND i.indisvalid AND NOT i.indisprimary
   AND i.indpred IS NULL AND i.indexprs IS NULL
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k
+                  WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x'))
 ) AS keys
 ORDER BY relname, name";
 
@@ -487,6 +489,9 @@ impl Engine for PostgresEngine {
                     references: row.get(4),
                 }),
             }
+        }
+        for info in &mut tables {
+            info.drop_repeated_unique();
         }
         Ok(tables)
     }
@@ -706,6 +711,10 @@ impl SnapshotReader for SharedSnapshot {
             Stop::Database(e) => self.session.query_error(select.what(), &e),
             Stop::Caller(e) => e,
         })
+    }
+
+    fn is_lost(&self) -> bool {
+        self.reader.is_closed()
     }
 }
 
