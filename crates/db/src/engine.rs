@@ -154,8 +154,9 @@ pub trait SnapshotReader: Send {
         verbatim: &Verbatim<'_>,
         row: &mut dyn FnMut(Vec<Value>, EncodedValues) -> Result<(), DbError>,
     ) -> Result<(), DbError>;
-    /// Whether the connection is gone (the server ended it): it reads nothing more.
-    fn is_lost(&self) -> bool;
+    /// Whether the connection can read nothing more: it was lost, or a statement failed
+    /// in its transaction.
+    fn is_broken(&self) -> bool;
 }
 
 /// Given a column's index and a JSON value's text, the value's compact form when it may

@@ -514,8 +514,8 @@ impl TablesToRead<'_> {
     /// Reads every table, each reader on a thread of its own taking the largest table
     /// left. A table that fails stops the tables after it in the plan's order, not those
     /// before it: the error is the one reading them in order would give, the first in
-    /// the plan's order. A connection that is lost reads no more tables. Gives the tables
-    /// in the plan's order.
+    /// the plan's order. A connection that is broken reads no more tables. Gives the
+    /// tables in the plan's order.
     fn read_side_by_side(
         &self,
         readers: Vec<Box<dyn SnapshotReader>>,
@@ -552,7 +552,7 @@ impl TablesToRead<'_> {
                         *read[index].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
                         // The tables left go to the other connections: on this one they
                         // would fail for its loss, not their own.
-                        if reader.is_lost() {
+                        if reader.is_broken() {
                             break;
                         }
                     }

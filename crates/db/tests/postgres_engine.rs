@@ -931,7 +931,7 @@ fn a_second_connection_ended_by_the_server_is_a_lost_connection() {
         })
     };
     let mut waited = false;
-    assert!(!reader.is_lost());
+    assert!(!reader.is_broken());
     let error = reader
         .for_each_row_verbatim(
             &all_rows("wide", &["id"]),
@@ -949,7 +949,7 @@ fn a_second_connection_ended_by_the_server_is_a_lost_connection() {
         .to_string();
     terminator.join().unwrap();
     assert!(waited);
-    assert!(reader.is_lost());
+    assert!(reader.is_broken());
     assert!(error.starts_with("reading table \"wide\""), "{error}");
     assert!(error.contains("was lost"), "{error}");
     assert!(error.contains("run the backup again"), "{error}");

@@ -631,6 +631,7 @@ impl Engine for PostgresEngine {
                 reader,
                 schema: self.schema.clone(),
                 session: self.session.clone(),
+                broken: false,
             }) as Box<dyn SnapshotReader>
         }))
     }
@@ -682,6 +683,8 @@ struct SharedSnapshot {
     reader: RowReader,
     schema: String,
     session: Session,
+    /// A statement failed: the transaction, or the connection, is gone.
+    broken: bool,
 }
 
 impl SnapshotReader for SharedSnapshot {
@@ -708,13 +711,16 @@ impl SnapshotReader for SharedSnapshot {
             Ok(())
         });
         read.map_err(|stop| match stop {
-            Stop::Database(e) => self.session.query_error(select.what(), &e),
+            Stop::Database(e) => {
+                self.broken = true;
+                self.session.query_error(select.what(), &e)
+            }
             Stop::Caller(e) => e,
         })
     }
 
-    fn is_lost(&self) -> bool {
-        self.reader.is_closed()
+    fn is_broken(&self) -> bool {
+        self.broken
     }
 }
 

@@ -56,11 +56,6 @@ impl RowReader {
         Some(reader)
     }
 
-    /// Whether the connection is closed (the server ended it, or it broke).
-    pub(super) fn is_closed(&self) -> bool {
-        self.client.as_ref().is_none_or(Client::is_closed)
-    }
-
     /// Runs `work` on the client to its end, driving the connection meanwhile; an error
     /// of the connection itself (the server gone) stops it.
     pub(super) fn run<T, E>(
