@@ -647,13 +647,14 @@ fn queries_bind_their_parameters_and_stream_in_key_order() {
     engine.end_snapshot().unwrap();
 }
 
+/// 20 MB of rows: a read of them is still running when its first row arrives.
+const WIDE: &str = "CREATE TABLE wide (id int4 PRIMARY KEY, filler text);
+     INSERT INTO wide SELECT i, repeat('x', 200) FROM generate_series(1, 100000) AS i;";
+
 #[test]
 fn rows_stream_while_the_server_is_still_sending_and_a_callback_can_stop_them() {
     let db = TestDb::new();
-    db.setup(
-        "CREATE TABLE wide (id int4 PRIMARY KEY, filler text);
-         INSERT INTO wide SELECT i, repeat('x', 200) FROM generate_series(1, 100000) AS i;",
-    );
+    db.setup(WIDE);
     let mut engine = db.engine();
     engine.begin_snapshot().unwrap();
     let tables = engine.reflect().unwrap();
@@ -665,7 +666,7 @@ fn rows_stream_while_the_server_is_still_sending_and_a_callback_can_stop_them() 
         .for_each_row(&all_rows("wide", &["id"]), &columns, &mut |values| {
             seen += 1;
             assert_eq!(values[0], 1);
-            // 20 MB of rows: had they all been fetched first, the query would be over.
+            // Had all the rows been fetched first, the query would be over.
             state_at_first_row = observer
                 .query_one(
                     "SELECT state FROM pg_stat_activity
@@ -893,10 +894,7 @@ fn a_schema_change_waiting_for_the_snapshot_makes_its_rows_read_on_the_engines_o
 #[test]
 fn a_second_connection_ended_by_the_server_is_a_lost_connection() {
     let db = TestDb::new();
-    db.setup(
-        "CREATE TABLE wide (id int4 PRIMARY KEY, filler text);
-         INSERT INTO wide SELECT i, repeat('x', 200) FROM generate_series(1, 100000) AS i;",
-    );
+    db.setup(WIDE);
     let mut engine = db.engine();
     engine.begin_snapshot().unwrap();
     let tables = engine.reflect().unwrap();

@@ -60,8 +60,9 @@ fn digest(encoding: &str) -> KeyDigest {
     KeyDigest(hasher.finish128().as_bytes())
 }
 
-/// The most keys [`TableRowsCheck::expect_rows`] makes room for (about 50 MB): an
-/// expected count is an estimate, or an archive's claim.
+/// The most keys [`TableRowsCheck::expect_rows`] makes room for (16 MB while integer keys
+/// arrive in order, about 70 MB as a map): an expected count is an estimate, or an
+/// archive's claim. Room is address space until keys are written into it.
 const MAX_RESERVED_KEYS: u64 = 1 << 20;
 
 /// Keys, each with what was kept of the row that held it first: a table's primary keys
